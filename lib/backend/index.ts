@@ -1,0 +1,65 @@
+// Backend registry: which backends exist, which one a model gets by default, and `backend()`.
+//
+// The default is chosen once: CELLSTATE_BACKEND=ts|native forces one; otherwise native when its
+// addon loaded, else ts. A forced backend that cannot be used throws one error listing every cause.
+
+import { argTypeError, BackendUnavailableError } from '../errors';
+import type { Backend, BackendInfo, BackendName } from './types';
+import { tsBackend } from './ts';
+import { loadNative } from './native';
+
+const NAMES: readonly BackendName[] = ['ts', 'native'];
+
+export function isBackendName(v: unknown): v is BackendName {
+  return typeof v === 'string' && (NAMES as readonly string[]).includes(v);
+}
+
+/** The backend object for a name; throws BackendUnavailableError when it cannot be used here. */
+export function getBackend(name: BackendName): Backend {
+  if (name === 'ts') return tsBackend;
+  const native = loadNative();
+  if (native.backend) return native.backend;
+  throw new BackendUnavailableError('the native backend was requested but cannot be used', native.causes);
+}
+
+let defaultName: BackendName | undefined;
+
+/** The backend a model gets when its options name none. */
+export function defaultBackendName(): BackendName {
+  if (defaultName) return defaultName;
+  const env = process.env.CELLSTATE_BACKEND;
+  if (env !== undefined && env !== '') {
+    if (!isBackendName(env)) throw argTypeError('cellstate', 'CELLSTATE_BACKEND', "'ts' or 'native'", env);
+    getBackend(env); // throws with every cause if unusable
+    defaultName = env;
+  } else {
+    const native = loadNative();
+    defaultName = native.backend ? 'native' : 'ts';
+    if (!native.backend) noteFallbackOnce(native.causes);
+  }
+  return defaultName;
+}
+
+let fallbackNoted = false;
+function noteFallbackOnce(causes: string[]): void {
+  if (fallbackNoted) return;
+  fallbackNoted = true;
+  if (process.env.CELLSTATE_QUIET) return;
+  process.emitWarning(`cellstate: native addon unavailable, using the TypeScript backend (${causes.join('; ')})`, {
+    code: 'CELLSTATE_TS_FALLBACK',
+  });
+}
+
+/** Names of the backends usable in this process. */
+export function availableBackends(): BackendName[] {
+  return loadNative().backend ? ['native', 'ts'] : ['ts'];
+}
+
+/** What the default (or named) backend is and how it runs. */
+export function backend(name?: BackendName): BackendInfo {
+  const n = name ?? defaultBackendName();
+  if (n === 'ts') return { name: 'ts', isa: 'js', threads: 1, blas: null };
+  const native = loadNative();
+  if (!native.backend || !native.info) throw new BackendUnavailableError('the native backend cannot be used', native.causes);
+  return native.info();
+}

@@ -1,0 +1,70 @@
+// One message factory for every argument error the library throws.
+//
+// Every message names the argument, what was expected and what was received, in the
+// style of PyTorch's rnn.py checks: "LSTM.forward: x: expected shape [T, B, 4], got [5, 3, 2]".
+// The native backend throws through the same classes (they are handed to the addon at load), so
+// a test can assert that both backends fail alike.
+
+/** Shapes are printed as `[2, 3, 4]`. */
+export function formatShape(shape: readonly number[]): string {
+  return `[${shape.join(', ')}]`;
+}
+
+/** A short, safe description of any value for an error message (never throws). */
+export function describe(value: unknown): string {
+  try {
+    if (value === null) return 'null';
+    if (value === undefined) return 'undefined';
+    if (typeof value === 'number') {
+      if (Object.is(value, -0)) return '-0';
+      return String(value);
+    }
+    if (typeof value === 'string') return JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value);
+    if (typeof value === 'bigint') return `${value}n`;
+    if (typeof value === 'boolean' || typeof value === 'symbol') return String(value);
+    if (typeof value === 'function') return 'a function';
+    if (ArrayBuffer.isView(value)) {
+      const name = value.constructor?.name ?? 'TypedArray';
+      const len = (value as unknown as { length?: number }).length;
+      return len === undefined ? name : `${name}(${len})`;
+    }
+    if (Array.isArray(value)) return `an array of length ${value.length}`;
+    const ctor = (value as object).constructor;
+    return ctor && typeof ctor.name === 'string' && ctor.name !== 'Object' ? `a ${ctor.name}` : 'an object';
+  } catch {
+    return 'an unprintable value';
+  }
+}
+
+export function argTypeError(where: string, arg: string, expected: string, got: unknown): TypeError {
+  return new TypeError(`${where}: ${arg}: expected ${expected}, got ${describe(got)}`);
+}
+
+export function argRangeError(where: string, arg: string, expected: string, got: string): RangeError {
+  return new RangeError(`${where}: ${arg}: expected ${expected}, got ${got}`);
+}
+
+export function shapeError(where: string, arg: string, expected: string, got: readonly number[]): RangeError {
+  return new RangeError(`${where}: ${arg}: expected shape ${expected}, got ${formatShape(got)}`);
+}
+
+/**
+ * Thrown when a requested backend cannot be used (e.g. CELLSTATE_BACKEND=native but the addon did
+ * not load); `causes` lists every reason found.
+ */
+export class BackendUnavailableError extends Error {
+  readonly causes: string[];
+  constructor(message: string, causes: string[]) {
+    super(causes.length ? `${message}:\n  - ${causes.join('\n  - ')}` : message);
+    this.name = 'BackendUnavailableError';
+    this.causes = causes;
+  }
+}
+
+/** Thrown by backward() when the cache does not belong to the current weights or model. */
+export class StaleCacheError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StaleCacheError';
+  }
+}

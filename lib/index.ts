@@ -1,0 +1,11 @@
+// cellstate: LSTM (and, later, GRU and RNN) for Node.js with PyTorch's semantics and weight layout.
+
+export { Tensor, tensor, zeros } from './tensor';
+export type { DType, FloatArray, NestedNumbers, TensorLike } from './tensor';
+export { LSTM, LSTMCache } from './nn/lstm';
+export type { LSTMOptions, LSTMForwardOptions, LSTMOutput, LSTMGradOutputs, LSTMGradients } from './nn/lstm';
+export type { StateDictInput } from './nn/params';
+export { backend, availableBackends } from './backend';
+export type { BackendInfo, BackendName } from './backend/types';
+export { BackendUnavailableError, StaleCacheError } from './errors';
+export { Rng } from './rng';

@@ -1,0 +1,112 @@
+// Named parameters in PyTorch's state_dict convention: declaring them, initialising them from a
+// seeded generator, exporting copies and loading them back with every name and shape checked.
+
+import { argTypeError, describe, formatShape } from '../errors';
+import { Rng } from '../rng';
+import { allocate, Tensor, type DType, type FloatArray } from '../tensor';
+
+export interface ParamSpec {
+  name: string;
+  shape: number[];
+}
+
+/** A state dict: name -> Tensor, or {shape, data} with data an array or typed array (e.g. from JSON). */
+export type StateDictInput = Record<string, Tensor | { shape: readonly number[]; data: ArrayLike<number> }>;
+
+export class ParamSet {
+  readonly specs: readonly ParamSpec[];
+  readonly values: Map<string, FloatArray>;
+  readonly dtype: DType;
+
+  constructor(specs: ParamSpec[], dtype: DType) {
+    this.specs = specs;
+    this.dtype = dtype;
+    this.values = new Map(specs.map((s) => [s.name, allocate(dtype, s.shape.reduce((a, b) => a * b, 1))]));
+  }
+
+  get(name: string): FloatArray {
+    const v = this.values.get(name);
+    if (!v) throw new Error(`internal: no parameter ${name}`);
+    return v;
+  }
+
+  /** Fill every parameter with U(-bound, bound) in declaration order (PyTorch's reset_parameters). */
+  initUniform(rng: Rng, bound: number): void {
+    for (const s of this.specs) {
+      const a = this.get(s.name);
+      for (let i = 0; i < a.length; i++) a[i] = rng.uniform(-bound, bound);
+    }
+  }
+
+  /** Copies of every parameter, in declaration order. */
+  stateDict(): Record<string, Tensor> {
+    const out: Record<string, Tensor> = {};
+    for (const s of this.specs) out[s.name] = new Tensor(this.get(s.name).slice(), s.shape);
+    return out;
+  }
+
+  /**
+   * Replace every parameter. All-or-nothing: every problem (unknown, missing, mis-shaped,
+   * non-finite) is found before anything is written, and reported in one error.
+   */
+  load(where: string, weights: unknown): void {
+    if (weights === null || typeof weights !== 'object' || Array.isArray(weights)) {
+      throw argTypeError(where, 'weights', 'an object mapping parameter names to tensors', weights);
+    }
+    const entries: [string, unknown][] = weights instanceof Map ? [...weights.entries()] : Object.entries(weights);
+    const known = new Set(this.specs.map((s) => s.name));
+    const problems: string[] = [];
+    const unexpected = entries.map(([k]) => k).filter((k) => !known.has(k));
+    if (unexpected.length) problems.push(`unexpected: ${unexpected.join(', ')}`);
+    const given = new Map(entries);
+    const missing = this.specs.map((s) => s.name).filter((n) => !given.has(n));
+    if (missing.length) problems.push(`missing: ${missing.join(', ')}`);
+    const staged = new Map<string, ArrayLike<number>>();
+    for (const s of this.specs) {
+      const v = given.get(s.name);
+      if (v === undefined) continue;
+      const { shape, data, error } = readTensorLike(v);
+      if (error) { problems.push(`${s.name}: ${error}`); continue; }
+      if (shape!.length !== s.shape.length || shape!.some((d, i) => d !== s.shape[i])) {
+        problems.push(`${s.name}: expected shape ${formatShape(s.shape)}, got ${formatShape(shape!)}`);
+        continue;
+      }
+      const n = s.shape.reduce((a, b) => a * b, 1);
+      if (data!.length !== n) { problems.push(`${s.name}: expected ${n} values for shape ${formatShape(s.shape)}, got ${data!.length}`); continue; }
+      for (let i = 0; i < n; i++) {
+        const x = data![i];
+        if (typeof x !== 'number' || x - x !== 0) { problems.push(`${s.name}: expected finite numbers, got ${describe(x)} at flat index ${i}`); break; }
+      }
+      staged.set(s.name, data!);
+    }
+    if (problems.length) {
+      // Wrong names are a TypeError (wrong kind of object); wrong sizes or values a RangeError.
+      const msg = `${where}: weights: ${problems.join('; ')}`;
+      throw problems.some((p) => p.startsWith('unexpected') || p.startsWith('missing')) ? new TypeError(msg) : new RangeError(msg);
+    }
+    for (const s of this.specs) this.get(s.name).set(staged.get(s.name)!);
+  }
+}
+
+function readTensorLike(v: unknown): { shape?: number[]; data?: ArrayLike<number>; error?: string } {
+  if (v === null || typeof v !== 'object') return { error: `expected a Tensor or {shape, data}, got ${describe(v)}` };
+  let shape: unknown, data: unknown;
+  try {
+    shape = (v as { shape: unknown }).shape;
+    data = (v as { data: unknown }).data;
+  } catch (e) {
+    return { error: `reading it threw: ${(e as Error)?.message ?? e}` };
+  }
+  if (!Array.isArray(shape) || shape.some((d) => typeof d !== 'number' || !Number.isInteger(d) || d < 0)) {
+    return { error: `expected shape as an array of non-negative integers, got ${describe(shape)}` };
+  }
+  const isNumericView = ArrayBuffer.isView(data) && !(data instanceof DataView) && !(data instanceof BigInt64Array) && !(data instanceof BigUint64Array);
+  if (!Array.isArray(data) && !isNumericView) return { error: `expected data as an array or typed array, got ${describe(data)}` };
+  return { shape: shape as number[], data: data as ArrayLike<number> };
+}
+
+/** PyTorch's default init bound for recurrent layers: U(-1/sqrt(H), 1/sqrt(H)). */
+export function initBound(hiddenSize: number): number {
+  return 1 / Math.sqrt(hiddenSize);
+}
+

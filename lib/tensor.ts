@@ -1,0 +1,194 @@
+// Tensor: a contiguous row-major Float32Array (or Float64Array) plus a shape. Nothing more.
+//
+// A Tensor never copies on construction: `new Tensor(data, shape)` wraps the typed array as
+// given, including a view with a non-zero byteOffset. Arithmetic lives in the backends, not here.
+
+import { argRangeError, argTypeError, describe, formatShape } from './errors';
+
+export type DType = 'float32' | 'float64';
+export type FloatArray = Float32Array | Float64Array;
+export type NestedNumbers = number | readonly NestedNumbers[];
+
+/** Anything with a shape and flat row-major data: a Tensor, or `{shape, data}` as in JSON files. */
+export interface TensorLike {
+  shape: readonly number[];
+  data: ArrayLike<number>;
+}
+
+export function dtypeOf(data: FloatArray): DType {
+  return data instanceof Float64Array ? 'float64' : 'float32';
+}
+
+export function allocate(dtype: DType, n: number): FloatArray {
+  return dtype === 'float64' ? new Float64Array(n) : new Float32Array(n);
+}
+
+/** Product of dims; checks each is a non-negative safe integer. */
+export function shapeSize(shape: readonly number[], where = 'tensor', arg = 'shape'): number {
+  if (!Array.isArray(shape)) throw argTypeError(where, arg, 'an array of non-negative integers', shape);
+  let n = 1;
+  for (let i = 0; i < shape.length; i++) {
+    const d = shape[i];
+    if (typeof d !== 'number' || !Number.isInteger(d) || d < 0) {
+      throw argRangeError(where, arg, 'non-negative integer dimensions', `${describe(d)} at axis ${i}`);
+    }
+    n *= d;
+  }
+  if (!Number.isSafeInteger(n)) throw argRangeError(where, arg, 'an element count below 2^53', formatShape(shape));
+  return n;
+}
+
+export class Tensor {
+  readonly data: FloatArray;
+  readonly shape: readonly number[];
+
+  constructor(data: FloatArray, shape: readonly number[]) {
+    if (!(data instanceof Float32Array) && !(data instanceof Float64Array)) {
+      throw argTypeError('Tensor', 'data', 'a Float32Array or Float64Array', data);
+    }
+    const n = shapeSize(shape, 'Tensor');
+    if (n !== data.length) {
+      throw argRangeError('Tensor', 'data', `${n} elements for shape ${formatShape(shape)}`, `${data.length}`);
+    }
+    this.data = data;
+    this.shape = Object.freeze(shape.slice());
+  }
+
+  get dtype(): DType {
+    return dtypeOf(this.data);
+  }
+
+  get size(): number {
+    return this.data.length;
+  }
+
+  get rank(): number {
+    return this.shape.length;
+  }
+
+  /** Nested arrays of numbers (a scalar for rank 0). */
+  toArray(): NestedNumbers {
+    const build = (axis: number, offset: number): NestedNumbers => {
+      if (axis === this.shape.length) return this.data[offset];
+      let stride = 1;
+      for (let a = axis + 1; a < this.shape.length; a++) stride *= this.shape[a];
+      const out: NestedNumbers[] = [];
+      for (let i = 0; i < this.shape[axis]; i++) out.push(build(axis + 1, offset + i * stride));
+      return out;
+    };
+    return build(0, 0);
+  }
+
+  /** A deep copy (new buffer), optionally converted to another dtype. */
+  clone(dtype: DType = this.dtype): Tensor {
+    const out = allocate(dtype, this.data.length);
+    out.set(this.data);
+    return new Tensor(out, this.shape);
+  }
+
+  toString(): string {
+    return `Tensor(${this.dtype}, ${formatShape(this.shape)})`;
+  }
+}
+
+function inferShape(values: NestedNumbers, where: string): number[] {
+  const shape: number[] = [];
+  let v: NestedNumbers = values;
+  while (Array.isArray(v)) {
+    shape.push(v.length);
+    if (v.length === 0) break;
+    v = v[0];
+  }
+  return shape;
+}
+
+function flattenInto(values: NestedNumbers, shape: readonly number[], axis: number, out: FloatArray, pos: { i: number }, where: string): void {
+  if (axis === shape.length) {
+    if (typeof values !== 'number') throw argTypeError(where, 'values', `a number at depth ${axis}`, values);
+    out[pos.i++] = values;
+    return;
+  }
+  if (!Array.isArray(values) || values.length !== shape[axis]) {
+    throw argRangeError(where, 'values', `a regular nested array of shape ${formatShape(shape)}`,
+      `a ragged array (axis ${axis} has ${Array.isArray(values) ? values.length : describe(values)} entries)`);
+  }
+  for (const v of values) flattenInto(v, shape, axis + 1, out, pos, where);
+}
+
+/**
+ * Build a Tensor from nested arrays, a flat array with a shape, or a typed array with a shape.
+ *   tensor([[1, 2], [3, 4]])                 -> float32 [2, 2]
+ *   tensor(new Float32Array(6), [2, 3])      -> wraps the array (no copy)
+ *   tensor([1, 2, 3, 4], [2, 2], 'float64')  -> float64 [2, 2]
+ * A typed array of the requested dtype is wrapped as is (views with a byteOffset included);
+ * any other array-like is copied into a new buffer.
+ */
+export function tensor(values: NestedNumbers | ArrayLike<number> | FloatArray, shape?: readonly number[], dtype?: DType): Tensor {
+  const where = 'tensor';
+  if (dtype !== undefined && dtype !== 'float32' && dtype !== 'float64') {
+    throw argTypeError(where, 'dtype', "'float32' or 'float64'", dtype);
+  }
+  if (values instanceof Float32Array || values instanceof Float64Array) {
+    const want = dtype ?? dtypeOf(values);
+    const s = shape ?? [values.length];
+    if (dtypeOf(values) === want) return new Tensor(values, s);
+    const out = allocate(want, values.length);
+    out.set(values);
+    return new Tensor(out, s);
+  }
+  if (shape !== undefined) {
+    const n = shapeSize(shape, where);
+    const src = values as ArrayLike<number>;
+    if (src === null || typeof src !== 'object' || typeof src.length !== 'number') {
+      throw argTypeError(where, 'values', 'an array or typed array', values);
+    }
+    if (src.length !== n) throw argRangeError(where, 'values', `${n} elements for shape ${formatShape(shape)}`, `${src.length}`);
+    const out = allocate(dtype ?? 'float32', n);
+    for (let i = 0; i < n; i++) {
+      const v = src[i];
+      if (typeof v !== 'number') throw argTypeError(where, `values[${i}]`, 'a number', v);
+      out[i] = v;
+    }
+    return new Tensor(out, shape);
+  }
+  if (typeof values === 'number') {
+    const out = allocate(dtype ?? 'float32', 1);
+    out[0] = values;
+    return new Tensor(out, []);
+  }
+  if (!Array.isArray(values)) throw argTypeError(where, 'values', 'nested arrays of numbers, or a typed array with a shape', values);
+  const inferred = inferShape(values as NestedNumbers, where);
+  const out = allocate(dtype ?? 'float32', shapeSize(inferred, where));
+  flattenInto(values as NestedNumbers, inferred, 0, out, { i: 0 }, where);
+  return new Tensor(out, inferred);
+}
+
+export function zeros(shape: readonly number[], dtype: DType = 'float32'): Tensor {
+  return new Tensor(allocate(dtype, shapeSize(shape, 'zeros')), shape);
+}
+
+/**
+ * Check a user-supplied tensor for a numeric call: a Tensor (or {shape, data} with a typed array)
+ * of the given dtype. Returns the shape and data without copying.
+ */
+export function checkTensorArg(where: string, arg: string, value: unknown, dtype: DType): { shape: readonly number[]; data: FloatArray } {
+  if (value === null || typeof value !== 'object') throw argTypeError(where, arg, `a ${dtype} Tensor`, value);
+  let shape: unknown;
+  let data: unknown;
+  try {
+    shape = (value as TensorLike).shape;
+    data = (value as TensorLike).data;
+  } catch (e) {
+    throw argTypeError(where, arg, `a ${dtype} Tensor (reading it threw: ${(e as Error)?.message ?? e})`, value);
+  }
+  if (!Array.isArray(shape)) throw argTypeError(where, `${arg}.shape`, 'an array of dimensions', shape);
+  const Want = dtype === 'float64' ? Float64Array : Float32Array;
+  if (!(data instanceof Want)) {
+    throw argTypeError(where, `${arg}.data`, `a ${Want.name} (the model's dtype is ${dtype})`, data);
+  }
+  const n = shapeSize(shape as number[], where, `${arg}.shape`);
+  if (n !== data.length) {
+    throw argRangeError(where, arg, `${n} elements for shape ${formatShape(shape as number[])}`, `${data.length} elements in data`);
+  }
+  return { shape: (shape as number[]).slice(), data };
+}
