@@ -5,7 +5,7 @@ export type { DType, FloatArray, NestedNumbers, TensorLike } from './tensor';
 export { LSTM, LSTMCache } from './nn/lstm';
 export type { LSTMOptions, LSTMForwardOptions, LSTMOutput, LSTMGradOutputs, LSTMGradients } from './nn/lstm';
 export type { StateDictInput } from './nn/params';
-export { backend, availableBackends } from './backend';
+export { backend, availableBackends, setThreads } from './backend';
 export type { BackendInfo, BackendName } from './backend/types';
 export { BackendUnavailableError, StaleCacheError } from './errors';
 export { Rng } from './rng';

@@ -55,6 +55,14 @@ export function availableBackends(): BackendName[] {
   return loadNative().backend ? ['native', 'ts'] : ['ts'];
 }
 
+/** Threads the native backend computes with (default: every core). Ignored by ts. */
+export function setThreads(n: number): void {
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 1024) {
+    throw new RangeError(`setThreads: n: expected an integer in [1, 1024], got ${String(n)}`);
+  }
+  loadNative().backend?.setThreads(n);
+}
+
 /** What the default (or named) backend is and how it runs. */
 export function backend(name?: BackendName): BackendInfo {
   const n = name ?? defaultBackendName();

@@ -88,6 +88,14 @@ export interface Backend {
   lstmForward(w: PreparedLstm, args: LstmForwardArgs, train: boolean): LstmCache | null;
   /** Full BPTT through the steps of one training forward. */
   lstmBackward(w: PreparedLstm, cache: LstmCache, args: LstmBackwardArgs): void;
+  /**
+   * The same off the event loop where the backend can (native: a libuv worker). Every buffer in
+   * the arguments must stay untouched until the promise settles; `w` is used as it was at the call.
+   */
+  lstmForwardAsync(w: PreparedLstm, args: LstmForwardArgs, train: boolean): Promise<LstmCache | null>;
+  lstmBackwardAsync(w: PreparedLstm, cache: LstmCache, args: LstmBackwardArgs): Promise<void>;
+  /** Threads the backend computes with (native); a no-op where it has one thread. */
+  setThreads(n: number): void;
 }
 
 export interface BackendInfo {

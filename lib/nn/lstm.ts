@@ -6,7 +6,7 @@
 // (never batch-first, as in PyTorch); index of layer k, direction d in hN is k*D + d.
 
 import { getBackend, defaultBackendName, isBackendName } from '../backend';
-import type { Backend, BackendName, LstmCache, PreparedLstm } from '../backend/types';
+import type { Backend, BackendName, LstmBackwardArgs, LstmCache, LstmForwardArgs, PreparedLstm } from '../backend/types';
 import { argTypeError, StaleCacheError } from '../errors';
 import { freshSeed, Rng } from '../rng';
 import { allocate, Tensor, type DType, type FloatArray } from '../tensor';
@@ -63,7 +63,25 @@ export class LSTMCache {
     readonly lengths: Int32Array | null,
     readonly caches: LstmCache[], // [L*D] backend caches (each keeps its layer's input rows)
     readonly backendName: BackendName,
+    readonly prepared: readonly PreparedLstm[], // the weights the forward used
   ) {}
+}
+
+interface ForwardPlan {
+  out: LSTMOutput;
+  layers: { w: PreparedLstm; args: LstmForwardArgs }[][]; // [L][D] backend calls, in order
+  seq: SeqShape;
+  lengths: Int32Array | null;
+  prepared: readonly PreparedLstm[];
+}
+
+interface BackwardPlan {
+  out: LSTMGradients;
+  layers: { w: PreparedLstm; cache: LstmCache; args: LstmBackwardArgs }[][]; // last layer first
+}
+
+function copyIf(copy: boolean, a: FloatArray): FloatArray {
+  return copy ? a.slice() : a;
 }
 
 const OPTION_KEYS = ['inputSize', 'hiddenSize', 'numLayers', 'bias', 'batchFirst', 'bidirectional', 'seed', 'dtype', 'backend'] as const;
@@ -152,13 +170,38 @@ export class LSTM {
 
   /** Inference: keeps nothing for backward. */
   forward(x: Tensor, options?: LSTMForwardOptions): LSTMOutput {
-    return this.run('LSTM.forward', x, options, false).out;
+    const plan = this.planForward('LSTM.forward', x, options, false);
+    for (const layer of plan.layers) for (const c of layer) this.backendObj.lstmForward(c.w, c.args, false);
+    return plan.out;
+  }
+
+  /**
+   * Inference off the event loop (native: on a worker thread; ts: computed before the promise
+   * settles). The input is copied and the weights are used as they were at the call, so the
+   * caller may change either while the promise is pending.
+   */
+  async forwardAsync(x: Tensor, options?: LSTMForwardOptions): Promise<LSTMOutput> {
+    const plan = this.planForward('LSTM.forwardAsync', x, options, false, true);
+    const be = this.backendObj;
+    for (const layer of plan.layers) await Promise.all(layer.map((c) => be.lstmForwardAsync(c.w, c.args, false)));
+    return plan.out;
   }
 
   /** Training forward: also returns the cache that `backward` needs. */
   forwardTrain(x: Tensor, options?: LSTMForwardOptions): LSTMOutput & { cache: LSTMCache } {
-    const { out, cache } = this.run('LSTM.forwardTrain', x, options, true);
-    return { ...out, cache: cache! };
+    const plan = this.planForward('LSTM.forwardTrain', x, options, true);
+    const caches: LstmCache[] = [];
+    for (const layer of plan.layers) for (const c of layer) caches.push(this.backendObj.lstmForward(c.w, c.args, true)!);
+    return { ...plan.out, cache: this.makeCache(plan, caches) };
+  }
+
+  /** forwardTrain off the event loop (see forwardAsync). */
+  async forwardTrainAsync(x: Tensor, options?: LSTMForwardOptions): Promise<LSTMOutput & { cache: LSTMCache }> {
+    const plan = this.planForward('LSTM.forwardTrainAsync', x, options, true);
+    const be = this.backendObj;
+    const caches: LstmCache[] = [];
+    for (const layer of plan.layers) caches.push(...(await Promise.all(layer.map((c) => be.lstmForwardAsync(c.w, c.args, true)))).map((c) => c!));
+    return { ...plan.out, cache: this.makeCache(plan, caches) };
   }
 
   /**
@@ -166,7 +209,71 @@ export class LSTM {
    * Returns gradients for x, h0, c0 and every parameter (by PyTorch name).
    */
   backward(cache: LSTMCache, gradOutputs?: LSTMGradOutputs): LSTMGradients {
-    const where = 'LSTM.backward';
+    const plan = this.planBackward('LSTM.backward', cache, gradOutputs);
+    for (const layer of plan.layers) for (const c of layer) this.backendObj.lstmBackward(c.w, c.cache, c.args);
+    return plan.out;
+  }
+
+  /** backward off the event loop (see forwardAsync). */
+  async backwardAsync(cache: LSTMCache, gradOutputs?: LSTMGradOutputs): Promise<LSTMGradients> {
+    const plan = this.planBackward('LSTM.backwardAsync', cache, gradOutputs);
+    const be = this.backendObj;
+    // Directions of one layer add into the same ∂input buffer, so they run one after the other.
+    for (const layer of plan.layers) for (const c of layer) await be.lstmBackwardAsync(c.w, c.cache, c.args);
+    return plan.out;
+  }
+
+  /** Validate, allocate every buffer and lay out one backend call per layer-direction. */
+  private planForward(where: string, x: Tensor, options: LSTMForwardOptions | undefined, train: boolean, copyInput = false): ForwardPlan {
+    const o = readOptions(where, 'options', options, FORWARD_KEYS);
+    const { data: xData, seq } = checkInput(where, x, this.inputSize, this.batchFirst, this.dtype);
+    const { T, B, rowT, rowB } = seq;
+    const H = this.hiddenSize, D = this.numDirections, L = this.numLayers, N = T * B;
+    const stateShape = [L * D, B, H];
+    const h0 = checkState(where, 'h0', o.h0, stateShape, 'numLayers*numDirections, B, hiddenSize', this.dtype);
+    const c0 = checkState(where, 'c0', o.c0, stateShape, 'numLayers*numDirections, B, hiddenSize', this.dtype);
+    const lengths = checkLengths(where, o.lengths, T, B);
+
+    const prepared = this.prepared; // snapshot: later weight updates do not reach this call
+    const hN = allocate(this.dtype, L * D * B * H);
+    const cN = allocate(this.dtype, L * D * B * H);
+    const layers: { w: PreparedLstm; args: LstmForwardArgs }[][] = [];
+    // Layer 0 reads x; training (and async) keeps a private copy so later changes to x cannot leak in.
+    let input: FloatArray = train || copyInput ? xData.slice() : xData;
+    let ldx = this.inputSize;
+    let y: FloatArray = input;
+    for (let k = 0; k < L; k++) {
+      y = allocate(this.dtype, N * D * H); // [N, D*H] layer k output rows
+      const calls = [];
+      for (let d = 0; d < D; d++) {
+        const i = k * D + d, st = i * B * H;
+        calls.push({ w: prepared[i], args: {
+          T, B, rowT, rowB, reverse: d === 1, lengths,
+          x: input, xOffset: 0, ldx,
+          y, yOffset: d * H, ldy: D * H,
+          h0: h0 ? copyIf(copyInput, h0.subarray(st, st + B * H)) : null,
+          c0: c0 ? copyIf(copyInput, c0.subarray(st, st + B * H)) : null,
+          hN: hN.subarray(st, st + B * H),
+          cN: cN.subarray(st, st + B * H),
+        } });
+      }
+      layers.push(calls);
+      input = y;
+      ldx = D * H;
+    }
+    const out: LSTMOutput = {
+      output: new Tensor(y, this.batchFirst ? [B, T, D * H] : [T, B, D * H]),
+      hN: new Tensor(hN, stateShape),
+      cN: new Tensor(cN, stateShape),
+    };
+    return { out, layers, seq, lengths, prepared };
+  }
+
+  private makeCache(plan: ForwardPlan, caches: LstmCache[]): LSTMCache {
+    return new LSTMCache(this, this.version, plan.seq, plan.lengths, caches, this.backendObj.name, plan.prepared);
+  }
+
+  private planBackward(where: string, cache: LSTMCache, gradOutputs: LSTMGradOutputs | undefined): BackwardPlan {
     if (!(cache instanceof LSTMCache)) throw argTypeError(where, 'cache', 'the cache returned by forwardTrain', cache);
     if (cache.model !== this) throw new StaleCacheError(`${where}: cache: it belongs to another model`);
     if (cache.version !== this.version || cache.backendName !== this.backendObj.name) {
@@ -184,13 +291,15 @@ export class LSTM {
     const grads = new Map(this.params.specs.map((s) => [s.name, allocate(this.dtype, this.params.get(s.name).length)]));
     const dH0 = allocate(this.dtype, L * D * B * H);
     const dC0 = allocate(this.dtype, L * D * B * H);
+    const layers: { w: PreparedLstm; cache: LstmCache; args: LstmBackwardArgs }[][] = [];
     let dIn: FloatArray = allocate(this.dtype, 0);
     for (let k = L - 1; k >= 0; k--) {
       const Ik = k === 0 ? this.inputSize : D * H;
       dIn = allocate(this.dtype, N * Ik); // ∂ of layer k's input rows; both directions add into it
+      const calls = [];
       for (let d = 0; d < D; d++) {
         const i = k * D + d, s = this.suffix(k, d), st = i * B * H;
-        this.backendObj.lstmBackward(this.prepared[i], cache.caches[i], {
+        calls.push({ w: cache.prepared[i], cache: cache.caches[i], args: {
           dy, dyOffset: d * H, lddy: D * H,
           dhN: dhN ? dhN.subarray(st, st + B * H) : null,
           dcN: dcN ? dcN.subarray(st, st + B * H) : null,
@@ -201,63 +310,21 @@ export class LSTM {
           dWeightHh: grads.get(`weight_hh${s}`)!,
           dBiasIh: this.bias ? grads.get(`bias_ih${s}`)! : null,
           dBiasHh: this.bias ? grads.get(`bias_hh${s}`)! : null,
-        });
+        } });
       }
+      layers.push(calls);
       dy = dIn;
     }
     const gradTensors: Record<string, Tensor> = {};
     for (const s of this.params.specs) gradTensors[s.name] = new Tensor(grads.get(s.name)!, s.shape);
     const xShape = this.batchFirst ? [B, T, this.inputSize] : [T, B, this.inputSize];
-    return {
+    const out: LSTMGradients = {
       dX: new Tensor(dIn, xShape),
       dH0: new Tensor(dH0, stateShape),
       dC0: new Tensor(dC0, stateShape),
       grads: gradTensors,
     };
-  }
-
-  private run(where: string, x: Tensor, options: LSTMForwardOptions | undefined, train: boolean): { out: LSTMOutput; cache: LSTMCache | null } {
-    const o = readOptions(where, 'options', options, FORWARD_KEYS);
-    const { data: xData, seq } = checkInput(where, x, this.inputSize, this.batchFirst, this.dtype);
-    const { T, B, rowT, rowB } = seq;
-    const H = this.hiddenSize, D = this.numDirections, L = this.numLayers, N = T * B;
-    const stateShape = [L * D, B, H];
-    const h0 = checkState(where, 'h0', o.h0, stateShape, 'numLayers*numDirections, B, hiddenSize', this.dtype);
-    const c0 = checkState(where, 'c0', o.c0, stateShape, 'numLayers*numDirections, B, hiddenSize', this.dtype);
-    const lengths = checkLengths(where, o.lengths, T, B);
-
-    const hN = allocate(this.dtype, L * D * B * H);
-    const cN = allocate(this.dtype, L * D * B * H);
-    const caches: LstmCache[] = [];
-    // Layer 0 reads x; training keeps a private copy so later changes to x cannot corrupt backward.
-    let input: FloatArray = train ? xData.slice() : xData;
-    let ldx = this.inputSize;
-    let y: FloatArray = input;
-    for (let k = 0; k < L; k++) {
-      y = allocate(this.dtype, N * D * H); // [N, D*H] layer k output rows
-      for (let d = 0; d < D; d++) {
-        const i = k * D + d, st = i * B * H;
-        const c = this.backendObj.lstmForward(this.prepared[i], {
-          T, B, rowT, rowB, reverse: d === 1, lengths,
-          x: input, xOffset: 0, ldx,
-          y, yOffset: d * H, ldy: D * H,
-          h0: h0 ? h0.subarray(st, st + B * H) : null,
-          c0: c0 ? c0.subarray(st, st + B * H) : null,
-          hN: hN.subarray(st, st + B * H),
-          cN: cN.subarray(st, st + B * H),
-        }, train);
-        if (train) caches.push(c!);
-      }
-      input = y;
-      ldx = D * H;
-    }
-    const out: LSTMOutput = {
-      output: new Tensor(y, this.batchFirst ? [B, T, D * H] : [T, B, D * H]),
-      hN: new Tensor(hN, stateShape),
-      cN: new Tensor(cN, stateShape),
-    };
-    const cache = train ? new LSTMCache(this, this.version, seq, lengths, caches, this.backendObj.name) : null;
-    return { out, cache };
+    return { out, layers };
   }
 
   private suffix(k: number, d: number): string {

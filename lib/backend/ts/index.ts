@@ -9,4 +9,8 @@ export const tsBackend: Backend = {
   lstmPrepare,
   lstmForward: (w, args, train) => lstmForward(w as TsPreparedLstm, args, train),
   lstmBackward: (w, cache, args) => lstmBackward(w as TsPreparedLstm, cache, args),
+  // The ts backend computes on the calling thread: the promise settles after the work is done.
+  lstmForwardAsync: async (w, args, train) => lstmForward(w as TsPreparedLstm, args, train),
+  lstmBackwardAsync: async (w, cache, args) => lstmBackward(w as TsPreparedLstm, cache, args),
+  setThreads: () => {},
 };

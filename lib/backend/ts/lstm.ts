@@ -37,8 +37,10 @@ export function lstmPrepare(p: LstmParams): TsPreparedLstm {
     dtype: p.weightIh instanceof Float64Array ? 'float64' : 'float32',
     inputSize: p.inputSize,
     hiddenSize: p.hiddenSize,
-    weightIh: p.weightIh,
-    weightHh: p.weightHh,
+    // Copies: prepared weights are a snapshot, as the native backend's packed ones are, so a call
+    // in flight never sees a later weight update.
+    weightIh: p.weightIh.slice(),
+    weightHh: p.weightHh.slice(),
     bias,
   };
 }

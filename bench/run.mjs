@@ -1,0 +1,197 @@
+// Benchmark: the standard LSTM workloads on every implementation, side by side in one run.
+//
+//   npm run bench                       all workloads, all implementations
+//   npm run bench -- --quick            small budget, for smoke checks (CI checks it runs and agrees)
+//   npm run bench -- --only S1,M,T2     a subset
+//   npm run bench -- --json FILE        also write results (machine, versions, commit) as JSON
+//
+// Method: before timing, every implementation's output is compared with the ts backend on the
+// same weights (a fast wrong answer is a failed row, not a result). Then implementations are
+// interleaved in rounds (each takes a short slice in turn, so machine drift hits all alike) until
+// each has run for the time budget; we report the median with min/max. A call slower than the cap
+// is reported as "> cap". FLOPs: forward 2·B·T·4H·(I+H) per layer-direction, training step
+// (forward + full BPTT) 3x forward. "% peak" divides by the addon's FMA probe on the same threads.
+import { execSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LSTM, Rng, setThreads, tensor, availableBackends } from 'cellstate';
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+const { loadNative } = require('../dist/backend/native.js');
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+export const WORKLOADS = [
+  { name: 'S1', kind: 'infer', B: 1, T: 100, I: 32, H: 64 },
+  { name: 'S2', kind: 'infer', B: 1, T: 50, I: 256, H: 256 },
+  { name: 'M', kind: 'infer', B: 32, T: 50, I: 256, H: 256 },
+  { name: 'L', kind: 'infer', B: 64, T: 50, I: 512, H: 512 },
+  { name: 'XL', kind: 'infer', B: 16, T: 25, I: 1024, H: 1024 },
+  { name: 'T1', kind: 'train', B: 32, T: 50, I: 128, H: 128 },
+  { name: 'T2', kind: 'train', B: 64, T: 50, I: 256, H: 256 },
+  { name: 'T3', kind: 'train', B: 32, T: 25, I: 512, H: 512 },
+];
+
+function parseArgs(argv) {
+  const a = { quick: false, only: null, json: null };
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--quick') a.quick = true;
+    else if (argv[i] === '--only') a.only = argv[++i].split(',');
+    else if (argv[i] === '--json') a.json = argv[++i];
+    else if (argv[i] === '--help') { console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(0, 8).join('\n')); process.exit(0); }
+    else throw new Error(`bench: unknown argument ${argv[i]} (see --help)`);
+  }
+  return a;
+}
+
+function flops(w) {
+  const f = 2 * w.B * w.T * 4 * w.H * (w.I + w.H);
+  return w.kind === 'train' ? 3 * f : f;
+}
+
+function randomTensor(rng, shape) {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const d = new Float32Array(n);
+  for (let i = 0; i < n; i++) d[i] = rng.uniform(-1, 1);
+  return tensor(d, shape);
+}
+
+/** An implementation: a name, a thread count to set before it runs, and a backend. */
+function implementations() {
+  const impls = [];
+  if (availableBackends().includes('native')) {
+    const hw = loadNative().addon.info().hardwareThreads;
+    impls.push({ name: 'native 1T', backend: 'native', threads: 1 });
+    if (hw > 1) impls.push({ name: `native ${hw}T`, backend: 'native', threads: hw });
+  }
+  impls.push({ name: 'ts', backend: 'ts', threads: 1 });
+  return impls;
+}
+
+function makeRunner(w, impl) {
+  const model = new LSTM({ inputSize: w.I, hiddenSize: w.H, seed: 1, backend: impl.backend });
+  const rng = new Rng(2);
+  const x = randomTensor(rng, [w.T, w.B, w.I]);
+  const dOutput = randomTensor(rng, [w.T, w.B, w.H]);
+  if (w.kind === 'infer') return { model, run: () => model.forward(x).output.data, x, dOutput };
+  return { model, run: () => model.backward(model.forwardTrain(x).cache, { dOutput }).grads.weight_hh_l0.data, x, dOutput };
+}
+
+/** Compare with ts on the same weights, on the first steps only (ts is slow on big shapes). */
+function check(w, impl) {
+  const short = { ...w, T: Math.min(w.T, 4) };
+  const a = makeRunner(short, impl), b = makeRunner(short, { backend: 'ts' });
+  const ra = a.run(), rb = b.run();
+  let worst = 0;
+  for (let i = 0; i < rb.length; i++) worst = Math.max(worst, Math.abs(ra[i] - rb[i]) / (1e-3 + Math.abs(rb[i])));
+  return worst < 1e-2 ? null : `output differs from ts (worst relative error ${worst.toExponential(2)})`;
+}
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+function machine() {
+  const cpus = os.cpus();
+  let flags = [];
+  try { flags = (fs.readFileSync('/proc/cpuinfo', 'utf8').match(/^flags\s*:\s*(.*)$/m)?.[1] ?? '').split(' ').filter((f) => /^(avx|fma|sse4|neon)/.test(f)); } catch { /* not Linux */ }
+  let commit = null;
+  try { commit = execSync('git rev-parse --short HEAD', { cwd: here, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim(); } catch { /* not a checkout */ }
+  const native = loadNative().addon?.info() ?? null;
+  return { cpu: cpus[0]?.model, cores: cpus.length, flags, node: process.version, platform: `${process.platform}-${process.arch}`, commit, native };
+}
+
+function main() {
+  const args = parseArgs(process.argv.slice(2));
+  const budgetMs = args.quick ? 150 : 1500;
+  const capMs = args.quick ? 2000 : 10000;
+  const workloads = WORKLOADS.filter((w) => !args.only || args.only.includes(w.name))
+    .map((w) => (args.quick ? { ...w, T: Math.min(w.T, 10) } : w));
+  const impls = implementations();
+  const native = loadNative().addon;
+  const peak = {};
+  if (native) for (const n of new Set(impls.filter((i) => i.backend === 'native').map((i) => i.threads))) peak[n] = native.fmaPeak(n);
+
+  const results = [];
+  let failures = 0;
+  for (const w of workloads) {
+    const cells = impls.map((impl) => ({ impl, times: [], error: null, capped: false }));
+    for (const c of cells) {
+      if (c.impl.backend !== 'ts') c.error = check(w, c.impl);
+      if (c.error) failures++;
+    }
+    const runners = cells.map((c) => (c.error ? null : makeRunner(w, c.impl)));
+    // Warm-up, with the cap: a first call slower than the cap ends that cell.
+    cells.forEach((c, k) => {
+      if (!runners[k]) return;
+      setThreads(c.impl.threads);
+      const t0 = performance.now();
+      runners[k].run();
+      if (performance.now() - t0 > capMs) c.capped = true;
+    });
+    // Interleaved rounds of ~budget/5 per implementation until each has its budget and 5 reps.
+    const spent = cells.map(() => 0);
+    for (let round = 0; round < 1000; round++) {
+      let busy = false;
+      cells.forEach((c, k) => {
+        if (!runners[k] || c.capped || (spent[k] >= budgetMs && c.times.length >= 5)) return;
+        busy = true;
+        setThreads(c.impl.threads);
+        const sliceEnd = performance.now() + budgetMs / 5;
+        do {
+          const t0 = performance.now();
+          runners[k].run();
+          const dt = performance.now() - t0;
+          c.times.push(dt);
+          spent[k] += dt;
+          if (dt > capMs) { c.capped = true; break; }
+        } while (performance.now() < sliceEnd);
+      });
+      if (!busy) break;
+    }
+    const f = flops(w);
+    for (const c of cells) {
+      const med = c.times.length ? median(c.times) : null;
+      results.push({
+        workload: w.name, kind: w.kind, B: w.B, T: w.T, I: w.I, H: w.H, impl: c.impl.name, threads: c.impl.threads,
+        error: c.error, capped: c.capped, capMs, reps: c.times.length,
+        ms: med, minMs: c.times.length ? Math.min(...c.times) : null, maxMs: c.times.length ? Math.max(...c.times) : null,
+        gflops: med ? f / med / 1e6 : null,
+        peakPct: med && c.impl.backend === 'native' && peak[c.impl.threads] ? (100 * f / med / 1e6) / peak[c.impl.threads] : null,
+      });
+    }
+    printWorkload(w, results.filter((r) => r.workload === w.name));
+  }
+  if (native) console.log(`FMA peak (probe): ${Object.entries(peak).map(([n, g]) => `${n}T ${g.toFixed(0)} GFLOP/s`).join(', ')}`);
+  const report = { date: new Date().toISOString(), quick: args.quick, machine: machine(), peak, results };
+  if (args.json) {
+    fs.mkdirSync(path.dirname(path.resolve(args.json)), { recursive: true });
+    fs.writeFileSync(args.json, JSON.stringify(report, null, 1) + '\n');
+    console.log(`wrote ${args.json}`);
+  }
+  console.log(`bench: ${results.length - failures} passed, ${failures} failed`);
+  process.exitCode = failures ? 1 : 0;
+}
+
+function printWorkload(w, rows) {
+  const best = Math.min(...rows.filter((r) => r.ms && r.impl !== 'ts').map((r) => r.ms));
+  const ts = rows.find((r) => r.impl === 'ts');
+  console.log(`\n${w.name} (${w.kind}) B=${w.B} T=${w.T} I=${w.I} H=${w.H}`);
+  for (const r of rows) {
+    let s;
+    if (r.error) s = `FAILED: ${r.error}`;
+    else if (r.capped && r.reps < 2) s = `> ${(r.capMs / 1000).toFixed(0)} s`;
+    else {
+      s = `${r.ms.toFixed(3).padStart(10)} ms  [${r.minMs.toFixed(3)}..${r.maxMs.toFixed(3)}]  ${r.gflops.toFixed(1).padStart(7)} GFLOP/s`;
+      if (r.peakPct != null) s += `  ${r.peakPct.toFixed(0).padStart(3)}% peak`;
+      if (ts?.ms && r !== ts) s += `  ${(ts.ms / r.ms).toFixed(1)}x ts`;
+      if (r.impl === 'ts' && Number.isFinite(best)) s += `  (best native ${(r.ms / best).toFixed(0)}x faster)`;
+    }
+    console.log(`  ${r.impl.padEnd(12)} ${s}`);
+  }
+}
+
+main();

@@ -1,0 +1,397 @@
+// addon.cc - the N-API surface of the native backend: argument checks and marshalling only.
+//
+// The TypeScript layer (lib/backend/native.ts, interface NativeAddon) validates user input; this
+// file re-checks only what would be unsafe: every typed array's element type and that every
+// index a kernel will touch, derived from the dims, lies inside it (int64 arithmetic). Failures
+// throw JS TypeError/RangeError, the classes the ts backend throws; nothing here aborts or prints.
+// Typed arrays are used in place (no copies; byteOffset respected).
+//
+// Async calls (…Async) run the same kernels on a libuv worker thread: the worker holds references
+// to every buffer and to the packed weights, so they stay alive until the promise settles. The
+// caller must not modify the buffers meanwhile (lib/ only passes buffers it owns).
+#include <napi.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "cpu/dispatch.h"
+#include "lstm/lstm.h"
+#include "threadpool.h"
+
+namespace cellstate {
+namespace {
+
+// ---------------------------------------------------------------- thread pool
+
+std::mutex g_pool_mu;  // held by the one call using the pool; others run single-threaded
+std::unique_ptr<ThreadPool> g_pool;
+int g_threads = 0;
+
+// Exclusive use of the pool for one call, or none (nullptr) when another call has it.
+class PoolLease {
+ public:
+  PoolLease() : lock_(g_pool_mu, std::try_to_lock) {}
+  ThreadPool* get() const { return lock_.owns_lock() && g_pool && g_pool->size() > 1 ? g_pool.get() : nullptr; }
+ private:
+  std::unique_lock<std::mutex> lock_;
+};
+
+void set_threads(int n) {
+  std::lock_guard<std::mutex> lock(g_pool_mu);
+  if (n == g_threads && g_pool) return;
+  g_pool.reset();
+  g_pool = std::make_unique<ThreadPool>(n);
+  g_threads = n;
+}
+
+// ---------------------------------------------------------------- argument checks
+
+const napi_type_tag kLstmTag = {0x6c73746d63656c6cULL, 0x7374617465303031ULL};  // "lstmcell" "state001"
+
+struct Arg {
+  const Napi::CallbackInfo& info;
+  const char* fn;
+  [[noreturn]] void type_error(size_t i, const std::string& what) const {
+    throw Napi::TypeError::New(info.Env(), std::string(fn) + ": argument " + std::to_string(i) + ": expected " + what);
+  }
+  [[noreturn]] void range_error(const std::string& msg) const {
+    throw Napi::RangeError::New(info.Env(), std::string(fn) + ": " + msg);
+  }
+  int64_t integer(size_t i, int64_t lo, int64_t hi) const {
+    if (i >= info.Length() || !info[i].IsNumber()) type_error(i, "an integer");
+    const double v = info[i].As<Napi::Number>().DoubleValue();
+    if (!(v >= static_cast<double>(lo) && v <= static_cast<double>(hi)) || v != static_cast<double>(static_cast<int64_t>(v))) {
+      range_error("argument " + std::to_string(i) + ": expected an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+    }
+    return static_cast<int64_t>(v);
+  }
+  bool boolean(size_t i) const {
+    if (i >= info.Length() || !info[i].IsBoolean()) type_error(i, "a boolean");
+    return info[i].As<Napi::Boolean>().Value();
+  }
+  bool is_null(size_t i) const { return i < info.Length() && (info[i].IsNull() || info[i].IsUndefined()); }
+  // A Float32Array holding at least `need` elements (after its own byteOffset).
+  float* f32(size_t i, int64_t need, const char* name) const {
+    if (i >= info.Length() || !info[i].IsTypedArray() ||
+        info[i].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+      type_error(i, std::string("a Float32Array for ") + name);
+    }
+    auto a = info[i].As<Napi::Float32Array>();
+    if (need < 0 || static_cast<int64_t>(a.ElementLength()) < need) {
+      range_error(std::string(name) + ": expected at least " + std::to_string(need) + " elements, got " + std::to_string(a.ElementLength()));
+    }
+    return a.Data();
+  }
+  float* f32_or_null(size_t i, int64_t need, const char* name) const { return is_null(i) ? nullptr : f32(i, need, name); }
+  LstmPacked* lstm(size_t i) const {
+    if (i >= info.Length() || !info[i].IsExternal()) type_error(i, "prepared LSTM weights");
+    auto ext = info[i].As<Napi::External<LstmPacked>>();
+    bool ok = false;
+    if (napi_check_object_type_tag(info.Env(), ext, &kLstmTag, &ok) != napi_ok || !ok) type_error(i, "prepared LSTM weights");
+    return ext.Data();
+  }
+};
+
+// Element count limit for any buffer the addon computes over (documented in SECURITY.md later).
+constexpr int64_t kMaxElems = int64_t{1} << 31;
+
+// Checked a*b (+ c) for non-negative operands within kMaxElems.
+int64_t mul_checked(const Arg& a, int64_t x, int64_t y, const char* what) {
+  if (x < 0 || y < 0 || (x != 0 && y > kMaxElems / x)) a.range_error(std::string(what) + " is too large");
+  return x * y;
+}
+
+// Sequence layout shared by forward and backward: T, B, rowT, rowB, reverse, lengths at `i`.
+struct SeqArgs {
+  LstmSeq seq;
+  int64_t max_row = 0;  // largest row index any (t, b) maps to
+  std::vector<int32_t> lengths;
+};
+SeqArgs read_seq(const Arg& a, size_t i) {
+  SeqArgs s;
+  s.seq.T = a.integer(i, 1, kMaxElems);
+  s.seq.B = a.integer(i + 1, 1, kMaxElems);
+  const int64_t N = mul_checked(a, s.seq.T, s.seq.B, "T*B");
+  s.seq.rowT = a.integer(i + 2, 0, N);
+  s.seq.rowB = a.integer(i + 3, 0, N);
+  s.seq.reverse = a.boolean(i + 4);
+  s.max_row = (s.seq.T - 1) * s.seq.rowT + (s.seq.B - 1) * s.seq.rowB;
+  if (s.max_row >= N) a.range_error("rowT/rowB map rows outside the T*B rows");
+  if (!a.is_null(i + 5)) {
+    if (!a.info[i + 5].IsTypedArray() || a.info[i + 5].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+      a.type_error(i + 5, "an Int32Array of lengths or null");
+    }
+    auto l = a.info[i + 5].As<Napi::Int32Array>();
+    if (static_cast<int64_t>(l.ElementLength()) != s.seq.B) a.range_error("lengths: expected B entries");
+    s.lengths.assign(l.Data(), l.Data() + l.ElementLength());  // a private copy: JS may not change it under us
+    for (int32_t v : s.lengths) {
+      if (v < 1 || v > s.seq.T) a.range_error("lengths: every entry must be in [1, T]");
+    }
+    s.seq.lengths = s.lengths.data();
+  }
+  return s;
+}
+
+// Rows buffer: offset + max_row*ld + width elements, with ld >= width.
+float* rows_arg(const Arg& a, size_t i, int64_t max_row, int64_t width, bool nullable, const char* name,
+                int64_t* ld_out) {
+  const int64_t off = a.integer(i + 1, 0, kMaxElems);
+  const int64_t ld = a.integer(i + 2, width, kMaxElems);
+  *ld_out = ld;
+  const int64_t need = off + mul_checked(a, max_row, ld, name) + width;
+  float* p = nullable ? a.f32_or_null(i, need, name) : a.f32(i, need, name);
+  return p ? p + off : nullptr;
+}
+
+// ---------------------------------------------------------------- calls
+
+// Everything one forward needs, read from the JS arguments (shared by the sync and async calls).
+// lstmForward(w, T, B, rowT, rowB, reverse, lengths, x, xOff, ldx, y, yOff, ldy, h0, c0, hN, cN,
+//             gates|null, c|null, hprev|null, c0copy|null)
+struct ForwardCall {
+  LstmPacked* w = nullptr;
+  SeqArgs s;
+  const float* x = nullptr; int64_t ldx = 0;
+  float* y = nullptr; int64_t ldy = 0;
+  const float *h0 = nullptr, *c0 = nullptr;
+  float *hN = nullptr, *cN = nullptr;
+  bool train = false;
+  LstmTrainBufs tb{};
+  static constexpr size_t kArgs = 21;
+
+  explicit ForwardCall(const Arg& a) {
+    w = a.lstm(0);
+    s = read_seq(a, 1);
+    const int64_t H = w->H, B = s.seq.B, N = s.seq.T * B, BH = mul_checked(a, B, H, "B*H");
+    x = rows_arg(a, 7, s.max_row, w->I, false, "x", &ldx);
+    y = rows_arg(a, 10, s.max_row, H, false, "y", &ldy);
+    h0 = a.f32_or_null(13, BH, "h0");
+    c0 = a.f32_or_null(14, BH, "c0");
+    hN = a.f32(15, BH, "hN");
+    cN = a.f32(16, BH, "cN");
+    train = !a.is_null(17);
+    if (train) {
+      tb.gates = a.f32(17, mul_checked(a, N, 4 * H, "N*4H"), "gates");
+      tb.c = a.f32(18, mul_checked(a, N, H, "N*H"), "c cache");
+      tb.hprev = a.f32(19, mul_checked(a, N, H, "N*H"), "hprev cache");
+      tb.c0 = a.f32(20, BH, "c0 cache");
+    }
+  }
+  void run(ThreadPool* pool) const {
+    lstm_forward(*w, s.seq, x, ldx, y, ldy, h0, c0, hN, cN, train ? &tb : nullptr, pool);
+  }
+};
+
+// lstmBackward(w, T, B, rowT, rowB, reverse, lengths, x, xOff, ldx, gates, c, hprev, c0copy,
+//              dy|null, dyOff, lddy, dhN|null, dcN|null, dx|null, dxOff, lddx, dh0, dc0,
+//              dWih, dWhh, dBih|null, dBhh|null)
+struct BackwardCall {
+  LstmPacked* w = nullptr;
+  SeqArgs s;
+  const float* x = nullptr; int64_t ldx = 0;
+  LstmTrainBufs tb{};
+  LstmGrads g{};
+  static constexpr size_t kArgs = 28;
+
+  explicit BackwardCall(const Arg& a) {
+    w = a.lstm(0);
+    s = read_seq(a, 1);
+    const int64_t H = w->H, I = w->I, G = 4 * H, B = s.seq.B, N = s.seq.T * B, BH = mul_checked(a, B, H, "B*H");
+    x = rows_arg(a, 7, s.max_row, I, false, "x", &ldx);
+    tb.gates = a.f32(10, mul_checked(a, N, G, "N*4H"), "gates");
+    tb.c = a.f32(11, mul_checked(a, N, H, "N*H"), "c cache");
+    tb.hprev = a.f32(12, mul_checked(a, N, H, "N*H"), "hprev cache");
+    tb.c0 = a.f32(13, BH, "c0 cache");
+    g.dy = rows_arg(a, 14, s.max_row, H, true, "dy", &g.lddy);
+    g.dhN = a.f32_or_null(17, BH, "dhN");
+    g.dcN = a.f32_or_null(18, BH, "dcN");
+    g.dx = rows_arg(a, 19, s.max_row, I, true, "dx", &g.lddx);
+    g.dh0 = a.f32(22, BH, "dh0");
+    g.dc0 = a.f32(23, BH, "dc0");
+    g.dw_ih = a.f32(24, mul_checked(a, G, I, "4H*I"), "dWeightIh");
+    g.dw_hh = a.f32(25, mul_checked(a, G, H, "4H*H"), "dWeightHh");
+    g.db_ih = a.f32_or_null(26, G, "dBiasIh");
+    g.db_hh = a.f32_or_null(27, G, "dBiasHh");
+  }
+  void run(ThreadPool* pool) const { lstm_backward(*w, s.seq, x, ldx, tb, g, pool); }
+};
+
+// Runs a call on a libuv worker; keeps every JS argument referenced until it settles.
+template <typename Call>
+class CallWorker : public Napi::AsyncWorker {
+ public:
+  CallWorker(const Napi::CallbackInfo& info, Call call)
+      : Napi::AsyncWorker(info.Env(), "cellstate"), call_(std::move(call)), deferred_(Napi::Promise::Deferred::New(info.Env())) {
+    for (size_t i = 0; i < info.Length(); ++i) {  // typed arrays and the weights External
+      if (info[i].IsObject() || info[i].IsExternal()) refs_.push_back(Napi::Reference<Napi::Value>::New(info[i], 1));
+    }
+  }
+  Napi::Promise promise() const { return deferred_.Promise(); }
+  void Execute() override {
+    try {
+      PoolLease lease;
+      call_.run(lease.get());
+    } catch (const std::bad_alloc&) {
+      SetError("out of memory");
+    } catch (const std::exception& e) {
+      SetError(e.what());
+    }
+  }
+  void OnOK() override { deferred_.Resolve(Env().Undefined()); }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Call call_;
+  Napi::Promise::Deferred deferred_;
+  std::vector<Napi::Reference<Napi::Value>> refs_;
+};
+
+template <typename Call>
+Napi::Value sync_call(const Napi::CallbackInfo& info, const char* fn) {
+  Arg a{info, fn};
+  if (info.Length() != Call::kArgs) a.type_error(info.Length(), std::to_string(Call::kArgs) + " arguments");
+  Call call(a);
+  try {
+    PoolLease lease;
+    call.run(lease.get());
+  } catch (const std::bad_alloc&) {
+    throw Napi::RangeError::New(info.Env(), std::string(fn) + ": out of memory");
+  }
+  return info.Env().Undefined();
+}
+
+template <typename Call>
+Napi::Value async_call(const Napi::CallbackInfo& info, const char* fn) {
+  Arg a{info, fn};
+  if (info.Length() != Call::kArgs) a.type_error(info.Length(), std::to_string(Call::kArgs) + " arguments");
+  auto* worker = new CallWorker<Call>(info, Call(a));
+  Napi::Promise p = worker->promise();
+  worker->Queue();
+  return p;
+}
+
+// lstmPrepare(I, H, wIh [4H*I], wHh [4H*H], bIh|null, bHh|null) -> External
+Napi::Value LstmPrepare(const Napi::CallbackInfo& info) {
+  Arg a{info, "lstmPrepare"};
+  const int64_t I = a.integer(0, 1, kMaxElems), H = a.integer(1, 1, kMaxElems);
+  const int64_t G = mul_checked(a, 4, H, "4H");
+  const float* wih = a.f32(2, mul_checked(a, G, I, "4H*I"), "weightIh");
+  const float* whh = a.f32(3, mul_checked(a, G, H, "4H*H"), "weightHh");
+  const float* bih = a.f32_or_null(4, G, "biasIh");
+  const float* bhh = a.f32_or_null(5, G, "biasHh");
+  std::unique_ptr<LstmPacked> w;
+  try {
+    w = lstm_prepare(I, H, wih, whh, bih, bhh);
+  } catch (const std::bad_alloc&) {
+    throw Napi::RangeError::New(info.Env(), "lstmPrepare: out of memory");
+  }
+  const int64_t bytes = static_cast<int64_t>(sizeof(float)) * (2 * G * (I + H));  // the four packed copies
+  auto ext = Napi::External<LstmPacked>::New(info.Env(), w.release(), [bytes](Napi::Env env, LstmPacked* p) {
+    Napi::MemoryManagement::AdjustExternalMemory(env, -bytes);
+    delete p;
+  });
+  Napi::MemoryManagement::AdjustExternalMemory(info.Env(), bytes);
+  if (napi_type_tag_object(info.Env(), ext, &kLstmTag) != napi_ok) throw Napi::Error::New(info.Env(), "lstmPrepare: tagging failed");
+  return ext;
+}
+
+// Test hook (not public API): sgemm(transA, transB, M, N, K, A, aOff, lda, B, bOff, ldb, beta, C,
+// cOff, ldc, packed) runs the library GEMM (packed: pack op(B) first, then sgemm_packed) so the
+// mocha suite can check it against a naive product on every ISA tier.
+Napi::Value Sgemm(const Napi::CallbackInfo& info) {
+  Arg a{info, "sgemm"};
+  if (info.Length() != 16) a.type_error(info.Length(), "16 arguments");
+  const bool ta = a.boolean(0), tb = a.boolean(1), packed = a.boolean(15);
+  const int64_t M = a.integer(2, 0, kMaxElems), N = a.integer(3, 0, kMaxElems), K = a.integer(4, 0, kMaxElems);
+  // op(X) is rows x cols; stored as (trans ? cols x rows : rows x cols) with leading dimension ld.
+  auto mat = [&](size_t i, bool trans, int64_t rows, int64_t cols, const char* name) -> float* {
+    const int64_t sr = trans ? cols : rows, sc = trans ? rows : cols;
+    const int64_t off = a.integer(i + 1, 0, kMaxElems), ld = a.integer(i + 2, sc > 0 ? sc : 1, kMaxElems);
+    const int64_t need = sr == 0 || sc == 0 ? off : off + mul_checked(a, sr - 1, ld, name) + sc;
+    return a.f32(i, need, name) + off;
+  };
+  const float* A = mat(5, ta, M, K, "A");
+  const float* B = mat(8, tb, K, N, "B");
+  const double beta = info[11].IsNumber() ? info[11].As<Napi::Number>().DoubleValue() : -1;
+  if (beta != 0 && beta != 1) a.range_error("beta: expected 0 or 1");
+  float* C = mat(12, false, M, N, "C");
+  const int64_t lda = a.integer(7, 0, kMaxElems), ldb = a.integer(10, 0, kMaxElems), ldc = a.integer(14, 0, kMaxElems);
+  PoolLease lease;
+  if (packed) {
+    if (ta) a.range_error("packed: transA is not supported");
+    const PackedB pb = pack_b(tb, K, N, B, ldb);
+    sgemm_packed(M, N, K, A, lda, pb, static_cast<float>(beta), C, ldc, nullptr, lease.get());
+  } else {
+    sgemm(ta, tb, M, N, K, A, lda, B, ldb, static_cast<float>(beta), C, ldc, nullptr, lease.get());
+  }
+  return info.Env().Undefined();
+}
+
+// fmaPeak(threads) -> GFLOP/s of the FMA probe run on `threads` threads at once (the pool's,
+// or a temporary one of that size): the machine's FP32 peak as the benchmark reports it.
+Napi::Value FmaPeak(const Napi::CallbackInfo& info) {
+  Arg a{info, "fmaPeak"};
+  const int n = static_cast<int>(a.integer(0, 1, 1024));
+  const KernelTable& kt = kernels();
+  std::unique_lock<std::mutex> lock(g_pool_mu);
+  std::unique_ptr<ThreadPool> own;
+  ThreadPool* pool = g_pool.get();
+  if (!pool || pool->size() != n) pool = (own = std::make_unique<ThreadPool>(n)).get();
+  kt.fma_chains(1 << 20);  // warm up clocks
+  double best = 0;
+  for (int rep = 0; rep < 5; ++rep) {
+    std::vector<double> flops(n, 0.0);
+    const auto t0 = std::chrono::steady_clock::now();
+    pool->parallel_for(n, [&](int64_t task, int) { flops[task] = kt.fma_chains(int64_t{1} << 23); });
+    const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    double total = 0;
+    for (double f : flops) total += f;
+    best = std::max(best, total / sec / 1e9);
+  }
+  return Napi::Number::New(info.Env(), best);
+}
+
+Napi::Value Info(const Napi::CallbackInfo& info) {
+  Napi::Object o = Napi::Object::New(info.Env());
+  const KernelTable& kt = kernels();
+  o.Set("isa", isa_name(kt.isa));
+  o.Set("detectedIsa", isa_name(detect_isa()));
+  o.Set("threads", g_threads);
+  o.Set("hardwareThreads", hardware_threads());
+  o.Set("blas", info.Env().Null());
+  o.Set("warning", dispatch_warning());
+  o.Set("napiVersion", NAPI_VERSION);
+  return o;
+}
+
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  Arg a{info, "setThreads"};
+  set_threads(static_cast<int>(a.integer(0, 1, 1024)));
+  return info.Env().Undefined();
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  kernels();  // fill the dispatch table once, at load
+  set_threads(hardware_threads());
+  exports.Set("info", Napi::Function::New(env, Info));
+  exports.Set("setThreads", Napi::Function::New(env, SetThreads));
+  exports.Set("sgemm", Napi::Function::New(env, Sgemm));
+  exports.Set("fmaPeak", Napi::Function::New(env, FmaPeak));
+  exports.Set("lstmPrepare", Napi::Function::New(env, LstmPrepare));
+  exports.Set("lstmForward", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return sync_call<ForwardCall>(i, "lstmForward"); }));
+  exports.Set("lstmForwardAsync", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return async_call<ForwardCall>(i, "lstmForwardAsync"); }));
+  exports.Set("lstmBackward", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return sync_call<BackwardCall>(i, "lstmBackward"); }));
+  exports.Set("lstmBackwardAsync", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return async_call<BackwardCall>(i, "lstmBackwardAsync"); }));
+  return exports;
+}
+
+}  // namespace
+}  // namespace cellstate
+
+static Napi::Object InitCellstate(Napi::Env env, Napi::Object exports) { return cellstate::Init(env, exports); }
+NODE_API_MODULE(cellstate, InitCellstate)

@@ -1,0 +1,105 @@
+// cpu_features.cc - CPUID + XGETBV probe behind detect_isa().
+//
+// Compiled WITHOUT ISA flags: CPUID comes from <cpuid.h> (GCC/Clang) or
+// <intrin.h> (MSVC) and XGETBV is issued through inline asm / _xgetbv, so no
+// AVX instruction can leak into this translation unit. A CPU flag alone is
+// not enough: the OS must also have enabled saving of the wider register
+// state in XCR0, otherwise executing AVX code faults. Nothing is cached here.
+#include "cpu_features.h"
+
+#include <cstdint>
+
+#if defined(__x86_64__) || defined(_M_X64)
+#define CELLSTATE_X86_64 1
+#if defined(_MSC_VER) && !defined(__clang__)
+#include <intrin.h>
+#else
+#include <cpuid.h>
+#endif
+#endif
+
+namespace cellstate {
+
+const char* isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::scalar: return "scalar";
+    case Isa::avx2: return "avx2";
+    case Isa::avx512: return "avx512";
+  }
+  return "unknown";
+}
+
+#if defined(CELLSTATE_X86_64)
+
+namespace {
+
+struct CpuidRegs { uint32_t eax, ebx, ecx, edx; };
+
+// regs = CPUID(leaf, subleaf); returns false if the leaf is not supported.
+bool cpuid(uint32_t leaf, uint32_t subleaf, CpuidRegs* r) {
+#if defined(_MSC_VER) && !defined(__clang__)
+  int info[4];
+  __cpuid(info, 0);
+  if (static_cast<uint32_t>(info[0]) < leaf) return false;
+  __cpuidex(info, static_cast<int>(leaf), static_cast<int>(subleaf));
+  r->eax = static_cast<uint32_t>(info[0]); r->ebx = static_cast<uint32_t>(info[1]);
+  r->ecx = static_cast<uint32_t>(info[2]); r->edx = static_cast<uint32_t>(info[3]);
+  return true;
+#else
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!__get_cpuid_count(leaf, subleaf, &a, &b, &c, &d)) return false;
+  r->eax = a; r->ebx = b; r->ecx = c; r->edx = d;
+  return true;
+#endif
+}
+
+// XCR0: which register states the OS saves on context switch. Only call this
+// after checking CPUID.1:ECX.OSXSAVE, otherwise XGETBV itself faults.
+uint64_t read_xcr0() {
+#if defined(_MSC_VER) && !defined(__clang__)
+  return _xgetbv(0);
+#else
+  uint32_t lo = 0, hi = 0;
+  __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+  return (static_cast<uint64_t>(hi) << 32) | lo;
+#endif
+}
+
+inline bool bit(uint32_t reg, int b) { return ((reg >> b) & 1u) != 0; }
+
+}  // namespace
+
+Isa detect_isa() {
+  CpuidRegs l1{}, l7{};
+  if (!cpuid(1, 0, &l1)) return Isa::scalar;
+  const bool osxsave = bit(l1.ecx, 27);
+  const bool avx = bit(l1.ecx, 28);
+  const bool fma = bit(l1.ecx, 12);
+  if (!osxsave || !avx || !fma) return Isa::scalar;
+
+  const uint64_t xcr0 = read_xcr0();
+  const uint64_t kYmmState = (1u << 1) | (1u << 2);              // SSE + AVX
+  const uint64_t kZmmState = kYmmState | (1u << 5) | (1u << 6) | (1u << 7);  // + opmask, ZMM_Hi256, Hi16_ZMM
+  if ((xcr0 & kYmmState) != kYmmState) return Isa::scalar;
+
+  if (!cpuid(7, 0, &l7)) return Isa::scalar;
+  const bool avx2 = bit(l7.ebx, 5);
+  if (!avx2) return Isa::scalar;
+
+  const bool avx512f = bit(l7.ebx, 16);
+  const bool avx512dq = bit(l7.ebx, 17);
+  const bool avx512bw = bit(l7.ebx, 30);
+  const bool avx512vl = bit(l7.ebx, 31);
+  if (avx512f && avx512dq && avx512bw && avx512vl && (xcr0 & kZmmState) == kZmmState) {
+    return Isa::avx512;
+  }
+  return Isa::avx2;
+}
+
+#else  // !CELLSTATE_X86_64
+
+Isa detect_isa() { return Isa::scalar; }
+
+#endif
+
+}  // namespace cellstate

@@ -1,0 +1,86 @@
+// dispatch.h - the one table of ISA-specific kernels, chosen once per process.
+//
+// kernels() fills a KernelTable on first use (thread-safe, idempotent): every
+// entry starts as the scalar implementation, then the whole table is upgraded
+// to AVX2 or AVX-512 if detect_isa() reports it AND the cap allows it. The cap
+// is the lower of the CELLSTATE_MAX_ISA environment variable
+// (scalar|avx2|avx512, case-insensitive) and set_max_isa(). The table never
+// changes after the first kernels() call. This header only declares: the
+// kernels themselves live in one file per ISA (gemm/gemm_kernel_<isa>.cc, and
+// later the LSTM elementwise files), each compiled with its own -m flags.
+//
+// Adding a kernel family (e.g. LSTM elementwise):
+//   1. add a struct of function pointers below and a member to KernelTable;
+//   2. in each new per-ISA file define `void fill_<family>_kernels_<isa>(KernelTable&)`
+//      that sets only that member, declare it at the bottom of this header;
+//   3. call it from the matching tier in dispatch.cc (fill_tier()); the
+//      scalar version must set every entry, higher tiers overwrite them.
+//
+// Keep this header free of inline functions and default member initializers:
+// it is included by the -mavx512f translation units, and an inline function
+// emitted there could be chosen by the linker for scalar callers (COMDAT).
+#pragma once
+
+#include <cstdint>
+
+#include "cpu_features.h"
+#include "../lstm/lstm_kernels.h"
+
+namespace cellstate {
+
+// One GEMM micro-kernel: C tile [mr x nr] += A rows [mr x k] * packed panel.
+// nr == 4 * vw (vw = floats per vector: scalar 4, avx2 8, avx512 16) so the
+// LSTM code can put 4 gates x vw hidden units in one panel.
+struct GemmKernel {
+  int mr, nr;  // tile rows / columns
+  int vw;      // vector width in floats
+  // Full tile:
+  //   c[i*ldc + j] = (accumulate ? c[i*ldc + j] : 0) + sum_kk a[i*lda + kk] * bp[kk*nr + j]
+  //   for i < mr, j < nr, kk < k.
+  //   a:  row-major, row stride lda, NOT packed (each element is broadcast)
+  //   bp: one packed panel, k rows of nr floats, 64-byte aligned start
+  //   accumulate == false never reads c (NaN garbage in c is overwritten).
+  void (*tile)(int64_t k, const float* a, int64_t lda, const float* bp, float* c,
+               int64_t ldc, bool accumulate);
+  // Edge tile: same for i < m <= mr, j < n <= nr only. Memory of c outside
+  // that m x n region and of a outside rows < m / columns < k is never touched.
+  // bp is still a full-width panel (k rows of nr floats).
+  void (*tile_edge)(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
+                    const float* bp, float* c, int64_t ldc, bool accumulate);
+};
+
+struct KernelTable {
+  Isa isa;          // tier of the table as a whole
+  GemmKernel gemm;
+  LstmKernels lstm;  // lstm/lstm_postgemm_<isa>.cc
+  // probe/fma_peak_<isa>.cc: `iters` rounds of independent FMA chains; returns the flops done.
+  double (*fma_chains)(int64_t iters);
+};
+
+// The process-wide table; fills it on the first call.
+const KernelTable& kernels();
+
+// Cap the tier for this process. Only effective if called before the first
+// kernels() / dispatch_warning() call (intended for tests and embedders);
+// afterwards it returns silently and changes nothing.
+void set_max_isa(Isa cap);
+
+// "" or a message about an unrecognised CELLSTATE_MAX_ISA value (which is then
+// ignored, i.e. detection alone decides). Fills the table if not yet filled.
+const char* dispatch_warning();
+
+// Implemented by the per-ISA files; called only by dispatch.cc, and only for
+// tiers detect_isa() allows. Each sets every entry it implements.
+void fill_kernels_scalar(KernelTable& t);
+void fill_lstm_kernels_scalar(KernelTable& t);
+void fill_probe_kernels_scalar(KernelTable& t);
+#if defined(__x86_64__) || defined(_M_X64)
+void fill_kernels_avx2(KernelTable& t);
+void fill_kernels_avx512(KernelTable& t);
+void fill_lstm_kernels_avx2(KernelTable& t);
+void fill_lstm_kernels_avx512(KernelTable& t);
+void fill_probe_kernels_avx2(KernelTable& t);
+void fill_probe_kernels_avx512(KernelTable& t);
+#endif
+
+}  // namespace cellstate

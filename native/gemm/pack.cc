@@ -1,0 +1,152 @@
+// pack.cc - copies B into nr-wide, k-major panels (see pack.h for the layout).
+//
+// Plain C++ compiled without ISA flags; the copies are memory-bound and run
+// once per weight matrix (pack_b) or once per cache block (sgemm driver), so
+// they are kept simple: contiguous row copies for B, a blocked 4x4
+// transposing copy (baseline SSE on x86-64, plain loops elsewhere) for B^T.
+// No threading, no arithmetic on the values.
+#include "pack.h"
+
+#include "../cpu/dispatch.h"
+
+#include <cstdint>
+#include <cstring>
+#include <new>
+
+#if defined(__x86_64__) || defined(_M_X64)
+#include <xmmintrin.h>  // SSE only: part of the x86-64 baseline, no -m flag needed
+#define CS_PACK_SSE 1
+#endif
+
+namespace cellstate {
+
+namespace {
+constexpr std::align_val_t kAlign{64};
+constexpr int64_t kTransRows = 64;  // k rows per chunk of the transposing copy (64 x nr floats stay in L1)
+
+// One panel of op(B) = B^T: d[kk*nr + j] = src[sj*ldb + k0 + kk] with
+// sj = perm ? perm[jq + j] : jq + j, for kk < kc, j < w; columns w..nr-1 zeroed.
+// Source rows are contiguous in kk, so 4 of them are read side by side and
+// transposed 4x4 at a time (SSE2, baseline on x86-64) into 4 panel rows.
+void pack_transposed_panel(const float* src, int64_t ldb, int64_t k0, int64_t kc, int64_t jq,
+                           int64_t w, int nr, const int32_t* perm, float* d) {
+  for (int64_t kb = 0; kb < kc; kb += kTransRows) {
+    const int64_t kn = kc - kb < kTransRows ? kc - kb : kTransRows;  // rows in this chunk
+    int64_t j = 0;
+#if defined(CS_PACK_SSE)
+    for (; j + 4 <= w; j += 4) {
+      const float* rows[4];  // source rows of op(B) columns j..j+3, from k row k0+kb
+      for (int r = 0; r < 4; ++r) rows[r] = src + (perm != nullptr ? perm[jq + j + r] : jq + j + r) * ldb + k0 + kb;
+      float* dj = d + kb * nr + j;  // panel row kb, column j (16-byte aligned: nr, j multiples of 4)
+      int64_t kk = 0;
+      for (; kk + 4 <= kn; kk += 4) {
+        __m128 r0 = _mm_loadu_ps(rows[0] + kk), r1 = _mm_loadu_ps(rows[1] + kk);
+        __m128 r2 = _mm_loadu_ps(rows[2] + kk), r3 = _mm_loadu_ps(rows[3] + kk);
+        _MM_TRANSPOSE4_PS(r0, r1, r2, r3);  // r_t now holds k row kk+t, columns j..j+3
+        _mm_store_ps(dj + (kk + 0) * nr, r0);
+        _mm_store_ps(dj + (kk + 1) * nr, r1);
+        _mm_store_ps(dj + (kk + 2) * nr, r2);
+        _mm_store_ps(dj + (kk + 3) * nr, r3);
+      }
+      for (; kk < kn; ++kk)
+        for (int r = 0; r < 4; ++r) dj[kk * nr + r] = rows[r][kk];
+    }
+#endif
+    for (; j < w; ++j) {  // leftover columns (all of them without SSE)
+      const float* s = src + (perm != nullptr ? perm[jq + j] : jq + j) * ldb + k0 + kb;
+      float* dcol = d + kb * nr + j;
+      for (int64_t kk = 0; kk < kn; ++kk) dcol[kk * nr] = s[kk];
+    }
+    for (int64_t kk = 0; kk < kn; ++kk) {
+      float* row = d + (kb + kk) * nr;
+      for (int64_t jj = w; jj < nr; ++jj) row[jj] = 0.f;
+    }
+  }
+}
+}  // namespace
+
+void AlignedFree::operator()(float* p) const noexcept {
+  if (p != nullptr) ::operator delete[](p, kAlign);
+}
+
+float* aligned_alloc_floats(int64_t count) {
+  if (count <= 0) return nullptr;
+  if (static_cast<uint64_t>(count) > SIZE_MAX / sizeof(float)) return nullptr;
+  return static_cast<float*>(::operator new[](static_cast<size_t>(count) * sizeof(float), kAlign, std::nothrow));
+}
+
+int64_t PackedB::num_panels() const { return nr > 0 ? (n + nr - 1) / nr : 0; }
+int64_t PackedB::panel_stride() const { return k * nr; }
+const float* PackedB::panel(int64_t p) const { return data ? data.get() + p * k * nr : nullptr; }
+bool PackedB::ok() const { return data != nullptr || num_panels() * k == 0; }
+
+void pack_b_block(bool transB, const float* src, int64_t ldb, int64_t k0, int64_t kc, int64_t j0,
+                  int64_t ncols, int nr, const int32_t* perm, float* dst) {
+  const int64_t npanels = (ncols + nr - 1) / nr;
+  for (int64_t q = 0; q < npanels; ++q) {
+    float* d = dst + q * kc * nr;            // panel q: [kc][nr]
+    const int64_t jq = j0 + q * nr;          // first op(B) column of the panel
+    const int64_t w = ncols - q * nr < nr ? ncols - q * nr : nr;  // valid columns
+    if (!transB) {
+      // op(B) row kk is src row k0+kk: contiguous unless permuted.
+      for (int64_t kk = 0; kk < kc; ++kk) {
+        const float* s = src + (k0 + kk) * ldb;
+        float* row = d + kk * nr;
+        if (perm != nullptr) {
+          for (int64_t j = 0; j < w; ++j) row[j] = s[perm[jq + j]];
+        } else {
+          std::memcpy(row, s + jq, static_cast<size_t>(w) * sizeof(float));
+        }
+        for (int64_t j = w; j < nr; ++j) row[j] = 0.f;
+      }
+    } else {
+      pack_transposed_panel(src, ldb, k0, kc, jq, w, nr, perm, d);
+    }
+  }
+}
+
+void transpose_copy(int64_t rows, int64_t cols, const float* src, int64_t lds, float* dst,
+                    int64_t ldd) {
+  constexpr int64_t kBlk = 32;  // 32 x 32 source block: 4 KB read + 4 KB written, L1-resident
+  for (int64_t i0 = 0; i0 < rows; i0 += kBlk) {
+    const int64_t i1 = i0 + kBlk < rows ? i0 + kBlk : rows;
+    for (int64_t j0 = 0; j0 < cols; j0 += kBlk) {
+      const int64_t j1 = j0 + kBlk < cols ? j0 + kBlk : cols;
+      int64_t i = i0;
+#if defined(CS_PACK_SSE)
+      for (; i + 4 <= i1; i += 4) {
+        const float* s0 = src + i * lds;  // source rows i..i+3
+        int64_t j = j0;
+        for (; j + 4 <= j1; j += 4) {
+          __m128 r0 = _mm_loadu_ps(s0 + j), r1 = _mm_loadu_ps(s0 + lds + j);
+          __m128 r2 = _mm_loadu_ps(s0 + 2 * lds + j), r3 = _mm_loadu_ps(s0 + 3 * lds + j);
+          _MM_TRANSPOSE4_PS(r0, r1, r2, r3);  // r_t = source column j+t, rows i..i+3
+          _mm_storeu_ps(dst + (j + 0) * ldd + i, r0);
+          _mm_storeu_ps(dst + (j + 1) * ldd + i, r1);
+          _mm_storeu_ps(dst + (j + 2) * ldd + i, r2);
+          _mm_storeu_ps(dst + (j + 3) * ldd + i, r3);
+        }
+        for (; j < j1; ++j)
+          for (int64_t r = 0; r < 4; ++r) dst[j * ldd + i + r] = s0[r * lds + j];
+      }
+#endif
+      for (; i < i1; ++i)  // leftover rows (all of them without SSE)
+        for (int64_t j = j0; j < j1; ++j) dst[j * ldd + i] = src[i * lds + j];
+    }
+  }
+}
+
+PackedB pack_b(bool transB, int64_t k, int64_t n, const float* src, int64_t ldb, const int32_t* perm) {
+  PackedB out;
+  out.k = k > 0 ? k : 0;
+  out.n = n > 0 ? n : 0;
+  out.nr = kernels().gemm.nr;
+  const int64_t total = out.num_panels() * out.k * out.nr;  // floats incl. zero padding
+  if (total == 0) return out;
+  out.data.reset(aligned_alloc_floats(total));
+  if (!out.data) return out;  // ok() == false
+  pack_b_block(transB, src, ldb, 0, out.k, 0, out.n, out.nr, perm, out.data.get());
+  return out;
+}
+
+}  // namespace cellstate

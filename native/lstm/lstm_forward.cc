@@ -1,0 +1,165 @@
+// lstm_forward.cc - packing the LSTM weights and the forward pass over T steps (no ISA flags:
+// the ISA-specific pieces, the GEMM micro-kernel and the fused epilogue, come from kernels()).
+//
+// Per call: one GEMM  Gx[N, 4H] = X · W_ihᵀ + bias  over all rows, then per step one pass over
+// the gate-interleaved W_hh panels: for each tile of state rows and each panel (vw hidden units),
+// the micro-kernel computes h_{t-1}·W_hhᵀ for the four gates into a tile buffer on the stack and
+// the epilogue applies the update at once. Threads split the panels (hidden units) of each step.
+//
+// Variable lengths without re-sorting the batch: the state rows are kept in `order` (entries by
+// decreasing length), so the entries still running at step s are always the first m_s state
+// rows and a step computes those rows only. Only the [B, H] state is permuted; sequence buffers
+// are addressed through per-row pointers.
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <numeric>
+
+#include "../cpu/dispatch.h"
+#include "../threadpool.h"
+#include "lstm.h"
+#include "lstm_internal.h"
+
+namespace cellstate {
+
+AlignedFloats aligned_floats(int64_t n) {
+  if (n < 0) n = 0;
+  float* p = aligned_alloc_floats(n > 0 ? n : 1);
+  if (!p) throw std::bad_alloc();
+  std::memset(p, 0, static_cast<size_t>(n > 0 ? n : 1) * sizeof(float));
+  return AlignedFloats(p);
+}
+
+std::unique_ptr<LstmPacked> lstm_prepare(int64_t I, int64_t H, const float* w_ih, const float* w_hh,
+                                         const float* b_ih, const float* b_hh) {
+  const KernelTable& kt = kernels();
+  auto w = std::make_unique<LstmPacked>();
+  const int64_t G = 4 * H;
+  w->I = I;
+  w->H = H;
+  w->nr = kt.gemm.nr;
+  w->vw = kt.gemm.vw;
+  w->n_panels = (H + w->vw - 1) / w->vw;
+  w->wih_t = pack_b(true, I, G, w_ih, I);   // B(i, j) = W_ih[j, i]
+  w->whh_n = pack_b(false, G, H, w_hh, H);  // B = W_hh [4H x H]
+  w->wih_n = pack_b(false, G, I, w_ih, I);  // B = W_ih [4H x I]
+  // Fused panels: panel p, row k (input unit of h), column q*vw + e -> W_hh[q*H + u, k], u = p*vw + e.
+  w->whh_fused = aligned_floats(w->n_panels * H * w->nr);
+  for (int64_t p = 0; p < w->n_panels; ++p) {
+    float* panel = w->whh_fused.get() + p * H * w->nr;
+    for (int64_t k = 0; k < H; ++k) {
+      for (int q = 0; q < 4; ++q) {
+        for (int e = 0; e < w->vw; ++e) {
+          const int64_t u = p * w->vw + e;
+          panel[k * w->nr + q * w->vw + e] = u < H ? w_hh[(q * H + u) * H + k] : 0.f;
+        }
+      }
+    }
+  }
+  w->bias.assign(G, 0.f);
+  for (int64_t j = 0; j < G; ++j) w->bias[j] = (b_ih ? b_ih[j] : 0.f) + (b_hh ? b_hh[j] : 0.f);
+  return w;
+}
+
+SeqOrder seq_order(const LstmSeq& s) {
+  SeqOrder o;
+  o.order.resize(s.B);
+  std::iota(o.order.begin(), o.order.end(), 0);
+  if (s.lengths) {
+    std::stable_sort(o.order.begin(), o.order.end(),
+                     [&](int64_t a, int64_t b) { return s.lengths[a] > s.lengths[b]; });
+  }
+  o.active.resize(s.T);
+  // active[st] = number of entries with length > st; entries sorted, so a pointer walk suffices.
+  int64_t m = s.B;
+  for (int64_t st = 0; st < s.T; ++st) {
+    while (m > 0 && s.lengths && s.lengths[o.order[m - 1]] <= st) --m;
+    o.active[st] = m;
+  }
+  return o;
+}
+
+void lstm_forward(const LstmPacked& w, const LstmSeq& s, const float* x, int64_t ldx, float* y,
+                  int64_t ldy, const float* h0, const float* c0, float* hN, float* cN,
+                  const LstmTrainBufs* train, ThreadPool* pool) {
+  const KernelTable& kt = kernels();
+  const int64_t H = w.H, G = 4 * H, B = s.B, T = s.T, N = T * B;
+  const int nr = w.nr, vw = w.vw, mr = kt.gemm.mr;
+  const SeqOrder o = seq_order(s);
+
+  // Gx = X · W_ihᵀ + bias for all rows; in training the buffer becomes the gate cache.
+  AlignedFloats gx_own;
+  float* gx = train ? train->gates : (gx_own = aligned_floats(N * G)).get();  // [N, 4H]
+  sgemm_packed(N, G, w.I, x, ldx, w.wih_t, 0.f, gx, G, w.bias.data(), pool);
+
+  // State rows in `order`: h double-buffered (every panel reads all of h_{t-1}); c in place.
+  AlignedFloats hbuf = aligned_floats(2 * B * H), c = aligned_floats(B * H);
+  float* hprev = hbuf.get();       // [B, H]
+  float* hnext = hbuf.get() + B * H;  // [B, H]
+  for (int64_t i = 0; i < B; ++i) {
+    const int64_t b = o.order[i];
+    if (h0) std::memcpy(hprev + i * H, h0 + b * H, H * sizeof(float));
+    if (c0) std::memcpy(c.get() + i * H, c0 + b * H, H * sizeof(float));
+  }
+  if (train) std::memcpy(train->c0, c0 ? c0 : c.get(), B * H * sizeof(float));  // c.get() is zeros here
+  std::vector<LstmFwdRow> rows(B);
+
+  const int nthreads = pool ? pool->size() : 1;
+  const int64_t ntasks = std::min<int64_t>(nthreads, w.n_panels);
+  for (int64_t st = 0; st < T; ++st) {
+    const int64_t m = o.active[st];
+    if (st > 0 && m < o.active[st - 1]) {
+      // Entries that ended after step st-1: their final state is in hprev / c now.
+      for (int64_t i = m; i < o.active[st - 1]; ++i) {
+        const int64_t b = o.order[i];
+        std::memcpy(hN + b * H, hprev + i * H, H * sizeof(float));
+        std::memcpy(cN + b * H, c.get() + i * H, H * sizeof(float));
+      }
+    }
+    for (int64_t i = 0; i < m; ++i) {
+      const int64_t b = o.order[i];
+      const int64_t r = step_row(s, st, b);
+      rows[i].gx = gx + r * G;
+      rows[i].y = y + r * ldy;
+      rows[i].gates = train ? gx + r * G : nullptr;
+      rows[i].c_t = train ? train->c + r * H : nullptr;
+      rows[i].hprev = train ? train->hprev + r * H : nullptr;
+    }
+    auto task = [&](int64_t t, int) {
+      const int64_t p0 = w.n_panels * t / ntasks, p1 = w.n_panels * (t + 1) / ntasks;
+      alignas(64) float acc[8 * 64];  // one tile, mr x nr (mr <= 8, nr <= 64)
+      for (int64_t i0 = 0; i0 < m; i0 += mr) {
+        const int64_t mi = std::min<int64_t>(mr, m - i0);
+        for (int64_t p = p0; p < p1; ++p) {
+          if (mi == mr) kt.gemm.tile(H, hprev + i0 * H, H, w.panel(p), acc, nr, false);
+          else kt.gemm.tile_edge(mi, nr, H, hprev + i0 * H, H, w.panel(p), acc, nr, false);
+          const int64_t u0 = p * vw;
+          kt.lstm.fwd_tile(mi, u0, std::min<int64_t>(vw, H - u0), H, acc, nr, hprev + i0 * H,
+                           c.get() + i0 * H, hnext + i0 * H, rows.data() + i0);
+        }
+      }
+    };
+    if (ntasks > 1 && m * H * G >= kMinParallelStepWork) pool->parallel_for(ntasks, task);
+    else for (int64_t t = 0; t < ntasks; ++t) task(t, 0);
+    std::swap(hprev, hnext);
+  }
+  // Entries that ran to the last step.
+  for (int64_t i = 0; i < o.active[T - 1]; ++i) {
+    const int64_t b = o.order[i];
+    std::memcpy(hN + b * H, hprev + i * H, H * sizeof(float));
+    std::memcpy(cN + b * H, c.get() + i * H, H * sizeof(float));
+  }
+  zero_padded_rows(s, y, ldy, H);
+}
+
+void zero_padded_rows(const LstmSeq& s, float* y, int64_t ldy, int64_t width) {
+  if (!s.lengths) return;
+  for (int64_t b = 0; b < s.B; ++b) {
+    for (int64_t t = s.lengths[b]; t < s.T; ++t) {
+      std::memset(y + (t * s.rowT + b * s.rowB) * ldy, 0, width * sizeof(float));
+    }
+  }
+}
+
+}  // namespace cellstate

@@ -1,0 +1,175 @@
+// threadpool.cc - implementation of the spin-then-sleep fork-join pool.
+//
+// Protocol (see threadpool.h for the contract):
+//   publish:  the caller writes job_fn_/job_ntasks_, resets done_, then stores
+//             state_ = (job+1) << 32 (task index 0) and wakes sleepers if any.
+//   claim:    any participant CASes state_ from (job, i) to (job, i+1) with
+//             i < ntasks and runs task i. Because the job id is part of the
+//             CAS, a worker that read an old job can never run a newer job's
+//             task, so the caller never waits for slow-to-wake workers.
+//   finish:   every finished task increments done_; the caller spins until
+//             done_ == ntasks, then returns (fn stays alive until then).
+//   sleep:    a worker spins ~100 us on state_ and then sleeps on sleep_cv_;
+//             sleepers_ is seq_cst-ordered against the state_ store, so a
+//             publish either sees the sleeper or the sleeper sees the job.
+// It does not balance by cost, pin threads or set priorities.
+#include "threadpool.h"
+
+#include <chrono>
+
+#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
+#include <emmintrin.h>  // _mm_pause (SSE2, baseline on x86-64: no ISA flag needed)
+#define CS_CPU_RELAX() _mm_pause()
+#else
+#define CS_CPU_RELAX() std::this_thread::yield()
+#endif
+
+namespace cellstate {
+
+namespace {
+
+// Pool and index of the current thread while it runs tasks (workers: always;
+// callers: during parallel_for). depth > 0 means "inside a task": any further
+// parallel_for on this thread runs inline.
+thread_local const ThreadPool* tl_pool = nullptr;
+thread_local int tl_index = 0;
+thread_local int tl_depth = 0;
+
+constexpr auto kSpinTime = std::chrono::microseconds(100);  // worker spin before sleeping
+constexpr int kPausesPerClockCheck = 32;
+constexpr int64_t kMaxTasksPerJob = int64_t{1} << 31;       // task index must fit in 32 bits
+
+// Tasks must not throw: noexcept turns an escaping exception into std::terminate
+// on every thread alike instead of unwinding past a half-finished job.
+inline void invoke(const std::function<void(int64_t, int)>& fn, int64_t task, int thread) noexcept {
+  fn(task, thread);
+}
+
+}  // namespace
+
+int hardware_threads() {
+  const unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : static_cast<int>(n);
+}
+
+ThreadPool::ThreadPool(int nthreads) : nthreads_(nthreads < 1 ? 1 : nthreads) {
+  workers_.reserve(static_cast<size_t>(nthreads_ - 1));
+  for (int i = 1; i < nthreads_; ++i) workers_.emplace_back([this, i] { worker_main(i); });
+}
+
+ThreadPool::~ThreadPool() {
+  stop_.store(true);
+  {
+    std::lock_guard<std::mutex> lk(sleep_mu_);  // a worker between its predicate check and wait() holds this
+  }
+  sleep_cv_.notify_all();
+  for (auto& t : workers_) t.join();
+}
+
+void ThreadPool::run_job(uint32_t job, int thread) {
+  // Reading the job fields before the CAS is safe: if the CAS below succeeds,
+  // `job` was still current, and the caller only rewrites the fields after all
+  // of this job's tasks (including ours) have been claimed and finished.
+  const auto* fn = job_fn_.load(std::memory_order_acquire);
+  const int64_t ntasks = job_ntasks_.load(std::memory_order_acquire);
+  uint64_t s = state_.load(std::memory_order_acquire);
+  for (;;) {
+    if (static_cast<uint32_t>(s >> 32) != job) return;  // a newer job replaced ours
+    const int64_t idx = static_cast<int64_t>(s & 0xffffffffu);
+    if (idx >= ntasks) return;                           // everything claimed
+    if (state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel, std::memory_order_acquire)) {
+      invoke(*fn, idx, thread);
+      done_.fetch_add(1, std::memory_order_release);
+      s = state_.load(std::memory_order_acquire);
+    }
+  }
+}
+
+void ThreadPool::worker_main(int index) {
+  tl_pool = this;
+  tl_index = index;
+  tl_depth = 1;  // a worker only ever runs tasks: nested parallel_for runs inline
+  uint32_t seen = static_cast<uint32_t>(state_.load() >> 32);
+  for (;;) {
+    // Spin phase: poll for a new job id for ~kSpinTime.
+    uint64_t s = state_.load(std::memory_order_acquire);
+    bool fresh = static_cast<uint32_t>(s >> 32) != seen;
+    auto start = std::chrono::steady_clock::now();
+    while (!fresh && !stop_.load(std::memory_order_relaxed)) {
+      for (int i = 0; i < kPausesPerClockCheck && !fresh; ++i) {
+        CS_CPU_RELAX();
+        s = state_.load(std::memory_order_acquire);
+        fresh = static_cast<uint32_t>(s >> 32) != seen;
+      }
+      if (fresh || std::chrono::steady_clock::now() - start > kSpinTime) break;
+    }
+    // Sleep phase.
+    if (!fresh && !stop_.load()) {
+      std::unique_lock<std::mutex> lk(sleep_mu_);
+      sleepers_.fetch_add(1);  // seq_cst: ordered against publish()'s state_ store
+      sleep_cv_.wait(lk, [&] {
+        return stop_.load() || static_cast<uint32_t>(state_.load() >> 32) != seen;
+      });
+      sleepers_.fetch_sub(1);
+      s = state_.load(std::memory_order_acquire);
+    }
+    if (stop_.load()) return;
+    seen = static_cast<uint32_t>(s >> 32);
+    run_job(seen, index);
+  }
+}
+
+uint32_t ThreadPool::publish(int64_t ntasks, const std::function<void(int64_t, int)>* fn) {
+  job_fn_.store(fn, std::memory_order_relaxed);
+  job_ntasks_.store(ntasks, std::memory_order_relaxed);
+  done_.store(0, std::memory_order_relaxed);
+  const uint32_t job = static_cast<uint32_t>(state_.load(std::memory_order_relaxed) >> 32) + 1;
+  state_.store(static_cast<uint64_t>(job) << 32);  // seq_cst; releases the fields above
+  if (sleepers_.load() > 0) {
+    { std::lock_guard<std::mutex> lk(sleep_mu_); }
+    sleep_cv_.notify_all();
+  }
+  return job;
+}
+
+void ThreadPool::parallel_for(int64_t ntasks, const std::function<void(int64_t task, int thread)>& fn) {
+  if (ntasks <= 0) return;
+  if (ntasks == 1 || nthreads_ == 1 || tl_depth > 0) {
+    const int thread = tl_pool == this ? tl_index : 0;
+    for (int64_t t = 0; t < ntasks; ++t) invoke(fn, t, thread);
+    return;
+  }
+
+  std::lock_guard<std::mutex> submit(submit_mu_);
+  const ThreadPool* saved_pool = tl_pool;
+  const int saved_index = tl_index;
+  tl_pool = this;
+  tl_index = 0;
+  ++tl_depth;
+
+  // Jobs carry at most 2^31 tasks (32-bit index in state_); bigger ranges run
+  // as consecutive jobs over shifted indices.
+  for (int64_t base = 0; base < ntasks; base += kMaxTasksPerJob) {
+    const int64_t n = ntasks - base < kMaxTasksPerJob ? ntasks - base : kMaxTasksPerJob;
+    std::function<void(int64_t, int)> shifted;
+    const std::function<void(int64_t, int)>* job_fn = &fn;
+    if (base != 0 || n != ntasks) {
+      shifted = [&fn, base](int64_t t, int th) { fn(base + t, th); };
+      job_fn = &shifted;
+    }
+    const uint32_t job = publish(n, job_fn);
+    run_job(job, 0);
+    // Wait for tasks still running on workers (short by contract: just spin,
+    // but yield now and then in case the machine is oversubscribed).
+    for (int spins = 0; done_.load(std::memory_order_acquire) < n; ++spins) {
+      CS_CPU_RELAX();
+      if ((spins & 1023) == 1023) std::this_thread::yield();
+    }
+  }
+
+  --tl_depth;
+  tl_pool = saved_pool;
+  tl_index = saved_index;
+}
+
+}  // namespace cellstate

@@ -1,0 +1,73 @@
+// threadpool.h - a small persistent fork-join pool tuned for many short jobs.
+//
+// ThreadPool(n) owns n-1 worker threads; the thread calling parallel_for()
+// is the n-th participant (thread index 0, workers are 1..n-1). Jobs are
+// expected to be short (an LSTM time step: ~2-50 us per task, thousands of
+// jobs per second), so after a job a worker spins (pause loop, ~100 us) before
+// sleeping on a condition variable, and the caller only waits for the tasks of
+// its own job, never for late-waking workers. It does not do work stealing,
+// priorities, futures or task graphs.
+//
+// Rules:
+//   * parallel_for blocks until every task has finished.
+//   * ntasks <= 1 or size() == 1: runs inline on the caller, no other thread
+//     is touched.
+//   * A parallel_for issued from inside a task (of this or any other pool)
+//     runs inline on the current thread (no deadlock); `thread` is then the
+//     current thread's index in this pool (0 if it is not one of its threads).
+//   * Calls from several external threads at once are serialised.
+//   * Tasks must not throw: an escaping exception calls std::terminate.
+//   * The destructor must not race with a running parallel_for; it wakes,
+//     stops and joins all workers.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace cellstate {
+
+// std::thread::hardware_concurrency(), at least 1.
+int hardware_threads();
+
+class ThreadPool {
+ public:
+  explicit ThreadPool(int nthreads);  // total participants incl. the caller; clamped to >= 1
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int size() const { return nthreads_; }
+
+  // Runs fn(task, thread) for every task in [0, ntasks); tasks are claimed
+  // dynamically one at a time, thread in [0, size()).
+  void parallel_for(int64_t ntasks, const std::function<void(int64_t task, int thread)>& fn);
+
+ private:
+  void worker_main(int index);
+  void run_job(uint32_t job, int thread);   // claims and runs tasks of `job` until none are left
+  uint32_t publish(int64_t ntasks, const std::function<void(int64_t, int)>* fn);  // returns the job id
+
+  const int nthreads_;
+  std::vector<std::thread> workers_;
+
+  // state_ = (job id << 32) | next unclaimed task index. A task is claimed by
+  // CAS, so a worker still holding an old job id can never claim a task of a
+  // newer job. job_fn_/job_ntasks_ are valid for the job id in state_.
+  std::atomic<uint64_t> state_{0};
+  std::atomic<const std::function<void(int64_t, int)>*> job_fn_{nullptr};
+  std::atomic<int64_t> job_ntasks_{0};
+  std::atomic<int64_t> done_{0};        // tasks of the current job finished
+  std::atomic<bool> stop_{false};
+
+  std::mutex submit_mu_;                // serialises external callers
+  std::mutex sleep_mu_;                 // guards the condition variable
+  std::condition_variable sleep_cv_;
+  std::atomic<int> sleepers_{0};        // workers blocked (or about to block) on sleep_cv_
+};
+
+}  // namespace cellstate
