@@ -109,3 +109,19 @@ describe('LSTM weights and inputs', function () {
     });
   }
 });
+
+describe('LSTM live parameters', function () {
+  it('namedParameters views the model storage; commitParameters applies in-place changes', function () {
+    const m = new LSTM({ inputSize: 2, hiddenSize: 3, seed: 1 });
+    const x = tensor([[[1, 2]]]);
+    const before = m.forward(x).output.data.slice();
+    const params = m.namedParameters();
+    expect(params.map(([n]) => n)).to.deep.equal(['weight_ih_l0', 'weight_hh_l0', 'bias_ih_l0', 'bias_hh_l0']);
+    const cache = m.forwardTrain(x).cache;
+    params[2][1].data.fill(0.5); // bias_ih_l0
+    m.commitParameters();
+    expect(m.stateDict().bias_ih_l0.data.every((v) => v === 0.5)).to.equal(true);
+    expect(m.forward(x).output.data).to.not.deep.equal(before);
+    expect(() => m.backward(cache)).to.throw('weights or backend changed');
+  });
+});

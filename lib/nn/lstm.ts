@@ -156,6 +156,21 @@ export class LSTM {
     return specs;
   }
 
+  /**
+   * The live parameters, in PyTorch's named_parameters() order: Tensors viewing the model's own
+   * storage (no copies), for optimizers. After changing their data in place, call
+   * `commitParameters()` so the backend re-prepares (re-packs) the weights once.
+   */
+  namedParameters(): [string, Tensor][] {
+    return this.params.specs.map((s) => [s.name, new Tensor(this.params.get(s.name), s.shape)]);
+  }
+
+  /** Apply in-place parameter changes: re-prepare the backend's weights (invalidates caches). */
+  commitParameters(): this {
+    this.prepare();
+    return this;
+  }
+
   /** Copies of every parameter keyed by its PyTorch name. */
   stateDict(): Record<string, Tensor> {
     return this.params.stateDict();
