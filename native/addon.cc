@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "cpu/dispatch.h"
-#include "lstm/lstm.h"
+#include "cell/cell.h"
 #include "threadpool.h"
 
 namespace cellstate {
@@ -51,7 +51,7 @@ void set_threads(int n) {
 
 // ---------------------------------------------------------------- argument checks
 
-const napi_type_tag kLstmTag = {0x6c73746d63656c6cULL, 0x7374617465303031ULL};  // "lstmcell" "state001"
+const napi_type_tag kCellTag = {0x6c73746d63656c6cULL, 0x7374617465303032ULL};  // "lstmcell" "state002"
 
 struct Arg {
   const Napi::CallbackInfo& info;
@@ -88,12 +88,18 @@ struct Arg {
     return a.Data();
   }
   float* f32_or_null(size_t i, int64_t need, const char* name) const { return is_null(i) ? nullptr : f32(i, need, name); }
-  LstmPacked* lstm(size_t i) const {
-    if (i >= info.Length() || !info[i].IsExternal()) type_error(i, "prepared LSTM weights");
-    auto ext = info[i].As<Napi::External<LstmPacked>>();
+  CellPacked* cell(size_t i) const {
+    if (i >= info.Length() || !info[i].IsExternal()) type_error(i, "prepared cell weights");
+    auto ext = info[i].As<Napi::External<CellPacked>>();
     bool ok = false;
-    if (napi_check_object_type_tag(info.Env(), ext, &kLstmTag, &ok) != napi_ok || !ok) type_error(i, "prepared LSTM weights");
+    if (napi_check_object_type_tag(info.Env(), ext, &kCellTag, &ok) != napi_ok || !ok) type_error(i, "prepared cell weights");
     return ext.Data();
+  }
+  // A Float32Array that must be present exactly when `want` (else null): `need` elements.
+  float* f32_if(size_t i, bool want, int64_t need, const char* name) const {
+    if (want) return f32(i, need, name);
+    if (!is_null(i)) type_error(i, std::string("null for ") + name + " (this cell has none)");
+    return nullptr;
   }
 };
 
@@ -108,7 +114,7 @@ int64_t mul_checked(const Arg& a, int64_t x, int64_t y, const char* what) {
 
 // Sequence layout shared by forward and backward: T, B, rowT, rowB, reverse, lengths at `i`.
 struct SeqArgs {
-  LstmSeq seq;
+  SeqDesc seq;
   int64_t max_row = 0;  // largest row index any (t, b) maps to
   std::vector<int32_t> lengths;
 };
@@ -151,74 +157,66 @@ float* rows_arg(const Arg& a, size_t i, int64_t max_row, int64_t width, bool nul
 // ---------------------------------------------------------------- calls
 
 // Everything one forward needs, read from the JS arguments (shared by the sync and async calls).
-// lstmForward(w, T, B, rowT, rowB, reverse, lengths, x, xOff, ldx, y, yOff, ldy, h0, c0, hN, cN,
-//             gates|null, c|null, hprev|null, c0copy|null)
+// cellForward(w, T, B, rowT, rowB, reverse, lengths, x, xOff, ldx, y, yOff, ldy, h0, c0, hN, cN, cache)
 struct ForwardCall {
-  LstmPacked* w = nullptr;
+  CellPacked* w = nullptr;
   SeqArgs s;
-  const float* x = nullptr; int64_t ldx = 0;
-  float* y = nullptr; int64_t ldy = 0;
-  const float *h0 = nullptr, *c0 = nullptr;
-  float *hN = nullptr, *cN = nullptr;
-  bool train = false;
-  LstmTrainBufs tb{};
-  static constexpr size_t kArgs = 21;
+  FwdIO io{};
+  static constexpr size_t kArgs = 18;
 
   explicit ForwardCall(const Arg& a) {
-    w = a.lstm(0);
+    w = a.cell(0);
     s = read_seq(a, 1);
-    const int64_t H = w->H, B = s.seq.B, N = s.seq.T * B, BH = mul_checked(a, B, H, "B*H");
-    x = rows_arg(a, 7, s.max_row, w->I, false, "x", &ldx);
-    y = rows_arg(a, 10, s.max_row, H, false, "y", &ldy);
-    h0 = a.f32_or_null(13, BH, "h0");
-    c0 = a.f32_or_null(14, BH, "c0");
-    hN = a.f32(15, BH, "hN");
-    cN = a.f32(16, BH, "cN");
-    train = !a.is_null(17);
-    if (train) {
-      tb.gates = a.f32(17, mul_checked(a, N, 4 * H, "N*4H"), "gates");
-      tb.c = a.f32(18, mul_checked(a, N, H, "N*H"), "c cache");
-      tb.hprev = a.f32(19, mul_checked(a, N, H, "N*H"), "hprev cache");
-      tb.c0 = a.f32(20, BH, "c0 cache");
+    const CellConfig& c = w->cfg;
+    const bool lstm = c.kind == CellKind::lstm;
+    const int64_t BP = mul_checked(a, s.seq.B, c.P, "B*P"), BH = mul_checked(a, s.seq.B, c.H, "B*H");
+    io.x = rows_arg(a, 7, s.max_row, c.I, false, "x", &io.ldx);
+    io.y = rows_arg(a, 10, s.max_row, c.P, false, "y", &io.ldy);
+    io.h0 = a.f32_or_null(13, BP, "h0");
+    io.c0 = lstm ? a.f32_or_null(14, BH, "c0") : a.f32_if(14, false, 0, "c0");
+    io.hN = a.f32(15, BP, "hN");
+    io.cN = a.f32_if(16, lstm, BH, "cN");
+    if (!a.is_null(17)) {
+      mul_checked(a, mul_checked(a, s.seq.T, s.seq.B, "T*B"), 6 * c.G + 2 * c.P, "the training cache");
+      io.cache = a.f32(17, cell_cache_floats(c, s.seq.T, s.seq.B), "cache");
     }
   }
-  void run(ThreadPool* pool) const {
-    lstm_forward(*w, s.seq, x, ldx, y, ldy, h0, c0, hN, cN, train ? &tb : nullptr, pool);
-  }
+  void run(ThreadPool* pool) const { cell_forward(*w, s.seq, io, pool); }
 };
 
-// lstmBackward(w, T, B, rowT, rowB, reverse, lengths, x, xOff, ldx, gates, c, hprev, c0copy,
-//              dy|null, dyOff, lddy, dhN|null, dcN|null, dx|null, dxOff, lddx, dh0, dc0,
-//              dWih, dWhh, dBih|null, dBhh|null)
+// cellBackward(w, T, B, rowT, rowB, reverse, lengths, x, xOff, ldx, cache, dy, dyOff, lddy, dhN,
+//              dcN, dx, dxOff, lddx, dh0, dc0, dWih, dWhh, dBih, dBhh, dWhr, dPi, dPf, dPo)
 struct BackwardCall {
-  LstmPacked* w = nullptr;
+  CellPacked* w = nullptr;
   SeqArgs s;
-  const float* x = nullptr; int64_t ldx = 0;
-  LstmTrainBufs tb{};
-  LstmGrads g{};
-  static constexpr size_t kArgs = 28;
+  BwdIO g{};
+  static constexpr size_t kArgs = 29;
 
   explicit BackwardCall(const Arg& a) {
-    w = a.lstm(0);
+    w = a.cell(0);
     s = read_seq(a, 1);
-    const int64_t H = w->H, I = w->I, G = 4 * H, B = s.seq.B, N = s.seq.T * B, BH = mul_checked(a, B, H, "B*H");
-    x = rows_arg(a, 7, s.max_row, I, false, "x", &ldx);
-    tb.gates = a.f32(10, mul_checked(a, N, G, "N*4H"), "gates");
-    tb.c = a.f32(11, mul_checked(a, N, H, "N*H"), "c cache");
-    tb.hprev = a.f32(12, mul_checked(a, N, H, "N*H"), "hprev cache");
-    tb.c0 = a.f32(13, BH, "c0 cache");
-    g.dy = rows_arg(a, 14, s.max_row, H, true, "dy", &g.lddy);
-    g.dhN = a.f32_or_null(17, BH, "dhN");
-    g.dcN = a.f32_or_null(18, BH, "dcN");
-    g.dx = rows_arg(a, 19, s.max_row, I, true, "dx", &g.lddx);
-    g.dh0 = a.f32(22, BH, "dh0");
-    g.dc0 = a.f32(23, BH, "dc0");
-    g.dw_ih = a.f32(24, mul_checked(a, G, I, "4H*I"), "dWeightIh");
-    g.dw_hh = a.f32(25, mul_checked(a, G, H, "4H*H"), "dWeightHh");
-    g.db_ih = a.f32_or_null(26, G, "dBiasIh");
-    g.db_hh = a.f32_or_null(27, G, "dBiasHh");
+    const CellConfig& c = w->cfg;
+    const bool lstm = c.kind == CellKind::lstm, proj = lstm && c.P != c.H;
+    const int64_t BP = mul_checked(a, s.seq.B, c.P, "B*P"), BH = mul_checked(a, s.seq.B, c.H, "B*H");
+    g.x = rows_arg(a, 7, s.max_row, c.I, false, "x", &g.ldx);
+    mul_checked(a, mul_checked(a, s.seq.T, s.seq.B, "T*B"), 6 * c.G + 2 * c.P, "the training cache");
+    g.cache = a.f32(10, cell_cache_floats(c, s.seq.T, s.seq.B), "cache");
+    g.dy = rows_arg(a, 11, s.max_row, c.P, true, "dy", &g.lddy);
+    g.dhN = a.f32_or_null(14, BP, "dhN");
+    g.dcN = lstm ? a.f32_or_null(15, BH, "dcN") : a.f32_if(15, false, 0, "dcN");
+    g.dx = rows_arg(a, 16, s.max_row, c.I, true, "dx", &g.lddx);
+    g.dh0 = a.f32(19, BP, "dh0");
+    g.dc0 = a.f32_if(20, lstm, BH, "dc0");
+    g.dw_ih = a.f32(21, mul_checked(a, c.G, c.I, "G*I"), "dWeightIh");
+    g.dw_hh = a.f32(22, mul_checked(a, c.G, c.P, "G*P"), "dWeightHh");
+    g.db_ih = a.f32_or_null(23, c.G, "dBiasIh");
+    g.db_hh = a.f32_or_null(24, c.G, "dBiasHh");
+    g.dw_hr = a.f32_if(25, proj, mul_checked(a, c.P, c.H, "P*H"), "dWeightHr");
+    g.dp_i = a.f32_if(26, c.peephole, c.H, "dPeepholeI");
+    g.dp_f = a.f32_if(27, c.peephole, c.H, "dPeepholeF");
+    g.dp_o = a.f32_if(28, c.peephole, c.H, "dPeepholeO");
   }
-  void run(ThreadPool* pool) const { lstm_backward(*w, s.seq, x, ldx, tb, g, pool); }
+  void run(ThreadPool* pool) const { cell_backward(*w, s.seq, g, pool); }
 };
 
 // Runs a call on a libuv worker; keeps every JS argument referenced until it settles.
@@ -275,29 +273,60 @@ Napi::Value async_call(const Napi::CallbackInfo& info, const char* fn) {
   return p;
 }
 
-// lstmPrepare(I, H, wIh [4H*I], wHh [4H*H], bIh|null, bHh|null) -> External
-Napi::Value LstmPrepare(const Napi::CallbackInfo& info) {
-  Arg a{info, "lstmPrepare"};
-  const int64_t I = a.integer(0, 1, kMaxElems), H = a.integer(1, 1, kMaxElems);
-  const int64_t G = mul_checked(a, 4, H, "4H");
-  const float* wih = a.f32(2, mul_checked(a, G, I, "4H*I"), "weightIh");
-  const float* whh = a.f32(3, mul_checked(a, G, H, "4H*H"), "weightHh");
-  const float* bih = a.f32_or_null(4, G, "biasIh");
-  const float* bhh = a.f32_or_null(5, G, "biasHh");
-  std::unique_ptr<LstmPacked> w;
+// cellPrepare(kind, I, H, P, flags, clip, wIh [G*I], wHh [G*Hout], bIh|null, bHh|null,
+//             wHr [P*H]|null, peepI|null, peepF|null, peepO|null) -> External
+//   kind: 0 lstm, 1 gru, 2 rnn_tanh, 3 rnn_relu; P: LSTM projection (0 = none, else 1..H-1);
+//   flags: 1 peephole (LSTM), 2 input-forget (LSTM), 4 linear-before-reset (GRU); clip: 0 = none.
+Napi::Value CellPrepare(const Napi::CallbackInfo& info) {
+  Arg a{info, "cellPrepare"};
+  if (info.Length() != 14) a.type_error(info.Length(), "14 arguments");
+  CellConfig c;
+  c.kind = static_cast<CellKind>(a.integer(0, 0, 3));
+  c.I = a.integer(1, 1, kMaxElems);
+  c.H = a.integer(2, 1, kMaxElems);
+  const bool lstm = c.kind == CellKind::lstm;
+  const int64_t proj = a.integer(3, 0, lstm ? c.H - 1 : 0);
+  c.P = proj ? proj : c.H;
+  const int64_t flags = a.integer(4, 0, 7);
+  c.peephole = lstm && (flags & 1);
+  c.input_forget = lstm && (flags & 2);
+  c.linear_before_reset = (flags & 4) != 0;
+  if (!info[5].IsNumber()) a.type_error(5, "a number for clip");
+  const double clip = info[5].As<Napi::Number>().DoubleValue();
+  if (!(clip >= 0 && clip < 3.4e38)) a.range_error("clip: expected 0 (none) or a positive finite number");
+  c.clip = static_cast<float>(clip);
+  c.G = mul_checked(a, lstm ? 4 : c.kind == CellKind::gru ? 3 : 1, c.H, "G");
+  const float* wih = a.f32(6, mul_checked(a, c.G, c.I, "G*I"), "weightIh");
+  const float* whh = a.f32(7, mul_checked(a, c.G, c.P, "G*Hout"), "weightHh");
+  const float* bih = a.f32_or_null(8, c.G, "biasIh");
+  const float* bhh = a.f32_or_null(9, c.G, "biasHh");
+  const float* whr = a.f32_if(10, lstm && c.P != c.H, mul_checked(a, c.P, c.H, "P*H"), "weightHr");
+  const float* pi = a.f32_if(11, c.peephole, c.H, "peephole_i");
+  const float* pf = a.f32_if(12, c.peephole, c.H, "peephole_f");
+  const float* po = a.f32_if(13, c.peephole, c.H, "peephole_o");
+  std::unique_ptr<CellPacked> w;
   try {
-    w = lstm_prepare(I, H, wih, whh, bih, bhh);
+    w = cell_prepare(c, wih, whh, bih, bhh, whr, pi, pf, po);
   } catch (const std::bad_alloc&) {
-    throw Napi::RangeError::New(info.Env(), "lstmPrepare: out of memory");
+    throw Napi::RangeError::New(info.Env(), "cellPrepare: out of memory");
   }
-  const int64_t bytes = static_cast<int64_t>(sizeof(float)) * (2 * G * (I + H));  // the four packed copies
-  auto ext = Napi::External<LstmPacked>::New(info.Env(), w.release(), [bytes](Napi::Env env, LstmPacked* p) {
+  const int64_t bytes = static_cast<int64_t>(sizeof(float)) * (2 * c.G * (c.I + c.P) + (c.fused() ? c.G * c.H : 0));
+  auto ext = Napi::External<CellPacked>::New(info.Env(), w.release(), [bytes](Napi::Env env, CellPacked* p) {
     Napi::MemoryManagement::AdjustExternalMemory(env, -bytes);
     delete p;
   });
   Napi::MemoryManagement::AdjustExternalMemory(info.Env(), bytes);
-  if (napi_type_tag_object(info.Env(), ext, &kLstmTag) != napi_ok) throw Napi::Error::New(info.Env(), "lstmPrepare: tagging failed");
+  if (napi_type_tag_object(info.Env(), ext, &kCellTag) != napi_ok) throw Napi::Error::New(info.Env(), "cellPrepare: tagging failed");
   return ext;
+}
+
+// cellCacheSize(w, T, B) -> floats of the training cache for T x B rows.
+Napi::Value CellCacheSize(const Napi::CallbackInfo& info) {
+  Arg a{info, "cellCacheSize"};
+  const CellPacked* w = a.cell(0);
+  const int64_t T = a.integer(1, 1, kMaxElems), B = a.integer(2, 1, kMaxElems);
+  mul_checked(a, mul_checked(a, T, B, "T*B"), 6 * w->cfg.G + 2 * w->cfg.P, "the training cache");
+  return Napi::Number::New(info.Env(), static_cast<double>(cell_cache_floats(w->cfg, T, B)));
 }
 
 // Test hook (not public API): sgemm(transA, transB, M, N, K, A, aOff, lda, B, bOff, ldb, beta, C,
@@ -382,11 +411,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("sgemm", Napi::Function::New(env, Sgemm));
   exports.Set("fmaPeak", Napi::Function::New(env, FmaPeak));
-  exports.Set("lstmPrepare", Napi::Function::New(env, LstmPrepare));
-  exports.Set("lstmForward", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return sync_call<ForwardCall>(i, "lstmForward"); }));
-  exports.Set("lstmForwardAsync", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return async_call<ForwardCall>(i, "lstmForwardAsync"); }));
-  exports.Set("lstmBackward", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return sync_call<BackwardCall>(i, "lstmBackward"); }));
-  exports.Set("lstmBackwardAsync", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return async_call<BackwardCall>(i, "lstmBackwardAsync"); }));
+  exports.Set("cellPrepare", Napi::Function::New(env, CellPrepare));
+  exports.Set("cellCacheSize", Napi::Function::New(env, CellCacheSize));
+  exports.Set("cellForward", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return sync_call<ForwardCall>(i, "cellForward"); }));
+  exports.Set("cellForwardAsync", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return async_call<ForwardCall>(i, "cellForwardAsync"); }));
+  exports.Set("cellBackward", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return sync_call<BackwardCall>(i, "cellBackward"); }));
+  exports.Set("cellBackwardAsync", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return async_call<BackwardCall>(i, "cellBackwardAsync"); }));
   return exports;
 }
 

@@ -1,12 +1,18 @@
 // threadpool.cc - implementation of the spin-then-sleep fork-join pool.
 //
 // Protocol (see threadpool.h for the contract):
-//   publish:  the caller writes job_fn_/job_ntasks_, resets done_, then stores
-//             state_ = (job+1) << 32 (task index 0) and wakes sleepers if any.
-//   claim:    any participant CASes state_ from (job, i) to (job, i+1) with
-//             i < ntasks and runs task i. Because the job id is part of the
-//             CAS, a worker that read an old job can never run a newer job's
-//             task, so the caller never waits for slow-to-wake workers.
+//   state_:   (job id << 32) | next unclaimed task index. Job ids are even for
+//             open jobs; an odd id means "the caller is rewriting the job
+//             fields" and its index 0xffffffff is never claimable.
+//   publish:  the caller stores (id+1, closed), then writes job_fn_,
+//             job_ntasks_ (release) and resets done_, then stores (id+2, 0)
+//             and wakes sleepers if any.
+//   claim:    any participant CASes state_ from (id, i) to (id, i+1) with
+//             i < ntasks and runs task i. The CAS includes the job id, and a
+//             participant that read fields of a newer job has (via release /
+//             acquire on the fields) also seen the closed state, so its CAS on
+//             the old value fails: a task runs only with its own job's fields,
+//             and the caller never has to wait for slow-to-wake workers.
 //   finish:   every finished task increments done_; the caller spins until
 //             done_ == ntasks, then returns (fn stays alive until then).
 //   sleep:    a worker spins ~100 us on state_ and then sleeps on sleep_cv_;
@@ -17,7 +23,7 @@
 
 #include <chrono>
 
-#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
+#if defined(__x86_64__) || defined(_M_X64)
 #include <emmintrin.h>  // _mm_pause (SSE2, baseline on x86-64: no ISA flag needed)
 #define CS_CPU_RELAX() _mm_pause()
 #else
@@ -67,9 +73,8 @@ ThreadPool::~ThreadPool() {
 }
 
 void ThreadPool::run_job(uint32_t job, int thread) {
-  // Reading the job fields before the CAS is safe: if the CAS below succeeds,
-  // `job` was still current, and the caller only rewrites the fields after all
-  // of this job's tasks (including ours) have been claimed and finished.
+  // If the CAS below succeeds, `job` was current and open when it did, and
+  // fields of any later job cannot have been read (see the protocol above).
   const auto* fn = job_fn_.load(std::memory_order_acquire);
   const int64_t ntasks = job_ntasks_.load(std::memory_order_acquire);
   uint64_t s = state_.load(std::memory_order_acquire);
@@ -85,46 +90,52 @@ void ThreadPool::run_job(uint32_t job, int thread) {
   }
 }
 
+bool ThreadPool::wait_for_job(uint32_t seen, uint64_t* state) {
+  for (;;) {
+    // Spin phase: poll for an open job id other than `seen` for ~kSpinTime.
+    const auto start = std::chrono::steady_clock::now();
+    for (;;) {
+      for (int i = 0; i < kPausesPerClockCheck; ++i) {
+        const uint64_t s = state_.load(std::memory_order_acquire);
+        const uint32_t id = static_cast<uint32_t>(s >> 32);
+        if (id != seen && (id & 1u) == 0) {
+          *state = s;
+          return true;
+        }
+        CS_CPU_RELAX();
+      }
+      if (stop_.load(std::memory_order_relaxed)) return false;
+      if (std::chrono::steady_clock::now() - start > kSpinTime) break;
+    }
+    // Sleep phase; on wake-up (new id, maybe still odd = being published) spin again.
+    std::unique_lock<std::mutex> lk(sleep_mu_);
+    sleepers_.fetch_add(1);  // seq_cst: ordered against publish()'s state_ store
+    sleep_cv_.wait(lk, [&] { return stop_.load() || static_cast<uint32_t>(state_.load() >> 32) != seen; });
+    sleepers_.fetch_sub(1);
+    if (stop_.load()) return false;
+  }
+}
+
 void ThreadPool::worker_main(int index) {
   tl_pool = this;
   tl_index = index;
   tl_depth = 1;  // a worker only ever runs tasks: nested parallel_for runs inline
   uint32_t seen = static_cast<uint32_t>(state_.load() >> 32);
-  for (;;) {
-    // Spin phase: poll for a new job id for ~kSpinTime.
-    uint64_t s = state_.load(std::memory_order_acquire);
-    bool fresh = static_cast<uint32_t>(s >> 32) != seen;
-    auto start = std::chrono::steady_clock::now();
-    while (!fresh && !stop_.load(std::memory_order_relaxed)) {
-      for (int i = 0; i < kPausesPerClockCheck && !fresh; ++i) {
-        CS_CPU_RELAX();
-        s = state_.load(std::memory_order_acquire);
-        fresh = static_cast<uint32_t>(s >> 32) != seen;
-      }
-      if (fresh || std::chrono::steady_clock::now() - start > kSpinTime) break;
-    }
-    // Sleep phase.
-    if (!fresh && !stop_.load()) {
-      std::unique_lock<std::mutex> lk(sleep_mu_);
-      sleepers_.fetch_add(1);  // seq_cst: ordered against publish()'s state_ store
-      sleep_cv_.wait(lk, [&] {
-        return stop_.load() || static_cast<uint32_t>(state_.load() >> 32) != seen;
-      });
-      sleepers_.fetch_sub(1);
-      s = state_.load(std::memory_order_acquire);
-    }
-    if (stop_.load()) return;
+  uint64_t s = 0;
+  while (wait_for_job(seen, &s)) {
     seen = static_cast<uint32_t>(s >> 32);
     run_job(seen, index);
   }
 }
 
 uint32_t ThreadPool::publish(int64_t ntasks, const std::function<void(int64_t, int)>* fn) {
-  job_fn_.store(fn, std::memory_order_relaxed);
-  job_ntasks_.store(ntasks, std::memory_order_relaxed);
+  const uint32_t cur = static_cast<uint32_t>(state_.load(std::memory_order_relaxed) >> 32);  // even
+  state_.store((static_cast<uint64_t>(cur + 1) << 32) | 0xffffffffu);  // closed while fields change
+  job_fn_.store(fn, std::memory_order_release);
+  job_ntasks_.store(ntasks, std::memory_order_release);
   done_.store(0, std::memory_order_relaxed);
-  const uint32_t job = static_cast<uint32_t>(state_.load(std::memory_order_relaxed) >> 32) + 1;
-  state_.store(static_cast<uint64_t>(job) << 32);  // seq_cst; releases the fields above
+  const uint32_t job = cur + 2;
+  state_.store(static_cast<uint64_t>(job) << 32);  // seq_cst; opens the job at task 0
   if (sleepers_.load() > 0) {
     { std::lock_guard<std::mutex> lk(sleep_mu_); }
     sleep_cv_.notify_all();

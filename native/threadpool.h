@@ -49,15 +49,15 @@ class ThreadPool {
 
  private:
   void worker_main(int index);
+  bool wait_for_job(uint32_t seen, uint64_t* state);  // false once stop_ is set
   void run_job(uint32_t job, int thread);   // claims and runs tasks of `job` until none are left
   uint32_t publish(int64_t ntasks, const std::function<void(int64_t, int)>* fn);  // returns the job id
 
   const int nthreads_;
   std::vector<std::thread> workers_;
 
-  // state_ = (job id << 32) | next unclaimed task index. A task is claimed by
-  // CAS, so a worker still holding an old job id can never claim a task of a
-  // newer job. job_fn_/job_ntasks_ are valid for the job id in state_.
+  // state_ = (job id << 32) | next unclaimed task index; even ids are open
+  // jobs, odd ids mark a job being published (protocol: threadpool.cc).
   std::atomic<uint64_t> state_{0};
   std::atomic<const std::function<void(int64_t, int)>*> job_fn_{nullptr};
   std::atomic<int64_t> job_ntasks_{0};

@@ -107,11 +107,10 @@ describe('native backend: loading', function () {
   });
 
   describe('native vs ts parity on shapes that break SIMD code', function () {
-    const Hs = [1, 3, 7, 8, 9, 15, 16, 17, 33, 64], Is = [1, 5, 32], Ts = [1, 2, 64], Bs = [1, 3, 8];
     const close = (a, b, atol, rtol) => Math.abs(a - b) <= atol + rtol * Math.abs(b);
 
     /** Rows of `width` at offset `off`, stride `ld`, in a buffer whose every other element is NaN. */
-    function sentinelRows(N, width, off, ld) { return new Float32Array(off + N * ld + 5).fill(NaN); }
+    function sentinelRows(N, off, ld) { return new Float32Array(off + N * ld + 5).fill(NaN); }
     function expectRows(got, want, N, width, off, ld, what, atol, rtol) {
       for (let p = 0; p < got.length; p++) {
         const q = p - off, r = Math.floor(q / ld), j = q - r * ld;
@@ -121,44 +120,75 @@ describe('native backend: loading', function () {
       }
     }
 
-    for (const H of Hs) {
-      it(`H=${H}: every I in {1,5,32}, T in {1,2,64}, B in {1,3,8}; forward, backward, lengths, reverse`, function () {
-        const nat = getBackend('native'), ts = getBackend('ts');
-        const rng = new Rng(H * 31);
-        for (const I of Is) for (const T of Ts) for (const B of Bs) {
-          const rand = (n, s = 1) => { const a = new Float32Array(n); for (let i = 0; i < n; i++) a[i] = rng.uniform(-s, s); return a; };
-          const G = 4 * H, N = T * B;
-          const params = { inputSize: I, hiddenSize: H, weightIh: rand(G * I, 0.5), weightHh: rand(G * H, 0.5), biasIh: rand(G), biasHh: rand(G) };
-          const wn = nat.lstmPrepare(params), wt = ts.lstmPrepare(params);
-          const reverse = (I + T + B) % 2 === 1;
-          const lengths = B > 1 && T > 1 ? Int32Array.from({ length: B }, (_, b) => 1 + ((b * 7 + H) % T)) : null;
-          const ldx = I + 2, xOff = 3;
-          const x = rand(xOff + N * ldx);
-          const h0 = rand(B * H), c0 = rand(B * H);
-          const seq = { T, B, rowT: B, rowB: 1, reverse, lengths };
-          // ts reference: plain buffers.
-          const yT = new Float32Array(N * H), hNT = new Float32Array(B * H), cNT = new Float32Array(B * H);
-          const kT = ts.lstmForward(wt, { ...seq, x, xOffset: xOff, ldx, y: yT, yOffset: 0, ldy: H, h0, c0, hN: hNT, cN: cNT }, true);
-          // native: sentinel-filled buffers with padded strides.
-          const ldy = H + 3, yOff = 2;
-          const y = sentinelRows(N, H, yOff, ldy), hN = new Float32Array(B * H).fill(NaN), cN = new Float32Array(B * H).fill(NaN);
-          const kN = nat.lstmForward(wn, { ...seq, x, xOffset: xOff, ldx, y, yOffset: yOff, ldy, h0, c0, hN, cN }, true);
-          const tag = `I=${I} T=${T} B=${B} rev=${reverse} len=${lengths ? Array.from(lengths) : '-'}`;
-          expectRows(y, yT, N, H, yOff, ldy, `${tag} y`, 1e-5, 1e-4);
-          expectRows(hN, hNT, B, H, 0, H, `${tag} hN`, 1e-5, 1e-4);
-          expectRows(cN, cNT, B, H, 0, H, `${tag} cN`, 1e-5, 1e-4);
+    /** One layer-direction on both backends with the same weights; compares every output and gradient. */
+    function compare(cell, I, H, T, B, rng) {
+      const nat = getBackend('native'), ts = getBackend('ts');
+      const rand = (n, s = 1) => { const a = new Float32Array(n); for (let i = 0; i < n; i++) a[i] = rng.uniform(-s, s); return a; };
+      const G = { lstm: 4, gru: 3, rnn_tanh: 1, rnn_relu: 1 }[cell.kind] * H, N = T * B;
+      const P = cell.projSize || H, hasC = cell.kind === 'lstm';
+      const params = {
+        kind: cell.kind, inputSize: I, hiddenSize: H, projSize: cell.projSize ?? 0,
+        weightIh: rand(G * I, 0.5), weightHh: rand(G * P, 0.5), biasIh: rand(G), biasHh: rand(G),
+        weightHr: cell.projSize ? rand(P * H, 0.5) : null,
+        peephole: cell.peephole ? { i: rand(H), f: rand(H), o: rand(H) } : null,
+        inputForget: !!cell.inputForget, clip: cell.clip ?? null, linearBeforeReset: cell.linearBeforeReset ?? true,
+      };
+      const wn = nat.prepare(params), wt = ts.prepare(params);
+      const reverse = (I + T + B) % 2 === 1;
+      const lengths = B > 1 && T > 1 ? Int32Array.from({ length: B }, (_, b) => 1 + ((b * 7 + H) % T)) : null;
+      const ldx = I + 2, xOff = 3;
+      const x = rand(xOff + N * ldx);
+      const h0 = rand(B * P), c0 = hasC ? rand(B * H) : null;
+      const seq = { T, B, rowT: B, rowB: 1, reverse, lengths };
+      const yT = new Float32Array(N * P), hNT = new Float32Array(B * P), cNT = hasC ? new Float32Array(B * H) : null;
+      const kT = ts.forward(wt, { ...seq, x, xOffset: xOff, ldx, y: yT, yOffset: 0, ldy: P, h0, c0, hN: hNT, cN: cNT }, true);
+      const ldy = P + 3, yOff = 2;
+      const y = sentinelRows(N, yOff, ldy), hN = new Float32Array(B * P).fill(NaN), cN = hasC ? new Float32Array(B * H).fill(NaN) : null;
+      const kN = nat.forward(wn, { ...seq, x, xOffset: xOff, ldx, y, yOffset: yOff, ldy, h0, c0, hN, cN }, true);
+      const tag = `${JSON.stringify(cell)} I=${I} H=${H} T=${T} B=${B} rev=${reverse} len=${lengths ? Array.from(lengths) : '-'}`;
+      expectRows(y, yT, N, P, yOff, ldy, `${tag} y`, 1e-5, 1e-4);
+      expectRows(hN, hNT, B, P, 0, P, `${tag} hN`, 1e-5, 1e-4);
+      if (hasC) expectRows(cN, cNT, B, H, 0, H, `${tag} cN`, 1e-5, 1e-4);
 
-          const dy = rand(N * H), dhN = rand(B * H), dcN = rand(B * H);
-          const grads = () => ({ dWeightIh: new Float32Array(G * I), dWeightHh: new Float32Array(G * H), dBiasIh: new Float32Array(G), dBiasHh: new Float32Array(G) });
-          const gT = grads(), dxT = new Float32Array(N * I), dh0T = new Float32Array(B * H), dc0T = new Float32Array(B * H);
-          ts.lstmBackward(wt, kT, { dy, dyOffset: 0, lddy: H, dhN, dcN, dx: dxT, dxOffset: 0, lddx: I, dh0: dh0T, dc0: dc0T, ...gT });
-          const gN = grads(), dx = sentinelRows(N, I, 1, I + 1), dh0 = new Float32Array(B * H).fill(NaN), dc0 = new Float32Array(B * H).fill(NaN);
-          for (let r = 0; r < N; r++) for (let i = 0; i < I; i++) dx[1 + r * (I + 1) + i] = 0; // dx accumulates
-          nat.lstmBackward(wn, kN, { dy, dyOffset: 0, lddy: H, dhN, dcN, dx, dxOffset: 1, lddx: I + 1, dh0, dc0, ...gN });
-          expectRows(dx, dxT, N, I, 1, I + 1, `${tag} dx`, 1e-4, 1e-3);
-          expectRows(dh0, dh0T, B, H, 0, H, `${tag} dh0`, 1e-4, 1e-3);
-          expectRows(dc0, dc0T, B, H, 0, H, `${tag} dc0`, 1e-4, 1e-3);
-          for (const k of Object.keys(gT)) expectRows(gN[k], gT[k], 1, gT[k].length, 0, gT[k].length, `${tag} ${k}`, 1e-4 * Math.sqrt(N), 1e-3);
+      const dy = rand(N * P), dhN = rand(B * P), dcN = hasC ? rand(B * H) : null;
+      const grads = () => ({
+        dWeightIh: new Float32Array(G * I), dWeightHh: new Float32Array(G * P), dBiasIh: new Float32Array(G), dBiasHh: new Float32Array(G),
+        dWeightHr: cell.projSize ? new Float32Array(P * H) : null,
+        dPeephole: cell.peephole ? { i: new Float32Array(H), f: new Float32Array(H), o: new Float32Array(H) } : null,
+      });
+      const gT = grads(), dxT = new Float32Array(N * I), dh0T = new Float32Array(B * P), dc0T = hasC ? new Float32Array(B * H) : null;
+      ts.backward(wt, kT, { dy, dyOffset: 0, lddy: P, dhN, dcN, dx: dxT, dxOffset: 0, lddx: I, dh0: dh0T, dc0: dc0T, ...gT });
+      const gN = grads(), dx = sentinelRows(N, 1, I + 1), dh0 = new Float32Array(B * P).fill(NaN), dc0 = hasC ? new Float32Array(B * H).fill(NaN) : null;
+      for (let r = 0; r < N; r++) for (let i = 0; i < I; i++) dx[1 + r * (I + 1) + i] = 0; // dx accumulates
+      nat.backward(wn, kN, { dy, dyOffset: 0, lddy: P, dhN, dcN, dx, dxOffset: 1, lddx: I + 1, dh0, dc0, ...gN });
+      expectRows(dx, dxT, N, I, 1, I + 1, `${tag} dx`, 1e-4, 1e-3);
+      expectRows(dh0, dh0T, B, P, 0, P, `${tag} dh0`, 1e-4, 1e-3);
+      if (hasC) expectRows(dc0, dc0T, B, H, 0, H, `${tag} dc0`, 1e-4, 1e-3);
+      const flat = (g) => ({ ...g, dPeephole: undefined, ...(g.dPeephole ? { pi: g.dPeephole.i, pf: g.dPeephole.f, po: g.dPeephole.o } : {}) });
+      const fT = flat(gT), fN = flat(gN);
+      for (const k of Object.keys(fT)) if (fT[k]) expectRows(fN[k], fT[k], 1, fT[k].length, 0, fT[k].length, `${tag} ${k}`, 1e-4 * Math.sqrt(N), 1e-3);
+    }
+
+    // The fused LSTM path: every shape of the SIMD-breaking grid.
+    for (const H of [1, 3, 7, 8, 9, 15, 16, 17, 33, 64]) {
+      it(`LSTM H=${H}: every I in {1,5,32}, T in {1,2,64}, B in {1,3,8}; forward, backward, lengths, reverse`, function () {
+        const rng = new Rng(H * 31);
+        for (const I of [1, 5, 32]) for (const T of [1, 2, 64]) for (const B of [1, 3, 8]) compare({ kind: 'lstm' }, I, H, T, B, rng);
+      });
+    }
+    // Every other cell and variant on a smaller grid that still crosses the vector widths.
+    const variants = [
+      { kind: 'lstm', projSize: 2 }, { kind: 'lstm', peephole: true }, { kind: 'lstm', inputForget: true },
+      { kind: 'lstm', clip: 0.7 }, { kind: 'lstm', peephole: true, inputForget: true, clip: 1.1, projSize: 3 },
+      { kind: 'gru' }, { kind: 'gru', linearBeforeReset: false }, { kind: 'gru', clip: 0.6 }, { kind: 'gru', linearBeforeReset: false, clip: 0.8 },
+      { kind: 'rnn_tanh' }, { kind: 'rnn_relu' }, { kind: 'rnn_tanh', clip: 0.5 }, { kind: 'rnn_relu', clip: 0.4 },
+    ];
+    for (const cell of variants) {
+      it(`${JSON.stringify(cell)}: H in {1,7,16,17}, I in {1,5}, T in {1,9}, B in {1,3}`, function () {
+        const rng = new Rng(7);
+        for (const H of [4, 7, 16, 17]) for (const I of [1, 5]) for (const T of [1, 9]) for (const B of [1, 3]) {
+          if (cell.projSize && cell.projSize >= H) continue;
+          compare(cell, I, H, T, B, rng);
         }
       });
     }
@@ -214,12 +244,18 @@ describe('native backend: loading', function () {
 
   describe('the addon re-checks what would be unsafe', function () {
     const f = (n) => new Float32Array(n);
-    const w = () => getBackend('native').lstmPrepare({ inputSize: 2, hiddenSize: 3, weightIh: f(24), weightHh: f(36), biasIh: null, biasHh: null }).handle;
-    // lstmForward(w, T, B, rowT, rowB, reverse, lengths, x, xOff, ldx, y, yOff, ldy, h0, c0, hN, cN, gates, c, hprev, c0copy)
-    const fwd = (over) => {
-      const a = [w(), 4, 2, 2, 1, false, null, f(16), 0, 2, f(24), 0, 3, null, null, f(6), f(6), null, null, null, null];
+    const w = () => getBackend('native').prepare({ kind: 'lstm', inputSize: 2, hiddenSize: 3, projSize: 0, weightIh: f(24), weightHh: f(36),
+      biasIh: null, biasHh: null, weightHr: null, peephole: null, inputForget: false, clip: null, linearBeforeReset: true }).handle;
+    // cellForward(w, T, B, rowT, rowB, reverse, lengths, x, xOff, ldx, y, yOff, ldy, h0, c0, hN, cN, cache)
+    const fwd = (over) => () => {
+      const a = [w(), 4, 2, 2, 1, false, null, f(16), 0, 2, f(24), 0, 3, null, null, f(6), f(6), null];
+      for (const [i, v] of Object.entries(over)) a[i] = typeof v === 'function' ? v() : v;
+      return addon().cellForward(...a);
+    };
+    const prep = (over) => () => {
+      const a = [0, 2, 3, 0, 0, 0, f(24), f(36), null, null, null, null, null, null];
       for (const [i, v] of Object.entries(over)) a[i] = v;
-      return () => addon().lstmForward(...a);
+      return addon().cellPrepare(...a);
     };
     const cases = [
       ['a valid call', fwd({}), null],
@@ -228,16 +264,24 @@ describe('native backend: loading', function () {
       ['y stride below H', fwd({ 12: 2 }), [RangeError, 'argument 12: expected an integer in [3,']],
       ['x as Float64Array', fwd({ 7: new Float64Array(16) }), [TypeError, 'a Float32Array for x']],
       ['hN too short', fwd({ 15: f(5) }), [RangeError, 'hN: expected at least 6']],
+      ['an LSTM without cN', fwd({ 16: null }), [TypeError, 'a Float32Array for cN']],
       ['rows outside T*B', fwd({ 3: 3 }), [RangeError, 'rowT/rowB map rows outside']],
       ['lengths too long', fwd({ 6: Int32Array.of(5, 1) }), [RangeError, 'lengths: every entry must be in [1, T]']],
       ['lengths as a plain array', fwd({ 6: [1, 1] }), [TypeError, 'an Int32Array of lengths']],
       ['lengths of the wrong count', fwd({ 6: Int32Array.of(1) }), [RangeError, 'lengths: expected B entries']],
-      ['not prepared weights', fwd({ 0: {} }), [TypeError, 'prepared LSTM weights']],
+      ['not prepared weights', fwd({ 0: {} }), [TypeError, 'prepared cell weights']],
       ['a fractional T', fwd({ 1: 2.5 }), [RangeError, 'argument 1: expected an integer']],
       ['a negative B', fwd({ 2: -1 }), [RangeError, 'argument 2']],
       ['a huge T*B', fwd({ 1: 2 ** 31, 2: 2 ** 31 }), [RangeError, 'T*B is too large']],
-      ['training buffers too short', fwd({ 17: f(10), 18: f(24), 19: f(24), 20: f(6) }), [RangeError, 'gates: expected at least 96']],
-      ['too few arguments', () => addon().lstmForward(w()), [TypeError, 'expected 21 arguments']],
+      ['a training cache too short', fwd({ 17: f(10) }), [RangeError, 'cache: expected at least']],
+      ['too few arguments', () => addon().cellForward(w()), [TypeError, 'expected 18 arguments']],
+      ['prepare: unknown kind', prep({ 0: 7 }), [RangeError, 'argument 0']],
+      ['prepare: weights too short', prep({ 7: f(35) }), [RangeError, 'weightHh: expected at least 36']],
+      ['prepare: projection without weight_hr', prep({ 3: 2, 7: f(24) }), [TypeError, 'a Float32Array for weightHr']],
+      ['prepare: projSize >= H', prep({ 3: 3, 10: f(9) }), [RangeError, 'argument 3']],
+      ['prepare: negative clip', prep({ 5: -1 }), [RangeError, 'clip']],
+      ['prepare: NaN clip', prep({ 5: NaN }), [RangeError, 'clip']],
+      ['prepare: peephole flag without peepholes', prep({ 4: 1 }), [TypeError, 'a Float32Array for peephole_i']],
     ];
     for (const [name, fn, err] of cases) {
       it(err ? `${name}: ${err[0].name}` : name, function () {

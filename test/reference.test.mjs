@@ -1,30 +1,38 @@
 // Every applicable case of shared/reference/ (see its README) on every backend and dtype:
 // PyTorch cases check outputs and every gradient, ONNX cases check outputs.
 import { expect } from 'chai';
-import { LSTM, tensor } from 'cellstate';
+import { GRU, LSTM, RNN, tensor } from 'cellstate';
 import { backendCases } from './helpers/backends.mjs';
 import { allclose, expectedPytorchOutputs, initialState, isBatchFirst, loadAllCases } from './helpers/reference.mjs';
 
-/** What the LSTM layer supports, decided from a case's config alone. */
-function lstmSupports(cfg, cell) {
-  return cell === 'lstm' && cfg.direction !== 'reverse' && !cfg.proj_size && !cfg.peephole && !cfg.input_forget && cfg.clip == null;
+/** The model a case describes, from its config alone (null when the library cannot express it). */
+function modelFor(c, backend, dtype) {
+  const cfg = c.config;
+  const common = {
+    inputSize: cfg.input_size, hiddenSize: cfg.hidden_size, numLayers: cfg.num_layers, bias: cfg.bias,
+    bidirectional: cfg.num_directions === 2, reverse: cfg.direction === 'reverse', batchFirst: isBatchFirst(c),
+    clip: cfg.clip ?? null, dtype, backend, seed: 1,
+  };
+  if (c.cell === 'lstm') return new LSTM({ ...common, projSize: cfg.proj_size || 0, peephole: !!cfg.peephole, inputForget: !!cfg.input_forget });
+  if (c.cell === 'gru') return new GRU({ ...common, linearBeforeReset: cfg.linear_before_reset !== 0 });
+  if (c.cell === 'rnn_tanh' || c.cell === 'rnn_relu') return new RNN({ ...common, nonlinearity: c.cell === 'rnn_relu' ? 'relu' : 'tanh' });
+  return null;
 }
 
 const all = loadAllCases();
-const applicable = all.filter((c) => lstmSupports(c.config, c.cell));
 let ran = 0;
 
-describe('reference cases: LSTM', function () {
+describe('reference cases: every cell and variant', function () {
   after(function () {
-    // A driver that silently runs nothing must fail: every applicable case ran on every backend.
-    expect(applicable.length, 'applicable LSTM cases').to.be.at.least(15);
-    expect(ran, 'case runs').to.equal(applicable.length * backendCases().length);
-    console.log(`      reference driver: ${applicable.length} of ${all.length} cases apply to LSTM; ${ran} runs over ${backendCases().length} backend/dtype combinations`);
+    // A driver that silently runs (or skips) anything must fail: all 45 cases on every backend.
+    expect(all.length, 'cases found').to.equal(45);
+    expect(ran, 'case runs').to.equal(all.length * backendCases().length);
+    console.log(`      reference driver: ${all.length} cases, ${ran} runs over ${backendCases().length} backend/dtype combinations`);
   });
 
   for (const { backend, dtype } of backendCases()) {
     describe(`${backend} ${dtype}`, function () {
-      for (const c of applicable) {
+      for (const c of all) {
         it(`${c.folder}/${c.name}`, function () {
           runCase(c, backend, dtype);
           ran++;
@@ -37,18 +45,15 @@ describe('reference cases: LSTM', function () {
 function runCase(c, backend, dtype) {
   const cfg = c.config;
   const T = (data, shape) => tensor(data, shape, dtype);
-  const L = cfg.num_layers, D = cfg.num_directions, H = cfg.hidden_size, B = cfg.batch;
-  const model = new LSTM({
-    inputSize: cfg.input_size, hiddenSize: H, numLayers: L, bias: cfg.bias,
-    bidirectional: D === 2, batchFirst: isBatchFirst(c), dtype, backend, seed: 1,
-  });
+  const L = cfg.num_layers, D = cfg.num_directions, H = cfg.hidden_size, B = cfg.batch, P = cfg.proj_size || H;
+  const model = modelFor(c, backend, dtype);
+  expect(model, `a model for ${c.cell}`).to.not.equal(null);
   model.loadStateDict(Object.fromEntries(Object.entries(c.weights).map(([k, v]) => [k, T(v.data, v.shape)])));
-  const stateShape = [L * D, B, H];
   const h0 = initialState(c, 'h0');
   const c0 = initialState(c, 'c0');
   const opts = {
-    h0: h0 && T(h0, stateShape),
-    c0: c0 && T(c0, stateShape),
+    h0: h0 && T(h0, [L * D, B, P]),
+    c0: c0 && T(c0, [L * D, B, H]),
     lengths: c.inputs.lengths ? c.inputs.lengths.data : null,
   };
   const x = T(c.inputs.x.data, c.inputs.x.shape);
@@ -59,6 +64,7 @@ function runCase(c, backend, dtype) {
   const r = withGrad ? model.forwardTrain(x, opts) : model.forward(x, opts);
   for (const [name, got] of [['output', r.output], ['h_n', r.hN], ['c_n', r.cN]]) {
     if (!exp[name]) continue;
+    expect(got, name).to.not.equal(undefined);
     const miss = allclose(got.data, exp[name], tolF);
     expect(miss, `${name}`).to.equal(null);
   }
@@ -68,7 +74,7 @@ function runCase(c, backend, dtype) {
   const g = model.backward(r.cache, {
     dOutput: T(up.output.data, up.output.shape),
     dHN: T(up.h_n.data, up.h_n.shape),
-    dCN: T(up.c_n.data, up.c_n.shape),
+    dCN: up.c_n ? T(up.c_n.data, up.c_n.shape) : null,
   });
   const tolG = c.tolerance[dtype].grad;
   expect(allclose(g.dX.data, c.grad.x.data, tolG), 'grad x').to.equal(null);

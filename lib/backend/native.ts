@@ -9,11 +9,16 @@
 import * as path from 'node:path';
 import type { FloatArray } from '../tensor';
 import type {
-  Backend, BackendInfo, LstmBackwardArgs, LstmCache, LstmForwardArgs, LstmParams, PreparedLstm, SeqLayout,
+  Backend, BackendInfo, CellBackwardArgs, CellCache, CellForwardArgs, CellKind, CellParams, PreparedCell, SeqLayout,
 } from './types';
 
 /** Opaque packed weights owned by the addon. */
-export type NativeHandle = { readonly __brand: 'cellstate.LstmPacked' };
+export type NativeHandle = { readonly __brand: 'cellstate.CellPacked' };
+
+/** Cell kinds as the addon numbers them. */
+export const KIND_CODE: Record<CellKind, number> = { lstm: 0, gru: 1, rnn_tanh: 2, rnn_relu: 3 };
+/** Flag bits of cellPrepare. */
+export const FLAG = { peephole: 1, inputForget: 2, linearBeforeReset: 4 } as const;
 
 /** The addon's exports, argument for argument (see native/addon.cc for the checks it repeats). */
 export interface NativeAddon {
@@ -24,23 +29,25 @@ export interface NativeAddon {
   /** Test hook: the library GEMM (see native/addon.cc). */
   sgemm(transA: boolean, transB: boolean, M: number, N: number, K: number, A: F32, aOff: number, lda: number,
     B: F32, bOff: number, ldb: number, beta: 0 | 1, C: F32, cOff: number, ldc: number, packed: boolean): void;
-  lstmPrepare(I: number, H: number, wIh: Float32Array, wHh: Float32Array, bIh: Float32Array | null, bHh: Float32Array | null): NativeHandle;
-  lstmForward(...args: ForwardArgs): void;
-  lstmForwardAsync(...args: ForwardArgs): Promise<void>;
-  lstmBackward(...args: BackwardArgs): void;
-  lstmBackwardAsync(...args: BackwardArgs): Promise<void>;
+  cellPrepare(kind: number, I: number, H: number, P: number, flags: number, clip: number,
+    wIh: F32, wHh: F32, bIh: F32 | null, bHh: F32 | null, wHr: F32 | null, pI: F32 | null, pF: F32 | null, pO: F32 | null): NativeHandle;
+  /** Floats of the training cache one forward of T x B rows needs (the layout is the addon's). */
+  cellCacheSize(w: NativeHandle, T: number, B: number): number;
+  cellForward(...args: ForwardArgs): void;
+  cellForwardAsync(...args: ForwardArgs): Promise<void>;
+  cellBackward(...args: BackwardArgs): void;
+  cellBackwardAsync(...args: BackwardArgs): Promise<void>;
 }
 type F32 = Float32Array;
 type SeqArgs = [T: number, B: number, rowT: number, rowB: number, reverse: boolean, lengths: Int32Array | null];
 type ForwardArgs = [w: NativeHandle, ...seq: SeqArgs,
   x: F32, xOffset: number, ldx: number, y: F32, yOffset: number, ldy: number,
-  h0: F32 | null, c0: F32 | null, hN: F32, cN: F32,
-  gates: F32 | null, c: F32 | null, hprev: F32 | null, c0copy: F32 | null];
+  h0: F32 | null, c0: F32 | null, hN: F32, cN: F32 | null, cache: F32 | null];
 type BackwardArgs = [w: NativeHandle, ...seq: SeqArgs,
-  x: F32, xOffset: number, ldx: number, gates: F32, c: F32, hprev: F32, c0copy: F32,
+  x: F32, xOffset: number, ldx: number, cache: F32,
   dy: F32 | null, dyOffset: number, lddy: number, dhN: F32 | null, dcN: F32 | null,
-  dx: F32 | null, dxOffset: number, lddx: number, dh0: F32, dc0: F32,
-  dWih: F32, dWhh: F32, dBih: F32 | null, dBhh: F32 | null];
+  dx: F32 | null, dxOffset: number, lddx: number, dh0: F32, dc0: F32 | null,
+  dWih: F32, dWhh: F32, dBih: F32 | null, dBhh: F32 | null, dWhr: F32 | null, dPi: F32 | null, dPf: F32 | null, dPo: F32 | null];
 
 export interface NativeLoad {
   addon: NativeAddon | null;
@@ -96,17 +103,14 @@ function infoOf(addon: NativeAddon): BackendInfo {
   return { name: 'native', isa: i.isa, threads: i.threads, blas: i.blas };
 }
 
-interface NativePrepared extends PreparedLstm {
+interface NativePrepared extends PreparedCell {
   readonly handle: NativeHandle;
 }
 
-interface NativeCache extends LstmCache {
+interface NativeCache extends CellCache {
   readonly seq: SeqLayout;
   readonly x: Float32Array; readonly xOffset: number; readonly ldx: number; // input rows (kept by reference)
-  readonly gates: Float32Array; // [N, 4H]
-  readonly c: Float32Array; // [N, H]
-  readonly hprev: Float32Array; // [N, H]
-  readonly c0: Float32Array; // [B, H]
+  readonly buf: Float32Array; // everything else the backward needs, laid out by the addon
 }
 
 function f32(a: FloatArray | null): Float32Array | null {
@@ -116,50 +120,52 @@ function f32(a: FloatArray | null): Float32Array | null {
 function makeBackend(addon: NativeAddon): Backend {
   const seqArgs = (q: SeqLayout): SeqArgs => [q.T, q.B, q.rowT, q.rowB, q.reverse, q.lengths];
 
-  function forwardArgs(w: PreparedLstm, a: LstmForwardArgs, train: boolean): { args: ForwardArgs; cache: NativeCache | null } {
-    const H = w.hiddenSize, N = a.T * a.B;
+  function forwardArgs(w: PreparedCell, a: CellForwardArgs, train: boolean): { args: ForwardArgs; cache: NativeCache | null } {
+    const handle = (w as NativePrepared).handle;
     const cache: NativeCache | null = train ? {
       backend: 'native', seq: { T: a.T, B: a.B, rowT: a.rowT, rowB: a.rowB, reverse: a.reverse, lengths: a.lengths },
-      x: a.x as Float32Array, xOffset: a.xOffset, ldx: a.ldx,
-      gates: new Float32Array(N * 4 * H), c: new Float32Array(N * H), hprev: new Float32Array(N * H), c0: new Float32Array(a.B * H),
+      x: a.x as Float32Array, xOffset: a.xOffset, ldx: a.ldx, buf: new Float32Array(addon.cellCacheSize(handle, a.T, a.B)),
     } : null;
-    const args: ForwardArgs = [(w as NativePrepared).handle, ...seqArgs(a),
+    const args: ForwardArgs = [handle, ...seqArgs(a),
       a.x as F32, a.xOffset, a.ldx, a.y as F32, a.yOffset, a.ldy,
-      f32(a.h0), f32(a.c0), a.hN as F32, a.cN as F32,
-      cache?.gates ?? null, cache?.c ?? null, cache?.hprev ?? null, cache?.c0 ?? null];
+      f32(a.h0), f32(a.c0), a.hN as F32, f32(a.cN), cache?.buf ?? null];
     return { args, cache };
   }
 
-  function backwardArgs(w: PreparedLstm, k: NativeCache, g: LstmBackwardArgs): BackwardArgs {
+  function backwardArgs(w: PreparedCell, k: NativeCache, g: CellBackwardArgs): BackwardArgs {
     return [(w as NativePrepared).handle, ...seqArgs(k.seq),
-      k.x, k.xOffset, k.ldx, k.gates, k.c, k.hprev, k.c0,
+      k.x, k.xOffset, k.ldx, k.buf,
       f32(g.dy), g.dyOffset, g.lddy, f32(g.dhN), f32(g.dcN),
-      f32(g.dx), g.dxOffset, g.lddx, g.dh0 as F32, g.dc0 as F32,
-      g.dWeightIh as F32, g.dWeightHh as F32, f32(g.dBiasIh), f32(g.dBiasHh)];
+      f32(g.dx), g.dxOffset, g.lddx, g.dh0 as F32, f32(g.dc0),
+      g.dWeightIh as F32, g.dWeightHh as F32, f32(g.dBiasIh), f32(g.dBiasHh), f32(g.dWeightHr),
+      f32(g.dPeephole?.i ?? null), f32(g.dPeephole?.f ?? null), f32(g.dPeephole?.o ?? null)];
   }
 
   return {
     name: 'native',
     supports: (dtype) => dtype === 'float32',
-    lstmPrepare(p: LstmParams): NativePrepared {
-      const handle = addon.lstmPrepare(p.inputSize, p.hiddenSize, p.weightIh as F32, p.weightHh as F32, f32(p.biasIh), f32(p.biasHh));
-      return { backend: 'native', dtype: 'float32', inputSize: p.inputSize, hiddenSize: p.hiddenSize, handle };
+    prepare(p: CellParams): NativePrepared {
+      const flags = (p.peephole ? FLAG.peephole : 0) | (p.inputForget ? FLAG.inputForget : 0) | (p.linearBeforeReset ? FLAG.linearBeforeReset : 0);
+      const handle = addon.cellPrepare(KIND_CODE[p.kind], p.inputSize, p.hiddenSize, p.projSize, flags, p.clip ?? 0,
+        p.weightIh as F32, p.weightHh as F32, f32(p.biasIh), f32(p.biasHh), f32(p.weightHr),
+        f32(p.peephole?.i ?? null), f32(p.peephole?.f ?? null), f32(p.peephole?.o ?? null));
+      return { backend: 'native', dtype: 'float32', kind: p.kind, inputSize: p.inputSize, hiddenSize: p.hiddenSize, outSize: p.projSize || p.hiddenSize, handle };
     },
-    lstmForward(w, a, train) {
+    forward(w, a, train) {
       const { args, cache } = forwardArgs(w, a, train);
-      addon.lstmForward(...args);
+      addon.cellForward(...args);
       return cache;
     },
-    async lstmForwardAsync(w, a, train) {
+    async forwardAsync(w, a, train) {
       const { args, cache } = forwardArgs(w, a, train);
-      await addon.lstmForwardAsync(...args);
+      await addon.cellForwardAsync(...args);
       return cache;
     },
-    lstmBackward(w, cache, g) {
-      addon.lstmBackward(...backwardArgs(w, cache as NativeCache, g));
+    backward(w, cache, g) {
+      addon.cellBackward(...backwardArgs(w, cache as NativeCache, g));
     },
-    async lstmBackwardAsync(w, cache, g) {
-      await addon.lstmBackwardAsync(...backwardArgs(w, cache as NativeCache, g));
+    async backwardAsync(w, cache, g) {
+      await addon.cellBackwardAsync(...backwardArgs(w, cache as NativeCache, g));
     },
     setThreads: (n) => addon.setThreads(n),
   };

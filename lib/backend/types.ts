@@ -1,9 +1,14 @@
-// The numeric backend interface: everything a layer asks of a backend, at the granularity of
-// whole sequences for one layer and one direction. Equations: docs/equations.md.
+// The numeric backend interface: everything a recurrent layer asks of a backend, at the
+// granularity of whole sequences for one layer and one direction. Equations: docs/equations.md.
 //
 // Layer code (lib/nn/) validates arguments and lays out buffers; a backend only computes. The
 // `ts` backend (lib/backend/ts/) and the `native` addon implement this same interface, so a
 // backend plugs in without touching layer code.
+//
+// Cells. One interface serves every cell kind: 'lstm' (optionally with projection, peepholes,
+// coupled input-forget gate, clip), 'gru' (PyTorch's linear-before-reset formula or ONNX's
+// default), 'rnn_tanh', 'rnn_relu'. G gate blocks of H rows (LSTM 4: i, f, g, o; GRU 3: r, z, n;
+// RNN 1); the recurrent state h has Hout = projSize || H units; LSTM also carries c (H units).
 //
 // Row addressing. A sequence batch is N = T*B rows; the row holding time step t of batch entry b
 // is   r(t, b) = t*rowT + b*rowB   ((rowT, rowB) = (B, 1) for time-major [T, B, *] data and
@@ -20,26 +25,41 @@
 import type { DType, FloatArray } from '../tensor';
 
 export type BackendName = 'ts' | 'native';
+export type CellKind = 'lstm' | 'gru' | 'rnn_tanh' | 'rnn_relu';
 
-/** Dense weights of one LSTM layer-direction in PyTorch layout and gate order (i, f, g, o). */
-export interface LstmParams {
+export function gateCount(kind: CellKind): number {
+  return kind === 'lstm' ? 4 : kind === 'gru' ? 3 : 1;
+}
+
+/** Dense weights of one layer-direction in PyTorch layout and gate order, plus cell options. */
+export interface CellParams {
+  kind: CellKind;
   inputSize: number; // I
   hiddenSize: number; // H
-  weightIh: FloatArray; // [4H, I]
-  weightHh: FloatArray; // [4H, H]
-  biasIh: FloatArray | null; // [4H]
-  biasHh: FloatArray | null; // [4H]
+  projSize: number; // P (LSTM only; 0 = none). Hout = P || H
+  weightIh: FloatArray; // [G*H, I]
+  weightHh: FloatArray; // [G*H, Hout]
+  biasIh: FloatArray | null; // [G*H]
+  biasHh: FloatArray | null; // [G*H]
+  weightHr: FloatArray | null; // [P, H] LSTM projection
+  peephole: { i: FloatArray; f: FloatArray; o: FloatArray } | null; // [H] each (LSTM, ONNX semantics)
+  inputForget: boolean; // LSTM coupled input-forget gate: f = 1 - i
+  clip: number | null; // bound on every gate pre-activation (never on the cell state)
+  linearBeforeReset: boolean; // GRU: true = PyTorch (r * (W_hn h + b_hn)), false = ONNX default
 }
 
 /**
- * Backend-owned form of LstmParams (e.g. pre-summed biases, packed panels). Built once when
- * weights are loaded or updated, never per call. Opaque to layer code.
+ * Backend-owned form of CellParams (e.g. pre-summed biases, packed panels). Built once when
+ * weights are loaded or updated, never per call, and a snapshot: later weight changes do not
+ * reach it. Opaque to layer code.
  */
-export interface PreparedLstm {
+export interface PreparedCell {
   readonly backend: BackendName;
   readonly dtype: DType;
+  readonly kind: CellKind;
   readonly inputSize: number;
   readonly hiddenSize: number;
+  readonly outSize: number; // Hout
 }
 
 export interface SeqLayout {
@@ -51,49 +71,54 @@ export interface SeqLayout {
   lengths: Int32Array | null; // [B], 1 <= lengths[b] <= T
 }
 
-export interface LstmForwardArgs extends SeqLayout {
+export interface CellForwardArgs extends SeqLayout {
   x: FloatArray; xOffset: number; ldx: number; // rows of I inputs
-  y: FloatArray; yOffset: number; ldy: number; // rows of H outputs (written, all N rows)
-  h0: FloatArray | null; // [B, H], null = zeros
-  c0: FloatArray | null; // [B, H], null = zeros
-  hN: FloatArray; // [B, H] written
-  cN: FloatArray; // [B, H] written
+  y: FloatArray; yOffset: number; ldy: number; // rows of Hout outputs (written, all N rows)
+  h0: FloatArray | null; // [B, Hout], null = zeros
+  c0: FloatArray | null; // [B, H] (LSTM), null = zeros
+  hN: FloatArray; // [B, Hout] written
+  cN: FloatArray | null; // [B, H] written (LSTM)
 }
 
 /** What a training forward keeps for backward. Backend-specific contents. */
-export interface LstmCache {
+export interface CellCache {
   readonly backend: BackendName;
 }
 
-export interface LstmBackwardArgs {
+/** Parameter gradients of one layer-direction, ACCUMULATED (+=) into these buffers. */
+export interface CellGrads {
+  dWeightIh: FloatArray; // [G*H, I]
+  dWeightHh: FloatArray; // [G*H, Hout]
+  dBiasIh: FloatArray | null; // [G*H]
+  dBiasHh: FloatArray | null; // [G*H]
+  dWeightHr: FloatArray | null; // [P, H]
+  dPeephole: { i: FloatArray; f: FloatArray; o: FloatArray } | null; // [H] each
+}
+
+export interface CellBackwardArgs extends CellGrads {
   dy: FloatArray | null; dyOffset: number; lddy: number; // upstream grad of y rows, or null = 0
-  dhN: FloatArray | null; // [B, H] or null = 0
-  dcN: FloatArray | null; // [B, H] or null = 0
+  dhN: FloatArray | null; // [B, Hout] or null = 0
+  dcN: FloatArray | null; // [B, H] (LSTM) or null = 0
   dx: FloatArray | null; dxOffset: number; lddx: number; // ACCUMULATED (+=) into rows of I
-  dh0: FloatArray; // [B, H] written
-  dc0: FloatArray; // [B, H] written
-  // Parameter gradients, ACCUMULATED (+=) so directions, chunks and batches can sum into one place.
-  dWeightIh: FloatArray; // [4H, I]
-  dWeightHh: FloatArray; // [4H, H]
-  dBiasIh: FloatArray | null; // [4H]
-  dBiasHh: FloatArray | null; // [4H]
+  dh0: FloatArray; // [B, Hout] written
+  dc0: FloatArray | null; // [B, H] written (LSTM)
 }
 
 export interface Backend {
   readonly name: BackendName;
-  /** Which dtypes this backend computes in. */
+  /** Whether this backend computes in `dtype`. */
   supports(dtype: DType): boolean;
-  lstmPrepare(params: LstmParams): PreparedLstm;
+  prepare(params: CellParams): PreparedCell;
   /** Forward over all steps; with `train` returns what backward needs, else null. */
-  lstmForward(w: PreparedLstm, args: LstmForwardArgs, train: boolean): LstmCache | null;
+  forward(w: PreparedCell, args: CellForwardArgs, train: boolean): CellCache | null;
   /** Full BPTT through the steps of one training forward. */
-  lstmBackward(w: PreparedLstm, cache: LstmCache, args: LstmBackwardArgs): void;
+  backward(w: PreparedCell, cache: CellCache, args: CellBackwardArgs): void;
   /**
    * The same off the event loop where the backend can (native: a libuv worker). Every buffer in
-   * the arguments must stay untouched until the promise settles; `w` is used as it was at the call.
+   * the arguments must stay untouched until the promise settles.
    */
-  lstmForwardAsync(w: PreparedLstm, args: LstmForwardArgs, train: boolean): Promise<LstmCache | null>;
-  lstmBackwardAsync(w: PreparedLstm, cache: LstmCache, args: LstmBackwardArgs): Promise<void>;
+  forwardAsync(w: PreparedCell, args: CellForwardArgs, train: boolean): Promise<CellCache | null>;
+  backwardAsync(w: PreparedCell, cache: CellCache, args: CellBackwardArgs): Promise<void>;
   /** Threads the backend computes with (native); a no-op where it has one thread. */
   setThreads(n: number): void;
 }

@@ -258,15 +258,16 @@ void run(Problem& pb, ThreadPool* pool) {
     return;
   }
 
-  int64_t gm = 1, gn = 1;
-  choose_grid(mt, nt, threads, pb.packed == nullptr, &gm, &gn);
   // Block (bi, bj): row tiles [bi*mt/gm, (bi+1)*mt/gm), panels [bj*nt/gn, (bj+1)*nt/gn).
+  struct Split { int64_t gm, gn, mt, nt; } sp{1, 1, mt, nt};
+  choose_grid(mt, nt, threads, pb.packed == nullptr, &sp.gm, &sp.gn);
   const Problem& cpb = pb;
-  pool->parallel_for(gm * gn, [&cpb, gm, gn, mt, nt](int64_t task, int) {
-    const int64_t bi = task % gm, bj = task / gm;
-    const int64_t t0 = bi * mt / gm, t1 = (bi + 1) * mt / gm;
+  // Captures two references only, so std::function stores it without allocating.
+  pool->parallel_for(sp.gm * sp.gn, [&cpb, &sp](int64_t task, int) {
+    const int64_t bi = task % sp.gm, bj = task / sp.gm;
+    const int64_t t0 = bi * sp.mt / sp.gm, t1 = (bi + 1) * sp.mt / sp.gm;
     const int64_t m0 = t0 * cpb.g->mr, m1 = min64(cpb.M, t1 * cpb.g->mr);
-    const int64_t q0 = bj * nt / gn, q1 = (bj + 1) * nt / gn;
+    const int64_t q0 = bj * sp.nt / sp.gn, q1 = (bj + 1) * sp.nt / sp.gn;
     if (m0 < m1 && q0 < q1) run_block(cpb, m0, m1, q0, q1);
   });
 }

@@ -6,9 +6,9 @@
 // dispatched micro-kernel (kernels().gemm) over mr x nr tiles. Large problems
 // are split over output blocks with a ThreadPool; small ones run on the
 // caller. It never throws, prints or aborts; if an internal scratch buffer
-// cannot be allocated it falls back to a slow but correct loop. It does not
-// support beta values needing a separate scale pass cheaply (any beta other
-// than 0/1 works but costs one extra pass over C) and has no int8/fp16 paths.
+// cannot be allocated it falls back to a slow but correct loop. beta is meant
+// to be 0 or 1 (any other value works but costs one extra pass over C). It
+// has no int8/fp16/double paths and does not pack A when A is not transposed.
 #pragma once
 
 #include <cstdint>

@@ -10,15 +10,17 @@
 
 #include "../cpu/dispatch.h"
 #include "../threadpool.h"
-#include "lstm.h"
-#include "lstm_internal.h"
+#include "../cell/cell.h"
+#include "../cell/seq.h"
 
 namespace cellstate {
 
-void lstm_backward(const LstmPacked& w, const LstmSeq& s, const float* x, int64_t ldx,
-                   const LstmTrainBufs& train, const LstmGrads& g, ThreadPool* pool) {
+void lstm_fused_backward(const CellPacked& w, const SeqDesc& s, const BwdIO& g, ThreadPool* pool) {
   const KernelTable& kt = kernels();
-  const int64_t H = w.H, G = 4 * H, B = s.B, T = s.T, N = T * B, I = w.I;
+  const int64_t H = w.cfg.H, G = 4 * H, B = s.B, T = s.T, N = T * B, I = w.cfg.I;
+  const CacheParts train = cell_cache_parts(w.cfg, T, B, g.cache);
+  const float* x = g.x;
+  const int64_t ldx = g.ldx;
   const SeqOrder o = seq_order(s);
 
   AlignedFloats dh = aligned_floats(B * H), dc = aligned_floats(B * H);  // [B, H] state rows

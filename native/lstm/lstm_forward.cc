@@ -1,5 +1,6 @@
-// lstm_forward.cc - packing the LSTM weights and the forward pass over T steps (no ISA flags:
-// the ISA-specific pieces, the GEMM micro-kernel and the fused epilogue, come from kernels()).
+// lstm_forward.cc - the fused plain-LSTM forward over T steps (no ISA flags: the ISA-specific
+// pieces, the GEMM micro-kernel and the fused epilogue, come from kernels()). Weights are packed
+// by cell_prepare (cell/cell.cc). Also home of the sequence helpers declared in cell/seq.h.
 //
 // Per call: one GEMM  Gx[N, 4H] = X · W_ihᵀ + bias  over all rows, then per step one pass over
 // the gate-interleaved W_hh panels: for each tile of state rows and each panel (vw hidden units),
@@ -13,56 +14,16 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
-#include <new>
 #include <numeric>
 
 #include "../cpu/dispatch.h"
 #include "../threadpool.h"
-#include "lstm.h"
-#include "lstm_internal.h"
+#include "../cell/cell.h"
+#include "../cell/seq.h"
 
 namespace cellstate {
 
-AlignedFloats aligned_floats(int64_t n) {
-  if (n < 0) n = 0;
-  float* p = aligned_alloc_floats(n > 0 ? n : 1);
-  if (!p) throw std::bad_alloc();
-  std::memset(p, 0, static_cast<size_t>(n > 0 ? n : 1) * sizeof(float));
-  return AlignedFloats(p);
-}
-
-std::unique_ptr<LstmPacked> lstm_prepare(int64_t I, int64_t H, const float* w_ih, const float* w_hh,
-                                         const float* b_ih, const float* b_hh) {
-  const KernelTable& kt = kernels();
-  auto w = std::make_unique<LstmPacked>();
-  const int64_t G = 4 * H;
-  w->I = I;
-  w->H = H;
-  w->nr = kt.gemm.nr;
-  w->vw = kt.gemm.vw;
-  w->n_panels = (H + w->vw - 1) / w->vw;
-  w->wih_t = pack_b(true, I, G, w_ih, I);   // B(i, j) = W_ih[j, i]
-  w->whh_n = pack_b(false, G, H, w_hh, H);  // B = W_hh [4H x H]
-  w->wih_n = pack_b(false, G, I, w_ih, I);  // B = W_ih [4H x I]
-  // Fused panels: panel p, row k (input unit of h), column q*vw + e -> W_hh[q*H + u, k], u = p*vw + e.
-  w->whh_fused = aligned_floats(w->n_panels * H * w->nr);
-  for (int64_t p = 0; p < w->n_panels; ++p) {
-    float* panel = w->whh_fused.get() + p * H * w->nr;
-    for (int64_t k = 0; k < H; ++k) {
-      for (int q = 0; q < 4; ++q) {
-        for (int e = 0; e < w->vw; ++e) {
-          const int64_t u = p * w->vw + e;
-          panel[k * w->nr + q * w->vw + e] = u < H ? w_hh[(q * H + u) * H + k] : 0.f;
-        }
-      }
-    }
-  }
-  w->bias.assign(G, 0.f);
-  for (int64_t j = 0; j < G; ++j) w->bias[j] = (b_ih ? b_ih[j] : 0.f) + (b_hh ? b_hh[j] : 0.f);
-  return w;
-}
-
-SeqOrder seq_order(const LstmSeq& s) {
+SeqOrder seq_order(const SeqDesc& s) {
   SeqOrder o;
   o.order.resize(s.B);
   std::iota(o.order.begin(), o.order.end(), 0);
@@ -80,18 +41,21 @@ SeqOrder seq_order(const LstmSeq& s) {
   return o;
 }
 
-void lstm_forward(const LstmPacked& w, const LstmSeq& s, const float* x, int64_t ldx, float* y,
-                  int64_t ldy, const float* h0, const float* c0, float* hN, float* cN,
-                  const LstmTrainBufs* train, ThreadPool* pool) {
+void lstm_fused_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, ThreadPool* pool) {
   const KernelTable& kt = kernels();
-  const int64_t H = w.H, G = 4 * H, B = s.B, T = s.T, N = T * B;
+  const int64_t H = w.cfg.H, G = 4 * H, B = s.B, T = s.T, N = T * B;
+  const CacheParts k = cell_cache_parts(w.cfg, T, B, io.cache);
+  const CacheParts* train = io.cache ? &k : nullptr;
+  const float *x = io.x, *h0 = io.h0, *c0 = io.c0;
+  float *y = io.y, *hN = io.hN, *cN = io.cN;
+  const int64_t ldx = io.ldx, ldy = io.ldy;
   const int nr = w.nr, vw = w.vw, mr = kt.gemm.mr;
   const SeqOrder o = seq_order(s);
 
   // Gx = X · W_ihᵀ + bias for all rows; in training the buffer becomes the gate cache.
   AlignedFloats gx_own;
   float* gx = train ? train->gates : (gx_own = aligned_floats(N * G)).get();  // [N, 4H]
-  sgemm_packed(N, G, w.I, x, ldx, w.wih_t, 0.f, gx, G, w.bias.data(), pool);
+  sgemm_packed(N, G, w.cfg.I, x, ldx, w.wih_t, 0.f, gx, G, w.bias_x.data(), pool);
 
   // State rows in `order`: h double-buffered (every panel reads all of h_{t-1}); c in place.
   AlignedFloats hbuf = aligned_floats(2 * B * H), c = aligned_floats(B * H);
@@ -153,7 +117,7 @@ void lstm_forward(const LstmPacked& w, const LstmSeq& s, const float* x, int64_t
   zero_padded_rows(s, y, ldy, H);
 }
 
-void zero_padded_rows(const LstmSeq& s, float* y, int64_t ldy, int64_t width) {
+void zero_padded_rows(const SeqDesc& s, float* y, int64_t ldy, int64_t width) {
   if (!s.lengths) return;
   for (int64_t b = 0; b < s.B; ++b) {
     for (int64_t t = s.lengths[b]; t < s.T; ++t) {

@@ -235,22 +235,29 @@ void test_threadpool() {
     ++g_checks;
     if (pool.size() != n) fail("ThreadPool::size");
     // Every task runs exactly once, thread index in range, across many rapid jobs.
+    // A task seeing another job's number means it ran outside its parallel_for.
     std::vector<std::atomic<int>> hits(257);
-    std::atomic<int> bad_thread{0};
-    for (int rep = 0; rep < 2000; ++rep) {
-      const int64_t ntasks = rep % 257;
+    std::atomic<int> bad_thread{0}, stale{0};
+    std::atomic<int> current{-1};
+    for (int rep = 0; rep < 20000; ++rep) {
+      const int64_t ntasks = rep < 2000 ? rep % 257 : 2 + rep % 7;  // then many tiny jobs
       for (int64_t t = 0; t < ntasks; ++t) hits[static_cast<size_t>(t)].store(0);
-      pool.parallel_for(ntasks, [&](int64_t t, int th) {
+      current.store(rep);
+      pool.parallel_for(ntasks, [&, rep](int64_t t, int th) {
+        if (current.load() != rep) stale.fetch_add(1);
         hits[static_cast<size_t>(t)].fetch_add(1);
         if (th < 0 || th >= n) bad_thread.fetch_add(1);
       });
+      current.store(-1);
       for (int64_t t = 0; t < ntasks; ++t)
         if (hits[static_cast<size_t>(t)].load() != 1) { fail("parallel_for task count"); break; }
       // Now and then let the workers fall asleep so the wake-up path runs too.
-      if (rep % 400 == 399) std::this_thread::sleep_for(std::chrono::microseconds(500));
+      if (rep % 2000 == 1999) std::this_thread::sleep_for(std::chrono::microseconds(500));
     }
     ++g_checks;
     if (bad_thread.load()) fail("parallel_for thread index out of range");
+    ++g_checks;
+    if (stale.load()) fail("a task ran outside its own parallel_for call");
     // Nested parallel_for runs inline (no deadlock) and still covers all tasks.
     std::atomic<int64_t> sum{0};
     pool.parallel_for(8, [&](int64_t t, int) {
@@ -261,25 +268,34 @@ void test_threadpool() {
   }
 }
 
-// Dispatch latency of an (almost) empty job, spinning workers and after sleeps.
+// Dispatch overhead of a 2-task job whose tasks each busy-wait 5 us (an LSTM
+// step is a few such tasks): hot = workers still spinning, cold = workers
+// asleep after 1 ms idle. Overhead = elapsed - 5 us.
 void bench_threadpool() {
   ThreadPool pool(2);
-  std::atomic<int64_t> sink{0};
-  auto job = [&](int64_t t, int) { sink.fetch_add(t); };
-  for (int i = 0; i < 1000; ++i) pool.parallel_for(2, job);
-  const int reps = 20000;
-  auto t0 = std::chrono::steady_clock::now();
-  for (int i = 0; i < reps; ++i) pool.parallel_for(2, job);
-  const double hot = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / reps;
-  double cold = 0;
+  const auto busy = std::chrono::microseconds(5);
+  auto job = [&](int64_t, int) {
+    const auto t0 = std::chrono::steady_clock::now();
+    while (std::chrono::steady_clock::now() - t0 < busy) {
+    }
+  };
+  auto timed = [&] {
+    const auto t0 = std::chrono::steady_clock::now();
+    pool.parallel_for(2, job);
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() * 1e6 - 5.0;
+  };
+  for (int i = 0; i < 1000; ++i) timed();
+  std::vector<double> hot, cold;
+  for (int i = 0; i < 20000; ++i) hot.push_back(timed());
   for (int i = 0; i < 50; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));  // workers go to sleep
-    auto t1 = std::chrono::steady_clock::now();
-    pool.parallel_for(2, job);
-    cold += std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+    cold.push_back(timed());
   }
-  std::printf("threadpool(2): parallel_for(2 empty tasks) %.2f us with spinning workers, %.2f us after sleep\n",
-              hot * 1e6, cold / 50 * 1e6);
+  std::sort(hot.begin(), hot.end());
+  std::sort(cold.begin(), cold.end());
+  std::printf("threadpool(2): 2 x 5 us tasks, overhead median %.2f us (p90 %.2f) with spinning workers, "
+              "%.2f us (p90 %.2f) after 1 ms idle\n",
+              hot[hot.size() / 2], hot[hot.size() * 9 / 10], cold[cold.size() / 2], cold[cold.size() * 9 / 10]);
 }
 
 double gflops(int64_t M, int64_t N, int64_t K, double secs) { return 2.0 * M * N * K / secs / 1e9; }

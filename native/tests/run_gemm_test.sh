@@ -6,8 +6,8 @@
 # (including *_scalar.cc) is compiled for the baseline ISA. Runs the test with CELLSTATE_MAX_ISA=scalar,
 # avx2, avx512 (tiers the CPU lacks are capped by detection and reported),
 # once with an invalid value (must warn and fall back to detection), then a
-# -fsanitize=address,undefined build (--quick, all tiers) and a build whose
-# scratch allocation always fails (fallback path). Outputs go to $OUT
+# -fsanitize=address,undefined build (--quick, all tiers), a -fsanitize=thread
+# build and a build whose scratch allocation always fails (fallback path). Outputs go to $OUT
 # (default /tmp/cellstate-gemm-test), never into the repository.
 # Usage: native/tests/run_gemm_test.sh [--no-perf]
 set -euo pipefail
@@ -73,6 +73,10 @@ build asan -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sani
 for isa in scalar avx2 avx512; do
   run "asan+ubsan" "$isa" "$OUT/asan/gemm_test" --quick --no-perf
 done
+
+echo "--- building tsan (-O1): thread pool protocol + threaded GEMM"
+build tsan -O1 -g -fsanitize=thread
+run "tsan" "avx512" "$OUT/tsan/gemm_test" --quick --no-perf
 
 echo "--- building scratch-failure fallback (-O2)"
 build fallback -O2 -DCELLSTATE_TEST_FORCE_SCRATCH_FAILURE

@@ -1,184 +1,203 @@
 // LSTM layer-direction forward and BPTT for the ts backend: the executable specification.
 // Equations and symbol names: docs/equations.md. Row addressing r(t, b): lib/backend/types.ts.
 //
-// Sizes: T steps, B batch, I inputs, H hidden units, N = T*B rows, H4 = 4H gate columns (i, f, g, o).
+// Sizes: T steps, B batch, I inputs, H hidden units, P = Hout state units (projSize or H),
+// N = T*B rows, G = 4H gate columns (i, f, g, o).
+// Variants: projection (h = W_hr · (o * tanh c)), peepholes (i, f see c_{t-1}, o sees c_t),
+// coupled input-forget gate (f = 1 - i), clip (every gate pre-activation bounded to ±clip).
 // The input projection is one product over all N rows, the recurrence one product per step plus a
-// fused elementwise update; BPTT runs the per-step dh·W_hh product only and leaves dW_ih, dW_hh,
-// db and dX to single products over all rows after the loop. Works in float32 or float64 storage
-// (the arithmetic itself is JS doubles). Deliberately no allocation inside the step loops.
+// fused elementwise update (and, with projection, one more product per step); BPTT runs only the
+// per-step products and leaves dW, db and dX to single products over all rows after the loop.
+// Works in float32 or float64 storage (the arithmetic itself is JS doubles).
 
 import { allocate, type FloatArray } from '../../tensor';
-import type { LstmBackwardArgs, LstmCache, LstmForwardArgs, LstmParams, PreparedLstm, SeqLayout } from '../types';
+import type { CellBackwardArgs, CellCache, CellForwardArgs, CellParams, SeqLayout } from '../types';
 import { gemm } from './gemm';
-import { sigmoid, stepTime } from './util';
+import { addColumnSums, clamp, inputProjection, sigmoid, stepTime, zeroPaddedRows, type TsPrepared } from './util';
 
-export interface TsPreparedLstm extends PreparedLstm {
-  readonly weightIh: FloatArray; // [4H, I]
-  readonly weightHh: FloatArray; // [4H, H]
-  readonly bias: FloatArray; // [4H] b_ih + b_hh (zeros without bias)
-}
-
-interface TsLstmCache extends LstmCache {
-  readonly w: TsPreparedLstm;
+interface LstmCache extends CellCache {
   readonly seq: SeqLayout;
-  readonly x: FloatArray; readonly xOffset: number; readonly ldx: number; // the forward's input rows (kept by reference)
-  readonly gates: FloatArray; // [N, 4H] activated i, f, g, o of each row
-  readonly c: FloatArray; // [N, H] c_t of each row
-  readonly hPrev: FloatArray; // [N, H] h_{t-1} that entered each row's step (0 on padded rows)
+  readonly x: FloatArray; readonly xOffset: number; readonly ldx: number; // input rows (kept by reference)
+  readonly gates: FloatArray; // [N, 4H] activated i, f, g, o (f = 1 - i with inputForget)
+  readonly pre: FloatArray | null; // [N, 4H] pre-activations before clipping (clip only)
+  readonly c: FloatArray; // [N, H] c_t
+  readonly m: FloatArray | null; // [N, H] o * tanh(c_t) before projection (projection only)
+  readonly hPrev: FloatArray; // [N, P] h_{t-1} entering each row's step (0 on padded rows)
   readonly c0: FloatArray; // [B, H]
 }
 
-export function lstmPrepare(p: LstmParams): TsPreparedLstm {
-  const H4 = 4 * p.hiddenSize;
-  const bias = allocate(p.weightIh instanceof Float64Array ? 'float64' : 'float32', H4);
-  for (let j = 0; j < H4; j++) bias[j] = (p.biasIh ? p.biasIh[j] : 0) + (p.biasHh ? p.biasHh[j] : 0);
-  return {
-    backend: 'ts',
-    dtype: p.weightIh instanceof Float64Array ? 'float64' : 'float32',
-    inputSize: p.inputSize,
-    hiddenSize: p.hiddenSize,
-    // Copies: prepared weights are a snapshot, as the native backend's packed ones are, so a call
-    // in flight never sees a later weight update.
-    weightIh: p.weightIh.slice(),
-    weightHh: p.weightHh.slice(),
-    bias,
-  };
-}
-
-export function lstmForward(w: TsPreparedLstm, a: LstmForwardArgs, train: boolean): LstmCache | null {
+export function lstmForward(w: TsPrepared, a: CellForwardArgs, train: boolean): CellCache | null {
+  const p = w.params;
   const { T, B, rowT, rowB } = a;
-  const I = w.inputSize, H = w.hiddenSize, H4 = 4 * H, N = T * B;
+  const H = p.hiddenSize, P = w.outSize, G = 4 * H, N = T * B;
   const dt = w.dtype;
+  const proj = p.projSize > 0 ? p.weightHr! : null;
+  const peep = p.peephole, cifg = p.inputForget, clip = p.clip;
 
-  // Gx = X · W_ihᵀ + bias, all rows at once. In training this buffer becomes the gate cache.
-  const gx = allocate(dt, N * H4); // [N, 4H]
-  gemm(false, true, N, H4, I, a.x, a.xOffset, a.ldx, w.weightIh, 0, I, 0, gx, 0, H4);
-  for (let r = 0; r < N; r++) {
-    const o = r * H4;
-    for (let j = 0; j < H4; j++) gx[o + j] += w.bias[j];
-  }
-
-  const h = allocate(dt, B * H); // [B, H] running state
+  const gx = inputProjection(w, a); // [N, 4H] Gx; in training it becomes the gate cache
+  const pre = train && clip !== null ? allocate(dt, N * G) : null;
+  const h = allocate(dt, B * P); // [B, P] running state
   const c = allocate(dt, B * H); // [B, H]
-  if (a.h0) h.set(a.h0.subarray(0, B * H));
+  if (a.h0) h.set(a.h0.subarray(0, B * P));
   if (a.c0) c.set(a.c0.subarray(0, B * H));
   const c0 = train ? c.slice() : null;
-  const cAll = train ? allocate(dt, N * H) : null; // [N, H]
-  const hPrev = train ? allocate(dt, N * H) : null; // [N, H]
-  const hr = allocate(dt, B * H4); // [B, 4H] h_{t-1} · W_hhᵀ
+  const cAll = train ? allocate(dt, N * H) : null;
+  const hPrev = train ? allocate(dt, N * P) : null;
+  const mAll = train && proj ? allocate(dt, N * H) : null;
+  const hr = allocate(dt, B * G); // [B, 4H] h_{t-1} · W_hhᵀ
+  const mBuf = proj ? allocate(dt, B * H) : null; // [B, H] o * tanh(c_t)
+  const hNew = proj ? allocate(dt, B * P) : null; // [B, P] projected state
+  const rows = new Int32Array(B); // row of each entry at this step, -1 when ended
 
   for (let s = 0; s < T; s++) {
-    gemm(false, true, B, H4, H, h, 0, H, w.weightHh, 0, H, 0, hr, 0, H4);
+    gemm(false, true, B, G, P, h, 0, P, p.weightHh, 0, P, 0, hr, 0, G);
     for (let b = 0; b < B; b++) {
       const t = stepTime(a, s, b);
+      rows[b] = t < 0 ? -1 : t * rowT + b * rowB;
       if (t < 0) continue; // entry b has ended
-      const row = t * rowT + b * rowB;
-      const g0 = row * H4, r0 = b * H4, s0 = b * H, y0 = a.yOffset + row * a.ldy;
+      const row = rows[b];
+      const g0 = row * G, r0 = b * G, s0 = b * H;
       for (let j = 0; j < H; j++) {
-        const ig = sigmoid(gx[g0 + j] + hr[r0 + j]);
-        const fg = sigmoid(gx[g0 + H + j] + hr[r0 + H + j]);
-        const gg = Math.tanh(gx[g0 + 2 * H + j] + hr[r0 + 2 * H + j]);
-        const og = sigmoid(gx[g0 + 3 * H + j] + hr[r0 + 3 * H + j]);
-        const cn = fg * c[s0 + j] + ig * gg;
-        const hn = og * Math.tanh(cn);
+        const cp = c[s0 + j];
+        let ai = gx[g0 + j] + hr[r0 + j];
+        let af = gx[g0 + H + j] + hr[r0 + H + j];
+        let ag = gx[g0 + 2 * H + j] + hr[r0 + 2 * H + j];
+        let ao = gx[g0 + 3 * H + j] + hr[r0 + 3 * H + j];
+        if (peep) { ai += peep.i[j] * cp; af += peep.f[j] * cp; }
+        if (pre) { pre[g0 + j] = ai; pre[g0 + H + j] = af; pre[g0 + 2 * H + j] = ag; }
+        if (clip !== null) { ai = clamp(ai, clip); af = clamp(af, clip); ag = clamp(ag, clip); }
+        const ig = sigmoid(ai);
+        const fg = cifg ? 1 - ig : sigmoid(af);
+        const gg = Math.tanh(ag);
+        const cn = fg * cp + ig * gg;
+        if (peep) ao += peep.o[j] * cn; // the output gate sees the NEW cell state
+        if (pre) pre[g0 + 3 * H + j] = ao;
+        if (clip !== null) ao = clamp(ao, clip);
+        const og = sigmoid(ao);
+        const mn = og * Math.tanh(cn);
         if (cAll) {
           gx[g0 + j] = ig; gx[g0 + H + j] = fg; gx[g0 + 2 * H + j] = gg; gx[g0 + 3 * H + j] = og;
           cAll[row * H + j] = cn;
-          hPrev![row * H + j] = h[s0 + j];
+          if (mAll) mAll[row * H + j] = mn;
         }
         c[s0 + j] = cn;
-        h[s0 + j] = hn;
-        a.y[y0 + j] = hn;
+        if (mBuf) mBuf[s0 + j] = mn;
+        else {
+          if (hPrev) hPrev[row * P + j] = h[s0 + j];
+          h[s0 + j] = mn;
+          a.y[a.yOffset + row * a.ldy + j] = mn;
+        }
+      }
+    }
+    if (proj) {
+      // h_t = m_t · W_hrᵀ for every entry, kept only for those still running.
+      gemm(false, true, B, P, H, mBuf!, 0, H, proj, 0, H, 0, hNew!, 0, P);
+      for (let b = 0; b < B; b++) {
+        const row = rows[b];
+        if (row < 0) continue;
+        for (let j = 0; j < P; j++) {
+          if (hPrev) hPrev[row * P + j] = h[b * P + j];
+          h[b * P + j] = hNew![b * P + j];
+          a.y[a.yOffset + row * a.ldy + j] = hNew![b * P + j];
+        }
       }
     }
   }
-  zeroPaddedRows(a, H);
+  zeroPaddedRows(a, P);
   a.hN.set(h);
-  a.cN.set(c);
+  if (a.cN) a.cN.set(c);
   if (!train) return null;
-  const cache: TsLstmCache = {
-    backend: 'ts', w, seq: { T, B, rowT, rowB, reverse: a.reverse, lengths: a.lengths },
-    x: a.x, xOffset: a.xOffset, ldx: a.ldx, gates: gx, c: cAll!, hPrev: hPrev!, c0: c0!,
+  const cache: LstmCache = {
+    backend: 'ts', seq: { T, B, rowT, rowB, reverse: a.reverse, lengths: a.lengths },
+    x: a.x, xOffset: a.xOffset, ldx: a.ldx, gates: gx, pre, c: cAll!, m: mAll, hPrev: hPrev!, c0: c0!,
   };
   return cache;
 }
 
-/** Outputs at t >= lengths[b] are exactly 0 (PyTorch's pad_packed_sequence convention). */
-function zeroPaddedRows(a: LstmForwardArgs, width: number): void {
-  if (!a.lengths) return;
-  for (let b = 0; b < a.B; b++) {
-    for (let t = a.lengths[b]; t < a.T; t++) {
-      const y0 = a.yOffset + (t * a.rowT + b * a.rowB) * a.ldy;
-      a.y.fill(0, y0, y0 + width);
-    }
-  }
-}
-
-export function lstmBackward(w: TsPreparedLstm, cacheIn: LstmCache, g: LstmBackwardArgs): void {
-  const k = cacheIn as TsLstmCache;
+export function lstmBackward(w: TsPrepared, cacheIn: CellCache, g: CellBackwardArgs): void {
+  const k = cacheIn as LstmCache;
+  const p = w.params;
   const { T, B, rowT, rowB } = k.seq;
-  const I = w.inputSize, H = w.hiddenSize, H4 = 4 * H, N = T * B;
+  const I = p.inputSize, H = p.hiddenSize, P = w.outSize, G = 4 * H, N = T * B;
   const dt = w.dtype;
-  const gates = k.gates, cAll = k.c;
+  const proj = p.projSize > 0 ? p.weightHr! : null;
+  const peep = p.peephole, cifg = p.inputForget, clip = p.clip;
+  const gates = k.gates, cAll = k.c, pre = k.pre;
 
-  const dh = allocate(dt, B * H); // [B, H] carried ∂h
+  const dh = allocate(dt, B * P); // [B, P] carried ∂h
   const dc = allocate(dt, B * H); // [B, H] carried ∂c
-  if (g.dhN) dh.set(g.dhN.subarray(0, B * H));
+  if (g.dhN) dh.set(g.dhN.subarray(0, B * P));
   if (g.dcN) dc.set(g.dcN.subarray(0, B * H));
-  const dA = allocate(dt, N * H4); // [N, 4H] ∂ pre-activations, row order (0 on padded rows)
-  const dAs = allocate(dt, B * H4); // [B, 4H] this step's ∂A, batch order
-  const dhNew = allocate(dt, B * H); // [B, H] ∂A_t · W_hh
-  const active = new Uint8Array(B);
+  const dA = allocate(dt, N * G); // [N, 4H] ∂ pre-activations, row order (0 on padded rows)
+  const dAs = allocate(dt, B * G); // [B, 4H] this step's ∂A, batch order
+  const dhNew = allocate(dt, B * P); // [B, P] ∂A_t · W_hh
+  const dm = proj ? allocate(dt, B * H) : dh; // [B, H] ∂(o * tanh c): through W_hr, or ∂h itself
+  const dHrows = proj ? allocate(dt, N * P) : null; // [N, P] ∂h of each row (for ∂W_hr)
+  const rows = new Int32Array(B);
+  const pass = (v: number) => (clip === null || Math.abs(v) <= clip ? 1 : 0); // clip's derivative
 
   for (let s = T - 1; s >= 0; s--) {
     dAs.fill(0);
     for (let b = 0; b < B; b++) {
       const t = stepTime(k.seq, s, b);
-      active[b] = t >= 0 ? 1 : 0;
-      if (t < 0) continue;
-      const row = t * rowT + b * rowB;
+      rows[b] = t < 0 ? -1 : t * rowT + b * rowB;
+      if (t >= 0 && g.dy) {
+        const y0 = g.dyOffset + rows[b] * g.lddy;
+        for (let j = 0; j < P; j++) dh[b * P + j] += g.dy[y0 + j];
+      }
+    }
+    if (proj) {
+      gemm(false, false, B, H, P, dh, 0, P, proj, 0, H, 0, dm, 0, H); // ∂m = ∂h · W_hr
+      for (let b = 0; b < B; b++) {
+        if (rows[b] >= 0) for (let j = 0; j < P; j++) dHrows![rows[b] * P + j] = dh[b * P + j];
+      }
+    }
+    for (let b = 0; b < B; b++) {
+      const row = rows[b];
+      if (row < 0) continue;
       const tPrev = s > 0 ? stepTime(k.seq, s - 1, b) : -1;
       const cp = tPrev >= 0 ? cAll : k.c0; // where c_{t-1} lives
       const cp0 = tPrev >= 0 ? (tPrev * rowT + b * rowB) * H : b * H;
-      const g0 = row * H4, s0 = b * H, d0 = b * H4;
-      if (g.dy) {
-        const y0 = g.dyOffset + row * g.lddy;
-        for (let j = 0; j < H; j++) dh[s0 + j] += g.dy[y0 + j];
-      }
+      const g0 = row * G, s0 = b * H, d0 = b * G;
       for (let j = 0; j < H; j++) {
         const ig = gates[g0 + j], fg = gates[g0 + H + j], gg = gates[g0 + 2 * H + j], og = gates[g0 + 3 * H + j];
-        const tc = Math.tanh(cAll[row * H + j]);
-        const dhj = dh[s0 + j];
-        const dO = dhj * tc;
-        const dC = dc[s0 + j] + dhj * og * (1 - tc * tc);
-        const dI = dC * gg, dG = dC * ig, dF = dC * cp[cp0 + j];
-        dc[s0 + j] = dC * fg;
-        const ai = dI * ig * (1 - ig), af = dF * fg * (1 - fg), ag = dG * (1 - gg * gg), ao = dO * og * (1 - og);
+        const cn = cAll[row * H + j], cpj = cp[cp0 + j];
+        const tc = Math.tanh(cn);
+        const dmj = dm[s0 + j];
+        const ao = dmj * tc * og * (1 - og) * (pre ? pass(pre[g0 + 3 * H + j]) : 1);
+        let dC = dc[s0 + j] + dmj * og * (1 - tc * tc);
+        if (peep) dC += ao * peep.o[j];
+        let dI = dC * gg;
+        let af = 0;
+        if (cifg) dI -= dC * cpj; // f = 1 - i
+        else af = dC * cpj * fg * (1 - fg) * (pre ? pass(pre[g0 + H + j]) : 1);
+        const ai = dI * ig * (1 - ig) * (pre ? pass(pre[g0 + j]) : 1);
+        const ag = dC * ig * (1 - gg * gg) * (pre ? pass(pre[g0 + 2 * H + j]) : 1);
+        let dcPrev = dC * fg;
+        if (peep) {
+          dcPrev += ai * peep.i[j] + af * peep.f[j];
+          g.dPeephole!.i[j] += ai * cpj;
+          g.dPeephole!.f[j] += af * cpj;
+          g.dPeephole!.o[j] += ao * cn;
+        }
+        dc[s0 + j] = dcPrev;
         dA[g0 + j] = ai; dA[g0 + H + j] = af; dA[g0 + 2 * H + j] = ag; dA[g0 + 3 * H + j] = ao;
         dAs[d0 + j] = ai; dAs[d0 + H + j] = af; dAs[d0 + 2 * H + j] = ag; dAs[d0 + 3 * H + j] = ao;
       }
     }
-    gemm(false, false, B, H, H4, dAs, 0, H4, w.weightHh, 0, H, 0, dhNew, 0, H);
+    gemm(false, false, B, P, G, dAs, 0, G, p.weightHh, 0, P, 0, dhNew, 0, P);
     for (let b = 0; b < B; b++) {
-      if (!active[b]) continue; // an entry that has not started yet keeps ∂hN
-      for (let j = b * H; j < b * H + H; j++) dh[j] = dhNew[j];
+      if (rows[b] < 0) continue; // an entry that has not started yet keeps ∂hN
+      for (let j = b * P; j < b * P + P; j++) dh[j] = dhNew[j];
     }
   }
   g.dh0.set(dh);
-  g.dc0.set(dc);
+  if (g.dc0) g.dc0.set(dc);
 
-  gemm(true, false, H4, I, N, dA, 0, H4, k.x, k.xOffset, k.ldx, 1, g.dWeightIh, 0, I);
-  gemm(true, false, H4, H, N, dA, 0, H4, k.hPrev, 0, H, 1, g.dWeightHh, 0, H);
-  if (g.dBiasIh || g.dBiasHh) {
-    const db = allocate(dt, H4);
-    for (let r = 0; r < N; r++) {
-      const o = r * H4;
-      for (let j = 0; j < H4; j++) db[j] += dA[o + j];
-    }
-    for (let j = 0; j < H4; j++) {
-      if (g.dBiasIh) g.dBiasIh[j] += db[j];
-      if (g.dBiasHh) g.dBiasHh[j] += db[j];
-    }
-  }
-  if (g.dx) gemm(false, false, N, I, H4, dA, 0, H4, w.weightIh, 0, I, 1, g.dx, g.dxOffset, g.lddx);
+  gemm(true, false, G, I, N, dA, 0, G, k.x, k.xOffset, k.ldx, 1, g.dWeightIh, 0, I);
+  gemm(true, false, G, P, N, dA, 0, G, k.hPrev, 0, P, 1, g.dWeightHh, 0, P);
+  if (proj) gemm(true, false, P, H, N, dHrows!, 0, P, k.m!, 0, H, 1, g.dWeightHr!, 0, H);
+  if (g.dBiasIh) addColumnSums(g.dBiasIh, dA, N, G);
+  if (g.dBiasHh) addColumnSums(g.dBiasHh, dA, N, G);
+  if (g.dx) gemm(false, false, N, I, G, dA, 0, G, p.weightIh, 0, I, 1, g.dx, g.dxOffset, g.lddx);
 }

@@ -1,12 +1,73 @@
-// Small shared helpers of the ts backend kernels.
+// Shared pieces of the ts backend kernels: the prepared-weights snapshot, the input projection
+// over all rows, and small numeric helpers.
 
-import type { SeqLayout } from '../types';
+import { allocate, type DType, type FloatArray } from '../../tensor';
+import type { CellForwardArgs, CellParams, PreparedCell, SeqLayout } from '../types';
+import { gateCount } from '../types';
+import { gemm } from './gemm';
+
+export interface TsPrepared extends PreparedCell {
+  readonly params: CellParams; // copies of every array: a snapshot
+  readonly biasX: FloatArray; // [G*H] bias added to X·W_ihᵀ (see prepareTs)
+}
+
+function copy<T extends FloatArray | null>(a: T): T {
+  return (a ? a.slice() : null) as T;
+}
+
+/**
+ * Snapshot the parameters and pre-sum the biases that can be added once to the input projection:
+ * both biases for every gate, except GRU's n gate, whose b_hn sits inside r * (W_hn h + b_hn) and
+ * therefore stays with the recurrent product (docs/equations.md).
+ */
+export function prepareTs(p: CellParams): TsPrepared {
+  const dtype: DType = p.weightIh instanceof Float64Array ? 'float64' : 'float32';
+  const G = gateCount(p.kind) * p.hiddenSize;
+  const biasX = allocate(dtype, G);
+  const nStart = p.kind === 'gru' ? 2 * p.hiddenSize : G; // columns from here get b_ih only
+  for (let j = 0; j < G; j++) biasX[j] = (p.biasIh ? p.biasIh[j] : 0) + (p.biasHh && j < nStart ? p.biasHh[j] : 0);
+  const params: CellParams = {
+    ...p,
+    weightIh: copy(p.weightIh), weightHh: copy(p.weightHh), biasIh: copy(p.biasIh), biasHh: copy(p.biasHh),
+    weightHr: copy(p.weightHr),
+    peephole: p.peephole && { i: p.peephole.i.slice(), f: p.peephole.f.slice(), o: p.peephole.o.slice() },
+  };
+  return {
+    backend: 'ts', dtype, kind: p.kind, inputSize: p.inputSize, hiddenSize: p.hiddenSize,
+    outSize: p.projSize || p.hiddenSize, params, biasX,
+  };
+}
+
+/** Gx [N, G*H] = X · W_ihᵀ + biasX for every row at once. */
+export function inputProjection(w: TsPrepared, a: CellForwardArgs): FloatArray {
+  const p = w.params;
+  const G = gateCount(p.kind) * p.hiddenSize, N = a.T * a.B;
+  const gx = allocate(w.dtype, N * G);
+  gemm(false, true, N, G, p.inputSize, a.x, a.xOffset, a.ldx, p.weightIh, 0, p.inputSize, 0, gx, 0, G);
+  for (let r = 0; r < N; r++) {
+    const o = r * G;
+    for (let j = 0; j < G; j++) gx[o + j] += w.biasX[j];
+  }
+  return gx;
+}
+
+/** out[j] += Σ_r m[r*cols + j] */
+export function addColumnSums(out: FloatArray, m: FloatArray, rows: number, cols: number, col0 = 0, width = cols): void {
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols + col0;
+    for (let j = 0; j < width; j++) out[j] += m[o + j];
+  }
+}
 
 /** Logistic sigmoid without overflow: exp is only ever taken of a non-positive number. */
 export function sigmoid(v: number): number {
   if (v >= 0) return 1 / (1 + Math.exp(-v));
   const e = Math.exp(v);
   return e / (1 + e);
+}
+
+export function clamp(v: number, bound: number): number {
+  return v > bound ? bound : v < -bound ? -bound : v;
 }
 
 /**
@@ -17,4 +78,15 @@ export function stepTime(q: SeqLayout, s: number, b: number): number {
   const len = q.lengths ? q.lengths[b] : q.T;
   if (s >= len) return -1;
   return q.reverse ? len - 1 - s : s;
+}
+
+/** Outputs at t >= lengths[b] are exactly 0 (PyTorch's pad_packed_sequence convention). */
+export function zeroPaddedRows(a: CellForwardArgs, width: number): void {
+  if (!a.lengths) return;
+  for (let b = 0; b < a.B; b++) {
+    for (let t = a.lengths[b]; t < a.T; t++) {
+      const y0 = a.yOffset + (t * a.rowT + b * a.rowB) * a.ldy;
+      a.y.fill(0, y0, y0 + width);
+    }
+  }
 }

@@ -1,0 +1,505 @@
+// The machinery every recurrent layer shares (LSTM, GRU, RNN): options, PyTorch-named
+// parameters, stacking layers, directions, variable lengths, dropout between layers, and the
+// sync/async plans that turn one call into one backend call per layer-direction
+// (lib/backend/types.ts). Subclasses only declare their cell: kind, gate count, extra options
+// and extra parameters.
+//
+// Shapes (PyTorch): x [T, B, I] ([B, T, I] with batchFirst); output [T, B, D*Hout];
+// hN [L*D, B, Hout], cN [L*D, B, H] (LSTM) — never batch-first; index of layer k, direction d is
+// k*D + d. Hout = projSize || hiddenSize.
+
+import { defaultBackendName, getBackend, isBackendName } from '../backend';
+import type { Backend, BackendName, CellBackwardArgs, CellCache, CellForwardArgs, CellKind, CellParams, PreparedCell } from '../backend/types';
+import { gateCount } from '../backend/types';
+import { argRangeError, argTypeError, describe, shapeError, StaleCacheError } from '../errors';
+import { freshSeed, Rng } from '../rng';
+import { allocate, checkTensorArg, Tensor, type DType, type FloatArray } from '../tensor';
+import { oneOf, optionalBool, optionalSeed, positiveInt, readOptions, type Options } from './options';
+import { initBound, ParamSet, type ParamSpec, type StateDictInput } from './params';
+import { checkFinite, checkGrad, checkInput, checkLengths, checkState, type SeqShape } from './sequence';
+
+export interface RecurrentOptions {
+  inputSize: number;
+  hiddenSize: number;
+  numLayers?: number; // default 1
+  bias?: boolean; // default true
+  batchFirst?: boolean; // default false
+  bidirectional?: boolean; // default false
+  dropout?: number; // between layers, training forwards only; default 0
+  clip?: number | null; // bound every gate pre-activation to [-clip, clip] (ONNX); default none
+  reverse?: boolean; // low-level (ONNX direction 'reverse'): the single direction runs backwards
+  seed?: number; // weights U(-1/sqrt(H), 1/sqrt(H)) from this seed; a fresh one if omitted
+  dtype?: DType; // default 'float32'; 'float64' (ts backend only) for gradient checks
+  backend?: BackendName; // default: see backend()
+}
+
+export interface ForwardOptions {
+  h0?: Tensor | null; // [L*D, B, Hout]
+  c0?: Tensor | null; // [L*D, B, H] (LSTM)
+  lengths?: ArrayLike<number> | null; // [B], each in [1, T]: a variable-length batch
+}
+
+export interface RecurrentOutput {
+  output: Tensor; // [T, B, D*Hout] or [B, T, D*Hout]
+  hN: Tensor; // [L*D, B, Hout]
+  cN?: Tensor; // [L*D, B, H] (LSTM)
+}
+
+export interface GradOutputs {
+  dOutput?: Tensor | null;
+  dHN?: Tensor | null;
+  dCN?: Tensor | null; // LSTM
+}
+
+export interface RecurrentGradients {
+  dX: Tensor; // shape of x
+  dH0: Tensor; // [L*D, B, Hout]
+  dC0?: Tensor; // [L*D, B, H] (LSTM)
+  grads: Record<string, Tensor>; // every parameter, keyed by its PyTorch name
+}
+
+/** Streaming state for `step`: h [L, B, Hout] and, for LSTM, c [L, B, H]. */
+export interface StepState {
+  h: Tensor;
+  c?: Tensor;
+}
+
+/**
+ * Everything one training forward keeps for its backward. Independent of the model's other
+ * calls, so several forwards may be in flight; tied to the weights it was computed with.
+ */
+export class RecurrentCache {
+  /** @internal */ constructor(
+    readonly model: Recurrent,
+    readonly version: number,
+    readonly seq: SeqShape,
+    readonly caches: CellCache[], // [L*D] backend caches (each keeps its layer's input rows)
+    readonly backendName: BackendName,
+    readonly prepared: readonly PreparedCell[], // the weights the forward used
+    readonly dropoutMasks: (FloatArray | null)[], // [L-1] masks applied to layer k's output (scaled)
+  ) {}
+}
+
+/** Cell-specific settings a subclass passes to the base. */
+export interface CellSpec {
+  name: string; // 'LSTM' | 'GRU' | 'RNN' for messages
+  kind: CellKind;
+  projSize?: number;
+  peephole?: boolean;
+  inputForget?: boolean;
+  linearBeforeReset?: boolean;
+}
+
+interface ForwardPlan {
+  out: RecurrentOutput;
+  layers: { w: PreparedCell; args: CellForwardArgs }[][]; // [L][D] backend calls, in order
+  after: ((() => void) | null)[]; // [L] run after layer k (dropout on its output)
+  seq: SeqShape;
+  prepared: readonly PreparedCell[];
+  masks: (FloatArray | null)[];
+}
+
+interface BackwardPlan {
+  out: RecurrentGradients;
+  layers: { w: PreparedCell; cache: CellCache; args: CellBackwardArgs }[][]; // last layer first
+  after: ((() => void) | null)[]; // run after each entry of `layers` (dropout on ∂input)
+}
+
+export const COMMON_KEYS = ['inputSize', 'hiddenSize', 'numLayers', 'bias', 'batchFirst', 'bidirectional', 'dropout', 'clip', 'reverse', 'seed', 'dtype', 'backend'] as const;
+const FORWARD_KEYS = ['h0', 'c0', 'lengths'] as const;
+const GRAD_KEYS = ['dOutput', 'dHN', 'dCN'] as const;
+
+export abstract class Recurrent {
+  readonly inputSize: number;
+  readonly hiddenSize: number;
+  readonly numLayers: number;
+  readonly bias: boolean;
+  readonly batchFirst: boolean;
+  readonly bidirectional: boolean;
+  readonly dropout: number;
+  readonly clip: number | null;
+  readonly reverse: boolean;
+  readonly dtype: DType;
+  /** The seed the initial weights (and the dropout stream) were drawn from. */
+  readonly seed: number;
+  protected readonly cell: Required<CellSpec>;
+  private readonly params: ParamSet;
+  private backendObj: Backend;
+  private prepared: PreparedCell[] = [];
+  private version = 0;
+  private readonly dropoutRng: Rng;
+
+  protected constructor(options: unknown, cellKeys: readonly string[], readCell: (o: Options) => CellSpec) {
+    const where0 = new.target.name;
+    if (options === undefined || options === null) throw argTypeError(where0, 'options', 'an options object with inputSize and hiddenSize', options);
+    const o = readOptions(where0, 'options', options, [...COMMON_KEYS, ...cellKeys]);
+    const spec = readCell(o);
+    const where = spec.name;
+    this.cell = { projSize: 0, peephole: false, inputForget: false, linearBeforeReset: true, ...spec };
+    this.inputSize = positiveInt(where, 'inputSize', o.inputSize);
+    this.hiddenSize = positiveInt(where, 'hiddenSize', o.hiddenSize);
+    this.numLayers = o.numLayers === undefined ? 1 : positiveInt(where, 'numLayers', o.numLayers);
+    this.bias = optionalBool(where, 'bias', o.bias, true);
+    this.batchFirst = optionalBool(where, 'batchFirst', o.batchFirst, false);
+    this.bidirectional = optionalBool(where, 'bidirectional', o.bidirectional, false);
+    this.reverse = optionalBool(where, 'reverse', o.reverse, false);
+    if (this.reverse && this.bidirectional) throw argTypeError(where, 'reverse', 'false when bidirectional is true', true);
+    this.dropout = optionalProbability(where, 'dropout', o.dropout);
+    if (this.dropout > 0 && this.numLayers === 1) {
+      process.emitWarning(`${where}: dropout=${this.dropout} applies between layers, so it has no effect with numLayers=1`, { code: 'CELLSTATE_DROPOUT_ONE_LAYER' });
+    }
+    this.clip = optionalClip(where, o.clip);
+    if (this.cell.projSize) {
+      if (this.cell.projSize >= this.hiddenSize) {
+        throw argRangeError(where, 'projSize', `a positive integer below hiddenSize (${this.hiddenSize})`, describe(this.cell.projSize));
+      }
+    }
+    this.dtype = oneOf(where, 'dtype', o.dtype, ['float32', 'float64'] as const, 'float32');
+    this.seed = optionalSeed(where, 'seed', o.seed) ?? freshSeed();
+    if (o.backend !== undefined && !isBackendName(o.backend)) throw argTypeError(where, 'backend', "'ts' or 'native'", o.backend);
+    this.backendObj = this.pickBackend(o.backend as BackendName | undefined);
+    this.params = new ParamSet(this.paramSpecs(), this.dtype);
+    const rng = new Rng(this.seed);
+    this.params.initUniform(rng, initBound(this.hiddenSize));
+    this.dropoutRng = new Rng(rng.nextU32() ^ 0x5bd1e995);
+    this.prepare();
+  }
+
+  get numDirections(): number {
+    return this.bidirectional ? 2 : 1;
+  }
+
+  /** Units of h (and of each direction's output): projSize || hiddenSize. */
+  get outSize(): number {
+    return this.cell.projSize || this.hiddenSize;
+  }
+
+  /** Name of the backend this model computes on. */
+  get backend(): BackendName {
+    return this.backendObj.name;
+  }
+
+  protected get hasCell(): boolean {
+    return this.cell.kind === 'lstm';
+  }
+
+  /** Move the model to another backend (weights are re-prepared for it). */
+  useBackend(name: BackendName): this {
+    if (!isBackendName(name)) throw argTypeError(`${this.cell.name}.useBackend`, 'name', "'ts' or 'native'", name);
+    this.backendObj = this.pickBackend(name);
+    this.prepare();
+    return this;
+  }
+
+  /** Parameter names and shapes in PyTorch's named_parameters() order. */
+  paramSpecs(): ParamSpec[] {
+    const H = this.hiddenSize, D = this.numDirections, P = this.outSize, GH = gateCount(this.cell.kind) * H;
+    const specs: ParamSpec[] = [];
+    for (let k = 0; k < this.numLayers; k++) {
+      const I = k === 0 ? this.inputSize : D * P;
+      for (let d = 0; d < D; d++) {
+        const s = this.suffix(k, d);
+        specs.push({ name: `weight_ih${s}`, shape: [GH, I] }, { name: `weight_hh${s}`, shape: [GH, P] });
+        if (this.bias) specs.push({ name: `bias_ih${s}`, shape: [GH] }, { name: `bias_hh${s}`, shape: [GH] });
+        if (this.cell.projSize) specs.push({ name: `weight_hr${s}`, shape: [P, H] });
+        if (this.cell.peephole) for (const g of ['i', 'f', 'o']) specs.push({ name: `peephole_${g}${s}`, shape: [H] });
+      }
+    }
+    return specs;
+  }
+
+  /**
+   * The live parameters, in named_parameters() order: Tensors viewing the model's own storage (no
+   * copies), for optimizers. After changing their data in place, call `commitParameters()`.
+   */
+  namedParameters(): [string, Tensor][] {
+    return this.params.specs.map((s) => [s.name, new Tensor(this.params.get(s.name), s.shape)]);
+  }
+
+  /** Apply in-place parameter changes: re-prepare the backend's weights (invalidates caches). */
+  commitParameters(): this {
+    this.prepare();
+    return this;
+  }
+
+  /** Copies of every parameter keyed by its PyTorch name. */
+  stateDict(): Record<string, Tensor> {
+    return this.params.stateDict();
+  }
+
+  /** Replace all weights (PyTorch names and shapes; every name required, none unknown). */
+  loadStateDict(weights: StateDictInput): this {
+    this.params.load(`${this.cell.name}.loadStateDict`, weights);
+    this.prepare();
+    return this;
+  }
+
+  /** Inference: keeps nothing for backward. */
+  forward(x: Tensor, options?: ForwardOptions): RecurrentOutput {
+    const plan = this.planForward(`${this.cell.name}.forward`, x, options, false);
+    plan.layers.forEach((layer) => layer.forEach((c) => this.backendObj.forward(c.w, c.args, false)));
+    return plan.out;
+  }
+
+  /**
+   * Inference off the event loop (native: on a worker thread; ts: computed before the promise
+   * settles). The input is copied and the weights are those at the call, so the caller may change
+   * either while the promise is pending.
+   */
+  async forwardAsync(x: Tensor, options?: ForwardOptions): Promise<RecurrentOutput> {
+    const plan = this.planForward(`${this.cell.name}.forwardAsync`, x, options, false, true);
+    const be = this.backendObj;
+    for (const layer of plan.layers) await Promise.all(layer.map((c) => be.forwardAsync(c.w, c.args, false)));
+    return plan.out;
+  }
+
+  /** Training forward (dropout active): also returns the cache that `backward` needs. */
+  forwardTrain(x: Tensor, options?: ForwardOptions): RecurrentOutput & { cache: RecurrentCache } {
+    const plan = this.planForward(`${this.cell.name}.forwardTrain`, x, options, true);
+    const caches: CellCache[] = [];
+    plan.layers.forEach((layer, k) => {
+      for (const c of layer) caches.push(this.backendObj.forward(c.w, c.args, true)!);
+      plan.after[k]?.();
+    });
+    return { ...plan.out, cache: this.makeCache(plan, caches) };
+  }
+
+  /** forwardTrain off the event loop (see forwardAsync). */
+  async forwardTrainAsync(x: Tensor, options?: ForwardOptions): Promise<RecurrentOutput & { cache: RecurrentCache }> {
+    const plan = this.planForward(`${this.cell.name}.forwardTrainAsync`, x, options, true, true);
+    const be = this.backendObj;
+    const caches: CellCache[] = [];
+    for (let k = 0; k < plan.layers.length; k++) {
+      caches.push(...(await Promise.all(plan.layers[k].map((c) => be.forwardAsync(c.w, c.args, true)))).map((c) => c!));
+      plan.after[k]?.();
+    }
+    return { ...plan.out, cache: this.makeCache(plan, caches) };
+  }
+
+  /**
+   * Full backpropagation through time of one training forward. Upstream gradients default to 0.
+   * Returns gradients for x, h0 (c0) and every parameter (by PyTorch name).
+   */
+  backward(cache: RecurrentCache, gradOutputs?: GradOutputs): RecurrentGradients {
+    const plan = this.planBackward(`${this.cell.name}.backward`, cache, gradOutputs);
+    plan.layers.forEach((layer, i) => {
+      for (const c of layer) this.backendObj.backward(c.w, c.cache, c.args);
+      plan.after[i]?.();
+    });
+    return plan.out;
+  }
+
+  /** backward off the event loop (see forwardAsync). */
+  async backwardAsync(cache: RecurrentCache, gradOutputs?: GradOutputs): Promise<RecurrentGradients> {
+    const plan = this.planBackward(`${this.cell.name}.backwardAsync`, cache, gradOutputs);
+    const be = this.backendObj;
+    for (let i = 0; i < plan.layers.length; i++) {
+      // Directions of one layer add into the same ∂input buffer, so they run one after the other.
+      for (const c of plan.layers[i]) await be.backwardAsync(c.w, c.cache, c.args);
+      plan.after[i]?.();
+    }
+    return plan.out;
+  }
+
+  /**
+   * One step of streaming inference: x [B, inputSize] and the state from the previous step (zeros
+   * when omitted) -> the output [B, Hout] and the new state. Feeding a sequence one step at a time
+   * gives the same outputs as one whole-sequence forward. Unidirectional models only.
+   */
+  step(x: Tensor, state?: StepState | null): { output: Tensor; state: StepState } {
+    const where = `${this.cell.name}.step`;
+    if (this.bidirectional || this.reverse) throw argTypeError(where, 'this', 'a model that runs forward in time (not bidirectional or reverse)', this);
+    const { shape, data } = checkStepInput(where, x, this.inputSize, this.dtype);
+    const B = shape[0];
+    const o = readOptions(where, 'state', state, ['h', 'c']);
+    const x3 = new Tensor(data, this.batchFirst ? [B, 1, this.inputSize] : [1, B, this.inputSize]); // same memory either way
+    const r = this.forward(x3, { h0: o.h as Tensor | undefined, c0: o.c as Tensor | undefined });
+    const next: StepState = { h: r.hN };
+    if (r.cN) next.c = r.cN;
+    return { output: new Tensor(r.output.data, [B, this.outSize]), state: next };
+  }
+
+  /** Validate, allocate every buffer and lay out one backend call per layer-direction. */
+  private planForward(where: string, x: Tensor, options: ForwardOptions | undefined, train: boolean, copyInput = false): ForwardPlan {
+    const o = readOptions(where, 'options', options, FORWARD_KEYS);
+    const { data: xData, seq } = checkInput(where, x, this.inputSize, this.batchFirst, this.dtype);
+    const { T, B, rowT, rowB } = seq;
+    const H = this.hiddenSize, P = this.outSize, D = this.numDirections, L = this.numLayers, N = T * B;
+    const hShape = [L * D, B, P], cShape = [L * D, B, H];
+    const h0 = checkState(where, 'h0', o.h0, hShape, 'numLayers*numDirections, B, ' + (this.cell.projSize ? 'projSize' : 'hiddenSize'), this.dtype);
+    if (!this.hasCell && o.c0 !== undefined && o.c0 !== null) throw argTypeError(where, 'options.c0', `nothing (a ${this.cell.name} has no cell state)`, o.c0);
+    const c0 = this.hasCell ? checkState(where, 'c0', o.c0, cShape, 'numLayers*numDirections, B, hiddenSize', this.dtype) : null;
+    const lengths = checkLengths(where, o.lengths, T, B);
+
+    const prepared = this.prepared; // snapshot: later weight updates do not reach this call
+    const hN = allocate(this.dtype, L * D * B * P);
+    const cN = this.hasCell ? allocate(this.dtype, L * D * B * H) : null;
+    const layers: ForwardPlan['layers'] = [];
+    const after: ForwardPlan['after'] = [];
+    const masks: (FloatArray | null)[] = [];
+    // Layer 0 reads x; training (and async) keeps a private copy so later changes to x cannot leak in.
+    let input: FloatArray = train || copyInput ? xData.slice() : xData;
+    let ldx = this.inputSize;
+    let y: FloatArray = input;
+    const view = (a: FloatArray | null, i: number, n: number) => (a ? (copyInput ? a.slice(i * n, i * n + n) : a.subarray(i * n, i * n + n)) : null);
+    for (let k = 0; k < L; k++) {
+      y = allocate(this.dtype, N * D * P); // [N, D*P] layer k output rows
+      const calls = [];
+      for (let d = 0; d < D; d++) {
+        const i = k * D + d;
+        calls.push({ w: prepared[i], args: {
+          T, B, rowT, rowB, reverse: d === 1 || this.reverse, lengths,
+          x: input, xOffset: 0, ldx,
+          y, yOffset: d * P, ldy: D * P,
+          h0: view(h0, i, B * P), c0: view(c0, i, B * H),
+          hN: hN.subarray(i * B * P, (i + 1) * B * P),
+          cN: cN ? cN.subarray(i * B * H, (i + 1) * B * H) : null,
+        } });
+      }
+      layers.push(calls);
+      const mask = train && this.dropout > 0 && k < L - 1 ? this.dropoutMask(N * D * P) : null;
+      masks.push(mask);
+      const out = y;
+      after.push(mask ? () => { for (let j = 0; j < out.length; j++) out[j] *= mask[j]; } : null);
+      input = y;
+      ldx = D * P;
+    }
+    const result: RecurrentOutput = {
+      output: new Tensor(y, this.batchFirst ? [B, T, D * P] : [T, B, D * P]),
+      hN: new Tensor(hN, hShape),
+    };
+    if (cN) result.cN = new Tensor(cN, cShape);
+    return { out: result, layers, after, seq, prepared, masks };
+  }
+
+  /** Inverted dropout: 0 with probability p, else 1/(1-p). Seeded stream, advances per call. */
+  private dropoutMask(n: number): FloatArray {
+    const m = allocate(this.dtype, n);
+    const keep = 1 - this.dropout, scale = 1 / keep;
+    for (let i = 0; i < n; i++) m[i] = this.dropoutRng.next() < keep ? scale : 0;
+    return m;
+  }
+
+  private makeCache(plan: ForwardPlan, caches: CellCache[]): RecurrentCache {
+    return new RecurrentCache(this, this.version, plan.seq, caches, this.backendObj.name, plan.prepared, plan.masks);
+  }
+
+  private planBackward(where: string, cache: RecurrentCache, gradOutputs: GradOutputs | undefined): BackwardPlan {
+    if (!(cache instanceof RecurrentCache)) throw argTypeError(where, 'cache', 'the cache returned by forwardTrain', cache);
+    if (cache.model !== this) throw new StaleCacheError(`${where}: cache: it belongs to another model`);
+    if (cache.version !== this.version || cache.backendName !== this.backendObj.name) {
+      throw new StaleCacheError(`${where}: cache: the weights or backend changed after forwardTrain; run forwardTrain again`);
+    }
+    const g = readOptions(where, 'gradOutputs', gradOutputs, GRAD_KEYS);
+    const { T, B } = cache.seq;
+    const H = this.hiddenSize, P = this.outSize, D = this.numDirections, L = this.numLayers, N = T * B;
+    const outShape = this.batchFirst ? [B, T, D * P] : [T, B, D * P];
+    const hShape = [L * D, B, P], cShape = [L * D, B, H];
+    let dy = checkGrad(where, 'dOutput', g.dOutput, outShape, this.dtype);
+    const dhN = checkGrad(where, 'dHN', g.dHN, hShape, this.dtype);
+    if (!this.hasCell && g.dCN !== undefined && g.dCN !== null) throw argTypeError(where, 'gradOutputs.dCN', `nothing (a ${this.cell.name} has no cell state)`, g.dCN);
+    const dcN = this.hasCell ? checkGrad(where, 'dCN', g.dCN, cShape, this.dtype) : null;
+
+    const grads = new Map(this.params.specs.map((s) => [s.name, allocate(this.dtype, this.params.get(s.name).length)]));
+    const dH0 = allocate(this.dtype, L * D * B * P);
+    const dC0 = this.hasCell ? allocate(this.dtype, L * D * B * H) : null;
+    const layers: BackwardPlan['layers'] = [];
+    const after: BackwardPlan['after'] = [];
+    let dIn: FloatArray = allocate(this.dtype, 0);
+    const part = (a: FloatArray | null, i: number, n: number) => (a ? a.subarray(i * n, i * n + n) : null);
+    for (let k = L - 1; k >= 0; k--) {
+      const Ik = k === 0 ? this.inputSize : D * P;
+      dIn = allocate(this.dtype, N * Ik); // ∂ of layer k's input rows; both directions add into it
+      const calls = [];
+      for (let d = 0; d < D; d++) {
+        const i = k * D + d, s = this.suffix(k, d);
+        calls.push({ w: cache.prepared[i], cache: cache.caches[i], args: {
+          dy, dyOffset: d * P, lddy: D * P,
+          dhN: part(dhN, i, B * P), dcN: part(dcN, i, B * H),
+          dx: dIn, dxOffset: 0, lddx: Ik,
+          dh0: part(dH0, i, B * P)!, dc0: part(dC0, i, B * H),
+          dWeightIh: grads.get(`weight_ih${s}`)!,
+          dWeightHh: grads.get(`weight_hh${s}`)!,
+          dBiasIh: this.bias ? grads.get(`bias_ih${s}`)! : null,
+          dBiasHh: this.bias ? grads.get(`bias_hh${s}`)! : null,
+          dWeightHr: this.cell.projSize ? grads.get(`weight_hr${s}`)! : null,
+          dPeephole: this.cell.peephole ? { i: grads.get(`peephole_i${s}`)!, f: grads.get(`peephole_f${s}`)!, o: grads.get(`peephole_o${s}`)! } : null,
+        } });
+      }
+      layers.push(calls);
+      // Layer k's input was layer k-1's output times its dropout mask: scale ∂input likewise.
+      const mask = k > 0 ? cache.dropoutMasks[k - 1] : null;
+      const dInK = dIn;
+      after.push(mask ? () => { for (let j = 0; j < dInK.length; j++) dInK[j] *= mask[j]; } : null);
+      dy = dIn;
+    }
+    const gradTensors: Record<string, Tensor> = {};
+    for (const s of this.params.specs) gradTensors[s.name] = new Tensor(grads.get(s.name)!, s.shape);
+    const xShape = this.batchFirst ? [B, T, this.inputSize] : [T, B, this.inputSize];
+    const out: RecurrentGradients = { dX: new Tensor(dIn, xShape), dH0: new Tensor(dH0, hShape), grads: gradTensors };
+    if (dC0) out.dC0 = new Tensor(dC0, cShape);
+    return { out, layers, after };
+  }
+
+  protected suffix(k: number, d: number): string {
+    return `_l${k}${d === 1 ? '_reverse' : ''}`;
+  }
+
+  private pickBackend(name: BackendName | undefined): Backend {
+    const b = getBackend(name ?? (this.dtype === 'float64' ? 'ts' : defaultBackendName()));
+    if (!b.supports(this.dtype)) {
+      throw argTypeError(this.cell.name, 'dtype', `a dtype the '${b.name}' backend computes in (float32)`, this.dtype);
+    }
+    return b;
+  }
+
+  /** Rebuild the backend's prepared weights; invalidates outstanding training caches. */
+  private prepare(): void {
+    const D = this.numDirections, c = this.cell;
+    this.prepared = [];
+    for (let k = 0; k < this.numLayers; k++) {
+      for (let d = 0; d < D; d++) {
+        const s = this.suffix(k, d);
+        const get = (n: string) => this.params.get(`${n}${s}`);
+        const params: CellParams = {
+          kind: c.kind,
+          inputSize: k === 0 ? this.inputSize : D * this.outSize,
+          hiddenSize: this.hiddenSize,
+          projSize: c.projSize,
+          weightIh: get('weight_ih'),
+          weightHh: get('weight_hh'),
+          biasIh: this.bias ? get('bias_ih') : null,
+          biasHh: this.bias ? get('bias_hh') : null,
+          weightHr: c.projSize ? get('weight_hr') : null,
+          peephole: c.peephole ? { i: get('peephole_i'), f: get('peephole_f'), o: get('peephole_o') } : null,
+          inputForget: c.inputForget,
+          clip: this.clip,
+          linearBeforeReset: c.linearBeforeReset,
+        };
+        this.prepared.push(this.backendObj.prepare(params));
+      }
+    }
+    this.version++;
+  }
+}
+
+function optionalProbability(where: string, name: string, v: unknown): number {
+  if (v === undefined) return 0;
+  if (typeof v !== 'number') throw argTypeError(where, name, 'a probability in [0, 1)', v);
+  if (!(v >= 0 && v < 1)) throw argRangeError(where, name, 'a probability in [0, 1)', describe(v));
+  return v;
+}
+
+function optionalClip(where: string, v: unknown): number | null {
+  if (v === undefined || v === null) return null;
+  if (typeof v !== 'number') throw argTypeError(where, 'clip', 'a positive number or null', v);
+  if (!(v > 0) || v === Infinity) throw argRangeError(where, 'clip', 'a positive finite number', describe(v));
+  return v;
+}
+
+function checkStepInput(where: string, x: unknown, inputSize: number, dtype: DType): { shape: readonly number[]; data: FloatArray } {
+  const { shape, data } = checkTensorArg(where, 'x', x, dtype);
+  if (shape.length !== 2 || shape[1] !== inputSize || shape[0] < 1) throw shapeError(where, 'x', `[B, ${inputSize}] with B >= 1`, shape);
+  checkFinite(where, 'x', data);
+  return { shape, data };
+}

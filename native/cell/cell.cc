@@ -1,0 +1,121 @@
+// cell.cc - packing the weights of any cell, the training-cache layout, and the choice between
+// the fused LSTM path and the generic path (see cell.h). No ISA flags.
+#include "cell.h"
+
+#include <cstring>
+#include <new>
+
+#include "../cpu/dispatch.h"
+
+namespace cellstate {
+
+AlignedFloats aligned_floats(int64_t n) {
+  const int64_t m = n > 0 ? n : 1;
+  float* p = aligned_alloc_floats(m);
+  if (!p) throw std::bad_alloc();
+  std::memset(p, 0, static_cast<size_t>(m) * sizeof(float));
+  return AlignedFloats(p);
+}
+
+std::unique_ptr<CellPacked> cell_prepare(const CellConfig& cfg, const float* w_ih, const float* w_hh,
+                                         const float* b_ih, const float* b_hh, const float* w_hr,
+                                         const float* peep_i, const float* peep_f, const float* peep_o) {
+  auto w = std::make_unique<CellPacked>();
+  w->cfg = cfg;
+  const int64_t I = cfg.I, H = cfg.H, P = cfg.P, G = cfg.G;
+  const bool gru_onnx = cfg.kind == CellKind::gru && !cfg.linear_before_reset;
+  const int64_t Gh = gru_onnx ? 2 * H : G;  // rows of W_hh multiplied by h itself
+  w->wih_t = pack_b(true, I, G, w_ih, I);    // B(i, j) = W_ih[j, i]
+  w->wih_n = pack_b(false, G, I, w_ih, I);   // B = W_ih
+  w->whh_t = pack_b(true, P, Gh, w_hh, P);   // B(k, j) = W_hh[j, k], j < Gh
+  w->whh_n = pack_b(false, Gh, P, w_hh, P);  // B = W_hh[:Gh]
+  if (gru_onnx) {
+    w->whn_t = pack_b(true, H, H, w_hh + 2 * H * H, H);
+    w->whn_n = pack_b(false, H, H, w_hh + 2 * H * H, H);
+  }
+  if (cfg.kind == CellKind::lstm && P != H) {
+    w->whr_t = pack_b(true, H, P, w_hr, H);   // B(k, j) = W_hr[j, k]
+    w->whr_n = pack_b(false, P, H, w_hr, H);  // B = W_hr
+  }
+  w->bias_x.assign(G, 0.f);
+  const int64_t n_start = cfg.kind == CellKind::gru ? 2 * H : G;  // GRU: b_hn stays with h·W_hnᵀ
+  for (int64_t j = 0; j < G; ++j) w->bias_x[j] = (b_ih ? b_ih[j] : 0.f) + (b_hh && j < n_start ? b_hh[j] : 0.f);
+  if (cfg.kind == CellKind::gru) {
+    w->b_hn.assign(H, 0.f);
+    if (b_hh) std::memcpy(w->b_hn.data(), b_hh + 2 * H, H * sizeof(float));
+  }
+  if (cfg.peephole) {
+    w->peep_i.assign(peep_i, peep_i + H);
+    w->peep_f.assign(peep_f, peep_f + H);
+    w->peep_o.assign(peep_o, peep_o + H);
+  }
+  if (cfg.fused()) {
+    // Panel p, row k (input unit of h), column q*vw + e  ->  W_hh[q*H + u, k], u = p*vw + e.
+    const KernelTable& kt = kernels();
+    w->nr = kt.gemm.nr;
+    w->vw = kt.gemm.vw;
+    w->n_panels = (H + w->vw - 1) / w->vw;
+    w->whh_fused = aligned_floats(w->n_panels * H * w->nr);
+    for (int64_t p = 0; p < w->n_panels; ++p) {
+      float* panel = w->whh_fused.get() + p * H * w->nr;
+      for (int64_t k = 0; k < H; ++k) {
+        for (int q = 0; q < 4; ++q) {
+          for (int e = 0; e < w->vw; ++e) {
+            const int64_t u = p * w->vw + e;
+            panel[k * w->nr + q * w->vw + e] = u < H ? w_hh[(q * H + u) * H + k] : 0.f;
+          }
+        }
+      }
+    }
+  }
+  return w;
+}
+
+int64_t cell_cache_floats(const CellConfig& c, int64_t T, int64_t B) {
+  const int64_t N = T * B, clip = c.clip != 0.f;
+  switch (c.kind) {
+    case CellKind::lstm: return N * c.G + N * c.H + N * c.P + B * c.H + clip * N * c.G + (c.P != c.H) * N * c.H;
+    case CellKind::gru: return N * c.G + 2 * N * c.H + clip * N * c.G;
+    default: return 2 * N * c.H + clip * N * c.H;
+  }
+}
+
+CacheParts cell_cache_parts(const CellConfig& c, int64_t T, int64_t B, float* p) {
+  const int64_t N = T * B;
+  CacheParts k;
+  if (!p) return k;
+  switch (c.kind) {
+    case CellKind::lstm:
+      k.gates = p; p += N * c.G;
+      k.c = p; p += N * c.H;
+      k.hprev = p; p += N * c.P;
+      k.c0 = p; p += B * c.H;
+      if (c.clip != 0.f) { k.pre = p; p += N * c.G; }
+      if (c.P != c.H) k.m = p;
+      break;
+    case CellKind::gru:
+      k.gates = p; p += N * c.G;
+      k.hn = p; p += N * c.H;
+      k.hprev = p; p += N * c.H;
+      if (c.clip != 0.f) k.pre = p;
+      break;
+    default:
+      k.gates = p; p += N * c.H;  // h_t
+      k.hprev = p; p += N * c.H;
+      if (c.clip != 0.f) k.pre = p;
+      break;
+  }
+  return k;
+}
+
+void cell_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, ThreadPool* pool) {
+  if (w.cfg.fused()) lstm_fused_forward(w, s, io, pool);
+  else cell_generic_forward(w, s, io, pool);
+}
+
+void cell_backward(const CellPacked& w, const SeqDesc& s, const BwdIO& io, ThreadPool* pool) {
+  if (w.cfg.fused()) lstm_fused_backward(w, s, io, pool);
+  else cell_generic_backward(w, s, io, pool);
+}
+
+}  // namespace cellstate

@@ -1,0 +1,110 @@
+// cell.h - native recurrent layer-directions of every kind: packed weights, the training-cache
+// layout, forward over T steps and BPTT.
+//
+// Plain C++ (no N-API): addon.cc marshals JS buffers into these calls after checking every
+// length. Equations: docs/equations.md. Row addressing r(t, b) = t*rowT + b*rowB and the
+// variable-length rules are those of lib/backend/types.ts.
+//
+// Sizes: T steps, B batch, I inputs, H hidden units, P = Hout (projSize or H), N = T*B rows,
+// G = gates*H (LSTM 4: i, f, g, o; GRU 3: r, z, n; RNN 1).
+//
+// Two implementations behind one entry point:
+//   - the fused LSTM path (lstm/lstm_forward.cc, lstm/lstm_backward.cc) for a plain LSTM (no
+//     projection, peephole, coupled gate or clip): W_hh packed in gate-interleaved panels so the
+//     elementwise update runs on each GEMM tile while it is in L1, per-ISA epilogues;
+//   - the generic path (cell/cell_generic.cc) for every other configuration: the same products
+//     through the packed GEMM, then a scalar elementwise stage, mirroring lib/backend/ts/.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "../gemm/gemm.h"
+#include "../gemm/pack.h"
+
+namespace cellstate {
+
+class ThreadPool;
+
+using AlignedFloats = std::unique_ptr<float[], AlignedFree>;
+AlignedFloats aligned_floats(int64_t n);  // zero-filled, 64-byte aligned; throws std::bad_alloc
+
+enum class CellKind : int { lstm = 0, gru = 1, rnn_tanh = 2, rnn_relu = 3 };
+
+struct CellConfig {
+  CellKind kind = CellKind::lstm;
+  int64_t I = 0, H = 0, P = 0, G = 0;  // P = Hout; G = gates * H
+  bool peephole = false, input_forget = false, linear_before_reset = true;
+  float clip = 0.f;  // 0 = no clipping
+  bool fused() const { return kind == CellKind::lstm && P == H && !peephole && !input_forget && clip == 0.f; }
+};
+
+// Weights packed once per prepare. Products: X·W_ihᵀ (wih_t), h·W_hhᵀ (whh_t), ∂A·W_hh (whh_n),
+// ∂A·W_ih (wih_n); GRU with the ONNX formula splits W_hh into its [r, z] rows (whh_*) and its n
+// rows (whn_*); LSTM projection adds m·W_hrᵀ (whr_t) and ∂h·W_hr (whr_n).
+struct CellPacked {
+  CellConfig cfg;
+  PackedB wih_t, wih_n, whh_t, whh_n, whn_t, whn_n, whr_t, whr_n;
+  std::vector<float> bias_x;                  // [G] added to X·W_ihᵀ (GRU: b_hn stays out)
+  std::vector<float> b_hn;                    // [H] GRU n-gate recurrent bias
+  std::vector<float> peep_i, peep_f, peep_o;  // [H] LSTM peepholes
+  // Fused path only: W_hh in gate-interleaved panels of nr = 4*vw columns over H rows.
+  AlignedFloats whh_fused;
+  int64_t n_panels = 0;
+  int nr = 0, vw = 0;
+  const float* panel(int64_t p) const { return whh_fused.get() + p * cfg.H * nr; }
+};
+
+// w_ih [G, I], w_hh [G, P], b_ih/b_hh [G] or null, w_hr [P, H] (projection), peep_* [H].
+std::unique_ptr<CellPacked> cell_prepare(const CellConfig& cfg, const float* w_ih, const float* w_hh,
+                                         const float* b_ih, const float* b_hh, const float* w_hr,
+                                         const float* peep_i, const float* peep_f, const float* peep_o);
+
+struct SeqDesc {
+  int64_t T = 0, B = 0, rowT = 0, rowB = 0;
+  bool reverse = false;
+  const int32_t* lengths = nullptr;  // [B] in [1, T], or null = all T
+};
+
+// The training cache, one caller-owned float buffer cut into these parts (row order r(t, b)):
+//   LSTM: gates [N, 4H] | c [N, H] | hprev [N, P] | c0 [B, H] | pre [N, 4H] (clip) | m [N, H] (proj)
+//   GRU:  gates [N, 3H] | hn [N, H] | hprev [N, H] | pre [N, 3H] (clip)
+//   RNN:  h [N, H] | hprev [N, H] | pre [N, H] (clip)
+struct CacheParts {
+  float *gates = nullptr, *c = nullptr, *hprev = nullptr, *c0 = nullptr, *pre = nullptr, *m = nullptr, *hn = nullptr;
+};
+int64_t cell_cache_floats(const CellConfig& cfg, int64_t T, int64_t B);
+CacheParts cell_cache_parts(const CellConfig& cfg, int64_t T, int64_t B, float* cache);
+
+// x rows: x + r*ldx (I used); y rows: y + r*ldy (P written; padded rows zeroed).
+// h0 [B, P], c0 [B, H] or null; hN [B, P], cN [B, H] (LSTM) written. cache null for inference.
+struct FwdIO {
+  const float* x; int64_t ldx;
+  float* y; int64_t ldy;
+  const float *h0, *c0;
+  float *hN, *cN;
+  float* cache;
+};
+void cell_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, ThreadPool* pool);
+
+struct BwdIO {
+  const float* x; int64_t ldx;           // the input rows the training forward read
+  float* cache;                          // what the training forward kept
+  const float* dy; int64_t lddy;         // upstream ∂y rows, or null
+  const float *dhN, *dcN;                // [B, P], [B, H] or null
+  float* dx; int64_t lddx;               // ∂x rows, ACCUMULATED, or null
+  float *dh0, *dc0;                      // [B, P] written; [B, H] written (LSTM)
+  float *dw_ih, *dw_hh, *db_ih, *db_hh;  // ACCUMULATED; biases may be null
+  float *dw_hr, *dp_i, *dp_f, *dp_o;     // ACCUMULATED; null unless the cell has them
+};
+void cell_backward(const CellPacked& w, const SeqDesc& s, const BwdIO& io, ThreadPool* pool);
+
+// The fused plain-LSTM path (lstm/).
+void lstm_fused_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, ThreadPool* pool);
+void lstm_fused_backward(const CellPacked& w, const SeqDesc& s, const BwdIO& io, ThreadPool* pool);
+// The generic path (cell/cell_generic.cc).
+void cell_generic_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, ThreadPool* pool);
+void cell_generic_backward(const CellPacked& w, const SeqDesc& s, const BwdIO& io, ThreadPool* pool);
+
+}  // namespace cellstate
