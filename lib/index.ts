@@ -15,3 +15,5 @@ export { backend, availableBackends, setThreads } from './backend';
 export type { BackendInfo, BackendName } from './backend/types';
 export { BackendUnavailableError, StaleCacheError } from './errors';
 export { Rng } from './rng';
+export { LSTMCell, GRUCell, RNNCell } from './nn/cells';
+export type { CellOptions, CellState, CellGradients } from './nn/cells';
