@@ -56,32 +56,35 @@ const napi_type_tag kCellTag = {0x6c73746d63656c6cULL, 0x7374617465303032ULL};  
 struct Arg {
   const Napi::CallbackInfo& info;
   const char* fn;
+  size_t base = 0;  // argument i of this call is info[base + i] (pair calls carry two sets)
+  Napi::Value at(size_t i) const { return info[base + i]; }
+  size_t count() const { return info.Length() > base ? info.Length() - base : 0; }
   [[noreturn]] void type_error(size_t i, const std::string& what) const {
-    throw Napi::TypeError::New(info.Env(), std::string(fn) + ": argument " + std::to_string(i) + ": expected " + what);
+    throw Napi::TypeError::New(info.Env(), std::string(fn) + ": argument " + std::to_string(base + i) + ": expected " + what);
   }
   [[noreturn]] void range_error(const std::string& msg) const {
     throw Napi::RangeError::New(info.Env(), std::string(fn) + ": " + msg);
   }
   int64_t integer(size_t i, int64_t lo, int64_t hi) const {
-    if (i >= info.Length() || !info[i].IsNumber()) type_error(i, "an integer");
-    const double v = info[i].As<Napi::Number>().DoubleValue();
+    if (i >= count() || !at(i).IsNumber()) type_error(i, "an integer");
+    const double v = at(i).As<Napi::Number>().DoubleValue();
     if (!(v >= static_cast<double>(lo) && v <= static_cast<double>(hi)) || v != static_cast<double>(static_cast<int64_t>(v))) {
-      range_error("argument " + std::to_string(i) + ": expected an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+      range_error("argument " + std::to_string(base + i) + ": expected an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
     }
     return static_cast<int64_t>(v);
   }
   bool boolean(size_t i) const {
-    if (i >= info.Length() || !info[i].IsBoolean()) type_error(i, "a boolean");
-    return info[i].As<Napi::Boolean>().Value();
+    if (i >= count() || !at(i).IsBoolean()) type_error(i, "a boolean");
+    return at(i).As<Napi::Boolean>().Value();
   }
-  bool is_null(size_t i) const { return i < info.Length() && (info[i].IsNull() || info[i].IsUndefined()); }
+  bool is_null(size_t i) const { return i < count() && (at(i).IsNull() || at(i).IsUndefined()); }
   // A Float32Array holding at least `need` elements (after its own byteOffset).
   float* f32(size_t i, int64_t need, const char* name) const {
-    if (i >= info.Length() || !info[i].IsTypedArray() ||
-        info[i].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+    if (i >= count() || !at(i).IsTypedArray() ||
+        at(i).As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
       type_error(i, std::string("a Float32Array for ") + name);
     }
-    auto a = info[i].As<Napi::Float32Array>();
+    auto a = at(i).As<Napi::Float32Array>();
     if (need < 0 || static_cast<int64_t>(a.ElementLength()) < need) {
       range_error(std::string(name) + ": expected at least " + std::to_string(need) + " elements, got " + std::to_string(a.ElementLength()));
     }
@@ -89,8 +92,8 @@ struct Arg {
   }
   float* f32_or_null(size_t i, int64_t need, const char* name) const { return is_null(i) ? nullptr : f32(i, need, name); }
   CellPacked* cell(size_t i) const {
-    if (i >= info.Length() || !info[i].IsExternal()) type_error(i, "prepared cell weights");
-    auto ext = info[i].As<Napi::External<CellPacked>>();
+    if (i >= count() || !at(i).IsExternal()) type_error(i, "prepared cell weights");
+    auto ext = at(i).As<Napi::External<CellPacked>>();
     bool ok = false;
     if (napi_check_object_type_tag(info.Env(), ext, &kCellTag, &ok) != napi_ok || !ok) type_error(i, "prepared cell weights");
     return ext.Data();
@@ -129,10 +132,10 @@ SeqArgs read_seq(const Arg& a, size_t i) {
   s.max_row = (s.seq.T - 1) * s.seq.rowT + (s.seq.B - 1) * s.seq.rowB;
   if (s.max_row >= N) a.range_error("rowT/rowB map rows outside the T*B rows");
   if (!a.is_null(i + 5)) {
-    if (!a.info[i + 5].IsTypedArray() || a.info[i + 5].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+    if (!a.at(i + 5).IsTypedArray() || a.at(i + 5).As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
       a.type_error(i + 5, "an Int32Array of lengths or null");
     }
-    auto l = a.info[i + 5].As<Napi::Int32Array>();
+    auto l = a.at(i + 5).As<Napi::Int32Array>();
     if (static_cast<int64_t>(l.ElementLength()) != s.seq.B) a.range_error("lengths: expected B entries");
     s.lengths.assign(l.Data(), l.Data() + l.ElementLength());  // a private copy: JS may not change it under us
     for (int32_t v : s.lengths) {
@@ -217,6 +220,20 @@ struct BackwardCall {
     g.dp_o = a.f32_if(28, c.peephole, c.H, "dPeepholeO");
   }
   void run(ThreadPool* pool) const { cell_backward(*w, s.seq, g, pool); }
+};
+
+// Two independent calls (the directions of a bidirectional layer): with a pool of 2+ threads each
+// runs single-threaded on its own thread, so the directions need no per-step synchronisation;
+// otherwise one after the other with whatever pool there is.
+template <typename Call>
+struct PairCall {
+  Call a, b;
+  static constexpr size_t kArgs = 2 * Call::kArgs;
+  explicit PairCall(const Arg& x) : a(Arg{x.info, x.fn, 0}), b(Arg{x.info, x.fn, Call::kArgs}) {}
+  void run(ThreadPool* pool) const {
+    if (pool && pool->size() >= 2) pool->parallel_for(2, [this](int64_t t, int) { (t == 0 ? a : b).run(nullptr); });
+    else { a.run(pool); b.run(pool); }
+  }
 };
 
 // Runs a call on a libuv worker; keeps every JS argument referenced until it settles.
@@ -417,6 +434,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("cellForwardAsync", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return async_call<ForwardCall>(i, "cellForwardAsync"); }));
   exports.Set("cellBackward", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return sync_call<BackwardCall>(i, "cellBackward"); }));
   exports.Set("cellBackwardAsync", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return async_call<BackwardCall>(i, "cellBackwardAsync"); }));
+  exports.Set("cellForwardPair", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return sync_call<PairCall<ForwardCall>>(i, "cellForwardPair"); }));
+  exports.Set("cellForwardPairAsync", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return async_call<PairCall<ForwardCall>>(i, "cellForwardPairAsync"); }));
+  exports.Set("cellBackwardPair", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return sync_call<PairCall<BackwardCall>>(i, "cellBackwardPair"); }));
+  exports.Set("cellBackwardPairAsync", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return async_call<PairCall<BackwardCall>>(i, "cellBackwardPairAsync"); }));
   return exports;
 }
 

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { LSTM, availableBackends, backend, Rng } from 'cellstate';
+import { LSTM, availableBackends, backend, Rng, setThreads } from 'cellstate';
 import { randomTensor } from './helpers/random.mjs';
 
 const require = createRequire(import.meta.url);
@@ -192,6 +192,26 @@ describe('native backend: loading', function () {
         }
       });
     }
+  });
+
+  describe('threads', function () {
+    it('results do not depend on the thread count (bidirectional directions run concurrently with 2+)', function () {
+      const hw = loadNative().addon.info().hardwareThreads;
+      const run = (n) => {
+        setThreads(n);
+        const m = new LSTM({ inputSize: 16, hiddenSize: 40, numLayers: 2, bidirectional: true, seed: 5, backend: 'native' });
+        const x = randomTensor(new Rng(1), [20, 9, 16]);
+        const r = m.forwardTrain(x, { lengths: [20, 3, 17, 9, 20, 1, 5, 11, 8] });
+        const g = m.backward(r.cache, { dOutput: randomTensor(new Rng(2), [20, 9, 80]) });
+        return [r.output.data, r.hN.data, g.dX.data, g.grads.weight_hh_l1_reverse.data];
+      };
+      try {
+        const one = run(1), two = run(Math.max(2, hw));
+        one.forEach((a, i) => expect(two[i]).to.deep.equal(a));
+      } finally {
+        setThreads(hw);
+      }
+    });
   });
 
   describe('async calls', function () {

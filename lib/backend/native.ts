@@ -37,6 +37,10 @@ export interface NativeAddon {
   cellForwardAsync(...args: ForwardArgs): Promise<void>;
   cellBackward(...args: BackwardArgs): void;
   cellBackwardAsync(...args: BackwardArgs): Promise<void>;
+  cellForwardPair(...args: [...ForwardArgs, ...ForwardArgs]): void;
+  cellForwardPairAsync(...args: [...ForwardArgs, ...ForwardArgs]): Promise<void>;
+  cellBackwardPair(...args: [...BackwardArgs, ...BackwardArgs]): void;
+  cellBackwardPairAsync(...args: [...BackwardArgs, ...BackwardArgs]): Promise<void>;
 }
 type F32 = Float32Array;
 type SeqArgs = [T: number, B: number, rowT: number, rowB: number, reverse: boolean, lengths: Int32Array | null];
@@ -168,5 +172,21 @@ function makeBackend(addon: NativeAddon): Backend {
       await addon.cellBackwardAsync(...backwardArgs(w, cache as NativeCache, g));
     },
     setThreads: (n) => addon.setThreads(n),
+    forwardPair(w, a, train) {
+      const f0 = forwardArgs(w[0], a[0], train), f1 = forwardArgs(w[1], a[1], train);
+      addon.cellForwardPair(...f0.args, ...f1.args);
+      return [f0.cache, f1.cache];
+    },
+    async forwardPairAsync(w, a, train) {
+      const f0 = forwardArgs(w[0], a[0], train), f1 = forwardArgs(w[1], a[1], train);
+      await addon.cellForwardPairAsync(...f0.args, ...f1.args);
+      return [f0.cache, f1.cache];
+    },
+    backwardPair(w, k, g) {
+      addon.cellBackwardPair(...backwardArgs(w[0], k[0] as NativeCache, g[0]), ...backwardArgs(w[1], k[1] as NativeCache, g[1]));
+    },
+    async backwardPairAsync(w, k, g) {
+      await addon.cellBackwardPairAsync(...backwardArgs(w[0], k[0] as NativeCache, g[0]), ...backwardArgs(w[1], k[1] as NativeCache, g[1]));
+    },
   };
 }

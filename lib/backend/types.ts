@@ -121,6 +121,14 @@ export interface Backend {
   backwardAsync(w: PreparedCell, cache: CellCache, args: CellBackwardArgs): Promise<void>;
   /** Threads the backend computes with (native); a no-op where it has one thread. */
   setThreads(n: number): void;
+  /**
+   * Optional: two independent calls at once (the directions of a bidirectional layer), e.g. one
+   * per core. Their output buffers must not overlap (backward: separate dx buffers).
+   */
+  forwardPair?(w: [PreparedCell, PreparedCell], args: [CellForwardArgs, CellForwardArgs], train: boolean): [CellCache | null, CellCache | null];
+  forwardPairAsync?(w: [PreparedCell, PreparedCell], args: [CellForwardArgs, CellForwardArgs], train: boolean): Promise<[CellCache | null, CellCache | null]>;
+  backwardPair?(w: [PreparedCell, PreparedCell], cache: [CellCache, CellCache], args: [CellBackwardArgs, CellBackwardArgs]): void;
+  backwardPairAsync?(w: [PreparedCell, PreparedCell], cache: [CellCache, CellCache], args: [CellBackwardArgs, CellBackwardArgs]): Promise<void>;
 }
 
 export interface BackendInfo {

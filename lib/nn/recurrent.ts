@@ -237,8 +237,26 @@ export abstract class Recurrent {
   /** Inference: keeps nothing for backward. */
   forward(x: Tensor, options?: ForwardOptions): RecurrentOutput {
     const plan = this.planForward(`${this.cell.name}.forward`, x, options, false);
-    plan.layers.forEach((layer) => layer.forEach((c) => this.backendObj.forward(c.w, c.args, false)));
+    plan.layers.forEach((layer) => this.runLayer(layer, false));
     return plan.out;
+  }
+
+  /** One layer's directions: together when the backend can (one per core), else in turn. */
+  private runLayer(layer: ForwardPlan['layers'][number], train: boolean): (CellCache | null)[] {
+    const be = this.backendObj;
+    if (layer.length === 2 && be.forwardPair) return be.forwardPair([layer[0].w, layer[1].w], [layer[0].args, layer[1].args], train);
+    return layer.map((c) => be.forward(c.w, c.args, train));
+  }
+
+  private async runLayerAsync(layer: ForwardPlan['layers'][number], train: boolean): Promise<(CellCache | null)[]> {
+    const be = this.backendObj;
+    if (layer.length === 2 && be.forwardPairAsync) return be.forwardPairAsync([layer[0].w, layer[1].w], [layer[0].args, layer[1].args], train);
+    return Promise.all(layer.map((c) => be.forwardAsync(c.w, c.args, train)));
+  }
+
+  /** One layer's backward: both directions at once into separate ∂input buffers, else in turn. */
+  private pairedBackward(layer: BackwardPlan['layers'][number]): boolean {
+    return layer.length === 2 && !!this.backendObj.backwardPair;
   }
 
   /**
@@ -248,8 +266,7 @@ export abstract class Recurrent {
    */
   async forwardAsync(x: Tensor, options?: ForwardOptions): Promise<RecurrentOutput> {
     const plan = this.planForward(`${this.cell.name}.forwardAsync`, x, options, false, true);
-    const be = this.backendObj;
-    for (const layer of plan.layers) await Promise.all(layer.map((c) => be.forwardAsync(c.w, c.args, false)));
+    for (const layer of plan.layers) await this.runLayerAsync(layer, false);
     return plan.out;
   }
 
@@ -258,7 +275,7 @@ export abstract class Recurrent {
     const plan = this.planForward(`${this.cell.name}.forwardTrain`, x, options, true);
     const caches: CellCache[] = [];
     plan.layers.forEach((layer, k) => {
-      for (const c of layer) caches.push(this.backendObj.forward(c.w, c.args, true)!);
+      caches.push(...this.runLayer(layer, true).map((c) => c!));
       plan.after[k]?.();
     });
     return { ...plan.out, cache: this.makeCache(plan, caches) };
@@ -267,10 +284,9 @@ export abstract class Recurrent {
   /** forwardTrain off the event loop (see forwardAsync). */
   async forwardTrainAsync(x: Tensor, options?: ForwardOptions): Promise<RecurrentOutput & { cache: RecurrentCache }> {
     const plan = this.planForward(`${this.cell.name}.forwardTrainAsync`, x, options, true, true);
-    const be = this.backendObj;
     const caches: CellCache[] = [];
     for (let k = 0; k < plan.layers.length; k++) {
-      caches.push(...(await Promise.all(plan.layers[k].map((c) => be.forwardAsync(c.w, c.args, true)))).map((c) => c!));
+      caches.push(...(await this.runLayerAsync(plan.layers[k], true)).map((c) => c!));
       plan.after[k]?.();
     }
     return { ...plan.out, cache: this.makeCache(plan, caches) };
@@ -282,8 +298,13 @@ export abstract class Recurrent {
    */
   backward(cache: RecurrentCache, gradOutputs?: GradOutputs): RecurrentGradients {
     const plan = this.planBackward(`${this.cell.name}.backward`, cache, gradOutputs);
+    const be = this.backendObj;
     plan.layers.forEach((layer, i) => {
-      for (const c of layer) this.backendObj.backward(c.w, c.cache, c.args);
+      if (this.pairedBackward(layer)) {
+        be.backwardPair!([layer[0].w, layer[1].w], [layer[0].cache, layer[1].cache], [layer[0].args, layer[1].args]);
+      } else {
+        for (const c of layer) be.backward(c.w, c.cache, c.args);
+      }
       plan.after[i]?.();
     });
     return plan.out;
@@ -294,8 +315,13 @@ export abstract class Recurrent {
     const plan = this.planBackward(`${this.cell.name}.backwardAsync`, cache, gradOutputs);
     const be = this.backendObj;
     for (let i = 0; i < plan.layers.length; i++) {
-      // Directions of one layer add into the same ∂input buffer, so they run one after the other.
-      for (const c of plan.layers[i]) await be.backwardAsync(c.w, c.cache, c.args);
+      const layer = plan.layers[i];
+      if (this.pairedBackward(layer)) {
+        await be.backwardPairAsync!([layer[0].w, layer[1].w], [layer[0].cache, layer[1].cache], [layer[0].args, layer[1].args]);
+      } else {
+        // Without a pair call the directions add into one ∂input buffer, one after the other.
+        for (const c of layer) await be.backwardAsync(c.w, c.cache, c.args);
+      }
       plan.after[i]?.();
     }
     return plan.out;
@@ -407,16 +433,19 @@ export abstract class Recurrent {
     const after: BackwardPlan['after'] = [];
     let dIn: FloatArray = allocate(this.dtype, 0);
     const part = (a: FloatArray | null, i: number, n: number) => (a ? a.subarray(i * n, i * n + n) : null);
+    const paired = D === 2 && !!this.backendObj.backwardPair;
     for (let k = L - 1; k >= 0; k--) {
       const Ik = k === 0 ? this.inputSize : D * P;
       dIn = allocate(this.dtype, N * Ik); // ∂ of layer k's input rows; both directions add into it
+      // Directions run at once need separate ∂input buffers; the reverse one is added afterwards.
+      const dInRev = paired ? allocate(this.dtype, N * Ik) : null;
       const calls = [];
       for (let d = 0; d < D; d++) {
         const i = k * D + d, s = this.suffix(k, d);
         calls.push({ w: cache.prepared[i], cache: cache.caches[i], args: {
           dy, dyOffset: d * P, lddy: D * P,
           dhN: part(dhN, i, B * P), dcN: part(dcN, i, B * H),
-          dx: dIn, dxOffset: 0, lddx: Ik,
+          dx: d === 1 && dInRev ? dInRev : dIn, dxOffset: 0, lddx: Ik,
           dh0: part(dH0, i, B * P)!, dc0: part(dC0, i, B * H),
           dWeightIh: grads.get(`weight_ih${s}`)!,
           dWeightHh: grads.get(`weight_hh${s}`)!,
@@ -430,7 +459,10 @@ export abstract class Recurrent {
       // Layer k's input was layer k-1's output times its dropout mask: scale ∂input likewise.
       const mask = k > 0 ? cache.dropoutMasks[k - 1] : null;
       const dInK = dIn;
-      after.push(mask ? () => { for (let j = 0; j < dInK.length; j++) dInK[j] *= mask[j]; } : null);
+      after.push(mask || dInRev ? () => {
+        if (dInRev) for (let j = 0; j < dInK.length; j++) dInK[j] += dInRev[j];
+        if (mask) for (let j = 0; j < dInK.length; j++) dInK[j] *= mask[j];
+      } : null);
       dy = dIn;
     }
     const gradTensors: Record<string, Tensor> = {};
