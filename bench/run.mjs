@@ -16,13 +16,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { LSTM, Rng, setThreads, tensor, availableBackends } from 'cellstate';
+import { GRU, LSTM, Rng, setThreads, tensor, availableBackends } from 'cellstate';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
 const { loadNative } = require('../dist/backend/native.js');
 const here = path.dirname(fileURLToPath(import.meta.url));
 
+// cell: lstm (default) | gru; layers, bidir: the stacked / bidirectional rows; stream: one step
+// per call (reported per step).
 export const WORKLOADS = [
   { name: 'S1', kind: 'infer', B: 1, T: 100, I: 32, H: 64 },
   { name: 'S2', kind: 'infer', B: 1, T: 50, I: 256, H: 256 },
@@ -32,6 +34,11 @@ export const WORKLOADS = [
   { name: 'T1', kind: 'train', B: 32, T: 50, I: 128, H: 128 },
   { name: 'T2', kind: 'train', B: 64, T: 50, I: 256, H: 256 },
   { name: 'T3', kind: 'train', B: 32, T: 25, I: 512, H: 512 },
+  { name: 'GRU-M', kind: 'infer', cell: 'gru', B: 32, T: 50, I: 256, H: 256 },
+  { name: 'GRU-T2', kind: 'train', cell: 'gru', B: 64, T: 50, I: 256, H: 256 },
+  { name: 'Bi2-M', kind: 'infer', layers: 2, bidir: true, B: 32, T: 50, I: 256, H: 256 },
+  { name: 'Bi2-T2', kind: 'train', layers: 2, bidir: true, B: 64, T: 50, I: 256, H: 256 },
+  { name: 'Stream', kind: 'stream', B: 1, T: 100, I: 256, H: 256 },
 ];
 
 function parseArgs(argv) {
@@ -46,8 +53,11 @@ function parseArgs(argv) {
   return a;
 }
 
+/** Forward: 2·B·T·G·(I_k + H) per layer-direction (G = 4H LSTM, 3H GRU); training step 3x forward. */
 function flops(w) {
-  const f = 2 * w.B * w.T * 4 * w.H * (w.I + w.H);
+  const G = (w.cell === 'gru' ? 3 : 4) * w.H, D = w.bidir ? 2 : 1;
+  let f = 0;
+  for (let k = 0; k < (w.layers ?? 1); k++) f += D * 2 * w.B * w.T * G * ((k === 0 ? w.I : D * w.H) + w.H);
   return w.kind === 'train' ? 3 * f : f;
 }
 
@@ -71,12 +81,18 @@ function implementations() {
 }
 
 function makeRunner(w, impl) {
-  const model = new LSTM({ inputSize: w.I, hiddenSize: w.H, seed: 1, backend: impl.backend });
+  const Cls = w.cell === 'gru' ? GRU : LSTM;
+  const model = new Cls({ inputSize: w.I, hiddenSize: w.H, numLayers: w.layers ?? 1, bidirectional: !!w.bidir, seed: 1, backend: impl.backend });
   const rng = new Rng(2);
   const x = randomTensor(rng, [w.T, w.B, w.I]);
-  const dOutput = randomTensor(rng, [w.T, w.B, w.H]);
-  if (w.kind === 'infer') return { model, run: () => model.forward(x).output.data, x, dOutput };
-  return { model, run: () => model.backward(model.forwardTrain(x).cache, { dOutput }).grads.weight_hh_l0.data, x, dOutput };
+  const dOutput = randomTensor(rng, [w.T, w.B, (w.bidir ? 2 : 1) * w.H]);
+  if (w.kind === 'infer') return { model, run: () => model.forward(x).output.data };
+  if (w.kind === 'stream') {
+    // T calls of step(): one step at a time, as a streaming server would.
+    const steps = Array.from({ length: w.T }, (_, t) => tensor(x.data.subarray(t * w.B * w.I, (t + 1) * w.B * w.I), [w.B, w.I]));
+    return { model, run: () => { let st = null, out = null; for (const xt of steps) ({ output: out, state: st } = model.step(xt, st)); return out.data; } };
+  }
+  return { model, run: () => model.backward(model.forwardTrain(x).cache, { dOutput }).grads.weight_ih_l0.data };
 }
 
 /** Compare with ts on the same weights, on the first steps only (ts is slow on big shapes). */
@@ -110,6 +126,7 @@ function main() {
   const capMs = args.quick ? 2000 : 10000;
   const workloads = WORKLOADS.filter((w) => !args.only || args.only.includes(w.name))
     .map((w) => (args.quick ? { ...w, T: Math.min(w.T, 10) } : w));
+  // stream rows report time per step
   const impls = implementations();
   const native = loadNative().addon;
   const peak = {};
@@ -179,13 +196,15 @@ function main() {
 function printWorkload(w, rows) {
   const best = Math.min(...rows.filter((r) => r.ms && r.impl !== 'ts').map((r) => r.ms));
   const ts = rows.find((r) => r.impl === 'ts');
-  console.log(`\n${w.name} (${w.kind}) B=${w.B} T=${w.T} I=${w.I} H=${w.H}`);
+  const extra = `${w.cell === 'gru' ? ' GRU' : ''}${w.layers ? ` layers=${w.layers}` : ''}${w.bidir ? ' bidirectional' : ''}`;
+  console.log(`\n${w.name} (${w.kind}${extra}) B=${w.B} T=${w.T} I=${w.I} H=${w.H}`);
   for (const r of rows) {
     let s;
     if (r.error) s = `FAILED: ${r.error}`;
     else if (r.capped && r.reps < 2) s = `> ${(r.capMs / 1000).toFixed(0)} s`;
     else {
       s = `${r.ms.toFixed(3).padStart(10)} ms  [${r.minMs.toFixed(3)}..${r.maxMs.toFixed(3)}]  ${r.gflops.toFixed(1).padStart(7)} GFLOP/s`;
+      if (w.kind === 'stream') s += `  ${(1000 * r.ms / w.T).toFixed(1)} µs/step`;
       if (r.peakPct != null) s += `  ${r.peakPct.toFixed(0).padStart(3)}% peak`;
       if (ts?.ms && r !== ts) s += `  ${(ts.ms / r.ms).toFixed(1)}x ts`;
       if (r.impl === 'ts' && Number.isFinite(best)) s += `  (best native ${(r.ms / best).toFixed(0)}x faster)`;
