@@ -2,26 +2,24 @@
 // take: LSTM with projection / peepholes / coupled input-forget gate / clip, GRU (both formulas),
 // RNN (tanh, relu). Equations: docs/equations.md. No ISA flags.
 //
-// It mirrors lib/backend/ts/{lstm,gru,rnn}.ts loop for loop (same names, same order of
-// operations), with every matrix product going through the packed GEMM (threaded) and the
-// elementwise stages as plain loops. Each step multiplies all B state rows and skips entries that
-// have ended in the elementwise stage. Sizes: T, B, I, H, P = Hout, N = T*B, G = gates*H.
+// It mirrors lib/backend/ts/{lstm,gru,rnn}.ts (same names, same order of operations), with every
+// matrix product going through the packed GEMM (threaded) and each row's elementwise stage split
+// into phases: plain adds, one vectorised sigmoid/tanh call per gate block (kernels() picks the
+// ISA), then the combining arithmetic. Rows are independent, so the pool splits them. Each step
+// multiplies all B state rows and skips entries that have ended in the elementwise stage.
+// Sizes: T, B, I, H, P = Hout, N = T*B, G = gates*H.
 #include <cmath>
 #include <cstring>
 #include <vector>
 
+#include "../cpu/dispatch.h"
+#include "../threadpool.h"
 #include "cell.h"
 #include "seq.h"
 
 namespace cellstate {
 namespace {
 
-float sigmoid(float v) {
-  if (v >= 0.f) return 1.f / (1.f + std::exp(-v));
-  const float e = std::exp(v);
-  return e / (1.f + e);
-}
-float clampf(float v, float c) { return c == 0.f ? v : (v > c ? c : (v < -c ? -c : v)); }
 // Derivative of clamp: 1 inside [-c, c] (or without clipping), 0 outside.
 float pass(const float* pre, int64_t i, float c) { return pre && std::fabs(pre[i]) > c ? 0.f : 1.f; }
 
@@ -29,6 +27,27 @@ void add_column_sums(float* out, const float* m, int64_t rows, int64_t ld, int64
   for (int64_t r = 0; r < rows; ++r) {
     for (int64_t j = 0; j < width; ++j) out[j] += m[r * ld + j];
   }
+}
+
+// fn(b0, b1, scratch) over batch rows [0, B), split across the pool when the work is worth it.
+// `scratch` is a per-task buffer of `scratch_floats`.
+template <typename F>
+void for_rows(ThreadPool* pool, int64_t B, int64_t work_per_row, int64_t scratch_floats, F&& fn) {
+  const int n = pool ? pool->size() : 1;
+  if (n > 1 && B > 1 && B * work_per_row >= kMinParallelStepWork) {
+    pool->parallel_for(n, [&](int64_t t, int) {
+      std::vector<float> scratch(static_cast<size_t>(scratch_floats));
+      fn(B * t / n, B * (t + 1) / n, scratch.data());
+    });
+  } else {
+    std::vector<float> scratch(static_cast<size_t>(scratch_floats));
+    fn(0, B, scratch.data());
+  }
+}
+
+void clamp_all(float* a, int64_t n, float c) {
+  if (c == 0.f) return;
+  for (int64_t j = 0; j < n; ++j) a[j] = a[j] > c ? c : (a[j] < -c ? -c : a[j]);
 }
 
 // Per step: the row of each batch entry at processing step st, -1 when it has ended.
@@ -41,7 +60,14 @@ void step_rows(const SeqDesc& s, int64_t st, std::vector<int64_t>& rows) {
 
 // ------------------------------------------------------------------ LSTM (generic)
 
+// c_{t-1} of entry b at processing step st: the previous step's row of the cache, or c0.
+const float* cprev_row(const SeqDesc& s, const CacheParts& k, int64_t st, int64_t b, int64_t H) {
+  const int64_t tprev = st > 0 ? step_time(s, st - 1, b) : -1;
+  return tprev >= 0 ? k.c + (tprev * s.rowT + b * s.rowB) * H : k.c0 + b * H;
+}
+
 void lstm_forward_generic(const CellPacked& w, const SeqDesc& s, const FwdIO& io, ThreadPool* pool) {
+  const KernelTable& kt = kernels();
   const CellConfig& c = w.cfg;
   const int64_t T = s.T, B = s.B, H = c.H, P = c.P, G = c.G, N = T * B;
   const bool proj = P != H, cifg = c.input_forget, peep = c.peephole;
@@ -62,39 +88,47 @@ void lstm_forward_generic(const CellPacked& w, const SeqDesc& s, const FwdIO& io
   for (int64_t st = 0; st < T; ++st) {
     step_rows(s, st, rows);
     sgemm_packed(B, G, P, h.get(), P, w.whh_t, 0.f, hr.get(), G, nullptr, pool);
-    for (int64_t b = 0; b < B; ++b) {
-      const int64_t row = rows[b];
-      if (row < 0) continue;
-      float* g0 = gx + row * G;
-      const float* r0 = hr.get() + b * G;
-      float* cb = cs.get() + b * H;
-      for (int64_t j = 0; j < H; ++j) {
-        const float cp = cb[j];
-        float ai = g0[j] + r0[j], af = g0[H + j] + r0[H + j], ag = g0[2 * H + j] + r0[2 * H + j], ao = g0[3 * H + j] + r0[3 * H + j];
-        if (peep) { ai += w.peep_i[j] * cp; af += w.peep_f[j] * cp; }
-        if (train && k.pre) { float* pr = k.pre + row * G; pr[j] = ai; pr[H + j] = af; pr[2 * H + j] = ag; }
-        ai = clampf(ai, clip); af = clampf(af, clip); ag = clampf(ag, clip);
-        const float ig = sigmoid(ai), fg = cifg ? 1.f - ig : sigmoid(af), gg = std::tanh(ag);
-        const float cn = fg * cp + ig * gg;
-        if (peep) ao += w.peep_o[j] * cn;  // the output gate sees the NEW cell state
-        if (train && k.pre) k.pre[row * G + 3 * H + j] = ao;
-        const float og = sigmoid(clampf(ao, clip));
-        const float mn = og * std::tanh(cn);
-        if (train) {
-          g0[j] = ig; g0[H + j] = fg; g0[2 * H + j] = gg; g0[3 * H + j] = og;
-          k.c[row * H + j] = cn;
-          if (k.m) k.m[row * H + j] = mn;
+    for_rows(pool, B, 8 * G, G + 2 * H, [&](int64_t b0, int64_t b1, float* a) {
+      float* cn = a + G;      // [H] new cell state
+      float* tc = cn + H;     // [H] tanh(c_t)
+      for (int64_t b = b0; b < b1; ++b) {
+        const int64_t row = rows[b];
+        if (row < 0) continue;
+        float* g0 = gx + row * G;
+        const float* r0 = hr.get() + b * G;
+        float* cb = cs.get() + b * H;
+        float* pr = train && k.pre ? k.pre + row * G : nullptr;
+        for (int64_t j = 0; j < G; ++j) a[j] = g0[j] + r0[j];
+        if (peep) for (int64_t j = 0; j < H; ++j) { a[j] += w.peep_i[j] * cb[j]; a[H + j] += w.peep_f[j] * cb[j]; }
+        if (pr) std::memcpy(pr, a, 3 * H * sizeof(float));
+        clamp_all(a, 3 * H, clip);
+        kt.lstm.sigmoid(2 * H, a, a);        // i, f
+        kt.lstm.tanh(H, a + 2 * H, a + 2 * H);  // g
+        if (cifg) for (int64_t j = 0; j < H; ++j) a[H + j] = 1.f - a[j];
+        for (int64_t j = 0; j < H; ++j) cn[j] = a[H + j] * cb[j] + a[j] * a[2 * H + j];
+        if (peep) for (int64_t j = 0; j < H; ++j) a[3 * H + j] += w.peep_o[j] * cn[j];  // o sees the NEW c
+        if (pr) std::memcpy(pr + 3 * H, a + 3 * H, H * sizeof(float));
+        clamp_all(a + 3 * H, H, clip);
+        kt.lstm.sigmoid(H, a + 3 * H, a + 3 * H);  // o
+        kt.lstm.tanh(H, cn, tc);
+        float* mrow = proj ? mbuf.get() + b * H : nullptr;
+        for (int64_t j = 0; j < H; ++j) {
+          const float mn = a[3 * H + j] * tc[j];
+          if (proj) mrow[j] = mn;
+          else {
+            if (train) k.hprev[row * P + j] = h[b * P + j];
+            h[b * P + j] = mn;
+            io.y[row * io.ldy + j] = mn;
+          }
+          if (train && k.m) k.m[row * H + j] = mn;
         }
-        cb[j] = cn;
-        if (proj) {
-          mbuf[b * H + j] = mn;
-        } else {
-          if (train) k.hprev[row * P + j] = h[b * P + j];
-          h[b * P + j] = mn;
-          io.y[row * io.ldy + j] = mn;
+        std::memcpy(cb, cn, H * sizeof(float));
+        if (train) {
+          std::memcpy(g0, a, G * sizeof(float));
+          std::memcpy(k.c + row * H, cn, H * sizeof(float));
         }
       }
-    }
+    });
     if (proj) {
       sgemm_packed(B, P, H, mbuf.get(), H, w.whr_t, 0.f, hnew.get(), P, nullptr, pool);
       for (int64_t b = 0; b < B; ++b) {
@@ -114,6 +148,7 @@ void lstm_forward_generic(const CellPacked& w, const SeqDesc& s, const FwdIO& io
 }
 
 void lstm_backward_generic(const CellPacked& w, const SeqDesc& s, const BwdIO& g, ThreadPool* pool) {
+  const KernelTable& kt = kernels();
   const CellConfig& c = w.cfg;
   const int64_t T = s.T, B = s.B, I = c.I, H = c.H, P = c.P, G = c.G, N = T * B;
   const bool proj = P != H, cifg = c.input_forget, peep = c.peephole;
@@ -142,38 +177,34 @@ void lstm_backward_generic(const CellPacked& w, const SeqDesc& s, const BwdIO& g
         if (rows[b] >= 0) std::memcpy(dhrows.get() + rows[b] * P, dh.get() + b * P, P * sizeof(float));
       }
     }
-    for (int64_t b = 0; b < B; ++b) {
-      const int64_t row = rows[b];
-      if (row < 0) continue;
-      const int64_t tprev = st > 0 ? step_time(s, st - 1, b) : -1;
-      const float* cp = tprev >= 0 ? k.c + (tprev * s.rowT + b * s.rowB) * H : k.c0 + b * H;
-      const float* gt = k.gates + row * G;
-      const float* pre = k.pre ? k.pre + row * G : nullptr;
-      float* da = dA.get() + row * G;
-      float* das = dAs.get() + b * G;
-      for (int64_t j = 0; j < H; ++j) {
-        const float ig = gt[j], fg = gt[H + j], gg = gt[2 * H + j], og = gt[3 * H + j];
-        const float cn = k.c[row * H + j], cpj = cp[j];
-        const float tc = std::tanh(cn), dmj = dm[b * H + j];
-        const float ao = dmj * tc * og * (1.f - og) * pass(pre, 3 * H + j, clip);
-        float dC = dc[b * H + j] + dmj * og * (1.f - tc * tc);
-        if (peep) dC += ao * w.peep_o[j];
-        float dI = dC * gg, af = 0.f;
-        if (cifg) dI -= dC * cpj;  // f = 1 - i
-        else af = dC * cpj * fg * (1.f - fg) * pass(pre, H + j, clip);
-        const float ai = dI * ig * (1.f - ig) * pass(pre, j, clip);
-        const float ag = dC * ig * (1.f - gg * gg) * pass(pre, 2 * H + j, clip);
-        float dcprev = dC * fg;
-        if (peep) {
-          dcprev += ai * w.peep_i[j] + af * w.peep_f[j];
-          g.dp_i[j] += ai * cpj;
-          g.dp_f[j] += af * cpj;
-          g.dp_o[j] += ao * cn;
+    for_rows(pool, B, 12 * H, H, [&](int64_t b0, int64_t b1, float* tc) {
+      for (int64_t b = b0; b < b1; ++b) {
+        const int64_t row = rows[b];
+        if (row < 0) continue;
+        const float* cp = cprev_row(s, k, st, b, H);
+        const float* gt = k.gates + row * G;
+        const float* pre = k.pre ? k.pre + row * G : nullptr;
+        float* da = dA.get() + row * G;
+        float* das = dAs.get() + b * G;
+        kt.lstm.tanh(H, k.c + row * H, tc);
+        for (int64_t j = 0; j < H; ++j) {
+          const float ig = gt[j], fg = gt[H + j], gg = gt[2 * H + j], og = gt[3 * H + j];
+          const float cpj = cp[j], dmj = dm[b * H + j];
+          const float ao = dmj * tc[j] * og * (1.f - og) * pass(pre, 3 * H + j, clip);
+          float dC = dc[b * H + j] + dmj * og * (1.f - tc[j] * tc[j]);
+          if (peep) dC += ao * w.peep_o[j];
+          float dI = dC * gg, af = 0.f;
+          if (cifg) dI -= dC * cpj;  // f = 1 - i
+          else af = dC * cpj * fg * (1.f - fg) * pass(pre, H + j, clip);
+          const float ai = dI * ig * (1.f - ig) * pass(pre, j, clip);
+          const float ag = dC * ig * (1.f - gg * gg) * pass(pre, 2 * H + j, clip);
+          float dcprev = dC * fg;
+          if (peep) dcprev += ai * w.peep_i[j] + af * w.peep_f[j];
+          dc[b * H + j] = dcprev;
+          da[j] = das[j] = ai; da[H + j] = das[H + j] = af; da[2 * H + j] = das[2 * H + j] = ag; da[3 * H + j] = das[3 * H + j] = ao;
         }
-        dc[b * H + j] = dcprev;
-        da[j] = das[j] = ai; da[H + j] = das[H + j] = af; da[2 * H + j] = das[2 * H + j] = ag; da[3 * H + j] = das[3 * H + j] = ao;
       }
-    }
+    });
     sgemm_packed(B, P, G, dAs.get(), G, w.whh_n, 0.f, dhnew.get(), P, nullptr, pool);
     for (int64_t b = 0; b < B; ++b) {
       if (rows[b] >= 0) std::memcpy(dh.get() + b * P, dhnew.get() + b * P, P * sizeof(float));
@@ -181,6 +212,24 @@ void lstm_backward_generic(const CellPacked& w, const SeqDesc& s, const BwdIO& g
   }
   std::memcpy(g.dh0, dh.get(), B * P * sizeof(float));
   std::memcpy(g.dc0, dc.get(), B * H * sizeof(float));
+  if (peep) {
+    // ∂p_i = Σ ∂A_i * c_{t-1},  ∂p_f = Σ ∂A_f * c_{t-1},  ∂p_o = Σ ∂A_o * c_t  over every valid row.
+    for (int64_t st = 0; st < T; ++st) {
+      for (int64_t b = 0; b < B; ++b) {
+        const int64_t t = step_time(s, st, b);
+        if (t < 0) continue;
+        const int64_t row = t * s.rowT + b * s.rowB;
+        const float* cp = cprev_row(s, k, st, b, H);
+        const float* da = dA.get() + row * G;
+        const float* cn = k.c + row * H;
+        for (int64_t j = 0; j < H; ++j) {
+          g.dp_i[j] += da[j] * cp[j];
+          g.dp_f[j] += da[H + j] * cp[j];
+          g.dp_o[j] += da[3 * H + j] * cn[j];
+        }
+      }
+    }
+  }
   sgemm(true, false, G, I, N, dA.get(), G, g.x, g.ldx, 1.f, g.dw_ih, I, nullptr, pool);
   sgemm(true, false, G, P, N, dA.get(), G, k.hprev, P, 1.f, g.dw_hh, P, nullptr, pool);
   if (proj) sgemm(true, false, P, H, N, dhrows.get(), P, k.m, H, 1.f, g.dw_hr, H, nullptr, pool);
@@ -192,6 +241,7 @@ void lstm_backward_generic(const CellPacked& w, const SeqDesc& s, const BwdIO& g
 // ------------------------------------------------------------------ GRU
 
 void gru_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, ThreadPool* pool) {
+  const KernelTable& kt = kernels();
   const CellConfig& c = w.cfg;
   const int64_t T = s.T, B = s.B, H = c.H, G = c.G, N = T * B;
   const bool lbr = c.linear_before_reset;
@@ -210,43 +260,49 @@ void gru_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, ThreadP
     step_rows(s, st, rows);
     // [r, z] (and, with linearBeforeReset, n) recurrent products from h_{t-1}.
     sgemm_packed(B, lbr ? G : 2 * H, H, h.get(), H, w.whh_t, 0.f, hr.get(), G, nullptr, pool);
-    for (int64_t b = 0; b < B; ++b) {
-      const int64_t row = rows[b];
-      if (row < 0) continue;
-      float* g0 = gx + row * G;
-      const float* r0 = hr.get() + b * G;
-      for (int64_t j = 0; j < H; ++j) {
-        const float ar = g0[j] + r0[j], az = g0[H + j] + r0[H + j];
-        if (train && k.pre) { k.pre[row * G + j] = ar; k.pre[row * G + H + j] = az; }
-        g0[j] = sigmoid(clampf(ar, clip));  // r and z overwrite their Gx columns
-        g0[H + j] = sigmoid(clampf(az, clip));
-        if (!lbr) rh[b * H + j] = g0[j] * h[b * H + j];
+    // Phase A: r and z (they overwrite their Gx columns), and r*h for the ONNX formula.
+    for_rows(pool, B, 8 * H, 0, [&](int64_t b0, int64_t b1, float*) {
+      for (int64_t b = b0; b < b1; ++b) {
+        const int64_t row = rows[b];
+        if (row < 0) continue;
+        float* g0 = gx + row * G;
+        const float* r0 = hr.get() + b * G;
+        for (int64_t j = 0; j < 2 * H; ++j) g0[j] += r0[j];
+        if (train && k.pre) std::memcpy(k.pre + row * G, g0, 2 * H * sizeof(float));
+        clamp_all(g0, 2 * H, clip);
+        kt.lstm.sigmoid(2 * H, g0, g0);
+        if (!lbr) for (int64_t j = 0; j < H; ++j) rh[b * H + j] = g0[j] * h[b * H + j];
       }
-    }
+    });
     // ONNX formula: the n product takes r*h, known only now.
     if (!lbr) sgemm_packed(B, H, H, rh.get(), H, w.whn_t, 0.f, hr.get() + 2 * H, G, nullptr, pool);
-    for (int64_t b = 0; b < B; ++b) {
-      const int64_t row = rows[b];
-      if (row < 0) continue;
-      float* g0 = gx + row * G;
-      const float* r0 = hr.get() + b * G;
-      for (int64_t j = 0; j < H; ++j) {
-        const float r = g0[j], z = g0[H + j];
-        const float hn = r0[2 * H + j] + w.b_hn[j];
-        const float an = g0[2 * H + j] + (lbr ? r * hn : hn);
-        if (train && k.pre) k.pre[row * G + 2 * H + j] = an;
-        const float n = std::tanh(clampf(an, clip));
-        const float hp = h[b * H + j];
-        const float hnew = (1.f - z) * n + z * hp;
-        if (train) {
-          g0[2 * H + j] = n;
-          k.hn[row * H + j] = lbr ? hn : rh[b * H + j];
-          k.hprev[row * H + j] = hp;
+    // Phase B: n and the new state.
+    for_rows(pool, B, 8 * H, H, [&](int64_t b0, int64_t b1, float* hn) {
+      for (int64_t b = b0; b < b1; ++b) {
+        const int64_t row = rows[b];
+        if (row < 0) continue;
+        float* g0 = gx + row * G;
+        const float* r0 = hr.get() + b * G;
+        float* an = g0 + 2 * H;
+        for (int64_t j = 0; j < H; ++j) {
+          hn[j] = r0[2 * H + j] + w.b_hn[j];
+          an[j] += lbr ? g0[j] * hn[j] : hn[j];
         }
-        h[b * H + j] = hnew;
-        io.y[row * io.ldy + j] = hnew;
+        if (train && k.pre) std::memcpy(k.pre + row * G + 2 * H, an, H * sizeof(float));
+        clamp_all(an, H, clip);
+        kt.lstm.tanh(H, an, an);  // n, in place of its Gx column
+        for (int64_t j = 0; j < H; ++j) {
+          const float z = g0[H + j], hp = h[b * H + j];
+          const float hnew = (1.f - z) * an[j] + z * hp;
+          if (train) {
+            k.hn[row * H + j] = lbr ? hn[j] : rh[b * H + j];
+            k.hprev[row * H + j] = hp;
+          }
+          h[b * H + j] = hnew;
+          io.y[row * io.ldy + j] = hnew;
+        }
       }
-    }
+    });
   }
   zero_padded_rows(s, io.y, io.ldy, H);
   std::memcpy(io.hN, h.get(), B * H * sizeof(float));
@@ -331,6 +387,7 @@ void gru_backward(const CellPacked& w, const SeqDesc& s, const BwdIO& g, ThreadP
 // ------------------------------------------------------------------ RNN
 
 void rnn_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, ThreadPool* pool) {
+  const KernelTable& kt = kernels();
   const CellConfig& c = w.cfg;
   const int64_t T = s.T, B = s.B, H = c.H, N = T * B;
   const bool relu = c.kind == CellKind::rnn_relu;
@@ -343,20 +400,23 @@ void rnn_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, ThreadP
   if (io.h0) std::memcpy(h.get(), io.h0, B * H * sizeof(float));
   for (int64_t st = 0; st < T; ++st) {
     sgemm_packed(B, H, H, h.get(), H, w.whh_t, 0.f, hr.get(), H, nullptr, pool);
-    for (int64_t b = 0; b < B; ++b) {
-      const int64_t t = step_time(s, st, b);
-      if (t < 0) continue;
-      const int64_t row = t * s.rowT + b * s.rowB;
-      for (int64_t j = 0; j < H; ++j) {
-        float v = gx[row * H + j] + hr[b * H + j];
-        if (train && k.pre) k.pre[row * H + j] = v;
-        v = clampf(v, c.clip);
-        const float hn = relu ? (v > 0.f ? v : 0.f) : std::tanh(v);
-        if (train) { k.hprev[row * H + j] = h[b * H + j]; gx[row * H + j] = hn; }
-        h[b * H + j] = hn;
-        io.y[row * io.ldy + j] = hn;
+    for_rows(pool, B, 8 * H, H, [&](int64_t b0, int64_t b1, float* v) {
+      for (int64_t b = b0; b < b1; ++b) {
+        const int64_t t = step_time(s, st, b);
+        if (t < 0) continue;
+        const int64_t row = t * s.rowT + b * s.rowB;
+        for (int64_t j = 0; j < H; ++j) v[j] = gx[row * H + j] + hr[b * H + j];
+        if (train && k.pre) std::memcpy(k.pre + row * H, v, H * sizeof(float));
+        clamp_all(v, H, c.clip);
+        if (relu) for (int64_t j = 0; j < H; ++j) v[j] = v[j] > 0.f ? v[j] : 0.f;
+        else kt.lstm.tanh(H, v, v);
+        for (int64_t j = 0; j < H; ++j) {
+          if (train) { k.hprev[row * H + j] = h[b * H + j]; gx[row * H + j] = v[j]; }
+          h[b * H + j] = v[j];
+          io.y[row * io.ldy + j] = v[j];
+        }
       }
-    }
+    });
   }
   zero_padded_rows(s, io.y, io.ldy, H);
   std::memcpy(io.hN, h.get(), B * H * sizeof(float));

@@ -29,6 +29,10 @@ struct LstmKernels {
   //   dA, dAs [4H] out: ∂ pre-activations (two destinations: row-order and step buffers)
   void (*bwd_row)(int64_t H, const float* gates, const float* c_t, const float* c_prev,
                   const float* dy, const float* dh, float* dc, float* dA, float* dAs);
+  // Elementwise activations over n floats (y may alias x), for the generic cell path
+  // (cell/cell_generic.cc): the same accuracy and |x| ~ 100 safety as the fused epilogues.
+  void (*sigmoid)(int64_t n, const float* x, float* y);
+  void (*tanh)(int64_t n, const float* x, float* y);
 };
 
 }  // namespace cellstate

@@ -106,11 +106,23 @@ void bwd_row_avx2(int64_t H, const float* gates, const float* c_t, const float* 
   }
 }
 
+template <__m256 (*F)(__m256)>
+void map_avx2(int64_t n, const float* x, float* y) {
+  int64_t i = 0;
+  for (; i + kVw <= n; i += kVw) _mm256_storeu_ps(y + i, F(_mm256_loadu_ps(x + i)));
+  if (i < n) {
+    const __m256i k = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n - i)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    _mm256_maskstore_ps(y + i, k, F(_mm256_maskload_ps(x + i, k)));
+  }
+}
+
 }  // namespace
 
 void fill_lstm_kernels_avx2(KernelTable& t) {
   t.lstm.fwd_tile = fwd_tile_avx2;
   t.lstm.bwd_row = bwd_row_avx2;
+  t.lstm.sigmoid = map_avx2<sigmoid_ps>;
+  t.lstm.tanh = map_avx2<tanh_ps>;
 }
 
 }  // namespace cellstate

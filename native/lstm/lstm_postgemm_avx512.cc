@@ -112,11 +112,23 @@ void bwd_row_avx512(int64_t H, const float* gates, const float* c_t, const float
   }
 }
 
+template <__m512 (*F)(__m512)>
+void map_avx512(int64_t n, const float* x, float* y) {
+  int64_t i = 0;
+  for (; i + kVw <= n; i += kVw) _mm512_storeu_ps(y + i, F(_mm512_loadu_ps(x + i)));
+  if (i < n) {
+    const __mmask16 k = static_cast<__mmask16>((1u << (n - i)) - 1);
+    _mm512_mask_storeu_ps(y + i, k, F(_mm512_maskz_loadu_ps(k, x + i)));
+  }
+}
+
 }  // namespace
 
 void fill_lstm_kernels_avx512(KernelTable& t) {
   t.lstm.fwd_tile = fwd_tile_avx512;
   t.lstm.bwd_row = bwd_row_avx512;
+  t.lstm.sigmoid = map_avx512<sigmoid_ps>;
+  t.lstm.tanh = map_avx512<tanh_ps>;
 }
 
 }  // namespace cellstate

@@ -59,11 +59,20 @@ void bwd_row_scalar(int64_t H, const float* gates, const float* c_t, const float
   }
 }
 
+void sigmoid_scalar(int64_t n, const float* x, float* y) {
+  for (int64_t i = 0; i < n; ++i) y[i] = sigmoid(x[i]);
+}
+void tanh_scalar(int64_t n, const float* x, float* y) {
+  for (int64_t i = 0; i < n; ++i) y[i] = std::tanh(x[i]);
+}
+
 }  // namespace
 
 void fill_lstm_kernels_scalar(KernelTable& t) {
   t.lstm.fwd_tile = fwd_tile_scalar;
   t.lstm.bwd_row = bwd_row_scalar;
+  t.lstm.sigmoid = sigmoid_scalar;
+  t.lstm.tanh = tanh_scalar;
 }
 
 }  // namespace cellstate
