@@ -91,6 +91,17 @@ export class Tensor {
   }
 }
 
+/**
+ * Internal: a Tensor over data and a shape the library computed itself (already consistent), with
+ * no re-validation. Never for user input.
+ */
+export function trustedTensor(data: FloatArray, shape: number[]): Tensor {
+  const t = Object.create(Tensor.prototype) as { data: FloatArray; shape: readonly number[] };
+  t.data = data;
+  t.shape = Object.freeze(shape);
+  return t as unknown as Tensor;
+}
+
 function inferShape(values: NestedNumbers, where: string): number[] {
   const shape: number[] = [];
   let v: NestedNumbers = values;

@@ -13,7 +13,7 @@ import type { Backend, BackendName, CellBackwardArgs, CellCache, CellForwardArgs
 import { gateCount } from '../backend/types';
 import { argRangeError, argTypeError, describe, shapeError, StaleCacheError } from '../errors';
 import { freshSeed, Rng } from '../rng';
-import { allocate, checkTensorArg, Tensor, type DType, type FloatArray } from '../tensor';
+import { allocate, checkTensorArg, Tensor, trustedTensor, type DType, type FloatArray } from '../tensor';
 import { oneOf, optionalBool, optionalSeed, positiveInt, readOptions, type Options } from './options';
 import { initBound, ParamSet, type ParamSpec, type StateDictInput } from './params';
 import { checkFinite, checkGrad, checkInput, checkLengths, checkState, type SeqShape } from './sequence';
@@ -338,17 +338,20 @@ export abstract class Recurrent {
     const { shape, data } = checkStepInput(where, x, this.inputSize, this.dtype);
     const B = shape[0];
     const o = readOptions(where, 'state', state, ['h', 'c']);
-    const x3 = new Tensor(data, this.batchFirst ? [B, 1, this.inputSize] : [1, B, this.inputSize]); // same memory either way
-    const r = this.forward(x3, { h0: o.h as Tensor | undefined, c0: o.c as Tensor | undefined });
+    // [1, B, I] and [B, 1, I] are the same memory: x needs no copy, and no second check.
+    const x3 = trustedTensor(data, this.batchFirst ? [B, 1, this.inputSize] : [1, B, this.inputSize]);
+    const plan = this.planForward(where, x3, { h0: o.h as Tensor | undefined, c0: o.c as Tensor | undefined }, false, false, true);
+    plan.layers.forEach((layer) => this.runLayer(layer, false));
+    const r = plan.out;
     const next: StepState = { h: r.hN };
     if (r.cN) next.c = r.cN;
-    return { output: new Tensor(r.output.data, [B, this.outSize]), state: next };
+    return { output: trustedTensor(r.output.data, [B, this.outSize]), state: next };
   }
 
   /** Validate, allocate every buffer and lay out one backend call per layer-direction. */
-  private planForward(where: string, x: Tensor, options: ForwardOptions | undefined, train: boolean, copyInput = false): ForwardPlan {
+  private planForward(where: string, x: Tensor, options: ForwardOptions | undefined, train: boolean, copyInput = false, xChecked = false): ForwardPlan {
     const o = readOptions(where, 'options', options, FORWARD_KEYS);
-    const { data: xData, seq } = checkInput(where, x, this.inputSize, this.batchFirst, this.dtype);
+    const { data: xData, seq } = xChecked ? trustedSeq(x, this.batchFirst) : checkInput(where, x, this.inputSize, this.batchFirst, this.dtype);
     const { T, B, rowT, rowB } = seq;
     const H = this.hiddenSize, P = this.outSize, D = this.numDirections, L = this.numLayers, N = T * B;
     const hShape = [L * D, B, P], cShape = [L * D, B, H];
@@ -391,10 +394,10 @@ export abstract class Recurrent {
       ldx = D * P;
     }
     const result: RecurrentOutput = {
-      output: new Tensor(y, this.batchFirst ? [B, T, D * P] : [T, B, D * P]),
-      hN: new Tensor(hN, hShape),
+      output: trustedTensor(y, this.batchFirst ? [B, T, D * P] : [T, B, D * P]),
+      hN: trustedTensor(hN, hShape),
     };
-    if (cN) result.cN = new Tensor(cN, cShape);
+    if (cN) result.cN = trustedTensor(cN, cShape);
     return { out: result, layers, after, seq, prepared, masks };
   }
 
@@ -513,6 +516,13 @@ export abstract class Recurrent {
     }
     this.version++;
   }
+}
+
+/** The sequence layout of an input the caller has already validated (step's own view). */
+function trustedSeq(x: Tensor, batchFirst: boolean): { data: FloatArray; seq: SeqShape } {
+  const [a, b] = x.shape;
+  const [T, B] = batchFirst ? [b, a] : [a, b];
+  return { data: x.data, seq: batchFirst ? { T, B, rowT: 1, rowB: T } : { T, B, rowT: B, rowB: 1 } };
 }
 
 function optionalProbability(where: string, name: string, v: unknown): number {
