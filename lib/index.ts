@@ -9,3 +9,14 @@ export { backend, availableBackends, setThreads } from './backend';
 export type { BackendInfo, BackendName } from './backend/types';
 export { BackendUnavailableError, StaleCacheError } from './errors';
 export { Rng } from './rng';
+
+// Training toolkit
+export { Linear, LinearCache } from './nn/linear';
+export type { LinearOptions } from './nn/linear';
+export { Embedding, EmbeddingCache } from './nn/embedding';
+export type { EmbeddingOptions } from './nn/embedding';
+export { Tanh, Sigmoid, ReLU, ActivationCache } from './nn/activations';
+export { LastStep, LastStepCache } from './nn/last-step';
+export { Sequential, SequentialCache } from './nn/sequential';
+export type { SequentialState, RecurrentState, SequentialForwardOptions } from './nn/sequential';
+export type { Layer, LayerConfig, LayerOutput, LayerGradients, LayerForwardOptions, RecurrentLayer } from './nn/layer';
