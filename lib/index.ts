@@ -20,3 +20,5 @@ export { LastStep, LastStepCache } from './nn/last-step';
 export { Sequential, SequentialCache } from './nn/sequential';
 export type { SequentialState, RecurrentState, SequentialForwardOptions } from './nn/sequential';
 export type { Layer, LayerConfig, LayerOutput, LayerGradients, LayerForwardOptions, RecurrentLayer } from './nn/layer';
+export { mseLoss, l1Loss, huberLoss, crossEntropy, bceWithLogits } from './train/losses';
+export type { LossResult, CrossEntropyOptions } from './train/losses';
