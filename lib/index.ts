@@ -22,3 +22,8 @@ export type { SequentialState, RecurrentState, SequentialForwardOptions } from '
 export type { Layer, LayerConfig, LayerOutput, LayerGradients, LayerForwardOptions, RecurrentLayer } from './nn/layer';
 export { mseLoss, l1Loss, huberLoss, crossEntropy, bceWithLogits } from './train/losses';
 export type { LossResult, CrossEntropyOptions } from './train/losses';
+export { Optimizer, SGD, Adam, AdamW, RMSprop } from './train/optim';
+export type { OptimizerState, OptimizerKind, SGDOptions, AdamOptions, RMSpropOptions, Parameterized } from './train/optim';
+export { constantLR, stepLR, exponentialLR, cosineLR, warmup } from './train/schedule';
+export type { Schedule } from './train/schedule';
+export { clipGradNorm, clipGradValue, gradNorm } from './train/clip';

@@ -21,6 +21,7 @@
 
 #include "cpu/dispatch.h"
 #include "lstm/lstm.h"
+#include "optim/optim_napi.h"
 #include "threadpool.h"
 
 namespace cellstate {
@@ -387,6 +388,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("lstmForwardAsync", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return async_call<ForwardCall>(i, "lstmForwardAsync"); }));
   exports.Set("lstmBackward", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return sync_call<BackwardCall>(i, "lstmBackward"); }));
   exports.Set("lstmBackwardAsync", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return async_call<BackwardCall>(i, "lstmBackwardAsync"); }));
+  register_optim(env, exports);
   return exports;
 }
 
