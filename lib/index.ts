@@ -27,3 +27,5 @@ export type { OptimizerState, OptimizerKind, SGDOptions, AdamOptions, RMSpropOpt
 export { constantLR, stepLR, exponentialLR, cosineLR, warmup } from './train/schedule';
 export type { Schedule } from './train/schedule';
 export { clipGradNorm, clipGradValue, gradNorm } from './train/clip';
+export { encodeSafetensors, decodeSafetensors, readSafetensors, writeSafetensors, toTensors, SafetensorsError, MAX_HEADER_BYTES } from './io/safetensors';
+export type { SafetensorsFile, SafetensorsTensor } from './io/safetensors';
