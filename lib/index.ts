@@ -31,3 +31,7 @@ export { encodeSafetensors, decodeSafetensors, readSafetensors, writeSafetensors
 export type { SafetensorsFile, SafetensorsTensor } from './io/safetensors';
 export { saveCheckpoint, loadCheckpoint, readCheckpoint, CHECKPOINT_FORMAT, CHECKPOINT_VERSION } from './train/checkpoint';
 export type { Checkpoint, TrainerState } from './train/checkpoint';
+export { Trainer, NonFiniteError } from './train/fit';
+export type { TrainerOptions, FitOptions, Callback, EarlyStopping, LossName, LossFn, TrainableModel } from './train/fit';
+export type { Sample, Targets } from './train/batch';
+export type { EpochLog, ProgressMode } from './train/progress';
