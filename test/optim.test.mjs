@@ -9,6 +9,7 @@ import {
   Adam, AdamW, availableBackends, clipGradNorm, clipGradValue, cosineLR, exponentialLR, Linear, LSTM, RMSprop, Sequential, SGD,
   stepLR, tensor, warmup,
 } from 'cellstate';
+import fs from 'node:fs';
 import { randomTensor, Rng } from './helpers/random.mjs';
 
 /** A bare parameterised "model": one named tensor per entry, counting commits. */
@@ -178,6 +179,23 @@ describe('optimizers: 6 random steps against the textbook rules; native equals t
     expect(() => new SGD(m).step({ p: tensor([1]) })).to.throw(RangeError, /expected 2 elements|shape \[2\]/);
     expect(() => new SGD(bag({ p: [1] }, 'float64'), { backend: 'native' })).to.throw(TypeError, /native computes in float32/);
   });
+});
+
+describe('optimizers against torch.optim (PyTorch 1.13 results in test/fixtures/optim-torch.json)', function () {
+  const ref = JSON.parse(fs.readFileSync(new URL('./fixtures/optim-torch.json', import.meta.url), 'utf8'));
+  const camel = (k) => k.replace(/_([a-z])/g, (_, c) => c.toUpperCase());
+  for (const c of ref.cases) {
+    it(`${c.kind} ${JSON.stringify(c.torchOptions)}: ${ref.grads.length} steps`, function () {
+      const options = Object.fromEntries(Object.entries(c.options).map(([k, v]) => [camel(k), v]));
+      for (const [backend, dtype, tol] of [['ts', 'float64', 1e-12], ...availableBackends().map((b) => [b, 'float32', 1e-6])]) {
+        const m = bag({ p: ref.p0 }, dtype);
+        const opt = new CLASSES[c.kind](m, { ...options, backend });
+        for (const g of ref.grads) opt.step(g1(g, dtype));
+        const want = c.expected[dtype];
+        m.get('p').forEach((v, i) => expect(v, `${backend} ${dtype} p[${i}]`).to.be.closeTo(want[i], tol * (1 + Math.abs(want[i]))));
+      }
+    });
+  }
 });
 
 describe('native optimizer exports: checks in C++', function () {
