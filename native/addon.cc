@@ -21,6 +21,7 @@
 
 #include "cpu/dispatch.h"
 #include "cell/cell.h"
+#include "optim/optim_napi.h"
 #include "threadpool.h"
 
 namespace cellstate {
@@ -438,6 +439,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("cellForwardPairAsync", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return async_call<PairCall<ForwardCall>>(i, "cellForwardPairAsync"); }));
   exports.Set("cellBackwardPair", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return sync_call<PairCall<BackwardCall>>(i, "cellBackwardPair"); }));
   exports.Set("cellBackwardPairAsync", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return async_call<PairCall<BackwardCall>>(i, "cellBackwardPairAsync"); }));
+  register_optim(env, exports);
   return exports;
 }
 

@@ -17,6 +17,7 @@ describe('README', function () {
     const out = execFileSync(process.execPath, ['-e', code], { cwd: root, env: { ...process.env, CELLSTATE_QUIET: '1' }, encoding: 'utf8' });
     const lines = out.trim().split('\n');
     expect(lines[0]).to.equal('[ 2, 1, 8 ] [ 1, 1, 8 ] [ 1, 1, 8 ]');
-    expect(lines.slice(1).join(' ')).to.match(/'weight_ih_l0'.*'weight_hh_l0'.*'bias_ih_l0'.*'bias_hh_l0'/);
+    expect(lines.slice(1, -1).join(' ')).to.match(/'weight_ih_l0'.*'weight_hh_l0'.*'bias_ih_l0'.*'bias_hh_l0'/);
+    expect(lines.at(-1)).to.equal('20 true'); // the Training example: 20 epochs, final loss < 0.01
   });
 });

@@ -1,0 +1,203 @@
+// safetensors: a general reader and writer of the format (https://huggingface.co/docs/safetensors),
+// model-agnostic so checkpoints and PyTorch state_dict interop share it.
+//
+// Layout: 8 bytes little-endian u64 N, then N bytes of UTF-8 JSON header, then the data buffer.
+// The header maps each tensor name to { "dtype": "F32", "shape": [2, 3], "data_offsets": [begin, end] }
+// (offsets relative to the data buffer, end exclusive) plus an optional "__metadata__" object of
+// string -> string. Data is row-major little-endian. We write F32 and F64 (with the header padded
+// by spaces so the data starts 8-byte aligned, as the reference writer does) and read F32 and F64
+// into Float32Array / Float64Array; other dtypes are validated and returned as raw bytes.
+//
+// Reading is for untrusted files. Nothing is allocated from a size the header claims before that
+// size is checked against the real file length, and the file is rejected (SafetensorsError naming
+// the problem) unless: N fits the file and a cap; the header is valid UTF-8 JSON, an object; every
+// entry has exactly dtype/shape/data_offsets with a known dtype, non-negative integer dims and
+// offsets; each entry's byte size equals its element count times its dtype's size; and the
+// entries tile the data buffer exactly (sorted by offset, no gap, no overlap, none past the end;
+// this also catches duplicate names, which JSON.parse would otherwise merge silently).
+
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import { argTypeError } from '../errors';
+import { Tensor } from '../tensor';
+import { writeFileAtomic } from './atomic-write';
+
+export class SafetensorsError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SafetensorsError';
+  }
+}
+
+const DTYPE_SIZE: Record<string, number> = {
+  F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, U64: 8, I32: 4, U32: 4, I16: 2, U16: 2, I8: 1, U8: 1, BOOL: 1, F8_E4M3: 1, F8_E5M2: 1,
+};
+
+/** Largest header we accept (the reference implementation's limit is 100 MB). */
+export const MAX_HEADER_BYTES = 100_000_000;
+
+export interface SafetensorsTensor {
+  dtype: string;
+  shape: number[];
+  /** F32 / F64: a fresh Float32Array / Float64Array; any other dtype: the raw little-endian bytes. */
+  data: Float32Array | Float64Array | Uint8Array;
+}
+
+export interface SafetensorsFile {
+  tensors: Map<string, SafetensorsTensor>;
+  metadata: Record<string, string>;
+}
+
+const LITTLE = os.endianness() === 'LE';
+
+/** Serialise tensors (float32 -> F32, float64 -> F64) and string metadata; entries keep their order. */
+export function encodeSafetensors(tensors: Record<string, Tensor> | Map<string, Tensor>, metadata?: Record<string, string>): Uint8Array[] {
+  const where = 'encodeSafetensors';
+  const entries = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
+  const header: Record<string, unknown> = {};
+  if (metadata) {
+    const md: Record<string, string> = {};
+    for (const [k, v] of Object.entries(metadata)) {
+      if (typeof v !== 'string') throw argTypeError(where, `metadata['${k}']`, 'a string', v);
+      md[k] = v;
+    }
+    header.__metadata__ = md;
+  }
+  let offset = 0;
+  for (const [name, t] of entries) {
+    if (name === '__metadata__' || name.length === 0) throw argTypeError(where, 'tensors', 'tensor names other than "" and "__metadata__"', name);
+    if (!(t instanceof Tensor)) throw argTypeError(where, `tensors['${name}']`, 'a Tensor', t);
+    const bytes = t.data.byteLength;
+    Object.defineProperty(header, name, { value: { dtype: t.dtype === 'float64' ? 'F64' : 'F32', shape: [...t.shape], data_offsets: [offset, offset + bytes] }, enumerable: true });
+    offset += bytes;
+  }
+  const raw = Buffer.from(JSON.stringify(header), 'utf8');
+  const padded = Buffer.alloc(Math.ceil((8 + raw.length) / 8) * 8 - 8, 0x20);
+  raw.copy(padded);
+  const prefix = Buffer.alloc(8);
+  prefix.writeBigUInt64LE(BigInt(padded.length));
+  const out: Uint8Array[] = [prefix, padded];
+  for (const [, t] of entries) out.push(littleEndianBytes(t.data));
+  return out;
+}
+
+function littleEndianBytes(a: Float32Array | Float64Array): Uint8Array {
+  if (LITTLE) return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  const out = new Uint8Array(a.byteLength), dv = new DataView(out.buffer);
+  for (let i = 0; i < a.length; i++) {
+    if (a instanceof Float64Array) dv.setFloat64(i * 8, a[i], true);
+    else dv.setFloat32(i * 4, a[i], true);
+  }
+  return out;
+}
+
+/** Parse and fully validate a safetensors image (see the file comment for what is rejected). */
+export function decodeSafetensors(bytes: Uint8Array, options?: { maxHeaderBytes?: number; source?: string }): SafetensorsFile {
+  const src = options?.source ?? 'safetensors';
+  const fail = (msg: string): never => { throw new SafetensorsError(`${src}: ${msg}`); };
+  const maxHeader = options?.maxHeaderBytes ?? MAX_HEADER_BYTES;
+  if (!(bytes instanceof Uint8Array)) throw argTypeError('decodeSafetensors', 'bytes', 'a Uint8Array or Buffer', bytes);
+  const total = bytes.length;
+  if (total < 8) fail(`file too short: ${total} bytes, the 8-byte header length is missing`);
+  const n64 = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
+  if (n64 > BigInt(maxHeader)) fail(`header length ${n64} exceeds the limit of ${maxHeader} bytes`);
+  const n = Number(n64);
+  if (8 + n > total) fail(`header length ${n} runs past the end of the file (${total} bytes)`);
+  if (n < 2) fail(`header length ${n} is too small for a JSON object`);
+  let text = '';
+  try {
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes.subarray(8, 8 + n));
+  } catch {
+    fail('header is not valid UTF-8');
+  }
+  if (text[0] !== '{') fail(`header does not start with '{'`);
+  let header: unknown;
+  try {
+    header = JSON.parse(text);
+  } catch (e) {
+    fail(`header is not valid JSON (${(e as Error).message})`);
+  }
+  if (header === null || typeof header !== 'object' || Array.isArray(header)) fail('header is not a JSON object');
+  const dataStart = 8 + n, dataLen = total - dataStart;
+  const metadata: Record<string, string> = Object.create(null);
+  const entries: { name: string; dtype: string; shape: number[]; begin: number; end: number }[] = [];
+  for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
+    if (name === '__metadata__') {
+      if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) fail('__metadata__ is not an object of strings');
+      for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
+        if (typeof v !== 'string') fail(`__metadata__['${k}'] is not a string`);
+        metadata[k] = v as string;
+      }
+      continue;
+    }
+    const where = `tensor '${name}'`;
+    if (name.length === 0) fail('a tensor has an empty name');
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) fail(`${where} is not an object`);
+    const e = raw as Record<string, unknown>;
+    const keys = Object.keys(e).sort().join(',');
+    if (keys !== 'data_offsets,dtype,shape') fail(`${where} must have exactly dtype, shape and data_offsets, got ${Object.keys(e).join(', ') || 'none'}`);
+    if (typeof e.dtype !== 'string' || !Object.prototype.hasOwnProperty.call(DTYPE_SIZE, e.dtype)) fail(`${where} has an unknown dtype ${JSON.stringify(e.dtype)}`);
+    const size = DTYPE_SIZE[e.dtype as string];
+    if (!Array.isArray(e.shape) || e.shape.length > 64) fail(`${where} has a shape that is not an array of at most 64 dims`);
+    let elems = 1;
+    for (const d of e.shape as unknown[]) {
+      if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) fail(`${where} has a dimension ${JSON.stringify(d)} that is not a non-negative integer`);
+      elems *= d as number;
+      if (elems * size > dataLen) fail(`${where} has shape [${(e.shape as number[]).join(', ')}], more data than the file holds (${dataLen} bytes)`);
+    }
+    const off = e.data_offsets;
+    if (!Array.isArray(off) || off.length !== 2 || off.some((v) => typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)) {
+      fail(`${where} has data_offsets that are not two non-negative integers`);
+    }
+    const [begin, end] = off as number[];
+    if (begin > end || end > dataLen) fail(`${where} has data_offsets [${begin}, ${end}] outside the data buffer of ${dataLen} bytes`);
+    if (end - begin !== elems * size) fail(`${where} has ${end - begin} bytes of data, its dtype ${e.dtype} and shape [${(e.shape as number[]).join(', ')}] need ${elems * size}`);
+    entries.push({ name, dtype: e.dtype as string, shape: (e.shape as number[]).slice(), begin, end });
+  }
+  // The entries must tile the data buffer: no holes, no overlaps, nothing left over.
+  const sorted = entries.slice().sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let pos = 0;
+  for (const e of sorted) {
+    if (e.begin !== pos) fail(e.begin < pos ? `tensor '${e.name}' overlaps the tensor before it (offset ${e.begin} < ${pos})` : `gap in the data buffer before tensor '${e.name}' (bytes ${pos}..${e.begin})`);
+    pos = e.end;
+  }
+  if (pos !== dataLen) fail(`the data buffer has ${dataLen - pos} trailing bytes that no tensor covers`);
+  const tensors = new Map<string, SafetensorsTensor>();
+  for (const e of entries) {
+    const at = dataStart + e.begin, len = e.end - e.begin;
+    tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data: readData(bytes, at, len, e.dtype) });
+  }
+  return { tensors, metadata: { ...metadata } };
+}
+
+function readData(bytes: Uint8Array, at: number, len: number, dtype: string): Float32Array | Float64Array | Uint8Array {
+  const copy = new Uint8Array(len); // a fresh, aligned buffer
+  copy.set(bytes.subarray(at, at + len));
+  if (dtype !== 'F32' && dtype !== 'F64') return copy;
+  const size = dtype === 'F64' ? 8 : 4;
+  if (LITTLE) return size === 8 ? new Float64Array(copy.buffer, 0, len / 8) : new Float32Array(copy.buffer, 0, len / 4);
+  const dv = new DataView(copy.buffer);
+  const out = size === 8 ? new Float64Array(len / 8) : new Float32Array(len / 4);
+  for (let i = 0; i < out.length; i++) out[i] = size === 8 ? dv.getFloat64(i * 8, true) : dv.getFloat32(i * 4, true);
+  return out;
+}
+
+/** Write a .safetensors file atomically (temp file + fsync + rename). */
+export function writeSafetensors(file: string, tensors: Record<string, Tensor> | Map<string, Tensor>, metadata?: Record<string, string>): void {
+  writeFileAtomic(file, encodeSafetensors(tensors, metadata));
+}
+
+/** Read and validate a .safetensors file. */
+export function readSafetensors(file: string, options?: { maxHeaderBytes?: number }): SafetensorsFile {
+  return decodeSafetensors(fs.readFileSync(file), { ...options, source: file });
+}
+
+/** F32 / F64 entries as Tensors (a state dict); any other dtype is an error naming it. */
+export function toTensors(f: SafetensorsFile, source = 'safetensors'): Map<string, Tensor> {
+  const out = new Map<string, Tensor>();
+  for (const [name, t] of f.tensors) {
+    if (!(t.data instanceof Float32Array) && !(t.data instanceof Float64Array)) throw new SafetensorsError(`${source}: tensor '${name}' has dtype ${t.dtype}; only F32 and F64 load as Tensors`);
+    out.set(name, new Tensor(t.data, t.shape));
+  }
+  return out;
+}

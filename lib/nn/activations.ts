@@ -1,0 +1,93 @@
+// Elementwise activations as layers without parameters: Tanh, Sigmoid, ReLU (PyTorch's
+// torch.nn.Tanh / Sigmoid / ReLU). They compute in the input's dtype, keep the values backward
+// needs (the output for tanh and sigmoid, the input for ReLU), and have empty parameter lists.
+
+import { Tensor, allocate, checkTensorArg, dtypeOf, type FloatArray } from '../tensor';
+import { checkCache, readDOutput } from './dense';
+import type { LayerConfig } from './layer';
+import { readOptions } from './options';
+import { checkFinite } from './sequence';
+
+export class ActivationCache {
+  /** @internal */ constructor(readonly owner: Activation, readonly version: number, readonly kept: FloatArray, readonly shape: readonly number[]) {}
+}
+
+abstract class Activation {
+  abstract readonly type: string;
+  /** y = f(x) elementwise. */
+  protected abstract f(x: number): number;
+  /** dx = dy * f'(x), from the kept value (the output, or the input for ReLU). */
+  protected abstract df(kept: number): number;
+  protected abstract keepsInput: boolean;
+
+  config(): LayerConfig {
+    return { type: this.type };
+  }
+
+  forward(x: Tensor): { output: Tensor } {
+    return { output: this.run(`${this.type}.forward`, x).y };
+  }
+
+  forwardTrain(x: Tensor): { output: Tensor; cache: ActivationCache } {
+    const { y, xs } = this.run(`${this.type}.forwardTrain`, x);
+    return { output: y, cache: new ActivationCache(this, 0, this.keepsInput ? xs.slice() : y.data.slice(), y.shape) };
+  }
+
+  backward(cache: ActivationCache, gradOutputs?: { dOutput?: Tensor | null }): { dX: Tensor; grads: Record<string, Tensor> } {
+    const where = `${this.type}.backward`;
+    checkCache(where, cache, this, 0, ActivationCache);
+    const dtype = dtypeOf(cache.kept);
+    const dy = readDOutput(where, gradOutputs, cache.shape, dtype);
+    const dx = allocate(dtype, dy.length);
+    for (let i = 0; i < dy.length; i++) dx[i] = dy[i] * this.df(cache.kept[i]);
+    return { dX: new Tensor(dx, cache.shape), grads: {} };
+  }
+
+  namedParameters(): [string, Tensor][] {
+    return [];
+  }
+
+  commitParameters(): this {
+    return this;
+  }
+
+  stateDict(): Record<string, Tensor> {
+    return {};
+  }
+
+  loadStateDict(weights: Record<string, unknown>): this {
+    readOptions(`${this.type}.loadStateDict`, 'weights', weights, []); // no parameters: any key is unexpected
+    return this;
+  }
+
+  private run(where: string, x: unknown): { y: Tensor; xs: FloatArray } {
+    const dtype = x instanceof Tensor ? x.dtype : 'float32';
+    const { shape, data } = checkTensorArg(where, 'x', x, dtype);
+    checkFinite(where, 'x', data);
+    const y = allocate(dtype, data.length);
+    for (let i = 0; i < data.length; i++) y[i] = this.f(data[i]);
+    return { y: new Tensor(y, shape), xs: data };
+  }
+}
+
+export class Tanh extends Activation {
+  readonly type = 'Tanh';
+  protected keepsInput = false;
+  protected f(x: number): number { return Math.tanh(x); }
+  protected df(y: number): number { return 1 - y * y; }
+}
+
+export class Sigmoid extends Activation {
+  readonly type = 'Sigmoid';
+  protected keepsInput = false;
+  // Split by sign so exp never overflows.
+  protected f(x: number): number { return x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)); }
+  protected df(y: number): number { return y * (1 - y); }
+}
+
+export class ReLU extends Activation {
+  readonly type = 'ReLU';
+  protected keepsInput = true;
+  protected f(x: number): number { return x > 0 ? x : 0; }
+  protected df(x: number): number { return x > 0 ? 1 : 0; } // 0 at x = 0, as PyTorch
+}

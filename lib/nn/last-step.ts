@@ -1,0 +1,74 @@
+// LastStep: many-to-one. Picks, for each batch entry, the output at its last valid step
+// (t = lengths[b] - 1, or T - 1 without lengths): x [T, B, F] ([B, T, F] with batchFirst) -> [B, F].
+// Put it after a recurrent layer and before a dense head. For a bidirectional layer this is the
+// forward direction's final state next to the reverse direction's state after one step, as
+// indexing PyTorch's padded output would give.
+
+import { argTypeError } from '../errors';
+import { allocate, checkTensorArg, dtypeOf, Tensor, type FloatArray } from '../tensor';
+import { checkCache, readDOutput } from './dense';
+import type { LayerConfig } from './layer';
+import { optionalBool, readOptions } from './options';
+import { checkLengths } from './sequence';
+
+export class LastStepCache {
+  /** @internal */ constructor(readonly owner: LastStep, readonly version: number, readonly rows: Int32Array, readonly xShape: readonly number[], readonly dtype: 'float32' | 'float64') {}
+}
+
+export class LastStep {
+  readonly batchFirst: boolean;
+  readonly usesLengths = true;
+
+  constructor(options?: { batchFirst?: boolean }) {
+    const o = readOptions('LastStep', 'options', options, ['batchFirst']);
+    this.batchFirst = optionalBool('LastStep', 'batchFirst', o.batchFirst, false);
+  }
+
+  config(): LayerConfig {
+    return { type: 'LastStep', batchFirst: this.batchFirst };
+  }
+
+  forward(x: Tensor, options?: { lengths?: ArrayLike<number> | null }): { output: Tensor } {
+    return { output: this.run('LastStep.forward', x, options).y };
+  }
+
+  forwardTrain(x: Tensor, options?: { lengths?: ArrayLike<number> | null }): { output: Tensor; cache: LastStepCache } {
+    const { y, rows, shape } = this.run('LastStep.forwardTrain', x, options);
+    return { output: y, cache: new LastStepCache(this, 0, rows, shape, y.dtype) };
+  }
+
+  backward(cache: LastStepCache, gradOutputs?: { dOutput?: Tensor | null }): { dX: Tensor; grads: Record<string, Tensor> } {
+    checkCache('LastStep.backward', cache, this, 0, LastStepCache);
+    const F = cache.xShape[2], B = cache.rows.length;
+    const dy = readDOutput('LastStep.backward', gradOutputs, [B, F], cache.dtype);
+    const dx = allocate(cache.dtype, cache.xShape[0] * cache.xShape[1] * F);
+    for (let b = 0; b < B; b++) dx.set(dy.subarray(b * F, (b + 1) * F), cache.rows[b] * F);
+    return { dX: new Tensor(dx, cache.xShape), grads: {} };
+  }
+
+  namedParameters(): [string, Tensor][] { return []; }
+  commitParameters(): this { return this; }
+  stateDict(): Record<string, Tensor> { return {}; }
+  loadStateDict(weights: Record<string, unknown>): this {
+    readOptions('LastStep.loadStateDict', 'weights', weights, []);
+    return this;
+  }
+
+  private run(where: string, x: unknown, options: unknown): { y: Tensor; rows: Int32Array; shape: readonly number[] } {
+    const o = readOptions(where, 'options', options, ['lengths']);
+    if (!(x instanceof Tensor)) throw argTypeError(where, 'x', 'a Tensor [T, B, F]', x);
+    const { shape, data } = checkTensorArg(where, 'x', x, x.dtype);
+    if (shape.length !== 3) throw argTypeError(where, 'x', `a rank-3 Tensor (${this.batchFirst ? '[B, T, F]' : '[T, B, F]'})`, x);
+    const [T, B] = this.batchFirst ? [shape[1], shape[0]] : [shape[0], shape[1]];
+    const F = shape[2];
+    const lengths = checkLengths(where, o.lengths, T, B);
+    const rows = new Int32Array(B); // row of (t = len-1, b) in x
+    const y: FloatArray = allocate(dtypeOf(data), B * F);
+    for (let b = 0; b < B; b++) {
+      const t = (lengths ? lengths[b] : T) - 1;
+      rows[b] = this.batchFirst ? b * T + t : t * B + b;
+      y.set(data.subarray(rows[b] * F, (rows[b] + 1) * F), b * F);
+    }
+    return { y: new Tensor(y, [B, F]), rows, shape };
+  }
+}

@@ -1,0 +1,123 @@
+// Linear: y = x · Wᵀ + b over the last axis, PyTorch's torch.nn.Linear (weight [out, in],
+// bias [out], both initialised U(-1/√in, 1/√in) from a seed). x [..., in] -> y [..., out]: a
+// [T, B, H] recurrent output gets the same dense head at every step.
+//
+// Computes on the ts GEMM in the model's dtype (the dense head is small next to the recurrent
+// layers); deliberately no native path.
+
+import { gemm } from '../backend/ts/gemm';
+import { argTypeError } from '../errors';
+import { freshSeed, Rng } from '../rng';
+import { allocate, Tensor, type DType, type FloatArray } from '../tensor';
+import { checkCache, checkFeatures, readDOutput } from './dense';
+import type { LayerConfig } from './layer';
+import { oneOf, optionalBool, optionalSeed, positiveInt, readOptions } from './options';
+import { ParamSet, type StateDictInput } from './params';
+
+export interface LinearOptions {
+  inFeatures: number;
+  outFeatures: number;
+  bias?: boolean; // default true
+  seed?: number;
+  dtype?: DType; // default 'float32'
+}
+
+export class LinearCache {
+  /** @internal */ constructor(readonly owner: Linear, readonly version: number, readonly x: FloatArray, readonly shape: readonly number[], readonly rows: number) {}
+}
+
+const KEYS = ['inFeatures', 'outFeatures', 'bias', 'seed', 'dtype'] as const;
+
+export class Linear {
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  readonly bias: boolean;
+  readonly dtype: DType;
+  readonly seed: number;
+  private readonly params: ParamSet;
+  private version = 0;
+
+  constructor(options: LinearOptions) {
+    const where = 'Linear';
+    if (options === undefined || options === null) throw argTypeError(where, 'options', 'an options object with inFeatures and outFeatures', options);
+    const o = readOptions(where, 'options', options, KEYS);
+    this.inFeatures = positiveInt(where, 'inFeatures', o.inFeatures);
+    this.outFeatures = positiveInt(where, 'outFeatures', o.outFeatures);
+    this.bias = optionalBool(where, 'bias', o.bias, true);
+    this.dtype = oneOf(where, 'dtype', o.dtype, ['float32', 'float64'] as const, 'float32');
+    this.seed = optionalSeed(where, 'seed', o.seed) ?? freshSeed();
+    const specs = [{ name: 'weight', shape: [this.outFeatures, this.inFeatures] }];
+    if (this.bias) specs.push({ name: 'bias', shape: [this.outFeatures] });
+    this.params = new ParamSet(specs, this.dtype);
+    // PyTorch: kaiming_uniform_(a=√5) on the weight is U(-1/√in, 1/√in); the bias uses the same bound.
+    this.params.initUniform(new Rng(this.seed), 1 / Math.sqrt(this.inFeatures));
+  }
+
+  config(): LayerConfig {
+    return { type: 'Linear', inFeatures: this.inFeatures, outFeatures: this.outFeatures, bias: this.bias, dtype: this.dtype };
+  }
+
+  forward(x: Tensor): { output: Tensor } {
+    const { shape, data, rows } = checkFeatures('Linear.forward', x, this.inFeatures, this.dtype);
+    return { output: this.apply(data, shape, rows) };
+  }
+
+  forwardTrain(x: Tensor): { output: Tensor; cache: LinearCache } {
+    const { shape, data, rows } = checkFeatures('Linear.forwardTrain', x, this.inFeatures, this.dtype);
+    const xs = data.slice(); // a private copy: the caller may reuse x before backward
+    return { output: this.apply(xs, shape, rows), cache: new LinearCache(this, this.version, xs, shape, rows) };
+  }
+
+  backward(cache: LinearCache, gradOutputs?: { dOutput?: Tensor | null }): { dX: Tensor; grads: Record<string, Tensor> } {
+    const where = 'Linear.backward';
+    checkCache(where, cache, this, this.version, LinearCache);
+    const I = this.inFeatures, O = this.outFeatures, N = cache.rows;
+    const outShape = [...cache.shape.slice(0, -1), O];
+    const dy = readDOutput(where, gradOutputs, outShape, this.dtype); // [N, O]
+    const W = this.params.get('weight');
+    const dX = allocate(this.dtype, N * I); // [N, I] = dY · W
+    const dW = allocate(this.dtype, O * I); // [O, I] = dYᵀ · X
+    if (N > 0) {
+      gemm(false, false, N, I, O, dy, 0, O, W, 0, I, 0, dX, 0, I);
+      gemm(true, false, O, I, N, dy, 0, O, cache.x, 0, I, 0, dW, 0, I);
+    }
+    const grads: Record<string, Tensor> = { weight: new Tensor(dW, [O, I]) };
+    if (this.bias) {
+      const db = allocate(this.dtype, O); // [O] = Σ_rows dY
+      for (let r = 0; r < N; r++) for (let j = 0; j < O; j++) db[j] += dy[r * O + j];
+      grads.bias = new Tensor(db, [O]);
+    }
+    return { dX: new Tensor(dX, cache.shape), grads };
+  }
+
+  namedParameters(): [string, Tensor][] {
+    return this.params.specs.map((s) => [s.name, new Tensor(this.params.get(s.name), s.shape)]);
+  }
+
+  commitParameters(): this {
+    this.version++;
+    return this;
+  }
+
+  stateDict(): Record<string, Tensor> {
+    return this.params.stateDict();
+  }
+
+  loadStateDict(weights: StateDictInput): this {
+    this.params.load('Linear.loadStateDict', weights);
+    this.version++;
+    return this;
+  }
+
+  /** y [N, O] = x [N, I] · Wᵀ + b */
+  private apply(x: FloatArray, shape: readonly number[], N: number): Tensor {
+    const I = this.inFeatures, O = this.outFeatures;
+    const y = allocate(this.dtype, N * O);
+    if (this.bias) {
+      const b = this.params.get('bias');
+      for (let r = 0; r < N; r++) y.set(b, r * O);
+    }
+    if (N > 0) gemm(false, true, N, O, I, x, 0, I, this.params.get('weight'), 0, I, this.bias ? 1 : 0, y, 0, O);
+    return new Tensor(y, [...shape.slice(0, -1), O]);
+  }
+}

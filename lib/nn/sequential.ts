@@ -1,0 +1,190 @@
+// Sequential: a chain of layers (recurrent and feed-forward) run forward in order and backward in
+// reverse, PyTorch's torch.nn.Sequential with its parameter naming (`0.weight_ih_l0`, `2.weight`).
+//
+// Data flow. x goes to layer 0, each layer's `output` to the next. Layers that take the batch's
+// `lengths` (recurrent ones and LastStep; lib/nn/layer.ts) receive it; a recurrent layer also
+// receives its entry of `state` as { h0, c0 } and leaves its { hN, cN } in the returned `state`,
+// which the caller hands back for the next chunk of a long sequence (truncated BPTT: the state
+// is carried as plain values, so no gradient flows across chunks). Many-to-many: a Linear after a
+// recurrent layer applies per time step. Many-to-one: put a LastStep between them.
+//
+// Deliberately no automatic shape inference and no branching: a chain, each layer checking its
+// own input.
+
+import { argRangeError, argTypeError, StaleCacheError } from '../errors';
+import { Tensor, type DType } from '../tensor';
+import { isLayer, isRecurrent, layerConfig, type Layer, type LayerConfig } from './layer';
+import { readOptions } from './options';
+import type { StateDictInput } from './params';
+
+/** Carried state of one recurrent layer ({ h } alone for layers without a cell state). */
+export interface RecurrentState {
+  h: Tensor;
+  c?: Tensor;
+}
+/** One entry per layer; null for feed-forward layers and for a zero initial state. */
+export type SequentialState = (RecurrentState | null)[];
+
+export interface SequentialForwardOptions {
+  lengths?: ArrayLike<number> | null;
+  state?: SequentialState | null;
+}
+
+export class SequentialCache {
+  /** @internal */ constructor(readonly owner: Sequential, readonly version: number, readonly caches: unknown[], readonly xShape: readonly number[]) {}
+}
+
+const FORWARD_KEYS = ['lengths', 'state'] as const;
+
+export class Sequential {
+  readonly layers: readonly Layer[];
+  readonly dtype: DType;
+  readonly usesLengths = true;
+  private version = 0;
+
+  constructor(layers: Layer[]) {
+    const where = 'Sequential';
+    if (!Array.isArray(layers) || layers.length === 0) throw argTypeError(where, 'layers', 'a non-empty array of layers', layers);
+    let dtype: DType | undefined;
+    layers.forEach((l, i) => {
+      if (!isLayer(l)) throw argTypeError(where, `layers[${i}]`, 'a layer (forward, forwardTrain, backward, namedParameters, commitParameters, stateDict, loadStateDict)', l);
+      if (l.dtype === undefined) return;
+      if (dtype !== undefined && l.dtype !== dtype) throw argRangeError(where, `layers[${i}].dtype`, `'${dtype}' like the layers before it`, `'${l.dtype}'`);
+      dtype = l.dtype;
+    });
+    this.layers = Object.freeze(layers.slice());
+    this.dtype = dtype ?? 'float32';
+  }
+
+  /** The layers' construction options, e.g. for a checkpoint. */
+  config(): LayerConfig {
+    return { type: 'Sequential', layers: this.layers.map((l) => layerConfig(l)) };
+  }
+
+  /** Inference. Returns the last layer's output and every recurrent layer's final state. */
+  forward(x: Tensor, options?: SequentialForwardOptions): { output: Tensor; state: SequentialState } {
+    const { lengths, state } = this.readForward('Sequential.forward', options);
+    let h = x;
+    const next: SequentialState = this.layers.map(() => null);
+    this.layers.forEach((layer, i) => {
+      const r = layer.forward(h, this.layerOptions(layer, i, lengths, state));
+      if (isRecurrent(layer)) next[i] = carried(r);
+      h = r.output;
+    });
+    return { output: h, state: next };
+  }
+
+  forwardTrain(x: Tensor, options?: SequentialForwardOptions): { output: Tensor; state: SequentialState; cache: SequentialCache } {
+    const { lengths, state } = this.readForward('Sequential.forwardTrain', options);
+    let h = x;
+    const caches: unknown[] = [];
+    const next: SequentialState = this.layers.map(() => null);
+    this.layers.forEach((layer, i) => {
+      const r = layer.forwardTrain(h, this.layerOptions(layer, i, lengths, state));
+      if (isRecurrent(layer)) next[i] = carried(r);
+      caches.push(r.cache);
+      h = r.output;
+    });
+    return { output: h, state: next, cache: new SequentialCache(this, this.version, caches, x.shape) };
+  }
+
+  /** Backward through every layer in reverse. Gradients keyed `${index}.${name}`; dX is x's gradient. */
+  backward(cache: SequentialCache, gradOutputs?: { dOutput?: Tensor | null }): { dX: Tensor; grads: Record<string, Tensor> } {
+    const where = 'Sequential.backward';
+    if (!(cache instanceof SequentialCache)) throw argTypeError(where, 'cache', "the cache of this model's forwardTrain", cache);
+    if (cache.owner !== this) throw new StaleCacheError(`${where}: cache: it belongs to another model`);
+    if (cache.version !== this.version) throw new StaleCacheError(`${where}: cache: the weights changed after forwardTrain; run forwardTrain again`);
+    const g = readOptions(where, 'gradOutputs', gradOutputs, ['dOutput']);
+    let d = g.dOutput as Tensor;
+    const grads: Record<string, Tensor> = {};
+    for (let i = this.layers.length - 1; i >= 0; i--) {
+      const r = this.layers[i].backward(cache.caches[i] as never, { dOutput: d });
+      for (const [name, t] of Object.entries(r.grads)) grads[`${i}.${name}`] = t;
+      d = r.dX;
+    }
+    // Present the gradients in namedParameters() order.
+    const ordered: Record<string, Tensor> = {};
+    for (const [name] of this.namedParameters()) if (grads[name]) ordered[name] = grads[name];
+    return { dX: d, grads: ordered };
+  }
+
+  /** Live parameters of every layer, prefixed with the layer's index. */
+  namedParameters(): [string, Tensor][] {
+    return this.layers.flatMap((l, i) => l.namedParameters().map(([n, t]): [string, Tensor] => [`${i}.${n}`, t]));
+  }
+
+  commitParameters(): this {
+    for (const l of this.layers) l.commitParameters();
+    this.version++;
+    return this;
+  }
+
+  stateDict(): Record<string, Tensor> {
+    const out: Record<string, Tensor> = {};
+    this.layers.forEach((l, i) => {
+      for (const [n, t] of Object.entries(l.stateDict())) out[`${i}.${n}`] = t;
+    });
+    return out;
+  }
+
+  /** All-or-nothing: if any layer rejects its part, every layer is put back as it was. */
+  loadStateDict(weights: StateDictInput): this {
+    const where = 'Sequential.loadStateDict';
+    if (weights === null || typeof weights !== 'object' || Array.isArray(weights)) {
+      throw argTypeError(where, 'weights', 'an object mapping parameter names to tensors', weights);
+    }
+    const parts: StateDictInput[] = this.layers.map(() => ({}));
+    const unexpected: string[] = [];
+    for (const [key, v] of Object.entries(weights)) {
+      const m = /^(\d+)\.(.+)$/.exec(key);
+      const i = m ? Number(m[1]) : -1;
+      if (!m || i >= this.layers.length || String(i) !== m[1]) { unexpected.push(key); continue; }
+      (parts[i] as Record<string, unknown>)[m[2]] = v;
+    }
+    if (unexpected.length) throw new TypeError(`${where}: weights: unexpected: ${unexpected.join(', ')}`);
+    const before = this.layers.map((l) => l.stateDict());
+    try {
+      this.layers.forEach((l, i) => {
+        try {
+          l.loadStateDict(parts[i]);
+        } catch (e) {
+          (e as Error).message = `${where}: layer ${i}: ${(e as Error).message}`;
+          throw e;
+        }
+      });
+    } catch (e) {
+      this.layers.forEach((l, i) => l.loadStateDict(before[i]));
+      this.version++;
+      throw e;
+    }
+    this.version++;
+    return this;
+  }
+
+  private readForward(where: string, options: unknown): { lengths: ArrayLike<number> | null; state: SequentialState | null } {
+    const o = readOptions(where, 'options', options, FORWARD_KEYS);
+    const state = (o.state ?? null) as SequentialState | null;
+    if (state !== null && (!Array.isArray(state) || state.length !== this.layers.length)) {
+      throw argTypeError(where, 'state', `an array of ${this.layers.length} entries (one per layer, as returned by forward)`, state);
+    }
+    return { lengths: (o.lengths ?? null) as ArrayLike<number> | null, state };
+  }
+
+  private layerOptions(layer: Layer, i: number, lengths: ArrayLike<number> | null, state: SequentialState | null): Record<string, unknown> | undefined {
+    if (isRecurrent(layer)) {
+      const o: Record<string, unknown> = { lengths };
+      const s = state?.[i];
+      if (s) {
+        o.h0 = s.h;
+        if (s.c) o.c0 = s.c;
+      }
+      return o;
+    }
+    return layer.usesLengths ? { lengths } : undefined;
+  }
+}
+
+function carried(r: { hN?: Tensor; cN?: Tensor }): RecurrentState | null {
+  if (!r.hN) return null;
+  return r.cN ? { h: r.hN, c: r.cN } : { h: r.hN };
+}

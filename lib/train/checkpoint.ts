@@ -1,0 +1,129 @@
+// Checkpoints: one safetensors file (lib/io/safetensors.ts) holding the model's weights, the
+// optimizer's buffers, and in its string metadata the model config, the optimizer's kind,
+// hyperparameters, step and learning rate, and the trainer's epoch, step and RNG state. The
+// format is documented in docs/checkpoint-format.md. Writes are atomic (temp file, fsync,
+// rename); loading validates the file, then every name and shape against the model and
+// optimizer, and changes nothing unless everything fits.
+
+import { argTypeError } from '../errors';
+import { readSafetensors, SafetensorsError, toTensors, writeSafetensors } from '../io/safetensors';
+import { isLayer, layerConfig, type Layer } from '../nn/layer';
+import type { StateDictInput } from '../nn/params';
+import type { RngState } from '../rng';
+import type { Tensor } from '../tensor';
+import type { Optimizer, OptimizerKind, OptimizerState } from './optim';
+
+export const CHECKPOINT_FORMAT = 'cellstate.checkpoint';
+export const CHECKPOINT_VERSION = 1;
+
+export interface TrainerState {
+  epoch: number; // epochs completed
+  step: number; // optimizer steps taken
+  rng: RngState; // the trainer's shuffling generator
+}
+
+export interface CheckpointModel {
+  stateDict(): Record<string, Tensor>;
+  loadStateDict(weights: StateDictInput): unknown;
+}
+
+export interface Checkpoint {
+  config: unknown;
+  weights: Record<string, Tensor>;
+  optimizer: OptimizerState | null;
+  trainer: TrainerState | null;
+}
+
+const MODEL = 'model.';
+const OPTIM = 'optimizer.';
+
+function configOf(model: CheckpointModel): unknown {
+  const m = model as unknown as Layer;
+  return isLayer(m) ? layerConfig(m) : null;
+}
+
+export function saveCheckpoint(file: string, parts: { model: CheckpointModel; optimizer?: Optimizer | null; trainer?: TrainerState | null }): void {
+  if (typeof file !== 'string' || file.length === 0) throw argTypeError('saveCheckpoint', 'file', 'a file path', file);
+  const tensors = new Map<string, Tensor>();
+  for (const [name, t] of Object.entries(parts.model.stateDict())) tensors.set(MODEL + name, t);
+  const metadata: Record<string, string> = {
+    format: CHECKPOINT_FORMAT,
+    format_version: String(CHECKPOINT_VERSION),
+    config: JSON.stringify(configOf(parts.model)),
+  };
+  if (parts.optimizer) {
+    const s = parts.optimizer.stateDict();
+    for (const [slot, byName] of Object.entries(s.slots)) for (const [name, t] of Object.entries(byName)) tensors.set(`${OPTIM}${slot}.${name}`, t);
+    metadata.optimizer = JSON.stringify({ kind: s.kind, options: s.options, step: s.step, lr: s.lr, slots: Object.keys(s.slots) });
+  }
+  if (parts.trainer) metadata.trainer = JSON.stringify(parts.trainer);
+  writeSafetensors(file, tensors, metadata);
+}
+
+/** Read and validate a checkpoint file without applying it. */
+export function readCheckpoint(file: string): Checkpoint {
+  const f = readSafetensors(file);
+  const fail = (msg: string): never => { throw new SafetensorsError(`${file}: ${msg}`); };
+  const md = f.metadata;
+  if (md.format !== CHECKPOINT_FORMAT) fail(`not a cellstate checkpoint (metadata format is ${JSON.stringify(md.format)}, expected "${CHECKPOINT_FORMAT}")`);
+  if (md.format_version !== String(CHECKPOINT_VERSION)) fail(`checkpoint format version ${JSON.stringify(md.format_version)} is not supported (this library reads ${CHECKPOINT_VERSION})`);
+  const parse = (key: string): unknown => {
+    try { return JSON.parse(md[key]); } catch { return fail(`metadata '${key}' is not valid JSON`); }
+  };
+  const all = toTensors(f, file);
+  const weights: Record<string, Tensor> = {};
+  const slotTensors = new Map<string, Tensor>();
+  for (const [name, t] of all) {
+    if (name.startsWith(MODEL)) Object.defineProperty(weights, name.slice(MODEL.length), { value: t, enumerable: true });
+    else if (name.startsWith(OPTIM)) slotTensors.set(name.slice(OPTIM.length), t);
+    else fail(`tensor '${name}' is neither model.* nor optimizer.*`);
+  }
+  let optimizer: OptimizerState | null = null;
+  if (md.optimizer !== undefined) {
+    const o = parse('optimizer') as { kind?: unknown; options?: unknown; step?: unknown; lr?: unknown; slots?: unknown };
+    if (!o || typeof o !== 'object' || typeof o.kind !== 'string' || !o.options || typeof o.options !== 'object' || !Array.isArray(o.slots) ||
+      !o.slots.every((s) => typeof s === 'string' && /^[a-z_]+$/.test(s))) fail('metadata optimizer is malformed');
+    const slots: Record<string, Record<string, Tensor>> = {};
+    for (const s of o.slots as string[]) slots[s] = Object.create(null);
+    for (const [key, t] of slotTensors) {
+      const dot = key.indexOf('.');
+      const slot = key.slice(0, dot), name = key.slice(dot + 1);
+      if (dot < 0 || !slots[slot]) fail(`tensor 'optimizer.${key}' belongs to no optimizer slot listed in the metadata`);
+      slots[slot][name] = t;
+    }
+    optimizer = { kind: o.kind as OptimizerKind, options: o.options as Record<string, number | boolean>, step: o.step as number, lr: o.lr as number, slots };
+  } else if (slotTensors.size) fail('optimizer tensors without optimizer metadata');
+  let trainer: TrainerState | null = null;
+  if (md.trainer !== undefined) {
+    const t = parse('trainer') as Partial<TrainerState>;
+    const okInt = (v: unknown) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+    if (!t || typeof t !== 'object' || !okInt(t.epoch) || !okInt(t.step) || !Array.isArray(t.rng) || t.rng.length !== 4 ||
+      !t.rng.every((w) => okInt(w) && (w as number) <= 0xffffffff)) fail('metadata trainer is malformed (epoch, step, rng)');
+    trainer = { epoch: t.epoch!, step: t.step!, rng: t.rng as RngState };
+  }
+  return { config: parse('config'), weights, optimizer, trainer };
+}
+
+/**
+ * Apply a checkpoint to a model (and optimizer): the saved config must equal the model's, every
+ * weight name and shape must match. All-or-nothing. Returns what was read (e.g. trainer state).
+ */
+export function loadCheckpoint(file: string, parts: { model: CheckpointModel; optimizer?: Optimizer | null }): Checkpoint {
+  const ck = readCheckpoint(file);
+  const mine = configOf(parts.model);
+  if (mine !== null && JSON.stringify(mine) !== JSON.stringify(ck.config)) {
+    throw new TypeError(`loadCheckpoint: ${file}: model config: expected ${JSON.stringify(mine)}, got ${JSON.stringify(ck.config)}`);
+  }
+  if (parts.optimizer && !ck.optimizer) throw new TypeError(`loadCheckpoint: ${file}: optimizer: expected saved optimizer state, got none`);
+  const before = parts.model.stateDict();
+  parts.model.loadStateDict(ck.weights);
+  if (parts.optimizer) {
+    try {
+      parts.optimizer.loadStateDict(ck.optimizer!);
+    } catch (e) {
+      parts.model.loadStateDict(before);
+      throw e;
+    }
+  }
+  return ck;
+}

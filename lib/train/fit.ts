@@ -1,0 +1,364 @@
+// Trainer: fit / evaluate / predict for a Sequential over variable-length sequences, with seeded
+// shuffling, padding or bucketing, truncated BPTT, gradient clipping, learning-rate schedules,
+// early stopping, a non-finite policy, progress output and checkpoints that resume exactly.
+//
+// One optimizer step, in order: forwardTrain -> loss (non-finite? policy) -> backward -> clip ->
+// gradients finite? (policy) -> lr from the schedule -> optimizer.step (one fused update; weights
+// committed once) -> weights finite? (else restored and an error). With `tbptt: k` a batch is cut
+// into chunks of k steps and every chunk is one such step; each chunk starts from the state the
+// previous chunk ended in, as plain values (detached: no gradient crosses a chunk boundary).
+// `stateful: true` also carries the state from one batch to the next (reset at each epoch and
+// whenever the batch size changes). fit() takes the data time-major: recurrent layers must not be
+// batchFirst.
+//
+// Exact resume: the only randomness is the trainer's own generator (shuffling), whose state goes
+// into checkpoints with the epoch and step; schedules are functions of the step. So a run saved
+// after epoch k and resumed computes exactly what the uninterrupted run does on the same backend.
+
+import type { Writable } from 'node:stream';
+import { argRangeError, argTypeError, describe } from '../errors';
+import { isRecurrent, type Layer } from '../nn/layer';
+import { optionalBool, readOptions } from '../nn/options';
+import type { SequentialState } from '../nn/sequential';
+import { freshSeed, Rng } from '../rng';
+import { Tensor, type DType } from '../tensor';
+import { checkSamples, makeBatch, makeTargets, planBatches, type Batch, type Sample, type Targets } from './batch';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint';
+import { clipGradNorm, clipGradValue, gradNorm } from './clip';
+import { bceWithLogits, crossEntropy, huberLoss, l1Loss, mseLoss, type LossResult } from './losses';
+import type { Optimizer } from './optim';
+import { Progress, type EpochLog, type ProgressMode } from './progress';
+import type { Schedule } from './schedule';
+
+/** The model fit() trains: a Sequential (or anything with its forward/backward shapes). */
+export interface TrainableModel {
+  readonly dtype: DType;
+  readonly layers?: readonly Layer[];
+  forward(x: Tensor, options?: { lengths?: ArrayLike<number> | null; state?: SequentialState | null }): { output: Tensor; state: SequentialState };
+  forwardTrain(x: Tensor, options?: { lengths?: ArrayLike<number> | null; state?: SequentialState | null }): { output: Tensor; state: SequentialState; cache: unknown };
+  backward(cache: never, gradOutputs: { dOutput: Tensor }): { dX: Tensor; grads: Record<string, Tensor> };
+  namedParameters(): [string, Tensor][];
+  commitParameters(): unknown;
+  stateDict(): Record<string, Tensor>;
+  loadStateDict(weights: Record<string, Tensor>): unknown;
+}
+
+export type LossName = 'mse' | 'l1' | 'huber' | 'crossEntropy' | 'bceWithLogits';
+/** A custom loss: the model output and the batch's targets -> loss, gradient, term count. */
+export type LossFn = (output: Tensor, targets: Targets) => LossResult;
+
+export interface TrainerOptions {
+  model: TrainableModel;
+  optimizer: Optimizer;
+  loss: LossName | LossFn;
+  /** crossEntropy with a custom LossFn: set true so targets are laid out as class ids. */
+  classTargets?: boolean;
+  schedule?: Schedule | null;
+  clipNorm?: number | null;
+  clipValue?: number | null;
+  /** 'throw' (default): a NonFiniteError naming the step; 'skip': drop that step and go on. */
+  nonFinite?: 'throw' | 'skip';
+  seed?: number; // shuffling
+}
+
+export interface Callback {
+  onBatchEnd?(info: { epoch: number; batch: number; loss: number; step: number }, trainer: Trainer): void;
+  onEpochEnd?(log: EpochLog, trainer: Trainer): void;
+}
+
+export interface EarlyStopping {
+  monitor?: 'valLoss' | 'loss'; // default valLoss with validation data, else loss
+  patience?: number; // epochs without improvement before stopping (default 3)
+  minDelta?: number; // improvement smaller than this does not count (default 0)
+  restoreBest?: boolean; // load the best epoch's weights at the end (default true)
+}
+
+export interface FitOptions {
+  epochs: number;
+  batchSize?: number; // default 32
+  shuffle?: boolean; // default true
+  bucketing?: boolean; // batch similar lengths together (default false)
+  validation?: Sample[] | null;
+  callbacks?: Callback[];
+  earlyStopping?: EarlyStopping | null;
+  tbptt?: number | null; // chunk length k of truncated BPTT
+  stateful?: boolean; // carry the recurrent state across batches (default false)
+  progress?: ProgressMode; // default 'auto': a bar on a TTY, JSON lines otherwise
+  progressStream?: Writable; // default process.stderr
+}
+
+/** Training stopped because a loss, gradient or update was NaN or infinite. */
+export class NonFiniteError extends Error {
+  constructor(message: string, readonly what: 'loss' | 'gradient' | 'weights', readonly epoch: number, readonly batch: number, readonly step: number) {
+    super(message);
+    this.name = 'NonFiniteError';
+  }
+}
+
+const LOSSES: Record<LossName, (y: Tensor, t: Targets) => LossResult> = {
+  mse: (y, t) => mseLoss(y, t.values!, { mask: t.mask }),
+  l1: (y, t) => l1Loss(y, t.values!, { mask: t.mask }),
+  huber: (y, t) => huberLoss(y, t.values!, { mask: t.mask }),
+  crossEntropy: (y, t) => crossEntropy(y, t.classes!, { mask: t.mask }),
+  bceWithLogits: (y, t) => bceWithLogits(y, t.values!, { mask: t.mask }),
+};
+
+const TRAINER_KEYS = ['model', 'optimizer', 'loss', 'classTargets', 'schedule', 'clipNorm', 'clipValue', 'nonFinite', 'seed'] as const;
+const FIT_KEYS = ['epochs', 'batchSize', 'shuffle', 'bucketing', 'validation', 'callbacks', 'earlyStopping', 'tbptt', 'stateful', 'progress', 'progressStream'] as const;
+
+function posInt(where: string, name: string, v: unknown, dflt?: number): number {
+  if (v === undefined && dflt !== undefined) return dflt;
+  if (typeof v !== 'number') throw argTypeError(where, name, 'a positive integer', v);
+  if (!Number.isSafeInteger(v) || v < 1) throw argRangeError(where, name, 'a positive integer', describe(v));
+  return v;
+}
+
+export class Trainer {
+  readonly model: TrainableModel;
+  readonly optimizer: Optimizer;
+  readonly schedule: Schedule | null;
+  /** Epochs completed (continues across fit() calls and checkpoint resumes). */
+  epoch = 0;
+  private readonly lossFn: (y: Tensor, t: Targets) => LossResult;
+  private readonly classes: boolean;
+  private readonly clipNorm: number | null;
+  private readonly clipValue: number | null;
+  private readonly nonFinite: 'throw' | 'skip';
+  private rng: Rng;
+  private stopRequested = false;
+
+  constructor(options: TrainerOptions) {
+    const where = 'Trainer';
+    const o = readOptions(where, 'options', options, TRAINER_KEYS);
+    const m = o.model as TrainableModel;
+    if (!m || typeof m.forwardTrain !== 'function' || typeof m.backward !== 'function' || typeof m.namedParameters !== 'function') {
+      throw argTypeError(where, 'model', 'a Sequential', m);
+    }
+    for (const [i, l] of (m.layers ?? []).entries()) {
+      if (isRecurrent(l) && l.batchFirst) throw argRangeError(where, `model.layers[${i}].batchFirst`, 'false (fit batches time-major)', 'true');
+    }
+    this.model = m;
+    const opt = o.optimizer as Optimizer;
+    if (!opt || typeof opt.step !== 'function' || typeof opt.stateDict !== 'function') throw argTypeError(where, 'optimizer', 'an Optimizer (SGD, Adam, AdamW, RMSprop)', opt);
+    this.optimizer = opt;
+    if (typeof o.loss === 'function') {
+      this.lossFn = o.loss as LossFn;
+      this.classes = optionalBool(where, 'classTargets', o.classTargets, false);
+    } else if (typeof o.loss === 'string' && Object.prototype.hasOwnProperty.call(LOSSES, o.loss)) {
+      this.lossFn = LOSSES[o.loss as LossName];
+      this.classes = o.loss === 'crossEntropy';
+    } else {
+      throw argTypeError(where, 'loss', `one of ${Object.keys(LOSSES).map((k) => `'${k}'`).join(', ')} or a loss function`, o.loss);
+    }
+    this.schedule = (o.schedule ?? null) as Schedule | null;
+    if (this.schedule !== null && typeof this.schedule.lrAt !== 'function') throw argTypeError(where, 'schedule', 'a schedule (stepLR, cosineLR, …)', o.schedule);
+    const pos = (name: string, v: unknown): number | null => {
+      if (v === undefined || v === null) return null;
+      if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) throw argRangeError(where, name, 'a positive number or null', describe(v));
+      return v;
+    };
+    this.clipNorm = pos('clipNorm', o.clipNorm);
+    this.clipValue = pos('clipValue', o.clipValue);
+    if (o.nonFinite !== undefined && o.nonFinite !== 'throw' && o.nonFinite !== 'skip') throw argTypeError(where, 'nonFinite', "'throw' or 'skip'", o.nonFinite);
+    this.nonFinite = (o.nonFinite ?? 'throw') as 'throw' | 'skip';
+    if (o.seed !== undefined && (typeof o.seed !== 'number' || !Number.isSafeInteger(o.seed))) throw argTypeError(where, 'seed', 'an integer seed', o.seed);
+    this.rng = new Rng((o.seed as number | undefined) ?? freshSeed());
+  }
+
+  /** Ask fit() to stop after the current epoch (e.g. from a callback). */
+  stop(): void {
+    this.stopRequested = true;
+  }
+
+  async fit(data: Sample[], options: FitOptions): Promise<EpochLog[]> {
+    const where = 'Trainer.fit';
+    const o = readOptions(where, 'options', options, FIT_KEYS);
+    const epochs = posInt(where, 'epochs', o.epochs);
+    const batchSize = posInt(where, 'batchSize', o.batchSize, 32);
+    const shuffle = optionalBool(where, 'shuffle', o.shuffle, true);
+    const bucketing = optionalBool(where, 'bucketing', o.bucketing, false);
+    const stateful = optionalBool(where, 'stateful', o.stateful, false);
+    const tbptt = o.tbptt === undefined || o.tbptt === null ? null : posInt(where, 'tbptt', o.tbptt);
+    const { samples, features } = checkSamples(where, 'data', data, true);
+    const validation = o.validation ? checkSamples(where, 'validation', o.validation, true) : null;
+    const callbacks = (o.callbacks ?? []) as Callback[];
+    if (!Array.isArray(callbacks)) throw argTypeError(where, 'callbacks', 'an array of callback objects', callbacks);
+    const es = o.earlyStopping ? readOptions(where, 'earlyStopping', o.earlyStopping, ['monitor', 'patience', 'minDelta', 'restoreBest']) : null;
+    const monitor = (es?.monitor ?? (validation ? 'valLoss' : 'loss')) as 'valLoss' | 'loss';
+    if (es && monitor !== 'loss' && monitor !== 'valLoss') throw argTypeError(where, 'earlyStopping.monitor', "'loss' or 'valLoss'", es.monitor);
+    if (monitor === 'valLoss' && es && !validation) throw argTypeError(where, 'earlyStopping.monitor', "'loss' (no validation data given)", 'valLoss');
+    const patience = es ? posInt(where, 'earlyStopping.patience', es.patience, 3) : 0;
+    const minDelta = es?.minDelta === undefined ? 0 : Number(es.minDelta);
+    const restoreBest = es ? optionalBool(where, 'earlyStopping.restoreBest', es.restoreBest, true) : false;
+    const mode = (o.progress ?? 'auto') as ProgressMode;
+    if (!['auto', 'bar', 'json', 'none'].includes(mode)) throw argTypeError(where, 'progress', "'auto', 'bar', 'json' or 'none'", mode);
+    const progress = new Progress(mode, (o.progressStream ?? process.stderr) as Writable);
+
+    const history: EpochLog[] = [];
+    let best = Infinity, wait = 0, bestWeights: Record<string, Tensor> | null = null;
+    this.stopRequested = false;
+    const lastEpoch = this.epoch + epochs;
+    for (let e = 0; e < epochs && !this.stopRequested; e++) {
+      const epochNo = this.epoch + 1;
+      progress.epochStart(epochNo, lastEpoch);
+      const t0 = performance.now();
+      const batches = planBatches(samples, batchSize, shuffle, bucketing, this.rng);
+      let sum = 0, count = 0, seqs = 0, tokens = 0, steps = 0, skipped = 0;
+      let carry: SequentialState | null = null;
+      for (let bi = 0; bi < batches.length; bi++) {
+        const batch = makeBatch(samples, batches[bi], features, this.model.dtype);
+        if (!stateful || !carry || carry.every((s) => s === null) || batchSizeOf(carry) !== batch.indices.length) carry = null;
+        const r = this.trainBatch(samples, batch, tbptt, carry, epochNo, bi + 1);
+        carry = stateful ? r.state : null;
+        sum += r.sum; count += r.count; steps += r.steps; skipped += r.skipped;
+        seqs += batch.indices.length; tokens += batch.tokens;
+        progress.batch(bi + 1, batches.length, count ? sum / count : 0, seqs, tokens);
+        for (const c of callbacks) c.onBatchEnd?.({ epoch: epochNo, batch: bi + 1, loss: r.count ? r.sum / r.count : 0, step: this.optimizer.stepCount }, this);
+        await new Promise((res) => setImmediate(res)); // let the event loop breathe between batches
+      }
+      this.epoch = epochNo;
+      const seconds = (performance.now() - t0) / 1000;
+      const log: EpochLog = { epoch: epochNo, loss: count ? sum / count : 0, steps, skipped, lr: this.optimizer.lr, seconds,
+        seqPerSec: seqs / Math.max(seconds, 1e-3), tokPerSec: tokens / Math.max(seconds, 1e-3) };
+      if (validation) log.valLoss = this.evaluate(validation.samples, { batchSize }).loss;
+      history.push(log);
+      progress.epochEnd(log);
+      for (const c of callbacks) c.onEpochEnd?.(log, this);
+      if (es) {
+        const v = monitor === 'valLoss' ? log.valLoss! : log.loss;
+        if (v < best - minDelta) {
+          best = v; wait = 0;
+          if (restoreBest) bestWeights = this.model.stateDict();
+        } else if (++wait >= patience) break;
+      }
+    }
+    if (bestWeights) this.model.loadStateDict(bestWeights);
+    return history;
+  }
+
+  /** Mean loss over data (every counted term weighs the same), with inference forwards. */
+  evaluate(data: Sample[], options?: { batchSize?: number }): { loss: number; count: number } {
+    const where = 'Trainer.evaluate';
+    const o = readOptions(where, 'options', options, ['batchSize']);
+    const batchSize = posInt(where, 'batchSize', o.batchSize, 32);
+    const { samples, features } = checkSamples(where, 'data', data, true);
+    let sum = 0, count = 0;
+    for (let i = 0; i < samples.length; i += batchSize) {
+      const idx = samples.slice(i, i + batchSize).map((_, k) => i + k);
+      const batch = makeBatch(samples, idx, features, this.model.dtype);
+      const y = this.model.forward(batch.x, { lengths: batch.lengths }).output;
+      const r = this.lossFn(y, makeTargets(where, samples, batch, y.shape, this.classes, this.model.dtype));
+      sum += r.loss * r.count; count += r.count;
+    }
+    return { loss: count ? sum / count : 0, count };
+  }
+
+  /** Outputs per sample, in order: per step (length × C arrays) or per sequence (C numbers). */
+  predict(data: Sample[], options?: { batchSize?: number }): number[][] | number[][][] {
+    const where = 'Trainer.predict';
+    const o = readOptions(where, 'options', options, ['batchSize']);
+    const batchSize = posInt(where, 'batchSize', o.batchSize, 32);
+    const { samples, features } = checkSamples(where, 'data', data, false);
+    const out: (number[] | number[][])[] = [];
+    for (let i = 0; i < samples.length; i += batchSize) {
+      const idx = samples.slice(i, i + batchSize).map((_, k) => i + k);
+      const batch = makeBatch(samples, idx, features, this.model.dtype);
+      const y = this.model.forward(batch.x, { lengths: batch.lengths }).output;
+      const B = idx.length, C = y.shape[y.shape.length - 1];
+      for (let b = 0; b < B; b++) {
+        if (y.shape.length === 2) out.push(Array.from(y.data.subarray(b * C, (b + 1) * C)));
+        else out.push(Array.from({ length: batch.lengths[b] }, (_, t) => Array.from(y.data.subarray((t * B + b) * C, (t * B + b + 1) * C))));
+      }
+    }
+    return out as number[][] | number[][][];
+  }
+
+  /** Save model, optimizer and trainer state (epoch, step, RNG) atomically. */
+  saveCheckpoint(file: string): void {
+    saveCheckpoint(file, { model: this.model, optimizer: this.optimizer, trainer: { epoch: this.epoch, step: this.optimizer.stepCount, rng: this.rng.state() } });
+  }
+
+  /** Restore everything saveCheckpoint wrote; the next fit() continues where that run was. */
+  loadCheckpoint(file: string): void {
+    const ck = loadCheckpoint(file, { model: this.model, optimizer: this.optimizer });
+    if (ck.trainer) {
+      this.epoch = ck.trainer.epoch;
+      this.rng = Rng.fromState(ck.trainer.rng);
+    }
+  }
+
+  /** One batch: one optimizer step, or one per chunk of `tbptt` steps. */
+  private trainBatch(samples: Sample[], batch: Batch, tbptt: number | null, state: SequentialState | null, epoch: number, bi: number):
+    { sum: number; count: number; steps: number; skipped: number; state: SequentialState | null } {
+    const k = tbptt ?? batch.T;
+    let sum = 0, count = 0, steps = 0, skipped = 0;
+    for (let t0 = 0; t0 < batch.T; t0 += k) {
+      const Tc = Math.min(k, batch.T - t0);
+      const { x, lengths } = k >= batch.T ? batch : chunk(batch, t0, Tc);
+      const r = this.model.forwardTrain(x, { lengths, state });
+      state = r.state;
+      const targets = makeTargets('Trainer.fit', samples, batch, r.output.shape, this.classes, this.model.dtype, t0);
+      const L = this.lossFn(r.output, targets);
+      if (L.count === 0) continue; // a fully padded chunk: nothing to learn from
+      const where = `epoch ${epoch}, batch ${bi}${tbptt ? `, steps ${t0}..${t0 + Tc - 1}` : ''} (optimizer step ${this.optimizer.stepCount + 1})`;
+      if (!Number.isFinite(L.loss)) {
+        if (this.fail('loss', `the loss is ${L.loss} at ${where}`, epoch, bi)) { skipped++; state = null; continue; }
+      }
+      if (!allFinite(L.grad.data)) {
+        if (this.fail('gradient', `the loss gradient is not finite at ${where}`, epoch, bi)) { skipped++; state = null; continue; }
+      }
+      let g: Record<string, Tensor>;
+      try {
+        g = this.model.backward(r.cache as never, { dOutput: L.grad }).grads;
+      } catch (e) {
+        // A layer refuses a non-finite upstream gradient (overflow inside backward).
+        if (!(e instanceof RangeError) || !/expected finite values/.test(e.message)) throw e;
+        if (this.fail('gradient', `a gradient overflowed during backward (${e.message}) at ${where}`, epoch, bi)) { skipped++; state = null; continue; }
+        throw e;
+      }
+      if (this.clipValue !== null) clipGradValue(g, this.clipValue);
+      const norm = this.clipNorm !== null ? clipGradNorm(g, this.clipNorm) : gradNorm(g);
+      if (!Number.isFinite(norm)) {
+        if (this.fail('gradient', `a gradient is not finite (global norm ${norm}) at ${where}`, epoch, bi)) { skipped++; state = null; continue; }
+      }
+      if (this.schedule) this.optimizer.lr = this.schedule.lrAt(this.optimizer.stepCount, this.optimizer.baseLr);
+      const params = this.model.namedParameters();
+      const before = params.map(([, t]) => t.data.slice());
+      this.optimizer.step(g);
+      if (params.some(([, t]) => !allFinite(t.data))) {
+        params.forEach(([, t], i) => t.data.set(before[i]));
+        this.model.commitParameters();
+        throw new NonFiniteError(`Trainer.fit: the update made a weight non-finite at ${where}; the weights were restored to their values before that step (lower the learning rate or clip gradients)`,
+          'weights', epoch, bi, this.optimizer.stepCount);
+      }
+      sum += L.loss * L.count; count += L.count; steps++;
+    }
+    return { sum, count, steps, skipped, state };
+  }
+
+  /** Returns true to skip the step, or throws. */
+  private fail(what: 'loss' | 'gradient', msg: string, epoch: number, bi: number): boolean {
+    if (this.nonFinite === 'skip') return true;
+    throw new NonFiniteError(`Trainer.fit: ${msg}; the weights were not updated (nonFinite: 'skip' drops such steps instead)`, what, epoch, bi, this.optimizer.stepCount + 1);
+  }
+}
+
+function allFinite(a: ArrayLike<number>): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] - a[i] !== 0) return false;
+  return true;
+}
+
+function batchSizeOf(state: SequentialState): number {
+  for (const s of state) if (s) return s.h.shape[1];
+  return -1;
+}
+
+/** Steps [t0, t0+Tc) of a padded time-major batch, with lengths clamped to [1, Tc]. */
+function chunk(batch: Batch, t0: number, Tc: number): { x: Tensor; lengths: Int32Array } {
+  const B = batch.indices.length;
+  const row = batch.x.size / (batch.T * B); // features per (t, b)
+  const x = new Tensor(batch.x.data.slice(t0 * B * row, (t0 + Tc) * B * row), batch.x.rank === 2 ? [Tc, B] : [Tc, B, row]);
+  // An entry that ended before this chunk still runs one (masked) step: recurrent layers take lengths >= 1.
+  const lengths = batch.lengths.map((len) => Math.min(Math.max(len - t0, 1), Tc));
+  return { x, lengths };
+}

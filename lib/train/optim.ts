@@ -1,0 +1,289 @@
+// Optimizers: SGD (momentum, dampening, Nesterov, weight decay), Adam, AdamW, RMSprop, with
+// PyTorch's update rules (written out in optim-math.ts) and defaults.
+//
+// An optimizer is bound to a model (anything with namedParameters() and commitParameters()):
+// `step(grads)` updates every parameter in place from gradients keyed by the same names, then
+// calls `model.commitParameters()` once, so the native backend re-packs its weights once per step.
+// On the `native` backend (float32 models, addon loaded) the whole update is one fused C++ call
+// over all parameters; on `ts` the same math runs in TypeScript. The step counter and every state
+// buffer are in `stateDict()` for checkpoints; `lr` may be changed between steps (schedules).
+
+import { nativeOptim } from '../backend/native-optim';
+import { defaultBackendName, isBackendName } from '../backend';
+import type { BackendName } from '../backend/types';
+import { argRangeError, argTypeError, BackendUnavailableError, describe, formatShape } from '../errors';
+import { allocate, checkTensorArg, Tensor, type DType, type FloatArray } from '../tensor';
+import { optionalBool, readOptions } from '../nn/options';
+import { adamUpdate, rmspropUpdate, sgdUpdate } from './optim-math';
+
+export interface Parameterized {
+  namedParameters(): [string, Tensor][];
+  commitParameters(): unknown;
+}
+
+export type OptimizerKind = 'SGD' | 'Adam' | 'AdamW' | 'RMSprop';
+
+export interface OptimizerState {
+  kind: OptimizerKind;
+  options: Record<string, number | boolean>;
+  step: number;
+  lr: number;
+  /** slot name -> parameter name -> buffer (e.g. exp_avg.0.weight_ih_l0) */
+  slots: Record<string, Record<string, Tensor>>;
+}
+
+function num(where: string, name: string, v: unknown, dflt: number, lo: number, hi: number, loOpen = false, hiOpen = false): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number') throw argTypeError(where, name, 'a number', v);
+  const ok = Number.isFinite(v) && (loOpen ? v > lo : v >= lo) && (hiOpen ? v < hi : v <= hi);
+  if (!ok) throw argRangeError(where, name, `a number in ${loOpen ? '(' : '['}${lo}, ${hi}${hiOpen ? ')' : ']'}`, describe(v));
+  return v;
+}
+
+export abstract class Optimizer {
+  abstract readonly kind: OptimizerKind;
+  /** Learning rate of the next step (schedules set it). */
+  lr: number;
+  /** The learning rate given at construction. */
+  readonly baseLr: number;
+  /** Optimizer steps taken (skipped steps do not count). */
+  stepCount = 0;
+  readonly backend: BackendName;
+  readonly dtype: DType;
+  protected readonly model: Parameterized;
+  protected readonly params: [string, Tensor][];
+  protected readonly slots = new Map<string, FloatArray[]>();
+
+  protected constructor(where: string, model: Parameterized, lr: number, backend: unknown, slotNames: string[]) {
+    if (!model || typeof model.namedParameters !== 'function' || typeof model.commitParameters !== 'function') {
+      throw argTypeError(where, 'model', 'a model with namedParameters() and commitParameters()', model);
+    }
+    this.model = model;
+    this.params = model.namedParameters();
+    if (this.params.length === 0) throw argRangeError(where, 'model', 'a model with at least one parameter', 'none');
+    const dtypes = new Set(this.params.map(([, t]) => t.dtype));
+    if (dtypes.size !== 1) throw argTypeError(where, 'model', 'parameters of one dtype', [...dtypes].join(' and '));
+    this.dtype = this.params[0][1].dtype;
+    this.lr = this.baseLr = lr;
+    if (backend !== undefined && !isBackendName(backend)) throw argTypeError(where, 'backend', "'ts' or 'native'", backend);
+    if (backend === 'native') {
+      if (this.dtype !== 'float32') throw argTypeError(where, 'backend', `'ts' for ${this.dtype} parameters (native computes in float32)`, backend);
+      if (!nativeOptim()) throw new BackendUnavailableError(`${where}: the native optimizer was requested but cannot be used`, ['the native addon (with its optimizer exports) did not load']);
+      this.backend = 'native';
+    } else if (backend === 'ts') {
+      this.backend = 'ts';
+    } else {
+      this.backend = this.dtype === 'float32' && defaultBackendName() === 'native' && nativeOptim() ? 'native' : 'ts';
+    }
+    for (const s of slotNames) this.slots.set(s, this.params.map(([, t]) => allocate(this.dtype, t.size)));
+  }
+
+  /** Hyperparameters (everything but lr), as saved in checkpoints. */
+  abstract options(): Record<string, number | boolean>;
+
+  protected abstract update(p: FloatArray[], g: FloatArray[]): void;
+
+  /**
+   * One update of every parameter from `grads` (parameter name -> Tensor of its shape and dtype;
+   * every parameter needs one). Then the model's parameters are committed once.
+   */
+  step(grads: Record<string, Tensor>): void {
+    const where = `${this.kind}.step`;
+    if (grads === null || typeof grads !== 'object') throw argTypeError(where, 'grads', 'an object mapping parameter names to gradients', grads);
+    const g: FloatArray[] = [];
+    for (const [name, p] of this.params) {
+      const t = Object.prototype.hasOwnProperty.call(grads, name) ? grads[name] : undefined;
+      if (t === undefined) throw argTypeError(where, `grads['${name}']`, `a gradient of shape ${formatShape(p.shape)}`, t);
+      const { shape, data } = checkTensorArg(where, `grads['${name}']`, t, this.dtype);
+      if (shape.length !== p.shape.length || shape.some((d, i) => d !== p.shape[i])) {
+        throw argRangeError(where, `grads['${name}']`, `shape ${formatShape(p.shape)}`, formatShape(shape));
+      }
+      g.push(data);
+    }
+    if (!(this.lr >= 0) || !Number.isFinite(this.lr)) throw argRangeError(where, 'lr', 'a finite learning rate >= 0', describe(this.lr));
+    this.stepCount++;
+    this.update(this.params.map(([, t]) => t.data), g);
+    this.model.commitParameters();
+  }
+
+  stateDict(): OptimizerState {
+    const slots: Record<string, Record<string, Tensor>> = {};
+    for (const [s, bufs] of this.slots) {
+      slots[s] = {};
+      this.params.forEach(([name, t], k) => { slots[s][name] = new Tensor(bufs[k].slice(), t.shape); });
+    }
+    return { kind: this.kind, options: this.options(), step: this.stepCount, lr: this.lr, slots };
+  }
+
+  /** Restore step, lr and every buffer. The kind, hyperparameters, names and shapes must match. */
+  loadStateDict(state: OptimizerState): this {
+    const where = `${this.kind}.loadStateDict`;
+    if (!state || typeof state !== 'object') throw argTypeError(where, 'state', 'an optimizer state from stateDict()', state);
+    if (state.kind !== this.kind) throw argTypeError(where, 'state.kind', `'${this.kind}'`, state.kind);
+    const mine = this.options();
+    for (const [k, v] of Object.entries(mine)) {
+      if (state.options?.[k] !== v) throw argRangeError(where, `state.options.${k}`, describe(v), describe(state.options?.[k]));
+    }
+    if (!Number.isSafeInteger(state.step) || state.step < 0) throw argRangeError(where, 'state.step', 'a non-negative integer', describe(state.step));
+    if (typeof state.lr !== 'number' || !Number.isFinite(state.lr) || state.lr < 0) throw argRangeError(where, 'state.lr', 'a finite number >= 0', describe(state.lr));
+    const staged = new Map<string, FloatArray[]>();
+    for (const [s] of this.slots) {
+      const got = state.slots?.[s];
+      if (!got || typeof got !== 'object') throw argTypeError(where, `state.slots.${s}`, 'buffers for every parameter', got);
+      const extra = Object.keys(got).filter((n) => !this.params.some(([p]) => p === n));
+      if (extra.length) throw argTypeError(where, `state.slots.${s}`, 'buffers named like the parameters', `unexpected ${extra.join(', ')}`);
+      staged.set(s, this.params.map(([name, p]) => {
+        const t = got[name];
+        if (!t) throw argTypeError(where, `state.slots.${s}['${name}']`, `a buffer of shape ${formatShape(p.shape)}`, t);
+        const { shape, data } = checkTensorArg(where, `state.slots.${s}['${name}']`, t, t.dtype);
+        if (shape.length !== p.shape.length || shape.some((d, i) => d !== p.shape[i])) throw argRangeError(where, `state.slots.${s}['${name}']`, `shape ${formatShape(p.shape)}`, formatShape(shape));
+        return data;
+      }));
+    }
+    const extraSlots = Object.keys(state.slots ?? {}).filter((s) => !this.slots.has(s));
+    if (extraSlots.length) throw argTypeError(where, 'state.slots', `the slots ${[...this.slots.keys()].join(', ') || '(none)'}`, `unexpected ${extraSlots.join(', ')}`);
+    for (const [s, bufs] of this.slots) staged.get(s)!.forEach((d, k) => bufs[k].set(d));
+    this.stepCount = state.step;
+    this.lr = state.lr;
+    return this;
+  }
+
+  protected slot(name: string): FloatArray[] {
+    return this.slots.get(name)!;
+  }
+}
+
+const f32 = (a: FloatArray[]): Float32Array[] => a as Float32Array[];
+
+export interface SGDOptions { lr?: number; momentum?: number; dampening?: number; weightDecay?: number; nesterov?: boolean; backend?: BackendName }
+
+export class SGD extends Optimizer {
+  readonly kind = 'SGD';
+  readonly momentum: number;
+  readonly dampening: number;
+  readonly weightDecay: number;
+  readonly nesterov: boolean;
+
+  constructor(model: Parameterized, options?: SGDOptions) {
+    const where = 'SGD';
+    const o = readOptions(where, 'options', options, ['lr', 'momentum', 'dampening', 'weightDecay', 'nesterov', 'backend']);
+    const lr = num(where, 'lr', o.lr, 1e-3, 0, Infinity);
+    const momentum = num(where, 'momentum', o.momentum, 0, 0, 1);
+    super(where, model, lr, o.backend, momentum ? ['momentum_buffer'] : []);
+    this.momentum = momentum;
+    this.dampening = num(where, 'dampening', o.dampening, 0, 0, 1);
+    this.weightDecay = num(where, 'weightDecay', o.weightDecay, 0, 0, Infinity);
+    this.nesterov = optionalBool(where, 'nesterov', o.nesterov, false);
+    if (this.nesterov && (this.momentum === 0 || this.dampening !== 0)) {
+      throw argRangeError(where, 'nesterov', 'momentum > 0 and dampening = 0 with Nesterov momentum', `momentum ${this.momentum}, dampening ${this.dampening}`);
+    }
+  }
+
+  options(): Record<string, number | boolean> {
+    return { momentum: this.momentum, dampening: this.dampening, weightDecay: this.weightDecay, nesterov: this.nesterov };
+  }
+
+  protected update(p: FloatArray[], g: FloatArray[]): void {
+    const h = { lr: this.lr, momentum: this.momentum, dampening: this.dampening, weightDecay: this.weightDecay, nesterov: this.nesterov, first: this.stepCount === 1 };
+    const buf = this.momentum ? this.slot('momentum_buffer') : null;
+    if (this.backend === 'native') {
+      nativeOptim()!.optimSgd(f32(p), f32(g), buf && f32(buf), h.lr, h.momentum, h.dampening, h.weightDecay, h.nesterov, h.first);
+    } else {
+      p.forEach((pk, k) => sgdUpdate(pk, g[k], buf ? buf[k] : null, h));
+    }
+  }
+}
+
+export interface AdamOptions { lr?: number; beta1?: number; beta2?: number; eps?: number; weightDecay?: number; backend?: BackendName }
+
+abstract class AdamBase extends Optimizer {
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly eps: number;
+  readonly weightDecay: number;
+  protected abstract readonly decoupled: boolean;
+
+  constructor(where: string, model: Parameterized, options: AdamOptions | undefined, wdDefault: number) {
+    const o = readOptions(where, 'options', options, ['lr', 'beta1', 'beta2', 'eps', 'weightDecay', 'backend']);
+    super(where, model, num(where, 'lr', o.lr, 1e-3, 0, Infinity), o.backend, ['exp_avg', 'exp_avg_sq']);
+    this.beta1 = num(where, 'beta1', o.beta1, 0.9, 0, 1, false, true);
+    this.beta2 = num(where, 'beta2', o.beta2, 0.999, 0, 1, false, true);
+    this.eps = num(where, 'eps', o.eps, 1e-8, 0, Infinity);
+    this.weightDecay = num(where, 'weightDecay', o.weightDecay, wdDefault, 0, Infinity);
+  }
+
+  options(): Record<string, number | boolean> {
+    return { beta1: this.beta1, beta2: this.beta2, eps: this.eps, weightDecay: this.weightDecay };
+  }
+
+  protected update(p: FloatArray[], g: FloatArray[]): void {
+    const t = this.stepCount;
+    const h = { lr: this.lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, weightDecay: this.weightDecay, decoupled: this.decoupled,
+      bc1: 1 - Math.pow(this.beta1, t), bc2Sqrt: Math.sqrt(1 - Math.pow(this.beta2, t)) };
+    const m = this.slot('exp_avg'), v = this.slot('exp_avg_sq');
+    if (this.backend === 'native') {
+      nativeOptim()!.optimAdam(f32(p), f32(g), f32(m), f32(v), h.lr, h.beta1, h.beta2, h.eps, h.weightDecay, h.decoupled, h.bc1, h.bc2Sqrt);
+    } else {
+      p.forEach((pk, k) => adamUpdate(pk, g[k], m[k], v[k], h));
+    }
+  }
+}
+
+/** Adam; weightDecay (default 0) is an L2 term added to the gradient. */
+export class Adam extends AdamBase {
+  readonly kind = 'Adam';
+  protected readonly decoupled = false;
+  constructor(model: Parameterized, options?: AdamOptions) {
+    super('Adam', model, options, 0);
+  }
+}
+
+/** AdamW: decoupled weight decay (default 0.01, as PyTorch), p *= 1 - lr·wd before the Adam step. */
+export class AdamW extends AdamBase {
+  readonly kind = 'AdamW';
+  protected readonly decoupled = true;
+  constructor(model: Parameterized, options?: AdamOptions) {
+    super('AdamW', model, options, 0.01);
+  }
+}
+
+export interface RMSpropOptions { lr?: number; alpha?: number; eps?: number; weightDecay?: number; momentum?: number; centered?: boolean; backend?: BackendName }
+
+export class RMSprop extends Optimizer {
+  readonly kind = 'RMSprop';
+  readonly alpha: number;
+  readonly eps: number;
+  readonly weightDecay: number;
+  readonly momentum: number;
+  readonly centered: boolean;
+
+  constructor(model: Parameterized, options?: RMSpropOptions) {
+    const where = 'RMSprop';
+    const o = readOptions(where, 'options', options, ['lr', 'alpha', 'eps', 'weightDecay', 'momentum', 'centered', 'backend']);
+    const momentum = num(where, 'momentum', o.momentum, 0, 0, 1);
+    const centered = optionalBool(where, 'centered', o.centered, false);
+    super(where, model, num(where, 'lr', o.lr, 1e-2, 0, Infinity), o.backend,
+      ['square_avg', ...(momentum > 0 ? ['momentum_buffer'] : []), ...(centered ? ['grad_avg'] : [])]);
+    this.alpha = num(where, 'alpha', o.alpha, 0.99, 0, 1);
+    this.eps = num(where, 'eps', o.eps, 1e-8, 0, Infinity);
+    this.weightDecay = num(where, 'weightDecay', o.weightDecay, 0, 0, Infinity);
+    this.momentum = momentum;
+    this.centered = centered;
+  }
+
+  options(): Record<string, number | boolean> {
+    return { alpha: this.alpha, eps: this.eps, weightDecay: this.weightDecay, momentum: this.momentum, centered: this.centered };
+  }
+
+  protected update(p: FloatArray[], g: FloatArray[]): void {
+    const h = { lr: this.lr, alpha: this.alpha, eps: this.eps, weightDecay: this.weightDecay, momentum: this.momentum, centered: this.centered };
+    const sq = this.slot('square_avg');
+    const ga = this.centered ? this.slot('grad_avg') : null;
+    const buf = this.momentum > 0 ? this.slot('momentum_buffer') : null;
+    if (this.backend === 'native') {
+      nativeOptim()!.optimRmsprop(f32(p), f32(g), f32(sq), ga && f32(ga), buf && f32(buf), h.lr, h.alpha, h.eps, h.weightDecay, h.momentum, h.centered);
+    } else {
+      p.forEach((pk, k) => rmspropUpdate(pk, g[k], sq[k], ga ? ga[k] : null, buf ? buf[k] : null, h));
+    }
+  }
+}

@@ -1,0 +1,167 @@
+// Linear, Embedding, activations, LastStep and Sequential: values against hand-written formulas,
+// gradients against central finite differences (float64, ts), names, state dicts and errors.
+import { expect } from 'chai';
+import { Embedding, GRU, LastStep, Linear, LSTM, ReLU, RNN, Sequential, Sigmoid, Tanh, tensor, StaleCacheError } from 'cellstate';
+import { backendCases } from './helpers/backends.mjs';
+import { gradcheck } from './helpers/gradcheck.mjs';
+import { randomTensor, Rng } from './helpers/random.mjs';
+
+const fwd = (m, x, opts) => m.forward(x, opts).output;
+
+describe('Linear', function () {
+  it('computes x·Wᵀ + b over the last axis with PyTorch names and shapes', function () {
+    const lin = new Linear({ inFeatures: 3, outFeatures: 2, seed: 1, dtype: 'float64' });
+    expect(lin.namedParameters().map(([n, t]) => [n, t.shape])).to.deep.equal([['weight', [2, 3]], ['bias', [2]]]);
+    lin.loadStateDict({ weight: { shape: [2, 3], data: [1, 2, 3, 4, 5, 6] }, bias: { shape: [2], data: [0.5, -1] } });
+    const y = lin.forward(tensor([[[1, 0, -1]], [[2, 1, 0]]], undefined, 'float64')).output;
+    expect(y.shape).to.deep.equal([2, 1, 2]);
+    expect(Array.from(y.data)).to.deep.equal([1 - 3 + 0.5, 4 - 6 - 1, 2 + 2 + 0.5, 8 + 5 - 1]);
+  });
+
+  it('initialises U(-1/√in, 1/√in) from its seed: same seed, same weights', function () {
+    const a = new Linear({ inFeatures: 16, outFeatures: 4, seed: 9 }), b = new Linear({ inFeatures: 16, outFeatures: 4, seed: 9 });
+    expect(Array.from(a.stateDict().weight.data)).to.deep.equal(Array.from(b.stateDict().weight.data));
+    for (const v of a.stateDict().weight.data) expect(Math.abs(v)).to.be.at.most(0.25);
+  });
+
+  for (const bias of [true, false]) {
+    it(`gradients match finite differences (float64, bias=${bias})`, function () {
+      const rng = new Rng(11);
+      const lin = new Linear({ inFeatures: 5, outFeatures: 3, bias, seed: 2, dtype: 'float64' });
+      const x = randomTensor(rng, [4, 2, 5], 'float64');
+      gradcheck(lin, x, randomTensor(rng, [4, 2, 3], 'float64'), fwd, { rng });
+    });
+  }
+
+  it('rejects a wrong feature count naming x and the shapes, and a stale cache', function () {
+    const lin = new Linear({ inFeatures: 3, outFeatures: 2, seed: 1 });
+    expect(() => lin.forward(tensor([[1, 2]]))).to.throw(RangeError, /Linear.forward: x: expected shape \[\.\.\., 3\], got \[1, 2\]/);
+    expect(() => new Linear({ inFeatures: 0, outFeatures: 2 })).to.throw(RangeError, /inFeatures/);
+    expect(() => new Linear({ inFeatures: 2, outFeatures: 2, bogus: 1 })).to.throw(TypeError, /bogus/);
+    const r = lin.forwardTrain(tensor([[1, 2, 3]]));
+    lin.commitParameters();
+    expect(() => lin.backward(r.cache, { dOutput: tensor([[1, 1]]) })).to.throw(StaleCacheError);
+  });
+});
+
+describe('Embedding', function () {
+  it('looks rows up by index; paddingIdx starts at 0 and gets no gradient', function () {
+    const emb = new Embedding({ numEmbeddings: 5, embeddingDim: 3, paddingIdx: 0, seed: 3, dtype: 'float64' });
+    const W = emb.stateDict().weight.data;
+    expect(Array.from(W.subarray(0, 3))).to.deep.equal([0, 0, 0]);
+    const x = tensor([[1, 0], [4, 1]], undefined, 'float64'); // [T=2, B=2]
+    const r = emb.forwardTrain(x);
+    expect(r.output.shape).to.deep.equal([2, 2, 3]);
+    expect(Array.from(r.output.data.subarray(6, 9))).to.deep.equal(Array.from(W.subarray(12, 15)));
+    const dy = tensor(Array.from({ length: 12 }, (_, i) => i + 1), [2, 2, 3], 'float64');
+    const g = emb.backward(r.cache, { dOutput: dy }).grads.weight.data;
+    expect(Array.from(g.subarray(0, 3))).to.deep.equal([0, 0, 0]); // padding row
+    expect(Array.from(g.subarray(3, 6))).to.deep.equal([1 + 10, 2 + 11, 3 + 12]); // index 1 used twice: summed
+  });
+
+  it('weight gradient matches finite differences (float64)', function () {
+    const rng = new Rng(12);
+    const emb = new Embedding({ numEmbeddings: 6, embeddingDim: 4, seed: 4, dtype: 'float64' });
+    const x = tensor([[0, 5, 2], [2, 2, 1]], undefined, 'float64');
+    gradcheck(emb, x, randomTensor(rng, [2, 3, 4], 'float64'), fwd, { rng, checkInput: false });
+  });
+
+  it('rejects indices that are not integers in range, naming the position', function () {
+    const emb = new Embedding({ numEmbeddings: 4, embeddingDim: 2, seed: 1 });
+    expect(() => emb.forward(tensor([1, 4]))).to.throw(RangeError, /x: expected integer indices in \[0, 3\], got 4 at flat index 1/);
+    expect(() => emb.forward(tensor([0.5]))).to.throw(RangeError, /0.5 at flat index 0/);
+  });
+});
+
+describe('activations', function () {
+  for (const Act of [Tanh, Sigmoid, ReLU]) {
+    it(`${Act.name}: values and finite-difference gradients (float64)`, function () {
+      const rng = new Rng(13);
+      const act = new Act();
+      const x = randomTensor(rng, [3, 2, 4], 'float64', 3);
+      const y = act.forward(x).output.data;
+      const f = { Tanh: Math.tanh, Sigmoid: (v) => 1 / (1 + Math.exp(-v)), ReLU: (v) => Math.max(v, 0) }[Act.name];
+      for (let i = 0; i < y.length; i++) expect(y[i]).to.be.closeTo(f(x.data[i]), 1e-15);
+      gradcheck(act, x, randomTensor(rng, [3, 2, 4], 'float64'), fwd, { rng });
+      expect(act.namedParameters()).to.deep.equal([]);
+    });
+  }
+  it('Sigmoid does not overflow for large |x|', function () {
+    const y = new Sigmoid().forward(tensor([-1000, 1000], undefined, 'float64')).output.data;
+    expect(Array.from(y)).to.deep.equal([0, 1]);
+  });
+});
+
+describe('LastStep', function () {
+  it('picks each entry\'s last valid step, time-major and batch-first', function () {
+    const x = tensor(Array.from({ length: 3 * 2 * 2 }, (_, i) => i), [3, 2, 2]); // [T=3, B=2, F=2]
+    expect(Array.from(new LastStep().forward(x, { lengths: [2, 3] }).output.data)).to.deep.equal([4, 5, 10, 11]);
+    expect(Array.from(new LastStep({ batchFirst: true }).forward(x, { lengths: [1, 2, 2] }).output.data)).to.deep.equal([0, 1, 6, 7, 10, 11]); // [B=3, T=2, F=2]
+    const r = new LastStep().forward(x);
+    expect(Array.from(r.output.data)).to.deep.equal([8, 9, 10, 11]);
+  });
+});
+
+describe('Sequential', function () {
+  it('names parameters PyTorch-style and chains many-to-many (LSTM -> Tanh -> Linear per step)', function () {
+    const lstm = new LSTM({ inputSize: 2, hiddenSize: 3, seed: 1, dtype: 'float64' });
+    const lin = new Linear({ inFeatures: 3, outFeatures: 2, seed: 2, dtype: 'float64' });
+    const model = new Sequential([lstm, new Tanh(), lin]);
+    expect(model.namedParameters().map(([n]) => n)).to.deep.equal(['0.weight_ih_l0', '0.weight_hh_l0', '0.bias_ih_l0', '0.bias_hh_l0', '2.weight', '2.bias']);
+    const x = randomTensor(new Rng(1), [4, 2, 2], 'float64');
+    const y = model.forward(x).output;
+    const manual = lin.forward(new Tanh().forward(lstm.forward(x).output).output).output;
+    expect(Array.from(y.data)).to.deep.equal(Array.from(manual.data));
+  });
+
+  const cases = [
+    { label: 'LSTM -> Tanh -> Linear, lengths', build: () => [new LSTM({ inputSize: 2, hiddenSize: 3, seed: 1, dtype: 'float64' }), new Tanh(), new Linear({ inFeatures: 3, outFeatures: 2, seed: 2, dtype: 'float64' })], x: [5, 3, 2], out: [5, 3, 2], lengths: [5, 2, 4] },
+    { label: '2-layer bidirectional LSTM -> LastStep -> Linear (many-to-one)', build: () => [new LSTM({ inputSize: 2, hiddenSize: 2, numLayers: 2, bidirectional: true, seed: 3, dtype: 'float64' }), new LastStep(), new Linear({ inFeatures: 4, outFeatures: 3, seed: 4, dtype: 'float64' })], x: [4, 2, 2], out: [2, 3], lengths: [3, 4] },
+    { label: 'GRU (ONNX formula) -> LastStep -> Linear, lengths', build: () => [new GRU({ inputSize: 2, hiddenSize: 3, linearBeforeReset: false, seed: 8, dtype: 'float64' }), new LastStep(), new Linear({ inFeatures: 3, outFeatures: 2, seed: 9, dtype: 'float64' })], x: [4, 3, 2], out: [3, 2], lengths: [4, 1, 3] },
+    { label: 'RNN relu 2-layer -> GRU -> Linear', build: () => [new RNN({ inputSize: 2, hiddenSize: 3, numLayers: 2, nonlinearity: 'relu', seed: 10, dtype: 'float64' }), new GRU({ inputSize: 3, hiddenSize: 2, seed: 11, dtype: 'float64' }), new Linear({ inFeatures: 2, outFeatures: 1, seed: 12, dtype: 'float64' })], x: [3, 2, 2], out: [3, 2, 1] },
+    { label: 'Embedding -> LSTM -> ReLU -> Linear', tokens: 5, build: () => [new Embedding({ numEmbeddings: 5, embeddingDim: 3, seed: 5, dtype: 'float64' }), new LSTM({ inputSize: 3, hiddenSize: 4, seed: 6, dtype: 'float64' }), new ReLU(), new Linear({ inFeatures: 4, outFeatures: 5, seed: 7, dtype: 'float64' })], x: [3, 2], out: [3, 2, 5] },
+  ];
+  for (const c of cases) {
+    it(`gradients match finite differences: ${c.label}`, function () {
+      const rng = new Rng(21);
+      const model = new Sequential(c.build());
+      const x = c.tokens ? tensor(Array.from({ length: c.x[0] * c.x[1] }, () => Math.floor(rng.next() * c.tokens)), c.x, 'float64') : randomTensor(rng, c.x, 'float64');
+      const opts = { lengths: c.lengths };
+      const { checked } = gradcheck(model, x, randomTensor(rng, c.out, 'float64'), (m, xx) => m.forward(xx, opts).output, { rng, fwdOpts: opts, checkInput: !c.tokens, maxCoords: 12 });
+      expect(checked).to.equal(model.namedParameters().length);
+    });
+  }
+
+  for (const { backend } of backendCases().filter((b) => b.dtype === 'float32')) {
+    it(`${backend}: carries state between chunks: two halves equal one whole forward`, function () {
+      const model = new Sequential([new LSTM({ inputSize: 2, hiddenSize: 5, seed: 8, backend }), new Linear({ inFeatures: 5, outFeatures: 1, seed: 9 })]);
+      const x = randomTensor(new Rng(3), [6, 2, 2]);
+      const whole = model.forward(x).output.data;
+      const a = model.forwardTrain(new (x.constructor)(x.data.slice(0, 3 * 4), [3, 2, 2]));
+      const b = model.forward(new (x.constructor)(x.data.slice(12), [3, 2, 2]), { state: a.state });
+      expect(a.state[0].c.shape).to.deep.equal([1, 2, 5]);
+      expect(a.state[1]).to.equal(null);
+      const joined = [...a.output.data, ...b.output.data];
+      joined.forEach((v, i) => expect(v).to.be.closeTo(whole[i], 1e-6));
+    });
+  }
+
+  it('stateDict round-trips; loadStateDict is all-or-nothing and names unknown keys', function () {
+    const mk = (s) => new Sequential([new LSTM({ inputSize: 2, hiddenSize: 3, seed: s }), new Linear({ inFeatures: 3, outFeatures: 1, seed: s + 1 })]);
+    const a = mk(1), b = mk(5);
+    const before = b.stateDict();
+    const bad = { ...a.stateDict(), '1.bias': { shape: [2], data: [1, 2] } };
+    expect(() => b.loadStateDict(bad)).to.throw(RangeError, /layer 1.*bias/);
+    for (const [k, t] of Object.entries(b.stateDict())) expect(Array.from(t.data)).to.deep.equal(Array.from(before[k].data));
+    expect(() => b.loadStateDict({ ...a.stateDict(), '7.weight': a.stateDict()['1.weight'] })).to.throw(TypeError, /unexpected: 7.weight/);
+    b.loadStateDict(a.stateDict());
+    const x = randomTensor(new Rng(2), [3, 1, 2]);
+    expect(Array.from(b.forward(x).output.data)).to.deep.equal(Array.from(a.forward(x).output.data));
+  });
+
+  it('rejects mixed dtypes and non-layers', function () {
+    expect(() => new Sequential([new Linear({ inFeatures: 2, outFeatures: 2, dtype: 'float64' }), new Linear({ inFeatures: 2, outFeatures: 2 })])).to.throw(RangeError, /layers\[1\].dtype/);
+    expect(() => new Sequential([{}])).to.throw(TypeError, /layers\[0\]/);
+    expect(() => new Sequential([])).to.throw(TypeError, /layers/);
+  });
+});

@@ -1,0 +1,253 @@
+// Optimizers against PyTorch's published update rules (torch.optim docs, written out below in
+// their textbook form, independently of lib/train/optim-math.ts), on hand-computable steps and
+// on a few random steps; native and ts agree; clipping and schedules.
+import { expect } from 'chai';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  Adam, AdamW, availableBackends, clipGradNorm, clipGradValue, cosineLR, exponentialLR, Linear, LSTM, RMSprop, Sequential, SGD,
+  stepLR, tensor, warmup,
+} from 'cellstate';
+import fs from 'node:fs';
+import { randomTensor, Rng } from './helpers/random.mjs';
+
+/** A bare parameterised "model": one named tensor per entry, counting commits. */
+function bag(values, dtype = 'float32') {
+  const params = Object.entries(values).map(([n, v]) => [n, tensor(v, [v.length], dtype)]);
+  return { commits: 0, namedParameters: () => params, commitParameters() { this.commits++; }, get: (n) => Array.from(params.find((p) => p[0] === n)[1].data) };
+}
+const g1 = (v, dtype = 'float32') => ({ p: tensor(v, [v.length], dtype) });
+
+describe('optimizers: hand-computed steps (PyTorch rules)', function () {
+  for (const backend of availableBackends()) {
+    describe(backend, function () {
+      it('SGD: plain, weight decay, momentum, dampening, Nesterov', function () {
+        let m = bag({ p: [1] });
+        new SGD(m, { lr: 0.1, backend }).step(g1([0.5]));
+        expect(m.get('p')[0]).to.be.closeTo(0.95, 1e-7);
+        expect(m.commits).to.equal(1);
+        m = bag({ p: [1] });
+        new SGD(m, { lr: 0.1, weightDecay: 0.1, backend }).step(g1([0]));
+        expect(m.get('p')[0]).to.be.closeTo(0.99, 1e-7);
+        m = bag({ p: [0] });
+        let o = new SGD(m, { lr: 0.1, momentum: 0.9, backend });
+        o.step(g1([1])); o.step(g1([1]));
+        expect(m.get('p')[0]).to.be.closeTo(-0.29, 1e-7); // b1 = 1, b2 = 0.9 + 1
+        m = bag({ p: [0] });
+        o = new SGD(m, { lr: 0.1, momentum: 0.9, dampening: 0.5, backend });
+        o.step(g1([1])); o.step(g1([1]));
+        expect(m.get('p')[0]).to.be.closeTo(-0.1 - 0.14, 1e-7); // b1 = g (no dampening on the first step), b2 = 0.9 + 0.5
+        m = bag({ p: [0] });
+        o = new SGD(m, { lr: 0.1, momentum: 0.9, nesterov: true, backend });
+        o.step(g1([1])); o.step(g1([1]));
+        expect(m.get('p')[0]).to.be.closeTo(-0.19 - 0.271, 1e-7); // g + μb: 1.9, then 1 + 0.9·1.9
+      });
+
+      it('Adam: the first step moves by lr·sign(g); the second as computed by hand', function () {
+        const m = bag({ p: [1] });
+        const o = new Adam(m, { lr: 0.1, backend });
+        o.step(g1([2]));
+        expect(m.get('p')[0]).to.be.closeTo(0.9, 1e-7);
+        o.step(g1([-1]));
+        // m = 0.9·0.2 - 0.1 = 0.08, v = 0.999·0.004 + 0.001 = 0.004996, m̂ = 0.08/0.19, v̂ = 0.004996/0.001999
+        const expected = 0.9 - 0.1 * (0.08 / 0.19) / (Math.sqrt(0.004996 / 0.001999) + 1e-8);
+        expect(m.get('p')[0]).to.be.closeTo(expected, 1e-6);
+        expect(expected).to.be.closeTo(0.873366, 1e-6);
+      });
+
+      it('AdamW decays the weight before the step; Adam adds wd·p to the gradient', function () {
+        let m = bag({ p: [2] });
+        new AdamW(m, { lr: 0.1, weightDecay: 0.5, backend }).step(g1([3]));
+        expect(m.get('p')[0]).to.be.closeTo(2 * (1 - 0.05) - 0.1, 1e-6);
+        m = bag({ p: [2] });
+        new Adam(m, { lr: 0.1, weightDecay: 0.5, backend }).step(g1([-3])); // g + wd·p = -2: still a full lr step
+        expect(m.get('p')[0]).to.be.closeTo(2.1, 1e-6);
+      });
+
+      it('RMSprop: plain, centered, momentum', function () {
+        let m = bag({ p: [1] });
+        new RMSprop(m, { lr: 0.01, backend }).step(g1([2])); // v = 0.04, p -= 0.01·2/0.2
+        expect(m.get('p')[0]).to.be.closeTo(0.9, 1e-6);
+        m = bag({ p: [1] });
+        new RMSprop(m, { lr: 0.01, centered: true, backend }).step(g1([2])); // ga = 0.02, den = √(0.04 - 0.0004)
+        expect(m.get('p')[0]).to.be.closeTo(1 - 0.02 / Math.sqrt(0.0396), 1e-6);
+        m = bag({ p: [1] });
+        const o = new RMSprop(m, { lr: 0.01, momentum: 0.9, backend });
+        o.step(g1([2])); o.step(g1([2])); // buf = 10, then 9 + 2/√0.0796
+        expect(m.get('p')[0]).to.be.closeTo(0.9 - 0.01 * (9 + 2 / Math.sqrt(0.0796)), 1e-6);
+      });
+    });
+  }
+});
+
+/** PyTorch's documented algorithms in textbook form, float64, for random multi-step runs. */
+function reference(kind, o, p, grads) {
+  const n = p.length, s = { b: new Array(n).fill(0), m: new Array(n).fill(0), v: new Array(n).fill(0), ga: new Array(n).fill(0) };
+  grads.forEach((g, k) => {
+    const t = k + 1;
+    for (let i = 0; i < n; i++) {
+      let gi = g[i];
+      if (kind === 'SGD') {
+        if (o.weightDecay) gi += o.weightDecay * p[i];
+        if (o.momentum) {
+          s.b[i] = t === 1 ? gi : o.momentum * s.b[i] + (1 - (o.dampening ?? 0)) * gi;
+          gi = o.nesterov ? gi + o.momentum * s.b[i] : s.b[i];
+        }
+        p[i] -= o.lr * gi;
+      } else if (kind === 'Adam' || kind === 'AdamW') {
+        const wd = o.weightDecay ?? (kind === 'AdamW' ? 0.01 : 0);
+        if (kind === 'AdamW') p[i] *= 1 - o.lr * wd; else gi += wd * p[i];
+        s.m[i] = 0.9 * s.m[i] + 0.1 * gi;
+        s.v[i] = 0.999 * s.v[i] + 0.001 * gi * gi;
+        const mh = s.m[i] / (1 - 0.9 ** t), vh = s.v[i] / (1 - 0.999 ** t);
+        p[i] -= o.lr * mh / (Math.sqrt(vh) + 1e-8);
+      } else {
+        if (o.weightDecay) gi += o.weightDecay * p[i];
+        s.v[i] = 0.99 * s.v[i] + 0.01 * gi * gi;
+        let den = Math.sqrt(s.v[i]);
+        if (o.centered) { s.ga[i] = 0.99 * s.ga[i] + 0.01 * gi; den = Math.sqrt(s.v[i] - s.ga[i] ** 2); }
+        den += 1e-8;
+        if (o.momentum) { s.b[i] = o.momentum * s.b[i] + gi / den; p[i] -= o.lr * s.b[i]; } else p[i] -= o.lr * gi / den;
+      }
+    }
+  });
+  return p;
+}
+
+const CONFIGS = [
+  ['SGD', { lr: 0.05, momentum: 0.9, weightDecay: 0.01 }], ['SGD', { lr: 0.05, momentum: 0.8, nesterov: true }], ['SGD', { lr: 0.05, momentum: 0.5, dampening: 0.3 }],
+  ['Adam', { lr: 0.01 }], ['Adam', { lr: 0.01, weightDecay: 0.1 }], ['AdamW', { lr: 0.01 }], ['AdamW', { lr: 0.01, weightDecay: 0.2 }],
+  ['RMSprop', { lr: 0.01 }], ['RMSprop', { lr: 0.01, centered: true, momentum: 0.5, weightDecay: 0.01 }],
+];
+const CLASSES = { SGD, Adam, AdamW, RMSprop };
+
+describe('optimizers: 6 random steps against the textbook rules; native equals ts', function () {
+  for (const [kind, o] of CONFIGS) {
+    it(`${kind} ${JSON.stringify(o)}`, function () {
+      const rng = new Rng(77);
+      const p0 = Array.from({ length: 37 }, () => rng.uniform(-1, 1));
+      const grads = Array.from({ length: 6 }, () => Array.from({ length: 37 }, () => rng.uniform(-2, 2)));
+      const want = reference(kind, o, p0.slice(), grads);
+      const finals = {};
+      for (const [backend, dtype, tol] of [['ts', 'float64', 1e-12], ...availableBackends().map((b) => [b, 'float32', 2e-5])]) {
+        const m = bag({ p: p0 }, dtype);
+        const opt = new CLASSES[kind](m, { ...o, backend });
+        expect(opt.backend).to.equal(backend);
+        for (const g of grads) opt.step(g1(g, dtype));
+        const got = m.get('p');
+        got.forEach((v, i) => expect(v, `${backend} ${dtype} p[${i}]`).to.be.closeTo(want[i], tol * (1 + Math.abs(want[i]))));
+        if (dtype === 'float32') finals[backend] = got;
+      }
+      // The native update mirrors the ts math term for term: the same float32 results.
+      if (finals.native) finals.native.forEach((v, i) => expect(v).to.be.closeTo(finals.ts[i], 1e-6 * (1 + Math.abs(v))));
+    });
+  }
+
+  it('updates a Sequential in place and commits its weights once per step (caches go stale)', function () {
+    const model = new Sequential([new LSTM({ inputSize: 2, hiddenSize: 3, seed: 1 }), new Linear({ inFeatures: 3, outFeatures: 1, seed: 2 })]);
+    const x = randomTensor(new Rng(1), [3, 2, 2]);
+    const r = model.forwardTrain(x);
+    const g = model.backward(r.cache, { dOutput: randomTensor(new Rng(2), [3, 2, 1]) });
+    const before = model.forward(x).output.data.slice();
+    new Adam(model, { lr: 0.01 }).step(g.grads);
+    expect(Array.from(model.forward(x).output.data)).to.not.deep.equal(Array.from(before));
+    expect(() => model.backward(r.cache, { dOutput: randomTensor(new Rng(2), [3, 2, 1]) })).to.throw(/changed after forwardTrain/);
+  });
+
+  it('stateDict / loadStateDict continue bit-identically', function () {
+    const rng = new Rng(3);
+    const grads = Array.from({ length: 4 }, () => Array.from({ length: 5 }, () => rng.uniform(-1, 1)));
+    const a = bag({ p: [0.1, 0.2, 0.3, 0.4, 0.5] }), oa = new Adam(a, { lr: 0.1 });
+    grads.forEach((g) => oa.step(g1(g)));
+    const b = bag({ p: [0.1, 0.2, 0.3, 0.4, 0.5] }), ob = new Adam(b, { lr: 0.1 });
+    grads.slice(0, 2).forEach((g) => ob.step(g1(g)));
+    const c = bag({ p: b.get('p') }), oc = new Adam(c, { lr: 0.1 }).loadStateDict(ob.stateDict());
+    expect(oc.stepCount).to.equal(2);
+    grads.slice(2).forEach((g) => oc.step(g1(g)));
+    expect(c.get('p')).to.deep.equal(a.get('p'));
+    expect(() => new SGD(bag({ p: [1] })).loadStateDict(oa.stateDict())).to.throw(TypeError, /state.kind: expected 'SGD', got "Adam"/);
+  });
+
+  it('validates options and gradients, naming them', function () {
+    const m = bag({ p: [1, 2] });
+    expect(() => new Adam(m, { beta1: 1 })).to.throw(RangeError, /Adam: beta1: expected a number in \[0, 1\)/);
+    expect(() => new SGD(m, { nesterov: true })).to.throw(RangeError, /nesterov/);
+    expect(() => new SGD(m, { lr: -1 })).to.throw(RangeError, /lr/);
+    expect(() => new SGD(m, { lrr: 1 })).to.throw(TypeError, /lrr/);
+    expect(() => new SGD(m).step({})).to.throw(TypeError, /grads\['p'\]/);
+    expect(() => new SGD(m).step({ p: tensor([1]) })).to.throw(RangeError, /expected 2 elements|shape \[2\]/);
+    expect(() => new SGD(bag({ p: [1] }, 'float64'), { backend: 'native' })).to.throw(TypeError, /native computes in float32/);
+  });
+});
+
+describe('optimizers against torch.optim (PyTorch 1.13 results in test/fixtures/optim-torch.json)', function () {
+  const ref = JSON.parse(fs.readFileSync(new URL('./fixtures/optim-torch.json', import.meta.url), 'utf8'));
+  const camel = (k) => k.replace(/_([a-z])/g, (_, c) => c.toUpperCase());
+  for (const c of ref.cases) {
+    it(`${c.kind} ${JSON.stringify(c.torchOptions)}: ${ref.grads.length} steps`, function () {
+      const options = Object.fromEntries(Object.entries(c.options).map(([k, v]) => [camel(k), v]));
+      for (const [backend, dtype, tol] of [['ts', 'float64', 1e-12], ...availableBackends().map((b) => [b, 'float32', 1e-6])]) {
+        const m = bag({ p: ref.p0 }, dtype);
+        const opt = new CLASSES[c.kind](m, { ...options, backend });
+        for (const g of ref.grads) opt.step(g1(g, dtype));
+        const want = c.expected[dtype];
+        m.get('p').forEach((v, i) => expect(v, `${backend} ${dtype} p[${i}]`).to.be.closeTo(want[i], tol * (1 + Math.abs(want[i]))));
+      }
+    });
+  }
+});
+
+describe('native optimizer exports: checks in C++', function () {
+  if (!availableBackends().includes('native')) return;
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+  const addon = () => createRequire(import.meta.url)(process.env.CELLSTATE_ADDON_PATH ? path.resolve(process.env.CELLSTATE_ADDON_PATH) : path.join(root, 'build/Release/cellstate.node'));
+  it('throws TypeError/RangeError on bad buffers and writes nothing', function () {
+    const a = addon();
+    const p = new Float32Array([1, 2, 3]);
+    expect(() => a.optimSgd([p], [new Float32Array(2)], null, 0.1, 0, 0, 0, false, true)).to.throw(RangeError, /grads\[0\] with 3 elements/);
+    expect(() => a.optimSgd([p], [new Float64Array(3)], null, 0.1, 0, 0, 0, false, true)).to.throw(TypeError, /Float32Array/);
+    expect(() => a.optimSgd([p], [], null, 0.1, 0, 0, 0, false, true)).to.throw(RangeError, /1 entries/);
+    expect(() => a.optimSgd([p], [new Float32Array(3)], null, 0.1, 0.9, 0, 0, false, true)).to.throw(TypeError, /momentum buffers/);
+    expect(() => a.optimAdam([p], [new Float32Array(3)], [new Float32Array(3)], [new Float32Array(4)], 0.1, 0.9, 0.999, 1e-8, 0, false, 0.1, 0.1)).to.throw(RangeError, /expAvgSq/);
+    expect(() => a.optimAdam([p], [new Float32Array(3)], [new Float32Array(3)], [new Float32Array(3)], NaN, 0.9, 0.999, 1e-8, 0, false, 0.1, 0.1)).to.throw(RangeError, /finite/);
+    expect(() => a.optimRmsprop('x')).to.throw(TypeError);
+    expect(Array.from(p)).to.deep.equal([1, 2, 3]);
+  });
+});
+
+describe('gradient clipping', function () {
+  it('clipGradNorm scales by maxNorm/(total + 1e-6) when over; returns the total', function () {
+    const g = { a: tensor([3], [1], 'float64'), b: tensor([0, 4], [2], 'float64') };
+    expect(clipGradNorm(g, 1)).to.equal(5);
+    expect(g.a.data[0]).to.be.closeTo(3 / (5 + 1e-6), 1e-15);
+    expect(g.b.data[1]).to.be.closeTo(4 / (5 + 1e-6), 1e-15);
+    const h = { a: tensor([0.3], [1], 'float64') };
+    expect(clipGradNorm(h, 1)).to.be.closeTo(0.3, 1e-15);
+    expect(h.a.data[0]).to.equal(0.3);
+    expect(clipGradNorm({ a: tensor([NaN, 1], [2]) }, 1)).to.be.NaN;
+    expect(() => clipGradNorm(g, 0)).to.throw(RangeError, /maxNorm/);
+  });
+  it('clipGradValue clamps every element', function () {
+    const g = { a: tensor([-3, 0.5, 2], [3], 'float64') };
+    clipGradValue(g, 1);
+    expect(Array.from(g.a.data)).to.deep.equal([-1, 0.5, 1]);
+  });
+});
+
+describe('learning-rate schedules (functions of the optimizer step)', function () {
+  it('step, exponential, cosine and warm-up', function () {
+    const s = stepLR({ stepSize: 3, gamma: 0.5 });
+    expect([0, 2, 3, 6].map((t) => s.lrAt(t, 1))).to.deep.equal([1, 1, 0.5, 0.25]);
+    expect(exponentialLR({ gamma: 0.9 }).lrAt(2, 1)).to.be.closeTo(0.81, 1e-15);
+    const c = cosineLR({ tMax: 10, etaMin: 0.1 });
+    expect(c.lrAt(0, 1)).to.equal(1);
+    expect(c.lrAt(5, 1)).to.be.closeTo(0.55, 1e-15);
+    expect(c.lrAt(10, 1)).to.be.closeTo(0.1, 1e-15);
+    expect(c.lrAt(50, 1)).to.equal(0.1);
+    const w = warmup({ steps: 4, then: stepLR({ stepSize: 2, gamma: 0.1 }) });
+    expect([0, 1, 2, 3, 4, 5, 6].map((t) => w.lrAt(t, 1))).to.deep.equal([0, 0.25, 0.5, 0.75, 1, 1, 0.1]);
+    expect(w.describe()).to.deep.equal({ type: 'warmup', steps: 4, startFactor: 0, then: { type: 'step', stepSize: 2, gamma: 0.1 } });
+    expect(() => stepLR({ stepSize: 0 })).to.throw(RangeError, /stepSize/);
+  });
+});
