@@ -18,6 +18,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GRU, LSTM, Rng, setThreads, tensor, availableBackends } from 'cellstate';
 import { createRequire } from 'node:module';
+import { loadError as tfjsLoadError, loadTfjs, makeTfjsRunner, tfjsSupports, tfjsThreads, toBatchFirst } from './peers/tfjs.mjs';
 
 const require = createRequire(import.meta.url);
 const { loadNative } = require('../dist/backend/native.js');
@@ -34,6 +35,8 @@ export const WORKLOADS = [
   { name: 'T1', kind: 'train', B: 32, T: 50, I: 128, H: 128 },
   { name: 'T2', kind: 'train', B: 64, T: 50, I: 256, H: 256 },
   { name: 'T3', kind: 'train', B: 32, T: 25, I: 512, H: 512 },
+  // GRU rows use the ONNX/Keras default candidate formula (linearBeforeReset: false), the one
+  // every peer implements.
   { name: 'GRU-M', kind: 'infer', cell: 'gru', B: 32, T: 50, I: 256, H: 256 },
   { name: 'GRU-T2', kind: 'train', cell: 'gru', B: 64, T: 50, I: 256, H: 256 },
   { name: 'Bi2-M', kind: 'infer', layers: 2, bidir: true, B: 32, T: 50, I: 256, H: 256 },
@@ -68,8 +71,11 @@ function randomTensor(rng, shape) {
   return tensor(d, shape);
 }
 
-/** An implementation: a name, a thread count to set before it runs, and a backend. */
-function implementations() {
+/**
+ * An implementation: a name, a thread count to set before it runs, a backend, and whether it is
+ * a peer (another library: its rows set the "x best peer" ratios).
+ */
+async function implementations() {
   const impls = [];
   if (availableBackends().includes('native')) {
     const hw = loadNative().addon.info().hardwareThreads;
@@ -77,31 +83,61 @@ function implementations() {
     if (hw > 1) impls.push({ name: `native ${hw}T`, backend: 'native', threads: hw });
   }
   impls.push({ name: 'ts', backend: 'ts', threads: 1 });
+  if (!(await loadTfjs())) console.log(`tfjs peers not run: ${tfjsLoadError}`);
+  else {
+    impls.push({ name: 'tfjs-cpu', backend: 'tfjs', tfBackend: 'cpu', threads: 1, peer: true });
+    impls.push({ name: `tfjs-wasm ${tfjsThreads('wasm')}T`, backend: 'tfjs', tfBackend: 'wasm', threads: tfjsThreads('wasm'), peer: true });
+  }
   return impls;
 }
 
-function makeRunner(w, impl) {
-  const Cls = w.cell === 'gru' ? GRU : LSTM;
-  const model = new Cls({ inputSize: w.I, hiddenSize: w.H, numLayers: w.layers ?? 1, bidirectional: !!w.bidir, seed: 1, backend: impl.backend });
+function supports(w, impl) {
+  return impl.backend !== 'tfjs' || tfjsSupports(w);
+}
+
+/** A runner for workload w on impl: { run() -> Float32Array } with seed-1 weights. */
+async function makeRunner(w, impl) {
+  if (impl.backend === 'tfjs') {
+    const ours = makeOurRunner(w, { backend: 'ts' });
+    return makeTfjsRunner(w, impl.tfBackend, ours.model, ours.x.data, ours.dOutput.data);
+  }
+  return makeOurRunner(w, impl);
+}
+
+function makeOurRunner(w, impl) {
+  const opts = { inputSize: w.I, hiddenSize: w.H, numLayers: w.layers ?? 1, bidirectional: !!w.bidir, seed: 1, backend: impl.backend };
+  const model = w.cell === 'gru' ? new GRU({ ...opts, linearBeforeReset: false }) : new LSTM(opts);
   const rng = new Rng(2);
   const x = randomTensor(rng, [w.T, w.B, w.I]);
   const dOutput = randomTensor(rng, [w.T, w.B, (w.bidir ? 2 : 1) * w.H]);
-  if (w.kind === 'infer') return { model, run: () => model.forward(x).output.data };
+  if (w.kind === 'infer') return { model, x, dOutput, run: () => model.forward(x).output.data };
   if (w.kind === 'stream') {
     // T calls of step(): one step at a time, as a streaming server would.
     const steps = Array.from({ length: w.T }, (_, t) => tensor(x.data.subarray(t * w.B * w.I, (t + 1) * w.B * w.I), [w.B, w.I]));
-    return { model, run: () => { let st = null, out = null; for (const xt of steps) ({ output: out, state: st } = model.step(xt, st)); return out.data; } };
+    return { model, x, dOutput, run: () => { let st = null, out = null; for (const xt of steps) ({ output: out, state: st } = model.step(xt, st)); return out.data; } };
   }
-  return { model, run: () => model.backward(model.forwardTrain(x).cache, { dOutput }).grads.weight_ih_l0.data };
+  return { model, x, dOutput, run: () => model.backward(model.forwardTrain(x).cache, { dOutput }).grads.weight_ih_l0.data };
 }
 
-/** Compare with ts on the same weights, on the first steps only (ts is slow on big shapes). */
-function check(w, impl) {
+/**
+ * Compare with ts on the same weights, on the first steps only (ts is slow on big shapes):
+ * inference outputs, or the input-weight gradient of a training step. Peers answer in their own
+ * layout (batch-first output, transposed kernel), converted here before comparing.
+ */
+async function check(w, impl) {
   const short = { ...w, T: Math.min(w.T, 4) };
-  const a = makeRunner(short, impl), b = makeRunner(short, { backend: 'ts' });
-  const ra = a.run(), rb = b.run();
+  const a = await makeRunner(short, impl), b = makeOurRunner(short, { backend: 'ts' });
+  let ra = a.run(), rb = b.run();
+  a.dispose?.();
+  if (impl.backend === 'tfjs') {
+    const G = (w.cell === 'gru' ? 3 : 4) * w.H;
+    if (w.kind === 'infer') rb = toBatchFirst(rb, short.T, short.B, w.H);
+    else if (w.cell === 'gru') return null; // Keras reorders GRU blocks; its gradient layout differs (outputs are checked for GRU-M)
+    else { const t = new Float32Array(rb.length); for (let r = 0; r < G; r++) for (let c = 0; c < w.I; c++) t[c * G + r] = rb[r * w.I + c]; rb = t; }
+  }
   let worst = 0;
   for (let i = 0; i < rb.length; i++) worst = Math.max(worst, Math.abs(ra[i] - rb[i]) / (1e-3 + Math.abs(rb[i])));
+  if (ra.length !== rb.length) return `output has ${ra.length} values, expected ${rb.length}`;
   return worst < 1e-2 ? null : `output differs from ts (worst relative error ${worst.toExponential(2)})`;
 }
 
@@ -120,14 +156,14 @@ function machine() {
   return { cpu: cpus[0]?.model, cores: cpus.length, flags, node: process.version, platform: `${process.platform}-${process.arch}`, commit, native };
 }
 
-function main() {
+async function main() {
   const args = parseArgs(process.argv.slice(2));
   const budgetMs = args.quick ? 150 : 1500;
   const capMs = args.quick ? 2000 : 10000;
   const workloads = WORKLOADS.filter((w) => !args.only || args.only.includes(w.name))
     .map((w) => (args.quick ? { ...w, T: Math.min(w.T, 10) } : w));
   // stream rows report time per step
-  const impls = implementations();
+  const impls = await implementations();
   const native = loadNative().addon;
   const peak = {};
   if (native) for (const n of new Set(impls.filter((i) => i.backend === 'native').map((i) => i.threads))) peak[n] = native.fmaPeak(n);
@@ -135,32 +171,39 @@ function main() {
   const results = [];
   let failures = 0;
   for (const w of workloads) {
-    const cells = impls.map((impl) => ({ impl, times: [], error: null, capped: false }));
+    const cells = impls.filter((impl) => supports(w, impl)).map((impl) => ({ impl, times: [], error: null, capped: false }));
     for (const c of cells) {
-      if (c.impl.backend !== 'ts') c.error = check(w, c.impl);
+      if (c.impl.backend !== 'ts') c.error = await check(w, c.impl);
       if (c.error) failures++;
     }
-    const runners = cells.map((c) => (c.error ? null : makeRunner(w, c.impl)));
+    const runners = [];
+    for (const c of cells) runners.push(c.error ? null : await makeRunner(w, c.impl));
     // Warm-up, with the cap: a first call slower than the cap ends that cell. Cells whose single
     // call is long need fewer repetitions (3) to give a median.
     const minReps = cells.map(() => 5);
-    cells.forEach((c, k) => {
-      if (!runners[k]) return;
-      setThreads(c.impl.threads);
+    const prepare = async (c) => {
+      if (c.impl.backend === 'tfjs') await (await loadTfjs()).setBackend(c.impl.tfBackend);
+      else setThreads(c.impl.threads);
+    };
+    for (let k = 0; k < cells.length; k++) {
+      const c = cells[k];
+      if (!runners[k]) continue;
+      await prepare(c);
       const t0 = performance.now();
       runners[k].run();
       const dt = performance.now() - t0;
       if (dt > capMs) c.capped = true;
       if (dt > budgetMs / 3) minReps[k] = 3;
-    });
+    }
     // Interleaved rounds of ~budget/5 per implementation until each has its budget and its reps.
     const spent = cells.map(() => 0);
     for (let round = 0; round < 1000; round++) {
       let busy = false;
-      cells.forEach((c, k) => {
-        if (!runners[k] || c.capped || (spent[k] >= budgetMs && c.times.length >= minReps[k])) return;
+      for (let k = 0; k < cells.length; k++) {
+        const c = cells[k];
+        if (!runners[k] || c.capped || (spent[k] >= budgetMs && c.times.length >= minReps[k])) continue;
         busy = true;
-        setThreads(c.impl.threads);
+        await prepare(c);
         const sliceEnd = performance.now() + budgetMs / 5;
         do {
           const t0 = performance.now();
@@ -170,9 +213,10 @@ function main() {
           spent[k] += dt;
           if (dt > capMs) { c.capped = true; break; }
         } while (performance.now() < sliceEnd);
-      });
+      }
       if (!busy) break;
     }
+    runners.forEach((r) => r?.dispose?.());
     const f = flops(w);
     for (const c of cells) {
       const med = c.times.length ? median(c.times) : null;
@@ -180,6 +224,7 @@ function main() {
         workload: w.name, kind: w.kind, B: w.B, T: w.T, I: w.I, H: w.H, impl: c.impl.name, threads: c.impl.threads,
         error: c.error, capped: c.capped, capMs, reps: c.times.length,
         ms: med, minMs: c.times.length ? Math.min(...c.times) : null, maxMs: c.times.length ? Math.max(...c.times) : null,
+        peer: !!c.impl.peer,
         gflops: med ? f / med / 1e6 : null,
         peakPct: med && c.impl.backend === 'native' && peak[c.impl.threads] ? (100 * f / med / 1e6) / peak[c.impl.threads] : null,
       });
@@ -198,7 +243,8 @@ function main() {
 }
 
 function printWorkload(w, rows) {
-  const best = Math.min(...rows.filter((r) => r.ms && r.impl !== 'ts').map((r) => r.ms));
+  const best = Math.min(...rows.filter((r) => r.ms && r.impl.startsWith('native')).map((r) => r.ms));
+  const bestPeer = Math.min(...rows.filter((r) => r.ms && r.peer).map((r) => r.ms));
   const ts = rows.find((r) => r.impl === 'ts');
   const extra = `${w.cell === 'gru' ? ' GRU' : ''}${w.layers ? ` layers=${w.layers}` : ''}${w.bidir ? ' bidirectional' : ''}`;
   console.log(`\n${w.name} (${w.kind}${extra}) B=${w.B} T=${w.T} I=${w.I} H=${w.H}`);
@@ -210,11 +256,11 @@ function printWorkload(w, rows) {
       s = `${r.ms.toFixed(3).padStart(10)} ms  [${r.minMs.toFixed(3)}..${r.maxMs.toFixed(3)}]  ${r.gflops.toFixed(1).padStart(7)} GFLOP/s`;
       if (w.kind === 'stream') s += `  ${(1000 * r.ms / w.T).toFixed(1)} µs/step`;
       if (r.peakPct != null) s += `  ${r.peakPct.toFixed(0).padStart(3)}% peak`;
-      if (ts?.ms && r !== ts) s += `  ${(ts.ms / r.ms).toFixed(1)}x ts`;
+      if (!r.peer && Number.isFinite(bestPeer)) s += `  ${(bestPeer / r.ms).toFixed(1)}x best peer`;
       if (r.impl === 'ts' && Number.isFinite(best)) s += `  (best native ${(r.ms / best).toFixed(0)}x faster)`;
     }
     console.log(`  ${r.impl.padEnd(12)} ${s}`);
   }
 }
 
-main();
+main().catch((e) => { console.error(e); process.exitCode = 1; });
