@@ -203,11 +203,20 @@ describe('fromOnnx: hostile and unsupported files', function () {
     ['opset 6', () => mutate((m) => { m.opsetImport = [{ domain: '', version: 6 }]; }), UnsupportedModelError, 'opset 6 is older than 7'],
     ['a graph output nobody produces', () => mutate((m) => { m.graph.output.push({ name: 'ghost', elemType: FLOAT, shape: null }); }), TypeError, 'graph output "ghost" is not produced'],
     ['external data', () => externalDataModel(), TypeError, 'external data'],
+    ['a broadcast that would allocate far more than the file holds', () => {
+      const m = { irVersion: 8, producerName: '', producerVersion: '', docString: '', metadata: {}, opsetImport: [{ domain: '', version: 17 }], graph: {
+        name: 'blowup', valueInfo: [], input: [{ name: 'x', elemType: FLOAT, shape: [1] }],
+        initializer: [{ name: 'col', dims: [4096, 1], dataType: FLOAT, data: new Float32Array(4096) }, { name: 'row', dims: [1, 4096], dataType: FLOAT, data: new Float32Array(4096) }],
+        node: [{ name: 'add', opType: 'Add', domain: '', input: ['col', 'row'], output: ['y'], attribute: [] }],
+        output: [{ name: 'y', elemType: FLOAT, shape: null }] } };
+      const model = fromOnnx(encodeOnnxModel(m));
+      return { forward: () => model.forward(tensor([0], [1])) };
+    }, RangeError, 'output: expected at most 1048576 elements (64x the inputs), got 16777216'],
     ['not bytes', () => 'model.onnx', TypeError, 'fromOnnx: bytes: expected a Uint8Array'],
   ];
   for (const [label, make, cls, frag] of cases) {
     it(`${label}: ${cls.name} (${frag})`, function () {
-      expect(() => fromOnnx(make())).to.throw(cls, frag);
+      expect(() => { const m = make(); return m && typeof m.forward === 'function' ? m.forward() : fromOnnx(m); }).to.throw(cls, frag);
     });
   }
 

@@ -55,6 +55,17 @@ export function transpose(v: Value, perm: readonly number[]): Value {
   return { dtype: v.dtype, shape: outShape, data: out };
 }
 
+/**
+ * Refuse an output far larger than its inputs (a hostile graph could broadcast two vectors read
+ * from the file into a matrix of billions of elements): at most 2^20 elements, or 64 times what
+ * the inputs hold. A dense head never comes near this.
+ */
+export function checkOutputSize(where: string, n: number, inputs: number): void {
+  if (n > 1048576 && n > 64 * inputs) {
+    throw new RangeError(`${where}: output: expected at most ${Math.max(1048576, 64 * inputs)} elements (64x the inputs), got ${n}`);
+  }
+}
+
 function normAxis(where: string, axis: number, rank: number): number {
   const a = axis < 0 ? axis + rank : axis;
   if (!Number.isInteger(a) || a < 0 || a >= rank) throw new RangeError(`${where}: axis: expected an integer in [${-rank}, ${rank - 1}], got ${axis}`);
@@ -72,6 +83,7 @@ function broadcast(where: string, a: Value, b: Value, fn: (x: number, y: number)
   });
   const sa = stridesOf(pa).map((s, i) => (pa[i] === 1 ? 0 : s)), sb = stridesOf(pb).map((s, i) => (pb[i] === 1 ? 0 : s));
   const n = sizeOf(shape);
+  checkOutputSize(where, n, a.data.length + b.data.length);
   const out = new Float32Array(n);
   const idx = new Array(r).fill(0);
   let ia = 0, ib = 0;
@@ -226,6 +238,7 @@ export function runOp(where: string, opType: string, opset: number, inputs: (Val
       const A = tA ? transpose(a, [1, 0]) : a, Bm = tB ? transpose(b, [1, 0]) : b;
       const [M, K] = A.shape, [K2, N] = Bm.shape;
       if (K !== K2) throw new RangeError(`${where}: A, B: inner dimensions differ (${K} vs ${K2})`);
+      checkOutputSize(where, M * N, a.data.length + b.data.length);
       const out = new Float32Array(M * N);
       matmul2d(A.data, 0, Bm.data, M, K, N, out, 0);
       let y = floatValue([M, N], out);
@@ -243,6 +256,7 @@ export function runOp(where: string, opType: string, opset: number, inputs: (Val
       const K = a.shape[a.shape.length - 1], N = b.shape[1];
       if (b.shape[0] !== K) throw new RangeError(`${where}: A, B: inner dimensions differ (${K} vs ${b.shape[0]})`);
       const rows = sizeOf(a.shape) / K;
+      checkOutputSize(where, rows * N, a.data.length + b.data.length);
       const out = new Float32Array(rows * N);
       matmul2d(a.data, 0, b.data, rows, K, N, out, 0);
       return [floatValue([...a.shape.slice(0, -1), N], out)];
