@@ -68,3 +68,16 @@ export class StaleCacheError extends Error {
     this.name = 'StaleCacheError';
   }
 }
+
+/**
+ * Thrown by the importers and exporters (fromOnnx, toOnnx, loadTfjsModel) when a model uses a
+ * feature cellstate cannot express exactly (an operator, activation, attribute or option): the
+ * message names it. A TypeError, so code that catches argument errors catches it too. Malformed
+ * or truncated files are a RangeError instead.
+ */
+export class UnsupportedModelError extends TypeError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnsupportedModelError';
+  }
+}

@@ -43,3 +43,17 @@ export { Trainer, NonFiniteError } from './train/fit';
 export type { TrainerOptions, FitOptions, Callback, EarlyStopping, LossName, LossFn, TrainableModel } from './train/fit';
 export type { Sample, Targets } from './train/batch';
 export type { EpochLog, ProgressMode } from './train/progress';
+
+// Interop
+export { UnsupportedModelError } from './errors';
+export { toOnnx } from './interop/onnx-export';
+export type { ToOnnxOptions } from './interop/onnx-export';
+export { fromOnnx, OnnxModel, recurrentFromOnnx } from './interop/onnx-import';
+export type { FromOnnxOptions, OnnxFeed, OnnxRecurrentSpec, OnnxRecurrentLayer } from './interop/onnx-import';
+export { decodeOnnxModel, encodeOnnxModel } from './io/onnx';
+export type { OnnxModelProto, OnnxGraph, OnnxNode, OnnxAttribute, OnnxTensor, OnnxValueInfo } from './io/onnx';
+export { loadTfjsModel } from './interop/tfjs';
+export type { TfjsModelSource, LoadTfjsOptions } from './interop/tfjs';
+// Imported-model containers (interop): named apart from the training toolkit's Layer interface.
+export { LayerStack, RecurrentLayer as StackRecurrentLayer, Activation } from './nn/stack';
+export type { Layer as StackLayer, ActivationName, Indices } from './nn/stack';

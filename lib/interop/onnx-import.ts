@@ -1,0 +1,364 @@
+// fromOnnx: an ONNX model whose graph is LSTM / GRU / RNN nodes plus a little glue and a dense
+// head (lib/interop/onnx-ops.ts) -> an OnnxModel that runs the graph, node by node, with each
+// recurrent node turned into one of our layers at load time.
+//
+// A recurrent node's W, R, B, P must be initializers (constant weights); its X, sequence_lens,
+// initial_h and initial_c may be any graph value. Attributes honoured: hidden_size, direction
+// (forward / reverse / bidirectional), layout (0, 1), clip, input_forget (LSTM),
+// linear_before_reset (GRU) and activations as far as our cells express them: LSTM
+// [Sigmoid, Tanh, Tanh], GRU [Sigmoid, Tanh], RNN [Tanh] or [Relu] (the same in both
+// directions). Any other activation, activation_alpha/beta, an unknown operator or domain is
+// refused with an UnsupportedModelError naming it. The ONNX <-> PyTorch gate re-ordering is
+// lib/interop/gates.ts (shared with toOnnx and the TF.js importer).
+
+import type { BackendName, CellKind } from '../backend/types';
+import { gateCount } from '../backend/types';
+import { argTypeError, describe, formatShape, UnsupportedModelError } from '../errors';
+import { decodeOnnxModel, dtypeName, FLOAT, INT32, INT64, DOUBLE, type OnnxGraph, type OnnxNode, type OnnxTensor, type OnnxValueInfo } from '../io/onnx';
+import { GRU } from '../nn/gru';
+import { LSTM } from '../nn/lstm';
+import type { Recurrent } from '../nn/recurrent';
+import { RNN } from '../nn/rnn';
+import { Tensor } from '../tensor';
+import { isBackendName } from '../backend';
+import { readOptions } from '../nn/options';
+import { directionStateDict, fromOnnxTensors } from './gates';
+import { runOp, SUPPORTED_OPS, transpose, type Attrs, type Value } from './onnx-ops';
+
+/** The raw description of one ONNX recurrent node: its tensors and attributes. */
+export interface OnnxRecurrentSpec {
+  opType: 'LSTM' | 'GRU' | 'RNN';
+  attributes: Record<string, number | string | number[] | string[]>;
+  W: { dims: number[]; data: ArrayLike<number> };
+  R: { dims: number[]; data: ArrayLike<number> };
+  B?: { dims: number[]; data: ArrayLike<number> } | null;
+  P?: { dims: number[]; data: ArrayLike<number> } | null;
+}
+
+/** A recurrent layer built from an ONNX node, plus the node's layout (how its I/O is shaped). */
+export interface OnnxRecurrentLayer {
+  module: Recurrent;
+  layout: 0 | 1;
+}
+
+const DEFAULT_ACTIVATIONS: Record<string, string[]> = { LSTM: ['sigmoid', 'tanh', 'tanh'], GRU: ['sigmoid', 'tanh'], RNN: ['tanh'] };
+const KNOWN_ATTRS: Record<string, string[]> = {
+  LSTM: ['hidden_size', 'direction', 'layout', 'clip', 'input_forget', 'activations', 'activation_alpha', 'activation_beta'],
+  GRU: ['hidden_size', 'direction', 'layout', 'clip', 'linear_before_reset', 'activations', 'activation_alpha', 'activation_beta'],
+  RNN: ['hidden_size', 'direction', 'layout', 'clip', 'activations', 'activation_alpha', 'activation_beta'],
+};
+
+/**
+ * One ONNX LSTM/GRU/RNN node's tensors and attributes -> one of our layers (numLayers 1, PyTorch
+ * layout), batch-first when the node's layout is 1. The single place ONNX recurrent semantics are
+ * mapped; fromOnnx uses it for every recurrent node.
+ */
+export function recurrentFromOnnx(spec: OnnxRecurrentSpec, options?: { backend?: BackendName }, where = 'recurrentFromOnnx'): OnnxRecurrentLayer {
+  const op = spec.opType;
+  if (op !== 'LSTM' && op !== 'GRU' && op !== 'RNN') throw argTypeError(where, 'opType', "'LSTM', 'GRU' or 'RNN'", op);
+  const attrs = spec.attributes ?? {};
+  for (const k of Object.keys(attrs)) {
+    if (!KNOWN_ATTRS[op].includes(k)) throw new UnsupportedModelError(`${where}: ${op} attribute ${JSON.stringify(k)} is not supported (known: ${KNOWN_ATTRS[op].join(', ')})`);
+  }
+  for (const k of ['activation_alpha', 'activation_beta']) {
+    if (attrs[k] !== undefined) throw new UnsupportedModelError(`${where}: ${op} attribute ${k}: parameterised activations are not supported`);
+  }
+  const direction = attrs.direction ?? 'forward';
+  if (direction !== 'forward' && direction !== 'reverse' && direction !== 'bidirectional') {
+    throw new UnsupportedModelError(`${where}: ${op} direction: expected 'forward', 'reverse' or 'bidirectional', got ${describe(direction)}`);
+  }
+  const D = direction === 'bidirectional' ? 2 : 1;
+  const layout = attrs.layout ?? 0;
+  if (layout !== 0 && layout !== 1) throw new UnsupportedModelError(`${where}: ${op} layout: expected 0 or 1, got ${describe(layout)}`);
+  const intAttr = (name: string, allowed: number[]): number => {
+    const v = attrs[name] ?? 0;
+    if (typeof v !== 'number' || !allowed.includes(v)) throw new UnsupportedModelError(`${where}: ${op} ${name}: expected ${allowed.join(' or ')}, got ${describe(v)}`);
+    return v;
+  };
+  const inputForget = op === 'LSTM' && intAttr('input_forget', [0, 1]) === 1;
+  const lbr = op === 'GRU' ? intAttr('linear_before_reset', [0, 1]) === 1 : true;
+  let clip: number | null = null;
+  if (attrs.clip !== undefined) {
+    if (typeof attrs.clip !== 'number' || !(attrs.clip > 0) || attrs.clip === Infinity) throw new RangeError(`${where}: ${op} clip: expected a positive finite number, got ${describe(attrs.clip)}`);
+    clip = attrs.clip;
+  }
+
+  // activations: per direction, compared case-insensitively with what our cells compute.
+  let kind: CellKind = op === 'LSTM' ? 'lstm' : op === 'GRU' ? 'gru' : 'rnn_tanh';
+  if (attrs.activations !== undefined) {
+    const acts = attrs.activations;
+    const per = DEFAULT_ACTIVATIONS[op].length;
+    if (!Array.isArray(acts) || acts.length !== per * D || acts.some((a) => typeof a !== 'string')) {
+      throw new RangeError(`${where}: ${op} activations: expected ${per * D} names (${per} per direction), got ${describe(acts)}`);
+    }
+    const lower = (acts as string[]).map((a) => a.toLowerCase());
+    let want = DEFAULT_ACTIVATIONS[op];
+    if (op === 'RNN' && lower[0] === 'relu') { kind = 'rnn_relu'; want = ['relu']; }
+    for (let i = 0; i < lower.length; i++) {
+      if (lower[i] !== want[i % per]) {
+        throw new UnsupportedModelError(`${where}: ${op} activations: ${JSON.stringify(acts[i])} at position ${i} is not supported `
+          + `(expected ${op === 'RNN' ? "'Tanh' or 'Relu', the same in both directions" : DEFAULT_ACTIVATIONS[op].map((a) => a[0].toUpperCase() + a.slice(1)).join(', ') + ' per direction'})`);
+      }
+    }
+  }
+
+  const G = gateCount(kind);
+  const dims3 = (name: string, t: OnnxRecurrentSpec['W'] | null | undefined): number[] => {
+    if (!t || !Array.isArray(t.dims)) throw new TypeError(`${where}: ${op} ${name}: required tensor is missing`);
+    if (t.dims.length !== 3) throw new RangeError(`${where}: ${op} ${name}: expected shape [D, ${G}*H, *], got ${formatShape(t.dims)}`);
+    return t.dims;
+  };
+  const I = dims3('W', spec.W)[2];
+  const [, , Hr] = dims3('R', spec.R);
+  let H = Hr;
+  if (attrs.hidden_size !== undefined) {
+    if (typeof attrs.hidden_size !== 'number' || !Number.isInteger(attrs.hidden_size) || attrs.hidden_size < 1) throw new RangeError(`${where}: ${op} hidden_size: expected a positive integer, got ${describe(attrs.hidden_size)}`);
+    H = attrs.hidden_size;
+  }
+  const GH = G * H;
+  const check = (name: string, t: { dims: number[]; data: ArrayLike<number> }, want: number[]) => {
+    if (t.dims.length !== want.length || t.dims.some((d, i) => d !== want[i])) throw new RangeError(`${where}: ${op} ${name}: expected shape ${formatShape(want)} (D=${D}, H=${H}), got ${formatShape(t.dims)}`);
+    if (t.data.length !== want.reduce((a, b) => a * b, 1)) throw new RangeError(`${where}: ${op} ${name}: expected ${want.reduce((a, b) => a * b, 1)} values, got ${t.data.length}`);
+  };
+  check('W', spec.W, [D, GH, I]);
+  check('R', spec.R, [D, GH, H]);
+  if (spec.B) check('B', spec.B, [D, 2 * GH]);
+  if (spec.P) {
+    if (op !== 'LSTM') throw new TypeError(`${where}: ${op} P: peepholes exist only for LSTM`);
+    check('P', spec.P, [D, 3 * H]);
+  }
+  const f32 = (t: { data: ArrayLike<number> }) => Float32Array.from(t.data);
+  const dirs = fromOnnxTensors(kind, { W: f32(spec.W), R: f32(spec.R), B: spec.B ? f32(spec.B) : null, P: spec.P ? f32(spec.P) : null }, D, H, I);
+  const sd: Record<string, { shape: number[]; data: Float32Array }> = {};
+  dirs.forEach((w, d) => directionStateDict(w, `_l0${d === 1 ? '_reverse' : ''}`, sd, GH, I, H));
+  const common = { inputSize: I, hiddenSize: H, bidirectional: D === 2, reverse: direction === 'reverse', batchFirst: layout === 1, bias: !!spec.B, clip, seed: 0, backend: options?.backend };
+  const module: Recurrent = op === 'LSTM' ? new LSTM({ ...common, peephole: !!spec.P, inputForget })
+    : op === 'GRU' ? new GRU({ ...common, linearBeforeReset: lbr })
+      : new RNN({ ...common, nonlinearity: kind === 'rnn_relu' ? 'relu' : 'tanh' });
+  module.loadStateDict(sd);
+  return { module, layout: layout as 0 | 1 };
+}
+
+export interface FromOnnxOptions {
+  backend?: BackendName; // backend of the recurrent layers; default: see backend()
+}
+
+/** A feed value: a float Tensor, or integers (sequence lengths) as an Int32Array / number[] / Tensor. */
+export type OnnxFeed = Tensor | Int32Array | readonly number[];
+
+interface PlannedNode {
+  node: OnnxNode;
+  where: string;
+  attrs: Attrs;
+  recurrent: OnnxRecurrentLayer | null;
+}
+
+/** An imported ONNX model: runs its graph with our recurrent layers. See fromOnnx. */
+export class OnnxModel {
+  /** Graph inputs a caller feeds (initializers excluded), with ONNX element types and dims. */
+  readonly inputs: readonly { name: string; dtype: string; shape: (number | string | null)[] | null }[];
+  readonly outputs: readonly { name: string; dtype: string; shape: (number | string | null)[] | null }[];
+  readonly opset: number;
+  readonly producer: string;
+  /** The recurrent layers, one per ONNX recurrent node in graph order (PyTorch names via stateDict()). */
+  readonly layers: readonly Recurrent[];
+  private readonly consts: Map<string, Value>;
+  private readonly plan: PlannedNode[];
+  private readonly inputInfo: OnnxValueInfo[];
+
+  /** @internal use fromOnnx */
+  constructor(graph: OnnxGraph, opset: number, producer: string, private readonly backend?: BackendName) {
+    const where = 'fromOnnx';
+    this.opset = opset;
+    this.producer = producer;
+    this.consts = new Map();
+    for (const t of graph.initializer) this.consts.set(t.name, tensorValue(where, t));
+    this.inputInfo = graph.input.filter((v) => !this.consts.has(v.name));
+    for (const v of this.inputInfo) {
+      if (v.elemType !== FLOAT && v.elemType !== INT32 && v.elemType !== INT64) {
+        throw new UnsupportedModelError(`${where}: graph input ${JSON.stringify(v.name)}: element type ${dtypeName(v.elemType)} is not supported (float32, int32, int64)`);
+      }
+    }
+    const info = (v: OnnxValueInfo) => ({ name: v.name, dtype: v.elemType === FLOAT ? 'float32' : dtypeName(v.elemType).toLowerCase(), shape: v.shape });
+    this.inputs = this.inputInfo.map(info);
+    this.outputs = graph.output.map(info);
+    if (!graph.output.length) throw new TypeError(`${where}: graph: it declares no outputs`);
+
+    // Plan: check the node order (ONNX requires topological order) and build recurrent layers once.
+    const known = new Set<string>([...this.consts.keys(), ...this.inputInfo.map((v) => v.name)]);
+    const layers: Recurrent[] = [];
+    this.plan = graph.node.map((node, idx) => {
+      const nodeWhere = `${where}: node ${idx} (${node.opType}${node.name ? ` ${JSON.stringify(node.name)}` : ''})`;
+      if (node.domain !== '' && node.domain !== 'ai.onnx') throw new UnsupportedModelError(`${nodeWhere}: domain ${JSON.stringify(node.domain)} is not supported (only the default ONNX domain)`);
+      for (const i of node.input) if (i !== '' && !known.has(i)) throw new TypeError(`${nodeWhere}: input ${JSON.stringify(i)} is not produced by any earlier node, initializer or graph input`);
+      const attrs: Attrs = new Map();
+      for (const a of node.attribute) {
+        if (a.hasGraph) throw new UnsupportedModelError(`${nodeWhere}: attribute ${a.name}: subgraphs are not supported`);
+        attrs.set(a.name, a);
+      }
+      let recurrent: OnnxRecurrentLayer | null = null;
+      if (node.opType === 'LSTM' || node.opType === 'GRU' || node.opType === 'RNN') {
+        recurrent = this.buildRecurrent(nodeWhere, node);
+        layers.push(recurrent.module);
+      } else if (!SUPPORTED_OPS.includes(node.opType)) {
+        throw new UnsupportedModelError(`${nodeWhere}: op_type ${JSON.stringify(node.opType)} is not supported (supported: LSTM, GRU, RNN, ${SUPPORTED_OPS.join(', ')})`);
+      } else if (node.opType === 'Constant') {
+        const t = node.attribute.find((a) => a.name === 'value')?.t;
+        if (!t || node.attribute.length !== 1) throw new UnsupportedModelError(`${nodeWhere}: only Constant with a 'value' tensor is supported`);
+        this.consts.set(node.output[0], tensorValue(nodeWhere, t));
+      }
+      for (const o of node.output) if (o !== '') known.add(o);
+      return { node, where: nodeWhere, attrs, recurrent };
+    });
+    for (const o of graph.output) if (!known.has(o.name)) throw new TypeError(`${where}: graph output ${JSON.stringify(o.name)} is not produced by any node`);
+    this.layers = layers;
+  }
+
+  private buildRecurrent(where: string, node: OnnxNode): OnnxRecurrentLayer {
+    const constant = (i: number, name: string, required: boolean) => {
+      const n = node.input[i];
+      if (n === undefined || n === '') {
+        if (required) throw new TypeError(`${where}: input ${i} (${name}) is required`);
+        return null;
+      }
+      const v = this.consts.get(n);
+      if (!v) throw new UnsupportedModelError(`${where}: input ${name} (${JSON.stringify(n)}) must be an initializer (constant weights), not a computed value`);
+      if (v.dtype !== 'float32') throw new TypeError(`${where}: input ${name}: expected a float tensor, got an integer tensor`);
+      return { dims: v.shape, data: v.data as Float32Array };
+    };
+    const attributes: OnnxRecurrentSpec['attributes'] = {};
+    for (const a of node.attribute) {
+      const v = a.ints ?? a.floats ?? a.strings ?? a.s ?? a.i ?? a.f;
+      if (v === undefined) throw new TypeError(`${where}: attribute ${a.name}: no value`);
+      attributes[a.name] = v;
+    }
+    return recurrentFromOnnx({
+      opType: node.opType as 'LSTM', attributes,
+      W: constant(1, 'W', true)!, R: constant(2, 'R', true)!, B: constant(3, 'B', false),
+      P: node.opType === 'LSTM' ? constant(7, 'P', false) : null,
+    }, { backend: this.backend }, where);
+  }
+
+  /**
+   * Run the graph. `feeds`: one Tensor when the graph has a single input, or an object keyed by
+   * input name. Returns every graph output by name (float32 Tensors).
+   */
+  forward(feeds: OnnxFeed | Record<string, OnnxFeed>): Record<string, Tensor> {
+    const where = 'OnnxModel.forward';
+    const values = new Map<string, Value>(this.consts);
+    const byName = this.readFeeds(where, feeds);
+    for (const v of this.inputInfo) values.set(v.name, byName.get(v.name)!);
+    for (const p of this.plan) {
+      const inputs = p.node.input.map((n) => (n === '' ? undefined : values.get(n)));
+      let outs: (Value | undefined)[];
+      if (p.recurrent) outs = runRecurrent(p.where, p.recurrent, inputs);
+      else if (p.node.opType === 'Constant') continue;
+      else outs = runOp(p.where, p.node.opType, this.opset, inputs, p.attrs);
+      p.node.output.forEach((n, i) => { if (n !== '' && outs[i]) values.set(n, outs[i]!); });
+    }
+    const result: Record<string, Tensor> = {};
+    for (const o of this.outputs) {
+      const v = values.get(o.name);
+      if (!v) throw new TypeError(`${where}: output ${JSON.stringify(o.name)} was not computed`);
+      result[o.name] = new Tensor(v.dtype === 'float32' ? v.data as Float32Array : Float32Array.from(v.data), v.shape);
+    }
+    return result;
+  }
+
+  private readFeeds(where: string, feeds: unknown): Map<string, Value> {
+    const out = new Map<string, Value>();
+    let rec: Record<string, unknown>;
+    if (feeds instanceof Tensor || ArrayBuffer.isView(feeds) || Array.isArray(feeds)) {
+      if (this.inputInfo.length !== 1) throw argTypeError(where, 'feeds', `an object keyed by input name (${this.inputInfo.map((v) => v.name).join(', ')})`, feeds);
+      rec = { [this.inputInfo[0].name]: feeds };
+    } else if (feeds !== null && typeof feeds === 'object') {
+      rec = feeds as Record<string, unknown>;
+    } else throw argTypeError(where, 'feeds', 'a Tensor or an object keyed by input name', feeds);
+    for (const k of Object.keys(rec)) if (!this.inputInfo.some((v) => v.name === k)) throw argTypeError(where, `feeds.${k}`, `one of the graph inputs (${this.inputInfo.map((v) => v.name).join(', ')})`, k);
+    for (const info of this.inputInfo) {
+      const arg = `feeds.${info.name}`;
+      const f = rec[info.name];
+      if (f === undefined || f === null) throw argTypeError(where, arg, `a value for graph input ${JSON.stringify(info.name)}`, f);
+      let v: Value;
+      if (info.elemType === FLOAT) {
+        if (!(f instanceof Tensor) || !(f.data instanceof Float32Array)) throw argTypeError(where, arg, 'a float32 Tensor', f);
+        v = { dtype: 'float32', shape: f.shape.slice(), data: f.data };
+      } else {
+        const arr = f instanceof Tensor ? f.data : f;
+        if (!Array.isArray(arr) && !(ArrayBuffer.isView(arr) && !(arr instanceof DataView))) throw argTypeError(where, arg, 'integers (an Int32Array, an array or a Tensor)', f);
+        const data = Array.from(arr as ArrayLike<number>, Number);
+        if (data.some((x) => !Number.isInteger(x))) throw new RangeError(`${where}: ${arg}: expected integers, got ${describe(data.find((x) => !Number.isInteger(x)))}`);
+        v = { dtype: 'int', shape: f instanceof Tensor ? f.shape.slice() : [data.length], data };
+      }
+      if (info.shape) {
+        const ok = v.shape.length === info.shape.length && info.shape.every((d, i) => typeof d !== 'number' || d === v.shape[i]);
+        if (!ok) throw new RangeError(`${where}: ${arg}: expected shape [${info.shape.map((d) => d ?? '?').join(', ')}], got ${formatShape(v.shape)}`);
+      }
+      out.set(info.name, v);
+    }
+    return out;
+  }
+}
+
+/** Run one imported recurrent node: ONNX-shaped inputs in, ONNX-shaped Y, Y_h, Y_c out. */
+function runRecurrent(where: string, layer: OnnxRecurrentLayer, inputs: (Value | undefined)[]): (Value | undefined)[] {
+  const m = layer.module;
+  const D = m.numDirections, H = m.hiddenSize;
+  const x = inputs[0];
+  if (!x) throw new TypeError(`${where}: input 0 (X) is required`);
+  if (x.dtype !== 'float32') throw new TypeError(`${where}: X: expected a float tensor, got an integer tensor`);
+  const lens = inputs[4];
+  let lengths: number[] | null = null;
+  if (lens) {
+    if (lens.dtype !== 'int') throw new TypeError(`${where}: sequence_lens: expected an int32 tensor, got a float tensor`);
+    lengths = lens.data as number[];
+  }
+  // ONNX states are [D, B, H] (layout 0) or [B, D, H] (layout 1); ours are [D, B, H].
+  const state = (v: Value | undefined, name: string): Tensor | null => {
+    if (!v) return null;
+    if (v.dtype !== 'float32') throw new TypeError(`${where}: ${name}: expected a float tensor`);
+    if (v.shape.length !== 3) throw new RangeError(`${where}: ${name}: expected a rank-3 tensor, got ${formatShape(v.shape)}`);
+    const t = layer.layout === 1 ? transpose(v, [1, 0, 2]) : v;
+    return new Tensor(t.data as Float32Array, t.shape);
+  };
+  const h0 = state(inputs[5], 'initial_h');
+  const c0 = m instanceof LSTM ? state(inputs[6], 'initial_c') : null;
+  const r = m.forward(new Tensor(x.data as Float32Array, x.shape), { h0, c0, lengths });
+  const [a, b] = r.output.shape; // [T, B, D*H] or [B, T, D*H]
+  const y: Value = layer.layout === 1
+    ? { dtype: 'float32', shape: [a, b, D, H], data: r.output.data as Float32Array }
+    : transpose({ dtype: 'float32', shape: [a, b, D, H], data: r.output.data as Float32Array }, [0, 2, 1, 3]);
+  const st = (t: Tensor): Value => {
+    const v: Value = { dtype: 'float32', shape: t.shape.slice(), data: t.data as Float32Array };
+    return layer.layout === 1 ? transpose(v, [1, 0, 2]) : v;
+  };
+  return [y, st(r.hN), r.cN ? st(r.cN) : undefined];
+}
+
+function tensorValue(where: string, t: OnnxTensor): Value {
+  if (t.dataType === FLOAT) return { dtype: 'float32', shape: t.dims, data: t.data as Float32Array };
+  if (t.dataType === DOUBLE) return { dtype: 'float32', shape: t.dims, data: Float32Array.from(t.data as Float64Array) };
+  if (t.dataType === INT32 || t.dataType === INT64) return { dtype: 'int', shape: t.dims, data: Array.from(t.data as ArrayLike<number>) };
+  throw new UnsupportedModelError(`${where}: tensor ${JSON.stringify(t.name)}: ${dtypeName(t.dataType)} is not supported`);
+}
+
+/**
+ * Load an ONNX model (the bytes of a .onnx file). Throws RangeError for a malformed or truncated
+ * file, UnsupportedModelError (a TypeError) for an operator, attribute or type we cannot run
+ * exactly, naming it.
+ */
+export function fromOnnx(bytes: Uint8Array | ArrayBuffer, options?: FromOnnxOptions): OnnxModel {
+  const where = 'fromOnnx';
+  const o = readOptions(where, 'options', options, ['backend']);
+  if (o.backend !== undefined && !isBackendName(o.backend)) throw argTypeError(where, 'options.backend', "'ts' or 'native'", o.backend);
+  let u8: Uint8Array;
+  if (bytes instanceof Uint8Array) u8 = bytes;
+  else if (bytes instanceof ArrayBuffer) u8 = new Uint8Array(bytes);
+  else throw argTypeError(where, 'bytes', 'a Uint8Array, Buffer or ArrayBuffer with the contents of a .onnx file', bytes);
+  if (u8.length === 0) throw new RangeError(`${where}: bytes: expected the contents of a .onnx file, got 0 bytes`);
+  const m = decodeOnnxModel(u8, where);
+  const def = m.opsetImport.find((o) => o.domain === '' || o.domain === 'ai.onnx');
+  if (!def) throw new UnsupportedModelError(`${where}: opset_import: the model imports no default-domain opset (got ${m.opsetImport.map((o) => `${o.domain || '""'}:${o.version}`).join(', ') || 'none'})`);
+  if (def.version < 7) throw new UnsupportedModelError(`${where}: opset_import: opset ${def.version} is older than 7, the first with today's LSTM/GRU/RNN`);
+  return new OnnxModel(m.graph, def.version, m.producerName, o.backend as BackendName | undefined);
+}

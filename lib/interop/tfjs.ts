@@ -1,0 +1,402 @@
+// loadTfjsModel: a TF.js Layers model (model.json + weight shards, as written by
+// `model.save('file://...')`, `tf.io.withSaveHandler`, or the Keras -> TF.js converter) -> a
+// LayerStack of our modules, forward only.
+//
+// Supported layers: InputLayer, Embedding (mask_zero false), LSTM, GRU, SimpleRNN,
+// Bidirectional(LSTM|GRU|SimpleRNN) with merge_mode 'concat', Dense, TimeDistributed(Dense),
+// Activation, Dropout (identity at inference). Sequential models, and functional models that are
+// a single chain. Keras layers are batch-first ([B, T, I]) and so are the recurrent layers built.
+//
+// Keras semantics that differ from ours, and what we do (never silently change the math):
+//   - gate order i, f, c, o (LSTM) / z, r, h (GRU), kernel [I, G*H]: converted in
+//     lib/interop/gates.ts, the one place gate orders live.
+//   - recurrent_activation: 'sigmoid' is supported; 'hard_sigmoid' (TF.js' and Keras 2's default,
+//     clip(0.2x + 0.5, 0, 1) -- and Keras 3 defines it differently again) is REFUSED with an
+//     UnsupportedModelError: our kernels use the logistic sigmoid, and substituting it would change
+//     every output. activation must be 'tanh' (SimpleRNN: 'tanh' or 'relu').
+//   - GRU reset_after=true (Keras 2/3 default, bias [2, 3H]) is PyTorch's formula with separate
+//     input/recurrent biases; reset_after=false (TF.js' only option, bias [3H]) is ONNX's
+//     linear_before_reset=0. Without the key it is inferred from the bias shape.
+//   - return_sequences false: the final state (both directions concatenated for Bidirectional).
+//   - refused by name: return_state, go_backwards (outside Bidirectional), stateful, time_major,
+//     mask_zero, merge modes other than concat, quantized weights, dtypes other than float32.
+//   - dropout / recurrent_dropout only act in training, so they are ignored.
+//
+// All model building is in buildLayer() below (one place to reconcile with a future Sequential).
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { isBackendName } from '../backend';
+import type { BackendName, CellKind } from '../backend/types';
+import { gateCount } from '../backend/types';
+import { argRangeError, argTypeError, describe, formatShape, UnsupportedModelError } from '../errors';
+import { Embedding } from '../nn/embedding';
+import { GRU } from '../nn/gru';
+import { Linear } from '../nn/linear';
+import { LSTM } from '../nn/lstm';
+import { readOptions } from '../nn/options';
+import type { Recurrent } from '../nn/recurrent';
+import { RNN } from '../nn/rnn';
+import { Activation, LayerStack, RecurrentLayer, type ActivationName, type Layer } from '../nn/stack';
+import { directionStateDict, fromKerasWeights, transpose2d } from './gates';
+
+type Bytes = ArrayBuffer | ArrayBufferView;
+
+export interface TfjsModelSource {
+  /** The parsed (or raw string) contents of model.json. */
+  modelJson: unknown;
+  /**
+   * The weight data: one buffer holding every shard concatenated in manifest order, an array with
+   * one buffer per shard path in manifest order, or an object keyed by shard path.
+   */
+  weights: Bytes | Bytes[] | Record<string, Bytes>;
+}
+
+export interface LoadTfjsOptions {
+  backend?: BackendName; // of the recurrent layers; default: see backend()
+}
+
+const WHERE = 'loadTfjsModel';
+
+interface WeightEntry { name: string; shape: number[]; data: Float32Array }
+
+type Config = Record<string, unknown>;
+
+/** Load a TF.js Layers model from a directory / model.json path, or from its parts in memory. */
+export function loadTfjsModel(source: string | TfjsModelSource, options?: LoadTfjsOptions): LayerStack {
+  const o = readOptions(WHERE, 'options', options, ['backend']);
+  if (o.backend !== undefined && !isBackendName(o.backend)) throw argTypeError(WHERE, 'options.backend', "'ts' or 'native'", o.backend);
+  const backend = o.backend as BackendName | undefined;
+  let modelJson: unknown, weights: TfjsModelSource['weights'];
+  if (typeof source === 'string') ({ modelJson, weights } = readFromDisk(source));
+  else if (source !== null && typeof source === 'object' && 'modelJson' in source && 'weights' in source) ({ modelJson, weights } = source);
+  else throw argTypeError(WHERE, 'source', 'a path to model.json (or its directory), or { modelJson, weights }', source);
+
+  if (typeof modelJson === 'string') {
+    try { modelJson = JSON.parse(modelJson); } catch (e) { throw new RangeError(`${WHERE}: modelJson: expected JSON, got a parse error: ${(e as Error).message}`); }
+  }
+  if (modelJson === null || typeof modelJson !== 'object') throw argTypeError(WHERE, 'modelJson', 'the object in model.json', modelJson);
+  const mj = modelJson as Config;
+  const manifest = mj.weightsManifest;
+  if (!Array.isArray(manifest)) throw argTypeError(WHERE, 'modelJson.weightsManifest', 'an array of weight groups', manifest);
+  const entries = decodeWeights(manifest, weights);
+  const layers = layerConfigs(mj.modelTopology);
+  const built: Layer[] = [];
+  for (const l of layers) {
+    const layer = buildLayer(l, entries, backend);
+    if (layer) built.push(...layer);
+  }
+  if (!built.length) throw new UnsupportedModelError(`${WHERE}: modelTopology: the model has no layers we can run`);
+  return new LayerStack(built);
+}
+
+function readFromDisk(p: string): { modelJson: unknown; weights: Record<string, Bytes> } {
+  let jsonPath = p;
+  try {
+    if (fs.statSync(p).isDirectory()) jsonPath = path.join(p, 'model.json');
+  } catch (e) {
+    throw argTypeError(WHERE, 'source', `an existing path (${(e as Error).message})`, p);
+  }
+  let text: string;
+  try { text = fs.readFileSync(jsonPath, 'utf8'); } catch (e) { throw argTypeError(WHERE, 'source', `a readable model.json (${(e as Error).message})`, jsonPath); }
+  let modelJson: unknown;
+  try { modelJson = JSON.parse(text); } catch (e) { throw new RangeError(`${WHERE}: ${jsonPath}: expected JSON, got a parse error: ${(e as Error).message}`); }
+  const dir = path.dirname(jsonPath);
+  const weights: Record<string, Bytes> = {};
+  const manifest = (modelJson as Config)?.weightsManifest;
+  if (Array.isArray(manifest)) {
+    for (const g of manifest) {
+      const paths = (g as Config)?.paths;
+      if (!Array.isArray(paths)) continue;
+      for (const rel of paths) {
+        // Shards live next to model.json: no absolute paths, no '..', no URLs.
+        if (typeof rel !== 'string' || !rel || path.isAbsolute(rel) || rel.split(/[\\/]/).includes('..') || /^[a-z]+:/i.test(rel)) {
+          throw argTypeError(WHERE, 'weightsManifest[].paths', 'file names relative to model.json (no absolute paths or ..)', rel);
+        }
+        try { weights[rel] = fs.readFileSync(path.join(dir, rel)); } catch (e) { throw new TypeError(`${WHERE}: weight shard ${JSON.stringify(rel)}: cannot read it (${(e as Error).message})`); }
+      }
+    }
+  }
+  return { modelJson, weights };
+}
+
+function asU8(b: unknown, what: string): Uint8Array {
+  if (b instanceof ArrayBuffer) return new Uint8Array(b);
+  if (ArrayBuffer.isView(b)) return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  throw argTypeError(WHERE, what, 'an ArrayBuffer, Buffer or typed array', b);
+}
+
+/** Every weight of the manifest as float32, with every size checked against the bytes given. */
+function decodeWeights(manifest: unknown[], weights: unknown): Map<string, WeightEntry> {
+  const groups = manifest.map((g, gi) => {
+    const paths = (g as Config)?.paths, ws = (g as Config)?.weights;
+    if (!Array.isArray(paths) || !paths.every((p) => typeof p === 'string')) throw argTypeError(WHERE, `weightsManifest[${gi}].paths`, 'an array of shard paths', paths);
+    if (!Array.isArray(ws)) throw argTypeError(WHERE, `weightsManifest[${gi}].weights`, 'an array of weight specs', ws);
+    return { paths: paths as string[], specs: ws };
+  });
+  // Bytes of each group: its shards concatenated.
+  const groupBytes: Uint8Array[] = [];
+  if (weights instanceof ArrayBuffer || ArrayBuffer.isView(weights)) {
+    // One buffer: all groups back to back; split by the manifest's own sizes.
+    const all = asU8(weights, 'weights');
+    let off = 0;
+    groups.forEach((g, gi) => {
+      const n = g.specs.reduce((a: number, s, si) => a + specBytes(s, `weightsManifest[${gi}].weights[${si}]`), 0);
+      if (off + n > all.length) throw new RangeError(`${WHERE}: weights: expected at least ${off + n} bytes for the weights the manifest lists, got ${all.length}`);
+      groupBytes.push(all.subarray(off, off + n));
+      off += n;
+    });
+    if (off !== all.length) throw new RangeError(`${WHERE}: weights: expected ${off} bytes (the manifest's weights), got ${all.length}`);
+  } else {
+    let k = 0;
+    for (const [gi, g] of groups.entries()) {
+      const parts = g.paths.map((p) => {
+        if (Array.isArray(weights)) {
+          if (k >= weights.length) throw new RangeError(`${WHERE}: weights: expected one buffer per shard path (at least ${k + 1}), got ${weights.length}`);
+          return asU8(weights[k++], `weights[${k - 1}]`);
+        }
+        if (weights === null || typeof weights !== 'object') throw argTypeError(WHERE, 'weights', 'a buffer, an array of shard buffers or an object keyed by shard path', weights);
+        const b = Object.prototype.hasOwnProperty.call(weights, p) ? (weights as Record<string, unknown>)[p] : undefined;
+        if (b === undefined) throw new TypeError(`${WHERE}: weights: missing the shard ${JSON.stringify(p)} of weightsManifest[${gi}]`);
+        return asU8(b, `weights[${JSON.stringify(p)}]`);
+      });
+      const total = parts.reduce((a, b) => a + b.length, 0);
+      const cat = new Uint8Array(total);
+      let off = 0;
+      for (const p of parts) { cat.set(p, off); off += p.length; }
+      groupBytes.push(cat);
+    }
+    if (Array.isArray(weights) && k !== weights.length) throw new RangeError(`${WHERE}: weights: expected ${k} shard buffers (one per manifest path), got ${weights.length}`);
+  }
+  const out = new Map<string, WeightEntry>();
+  groups.forEach((g, gi) => {
+    const bytes = groupBytes[gi];
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    let off = 0;
+    g.specs.forEach((s, si) => {
+      const what = `weightsManifest[${gi}].weights[${si}]`;
+      const n = specBytes(s, what);
+      const spec = s as Config;
+      if (off + n > bytes.length) {
+        throw new RangeError(`${WHERE}: weight ${JSON.stringify(spec.name)}: expected ${n} bytes at offset ${off} of its shard group, but the group has only ${bytes.length} bytes (truncated shard?)`);
+      }
+      const shape = spec.shape as number[];
+      const data = new Float32Array(n / 4);
+      for (let i = 0; i < data.length; i++) data[i] = view.getFloat32(off + 4 * i, true);
+      for (let i = 0; i < data.length; i++) {
+        if (!Number.isFinite(data[i])) throw new RangeError(`${WHERE}: weight ${JSON.stringify(spec.name)}: expected finite values, got ${data[i]} at flat index ${i}`);
+      }
+      out.set(spec.name as string, { name: spec.name as string, shape, data });
+      off += n;
+    });
+    if (off !== bytes.length) throw new RangeError(`${WHERE}: weightsManifest[${gi}]: its shards hold ${bytes.length} bytes but its weights need ${off}`);
+  });
+  return out;
+}
+
+/** Byte size of one weight spec (float32 only), validating the spec itself. */
+function specBytes(s: unknown, what: string): number {
+  if (s === null || typeof s !== 'object') throw argTypeError(WHERE, what, 'a weight spec { name, shape, dtype }', s);
+  const spec = s as Config;
+  if (typeof spec.name !== 'string') throw argTypeError(WHERE, `${what}.name`, 'a string', spec.name);
+  if (spec.quantization !== undefined && spec.quantization !== null) throw new UnsupportedModelError(`${WHERE}: weight ${JSON.stringify(spec.name)}: quantized weights are not supported (convert without quantization)`);
+  if (spec.dtype !== 'float32') throw new UnsupportedModelError(`${WHERE}: weight ${JSON.stringify(spec.name)}: dtype: expected 'float32', got ${describe(spec.dtype)}`);
+  const shape = spec.shape;
+  if (!Array.isArray(shape) || shape.some((d) => typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0)) {
+    throw argTypeError(WHERE, `${what}.shape`, 'an array of non-negative integers', shape);
+  }
+  const n = (shape as number[]).reduce((a, b) => a * b, 1) * 4;
+  if (!Number.isSafeInteger(n)) throw argRangeError(WHERE, `${what}.shape`, 'a size below 2^53 bytes', formatShape(shape as number[]));
+  return n;
+}
+
+/** The ordered layer configs of a Sequential model or a single-chain functional model. */
+function layerConfigs(topology: unknown): { className: string; config: Config }[] {
+  let t = topology as Config;
+  if (t === null || typeof t !== 'object') throw argTypeError(WHERE, 'modelJson.modelTopology', 'a Keras model topology', topology);
+  if (t.model_config) t = t.model_config as Config; // the Keras converter's wrapper
+  const cls = t.class_name;
+  const cfg = t.config as Config | Config[];
+  const item = (l: unknown, i: number) => {
+    const c = l as Config;
+    if (c === null || typeof c !== 'object' || typeof c.class_name !== 'string' || c.config === null || typeof c.config !== 'object') {
+      throw argTypeError(WHERE, `modelTopology layers[${i}]`, '{ class_name, config }', l);
+    }
+    return { className: c.class_name, config: c.config as Config, raw: c };
+  };
+  if (cls === 'Sequential') {
+    const list = Array.isArray(cfg) ? cfg : (cfg as Config)?.layers;
+    if (!Array.isArray(list)) throw argTypeError(WHERE, 'modelTopology.config.layers', 'an array of layers', list);
+    return list.map(item);
+  }
+  if (cls === 'Model' || cls === 'Functional') {
+    const list = (cfg as Config)?.layers;
+    if (!Array.isArray(list)) throw argTypeError(WHERE, 'modelTopology.config.layers', 'an array of layers', list);
+    const items = list.map(item);
+    // A single chain: every layer after the first is fed by exactly the layer before it.
+    items.forEach((l, i) => {
+      if (i === 0) return;
+      const inbound = (l.raw.inbound_nodes ?? []) as unknown[];
+      const prev = items[i - 1].config.name;
+      const src = JSON.stringify(inbound);
+      if (inbound.length !== 1 || !src.includes(JSON.stringify(prev)) || (src.match(/"[^"]+",\s*\d+,\s*\d+/g) ?? []).length > 1) {
+        throw new UnsupportedModelError(`${WHERE}: modelTopology: layer ${JSON.stringify(l.config.name)} is not fed by exactly the layer before it; only single-chain functional models are supported`);
+      }
+    });
+    return items;
+  }
+  throw new UnsupportedModelError(`${WHERE}: modelTopology.class_name: expected 'Sequential' or a functional 'Model', got ${describe(cls)}`);
+}
+
+function normAct(v: unknown): string {
+  return typeof v === 'string' ? v.replace(/_/g, '').toLowerCase() : String(v);
+}
+
+/** Turn one Keras layer config into our layers (null: a layer that does nothing at inference). */
+function buildLayer(l: { className: string; config: Config }, weights: Map<string, WeightEntry>, backend: BackendName | undefined): Layer[] | null {
+  const c = l.config;
+  const name = String(c.name);
+  const where = `${WHERE}: ${l.className} layer ${JSON.stringify(name)}`;
+  const pick = (leaf: string, sub = ''): WeightEntry => {
+    const hits = [...weights.values()].filter((w) => w.name.startsWith(`${name}/`) && w.name.endsWith(`/${leaf}`) && (!sub || w.name.slice(name.length).includes(`/${sub}`)));
+    if (hits.length !== 1) {
+      throw new TypeError(`${where}: weights: expected one weight named ${name}/${sub ? `${sub}…/` : ''}${leaf}, found ${hits.length ? hits.map((h) => h.name).join(', ') : 'none'}`);
+    }
+    return hits[0];
+  };
+  switch (l.className) {
+    case 'InputLayer':
+    case 'Dropout':
+    case 'SpatialDropout1D':
+      return null;
+    case 'Embedding': {
+      if (c.mask_zero === true) throw new UnsupportedModelError(`${where}: mask_zero: masking is not supported (Keras would skip masked steps)`);
+      const w = pick('embeddings');
+      if (w.shape.length !== 2) throw new RangeError(`${where}: embeddings: expected shape [inputDim, outputDim], got ${formatShape(w.shape)}`);
+      const e = new Embedding({ numEmbeddings: w.shape[0], embeddingDim: w.shape[1] });
+      e.loadStateDict({ weight: { shape: w.shape, data: w.data } });
+      return [e];
+    }
+    case 'Dense':
+      return denseLayers(where, c, pick);
+    case 'TimeDistributed': {
+      const inner = c.layer as Config;
+      if (inner?.class_name !== 'Dense') throw new UnsupportedModelError(`${where}: only TimeDistributed(Dense) is supported, got TimeDistributed(${describe(inner?.class_name)})`);
+      return denseLayers(where, inner.config as Config, pick);
+    }
+    case 'Activation':
+      return activationLayers(where, c.activation);
+    case 'LSTM':
+    case 'GRU':
+    case 'SimpleRNN': {
+      checkRecurrentConfig(where, l.className, c, false);
+      const dirs = [kerasDirection(where, l.className, c, (leaf) => pick(leaf))];
+      return [new RecurrentLayer(recurrentModule(l.className, c, dirs, backend), c.return_sequences === true)];
+    }
+    case 'Bidirectional': {
+      const mode = c.merge_mode ?? 'concat';
+      if (mode !== 'concat') throw new UnsupportedModelError(`${where}: merge_mode: only 'concat' is supported, got ${describe(mode)}`);
+      const inner = c.layer as Config;
+      const cls = inner?.class_name;
+      if (cls !== 'LSTM' && cls !== 'GRU' && cls !== 'SimpleRNN') throw new UnsupportedModelError(`${where}: layer: expected LSTM, GRU or SimpleRNN inside Bidirectional, got ${describe(cls)}`);
+      const ic = inner.config as Config;
+      checkRecurrentConfig(where, cls, ic, true);
+      const back = c.backward_layer as Config | undefined;
+      if (back && typeof back === 'object' && back.config) checkRecurrentConfig(where, cls, { ...(back.config as Config), go_backwards: false }, true);
+      const dirs = ['forward', 'backward'].map((sub) => kerasDirection(where, cls, ic, (leaf) => pick(leaf, sub)));
+      return [new RecurrentLayer(recurrentModule(cls, ic, dirs, backend, true), ic.return_sequences === true)];
+    }
+    default:
+      throw new UnsupportedModelError(`${where}: layer class ${JSON.stringify(l.className)} is not supported (supported: InputLayer, Embedding, LSTM, GRU, SimpleRNN, Bidirectional, Dense, TimeDistributed(Dense), Activation, Dropout)`);
+  }
+}
+
+function activationLayers(where: string, act: unknown): Layer[] {
+  const a = normAct(act ?? 'linear');
+  if (a === 'linear') return [];
+  if (a === 'relu' || a === 'sigmoid' || a === 'tanh' || a === 'softmax') return [new Activation(a as ActivationName)];
+  throw new UnsupportedModelError(`${where}: activation: ${describe(act)} is not supported (linear, relu, sigmoid, tanh, softmax)`);
+}
+
+function denseLayers(where: string, c: Config, pick: (leaf: string) => WeightEntry): Layer[] {
+  const k = pick('kernel');
+  if (k.shape.length !== 2) throw new RangeError(`${where}: kernel: expected shape [in, units], got ${formatShape(k.shape)}`);
+  const [I, O] = k.shape;
+  if (c.units !== undefined && c.units !== O) throw new RangeError(`${where}: kernel: expected ${describe(c.units)} units (config), got shape ${formatShape(k.shape)}`);
+  const useBias = c.use_bias !== false;
+  const lin = new Linear({ inFeatures: I, outFeatures: O, bias: useBias });
+  const sd: Record<string, { shape: number[]; data: Float32Array }> = { weight: { shape: [O, I], data: transpose2d(k.data, I, O) } };
+  if (useBias) {
+    const b = pick('bias');
+    if (b.shape.length !== 1 || b.shape[0] !== O) throw new RangeError(`${where}: bias: expected shape [${O}], got ${formatShape(b.shape)}`);
+    sd.bias = { shape: [O], data: b.data };
+  }
+  lin.loadStateDict(sd);
+  return [lin, ...activationLayers(where, c.activation)];
+}
+
+/** Refuse every Keras recurrent option whose semantics we would otherwise change. */
+function checkRecurrentConfig(where: string, cls: string, c: Config, insideBidirectional: boolean): void {
+  const refuse = (key: string, why: string) => { throw new UnsupportedModelError(`${where}: ${key}: ${why}`); };
+  const act = normAct(c.activation ?? 'tanh');
+  if (cls === 'SimpleRNN' ? act !== 'tanh' && act !== 'relu' : act !== 'tanh') {
+    refuse('activation', `${describe(c.activation)} is not supported (expected 'tanh'${cls === 'SimpleRNN' ? " or 'relu'" : ''})`);
+  }
+  if (cls !== 'SimpleRNN') {
+    if (c.recurrent_activation === undefined || c.recurrent_activation === null) {
+      refuse('recurrent_activation', "missing from the config; its default differs between TF.js/Keras versions ('hard_sigmoid' or 'sigmoid'), so it must be stated");
+    }
+    const ra = normAct(c.recurrent_activation);
+    if (ra === 'hardsigmoid') {
+      refuse('recurrent_activation', "'hard_sigmoid' is not supported: cellstate's gates use the logistic sigmoid, and "
+        + "replacing Keras' piecewise-linear hard_sigmoid would change the outputs. Train (or rebuild) the layer with recurrent_activation 'sigmoid'");
+    }
+    if (ra !== 'sigmoid') refuse('recurrent_activation', `${describe(c.recurrent_activation)} is not supported (expected 'sigmoid')`);
+  }
+  if (c.return_state === true) refuse('return_state', 'returning states as extra outputs is not supported');
+  if (c.go_backwards === true && !insideBidirectional) refuse('go_backwards', 'a lone backwards layer (Keras also reverses its outputs) is not supported; use Bidirectional');
+  if (c.stateful === true) refuse('stateful', 'stateful layers are not supported; use step() on the recurrent layer to carry state');
+  if (c.time_major === true) refuse('time_major', 'time-major Keras layers are not supported');
+}
+
+/** One Keras direction's weights -> ours, checking shapes against units. */
+function kerasDirection(where: string, cls: string, c: Config, pick: (leaf: string) => WeightEntry) {
+  const kind: CellKind = cls === 'LSTM' ? 'lstm' : cls === 'GRU' ? 'gru' : 'rnn_tanh';
+  const G = gateCount(kind);
+  const k = pick('kernel'), rk = pick('recurrent_kernel');
+  if (k.shape.length !== 2) throw new RangeError(`${where}: kernel: expected shape [I, ${G}*units], got ${formatShape(k.shape)}`);
+  const I = k.shape[0], H = k.shape[1] / G;
+  if (!Number.isInteger(H) || H < 1 || (c.units !== undefined && c.units !== H)) {
+    throw new RangeError(`${where}: kernel: expected shape [I, ${G}*${describe(c.units)}], got ${formatShape(k.shape)}`);
+  }
+  if (rk.shape.length !== 2 || rk.shape[0] !== H || rk.shape[1] !== G * H) throw new RangeError(`${where}: recurrent_kernel: expected shape [${H}, ${G * H}], got ${formatShape(rk.shape)}`);
+  let bias: Float32Array | null = null, resetAfter = false;
+  if (c.use_bias !== false) {
+    const b = pick('bias');
+    const twoRows = b.shape.length === 2 && b.shape[0] === 2 && b.shape[1] === G * H;
+    if (cls === 'GRU') {
+      resetAfter = c.reset_after === undefined || c.reset_after === null ? twoRows : c.reset_after === true;
+      const want = resetAfter ? [2, G * H] : [G * H];
+      if (b.shape.length !== want.length || b.shape.some((d, i) => d !== want[i])) throw new RangeError(`${where}: bias: expected shape ${formatShape(want)} (reset_after=${resetAfter}), got ${formatShape(b.shape)}`);
+    } else if (b.shape.length !== 1 || b.shape[0] !== G * H) {
+      throw new RangeError(`${where}: bias: expected shape [${G * H}], got ${formatShape(b.shape)}`);
+    }
+    bias = b.data;
+  } else if (cls === 'GRU') {
+    resetAfter = c.reset_after === true;
+  }
+  return { w: fromKerasWeights(kind, k.data, rk.data, bias, I, H), I, H, kind, resetAfter };
+}
+
+function recurrentModule(cls: string, c: Config, dirs: ReturnType<typeof kerasDirection>[], backend: BackendName | undefined, bidirectional = false): Recurrent {
+  const { I, H, kind, resetAfter } = dirs[0];
+  if (dirs.some((d) => d.I !== I || d.H !== H)) throw new RangeError(`${WHERE}: Bidirectional: forward and backward layers differ in shape`);
+  const common = { inputSize: I, hiddenSize: H, batchFirst: true, bidirectional, bias: c.use_bias !== false, seed: 0, backend };
+  const m: Recurrent = cls === 'LSTM' ? new LSTM(common)
+    : cls === 'GRU' ? new GRU({ ...common, linearBeforeReset: resetAfter })
+      : new RNN({ ...common, nonlinearity: normAct(c.activation ?? 'tanh') === 'relu' ? 'relu' : 'tanh' });
+  const sd: Record<string, { shape: number[]; data: Float32Array }> = {};
+  dirs.forEach((d, i) => directionStateDict(d.w, `_l0${i === 1 ? '_reverse' : ''}`, sd, gateCount(kind) * H, I, H));
+  m.loadStateDict(sd);
+  return m;
+}

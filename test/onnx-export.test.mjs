@@ -1,0 +1,163 @@
+// toOnnx -> ONNX Runtime (onnxruntime-node, CPU) and back through fromOnnx: the exported graph
+// must compute what our model computes, for every family member, both layouts, bidirectional,
+// multi-layer, variable lengths and initial states. Seeded; tolerances are float32 rounding.
+import { expect } from 'chai';
+import { createRequire } from 'node:module';
+import { GRU, LSTM, RNN, Rng, fromOnnx, toOnnx, decodeOnnxModel, UnsupportedModelError } from 'cellstate';
+import { randomTensor } from './helpers/random.mjs';
+import { backendCases } from './helpers/backends.mjs';
+import { allclose } from './helpers/reference.mjs';
+
+const require = createRequire(import.meta.url);
+const ort = require('onnxruntime-node');
+const TOL = { rtol: 1e-4, atol: 1e-5 };
+
+const FAMILY = [
+  ['LSTM', LSTM, {}],
+  ['LSTM peephole + clip', LSTM, { peephole: true, clip: 0.8 }],
+  ['LSTM inputForget', LSTM, { inputForget: true }],
+  ['LSTM no bias, peephole', LSTM, { bias: false, peephole: true }],
+  ['LSTM reverse', LSTM, { reverse: true }],
+  ['GRU (linearBeforeReset, PyTorch)', GRU, {}],
+  ['GRU ONNX default formula + clip', GRU, { linearBeforeReset: false, clip: 1.2 }],
+  ['GRU no bias', GRU, { bias: false }],
+  ['RNN tanh', RNN, {}],
+  ['RNN relu', RNN, { nonlinearity: 'relu' }],
+  ['RNN reverse relu', RNN, { reverse: true, nonlinearity: 'relu' }],
+];
+
+function ortFeeds(feeds) {
+  const out = {};
+  for (const [k, v] of Object.entries(feeds)) {
+    out[k] = k === 'lengths' ? new ort.Tensor('int32', Int32Array.from(v), [v.length]) : new ort.Tensor('float32', v.data, v.shape);
+  }
+  return out;
+}
+
+async function runOrt(bytes, feeds) {
+  const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1 });
+  return session.run(ortFeeds(feeds));
+}
+
+function expectClose(got, want, what) {
+  expect(got.dims ?? got.shape, `${what} shape`).to.deep.equal(want.shape);
+  expect(allclose(got.data, want.data, TOL), what).to.equal(null);
+}
+
+describe('toOnnx: the exported model runs in ONNX Runtime and matches ours', function () {
+  let seed = 100;
+  for (const { backend, dtype } of backendCases().filter((c) => c.dtype === 'float32')) {
+    describe(`${backend}`, function () {
+      for (const [name, Cls, extra] of FAMILY) {
+        const dirsList = extra.reverse ? [false] : [false, true];
+        for (const bidirectional of dirsList) {
+          for (const batchFirst of [false, true]) {
+            for (const withExtras of [false, true]) {
+              const numLayers = withExtras ? 2 : 1 + (seed % 2);
+              const s = seed++;
+              const label = `${name}${bidirectional ? ', bidirectional' : ''}, ${batchFirst ? 'batch-first' : 'time-major'}, L=${numLayers}${withExtras ? ', lengths + h0' : ''}`;
+              it(label, async function () {
+                const rng = new Rng(s);
+                const I = 3 + (s % 3), H = 2 + (s % 4), T = 4, B = 3;
+                const model = new Cls({ inputSize: I, hiddenSize: H, numLayers, bidirectional, batchFirst, seed: s, backend, dtype, ...extra });
+                const D = bidirectional ? 2 : 1;
+                const x = randomTensor(rng, batchFirst ? [B, T, I] : [T, B, I]);
+                const feeds = { x };
+                const opts = {};
+                if (withExtras) {
+                  feeds.lengths = opts.lengths = [4, 1, 3];
+                  feeds.h0 = opts.h0 = randomTensor(rng, [numLayers * D, B, H]);
+                  if (Cls === LSTM) feeds.c0 = opts.c0 = randomTensor(rng, [numLayers * D, B, H]);
+                }
+                const bytes = toOnnx(model, { lengths: withExtras, initialState: withExtras });
+                const ours = model.forward(x, opts);
+                const theirs = await runOrt(bytes, feeds);
+                expectClose(theirs.output, ours.output, 'output');
+                expectClose(theirs.h_n, ours.hN, 'h_n');
+                if (Cls === LSTM) expectClose(theirs.c_n, ours.cN, 'c_n');
+                else expect(theirs.c_n).to.equal(undefined);
+                // ... and our importer reads our exporter back to the same numbers.
+                const back = fromOnnx(bytes, { backend }).forward(feeds);
+                expectClose(back.output, ours.output, 'round-trip output');
+                expectClose(back.h_n, ours.hN, 'round-trip h_n');
+              });
+            }
+          }
+        }
+      }
+    });
+  }
+
+  it('opsets 14 and 21 both run in ONNX Runtime; the opset is recorded', async function () {
+    const rng = new Rng(7);
+    const model = new LSTM({ inputSize: 3, hiddenSize: 4, numLayers: 2, bidirectional: true, seed: 7 });
+    const x = randomTensor(rng, [5, 2, 3]);
+    const ours = model.forward(x);
+    for (const opset of [14, 21]) {
+      const bytes = toOnnx(model, { opset });
+      expect(decodeOnnxModel(bytes).opsetImport).to.deep.equal([{ domain: '', version: opset }]);
+      const theirs = await runOrt(bytes, { x });
+      expectClose(theirs.output, ours.output, `opset ${opset} output`);
+    }
+  });
+
+  it('the batch-first option overrides the model layout (graph takes [B, T, I])', async function () {
+    const rng = new Rng(8);
+    const model = new GRU({ inputSize: 2, hiddenSize: 3, seed: 8 });
+    const x = randomTensor(rng, [4, 2, 2]);
+    const ours = model.forward(x);
+    const xb = randomTensor(rng, [2, 4, 2]);
+    // xb[b, t] = x[t, b]
+    for (let t = 0; t < 4; t++) for (let b = 0; b < 2; b++) for (let i = 0; i < 2; i++) xb.data[(b * 4 + t) * 2 + i] = x.data[(t * 2 + b) * 2 + i];
+    const theirs = await runOrt(toOnnx(model, { batchFirst: true }), { x: xb });
+    expect(theirs.output.dims).to.deep.equal([2, 4, 3]);
+    for (let t = 0; t < 4; t++) for (let b = 0; b < 2; b++) for (let j = 0; j < 3; j++) {
+      expect(theirs.output.data[(b * 4 + t) * 3 + j]).to.be.closeTo(ours.output.data[(t * 2 + b) * 3 + j], 1e-5);
+    }
+  });
+
+  it('layout: 1 writes the ONNX layout attribute instead of transposes (checked through our importer)', function () {
+    const rng = new Rng(9);
+    const model = new LSTM({ inputSize: 3, hiddenSize: 2, numLayers: 2, bidirectional: true, batchFirst: true, seed: 9 });
+    const bytes = toOnnx(model, { layout: 1, lengths: true, initialState: true });
+    const graph = decodeOnnxModel(bytes).graph;
+    const lstmNodes = graph.node.filter((n) => n.opType === 'LSTM');
+    expect(lstmNodes).to.have.length(2);
+    for (const n of lstmNodes) expect(n.attribute.find((a) => a.name === 'layout').i).to.equal(1);
+    const x = randomTensor(rng, [3, 4, 3]);
+    const h0 = randomTensor(rng, [4, 3, 2]), c0 = randomTensor(rng, [4, 3, 2]);
+    const ours = model.forward(x, { lengths: [2, 4, 1], h0, c0 });
+    const back = fromOnnx(bytes).forward({ x, lengths: [2, 4, 1], h0, c0 });
+    expectClose(back.output, ours.output, 'output');
+    expectClose(back.h_n, ours.hN, 'h_n');
+    expectClose(back.c_n, ours.cN, 'c_n');
+  });
+
+  it('a float64 model exports float32 weights that ONNX Runtime runs', async function () {
+    const rng = new Rng(10);
+    const model = new RNN({ inputSize: 2, hiddenSize: 3, seed: 10, dtype: 'float64' });
+    const x = randomTensor(rng, [3, 1, 2]);
+    const ours = model.forward(randomTensor(new Rng(10), [3, 1, 2], 'float64'));
+    const theirs = await runOrt(toOnnx(model), { x });
+    expect(allclose(theirs.output.data, ours.output.data, { rtol: 1e-4, atol: 1e-5 })).to.equal(null);
+  });
+
+  describe('refusals', function () {
+    const cases = [
+      [() => toOnnx(new LSTM({ inputSize: 3, hiddenSize: 4, projSize: 2, seed: 1 })), UnsupportedModelError, 'projSize: ONNX\'s LSTM operator has no projection'],
+      [() => toOnnx({}), TypeError, 'toOnnx: model: expected an LSTM, GRU or RNN'],
+      [() => toOnnx(new GRU({ inputSize: 1, hiddenSize: 1, seed: 1 }), { opset: 13 }), RangeError, 'options.opset: expected an opset in [14, 21], got 13'],
+      [() => toOnnx(new GRU({ inputSize: 1, hiddenSize: 1, seed: 1 }), { opset: '17' }), TypeError, 'options.opset'],
+      [() => toOnnx(new GRU({ inputSize: 1, hiddenSize: 1, seed: 1 }), { layout: 2 }), TypeError, 'options.layout: expected 0 or 1'],
+      [() => toOnnx(new GRU({ inputSize: 1, hiddenSize: 1, seed: 1 }), { lenghts: true }), TypeError, 'options.lenghts'],
+    ];
+    for (const [fn, cls, frag] of cases) {
+      it(`${cls.name}: ${frag}`, function () {
+        expect(fn).to.throw(cls, frag);
+      });
+    }
+    it('UnsupportedModelError is a TypeError', function () {
+      expect(new UnsupportedModelError('x')).to.be.instanceOf(TypeError);
+    });
+  });
+});

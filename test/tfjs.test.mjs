@@ -1,0 +1,281 @@
+// loadTfjsModel against TF.js itself: Layers models are built and saved by @tensorflow/tfjs (pure-JS
+// cpu backend) in the test, with seeded weights, and our import must match tfjs's own predictions.
+// GRU reset_after=true cannot be built by TF.js (it refuses it), so that case is a Keras-converter
+// style model.json written here from a PyTorch reference case and checked against PyTorch's output.
+// hard_sigmoid is refused (not approximated), and hostile manifests fail with named errors.
+import { expect } from 'chai';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { loadTfjsModel, tensor, Rng, UnsupportedModelError, LayerStack, StackRecurrentLayer, GRU } from 'cellstate';
+import { backendCases } from './helpers/backends.mjs';
+import { allclose, loadAllCases } from './helpers/reference.mjs';
+
+const TOL = { rtol: 1e-4, atol: 1e-5 };
+// Production mode only silences tfjs's "install tfjs-node" banner on the pure-JS cpu backend.
+tf.env().set('PROD', true);
+
+/** Replace every weight of a tfjs model with seeded uniform values (tfjs initializers are unseeded). */
+function seedWeights(model, seed, scale = 0.6) {
+  const rng = new Rng(seed);
+  model.setWeights(model.getWeights().map((w) => {
+    const n = w.size;
+    const d = new Float32Array(n);
+    for (let i = 0; i < n; i++) d[i] = rng.uniform(-scale, scale);
+    return tf.tensor(d, w.shape);
+  }));
+}
+
+/** model.json (as model.save('file://') writes it) and the weight bytes, via a custom save handler. */
+async function saveArtifacts(model) {
+  let art;
+  await model.save(tf.io.withSaveHandler(async (a) => { art = a; return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } }; }));
+  const modelJson = {
+    modelTopology: art.modelTopology, format: art.format, generatedBy: art.generatedBy, convertedBy: art.convertedBy,
+    weightsManifest: [{ paths: ['group1-shard1of1.bin'], weights: art.weightSpecs }],
+  };
+  return { modelJson, weights: new Uint8Array(art.weightData) };
+}
+
+function randomInput(seed, shape, { ints = 0 } = {}) {
+  const rng = new Rng(seed);
+  const n = shape.reduce((a, b) => a * b, 1);
+  const d = new Float32Array(n);
+  for (let i = 0; i < n; i++) d[i] = ints ? rng.nextU32() % ints : rng.uniform(-1, 1);
+  return d;
+}
+
+function tfPredict(model, data, shape) {
+  const y = model.predict(tf.tensor(data, shape));
+  const out = { data: y.dataSync(), shape: y.shape };
+  y.dispose();
+  return out;
+}
+
+const MODELS = [
+  ['Embedding -> Bidirectional(LSTM sigmoid, sequences) -> GRU (reset_after=false) -> Dense softmax', () => {
+    const m = tf.sequential();
+    m.add(tf.layers.embedding({ inputDim: 11, outputDim: 4, inputLength: 6 }));
+    m.add(tf.layers.bidirectional({ layer: tf.layers.lstm({ units: 5, recurrentActivation: 'sigmoid', returnSequences: true }) }));
+    m.add(tf.layers.gru({ units: 3, recurrentActivation: 'sigmoid' }));
+    m.add(tf.layers.dense({ units: 2, activation: 'softmax' }));
+    return { m, shape: [3, 6], ints: 11 };
+  }],
+  ['LSTM (sequences) -> SimpleRNN relu (sequences) -> TimeDistributed(Dense tanh)', () => {
+    const m = tf.sequential();
+    m.add(tf.layers.lstm({ units: 4, recurrentActivation: 'sigmoid', returnSequences: true, inputShape: [7, 3] }));
+    m.add(tf.layers.simpleRNN({ units: 6, activation: 'relu', returnSequences: true }));
+    m.add(tf.layers.timeDistributed({ layer: tf.layers.dense({ units: 2, activation: 'tanh' }) }));
+    return { m, shape: [2, 7, 3] };
+  }],
+  ['Bidirectional(GRU, last state) -> Dense relu -> Dense linear', () => {
+    const m = tf.sequential();
+    m.add(tf.layers.bidirectional({ layer: tf.layers.gru({ units: 4, recurrentActivation: 'sigmoid' }), inputShape: [5, 2] }));
+    m.add(tf.layers.dense({ units: 3, activation: 'relu' }));
+    m.add(tf.layers.dense({ units: 2 }));
+    return { m, shape: [4, 5, 2] };
+  }],
+  ['Bidirectional(SimpleRNN tanh, sequences) -> LSTM (last state, no bias) -> Dense sigmoid', () => {
+    const m = tf.sequential();
+    m.add(tf.layers.bidirectional({ layer: tf.layers.simpleRNN({ units: 3, returnSequences: true }), inputShape: [4, 3] }));
+    m.add(tf.layers.lstm({ units: 3, recurrentActivation: 'sigmoid', useBias: false }));
+    m.add(tf.layers.dense({ units: 1, activation: 'sigmoid' }));
+    return { m, shape: [2, 4, 3] };
+  }],
+  ['functional chain: Input -> GRU (no bias) -> Dense', () => {
+    const input = tf.input({ shape: [6, 2] });
+    const h = tf.layers.gru({ units: 3, recurrentActivation: 'sigmoid', useBias: false }).apply(input);
+    const out = tf.layers.dense({ units: 2 }).apply(h);
+    return { m: tf.model({ inputs: input, outputs: out }), shape: [3, 6, 2] };
+  }],
+];
+
+describe('loadTfjsModel: TF.js Layers models saved by @tensorflow/tfjs match its predictions', function () {
+  before(async function () {
+    await tf.setBackend('cpu');
+  });
+
+  MODELS.forEach(([label, make], idx) => {
+    it(label, async function () {
+      const { m, shape, ints } = make();
+      seedWeights(m, 40 + idx);
+      const x = randomInput(50 + idx, shape, { ints });
+      const want = tfPredict(m, x, shape);
+      const { modelJson, weights } = await saveArtifacts(m);
+      for (const { backend } of backendCases().filter((c) => c.dtype === 'float32')) {
+        const ours = loadTfjsModel({ modelJson: JSON.stringify(modelJson), weights }, { backend });
+        expect(ours).to.be.instanceOf(LayerStack);
+        const got = ours.forward(tensor(x, shape));
+        expect(got.shape, `${backend} shape`).to.deep.equal(want.shape);
+        expect(allclose(got.data, want.data, TOL), backend).to.equal(null);
+      }
+      m.dispose();
+    });
+  });
+
+  it('loads from disk (model.json + two shard files) as model.save(\'file://\') lays them out', async function () {
+    const { m, shape } = MODELS[1][1]();
+    seedWeights(m, 60);
+    const x = randomInput(61, shape);
+    const want = tfPredict(m, x, shape);
+    const { modelJson, weights } = await saveArtifacts(m);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cellstate-tfjs-'));
+    try {
+      const cut = 4 * Math.floor(weights.length / 8);
+      modelJson.weightsManifest[0].paths = ['group1-shard1of2.bin', 'group1-shard2of2.bin'];
+      fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify(modelJson));
+      fs.writeFileSync(path.join(dir, 'group1-shard1of2.bin'), weights.subarray(0, cut));
+      fs.writeFileSync(path.join(dir, 'group1-shard2of2.bin'), weights.subarray(cut));
+      for (const src of [dir, path.join(dir, 'model.json')]) {
+        const got = loadTfjsModel(src).forward(tensor(x, shape));
+        expect(allclose(got.data, want.data, TOL)).to.equal(null);
+      }
+      // The same shards handed over in memory, as an array and as an object keyed by path.
+      const parts = [weights.slice(0, cut), weights.slice(cut)];
+      expect(allclose(loadTfjsModel({ modelJson, weights: parts }).forward(tensor(x, shape)).data, want.data, TOL)).to.equal(null);
+      expect(allclose(loadTfjsModel({ modelJson, weights: { 'group1-shard1of2.bin': parts[0], 'group1-shard2of2.bin': parts[1] } }).forward(tensor(x, shape)).data, want.data, TOL)).to.equal(null);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+      m.dispose();
+    }
+  });
+
+  it('refuses hard_sigmoid (TF.js\' default recurrent activation) instead of approximating it', async function () {
+    for (const layer of [tf.layers.lstm({ units: 2, inputShape: [3, 2] }), tf.layers.gru({ units: 2, inputShape: [3, 2] })]) {
+      const m = tf.sequential();
+      m.add(layer);
+      const { modelJson, weights } = await saveArtifacts(m);
+      expect(() => loadTfjsModel({ modelJson, weights })).to.throw(UnsupportedModelError, "recurrent_activation: 'hard_sigmoid' is not supported");
+      m.dispose();
+    }
+  });
+});
+
+describe('loadTfjsModel: Keras GRU reset_after=true (converter-style model.json) against PyTorch', function () {
+  // PyTorch's GRU is Keras' reset_after=true: build the Keras weights from a PyTorch reference case.
+  const c = loadAllCases().find((k) => k.folder === 'pytorch' && k.name === 'gru_basic_zero_state');
+  const cfg = c.config, I = cfg.input_size, H = cfg.hidden_size, T = cfg.seq_len, B = cfg.batch;
+
+  /** PyTorch [3H, cols] blocks r, z, n -> Keras [cols, 3H] blocks z, r, h. */
+  function kerasKernel(w, cols) {
+    const out = new Float32Array(cols * 3 * H);
+    const blocks = [1, 0, 2]; // keras block j is pytorch block blocks[j]
+    for (let j = 0; j < 3; j++) for (let h = 0; h < H; h++) for (let i = 0; i < cols; i++) {
+      out[i * 3 * H + j * H + h] = w.data[(blocks[j] * H + h) * cols + i];
+    }
+    return out;
+  }
+  const kerasBias = (b) => { const o = new Float32Array(3 * H); [1, 0, 2].forEach((p, j) => o.set(b.data.slice(p * H, p * H + H), j * H)); return o; };
+
+  it('gru_basic_zero_state: outputs match PyTorch within the case\'s float32 tolerance', function () {
+    const w = c.weights;
+    const kernel = kerasKernel(w.weight_ih_l0, I), rk = kerasKernel(w.weight_hh_l0, H);
+    const bias = new Float32Array(6 * H);
+    bias.set(kerasBias(w.bias_ih_l0), 0);
+    bias.set(kerasBias(w.bias_hh_l0), 3 * H);
+    const specs = [
+      { name: 'gru/gru_cell/kernel', shape: [I, 3 * H], dtype: 'float32' },
+      { name: 'gru/gru_cell/recurrent_kernel', shape: [H, 3 * H], dtype: 'float32' },
+      { name: 'gru/gru_cell/bias', shape: [2, 3 * H], dtype: 'float32' },
+    ];
+    const modelJson = {
+      format: 'layers-model', generatedBy: 'keras v2.15.0', convertedBy: 'TensorFlow.js Converter v4.22.0',
+      modelTopology: {
+        keras_version: '2.15.0', backend: 'tensorflow',
+        model_config: { class_name: 'Functional', config: { name: 'model', layers: [
+          { class_name: 'InputLayer', config: { batch_input_shape: [null, T, I], dtype: 'float32', name: 'input_1' }, name: 'input_1', inbound_nodes: [] },
+          { class_name: 'GRU', config: { name: 'gru', units: H, activation: 'tanh', recurrent_activation: 'sigmoid', use_bias: true, return_sequences: true, return_state: false, go_backwards: false, stateful: false, unroll: false, time_major: false, reset_after: true },
+            name: 'gru', inbound_nodes: [[['input_1', 0, 0, {}]]] },
+        ], input_layers: [['input_1', 0, 0]], output_layers: [['gru', 0, 0]] } },
+      },
+      weightsManifest: [{ paths: ['group1-shard1of1.bin'], weights: specs }],
+    };
+    const weights = new Uint8Array(new Float32Array([...kernel, ...rk, ...bias]).buffer);
+    const model = loadTfjsModel({ modelJson, weights });
+    const rec = model.layers[0];
+    expect(rec).to.be.instanceOf(StackRecurrentLayer);
+    expect(rec.module).to.be.instanceOf(GRU);
+    expect(rec.module.linearBeforeReset).to.equal(true);
+    // Our imported weights are the case's PyTorch weights exactly.
+    const sd = rec.module.stateDict();
+    for (const [k, v] of Object.entries(c.weights)) expect(Array.from(sd[k].data), k).to.deep.equal(v.data);
+    // x [T, B, I] -> Keras [B, T, I]; output [B, T, H] vs PyTorch [T, B, H].
+    const xb = new Float32Array(T * B * I), want = new Array(T * B * H);
+    for (let t = 0; t < T; t++) for (let b = 0; b < B; b++) {
+      for (let i = 0; i < I; i++) xb[(b * T + t) * I + i] = c.inputs.x.data[(t * B + b) * I + i];
+      for (let h = 0; h < H; h++) want[(b * T + t) * H + h] = c.outputs.output.data[(t * B + b) * H + h];
+    }
+    const got = model.forward(tensor(xb, [B, T, I]));
+    expect(got.shape).to.deep.equal([B, T, H]);
+    expect(allclose(got.data, want, c.tolerance.float32.forward)).to.equal(null);
+  });
+});
+
+describe('loadTfjsModel: hostile and unsupported inputs', function () {
+  let base;
+  before(async function () {
+    await tf.setBackend('cpu');
+    const m = tf.sequential();
+    m.add(tf.layers.lstm({ units: 2, recurrentActivation: 'sigmoid', inputShape: [3, 2] }));
+    m.add(tf.layers.dense({ units: 1 }));
+    seedWeights(m, 70);
+    base = await saveArtifacts(m);
+    m.dispose();
+  });
+  const clone = () => ({ modelJson: JSON.parse(JSON.stringify(base.modelJson)), weights: base.weights.slice() });
+  const layers = (s) => s.modelJson.modelTopology.config.layers;
+  const edit = (fn) => { const s = clone(); fn(s); return s; };
+
+  const cases = [
+    ['truncated weight data', () => ({ ...clone(), weights: base.weights.slice(0, base.weights.length - 3) }), RangeError, 'expected at least'],
+    ['extra weight bytes', () => ({ ...clone(), weights: new Uint8Array(base.weights.length + 4) }), RangeError, "bytes (the manifest's weights), got"],
+    ['a truncated shard (array form)', () => ({ ...clone(), weights: [base.weights.slice(0, 10)] }), RangeError, 'truncated shard?'],
+    ['too many shard buffers', () => ({ ...clone(), weights: [base.weights, base.weights] }), RangeError, 'expected 1 shard buffers'],
+    ['a missing shard (object form)', () => ({ ...clone(), weights: { 'other.bin': base.weights } }), TypeError, 'missing the shard "group1-shard1of1.bin"'],
+    ['a weight missing from the manifest', () => edit((s) => {
+      const ws = s.modelJson.weightsManifest[0].weights;
+      const i = ws.findIndex((w) => w.name.endsWith('/recurrent_kernel'));
+      const before = ws.slice(0, i).reduce((a, w) => a + 4 * w.shape.reduce((p, q) => p * q, 1), 0);
+      const n = 4 * ws[i].shape.reduce((p, q) => p * q, 1);
+      ws.splice(i, 1);
+      s.weights = new Uint8Array([...base.weights.slice(0, before), ...base.weights.slice(before + n)]);
+    }), TypeError, 'recurrent_kernel, found none'],
+    ['an int32 weight', () => edit((s) => { s.modelJson.weightsManifest[0].weights[0].dtype = 'int32'; }), UnsupportedModelError, "dtype: expected 'float32', got \"int32\""],
+    ['a quantized weight', () => edit((s) => { s.modelJson.weightsManifest[0].weights[0].quantization = { dtype: 'uint8', min: 0, scale: 1 }; }), UnsupportedModelError, 'quantized weights are not supported'],
+    ['a NaN weight', () => edit((s) => { new DataView(s.weights.buffer).setFloat32(0, NaN, true); }), RangeError, 'expected finite values, got NaN'],
+    ['a lying kernel shape', () => edit((s) => { const w = s.modelJson.weightsManifest[0].weights[0]; w.shape = [4, 4]; }), RangeError, 'kernel: expected shape [I, 4*2], got [4, 4]'],
+    ['an unsupported layer', () => edit((s) => { layers(s).push({ class_name: 'Conv1D', config: { name: 'conv' } }); }), UnsupportedModelError, 'layer class "Conv1D" is not supported'],
+    ['go_backwards', () => edit((s) => { layers(s)[0].config.go_backwards = true; }), UnsupportedModelError, 'go_backwards'],
+    ['stateful', () => edit((s) => { layers(s)[0].config.stateful = true; }), UnsupportedModelError, 'stateful'],
+    ['return_state', () => edit((s) => { layers(s)[0].config.return_state = true; }), UnsupportedModelError, 'return_state'],
+    ['a missing recurrent_activation', () => edit((s) => { delete layers(s)[0].config.recurrent_activation; }), UnsupportedModelError, 'recurrent_activation: missing'],
+    ['a relu LSTM activation', () => edit((s) => { layers(s)[0].config.activation = 'relu'; }), UnsupportedModelError, "activation: \"relu\" is not supported (expected 'tanh')"],
+    ['an elu Dense activation', () => edit((s) => { layers(s)[1].config.activation = 'elu'; }), UnsupportedModelError, 'activation: "elu" is not supported'],
+    ['merge_mode sum', () => edit((s) => { const l = layers(s)[0]; layers(s)[0] = { class_name: 'Bidirectional', config: { name: 'bi', merge_mode: 'sum', layer: { class_name: 'LSTM', config: l.config } } }; }), UnsupportedModelError, "merge_mode: only 'concat' is supported"],
+    ['a branching functional model', () => edit((s) => { s.modelJson.modelTopology = { class_name: 'Model', config: { layers: [
+      { class_name: 'InputLayer', config: { name: 'in' }, inbound_nodes: [] },
+      { class_name: 'Dense', config: { name: 'a' }, inbound_nodes: [[['in', 0, 0, {}]]] },
+      { class_name: 'Dense', config: { name: 'b' }, inbound_nodes: [[['in', 0, 0, {}]]] }] } }; }), UnsupportedModelError, 'not fed by exactly the layer before it'],
+    ['model.json that is not JSON', () => ({ modelJson: '{"modelTopology": ', weights: base.weights }), RangeError, 'modelJson: expected JSON'],
+    ['no weightsManifest', () => edit((s) => { delete s.modelJson.weightsManifest; }), TypeError, 'weightsManifest: expected an array'],
+    ['not a model at all', () => 42, TypeError, 'source: expected a path to model.json'],
+  ];
+  for (const [label, make, cls, frag] of cases) {
+    it(`${label}: ${cls.name} (${frag})`, function () {
+      expect(() => loadTfjsModel(make())).to.throw(cls, frag);
+    });
+  }
+
+  it('a shard path escaping the model directory is refused', function () {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cellstate-tfjs-'));
+    try {
+      const mj = JSON.parse(JSON.stringify(base.modelJson));
+      mj.weightsManifest[0].paths = ['../../etc/passwd'];
+      fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify(mj));
+      expect(() => loadTfjsModel(dir)).to.throw(TypeError, 'file names relative to model.json');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
