@@ -16,9 +16,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { GRU, LSTM, Rng, setThreads, tensor, availableBackends } from 'cellstate';
+import { GRU, LSTM, Rng, setThreads, tensor, toOnnx, availableBackends } from 'cellstate';
 import { createRequire } from 'node:module';
 import { loadError as tfjsLoadError, loadTfjs, makeTfjsRunner, tfjsSupports, tfjsThreads, toBatchFirst } from './peers/tfjs.mjs';
+import { loadError as ortLoadError, loadOrt, makeOrtRunner, ortSupports } from './peers/ort.mjs';
 
 const require = createRequire(import.meta.url);
 const { loadNative } = require('../dist/backend/native.js');
@@ -83,6 +84,12 @@ async function implementations() {
     if (hw > 1) impls.push({ name: `native ${hw}T`, backend: 'native', threads: hw });
   }
   impls.push({ name: 'ts', backend: 'ts', threads: 1 });
+  if (!loadOrt()) console.log(`onnxruntime-node peer not run: ${ortLoadError}`);
+  else {
+    const hw = availableBackends().includes('native') ? loadNative().addon.info().hardwareThreads : 1;
+    impls.push({ name: 'ort 1T', backend: 'ort', threads: 1, peer: true });
+    if (hw > 1) impls.push({ name: `ort ${hw}T`, backend: 'ort', threads: hw, peer: true });
+  }
   if (!(await loadTfjs())) console.log(`tfjs peers not run: ${tfjsLoadError}`);
   else {
     impls.push({ name: 'tfjs-cpu', backend: 'tfjs', tfBackend: 'cpu', threads: 1, peer: true });
@@ -92,7 +99,9 @@ async function implementations() {
 }
 
 function supports(w, impl) {
-  return impl.backend !== 'tfjs' || tfjsSupports(w);
+  if (impl.backend === 'tfjs') return tfjsSupports(w);
+  if (impl.backend === 'ort') return ortSupports(w);
+  return true;
 }
 
 /** A runner for workload w on impl: { run() -> Float32Array } with seed-1 weights. */
@@ -100,6 +109,10 @@ async function makeRunner(w, impl) {
   if (impl.backend === 'tfjs') {
     const ours = makeOurRunner(w, { backend: 'ts' });
     return makeTfjsRunner(w, impl.tfBackend, ours.model, ours.x.data, ours.dOutput.data);
+  }
+  if (impl.backend === 'ort') {
+    const ours = makeOurRunner(w, { backend: 'ts' });
+    return makeOrtRunner(w, impl.threads, ours.model, ours.x, toOnnx);
   }
   return makeOurRunner(w, impl);
 }
@@ -127,7 +140,7 @@ function makeOurRunner(w, impl) {
 async function check(w, impl) {
   const short = { ...w, T: Math.min(w.T, 4) };
   const a = await makeRunner(short, impl), b = makeOurRunner(short, { backend: 'ts' });
-  let ra = a.run(), rb = b.run();
+  let ra = await a.run(), rb = b.run();
   a.dispose?.();
   if (impl.backend === 'tfjs') {
     const G = (w.cell === 'gru' ? 3 : 4) * w.H;
@@ -190,7 +203,7 @@ async function main() {
       if (!runners[k]) continue;
       await prepare(c);
       const t0 = performance.now();
-      runners[k].run();
+      await runners[k].run();
       const dt = performance.now() - t0;
       if (dt > capMs) c.capped = true;
       if (dt > budgetMs / 3) minReps[k] = 3;
@@ -207,7 +220,7 @@ async function main() {
         const sliceEnd = performance.now() + budgetMs / 5;
         do {
           const t0 = performance.now();
-          runners[k].run();
+          if (runners[k].async) await runners[k].run(); else runners[k].run();
           const dt = performance.now() - t0;
           c.times.push(dt);
           spent[k] += dt;
