@@ -1,0 +1,60 @@
+// Regenerates README's performance table from a committed results file written by
+// `npm run bench -- --json bench/results/<name>.json`:
+//
+//   node bench/readme-table.mjs bench/results/<name>.json
+//
+// The table goes between the <!-- bench:begin --> and <!-- bench:end --> markers, with the
+// date, machine and commit of the run, so the README never claims numbers no file backs.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+export function table(report, file) {
+  const m = report.machine;
+  const rows = new Map();
+  for (const r of report.results) {
+    if (!rows.has(r.workload)) rows.set(r.workload, { w: r, cells: new Map() });
+    rows.get(r.workload).cells.set(r.impl, r);
+  }
+  const impls = [...new Set(report.results.map((r) => r.impl))];
+  const ms = (r) => {
+    if (!r) return 'n/a';
+    if (r.error) return 'wrong';
+    if (r.capped && r.reps < 2) return `> ${r.capMs / 1000} s`;
+    return r.ms < 1 ? r.ms.toFixed(3) : r.ms < 10 ? r.ms.toFixed(2) : r.ms.toFixed(1);
+  };
+  const lines = [];
+  lines.push(`Median milliseconds per call (lower is better) from \`${path.relative(root, file)}\`: ${report.date.slice(0, 10)}, ${m.cpu}, ${m.cores} cores, Node ${m.node}, commit ${m.commit ?? '?'}${report.quick ? ' (quick mode)' : ''}. FP32 FMA peak measured by the addon's probe: ${Object.entries(report.peak).map(([n, g]) => `${n} thread${n === '1' ? '' : 's'} ${g.toFixed(0)} GFLOP/s`).join(', ')}.`);
+  lines.push('');
+  lines.push(`| workload | ${impls.join(' | ')} | best native vs best peer | best native % of peak |`);
+  lines.push(`| --- | ${impls.map(() => '---:').join(' | ')} | ---: | ---: |`);
+  for (const { w, cells } of rows.values()) {
+    const label = `${w.workload} ${w.kind}${w.workload.startsWith('GRU') ? '' : ''} B=${w.B} T=${w.T} I=${w.I} H=${w.H}`;
+    const natives = [...cells.values()].filter((r) => r.impl.startsWith('native') && r.ms && !r.error);
+    const peers = [...cells.values()].filter((r) => r.peer && r.ms && !r.error && !(r.capped && r.reps < 2));
+    const best = natives.sort((a, b) => a.ms - b.ms)[0];
+    const bestPeer = peers.sort((a, b) => a.ms - b.ms)[0];
+    const ratio = best && bestPeer ? `${(bestPeer.ms / best.ms).toFixed(2)}x (${bestPeer.impl})` : 'n/a';
+    lines.push(`| ${label} | ${impls.map((i) => ms(cells.get(i))).join(' | ')} | ${ratio} | ${best?.peakPct ? best.peakPct.toFixed(0) + '%' : 'n/a'} |`);
+  }
+  return lines.join('\n');
+}
+
+const file = process.argv[2];
+if (!file) {
+  console.error('usage: node bench/readme-table.mjs bench/results/<name>.json');
+  process.exit(2);
+}
+const report = JSON.parse(fs.readFileSync(file, 'utf8'));
+const readmePath = path.join(root, 'README.md');
+const readme = fs.readFileSync(readmePath, 'utf8');
+const begin = '<!-- bench:begin -->', end = '<!-- bench:end -->';
+if (!readme.includes(begin) || !readme.includes(end)) {
+  console.error(`README.md has no ${begin} ... ${end} markers`);
+  process.exit(1);
+}
+const next = readme.slice(0, readme.indexOf(begin) + begin.length) + '\n' + table(report, path.resolve(file)) + '\n' + readme.slice(readme.indexOf(end));
+fs.writeFileSync(readmePath, next);
+console.log(`README.md: table from ${file}`);
