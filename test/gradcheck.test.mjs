@@ -3,8 +3,8 @@
 import { expect } from 'chai';
 import { GRU, LSTM, RNN, tensor } from 'cellstate';
 import { randomTensor, Rng } from './helpers/random.mjs';
+import { fdCheck, pickIndices } from './helpers/gradcheck.mjs';
 
-const EPS = 1e-6;
 
 /** loss = Σ output*R + Σ hN*S (+ Σ cN*U) with fixed random R, S, U. */
 function makeLoss(model, x, h0, c0, lengths, up) {
@@ -19,21 +19,9 @@ function makeLoss(model, x, h0, c0, lengths, up) {
   };
 }
 
-/** Perturb `arr[i]` in place by ±EPS, compare (L+ - L-)/2EPS with `analytic`; checks up to `maxCoords` coordinates. */
+/** Central differences at up to `maxCoords` coordinates of arr (see helpers/gradcheck.mjs). */
 function checkArray(name, arr, analytic, loss, rng, maxCoords, reprepare) {
-  const n = arr.length;
-  const idx = n <= maxCoords ? [...Array(n).keys()] : Array.from({ length: maxCoords }, () => Math.floor(rng.next() * n));
-  for (const i of idx) {
-    const old = arr[i];
-    arr[i] = old + EPS; reprepare();
-    const lp = loss();
-    arr[i] = old - EPS; reprepare();
-    const lm = loss();
-    arr[i] = old; reprepare();
-    const fd = (lp - lm) / (2 * EPS);
-    const err = Math.abs(fd - analytic[i]);
-    expect(err, `${name}[${i}]: finite difference ${fd}, backward ${analytic[i]}`).to.be.at.most(1e-6 + 1e-5 * Math.abs(fd));
-  }
+  fdCheck(name, arr, analytic, loss, reprepare, pickIndices(arr.length, maxCoords, rng));
 }
 
 const Cls = { LSTM, GRU, RNN };
