@@ -43,3 +43,12 @@ export { Trainer, NonFiniteError } from './train/fit';
 export type { TrainerOptions, FitOptions, Callback, EarlyStopping, LossName, LossFn, TrainableModel } from './train/fit';
 export type { Sample, Targets } from './train/batch';
 export type { EpochLog, ProgressMode } from './train/progress';
+
+// Serving
+export { Batcher, createBatcher } from './serve/batcher';
+export type { BatcherOptions, BatcherStats, RunOptions } from './serve/batcher';
+export { Session, createSession } from './serve/session';
+export type { SessionOptions, StepOptions, StepInput } from './serve/session';
+export type { ForwardRunner, Servable } from './serve/runner';
+export type { SequenceInput, SequenceResult } from './serve/pack';
+export { QueueFullError, RequestAbortedError, ServeClosedError } from './serve/errors';
