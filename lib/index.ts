@@ -49,6 +49,8 @@ export { Batcher, createBatcher } from './serve/batcher';
 export type { BatcherOptions, BatcherStats, RunOptions } from './serve/batcher';
 export { Session, createSession } from './serve/session';
 export type { SessionOptions, StepOptions, StepInput } from './serve/session';
+export { TsWorkerPool, createTsWorkerPool } from './serve/ts-worker-pool';
+export type { TsWorkerPoolOptions } from './serve/ts-worker-pool';
 export type { ForwardRunner, Servable } from './serve/runner';
 export type { SequenceInput, SequenceResult } from './serve/pack';
 export { QueueFullError, RequestAbortedError, ServeClosedError } from './serve/errors';
