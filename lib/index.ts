@@ -57,3 +57,14 @@ export type { TfjsModelSource, LoadTfjsOptions } from './interop/tfjs';
 // Imported-model containers (interop): named apart from the training toolkit's Layer interface.
 export { LayerStack, RecurrentLayer as StackRecurrentLayer, Activation } from './nn/stack';
 export type { Layer as StackLayer, ActivationName, Indices } from './nn/stack';
+
+// Serving
+export { Batcher, createBatcher } from './serve/batcher';
+export type { BatcherOptions, BatcherStats, RunOptions } from './serve/batcher';
+export { Session, createSession } from './serve/session';
+export type { SessionOptions, StepOptions, StepInput } from './serve/session';
+export { TsWorkerPool, createTsWorkerPool } from './serve/ts-worker-pool';
+export type { TsWorkerPoolOptions } from './serve/ts-worker-pool';
+export type { ForwardRunner, Servable } from './serve/runner';
+export type { SequenceInput, SequenceResult } from './serve/pack';
+export { QueueFullError, RequestAbortedError, ServeClosedError } from './serve/errors';

@@ -93,9 +93,11 @@ void lstm_fused_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, 
     auto task = [&](int64_t t, int) {
       const int64_t p0 = w.n_panels * t / ntasks, p1 = w.n_panels * (t + 1) / ntasks;
       alignas(64) float acc[8 * 64];  // one tile, mr x nr (mr <= 8, nr <= 64)
-      for (int64_t i0 = 0; i0 < m; i0 += mr) {
-        const int64_t mi = std::min<int64_t>(mr, m - i0);
-        for (int64_t p = p0; p < p1; ++p) {
+      // Panels outer, row tiles inner: one panel (H x nr floats) stays in cache while every
+      // running row uses it, so W_hh streams from memory once per step, not once per row tile.
+      for (int64_t p = p0; p < p1; ++p) {
+        for (int64_t i0 = 0; i0 < m; i0 += mr) {
+          const int64_t mi = std::min<int64_t>(mr, m - i0);
           if (mi == mr) kt.gemm.tile(H, hprev + i0 * H, H, w.panel(p), acc, nr, false);
           else kt.gemm.tile_edge(mi, nr, H, hprev + i0 * H, H, w.panel(p), acc, nr, false);
           const int64_t u0 = p * vw;

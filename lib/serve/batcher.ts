@@ -1,0 +1,287 @@
+// Dynamic batching: many concurrent single-sequence requests become one variable-length batch
+// forward, and each caller gets its own rows back. The serving pattern of Triton's dynamic
+// batcher and TorchServe's batch aggregation, for a recurrent model in one Node.js process.
+//
+// Policy (FIFO, never reordered): a batch leaves the queue when it is full (maxBatch requests),
+// when its oldest request has waited maxDelayMs, or at once when the batcher is closing; at most
+// `concurrency` batches compute at a time, and requests that arrive meanwhile wait for the next
+// one. So a request's latency is its wait (at most maxDelayMs while the model is idle, the rest
+// of the running batch otherwise) plus its own batch's compute.
+//
+// Guarantees. Results equal one forward per request exactly (same backend): the kernels compute
+// each batch row with the same operations whatever the batch holds (test/serve.test.mjs checks
+// it on every backend and ISA tier). Memory is bounded: at most maxQueue requests wait (more are
+// refused with QueueFullError) and at most concurrency * maxBatch compute. A bad input rejects
+// its own request at run(), before it can join a batch; should a batch call fail anyway, its
+// requests are retried one by one so only the failing ones reject. An AbortSignal removes a
+// waiting request from the queue, or drops a running request's result; either way it rejects at
+// once with RequestAbortedError.
+//
+// Not done here: priorities, per-request deadlines beyond AbortSignal, and grouping requests by
+// length (the native fused LSTM skips padded steps; the generic native path and the ts backend
+// still multiply padded rows of the recurrent product, so mixed lengths cost them more).
+
+import { argRangeError, argTypeError, describe } from '../errors';
+import { positiveInt, readOptions } from '../nn/options';
+import type { Tensor } from '../tensor';
+import { QueueFullError, RequestAbortedError, ServeClosedError } from './errors';
+import { packJobs, readJob, runJob, unpackJob, type Job, type SequenceInput, type SequenceResult } from './pack';
+import { runnerOf, type ForwardRunner, type Servable } from './runner';
+import { Session, type SessionOptions } from './session';
+
+export interface BatcherOptions {
+  maxBatch?: number; // requests per batch; default 32
+  maxDelayMs?: number; // how long the oldest request may wait for company; default 2 (0 = same tick only)
+  maxQueue?: number; // waiting requests before run() refuses with QueueFullError; default 1024
+  maxLength?: number; // longest sequence accepted (T); default unlimited
+  concurrency?: number; // batches computing at once; default 1 (a TsWorkerPool: its size)
+}
+
+export interface RunOptions {
+  h0?: Tensor | null; // [L*D, Hout] initial hidden state of this sequence
+  c0?: Tensor | null; // [L*D, H] (LSTM)
+  signal?: AbortSignal | null;
+}
+
+export interface BatcherStats {
+  queued: number; // requests waiting
+  running: number; // batches computing
+  batches: number; // batches computed since creation (or resetStats)
+  requests: number; // requests those batches held
+  maxBatchSize: number;
+  meanBatchMs: number; // compute time of one batch, from leaving the queue to its results
+  maxBatchMs: number;
+}
+
+interface Pending {
+  job: Job;
+  enqueuedAt: number; // performance.now() ms
+  resolve: (r: SequenceResult) => void;
+  reject: (e: unknown) => void;
+  settled: boolean;
+  running: boolean;
+  signal: AbortSignal | null;
+  onAbort: (() => void) | null;
+}
+
+const OPTION_KEYS = ['maxBatch', 'maxDelayMs', 'maxQueue', 'maxLength', 'concurrency'] as const;
+const RUN_KEYS = ['h0', 'c0', 'signal'] as const;
+
+export class Batcher {
+  readonly runner: ForwardRunner;
+  readonly maxBatch: number;
+  readonly maxDelayMs: number;
+  readonly maxQueue: number;
+  readonly maxLength: number;
+  readonly concurrency: number;
+  private readonly queue: Pending[] = [];
+  private running = 0;
+  private closing = false;
+  private wake: { due: number; cancel: () => void } | null = null;
+  private idleWaiters: (() => void)[] = [];
+  private counters = { batches: 0, requests: 0, maxBatchSize: 0, totalMs: 0, maxMs: 0 };
+
+  constructor(model: Servable, options?: BatcherOptions) {
+    const where = 'createBatcher';
+    this.runner = runnerOf(where, model);
+    const o = readOptions(where, 'options', options, OPTION_KEYS);
+    this.maxBatch = o.maxBatch === undefined ? 32 : positiveInt(where, 'maxBatch', o.maxBatch);
+    this.maxDelayMs = o.maxDelayMs === undefined ? 2 : nonNegative(where, 'maxDelayMs', o.maxDelayMs);
+    this.maxQueue = o.maxQueue === undefined ? 1024 : positiveInt(where, 'maxQueue', o.maxQueue);
+    this.maxLength = o.maxLength === undefined ? Number.MAX_SAFE_INTEGER : positiveInt(where, 'maxLength', o.maxLength);
+    const poolSize = (model as { size?: unknown }).size;
+    this.concurrency = o.concurrency !== undefined ? positiveInt(where, 'concurrency', o.concurrency)
+      : typeof poolSize === 'number' && poolSize >= 1 ? poolSize : 1;
+  }
+
+  /**
+   * Run one sequence x [T, I] (a Tensor or nested arrays) in the next batch. Resolves to this
+   * sequence's own { output [T, D*Hout], hN [L*D, Hout], cN [L*D, H] }. Never throws: every failure
+   * is a rejection (TypeError / RangeError for a bad input, QueueFullError, RequestAbortedError,
+   * ServeClosedError). The input is copied at the call.
+   */
+  run(x: SequenceInput, options?: RunOptions): Promise<SequenceResult> {
+    const where = 'Batcher.run';
+    try {
+      if (this.closing) throw new ServeClosedError(where);
+      const o = readOptions(where, 'options', options, RUN_KEYS);
+      const signal = readSignal(where, o.signal);
+      if (signal?.aborted) throw new RequestAbortedError(where, signal.reason);
+      return this.submit(readJob(where, this.runner, x, o.h0, o.c0, this.maxLength), signal);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** @internal A validated job (sessions build their own): queue it, or refuse it. */
+  submit(job: Job, signal: AbortSignal | null): Promise<SequenceResult> {
+    const where = 'Batcher.run';
+    if (this.closing) return Promise.reject(new ServeClosedError(where));
+    if (signal?.aborted) return Promise.reject(new RequestAbortedError(where, signal.reason));
+    if (this.queue.length >= this.maxQueue) return Promise.reject(new QueueFullError(where, this.maxQueue));
+    return this.enqueue(job, signal);
+  }
+
+  /** A streaming session whose steps are batched with every other request of this batcher. */
+  session(options?: SessionOptions): Session {
+    return new Session(this, options);
+  }
+
+  stats(): BatcherStats {
+    const c = this.counters;
+    return {
+      queued: this.queue.length, running: this.running, batches: c.batches, requests: c.requests,
+      maxBatchSize: c.maxBatchSize, meanBatchMs: c.batches ? c.totalMs / c.batches : 0, maxBatchMs: c.maxMs,
+    };
+  }
+
+  resetStats(): void {
+    this.counters = { batches: 0, requests: 0, maxBatchSize: 0, totalMs: 0, maxMs: 0 };
+  }
+
+  /** Refuse new requests, run every waiting one without further delay; resolves when all have settled. */
+  close(): Promise<void> {
+    this.closing = true;
+    this.pump();
+    return this.whenIdle();
+  }
+
+  get closed(): boolean {
+    return this.closing;
+  }
+
+  private whenIdle(): Promise<void> {
+    if (this.queue.length === 0 && this.running === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private enqueue(job: Job, signal: AbortSignal | null): Promise<SequenceResult> {
+    return new Promise<SequenceResult>((resolve, reject) => {
+      const p: Pending = { job, enqueuedAt: performance.now(), resolve, reject, settled: false, running: false, signal, onAbort: null };
+      if (signal) {
+        p.onAbort = () => this.abort(p);
+        signal.addEventListener('abort', p.onAbort, { once: true });
+      }
+      this.queue.push(p);
+      this.wakeAt(this.queue.length >= this.maxBatch ? p.enqueuedAt : this.queue[0].enqueuedAt + this.maxDelayMs);
+    });
+  }
+
+  private abort(p: Pending): void {
+    if (p.settled) return;
+    if (!p.running) {
+      const i = this.queue.indexOf(p);
+      if (i >= 0) this.queue.splice(i, 1);
+    }
+    this.settle(p, () => p.reject(new RequestAbortedError('Batcher.run', p.signal!.reason)));
+    this.notifyIdle();
+  }
+
+  private settle(p: Pending, fn: () => void): void {
+    if (p.settled) return;
+    p.settled = true;
+    if (p.signal && p.onAbort) p.signal.removeEventListener('abort', p.onAbort);
+    p.onAbort = null;
+    fn();
+  }
+
+  /** Arm one wake-up (the earliest wanted); dispatch decisions are always made in pump(). */
+  private wakeAt(due: number): void {
+    if (this.wake && this.wake.due <= due) return;
+    this.wake?.cancel();
+    const ms = due - performance.now();
+    if (ms <= 0) {
+      // Same tick: let every request already read from the sockets join before dispatching.
+      const h = setImmediate(() => this.pump());
+      this.wake = { due, cancel: () => clearImmediate(h) };
+    } else {
+      const h = setTimeout(() => this.pump(), ms);
+      this.wake = { due, cancel: () => clearTimeout(h) };
+    }
+  }
+
+  private pump(): void {
+    this.wake?.cancel();
+    this.wake = null;
+    while (this.running < this.concurrency && this.queue.length > 0) {
+      const waited = performance.now() - this.queue[0].enqueuedAt;
+      if (!this.closing && this.queue.length < this.maxBatch && waited < this.maxDelayMs) {
+        this.wakeAt(this.queue[0].enqueuedAt + this.maxDelayMs);
+        return;
+      }
+      void this.dispatch(this.queue.splice(0, this.maxBatch));
+    }
+  }
+
+  private async dispatch(batch: Pending[]): Promise<void> {
+    this.running++;
+    const t0 = performance.now();
+    for (const p of batch) p.running = true;
+    try {
+      const packed = packJobs(this.runner, batch.map((p) => p.job));
+      let out;
+      try {
+        out = await this.runner.forwardAsync(packed.x, packed.options);
+      } catch (e) {
+        await this.isolate(batch, e);
+        return;
+      }
+      this.record(batch.length, performance.now() - t0);
+      batch.forEach((p, b) => {
+        if (!p.settled) this.settle(p, () => p.resolve(unpackJob(this.runner, out, packed, b, p.job.T)));
+      });
+    } catch (e) {
+      for (const p of batch) this.settle(p, () => p.reject(e)); // packing or unpacking failed (out of memory)
+    } finally {
+      this.running--;
+      this.pump();
+      this.notifyIdle();
+    }
+  }
+
+  /** A batch call failed: retry each request alone, so only the requests that fail by themselves reject. */
+  private async isolate(batch: Pending[], error: unknown): Promise<void> {
+    const live = batch.filter((p) => !p.settled);
+    if (live.length === 1) {
+      this.settle(live[0], () => live[0].reject(error));
+      return;
+    }
+    await Promise.all(live.map((p) => runJob(this.runner, p.job).then(
+      (r) => this.settle(p, () => p.resolve(r)),
+      (e) => this.settle(p, () => p.reject(e)),
+    )));
+  }
+
+  private record(size: number, ms: number): void {
+    const c = this.counters;
+    c.batches++;
+    c.requests += size;
+    c.totalMs += ms;
+    if (size > c.maxBatchSize) c.maxBatchSize = size;
+    if (ms > c.maxMs) c.maxMs = ms;
+  }
+
+  private notifyIdle(): void {
+    if (this.queue.length || this.running || !this.idleWaiters.length) return;
+    const w = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const f of w) f();
+  }
+}
+
+/** A dynamic batcher around a model (or a TsWorkerPool); see Batcher. */
+export function createBatcher(model: Servable, options?: BatcherOptions): Batcher {
+  return new Batcher(model, options);
+}
+
+function nonNegative(where: string, name: string, v: unknown): number {
+  if (typeof v !== 'number') throw argTypeError(where, name, 'a non-negative number of milliseconds', v);
+  if (!(v >= 0) || v === Infinity) throw argRangeError(where, name, 'a non-negative finite number of milliseconds', describe(v));
+  return v;
+}
+
+export function readSignal(where: string, v: unknown): AbortSignal | null {
+  if (v === undefined || v === null) return null;
+  if (!(v instanceof AbortSignal)) throw argTypeError(where, 'options.signal', 'an AbortSignal', v);
+  return v;
+}

@@ -1,0 +1,113 @@
+// One request's sequence in and out of a variable-length batch: validation (so a bad input
+// rejects its own request before it can reach a batch), packing many sequences into one
+// [T, B, I] batch with `lengths` and per-entry initial states, and cutting each entry's rows back
+// out. Packing copies each sequence once into the batch input; results are copied out per request.
+//
+// Sizes: T_b steps of entry b, T = max T_b, B entries, I inputs, L layers, D directions,
+// P = Hout, H hidden units. Row of (t, b) in the batch: t*rowT + b*rowB (lib/backend/types.ts):
+// (B, 1) time-major, (1, T) batch-first, whichever the model reads.
+
+import { argTypeError, shapeError } from '../errors';
+import { checkFinite, checkState } from '../nn/sequence';
+import type { ForwardOptions, RecurrentOutput } from '../nn/recurrent';
+import { allocate, checkTensorArg, tensor, trustedTensor, type FloatArray, type NestedNumbers, type Tensor } from '../tensor';
+import type { ForwardRunner } from './runner';
+
+/** One sequence: a Tensor [T, I] (or {shape, data}), or nested arrays T x I. */
+export type SequenceInput = Tensor | { shape: readonly number[]; data: Float32Array | Float64Array } | readonly (readonly number[])[];
+
+export interface SequenceResult {
+  output: Tensor; // [T, D*Hout]
+  hN: Tensor; // [L*D, Hout]
+  cN?: Tensor; // [L*D, H] (LSTM)
+}
+
+/** A validated request: private copies of its input and initial states. */
+export interface Job {
+  T: number;
+  x: FloatArray; // [T, I]
+  h0: FloatArray | null; // [L*D, P]
+  c0: FloatArray | null; // [L*D, H]
+}
+
+/** Validate one sequence and its optional initial states; copies everything (the caller may reuse its buffers). */
+export function readJob(where: string, r: ForwardRunner, x: unknown, h0: unknown, c0: unknown, maxLength: number): Job {
+  const I = r.inputSize, LD = r.numLayers * r.numDirections;
+  const t = Array.isArray(x) ? tensorFromNested(where, x, r) : x;
+  const { shape, data } = checkTensorArg(where, 'x', t, r.dtype);
+  if (shape.length !== 2 || shape[1] !== I || shape[0] < 1) throw shapeError(where, 'x', `[T, ${I}] with T >= 1 (one sequence)`, shape);
+  if (shape[0] > maxLength) throw shapeError(where, 'x', `[T, ${I}] with T <= maxLength (${maxLength})`, shape);
+  checkFinite(where, 'x', data);
+  const hs = checkState(where, 'h0', h0, [LD, r.outSize], 'numLayers*numDirections, Hout', r.dtype);
+  if (!r.hasCellState && c0 !== undefined && c0 !== null) throw argTypeError(where, 'c0', 'nothing (this model has no cell state)', c0);
+  const cs = r.hasCellState ? checkState(where, 'c0', c0, [LD, r.hiddenSize], 'numLayers*numDirections, hiddenSize', r.dtype) : null;
+  return { T: shape[0], x: data.slice(), h0: hs && hs.slice(), c0: cs && cs.slice() };
+}
+
+function tensorFromNested(where: string, x: unknown[], r: ForwardRunner): Tensor {
+  try {
+    return tensor(x as NestedNumbers, undefined, r.dtype);
+  } catch (e) {
+    throw argTypeError(where, 'x', `a Tensor [T, ${r.inputSize}] or nested arrays of numbers (${(e as Error).message})`, x);
+  }
+}
+
+export interface Packed {
+  x: Tensor; // [T, B, I] or [B, T, I]
+  options: ForwardOptions; // lengths, h0 [L*D, B, P], c0 [L*D, B, H]
+  T: number;
+  B: number;
+}
+
+/** Lay out B sequences as one variable-length batch (padded rows are zeros and never computed on native). */
+export function packJobs(r: ForwardRunner, jobs: readonly Job[]): Packed {
+  const B = jobs.length, I = r.inputSize, P = r.outSize, H = r.hiddenSize, LD = r.numLayers * r.numDirections;
+  let T = 0;
+  for (const j of jobs) if (j.T > T) T = j.T;
+  const [rowT, rowB] = r.batchFirst ? [1, T] : [B, 1];
+  const x = allocate(r.dtype, T * B * I);
+  const lengths = new Int32Array(B);
+  const anyH = jobs.some((j) => j.h0), anyC = jobs.some((j) => j.c0);
+  const h0 = anyH ? allocate(r.dtype, LD * B * P) : null;
+  const c0 = anyC ? allocate(r.dtype, LD * B * H) : null;
+  jobs.forEach((j, b) => {
+    lengths[b] = j.T;
+    if (r.batchFirst) x.set(j.x, b * T * I); // batch-first: entry b's rows are one block
+    else for (let t = 0; t < j.T; t++) x.set(j.x.subarray(t * I, (t + 1) * I), (t * rowT + b * rowB) * I);
+    for (let l = 0; l < LD; l++) {
+      if (h0 && j.h0) h0.set(j.h0.subarray(l * P, (l + 1) * P), (l * B + b) * P);
+      if (c0 && j.c0) c0.set(j.c0.subarray(l * H, (l + 1) * H), (l * B + b) * H);
+    }
+  });
+  const options: ForwardOptions = { lengths };
+  if (h0) options.h0 = trustedTensor(h0, [LD, B, P]);
+  if (c0) options.c0 = trustedTensor(c0, [LD, B, H]);
+  return { x: trustedTensor(x, r.batchFirst ? [B, T, I] : [T, B, I]), options, T, B };
+}
+
+/** Entry b's own result out of a batch result (copies). */
+export function unpackJob(r: ForwardRunner, out: RecurrentOutput, p: Packed, b: number, Tb: number): SequenceResult {
+  const DP = r.numDirections * r.outSize, P = r.outSize, H = r.hiddenSize, LD = r.numLayers * r.numDirections;
+  const { B, T } = p;
+  const [rowT, rowB] = r.batchFirst ? [1, T] : [B, 1];
+  const y = allocate(r.dtype, Tb * DP);
+  const src = out.output.data;
+  if (r.batchFirst) y.set(src.subarray(b * T * DP, b * T * DP + Tb * DP));
+  else for (let t = 0; t < Tb; t++) y.set(src.subarray((t * rowT + b * rowB) * DP, (t * rowT + b * rowB + 1) * DP), t * DP);
+  const res: SequenceResult = { output: trustedTensor(y, [Tb, DP]), hN: trustedTensor(pickState(out.hN.data, LD, B, P, b), [LD, P]) };
+  if (out.cN) res.cN = trustedTensor(pickState(out.cN.data, LD, B, H, b), [LD, H]);
+  return res;
+}
+
+/** rows [l, b, :] of a [LD, B, n] state, as [LD, n]. */
+function pickState(s: FloatArray, LD: number, B: number, n: number, b: number): FloatArray {
+  const o = allocate(s instanceof Float64Array ? 'float64' : 'float32', LD * n);
+  for (let l = 0; l < LD; l++) o.set(s.subarray((l * B + b) * n, (l * B + b + 1) * n), l * n);
+  return o;
+}
+
+/** One job on its own (no batching): used for isolation after a failed batch, and by direct sessions. */
+export async function runJob(r: ForwardRunner, job: Job): Promise<SequenceResult> {
+  const p = packJobs(r, [job]);
+  return unpackJob(r, await r.forwardAsync(p.x, p.options), p, 0, job.T);
+}
