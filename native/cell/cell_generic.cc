@@ -50,12 +50,24 @@ void clamp_all(float* a, int64_t n, float c) {
   for (int64_t j = 0; j < n; ++j) a[j] = a[j] > c ? c : (a[j] < -c ? -c : a[j]);
 }
 
-// Per step: the row of each batch entry at processing step st, -1 when it has ended.
-void step_rows(const SeqDesc& s, int64_t st, std::vector<int64_t>& rows) {
-  for (int64_t b = 0; b < s.B; ++b) {
-    const int64_t t = step_time(s, st, b);
-    rows[b] = t < 0 ? -1 : t * s.rowT + b * s.rowB;
+// State rows follow `o.order` (entries by decreasing length): the entries still running at step st
+// are the first o.active[st] rows, so each step's products cover that prefix only and no work is
+// spent past any sequence's length. rows[i] = the sequence row of state row i at step st.
+int64_t step_rows(const SeqDesc& s, const SeqOrder& o, int64_t st, std::vector<int64_t>& rows) {
+  const int64_t m = o.active[st];
+  for (int64_t i = 0; i < m; ++i) rows[i] = step_row(s, st, o.order[i]);
+  return m;
+}
+
+// Copy [B, n] batch-order rows into state order (gather) or back (scatter); null src = zeros.
+void gather_rows(const SeqOrder& o, const float* src, float* dst, int64_t n) {
+  for (size_t i = 0; i < o.order.size(); ++i) {
+    if (src) std::memcpy(dst + i * n, src + o.order[i] * n, n * sizeof(float));
+    else std::memset(dst + i * n, 0, n * sizeof(float));
   }
+}
+void scatter_rows(const SeqOrder& o, const float* src, float* dst, int64_t n) {
+  for (size_t i = 0; i < o.order.size(); ++i) std::memcpy(dst + o.order[i] * n, src + i * n, n * sizeof(float));
 }
 
 // ------------------------------------------------------------------ LSTM (generic)
@@ -69,6 +81,7 @@ const float* cprev_row(const SeqDesc& s, const CacheParts& k, int64_t st, int64_
 void lstm_forward_generic(const CellPacked& w, const SeqDesc& s, const FwdIO& io, ThreadPool* pool) {
   const KernelTable& kt = kernels();
   const CellConfig& c = w.cfg;
+  const SeqOrder o = seq_order(s);  // state row i holds batch entry o.order[i]
   const int64_t T = s.T, B = s.B, H = c.H, P = c.P, G = c.G, N = T * B;
   const bool proj = P != H, cifg = c.input_forget, peep = c.peephole;
   const float clip = c.clip;
@@ -80,15 +93,18 @@ void lstm_forward_generic(const CellPacked& w, const SeqDesc& s, const FwdIO& io
   sgemm_packed(N, G, c.I, io.x, io.ldx, w.wih_t, 0.f, gx, G, w.bias_x.data(), pool);
   AlignedFloats h = aligned_floats(B * P), cs = aligned_floats(B * H), hr = aligned_floats(B * G);
   AlignedFloats mbuf = aligned_floats(proj ? B * H : 0), hnew = aligned_floats(proj ? B * P : 0);
-  if (io.h0) std::memcpy(h.get(), io.h0, B * P * sizeof(float));
-  if (io.c0) std::memcpy(cs.get(), io.c0, B * H * sizeof(float));
-  if (train) std::memcpy(k.c0, cs.get(), B * H * sizeof(float));
+  gather_rows(o, io.h0, h.get(), P);
+  gather_rows(o, io.c0, cs.get(), H);
+  if (train) {  // c0 in batch order, for the backward
+    if (io.c0) std::memcpy(k.c0, io.c0, B * H * sizeof(float));
+    else std::memset(k.c0, 0, B * H * sizeof(float));
+  }
   std::vector<int64_t> rows(B);
 
   for (int64_t st = 0; st < T; ++st) {
-    step_rows(s, st, rows);
-    sgemm_packed(B, G, P, h.get(), P, w.whh_t, 0.f, hr.get(), G, nullptr, pool);
-    for_rows(pool, B, 8 * G, G + 2 * H, [&](int64_t b0, int64_t b1, float* a) {
+    const int64_t m = step_rows(s, o, st, rows);
+    sgemm_packed(m, G, P, h.get(), P, w.whh_t, 0.f, hr.get(), G, nullptr, pool);
+    for_rows(pool, m, 8 * G, G + 2 * H, [&](int64_t b0, int64_t b1, float* a) {
       float* cn = a + G;      // [H] new cell state
       float* tc = cn + H;     // [H] tanh(c_t)
       for (int64_t b = b0; b < b1; ++b) {
@@ -130,8 +146,8 @@ void lstm_forward_generic(const CellPacked& w, const SeqDesc& s, const FwdIO& io
       }
     });
     if (proj) {
-      sgemm_packed(B, P, H, mbuf.get(), H, w.whr_t, 0.f, hnew.get(), P, nullptr, pool);
-      for (int64_t b = 0; b < B; ++b) {
+      sgemm_packed(m, P, H, mbuf.get(), H, w.whr_t, 0.f, hnew.get(), P, nullptr, pool);
+      for (int64_t b = 0; b < m; ++b) {
         const int64_t row = rows[b];
         if (row < 0) continue;
         for (int64_t j = 0; j < P; ++j) {
@@ -143,21 +159,22 @@ void lstm_forward_generic(const CellPacked& w, const SeqDesc& s, const FwdIO& io
     }
   }
   zero_padded_rows(s, io.y, io.ldy, P);
-  std::memcpy(io.hN, h.get(), B * P * sizeof(float));
-  std::memcpy(io.cN, cs.get(), B * H * sizeof(float));
+  scatter_rows(o, h.get(), io.hN, P);
+  scatter_rows(o, cs.get(), io.cN, H);
 }
 
 void lstm_backward_generic(const CellPacked& w, const SeqDesc& s, const BwdIO& g, ThreadPool* pool) {
   const KernelTable& kt = kernels();
   const CellConfig& c = w.cfg;
+  const SeqOrder o = seq_order(s);  // state row i holds batch entry o.order[i]
   const int64_t T = s.T, B = s.B, I = c.I, H = c.H, P = c.P, G = c.G, N = T * B;
   const bool proj = P != H, cifg = c.input_forget, peep = c.peephole;
   const float clip = c.clip;
   const CacheParts k = cell_cache_parts(c, T, B, g.cache);
 
   AlignedFloats dh = aligned_floats(B * P), dc = aligned_floats(B * H);
-  if (g.dhN) std::memcpy(dh.get(), g.dhN, B * P * sizeof(float));
-  if (g.dcN) std::memcpy(dc.get(), g.dcN, B * H * sizeof(float));
+  gather_rows(o, g.dhN, dh.get(), P);
+  gather_rows(o, g.dcN, dc.get(), H);
   AlignedFloats dA = aligned_floats(N * G), dAs = aligned_floats(B * G), dhnew = aligned_floats(B * P);
   AlignedFloats dm_own = aligned_floats(proj ? B * H : 0), dhrows = aligned_floats(proj ? N * P : 0);
   float* dm = proj ? dm_own.get() : dh.get();  // ∂(o * tanh c): through W_hr, or ∂h itself
@@ -165,23 +182,23 @@ void lstm_backward_generic(const CellPacked& w, const SeqDesc& s, const BwdIO& g
 
   for (int64_t st = T - 1; st >= 0; --st) {
     std::memset(dAs.get(), 0, B * G * sizeof(float));
-    step_rows(s, st, rows);
-    for (int64_t b = 0; b < B; ++b) {
+    const int64_t m = step_rows(s, o, st, rows);
+    for (int64_t b = 0; b < m; ++b) {
       if (rows[b] >= 0 && g.dy) {
         for (int64_t j = 0; j < P; ++j) dh[b * P + j] += g.dy[rows[b] * g.lddy + j];
       }
     }
     if (proj) {
-      sgemm_packed(B, H, P, dh.get(), P, w.whr_n, 0.f, dm, H, nullptr, pool);  // ∂m = ∂h · W_hr
-      for (int64_t b = 0; b < B; ++b) {
+      sgemm_packed(m, H, P, dh.get(), P, w.whr_n, 0.f, dm, H, nullptr, pool);  // ∂m = ∂h · W_hr
+      for (int64_t b = 0; b < m; ++b) {
         if (rows[b] >= 0) std::memcpy(dhrows.get() + rows[b] * P, dh.get() + b * P, P * sizeof(float));
       }
     }
-    for_rows(pool, B, 12 * H, H, [&](int64_t b0, int64_t b1, float* tc) {
+    for_rows(pool, m, 12 * H, H, [&](int64_t b0, int64_t b1, float* tc) {
       for (int64_t b = b0; b < b1; ++b) {
         const int64_t row = rows[b];
         if (row < 0) continue;
-        const float* cp = cprev_row(s, k, st, b, H);
+        const float* cp = cprev_row(s, k, st, o.order[b], H);
         const float* gt = k.gates + row * G;
         const float* pre = k.pre ? k.pre + row * G : nullptr;
         float* da = dA.get() + row * G;
@@ -205,17 +222,17 @@ void lstm_backward_generic(const CellPacked& w, const SeqDesc& s, const BwdIO& g
         }
       }
     });
-    sgemm_packed(B, P, G, dAs.get(), G, w.whh_n, 0.f, dhnew.get(), P, nullptr, pool);
-    for (int64_t b = 0; b < B; ++b) {
+    sgemm_packed(m, P, G, dAs.get(), G, w.whh_n, 0.f, dhnew.get(), P, nullptr, pool);
+    for (int64_t b = 0; b < m; ++b) {
       if (rows[b] >= 0) std::memcpy(dh.get() + b * P, dhnew.get() + b * P, P * sizeof(float));
     }
   }
-  std::memcpy(g.dh0, dh.get(), B * P * sizeof(float));
-  std::memcpy(g.dc0, dc.get(), B * H * sizeof(float));
+  scatter_rows(o, dh.get(), g.dh0, P);
+  scatter_rows(o, dc.get(), g.dc0, H);
   if (peep) {
     // ∂p_i = Σ ∂A_i * c_{t-1},  ∂p_f = Σ ∂A_f * c_{t-1},  ∂p_o = Σ ∂A_o * c_t  over every valid row.
     for (int64_t st = 0; st < T; ++st) {
-      for (int64_t b = 0; b < B; ++b) {
+      for (int64_t b = 0; b < B; ++b) {  // batch entries (not state rows)
         const int64_t t = step_time(s, st, b);
         if (t < 0) continue;
         const int64_t row = t * s.rowT + b * s.rowB;
@@ -243,6 +260,7 @@ void lstm_backward_generic(const CellPacked& w, const SeqDesc& s, const BwdIO& g
 void gru_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, ThreadPool* pool) {
   const KernelTable& kt = kernels();
   const CellConfig& c = w.cfg;
+  const SeqOrder o = seq_order(s);  // state row i holds batch entry o.order[i]
   const int64_t T = s.T, B = s.B, H = c.H, G = c.G, N = T * B;
   const bool lbr = c.linear_before_reset;
   const float clip = c.clip;
@@ -253,15 +271,15 @@ void gru_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, ThreadP
   float* gx = train ? k.gates : (gx_own = aligned_floats(N * G)).get();  // [N, 3H]
   sgemm_packed(N, G, c.I, io.x, io.ldx, w.wih_t, 0.f, gx, G, w.bias_x.data(), pool);
   AlignedFloats h = aligned_floats(B * H), hr = aligned_floats(B * G), rh = aligned_floats(lbr ? 0 : B * H);
-  if (io.h0) std::memcpy(h.get(), io.h0, B * H * sizeof(float));
+  gather_rows(o, io.h0, h.get(), H);
   std::vector<int64_t> rows(B);
 
   for (int64_t st = 0; st < T; ++st) {
-    step_rows(s, st, rows);
+    const int64_t m = step_rows(s, o, st, rows);
     // [r, z] (and, with linearBeforeReset, n) recurrent products from h_{t-1}.
-    sgemm_packed(B, lbr ? G : 2 * H, H, h.get(), H, w.whh_t, 0.f, hr.get(), G, nullptr, pool);
+    sgemm_packed(m, lbr ? G : 2 * H, H, h.get(), H, w.whh_t, 0.f, hr.get(), G, nullptr, pool);
     // Phase A: r and z (they overwrite their Gx columns), and r*h for the ONNX formula.
-    for_rows(pool, B, 8 * H, 0, [&](int64_t b0, int64_t b1, float*) {
+    for_rows(pool, m, 8 * H, 0, [&](int64_t b0, int64_t b1, float*) {
       for (int64_t b = b0; b < b1; ++b) {
         const int64_t row = rows[b];
         if (row < 0) continue;
@@ -275,9 +293,9 @@ void gru_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, ThreadP
       }
     });
     // ONNX formula: the n product takes r*h, known only now.
-    if (!lbr) sgemm_packed(B, H, H, rh.get(), H, w.whn_t, 0.f, hr.get() + 2 * H, G, nullptr, pool);
+    if (!lbr) sgemm_packed(m, H, H, rh.get(), H, w.whn_t, 0.f, hr.get() + 2 * H, G, nullptr, pool);
     // Phase B: n and the new state.
-    for_rows(pool, B, 8 * H, H, [&](int64_t b0, int64_t b1, float* hn) {
+    for_rows(pool, m, 8 * H, H, [&](int64_t b0, int64_t b1, float* hn) {
       for (int64_t b = b0; b < b1; ++b) {
         const int64_t row = rows[b];
         if (row < 0) continue;
@@ -305,27 +323,28 @@ void gru_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, ThreadP
     });
   }
   zero_padded_rows(s, io.y, io.ldy, H);
-  std::memcpy(io.hN, h.get(), B * H * sizeof(float));
+  scatter_rows(o, h.get(), io.hN, H);
 }
 
 void gru_backward(const CellPacked& w, const SeqDesc& s, const BwdIO& g, ThreadPool* pool) {
   const CellConfig& c = w.cfg;
+  const SeqOrder o = seq_order(s);  // state row i holds batch entry o.order[i]
   const int64_t T = s.T, B = s.B, I = c.I, H = c.H, G = c.G, N = T * B;
   const bool lbr = c.linear_before_reset;
   const float clip = c.clip;
   const CacheParts k = cell_cache_parts(c, T, B, g.cache);
 
   AlignedFloats dh = aligned_floats(B * H);
-  if (g.dhN) std::memcpy(dh.get(), g.dhN, B * H * sizeof(float));
+  gather_rows(o, g.dhN, dh.get(), H);
   AlignedFloats dGx = aligned_floats(N * G), dGh = aligned_floats(N * G), dGs = aligned_floats(B * G);
   AlignedFloats dhdirect = aligned_floats(B * H), dhnew = aligned_floats(B * H), drh = aligned_floats(lbr ? 0 : B * H);
   std::vector<int64_t> rows(B);
 
   for (int64_t st = T - 1; st >= 0; --st) {
     std::memset(dGs.get(), 0, B * G * sizeof(float));
-    step_rows(s, st, rows);
+    const int64_t m = step_rows(s, o, st, rows);
     // Phase 1: everything that does not need ∂(r*h).
-    for (int64_t b = 0; b < B; ++b) {
+    for (int64_t b = 0; b < m; ++b) {
       const int64_t row = rows[b];
       if (row < 0) continue;
       const float* gt = k.gates + row * G;
@@ -351,8 +370,8 @@ void gru_backward(const CellPacked& w, const SeqDesc& s, const BwdIO& g, ThreadP
     }
     if (!lbr) {
       // ONNX: ∂(r*h) = ∂A_n · W_hn, then phase 2: ∂r and the r-path into ∂h_{t-1}.
-      sgemm_packed(B, H, H, dGs.get() + 2 * H, G, w.whn_n, 0.f, drh.get(), H, nullptr, pool);
-      for (int64_t b = 0; b < B; ++b) {
+      sgemm_packed(m, H, H, dGs.get() + 2 * H, G, w.whn_n, 0.f, drh.get(), H, nullptr, pool);
+      for (int64_t b = 0; b < m; ++b) {
         const int64_t row = rows[b];
         if (row < 0) continue;
         const float* pre = k.pre ? k.pre + row * G : nullptr;
@@ -365,13 +384,13 @@ void gru_backward(const CellPacked& w, const SeqDesc& s, const BwdIO& g, ThreadP
       }
     }
     // ∂h_{t-1} = direct paths + (∂ recurrent products) · W_hh over the blocks that saw h itself.
-    sgemm_packed(B, H, lbr ? G : 2 * H, dGs.get(), G, w.whh_n, 0.f, dhnew.get(), H, nullptr, pool);
-    for (int64_t b = 0; b < B; ++b) {
+    sgemm_packed(m, H, lbr ? G : 2 * H, dGs.get(), G, w.whh_n, 0.f, dhnew.get(), H, nullptr, pool);
+    for (int64_t b = 0; b < m; ++b) {
       if (rows[b] < 0) continue;
       for (int64_t j = b * H; j < b * H + H; ++j) dh[j] = dhdirect[j] + dhnew[j];
     }
   }
-  std::memcpy(g.dh0, dh.get(), B * H * sizeof(float));
+  scatter_rows(o, dh.get(), g.dh0, H);
   sgemm(true, false, G, I, N, dGx.get(), G, g.x, g.ldx, 1.f, g.dw_ih, I, nullptr, pool);
   if (lbr) {
     sgemm(true, false, G, H, N, dGh.get(), G, k.hprev, H, 1.f, g.dw_hh, H, nullptr, pool);
@@ -389,6 +408,7 @@ void gru_backward(const CellPacked& w, const SeqDesc& s, const BwdIO& g, ThreadP
 void rnn_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, ThreadPool* pool) {
   const KernelTable& kt = kernels();
   const CellConfig& c = w.cfg;
+  const SeqOrder o = seq_order(s);  // state row i holds batch entry o.order[i]
   const int64_t T = s.T, B = s.B, H = c.H, N = T * B;
   const bool relu = c.kind == CellKind::rnn_relu;
   const CacheParts k = cell_cache_parts(c, T, B, io.cache);
@@ -397,14 +417,14 @@ void rnn_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, ThreadP
   float* gx = train ? k.gates : (gx_own = aligned_floats(N * H)).get();  // [N, H] Gx, then h_t
   sgemm_packed(N, H, c.I, io.x, io.ldx, w.wih_t, 0.f, gx, H, w.bias_x.data(), pool);
   AlignedFloats h = aligned_floats(B * H), hr = aligned_floats(B * H);
-  if (io.h0) std::memcpy(h.get(), io.h0, B * H * sizeof(float));
+  gather_rows(o, io.h0, h.get(), H);
+  std::vector<int64_t> rows(B);
   for (int64_t st = 0; st < T; ++st) {
-    sgemm_packed(B, H, H, h.get(), H, w.whh_t, 0.f, hr.get(), H, nullptr, pool);
-    for_rows(pool, B, 8 * H, H, [&](int64_t b0, int64_t b1, float* v) {
+    const int64_t m = step_rows(s, o, st, rows);
+    sgemm_packed(m, H, H, h.get(), H, w.whh_t, 0.f, hr.get(), H, nullptr, pool);
+    for_rows(pool, m, 8 * H, H, [&](int64_t b0, int64_t b1, float* v) {
       for (int64_t b = b0; b < b1; ++b) {
-        const int64_t t = step_time(s, st, b);
-        if (t < 0) continue;
-        const int64_t row = t * s.rowT + b * s.rowB;
+        const int64_t row = rows[b];
         for (int64_t j = 0; j < H; ++j) v[j] = gx[row * H + j] + hr[b * H + j];
         if (train && k.pre) std::memcpy(k.pre + row * H, v, H * sizeof(float));
         clamp_all(v, H, c.clip);
@@ -419,21 +439,22 @@ void rnn_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, ThreadP
     });
   }
   zero_padded_rows(s, io.y, io.ldy, H);
-  std::memcpy(io.hN, h.get(), B * H * sizeof(float));
+  scatter_rows(o, h.get(), io.hN, H);
 }
 
 void rnn_backward(const CellPacked& w, const SeqDesc& s, const BwdIO& g, ThreadPool* pool) {
   const CellConfig& c = w.cfg;
+  const SeqOrder o = seq_order(s);  // state row i holds batch entry o.order[i]
   const int64_t T = s.T, B = s.B, I = c.I, H = c.H, N = T * B;
   const bool relu = c.kind == CellKind::rnn_relu;
   const CacheParts k = cell_cache_parts(c, T, B, g.cache);
   AlignedFloats dh = aligned_floats(B * H), dA = aligned_floats(N * H), dAs = aligned_floats(B * H), dhnew = aligned_floats(B * H);
-  if (g.dhN) std::memcpy(dh.get(), g.dhN, B * H * sizeof(float));
+  gather_rows(o, g.dhN, dh.get(), H);
   std::vector<int64_t> rows(B);
   for (int64_t st = T - 1; st >= 0; --st) {
     std::memset(dAs.get(), 0, B * H * sizeof(float));
-    step_rows(s, st, rows);
-    for (int64_t b = 0; b < B; ++b) {
+    const int64_t m = step_rows(s, o, st, rows);
+    for (int64_t b = 0; b < m; ++b) {
       const int64_t row = rows[b];
       if (row < 0) continue;
       for (int64_t j = 0; j < H; ++j) {
@@ -444,12 +465,12 @@ void rnn_backward(const CellPacked& w, const SeqDesc& s, const BwdIO& g, ThreadP
         dA[row * H + j] = dAs[b * H + j] = d;
       }
     }
-    sgemm_packed(B, H, H, dAs.get(), H, w.whh_n, 0.f, dhnew.get(), H, nullptr, pool);
-    for (int64_t b = 0; b < B; ++b) {
+    sgemm_packed(m, H, H, dAs.get(), H, w.whh_n, 0.f, dhnew.get(), H, nullptr, pool);
+    for (int64_t b = 0; b < m; ++b) {
       if (rows[b] >= 0) std::memcpy(dh.get() + b * H, dhnew.get() + b * H, H * sizeof(float));
     }
   }
-  std::memcpy(g.dh0, dh.get(), B * H * sizeof(float));
+  scatter_rows(o, dh.get(), g.dh0, H);
   sgemm(true, false, H, I, N, dA.get(), H, g.x, g.ldx, 1.f, g.dw_ih, I, nullptr, pool);
   sgemm(true, false, H, H, N, dA.get(), H, k.hprev, H, 1.f, g.dw_hh, H, nullptr, pool);
   if (g.db_ih) add_column_sums(g.db_ih, dA.get(), N, H, H);
