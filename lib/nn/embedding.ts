@@ -3,6 +3,7 @@
 // float Tensor of integer values of any shape [*] (so a batch of token ids is [T, B]); the output
 // is [*, dim]. Indices are not differentiable: backward's dX is zeros of the index shape.
 
+import { ParamModule } from './module';
 import { argRangeError, argTypeError, describe } from '../errors';
 import { freshSeed, Rng } from '../rng';
 import { allocate, checkTensorArg, Tensor, type DType, type FloatArray } from '../tensor';
@@ -25,16 +26,17 @@ export class EmbeddingCache {
 
 const KEYS = ['numEmbeddings', 'embeddingDim', 'paddingIdx', 'seed', 'dtype'] as const;
 
-export class Embedding {
+export class Embedding extends ParamModule {
+  protected readonly moduleName = 'Embedding';
   readonly numEmbeddings: number;
   readonly embeddingDim: number;
   readonly paddingIdx: number | null;
   readonly dtype: DType;
   readonly seed: number;
-  private readonly params: ParamSet;
-  private version = 0;
+  protected readonly params: ParamSet;
 
   constructor(options: EmbeddingOptions) {
+    super();
     const where = 'Embedding';
     if (options === undefined || options === null) throw argTypeError(where, 'options', 'an options object with numEmbeddings and embeddingDim', options);
     const o = readOptions(where, 'options', options, KEYS);
@@ -89,24 +91,9 @@ export class Embedding {
     return { dX: new Tensor(allocate(this.dtype, cache.idx.length), cache.shape), grads: { weight: new Tensor(dW, [this.numEmbeddings, D]) } };
   }
 
-  namedParameters(): [string, Tensor][] {
-    return [['weight', new Tensor(this.params.get('weight'), [this.numEmbeddings, this.embeddingDim])]];
-  }
 
-  commitParameters(): this {
-    this.version++;
-    return this;
-  }
 
-  stateDict(): Record<string, Tensor> {
-    return this.params.stateDict();
-  }
 
-  loadStateDict(weights: StateDictInput): this {
-    this.params.load('Embedding.loadStateDict', weights);
-    this.version++;
-    return this;
-  }
 
   private indices(where: string, x: unknown): { idx: Int32Array; shape: readonly number[] } {
     let shape: readonly number[], data: FloatArray;

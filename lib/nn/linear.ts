@@ -5,6 +5,7 @@
 // Computes on the ts GEMM in the model's dtype (the dense head is small next to the recurrent
 // layers); deliberately no native path.
 
+import { ParamModule } from './module';
 import { gemm } from '../backend/ts/gemm';
 import { argTypeError } from '../errors';
 import { freshSeed, Rng } from '../rng';
@@ -28,16 +29,17 @@ export class LinearCache {
 
 const KEYS = ['inFeatures', 'outFeatures', 'bias', 'seed', 'dtype'] as const;
 
-export class Linear {
+export class Linear extends ParamModule {
+  protected readonly moduleName = 'Linear';
   readonly inFeatures: number;
   readonly outFeatures: number;
   readonly bias: boolean;
   readonly dtype: DType;
   readonly seed: number;
-  private readonly params: ParamSet;
-  private version = 0;
+  protected readonly params: ParamSet;
 
   constructor(options: LinearOptions) {
+    super();
     const where = 'Linear';
     if (options === undefined || options === null) throw argTypeError(where, 'options', 'an options object with inFeatures and outFeatures', options);
     const o = readOptions(where, 'options', options, KEYS);
@@ -90,24 +92,9 @@ export class Linear {
     return { dX: new Tensor(dX, cache.shape), grads };
   }
 
-  namedParameters(): [string, Tensor][] {
-    return this.params.specs.map((s) => [s.name, new Tensor(this.params.get(s.name), s.shape)]);
-  }
 
-  commitParameters(): this {
-    this.version++;
-    return this;
-  }
 
-  stateDict(): Record<string, Tensor> {
-    return this.params.stateDict();
-  }
 
-  loadStateDict(weights: StateDictInput): this {
-    this.params.load('Linear.loadStateDict', weights);
-    this.version++;
-    return this;
-  }
 
   /** y [N, O] = x [N, I] · Wᵀ + b */
   private apply(x: FloatArray, shape: readonly number[], N: number): Tensor {

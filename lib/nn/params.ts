@@ -30,6 +30,13 @@ export class ParamSet {
     return v;
   }
 
+  /** A Tensor viewing the live storage of one parameter (no copy). */
+  tensor(name: string): Tensor {
+    const spec = this.specs.find((s) => s.name === name);
+    if (!spec) throw new Error(`internal: no parameter ${name}`);
+    return new Tensor(this.get(name), spec.shape);
+  }
+
   /** Fill every parameter with U(-bound, bound) in declaration order (PyTorch's reset_parameters). */
   initUniform(rng: Rng, bound: number): void {
     for (const s of this.specs) {

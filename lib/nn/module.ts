@@ -1,0 +1,35 @@
+// The parameter bookkeeping every non-recurrent layer shares: a ParamSet of PyTorch-named
+// tensors and a version that each weight change bumps, so a cache from before the change is
+// refused (checkCache). Recurrent layers keep their own (they also re-pack backend weights).
+
+import type { Tensor } from '../tensor';
+import type { ParamSet, StateDictInput } from './params';
+
+export abstract class ParamModule {
+  protected abstract readonly params: ParamSet;
+  protected version = 0;
+  protected abstract readonly moduleName: string;
+
+  /** The live parameters (views of the layer's storage), in declaration order. */
+  namedParameters(): [string, Tensor][] {
+    return this.params.specs.map((s) => [s.name, this.params.tensor(s.name)]);
+  }
+
+  /** Apply in-place parameter changes (invalidates outstanding caches). */
+  commitParameters(): this {
+    this.version++;
+    return this;
+  }
+
+  /** Copies of every parameter keyed by its PyTorch name. */
+  stateDict(): Record<string, Tensor> {
+    return this.params.stateDict();
+  }
+
+  /** Replace every parameter (all names required, none unknown, shapes checked). */
+  loadStateDict(weights: StateDictInput): this {
+    this.params.load(`${this.moduleName}.loadStateDict`, weights);
+    this.version++;
+    return this;
+  }
+}
