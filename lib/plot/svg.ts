@@ -94,8 +94,9 @@ export function linePlot(options: LinePlotOptions): string {
   const [x0, x1] = niceDomain(Math.min(...xs), Math.max(...xs));
   let y0: number, y1: number;
   if (logY) {
-    y0 = Math.floor(Math.log10(Math.min(...ys)));
-    y1 = Math.ceil(Math.log10(Math.max(...ys)));
+    // A little headroom so a line on an exact decade (a 0.01 threshold) is not hidden by the frame.
+    y0 = Math.floor(Math.log10(Math.min(...ys)) - 0.05);
+    y1 = Math.ceil(Math.log10(Math.max(...ys)) + 0.05);
     if (y1 === y0) y1 = y0 + 1;
   } else {
     [y0, y1] = niceDomain(Math.min(...ys), Math.max(...ys));
