@@ -66,6 +66,17 @@ function fmt(v: number): string {
   return v >= 0.01 ? v.toFixed(4) : v.toExponential(2);
 }
 
+/** The learning-curve plot of one experiment (also used to redraw a saved .json). */
+export function plotResults(label: string, metric: string, baseline: number, baselineName: string, solvedBelow: number,
+  seed: number, budgetSeconds: number, results: RunResult[]): string {
+  return linePlot({
+    title: `${label}: ${results.map((r) => NAMES[r.kind]).join(' vs ')} (seed ${seed}, ${budgetSeconds} s each)`,
+    xLabel: 'training step', yLabel: `held-out ${metric}`, logY: true,
+    series: results.map((r) => ({ name: `${NAMES[r.kind]} (hidden ${r.hidden})`, points: r.curve.map((p) => [p.step, p.loss] as [number, number]) })),
+    references: [{ y: baseline, name: baselineName }, { y: solvedBelow, name: `solved (< ${solvedBelow})`, color: '#009e73' }],
+  });
+}
+
 async function runExperiment(task: Task, v: FlagValues, io: Io): Promise<number> {
   const where = `cellstate experiment ${task.name}`;
   const models = String(get(v, 'models', 'lstm,rnn')).split(',').map((s) => s.trim()) as ModelKind[];
@@ -111,12 +122,7 @@ async function runExperiment(task: Task, v: FlagValues, io: Io): Promise<number>
 
   fs.mkdirSync(out, { recursive: true });
   const base = path.join(out, `${task.name}-T${task.name === 'copy' ? task.T - 20 : task.T}`);
-  const svg = linePlot({
-    title: `${label}: LSTM vs tanh RNN (seed ${common.seed}, ${common.budgetSeconds} s each)`,
-    xLabel: 'training step', yLabel: `held-out ${task.metric}`, logY: true,
-    series: results.map((r) => ({ name: `${NAMES[r.kind]} (hidden ${r.hidden})`, points: r.curve.map((p) => [p.step, p.loss] as [number, number]) })),
-    references: [{ y: task.baseline, name: task.baselineName }, { y: task.solvedBelow, name: `solved (< ${task.solvedBelow})`, color: '#009e73' }],
-  });
+  const svg = plotResults(label, task.metric, task.baseline, task.baselineName, task.solvedBelow, common.seed, common.budgetSeconds, results);
   writeFileAtomic(`${base}.svg`, [Buffer.from(svg, 'utf8')]);
   const { task: _t, ...settings } = common;
   const json = { task: task.name, T: task.T, metric: task.metric, baseline: task.baseline, solvedBelow: task.solvedBelow, ...settings,
