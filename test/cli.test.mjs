@@ -1,0 +1,252 @@
+// The command-line tool, run as a user would (`node bin/cellstate.js ...`) in fast modes: tiny
+// models, a few steps, tiny budgets. Checks exit codes, output, the files written, help text and
+// usage errors. Training text is generated here (no third-party text in the repository).
+import { expect } from 'chai';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { XMLValidator } from 'fast-xml-parser';
+
+const require = createRequire(import.meta.url);
+const { readCheckpoint } = require('../dist/index.js');
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const bin = path.join(root, 'bin', 'cellstate.js');
+const env = { ...process.env, CELLSTATE_QUIET: '1' };
+
+function cli(...args) {
+  const r = spawnSync(process.execPath, [bin, ...args], { cwd: root, env, encoding: 'utf8', timeout: 60000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+/** A seeded pseudo-text: words from a small made-up lexicon, sentences, line breaks. */
+function makeText(n, seed = 7) {
+  const words = ['lorem', 'stone', 'river', 'quiet', 'amber', 'north', 'cellar', 'lamp', 'orbit', 'vane'];
+  let s = seed >>> 0, out = '';
+  const rnd = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296);
+  while (out.length < n) {
+    const k = 3 + Math.floor(rnd() * 6);
+    const sent = Array.from({ length: k }, () => words[Math.floor(rnd() * words.length)]).join(' ');
+    out += sent[0].toUpperCase() + sent.slice(1) + (rnd() < 0.2 ? '.\n' : '. ');
+  }
+  return out.slice(0, n);
+}
+
+const TINY = ['--hidden', '8', '--embed', '4', '--seq-len', '8', '--batch', '4'];
+
+describe('cli', function () {
+  this.timeout(60000);
+  let tmp, textFile;
+  before(function () {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cellstate-cli-'));
+    textFile = path.join(tmp, 'text.txt');
+    fs.writeFileSync(textFile, makeText(4000));
+  });
+  after(function () {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  describe('help and usage errors', function () {
+    it('--help lists every command and the exit codes; no command is a usage error', function () {
+      const r = cli('--help');
+      expect(r.code).to.equal(0);
+      for (const c of ['demo', 'train', 'sample', 'bench', 'info', 'experiment adding', 'experiment copy']) expect(r.out).to.contain(`  ${c} `);
+      expect(r.out).to.match(/Exit codes: 0 success, 1 runtime failure.*2 usage error/s);
+      const none = cli();
+      expect(none.code).to.equal(2);
+      expect(none.err).to.contain('Usage: cellstate <command>');
+    });
+
+    it('every command has --help (exit 0) naming its options', function () {
+      const want = { demo: '--seconds', train: '--text FILE', sample: '--temperature', bench: '--quick', info: '--json' };
+      for (const [cmd, flag] of Object.entries(want)) {
+        const r = cli(cmd, '--help');
+        expect(r.code, cmd).to.equal(0);
+        expect(r.out, cmd).to.match(new RegExp(`^Usage: cellstate ${cmd}`));
+        expect(r.out, cmd).to.contain(flag).and.contain('Exit codes');
+      }
+      for (const exp of ['adding', 'copy']) {
+        const r = cli('experiment', exp, '--help');
+        expect(r.code).to.equal(0);
+        expect(r.out).to.contain('--budget-seconds').and.contain('--steps T');
+      }
+      expect(cli('help', 'train').out).to.match(/^Usage: cellstate train/);
+      expect(cli('experiment', '--help').out).to.contain('adding').and.contain('copy');
+      expect(cli('--version').out.trim()).to.match(/^\d+\.\d+\.\d+/);
+    });
+
+    it('bad flags and values: one clear line on stderr, exit 2', function () {
+      const cases = [
+        [['train', '--text', textFile, '--bogus'], /cellstate train: unknown option '--bogus'/],
+        [['train', '--text', textFile, '--hidden', 'abc'], /--hidden: expected an integer >= 1, got 'abc'/],
+        [['train', '--text', textFile, '--hidden', '0'], /--hidden: expected an integer >= 1, got 0/],
+        [['train', '--text', textFile, '--lr=-1'], /--lr: expected a number > 0, got -1/],
+        [['train', '--text', textFile, '--lr', '-1'], /option '--lr' needs a value \(a value starting with '-' is written --lr=-\.\.\.\)/],
+        [['train', '--text'], /option '--text' needs a value/],
+        [['train'], /--text FILE is required/],
+        [['sample'], /--model DIR is required/],
+        [['sample', '--model', tmp, 'extra'], /unexpected argument 'extra'/],
+        [['frobnicate'], /unknown command 'frobnicate'/],
+        [['experiment', 'juggle'], /unknown experiment 'juggle'/],
+        [['experiment', 'adding', '--models', 'lstm,gru'], /--models: expected/],
+        [['bench', '--bogus'], /unknown option '--bogus'/],
+        [['info', '--json=yes'], /does not take a value/],
+      ];
+      for (const [args, msg] of cases) {
+        const r = cli(...args);
+        expect(r.code, args.join(' ')).to.equal(2);
+        expect(r.err, args.join(' ')).to.match(msg);
+        expect(r.err.trim().split('\n'), args.join(' ')).to.have.length(1);
+        expect(r.out).to.equal('');
+      }
+    });
+
+    it('runtime failures exit 1 with the cause', function () {
+      const r = cli('train', '--text', path.join(tmp, 'missing.txt'));
+      expect(r.code).to.equal(1);
+      expect(r.err).to.match(/cannot read .*missing\.txt/);
+      const s = cli('sample', '--model', path.join(tmp, 'nothing-here'));
+      expect(s.code).to.equal(1);
+      expect(s.err).to.match(/no trained model here/);
+    });
+  });
+
+  describe('info', function () {
+    it('prints the backend, ISA and threads; --json for scripts', function () {
+      const r = cli('info');
+      expect(r.code).to.equal(0);
+      expect(r.out).to.match(/^backend: +(native|ts)$/m).and.match(/^isa: +\S+/m).and.match(/^threads: +\d+/m);
+      const j = JSON.parse(cli('info', '--json').out);
+      expect(j.backend).to.be.oneOf(['native', 'ts']);
+      if (j.backend === 'native') expect(j.addon.file).to.match(/\.node$/);
+    });
+  });
+
+  describe('train, resume, sample', function () {
+    it('trains for N steps, writes a checkpoint and the vocabulary', function () {
+      const out = path.join(tmp, 'm4');
+      const r = cli('train', '--text', textFile, ...TINY, '--steps', '4', '--checkpoint-every', '2', '--out', out);
+      expect(r.code, r.err).to.equal(0);
+      expect(r.out).to.match(/training a character LSTM \(1 layer of 8, \d+ symbols/);
+      expect(r.out).to.match(/trained 4 steps \(4 in this run, step limit reached\)/);
+      expect(r.out).to.match(/validation \d+\.\d+ nats\/char/);
+      const meta = JSON.parse(fs.readFileSync(path.join(out, 'charlm.json'), 'utf8'));
+      expect(meta.vocab.join('')).to.equal([...new Set(fs.readFileSync(textFile, 'utf8'))].sort().join(''));
+      expect(meta).to.include({ hidden: 8, embed: 4, seqLen: 8, batch: 4, layers: 1 });
+      const ck = readCheckpoint(path.join(out, 'checkpoint.safetensors'));
+      expect(ck.trainer.step).to.equal(4);
+      expect(ck.optimizer.kind).to.equal('Adam');
+    });
+
+    it('resuming gives the weights of the uninterrupted run, bit for bit', function () {
+      const a = path.join(tmp, 'straight'), b = path.join(tmp, 'resumed');
+      expect(cli('train', '--text', textFile, ...TINY, '--steps', '6', '--out', a).code).to.equal(0);
+      expect(cli('train', '--text', textFile, ...TINY, '--steps', '3', '--out', b).code).to.equal(0);
+      const r = cli('train', '--text', textFile, '--resume', '--steps', '6', '--out', b);
+      expect(r.code, r.err).to.equal(0);
+      expect(r.out).to.match(/resuming/).and.match(/trained 6 steps \(3 in this run/);
+      const wa = readCheckpoint(path.join(a, 'checkpoint.safetensors')).weights;
+      const wb = readCheckpoint(path.join(b, 'checkpoint.safetensors')).weights;
+      expect(Object.keys(wb)).to.deep.equal(Object.keys(wa));
+      for (const k of Object.keys(wa)) expect(Buffer.from(wb[k].data.buffer).equals(Buffer.from(wa[k].data.buffer)), k).to.equal(true);
+    });
+
+    it('--resume refuses contradicting sizes (2) and a folder without a model (1)', function () {
+      const b = path.join(tmp, 'resumed');
+      const r = cli('train', '--text', textFile, '--resume', '--hidden', '16', '--out', b);
+      expect(r.code).to.equal(2);
+      expect(r.err).to.match(/--hidden 16 differs from the saved model's 8/);
+      const none = cli('train', '--text', textFile, '--resume', '--out', path.join(tmp, 'empty'));
+      expect(none.code).to.equal(1);
+      expect(none.err).to.match(/no model in .* to resume/);
+    });
+
+    it('Ctrl-C saves a final checkpoint and exits 130', async function () {
+      const out = path.join(tmp, 'interrupted');
+      const child = spawn(process.execPath, [bin, 'train', '--text', textFile, ...TINY, '--seconds', '30', '--out', out], { cwd: root, env });
+      let stdout = '', stderr = '';
+      child.stdout.on('data', (d) => { stdout += d; });
+      child.stderr.on('data', (d) => { stderr += d; });
+      await new Promise((res) => { const check = () => (stdout.includes('training a character LSTM') ? setTimeout(res, 400) : setTimeout(check, 20)); check(); });
+      child.kill('SIGINT');
+      const code = await new Promise((res) => child.on('exit', (c) => res(c)));
+      expect(code, stderr).to.equal(130);
+      expect(stderr).to.contain('interrupted: saving a checkpoint');
+      expect(stdout).to.match(/in this run, interrupted\)/);
+      const ck = readCheckpoint(path.join(out, 'checkpoint.safetensors'));
+      expect(ck.trainer.step).to.be.above(0);
+    });
+
+    it('sample streams seeded text from the model, continuing the prime', function () {
+      const m = path.join(tmp, 'm4');
+      const vocab = JSON.parse(fs.readFileSync(path.join(m, 'charlm.json'), 'utf8')).vocab;
+      const r = cli('sample', '--model', m, '--prime', 'Amber ', '--length', '60', '--seed', '3');
+      expect(r.code, r.err).to.equal(0);
+      expect(r.out.startsWith('Amber ')).to.equal(true);
+      const gen = Array.from(r.out.slice(6, -1));
+      expect(gen).to.have.length(60);
+      for (const ch of gen) expect(vocab).to.include(ch);
+      expect(cli('sample', '--model', m, '--prime', 'Amber ', '--length', '60', '--seed', '3').out).to.equal(r.out);
+      expect(cli('sample', '--model', m, '--prime', 'Amber ', '--length', '60', '--seed', '4').out).to.not.equal(r.out);
+      const unseeded = cli('sample', '--model', m, '--length', '5');
+      expect(unseeded.err).to.match(/^seed \d+$/m);
+      const bad = cli('sample', '--model', m, '--prime', 'Zebra');
+      expect(bad.code).to.equal(2);
+      expect(bad.err).to.match(/--prime: characters not in the model's vocabulary: "Z"$/m);
+    });
+  });
+
+  describe('demo', function () {
+    it('trains on a slice of the bundled corpus within the budget, then prints samples and the model folder', function () {
+      const out = path.join(tmp, 'demo');
+      const t0 = Date.now();
+      const r = cli('demo', '--seconds', '1', '--corpus-chars', '20000', '--hidden', '16', '--embed', '8', '--seq-len', '16', '--batch', '8', '--length', '40', '--out', out);
+      expect(r.code, r.err).to.equal(0);
+      expect(Date.now() - t0).to.be.below(20000);
+      expect(r.out).to.match(/on 20,000 characters of Brown Corpus, adventure fiction/);
+      expect(r.out).to.match(/time budget used/);
+      expect(r.out).to.match(/--- sample, temperature 0\.5 \(seed 1\) ---\nThe /).and.match(/--- sample, temperature 1\.0 \(seed 1\) ---\nThe /);
+      expect(r.out).to.match(/training a character LSTM \(1 layer of 16,/); // flags override the demo's defaults
+      expect(r.out).to.contain(`model written to ${out}/`);
+      expect(fs.existsSync(path.join(out, 'checkpoint.safetensors'))).to.equal(true);
+    });
+  });
+
+  describe('experiment', function () {
+    it('adding: trains both models, prints both curves, writes a valid SVG plot and JSON results', function () {
+      const out = path.join(tmp, 'exp');
+      const r = cli('experiment', 'adding', '--steps', '12', '--max-iters', '20', '--eval-every', '10', '--eval-size', '32', '--hidden', '8', '--budget-seconds', '30', '--out', out);
+      expect(r.code, r.err).to.equal(0);
+      expect(r.out).to.match(/adding problem, T = 12: LSTM \(hidden 8\) vs tanh RNN \(hidden \d+\)/);
+      expect(r.out).to.match(/^LSTM \([\d,]+ parameters\): step limit after 20 steps/m).and.match(/^tanh RNN \([\d,]+ parameters\): /m);
+      expect(r.out).to.match(/learning curves \(held-out MSE\):\n +step +LSTM +tanh RNN\n +0 +\d/);
+      const svg = fs.readFileSync(path.join(out, 'adding-T12.svg'), 'utf8');
+      expect(XMLValidator.validate(svg)).to.equal(true);
+      expect(svg.match(/<polyline /g)).to.have.length(2);
+      expect(svg).to.contain('LSTM (hidden 8)').and.contain('held-out MSE (log scale)').and.contain('training step');
+      const j = JSON.parse(fs.readFileSync(path.join(out, 'adding-T12.json'), 'utf8'));
+      expect(j.results.map((x) => x.kind)).to.deep.equal(['lstm', 'rnn']);
+      expect(j.results[0].curve.map((p) => p.step)).to.deep.equal([0, 10, 20]);
+      expect(j.baseline).to.be.closeTo(1 / 6, 1e-12);
+    });
+
+    it('copy: one model on request, the curve in cross-entropy', function () {
+      const out = path.join(tmp, 'exp');
+      const r = cli('experiment', 'copy', '--steps', '5', '--models', 'lstm', '--max-iters', '10', '--eval-every', '5', '--eval-size', '16', '--hidden', '8', '--out', out);
+      expect(r.code, r.err).to.equal(0);
+      expect(r.out).to.match(/copy task, gap 5 \(T = 25\): LSTM \(hidden 8\);/);
+      expect(r.out).to.contain('held-out cross-entropy (nats)');
+      expect(XMLValidator.validate(fs.readFileSync(path.join(out, 'copy-T5.svg'), 'utf8'))).to.equal(true);
+    });
+  });
+
+  describe('bench', function () {
+    it('runs the benchmark script with the flags passed through', function () {
+      const r = cli('bench', '--quick', '--only', 'S1');
+      expect(r.code, r.err).to.equal(0);
+      expect(r.out).to.match(/^S1 \(infer\)/m).and.match(/bench: \d+ passed, 0 failed/);
+    });
+  });
+});
