@@ -1,6 +1,6 @@
 // cellstate: LSTM (and, later, GRU and RNN) for Node.js with PyTorch's semantics and weight layout.
 
-export { Tensor, tensor, zeros } from './tensor';
+export { Tensor, tensor, zeros, MAX_ELEMENTS, maxElements, setMaxElements } from './tensor';
 export type { DType, FloatArray, NestedNumbers, TensorLike } from './tensor';
 export { LSTM, LSTMCache } from './nn/lstm';
 export type { LSTMOptions, LSTMForwardOptions, LSTMOutput, LSTMGradOutputs, LSTMGradients } from './nn/lstm';

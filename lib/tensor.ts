@@ -19,22 +19,74 @@ export function dtypeOf(data: FloatArray): DType {
   return data instanceof Float64Array ? 'float64' : 'float32';
 }
 
-export function allocate(dtype: DType, n: number): FloatArray {
+// Size limits (SECURITY.md). Every buffer the library allocates, and every tensor it accepts, holds
+// at most `maxElements()` elements: 2^31 by default (so every element index fits an int32; the
+// native addon enforces the same bound), lowered for a process with CELLSTATE_MAX_ELEMENTS=n or
+// setMaxElements(n). Sizes are checked before anything is allocated, with a RangeError naming the
+// argument; the check is on element counts, so a float64 buffer may take twice the bytes.
+
+/** The hard ceiling on the element count of any tensor or buffer: 2^31. */
+export const MAX_ELEMENTS = 2 ** 31;
+
+function envLimit(): number {
+  const v = process.env.CELLSTATE_MAX_ELEMENTS;
+  if (v === undefined || v === '') return MAX_ELEMENTS;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 1 || n > MAX_ELEMENTS) {
+    throw argRangeError('cellstate', 'CELLSTATE_MAX_ELEMENTS', `an integer in [1, ${MAX_ELEMENTS}]`, describe(v));
+  }
+  return n;
+}
+
+let elementLimit = envLimit();
+
+/** The current element-count limit of any tensor or buffer (see MAX_ELEMENTS). */
+export function maxElements(): number {
+  return elementLimit;
+}
+
+/** Lower (or restore) the element-count limit for this process: an integer in [1, MAX_ELEMENTS]. */
+export function setMaxElements(n: number): void {
+  if (typeof n !== 'number') throw argTypeError('setMaxElements', 'n', `an integer in [1, ${MAX_ELEMENTS}]`, n);
+  if (!Number.isSafeInteger(n) || n < 1 || n > MAX_ELEMENTS) throw argRangeError('setMaxElements', 'n', `an integer in [1, ${MAX_ELEMENTS}]`, describe(n));
+  elementLimit = n;
+}
+
+/**
+ * Check that a buffer of `n` elements (a product of sizes; `what` says which) is within the limit,
+ * before allocating it. Returns n.
+ */
+export function checkElements(where: string, arg: string, n: number, what = `${n} elements`): number {
+  if (!(n <= elementLimit)) {
+    throw argRangeError(where, arg, `at most ${elementLimit} elements per buffer (the size limit, see SECURITY.md)`, `${what}${Number.isFinite(n) ? ` = ${n}` : ''}`);
+  }
+  return n;
+}
+
+/** A zero-filled buffer; `n` must be within the size limit (checked before allocating). */
+export function allocate(dtype: DType, n: number, where = 'cellstate', arg = 'a buffer'): FloatArray {
+  checkElements(where, arg, n);
   return dtype === 'float64' ? new Float64Array(n) : new Float32Array(n);
 }
 
-/** Product of dims; checks each is a non-negative safe integer. */
+/**
+ * Product of dims; checks each is a non-negative integer and that the shape describes at most
+ * maxElements() positions (its product with zero dims left out, so [2^40, 0] is refused too).
+ */
 export function shapeSize(shape: readonly number[], where = 'tensor', arg = 'shape'): number {
   if (!Array.isArray(shape)) throw argTypeError(where, arg, 'an array of non-negative integers', shape);
-  let n = 1;
+  let n = 1, positions = 1;
   for (let i = 0; i < shape.length; i++) {
     const d = shape[i];
     if (typeof d !== 'number' || !Number.isInteger(d) || d < 0) {
       throw argRangeError(where, arg, 'non-negative integer dimensions', `${describe(d)} at axis ${i}`);
     }
     n *= d;
+    if (d > 0) positions *= d;
   }
-  if (!Number.isSafeInteger(n)) throw argRangeError(where, arg, 'an element count below 2^53', formatShape(shape));
+  if (!(positions <= elementLimit)) {
+    throw argRangeError(where, arg, `at most ${elementLimit} elements (the size limit, see SECURITY.md)`, formatShape(shape));
+  }
   return n;
 }
 

@@ -3,7 +3,7 @@
 
 import { argTypeError, describe, formatShape } from '../errors';
 import { Rng } from '../rng';
-import { allocate, Tensor, type DType, type FloatArray } from '../tensor';
+import { allocate, checkElements, Tensor, type DType, type FloatArray } from '../tensor';
 
 export interface ParamSpec {
   name: string;
@@ -18,10 +18,12 @@ export class ParamSet {
   readonly values: Map<string, FloatArray>;
   readonly dtype: DType;
 
-  constructor(specs: ParamSpec[], dtype: DType) {
+  constructor(specs: ParamSpec[], dtype: DType, where = 'cellstate') {
     this.specs = specs;
     this.dtype = dtype;
-    this.values = new Map(specs.map((s) => [s.name, allocate(dtype, s.shape.reduce((a, b) => a * b, 1))]));
+    // Every size is checked against the limit before the first allocation (nothing half-built).
+    const sizes = specs.map((s) => checkElements(where, s.name, s.shape.reduce((a, b) => a * b, 1), `shape ${formatShape(s.shape)}`));
+    this.values = new Map(specs.map((s, i) => [s.name, allocate(dtype, sizes[i])]));
   }
 
   get(name: string): FloatArray {

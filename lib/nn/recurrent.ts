@@ -13,7 +13,7 @@ import type { Backend, BackendName, CellBackwardArgs, CellCache, CellForwardArgs
 import { gateCount } from '../backend/types';
 import { argRangeError, argTypeError, describe, shapeError, StaleCacheError } from '../errors';
 import { freshSeed, Rng } from '../rng';
-import { allocate, checkTensorArg, Tensor, trustedTensor, type DType, type FloatArray } from '../tensor';
+import { allocate, checkElements, checkTensorArg, Tensor, trustedTensor, type DType, type FloatArray } from '../tensor';
 import { oneOf, optionalBool, optionalSeed, positiveInt, readOptions, type Options } from './options';
 import { initBound, ParamSet, type ParamSpec, type StateDictInput } from './params';
 import { checkFinite, checkGrad, checkInput, checkLengths, checkState, type SeqShape } from './sequence';
@@ -158,7 +158,7 @@ export abstract class Recurrent {
     this.seed = optionalSeed(where, 'seed', o.seed) ?? freshSeed();
     if (o.backend !== undefined && !isBackendName(o.backend)) throw argTypeError(where, 'backend', "'ts' or 'native'", o.backend);
     this.backendObj = this.pickBackend(o.backend as BackendName | undefined);
-    this.params = new ParamSet(this.paramSpecs(), this.dtype);
+    this.params = new ParamSet(this.paramSpecs(), this.dtype, where);
     const rng = new Rng(this.seed);
     this.params.initUniform(rng, initBound(this.hiddenSize));
     this.dropoutRng = new Rng(rng.nextU32() ^ 0x5bd1e995);
@@ -355,6 +355,10 @@ export abstract class Recurrent {
     const { T, B, rowT, rowB } = seq;
     const H = this.hiddenSize, P = this.outSize, D = this.numDirections, L = this.numLayers, N = T * B;
     const hShape = [L * D, B, P], cShape = [L * D, B, H];
+    // Size limits before anything is allocated: each layer's output rows and gate pre-activations.
+    const G = gateCount(this.cell.kind) * H;
+    checkElements(where, 'x', N * D * P, `the output of T*B = ${N} rows of ${D * P}`);
+    checkElements(where, 'x', N * G, `the gate pre-activations of T*B = ${N} rows of ${G}`);
     const h0 = checkState(where, 'h0', o.h0, hShape, 'numLayers*numDirections, B, ' + (this.cell.projSize ? 'projSize' : 'hiddenSize'), this.dtype);
     if (!this.hasCell && o.c0 !== undefined && o.c0 !== null) throw argTypeError(where, 'options.c0', `nothing (a ${this.cell.name} has no cell state)`, o.c0);
     const c0 = this.hasCell ? checkState(where, 'c0', o.c0, cShape, 'numLayers*numDirections, B, hiddenSize', this.dtype) : null;

@@ -37,6 +37,11 @@ std::unique_ptr<CellPacked> cell_prepare(const CellConfig& cfg, const float* w_i
     w->whr_t = pack_b(true, H, P, w_hr, H);   // B(k, j) = W_hr[j, k]
     w->whr_n = pack_b(false, P, H, w_hr, H);  // B = W_hr
   }
+  // pack_b reports a failed allocation through ok() (it never throws), and sgemm_packed leaves C
+  // untouched for a bad PackedB: a silently unpacked weight would give garbage on every call.
+  for (const PackedB* pb : {&w->wih_t, &w->wih_n, &w->whh_t, &w->whh_n, &w->whn_t, &w->whn_n, &w->whr_t, &w->whr_n}) {
+    if (!pb->ok()) throw std::bad_alloc();
+  }
   w->bias_x.assign(G, 0.f);
   const int64_t n_start = cfg.kind == CellKind::gru ? 2 * H : G;  // GRU: b_hn stays with h·W_hnᵀ
   for (int64_t j = 0; j < G; ++j) w->bias_x[j] = (b_ih ? b_ih[j] : 0.f) + (b_hh && j < n_start ? b_hh[j] : 0.f);
