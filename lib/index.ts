@@ -8,7 +8,7 @@ export { GRU } from './nn/gru';
 export type { GRUOptions } from './nn/gru';
 export { RNN } from './nn/rnn';
 export type { RNNOptions } from './nn/rnn';
-export { Recurrent, RecurrentCache } from './nn/recurrent';
+export { Recurrent, RecurrentCache, MAX_LAYERS } from './nn/recurrent';
 export type { RecurrentOptions, ForwardOptions, RecurrentOutput, GradOutputs, RecurrentGradients, StepState } from './nn/recurrent';
 export type { StateDictInput } from './nn/params';
 export { backend, availableBackends, setThreads } from './backend';

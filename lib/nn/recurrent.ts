@@ -105,6 +105,9 @@ interface BackwardPlan {
   after: ((() => void) | null)[]; // run after each entry of `layers` (dropout on ∂input)
 }
 
+/** The most stacked layers a recurrent model may have (SECURITY.md). */
+export const MAX_LAYERS = 1024;
+
 export const COMMON_KEYS = ['inputSize', 'hiddenSize', 'numLayers', 'bias', 'batchFirst', 'bidirectional', 'dropout', 'clip', 'reverse', 'seed', 'dtype', 'backend'] as const;
 const FORWARD_KEYS = ['h0', 'c0', 'lengths'] as const;
 const GRAD_KEYS = ['dOutput', 'dHN', 'dCN'] as const;
@@ -139,6 +142,9 @@ export abstract class Recurrent {
     this.inputSize = positiveInt(where, 'inputSize', o.inputSize);
     this.hiddenSize = positiveInt(where, 'hiddenSize', o.hiddenSize);
     this.numLayers = o.numLayers === undefined ? 1 : positiveInt(where, 'numLayers', o.numLayers);
+    // Each layer-direction costs JS objects (parameter specs, prepared weights), not just typed
+    // arrays: without a bound, numLayers = 2^31 exhausts the JS heap, which aborts the process.
+    if (this.numLayers > MAX_LAYERS) throw argRangeError(where, 'numLayers', `an integer in [1, ${MAX_LAYERS}] (the layer limit, see SECURITY.md)`, describe(this.numLayers));
     this.bias = optionalBool(where, 'bias', o.bias, true);
     this.batchFirst = optionalBool(where, 'batchFirst', o.batchFirst, false);
     this.bidirectional = optionalBool(where, 'bidirectional', o.bidirectional, false);
