@@ -19,4 +19,10 @@ describe('hostile arguments (fuzzer findings)', function () {
     expect(new LSTM({ inputSize: 1, hiddenSize: 1, numLayers: 3, backend: 'ts' }).numLayers).to.equal(3);
   });
 
+  it('LastStep refuses T = 0 (it selected row -1; backward then wrote out of bounds)', function () {
+    const ls = new LastStep();
+    expect(() => ls.forwardTrain(zeros([0, 2, 3]))).to.throw(RangeError, 'LastStep.forwardTrain: x: expected shape [T, B, F] with T >= 1, got [0, 2, 3]');
+    expect(() => new LastStep({ batchFirst: true }).forward(zeros([2, 0, 3]))).to.throw(RangeError, 'with T >= 1');
+  });
+
 });
