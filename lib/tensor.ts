@@ -74,7 +74,24 @@ export function allocate(dtype: DType, n: number, where = 'cellstate', arg = 'a 
  * maxElements() positions (its product with zero dims left out, so [2^40, 0] is refused too).
  */
 export function shapeSize(shape: readonly number[], where = 'tensor', arg = 'shape'): number {
+  return sizeOf(readShape(shape, where, arg), where, arg);
+}
+
+/**
+ * A private copy of a user's shape array, each entry read once: a Proxy or getter that throws is
+ * a TypeError naming the argument, and one that changes its answer between reads cannot make the
+ * validated shape differ from the one used.
+ */
+export function readShape(shape: unknown, where = 'tensor', arg = 'shape'): number[] {
   if (!Array.isArray(shape)) throw argTypeError(where, arg, 'an array of non-negative integers', shape);
+  try {
+    return Array.from(shape as unknown[]) as number[];
+  } catch (e) {
+    throw argTypeError(where, arg, `a readable array of dimensions (reading it threw: ${(e as Error)?.message ?? e})`, undefined);
+  }
+}
+
+function sizeOf(shape: readonly number[], where: string, arg: string): number {
   let n = 1, positions = 1;
   for (let i = 0; i < shape.length; i++) {
     const d = shape[i];
@@ -98,12 +115,13 @@ export class Tensor {
     if (!(data instanceof Float32Array) && !(data instanceof Float64Array)) {
       throw argTypeError('Tensor', 'data', 'a Float32Array or Float64Array', data);
     }
-    const n = shapeSize(shape, 'Tensor');
+    const dims = readShape(shape, 'Tensor');
+    const n = sizeOf(dims, 'Tensor', 'shape');
     if (n !== data.length) {
-      throw argRangeError('Tensor', 'data', `${n} elements for shape ${formatShape(shape)}`, `${data.length}`);
+      throw argRangeError('Tensor', 'data', `${n} elements for shape ${formatShape(dims)}`, `${data.length}`);
     }
     this.data = data;
-    this.shape = Object.freeze(shape.slice());
+    this.shape = Object.freeze(dims);
   }
 
   get dtype(): DType {
@@ -187,6 +205,17 @@ function flattenInto(values: NestedNumbers, shape: readonly number[], axis: numb
  * any other array-like is copied into a new buffer.
  */
 export function tensor(values: NestedNumbers | ArrayLike<number> | FloatArray, shape?: readonly number[], dtype?: DType): Tensor {
+  try {
+    return buildTensor(values, shape, dtype);
+  } catch (e) {
+    // Our own checks name 'tensor'/'Tensor'; anything else was thrown while reading the caller's
+    // values (a getter or Proxy), and is reported as such rather than escaping unexplained.
+    if ((e instanceof TypeError || e instanceof RangeError) && /^(tensor|Tensor): /.test(e.message)) throw e;
+    throw argTypeError('tensor', 'values', `readable nested arrays or array-likes of numbers (reading them threw: ${(e as Error)?.message ?? e})`, undefined);
+  }
+}
+
+function buildTensor(values: NestedNumbers | ArrayLike<number> | FloatArray, shape?: readonly number[], dtype?: DType): Tensor {
   const where = 'tensor';
   if (dtype !== undefined && dtype !== 'float32' && dtype !== 'float64') {
     throw argTypeError(where, 'dtype', "'float32' or 'float64'", dtype);
@@ -195,18 +224,19 @@ export function tensor(values: NestedNumbers | ArrayLike<number> | FloatArray, s
     const want = dtype ?? dtypeOf(values);
     const s = shape ?? [values.length];
     if (dtypeOf(values) === want) return new Tensor(values, s);
-    const out = allocate(want, values.length);
+    const out = allocate(want, values.length, where, 'values');
     out.set(values);
     return new Tensor(out, s);
   }
   if (shape !== undefined) {
+    shape = readShape(shape, where);
     const n = shapeSize(shape, where);
     const src = values as ArrayLike<number>;
     if (src === null || typeof src !== 'object' || typeof src.length !== 'number') {
       throw argTypeError(where, 'values', 'an array or typed array', values);
     }
     if (src.length !== n) throw argRangeError(where, 'values', `${n} elements for shape ${formatShape(shape)}`, `${src.length}`);
-    const out = allocate(dtype ?? 'float32', n);
+    const out = allocate(dtype ?? 'float32', n, where, 'values');
     for (let i = 0; i < n; i++) {
       const v = src[i];
       if (typeof v !== 'number') throw argTypeError(where, `values[${i}]`, 'a number', v);
@@ -227,7 +257,9 @@ export function tensor(values: NestedNumbers | ArrayLike<number> | FloatArray, s
 }
 
 export function zeros(shape: readonly number[], dtype: DType = 'float32'): Tensor {
-  return new Tensor(allocate(dtype, shapeSize(shape, 'zeros')), shape);
+  if (dtype !== 'float32' && dtype !== 'float64') throw argTypeError('zeros', 'dtype', "'float32' or 'float64'", dtype);
+  const dims = readShape(shape, 'zeros');
+  return new Tensor(allocate(dtype, sizeOf(dims, 'zeros', 'shape'), 'zeros', 'shape'), dims);
 }
 
 /**
@@ -249,9 +281,12 @@ export function checkTensorArg(where: string, arg: string, value: unknown, dtype
   if (!(data instanceof Want)) {
     throw argTypeError(where, `${arg}.data`, `a ${Want.name} (the model's dtype is ${dtype})`, data);
   }
-  const n = shapeSize(shape as number[], where, `${arg}.shape`);
+  const dims = readShape(shape, where, `${arg}.shape`);
+  const n = sizeOf(dims, where, `${arg}.shape`);
+  // A detached buffer (transferred or structuredClone'd away) reads as length 0: refused here.
   if (n !== data.length) {
-    throw argRangeError(where, arg, `${n} elements for shape ${formatShape(shape as number[])}`, `${data.length} elements in data`);
+    throw argRangeError(where, arg, `${n} elements for shape ${formatShape(dims)}`, `${data.length} elements in data${data.buffer.byteLength === 0 && n > 0 ? ' (a detached buffer?)' : ''}`);
   }
-  return { shape: (shape as number[]).slice(), data };
+  // Zero elements: hand on a fresh empty array, since a detached one cannot even be sliced.
+  return { shape: dims, data: n === 0 ? new Want(0) : data };
 }
