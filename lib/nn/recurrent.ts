@@ -96,6 +96,7 @@ interface ForwardPlan {
   after: ((() => void) | null)[]; // [L] run after layer k (dropout on its output)
   seq: SeqShape;
   prepared: readonly PreparedCell[];
+  version: number; // of `prepared`: taken with it, at call time
   masks: (FloatArray | null)[];
 }
 
@@ -408,7 +409,7 @@ export abstract class Recurrent {
       hN: trustedTensor(hN, hShape),
     };
     if (cN) result.cN = trustedTensor(cN, cShape);
-    return { out: result, layers, after, seq, prepared, masks };
+    return { out: result, layers, after, seq, prepared, version: this.version, masks };
   }
 
   /** Inverted dropout: 0 with probability p, else 1/(1-p). Seeded stream, advances per call. */
@@ -420,7 +421,9 @@ export abstract class Recurrent {
   }
 
   private makeCache(plan: ForwardPlan, caches: CellCache[]): RecurrentCache {
-    return new RecurrentCache(this, this.version, plan.seq, caches, this.backendObj.name, plan.prepared, plan.masks);
+    // The version of the weights the forward used (call time), not the current one: an update
+    // while forwardTrainAsync was in flight must make this cache stale.
+    return new RecurrentCache(this, plan.version, plan.seq, caches, plan.prepared[0]?.backend ?? this.backendObj.name, plan.prepared, plan.masks);
   }
 
   private planBackward(where: string, cache: RecurrentCache, gradOutputs: GradOutputs | undefined): BackwardPlan {
