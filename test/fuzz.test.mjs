@@ -80,3 +80,30 @@ describe('fuzzing', function () {
     addon.cellForward(w, 2, 3, 1, 2, false, null, f(12), 0, 2, f(18), 0, 3, null, null, f(9), null, null); // batch-first
   });
 });
+
+describe('native training cache', function () {
+  (hasNative ? it : it.skip)('backward does not depend on what the cache buffer held before forward (variable lengths)', function () {
+    // Found by native/tests/fuzz_cell.cc: padded rows of the cache were never written, and the
+    // weight-gradient GEMMs multiplied their zero ∂ rows by whatever the buffer held (NaN -> NaN).
+    const addon = loadNative().addon;
+    const f = (n, v = 0) => new Float32Array(n).fill(v);
+    const rng = new Rng(3);
+    const rnd = (n) => Float32Array.from({ length: n }, () => rng.uniform(-1, 1));
+    for (const [kind, G] of [[KIND_CODE.gru, 3], [KIND_CODE.lstm, 4], [KIND_CODE.rnn_tanh, 1]]) {
+      const I = 3, H = 4, T = 5, B = 2, N = T * B, GH = G * H;
+      const w = addon.cellPrepare(kind, I, H, 0, kind === KIND_CODE.gru ? 0 : 0, 0.5, rnd(GH * I), rnd(GH * H), rnd(GH), rnd(GH), null, null, null, null);
+      const x = rnd(N * I), dy = rnd(N * H), lengths = Int32Array.of(2, 5);
+      const run = (fillValue) => {
+        const cache = f(addon.cellCacheSize(w, T, B), fillValue);
+        const lstm = kind === KIND_CODE.lstm;
+        addon.cellForward(w, T, B, B, 1, true, lengths, x, 0, I, f(N * H), 0, H, null, null, f(B * H), lstm ? f(B * H) : null, cache);
+        const dWih = f(GH * I), dWhh = f(GH * H), dBih = f(GH), dBhh = f(GH);
+        addon.cellBackward(w, T, B, B, 1, true, lengths, x, 0, I, cache, dy, 0, H, null, null, f(N * I), 0, I, f(B * H), lstm ? f(B * H) : null, dWih, dWhh, dBih, dBhh, null, null, null, null);
+        return [...dWih, ...dWhh, ...dBih, ...dBhh];
+      };
+      const clean = run(0), dirty = run(NaN);
+      expect(clean.every(Number.isFinite)).to.equal(true);
+      expect(dirty, `kind ${kind}`).to.deep.equal(clean);
+    }
+  });
+});
