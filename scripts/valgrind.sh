@@ -10,7 +10,7 @@ N="${1:-200}"
 LOG="$(mktemp)"
 trap 'rm -f "$LOG"' EXIT
 cat > "$LOG.js" <<JS
-const c = require('./dist');
+const c = require('$(pwd)/dist');
 c.setThreads(2);
 const rng = new c.Rng(1);
 const rand = (s) => new c.Tensor(Float32Array.from({ length: s.reduce((a, b) => a * b, 1) }, () => rng.uniform(-1, 1)), s);
@@ -18,7 +18,7 @@ const models = [
   new c.LSTM({ inputSize: 5, hiddenSize: 19, backend: 'native', seed: 1 }),
   new c.LSTM({ inputSize: 5, hiddenSize: 9, projSize: 4, peephole: true, clip: 2, backend: 'native', seed: 2 }),
   new c.GRU({ inputSize: 5, hiddenSize: 7, bidirectional: true, numLayers: 2, backend: 'native', seed: 3 }),
-  new c.GRU({ inputSize: 5, hiddenSize: 6, linearBeforeReset: false, batchFirst: true, backend: 'native', seed: 4 }),
+  new c.GRU({ inputSize: 5, hiddenSize: 6, linearBeforeReset: false, backend: 'native', seed: 4 }),
   new c.RNN({ inputSize: 5, hiddenSize: 8, nonlinearity: 'relu', reverse: true, backend: 'native', seed: 5 }),
 ];
 (async () => {
