@@ -7,7 +7,7 @@
 # With clang (apt: clang libclang-rt-14-dev) it is a coverage-guided libFuzzer binary whose corpus
 # persists in $OUT/corpus (rerun to continue); crashes are written to $OUT/crash-* with the input
 # that reproduces them (./fuzz_cell $OUT/crash-...). Without clang it falls back to g++ and the
-# harness's own seeded driver (CELLSTATE_FUZZ_STANDALONE). Per-file ISA flags exactly as the addon
+# harness's own seeded driver (CELLSTATE_FUZZ_STANDALONE; FUZZ_MODE=standalone forces it). Per-file ISA flags exactly as the addon
 # (only *_avx2.cc / *_avx512.cc get -m flags). Outputs go to $OUT (default /tmp/cellstate-fuzz),
 # never into the repository. Compiles with at most 2 jobs.
 set -euo pipefail
@@ -18,7 +18,7 @@ OUT="${OUT:-/tmp/cellstate-fuzz}"
 SECONDS_PER_TIER="${1:-20}"
 mkdir -p "$OUT/corpus"
 
-if command -v clang++ >/dev/null && echo 'extern "C" int LLVMFuzzerTestOneInput(const unsigned char*, unsigned long){return 0;}' \
+if [[ "${FUZZ_MODE:-}" != standalone ]] && command -v clang++ >/dev/null && echo 'extern "C" int LLVMFuzzerTestOneInput(const unsigned char*, unsigned long){return 0;}' \
      | clang++ -x c++ -fsanitize=fuzzer - -o "$OUT/probe" 2>/dev/null; then
   CXX=clang++; MODE=libfuzzer; FUZZ_FLAGS=(-fsanitize=fuzzer,address,undefined)
 else
