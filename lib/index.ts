@@ -1,6 +1,6 @@
 // cellstate: LSTM (and, later, GRU and RNN) for Node.js with PyTorch's semantics and weight layout.
 
-export { Tensor, tensor, zeros } from './tensor';
+export { Tensor, tensor, zeros, MAX_ELEMENTS, maxElements, setMaxElements } from './tensor';
 export type { DType, FloatArray, NestedNumbers, TensorLike } from './tensor';
 export { LSTM, LSTMCache } from './nn/lstm';
 export type { LSTMOptions, LSTMForwardOptions, LSTMOutput, LSTMGradOutputs, LSTMGradients } from './nn/lstm';
@@ -8,7 +8,7 @@ export { GRU } from './nn/gru';
 export type { GRUOptions } from './nn/gru';
 export { RNN } from './nn/rnn';
 export type { RNNOptions } from './nn/rnn';
-export { Recurrent, RecurrentCache } from './nn/recurrent';
+export { Recurrent, RecurrentCache, MAX_LAYERS } from './nn/recurrent';
 export type { RecurrentOptions, ForwardOptions, RecurrentOutput, GradOutputs, RecurrentGradients, StepState } from './nn/recurrent';
 export type { StateDictInput } from './nn/params';
 export { backend, availableBackends, setThreads } from './backend';

@@ -19,22 +19,91 @@ export function dtypeOf(data: FloatArray): DType {
   return data instanceof Float64Array ? 'float64' : 'float32';
 }
 
-export function allocate(dtype: DType, n: number): FloatArray {
+// Size limits (SECURITY.md). Every buffer the library allocates, and every tensor it accepts, holds
+// at most `maxElements()` elements: 2^31 by default (so every element index fits an int32; the
+// native addon enforces the same bound), lowered for a process with CELLSTATE_MAX_ELEMENTS=n or
+// setMaxElements(n). Sizes are checked before anything is allocated, with a RangeError naming the
+// argument; the check is on element counts, so a float64 buffer may take twice the bytes.
+
+/** The hard ceiling on the element count of any tensor or buffer: 2^31. */
+export const MAX_ELEMENTS = 2 ** 31;
+
+function envLimit(): number {
+  const v = process.env.CELLSTATE_MAX_ELEMENTS;
+  if (v === undefined || v === '') return MAX_ELEMENTS;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 1 || n > MAX_ELEMENTS) {
+    throw argRangeError('cellstate', 'CELLSTATE_MAX_ELEMENTS', `an integer in [1, ${MAX_ELEMENTS}]`, describe(v));
+  }
+  return n;
+}
+
+let elementLimit = envLimit();
+
+/** The current element-count limit of any tensor or buffer (see MAX_ELEMENTS). */
+export function maxElements(): number {
+  return elementLimit;
+}
+
+/** Lower (or restore) the element-count limit for this process: an integer in [1, MAX_ELEMENTS]. */
+export function setMaxElements(n: number): void {
+  if (typeof n !== 'number') throw argTypeError('setMaxElements', 'n', `an integer in [1, ${MAX_ELEMENTS}]`, n);
+  if (!Number.isSafeInteger(n) || n < 1 || n > MAX_ELEMENTS) throw argRangeError('setMaxElements', 'n', `an integer in [1, ${MAX_ELEMENTS}]`, describe(n));
+  elementLimit = n;
+}
+
+/**
+ * Check that a buffer of `n` elements (a product of sizes; `what` says which) is within the limit,
+ * before allocating it. Returns n.
+ */
+export function checkElements(where: string, arg: string, n: number, what = `${n} elements`): number {
+  if (!(n <= elementLimit)) {
+    throw argRangeError(where, arg, `at most ${elementLimit} elements per buffer (the size limit, see SECURITY.md)`, `${what}${Number.isFinite(n) ? ` = ${n}` : ''}`);
+  }
+  return n;
+}
+
+/** A zero-filled buffer; `n` must be within the size limit (checked before allocating). */
+export function allocate(dtype: DType, n: number, where = 'cellstate', arg = 'a buffer'): FloatArray {
+  checkElements(where, arg, n);
   return dtype === 'float64' ? new Float64Array(n) : new Float32Array(n);
 }
 
-/** Product of dims; checks each is a non-negative safe integer. */
+/**
+ * Product of dims; checks each is a non-negative integer and that the shape describes at most
+ * maxElements() positions (its product with zero dims left out, so [2^40, 0] is refused too).
+ */
 export function shapeSize(shape: readonly number[], where = 'tensor', arg = 'shape'): number {
+  return sizeOf(readShape(shape, where, arg), where, arg);
+}
+
+/**
+ * A private copy of a user's shape array, each entry read once: a Proxy or getter that throws is
+ * a TypeError naming the argument, and one that changes its answer between reads cannot make the
+ * validated shape differ from the one used.
+ */
+export function readShape(shape: unknown, where = 'tensor', arg = 'shape'): number[] {
   if (!Array.isArray(shape)) throw argTypeError(where, arg, 'an array of non-negative integers', shape);
-  let n = 1;
+  try {
+    return Array.from(shape as unknown[]) as number[];
+  } catch (e) {
+    throw argTypeError(where, arg, `a readable array of dimensions (reading it threw: ${(e as Error)?.message ?? e})`, undefined);
+  }
+}
+
+function sizeOf(shape: readonly number[], where: string, arg: string): number {
+  let n = 1, positions = 1;
   for (let i = 0; i < shape.length; i++) {
     const d = shape[i];
     if (typeof d !== 'number' || !Number.isInteger(d) || d < 0) {
       throw argRangeError(where, arg, 'non-negative integer dimensions', `${describe(d)} at axis ${i}`);
     }
     n *= d;
+    if (d > 0) positions *= d;
   }
-  if (!Number.isSafeInteger(n)) throw argRangeError(where, arg, 'an element count below 2^53', formatShape(shape));
+  if (!(positions <= elementLimit)) {
+    throw argRangeError(where, arg, `at most ${elementLimit} elements (the size limit, see SECURITY.md)`, formatShape(shape));
+  }
   return n;
 }
 
@@ -46,12 +115,13 @@ export class Tensor {
     if (!(data instanceof Float32Array) && !(data instanceof Float64Array)) {
       throw argTypeError('Tensor', 'data', 'a Float32Array or Float64Array', data);
     }
-    const n = shapeSize(shape, 'Tensor');
+    const dims = readShape(shape, 'Tensor');
+    const n = sizeOf(dims, 'Tensor', 'shape');
     if (n !== data.length) {
-      throw argRangeError('Tensor', 'data', `${n} elements for shape ${formatShape(shape)}`, `${data.length}`);
+      throw argRangeError('Tensor', 'data', `${n} elements for shape ${formatShape(dims)}`, `${data.length}`);
     }
     this.data = data;
-    this.shape = Object.freeze(shape.slice());
+    this.shape = Object.freeze(dims);
   }
 
   get dtype(): DType {
@@ -135,6 +205,17 @@ function flattenInto(values: NestedNumbers, shape: readonly number[], axis: numb
  * any other array-like is copied into a new buffer.
  */
 export function tensor(values: NestedNumbers | ArrayLike<number> | FloatArray, shape?: readonly number[], dtype?: DType): Tensor {
+  try {
+    return buildTensor(values, shape, dtype);
+  } catch (e) {
+    // Our own checks name 'tensor'/'Tensor'; anything else was thrown while reading the caller's
+    // values (a getter or Proxy), and is reported as such rather than escaping unexplained.
+    if ((e instanceof TypeError || e instanceof RangeError) && /^(tensor|Tensor): /.test(e.message)) throw e;
+    throw argTypeError('tensor', 'values', `readable nested arrays or array-likes of numbers (reading them threw: ${(e as Error)?.message ?? e})`, undefined);
+  }
+}
+
+function buildTensor(values: NestedNumbers | ArrayLike<number> | FloatArray, shape?: readonly number[], dtype?: DType): Tensor {
   const where = 'tensor';
   if (dtype !== undefined && dtype !== 'float32' && dtype !== 'float64') {
     throw argTypeError(where, 'dtype', "'float32' or 'float64'", dtype);
@@ -143,18 +224,19 @@ export function tensor(values: NestedNumbers | ArrayLike<number> | FloatArray, s
     const want = dtype ?? dtypeOf(values);
     const s = shape ?? [values.length];
     if (dtypeOf(values) === want) return new Tensor(values, s);
-    const out = allocate(want, values.length);
+    const out = allocate(want, values.length, where, 'values');
     out.set(values);
     return new Tensor(out, s);
   }
   if (shape !== undefined) {
+    shape = readShape(shape, where);
     const n = shapeSize(shape, where);
     const src = values as ArrayLike<number>;
     if (src === null || typeof src !== 'object' || typeof src.length !== 'number') {
       throw argTypeError(where, 'values', 'an array or typed array', values);
     }
     if (src.length !== n) throw argRangeError(where, 'values', `${n} elements for shape ${formatShape(shape)}`, `${src.length}`);
-    const out = allocate(dtype ?? 'float32', n);
+    const out = allocate(dtype ?? 'float32', n, where, 'values');
     for (let i = 0; i < n; i++) {
       const v = src[i];
       if (typeof v !== 'number') throw argTypeError(where, `values[${i}]`, 'a number', v);
@@ -175,7 +257,9 @@ export function tensor(values: NestedNumbers | ArrayLike<number> | FloatArray, s
 }
 
 export function zeros(shape: readonly number[], dtype: DType = 'float32'): Tensor {
-  return new Tensor(allocate(dtype, shapeSize(shape, 'zeros')), shape);
+  if (dtype !== 'float32' && dtype !== 'float64') throw argTypeError('zeros', 'dtype', "'float32' or 'float64'", dtype);
+  const dims = readShape(shape, 'zeros');
+  return new Tensor(allocate(dtype, sizeOf(dims, 'zeros', 'shape'), 'zeros', 'shape'), dims);
 }
 
 /**
@@ -197,9 +281,12 @@ export function checkTensorArg(where: string, arg: string, value: unknown, dtype
   if (!(data instanceof Want)) {
     throw argTypeError(where, `${arg}.data`, `a ${Want.name} (the model's dtype is ${dtype})`, data);
   }
-  const n = shapeSize(shape as number[], where, `${arg}.shape`);
+  const dims = readShape(shape, where, `${arg}.shape`);
+  const n = sizeOf(dims, where, `${arg}.shape`);
+  // A detached buffer (transferred or structuredClone'd away) reads as length 0: refused here.
   if (n !== data.length) {
-    throw argRangeError(where, arg, `${n} elements for shape ${formatShape(shape as number[])}`, `${data.length} elements in data`);
+    throw argRangeError(where, arg, `${n} elements for shape ${formatShape(dims)}`, `${data.length} elements in data${data.buffer.byteLength === 0 && n > 0 ? ' (a detached buffer?)' : ''}`);
   }
-  return { shape: (shape as number[]).slice(), data };
+  // Zero elements: hand on a fresh empty array, since a detached one cannot even be sliced.
+  return { shape: dims, data: n === 0 ? new Want(0) : data };
 }

@@ -107,7 +107,9 @@ struct Arg {
   }
 };
 
-// Element count limit for any buffer the addon computes over (documented in SECURITY.md later).
+// Element count limit for any buffer the addon computes over or allocates: 2^31, the library's
+// MAX_ELEMENTS (lib/tensor.ts, SECURITY.md), so every element index fits an int32 and no product
+// of two checked sizes overflows int64 (index arithmetic in the kernels is int64 throughout).
 constexpr int64_t kMaxElems = int64_t{1} << 31;
 
 // Checked a*b (+ c) for non-negative operands within kMaxElems.
@@ -130,8 +132,12 @@ SeqArgs read_seq(const Arg& a, size_t i) {
   s.seq.rowT = a.integer(i + 2, 0, N);
   s.seq.rowB = a.integer(i + 3, 0, N);
   s.seq.reverse = a.boolean(i + 4);
-  s.max_row = (s.seq.T - 1) * s.seq.rowT + (s.seq.B - 1) * s.seq.rowB;
-  if (s.max_row >= N) a.range_error("rowT/rowB map rows outside the T*B rows");
+  // Only the two layouts lib/ uses: time-major (B, 1) or batch-first (1, T). Both map the T*B
+  // (t, b) pairs one-to-one onto rows [0, N), so no two steps (or threads) share a row, and every
+  // row buffer must really hold N rows (internal scratch is then bounded by the caller's memory).
+  const bool time_major = s.seq.rowT == s.seq.B && s.seq.rowB == 1, batch_first = s.seq.rowT == 1 && s.seq.rowB == s.seq.T;
+  if (!time_major && !batch_first) a.range_error("rowT/rowB map rows outside the T*B rows or onto each other: expected (B, 1) or (1, T)");
+  s.max_row = N - 1;
   if (!a.is_null(i + 5)) {
     if (!a.at(i + 5).IsTypedArray() || a.at(i + 5).As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
       a.type_error(i + 5, "an Int32Array of lengths or null");
@@ -174,6 +180,7 @@ struct ForwardCall {
     const CellConfig& c = w->cfg;
     const bool lstm = c.kind == CellKind::lstm;
     const int64_t BP = mul_checked(a, s.seq.B, c.P, "B*P"), BH = mul_checked(a, s.seq.B, c.H, "B*H");
+    mul_checked(a, mul_checked(a, s.seq.T, s.seq.B, "T*B"), c.G, "T*B*G (the gate pre-activations)");
     io.x = rows_arg(a, 7, s.max_row, c.I, false, "x", &io.ldx);
     io.y = rows_arg(a, 10, s.max_row, c.P, false, "y", &io.ldy);
     io.h0 = a.f32_or_null(13, BP, "h0");
@@ -202,6 +209,7 @@ struct BackwardCall {
     const CellConfig& c = w->cfg;
     const bool lstm = c.kind == CellKind::lstm, proj = lstm && c.P != c.H;
     const int64_t BP = mul_checked(a, s.seq.B, c.P, "B*P"), BH = mul_checked(a, s.seq.B, c.H, "B*H");
+    mul_checked(a, mul_checked(a, s.seq.T, s.seq.B, "T*B"), c.G, "T*B*G (the gate pre-activations)");
     g.x = rows_arg(a, 7, s.max_row, c.I, false, "x", &g.ldx);
     mul_checked(a, mul_checked(a, s.seq.T, s.seq.B, "T*B"), 6 * c.G + 2 * c.P, "the training cache");
     g.cache = a.f32(10, cell_cache_floats(c, s.seq.T, s.seq.B), "cache");

@@ -7,10 +7,11 @@
 // the addon owns no per-call memory; packed weights are an External freed with its JS object.
 
 import * as path from 'node:path';
-import type { FloatArray } from '../tensor';
+import { checkElements, type FloatArray } from '../tensor';
 import type {
   Backend, BackendInfo, CellBackwardArgs, CellCache, CellForwardArgs, CellKind, CellParams, PreparedCell, SeqLayout,
 } from './types';
+import { gateCount } from './types';
 
 /** Opaque packed weights owned by the addon. */
 export type NativeHandle = { readonly __brand: 'cellstate.CellPacked' };
@@ -126,6 +127,8 @@ function makeBackend(addon: NativeAddon): Backend {
 
   function forwardArgs(w: PreparedCell, a: CellForwardArgs, train: boolean): { args: ForwardArgs; cache: NativeCache | null } {
     const handle = (w as NativePrepared).handle;
+    // The addon's own bound on the training cache (native/addon.cc), checked before allocating.
+    if (train) checkElements('cellstate (native)', 'the training cache', a.T * a.B * (6 * gateCount(w.kind) * w.hiddenSize + 2 * w.outSize), `T*B = ${a.T * a.B} rows of the cache`);
     const cache: NativeCache | null = train ? {
       backend: 'native', seq: { T: a.T, B: a.B, rowT: a.rowT, rowB: a.rowB, reverse: a.reverse, lengths: a.lengths },
       x: a.x as Float32Array, xOffset: a.xOffset, ldx: a.ldx, buf: new Float32Array(addon.cellCacheSize(handle, a.T, a.B)),

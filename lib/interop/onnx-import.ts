@@ -19,7 +19,7 @@ import { GRU } from '../nn/gru';
 import { LSTM } from '../nn/lstm';
 import type { Recurrent } from '../nn/recurrent';
 import { RNN } from '../nn/rnn';
-import { Tensor } from '../tensor';
+import { checkTensorArg, Tensor } from '../tensor';
 import { isBackendName } from '../backend';
 import { readOptions } from '../nn/options';
 import { directionStateDict, fromOnnxTensors } from './gates';
@@ -274,15 +274,28 @@ export class OnnxModel {
     } else if (feeds !== null && typeof feeds === 'object') {
       rec = feeds as Record<string, unknown>;
     } else throw argTypeError(where, 'feeds', 'a Tensor or an object keyed by input name', feeds);
-    for (const k of Object.keys(rec)) if (!this.inputInfo.some((v) => v.name === k)) throw argTypeError(where, `feeds.${k}`, `one of the graph inputs (${this.inputInfo.map((v) => v.name).join(', ')})`, k);
+    let keys: string[];
+    try {
+      keys = Object.keys(rec);
+    } catch (e) {
+      throw argTypeError(where, 'feeds', `an object whose keys can be read (listing them threw: ${(e as Error)?.message ?? e})`, undefined);
+    }
+    for (const k of keys) if (!this.inputInfo.some((v) => v.name === k)) throw argTypeError(where, `feeds.${k}`, `one of the graph inputs (${this.inputInfo.map((v) => v.name).join(', ')})`, k);
     for (const info of this.inputInfo) {
       const arg = `feeds.${info.name}`;
-      const f = rec[info.name];
+      let f: unknown;
+      try {
+        f = rec[info.name];
+      } catch (e) {
+        throw argTypeError(where, arg, `a readable value (its getter threw: ${(e as Error)?.message ?? e})`, undefined);
+      }
       if (f === undefined || f === null) throw argTypeError(where, arg, `a value for graph input ${JSON.stringify(info.name)}`, f);
       let v: Value;
       if (info.elemType === FLOAT) {
         if (!(f instanceof Tensor) || !(f.data instanceof Float32Array)) throw argTypeError(where, arg, 'a float32 Tensor', f);
-        v = { dtype: 'float32', shape: f.shape.slice(), data: f.data };
+        // Re-checked: the glue operators index data by shape (a detached buffer would read as NaN).
+        const { shape, data } = checkTensorArg(where, arg, f, 'float32');
+        v = { dtype: 'float32', shape: [...shape], data: data as Float32Array };
       } else {
         const arr = f instanceof Tensor ? f.data : f;
         if (!Array.isArray(arr) && !(ArrayBuffer.isView(arr) && !(arr instanceof DataView))) throw argTypeError(where, arg, 'integers (an Int32Array, an array or a Tensor)', f);

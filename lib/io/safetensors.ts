@@ -19,7 +19,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { argTypeError } from '../errors';
-import { Tensor } from '../tensor';
+import { checkTensorArg, Tensor } from '../tensor';
 import { writeFileAtomic } from './atomic-write';
 
 export class SafetensorsError extends Error {
@@ -53,11 +53,13 @@ const LITTLE = os.endianness() === 'LE';
 /** Serialise tensors (float32 -> F32, float64 -> F64) and string metadata; entries keep their order. */
 export function encodeSafetensors(tensors: Record<string, Tensor> | Map<string, Tensor>, metadata?: Record<string, string>): Uint8Array[] {
   const where = 'encodeSafetensors';
-  const entries = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
+  if (tensors === null || typeof tensors !== 'object') throw argTypeError(where, 'tensors', 'an object or Map of Tensors', tensors);
+  const entries = readEntries(where, 'tensors', tensors);
   const header: Record<string, unknown> = {};
+  if (metadata !== undefined && metadata !== null && typeof metadata !== 'object') throw argTypeError(where, 'metadata', 'an object of strings', metadata);
   if (metadata) {
     const md: Record<string, string> = {};
-    for (const [k, v] of Object.entries(metadata)) {
+    for (const [k, v] of readEntries(where, 'metadata', metadata)) {
       if (typeof v !== 'string') throw argTypeError(where, `metadata['${k}']`, 'a string', v);
       md[k] = v;
     }
@@ -67,6 +69,8 @@ export function encodeSafetensors(tensors: Record<string, Tensor> | Map<string, 
   for (const [name, t] of entries) {
     if (name === '__metadata__' || name.length === 0) throw argTypeError(where, 'tensors', 'tensor names other than "" and "__metadata__"', name);
     if (!(t instanceof Tensor)) throw argTypeError(where, `tensors['${name}']`, 'a Tensor', t);
+    // Re-checked: a buffer detached since the Tensor was made would write a header that lies.
+    checkTensorArg(where, `tensors['${name}']`, t, t.dtype);
     const bytes = t.data.byteLength;
     Object.defineProperty(header, name, { value: { dtype: t.dtype === 'float64' ? 'F64' : 'F32', shape: [...t.shape], data_offsets: [offset, offset + bytes] }, enumerable: true });
     offset += bytes;
@@ -81,7 +85,17 @@ export function encodeSafetensors(tensors: Record<string, Tensor> | Map<string, 
   return out;
 }
 
+/** [key, value] pairs of a user object or Map; a throwing getter or proxy is a TypeError naming it. */
+function readEntries<V>(where: string, arg: string, o: Record<string, V> | Map<string, V>): [string, V][] {
+  try {
+    return o instanceof Map ? [...o.entries()] : Object.entries(o);
+  } catch (e) {
+    throw argTypeError(where, arg, `an object whose entries can be read (reading them threw: ${(e as Error)?.message ?? e})`, undefined);
+  }
+}
+
 function littleEndianBytes(a: Float32Array | Float64Array): Uint8Array {
+  if (a.length === 0) return new Uint8Array(0); // also for a detached (zero-size) buffer
   if (LITTLE) return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
   const out = new Uint8Array(a.byteLength), dv = new DataView(out.buffer);
   for (let i = 0; i < a.length; i++) {

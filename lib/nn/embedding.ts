@@ -51,7 +51,7 @@ export class Embedding extends ParamModule {
       if (!Number.isInteger(p) || p < 0 || p >= this.numEmbeddings) throw argRangeError(where, 'paddingIdx', `an integer in [0, ${this.numEmbeddings - 1}]`, describe(p));
       this.paddingIdx = p;
     }
-    this.params = new ParamSet([{ name: 'weight', shape: [this.numEmbeddings, this.embeddingDim] }], this.dtype);
+    this.params = new ParamSet([{ name: 'weight', shape: [this.numEmbeddings, this.embeddingDim] }], this.dtype, 'Embedding');
     const w = this.params.get('weight');
     const rng = new Rng(this.seed);
     // N(0, 1) by Box-Muller, two values per pair of uniforms (1 - u keeps the log finite).

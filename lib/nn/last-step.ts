@@ -4,7 +4,7 @@
 // forward direction's final state next to the reverse direction's state after one step, as
 // indexing PyTorch's padded output would give.
 
-import { argTypeError } from '../errors';
+import { argTypeError, shapeError } from '../errors';
 import { allocate, checkTensorArg, dtypeOf, Tensor, type FloatArray } from '../tensor';
 import { checkCache, readDOutput } from './dense';
 import type { LayerConfig } from './layer';
@@ -61,6 +61,8 @@ export class LastStep {
     if (shape.length !== 3) throw argTypeError(where, 'x', `a rank-3 Tensor (${this.batchFirst ? '[B, T, F]' : '[T, B, F]'})`, x);
     const [T, B] = this.batchFirst ? [shape[1], shape[0]] : [shape[0], shape[1]];
     const F = shape[2];
+    // T = 0 has no last step (row -1 would be read, and written by backward).
+    if (T < 1) throw shapeError(where, 'x', `${this.batchFirst ? '[B, T, F]' : '[T, B, F]'} with T >= 1`, shape);
     const lengths = checkLengths(where, o.lengths, T, B);
     const rows = new Int32Array(B); // row of (t = len-1, b) in x
     const y: FloatArray = allocate(dtypeOf(data), B * F);

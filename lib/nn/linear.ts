@@ -50,7 +50,7 @@ export class Linear extends ParamModule {
     this.seed = optionalSeed(where, 'seed', o.seed) ?? freshSeed();
     const specs = [{ name: 'weight', shape: [this.outFeatures, this.inFeatures] }];
     if (this.bias) specs.push({ name: 'bias', shape: [this.outFeatures] });
-    this.params = new ParamSet(specs, this.dtype);
+    this.params = new ParamSet(specs, this.dtype, where);
     // PyTorch: kaiming_uniform_(a=√5) on the weight is U(-1/√in, 1/√in); the bias uses the same bound.
     this.params.initUniform(new Rng(this.seed), 1 / Math.sqrt(this.inFeatures));
   }

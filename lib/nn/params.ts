@@ -3,7 +3,7 @@
 
 import { argTypeError, describe, formatShape } from '../errors';
 import { Rng } from '../rng';
-import { allocate, Tensor, type DType, type FloatArray } from '../tensor';
+import { allocate, checkElements, Tensor, type DType, type FloatArray } from '../tensor';
 
 export interface ParamSpec {
   name: string;
@@ -18,10 +18,12 @@ export class ParamSet {
   readonly values: Map<string, FloatArray>;
   readonly dtype: DType;
 
-  constructor(specs: ParamSpec[], dtype: DType) {
+  constructor(specs: ParamSpec[], dtype: DType, where = 'cellstate') {
     this.specs = specs;
     this.dtype = dtype;
-    this.values = new Map(specs.map((s) => [s.name, allocate(dtype, s.shape.reduce((a, b) => a * b, 1))]));
+    // Every size is checked against the limit before the first allocation (nothing half-built).
+    const sizes = specs.map((s) => checkElements(where, s.name, s.shape.reduce((a, b) => a * b, 1), `shape ${formatShape(s.shape)}`));
+    this.values = new Map(specs.map((s, i) => [s.name, allocate(dtype, sizes[i])]));
   }
 
   get(name: string): FloatArray {
@@ -60,7 +62,12 @@ export class ParamSet {
     if (weights === null || typeof weights !== 'object' || Array.isArray(weights)) {
       throw argTypeError(where, 'weights', 'an object mapping parameter names to tensors', weights);
     }
-    const entries: [string, unknown][] = weights instanceof Map ? [...weights.entries()] : Object.entries(weights);
+    let entries: [string, unknown][];
+    try {
+      entries = weights instanceof Map ? [...weights.entries()] : Object.entries(weights);
+    } catch (e) {
+      throw argTypeError(where, 'weights', `an object whose entries can be read (reading them threw: ${(e as Error)?.message ?? e})`, undefined);
+    }
     const known = new Set(this.specs.map((s) => s.name));
     const problems: string[] = [];
     const unexpected = entries.map(([k]) => k).filter((k) => !known.has(k));
@@ -70,8 +77,8 @@ export class ParamSet {
     if (missing.length) problems.push(`missing: ${missing.join(', ')}`);
     const staged = new Map<string, ArrayLike<number>>();
     for (const s of this.specs) {
+      if (!given.has(s.name)) continue; // reported as missing
       const v = given.get(s.name);
-      if (v === undefined) continue;
       const { shape, data, error } = readTensorLike(v);
       if (error) { problems.push(`${s.name}: ${error}`); continue; }
       if (shape!.length !== s.shape.length || shape!.some((d, i) => d !== s.shape[i])) {
@@ -104,7 +111,13 @@ function readTensorLike(v: unknown): { shape?: number[]; data?: ArrayLike<number
   } catch (e) {
     return { error: `reading it threw: ${(e as Error)?.message ?? e}` };
   }
-  if (!Array.isArray(shape) || shape.some((d) => typeof d !== 'number' || !Number.isInteger(d) || d < 0)) {
+  if (!Array.isArray(shape)) return { error: `expected shape as an array of non-negative integers, got ${describe(shape)}` };
+  try {
+    shape = Array.from(shape); // one read of each entry: the shape checked is the shape used
+  } catch (e) {
+    return { error: `reading its shape threw: ${(e as Error)?.message ?? e}` };
+  }
+  if ((shape as unknown[]).some((d) => typeof d !== 'number' || !Number.isInteger(d) || d < 0)) {
     return { error: `expected shape as an array of non-negative integers, got ${describe(shape)}` };
   }
   const isNumericView = ArrayBuffer.isView(data) && !(data instanceof DataView) && !(data instanceof BigInt64Array) && !(data instanceof BigUint64Array);

@@ -13,7 +13,7 @@ import type { Backend, BackendName, CellBackwardArgs, CellCache, CellForwardArgs
 import { gateCount } from '../backend/types';
 import { argRangeError, argTypeError, describe, shapeError, StaleCacheError } from '../errors';
 import { freshSeed, Rng } from '../rng';
-import { allocate, checkTensorArg, Tensor, trustedTensor, type DType, type FloatArray } from '../tensor';
+import { allocate, checkElements, checkTensorArg, Tensor, trustedTensor, type DType, type FloatArray } from '../tensor';
 import { oneOf, optionalBool, optionalSeed, positiveInt, readOptions, type Options } from './options';
 import { initBound, ParamSet, type ParamSpec, type StateDictInput } from './params';
 import { checkFinite, checkGrad, checkInput, checkLengths, checkState, type SeqShape } from './sequence';
@@ -96,6 +96,7 @@ interface ForwardPlan {
   after: ((() => void) | null)[]; // [L] run after layer k (dropout on its output)
   seq: SeqShape;
   prepared: readonly PreparedCell[];
+  version: number; // of `prepared`: taken with it, at call time
   masks: (FloatArray | null)[];
 }
 
@@ -104,6 +105,9 @@ interface BackwardPlan {
   layers: { w: PreparedCell; cache: CellCache; args: CellBackwardArgs }[][]; // last layer first
   after: ((() => void) | null)[]; // run after each entry of `layers` (dropout on ∂input)
 }
+
+/** The most stacked layers a recurrent model may have (SECURITY.md). */
+export const MAX_LAYERS = 1024;
 
 export const COMMON_KEYS = ['inputSize', 'hiddenSize', 'numLayers', 'bias', 'batchFirst', 'bidirectional', 'dropout', 'clip', 'reverse', 'seed', 'dtype', 'backend'] as const;
 const FORWARD_KEYS = ['h0', 'c0', 'lengths'] as const;
@@ -139,6 +143,9 @@ export abstract class Recurrent {
     this.inputSize = positiveInt(where, 'inputSize', o.inputSize);
     this.hiddenSize = positiveInt(where, 'hiddenSize', o.hiddenSize);
     this.numLayers = o.numLayers === undefined ? 1 : positiveInt(where, 'numLayers', o.numLayers);
+    // Each layer-direction costs JS objects (parameter specs, prepared weights), not just typed
+    // arrays: without a bound, numLayers = 2^31 exhausts the JS heap, which aborts the process.
+    if (this.numLayers > MAX_LAYERS) throw argRangeError(where, 'numLayers', `an integer in [1, ${MAX_LAYERS}] (the layer limit, see SECURITY.md)`, describe(this.numLayers));
     this.bias = optionalBool(where, 'bias', o.bias, true);
     this.batchFirst = optionalBool(where, 'batchFirst', o.batchFirst, false);
     this.bidirectional = optionalBool(where, 'bidirectional', o.bidirectional, false);
@@ -158,7 +165,7 @@ export abstract class Recurrent {
     this.seed = optionalSeed(where, 'seed', o.seed) ?? freshSeed();
     if (o.backend !== undefined && !isBackendName(o.backend)) throw argTypeError(where, 'backend', "'ts' or 'native'", o.backend);
     this.backendObj = this.pickBackend(o.backend as BackendName | undefined);
-    this.params = new ParamSet(this.paramSpecs(), this.dtype);
+    this.params = new ParamSet(this.paramSpecs(), this.dtype, where);
     const rng = new Rng(this.seed);
     this.params.initUniform(rng, initBound(this.hiddenSize));
     this.dropoutRng = new Rng(rng.nextU32() ^ 0x5bd1e995);
@@ -355,6 +362,10 @@ export abstract class Recurrent {
     const { T, B, rowT, rowB } = seq;
     const H = this.hiddenSize, P = this.outSize, D = this.numDirections, L = this.numLayers, N = T * B;
     const hShape = [L * D, B, P], cShape = [L * D, B, H];
+    // Size limits before anything is allocated: each layer's output rows and gate pre-activations.
+    const G = gateCount(this.cell.kind) * H;
+    checkElements(where, 'x', N * D * P, `the output of T*B = ${N} rows of ${D * P}`);
+    checkElements(where, 'x', N * G, `the gate pre-activations of T*B = ${N} rows of ${G}`);
     const h0 = checkState(where, 'h0', o.h0, hShape, 'numLayers*numDirections, B, ' + (this.cell.projSize ? 'projSize' : 'hiddenSize'), this.dtype);
     if (!this.hasCell && o.c0 !== undefined && o.c0 !== null) throw argTypeError(where, 'options.c0', `nothing (a ${this.cell.name} has no cell state)`, o.c0);
     const c0 = this.hasCell ? checkState(where, 'c0', o.c0, cShape, 'numLayers*numDirections, B, hiddenSize', this.dtype) : null;
@@ -398,7 +409,7 @@ export abstract class Recurrent {
       hN: trustedTensor(hN, hShape),
     };
     if (cN) result.cN = trustedTensor(cN, cShape);
-    return { out: result, layers, after, seq, prepared, masks };
+    return { out: result, layers, after, seq, prepared, version: this.version, masks };
   }
 
   /** Inverted dropout: 0 with probability p, else 1/(1-p). Seeded stream, advances per call. */
@@ -410,7 +421,9 @@ export abstract class Recurrent {
   }
 
   private makeCache(plan: ForwardPlan, caches: CellCache[]): RecurrentCache {
-    return new RecurrentCache(this, this.version, plan.seq, caches, this.backendObj.name, plan.prepared, plan.masks);
+    // The version of the weights the forward used (call time), not the current one: an update
+    // while forwardTrainAsync was in flight must make this cache stale.
+    return new RecurrentCache(this, plan.version, plan.seq, caches, plan.prepared[0]?.backend ?? this.backendObj.name, plan.prepared, plan.masks);
   }
 
   private planBackward(where: string, cache: RecurrentCache, gradOutputs: GradOutputs | undefined): BackwardPlan {

@@ -12,7 +12,13 @@ import { Tensor } from '../tensor';
 
 function tensors(where: string, grads: unknown): Tensor[] {
   if (grads === null || typeof grads !== 'object') throw argTypeError(where, 'grads', 'an object mapping names to gradient Tensors', grads);
-  return Object.entries(grads).map(([k, t]) => {
+  let entries: [string, unknown][];
+  try {
+    entries = Object.entries(grads);
+  } catch (e) {
+    throw argTypeError(where, 'grads', `an object whose entries can be read (reading them threw: ${(e as Error)?.message ?? e})`, undefined);
+  }
+  return entries.map(([k, t]) => {
     if (!(t instanceof Tensor)) throw argTypeError(where, `grads['${k}']`, 'a Tensor', t);
     return t;
   });

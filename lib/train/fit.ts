@@ -131,15 +131,26 @@ export class Trainer {
     const where = 'Trainer';
     const o = readOptions(where, 'options', options, TRAINER_KEYS);
     const m = o.model as TrainableModel;
-    if (!m || typeof m.forwardTrain !== 'function' || typeof m.backward !== 'function' || typeof m.namedParameters !== 'function') {
-      throw argTypeError(where, 'model', 'a Sequential', m);
+    let layers: unknown[];
+    try {
+      if (!m || typeof m.forwardTrain !== 'function' || typeof m.backward !== 'function' || typeof m.namedParameters !== 'function') {
+        throw argTypeError(where, 'model', 'a Sequential', m);
+      }
+      layers = [...(m.layers ?? [])];
+    } catch (e) {
+      if (e instanceof TypeError && e.message.startsWith(`${where}: `)) throw e;
+      throw argTypeError(where, 'model', `a Sequential (reading it threw: ${(e as Error)?.message ?? e})`, undefined);
     }
-    for (const [i, l] of (m.layers ?? []).entries()) {
+    for (const [i, l] of layers.entries()) {
       if (isRecurrent(l) && l.batchFirst) throw argRangeError(where, `model.layers[${i}].batchFirst`, 'false (fit batches time-major)', 'true');
     }
     this.model = m;
     const opt = o.optimizer as Optimizer;
-    if (!opt || typeof opt.step !== 'function' || typeof opt.stateDict !== 'function') throw argTypeError(where, 'optimizer', 'an Optimizer (SGD, Adam, AdamW, RMSprop)', opt);
+    let isOptimizer = false;
+    try {
+      isOptimizer = !!opt && typeof opt.step === 'function' && typeof opt.stateDict === 'function';
+    } catch { /* a throwing getter: not an optimizer */ }
+    if (!isOptimizer) throw argTypeError(where, 'optimizer', 'an Optimizer (SGD, Adam, AdamW, RMSprop)', opt);
     this.optimizer = opt;
     if (typeof o.loss === 'function') {
       this.lossFn = o.loss as LossFn;

@@ -90,9 +90,11 @@ export function l1Loss(output: Tensor, target: Tensor, options?: MaskOption): Lo
 
 export function huberLoss(output: Tensor, target: Tensor, options?: MaskOption & { delta?: number }): LossResult {
   const where = 'huberLoss';
-  const delta = (options as { delta?: unknown } | undefined)?.delta ?? 1;
+  // One read of the caller's options (readOptions guards getters); elementwise reads this snapshot.
+  const o = readOptions(where, 'options', options, ['mask', 'delta']);
+  const delta = o.delta ?? 1;
   if (typeof delta !== 'number' || !(delta > 0) || !Number.isFinite(delta)) throw argRangeError(where, 'delta', 'a positive finite number', describe(delta));
-  return elementwise(where, output, target, options, ['delta'], (y, t) => {
+  return elementwise(where, output, target, o, ['delta'], (y, t) => {
     const d = y - t, a = Math.abs(d);
     return a < delta ? [0.5 * d * d, d] : [delta * (a - 0.5 * delta), delta * Math.sign(d)];
   });

@@ -92,7 +92,12 @@ export abstract class Optimizer {
     if (grads === null || typeof grads !== 'object') throw argTypeError(where, 'grads', 'an object mapping parameter names to gradients', grads);
     const g: FloatArray[] = [];
     for (const [name, p] of this.params) {
-      const t = Object.prototype.hasOwnProperty.call(grads, name) ? grads[name] : undefined;
+      let t: unknown;
+      try {
+        t = Object.prototype.hasOwnProperty.call(grads, name) ? grads[name] : undefined;
+      } catch (e) {
+        throw argTypeError(where, `grads['${name}']`, `a readable gradient (reading it threw: ${(e as Error)?.message ?? e})`, undefined);
+      }
       if (t === undefined) throw argTypeError(where, `grads['${name}']`, `a gradient of shape ${formatShape(p.shape)}`, t);
       const { shape, data } = checkTensorArg(where, `grads['${name}']`, t, this.dtype);
       if (shape.length !== p.shape.length || shape.some((d, i) => d !== p.shape[i])) {

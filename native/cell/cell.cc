@@ -37,6 +37,11 @@ std::unique_ptr<CellPacked> cell_prepare(const CellConfig& cfg, const float* w_i
     w->whr_t = pack_b(true, H, P, w_hr, H);   // B(k, j) = W_hr[j, k]
     w->whr_n = pack_b(false, P, H, w_hr, H);  // B = W_hr
   }
+  // pack_b reports a failed allocation through ok() (it never throws), and sgemm_packed leaves C
+  // untouched for a bad PackedB: a silently unpacked weight would give garbage on every call.
+  for (const PackedB* pb : {&w->wih_t, &w->wih_n, &w->whh_t, &w->whh_n, &w->whn_t, &w->whn_n, &w->whr_t, &w->whr_n}) {
+    if (!pb->ok()) throw std::bad_alloc();
+  }
   w->bias_x.assign(G, 0.f);
   const int64_t n_start = cfg.kind == CellKind::gru ? 2 * H : G;  // GRU: b_hn stays with h·W_hnᵀ
   for (int64_t j = 0; j < G; ++j) w->bias_x[j] = (b_ih ? b_ih[j] : 0.f) + (b_hh && j < n_start ? b_hh[j] : 0.f);
@@ -109,6 +114,11 @@ CacheParts cell_cache_parts(const CellConfig& c, int64_t T, int64_t B, float* p)
 }
 
 void cell_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, ThreadPool* pool) {
+  // With variable lengths the kernels never write the cache rows of padded steps, yet backward's
+  // weight-gradient GEMMs run over all N rows (their ∂ rows are 0, and 0 * NaN = NaN): zero the
+  // cache first, so the result does not depend on what the caller's buffer held (found by
+  // native/tests/fuzz_cell.cc, whose buffers start as NaN; lib/ happens to pass fresh zeros).
+  if (io.cache && s.lengths) std::memset(io.cache, 0, static_cast<size_t>(cell_cache_floats(w.cfg, s.T, s.B)) * sizeof(float));
   if (w.cfg.fused()) lstm_fused_forward(w, s, io, pool);
   else cell_generic_forward(w, s, io, pool);
 }

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# run_fuzz.sh - builds native/tests/fuzz_cell.cc with AddressSanitizer + UndefinedBehaviorSanitizer
+# (UB fatal) and runs it for a time budget on every ISA tier.
+#
+#   native/tests/run_fuzz.sh [SECONDS_PER_TIER=20]
+#
+# With clang (apt: clang libclang-rt-14-dev) it is a coverage-guided libFuzzer binary whose corpus
+# persists in $OUT/corpus (rerun to continue); crashes are written to $OUT/crash-* with the input
+# that reproduces them (./fuzz_cell $OUT/crash-...). Without clang it falls back to g++ and the
+# harness's own seeded driver (CELLSTATE_FUZZ_STANDALONE; FUZZ_MODE=standalone forces it). Per-file ISA flags exactly as the addon
+# (only *_avx2.cc / *_avx512.cc get -m flags). Outputs go to $OUT (default /tmp/cellstate-fuzz),
+# never into the repository. Compiles with at most 2 jobs.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+NATIVE="$(cd "$HERE/.." && pwd)"
+OUT="${OUT:-/tmp/cellstate-fuzz}"
+SECONDS_PER_TIER="${1:-20}"
+mkdir -p "$OUT/corpus"
+
+if [[ "${FUZZ_MODE:-}" != standalone ]] && command -v clang++ >/dev/null && echo 'extern "C" int LLVMFuzzerTestOneInput(const unsigned char*, unsigned long){return 0;}' \
+     | clang++ -x c++ -fsanitize=fuzzer - -o "$OUT/probe" 2>/dev/null; then
+  CXX=clang++; MODE=libfuzzer; FUZZ_FLAGS=(-fsanitize=fuzzer,address,undefined)
+else
+  CXX="${CXX:-g++}"; MODE=standalone; FUZZ_FLAGS=(-fsanitize=address,undefined -DCELLSTATE_FUZZ_STANDALONE)
+fi
+BASE=(-std=c++17 -O1 -g -fno-omit-frame-pointer -pthread -fno-sanitize-recover=all "${FUZZ_FLAGS[@]}")
+
+SRCS=(tests/fuzz_cell.cc)
+while IFS= read -r f; do SRCS+=("${f#native/}"); done < <(cd "$NATIVE/.." && for g in common avx2 avx512; do node scripts/native-sources.js "$g"; done | grep -v '^native/addon.cc$' | grep -v '_napi.cc$' | grep .)
+
+echo "--- building fuzz_cell ($MODE, $CXX)"
+objs=() cmds=()
+for src in "${SRCS[@]}"; do
+  isa=()
+  case "$src" in
+    *_avx512.cc) isa=(-mavx512f -mavx512vl -mavx512bw -mavx512dq -mavx2 -mfma) ;;
+    *_avx2.cc) isa=(-mavx2 -mfma) ;;
+  esac
+  obj="$OUT/$(echo "$src" | tr / _).o"
+  objs+=("$obj")
+  # fuzz_cell.cc alone gets the fuzzer instrumentation; libraries only the sanitizers.
+  flags=("${BASE[@]}")
+  [[ "$src" != tests/fuzz_cell.cc && $MODE == libfuzzer ]] && flags=(-std=c++17 -O1 -g -fno-omit-frame-pointer -pthread -fno-sanitize-recover=all -fsanitize=fuzzer-no-link,address,undefined)
+  cmds+=("$CXX ${flags[*]} ${isa[*]:-} -c $NATIVE/$src -o $obj")
+done
+printf '%s\0' "${cmds[@]}" | xargs -0 -P 2 -I{} sh -c '{}'
+"$CXX" "${BASE[@]}" "${objs[@]}" -o "$OUT/fuzz_cell"
+
+export ASAN_OPTIONS="abort_on_error=1:detect_leaks=1" UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
+status=0
+for isa in scalar avx2 avx512; do
+  echo "=== fuzz_cell, CELLSTATE_MAX_ISA=$isa, ${SECONDS_PER_TIER}s"
+  if [[ $MODE == libfuzzer ]]; then
+    CELLSTATE_MAX_ISA=$isa "$OUT/fuzz_cell" -max_total_time="$SECONDS_PER_TIER" -max_len=128 -print_final_stats=1 \
+      -artifact_prefix="$OUT/" "$OUT/corpus" 2>&1 | grep -E 'stat::number_of_executed_units|ERROR|SUMMARY|violated|runtime error|Done' || status=1
+    [[ ${PIPESTATUS[0]} -eq 0 ]] || status=1
+  else
+    CELLSTATE_MAX_ISA=$isa "$OUT/fuzz_cell" "$SECONDS_PER_TIER" "$RANDOM" || status=1
+  fi
+done
+if [[ $status -eq 0 ]]; then echo "FUZZ_CELL PASSED"; else echo "FUZZ_CELL FAILED (artifacts in $OUT)"; fi
+exit $status
