@@ -17,6 +17,12 @@ AlignedFloats aligned_floats(int64_t n) {
   return AlignedFloats(p);
 }
 
+AlignedFloats aligned_floats_uninit(int64_t n) {
+  float* p = aligned_alloc_floats(n > 0 ? n : 1);
+  if (!p) throw std::bad_alloc();
+  return AlignedFloats(p);
+}
+
 std::unique_ptr<CellPacked> cell_prepare(const CellConfig& cfg, const float* w_ih, const float* w_hh,
                                          const float* b_ih, const float* b_hh, const float* w_hr,
                                          const float* peep_i, const float* peep_f, const float* peep_o) {

@@ -29,6 +29,8 @@ class ThreadPool;
 
 using AlignedFloats = std::unique_ptr<float[], AlignedFree>;
 AlignedFloats aligned_floats(int64_t n);  // zero-filled, 64-byte aligned; throws std::bad_alloc
+// The same without zero-filling: only for buffers a beta=0 product overwrites entirely.
+AlignedFloats aligned_floats_uninit(int64_t n);
 
 enum class CellKind : int { lstm = 0, gru = 1, rnn_tanh = 2, rnn_relu = 3 };
 

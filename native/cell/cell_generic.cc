@@ -89,7 +89,7 @@ void lstm_forward_generic(const CellPacked& w, const SeqDesc& s, const FwdIO& io
   const bool train = io.cache != nullptr;
 
   AlignedFloats gx_own;
-  float* gx = train ? k.gates : (gx_own = aligned_floats(N * G)).get();  // [N, 4H] Gx, then gates
+  float* gx = train ? k.gates : (gx_own = aligned_floats_uninit(N * G)).get();  // [N, 4H] Gx, then gates
   sgemm_packed(N, G, c.I, io.x, io.ldx, w.wih_t, 0.f, gx, G, w.bias_x.data(), pool);
   AlignedFloats h = aligned_floats(B * P), cs = aligned_floats(B * H), hr = aligned_floats(B * G);
   AlignedFloats mbuf = aligned_floats(proj ? B * H : 0), hnew = aligned_floats(proj ? B * P : 0);
@@ -268,7 +268,7 @@ void gru_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, ThreadP
   const bool train = io.cache != nullptr;
 
   AlignedFloats gx_own;
-  float* gx = train ? k.gates : (gx_own = aligned_floats(N * G)).get();  // [N, 3H]
+  float* gx = train ? k.gates : (gx_own = aligned_floats_uninit(N * G)).get();  // [N, 3H]
   sgemm_packed(N, G, c.I, io.x, io.ldx, w.wih_t, 0.f, gx, G, w.bias_x.data(), pool);
   AlignedFloats h = aligned_floats(B * H), hr = aligned_floats(B * G), rh = aligned_floats(lbr ? 0 : B * H);
   gather_rows(o, io.h0, h.get(), H);
@@ -414,7 +414,7 @@ void rnn_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, ThreadP
   const CacheParts k = cell_cache_parts(c, T, B, io.cache);
   const bool train = io.cache != nullptr;
   AlignedFloats gx_own;
-  float* gx = train ? k.gates : (gx_own = aligned_floats(N * H)).get();  // [N, H] Gx, then h_t
+  float* gx = train ? k.gates : (gx_own = aligned_floats_uninit(N * H)).get();  // [N, H] Gx, then h_t
   sgemm_packed(N, H, c.I, io.x, io.ldx, w.wih_t, 0.f, gx, H, w.bias_x.data(), pool);
   AlignedFloats h = aligned_floats(B * H), hr = aligned_floats(B * H);
   gather_rows(o, io.h0, h.get(), H);

@@ -54,7 +54,7 @@ void lstm_fused_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, 
 
   // Gx = X · W_ihᵀ + bias for all rows; in training the buffer becomes the gate cache.
   AlignedFloats gx_own;
-  float* gx = train ? train->gates : (gx_own = aligned_floats(N * G)).get();  // [N, 4H]
+  float* gx = train ? train->gates : (gx_own = aligned_floats_uninit(N * G)).get();  // [N, 4H]
   sgemm_packed(N, G, w.cfg.I, x, ldx, w.wih_t, 0.f, gx, G, w.bias_x.data(), pool);
 
   // State rows in `order`: h double-buffered (every panel reads all of h_{t-1}); c in place.
