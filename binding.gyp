@@ -1,7 +1,7 @@
 # node-gyp build of the native backend (npm install). Keep in lockstep with CMakeLists.txt:
 # same sources (scripts/native-sources.js), NAPI_VERSION, C++ exceptions, hidden visibility,
 # -O3, and ISA flags ONLY on the per-ISA files (built as their own static libraries, since gyp
-# has no per-file flags). Never -march=native: the kernels are chosen at run time.
+# has no per-file flags). Never a build-machine-specific -march flag: the kernels are chosen at run time.
 {
   "target_defaults": {
     "cflags!": ["-fno-exceptions"],
