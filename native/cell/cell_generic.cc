@@ -29,19 +29,27 @@ void add_column_sums(float* out, const float* m, int64_t rows, int64_t ld, int64
   }
 }
 
-// fn(b0, b1, scratch) over batch rows [0, B), split across the pool when the work is worth it.
-// `scratch` is a per-task buffer of `scratch_floats`.
+// Per-thread scratch for the elementwise stages, allocated once per call (never per step):
+// slot t of `floats` floats for task t of for_rows.
+struct Scratch {
+  AlignedFloats buf;
+  int64_t floats;
+  Scratch(ThreadPool* pool, int64_t floats_per_task)
+      : buf(aligned_floats_uninit((pool ? pool->size() : 1) * floats_per_task)), floats(floats_per_task) {}
+  float* slot(int64_t t) const { return buf.get() + t * floats; }
+};
+
+// fn(b0, b1, scratch) over state rows [0, B), split across the pool when the work is worth it.
+// The closure handed to the pool holds one pointer, so std::function stores it inline: no
+// allocation per step.
 template <typename F>
-void for_rows(ThreadPool* pool, int64_t B, int64_t work_per_row, int64_t scratch_floats, F&& fn) {
+void for_rows(ThreadPool* pool, int64_t B, int64_t work_per_row, const Scratch& scratch, F&& fn) {
   const int n = pool ? pool->size() : 1;
   if (n > 1 && B > 1 && B * work_per_row >= kMinParallelStepWork) {
-    pool->parallel_for(n, [&](int64_t t, int) {
-      std::vector<float> scratch(static_cast<size_t>(scratch_floats));
-      fn(B * t / n, B * (t + 1) / n, scratch.data());
-    });
+    struct Ctx { F* fn; int64_t B; int n; const Scratch* scratch; } ctx{&fn, B, n, &scratch};
+    pool->parallel_for(n, [c = &ctx](int64_t t, int) { (*c->fn)(c->B * t / c->n, c->B * (t + 1) / c->n, c->scratch->slot(t)); });
   } else {
-    std::vector<float> scratch(static_cast<size_t>(scratch_floats));
-    fn(0, B, scratch.data());
+    fn(0, B, scratch.slot(0));
   }
 }
 
@@ -100,11 +108,12 @@ void lstm_forward_generic(const CellPacked& w, const SeqDesc& s, const FwdIO& io
     else std::memset(k.c0, 0, B * H * sizeof(float));
   }
   std::vector<int64_t> rows(B);
+  const Scratch scratch(pool, G + 2 * H);  // gate pre-activations, c_t, tanh(c_t)
 
   for (int64_t st = 0; st < T; ++st) {
     const int64_t m = step_rows(s, o, st, rows);
     sgemm_packed(m, G, P, h.get(), P, w.whh_t, 0.f, hr.get(), G, nullptr, pool);
-    for_rows(pool, m, 8 * G, G + 2 * H, [&](int64_t b0, int64_t b1, float* a) {
+    for_rows(pool, m, 8 * G, scratch, [&](int64_t b0, int64_t b1, float* a) {
       float* cn = a + G;      // [H] new cell state
       float* tc = cn + H;     // [H] tanh(c_t)
       for (int64_t b = b0; b < b1; ++b) {
@@ -179,6 +188,7 @@ void lstm_backward_generic(const CellPacked& w, const SeqDesc& s, const BwdIO& g
   AlignedFloats dm_own = aligned_floats(proj ? B * H : 0), dhrows = aligned_floats(proj ? N * P : 0);
   float* dm = proj ? dm_own.get() : dh.get();  // ∂(o * tanh c): through W_hr, or ∂h itself
   std::vector<int64_t> rows(B);
+  const Scratch scratch(pool, H);  // tanh(c_t)
 
   for (int64_t st = T - 1; st >= 0; --st) {
     std::memset(dAs.get(), 0, B * G * sizeof(float));
@@ -194,7 +204,7 @@ void lstm_backward_generic(const CellPacked& w, const SeqDesc& s, const BwdIO& g
         if (rows[b] >= 0) std::memcpy(dhrows.get() + rows[b] * P, dh.get() + b * P, P * sizeof(float));
       }
     }
-    for_rows(pool, m, 12 * H, H, [&](int64_t b0, int64_t b1, float* tc) {
+    for_rows(pool, m, 12 * H, scratch, [&](int64_t b0, int64_t b1, float* tc) {
       for (int64_t b = b0; b < b1; ++b) {
         const int64_t row = rows[b];
         if (row < 0) continue;
@@ -273,13 +283,14 @@ void gru_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, ThreadP
   AlignedFloats h = aligned_floats(B * H), hr = aligned_floats(B * G), rh = aligned_floats(lbr ? 0 : B * H);
   gather_rows(o, io.h0, h.get(), H);
   std::vector<int64_t> rows(B);
+  const Scratch scratch(pool, H);  // h·W_hnᵀ + b_hn of one row
 
   for (int64_t st = 0; st < T; ++st) {
     const int64_t m = step_rows(s, o, st, rows);
     // [r, z] (and, with linearBeforeReset, n) recurrent products from h_{t-1}.
     sgemm_packed(m, lbr ? G : 2 * H, H, h.get(), H, w.whh_t, 0.f, hr.get(), G, nullptr, pool);
     // Phase A: r and z (they overwrite their Gx columns), and r*h for the ONNX formula.
-    for_rows(pool, m, 8 * H, 0, [&](int64_t b0, int64_t b1, float*) {
+    for_rows(pool, m, 8 * H, scratch, [&](int64_t b0, int64_t b1, float*) {
       for (int64_t b = b0; b < b1; ++b) {
         const int64_t row = rows[b];
         if (row < 0) continue;
@@ -295,7 +306,7 @@ void gru_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, ThreadP
     // ONNX formula: the n product takes r*h, known only now.
     if (!lbr) sgemm_packed(m, H, H, rh.get(), H, w.whn_t, 0.f, hr.get() + 2 * H, G, nullptr, pool);
     // Phase B: n and the new state.
-    for_rows(pool, m, 8 * H, H, [&](int64_t b0, int64_t b1, float* hn) {
+    for_rows(pool, m, 8 * H, scratch, [&](int64_t b0, int64_t b1, float* hn) {
       for (int64_t b = b0; b < b1; ++b) {
         const int64_t row = rows[b];
         if (row < 0) continue;
@@ -419,10 +430,11 @@ void rnn_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, ThreadP
   AlignedFloats h = aligned_floats(B * H), hr = aligned_floats(B * H);
   gather_rows(o, io.h0, h.get(), H);
   std::vector<int64_t> rows(B);
+  const Scratch scratch(pool, H);  // one row's pre-activation
   for (int64_t st = 0; st < T; ++st) {
     const int64_t m = step_rows(s, o, st, rows);
     sgemm_packed(m, H, H, h.get(), H, w.whh_t, 0.f, hr.get(), H, nullptr, pool);
-    for_rows(pool, m, 8 * H, H, [&](int64_t b0, int64_t b1, float* v) {
+    for_rows(pool, m, 8 * H, scratch, [&](int64_t b0, int64_t b1, float* v) {
       for (int64_t b = b0; b < b1; ++b) {
         const int64_t row = rows[b];
         for (int64_t j = 0; j < H; ++j) v[j] = gx[row * H + j] + hr[b * H + j];

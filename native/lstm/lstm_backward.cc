@@ -46,7 +46,8 @@ void lstm_fused_backward(const CellPacked& w, const SeqDesc& s, const BwdIO& g, 
       }
     };
     if (nthreads > 1 && m > 1 && m * G >= kMinParallelStepWork / 8) {
-      pool->parallel_for(nthreads, [&](int64_t t, int) { run(m * t / nthreads, m * (t + 1) / nthreads); });
+      struct Ctx { decltype(run)* fn; int64_t m; int n; } ctx{&run, m, nthreads};  // one-pointer closure: no allocation per step
+      pool->parallel_for(nthreads, [c = &ctx](int64_t t, int) { (*c->fn)(c->m * t / c->n, c->m * (t + 1) / c->n); });
     } else {
       run(0, m);
     }

@@ -106,7 +106,7 @@ void lstm_fused_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, 
         }
       }
     };
-    if (ntasks > 1 && m * H * G >= kMinParallelStepWork) pool->parallel_for(ntasks, task);
+    if (ntasks > 1 && m * H * G >= kMinParallelStepWork) pool->parallel_for(ntasks, [tp = &task](int64_t t, int th) { (*tp)(t, th); });  // one pointer: std::function stores it inline, no allocation per step
     else for (int64_t t = 0; t < ntasks; ++t) task(t, 0);
     std::swap(hprev, hnext);
   }
