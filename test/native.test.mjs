@@ -121,31 +121,31 @@ describe('native backend: loading', function () {
     }
 
     /** One layer-direction on both backends with the same weights; compares every output and gradient. */
-    function compare(cell, I, H, T, B, rng) {
+    function compare(cell, I, H, T, B, rng, opt = {}) {
       const nat = getBackend('native'), ts = getBackend('ts');
       const rand = (n, s = 1) => { const a = new Float32Array(n); for (let i = 0; i < n; i++) a[i] = rng.uniform(-s, s); return a; };
       const G = { lstm: 4, gru: 3, rnn_tanh: 1, rnn_relu: 1 }[cell.kind] * H, N = T * B;
       const P = cell.projSize || H, hasC = cell.kind === 'lstm';
       const params = {
         kind: cell.kind, inputSize: I, hiddenSize: H, projSize: cell.projSize ?? 0,
-        weightIh: rand(G * I, 0.5), weightHh: rand(G * P, 0.5), biasIh: rand(G), biasHh: rand(G),
+        weightIh: rand(G * I, opt.scale ?? 0.5), weightHh: rand(G * P, opt.scale ?? 0.5), biasIh: rand(G), biasHh: rand(G),
         weightHr: cell.projSize ? rand(P * H, 0.5) : null,
         peephole: cell.peephole ? { i: rand(H), f: rand(H), o: rand(H) } : null,
         inputForget: !!cell.inputForget, clip: cell.clip ?? null, linearBeforeReset: cell.linearBeforeReset ?? true,
       };
       const wn = nat.prepare(params), wt = ts.prepare(params);
-      const reverse = (I + T + B) % 2 === 1;
-      const lengths = B > 1 && T > 1 ? Int32Array.from({ length: B }, (_, b) => 1 + ((b * 7 + H) % T)) : null;
+      const reverse = opt.reverse ?? (I + T + B) % 2 === 1;
+      const lengths = (opt.lengths ?? true) && B > 1 && T > 1 ? Int32Array.from({ length: B }, (_, b) => 1 + ((b * 7 + H) % T)) : null;
       const ldx = I + 2, xOff = 3;
       const x = rand(xOff + N * ldx);
       const h0 = rand(B * P), c0 = hasC ? rand(B * H) : null;
-      const seq = { T, B, rowT: B, rowB: 1, reverse, lengths };
+      const seq = opt.batchFirst ? { T, B, rowT: 1, rowB: T, reverse, lengths } : { T, B, rowT: B, rowB: 1, reverse, lengths };
       const yT = new Float32Array(N * P), hNT = new Float32Array(B * P), cNT = hasC ? new Float32Array(B * H) : null;
       const kT = ts.forward(wt, { ...seq, x, xOffset: xOff, ldx, y: yT, yOffset: 0, ldy: P, h0, c0, hN: hNT, cN: cNT }, true);
       const ldy = P + 3, yOff = 2;
       const y = sentinelRows(N, yOff, ldy), hN = new Float32Array(B * P).fill(NaN), cN = hasC ? new Float32Array(B * H).fill(NaN) : null;
       const kN = nat.forward(wn, { ...seq, x, xOffset: xOff, ldx, y, yOffset: yOff, ldy, h0, c0, hN, cN }, true);
-      const tag = `${JSON.stringify(cell)} I=${I} H=${H} T=${T} B=${B} rev=${reverse} len=${lengths ? Array.from(lengths) : '-'}`;
+      const tag = `${JSON.stringify(cell)} I=${I} H=${H} T=${T} B=${B} bf=${!!opt.batchFirst} rev=${reverse} len=${lengths ? Array.from(lengths) : '-'}`;
       expectRows(y, yT, N, P, yOff, ldy, `${tag} y`, 1e-5, 1e-4);
       expectRows(hN, hNT, B, P, 0, P, `${tag} hN`, 1e-5, 1e-4);
       if (hasC) expectRows(cN, cNT, B, H, 0, H, `${tag} cN`, 1e-5, 1e-4);
@@ -176,6 +176,15 @@ describe('native backend: loading', function () {
         for (const I of [1, 5, 32]) for (const T of [1, 2, 64]) for (const B of [1, 3, 8]) compare({ kind: 'lstm' }, I, H, T, B, rng);
       });
     }
+    // The fused forward computes X·W_ihᵀ a chunk of steps at a time (about 384 KB of it, here 122
+    // rows): runs over several chunks, with and without lengths (rows gathered) and reverse, in
+    // both row layouts, and B = 1 (rows strided, no gather).
+    it('LSTM H=200 over several input-projection chunks: lengths, reverse, time-major and batch-first, B in {1,5,9}', function () {
+      const rng = new Rng(99);
+      for (const B of [1, 5, 9]) for (const batchFirst of [false, true]) for (const reverse of [false, true]) for (const lengths of [false, true]) {
+        compare({ kind: 'lstm' }, 6, 200, 41, B, rng, { batchFirst, reverse, lengths, scale: 1 / Math.sqrt(200) }); // PyTorch's init scale: no chaotic error growth over 41 steps
+      }
+    });
     // Every other cell and variant on a smaller grid that still crosses the vector widths.
     const variants = [
       { kind: 'lstm', projSize: 2 }, { kind: 'lstm', peephole: true }, { kind: 'lstm', inputForget: true },
