@@ -56,23 +56,6 @@ SeqOrder seq_order(const SeqDesc& s) {
   return o;
 }
 
-namespace {
-// The epilogue of a tile reads each row's Gx slice (four gate blocks, vw units each) and writes
-// its y slice. Gx ([N, 4H], written by the big GEMM before the loop) is far bigger than the
-// cache and these slices sit 4H floats apart, a stride the hardware prefetchers do not follow:
-// without this, the epilogue waits on memory for every one of them. Issued before the tile's
-// GEMM, the lines arrive while the micro-kernel runs.
-inline void prefetch_tile_rows(const LstmFwdRow* rows, int64_t m, int64_t u0, int64_t H) {
-  for (int64_t i = 0; i < m; ++i) {
-    const float* g = rows[i].gx + u0;
-    __builtin_prefetch(g);
-    __builtin_prefetch(g + H);
-    __builtin_prefetch(g + 2 * H);
-    __builtin_prefetch(g + 3 * H);
-    __builtin_prefetch(rows[i].y + u0, 1);
-  }
-}
-}  // namespace
 
 void lstm_fused_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, ThreadPool* pool) {
   const KernelTable& kt = kernels();
@@ -155,7 +138,6 @@ void lstm_fused_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, 
       for (int64_t p = p0; p < p1; ++p) {
         for (int64_t i0 = 0; i0 < m; i0 += mr) {
           const int64_t mi = std::min<int64_t>(mr, m - i0);
-          prefetch_tile_rows(rows.data() + i0, mi, p * vw, H);
           if (mi == mr) kt.gemm.tile(H, hprev + i0 * H, H, w.panel(p), acc, nr, false);
           else kt.gemm.tile_edge(mi, nr, H, hprev + i0 * H, H, w.panel(p), acc, nr, false);
           const int64_t u0 = p * vw;
