@@ -1,12 +1,13 @@
 // Serving benchmark: bench/serve/server.mjs on 127.0.0.1, driven by autocannon with N concurrent
 // clients, each request one sequence of random length 10..100 (I=64, H=256). For each mode
-// ((a) one model call per request, (b) the batcher) and each client count it reports
+// ((a) one model call per request, (b) the batcher; `http`, no model, gives the ceiling HTTP and
+// the load generator alone leave on this machine) and each client count it reports
 // requests/s, p50/p99 latency, the server's event-loop delay and the batcher's batch sizes and
 // compute times. Bounded: a fixed list of points, `--duration` seconds each (+1 s warm-up), one
 // fresh server process per mode, loopback only. Before timing, the server's answers are checked
 // bit for bit against the same model computed here.
 //   node bench/serve/run.mjs [--backend native|ts|ts-pool] [--clients 1,16,64,256] [--duration 5]
-//        [--modes direct,batch] [--maxBatch 32] [--maxDelayMs 2] [--concurrency n] [--threads n] [--json FILE]
+//        [--modes direct,batch[,http]] [--maxBatch 32] [--maxDelayMs 2] [--concurrency n] [--threads n] [--json FILE]
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, availableParallelism, loadavg } from 'node:os';
@@ -79,7 +80,7 @@ const rows = [];
 for (const mode of a.modes.split(',')) {
   const { child, port } = await startServer(mode);
   try {
-    await checkAnswers(port);
+    if (mode !== 'http') await checkAnswers(port);
     for (const c of clients) {
       await load(port, c, 1); // warm-up, not recorded
       await stats(port); // reset the server's counters
@@ -105,7 +106,7 @@ const fmt = (v, d = 1) => (v === null || v === undefined ? '–' : Number(v).toF
 console.log(`\n| mode | clients | req/s | p50 ms | p99 ms | loop p99 / max ms | mean batch | batch ms mean / max | non-2xx |`);
 console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const r of rows) {
-  console.log(`| ${r.mode === 'batch' ? '(b) batcher' : '(a) per request'} | ${r.clients} | ${fmt(r.requestsPerS, 0)} | ${fmt(r.p50Ms)} | ${fmt(r.p99Ms)} | ${fmt(r.eventLoopP99Ms)} / ${fmt(r.eventLoopMaxMs)} | ${fmt(r.meanBatch)} | ${r.meanBatchMs === null ? '–' : `${fmt(r.meanBatchMs)} / ${fmt(r.maxBatchMs)}`} | ${r.non2xx + r.errors + r.timeouts} |`);
+  console.log(`| ${{ batch: '(b) batcher', direct: '(a) per request', http: 'HTTP only (no model)' }[r.mode]} | ${r.clients} | ${fmt(r.requestsPerS, 0)} | ${fmt(r.p50Ms)} | ${fmt(r.p99Ms)} | ${fmt(r.eventLoopP99Ms)} / ${fmt(r.eventLoopMaxMs)} | ${fmt(r.meanBatch)} | ${r.meanBatchMs === null ? '–' : `${fmt(r.meanBatchMs)} / ${fmt(r.maxBatchMs)}`} | ${r.non2xx + r.errors + r.timeouts} |`);
 }
 const meta = {
   date: new Date().toISOString(), node: process.version, cpu: cpus()[0]?.model, cores: availableParallelism(),

@@ -1,9 +1,10 @@
 // The serving benchmark's HTTP server (node:http, 127.0.0.1 only): one LSTM (I=64, H=256,
 // seed 1) behind POST /infer, either one model call per request (--mode direct) or through a
-// Batcher (--mode batch). The body is one sequence as raw little-endian float32 [T x 64]; the
+// Batcher (--mode batch), or no model at all (--mode http: replies 256 zeros, the ceiling that
+// HTTP parsing plus the load generator leave on this machine). The body is one sequence as raw little-endian float32 [T x 64]; the
 // reply is its final hidden state hN as raw float32 [256]. GET /stats returns (and resets) the
 // event-loop delay histogram and the batcher's counters. Prints {"port": N} once listening.
-//   node bench/serve/server.mjs --mode direct|batch --backend native|ts|ts-pool [--maxBatch 32]
+//   node bench/serve/server.mjs --mode direct|batch|http --backend native|ts|ts-pool [--maxBatch 32]
 //        [--maxDelayMs 2] [--maxQueue 4096] [--concurrency n] [--threads n (native)]
 import { createServer } from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -29,7 +30,9 @@ const batcher = a.mode === 'batch' ? createBatcher(runner, {
 const lag = monitorEventLoopDelay({ resolution: 5 });
 lag.enable();
 
+const zeros = new Float32Array(H);
 async function infer(body, signal) {
+  if (a.mode === 'http') return zeros;
   const T = body.length / (4 * I);
   const x = new Float32Array(T * I);
   new Uint8Array(x.buffer).set(body); // aligned copy of the request bytes
