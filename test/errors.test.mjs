@@ -49,6 +49,12 @@ describe('bad input', function () {
         [() => m().forward([[1, 2, 3]]), TypeError, 'x.shape'],
         [() => m().forward(null), TypeError, 'x: expected'],
         [() => m().forward(tensor([NaN, 0, 0], [1, 1, 3], dtype)), RangeError, 'x: expected finite values, got NaN at flat index 0'],
+        // 6000 elements: float32 inputs this large are scanned by the addon when it is loaded
+        ...[[4097, NaN], [5999, -Infinity], [2, Infinity]].map(([at, v]) => {
+          const big = zeros([1000, 2, 3], dtype); big.data[at] = v; if (at === 2) big.data[5000] = NaN;
+          return [() => m().forward(big), RangeError, `x: expected finite values, got ${v} at flat index ${at}`];
+        }),
+        [() => m().forward(z([1000, 2, 3]), { h0: tensor(new Array(8).fill(0).map((_, i) => (i === 7 ? NaN : 0)), [1, 2, 4], dtype) }), RangeError, 'h0: expected finite values, got NaN at flat index 7'],
         [() => m().forward(z([5, 2, 3]), { h0: z([1, 3, 4]) }), RangeError, 'h0: expected shape [1, 2, 4]'],
         [() => m().forward(z([5, 2, 3]), { c0: z([2, 4]) }), RangeError, 'c0: expected shape [1, 2, 4]'],
         [() => m().forward(z([5, 2, 3]), { lengths: [5] }), RangeError, 'lengths: expected 2 entries'],

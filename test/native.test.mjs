@@ -311,7 +311,24 @@ describe('native backend: loading', function () {
       ['prepare: negative clip', prep({ 5: -1 }), [RangeError, 'clip']],
       ['prepare: NaN clip', prep({ 5: NaN }), [RangeError, 'clip']],
       ['prepare: peephole flag without peepholes', prep({ 4: 1 }), [TypeError, 'a Float32Array for peephole_i']],
+      ['firstNonFinite: a Float64Array', () => addon().firstNonFinite(new Float64Array(4)), [TypeError, 'firstNonFinite: argument 0: expected a Float32Array']],
+      ['firstNonFinite: no argument', () => addon().firstNonFinite(), [TypeError, 'expected a Float32Array']],
     ];
+    it('firstNonFinite: the first NaN/±Inf of a view (byteOffset respected), across block edges', function () {
+      const buf = new Float32Array(3000);
+      const view = buf.subarray(7, 2900);
+      expect(addon().firstNonFinite(view)).to.equal(-1);
+      let first = Infinity;
+      for (const [at, v] of [[2892, NaN], [1024, Infinity], [512, NaN], [511, -Infinity], [600, NaN], [0, NaN]]) {
+        view[at] = v;
+        first = Math.min(first, at);
+        expect(addon().firstNonFinite(view)).to.equal(first);
+      }
+      buf[3] = NaN; buf[2950] = NaN; // outside the view
+      view.fill(1);
+      expect(addon().firstNonFinite(view)).to.equal(-1);
+      expect(addon().firstNonFinite(new Float32Array(0))).to.equal(-1);
+    });
     for (const [name, fn, err] of cases) {
       it(err ? `${name}: ${err[0].name}` : name, function () {
         if (err) expect(fn).to.throw(err[0], err[1]);

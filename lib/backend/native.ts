@@ -25,6 +25,8 @@ export const FLAG = { peephole: 1, inputForget: 2, linearBeforeReset: 4 } as con
 export interface NativeAddon {
   info(): { isa: string; detectedIsa: string; threads: number; hardwareThreads: number; blas: string | null; warning: string; napiVersion: number };
   setThreads(n: number): void;
+  /** Index of the first NaN or ±Inf in a, or -1 (the API's input check; native/util/finite.cc). */
+  firstNonFinite(a: Float32Array): number;
   /** GFLOP/s of an FP32 FMA throughput probe on n threads (the benchmark's "peak"). */
   fmaPeak(threads: number): number;
   /** Test hook: the library GEMM (see native/addon.cc). */
@@ -62,6 +64,11 @@ export interface NativeLoad {
 }
 
 let loaded: NativeLoad | undefined;
+
+/** The addon if something has already loaded it (never loads it: a ts-only process stays so). */
+export function loadedAddon(): NativeAddon | null {
+  return loaded?.addon ?? null;
+}
 
 export function loadNative(): NativeLoad {
   if (loaded) return loaded;

@@ -3,6 +3,7 @@
 // the same way and say the same things.
 
 import { argRangeError, argTypeError, describe, formatShape, shapeError } from '../errors';
+import { loadedAddon } from '../backend/native';
 import { checkTensorArg, type DType, type FloatArray } from '../tensor';
 
 export interface SeqShape {
@@ -60,9 +61,19 @@ export function checkGrad(where: string, arg: string, v: unknown, expected: read
   return checkState(where, arg, v, expected, 'the shape of the forward result', dtype);
 }
 
+/** Large float32 inputs are scanned by the addon when it is loaded (~30x faster than this loop). */
+const NATIVE_SCAN_MIN = 4096;
+
 export function checkFinite(where: string, arg: string, data: FloatArray): void {
+  const addon = data instanceof Float32Array && data.length >= NATIVE_SCAN_MIN ? loadedAddon() : null;
+  const i = addon ? addon.firstNonFinite(data as Float32Array) : firstNonFinite(data);
+  if (i >= 0) throw argRangeError(where, arg, 'finite values', `${data[i]} at flat index ${i}`);
+}
+
+function firstNonFinite(data: FloatArray): number {
   for (let i = 0; i < data.length; i++) {
     const v = data[i];
-    if (v - v !== 0) throw argRangeError(where, arg, 'finite values', `${v} at flat index ${i}`);
+    if (v - v !== 0) return i;
   }
+  return -1;
 }
