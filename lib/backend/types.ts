@@ -106,6 +106,12 @@ export interface CellBackwardArgs extends CellGrads {
 
 export interface Backend {
   readonly name: BackendName;
+  /**
+   * forward writes every element of y's rows (zeros past a length), hN and cN, so the layer may
+   * hand it unzeroed buffers (tensor.ts allocateUninit). Proven by the NaN-sentinel parity tests
+   * and by the suite under CELLSTATE_POISON_UNINIT=1.
+   */
+  readonly writesAllOutputs: boolean;
   /** Whether this backend computes in `dtype`. */
   supports(dtype: DType): boolean;
   prepare(params: CellParams): PreparedCell;

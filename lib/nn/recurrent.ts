@@ -13,7 +13,7 @@ import type { Backend, BackendName, CellBackwardArgs, CellCache, CellForwardArgs
 import { gateCount } from '../backend/types';
 import { argRangeError, argTypeError, describe, shapeError, StaleCacheError } from '../errors';
 import { freshSeed, Rng } from '../rng';
-import { allocate, checkElements, checkTensorArg, Tensor, trustedTensor, type DType, type FloatArray } from '../tensor';
+import { allocate, allocateUninit, checkElements, checkTensorArg, Tensor, trustedTensor, type DType, type FloatArray } from '../tensor';
 import { oneOf, optionalBool, optionalSeed, positiveInt, readOptions, type Options } from './options';
 import { initBound, ParamSet, type ParamSpec, type StateDictInput } from './params';
 import { checkFinite, checkGrad, checkInput, checkLengths, checkState, type SeqShape } from './sequence';
@@ -372,8 +372,9 @@ export abstract class Recurrent {
     const lengths = checkLengths(where, o.lengths, T, B);
 
     const prepared = this.prepared; // snapshot: later weight updates do not reach this call
-    const hN = allocate(this.dtype, L * D * B * P);
-    const cN = this.hasCell ? allocate(this.dtype, L * D * B * H) : null;
+    const out = this.backendObj.writesAllOutputs ? allocateUninit : allocate; // the kernels fill them
+    const hN = out(this.dtype, L * D * B * P);
+    const cN = this.hasCell ? out(this.dtype, L * D * B * H) : null;
     const layers: ForwardPlan['layers'] = [];
     const after: ForwardPlan['after'] = [];
     const masks: (FloatArray | null)[] = [];
@@ -383,7 +384,7 @@ export abstract class Recurrent {
     let y: FloatArray = input;
     const view = (a: FloatArray | null, i: number, n: number) => (a ? (copyInput ? a.slice(i * n, i * n + n) : a.subarray(i * n, i * n + n)) : null);
     for (let k = 0; k < L; k++) {
-      y = allocate(this.dtype, N * D * P); // [N, D*P] layer k output rows
+      y = out(this.dtype, N * D * P); // [N, D*P] layer k output rows
       const calls = [];
       for (let d = 0; d < D; d++) {
         const i = k * D + d;
@@ -399,8 +400,8 @@ export abstract class Recurrent {
       layers.push(calls);
       const mask = train && this.dropout > 0 && k < L - 1 ? this.dropoutMask(N * D * P) : null;
       masks.push(mask);
-      const out = y;
-      after.push(mask ? () => { for (let j = 0; j < out.length; j++) out[j] *= mask[j]; } : null);
+      const yk = y;
+      after.push(mask ? () => { for (let j = 0; j < yk.length; j++) yk[j] *= mask[j]; } : null);
       input = y;
       ldx = D * P;
     }

@@ -20,6 +20,7 @@ function backward(w: PreparedCell, cache: CellCache, args: CellBackwardArgs): vo
 
 export const tsBackend: Backend = {
   name: 'ts',
+  writesAllOutputs: false, // not relied on: its buffers stay zero-filled
   supports: () => true,
   prepare: prepareTs,
   forward,
