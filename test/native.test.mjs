@@ -176,15 +176,27 @@ describe('native backend: loading', function () {
         for (const I of [1, 5, 32]) for (const T of [1, 2, 64]) for (const B of [1, 3, 8]) compare({ kind: 'lstm' }, I, H, T, B, rng);
       });
     }
-    // The fused forward computes X·W_ihᵀ a chunk of steps at a time (about 384 KB of it, here 122
-    // rows): runs over several chunks, with and without lengths (rows gathered) and reverse, in
-    // both row layouts, and B = 1 (rows strided, no gather).
+    // The forward computes X·W_ihᵀ a chunk of steps at a time (GxChunks, about 384 KB of it: 122
+    // rows for this LSTM, 163 for the GRU, 491 for the RNN): runs over several chunks, with and
+    // without lengths (rows gathered) and reverse, in both row layouts, and B = 1 (rows strided).
     it('LSTM H=200 over several input-projection chunks: lengths, reverse, time-major and batch-first, B in {1,5,9}', function () {
       const rng = new Rng(99);
       for (const B of [1, 5, 9]) for (const batchFirst of [false, true]) for (const reverse of [false, true]) for (const lengths of [false, true]) {
         compare({ kind: 'lstm' }, 6, 200, 41, B, rng, { batchFirst, reverse, lengths, scale: 1 / Math.sqrt(200) }); // PyTorch's init scale: no chaotic error growth over 41 steps
       }
     });
+    const chunkVariants = [
+      { kind: 'lstm', projSize: 50 }, { kind: 'lstm', peephole: true, inputForget: true, clip: 1.5 },
+      { kind: 'gru' }, { kind: 'gru', linearBeforeReset: false, clip: 2 }, { kind: 'rnn_tanh' }, { kind: 'rnn_relu' },
+    ];
+    for (const cell of chunkVariants) {
+      it(`${JSON.stringify(cell)} H=200 over several input-projection chunks: lengths, reverse, both layouts`, function () {
+        const rng = new Rng(5);
+        for (const [B, batchFirst, reverse, lengths] of [[9, false, false, false], [9, true, true, true], [9, false, true, true], [1, false, false, false]]) {
+          compare(cell, 6, 200, 64, B, rng, { batchFirst, reverse, lengths, scale: 1 / Math.sqrt(200) });
+        }
+      });
+    }
     // Every other cell and variant on a smaller grid that still crosses the vector widths.
     const variants = [
       { kind: 'lstm', projSize: 2 }, { kind: 'lstm', peephole: true }, { kind: 'lstm', inputForget: true },

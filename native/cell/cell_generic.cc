@@ -90,15 +90,13 @@ void lstm_forward_generic(const CellPacked& w, const SeqDesc& s, const FwdIO& io
   const KernelTable& kt = kernels();
   const CellConfig& c = w.cfg;
   const SeqOrder o = seq_order(s);  // state row i holds batch entry o.order[i]
-  const int64_t T = s.T, B = s.B, H = c.H, P = c.P, G = c.G, N = T * B;
+  const int64_t T = s.T, B = s.B, H = c.H, P = c.P, G = c.G;
   const bool proj = P != H, cifg = c.input_forget, peep = c.peephole;
   const float clip = c.clip;
   const CacheParts k = cell_cache_parts(c, T, B, io.cache);
   const bool train = io.cache != nullptr;
 
-  AlignedFloats gx_own;
-  float* gx = train ? k.gates : (gx_own = aligned_floats_uninit(N * G)).get();  // [N, 4H] Gx, then gates
-  sgemm_packed(N, G, c.I, io.x, io.ldx, w.wih_t, 0.f, gx, G, w.bias_x.data(), pool);
+  GxChunks gxc(w, s, o, io.x, io.ldx);
   AlignedFloats h = aligned_floats(B * P), cs = aligned_floats(B * H), hr = aligned_floats(B * G);
   AlignedFloats mbuf = aligned_floats(proj ? B * H : 0), hnew = aligned_floats(proj ? B * P : 0);
   gather_rows(o, io.h0, h.get(), P);
@@ -112,6 +110,7 @@ void lstm_forward_generic(const CellPacked& w, const SeqDesc& s, const FwdIO& io
 
   for (int64_t st = 0; st < T; ++st) {
     const int64_t m = step_rows(s, o, st, rows);
+    const float* gx = gxc.step(st, pool);  // [m, 4H] this step's Gx, state-row order
     sgemm_packed(m, G, P, h.get(), P, w.whh_t, 0.f, hr.get(), G, nullptr, pool);
     for_rows(pool, m, 8 * G, scratch, [&](int64_t b0, int64_t b1, float* a) {
       float* cn = a + G;      // [H] new cell state
@@ -119,7 +118,7 @@ void lstm_forward_generic(const CellPacked& w, const SeqDesc& s, const FwdIO& io
       for (int64_t b = b0; b < b1; ++b) {
         const int64_t row = rows[b];
         if (row < 0) continue;
-        float* g0 = gx + row * G;
+        const float* g0 = gx + b * G;
         const float* r0 = hr.get() + b * G;
         float* cb = cs.get() + b * H;
         float* pr = train && k.pre ? k.pre + row * G : nullptr;
@@ -149,7 +148,7 @@ void lstm_forward_generic(const CellPacked& w, const SeqDesc& s, const FwdIO& io
         }
         std::memcpy(cb, cn, H * sizeof(float));
         if (train) {
-          std::memcpy(g0, a, G * sizeof(float));
+          std::memcpy(k.gates + row * G, a, G * sizeof(float));
           std::memcpy(k.c + row * H, cn, H * sizeof(float));
         }
       }
@@ -271,15 +270,13 @@ void gru_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, ThreadP
   const KernelTable& kt = kernels();
   const CellConfig& c = w.cfg;
   const SeqOrder o = seq_order(s);  // state row i holds batch entry o.order[i]
-  const int64_t T = s.T, B = s.B, H = c.H, G = c.G, N = T * B;
+  const int64_t T = s.T, B = s.B, H = c.H, G = c.G;
   const bool lbr = c.linear_before_reset;
   const float clip = c.clip;
   const CacheParts k = cell_cache_parts(c, T, B, io.cache);
   const bool train = io.cache != nullptr;
 
-  AlignedFloats gx_own;
-  float* gx = train ? k.gates : (gx_own = aligned_floats_uninit(N * G)).get();  // [N, 3H]
-  sgemm_packed(N, G, c.I, io.x, io.ldx, w.wih_t, 0.f, gx, G, w.bias_x.data(), pool);
+  GxChunks gxc(w, s, o, io.x, io.ldx);
   AlignedFloats h = aligned_floats(B * H), hr = aligned_floats(B * G), rh = aligned_floats(lbr ? 0 : B * H);
   gather_rows(o, io.h0, h.get(), H);
   std::vector<int64_t> rows(B);
@@ -287,6 +284,7 @@ void gru_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, ThreadP
 
   for (int64_t st = 0; st < T; ++st) {
     const int64_t m = step_rows(s, o, st, rows);
+    float* gx = gxc.step(st, pool);  // [m, 3H] this step's Gx, state-row order; becomes the gates
     // [r, z] (and, with linearBeforeReset, n) recurrent products from h_{t-1}.
     sgemm_packed(m, lbr ? G : 2 * H, H, h.get(), H, w.whh_t, 0.f, hr.get(), G, nullptr, pool);
     // Phase A: r and z (they overwrite their Gx columns), and r*h for the ONNX formula.
@@ -294,7 +292,7 @@ void gru_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, ThreadP
       for (int64_t b = b0; b < b1; ++b) {
         const int64_t row = rows[b];
         if (row < 0) continue;
-        float* g0 = gx + row * G;
+        float* g0 = gx + b * G;
         const float* r0 = hr.get() + b * G;
         for (int64_t j = 0; j < 2 * H; ++j) g0[j] += r0[j];
         if (train && k.pre) std::memcpy(k.pre + row * G, g0, 2 * H * sizeof(float));
@@ -310,7 +308,7 @@ void gru_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, ThreadP
       for (int64_t b = b0; b < b1; ++b) {
         const int64_t row = rows[b];
         if (row < 0) continue;
-        float* g0 = gx + row * G;
+        float* g0 = gx + b * G;
         const float* r0 = hr.get() + b * G;
         float* an = g0 + 2 * H;
         for (int64_t j = 0; j < H; ++j) {
@@ -330,6 +328,7 @@ void gru_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, ThreadP
           h[b * H + j] = hnew;
           io.y[row * io.ldy + j] = hnew;
         }
+        if (train) std::memcpy(k.gates + row * G, g0, G * sizeof(float));  // r, z, n for the backward
       }
     });
   }
@@ -420,30 +419,29 @@ void rnn_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, ThreadP
   const KernelTable& kt = kernels();
   const CellConfig& c = w.cfg;
   const SeqOrder o = seq_order(s);  // state row i holds batch entry o.order[i]
-  const int64_t T = s.T, B = s.B, H = c.H, N = T * B;
+  const int64_t T = s.T, B = s.B, H = c.H;
   const bool relu = c.kind == CellKind::rnn_relu;
   const CacheParts k = cell_cache_parts(c, T, B, io.cache);
   const bool train = io.cache != nullptr;
-  AlignedFloats gx_own;
-  float* gx = train ? k.gates : (gx_own = aligned_floats_uninit(N * H)).get();  // [N, H] Gx, then h_t
-  sgemm_packed(N, H, c.I, io.x, io.ldx, w.wih_t, 0.f, gx, H, w.bias_x.data(), pool);
+  GxChunks gxc(w, s, o, io.x, io.ldx);
   AlignedFloats h = aligned_floats(B * H), hr = aligned_floats(B * H);
   gather_rows(o, io.h0, h.get(), H);
   std::vector<int64_t> rows(B);
   const Scratch scratch(pool, H);  // one row's pre-activation
   for (int64_t st = 0; st < T; ++st) {
     const int64_t m = step_rows(s, o, st, rows);
+    const float* gx = gxc.step(st, pool);  // [m, H] this step's Gx, state-row order
     sgemm_packed(m, H, H, h.get(), H, w.whh_t, 0.f, hr.get(), H, nullptr, pool);
     for_rows(pool, m, 8 * H, scratch, [&](int64_t b0, int64_t b1, float* v) {
       for (int64_t b = b0; b < b1; ++b) {
         const int64_t row = rows[b];
-        for (int64_t j = 0; j < H; ++j) v[j] = gx[row * H + j] + hr[b * H + j];
+        for (int64_t j = 0; j < H; ++j) v[j] = gx[b * H + j] + hr[b * H + j];
         if (train && k.pre) std::memcpy(k.pre + row * H, v, H * sizeof(float));
         clamp_all(v, H, c.clip);
         if (relu) for (int64_t j = 0; j < H; ++j) v[j] = v[j] > 0.f ? v[j] : 0.f;
         else kt.lstm.tanh(H, v, v);
         for (int64_t j = 0; j < H; ++j) {
-          if (train) { k.hprev[row * H + j] = h[b * H + j]; gx[row * H + j] = v[j]; }
+          if (train) { k.hprev[row * H + j] = h[b * H + j]; k.gates[row * H + j] = v[j]; }
           h[b * H + j] = v[j];
           io.y[row * io.ldy + j] = v[j];
         }

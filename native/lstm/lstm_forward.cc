@@ -8,11 +8,7 @@
 // tile buffer on the stack and the epilogue applies the update at once. Threads split the
 // panels (hidden units) of each step, and the tiles of each chunk's GEMM.
 //
-// Why chunks and not one GEMM over all T·B rows: Gx for a whole call (M: 6.5 MB, L: 26 MB) does
-// not stay in L2, and the epilogue then waits on every Gx line it reads (measured: M on one
-// thread 11.1 ms with one big Gx, 8.9 ms when the rows it reads stay in L2). A chunk's Gx
-// (about kGxChunkBytes) is still in L2 when its steps read it, and its GEMM covers only the rows
-// still running (no input projection of padding).
+// The chunks are GxChunks (declared in cell/seq.h, shared with the generic path, defined here).
 //
 // Variable lengths without re-sorting the batch: the state rows are kept in `order` (entries by
 // decreasing length), so the entries still running at step s are always the first m_s state
@@ -30,13 +26,6 @@
 
 namespace cellstate {
 
-namespace {
-// Measured on the bench machine (1 MB L2 per core, 32 MB L3), one thread: Gx chunks of 256 KB -
-// 1 MB are best for M (8.8-9.0 ms vs 11.5 unchunked) and L (63.5-64 ms vs 73.9); XL, whose W_ih
-// (16 MB) comes from memory, is best unchunked (36.8 ms vs 44.5 at 512 KB chunks).
-constexpr int64_t kGxChunkBytes = 384 * 1024;
-constexpr int64_t kWihCachedBytes = 8 * 1024 * 1024;
-}  // namespace
 
 SeqOrder seq_order(const SeqDesc& s) {
   SeqOrder o;
@@ -57,9 +46,55 @@ SeqOrder seq_order(const SeqDesc& s) {
 }
 
 
+namespace {
+// Measured on the bench machine (1 MB L2 per core, 32 MB L3), one thread: Gx chunks of 256 KB -
+// 1 MB are best for M (8.8-9.0 ms vs 11.5 unchunked) and L (63.5-64 ms vs 73.9); XL, whose W_ih
+// (16 MB) comes from memory, is best unchunked (36.8 ms vs 44.5 at 512 KB chunks).
+constexpr int64_t kGxChunkBytes = 384 * 1024;
+constexpr int64_t kWihCachedBytes = 8 * 1024 * 1024;
+}  // namespace
+
+GxChunks::GxChunks(const CellPacked& w, const SeqDesc& s, const SeqOrder& o, const float* x, int64_t ldx)
+    : w_(w), s_(s), o_(o), x_(x), ldx_(ldx), G_(w.cfg.G),
+      dense_(!s.lengths && !s.reverse && (s.B == 1 || (s.rowB == 1 && s.rowT == s.B))) {
+  // Chunks of steps whose running rows fill about kGxChunkBytes of Gx (at least one step each).
+  // Each chunk's GEMM streams all of W_ih again; when W_ih is too big to come from cache, a
+  // chunk holds at least I rows so that traffic stays below the Gx traffic chunking saves.
+  const int64_t I = w.cfg.I, B = s.B, N = s.T * s.B;
+  chunk_rows_ = std::max<int64_t>(B, kGxChunkBytes / static_cast<int64_t>(G_ * sizeof(float)));
+  if (I * G_ * static_cast<int64_t>(sizeof(float)) > kWihCachedBytes) chunk_rows_ = std::max(chunk_rows_, I);
+  chunk_rows_ = std::min(chunk_rows_, N);
+  gx_ = aligned_floats_uninit(chunk_rows_ * G_);
+  if (!dense_) xg_ = aligned_floats_uninit(chunk_rows_ * I);
+}
+
+float* GxChunks::step(int64_t st, ThreadPool* pool) {
+  if (st == chunk_end_) {
+    const int64_t I = w_.cfg.I;
+    int64_t rows = 0;
+    while (chunk_end_ < s_.T && (chunk_end_ == st || rows + o_.active[chunk_end_] <= chunk_rows_)) rows += o_.active[chunk_end_++];
+    const float* a = x_ + step_row(s_, st, o_.order[0]) * ldx_;
+    int64_t lda = s_.B == 1 ? s_.rowT * ldx_ : ldx_;
+    if (!dense_) {  // gather the chunk's X rows in (step, state row) order
+      for (int64_t u = st, q = 0; u < chunk_end_; ++u) {
+        for (int64_t i = 0; i < o_.active[u]; ++i, ++q) {
+          std::memcpy(xg_.get() + q * I, x_ + step_row(s_, u, o_.order[i]) * ldx_, I * sizeof(float));
+        }
+      }
+      a = xg_.get();
+      lda = I;
+    }
+    sgemm_packed(rows, G_, I, a, lda, w_.wih_t, 0.f, gx_.get(), G_, w_.bias_x.data(), pool);
+    next_row_ = 0;
+  }
+  float* r = gx_.get() + next_row_ * G_;
+  next_row_ += o_.active[st];
+  return r;
+}
+
 void lstm_fused_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, ThreadPool* pool) {
   const KernelTable& kt = kernels();
-  const int64_t H = w.cfg.H, G = 4 * H, B = s.B, T = s.T, N = T * B;
+  const int64_t H = w.cfg.H, G = 4 * H, B = s.B, T = s.T;
   const CacheParts k = cell_cache_parts(w.cfg, T, B, io.cache);
   const CacheParts* train = io.cache ? &k : nullptr;
   const float *x = io.x, *h0 = io.h0, *c0 = io.c0;
@@ -68,17 +103,7 @@ void lstm_fused_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, 
   const int nr = w.nr, vw = w.vw, mr = kt.gemm.mr;
   const SeqOrder o = seq_order(s);
 
-  // Chunks of steps whose running rows fill about kGxChunkBytes of Gx (at least one step each).
-  // Each chunk's GEMM streams all of W_ih again; when W_ih is too big to come from cache, a
-  // chunk holds at least I rows so that traffic stays below the Gx traffic chunking saves.
-  int64_t chunk_rows = std::max<int64_t>(B, kGxChunkBytes / static_cast<int64_t>(G * sizeof(float)));
-  if (w.cfg.I * G * static_cast<int64_t>(sizeof(float)) > kWihCachedBytes) chunk_rows = std::max(chunk_rows, w.cfg.I);
-  chunk_rows = std::min(chunk_rows, N);
-  AlignedFloats gx_buf = aligned_floats_uninit(chunk_rows * G);  // [rows of the chunk, 4H]
-  // Rows of a chunk's X in (step, state row) order, gathered unless X already has that layout.
-  const bool dense = !s.lengths && !s.reverse && (B == 1 || (s.rowB == 1 && s.rowT == B));
-  AlignedFloats x_buf = dense ? AlignedFloats() : aligned_floats_uninit(chunk_rows * w.cfg.I);
-  float* gx = gx_buf.get();
+  GxChunks gxc(w, s, o, x, ldx);
   // State rows in `order`: h double-buffered (every panel reads all of h_{t-1}); c in place.
   AlignedFloats hbuf = aligned_floats(2 * B * H), c = aligned_floats(B * H);
   float* hprev = hbuf.get();       // [B, H]
@@ -93,26 +118,9 @@ void lstm_fused_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, 
 
   const int nthreads = pool ? pool->size() : 1;
   const int64_t ntasks = std::min<int64_t>(nthreads, w.n_panels);
-  int64_t chunk_end = 0, chunk_row = 0;  // steps < chunk_end have Gx; this step's first Gx row
   for (int64_t st = 0; st < T; ++st) {
     const int64_t m = o.active[st];
-    if (st == chunk_end) {
-      int64_t rows_in = 0;
-      while (chunk_end < T && (chunk_end == st || rows_in + o.active[chunk_end] <= chunk_rows)) rows_in += o.active[chunk_end++];
-      const float* a = x + step_row(s, st, o.order[0]) * ldx;
-      int64_t lda = B == 1 ? s.rowT * ldx : ldx;
-      if (!dense) {
-        for (int64_t u = st, q = 0; u < chunk_end; ++u) {
-          for (int64_t i = 0; i < o.active[u]; ++i, ++q) {
-            std::memcpy(x_buf.get() + q * w.cfg.I, x + step_row(s, u, o.order[i]) * ldx, w.cfg.I * sizeof(float));
-          }
-        }
-        a = x_buf.get();
-        lda = w.cfg.I;
-      }
-      sgemm_packed(rows_in, G, w.cfg.I, a, lda, w.wih_t, 0.f, gx, G, w.bias_x.data(), pool);
-      chunk_row = 0;
-    }
+    float* gx = gxc.step(st, pool);  // this step's Gx rows, state-row order
     if (st > 0 && m < o.active[st - 1]) {
       // Entries that ended after step st-1: their final state is in hprev / c now.
       for (int64_t i = m; i < o.active[st - 1]; ++i) {
@@ -124,7 +132,7 @@ void lstm_fused_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, 
     for (int64_t i = 0; i < m; ++i) {
       const int64_t b = o.order[i];
       const int64_t r = step_row(s, st, b);
-      rows[i].gx = gx + (chunk_row + i) * G;
+      rows[i].gx = gx + i * G;
       rows[i].y = y + r * ldy;
       rows[i].gates = train ? train->gates + r * G : nullptr;
       rows[i].c_t = train ? train->c + r * H : nullptr;
@@ -149,7 +157,6 @@ void lstm_fused_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, 
     if (ntasks > 1 && m * H * G >= kMinParallelStepWork) pool->parallel_for(ntasks, [tp = &task](int64_t t, int th) { (*tp)(t, th); });  // one pointer: std::function stores it inline, no allocation per step
     else for (int64_t t = 0; t < ntasks; ++t) task(t, 0);
     std::swap(hprev, hnext);
-    chunk_row += m;
   }
   // Entries that ran to the last step.
   for (int64_t i = 0; i < o.active[T - 1]; ++i) {
