@@ -7,7 +7,7 @@
 // the addon owns no per-call memory; packed weights are an External freed with its JS object.
 
 import * as path from 'node:path';
-import { allocate, allocateUninit, checkElements, type FloatArray } from '../tensor';
+import { allocateUninit, checkElements, type FloatArray } from '../tensor';
 import type {
   Backend, BackendInfo, CellBackwardArgs, CellCache, CellForwardArgs, CellKind, CellParams, PreparedCell, SeqLayout,
 } from './types';
@@ -138,10 +138,10 @@ function makeBackend(addon: NativeAddon): Backend {
     if (train) checkElements('cellstate (native)', 'the training cache', a.T * a.B * (6 * gateCount(w.kind) * w.hiddenSize + 2 * w.outSize), `T*B = ${a.T * a.B} rows of the cache`);
     const cache: NativeCache | null = train ? {
       backend: 'native', seq: { T: a.T, B: a.B, rowT: a.rowT, rowB: a.rowB, reverse: a.reverse, lengths: a.lengths },
-      // Without lengths the forward writes every element of the cache; with lengths the rows
-      // past each length stay unwritten and must be zeros (the weight-gradient GEMMs read them).
+      // Not zero-filled here: the forward writes every element, and with lengths the addon
+      // zeroes the whole cache first (native/cell/cell.cc cell_forward).
       x: a.x as Float32Array, xOffset: a.xOffset, ldx: a.ldx,
-      buf: (a.lengths ? allocate : allocateUninit)('float32', addon.cellCacheSize(handle, a.T, a.B)) as Float32Array,
+      buf: allocateUninit('float32', addon.cellCacheSize(handle, a.T, a.B)) as Float32Array,
     } : null;
     const args: ForwardArgs = [handle, ...seqArgs(a),
       a.x as F32, a.xOffset, a.ldx, a.y as F32, a.yOffset, a.ldy,

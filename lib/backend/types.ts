@@ -14,7 +14,7 @@
 // is   r(t, b) = t*rowT + b*rowB   ((rowT, rowB) = (B, 1) for time-major [T, B, *] data and
 // (1, T) for batch-first [B, T, *] data). Input x, output y, their gradients and every per-row
 // cache buffer use the same r(t, b), so batch-first and time-major need no transposing copies,
-// and the input projection and weight gradients are single matrix products over all N rows.
+// and the input projection and weight gradients are matrix products over many rows at once.
 // Row r of x starts at x[xOffset + r*ldx]; columns beyond I (ldx > I) are never read. Likewise y,
 // with yOffset selecting a direction's half of a bidirectional output row.
 //

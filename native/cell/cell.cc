@@ -123,7 +123,7 @@ void cell_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, Thread
   // With variable lengths the kernels never write the cache rows of padded steps, yet backward's
   // weight-gradient GEMMs run over all N rows (their ∂ rows are 0, and 0 * NaN = NaN): zero the
   // cache first, so the result does not depend on what the caller's buffer held (found by
-  // native/tests/fuzz_cell.cc, whose buffers start as NaN; lib/ happens to pass fresh zeros).
+  // native/tests/fuzz_cell.cc, whose buffers start as NaN; lib/ hands over unzeroed buffers).
   if (io.cache && s.lengths) std::memset(io.cache, 0, static_cast<size_t>(cell_cache_floats(w.cfg, s.T, s.B)) * sizeof(float));
   if (w.cfg.fused()) lstm_fused_forward(w, s, io, pool);
   else cell_generic_forward(w, s, io, pool);

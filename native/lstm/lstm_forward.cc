@@ -45,7 +45,6 @@ SeqOrder seq_order(const SeqDesc& s) {
   return o;
 }
 
-
 namespace {
 // Measured on the bench machine (1 MB L2 per core, 32 MB L3), one thread: Gx chunks of 256 KB -
 // 1 MB are best for M (8.8-9.0 ms vs 11.5 unchunked) and L (63.5-64 ms vs 73.9); XL, whose W_ih
