@@ -18,8 +18,9 @@
 // once with RequestAbortedError.
 //
 // Not done here: priorities, per-request deadlines beyond AbortSignal, and grouping requests by
-// length (the native fused LSTM skips padded steps; the generic native path and the ts backend
-// still multiply padded rows of the recurrent product, so mixed lengths cost them more).
+// length (the native kernels do no work past any sequence's length, input projection included;
+// the ts backend still multiplies padded rows of the recurrent product, so mixed lengths cost
+// it more).
 
 import { argRangeError, argTypeError, describe } from '../errors';
 import { positiveInt, readOptions } from '../nn/options';
