@@ -3,6 +3,7 @@
 #include "cell.h"
 
 #include <cstring>
+#include <vector>
 #include <new>
 
 #include "../cpu/dispatch.h"
@@ -21,6 +22,22 @@ AlignedFloats aligned_floats_uninit(int64_t n) {
   float* p = aligned_alloc_floats(n > 0 ? n : 1);
   if (!p) throw std::bad_alloc();
   return AlignedFloats(p);
+}
+
+void add_column_sums(float* out, const float* m, int64_t rows, int64_t ld, int64_t width) {
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t j = 0; j < width; ++j) out[j] += m[r * ld + j];
+  }
+}
+
+void add_bias_grads(float* db_ih, float* db_hh, const float* dA, int64_t rows, int64_t ld, int64_t width) {
+  if (!db_ih && !db_hh) return;
+  std::vector<float> db(static_cast<size_t>(width), 0.f);
+  add_column_sums(db.data(), dA, rows, ld, width);
+  for (int64_t j = 0; j < width; ++j) {
+    if (db_ih) db_ih[j] += db[j];
+    if (db_hh) db_hh[j] += db[j];
+  }
 }
 
 std::unique_ptr<CellPacked> cell_prepare(const CellConfig& cfg, const float* w_ih, const float* w_hh,

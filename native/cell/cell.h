@@ -32,6 +32,12 @@ AlignedFloats aligned_floats(int64_t n);  // zero-filled, 64-byte aligned; throw
 // The same without zero-filling: only for buffers a beta=0 product overwrites entirely.
 AlignedFloats aligned_floats_uninit(int64_t n);
 
+// out[j] += sum over r < rows of m[r*ld + j], for j < width.
+void add_column_sums(float* out, const float* m, int64_t rows, int64_t ld, int64_t width);
+// The bias gradients when both biases feed the same pre-activation (LSTM, RNN): ∂b_ih = ∂b_hh =
+// the column sums of ∂A [rows, width] (row stride ld), summed once and added to each non-null one.
+void add_bias_grads(float* db_ih, float* db_hh, const float* dA, int64_t rows, int64_t ld, int64_t width);
+
 enum class CellKind : int { lstm = 0, gru = 1, rnn_tanh = 2, rnn_relu = 3 };
 
 struct CellConfig {

@@ -23,12 +23,6 @@ namespace {
 // Derivative of clamp: 1 inside [-c, c] (or without clipping), 0 outside.
 float pass(const float* pre, int64_t i, float c) { return pre && std::fabs(pre[i]) > c ? 0.f : 1.f; }
 
-void add_column_sums(float* out, const float* m, int64_t rows, int64_t ld, int64_t width) {
-  for (int64_t r = 0; r < rows; ++r) {
-    for (int64_t j = 0; j < width; ++j) out[j] += m[r * ld + j];
-  }
-}
-
 // Per-thread scratch for the elementwise stages, allocated once per call (never per step):
 // slot t of `floats` floats for task t of for_rows.
 struct Scratch {
@@ -259,8 +253,7 @@ void lstm_backward_generic(const CellPacked& w, const SeqDesc& s, const BwdIO& g
   sgemm(true, false, G, I, N, dA.get(), G, g.x, g.ldx, 1.f, g.dw_ih, I, nullptr, pool);
   sgemm(true, false, G, P, N, dA.get(), G, k.hprev, P, 1.f, g.dw_hh, P, nullptr, pool);
   if (proj) sgemm(true, false, P, H, N, dhrows.get(), P, k.m, H, 1.f, g.dw_hr, H, nullptr, pool);
-  if (g.db_ih) add_column_sums(g.db_ih, dA.get(), N, G, G);
-  if (g.db_hh) add_column_sums(g.db_hh, dA.get(), N, G, G);
+  add_bias_grads(g.db_ih, g.db_hh, dA.get(), N, G, G);
   if (g.dx) sgemm_packed(N, I, G, dA.get(), G, w.wih_n, 1.f, g.dx, g.lddx, nullptr, pool);
 }
 
@@ -483,8 +476,7 @@ void rnn_backward(const CellPacked& w, const SeqDesc& s, const BwdIO& g, ThreadP
   scatter_rows(o, dh.get(), g.dh0, H);
   sgemm(true, false, H, I, N, dA.get(), H, g.x, g.ldx, 1.f, g.dw_ih, I, nullptr, pool);
   sgemm(true, false, H, H, N, dA.get(), H, k.hprev, H, 1.f, g.dw_hh, H, nullptr, pool);
-  if (g.db_ih) add_column_sums(g.db_ih, dA.get(), N, H, H);
-  if (g.db_hh) add_column_sums(g.db_hh, dA.get(), N, H, H);
+  add_bias_grads(g.db_ih, g.db_hh, dA.get(), N, H, H);
   if (g.dx) sgemm_packed(N, I, H, dA.get(), H, w.wih_n, 1.f, g.dx, g.lddx, nullptr, pool);
 }
 

@@ -62,17 +62,7 @@ void lstm_fused_backward(const CellPacked& w, const SeqDesc& s, const BwdIO& g, 
 
   sgemm(true, false, G, I, N, dA.get(), G, x, ldx, 1.f, g.dw_ih, I, nullptr, pool);
   sgemm(true, false, G, H, N, dA.get(), G, train.hprev, H, 1.f, g.dw_hh, H, nullptr, pool);
-  if (g.db_ih || g.db_hh) {
-    std::vector<float> db(G, 0.f);
-    for (int64_t r = 0; r < N; ++r) {
-      const float* a = dA.get() + r * G;
-      for (int64_t j = 0; j < G; ++j) db[j] += a[j];
-    }
-    for (int64_t j = 0; j < G; ++j) {
-      if (g.db_ih) g.db_ih[j] += db[j];
-      if (g.db_hh) g.db_hh[j] += db[j];
-    }
-  }
+  add_bias_grads(g.db_ih, g.db_hh, dA.get(), N, G, G);
   if (g.dx) sgemm_packed(N, I, G, dA.get(), G, w.wih_n, 1.f, g.dx, g.lddx, nullptr, pool);
 }
 
