@@ -2,9 +2,12 @@
 // the fused LSTM path and the generic path (see cell.h). No ISA flags.
 #include "cell.h"
 
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
-#include <vector>
+#include <limits>
 #include <new>
+#include <vector>
 
 #include "../cpu/dispatch.h"
 
@@ -19,8 +22,16 @@ AlignedFloats aligned_floats(int64_t n) {
 }
 
 AlignedFloats aligned_floats_uninit(int64_t n) {
-  float* p = aligned_alloc_floats(n > 0 ? n : 1);
+  const int64_t m = n > 0 ? n : 1;
+  float* p = aligned_alloc_floats(m);
   if (!p) throw std::bad_alloc();
+  // CELLSTATE_POISON_UNINIT=1 (as for the JS buffers, lib/tensor.ts): fill with NaN, so a
+  // caller that reads an element it did not write shows up as NaN in the test suite.
+  static const bool poison = [] {
+    const char* e = std::getenv("CELLSTATE_POISON_UNINIT");
+    return e != nullptr && std::strcmp(e, "1") == 0;
+  }();
+  if (poison) std::fill(p, p + m, std::numeric_limits<float>::quiet_NaN());
   return AlignedFloats(p);
 }
 

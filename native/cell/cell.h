@@ -29,7 +29,8 @@ class ThreadPool;
 
 using AlignedFloats = std::unique_ptr<float[], AlignedFree>;
 AlignedFloats aligned_floats(int64_t n);  // zero-filled, 64-byte aligned; throws std::bad_alloc
-// The same without zero-filling: only for buffers a beta=0 product overwrites entirely.
+// The same without zero-filling: only for buffers whose every element read was written first
+// (CELLSTATE_POISON_UNINIT=1 fills them with NaN to prove it in the test suite).
 AlignedFloats aligned_floats_uninit(int64_t n);
 
 // out[j] += sum over r < rows of m[r*ld + j], for j < width.

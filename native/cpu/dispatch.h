@@ -47,6 +47,13 @@ struct GemmKernel {
   // bp is still a full-width panel (k rows of nr floats).
   void (*tile_edge)(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
                     const float* bp, float* c, int64_t ldc, bool accumulate);
+  // The same two with A packed (gemm.cc's pack_a_transposed): element (i, kk)
+  // at ap[kk*mr + i], so one k step reads mr adjacent floats. The edge tile
+  // reads only i < m but the stride stays mr.
+  void (*tile_pa)(int64_t k, const float* ap, const float* bp, float* c, int64_t ldc,
+                  bool accumulate);
+  void (*tile_pa_edge)(int64_t m, int64_t n, int64_t k, const float* ap, const float* bp,
+                       float* c, int64_t ldc, bool accumulate);
 };
 
 struct KernelTable {

@@ -4,7 +4,7 @@
 //   for k block  [k0, k0+kc)          kc <= kKcMax, balanced over K
 //     for panel group [qb, qe)        np panels: the B block kc x np*nr (~768 KB) stays in L2
 //       (pack that B block unless B is pre-packed)
-//       for row block ib (16 tiles)   (transA: op(A) block copied to scratch, ~150 KB)
+//       for row block ib (16 tiles)   (transA: op(A) block packed to scratch, ~150 KB)
 //         for row tile i0 (mr rows)
 //           for panel q in the group  A tile (mr x kc, <= 9 KB) stays in L1
 //             micro-kernel on C[i0 .. i0+mr) x [q*nr .. q*nr+nr)
@@ -13,7 +13,9 @@
 // is still in L1. Threads get disjoint output blocks (no reduction over K),
 // so C needs no synchronisation. Compiled without ISA flags: it only moves
 // pointers and calls through kernels().gemm. It does not pack A for the
-// non-transposed case (the kernel broadcasts straight from A's rows).
+// non-transposed case (the kernel broadcasts straight from A's rows); for
+// transA it packs each A block into mr-row tiles (tile_pa reads one k step
+// as mr adjacent floats) - a strided copy of A's rows, no transpose.
 #include "gemm.h"
 
 #include "../cpu/dispatch.h"
@@ -26,7 +28,7 @@ namespace {
 constexpr int64_t kKcMax = 384;               // k rows per block (B panel slice 96 KB at nr = 64)
 constexpr int64_t kBBlockBytes = 768 * 1024;  // one packed B block; L2 is 2 MB per core
 constexpr int64_t kMinFmaPerThread = 100000;  // don't give a thread less work than this
-constexpr int64_t kMcTiles = 16;              // row tiles per transposed A block (transA)
+constexpr int64_t kMcTiles = 16;              // row tiles per packed A block (transA)
 
 inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 inline int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
@@ -49,7 +51,7 @@ struct Problem {
   int64_t np;              // panels per B block
 };
 
-// Per-thread scratch buffers (slot 0: packed B block, slot 1: transposed A
+// Per-thread scratch buffers (slot 0: packed B block, slot 1: packed A
 // block); they grow, never shrink, and are freed at thread exit.
 struct Scratch {
   float* p[2] = {nullptr, nullptr};
@@ -118,13 +120,6 @@ void add_bias(float* c, int64_t ldc, int64_t rows, int64_t cols, const float* bi
   }
 }
 
-// abuf[(i - ib)*kc + kk] = op(A)(i, k0 + kk) = A[(k0 + kk)*lda + i] for i in
-// [ib, ie): A's rows k0.. k0+kc-1 hold op(A)'s columns, so this is a plain
-// transpose of the kc x (ie - ib) sub-matrix of A starting at (k0, ib).
-void transpose_a_block(const Problem& pb, int64_t ib, int64_t ie, int64_t k0, int64_t kc, float* abuf) {
-  transpose_copy(kc, ie - ib, pb.A + k0 * pb.lda + ib, pb.lda, abuf, kc);
-}
-
 // Computes the output block C rows [m0, m1) x panels [q0, q1) (columns
 // [q0*nr, min(N, q1*nr))) over the whole K. Blocks of different calls are
 // disjoint, so this is the unit of parallel work.
@@ -136,7 +131,7 @@ void run_block(const Problem& pb, int64_t m0, int64_t m1, int64_t q0, int64_t q1
   const int64_t mc = kMcTiles * mr;  // rows per A block
   // Get scratch before touching C, so a failure can still fall back cleanly.
   float* bbuf = nullptr;  // [np][kc][nr] packed B block (unpacked B only)
-  float* abuf = nullptr;  // [mc][kc] op(A) block, row-major (transA only)
+  float* abuf = nullptr;  // [mc/mr][kc][mr] packed op(A) block (transA only)
   if (pb.packed == nullptr) bbuf = scratch_floats(0, pb.kc * pb.np * nr);
   if (pb.transA) abuf = scratch_floats(1, mc * pb.kc);
   if ((pb.packed == nullptr && bbuf == nullptr) || (pb.transA && abuf == nullptr)) {
@@ -168,23 +163,26 @@ void run_block(const Problem& pb, int64_t m0, int64_t m1, int64_t q0, int64_t q1
 
       for (int64_t ib = m0; ib < m1; ib += mc) {
         const int64_t ie = min64(ib + mc, m1);
-        if (pb.transA) transpose_a_block(pb, ib, ie, k0, kc, abuf);
+        if (pb.transA) pack_a_transposed(pb.A, pb.lda, k0, kc, ib, ie - ib, g.mr, abuf);
 
         for (int64_t i0 = ib; i0 < ie; i0 += mr) {
           const int64_t rows = min64(mr, ie - i0);
-          // at[i*alda + kk] = op(A)(i0 + i, k0 + kk)
-          const float* at = pb.transA ? abuf + (i0 - ib) * kc : pb.A + i0 * pb.lda + k0;
-          const int64_t alda = pb.transA ? kc : pb.lda;
+          // transA: ap[kk*mr + i] = op(A)(i0 + i, k0 + kk); else at[i*lda + kk]
+          const float* ap = pb.transA ? abuf + (i0 - ib) * kc : nullptr;
+          const float* at = pb.A + i0 * pb.lda + k0;
 
           for (int64_t q = qb; q < qe; ++q) {
             const int64_t j0 = q * nr;
             const int64_t cols = min64(nr, pb.N - j0);
             const float* bp = bblock + (q - qb) * bstride;
             float* c = pb.C + i0 * pb.ldc + j0;
-            if (rows == mr && cols == nr) {
-              g.tile(kc, at, alda, bp, c, pb.ldc, accumulate);
+            if (ap != nullptr) {
+              if (rows == mr && cols == nr) g.tile_pa(kc, ap, bp, c, pb.ldc, accumulate);
+              else g.tile_pa_edge(rows, cols, kc, ap, bp, c, pb.ldc, accumulate);
+            } else if (rows == mr && cols == nr) {
+              g.tile(kc, at, pb.lda, bp, c, pb.ldc, accumulate);
             } else {
-              g.tile_edge(rows, cols, kc, at, alda, bp, c, pb.ldc, accumulate);
+              g.tile_edge(rows, cols, kc, at, pb.lda, bp, c, pb.ldc, accumulate);
             }
             if (last_k && pb.bias != nullptr) add_bias(c, pb.ldc, rows, cols, pb.bias + j0);
           }

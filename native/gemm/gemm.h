@@ -2,7 +2,7 @@
 //
 // Row-major throughout. The driver blocks K (kc) and N (groups of panels
 // that stay in L2), packs B into the active kernel's panel layout (unless it
-// is already packed), transposes A tile by tile when transA, and runs the
+// is already packed), packs A into mr-row tiles when transA, and runs the
 // dispatched micro-kernel (kernels().gemm) over mr x nr tiles. Large problems
 // are split over output blocks with a ThreadPool; small ones run on the
 // caller. It never throws, prints or aborts; if an internal scratch buffer

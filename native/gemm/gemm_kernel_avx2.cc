@@ -32,13 +32,14 @@ constexpr int kVw = 8;         // floats per ymm
 constexpr int kNr = 4 * kVw;   // 32 columns per panel (4 gates x 8 units for LSTM)
 constexpr int kMr = 3;         // rows per tile
 
-// One k step: acc[i][v] += a_i[kk] * b[v*8 .. v*8+7], b = panel row kk.
+// One k step: acc[i][v] += a(i, kk) * b[v*8 .. v*8+7], b = panel row kk,
+// a(i, kk) = arow[i][kk * KS] (KS = 1: rows of A; kMr: a packed A tile).
 // B vectors are consumed one at a time (register budget: 12 + 3 + 1 = 16).
-template <int M, int NV>
+template <int M, int NV, int KS>
 CS_ALWAYS_INLINE void kstep(__m256 (&acc)[M][NV], const float* const (&arow)[M], int64_t kk,
                             const float* b) {
   __m256 ai[M];
-  CS_UNROLL for (int i = 0; i < M; ++i) ai[i] = _mm256_broadcast_ss(arow[i] + kk);
+  CS_UNROLL for (int i = 0; i < M; ++i) ai[i] = _mm256_broadcast_ss(arow[i] + kk * KS);
   CS_UNROLL for (int v = 0; v < NV; ++v) {
     const __m256 bv = _mm256_load_ps(b + v * kVw);
     CS_UNROLL for (int i = 0; i < M; ++i) acc[i][v] = _mm256_fmadd_ps(ai[i], bv, acc[i][v]);
@@ -46,11 +47,12 @@ CS_ALWAYS_INLINE void kstep(__m256 (&acc)[M][NV], const float* const (&arow)[M],
 }
 
 // C[M x (NV*8, last vector possibly partial)] = (accumulate ? C : 0) + A[M x k] * Bp[k x 32]
-//   a:  element (i, kk) at a[i*lda + kk]
+//   a:  PA == false: element (i, kk) at a[i*lda + kk] (rows of A)
+//       PA == true:  element (i, kk) at a[kk*kMr + i] (packed A tile; lda unused)
 //   bp: element (kk, j) at bp[kk*32 + j]
 //   c:  element (i, j)  at c[i*ldc + j]
 // PARTIAL: vector NV-1 is loaded/stored through lane mask `last` (lanes < n).
-template <int M, int NV, bool PARTIAL>
+template <int M, int NV, bool PARTIAL, bool PA>
 CS_ALWAYS_INLINE void tile_impl(int64_t k, const float* a, int64_t lda, const float* bp,
                                 float* c, int64_t ldc, bool accumulate, __m256i last) {
   __m256 acc[M][NV];
@@ -58,19 +60,20 @@ CS_ALWAYS_INLINE void tile_impl(int64_t k, const float* a, int64_t lda, const fl
     CS_UNROLL for (int v = 0; v < NV; ++v) acc[i][v] = _mm256_setzero_ps();
   }
   const float* arow[M];
-  CS_UNROLL for (int i = 0; i < M; ++i) arow[i] = a + i * lda;
+  CS_UNROLL for (int i = 0; i < M; ++i) arow[i] = PA ? a + i : a + i * lda;
+  constexpr int KS = PA ? kMr : 1;
 
   // Unrolled by 4 k steps; bp advances one panel row (32 floats) per step.
   int64_t kk = 0;
   for (; kk + 4 <= k; kk += 4) {
-    kstep<M, NV>(acc, arow, kk + 0, bp + 0 * kNr);
-    kstep<M, NV>(acc, arow, kk + 1, bp + 1 * kNr);
-    kstep<M, NV>(acc, arow, kk + 2, bp + 2 * kNr);
-    kstep<M, NV>(acc, arow, kk + 3, bp + 3 * kNr);
+    kstep<M, NV, KS>(acc, arow, kk + 0, bp + 0 * kNr);
+    kstep<M, NV, KS>(acc, arow, kk + 1, bp + 1 * kNr);
+    kstep<M, NV, KS>(acc, arow, kk + 2, bp + 2 * kNr);
+    kstep<M, NV, KS>(acc, arow, kk + 3, bp + 3 * kNr);
     bp += 4 * kNr;
   }
   for (; kk < k; ++kk) {
-    kstep<M, NV>(acc, arow, kk, bp);
+    kstep<M, NV, KS>(acc, arow, kk, bp);
     bp += kNr;
   }
 
@@ -92,12 +95,16 @@ CS_ALWAYS_INLINE void tile_impl(int64_t k, const float* a, int64_t lda, const fl
 
 void tile_full(int64_t k, const float* a, int64_t lda, const float* bp, float* c, int64_t ldc,
                bool accumulate) {
-  tile_impl<kMr, 4, false>(k, a, lda, bp, c, ldc, accumulate, _mm256_setzero_si256());
+  tile_impl<kMr, 4, false, false>(k, a, lda, bp, c, ldc, accumulate, _mm256_setzero_si256());
+}
+
+void tile_pa(int64_t k, const float* ap, const float* bp, float* c, int64_t ldc, bool accumulate) {
+  tile_impl<kMr, 4, false, true>(k, ap, 0, bp, c, ldc, accumulate, _mm256_setzero_si256());
 }
 
 // Rows fixed at M, 1 <= n <= 32 columns: ceil(n/8) vectors, the last one
 // masked when n is not a multiple of 8.
-template <int M>
+template <int M, bool PA>
 void tile_rows(int64_t n, int64_t k, const float* a, int64_t lda, const float* bp, float* c,
                int64_t ldc, bool accumulate) {
   const int64_t nv = (n + kVw - 1) / kVw;
@@ -106,32 +113,43 @@ void tile_rows(int64_t n, int64_t k, const float* a, int64_t lda, const float* b
   const __m256i last = _mm256_cmpgt_epi32(_mm256_set1_epi32(rem), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
   if (rem == kVw) {
     switch (nv) {
-      case 1: tile_impl<M, 1, false>(k, a, lda, bp, c, ldc, accumulate, last); break;
-      case 2: tile_impl<M, 2, false>(k, a, lda, bp, c, ldc, accumulate, last); break;
-      case 3: tile_impl<M, 3, false>(k, a, lda, bp, c, ldc, accumulate, last); break;
-      case 4: tile_impl<M, 4, false>(k, a, lda, bp, c, ldc, accumulate, last); break;
+      case 1: tile_impl<M, 1, false, PA>(k, a, lda, bp, c, ldc, accumulate, last); break;
+      case 2: tile_impl<M, 2, false, PA>(k, a, lda, bp, c, ldc, accumulate, last); break;
+      case 3: tile_impl<M, 3, false, PA>(k, a, lda, bp, c, ldc, accumulate, last); break;
+      case 4: tile_impl<M, 4, false, PA>(k, a, lda, bp, c, ldc, accumulate, last); break;
       default: break;
     }
   } else {
     switch (nv) {
-      case 1: tile_impl<M, 1, true>(k, a, lda, bp, c, ldc, accumulate, last); break;
-      case 2: tile_impl<M, 2, true>(k, a, lda, bp, c, ldc, accumulate, last); break;
-      case 3: tile_impl<M, 3, true>(k, a, lda, bp, c, ldc, accumulate, last); break;
-      case 4: tile_impl<M, 4, true>(k, a, lda, bp, c, ldc, accumulate, last); break;
+      case 1: tile_impl<M, 1, true, PA>(k, a, lda, bp, c, ldc, accumulate, last); break;
+      case 2: tile_impl<M, 2, true, PA>(k, a, lda, bp, c, ldc, accumulate, last); break;
+      case 3: tile_impl<M, 3, true, PA>(k, a, lda, bp, c, ldc, accumulate, last); break;
+      case 4: tile_impl<M, 4, true, PA>(k, a, lda, bp, c, ldc, accumulate, last); break;
       default: break;
     }
   }
 }
 
-void tile_edge(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* bp,
-               float* c, int64_t ldc, bool accumulate) {
+template <bool PA>
+void tile_edge_impl(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* bp,
+                    float* c, int64_t ldc, bool accumulate) {
   if (n <= 0) return;
   switch (m) {
-    case 1: tile_rows<1>(n, k, a, lda, bp, c, ldc, accumulate); break;
-    case 2: tile_rows<2>(n, k, a, lda, bp, c, ldc, accumulate); break;
-    case 3: tile_rows<3>(n, k, a, lda, bp, c, ldc, accumulate); break;
+    case 1: tile_rows<1, PA>(n, k, a, lda, bp, c, ldc, accumulate); break;
+    case 2: tile_rows<2, PA>(n, k, a, lda, bp, c, ldc, accumulate); break;
+    case 3: tile_rows<3, PA>(n, k, a, lda, bp, c, ldc, accumulate); break;
     default: break;  // m <= 0: nothing to do
   }
+}
+
+void tile_edge(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* bp,
+               float* c, int64_t ldc, bool accumulate) {
+  tile_edge_impl<false>(m, n, k, a, lda, bp, c, ldc, accumulate);
+}
+
+void tile_pa_edge(int64_t m, int64_t n, int64_t k, const float* ap, const float* bp, float* c,
+                  int64_t ldc, bool accumulate) {
+  tile_edge_impl<true>(m, n, k, ap, 0, bp, c, ldc, accumulate);
 }
 
 }  // namespace
@@ -142,6 +160,8 @@ void fill_kernels_avx2(KernelTable& t) {
   t.gemm.vw = kVw;
   t.gemm.tile = &tile_full;
   t.gemm.tile_edge = &tile_edge;
+  t.gemm.tile_pa = &tile_pa;
+  t.gemm.tile_pa_edge = &tile_pa_edge;
 }
 
 }  // namespace cellstate

@@ -4,7 +4,8 @@
 // -mavx2 -mfma for the GEMM. A tile is 6 rows x 4 zmm vectors (64 columns):
 // 24 zmm accumulators, 4 zmm for one row of the packed B panel and 1 for the
 // broadcast A element (29 of 32 registers). Per k step: 4 aligned B loads,
-// 6 broadcasts, 24 FMAs. Edge tiles reuse the same template with fewer rows /
+// 6 broadcasts, 24 FMAs. The same template reads A either as rows (tile) or
+// as a packed tile (tile_pa: the 6 values of one k step adjacent). Edge tiles reuse the same template with fewer rows /
 // vectors and masked C loads/stores, so nothing outside the m x n region of C
 // is touched. It does not block, pack or thread (gemm.cc does) and it must not
 // contain any non-static inline function or template shared with other files
@@ -34,25 +35,27 @@ constexpr int kVw = 16;        // floats per zmm
 constexpr int kNr = 4 * kVw;   // 64 columns per panel (4 gates x 16 units for LSTM)
 constexpr int kMr = 6;         // rows per tile
 
-// One k step: acc[i][v] += a_i[kk] * b[v*16 .. v*16+15], b = panel row kk.
-template <int M, int NV>
+// One k step: acc[i][v] += a(i, kk) * b[v*16 .. v*16+15], b = panel row kk.
+// a(i, kk) = arow[i][kk * KS]: KS = 1 for rows of A, kMr for a packed A tile.
+template <int M, int NV, int KS>
 CS_ALWAYS_INLINE void kstep(__m512 (&acc)[M][NV], const float* const (&arow)[M], int64_t kk,
                             const float* b) {
   __m512 bv[NV];
   CS_UNROLL for (int v = 0; v < NV; ++v) bv[v] = _mm512_load_ps(b + v * kVw);
   CS_UNROLL for (int i = 0; i < M; ++i) {
-    const __m512 ai = _mm512_set1_ps(arow[i][kk]);
+    const __m512 ai = _mm512_set1_ps(arow[i][kk * KS]);
     CS_UNROLL for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
   }
 }
 
 // C[M x (NV*16 masked)] = (accumulate ? C : 0) + A[M x k] * Bp[k x 64]
-//   a:  row i, element kk at a[i*lda + kk]
+//   a:  PA == false: element (i, kk) at a[i*lda + kk] (rows of A)
+//       PA == true:  element (i, kk) at a[kk*kMr + i] (packed A tile; lda unused)
 //   bp: element (kk, j) at bp[kk*64 + j]
 //   c:  element (i, j)  at c[i*ldc + j]
 // MASKED: vector v of each row uses mask[v] for its C load/store; otherwise
 // all NV vectors are full.
-template <int M, int NV, bool MASKED>
+template <int M, int NV, bool MASKED, bool PA>
 CS_ALWAYS_INLINE void tile_impl(int64_t k, const float* a, int64_t lda, const float* bp,
                                 float* c, int64_t ldc, bool accumulate, const __mmask16* mask) {
   __m512 acc[M][NV];
@@ -60,19 +63,20 @@ CS_ALWAYS_INLINE void tile_impl(int64_t k, const float* a, int64_t lda, const fl
     CS_UNROLL for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_setzero_ps();
   }
   const float* arow[M];
-  CS_UNROLL for (int i = 0; i < M; ++i) arow[i] = a + i * lda;
+  CS_UNROLL for (int i = 0; i < M; ++i) arow[i] = PA ? a + i : a + i * lda;
+  constexpr int KS = PA ? kMr : 1;
 
   // Main loop unrolled by 4 k steps; bp advances one panel row (64 floats) per step.
   int64_t kk = 0;
   for (; kk + 4 <= k; kk += 4) {
-    kstep<M, NV>(acc, arow, kk + 0, bp + 0 * kNr);
-    kstep<M, NV>(acc, arow, kk + 1, bp + 1 * kNr);
-    kstep<M, NV>(acc, arow, kk + 2, bp + 2 * kNr);
-    kstep<M, NV>(acc, arow, kk + 3, bp + 3 * kNr);
+    kstep<M, NV, KS>(acc, arow, kk + 0, bp + 0 * kNr);
+    kstep<M, NV, KS>(acc, arow, kk + 1, bp + 1 * kNr);
+    kstep<M, NV, KS>(acc, arow, kk + 2, bp + 2 * kNr);
+    kstep<M, NV, KS>(acc, arow, kk + 3, bp + 3 * kNr);
     bp += 4 * kNr;
   }
   for (; kk < k; ++kk) {
-    kstep<M, NV>(acc, arow, kk, bp);
+    kstep<M, NV, KS>(acc, arow, kk, bp);
     bp += kNr;
   }
 
@@ -95,11 +99,15 @@ CS_ALWAYS_INLINE void tile_impl(int64_t k, const float* a, int64_t lda, const fl
 
 void tile_full(int64_t k, const float* a, int64_t lda, const float* bp, float* c, int64_t ldc,
                bool accumulate) {
-  tile_impl<kMr, 4, false>(k, a, lda, bp, c, ldc, accumulate, nullptr);
+  tile_impl<kMr, 4, false, false>(k, a, lda, bp, c, ldc, accumulate, nullptr);
+}
+
+void tile_pa(int64_t k, const float* ap, const float* bp, float* c, int64_t ldc, bool accumulate) {
+  tile_impl<kMr, 4, false, true>(k, ap, 0, bp, c, ldc, accumulate, nullptr);
 }
 
 // Rows fixed at M, columns n <= 64 via masks; only ceil(n/16) vectors computed.
-template <int M>
+template <int M, bool PA>
 void tile_rows(int64_t n, int64_t k, const float* a, int64_t lda, const float* bp, float* c,
                int64_t ldc, bool accumulate) {
   // mask[v] selects columns [16v, 16v+16) that are < n.
@@ -112,25 +120,36 @@ void tile_rows(int64_t n, int64_t k, const float* a, int64_t lda, const float* b
   }
   const int64_t nv = (n + kVw - 1) / kVw;
   switch (nv) {
-    case 1: tile_impl<M, 1, true>(k, a, lda, bp, c, ldc, accumulate, mask); break;
-    case 2: tile_impl<M, 2, true>(k, a, lda, bp, c, ldc, accumulate, mask); break;
-    case 3: tile_impl<M, 3, true>(k, a, lda, bp, c, ldc, accumulate, mask); break;
-    case 4: tile_impl<M, 4, true>(k, a, lda, bp, c, ldc, accumulate, mask); break;
+    case 1: tile_impl<M, 1, true, PA>(k, a, lda, bp, c, ldc, accumulate, mask); break;
+    case 2: tile_impl<M, 2, true, PA>(k, a, lda, bp, c, ldc, accumulate, mask); break;
+    case 3: tile_impl<M, 3, true, PA>(k, a, lda, bp, c, ldc, accumulate, mask); break;
+    case 4: tile_impl<M, 4, true, PA>(k, a, lda, bp, c, ldc, accumulate, mask); break;
     default: break;  // n <= 0: nothing to do
+  }
+}
+
+template <bool PA>
+void tile_edge_impl(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* bp,
+                    float* c, int64_t ldc, bool accumulate) {
+  switch (m) {
+    case 1: tile_rows<1, PA>(n, k, a, lda, bp, c, ldc, accumulate); break;
+    case 2: tile_rows<2, PA>(n, k, a, lda, bp, c, ldc, accumulate); break;
+    case 3: tile_rows<3, PA>(n, k, a, lda, bp, c, ldc, accumulate); break;
+    case 4: tile_rows<4, PA>(n, k, a, lda, bp, c, ldc, accumulate); break;
+    case 5: tile_rows<5, PA>(n, k, a, lda, bp, c, ldc, accumulate); break;
+    case 6: tile_rows<6, PA>(n, k, a, lda, bp, c, ldc, accumulate); break;
+    default: break;  // m <= 0: nothing to do
   }
 }
 
 void tile_edge(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* bp,
                float* c, int64_t ldc, bool accumulate) {
-  switch (m) {
-    case 1: tile_rows<1>(n, k, a, lda, bp, c, ldc, accumulate); break;
-    case 2: tile_rows<2>(n, k, a, lda, bp, c, ldc, accumulate); break;
-    case 3: tile_rows<3>(n, k, a, lda, bp, c, ldc, accumulate); break;
-    case 4: tile_rows<4>(n, k, a, lda, bp, c, ldc, accumulate); break;
-    case 5: tile_rows<5>(n, k, a, lda, bp, c, ldc, accumulate); break;
-    case 6: tile_rows<6>(n, k, a, lda, bp, c, ldc, accumulate); break;
-    default: break;  // m <= 0: nothing to do
-  }
+  tile_edge_impl<false>(m, n, k, a, lda, bp, c, ldc, accumulate);
+}
+
+void tile_pa_edge(int64_t m, int64_t n, int64_t k, const float* ap, const float* bp, float* c,
+                  int64_t ldc, bool accumulate) {
+  tile_edge_impl<true>(m, n, k, ap, 0, bp, c, ldc, accumulate);
 }
 
 }  // namespace
@@ -141,6 +160,8 @@ void fill_kernels_avx512(KernelTable& t) {
   t.gemm.vw = kVw;
   t.gemm.tile = &tile_full;
   t.gemm.tile_edge = &tile_edge;
+  t.gemm.tile_pa = &tile_pa;
+  t.gemm.tile_pa_edge = &tile_pa_edge;
 }
 
 }  // namespace cellstate

@@ -20,7 +20,8 @@ constexpr int kMr = 4;        // rows per tile
 constexpr int kHalf = 8;      // columns accumulated per pass
 
 // C[M x n] = (accumulate ? C : 0) + A[M x k] * Bp[k x 16], n <= 16.
-//   a:  element (i, kk) at a[i*lda + kk]
+//   a:  PA == false: element (i, kk) at a[i*lda + kk] (rows of A)
+//       PA == true:  element (i, kk) at a[kk*kMr + i] (packed A tile; lda unused)
 //   bp: element (kk, j) at bp[kk*16 + j]  (all 16 columns exist, zero-padded)
 //   c:  element (i, j)  at c[i*ldc + j], only j < n touched
 #if defined(__GNUC__)
@@ -47,7 +48,7 @@ inline f4 load4(const float* p) {
   return r;
 }
 
-template <int M>
+template <int M, bool PA>
 void tile_impl(int64_t n, int64_t k, const float* a, int64_t lda, const float* bp, float* c,
                int64_t ldc, bool accumulate) {
   // Two passes over 8-column halves keep the accumulators (M x 2 f4 = 8 SSE
@@ -60,7 +61,7 @@ void tile_impl(int64_t n, int64_t k, const float* a, int64_t lda, const float* b
     for (int64_t kk = 0; kk < k; ++kk) {
       const f4 b0 = load4(b), b1 = load4(b + 4);  // panel row kk, columns h..h+7
       for (int i = 0; i < M; ++i) {
-        const float aik = a[i * lda + kk];
+        const float aik = PA ? a[kk * kMr + i] : a[i * lda + kk];
         acc[i][0] += aik * b0;
         acc[i][1] += aik * b1;
       }
@@ -82,19 +83,34 @@ void tile_impl(int64_t n, int64_t k, const float* a, int64_t lda, const float* b
 
 void tile_full(int64_t k, const float* a, int64_t lda, const float* bp, float* c, int64_t ldc,
                bool accumulate) {
-  tile_impl<kMr>(kNr, k, a, lda, bp, c, ldc, accumulate);
+  tile_impl<kMr, false>(kNr, k, a, lda, bp, c, ldc, accumulate);
+}
+
+void tile_pa(int64_t k, const float* ap, const float* bp, float* c, int64_t ldc, bool accumulate) {
+  tile_impl<kMr, true>(kNr, k, ap, 0, bp, c, ldc, accumulate);
+}
+
+template <bool PA>
+void tile_edge_impl(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* bp,
+                    float* c, int64_t ldc, bool accumulate) {
+  if (n <= 0) return;
+  switch (m) {
+    case 1: tile_impl<1, PA>(n, k, a, lda, bp, c, ldc, accumulate); break;
+    case 2: tile_impl<2, PA>(n, k, a, lda, bp, c, ldc, accumulate); break;
+    case 3: tile_impl<3, PA>(n, k, a, lda, bp, c, ldc, accumulate); break;
+    case 4: tile_impl<4, PA>(n, k, a, lda, bp, c, ldc, accumulate); break;
+    default: break;  // m <= 0: nothing to do
+  }
 }
 
 void tile_edge(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* bp,
                float* c, int64_t ldc, bool accumulate) {
-  if (n <= 0) return;
-  switch (m) {
-    case 1: tile_impl<1>(n, k, a, lda, bp, c, ldc, accumulate); break;
-    case 2: tile_impl<2>(n, k, a, lda, bp, c, ldc, accumulate); break;
-    case 3: tile_impl<3>(n, k, a, lda, bp, c, ldc, accumulate); break;
-    case 4: tile_impl<4>(n, k, a, lda, bp, c, ldc, accumulate); break;
-    default: break;  // m <= 0: nothing to do
-  }
+  tile_edge_impl<false>(m, n, k, a, lda, bp, c, ldc, accumulate);
+}
+
+void tile_pa_edge(int64_t m, int64_t n, int64_t k, const float* ap, const float* bp, float* c,
+                  int64_t ldc, bool accumulate) {
+  tile_edge_impl<true>(m, n, k, ap, 0, bp, c, ldc, accumulate);
 }
 
 }  // namespace
@@ -105,6 +121,8 @@ void fill_kernels_scalar(KernelTable& t) {
   t.gemm.vw = kVw;
   t.gemm.tile = &tile_full;
   t.gemm.tile_edge = &tile_edge;
+  t.gemm.tile_pa = &tile_pa;
+  t.gemm.tile_pa_edge = &tile_pa_edge;
 }
 
 }  // namespace cellstate

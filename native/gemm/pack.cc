@@ -1,9 +1,11 @@
-// pack.cc - copies B into nr-wide, k-major panels (see pack.h for the layout).
+// pack.cc - copies B into nr-wide, k-major panels and a transposed A into
+// mr-row tiles (see pack.h for the layouts).
 //
 // Plain C++ compiled without ISA flags; the copies are memory-bound and run
 // once per weight matrix (pack_b) or once per cache block (sgemm driver), so
 // they are kept simple: contiguous row copies for B, a blocked 4x4
-// transposing copy (baseline SSE on x86-64, plain loops elsewhere) for B^T.
+// transposing copy (baseline SSE on x86-64, plain loops elsewhere) for B^T,
+// mr-float pieces of A's rows for a transposed A.
 // No threading, no arithmetic on the values.
 #include "pack.h"
 
@@ -105,34 +107,38 @@ void pack_b_block(bool transB, const float* src, int64_t ldb, int64_t k0, int64_
   }
 }
 
-void transpose_copy(int64_t rows, int64_t cols, const float* src, int64_t lds, float* dst,
-                    int64_t ldd) {
-  constexpr int64_t kBlk = 32;  // 32 x 32 source block: 4 KB read + 4 KB written, L1-resident
-  for (int64_t i0 = 0; i0 < rows; i0 += kBlk) {
-    const int64_t i1 = i0 + kBlk < rows ? i0 + kBlk : rows;
-    for (int64_t j0 = 0; j0 < cols; j0 += kBlk) {
-      const int64_t j1 = j0 + kBlk < cols ? j0 + kBlk : cols;
-      int64_t i = i0;
-#if defined(CS_PACK_SSE)
-      for (; i + 4 <= i1; i += 4) {
-        const float* s0 = src + i * lds;  // source rows i..i+3
-        int64_t j = j0;
-        for (; j + 4 <= j1; j += 4) {
-          __m128 r0 = _mm_loadu_ps(s0 + j), r1 = _mm_loadu_ps(s0 + lds + j);
-          __m128 r2 = _mm_loadu_ps(s0 + 2 * lds + j), r3 = _mm_loadu_ps(s0 + 3 * lds + j);
-          _MM_TRANSPOSE4_PS(r0, r1, r2, r3);  // r_t = source column j+t, rows i..i+3
-          _mm_storeu_ps(dst + (j + 0) * ldd + i, r0);
-          _mm_storeu_ps(dst + (j + 1) * ldd + i, r1);
-          _mm_storeu_ps(dst + (j + 2) * ldd + i, r2);
-          _mm_storeu_ps(dst + (j + 3) * ldd + i, r3);
-        }
-        for (; j < j1; ++j)
-          for (int64_t r = 0; r < 4; ++r) dst[j * ldd + i + r] = s0[r * lds + j];
-      }
-#endif
-      for (; i < i1; ++i)  // leftover rows (all of them without SSE)
-        for (int64_t j = j0; j < j1; ++j) dst[j * ldd + i] = src[i * lds + j];
+namespace {
+
+// pack_a_transposed for a compile-time mr (fixed-size copies the compiler inlines).
+template <int MR>
+void pack_a_transposed_mr(const float* a, int64_t lda, int64_t k0, int64_t kc, int64_t i0,
+                          int64_t m, float* dst) {
+  const int64_t full = m / MR, rem = m % MR;
+  constexpr int64_t kAhead = 32; // rows prefetched ahead: each row is on its own page
+  for (int64_t kk = 0; kk < kc; ++kk) {
+    const float* s = a + (k0 + kk) * lda + i0;  // one row of A: op(A)'s column k0 + kk
+    if (kk + kAhead < kc) {
+      const char* p = reinterpret_cast<const char*>(s + kAhead * lda);
+      for (int64_t off = 0; off < m * 4; off += 64) __builtin_prefetch(p + off);
     }
+    float* d = dst + kk * MR;
+    for (int64_t t = 0; t < full; ++t, s += MR, d += kc * MR) std::memcpy(d, s, MR * sizeof(float));
+    for (int64_t r = 0; r < rem; ++r) d[r] = s[r];
+  }
+}
+
+}  // namespace
+
+void pack_a_transposed(const float* a, int64_t lda, int64_t k0, int64_t kc, int64_t i0, int64_t m,
+                       int mr, float* dst) {
+  switch (mr) {
+    case 3: pack_a_transposed_mr<3>(a, lda, k0, kc, i0, m, dst); return;
+    case 4: pack_a_transposed_mr<4>(a, lda, k0, kc, i0, m, dst); return;
+    case 6: pack_a_transposed_mr<6>(a, lda, k0, kc, i0, m, dst); return;
+    default: break;
+  }
+  for (int64_t kk = 0; kk < kc; ++kk) {
+    for (int64_t i = 0; i < m; ++i) dst[(i / mr) * kc * mr + kk * mr + i % mr] = a[(k0 + kk) * lda + i0 + i];
   }
 }
 

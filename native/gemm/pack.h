@@ -48,10 +48,14 @@ PackedB pack_b(bool transB, int64_t k, int64_t n, const float* src, int64_t ldb,
 void pack_b_block(bool transB, const float* src, int64_t ldb, int64_t k0, int64_t kc,
                   int64_t j0, int64_t ncols, int nr, const int32_t* perm, float* dst);
 
-// Out-of-place transpose: dst[j*ldd + i] = src[i*lds + j] for i < rows,
-// j < cols (blocked, 4x4 SSE on x86-64). Used for op(A) blocks when transA.
-void transpose_copy(int64_t rows, int64_t cols, const float* src, int64_t lds, float* dst,
-                    int64_t ldd);
+// Packs the op(A) block rows [i0, i0 + m) x columns [k0, k0 + kc) for
+// transA (op(A)(i, kk) = a[kk*lda + i]) into ceil(m / mr) tiles for the
+// kernels' tile_pa: dst[t*kc*mr + kk*mr + r] = op(A)(i0 + t*mr + r, k0 + kk).
+// Every k step of a tile is mr adjacent floats, copied from one row of a, so
+// this is a strided copy, not a transpose. Slots past m in the last tile are
+// left unwritten (tile_pa_edge never reads them).
+void pack_a_transposed(const float* a, int64_t lda, int64_t k0, int64_t kc, int64_t i0, int64_t m,
+                       int mr, float* dst);
 
 // 64-byte aligned allocation of `count` floats; nullptr on failure (never throws).
 float* aligned_alloc_floats(int64_t count);

@@ -29,7 +29,9 @@ void lstm_fused_backward(const CellPacked& w, const SeqDesc& s, const BwdIO& g, 
     if (g.dhN) std::memcpy(dh.get() + i * H, g.dhN + b * H, H * sizeof(float));
     if (g.dcN) std::memcpy(dc.get() + i * H, g.dcN + b * H, H * sizeof(float));
   }
-  AlignedFloats dA = aligned_floats(N * G);   // [N, 4H] row order, 0 on padded rows
+  // [N, 4H] row order: bwd_row writes every running row, padded rows are zeroed here.
+  AlignedFloats dA = aligned_floats_uninit(N * G);
+  zero_padded_rows(s, dA.get(), G, G);
   AlignedFloats dAs = aligned_floats(B * G);  // [B, 4H] this step, state-row order
 
   const int nthreads = pool ? pool->size() : 1;
