@@ -36,24 +36,25 @@ struct GemmKernel {
   int vw;      // vector width in floats
   // Full tile:
   //   c[i*ldc + j] = (accumulate ? c[i*ldc + j] : 0) + sum_kk a[i*lda + kk] * bp[kk*nr + j]
+  //                  (+ bias[j] if bias != nullptr, added last)
   //   for i < mr, j < nr, kk < k.
   //   a:  row-major, row stride lda, NOT packed (each element is broadcast)
   //   bp: one packed panel, k rows of nr floats, 64-byte aligned start
   //   accumulate == false never reads c (NaN garbage in c is overwritten).
   void (*tile)(int64_t k, const float* a, int64_t lda, const float* bp, float* c,
-               int64_t ldc, bool accumulate);
+               int64_t ldc, bool accumulate, const float* bias);
   // Edge tile: same for i < m <= mr, j < n <= nr only. Memory of c outside
-  // that m x n region and of a outside rows < m / columns < k is never touched.
-  // bp is still a full-width panel (k rows of nr floats).
+  // that m x n region, of a outside rows < m / columns < k and of bias
+  // past n is never touched. bp is still a full-width panel (k rows of nr floats).
   void (*tile_edge)(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
-                    const float* bp, float* c, int64_t ldc, bool accumulate);
+                    const float* bp, float* c, int64_t ldc, bool accumulate, const float* bias);
   // The same two with A packed (gemm.cc's pack_a_transposed): element (i, kk)
   // at ap[kk*mr + i], so one k step reads mr adjacent floats. The edge tile
   // reads only i < m but the stride stays mr.
   void (*tile_pa)(int64_t k, const float* ap, const float* bp, float* c, int64_t ldc,
-                  bool accumulate);
+                  bool accumulate, const float* bias);
   void (*tile_pa_edge)(int64_t m, int64_t n, int64_t k, const float* ap, const float* bp,
-                       float* c, int64_t ldc, bool accumulate);
+                       float* c, int64_t ldc, bool accumulate, const float* bias);
 };
 
 struct KernelTable {

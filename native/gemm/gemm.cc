@@ -9,9 +9,10 @@
 //           for panel q in the group  A tile (mr x kc, <= 9 KB) stays in L1
 //             micro-kernel on C[i0 .. i0+mr) x [q*nr .. q*nr+nr)
 // The first k block overwrites C (beta == 0) or accumulates into it; later k
-// blocks accumulate; the bias is added after the last k block while the tile
-// is still in L1. Threads get disjoint output blocks (no reduction over K),
-// so C needs no synchronisation. Compiled without ISA flags: it only moves
+// blocks accumulate; the kernel adds the bias in the last k block, before its
+// stores (re-reading a just-stored tile stalled on store forwarding). Threads
+// get disjoint output blocks (no reduction over K), so C needs no
+// synchronisation. Compiled without ISA flags: it only moves
 // pointers and calls through kernels().gemm. It does not pack A for the
 // non-transposed case (the kernel broadcasts straight from A's rows); for
 // transA it packs each A block into mr-row tiles (tile_pa reads one k step
@@ -112,14 +113,6 @@ void scale_block(const Problem& pb, int64_t m0, int64_t m1, int64_t j0, int64_t 
   }
 }
 
-// c[i*ldc + j] += bias[j] for i < rows, j < cols.
-void add_bias(float* c, int64_t ldc, int64_t rows, int64_t cols, const float* bias) {
-  for (int64_t i = 0; i < rows; ++i) {
-    float* crow = c + i * ldc;
-    for (int64_t j = 0; j < cols; ++j) crow[j] += bias[j];
-  }
-}
-
 // Computes the output block C rows [m0, m1) x panels [q0, q1) (columns
 // [q0*nr, min(N, q1*nr))) over the whole K. Blocks of different calls are
 // disjoint, so this is the unit of parallel work.
@@ -176,15 +169,15 @@ void run_block(const Problem& pb, int64_t m0, int64_t m1, int64_t q0, int64_t q1
             const int64_t cols = min64(nr, pb.N - j0);
             const float* bp = bblock + (q - qb) * bstride;
             float* c = pb.C + i0 * pb.ldc + j0;
+            const float* bias = last_k && pb.bias != nullptr ? pb.bias + j0 : nullptr;
             if (ap != nullptr) {
-              if (rows == mr && cols == nr) g.tile_pa(kc, ap, bp, c, pb.ldc, accumulate);
-              else g.tile_pa_edge(rows, cols, kc, ap, bp, c, pb.ldc, accumulate);
+              if (rows == mr && cols == nr) g.tile_pa(kc, ap, bp, c, pb.ldc, accumulate, bias);
+              else g.tile_pa_edge(rows, cols, kc, ap, bp, c, pb.ldc, accumulate, bias);
             } else if (rows == mr && cols == nr) {
-              g.tile(kc, at, pb.lda, bp, c, pb.ldc, accumulate);
+              g.tile(kc, at, pb.lda, bp, c, pb.ldc, accumulate, bias);
             } else {
-              g.tile_edge(rows, cols, kc, at, pb.lda, bp, c, pb.ldc, accumulate);
+              g.tile_edge(rows, cols, kc, at, pb.lda, bp, c, pb.ldc, accumulate, bias);
             }
-            if (last_k && pb.bias != nullptr) add_bias(c, pb.ldc, rows, cols, pb.bias + j0);
           }
         }
       }

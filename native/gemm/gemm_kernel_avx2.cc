@@ -54,7 +54,7 @@ CS_ALWAYS_INLINE void kstep(__m256 (&acc)[M][NV], const float* const (&arow)[M],
 // PARTIAL: vector NV-1 is loaded/stored through lane mask `last` (lanes < n).
 template <int M, int NV, bool PARTIAL, bool PA>
 CS_ALWAYS_INLINE void tile_impl(int64_t k, const float* a, int64_t lda, const float* bp,
-                                float* c, int64_t ldc, bool accumulate, __m256i last) {
+                                float* c, int64_t ldc, bool accumulate, const float* bias, __m256i last) {
   __m256 acc[M][NV];
   CS_UNROLL for (int i = 0; i < M; ++i) {
     CS_UNROLL for (int v = 0; v < NV; ++v) acc[i][v] = _mm256_setzero_ps();
@@ -77,6 +77,12 @@ CS_ALWAYS_INLINE void tile_impl(int64_t k, const float* a, int64_t lda, const fl
     bp += kNr;
   }
 
+  // bias[j] added after C, as a separate pass would: (C + A*B) + bias.
+  __m256 bv[NV];
+  CS_UNROLL for (int v = 0; v < NV; ++v) {
+    bv[v] = bias == nullptr ? _mm256_setzero_ps()
+            : PARTIAL && v == NV - 1 ? _mm256_maskload_ps(bias + v * kVw, last) : _mm256_loadu_ps(bias + v * kVw);
+  }
   CS_UNROLL for (int i = 0; i < M; ++i) {
     float* crow = c + i * ldc;
     CS_UNROLL for (int v = 0; v < NV; ++v) {
@@ -84,9 +90,11 @@ CS_ALWAYS_INLINE void tile_impl(int64_t k, const float* a, int64_t lda, const fl
       __m256 r = acc[i][v];
       if (PARTIAL && v == NV - 1) {
         if (accumulate) r = _mm256_add_ps(r, _mm256_maskload_ps(cp, last));
+        if (bias != nullptr) r = _mm256_add_ps(r, bv[v]);
         _mm256_maskstore_ps(cp, last, r);
       } else {
         if (accumulate) r = _mm256_add_ps(r, _mm256_loadu_ps(cp));
+        if (bias != nullptr) r = _mm256_add_ps(r, bv[v]);
         _mm256_storeu_ps(cp, r);
       }
     }
@@ -94,37 +102,37 @@ CS_ALWAYS_INLINE void tile_impl(int64_t k, const float* a, int64_t lda, const fl
 }
 
 void tile_full(int64_t k, const float* a, int64_t lda, const float* bp, float* c, int64_t ldc,
-               bool accumulate) {
-  tile_impl<kMr, 4, false, false>(k, a, lda, bp, c, ldc, accumulate, _mm256_setzero_si256());
+               bool accumulate, const float* bias) {
+  tile_impl<kMr, 4, false, false>(k, a, lda, bp, c, ldc, accumulate, bias, _mm256_setzero_si256());
 }
 
-void tile_pa(int64_t k, const float* ap, const float* bp, float* c, int64_t ldc, bool accumulate) {
-  tile_impl<kMr, 4, false, true>(k, ap, 0, bp, c, ldc, accumulate, _mm256_setzero_si256());
+void tile_pa(int64_t k, const float* ap, const float* bp, float* c, int64_t ldc, bool accumulate, const float* bias) {
+  tile_impl<kMr, 4, false, true>(k, ap, 0, bp, c, ldc, accumulate, bias, _mm256_setzero_si256());
 }
 
 // Rows fixed at M, 1 <= n <= 32 columns: ceil(n/8) vectors, the last one
 // masked when n is not a multiple of 8.
 template <int M, bool PA>
 void tile_rows(int64_t n, int64_t k, const float* a, int64_t lda, const float* bp, float* c,
-               int64_t ldc, bool accumulate) {
+               int64_t ldc, bool accumulate, const float* bias) {
   const int64_t nv = (n + kVw - 1) / kVw;
   const int rem = static_cast<int>(n - (nv - 1) * kVw);  // valid lanes of the last vector, 1..8
   // lane l of `last` is all-ones iff l < rem
   const __m256i last = _mm256_cmpgt_epi32(_mm256_set1_epi32(rem), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
   if (rem == kVw) {
     switch (nv) {
-      case 1: tile_impl<M, 1, false, PA>(k, a, lda, bp, c, ldc, accumulate, last); break;
-      case 2: tile_impl<M, 2, false, PA>(k, a, lda, bp, c, ldc, accumulate, last); break;
-      case 3: tile_impl<M, 3, false, PA>(k, a, lda, bp, c, ldc, accumulate, last); break;
-      case 4: tile_impl<M, 4, false, PA>(k, a, lda, bp, c, ldc, accumulate, last); break;
+      case 1: tile_impl<M, 1, false, PA>(k, a, lda, bp, c, ldc, accumulate, bias, last); break;
+      case 2: tile_impl<M, 2, false, PA>(k, a, lda, bp, c, ldc, accumulate, bias, last); break;
+      case 3: tile_impl<M, 3, false, PA>(k, a, lda, bp, c, ldc, accumulate, bias, last); break;
+      case 4: tile_impl<M, 4, false, PA>(k, a, lda, bp, c, ldc, accumulate, bias, last); break;
       default: break;
     }
   } else {
     switch (nv) {
-      case 1: tile_impl<M, 1, true, PA>(k, a, lda, bp, c, ldc, accumulate, last); break;
-      case 2: tile_impl<M, 2, true, PA>(k, a, lda, bp, c, ldc, accumulate, last); break;
-      case 3: tile_impl<M, 3, true, PA>(k, a, lda, bp, c, ldc, accumulate, last); break;
-      case 4: tile_impl<M, 4, true, PA>(k, a, lda, bp, c, ldc, accumulate, last); break;
+      case 1: tile_impl<M, 1, true, PA>(k, a, lda, bp, c, ldc, accumulate, bias, last); break;
+      case 2: tile_impl<M, 2, true, PA>(k, a, lda, bp, c, ldc, accumulate, bias, last); break;
+      case 3: tile_impl<M, 3, true, PA>(k, a, lda, bp, c, ldc, accumulate, bias, last); break;
+      case 4: tile_impl<M, 4, true, PA>(k, a, lda, bp, c, ldc, accumulate, bias, last); break;
       default: break;
     }
   }
@@ -132,24 +140,24 @@ void tile_rows(int64_t n, int64_t k, const float* a, int64_t lda, const float* b
 
 template <bool PA>
 void tile_edge_impl(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* bp,
-                    float* c, int64_t ldc, bool accumulate) {
+                    float* c, int64_t ldc, bool accumulate, const float* bias) {
   if (n <= 0) return;
   switch (m) {
-    case 1: tile_rows<1, PA>(n, k, a, lda, bp, c, ldc, accumulate); break;
-    case 2: tile_rows<2, PA>(n, k, a, lda, bp, c, ldc, accumulate); break;
-    case 3: tile_rows<3, PA>(n, k, a, lda, bp, c, ldc, accumulate); break;
+    case 1: tile_rows<1, PA>(n, k, a, lda, bp, c, ldc, accumulate, bias); break;
+    case 2: tile_rows<2, PA>(n, k, a, lda, bp, c, ldc, accumulate, bias); break;
+    case 3: tile_rows<3, PA>(n, k, a, lda, bp, c, ldc, accumulate, bias); break;
     default: break;  // m <= 0: nothing to do
   }
 }
 
 void tile_edge(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* bp,
-               float* c, int64_t ldc, bool accumulate) {
-  tile_edge_impl<false>(m, n, k, a, lda, bp, c, ldc, accumulate);
+               float* c, int64_t ldc, bool accumulate, const float* bias) {
+  tile_edge_impl<false>(m, n, k, a, lda, bp, c, ldc, accumulate, bias);
 }
 
 void tile_pa_edge(int64_t m, int64_t n, int64_t k, const float* ap, const float* bp, float* c,
-                  int64_t ldc, bool accumulate) {
-  tile_edge_impl<true>(m, n, k, ap, 0, bp, c, ldc, accumulate);
+                  int64_t ldc, bool accumulate, const float* bias) {
+  tile_edge_impl<true>(m, n, k, ap, 0, bp, c, ldc, accumulate, bias);
 }
 
 }  // namespace

@@ -57,7 +57,7 @@ CS_ALWAYS_INLINE void kstep(__m512 (&acc)[M][NV], const float* const (&arow)[M],
 // all NV vectors are full.
 template <int M, int NV, bool MASKED, bool PA>
 CS_ALWAYS_INLINE void tile_impl(int64_t k, const float* a, int64_t lda, const float* bp,
-                                float* c, int64_t ldc, bool accumulate, const __mmask16* mask) {
+                                float* c, int64_t ldc, bool accumulate, const float* bias, const __mmask16* mask) {
   __m512 acc[M][NV];
   CS_UNROLL for (int i = 0; i < M; ++i) {
     CS_UNROLL for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_setzero_ps();
@@ -80,17 +80,24 @@ CS_ALWAYS_INLINE void tile_impl(int64_t k, const float* a, int64_t lda, const fl
     bp += kNr;
   }
 
+  // bias[j] added after C, as a separate pass would: (C + A*B) + bias.
+  __m512 bv[NV];
+  CS_UNROLL for (int v = 0; v < NV; ++v) {
+    bv[v] = bias == nullptr ? _mm512_setzero_ps()
+            : MASKED ? _mm512_maskz_loadu_ps(mask[v], bias + v * kVw) : _mm512_loadu_ps(bias + v * kVw);
+  }
   CS_UNROLL for (int i = 0; i < M; ++i) {
     float* crow = c + i * ldc;
     CS_UNROLL for (int v = 0; v < NV; ++v) {
       float* cp = crow + v * kVw;
+      __m512 r = acc[i][v];
       if (MASKED) {
-        __m512 r = acc[i][v];
         if (accumulate) r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(mask[v], cp));
+        if (bias != nullptr) r = _mm512_add_ps(r, bv[v]);
         _mm512_mask_storeu_ps(cp, mask[v], r);
       } else {
-        __m512 r = acc[i][v];
         if (accumulate) r = _mm512_add_ps(r, _mm512_loadu_ps(cp));
+        if (bias != nullptr) r = _mm512_add_ps(r, bv[v]);
         _mm512_storeu_ps(cp, r);
       }
     }
@@ -98,18 +105,18 @@ CS_ALWAYS_INLINE void tile_impl(int64_t k, const float* a, int64_t lda, const fl
 }
 
 void tile_full(int64_t k, const float* a, int64_t lda, const float* bp, float* c, int64_t ldc,
-               bool accumulate) {
-  tile_impl<kMr, 4, false, false>(k, a, lda, bp, c, ldc, accumulate, nullptr);
+               bool accumulate, const float* bias) {
+  tile_impl<kMr, 4, false, false>(k, a, lda, bp, c, ldc, accumulate, bias, nullptr);
 }
 
-void tile_pa(int64_t k, const float* ap, const float* bp, float* c, int64_t ldc, bool accumulate) {
-  tile_impl<kMr, 4, false, true>(k, ap, 0, bp, c, ldc, accumulate, nullptr);
+void tile_pa(int64_t k, const float* ap, const float* bp, float* c, int64_t ldc, bool accumulate, const float* bias) {
+  tile_impl<kMr, 4, false, true>(k, ap, 0, bp, c, ldc, accumulate, bias, nullptr);
 }
 
 // Rows fixed at M, columns n <= 64 via masks; only ceil(n/16) vectors computed.
 template <int M, bool PA>
 void tile_rows(int64_t n, int64_t k, const float* a, int64_t lda, const float* bp, float* c,
-               int64_t ldc, bool accumulate) {
+               int64_t ldc, bool accumulate, const float* bias) {
   // mask[v] selects columns [16v, 16v+16) that are < n.
   __mmask16 mask[4];
   for (int v = 0; v < 4; ++v) {
@@ -120,36 +127,36 @@ void tile_rows(int64_t n, int64_t k, const float* a, int64_t lda, const float* b
   }
   const int64_t nv = (n + kVw - 1) / kVw;
   switch (nv) {
-    case 1: tile_impl<M, 1, true, PA>(k, a, lda, bp, c, ldc, accumulate, mask); break;
-    case 2: tile_impl<M, 2, true, PA>(k, a, lda, bp, c, ldc, accumulate, mask); break;
-    case 3: tile_impl<M, 3, true, PA>(k, a, lda, bp, c, ldc, accumulate, mask); break;
-    case 4: tile_impl<M, 4, true, PA>(k, a, lda, bp, c, ldc, accumulate, mask); break;
+    case 1: tile_impl<M, 1, true, PA>(k, a, lda, bp, c, ldc, accumulate, bias, mask); break;
+    case 2: tile_impl<M, 2, true, PA>(k, a, lda, bp, c, ldc, accumulate, bias, mask); break;
+    case 3: tile_impl<M, 3, true, PA>(k, a, lda, bp, c, ldc, accumulate, bias, mask); break;
+    case 4: tile_impl<M, 4, true, PA>(k, a, lda, bp, c, ldc, accumulate, bias, mask); break;
     default: break;  // n <= 0: nothing to do
   }
 }
 
 template <bool PA>
 void tile_edge_impl(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* bp,
-                    float* c, int64_t ldc, bool accumulate) {
+                    float* c, int64_t ldc, bool accumulate, const float* bias) {
   switch (m) {
-    case 1: tile_rows<1, PA>(n, k, a, lda, bp, c, ldc, accumulate); break;
-    case 2: tile_rows<2, PA>(n, k, a, lda, bp, c, ldc, accumulate); break;
-    case 3: tile_rows<3, PA>(n, k, a, lda, bp, c, ldc, accumulate); break;
-    case 4: tile_rows<4, PA>(n, k, a, lda, bp, c, ldc, accumulate); break;
-    case 5: tile_rows<5, PA>(n, k, a, lda, bp, c, ldc, accumulate); break;
-    case 6: tile_rows<6, PA>(n, k, a, lda, bp, c, ldc, accumulate); break;
+    case 1: tile_rows<1, PA>(n, k, a, lda, bp, c, ldc, accumulate, bias); break;
+    case 2: tile_rows<2, PA>(n, k, a, lda, bp, c, ldc, accumulate, bias); break;
+    case 3: tile_rows<3, PA>(n, k, a, lda, bp, c, ldc, accumulate, bias); break;
+    case 4: tile_rows<4, PA>(n, k, a, lda, bp, c, ldc, accumulate, bias); break;
+    case 5: tile_rows<5, PA>(n, k, a, lda, bp, c, ldc, accumulate, bias); break;
+    case 6: tile_rows<6, PA>(n, k, a, lda, bp, c, ldc, accumulate, bias); break;
     default: break;  // m <= 0: nothing to do
   }
 }
 
 void tile_edge(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* bp,
-               float* c, int64_t ldc, bool accumulate) {
-  tile_edge_impl<false>(m, n, k, a, lda, bp, c, ldc, accumulate);
+               float* c, int64_t ldc, bool accumulate, const float* bias) {
+  tile_edge_impl<false>(m, n, k, a, lda, bp, c, ldc, accumulate, bias);
 }
 
 void tile_pa_edge(int64_t m, int64_t n, int64_t k, const float* ap, const float* bp, float* c,
-                  int64_t ldc, bool accumulate) {
-  tile_edge_impl<true>(m, n, k, ap, 0, bp, c, ldc, accumulate);
+                  int64_t ldc, bool accumulate, const float* bias) {
+  tile_edge_impl<true>(m, n, k, ap, 0, bp, c, ldc, accumulate, bias);
 }
 
 }  // namespace

@@ -50,7 +50,7 @@ inline f4 load4(const float* p) {
 
 template <int M, bool PA>
 void tile_impl(int64_t n, int64_t k, const float* a, int64_t lda, const float* bp, float* c,
-               int64_t ldc, bool accumulate) {
+               int64_t ldc, bool accumulate, const float* bias) {
   // Two passes over 8-column halves keep the accumulators (M x 2 f4 = 8 SSE
   // registers at M = 4) in registers; a full 4 x 16 block would not fit.
   for (int h = 0; h < kNr; h += kHalf) {
@@ -73,44 +73,46 @@ void tile_impl(int64_t n, int64_t k, const float* a, int64_t lda, const float* b
       float r[kHalf];
       std::memcpy(r, &acc[i][0], sizeof(r));
       if (accumulate) {
-        for (int64_t j = 0; j < nh; ++j) crow[j] += r[j];
-      } else {
-        for (int64_t j = 0; j < nh; ++j) crow[j] = r[j];
+        for (int64_t j = 0; j < nh; ++j) r[j] += crow[j];
       }
+      if (bias != nullptr) {  // added after C, as a separate pass would: (C + A*B) + bias
+        for (int64_t j = 0; j < nh; ++j) r[j] += bias[h + j];
+      }
+      for (int64_t j = 0; j < nh; ++j) crow[j] = r[j];
     }
   }
 }
 
 void tile_full(int64_t k, const float* a, int64_t lda, const float* bp, float* c, int64_t ldc,
-               bool accumulate) {
-  tile_impl<kMr, false>(kNr, k, a, lda, bp, c, ldc, accumulate);
+               bool accumulate, const float* bias) {
+  tile_impl<kMr, false>(kNr, k, a, lda, bp, c, ldc, accumulate, bias);
 }
 
-void tile_pa(int64_t k, const float* ap, const float* bp, float* c, int64_t ldc, bool accumulate) {
-  tile_impl<kMr, true>(kNr, k, ap, 0, bp, c, ldc, accumulate);
+void tile_pa(int64_t k, const float* ap, const float* bp, float* c, int64_t ldc, bool accumulate, const float* bias) {
+  tile_impl<kMr, true>(kNr, k, ap, 0, bp, c, ldc, accumulate, bias);
 }
 
 template <bool PA>
 void tile_edge_impl(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* bp,
-                    float* c, int64_t ldc, bool accumulate) {
+                    float* c, int64_t ldc, bool accumulate, const float* bias) {
   if (n <= 0) return;
   switch (m) {
-    case 1: tile_impl<1, PA>(n, k, a, lda, bp, c, ldc, accumulate); break;
-    case 2: tile_impl<2, PA>(n, k, a, lda, bp, c, ldc, accumulate); break;
-    case 3: tile_impl<3, PA>(n, k, a, lda, bp, c, ldc, accumulate); break;
-    case 4: tile_impl<4, PA>(n, k, a, lda, bp, c, ldc, accumulate); break;
+    case 1: tile_impl<1, PA>(n, k, a, lda, bp, c, ldc, accumulate, bias); break;
+    case 2: tile_impl<2, PA>(n, k, a, lda, bp, c, ldc, accumulate, bias); break;
+    case 3: tile_impl<3, PA>(n, k, a, lda, bp, c, ldc, accumulate, bias); break;
+    case 4: tile_impl<4, PA>(n, k, a, lda, bp, c, ldc, accumulate, bias); break;
     default: break;  // m <= 0: nothing to do
   }
 }
 
 void tile_edge(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* bp,
-               float* c, int64_t ldc, bool accumulate) {
-  tile_edge_impl<false>(m, n, k, a, lda, bp, c, ldc, accumulate);
+               float* c, int64_t ldc, bool accumulate, const float* bias) {
+  tile_edge_impl<false>(m, n, k, a, lda, bp, c, ldc, accumulate, bias);
 }
 
 void tile_pa_edge(int64_t m, int64_t n, int64_t k, const float* ap, const float* bp, float* c,
-                  int64_t ldc, bool accumulate) {
-  tile_edge_impl<true>(m, n, k, ap, 0, bp, c, ldc, accumulate);
+                  int64_t ldc, bool accumulate, const float* bias) {
+  tile_edge_impl<true>(m, n, k, ap, 0, bp, c, ldc, accumulate, bias);
 }
 
 }  // namespace

@@ -145,8 +145,8 @@ void lstm_fused_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, 
       for (int64_t p = p0; p < p1; ++p) {
         for (int64_t i0 = 0; i0 < m; i0 += mr) {
           const int64_t mi = std::min<int64_t>(mr, m - i0);
-          if (mi == mr) kt.gemm.tile(H, hprev + i0 * H, H, w.panel(p), acc, nr, false);
-          else kt.gemm.tile_edge(mi, nr, H, hprev + i0 * H, H, w.panel(p), acc, nr, false);
+          if (mi == mr) kt.gemm.tile(H, hprev + i0 * H, H, w.panel(p), acc, nr, false, nullptr);
+          else kt.gemm.tile_edge(mi, nr, H, hprev + i0 * H, H, w.panel(p), acc, nr, false, nullptr);
           const int64_t u0 = p * vw;
           kt.lstm.fwd_tile(mi, u0, std::min<int64_t>(vw, H - u0), H, acc, nr, hprev + i0 * H,
                            c.get() + i0 * H, hnext + i0 * H, rows.data() + i0);
