@@ -8,7 +8,9 @@
 //             job_ntasks_ (release) and resets done_, then stores (id+2, 0)
 //             and wakes sleepers if any.
 //   claim:    any participant CASes state_ from (id, i) to (id, i+1) with
-//             i < ntasks and runs task i. The CAS includes the job id, and a
+//             i < ntasks and runs task i. Jobs of at most kAffineMaxTasks tasks
+//             keep a claimed-set bitmask instead of i, and each participant
+//             claims "its" tasks (t = thread mod size) first (pick_affine). The CAS includes the job id, and a
 //             participant that read fields of a newer job has (via release /
 //             acquire on the fields) also seen the closed state, so its CAS on
 //             the old value fails: a task runs only with its own job's fields,
@@ -44,6 +46,7 @@ thread_local int tl_depth = 0;
 constexpr auto kSpinTime = std::chrono::microseconds(100);  // worker spin before sleeping
 constexpr int kPausesPerClockCheck = 32;
 constexpr int64_t kMaxTasksPerJob = int64_t{1} << 31;       // task index must fit in 32 bits
+constexpr int64_t kAffineMaxTasks = 32;                     // claimed set fits in 32 bits
 
 // Tasks must not throw: noexcept turns an escaping exception into std::terminate
 // on every thread alike instead of unwinding past a half-finished job.
@@ -72,17 +75,37 @@ ThreadPool::~ThreadPool() {
   for (auto& t : workers_) t.join();
 }
 
+namespace {
+// Affine jobs (ntasks <= kAffineMaxTasks): the low 32 bits of state_ are the set of claimed
+// tasks, and participant `thread` claims the lowest unclaimed task congruent to `thread` modulo
+// the pool size before any other. So task t of a step runs on the same core step after step
+// (its share of W_hh stays in that core's L2) unless a participant is asleep, when the others
+// take its tasks. Returns -1 when every task is claimed.
+int64_t pick_affine(uint32_t claimed, int64_t ntasks, int thread, int nthreads, bool team) {
+  if (team) return thread < ntasks && !(claimed >> thread & 1u) ? thread : -1;
+  for (int64_t t = thread; t < ntasks; t += nthreads)
+    if (!(claimed >> t & 1u)) return t;
+  for (int64_t t = 0; t < ntasks; ++t)
+    if (!(claimed >> t & 1u)) return t;
+  return -1;
+}
+}  // namespace
+
 void ThreadPool::run_job(uint32_t job, int thread) {
   // If the CAS below succeeds, `job` was current and open when it did, and
   // fields of any later job cannot have been read (see the protocol above).
   const auto* fn = job_fn_.load(std::memory_order_acquire);
   const int64_t ntasks = job_ntasks_.load(std::memory_order_acquire);
+  const bool team = job_team_.load(std::memory_order_acquire);
+  const bool affine = team || ntasks <= kAffineMaxTasks;
   uint64_t s = state_.load(std::memory_order_acquire);
   for (;;) {
     if (static_cast<uint32_t>(s >> 32) != job) return;  // a newer job replaced ours
-    const int64_t idx = static_cast<int64_t>(s & 0xffffffffu);
-    if (idx >= ntasks) return;                           // everything claimed
-    if (state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel, std::memory_order_acquire)) {
+    const uint32_t low = static_cast<uint32_t>(s & 0xffffffffu);
+    const int64_t idx = affine ? pick_affine(low, ntasks, thread, nthreads_, team) : static_cast<int64_t>(low);
+    if (idx < 0 || idx >= ntasks) return;                // everything claimed
+    const uint64_t next = affine ? s | (uint64_t{1} << idx) : s + 1;
+    if (state_.compare_exchange_weak(s, next, std::memory_order_acq_rel, std::memory_order_acquire)) {
       invoke(*fn, idx, thread);
       done_.fetch_add(1, std::memory_order_release);
       s = state_.load(std::memory_order_acquire);
@@ -120,7 +143,10 @@ void ThreadPool::worker_main(int index) {
   tl_pool = this;
   tl_index = index;
   tl_depth = 1;  // a worker only ever runs tasks: nested parallel_for runs inline
-  uint32_t seen = static_cast<uint32_t>(state_.load() >> 32);
+  // Job ids start at 0 and only grow, and the first job is published as id 2: starting from 0
+  // (not from the id current when this thread gets to run) a worker that starts late still joins
+  // the first job - which a run_team job needs, since it waits for every member.
+  uint32_t seen = 0;
   uint64_t s = 0;
   while (wait_for_job(seen, &s)) {
     seen = static_cast<uint32_t>(s >> 32);
@@ -128,11 +154,12 @@ void ThreadPool::worker_main(int index) {
   }
 }
 
-uint32_t ThreadPool::publish(int64_t ntasks, const std::function<void(int64_t, int)>* fn) {
+uint32_t ThreadPool::publish(int64_t ntasks, bool team, const std::function<void(int64_t, int)>* fn) {
   const uint32_t cur = static_cast<uint32_t>(state_.load(std::memory_order_relaxed) >> 32);  // even
   state_.store((static_cast<uint64_t>(cur + 1) << 32) | 0xffffffffu);  // closed while fields change
   job_fn_.store(fn, std::memory_order_release);
   job_ntasks_.store(ntasks, std::memory_order_release);
+  job_team_.store(team, std::memory_order_release);
   done_.store(0, std::memory_order_relaxed);
   const uint32_t job = cur + 2;
   state_.store(static_cast<uint64_t>(job) << 32);  // seq_cst; opens the job at task 0
@@ -168,19 +195,74 @@ void ThreadPool::parallel_for(int64_t ntasks, const std::function<void(int64_t t
       shifted = [&fn, base](int64_t t, int th) { fn(base + t, th); };
       job_fn = &shifted;
     }
-    const uint32_t job = publish(n, job_fn);
+    const uint32_t job = publish(n, false, job_fn);
     run_job(job, 0);
-    // Wait for tasks still running on workers (short by contract: just spin,
-    // but yield now and then in case the machine is oversubscribed).
-    for (int spins = 0; done_.load(std::memory_order_acquire) < n; ++spins) {
-      CS_CPU_RELAX();
-      if ((spins & 1023) == 1023) std::this_thread::yield();
-    }
+    wait_done(n);
   }
 
   --tl_depth;
   tl_pool = saved_pool;
   tl_index = saved_index;
+}
+
+void ThreadPool::wait_done(int64_t ntasks) {
+  // Wait for tasks still running on workers (short by contract: just spin,
+  // but yield now and then in case the machine is oversubscribed).
+  for (int spins = 0; done_.load(std::memory_order_acquire) < ntasks; ++spins) {
+    CS_CPU_RELAX();
+    if ((spins & 1023) == 1023) std::this_thread::yield();
+  }
+}
+
+int ThreadPool::team_size(int n) const {
+  if (tl_depth > 0 || n <= 1) return 1;
+  return n < nthreads_ ? n : nthreads_;
+}
+
+void ThreadPool::run_team(int n, const std::function<void(int64_t thread, int team)>& fn) {
+  const int team = team_size(n);
+  if (team == 1) {
+    invoke(fn, 0, 1);
+    return;
+  }
+  std::lock_guard<std::mutex> submit(submit_mu_);
+  const ThreadPool* saved_pool = tl_pool;
+  const int saved_index = tl_index;
+  tl_pool = this;
+  tl_index = 0;
+  ++tl_depth;
+  // Member t runs as task t on participant t (a team job never lets one participant take
+  // another's task); the task's second argument is the participant, here always t.
+  const std::function<void(int64_t, int)> member = [&fn, team](int64_t t, int) { fn(t, team); };
+  const uint32_t job = publish(team, true, &member);
+  run_job(job, 0);
+  wait_done(team);
+  --tl_depth;
+  tl_pool = saved_pool;
+  tl_index = saved_index;
+}
+
+TeamBarrier::TeamBarrier(int n) : n_(n < 1 ? 1 : n), slots_(new Slot[static_cast<size_t>(n < 1 ? 1 : n)]) {}
+
+void TeamBarrier::arrive(int thread) {
+  Slot& s = slots_[static_cast<size_t>(thread)];
+  s.count.store(s.count.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+}
+
+void TeamBarrier::wait_for(int thread, int other) {
+  const uint64_t want = slots_[static_cast<size_t>(thread)].count.load(std::memory_order_relaxed);
+  const std::atomic<uint64_t>& c = slots_[static_cast<size_t>(other)].count;
+  for (int spins = 0; c.load(std::memory_order_acquire) < want; ++spins) {
+    CS_CPU_RELAX();
+    if ((spins & 1023) == 1023) std::this_thread::yield();
+  }
+}
+
+void TeamBarrier::arrive_and_wait(int thread) {
+  arrive(thread);
+  for (int j = 0; j < n_; ++j) {
+    if (j != thread) wait_for(thread, j);
+  }
 }
 
 }  // namespace cellstate

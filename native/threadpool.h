@@ -8,8 +8,17 @@
 // its own job, never for late-waking workers. It does not do work stealing,
 // priorities, futures or task graphs.
 //
+// Two kinds of job:
+//   * parallel_for(ntasks, fn): independent tasks, claimed dynamically. Jobs of up to 32 tasks
+//     are "affine": participant t takes tasks t, t + size(), ... first, so the same task index
+//     lands on the same core job after job (its data stays in that core's cache); a participant
+//     that is asleep or late has its tasks taken by the others.
+//   * run_team(n, fn): fn(thread, n) runs once on each of n participants AT THE SAME TIME (the
+//     caller is thread 0), so members may wait for each other (TeamBarrier). Used for a whole
+//     recurrent sequence: one job, then only member-to-member synchronisation per step.
+//
 // Rules:
-//   * parallel_for blocks until every task has finished.
+//   * parallel_for and run_team block until every task / member has finished.
 //   * ntasks <= 1 or size() == 1: runs inline on the caller, no other thread
 //     is touched.
 //   * A parallel_for issued from inside a task (of this or any other pool)
@@ -25,6 +34,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -47,11 +57,20 @@ class ThreadPool {
   // dynamically one at a time, thread in [0, size()).
   void parallel_for(int64_t ntasks, const std::function<void(int64_t task, int thread)>& fn);
 
+  // The team size run_team(n, ...) gets from the calling thread: min(n, size()), or 1 inside a
+  // task (nested calls run inline). n >= 1.
+  int team_size(int n) const;
+  // Runs fn(thread, team) for thread in [0, team), team = team_size(n), each on its own
+  // participant and all at once (thread 0 is the caller); returns when all have returned.
+  // A member never runs another member's part, so members may wait for each other.
+  void run_team(int n, const std::function<void(int64_t thread, int team)>& fn);
+
  private:
   void worker_main(int index);
   bool wait_for_job(uint32_t seen, uint64_t* state);  // false once stop_ is set
   void run_job(uint32_t job, int thread);   // claims and runs tasks of `job` until none are left
-  uint32_t publish(int64_t ntasks, const std::function<void(int64_t, int)>* fn);  // returns the job id
+  uint32_t publish(int64_t ntasks, bool team, const std::function<void(int64_t, int)>* fn);  // returns the job id
+  void wait_done(int64_t ntasks);           // caller: spin until ntasks tasks have finished
 
   const int nthreads_;
   std::vector<std::thread> workers_;
@@ -61,6 +80,7 @@ class ThreadPool {
   std::atomic<uint64_t> state_{0};
   std::atomic<const std::function<void(int64_t, int)>*> job_fn_{nullptr};
   std::atomic<int64_t> job_ntasks_{0};
+  std::atomic<bool> job_team_{false};   // task t may run on participant t only
   std::atomic<int64_t> done_{0};        // tasks of the current job finished
   std::atomic<bool> stop_{false};
 
@@ -68,6 +88,25 @@ class ThreadPool {
   std::mutex sleep_mu_;                 // guards the condition variable
   std::condition_variable sleep_cv_;
   std::atomic<int> sleepers_{0};        // workers blocked (or about to block) on sleep_cv_
+};
+
+// Synchronisation of the members of one run_team job: arrive(thread) says "my part of this
+// phase is written", wait_for(other) waits until `other` has arrived as often as the caller has.
+// Each member's arrival count sits on its own cache line (no read-modify-write, no reset), so a
+// two-member barrier costs one cache-line transfer each way, both at once. Members spin (with a
+// yield now and then, in case the machine is oversubscribed); phases are expected to be short.
+class TeamBarrier {
+ public:
+  explicit TeamBarrier(int n);
+  int size() const { return n_; }
+  void arrive(int thread);                  // release: everything written before is visible to waiters
+  void wait_for(int thread, int other);     // acquire: other's writes before its arrival are visible
+  void arrive_and_wait(int thread);         // arrive, then wait for every other member
+
+ private:
+  struct alignas(64) Slot { std::atomic<uint64_t> count{0}; char pad[64 - sizeof(std::atomic<uint64_t>)]; };
+  int n_;
+  std::unique_ptr<Slot[]> slots_;
 };
 
 }  // namespace cellstate

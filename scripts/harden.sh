@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# harden.sh - the hardening checks (SECURITY.md) with short budgets for CI (about 3 minutes on 2
+# harden.sh - the hardening checks (SECURITY.md) with short budgets for CI (about 4 minutes on 2
 # cores), longer by hand:
 #   scripts/harden.sh            # CI budgets
 #   scripts/harden.sh --long     # fuzz 10 min (API) + 5 min per ISA tier (C++), full soak, 100 kills
 # Steps: the public-API fuzzer on both backends; the sanitized (ASan+UBSan) addon running the
-# native-relevant tests; the C++ libFuzzer harness on every ISA tier; the leak soak; valgrind
+# native-relevant tests; the C++ libFuzzer harness on every ISA tier; the GEMM and thread-pool
+# test on every tier, under ASan+UBSan and under ThreadSanitizer; the leak soak; valgrind
 # memcheck on a short run (skipped, with a note, when valgrind is not installed); checkpoint saves
 # killed with SIGKILL in a loop. Set HARDEN_SKIP="valgrind libfuzzer" to skip steps by name.
 set -euo pipefail
@@ -22,6 +23,7 @@ step() { local name="$1"; shift; [[ "$skip" == *" $name "* ]] && { echo "== $nam
 step api-fuzz node scripts/fuzz-api.mjs --seconds "$API_S" --seed "$((long ? RANDOM : 1))"
 step sanitizers env CELLSTATE_FUZZ_MS=2000 scripts/sanitize.sh
 step libfuzzer native/tests/run_fuzz.sh "$CELL_S"
+step gemm-pool native/tests/run_gemm_test.sh --no-perf
 step soak node --expose-gc scripts/soak.mjs --inference "$INF" --train "$TRAIN"
 if command -v valgrind >/dev/null; then step valgrind scripts/valgrind.sh "$VG_N"; else echo "== valgrind: not installed, skipped"; fi
 step checkpoint-kills env CELLSTATE_KILL_ROUNDS="$KILLS" node node_modules/mocha/bin/mocha.js --no-config --timeout 600000 test/checkpoint.test.mjs -g SIGKILL

@@ -50,6 +50,7 @@ struct Problem {
   const GemmKernel* g;
   int64_t kc;              // k block size (last block may be shorter)
   int64_t np;              // panels per B block
+  int64_t q_begin, q_end;  // the panels (of nr columns) of C to compute
 };
 
 // Per-thread scratch buffers (slot 0: packed B block, slot 1: packed A
@@ -185,11 +186,12 @@ void run_block(const Problem& pb, int64_t m0, int64_t m1, int64_t q0, int64_t q1
   }
 }
 
-// K == 0: C = beta*C (+ bias), beta == 0 overwriting.
+// K == 0: C = beta*C (+ bias), beta == 0 overwriting (the problem's panels only).
 void beta_bias_only(const Problem& pb) {
+  const int64_t j0 = pb.q_begin * pb.g->nr, j1 = min64(pb.N, pb.q_end * pb.g->nr);
   for (int64_t i = 0; i < pb.M; ++i) {
     float* crow = pb.C + i * pb.ldc;
-    for (int64_t j = 0; j < pb.N; ++j) {
+    for (int64_t j = j0; j < j1; ++j) {
       const float prev = pb.beta == 0.f ? 0.f : pb.beta * crow[j];
       crow[j] = prev + (pb.bias != nullptr ? pb.bias[j] : 0.f);
     }
@@ -236,16 +238,16 @@ void run(Problem& pb, ThreadPool* pool) {
   pb.np = max64(1, kBBlockBytes / (pb.kc * g.nr * static_cast<int64_t>(sizeof(float))));
 
   const int64_t mt = ceil_div(pb.M, g.mr);  // row tiles
-  const int64_t nt = ceil_div(pb.N, g.nr);  // panels
+  const int64_t nt = pb.q_end - pb.q_begin;  // panels
   // Threads worth using: each must get >= kMinFmaPerThread multiply-adds.
   // (Divide first so huge M*N*K cannot overflow.)
   int64_t threads = pool != nullptr ? pool->size() : 1;
-  const int64_t fma_per_k = pb.M * pb.N;
+  const int64_t fma_per_k = pb.M * min64(pb.N - pb.q_begin * g.nr, nt * g.nr);
   const int64_t useful = fma_per_k >= kMinFmaPerThread ? pb.K * (fma_per_k / kMinFmaPerThread)
                                                        : pb.K * fma_per_k / kMinFmaPerThread;
   threads = min64(threads, max64(1, useful));
   if (threads <= 1 || mt * nt <= 1) {
-    run_block(pb, 0, pb.M, 0, nt);
+    run_block(pb, 0, pb.M, pb.q_begin, pb.q_end);
     return;
   }
 
@@ -258,7 +260,7 @@ void run(Problem& pb, ThreadPool* pool) {
     const int64_t bi = task % sp.gm, bj = task / sp.gm;
     const int64_t t0 = bi * sp.mt / sp.gm, t1 = (bi + 1) * sp.mt / sp.gm;
     const int64_t m0 = t0 * cpb.g->mr, m1 = min64(cpb.M, t1 * cpb.g->mr);
-    const int64_t q0 = bj * sp.nt / sp.gn, q1 = (bj + 1) * sp.nt / sp.gn;
+    const int64_t q0 = cpb.q_begin + bj * sp.nt / sp.gn, q1 = cpb.q_begin + (bj + 1) * sp.nt / sp.gn;
     if (m0 < m1 && q0 < q1) run_block(cpb, m0, m1, q0, q1);
   });
 }
@@ -268,16 +270,24 @@ void run(Problem& pb, ThreadPool* pool) {
 void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
            const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const float* bias,
            ThreadPool* pool) {
-  Problem pb{transA, transB, M, N, K, A, lda, B, ldb, nullptr, beta, C, ldc, bias,
-             &kernels().gemm, 0, 0};
+  const GemmKernel& g = kernels().gemm;
+  Problem pb{transA, transB, M, N, K, A, lda, B, ldb, nullptr, beta, C, ldc, bias, &g, 0, 0, 0, ceil_div(N, g.nr)};
   run(pb, pool);
 }
 
 void sgemm_packed(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const PackedB& B,
                   float beta, float* C, int64_t ldc, const float* bias, ThreadPool* pool) {
+  if (B.n != N) return;  // precondition violated
+  sgemm_packed_panels(M, K, A, lda, B, 0, B.num_panels(), beta, C, ldc, bias, pool);
+}
+
+void sgemm_packed_panels(int64_t M, int64_t K, const float* A, int64_t lda, const PackedB& B,
+                         int64_t q0, int64_t q1, float beta, float* C, int64_t ldc, const float* bias,
+                         ThreadPool* pool) {
   const GemmKernel& g = kernels().gemm;
-  if (B.k != K || B.n != N || B.nr != g.nr || !B.ok()) return;  // precondition violated
-  Problem pb{false, false, M, N, K, A, lda, nullptr, 0, &B, beta, C, ldc, bias, &g, 0, 0};
+  if (B.k != K || B.nr != g.nr || !B.ok() || q0 < 0 || q1 > B.num_panels()) return;  // precondition violated
+  if (q0 >= q1) return;
+  Problem pb{false, false, M, B.n, K, A, lda, nullptr, 0, &B, beta, C, ldc, bias, &g, 0, 0, q0, q1};
   run(pb, pool);
 }
 

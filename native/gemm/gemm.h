@@ -36,4 +36,11 @@ void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K,
 void sgemm_packed(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const PackedB& B,
                   float beta, float* C, int64_t ldc, const float* bias, ThreadPool* pool);
 
+// The columns of panels [q0, q1) of a pre-packed B only: C[:, q0*nr .. min(B.n, q1*nr)), C and
+// bias indexed by absolute column (C(i, j) = C[i*ldc + j], bias[j]). Other columns of C are not
+// touched. Same preconditions, plus 0 <= q0 and q1 <= B.num_panels().
+void sgemm_packed_panels(int64_t M, int64_t K, const float* A, int64_t lda, const PackedB& B,
+                         int64_t q0, int64_t q1, float beta, float* C, int64_t ldc, const float* bias,
+                         ThreadPool* pool);
+
 }  // namespace cellstate

@@ -101,6 +101,7 @@ struct Variant {
   float beta;
   bool bias, perm, packed;
   ThreadPool* pool;
+  int64_t q0 = 0, q1 = -1;  // packed only: q1 >= 0 computes panels [q0, q1) (sgemm_packed_panels)
 };
 
 // Runs one sgemm / sgemm_packed call and checks every element of C.
@@ -119,11 +120,16 @@ void run_variant(const char* tag, bool ta, bool tb, int64_t M, int64_t N, int64_
     }
   const float* bias = var.bias ? biasv.data() : nullptr;
   const int32_t* p = var.perm ? perm.data() : nullptr;
+  // Columns [j_lo, j_hi) are computed; the rest of C must keep its bits.
+  const int64_t nr = kernels().gemm.nr;
+  const int64_t j_lo = var.q1 >= 0 ? var.q0 * nr : 0, j_hi = var.q1 >= 0 ? std::min(N, var.q1 * nr) : N;
+  const std::vector<float> Cin = C;
   if (var.packed) {
     PackedB pb = pack_b(tb, K, N, B.data(), B.ld, p);
     PackedB moved = std::move(pb);  // exercise the move
     if (!moved.ok()) { fail("pack_b allocation"); return; }
-    sgemm_packed(M, N, K, A.data(), A.ld, moved, var.beta, C.data(), ldc, bias, var.pool);
+    if (var.q1 >= 0) sgemm_packed_panels(M, K, A.data(), A.ld, moved, var.q0, var.q1, var.beta, C.data(), ldc, bias, var.pool);
+    else sgemm_packed(M, N, K, A.data(), A.ld, moved, var.beta, C.data(), ldc, bias, var.pool);
   } else {
     sgemm(ta, tb, M, N, K, A.data(), A.ld, B.data(), B.ld, var.beta, C.data(), ldc, bias, var.pool);
   }
@@ -135,6 +141,12 @@ void run_variant(const char* tag, bool ta, bool tb, int64_t M, int64_t N, int64_
       const float got = C[static_cast<size_t>(i * ldc + j)];
       if (i == M || j >= N) {
         if (!is_sentinel(got) && bad++ == 0) std::snprintf(first, sizeof(first), "sentinel (%lld,%lld) overwritten", (long long)i, (long long)j);
+        continue;
+      }
+      if (j < j_lo || j >= j_hi) {
+        const float was = Cin[static_cast<size_t>(i * ldc + j)];
+        if (std::memcmp(&got, &was, sizeof(float)) != 0 && bad++ == 0)
+          std::snprintf(first, sizeof(first), "C(%lld,%lld) outside panels [%lld, %lld) changed", (long long)i, (long long)j, (long long)var.q0, (long long)var.q1);
         continue;
       }
       const int64_t src_col = var.perm ? perm[static_cast<size_t>(j)] : j;
@@ -180,6 +192,15 @@ void test_shape(bool ta, bool tb, int64_t M, int64_t N, int64_t K, ThreadPool* p
       if (!full && (v != (*rot % 16) && v != ((*rot + 5) % 16))) continue;
       Variant var{(v & 1) ? 1.f : 0.f, (v & 2) != 0, (v & 8) != 0, true, (v & 4) ? pool2 : nullptr};
       run_variant("packed", ta, tb, M, N, K, A, B, ref, perm, biasv, var);
+    }
+    // A range of panels only (each team member of the fused LSTM projects its own).
+    const int64_t np = (N + kernels().gemm.nr - 1) / kernels().gemm.nr;
+    if (np >= 2 || full) {
+      const int64_t ranges[3][2] = {{0, 1}, {np / 2, np}, {1, np > 2 ? np - 1 : 1}};
+      for (const auto& qr : ranges) {
+        Variant var{(*rot & 1) ? 1.f : 0.f, (*rot & 2) != 0, (*rot & 4) != 0, true, (*rot & 8) ? pool2 : nullptr, qr[0], qr[1]};
+        run_variant("panels", ta, tb, M, N, K, A, B, ref, perm, biasv, var);
+      }
     }
   }
   ++*rot;
@@ -268,6 +289,98 @@ void test_threadpool() {
   }
 }
 
+// run_team: every member runs once, on its own participant, all at the same time (each phase's
+// barrier would hang otherwise - guarded by a deadline), members see each other's writes after a
+// barrier, nested teams run inline with one member, and small parallel_for jobs keep affinity.
+void test_team() {
+  for (int n : {1, 2, 3, 5}) {
+    ThreadPool pool(n);
+    for (int want = 1; want <= n + 1; ++want) {
+      const int team = pool.team_size(want);
+      ++g_checks;
+      if (team != std::min(want, n)) fail("team_size");
+      for (int rep = 0; rep < 300; ++rep) {
+        std::vector<std::atomic<int>> ran(static_cast<size_t>(team));
+        std::vector<int> slots(static_cast<size_t>(2 * team), -1);  // [phase parity][member]
+        TeamBarrier barrier(team);
+        std::atomic<int> bad{0}, timeouts{0}, seen_team{0};
+        std::atomic<int> checked_in{0};
+        pool.run_team(want, [&](int64_t t, int size) {
+          seen_team.store(size);
+          ran[static_cast<size_t>(t)].fetch_add(1);
+          // All members run at once: each sees all the others check in (bounded wait, so a
+          // broken pool fails here instead of hanging in the barrier below).
+          checked_in.fetch_add(1);
+          const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+          while (checked_in.load() < size && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+          if (checked_in.load() < size) { timeouts.fetch_add(1); return; }
+          for (int phase = 0; phase < 20; ++phase) {
+            slots[static_cast<size_t>((phase & 1) * team + t)] = phase;  // plain writes: the barrier orders them
+            barrier.arrive_and_wait(static_cast<int>(t));
+            for (int j = 0; j < size; ++j)
+              if (slots[static_cast<size_t>((phase & 1) * team + j)] != phase) bad.fetch_add(1);
+            // wait_for alone: member t waits for the next member only (a ring), the other pattern.
+            barrier.arrive(static_cast<int>(t));
+            barrier.wait_for(static_cast<int>(t), static_cast<int>((t + 1) % size));
+          }
+          barrier.arrive_and_wait(static_cast<int>(t));  // nobody leaves while another still waits on it
+        });
+        ++g_checks;
+        if (seen_team.load() != team) { fail("run_team: team size passed to members"); break; }
+        for (int t = 0; t < team; ++t)
+          if (ran[static_cast<size_t>(t)].load() != 1) { fail("run_team: a member did not run exactly once"); break; }
+        ++g_checks;
+        if (timeouts.load()) { fail("run_team: members did not all run at the same time"); break; }
+        ++g_checks;
+        if (bad.load()) { fail("run_team: a write before a barrier was not visible after it"); break; }
+        // Now and then let the workers fall asleep so the wake-up path runs too.
+        if (rep % 100 == 99) std::this_thread::sleep_for(std::chrono::microseconds(500));
+      }
+    }
+    // A team on a pool whose workers may not have started running yet (each must still join).
+    for (int rep = 0; rep < 200; ++rep) {
+      ThreadPool fresh(n);
+      std::atomic<int> members{0};
+      TeamBarrier barrier(fresh.team_size(n));
+      fresh.run_team(n, [&](int64_t t, int) {
+        members.fetch_add(1);
+        barrier.arrive_and_wait(static_cast<int>(t));
+      });
+      ++g_checks;
+      if (members.load() != fresh.team_size(n)) { fail("run_team on a fresh pool"); break; }
+    }
+    // Inside a task, a team is the calling thread alone.
+    std::atomic<int> inner{0};
+    pool.parallel_for(3, [&](int64_t, int) {
+      if (pool.team_size(n) != 1) inner.fetch_add(100);
+      pool.run_team(n, [&](int64_t t, int size) { inner.fetch_add(t == 0 && size == 1 ? 1 : 100); });
+    });
+    ++g_checks;
+    if (inner.load() != 3) fail("nested run_team is not a one-member team");
+  }
+  // Affinity: task t of a small job runs on participant t. Each task waits until both have
+  // started, so neither participant can finish its task and take the other's: with affinity the
+  // caller always holds task 0 and the worker task 1; plain first-come claiming would give the
+  // worker task 0 whenever it sees the job first.
+  {
+    ThreadPool pool(2);
+    std::atomic<int> mismatched{0}, timeouts{0};
+    for (int rep = 0; rep < 2000; ++rep) {
+      std::atomic<int> started{0};
+      pool.parallel_for(2, [&](int64_t t, int th) {
+        started.fetch_add(1);
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+        while (started.load() < 2 && std::chrono::steady_clock::now() < deadline) {
+        }
+        if (started.load() < 2) timeouts.fetch_add(1);
+        if (t != th) mismatched.fetch_add(1);
+      });
+    }
+    ++g_checks;
+    if (mismatched.load() || timeouts.load()) fail("parallel_for affinity: task t did not run on participant t");
+  }
+}
+
 // Dispatch overhead of a 2-task job whose tasks each busy-wait 5 us (an LSTM
 // step is a few such tasks): hot = workers still spinning, cold = workers
 // asleep after 1 ms idle. Overhead = elapsed - 5 us.
@@ -352,6 +465,13 @@ void bench_gemm() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A deadlocked pool or team would otherwise hang the run: fail it instead.
+  std::thread([] {
+    std::this_thread::sleep_for(std::chrono::seconds(300));
+    std::fprintf(stderr, "FAIL: gemm_test still running after 300 s (a hang in the thread pool?)\n");
+    std::fflush(stderr);
+    std::_Exit(2);
+  }).detach();
   bool quick = false, perf = true;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0) quick = true;
@@ -385,6 +505,7 @@ int main(int argc, char** argv) {
   if (kernels().isa != want) fail("set_max_isa after first use changed the table");
 
   test_threadpool();
+  test_team();
 
   ThreadPool pool2(2);
   const std::vector<int64_t> Ms = {1, 2, 3, 5, 6, 7, 13, 64, 65};
