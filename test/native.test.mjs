@@ -176,7 +176,7 @@ describe('native backend: loading', function () {
         for (const I of [1, 5, 32]) for (const T of [1, 2, 64]) for (const B of [1, 3, 8]) compare({ kind: 'lstm' }, I, H, T, B, rng);
       });
     }
-    // The forward computes X·W_ihᵀ a chunk of steps at a time (GxChunks, about 384 KB of it: 122
+    // The forward computes X·W_ihᵀ a chunk of steps at a time (GxChunks, about 384 KB of it: 118-122
     // rows for this LSTM, 163 for the GRU, 491 for the RNN): runs over several chunks, with and
     // without lengths (rows gathered) and reverse, in both row layouts, and B = 1 (rows strided).
     it('LSTM H=200 over several input-projection chunks: lengths, reverse, time-major and batch-first, B in {1,5,9}', function () {
@@ -229,6 +229,36 @@ describe('native backend: loading', function () {
       try {
         const one = run(1), two = run(Math.max(2, hw));
         one.forEach((a, i) => expect(two[i]).to.deep.equal(a));
+      } finally {
+        setThreads(hw);
+      }
+    });
+  });
+
+  describe('threads (fused LSTM team)', function () {
+    // One direction of a plain LSTM runs its whole sequence as a team of threads, each owning a
+    // range of hidden units (native/lstm/lstm_forward.cc, lstm_backward.cc). Every element is
+    // computed by the same kernel calls whatever the team's size, so results are bit-identical;
+    // 3 threads on a 2-core machine also exercises a team larger than the cores.
+    it('1, 2 and 3 threads give bit-identical outputs and gradients (H=200, with and without lengths, both layouts)', function () {
+      const hw = loadNative().addon.info().hardwareThreads;
+      const run = (n, batchFirst, withLengths) => {
+        setThreads(n);
+        const m = new LSTM({ inputSize: 24, hiddenSize: 200, batchFirst, seed: 8, backend: 'native' });
+        const x = randomTensor(new Rng(3), batchFirst ? [7, 30, 24] : [30, 7, 24]);
+        const lengths = withLengths ? [30, 4, 17, 30, 1, 22, 9] : undefined;
+        const r = m.forwardTrain(x, { lengths });
+        const g = m.backward(r.cache, { dOutput: randomTensor(new Rng(4), batchFirst ? [7, 30, 200] : [30, 7, 200]) });
+        return [r.output.data, r.hN.data, r.cN.data, g.dX.data, g.grads.weight_ih_l0.data, g.grads.weight_hh_l0.data, g.grads.bias_hh_l0.data];
+      };
+      try {
+        for (const batchFirst of [false, true]) for (const withLengths of [false, true]) {
+          const one = run(1, batchFirst, withLengths);
+          for (const n of [2, 3]) {
+            const many = run(n, batchFirst, withLengths);
+            one.forEach((a, i) => expect(many[i], `threads=${n} batchFirst=${batchFirst} lengths=${withLengths} result ${i}`).to.deep.equal(a));
+          }
+        }
       } finally {
         setThreads(hw);
       }

@@ -59,9 +59,9 @@ std::unique_ptr<CellPacked> cell_prepare(const CellConfig& cfg, const float* w_i
   const int64_t I = cfg.I, H = cfg.H, P = cfg.P, G = cfg.G;
   const bool gru_onnx = cfg.kind == CellKind::gru && !cfg.linear_before_reset;
   const int64_t Gh = gru_onnx ? 2 * H : G;  // rows of W_hh multiplied by h itself
-  w->wih_t = pack_b(true, I, G, w_ih, I);    // B(i, j) = W_ih[j, i]
+  if (!cfg.fused()) w->wih_t = pack_b(true, I, G, w_ih, I);    // B(i, j) = W_ih[j, i]
   w->wih_n = pack_b(false, G, I, w_ih, I);   // B = W_ih
-  w->whh_t = pack_b(true, P, Gh, w_hh, P);   // B(k, j) = W_hh[j, k], j < Gh
+  if (!cfg.fused()) w->whh_t = pack_b(true, P, Gh, w_hh, P);   // B(k, j) = W_hh[j, k], j < Gh
   w->whh_n = pack_b(false, Gh, P, w_hh, P);  // B = W_hh[:Gh]
   if (gru_onnx) {
     w->whn_t = pack_b(true, H, H, w_hh + 2 * H * H, H);
@@ -71,14 +71,35 @@ std::unique_ptr<CellPacked> cell_prepare(const CellConfig& cfg, const float* w_i
     w->whr_t = pack_b(true, H, P, w_hr, H);   // B(k, j) = W_hr[j, k]
     w->whr_n = pack_b(false, P, H, w_hr, H);  // B = W_hr
   }
-  // pack_b reports a failed allocation through ok() (it never throws), and sgemm_packed leaves C
-  // untouched for a bad PackedB: a silently unpacked weight would give garbage on every call.
-  for (const PackedB* pb : {&w->wih_t, &w->wih_n, &w->whh_t, &w->whh_n, &w->whn_t, &w->whn_n, &w->whr_t, &w->whr_n}) {
-    if (!pb->ok()) throw std::bad_alloc();
-  }
   w->bias_x.assign(G, 0.f);
   const int64_t n_start = cfg.kind == CellKind::gru ? 2 * H : G;  // GRU: b_hn stays with h·W_hnᵀ
   for (int64_t j = 0; j < G; ++j) w->bias_x[j] = (b_ih ? b_ih[j] : 0.f) + (b_hh && j < n_start ? b_hh[j] : 0.f);
+  if (cfg.fused()) {
+    const KernelTable& kt = kernels();
+    w->nr = kt.gemm.nr;
+    w->vw = kt.gemm.vw;
+    w->n_panels = (H + w->vw - 1) / w->vw;
+    std::vector<int32_t> perm(static_cast<size_t>(w->n_panels * w->nr));  // fused column -> W row
+    for (int64_t p = 0; p < w->n_panels; ++p) {
+      for (int64_t q = 0; q < 4; ++q) {
+        for (int64_t e = 0; e < w->vw; ++e) {
+          const int64_t u = std::min<int64_t>(p * w->vw + e, H - 1);
+          perm[static_cast<size_t>(p * w->nr + q * w->vw + e)] = static_cast<int32_t>(q * H + u);
+        }
+      }
+    }
+    const int64_t n = w->n_panels * w->nr;
+    w->wih_fused = pack_b(true, I, n, w_ih, I, perm.data());  // B(i, j) = W_ih[perm[j], i]
+    w->whh_fused = pack_b(true, H, n, w_hh, H, perm.data());  // B(k, j) = W_hh[perm[j], k]
+    w->bias_fused.resize(static_cast<size_t>(n));
+    for (int64_t j = 0; j < n; ++j) w->bias_fused[static_cast<size_t>(j)] = w->bias_x[static_cast<size_t>(perm[static_cast<size_t>(j)])];
+  }
+  // pack_b reports a failed allocation through ok() (it never throws), and sgemm_packed leaves C
+  // untouched for a bad PackedB: a silently unpacked weight would give garbage on every call.
+  for (const PackedB* pb : {&w->wih_t, &w->wih_n, &w->whh_t, &w->whh_n, &w->whn_t, &w->whn_n, &w->whr_t,
+                            &w->whr_n, &w->wih_fused, &w->whh_fused}) {
+    if (!pb->ok()) throw std::bad_alloc();
+  }
   if (cfg.kind == CellKind::gru) {
     w->b_hn.assign(H, 0.f);
     if (b_hh) std::memcpy(w->b_hn.data(), b_hh + 2 * H, H * sizeof(float));
@@ -87,25 +108,6 @@ std::unique_ptr<CellPacked> cell_prepare(const CellConfig& cfg, const float* w_i
     w->peep_i.assign(peep_i, peep_i + H);
     w->peep_f.assign(peep_f, peep_f + H);
     w->peep_o.assign(peep_o, peep_o + H);
-  }
-  if (cfg.fused()) {
-    // Panel p, row k (input unit of h), column q*vw + e  ->  W_hh[q*H + u, k], u = p*vw + e.
-    const KernelTable& kt = kernels();
-    w->nr = kt.gemm.nr;
-    w->vw = kt.gemm.vw;
-    w->n_panels = (H + w->vw - 1) / w->vw;
-    w->whh_fused = aligned_floats(w->n_panels * H * w->nr);
-    for (int64_t p = 0; p < w->n_panels; ++p) {
-      float* panel = w->whh_fused.get() + p * H * w->nr;
-      for (int64_t k = 0; k < H; ++k) {
-        for (int q = 0; q < 4; ++q) {
-          for (int e = 0; e < w->vw; ++e) {
-            const int64_t u = p * w->vw + e;
-            panel[k * w->nr + q * w->vw + e] = u < H ? w_hh[(q * H + u) * H + k] : 0.f;
-          }
-        }
-      }
-    }
   }
   return w;
 }

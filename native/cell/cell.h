@@ -10,7 +10,7 @@
 //
 // Two implementations behind one entry point:
 //   - the fused LSTM path (lstm/lstm_forward.cc, lstm/lstm_backward.cc) for a plain LSTM (no
-//     projection, peephole, coupled gate or clip): W_hh packed in gate-interleaved panels so the
+//     projection, peephole, coupled gate or clip): W_ih and W_hh packed in gate-interleaved panels so the
 //     elementwise update runs on each GEMM tile while it is in L1, per-ISA epilogues;
 //   - the generic path (cell/cell_generic.cc) for every other configuration: the same products
 //     through the packed GEMM, then a scalar elementwise stage, mirroring lib/backend/ts/.
@@ -58,11 +58,16 @@ struct CellPacked {
   std::vector<float> bias_x;                  // [G] added to X·W_ihᵀ (GRU: b_hn stays out)
   std::vector<float> b_hn;                    // [H] GRU n-gate recurrent bias
   std::vector<float> peep_i, peep_f, peep_o;  // [H] LSTM peepholes
-  // Fused path only: W_hh in gate-interleaved panels of nr = 4*vw columns over H rows.
-  AlignedFloats whh_fused;
+  // Fused path only (instead of wih_t): W_ih and W_hh packed with their columns gate-interleaved,
+  // so panel p (nr = 4*vw columns) holds the four gates of hidden units p*vw .. p*vw+vw-1:
+  // column p*nr + q*vw + e is gate q of unit u = p*vw + e (columns of units u >= H repeat unit
+  // H-1 and are never used). Gx and the step's pre-activations share this layout, so a thread
+  // that owns panels [p0, p1) computes and consumes only its own columns.
+  PackedB wih_fused, whh_fused;  // op(B) [I, n_panels*nr] and [H, n_panels*nr]
+  std::vector<float> bias_fused; // [n_panels*nr] bias_x in the same column order
   int64_t n_panels = 0;
   int nr = 0, vw = 0;
-  const float* panel(int64_t p) const { return whh_fused.get() + p * cfg.H * nr; }
+  const float* panel(int64_t p) const { return whh_fused.panel(p); }
 };
 
 // w_ih [G, I], w_hh [G, P], b_ih/b_hh [G] or null, w_hr [P, H] (projection), peep_* [H].

@@ -32,27 +32,43 @@ inline int64_t step_row(const SeqDesc& s, int64_t st, int64_t b) {
   return step_time(s, st, b) * s.rowT + b * s.rowB;
 }
 
-// The input projection Gx = X·W_ihᵀ + bias (w.wih_t, w.bias_x; G = w.cfg.G columns), computed
-// a chunk of steps at a time into one reused buffer just before those steps, over the rows still
-// running only. One GEMM over all T·B rows left Gx (M: 6.5 MB) out of cache by the time each
-// step read it, and the elementwise stage then waited on every line (measured: the fused LSTM at
-// M on one thread 11.1 ms with one big Gx, 8.9 ms with chunks). A step's rows are in state-row
-// order: row(st) + i*G is state row i (i < active[st]).
+// The input projection Gx = X·W_ihᵀ + bias, computed a chunk of steps at a time into one reused
+// buffer just before those steps, over the rows still running only. One GEMM over all T·B rows
+// left Gx (M: 6.5 MB) out of cache by the time each step read it, and the elementwise stage then
+// waited on every line (measured: the fused LSTM at M on one thread 11.1 ms with one big Gx,
+// 8.9 ms with chunks). A step's rows are in state-row order: step(st) + i*ldg is state row i
+// (i < active[st]).
+//
+// Two uses: the generic path projects every column of w.wih_t (w.bias_x) with the pool's threads
+// into a buffer of its own; a member of the fused LSTM's team projects only its own panels
+// [q0, q1) of w.wih_fused (w.bias_fused) into a buffer the team shares, single-threaded. Every
+// member cuts the same chunks (the plan depends on the sequence and the sizes only).
 class GxChunks {
  public:
+  // Generic path: all columns of w.wih_t, G = w.cfg.G, threaded.
   GxChunks(const CellPacked& w, const SeqDesc& s, const SeqOrder& o, const float* x, int64_t ldx);
+  // One team member: panels [q0, q1) of b (bias indexed like b's columns) into gx [chunk_rows][ldg];
+  // xg: scratch of chunk_rows * I floats when !dense(s), else unused (may be null).
+  GxChunks(const PackedB& b, const float* bias, int64_t q0, int64_t q1, const SeqDesc& s, const SeqOrder& o,
+           const float* x, int64_t ldx, float* gx, int64_t ldg, float* xg);
+  // Rows of a chunk for rows of ldg floats; whether X's rows need no gathering.
+  static int64_t chunk_rows(const SeqDesc& s, int64_t I, int64_t ldg);
+  static bool dense(const SeqDesc& s);
   // Call for st = 0, 1, ... in order: computes the chunk that starts at st, if one does, and
   // returns step st's first row. The rows stay valid until the next chunk starts.
   float* step(int64_t st, ThreadPool* pool);
 
  private:
-  const CellPacked& w_;
+  const PackedB& b_;
+  const float* bias_;
+  int64_t q0_, q1_;
   const SeqDesc& s_;
   const SeqOrder& o_;
   const float* x_;
-  int64_t ldx_, G_, chunk_rows_;
-  bool dense_;  // X rows of a chunk already in (step, state row) order at one stride: no gather
-  AlignedFloats gx_, xg_;
+  int64_t ldx_, ldg_, chunk_rows_;
+  bool dense_;
+  AlignedFloats own_gx_, own_xg_;  // generic path only
+  float *gx_, *xg_;
   int64_t chunk_end_ = 0, next_row_ = 0;
 };
 

@@ -5,6 +5,13 @@
 // the cached gates into ∂A for the running rows, then ONE product ∂h = ∂A_s · W_hh. After the
 // loop ∂W_ih, ∂W_hh, ∂X and the bias gradients are single GEMMs / reductions over all N rows of
 // ∂A (docs/equations.md). Rows past a sequence's length keep ∂A = 0 and contribute nothing.
+//
+// The step loop runs as a team (ThreadPool::run_team), member t owning a fixed range of hidden
+// units - whole panels of ∂h's columns in W_hh's packing (whh_n): it computes ∂A for its units
+// of every running row, meets the others (∂A_s complete), then its columns of ∂h = ∂A_s · W_hh,
+// whose share of W_hh stays in its core's L2 step after step. The next step needs only the
+// member's own ∂h and ∂c, so that one barrier per step is all; ∂A_s is double-buffered so a
+// member may write the next step's while another still multiplies this one's.
 #include <algorithm>
 #include <cstring>
 
@@ -32,30 +39,36 @@ void lstm_fused_backward(const CellPacked& w, const SeqDesc& s, const BwdIO& g, 
   // [N, 4H] row order: bwd_row writes every running row, padded rows are zeroed here.
   AlignedFloats dA = aligned_floats_uninit(N * G);
   zero_padded_rows(s, dA.get(), G, G);
-  AlignedFloats dAs = aligned_floats(B * G);  // [B, 4H] this step, state-row order
+  AlignedFloats dAs = aligned_floats(2 * B * G);  // [2][B, 4H] this step's ∂A, state-row order
 
-  const int nthreads = pool ? pool->size() : 1;
-  for (int64_t st = T - 1; st >= 0; --st) {
-    const int64_t m = o.active[st];
-    auto run = [&](int64_t i0, int64_t i1) {
-      for (int64_t i = i0; i < i1; ++i) {
+  // Team members own whole panels of ∂h's H columns (nr units each).
+  const int64_t npanels = w.whh_n.num_panels(), nr = w.whh_n.nr;
+  const bool split = pool && B * G >= kMinParallelStepWork / 8;
+  const int team = split ? pool->team_size(static_cast<int>(std::min<int64_t>(pool->size(), npanels))) : 1;
+  TeamBarrier barrier(team);
+
+  auto member = [&](int64_t th, int n) {
+    const int64_t q0 = npanels * th / n, q1 = npanels * (th + 1) / n;
+    const int64_t ua = std::min(q0 * nr, H), ub = std::min(q1 * nr, H);  // own units
+    for (int64_t st = T - 1, buf = 0; st >= 0; --st, buf ^= 1) {
+      const int64_t m = o.active[st];
+      float* dAs_st = dAs.get() + buf * B * G;  // [B, 4H]
+      for (int64_t i = 0; i < m; ++i) {
         const int64_t b = o.order[i];
         const int64_t r = step_row(s, st, b);
         const float* cprev = st > 0 ? train.c + step_row(s, st - 1, b) * H : train.c0 + b * H;
-        kt.lstm.bwd_row(H, train.gates + r * G, train.c + r * H, cprev,
+        kt.lstm.bwd_row(H, ua, ub, train.gates + r * G, train.c + r * H, cprev,
                         g.dy ? g.dy + r * g.lddy : nullptr, dh.get() + i * H, dc.get() + i * H,
-                        dA.get() + r * G, dAs.get() + i * G);
+                        dA.get() + r * G, dAs_st + i * G);
       }
-    };
-    if (nthreads > 1 && m > 1 && m * G >= kMinParallelStepWork / 8) {
-      struct Ctx { decltype(run)* fn; int64_t m; int n; } ctx{&run, m, nthreads};  // one-pointer closure: no allocation per step
-      pool->parallel_for(nthreads, [c = &ctx](int64_t t, int) { (*c->fn)(c->m * t / c->n, c->m * (t + 1) / c->n); });
-    } else {
-      run(0, m);
+      if (n > 1) barrier.arrive_and_wait(static_cast<int>(th));  // every unit of ∂A_s written
+      // ∂h for the running rows; rows >= m (not started yet) keep their ∂hN.
+      sgemm_packed_panels(m, G, dAs_st, G, w.whh_n, q0, q1, 0.f, dh.get(), H, nullptr, n > 1 ? nullptr : pool);
     }
-    // ∂h for the running rows; rows >= m (not started yet) keep their ∂hN.
-    sgemm_packed(m, H, G, dAs.get(), G, w.whh_n, 0.f, dh.get(), H, nullptr, pool);
-  }
+  };
+  if (team > 1) pool->run_team(team, member);
+  else member(0, 1);
+
   for (int64_t i = 0; i < B; ++i) {
     const int64_t b = o.order[i];
     std::memcpy(g.dh0 + b * H, dh.get() + i * H, H * sizeof(float));

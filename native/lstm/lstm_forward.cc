@@ -1,14 +1,15 @@
 // lstm_forward.cc - the fused plain-LSTM forward over T steps (no ISA flags: the ISA-specific
 // pieces, the GEMM micro-kernel and the fused epilogue, come from kernels()). Weights are packed
-// by cell_prepare (cell/cell.cc). Also home of the sequence helpers declared in cell/seq.h.
+// by cell_prepare (cell/cell.cc) with W_ih's and W_hh's columns gate-interleaved in panels of
+// 4 gates x vw hidden units. Also home of the sequence helpers declared in cell/seq.h.
 //
-// Per chunk of steps: one GEMM  Gx = X · W_ihᵀ + bias  over the chunk's running rows, then per
-// step one pass over the gate-interleaved W_hh panels: for each tile of state rows and each
-// panel (vw hidden units), the micro-kernel computes h_{t-1}·W_hhᵀ for the four gates into a
-// tile buffer on the stack and the epilogue applies the update at once. Threads split the
-// panels (hidden units) of each step, and the tiles of each chunk's GEMM.
-//
-// The chunks are GxChunks (declared in cell/seq.h, shared with the generic path, defined here).
+// The threads form a team for the whole sequence (ThreadPool::run_team): member t owns a fixed
+// range of panels, i.e. of hidden units. Per chunk of steps it computes Gx = X · W_ihᵀ + bias
+// for its own columns of the chunk's running rows; then per step, for each of its panels and
+// each tile of state rows, the micro-kernel adds h_{t-1}·W_hhᵀ onto the tile's Gx in place and
+// the epilogue applies the update while the tile is in L1. Members meet once per step (h_t is
+// complete), at a barrier that costs one cache-line transfer: no job is published per step, and
+// each member's share of W_ih and W_hh stays in its own core's L2 across steps and calls.
 //
 // Variable lengths without re-sorting the batch: the state rows are kept in `order` (entries by
 // decreasing length), so the entries still running at step s are always the first m_s state
@@ -53,23 +54,36 @@ constexpr int64_t kGxChunkBytes = 384 * 1024;
 constexpr int64_t kWihCachedBytes = 8 * 1024 * 1024;
 }  // namespace
 
-GxChunks::GxChunks(const CellPacked& w, const SeqDesc& s, const SeqOrder& o, const float* x, int64_t ldx)
-    : w_(w), s_(s), o_(o), x_(x), ldx_(ldx), G_(w.cfg.G),
-      dense_(!s.lengths && !s.reverse && (s.B == 1 || (s.rowB == 1 && s.rowT == s.B))) {
+int64_t GxChunks::chunk_rows(const SeqDesc& s, int64_t I, int64_t ldg) {
   // Chunks of steps whose running rows fill about kGxChunkBytes of Gx (at least one step each).
   // Each chunk's GEMM streams all of W_ih again; when W_ih is too big to come from cache, a
   // chunk holds at least I rows so that traffic stays below the Gx traffic chunking saves.
-  const int64_t I = w.cfg.I, B = s.B, N = s.T * s.B;
-  chunk_rows_ = std::max<int64_t>(B, kGxChunkBytes / static_cast<int64_t>(G_ * sizeof(float)));
-  if (I * G_ * static_cast<int64_t>(sizeof(float)) > kWihCachedBytes) chunk_rows_ = std::max(chunk_rows_, I);
-  chunk_rows_ = std::min(chunk_rows_, N);
-  gx_ = aligned_floats_uninit(chunk_rows_ * G_);
-  if (!dense_) xg_ = aligned_floats_uninit(chunk_rows_ * I);
+  int64_t rows = std::max<int64_t>(s.B, kGxChunkBytes / static_cast<int64_t>(ldg * sizeof(float)));
+  if (I * ldg * static_cast<int64_t>(sizeof(float)) > kWihCachedBytes) rows = std::max(rows, I);
+  return std::min(rows, s.T * s.B);
 }
+
+bool GxChunks::dense(const SeqDesc& s) {
+  return !s.lengths && !s.reverse && (s.B == 1 || (s.rowB == 1 && s.rowT == s.B));
+}
+
+GxChunks::GxChunks(const CellPacked& w, const SeqDesc& s, const SeqOrder& o, const float* x, int64_t ldx)
+    : b_(w.wih_t), bias_(w.bias_x.data()), q0_(0), q1_(w.wih_t.num_panels()), s_(s), o_(o), x_(x), ldx_(ldx),
+      ldg_(w.cfg.G), chunk_rows_(chunk_rows(s, w.cfg.I, w.cfg.G)), dense_(dense(s)) {
+  own_gx_ = aligned_floats_uninit(chunk_rows_ * ldg_);
+  if (!dense_) own_xg_ = aligned_floats_uninit(chunk_rows_ * w.cfg.I);
+  gx_ = own_gx_.get();
+  xg_ = own_xg_.get();
+}
+
+GxChunks::GxChunks(const PackedB& b, const float* bias, int64_t q0, int64_t q1, const SeqDesc& s,
+                   const SeqOrder& o, const float* x, int64_t ldx, float* gx, int64_t ldg, float* xg)
+    : b_(b), bias_(bias), q0_(q0), q1_(q1), s_(s), o_(o), x_(x), ldx_(ldx), ldg_(ldg),
+      chunk_rows_(chunk_rows(s, b.k, ldg)), dense_(dense(s)), gx_(gx), xg_(xg) {}
 
 float* GxChunks::step(int64_t st, ThreadPool* pool) {
   if (st == chunk_end_) {
-    const int64_t I = w_.cfg.I;
+    const int64_t I = b_.k;
     int64_t rows = 0;
     while (chunk_end_ < s_.T && (chunk_end_ == st || rows + o_.active[chunk_end_] <= chunk_rows_)) rows += o_.active[chunk_end_++];
     const float* a = x_ + step_row(s_, st, o_.order[0]) * ldx_;
@@ -77,23 +91,24 @@ float* GxChunks::step(int64_t st, ThreadPool* pool) {
     if (!dense_) {  // gather the chunk's X rows in (step, state row) order
       for (int64_t u = st, q = 0; u < chunk_end_; ++u) {
         for (int64_t i = 0; i < o_.active[u]; ++i, ++q) {
-          std::memcpy(xg_.get() + q * I, x_ + step_row(s_, u, o_.order[i]) * ldx_, I * sizeof(float));
+          std::memcpy(xg_ + q * I, x_ + step_row(s_, u, o_.order[i]) * ldx_, I * sizeof(float));
         }
       }
-      a = xg_.get();
+      a = xg_;
       lda = I;
     }
-    sgemm_packed(rows, G_, I, a, lda, w_.wih_t, 0.f, gx_.get(), G_, w_.bias_x.data(), pool);
+    sgemm_packed_panels(rows, I, a, lda, b_, q0_, q1_, 0.f, gx_, ldg_, bias_, pool);
     next_row_ = 0;
   }
-  float* r = gx_.get() + next_row_ * G_;
+  float* r = gx_ + next_row_ * ldg_;
   next_row_ += o_.active[st];
   return r;
 }
 
 void lstm_fused_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, ThreadPool* pool) {
   const KernelTable& kt = kernels();
-  const int64_t H = w.cfg.H, G = 4 * H, B = s.B, T = s.T;
+  const int64_t H = w.cfg.H, G = 4 * H, B = s.B, T = s.T, I = w.cfg.I;
+  const int64_t ldg = w.n_panels * w.nr;  // a Gx / pre-activation row: n_panels x (4 gates x vw units)
   const CacheParts k = cell_cache_parts(w.cfg, T, B, io.cache);
   const CacheParts* train = io.cache ? &k : nullptr;
   const float *x = io.x, *h0 = io.h0, *c0 = io.c0;
@@ -102,67 +117,83 @@ void lstm_fused_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, 
   const int nr = w.nr, vw = w.vw, mr = kt.gemm.mr;
   const SeqOrder o = seq_order(s);
 
-  GxChunks gxc(w, s, o, x, ldx);
+  // The team: member t owns panels [n_panels*t/n, n_panels*(t+1)/n) for the whole sequence.
+  const bool split = pool && B * H * G >= kMinParallelStepWork;
+  const int team = split ? pool->team_size(static_cast<int>(std::min<int64_t>(pool->size(), w.n_panels))) : 1;
+  ThreadPool* gemm_pool = team > 1 ? nullptr : pool;  // a team member projects its own columns alone
+
+  const int64_t crows = GxChunks::chunk_rows(s, I, ldg);
+  AlignedFloats gx = aligned_floats_uninit(crows * ldg);  // [crows, ldg] shared, columns owned
+  AlignedFloats xg = GxChunks::dense(s) ? AlignedFloats() : aligned_floats_uninit(team * crows * I);  // per member
   // State rows in `order`: h double-buffered (every panel reads all of h_{t-1}); c in place.
   AlignedFloats hbuf = aligned_floats(2 * B * H), c = aligned_floats(B * H);
-  float* hprev = hbuf.get();       // [B, H]
-  float* hnext = hbuf.get() + B * H;  // [B, H]
   for (int64_t i = 0; i < B; ++i) {
     const int64_t b = o.order[i];
-    if (h0) std::memcpy(hprev + i * H, h0 + b * H, H * sizeof(float));
+    if (h0) std::memcpy(hbuf.get() + i * H, h0 + b * H, H * sizeof(float));
     if (c0) std::memcpy(c.get() + i * H, c0 + b * H, H * sizeof(float));
   }
   if (train) std::memcpy(train->c0, c0 ? c0 : c.get(), B * H * sizeof(float));  // c.get() is zeros here
-  std::vector<LstmFwdRow> rows(B);
+  std::vector<LstmFwdRow> rows_all(static_cast<size_t>(team * B));  // [team][B] per member
+  TeamBarrier barrier(team);
 
-  const int nthreads = pool ? pool->size() : 1;
-  const int64_t ntasks = std::min<int64_t>(nthreads, w.n_panels);
-  for (int64_t st = 0; st < T; ++st) {
-    const int64_t m = o.active[st];
-    float* gx = gxc.step(st, pool);  // this step's Gx rows, state-row order
-    if (st > 0 && m < o.active[st - 1]) {
-      // Entries that ended after step st-1: their final state is in hprev / c now.
-      for (int64_t i = m; i < o.active[st - 1]; ++i) {
-        const int64_t b = o.order[i];
-        std::memcpy(hN + b * H, hprev + i * H, H * sizeof(float));
-        std::memcpy(cN + b * H, c.get() + i * H, H * sizeof(float));
-      }
-    }
-    for (int64_t i = 0; i < m; ++i) {
-      const int64_t b = o.order[i];
-      const int64_t r = step_row(s, st, b);
-      rows[i].gx = gx + i * G;
-      rows[i].y = y + r * ldy;
-      rows[i].gates = train ? train->gates + r * G : nullptr;
-      rows[i].c_t = train ? train->c + r * H : nullptr;
-      rows[i].hprev = train ? train->hprev + r * H : nullptr;
-    }
-    auto task = [&](int64_t t, int) {
-      const int64_t p0 = w.n_panels * t / ntasks, p1 = w.n_panels * (t + 1) / ntasks;
-      alignas(64) float acc[8 * 64];  // one tile, mr x nr (mr <= 8, nr <= 64)
-      // Panels outer, row tiles inner: one panel (H x nr floats) stays in cache while every
-      // running row uses it, so W_hh streams from memory once per step, not once per row tile.
-      for (int64_t p = p0; p < p1; ++p) {
-        for (int64_t i0 = 0; i0 < m; i0 += mr) {
-          const int64_t mi = std::min<int64_t>(mr, m - i0);
-          if (mi == mr) kt.gemm.tile(H, hprev + i0 * H, H, w.panel(p), acc, nr, false, nullptr);
-          else kt.gemm.tile_edge(mi, nr, H, hprev + i0 * H, H, w.panel(p), acc, nr, false, nullptr);
-          const int64_t u0 = p * vw;
-          kt.lstm.fwd_tile(mi, u0, std::min<int64_t>(vw, H - u0), H, acc, nr, hprev + i0 * H,
-                           c.get() + i0 * H, hnext + i0 * H, rows.data() + i0);
+  auto member = [&](int64_t th, int n) {
+    const int64_t p0 = w.n_panels * th / n, p1 = w.n_panels * (th + 1) / n;
+    const int64_t ua = std::min<int64_t>(p0 * vw, H), ub = std::min<int64_t>(p1 * vw, H);  // own units
+    const size_t own = static_cast<size_t>(ub - ua) * sizeof(float);
+    GxChunks gxc(w.wih_fused, w.bias_fused.data(), p0, p1, s, o, x, ldx, gx.get(), ldg,
+                 xg ? xg.get() + th * crows * I : nullptr);
+    LstmFwdRow* rows = rows_all.data() + th * B;
+    float* hprev = hbuf.get();      // [B, H]
+    float* hnext = hbuf.get() + B * H;  // [B, H]
+    // A member reads h_{t-1} of every unit but writes (and copies out) only its own units of h,
+    // c, y and the cache, so one barrier per step - after h_t is written - is all it needs.
+    for (int64_t st = 0; st < T; ++st) {
+      const int64_t m = o.active[st];
+      float* pre = gxc.step(st, gemm_pool);  // [m, ldg] this step's Gx rows, state-row order
+      if (st > 0 && m < o.active[st - 1]) {
+        // Entries that ended after step st-1: their final state is in hprev / c now.
+        for (int64_t i = m; i < o.active[st - 1]; ++i) {
+          const int64_t b = o.order[i];
+          std::memcpy(hN + b * H + ua, hprev + i * H + ua, own);
+          std::memcpy(cN + b * H + ua, c.get() + i * H + ua, own);
         }
       }
-    };
-    if (ntasks > 1 && m * H * G >= kMinParallelStepWork) pool->parallel_for(ntasks, [tp = &task](int64_t t, int th) { (*tp)(t, th); });  // one pointer: std::function stores it inline, no allocation per step
-    else for (int64_t t = 0; t < ntasks; ++t) task(t, 0);
-    std::swap(hprev, hnext);
-  }
-  // Entries that ran to the last step.
-  for (int64_t i = 0; i < o.active[T - 1]; ++i) {
-    const int64_t b = o.order[i];
-    std::memcpy(hN + b * H, hprev + i * H, H * sizeof(float));
-    std::memcpy(cN + b * H, c.get() + i * H, H * sizeof(float));
-  }
+      for (int64_t i = 0; i < m; ++i) {
+        const int64_t r = step_row(s, st, o.order[i]);
+        rows[i].y = y + r * ldy;
+        rows[i].gates = train ? train->gates + r * G : nullptr;
+        rows[i].c_t = train ? train->c + r * H : nullptr;
+        rows[i].hprev = train ? train->hprev + r * H : nullptr;
+      }
+      // Panels outer, row tiles inner: one panel (H x nr floats) stays in cache while every
+      // running row uses it, so W_hh streams from memory once per step, not once per row tile.
+      // The micro-kernel adds h_{t-1}·W_hhᵀ onto the tile's Gx in place; the epilogue reads the
+      // finished pre-activations straight back from L1. (Splitting k so that a member first
+      // multiplies its own units of h_{t-1} and only then waits for the others was measured
+      // 1.3x slower at B = 1: the jumps between panel slices defeat the hardware prefetcher.)
+      for (int64_t p = p0; p < p1; ++p) {
+        const int64_t u0 = p * vw, nu = std::min<int64_t>(vw, H - u0);
+        for (int64_t i0 = 0; i0 < m; i0 += mr) {
+          const int64_t mi = std::min<int64_t>(mr, m - i0);
+          float* tile = pre + i0 * ldg + p * nr;
+          if (mi == mr) kt.gemm.tile(H, hprev + i0 * H, H, w.panel(p), tile, ldg, true, nullptr);
+          else kt.gemm.tile_edge(mi, nr, H, hprev + i0 * H, H, w.panel(p), tile, ldg, true, nullptr);
+          kt.lstm.fwd_tile(mi, u0, nu, H, tile, ldg, hprev + i0 * H, c.get() + i0 * H, hnext + i0 * H, rows + i0);
+        }
+      }
+      // h_t complete: the next step reads every unit of it, and writes hprev's buffer.
+      if (n > 1) barrier.arrive_and_wait(static_cast<int>(th));
+      std::swap(hprev, hnext);
+    }
+    // Entries that ran to the last step.
+    for (int64_t i = 0; i < o.active[T - 1]; ++i) {
+      const int64_t b = o.order[i];
+      std::memcpy(hN + b * H + ua, hprev + i * H + ua, own);
+      std::memcpy(cN + b * H + ua, c.get() + i * H + ua, own);
+    }
+  };
+  if (team > 1) pool->run_team(team, member);
+  else member(0, 1);
   zero_padded_rows(s, y, ldy, H);
 }
 

@@ -9,26 +9,27 @@ namespace cellstate {
 
 // Where row i of a forward tile reads and writes (row r(t, b) of the sequence buffers).
 struct LstmFwdRow {
-  const float* gx;   // [4H] X·W_ihᵀ + bias of this row, gate blocks i, f, g, o
   float* y;          // [H] output row
-  float* gates;      // [4H] activated gates (training; may alias gx), or null
+  float* gates;      // [4H] activated gates, gate blocks i, f, g, o (training), or null
   float* c_t;        // [H] cell state after the step (training), or null
   float* hprev;      // [H] copy of h_{t-1} (training), or null
 };
 
 struct LstmKernels {
   // Fused LSTM update for one GEMM tile: rows i < m, hidden units u0 .. u0+nu-1 (nu <= vw).
-  //   acc   [m][nr]  h_{t-1}·W_hhᵀ for this panel: gate q (i, f, g, o), unit k at acc[i*nr + q*vw + k]
+  //   pre   [m][ldp] this panel's pre-activations x·W_ihᵀ + b + h_{t-1}·W_hhᵀ (the tile the
+  //                  GEMM just accumulated): gate q (i, f, g, o), unit k at pre[i*ldp + q*vw + k]
   //   hprev [m][H]   state entering the step;  c [m][H] cell state, updated in place;
   //   hnext [m][H]   new hidden state.  Equations: docs/equations.md.
-  void (*fwd_tile)(int64_t m, int64_t u0, int64_t nu, int64_t H, const float* acc, int64_t nr,
+  void (*fwd_tile)(int64_t m, int64_t u0, int64_t nu, int64_t H, const float* pre, int64_t ldp,
                    const float* hprev, float* c, float* hnext, const LstmFwdRow* rows);
-  // BPTT elementwise step for one state row, all H units (docs/equations.md, "LSTM backward"):
+  // BPTT elementwise step for one state row, hidden units [u0, u1) (docs/equations.md, "LSTM
+  // backward"); H is the row length (gate stride), u0 a multiple of vw:
   //   gates [4H] i, f, g, o;  c_t [H];  c_prev [H] (c_{t-1});  dy [H] upstream ∂y or null
   //   dh [H] in: carried ∂h (dy is added);  dc [H] in/out: carried ∂c
   //   dA, dAs [4H] out: ∂ pre-activations (two destinations: row-order and step buffers)
-  void (*bwd_row)(int64_t H, const float* gates, const float* c_t, const float* c_prev,
-                  const float* dy, const float* dh, float* dc, float* dA, float* dAs);
+  void (*bwd_row)(int64_t H, int64_t u0, int64_t u1, const float* gates, const float* c_t,
+                  const float* c_prev, const float* dy, const float* dh, float* dc, float* dA, float* dAs);
   // Elementwise activations over n floats (y may alias x), for the generic cell path
   // (cell/cell_generic.cc): the same accuracy and |x| ~ 100 safety as the fused epilogues.
   void (*sigmoid)(int64_t n, const float* x, float* y);

@@ -54,17 +54,17 @@ inline __m256 tanh_ps(__m256 x) {
   return _mm256_blendv_ps(bigs, small, _mm256_cmp_ps(ax, _mm256_set1_ps(0.625f), _CMP_LT_OQ));
 }
 
-void fwd_tile_avx2(int64_t m, int64_t u0, int64_t nu, int64_t H, const float* acc, int64_t nr,
+void fwd_tile_avx2(int64_t m, int64_t u0, int64_t nu, int64_t H, const float* pre, int64_t ldp,
                    const float* hprev, float* c, float* hnext, const LstmFwdRow* rows) {
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   const __m256i k = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(nu < kVw ? nu : kVw)), lane);
   for (int64_t i = 0; i < m; ++i) {
     const LstmFwdRow& r = rows[i];
-    const float* a = acc + i * nr;
-    const __m256 ig = sigmoid_ps(_mm256_add_ps(_mm256_loadu_ps(a), _mm256_maskload_ps(r.gx + u0, k)));
-    const __m256 fg = sigmoid_ps(_mm256_add_ps(_mm256_loadu_ps(a + kVw), _mm256_maskload_ps(r.gx + H + u0, k)));
-    const __m256 gg = tanh_ps(_mm256_add_ps(_mm256_loadu_ps(a + 2 * kVw), _mm256_maskload_ps(r.gx + 2 * H + u0, k)));
-    const __m256 og = sigmoid_ps(_mm256_add_ps(_mm256_loadu_ps(a + 3 * kVw), _mm256_maskload_ps(r.gx + 3 * H + u0, k)));
+    const float* a = pre + i * ldp;
+    const __m256 ig = sigmoid_ps(_mm256_loadu_ps(a));
+    const __m256 fg = sigmoid_ps(_mm256_loadu_ps(a + kVw));
+    const __m256 gg = tanh_ps(_mm256_loadu_ps(a + 2 * kVw));
+    const __m256 og = sigmoid_ps(_mm256_loadu_ps(a + 3 * kVw));
     const __m256 cn = _mm256_fmadd_ps(fg, _mm256_maskload_ps(c + i * H + u0, k), _mm256_mul_ps(ig, gg));
     const __m256 hn = _mm256_mul_ps(og, tanh_ps(cn));
     if (r.gates) {
@@ -81,11 +81,11 @@ void fwd_tile_avx2(int64_t m, int64_t u0, int64_t nu, int64_t H, const float* ac
   }
 }
 
-void bwd_row_avx2(int64_t H, const float* gates, const float* c_t, const float* c_prev,
+void bwd_row_avx2(int64_t H, int64_t u0, int64_t u1, const float* gates, const float* c_t, const float* c_prev,
                     const float* dy, const float* dh, float* dc, float* dA, float* dAs) {
   const __m256 one = _mm256_set1_ps(1.f);
-  for (int64_t u = 0; u < H; u += kVw) {
-    const int64_t n = H - u;
+  for (int64_t u = u0; u < u1; u += kVw) {
+    const int64_t n = u1 - u;
     const __m256i k = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n < kVw ? n : kVw)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
     const __m256 ig = _mm256_maskload_ps(gates + u, k), fg = _mm256_maskload_ps(gates + H + u, k);
     const __m256 gg = _mm256_maskload_ps(gates + 2 * H + u, k), og = _mm256_maskload_ps(gates + 3 * H + u, k);

@@ -61,16 +61,16 @@ inline __m512 tanh_ps(__m512 x) {
   return _mm512_mask_blend_ps(is_small, bigs, small);
 }
 
-void fwd_tile_avx512(int64_t m, int64_t u0, int64_t nu, int64_t H, const float* acc, int64_t nr,
+void fwd_tile_avx512(int64_t m, int64_t u0, int64_t nu, int64_t H, const float* pre, int64_t ldp,
                      const float* hprev, float* c, float* hnext, const LstmFwdRow* rows) {
   const __mmask16 k = nu >= kVw ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << nu) - 1);
   for (int64_t i = 0; i < m; ++i) {
     const LstmFwdRow& r = rows[i];
-    const float* a = acc + i * nr;
-    const __m512 ig = sigmoid_ps(_mm512_add_ps(_mm512_loadu_ps(a), _mm512_maskz_loadu_ps(k, r.gx + u0)));
-    const __m512 fg = sigmoid_ps(_mm512_add_ps(_mm512_loadu_ps(a + kVw), _mm512_maskz_loadu_ps(k, r.gx + H + u0)));
-    const __m512 gg = tanh_ps(_mm512_add_ps(_mm512_loadu_ps(a + 2 * kVw), _mm512_maskz_loadu_ps(k, r.gx + 2 * H + u0)));
-    const __m512 og = sigmoid_ps(_mm512_add_ps(_mm512_loadu_ps(a + 3 * kVw), _mm512_maskz_loadu_ps(k, r.gx + 3 * H + u0)));
+    const float* a = pre + i * ldp;
+    const __m512 ig = sigmoid_ps(_mm512_loadu_ps(a));
+    const __m512 fg = sigmoid_ps(_mm512_loadu_ps(a + kVw));
+    const __m512 gg = tanh_ps(_mm512_loadu_ps(a + 2 * kVw));
+    const __m512 og = sigmoid_ps(_mm512_loadu_ps(a + 3 * kVw));
     const __m512 cn = _mm512_fmadd_ps(fg, _mm512_maskz_loadu_ps(k, c + i * H + u0), _mm512_mul_ps(ig, gg));
     const __m512 hn = _mm512_mul_ps(og, tanh_ps(cn));
     if (r.gates) {
@@ -87,11 +87,11 @@ void fwd_tile_avx512(int64_t m, int64_t u0, int64_t nu, int64_t H, const float* 
   }
 }
 
-void bwd_row_avx512(int64_t H, const float* gates, const float* c_t, const float* c_prev,
+void bwd_row_avx512(int64_t H, int64_t u0, int64_t u1, const float* gates, const float* c_t, const float* c_prev,
                     const float* dy, const float* dh, float* dc, float* dA, float* dAs) {
   const __m512 one = _mm512_set1_ps(1.f);
-  for (int64_t u = 0; u < H; u += kVw) {
-    const int64_t n = H - u;
+  for (int64_t u = u0; u < u1; u += kVw) {
+    const int64_t n = u1 - u;
     const __mmask16 k = n >= kVw ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << n) - 1);
     const __m512 ig = _mm512_maskz_loadu_ps(k, gates + u), fg = _mm512_maskz_loadu_ps(k, gates + H + u);
     const __m512 gg = _mm512_maskz_loadu_ps(k, gates + 2 * H + u), og = _mm512_maskz_loadu_ps(k, gates + 3 * H + u);

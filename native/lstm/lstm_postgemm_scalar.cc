@@ -14,18 +14,18 @@ float sigmoid(float v) {
   return e / (1.f + e);
 }
 
-void fwd_tile_scalar(int64_t m, int64_t u0, int64_t nu, int64_t H, const float* acc, int64_t nr,
+void fwd_tile_scalar(int64_t m, int64_t u0, int64_t nu, int64_t H, const float* pre, int64_t ldp,
                      const float* hprev, float* c, float* hnext, const LstmFwdRow* rows) {
-  const int64_t vw = nr / 4;
+  constexpr int64_t vw = 4;  // the scalar table's vw (gemm_kernel_scalar.cc: nr = 16)
   for (int64_t i = 0; i < m; ++i) {
     const LstmFwdRow& r = rows[i];
-    const float* a = acc + i * nr;
+    const float* a = pre + i * ldp;
     for (int64_t k = 0; k < nu; ++k) {
       const int64_t u = u0 + k;
-      const float ig = sigmoid(a[k] + r.gx[u]);
-      const float fg = sigmoid(a[vw + k] + r.gx[H + u]);
-      const float gg = std::tanh(a[2 * vw + k] + r.gx[2 * H + u]);
-      const float og = sigmoid(a[3 * vw + k] + r.gx[3 * H + u]);
+      const float ig = sigmoid(a[k]);
+      const float fg = sigmoid(a[vw + k]);
+      const float gg = std::tanh(a[2 * vw + k]);
+      const float og = sigmoid(a[3 * vw + k]);
       const float cn = fg * c[i * H + u] + ig * gg;
       const float hn = og * std::tanh(cn);
       if (r.gates) {
@@ -40,9 +40,9 @@ void fwd_tile_scalar(int64_t m, int64_t u0, int64_t nu, int64_t H, const float* 
   }
 }
 
-void bwd_row_scalar(int64_t H, const float* gates, const float* c_t, const float* c_prev,
+void bwd_row_scalar(int64_t H, int64_t u0, int64_t u1, const float* gates, const float* c_t, const float* c_prev,
                     const float* dy, const float* dh, float* dc, float* dA, float* dAs) {
-  for (int64_t u = 0; u < H; ++u) {
+  for (int64_t u = u0; u < u1; ++u) {
     const float ig = gates[u], fg = gates[H + u], gg = gates[2 * H + u], og = gates[3 * H + u];
     const float dhu = dh[u] + (dy ? dy[u] : 0.f);
     const float tc = std::tanh(c_t[u]);

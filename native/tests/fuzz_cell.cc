@@ -105,19 +105,24 @@ ThreadPool& pool2() {
 
 void fuzz_cell(FuzzInput& in) {
   CellConfig c;
-  c.kind = static_cast<CellKind>(in.range(0, 3));
+  // Mostly small cells of any kind. One case in four is big: H large enough, and rows enough, for
+  // a team of threads to split the steps by hidden units, always threaded, and half of those a
+  // plain LSTM, the fused path whose forward and backward run as teams (lstm/lstm_forward.cc).
+  const bool big = (in.byte() & 3) == 0;
+  const bool plain = big && in.flag();
+  c.kind = plain ? CellKind::lstm : static_cast<CellKind>(in.range(0, 3));
   const bool lstm = c.kind == CellKind::lstm;
   c.I = in.range(1, 40);
-  c.H = in.range(1, 40);
-  c.P = lstm && c.H > 1 && in.flag() ? in.range(1, c.H - 1) : c.H;
-  c.peephole = lstm && in.flag();
-  c.input_forget = lstm && in.flag();
+  c.H = big ? in.range(65, 140) : in.range(1, 40);
+  c.P = lstm && !plain && c.H > 1 && in.flag() ? in.range(1, c.H - 1) : c.H;
+  c.peephole = lstm && !plain && in.flag();
+  c.input_forget = lstm && !plain && in.flag();
   c.linear_before_reset = in.flag();
-  c.clip = in.flag() ? static_cast<float>(in.range(1, 40)) / 8.f : 0.f;
+  c.clip = !plain && in.flag() ? static_cast<float>(in.range(1, 40)) / 8.f : 0.f;
   c.G = (lstm ? 4 : c.kind == CellKind::gru ? 3 : 1) * c.H;
   SeqDesc s;
   s.T = in.range(1, 12);
-  s.B = in.range(1, 9);
+  s.B = big ? in.range(16, 24) : in.range(1, 9);  // big: rows enough to split the backward too
   const bool batch_first = in.flag();
   s.rowT = batch_first ? 1 : s.B;
   s.rowB = batch_first ? s.T : 1;
@@ -127,7 +132,7 @@ void fuzz_cell(FuzzInput& in) {
     for (int64_t b = 0; b < s.B; ++b) lengths.push_back(static_cast<int32_t>(in.range(1, s.T)));
     s.lengths = lengths.data();
   }
-  const bool train = in.flag(), threaded = in.flag(), with_h0 = in.flag(), with_bias = in.flag();
+  const bool train = in.flag(), threaded = in.flag() || big, with_h0 = in.flag(), with_bias = in.flag();
   const int64_t N = s.T * s.B, I = c.I, H = c.H, P = c.P, G = c.G;
   if (std::getenv("FUZZ_CELL_VERBOSE")) {
     std::fprintf(stderr, "cell kind=%d I=%lld H=%lld P=%lld peep=%d cifg=%d lbr=%d clip=%g T=%lld B=%lld batch_first=%d reverse=%d lengths=%d train=%d threaded=%d h0=%d bias=%d fused=%d\n",

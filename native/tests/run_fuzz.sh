@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # run_fuzz.sh - builds native/tests/fuzz_cell.cc with AddressSanitizer + UndefinedBehaviorSanitizer
-# (UB fatal) and runs it for a time budget on every ISA tier.
+# (UB fatal) and runs it for a time budget on every ISA tier, then once more built with
+# ThreadSanitizer (scalar tier).
 #
 #   native/tests/run_fuzz.sh [SECONDS_PER_TIER=20]
 #
@@ -59,5 +60,28 @@ for isa in scalar avx2 avx512; do
     CELLSTATE_MAX_ISA=$isa "$OUT/fuzz_cell" "$SECONDS_PER_TIER" "$RANDOM" || status=1
   fi
 done
+# The same harness under ThreadSanitizer (seeded driver, g++ or clang): the threaded paths - the
+# fused LSTM's teams with their per-step barriers, the pool's jobs - must be free of data races.
+# Run on the scalar tier: ThreadSanitizer does not see 32- and 64-byte vector accesses, so a race
+# between AVX kernels would go unreported (checked: removing a barrier is caught only here).
+echo "--- building fuzz_cell (ThreadSanitizer, standalone)"
+mkdir -p "$OUT/tsan"
+TSAN=(-std=c++17 -O1 -g -pthread -fsanitize=thread -DCELLSTATE_FUZZ_STANDALONE)
+objs=() cmds=()
+for src in "${SRCS[@]}"; do
+  isa=()
+  case "$src" in
+    *_avx512.cc) isa=(-mavx512f -mavx512vl -mavx512bw -mavx512dq -mavx2 -mfma) ;;
+    *_avx2.cc) isa=(-mavx2 -mfma) ;;
+  esac
+  obj="$OUT/tsan/$(echo "$src" | tr / _).o"
+  objs+=("$obj")
+  cmds+=("${CXX_TSAN:-g++} ${TSAN[*]} ${isa[*]:-} -c $NATIVE/$src -o $obj")
+done
+printf '%s\0' "${cmds[@]}" | xargs -0 -P 2 -I{} sh -c '{}'
+"${CXX_TSAN:-g++}" "${TSAN[@]}" "${objs[@]}" -o "$OUT/tsan/fuzz_cell"
+echo "=== fuzz_cell under ThreadSanitizer, CELLSTATE_MAX_ISA=scalar, ${SECONDS_PER_TIER}s"
+CELLSTATE_MAX_ISA=scalar TSAN_OPTIONS="halt_on_error=1" "$OUT/tsan/fuzz_cell" "$SECONDS_PER_TIER" "$RANDOM" || status=1
+
 if [[ $status -eq 0 ]]; then echo "FUZZ_CELL PASSED"; else echo "FUZZ_CELL FAILED (artifacts in $OUT)"; fi
 exit $status
