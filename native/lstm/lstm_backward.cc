@@ -2,9 +2,9 @@
 //
 // Walks the steps in reverse processing order carrying ∂h, ∂c (state rows in the same
 // length-sorted order as the forward). Per step: the fused elementwise kernel turns ∂h, ∂c and
-// the cached gates into ∂A for the running rows, then ONE product ∂h = ∂A_s · W_hh. After the
-// loop ∂W_ih, ∂W_hh, ∂X and the bias gradients are single GEMMs / reductions over all N rows of
-// ∂A (docs/equations.md). Rows past a sequence's length keep ∂A = 0 and contribute nothing.
+// the cached gates into ∂A for the running rows (and adds it into ∂b), then ONE product
+// ∂h = ∂A_s · W_hh. After the loop ∂W_ih, ∂W_hh and ∂X are single GEMMs over all N rows of ∂A
+// (docs/equations.md). Rows past a sequence's length keep ∂A = 0 and contribute nothing.
 //
 // The step loop runs as a team (ThreadPool::run_team), member t owning a fixed range of hidden
 // units - whole panels of ∂h's columns in W_hh's packing (whh_n): it computes ∂A for its units
@@ -40,6 +40,9 @@ void lstm_fused_backward(const CellPacked& w, const SeqDesc& s, const BwdIO& g, 
   AlignedFloats dA = aligned_floats_uninit(N * G);
   zero_padded_rows(s, dA.get(), G, G);
   AlignedFloats dAs = aligned_floats(2 * B * G);  // [2][B, 4H] this step's ∂A, state-row order
+  // ∂b = Σ rows ∂A, summed by bwd_row while ∂A is in registers (each member its own units): no
+  // pass over the whole of ∂A after the loop. Both biases feed the same pre-activation.
+  AlignedFloats db = g.db_ih || g.db_hh ? aligned_floats(G) : AlignedFloats();  // [4H]
 
   // Team members own whole panels of ∂h's H columns (nr units each).
   const int64_t npanels = w.whh_n.num_panels(), nr = w.whh_n.nr;
@@ -59,7 +62,7 @@ void lstm_fused_backward(const CellPacked& w, const SeqDesc& s, const BwdIO& g, 
         const float* cprev = st > 0 ? train.c + step_row(s, st - 1, b) * H : train.c0 + b * H;
         kt.lstm.bwd_row(H, ua, ub, train.gates + r * G, train.c + r * H, cprev,
                         g.dy ? g.dy + r * g.lddy : nullptr, dh.get() + i * H, dc.get() + i * H,
-                        dA.get() + r * G, dAs_st + i * G);
+                        dA.get() + r * G, dAs_st + i * G, db.get());
       }
       if (n > 1) barrier.arrive_and_wait(static_cast<int>(th));  // every unit of ∂A_s written
       // ∂h for the running rows; rows >= m (not started yet) keep their ∂hN.
@@ -77,7 +80,10 @@ void lstm_fused_backward(const CellPacked& w, const SeqDesc& s, const BwdIO& g, 
 
   sgemm(true, false, G, I, N, dA.get(), G, x, ldx, 1.f, g.dw_ih, I, nullptr, pool);
   sgemm(true, false, G, H, N, dA.get(), G, train.hprev, H, 1.f, g.dw_hh, H, nullptr, pool);
-  add_bias_grads(g.db_ih, g.db_hh, dA.get(), N, G, G);
+  for (int64_t j = 0; db && j < G; ++j) {
+    if (g.db_ih) g.db_ih[j] += db[j];
+    if (g.db_hh) g.db_hh[j] += db[j];
+  }
   if (g.dx) sgemm_packed(N, I, G, dA.get(), G, w.wih_n, 1.f, g.dx, g.lddx, nullptr, pool);
 }
 

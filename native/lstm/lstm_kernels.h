@@ -28,8 +28,10 @@ struct LstmKernels {
   //   gates [4H] i, f, g, o;  c_t [H];  c_prev [H] (c_{t-1});  dy [H] upstream ∂y or null
   //   dh [H] in: carried ∂h (dy is added);  dc [H] in/out: carried ∂c
   //   dA, dAs [4H] out: ∂ pre-activations (two destinations: row-order and step buffers)
+  //   db [4H] or null: ∂ pre-activations ADDED (the bias gradient, summed while in registers)
   void (*bwd_row)(int64_t H, int64_t u0, int64_t u1, const float* gates, const float* c_t,
-                  const float* c_prev, const float* dy, const float* dh, float* dc, float* dA, float* dAs);
+                  const float* c_prev, const float* dy, const float* dh, float* dc, float* dA, float* dAs,
+                  float* db);
   // Elementwise activations over n floats (y may alias x), for the generic cell path
   // (cell/cell_generic.cc): the same accuracy and |x| ~ 100 safety as the fused epilogues.
   void (*sigmoid)(int64_t n, const float* x, float* y);

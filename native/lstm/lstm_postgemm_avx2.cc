@@ -82,7 +82,8 @@ void fwd_tile_avx2(int64_t m, int64_t u0, int64_t nu, int64_t H, const float* pr
 }
 
 void bwd_row_avx2(int64_t H, int64_t u0, int64_t u1, const float* gates, const float* c_t, const float* c_prev,
-                    const float* dy, const float* dh, float* dc, float* dA, float* dAs) {
+                    const float* dy, const float* dh, float* dc, float* dA, float* dAs,
+                  float* db) {
   const __m256 one = _mm256_set1_ps(1.f);
   for (int64_t u = u0; u < u1; u += kVw) {
     const int64_t n = u1 - u;
@@ -103,6 +104,12 @@ void bwd_row_avx2(int64_t H, int64_t u0, int64_t u1, const float* gates, const f
     _mm256_maskstore_ps(dA + H + u, k, af); _mm256_maskstore_ps(dAs + H + u, k, af);
     _mm256_maskstore_ps(dA + 2 * H + u, k, ag); _mm256_maskstore_ps(dAs + 2 * H + u, k, ag);
     _mm256_maskstore_ps(dA + 3 * H + u, k, ao); _mm256_maskstore_ps(dAs + 3 * H + u, k, ao);
+    if (db) {
+      _mm256_maskstore_ps(db + u, k, _mm256_add_ps(_mm256_maskload_ps(db + u, k), ai));
+      _mm256_maskstore_ps(db + H + u, k, _mm256_add_ps(_mm256_maskload_ps(db + H + u, k), af));
+      _mm256_maskstore_ps(db + 2 * H + u, k, _mm256_add_ps(_mm256_maskload_ps(db + 2 * H + u, k), ag));
+      _mm256_maskstore_ps(db + 3 * H + u, k, _mm256_add_ps(_mm256_maskload_ps(db + 3 * H + u, k), ao));
+    }
   }
 }
 

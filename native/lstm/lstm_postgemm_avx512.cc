@@ -88,7 +88,8 @@ void fwd_tile_avx512(int64_t m, int64_t u0, int64_t nu, int64_t H, const float* 
 }
 
 void bwd_row_avx512(int64_t H, int64_t u0, int64_t u1, const float* gates, const float* c_t, const float* c_prev,
-                    const float* dy, const float* dh, float* dc, float* dA, float* dAs) {
+                    const float* dy, const float* dh, float* dc, float* dA, float* dAs,
+                    float* db) {
   const __m512 one = _mm512_set1_ps(1.f);
   for (int64_t u = u0; u < u1; u += kVw) {
     const int64_t n = u1 - u;
@@ -109,6 +110,12 @@ void bwd_row_avx512(int64_t H, int64_t u0, int64_t u1, const float* gates, const
     _mm512_mask_storeu_ps(dA + H + u, k, af); _mm512_mask_storeu_ps(dAs + H + u, k, af);
     _mm512_mask_storeu_ps(dA + 2 * H + u, k, ag); _mm512_mask_storeu_ps(dAs + 2 * H + u, k, ag);
     _mm512_mask_storeu_ps(dA + 3 * H + u, k, ao); _mm512_mask_storeu_ps(dAs + 3 * H + u, k, ao);
+    if (db) {
+      _mm512_mask_storeu_ps(db + u, k, _mm512_add_ps(_mm512_maskz_loadu_ps(k, db + u), ai));
+      _mm512_mask_storeu_ps(db + H + u, k, _mm512_add_ps(_mm512_maskz_loadu_ps(k, db + H + u), af));
+      _mm512_mask_storeu_ps(db + 2 * H + u, k, _mm512_add_ps(_mm512_maskz_loadu_ps(k, db + 2 * H + u), ag));
+      _mm512_mask_storeu_ps(db + 3 * H + u, k, _mm512_add_ps(_mm512_maskz_loadu_ps(k, db + 3 * H + u), ao));
+    }
   }
 }
 

@@ -41,7 +41,8 @@ void fwd_tile_scalar(int64_t m, int64_t u0, int64_t nu, int64_t H, const float* 
 }
 
 void bwd_row_scalar(int64_t H, int64_t u0, int64_t u1, const float* gates, const float* c_t, const float* c_prev,
-                    const float* dy, const float* dh, float* dc, float* dA, float* dAs) {
+                    const float* dy, const float* dh, float* dc, float* dA, float* dAs,
+                    float* db) {
   for (int64_t u = u0; u < u1; ++u) {
     const float ig = gates[u], fg = gates[H + u], gg = gates[2 * H + u], og = gates[3 * H + u];
     const float dhu = dh[u] + (dy ? dy[u] : 0.f);
@@ -56,6 +57,9 @@ void bwd_row_scalar(int64_t H, int64_t u0, int64_t u1, const float* gates, const
     dA[H + u] = dAs[H + u] = af;
     dA[2 * H + u] = dAs[2 * H + u] = ag;
     dA[3 * H + u] = dAs[3 * H + u] = ao;
+    if (db) {
+      db[u] += ai; db[H + u] += af; db[2 * H + u] += ag; db[3 * H + u] += ao;
+    }
   }
 }
 
