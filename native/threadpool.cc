@@ -9,17 +9,22 @@
 //             and wakes sleepers if any.
 //   claim:    any participant CASes state_ from (id, i) to (id, i+1) with
 //             i < ntasks and runs task i. Jobs of at most kAffineMaxTasks tasks
-//             keep a claimed-set bitmask instead of i, and each participant
-//             claims "its" tasks (t = thread mod size) first (pick_affine). The CAS includes the job id, and a
-//             participant that read fields of a newer job has (via release /
-//             acquire on the fields) also seen the closed state, so its CAS on
-//             the old value fails: a task runs only with its own job's fields,
-//             and the caller never has to wait for slow-to-wake workers.
+//             keep a claimed-set bitmask instead of i; each participant claims
+//             "its" tasks (t = thread mod size) first and then any other
+//             (pick_affine); in a team job it claims task t = thread only.
+//             The CAS includes the job id, and a participant that read fields
+//             of a newer job has (via release / acquire on the fields) also
+//             seen the closed state, so its CAS on the old value fails: a task
+//             runs only with its own job's fields, and (but for team jobs) the
+//             caller never has to wait for slow-to-wake workers.
 //   finish:   every finished task increments done_; the caller spins until
 //             done_ == ntasks, then returns (fn stays alive until then).
 //   sleep:    a worker spins ~100 us on state_ and then sleeps on sleep_cv_;
 //             sleepers_ is seq_cst-ordered against the state_ store, so a
 //             publish either sees the sleeper or the sleeper sees the job.
+//             A worker joins every job whose id differs from the last it saw,
+//             starting from 0 (so it never misses the first job, even if it
+//             starts running after that job was published).
 // It does not balance by cost, pin threads or set priorities.
 #include "threadpool.h"
 

@@ -15,7 +15,7 @@ namespace cellstate {
 
 AlignedFloats aligned_floats(int64_t n) {
   const int64_t m = n > 0 ? n : 1;
-  float* p = aligned_alloc_floats(m);
+  float* p = scratch_alloc(m);
   if (!p) throw std::bad_alloc();
   std::memset(p, 0, static_cast<size_t>(m) * sizeof(float));
   return AlignedFloats(p);
@@ -23,7 +23,7 @@ AlignedFloats aligned_floats(int64_t n) {
 
 AlignedFloats aligned_floats_uninit(int64_t n) {
   const int64_t m = n > 0 ? n : 1;
-  float* p = aligned_alloc_floats(m);
+  float* p = scratch_alloc(m);
   if (!p) throw std::bad_alloc();
   // CELLSTATE_POISON_UNINIT=1 (as for the JS buffers, lib/tensor.ts): fill with NaN, so a
   // caller that reads an element it did not write shows up as NaN in the test suite.

@@ -22,12 +22,15 @@
 
 #include "../gemm/gemm.h"
 #include "../gemm/pack.h"
+#include "../util/scratch.h"
 
 namespace cellstate {
 
 class ThreadPool;
 
-using AlignedFloats = std::unique_ptr<float[], AlignedFree>;
+// Per-call temporaries come from the scratch recycler (util/scratch.h), so a call does not page
+// in fresh memory for what the previous call just freed.
+using AlignedFloats = ScratchFloats;
 AlignedFloats aligned_floats(int64_t n);  // zero-filled, 64-byte aligned; throws std::bad_alloc
 // The same without zero-filling: only for buffers whose every element read was written first
 // (CELLSTATE_POISON_UNINIT=1 fills them with NaN to prove it in the test suite).

@@ -27,6 +27,7 @@
 #include "../gemm/gemm.h"
 #include "../gemm/pack.h"
 #include "../threadpool.h"
+#include "../util/scratch.h"
 
 using namespace cellstate;
 
@@ -381,6 +382,63 @@ void test_team() {
   }
 }
 
+// The scratch recycler (util/scratch.h): aligned blocks, reuse of freed blocks that fit, no reuse
+// of a block four times too big, small blocks not pooled, the cache capped, and safe from
+// several threads at once (the TSan build checks the last).
+void test_scratch() {
+  const int64_t big = kScratchMinBytes / 4 * 8;  // floats: 8x the pooling threshold
+  float* a = scratch_alloc(big);
+  ++g_checks;
+  if (a == nullptr || reinterpret_cast<uintptr_t>(a) % 64 != 0) { fail("scratch_alloc: null or unaligned"); return; }
+  for (int64_t i = 0; i < big; ++i) a[i] = static_cast<float>(i);  // the whole block is ours (ASan)
+  const int64_t before = scratch_cached_bytes();
+  scratch_free(a);
+  ++g_checks;
+  if (scratch_cached_bytes() != before + big * 4) fail("scratch_free: a pooled block was not kept");
+  float* b = scratch_alloc(big - 5);  // fits in the freed block
+  ++g_checks;
+  if (b != a) fail("scratch_alloc: a freed block that fits was not reused");
+  float* c = scratch_alloc(big / 5);  // pooled size, but under a quarter of b's: a new block
+  scratch_free(b);
+  float* d = scratch_alloc(big / 5);
+  ++g_checks;
+  if (d == b) fail("scratch_alloc: a block four times too big was handed out");
+  scratch_free(c);
+  scratch_free(d);
+  float* e = scratch_alloc(big * 2);  // bigger than anything cached: fresh
+  ++g_checks;
+  if (e == nullptr || e == b) fail("scratch_alloc: a block too small was handed out");
+  scratch_free(e);
+  const int64_t small_before = scratch_cached_bytes();
+  scratch_free(scratch_alloc(16));
+  ++g_checks;
+  if (scratch_cached_bytes() != small_before) fail("scratch: a small block was pooled");
+  // More than the cap freed at once: the cache stays within it.
+  std::vector<float*> many;
+  for (int i = 0; i < 40; ++i) many.push_back(scratch_alloc(kScratchCacheBytes / 4 / 16));  // 1/16 of the cap each
+  for (float* p : many) scratch_free(p);
+  ++g_checks;
+  if (scratch_cached_bytes() > kScratchCacheBytes) fail("scratch: the cache grew past its cap");
+  // Threads allocating, writing and freeing at once.
+  std::atomic<int> bad{0};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < 4; ++t) {
+    ts.emplace_back([&, t] {
+      for (int rep = 0; rep < 300; ++rep) {
+        const int64_t n = kScratchMinBytes / 4 * (1 + (rep * 7 + t) % 5);
+        float* p = scratch_alloc(n);
+        if (p == nullptr) { bad.fetch_add(1); continue; }
+        for (int64_t i = 0; i < n; i += 1024) p[i] = static_cast<float>(t);
+        for (int64_t i = 0; i < n; i += 1024) if (p[i] != static_cast<float>(t)) bad.fetch_add(1);
+        scratch_free(p);
+      }
+    });
+  }
+  for (auto& th : ts) th.join();
+  ++g_checks;
+  if (bad.load()) fail("scratch: concurrent use handed one block to two threads");
+}
+
 // Dispatch overhead of a 2-task job whose tasks each busy-wait 5 us (an LSTM
 // step is a few such tasks): hot = workers still spinning, cold = workers
 // asleep after 1 ms idle. Overhead = elapsed - 5 us.
@@ -506,6 +564,7 @@ int main(int argc, char** argv) {
 
   test_threadpool();
   test_team();
+  test_scratch();
 
   ThreadPool pool2(2);
   const std::vector<int64_t> Ms = {1, 2, 3, 5, 6, 7, 13, 64, 65};

@@ -26,7 +26,7 @@ AVX512_FLAGS=(-mavx512f -mavx512vl -mavx512bw -mavx512dq -mavx2 -mfma)
 # The dispatch table links every kernel family's per-ISA files, so all
 # native/**/*_{scalar,avx2,avx512}.cc are built (flags chosen by suffix), plus
 # the GEMM core and the test itself.
-SRCS=(cpu/cpu_features.cc cpu/dispatch.cc threadpool.cc gemm/pack.cc gemm/gemm.cc tests/gemm_test.cc)
+SRCS=(cpu/cpu_features.cc cpu/dispatch.cc threadpool.cc gemm/pack.cc gemm/gemm.cc util/scratch.cc tests/gemm_test.cc)
 while IFS= read -r f; do SRCS+=("${f#"$NATIVE"/}"); done < <(
   find "$NATIVE" -path "$NATIVE/tests" -prune -o -type f \( -name '*_scalar.cc' -o -name '*_avx2.cc' -o -name '*_avx512.cc' \) -print | sort)
 
