@@ -7,7 +7,8 @@
 //
 // Method. Every implementation (native with 1 thread and with all cores, ts, and the peers:
 // ONNX Runtime with 1 and all threads, TensorFlow.js on its cpu and wasm backends) runs in its own
-// worker process (bench/worker.mjs), so no library's threads spin beside another's. Before timing,
+// worker process (bench/worker.mjs), so no library's threads spin beside another's, and a fresh
+// one for every workload, so no workload inherits another's heap. Before timing,
 // each worker checks its answer against our ts backend on the same weights (a fast wrong answer is
 // a failed row, not a result). Then the workers are interleaved in rounds — each runs a short
 // slice in turn, so machine drift hits all alike — until each has run for the time budget and at
@@ -73,7 +74,8 @@ function spawnWorker(impl) {
   child.on('message', (m) => { if (pending) { const p = pending; pending = null; p(m); } });
   const ready = new Promise((r) => (pending = r));
   const ask = (msg) => new Promise((resolve) => { pending = resolve; child.send(msg); });
-  return { impl, ready, ask, exit: () => { child.send({ cmd: 'exit' }); } };
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  return { impl, ready, ask, exit: () => { child.send({ cmd: 'exit' }); return exited; } };
 }
 
 function median(xs) {
@@ -111,13 +113,15 @@ async function main() {
   const native = loadNative().addon;
   const peak = {};
   if (native) for (const n of new Set(impls.filter((i) => i.backend === 'native').map((i) => i.threads))) peak[n] = native.fmaPeak(n);
-  const workers = impls.map(spawnWorker);
-  await Promise.all(workers.map((w) => w.ready));
-
   const results = [];
   let failures = 0;
   for (const w of workloads) {
-    const cells = workers.filter((k) => supports(w, k.impl)).map((k) => ({ worker: k, impl: k.impl, times: [], error: null, capped: false, minReps: 5 }));
+    // Fresh worker processes for every workload: a process that ran other shapes first carries
+    // their allocator state (seen: native M 17% slower after S1 or S2 in the same process, as
+    // glibc returned freed memory to the OS and each call paged its output in again).
+    const workers = impls.filter((impl) => supports(w, impl)).map(spawnWorker);
+    await Promise.all(workers.map((k) => k.ready));
+    const cells = workers.map((k) => ({ worker: k, impl: k.impl, times: [], error: null, capped: false, minReps: 5 }));
     for (const c of cells) {
       const r = await c.worker.ask({ cmd: 'load', w });
       if (r.error) { c.error = r.error.split('\n')[0]; failures++; continue; }
@@ -153,8 +157,8 @@ async function main() {
       });
     }
     printWorkload(w, results.filter((r) => r.workload === w.name));
+    await Promise.all(workers.map((k) => k.exit()));
   }
-  workers.forEach((k) => k.exit());
   if (native) console.log(`FMA peak (probe): ${Object.entries(peak).map(([n, g]) => `${n}T ${g.toFixed(0)} GFLOP/s`).join(', ')}`);
   const report = { date: new Date().toISOString(), quick: args.quick, machine: machine(), peak, results };
   if (args.json) {
