@@ -175,6 +175,31 @@ uint32_t ThreadPool::publish(int64_t ntasks, bool team, const std::function<void
   return job;
 }
 
+// The calling thread while it runs a job: it holds the submit lock (one external caller at a
+// time) and is participant 0 of this pool, inside a task (any parallel_for or run_team it issues
+// meanwhile runs inline); all restored when the job is done.
+class ThreadPool::CallerScope {
+ public:
+  explicit CallerScope(ThreadPool& pool)
+      : lock_(pool.submit_mu_), saved_pool_(tl_pool), saved_index_(tl_index) {
+    tl_pool = &pool;
+    tl_index = 0;
+    ++tl_depth;
+  }
+  ~CallerScope() {
+    --tl_depth;
+    tl_pool = saved_pool_;
+    tl_index = saved_index_;
+  }
+  CallerScope(const CallerScope&) = delete;
+  CallerScope& operator=(const CallerScope&) = delete;
+
+ private:
+  std::lock_guard<std::mutex> lock_;
+  const ThreadPool* saved_pool_;
+  int saved_index_;
+};
+
 void ThreadPool::parallel_for(int64_t ntasks, const std::function<void(int64_t task, int thread)>& fn) {
   if (ntasks <= 0) return;
   if (ntasks == 1 || nthreads_ == 1 || tl_depth > 0) {
@@ -183,13 +208,7 @@ void ThreadPool::parallel_for(int64_t ntasks, const std::function<void(int64_t t
     return;
   }
 
-  std::lock_guard<std::mutex> submit(submit_mu_);
-  const ThreadPool* saved_pool = tl_pool;
-  const int saved_index = tl_index;
-  tl_pool = this;
-  tl_index = 0;
-  ++tl_depth;
-
+  CallerScope scope(*this);
   // Jobs carry at most 2^31 tasks (32-bit index in state_); bigger ranges run
   // as consecutive jobs over shifted indices.
   for (int64_t base = 0; base < ntasks; base += kMaxTasksPerJob) {
@@ -204,10 +223,6 @@ void ThreadPool::parallel_for(int64_t ntasks, const std::function<void(int64_t t
     run_job(job, 0);
     wait_done(n);
   }
-
-  --tl_depth;
-  tl_pool = saved_pool;
-  tl_index = saved_index;
 }
 
 void ThreadPool::wait_done(int64_t ntasks) {
@@ -230,21 +245,13 @@ void ThreadPool::run_team(int n, const std::function<void(int64_t thread, int te
     invoke(fn, 0, 1);
     return;
   }
-  std::lock_guard<std::mutex> submit(submit_mu_);
-  const ThreadPool* saved_pool = tl_pool;
-  const int saved_index = tl_index;
-  tl_pool = this;
-  tl_index = 0;
-  ++tl_depth;
+  CallerScope scope(*this);
   // Member t runs as task t on participant t (a team job never lets one participant take
   // another's task); the task's second argument is the participant, here always t.
   const std::function<void(int64_t, int)> member = [&fn, team](int64_t t, int) { fn(t, team); };
   const uint32_t job = publish(team, true, &member);
   run_job(job, 0);
   wait_done(team);
-  --tl_depth;
-  tl_pool = saved_pool;
-  tl_index = saved_index;
 }
 
 TeamBarrier::TeamBarrier(int n) : n_(n < 1 ? 1 : n), slots_(new Slot[static_cast<size_t>(n < 1 ? 1 : n)]) {}

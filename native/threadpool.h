@@ -66,6 +66,7 @@ class ThreadPool {
   void run_team(int n, const std::function<void(int64_t thread, int team)>& fn);
 
  private:
+  class CallerScope;                       // threadpool.cc: the caller's bookkeeping during a job
   void worker_main(int index);
   bool wait_for_job(uint32_t seen, uint64_t* state);  // false once stop_ is set
   void run_job(uint32_t job, int thread);   // claims and runs tasks of `job` until none are left

@@ -30,14 +30,18 @@ BASE=(-std=c++17 -O1 -g -fno-omit-frame-pointer -pthread -fno-sanitize-recover=a
 SRCS=(tests/fuzz_cell.cc)
 while IFS= read -r f; do SRCS+=("${f#native/}"); done < <(cd "$NATIVE/.." && for g in common avx2 avx512; do node scripts/native-sources.js "$g"; done | grep -v '^native/addon.cc$' | grep -v '_napi.cc$' | grep .)
 
+# The -m flags of one source file: only *_avx2.cc / *_avx512.cc get any.
+isa_flags() {
+  case "$1" in
+    *_avx512.cc) echo "-mavx512f -mavx512vl -mavx512bw -mavx512dq -mavx2 -mfma" ;;
+    *_avx2.cc) echo "-mavx2 -mfma" ;;
+  esac
+}
+
 echo "--- building fuzz_cell ($MODE, $CXX)"
 objs=() cmds=()
 for src in "${SRCS[@]}"; do
-  isa=()
-  case "$src" in
-    *_avx512.cc) isa=(-mavx512f -mavx512vl -mavx512bw -mavx512dq -mavx2 -mfma) ;;
-    *_avx2.cc) isa=(-mavx2 -mfma) ;;
-  esac
+  isa=($(isa_flags "$src"))
   obj="$OUT/$(echo "$src" | tr / _).o"
   objs+=("$obj")
   # fuzz_cell.cc alone gets the fuzzer instrumentation; libraries only the sanitizers.
@@ -69,14 +73,9 @@ mkdir -p "$OUT/tsan"
 TSAN=(-std=c++17 -O1 -g -pthread -fsanitize=thread -DCELLSTATE_FUZZ_STANDALONE)
 objs=() cmds=()
 for src in "${SRCS[@]}"; do
-  isa=()
-  case "$src" in
-    *_avx512.cc) isa=(-mavx512f -mavx512vl -mavx512bw -mavx512dq -mavx2 -mfma) ;;
-    *_avx2.cc) isa=(-mavx2 -mfma) ;;
-  esac
   obj="$OUT/tsan/$(echo "$src" | tr / _).o"
   objs+=("$obj")
-  cmds+=("${CXX_TSAN:-g++} ${TSAN[*]} ${isa[*]:-} -c $NATIVE/$src -o $obj")
+  cmds+=("${CXX_TSAN:-g++} ${TSAN[*]} $(isa_flags "$src") -c $NATIVE/$src -o $obj")
 done
 printf '%s\0' "${cmds[@]}" | xargs -0 -P 2 -I{} sh -c '{}'
 "${CXX_TSAN:-g++}" "${TSAN[@]}" "${objs[@]}" -o "$OUT/tsan/fuzz_cell"
