@@ -185,6 +185,13 @@ describe('native backend: loading', function () {
         compare({ kind: 'lstm' }, 6, 200, 41, B, rng, { batchFirst, reverse, lengths, scale: 1 / Math.sqrt(200) }); // PyTorch's init scale: no chaotic error growth over 41 steps
       }
     });
+    // A small H with many rows: the backward's team splits the state rows (one panel of units).
+    it('LSTM H=40 B=120: forward and backward with lengths, reverse, both layouts', function () {
+      const rng = new Rng(41);
+      for (const batchFirst of [false, true]) for (const reverse of [false, true]) {
+        compare({ kind: 'lstm' }, 5, 40, 9, 120, rng, { batchFirst, reverse });
+      }
+    });
     const chunkVariants = [
       { kind: 'lstm', projSize: 50 }, { kind: 'lstm', peephole: true, inputForget: true, clip: 1.5 },
       { kind: 'gru' }, { kind: 'gru', linearBeforeReset: false, clip: 2 }, { kind: 'rnn_tanh' }, { kind: 'rnn_relu' },
@@ -240,23 +247,24 @@ describe('native backend: loading', function () {
     // range of hidden units (native/lstm/lstm_forward.cc, lstm_backward.cc). Every element is
     // computed by the same kernel calls whatever the team's size, so results are bit-identical;
     // 3 threads on a 2-core machine also exercises a team larger than the cores.
-    it('1, 2 and 3 threads give bit-identical outputs and gradients (H=200, with and without lengths, both layouts)', function () {
+    // H=200 splits the hidden units; H=40 (one panel of the backward's product) splits the rows.
+    it('1, 2 and 3 threads give bit-identical outputs and gradients (H=200 B=7 and H=40 B=120, with and without lengths, both layouts)', function () {
       const hw = loadNative().addon.info().hardwareThreads;
-      const run = (n, batchFirst, withLengths) => {
+      const run = (n, H, B, batchFirst, withLengths) => {
         setThreads(n);
-        const m = new LSTM({ inputSize: 24, hiddenSize: 200, batchFirst, seed: 8, backend: 'native' });
-        const x = randomTensor(new Rng(3), batchFirst ? [7, 30, 24] : [30, 7, 24]);
-        const lengths = withLengths ? [30, 4, 17, 30, 1, 22, 9] : undefined;
+        const m = new LSTM({ inputSize: 24, hiddenSize: H, batchFirst, seed: 8, backend: 'native' });
+        const x = randomTensor(new Rng(3), batchFirst ? [B, 30, 24] : [30, B, 24]);
+        const lengths = withLengths ? Array.from({ length: B }, (_, b) => 1 + ((b * 13) % 30)) : undefined;
         const r = m.forwardTrain(x, { lengths });
-        const g = m.backward(r.cache, { dOutput: randomTensor(new Rng(4), batchFirst ? [7, 30, 200] : [30, 7, 200]) });
+        const g = m.backward(r.cache, { dOutput: randomTensor(new Rng(4), batchFirst ? [B, 30, H] : [30, B, H]) });
         return [r.output.data, r.hN.data, r.cN.data, g.dX.data, g.grads.weight_ih_l0.data, g.grads.weight_hh_l0.data, g.grads.bias_hh_l0.data];
       };
       try {
-        for (const batchFirst of [false, true]) for (const withLengths of [false, true]) {
-          const one = run(1, batchFirst, withLengths);
+        for (const [H, B] of [[200, 7], [40, 120]]) for (const batchFirst of [false, true]) for (const withLengths of [false, true]) {
+          const one = run(1, H, B, batchFirst, withLengths);
           for (const n of [2, 3]) {
-            const many = run(n, batchFirst, withLengths);
-            one.forEach((a, i) => expect(many[i], `threads=${n} batchFirst=${batchFirst} lengths=${withLengths} result ${i}`).to.deep.equal(a));
+            const many = run(n, H, B, batchFirst, withLengths);
+            one.forEach((a, i) => expect(many[i], `H=${H} threads=${n} batchFirst=${batchFirst} lengths=${withLengths} result ${i}`).to.deep.equal(a));
           }
         }
       } finally {

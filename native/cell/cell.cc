@@ -41,14 +41,18 @@ void add_column_sums(float* out, const float* m, int64_t rows, int64_t ld, int64
   }
 }
 
-void add_bias_grads(float* db_ih, float* db_hh, const float* dA, int64_t rows, int64_t ld, int64_t width) {
-  if (!db_ih && !db_hh) return;
-  std::vector<float> db(static_cast<size_t>(width), 0.f);
-  add_column_sums(db.data(), dA, rows, ld, width);
+void add_bias_pair(float* db_ih, float* db_hh, const float* db, int64_t width) {
   for (int64_t j = 0; j < width; ++j) {
     if (db_ih) db_ih[j] += db[j];
     if (db_hh) db_hh[j] += db[j];
   }
+}
+
+void add_bias_grads(float* db_ih, float* db_hh, const float* dA, int64_t rows, int64_t ld, int64_t width) {
+  if (!db_ih && !db_hh) return;
+  std::vector<float> db(static_cast<size_t>(width), 0.f);
+  add_column_sums(db.data(), dA, rows, ld, width);
+  add_bias_pair(db_ih, db_hh, db.data(), width);
 }
 
 std::unique_ptr<CellPacked> cell_prepare(const CellConfig& cfg, const float* w_ih, const float* w_hh,

@@ -41,6 +41,8 @@ void add_column_sums(float* out, const float* m, int64_t rows, int64_t ld, int64
 // The bias gradients when both biases feed the same pre-activation (LSTM, RNN): ∂b_ih = ∂b_hh =
 // the column sums of ∂A [rows, width] (row stride ld), summed once and added to each non-null one.
 void add_bias_grads(float* db_ih, float* db_hh, const float* dA, int64_t rows, int64_t ld, int64_t width);
+// db_ih[j] += db[j] and db_hh[j] += db[j] for j < width, each only if non-null.
+void add_bias_pair(float* db_ih, float* db_hh, const float* db, int64_t width);
 
 enum class CellKind : int { lstm = 0, gru = 1, rnn_tanh = 2, rnn_relu = 3 };
 

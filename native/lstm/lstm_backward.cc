@@ -11,7 +11,8 @@
 // of every running row, meets the others (∂A_s complete), then its columns of ∂h = ∂A_s · W_hh,
 // whose share of W_hh stays in its core's L2 step after step. The next step needs only the
 // member's own ∂h and ∂c, so that one barrier per step is all; ∂A_s is double-buffered so a
-// member may write the next step's while another still multiplies this one's.
+// member may write the next step's while another still multiplies this one's. With a single
+// panel (H <= nr) the members own state rows instead and need no barrier at all.
 #include <algorithm>
 #include <cstring>
 
@@ -44,33 +45,45 @@ void lstm_fused_backward(const CellPacked& w, const SeqDesc& s, const BwdIO& g, 
   // pass over the whole of ∂A after the loop. Both biases feed the same pre-activation.
   AlignedFloats db = g.db_ih || g.db_hh ? aligned_floats(G) : AlignedFloats();  // [4H]
 
-  // Team members own whole panels of ∂h's H columns (nr units each).
+  // The team splits the hidden units - whole panels of ∂h's H columns (nr units each) - when
+  // there are panels enough; otherwise (H <= nr) it splits the state rows: rows are independent
+  // through the whole recurrence, so each member multiplies all of the (small) W_hh for its own
+  // rows and never waits for another.
   const int64_t npanels = w.whh_n.num_panels(), nr = w.whh_n.nr;
+  const bool by_units = npanels >= 2;
   const bool split = pool && B * G >= kMinParallelStepWork / 8;
-  const int team = split ? pool->team_size(static_cast<int>(std::min<int64_t>(pool->size(), npanels))) : 1;
+  const int team = split ? pool->team_size(static_cast<int>(std::min<int64_t>(pool->size(), by_units ? npanels : B))) : 1;
   TeamBarrier barrier(team);
 
   auto member = [&](int64_t th, int n) {
-    const int64_t q0 = npanels * th / n, q1 = npanels * (th + 1) / n;
+    const bool units = by_units || n == 1;
+    const int64_t q0 = units ? npanels * th / n : 0, q1 = units ? npanels * (th + 1) / n : npanels;
     const int64_t ua = std::min(q0 * nr, H), ub = std::min(q1 * nr, H);  // own units
+    const int64_t r0 = units ? 0 : B * th / n, r1 = units ? B : B * (th + 1) / n;  // own state rows
     for (int64_t st = T - 1, buf = 0; st >= 0; --st, buf ^= 1) {
-      const int64_t m = o.active[st];
+      const int64_t m = std::min(o.active[st], r1);
       float* dAs_st = dAs.get() + buf * B * G;  // [B, 4H]
-      for (int64_t i = 0; i < m; ++i) {
+      for (int64_t i = r0; i < m; ++i) {
         const int64_t b = o.order[i];
         const int64_t r = step_row(s, st, b);
         const float* cprev = st > 0 ? train.c + step_row(s, st - 1, b) * H : train.c0 + b * H;
         kt.lstm.bwd_row(H, ua, ub, train.gates + r * G, train.c + r * H, cprev,
                         g.dy ? g.dy + r * g.lddy : nullptr, dh.get() + i * H, dc.get() + i * H,
-                        dA.get() + r * G, dAs_st + i * G, db.get());
+                        dA.get() + r * G, dAs_st + i * G, by_units ? db.get() : nullptr);
       }
-      if (n > 1) barrier.arrive_and_wait(static_cast<int>(th));  // every unit of ∂A_s written
+      if (units && n > 1) barrier.arrive_and_wait(static_cast<int>(th));  // every unit of ∂A_s written
       // ∂h for the running rows; rows >= m (not started yet) keep their ∂hN.
-      sgemm_packed_panels(m, G, dAs_st, G, w.whh_n, q0, q1, 0.f, dh.get(), H, nullptr, n > 1 ? nullptr : pool);
+      if (m > r0) {
+        sgemm_packed_panels(m - r0, G, dAs_st + r0 * G, G, w.whh_n, q0, q1, 0.f, dh.get() + r0 * H, H, nullptr,
+                            n > 1 ? nullptr : pool);
+      }
     }
   };
   if (team > 1) pool->run_team(team, member);
   else member(0, 1);
+  // Split by rows, the members' sums of ∂b would race: one pass over ∂A instead (also with one
+  // member, so the result does not depend on the thread count).
+  if (db && !by_units) add_column_sums(db.get(), dA.get(), N, G, G);
 
   for (int64_t i = 0; i < B; ++i) {
     const int64_t b = o.order[i];
@@ -80,10 +93,7 @@ void lstm_fused_backward(const CellPacked& w, const SeqDesc& s, const BwdIO& g, 
 
   sgemm(true, false, G, I, N, dA.get(), G, x, ldx, 1.f, g.dw_ih, I, nullptr, pool);
   sgemm(true, false, G, H, N, dA.get(), G, train.hprev, H, 1.f, g.dw_hh, H, nullptr, pool);
-  for (int64_t j = 0; db && j < G; ++j) {
-    if (g.db_ih) g.db_ih[j] += db[j];
-    if (g.db_hh) g.db_hh[j] += db[j];
-  }
+  if (db) add_bias_pair(g.db_ih, g.db_hh, db.get(), G);
   if (g.dx) sgemm_packed(N, I, G, dA.get(), G, w.wih_n, 1.f, g.dx, g.lddx, nullptr, pool);
 }
 
