@@ -7,13 +7,20 @@
 // Typed arrays are used in place (no copies; byteOffset respected).
 //
 // Async calls (…Async) run the same kernels on a libuv worker thread: the worker holds references
-// to every buffer and to the packed weights, so they stay alive until the promise settles. The
-// caller must not modify the buffers meanwhile (lib/ only passes buffers it owns).
+// to every buffer and shares ownership of the packed weights, so they stay alive until the promise
+// settles. A reference does not stop JS from detaching or writing a buffer, so lib/ hands async
+// calls only buffers no caller can reach (copies made at call time; lib/nn/recurrent.ts).
+//
+// Packed weights are refcounted: the External owns one reference, each call in flight another.
+// cellRelease drops the External's at once, so a training loop that repacks every step and never
+// yields to the event loop (where N-API finalizers run) keeps one packed copy, not one per step.
 #include <napi.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -31,29 +38,46 @@ namespace {
 // ---------------------------------------------------------------- thread pool
 
 std::mutex g_pool_mu;  // held by the one call using the pool; others run single-threaded
-std::unique_ptr<ThreadPool> g_pool;
-int g_threads = 0;
+std::unique_ptr<ThreadPool> g_pool;  // guarded by g_pool_mu
+std::atomic<int> g_threads{0};       // the size asked for; the pool takes it when next free
+
+// With g_pool_mu held: make the pool the size last asked for.
+void resize_pool_locked() {
+  const int n = g_threads.load();
+  if (g_pool && g_pool->size() == n) return;
+  g_pool.reset();
+  g_pool = std::make_unique<ThreadPool>(n);
+}
 
 // Exclusive use of the pool for one call, or none (nullptr) when another call has it.
 class PoolLease {
  public:
-  PoolLease() : lock_(g_pool_mu, std::try_to_lock) {}
+  PoolLease() : lock_(g_pool_mu, std::try_to_lock) {
+    if (lock_.owns_lock()) resize_pool_locked();
+  }
   ThreadPool* get() const { return lock_.owns_lock() && g_pool && g_pool->size() > 1 ? g_pool.get() : nullptr; }
  private:
   std::unique_lock<std::mutex> lock_;
 };
 
+// Never waits for a call in flight (that would block the event loop for the rest of the call):
+// when the pool is busy, the call that holds it, or the next one, resizes it.
 void set_threads(int n) {
-  std::lock_guard<std::mutex> lock(g_pool_mu);
-  if (n == g_threads && g_pool) return;
-  g_pool.reset();
-  g_pool = std::make_unique<ThreadPool>(n);
-  g_threads = n;
+  g_threads.store(n);
+  std::unique_lock<std::mutex> lock(g_pool_mu, std::try_to_lock);
+  if (lock.owns_lock()) resize_pool_locked();
 }
 
 // ---------------------------------------------------------------- argument checks
 
-const napi_type_tag kCellTag = {0x6c73746d63656c6cULL, 0x7374617465303032ULL};  // "lstmcell" "state002"
+const napi_type_tag kCellTag = {0x6c73746d63656c6cULL, 0x7374617465303033ULL};  // "lstmcell" "state003"
+
+// What a cellPrepare External holds: a reference to the packed weights (null once released).
+struct CellHandle {
+  std::shared_ptr<const CellPacked> w;
+  int64_t bytes = 0;  // reported to V8 as external memory while w is held
+};
+using CellRef = std::shared_ptr<const CellPacked>;
 
 struct Arg {
   const Napi::CallbackInfo& info;
@@ -93,12 +117,17 @@ struct Arg {
     return a.Data();
   }
   float* f32_or_null(size_t i, int64_t need, const char* name) const { return is_null(i) ? nullptr : f32(i, need, name); }
-  CellPacked* cell(size_t i) const {
+  CellHandle* handle(size_t i) const {
     if (i >= count() || !at(i).IsExternal()) type_error(i, "prepared cell weights");
-    auto ext = at(i).As<Napi::External<CellPacked>>();
+    auto ext = at(i).As<Napi::External<CellHandle>>();
     bool ok = false;
     if (napi_check_object_type_tag(info.Env(), ext, &kCellTag, &ok) != napi_ok || !ok) type_error(i, "prepared cell weights");
     return ext.Data();
+  }
+  CellRef cell(size_t i) const {
+    CellRef w = handle(i)->w;
+    if (!w) type_error(i, "prepared cell weights that were not released");
+    return w;
   }
   // A Float32Array that must be present exactly when `want` (else null): `need` elements.
   float* f32_if(size_t i, bool want, int64_t need, const char* name) const {
@@ -170,7 +199,7 @@ float* rows_arg(const Arg& a, size_t i, int64_t max_row, int64_t width, bool nul
 // Everything one forward needs, read from the JS arguments (shared by the sync and async calls).
 // cellForward(w, T, B, rowT, rowB, reverse, lengths, x, xOff, ldx, y, yOff, ldy, h0, c0, hN, cN, cache)
 struct ForwardCall {
-  CellPacked* w = nullptr;
+  CellRef w;
   SeqArgs s;
   FwdIO io{};
   static constexpr size_t kArgs = 18;
@@ -199,7 +228,7 @@ struct ForwardCall {
 // cellBackward(w, T, B, rowT, rowB, reverse, lengths, x, xOff, ldx, cache, dy, dyOff, lddy, dhN,
 //              dcN, dx, dxOff, lddx, dh0, dc0, dWih, dWhh, dBih, dBhh, dWhr, dPi, dPf, dPo)
 struct BackwardCall {
-  CellPacked* w = nullptr;
+  CellRef w;
   SeqArgs s;
   BwdIO g{};
   static constexpr size_t kArgs = 29;
@@ -320,7 +349,8 @@ Napi::Value CellPrepare(const Napi::CallbackInfo& info) {
   c.linear_before_reset = (flags & 4) != 0;
   if (!info[5].IsNumber()) a.type_error(5, "a number for clip");
   const double clip = info[5].As<Napi::Number>().DoubleValue();
-  if (!(clip >= 0 && clip < 3.4e38)) a.range_error("clip: expected 0 (none) or a positive finite number");
+  // The largest finite float32, as lib/nn/recurrent.ts checks it: both backends take the same clips.
+  if (!(clip >= 0 && clip <= std::numeric_limits<float>::max())) a.range_error("clip: expected 0 (none) or a positive finite number <= 3.4028234663852886e38");
   c.clip = static_cast<float>(clip);
   c.G = mul_checked(a, lstm ? 4 : c.kind == CellKind::gru ? 3 : 1, c.H, "G");
   const float* wih = a.f32(6, mul_checked(a, c.G, c.I, "G*I"), "weightIh");
@@ -338,8 +368,9 @@ Napi::Value CellPrepare(const Napi::CallbackInfo& info) {
     throw Napi::RangeError::New(info.Env(), "cellPrepare: out of memory");
   }
   const int64_t bytes = static_cast<int64_t>(sizeof(float)) * (2 * c.G * (c.I + c.P) + (c.fused() ? c.G * c.H : 0));
-  auto ext = Napi::External<CellPacked>::New(info.Env(), w.release(), [bytes](Napi::Env env, CellPacked* p) {
-    Napi::MemoryManagement::AdjustExternalMemory(env, -bytes);
+  auto* h = new CellHandle{CellRef(std::move(w)), bytes};
+  auto ext = Napi::External<CellHandle>::New(info.Env(), h, [](Napi::Env env, CellHandle* p) {
+    if (p->w) Napi::MemoryManagement::AdjustExternalMemory(env, -p->bytes);
     delete p;
   });
   Napi::MemoryManagement::AdjustExternalMemory(info.Env(), bytes);
@@ -347,10 +378,22 @@ Napi::Value CellPrepare(const Napi::CallbackInfo& info) {
   return ext;
 }
 
+// cellRelease(w): drop the External's reference to the packed weights now (calls in flight keep
+// theirs); a later call with w throws. Releasing twice is harmless.
+Napi::Value CellRelease(const Napi::CallbackInfo& info) {
+  Arg a{info, "cellRelease"};
+  CellHandle* h = a.handle(0);
+  if (h->w) {
+    h->w.reset();
+    Napi::MemoryManagement::AdjustExternalMemory(info.Env(), -h->bytes);
+  }
+  return info.Env().Undefined();
+}
+
 // cellCacheSize(w, T, B) -> floats of the training cache for T x B rows.
 Napi::Value CellCacheSize(const Napi::CallbackInfo& info) {
   Arg a{info, "cellCacheSize"};
-  const CellPacked* w = a.cell(0);
+  const CellRef w = a.cell(0);
   const int64_t T = a.integer(1, 1, kMaxElems), B = a.integer(2, 1, kMaxElems);
   mul_checked(a, mul_checked(a, T, B, "T*B"), 6 * w->cfg.G + 2 * w->cfg.P, "the training cache");
   return Napi::Number::New(info.Env(), static_cast<double>(cell_cache_floats(w->cfg, T, B)));
@@ -407,6 +450,7 @@ Napi::Value FmaPeak(const Napi::CallbackInfo& info) {
   const int n = static_cast<int>(a.integer(0, 1, 1024));
   const KernelTable& kt = kernels();
   std::unique_lock<std::mutex> lock(g_pool_mu);
+  resize_pool_locked();
   std::unique_ptr<ThreadPool> own;
   ThreadPool* pool = g_pool.get();
   if (!pool || pool->size() != n) pool = (own = std::make_unique<ThreadPool>(n)).get();
@@ -429,7 +473,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   const KernelTable& kt = kernels();
   o.Set("isa", isa_name(kt.isa));
   o.Set("detectedIsa", isa_name(detect_isa()));
-  o.Set("threads", g_threads);
+  o.Set("threads", g_threads.load());
   o.Set("hardwareThreads", hardware_threads());
   o.Set("blas", info.Env().Null());
   o.Set("warning", dispatch_warning());
@@ -452,6 +496,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("fmaPeak", Napi::Function::New(env, FmaPeak));
   exports.Set("firstNonFinite", Napi::Function::New(env, FirstNonFinite));
   exports.Set("cellPrepare", Napi::Function::New(env, CellPrepare));
+  exports.Set("cellRelease", Napi::Function::New(env, CellRelease));
   exports.Set("cellCacheSize", Napi::Function::New(env, CellCacheSize));
   exports.Set("cellForward", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return sync_call<ForwardCall>(i, "cellForward"); }));
   exports.Set("cellForwardAsync", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return async_call<ForwardCall>(i, "cellForwardAsync"); }));

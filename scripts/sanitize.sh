@@ -43,5 +43,5 @@ export CELLSTATE_ADDON_PATH="$OUT/cellstate.node" CELLSTATE_REQUIRE_NATIVE=1 CEL
 echo "--- native-relevant tests against the sanitized addon (not the soak: ASan quarantines freed memory, so RSS grows by design)"
 node node_modules/mocha/bin/mocha.js --no-config --timeout 120000 \
   test/native.test.mjs test/fuzz.test.mjs test/limits.test.mjs test/concurrency.test.mjs test/family.test.mjs test/gradcheck.test.mjs \
-  test/optim.test.mjs test/errors.test.mjs test/reference.test.mjs test/hostile.test.mjs test/onnx-import.test.mjs
+  test/optim.test.mjs test/errors.test.mjs test/reference.test.mjs test/hostile.test.mjs test/onnx-import.test.mjs test/async-inputs.test.mjs
 echo "SANITIZED ADDON: ALL TESTS PASSED"

@@ -304,6 +304,29 @@ describe('native backend: loading', function () {
       m.loadStateDict(new LSTM({ inputSize: 64, hiddenSize: 128, seed: 9 }).stateDict());
       expect((await p).output.data).to.deep.equal(want.output.data);
     });
+    it('released packed weights: later calls throw a TypeError, a call in flight finishes with them', async function () {
+      const be = getBackend('native');
+      const params = (seed) => {
+        const m = new LSTM({ inputSize: 16, hiddenSize: 64, seed, backend: 'native' });
+        const p = Object.fromEntries(m.namedParameters().map(([n, t]) => [n, t.data]));
+        return { kind: 'lstm', inputSize: 16, hiddenSize: 64, projSize: 0, weightIh: p.weight_ih_l0, weightHh: p.weight_hh_l0, biasIh: p.bias_ih_l0,
+          biasHh: p.bias_hh_l0, weightHr: null, peephole: null, inputForget: false, clip: null, linearBeforeReset: true };
+      };
+      const w = be.prepare(params(1));
+      const T = 200, B = 8, rng = new Rng(4);
+      const args = () => ({ T, B, rowT: B, rowB: 1, reverse: false, lengths: null, x: randomTensor(rng, [T * B * 16]).data, xOffset: 0, ldx: 16,
+        y: new Float32Array(T * B * 64), yOffset: 0, ldy: 64, h0: null, c0: null, hN: new Float32Array(B * 64), cN: new Float32Array(B * 64) });
+      const a = args(), b = { ...a, y: new Float32Array(T * B * 64), hN: new Float32Array(B * 64), cN: new Float32Array(B * 64) };
+      be.forward(w, b, false);
+      const p = be.forwardAsync(w, a, false);
+      be.release(w);
+      be.release(w); // twice: harmless
+      for (let i = 0; i < 20; i++) be.prepare(params(2 + i)); // reuse the freed memory if it was freed
+      await p;
+      expect(a.y).to.deep.equal(b.y);
+      expect(() => be.forward(w, args(), false)).to.throw(TypeError, /^cellForward: argument 0: expected prepared cell weights that were not released/);
+      expect(() => addon().cellCacheSize(w.handle, 1, 1)).to.throw(TypeError, /not released/);
+    });
     it('the event loop keeps ticking while a long call runs', async function () {
       const rng = new Rng(6);
       const m = new LSTM({ inputSize: 256, hiddenSize: 512, seed: 2, backend: 'native' });

@@ -4,7 +4,8 @@
 // Loading tries, in order, CELLSTATE_ADDON_PATH and then the build folders that node-gyp and
 // cmake-js write (via `bindings`), remembering every failure so a forced native backend explains
 // itself in one message. Training caches are Float32Arrays allocated here and filled by C++, so
-// the addon owns no per-call memory; packed weights are an External freed with its JS object.
+// the addon owns no per-call memory; packed weights are an External, released by the layer when
+// it repacks (or freed with its JS object).
 
 import * as path from 'node:path';
 import { allocateUninit, checkElements, type FloatArray } from '../tensor';
@@ -34,6 +35,8 @@ export interface NativeAddon {
     B: F32, bOff: number, ldb: number, beta: 0 | 1, C: F32, cOff: number, ldc: number, packed: boolean): void;
   cellPrepare(kind: number, I: number, H: number, P: number, flags: number, clip: number,
     wIh: F32, wHh: F32, bIh: F32 | null, bHh: F32 | null, wHr: F32 | null, pI: F32 | null, pF: F32 | null, pO: F32 | null): NativeHandle;
+  /** Drop the handle's packed weights now (calls in flight keep theirs; later use throws). */
+  cellRelease(w: NativeHandle): void;
   /** Floats of the training cache one forward of T x B rows needs (the layout is the addon's). */
   cellCacheSize(w: NativeHandle, T: number, B: number): number;
   cellForward(...args: ForwardArgs): void;
@@ -185,6 +188,7 @@ function makeBackend(addon: NativeAddon): Backend {
     async backwardAsync(w, cache, g) {
       await addon.cellBackwardAsync(...backwardArgs(w, cache as NativeCache, g));
     },
+    release: (w) => addon.cellRelease((w as NativePrepared).handle),
     setThreads: (n) => addon.setThreads(n),
     forwardPair(w, a, train) {
       const f0 = forwardArgs(w[0], a[0], train), f1 = forwardArgs(w[1], a[1], train);

@@ -121,10 +121,16 @@ export interface Backend {
   backward(w: PreparedCell, cache: CellCache, args: CellBackwardArgs): void;
   /**
    * The same off the event loop where the backend can (native: a libuv worker). Every buffer in
-   * the arguments must stay untouched until the promise settles.
+   * the arguments must stay untouched until the promise settles: the layer passes only buffers
+   * no caller can reach (lib/nn/recurrent.ts copies what the caller gave at call time).
    */
   forwardAsync(w: PreparedCell, args: CellForwardArgs, train: boolean): Promise<CellCache | null>;
   backwardAsync(w: PreparedCell, cache: CellCache, args: CellBackwardArgs): Promise<void>;
+  /**
+   * Optional: free what `prepare` made now (native: the packed weights), rather than when the
+   * garbage collector finalizes it. Calls in flight keep theirs; later calls with w throw.
+   */
+  release?(w: PreparedCell): void;
   /** Threads the backend computes with (native); a no-op where it has one thread. */
   setThreads(n: number): void;
   /**

@@ -69,15 +69,60 @@ export interface StepState {
  * calls, so several forwards may be in flight; tied to the weights it was computed with.
  */
 export class RecurrentCache {
-  /** @internal */ constructor(
-    readonly model: Recurrent,
-    readonly version: number,
-    readonly seq: SeqShape,
-    readonly caches: CellCache[], // [L*D] backend caches (each keeps its layer's input rows)
-    readonly backendName: BackendName,
-    readonly prepared: readonly PreparedCell[], // the weights the forward used
-    readonly dropoutMasks: (FloatArray | null)[], // [L-1] masks applied to layer k's output (scaled)
-  ) {}
+  /** @internal */ constructor(state: CacheState) {
+    cacheState.set(this, state);
+  }
+
+  /** @internal Copies of the dropout masks applied to each layer's output but the last (tests). */
+  get dropoutMasks(): (FloatArray | null)[] {
+    return cacheState.get(this)!.dropoutMasks.map((m) => m && m.slice());
+  }
+}
+
+/**
+ * What a RecurrentCache holds, out of the caller's reach: the backend caches are handed to native
+ * code (possibly on a worker thread), so no caller may detach or write them.
+ */
+interface CacheState {
+  model: Recurrent;
+  seq: SeqShape;
+  caches: CellCache[]; // [L*D] backend caches (each keeps its layer's input rows)
+  prepared: PreparedWeights; // the weights the forward used
+  dropoutMasks: (FloatArray | null)[]; // [L-1] masks applied to layer k's output (scaled)
+}
+const cacheState = new WeakMap<RecurrentCache, CacheState>();
+
+/**
+ * One preparation of the weights for a backend. The model replaces it at every
+ * weight update; the old one is released (native: its packed copy freed at once, not when the
+ * garbage collector gets to it) as soon as no async call still uses it. Synchronous calls never
+ * overlap an update; a training cache from before an update is stale and never reaches a backend.
+ */
+class PreparedWeights {
+  private users = 0;
+  private retired = false;
+  constructor(readonly backend: Backend, readonly cells: readonly PreparedCell[]) {}
+
+  /** Run an async call that uses these weights; they stay valid until it settles. */
+  async hold<T>(call: () => Promise<T>): Promise<T> {
+    this.users++;
+    try {
+      return await call();
+    } finally {
+      this.users--;
+      this.releaseIfDone();
+    }
+  }
+
+  /** The model has moved on to new weights. */
+  retire(): void {
+    this.retired = true;
+    this.releaseIfDone();
+  }
+
+  private releaseIfDone(): void {
+    if (this.retired && this.users === 0) for (const c of this.cells) this.backend.release?.(c);
+  }
 }
 
 /** Cell-specific settings a subclass passes to the base. */
@@ -95,13 +140,13 @@ interface ForwardPlan {
   layers: { w: PreparedCell; args: CellForwardArgs }[][]; // [L][D] backend calls, in order
   after: ((() => void) | null)[]; // [L] run after layer k (dropout on its output)
   seq: SeqShape;
-  prepared: readonly PreparedCell[];
-  version: number; // of `prepared`: taken with it, at call time
+  prepared: PreparedWeights; // taken at call time
   masks: (FloatArray | null)[];
 }
 
 interface BackwardPlan {
   out: RecurrentGradients;
+  prepared: PreparedWeights; // the forward's, held by an async backward until it settles
   layers: { w: PreparedCell; cache: CellCache; args: CellBackwardArgs }[][]; // last layer first
   after: ((() => void) | null)[]; // run after each entry of `layers` (dropout on ∂input)
 }
@@ -129,8 +174,7 @@ export abstract class Recurrent {
   protected readonly cell: Required<CellSpec>;
   private readonly params: ParamSet;
   private backendObj: Backend;
-  private prepared: PreparedCell[] = [];
-  private version = 0;
+  private prepared: PreparedWeights | null = null;
   private readonly dropoutRng: Rng;
 
   protected constructor(options: unknown, cellKeys: readonly string[], readCell: (o: Options) => CellSpec) {
@@ -273,8 +317,10 @@ export abstract class Recurrent {
    */
   async forwardAsync(x: Tensor, options?: ForwardOptions): Promise<RecurrentOutput> {
     const plan = this.planForward(`${this.cell.name}.forwardAsync`, x, options, false, true);
-    for (const layer of plan.layers) await this.runLayerAsync(layer, false);
-    return plan.out;
+    return plan.prepared.hold(async () => {
+      for (const layer of plan.layers) await this.runLayerAsync(layer, false);
+      return plan.out;
+    });
   }
 
   /** Training forward (dropout active): also returns the cache that `backward` needs. */
@@ -291,12 +337,14 @@ export abstract class Recurrent {
   /** forwardTrain off the event loop (see forwardAsync). */
   async forwardTrainAsync(x: Tensor, options?: ForwardOptions): Promise<RecurrentOutput & { cache: RecurrentCache }> {
     const plan = this.planForward(`${this.cell.name}.forwardTrainAsync`, x, options, true, true);
-    const caches: CellCache[] = [];
-    for (let k = 0; k < plan.layers.length; k++) {
-      caches.push(...(await this.runLayerAsync(plan.layers[k], true)).map((c) => c!));
-      plan.after[k]?.();
-    }
-    return { ...plan.out, cache: this.makeCache(plan, caches) };
+    return plan.prepared.hold(async () => {
+      const caches: CellCache[] = [];
+      for (let k = 0; k < plan.layers.length; k++) {
+        caches.push(...(await this.runLayerAsync(plan.layers[k], true)).map((c) => c!));
+        plan.after[k]?.();
+      }
+      return { ...plan.out, cache: this.makeCache(plan, caches) };
+    });
   }
 
   /**
@@ -317,21 +365,26 @@ export abstract class Recurrent {
     return plan.out;
   }
 
-  /** backward off the event loop (see forwardAsync). */
+  /**
+   * backward off the event loop (see forwardAsync). The upstream gradients are copied at the call,
+   * so the caller may change or detach them while the promise is pending.
+   */
   async backwardAsync(cache: RecurrentCache, gradOutputs?: GradOutputs): Promise<RecurrentGradients> {
-    const plan = this.planBackward(`${this.cell.name}.backwardAsync`, cache, gradOutputs);
+    const plan = this.planBackward(`${this.cell.name}.backwardAsync`, cache, gradOutputs, true);
     const be = this.backendObj;
-    for (let i = 0; i < plan.layers.length; i++) {
-      const layer = plan.layers[i];
-      if (this.pairedBackward(layer)) {
-        await be.backwardPairAsync!([layer[0].w, layer[1].w], [layer[0].cache, layer[1].cache], [layer[0].args, layer[1].args]);
-      } else {
-        // Without a pair call the directions add into one ∂input buffer, one after the other.
-        for (const c of layer) await be.backwardAsync(c.w, c.cache, c.args);
+    return plan.prepared.hold(async () => {
+      for (let i = 0; i < plan.layers.length; i++) {
+        const layer = plan.layers[i];
+        if (this.pairedBackward(layer)) {
+          await be.backwardPairAsync!([layer[0].w, layer[1].w], [layer[0].cache, layer[1].cache], [layer[0].args, layer[1].args]);
+        } else {
+          // Without a pair call the directions add into one ∂input buffer, one after the other.
+          for (const c of layer) await be.backwardAsync(c.w, c.cache, c.args);
+        }
+        plan.after[i]?.();
       }
-      plan.after[i]?.();
-    }
-    return plan.out;
+      return plan.out;
+    });
   }
 
   /**
@@ -371,7 +424,7 @@ export abstract class Recurrent {
     const c0 = this.hasCell ? checkState(where, 'c0', o.c0, cShape, 'numLayers*numDirections, B, hiddenSize', this.dtype) : null;
     const lengths = checkLengths(where, o.lengths, T, B);
 
-    const prepared = this.prepared; // snapshot: later weight updates do not reach this call
+    const prepared = this.prepared!; // snapshot: later weight updates do not reach this call
     const out = this.backendObj.writesAllOutputs ? allocateUninit : allocate; // the kernels fill them
     const hN = out(this.dtype, L * D * B * P);
     const cN = this.hasCell ? out(this.dtype, L * D * B * H) : null;
@@ -388,7 +441,7 @@ export abstract class Recurrent {
       const calls = [];
       for (let d = 0; d < D; d++) {
         const i = k * D + d;
-        calls.push({ w: prepared[i], args: {
+        calls.push({ w: prepared.cells[i], args: {
           T, B, rowT, rowB, reverse: d === 1 || this.reverse, lengths,
           x: input, xOffset: 0, ldx,
           y, yOffset: d * P, ldy: D * P,
@@ -410,7 +463,7 @@ export abstract class Recurrent {
       hN: trustedTensor(hN, hShape),
     };
     if (cN) result.cN = trustedTensor(cN, cShape);
-    return { out: result, layers, after, seq, prepared, version: this.version, masks };
+    return { out: result, layers, after, seq, prepared, masks };
   }
 
   /** Inverted dropout: 0 with probability p, else 1/(1-p). Seeded stream, advances per call. */
@@ -422,15 +475,16 @@ export abstract class Recurrent {
   }
 
   private makeCache(plan: ForwardPlan, caches: CellCache[]): RecurrentCache {
-    // The version of the weights the forward used (call time), not the current one: an update
-    // while forwardTrainAsync was in flight must make this cache stale.
-    return new RecurrentCache(this, plan.version, plan.seq, caches, plan.prepared[0]?.backend ?? this.backendObj.name, plan.prepared, plan.masks);
+    // The weights the forward used (call time), not the current ones: an update while
+    // forwardTrainAsync was in flight must make this cache stale.
+    return new RecurrentCache({ model: this, seq: plan.seq, caches, prepared: plan.prepared, dropoutMasks: plan.masks });
   }
 
-  private planBackward(where: string, cache: RecurrentCache, gradOutputs: GradOutputs | undefined): BackwardPlan {
-    if (!(cache instanceof RecurrentCache)) throw argTypeError(where, 'cache', 'the cache returned by forwardTrain', cache);
+  private planBackward(where: string, cacheArg: RecurrentCache, gradOutputs: GradOutputs | undefined, copyInput = false): BackwardPlan {
+    const cache = cacheArg instanceof RecurrentCache ? cacheState.get(cacheArg) : undefined;
+    if (!cache) throw argTypeError(where, 'cache', 'the cache returned by forwardTrain', cacheArg);
     if (cache.model !== this) throw new StaleCacheError(`${where}: cache: it belongs to another model`);
-    if (cache.version !== this.version || cache.backendName !== this.backendObj.name) {
+    if (cache.prepared !== this.prepared) {
       throw new StaleCacheError(`${where}: cache: the weights or backend changed after forwardTrain; run forwardTrain again`);
     }
     const g = readOptions(where, 'gradOutputs', gradOutputs, GRAD_KEYS);
@@ -438,10 +492,12 @@ export abstract class Recurrent {
     const H = this.hiddenSize, P = this.outSize, D = this.numDirections, L = this.numLayers, N = T * B;
     const outShape = this.batchFirst ? [B, T, D * P] : [T, B, D * P];
     const hShape = [L * D, B, P], cShape = [L * D, B, H];
-    let dy = checkGrad(where, 'dOutput', g.dOutput, outShape, this.dtype);
-    const dhN = checkGrad(where, 'dHN', g.dHN, hShape, this.dtype);
+    // Async: private copies, read by later layers after the caller has had the event loop back.
+    const own = (a: FloatArray | null) => (a && copyInput ? a.slice() : a);
+    let dy = own(checkGrad(where, 'dOutput', g.dOutput, outShape, this.dtype));
+    const dhN = own(checkGrad(where, 'dHN', g.dHN, hShape, this.dtype));
     if (!this.hasCell && g.dCN !== undefined && g.dCN !== null) throw argTypeError(where, 'gradOutputs.dCN', `nothing (a ${this.cell.name} has no cell state)`, g.dCN);
-    const dcN = this.hasCell ? checkGrad(where, 'dCN', g.dCN, cShape, this.dtype) : null;
+    const dcN = this.hasCell ? own(checkGrad(where, 'dCN', g.dCN, cShape, this.dtype)) : null;
 
     const grads = new Map(this.params.specs.map((s) => [s.name, allocate(this.dtype, this.params.get(s.name).length)]));
     const dH0 = allocate(this.dtype, L * D * B * P);
@@ -459,7 +515,7 @@ export abstract class Recurrent {
       const calls = [];
       for (let d = 0; d < D; d++) {
         const i = k * D + d, s = this.suffix(k, d);
-        calls.push({ w: cache.prepared[i], cache: cache.caches[i], args: {
+        calls.push({ w: cache.prepared.cells[i], cache: cache.caches[i], args: {
           dy, dyOffset: d * P, lddy: D * P,
           dhN: part(dhN, i, B * P), dcN: part(dcN, i, B * H),
           dx: d === 1 && dInRev ? dInRev : dIn, dxOffset: 0, lddx: Ik,
@@ -487,7 +543,7 @@ export abstract class Recurrent {
     const xShape = this.batchFirst ? [B, T, this.inputSize] : [T, B, this.inputSize];
     const out: RecurrentGradients = { dX: new Tensor(dIn, xShape), dH0: new Tensor(dH0, hShape), grads: gradTensors };
     if (dC0) out.dC0 = new Tensor(dC0, cShape);
-    return { out, layers, after };
+    return { out, layers, after, prepared: cache.prepared };
   }
 
   protected suffix(k: number, d: number): string {
@@ -505,7 +561,7 @@ export abstract class Recurrent {
   /** Rebuild the backend's prepared weights; invalidates outstanding training caches. */
   private prepare(): void {
     const D = this.numDirections, c = this.cell;
-    this.prepared = [];
+    const cells: PreparedCell[] = [];
     for (let k = 0; k < this.numLayers; k++) {
       for (let d = 0; d < D; d++) {
         const s = this.suffix(k, d);
@@ -525,10 +581,11 @@ export abstract class Recurrent {
           clip: this.clip,
           linearBeforeReset: c.linearBeforeReset,
         };
-        this.prepared.push(this.backendObj.prepare(params));
+        cells.push(this.backendObj.prepare(params));
       }
     }
-    this.version++;
+    this.prepared?.retire();
+    this.prepared = new PreparedWeights(this.backendObj, cells);
   }
 }
 
@@ -546,10 +603,13 @@ function optionalProbability(where: string, name: string, v: unknown): number {
   return v;
 }
 
+const FLOAT32_MAX = 3.4028234663852886e38;
+
 function optionalClip(where: string, v: unknown): number | null {
   if (v === undefined || v === null) return null;
   if (typeof v !== 'number') throw argTypeError(where, 'clip', 'a positive number or null', v);
-  if (!(v > 0) || v === Infinity) throw argRangeError(where, 'clip', 'a positive finite number', describe(v));
+  // Up to the largest finite float32: native compares in float32, and both backends agree.
+  if (!(v > 0 && v <= FLOAT32_MAX)) throw argRangeError(where, 'clip', `a positive finite number <= ${FLOAT32_MAX} (the largest float32)`, describe(v));
   return v;
 }
 
