@@ -14,6 +14,12 @@
 // without it, with -DCELLSTATE_FUZZ_STANDALONE, whose main() feeds seeded random inputs for a time
 // budget (same properties, no coverage guidance). It does not exercise addon.cc (the N-API layer
 // is fuzzed from JS: test/fuzz.test.mjs) and does not check numerical agreement with the ts backend.
+//
+// Async calls as addon.cc runs them: with the `async` flag the backward runs on its own thread
+// (the libuv worker) holding a shared reference to the packed weights, while this thread drops the
+// other reference (cellRelease: an optimizer step repacking the weights) and runs a forward of
+// its own without the pool (a call that did not get the pool lease). ASan sees a use after free if
+// the weights do not outlive the call; TSan sees any race between the two calls.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -23,6 +29,7 @@
 #include <cstring>
 #include <memory>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "../cell/cell.h"
@@ -145,7 +152,7 @@ void fuzz_cell(FuzzInput& in) {
   Buf wih(G * I), whh(G * P), bih(G), bhh(G), whr(P * H), pi(H), pf(H), po(H);
   fill(wih.get(), G * I); fill(whh.get(), G * P); fill(bih.get(), G); fill(bhh.get(), G);
   fill(whr.get(), P * H); fill(pi.get(), H); fill(pf.get(), H); fill(po.get(), H);
-  std::unique_ptr<CellPacked> w = cell_prepare(c, wih.get(), whh.get(), with_bias ? bih.get() : nullptr, with_bias ? bhh.get() : nullptr,
+  std::shared_ptr<const CellPacked> w = cell_prepare(c, wih.get(), whh.get(), with_bias ? bih.get() : nullptr, with_bias ? bhh.get() : nullptr,
                                                P != H ? whr.get() : nullptr, c.peephole ? pi.get() : nullptr, c.peephole ? pf.get() : nullptr,
                                                c.peephole ? po.get() : nullptr);
   ThreadPool* pool = threaded ? &pool2() : nullptr;
@@ -181,12 +188,27 @@ void fuzz_cell(FuzzInput& in) {
   fill(dhN.get(), s.B * P); fill(dcN.get(), s.B * H);
   Buf dwih(G * I), dwhh(G * P), dbih(G), dbhh(G), dwhr(P * H), dpi(H), dpf(H), dpo(H);
   for (Buf* g : {&dwih, &dwhh, &dbih, &dbhh, &dwhr, &dpi, &dpf, &dpo}) std::memset(g->get(), 0, g->n * sizeof(float));
-  const bool with_dy = in.flag(), with_dhN = in.flag(), with_dx = in.flag();
+  const bool with_dy = in.flag(), with_dhN = in.flag(), with_dx = in.flag(), async_call = in.flag();
   BwdIO g{x.row0(), x.ld, cache.get(), with_dy ? dy.row0() : nullptr, dy.ld, with_dhN ? dhN.get() : nullptr,
           with_dhN && lstm ? dcN.get() : nullptr, with_dx ? dx.row0() : nullptr, dx.ld, dh0.get(), lstm ? dc0.get() : nullptr,
           dwih.get(), dwhh.get(), with_bias ? dbih.get() : nullptr, with_bias ? dbhh.get() : nullptr,
           P != H ? dwhr.get() : nullptr, c.peephole ? dpi.get() : nullptr, c.peephole ? dpf.get() : nullptr, c.peephole ? dpo.get() : nullptr};
-  cell_backward(*w, s, g, pool);
+  if (async_call) {
+    std::shared_ptr<const CellPacked> held = w;  // the worker's reference (CallWorker's call)
+    std::thread worker([&g, &s, pool, held] { cell_backward(*held, s, g, pool); });
+    w.reset();  // cellRelease while the call runs: the worker's reference keeps the weights alive
+    Buf x2(I), y2(P), h2(P), c2(H);
+    fill(x2.get(), I);
+    SeqDesc one;
+    one.T = 1; one.B = 1; one.rowT = 1; one.rowB = 1;
+    std::unique_ptr<CellPacked> other = cell_prepare(c, wih.get(), whh.get(), nullptr, nullptr, P != H ? whr.get() : nullptr,
+                                                     c.peephole ? pi.get() : nullptr, c.peephole ? pf.get() : nullptr, c.peephole ? po.get() : nullptr);
+    cell_forward(*other, one, FwdIO{x2.get(), I, y2.get(), P, nullptr, nullptr, h2.get(), lstm ? c2.get() : nullptr, nullptr}, nullptr);
+    check(all_finite(y2.get(), P), "forward beside an async backward: non-finite output");
+    worker.join();
+  } else {
+    cell_backward(*w, s, g, pool);
+  }
   check(dx.gaps_intact(), "backward wrote between or around the dx rows");
   check(dy.gaps_intact(), "backward wrote into dy");
   if (with_dx) check(dx.finite_inside(), "backward: non-finite dx");
