@@ -1,0 +1,108 @@
+// Serving under failure and hostile callers (issue #18, items 7, 8 and 1 for serving):
+//   - a batch that fails anywhere (its packed input over the element limit, the call, cutting a
+//     result out) gives each request exactly what it would get alone;
+//   - every request settles exactly once whatever throws, and close() resolves only after all have.
+import { expect } from 'chai';
+import { LSTM, MAX_ELEMENTS, Rng, createBatcher, setMaxElements } from 'cellstate';
+import { backendCases } from './helpers/backends.mjs';
+import { expectExact, forwardOne, gate, randomSequences, spyRunner } from './helpers/serve.mjs';
+
+/** The promise's outcome, or a test failure if it has not settled within ms (a lost request). */
+function settleWithin(p, ms, what) {
+  let timer;
+  const hang = new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`${what}: still pending after ${ms} ms`)), ms); });
+  return Promise.race([p.then((value) => ({ value }), (error) => ({ error })), hang]).finally(() => clearTimeout(timer));
+}
+
+/** What one request gets alone: run through a batcher of its own. */
+async function alone(model, x, opts) {
+  const b = createBatcher(model, { maxDelayMs: 0 });
+  try {
+    return await b.run(x, opts).then((value) => ({ value }), (error) => ({ error }));
+  } finally {
+    await b.close();
+  }
+}
+
+function expectSameOutcome(got, want, what) {
+  if (want.error) {
+    expect(got.error, `${what}: rejected`).to.be.instanceOf(want.error.constructor);
+    expect(got.error.message, what).to.equal(want.error.message);
+  } else {
+    expect(got.error, `${what}: ${got.error?.message}`).to.equal(undefined);
+    expectExact(got.value.output.data, want.value.output.data, `${what} output`);
+    expectExact(got.value.hN.data, want.value.hN.data, `${what} hN`);
+  }
+}
+
+describe('serve: hardening', function () {
+  this.timeout(30000);
+  afterEach(() => setMaxElements(MAX_ELEMENTS));
+
+  for (const { backend, dtype } of backendCases()) {
+    describe(`${backend} ${dtype}`, () => {
+      it('a batch whose packed input is over the element limit: each request gets what it gets alone', async () => {
+        // Alone: x = 16*T and the gate pre-activations 32*T elements; T = 30 fits 1000, T = 40
+        // does not. Together the packed input [40, 3, 16] = 1920 elements fails before any call.
+        const model = new LSTM({ inputSize: 16, hiddenSize: 8, seed: 3, backend, dtype });
+        const [a, b2, c] = randomSequences(new Rng(71), 3, 16, 30, 30, dtype);
+        const long = randomSequences(new Rng(72), 1, 16, 40, 40, dtype)[0];
+        const xs = [a, long, b2, c];
+        setMaxElements(1000);
+        const want = [];
+        for (const x of xs) want.push(await alone(model, x));
+        expect(want.map((w) => !!w.error)).to.deep.equal([false, true, false, false]);
+        expect(want[1].error).to.be.instanceOf(RangeError);
+        const b = createBatcher(model, { maxBatch: 8, maxDelayMs: 5 });
+        const got = await Promise.all(xs.map((x) => settleWithin(b.run(x), 5000, 'request')));
+        got.forEach((g, i) => expectSameOutcome(g, want[i], `request ${i}`));
+        await b.close();
+        setMaxElements(MAX_ELEMENTS);
+        expectExact(want[0].value.output.data, forwardOne(model, a).output, 'alone = forward');
+      });
+
+    });
+  }
+
+  describe('every request settles exactly once', () => {
+    const model = new LSTM({ inputSize: 3, hiddenSize: 5, seed: 1 });
+
+    it('a result that cannot be cut out rejects its request (no hang), and close() waits for every request', async () => {
+      // The element limit is lowered while a batch computes: cutting each result out (T*5 > 10
+      // elements) throws, and so does each request alone (its packed input, T*3 > 10).
+      const lowering = {
+        ...spyRunner(model),
+        async forwardAsync(x, options) {
+          const r = await model.forwardAsync(x, options);
+          setMaxElements(10);
+          return r;
+        },
+      };
+      const b = createBatcher(lowering, { maxBatch: 4, maxDelayMs: 5 });
+      const xs = randomSequences(new Rng(75), 5, 3, 4, 6);
+      const settled = [];
+      const ps = xs.map((x, i) => b.run(x).then(() => 'fulfilled', (e) => { settled.push(i); return e; }));
+      await b.close();
+      expect(settled.sort(), 'settled before close() resolved').to.deep.equal([0, 1, 2, 3, 4]);
+      for (const e of await Promise.all(ps)) expect(e).to.be.instanceOf(RangeError);
+      expect(b.stats()).to.include({ queued: 0, running: 0 });
+    });
+
+    it('close() resolves only once a computing batch has answered its requests', async () => {
+      const g = gate();
+      const b = createBatcher(spyRunner(model, { hold: g.wait }), { maxDelayMs: 0 });
+      const [x] = randomSequences(new Rng(76), 1, 3, 4, 4);
+      let answered = false;
+      const p = b.run(x).then(() => { answered = true; });
+      await new Promise((r) => setImmediate(r));
+      let closed = false;
+      const c = b.close().then(() => { closed = true; });
+      await new Promise((r) => setTimeout(r, 20));
+      expect(closed).to.equal(false);
+      g.open();
+      await c;
+      expect(answered).to.equal(true);
+      await p;
+    });
+  });
+});
