@@ -1,9 +1,12 @@
 // Serving under failure and hostile callers (issue #18, items 7, 8 and 1 for serving):
 //   - a batch that fails anywhere (its packed input over the element limit, the call, cutting a
 //     result out) gives each request exactly what it would get alone;
-//   - every request settles exactly once whatever throws, and close() resolves only after all have.
+//   - every request settles exactly once whatever throws, and close() resolves only after all have;
+//   - the ts worker pool enforces the main thread's element limit at the call, and what it
+//     computes is what the caller passed at the call: inputs mutated, detached or read through
+//     getters that change their answer do not change a result.
 import { expect } from 'chai';
-import { LSTM, MAX_ELEMENTS, Rng, createBatcher, setMaxElements } from 'cellstate';
+import { LSTM, MAX_ELEMENTS, Rng, createBatcher, createTsWorkerPool, setMaxElements, tensor } from 'cellstate';
 import { backendCases } from './helpers/backends.mjs';
 import { expectExact, forwardOne, gate, randomSequences, spyRunner } from './helpers/serve.mjs';
 
@@ -13,6 +16,9 @@ function settleWithin(p, ms, what) {
   const hang = new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`${what}: still pending after ${ms} ms`)), ms); });
   return Promise.race([p.then((value) => ({ value }), (error) => ({ error })), hang]).finally(() => clearTimeout(timer));
 }
+
+/** Detach a typed array's buffer (as a transfer to another thread would). */
+const detach = (a) => structuredClone(a.buffer, { transfer: [a.buffer] });
 
 /** What one request gets alone: run through a batcher of its own. */
 async function alone(model, x, opts) {
@@ -104,5 +110,34 @@ describe('serve: hardening', function () {
       expect(answered).to.equal(true);
       await p;
     });
+
+    it('the ts worker pool refuses what model.forward refuses under a lowered element limit, and settles', async () => {
+      const m = new LSTM({ inputSize: 1, hiddenSize: 64, seed: 2, backend: 'ts' });
+      const pool = createTsWorkerPool(m, { workers: 1 });
+      try {
+        const x = randomSequences(new Rng(77), 1, 1, 20, 20)[0]; // output 20 x 64 = 1280 elements
+        const x3 = tensor(x.data, [20, 1, 1]);
+        setMaxElements(1000);
+        let refused;
+        try { m.forward(x3); } catch (e) { refused = e; }
+        expect(refused).to.be.instanceOf(RangeError);
+        const direct = await settleWithin(pool.forwardAsync(x3), 5000, 'pool.forwardAsync');
+        expect(direct.error).to.be.instanceOf(RangeError);
+        expect(direct.error.message).to.equal(refused.message);
+        const b = createBatcher(pool, { maxDelayMs: 0 });
+        const viaBatcher = await settleWithin(b.run(x), 5000, 'Batcher.run over the pool');
+        expect(viaBatcher.error).to.be.instanceOf(RangeError);
+        expect(viaBatcher.error.message).to.match(/expected at most 1000 elements/);
+        await settleWithin(b.close(), 5000, 'close()');
+        // The limit is the one at each call: raised again, the same request succeeds.
+        setMaxElements(MAX_ELEMENTS);
+        expectExact((await pool.forwardAsync(x3)).output.data, m.forward(x3).output.data, 'after raising the limit');
+      } finally {
+        await pool.close();
+      }
+    });
+  });
+
+  describe('the caller\'s objects are read once, at the call', () => {
   });
 });
