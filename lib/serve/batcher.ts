@@ -12,10 +12,13 @@
 // each batch row with the same operations whatever the batch holds (test/serve.test.mjs checks
 // it on every backend and ISA tier). Memory is bounded: at most maxQueue requests wait (more are
 // refused with QueueFullError) and at most concurrency * maxBatch compute. A bad input rejects
-// its own request at run(), before it can join a batch; should a batch call fail anyway, its
-// requests are retried one by one so only the failing ones reject. An AbortSignal removes a
-// waiting request from the queue, or drops a running request's result; either way it rejects at
-// once with RequestAbortedError.
+// its own request at run(), before it can join a batch. Should a batch fail anyway, anywhere
+// (packing it over the element limit, the call, cutting a result out), every request it has not
+// answered yet runs alone, so each gets exactly the result or error it would get alone. Every
+// request settles exactly once (settle() is the only way out, and dispatch's finally answers any
+// request still pending), and close() resolves only when every request has settled. An
+// AbortSignal removes a waiting request from the queue, or drops a running request's result;
+// either way it rejects at once with RequestAbortedError.
 //
 // Not done here: priorities, per-request deadlines beyond AbortSignal, and grouping requests by
 // length (the native kernels do no work past any sequence's length, input projection included;
@@ -59,11 +62,14 @@ interface Pending {
   enqueuedAt: number; // performance.now() ms
   resolve: (r: SequenceResult) => void;
   reject: (e: unknown) => void;
-  settled: boolean;
+  settled: boolean; // set by settle() alone, as it answers the caller
   running: boolean;
   signal: AbortSignal | null;
   onAbort: (() => void) | null;
 }
+
+/** How a request ends: its result, or the error it rejects with. */
+type Outcome = { value: SequenceResult } | { error: unknown };
 
 const OPTION_KEYS = ['maxBatch', 'maxDelayMs', 'maxQueue', 'maxLength', 'concurrency'] as const;
 const RUN_KEYS = ['h0', 'c0', 'signal'] as const;
@@ -77,6 +83,7 @@ export class Batcher {
   readonly concurrency: number;
   private readonly queue: Pending[] = [];
   private running = 0;
+  private unsettled = 0; // requests accepted and not yet answered
   private closing = false;
   private wake: { due: number; cancel: () => void } | null = null;
   private idleWaiters: (() => void)[] = [];
@@ -140,7 +147,7 @@ export class Batcher {
     this.counters = { batches: 0, requests: 0, maxBatchSize: 0, totalMs: 0, maxMs: 0 };
   }
 
-  /** Refuse new requests, run every waiting one without further delay; resolves when all have settled. */
+  /** Refuse new requests, run every waiting one without further delay; resolves when every request has settled. */
   close(): Promise<void> {
     this.closing = true;
     this.pump();
@@ -151,8 +158,12 @@ export class Batcher {
     return this.closing;
   }
 
+  private get idle(): boolean {
+    return this.unsettled === 0 && this.running === 0; // waiting requests are unsettled too
+  }
+
   private whenIdle(): Promise<void> {
-    if (this.queue.length === 0 && this.running === 0) return Promise.resolve();
+    if (this.idle) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
@@ -164,6 +175,7 @@ export class Batcher {
         signal.addEventListener('abort', p.onAbort, { once: true });
       }
       this.queue.push(p);
+      this.unsettled++;
       this.wakeAt(this.queue.length >= this.maxBatch ? p.enqueuedAt : this.queue[0].enqueuedAt + this.maxDelayMs);
     });
   }
@@ -174,16 +186,19 @@ export class Batcher {
       const i = this.queue.indexOf(p);
       if (i >= 0) this.queue.splice(i, 1);
     }
-    this.settle(p, () => p.reject(new RequestAbortedError('Batcher.run', p.signal!.reason)));
-    this.notifyIdle();
+    this.settle(p, { error: new RequestAbortedError('Batcher.run', p.signal!.reason) });
   }
 
-  private settle(p: Pending, fn: () => void): void {
+  /** The one way a request ends: answered once with an outcome already computed (nothing here can throw). */
+  private settle(p: Pending, outcome: Outcome): void {
     if (p.settled) return;
     p.settled = true;
+    this.unsettled--;
     if (p.signal && p.onAbort) p.signal.removeEventListener('abort', p.onAbort);
     p.onAbort = null;
-    fn();
+    if ('value' in outcome) p.resolve(outcome.value);
+    else p.reject(outcome.error);
+    this.notifyIdle();
   }
 
   /** Arm one wake-up (the earliest wanted); dispatch decisions are always made in pump(). */
@@ -218,38 +233,39 @@ export class Batcher {
     this.running++;
     const t0 = performance.now();
     for (const p of batch) p.running = true;
+    let failure: unknown = null;
     try {
       const packed = packJobs(this.runner, batch.map((p) => p.job));
-      let out;
-      try {
-        out = await this.runner.forwardAsync(packed.x, packed.options);
-      } catch (e) {
-        await this.isolate(batch, e);
-        return;
-      }
+      const out = await this.runner.forwardAsync(packed.x, packed.options);
       this.record(batch.length, performance.now() - t0);
       batch.forEach((p, b) => {
-        if (!p.settled) this.settle(p, () => p.resolve(unpackJob(this.runner, out, packed, b, p.job.T)));
+        if (!p.settled) this.settle(p, { value: unpackJob(this.runner, out, packed, b, p.job.T) });
       });
     } catch (e) {
-      for (const p of batch) this.settle(p, () => p.reject(e)); // packing or unpacking failed (out of memory)
+      failure = e;
+      await this.isolate(batch, e);
     } finally {
+      // Whatever threw above, no request of this batch stays pending.
+      for (const p of batch) this.settle(p, { error: failure });
       this.running--;
       this.pump();
       this.notifyIdle();
     }
   }
 
-  /** A batch call failed: retry each request alone, so only the requests that fail by themselves reject. */
+  /**
+   * The batch failed (packing it, the call, or cutting a result out): every request it has not
+   * answered runs alone, so each gets exactly what it would get alone. A batch of one has already
+   * had its own outcome.
+   */
   private async isolate(batch: Pending[], error: unknown): Promise<void> {
-    const live = batch.filter((p) => !p.settled);
-    if (live.length === 1) {
-      this.settle(live[0], () => live[0].reject(error));
+    if (batch.length === 1) {
+      this.settle(batch[0], { error });
       return;
     }
-    await Promise.all(live.map((p) => runJob(this.runner, p.job).then(
-      (r) => this.settle(p, () => p.resolve(r)),
-      (e) => this.settle(p, () => p.reject(e)),
+    await Promise.all(batch.filter((p) => !p.settled).map((p) => runJob(this.runner, p.job).then(
+      (value) => this.settle(p, { value }),
+      (e: unknown) => this.settle(p, { error: e }),
     )));
   }
 
@@ -263,7 +279,7 @@ export class Batcher {
   }
 
   private notifyIdle(): void {
-    if (this.queue.length || this.running || !this.idleWaiters.length) return;
+    if (!this.idle || !this.idleWaiters.length) return;
     const w = this.idleWaiters;
     this.idleWaiters = [];
     for (const f of w) f();

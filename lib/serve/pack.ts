@@ -10,7 +10,7 @@
 import { argTypeError, shapeError } from '../errors';
 import { checkFinite, checkState } from '../nn/sequence';
 import type { ForwardOptions, RecurrentOutput } from '../nn/recurrent';
-import { allocate, checkTensorArg, tensor, trustedTensor, type FloatArray, type NestedNumbers, type Tensor } from '../tensor';
+import { allocate, checkTensorArg, tensor, trustedTensor, type DType, type FloatArray, type NestedNumbers, type Tensor } from '../tensor';
 import type { ForwardRunner } from './runner';
 
 /** One sequence: a Tensor [T, I] (or {shape, data}), or nested arrays T x I. */
@@ -30,18 +30,33 @@ export interface Job {
   c0: FloatArray | null; // [L*D, H]
 }
 
-/** Validate one sequence and its optional initial states; copies everything (the caller may reuse its buffers). */
+/**
+ * Validate one sequence and its optional initial states. Everything is read once and copied at
+ * the call, and the copies are what is checked and computed: the caller may reuse, change or
+ * detach its buffers as soon as this returns (a SharedArrayBuffer changed by another thread
+ * cannot slip a value past the checks either).
+ */
 export function readJob(where: string, r: ForwardRunner, x: unknown, h0: unknown, c0: unknown, maxLength: number): Job {
   const I = r.inputSize, LD = r.numLayers * r.numDirections;
   const t = Array.isArray(x) ? tensorFromNested(where, x, r) : x;
   const { shape, data } = checkTensorArg(where, 'x', t, r.dtype);
   if (shape.length !== 2 || shape[1] !== I || shape[0] < 1) throw shapeError(where, 'x', `[T, ${I}] with T >= 1 (one sequence)`, shape);
   if (shape[0] > maxLength) throw shapeError(where, 'x', `[T, ${I}] with T <= maxLength (${maxLength})`, shape);
-  checkFinite(where, 'x', data);
-  const hs = checkState(where, 'h0', h0, [LD, r.outSize], 'numLayers*numDirections, Hout', r.dtype);
+  const xs = data.slice();
+  checkFinite(where, 'x', xs);
+  const hs = readState(where, 'h0', h0, [LD, r.outSize], 'numLayers*numDirections, Hout', r.dtype);
   if (!r.hasCellState && c0 !== undefined && c0 !== null) throw argTypeError(where, 'c0', 'nothing (this model has no cell state)', c0);
-  const cs = r.hasCellState ? checkState(where, 'c0', c0, [LD, r.hiddenSize], 'numLayers*numDirections, hiddenSize', r.dtype) : null;
-  return { T: shape[0], x: data.slice(), h0: hs && hs.slice(), c0: cs && cs.slice() };
+  const cs = r.hasCellState ? readState(where, 'c0', c0, [LD, r.hiddenSize], 'numLayers*numDirections, hiddenSize', r.dtype) : null;
+  return { T: shape[0], x: xs, h0: hs, c0: cs };
+}
+
+/** checkState, returning a private copy whose values are the ones checked (null when absent). */
+export function readState(where: string, arg: string, v: unknown, expected: readonly number[], dims: string, dtype: DType): FloatArray | null {
+  const s = checkState(where, arg, v, expected, dims, dtype);
+  if (!s) return null;
+  const copy = s.slice();
+  checkFinite(where, arg, copy); // states are small: the copy is checked again rather than trusted
+  return copy;
 }
 
 function tensorFromNested(where: string, x: unknown[], r: ForwardRunner): Tensor {

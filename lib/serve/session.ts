@@ -10,11 +10,10 @@
 
 import { argTypeError } from '../errors';
 import { readOptions } from '../nn/options';
-import { checkState } from '../nn/sequence';
 import { allocate, checkTensorArg, tensor, trustedTensor, type FloatArray, type NestedNumbers, type Tensor } from '../tensor';
 import { Batcher, readSignal } from './batcher';
 import { RequestAbortedError } from './errors';
-import { readJob, runJob, type Job } from './pack';
+import { readJob, readState, runJob, type Job } from './pack';
 import { runnerOf, type ForwardRunner, type Servable } from './runner';
 
 export interface SessionOptions {
@@ -71,17 +70,11 @@ export class Session {
     return out;
   }
 
-  /** Replace the state (zeros when omitted) once the steps already called have finished. */
+  /** Replace the state (zeros when omitted) once the steps already called have finished. The state is copied at the call. */
   reset(state?: SessionOptions): Promise<void> {
-    const where = 'Session.reset';
-    const r = this.runner, L = r.numLayers;
     try {
-      const o = readOptions(where, 'state', state, ['h0', 'c0']);
-      const h = checkState(where, 'h0', o.h0, [L, r.outSize], 'numLayers, Hout', r.dtype);
-      if (!r.hasCellState && o.c0 !== undefined && o.c0 !== null) throw argTypeError(where, 'c0', 'nothing (this model has no cell state)', o.c0);
-      const c = r.hasCellState ? checkState(where, 'c0', o.c0, [L, r.hiddenSize], 'numLayers, hiddenSize', r.dtype) : null;
-      const hs = h && h.slice(), cs = c && c.slice();
-      const done = this.tail.then(() => { this.h = hs; this.c = cs; });
+      const { h, c } = this.readState('Session.reset', 'state', state);
+      const done = this.tail.then(() => { this.h = h; this.c = c; });
       this.tail = done;
       return done;
     } catch (e) {
@@ -90,13 +83,17 @@ export class Session {
   }
 
   private setState(where: string, options: SessionOptions | undefined): void {
-    const o = readOptions(where, 'options', options, ['h0', 'c0']);
+    ({ h: this.h, c: this.c } = this.readState(where, 'options', options));
+  }
+
+  /** Private copies of { h0, c0 } (each checked after copying), or nulls for zeros. */
+  private readState(where: string, arg: string, options: SessionOptions | undefined): { h: FloatArray | null; c: FloatArray | null } {
+    const o = readOptions(where, arg, options, ['h0', 'c0']);
     const r = this.runner, L = r.numLayers;
-    const h = checkState(where, 'h0', o.h0, [L, r.outSize], 'numLayers, Hout', r.dtype);
+    const h = readState(where, 'h0', o.h0, [L, r.outSize], 'numLayers, Hout', r.dtype);
     if (!r.hasCellState && o.c0 !== undefined && o.c0 !== null) throw argTypeError(where, 'c0', 'nothing (this model has no cell state)', o.c0);
-    const c = r.hasCellState ? checkState(where, 'c0', o.c0, [L, r.hiddenSize], 'numLayers, hiddenSize', r.dtype) : null;
-    this.h = h && h.slice();
-    this.c = c && c.slice();
+    const c = r.hasCellState ? readState(where, 'c0', o.c0, [L, r.hiddenSize], 'numLayers, hiddenSize', r.dtype) : null;
+    return { h, c };
   }
 
   private readStep(where: string, x: unknown): { job: Job; single: boolean } {
@@ -112,7 +109,8 @@ export class Session {
     }
     const { shape, data } = checkTensorArg(where, 'x', t, r.dtype);
     const single = shape.length === 1;
-    const x2 = single ? trustedTensor(data, [1, shape[0]]) : t;
+    // What was read here is what readJob checks and copies: the caller's object is not read twice.
+    const x2 = trustedTensor(data, single ? [1, shape[0]] : [...shape]);
     return { job: readJob(where, r, x2, null, null, this.batcher ? this.batcher.maxLength : Number.MAX_SAFE_INTEGER), single };
   }
 

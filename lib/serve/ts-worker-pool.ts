@@ -8,6 +8,11 @@
 // outstanding jobs and is replaced. Idle workers do not keep the process alive. In-place weight
 // changes on the model reach the workers only through refresh(). Float32 and float64 models;
 // training stays on the main thread (the pool only runs inference).
+//
+// A job is what the caller passed at the call: x, lengths, h0 and c0 are validated and copied
+// (each read once) before forwardAsync returns, and the copies are what is transferred; the
+// element limit (maxElements()) at the call travels with the job and the worker enforces it, so
+// the pool returns or refuses exactly what model.forward would on this thread.
 
 import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
@@ -19,7 +24,7 @@ import { positiveInt, readOptions } from '../nn/options';
 import { Recurrent, type ForwardOptions, type RecurrentOutput } from '../nn/recurrent';
 import { RNN } from '../nn/rnn';
 import { checkInput, checkLengths } from '../nn/sequence';
-import { checkTensorArg, trustedTensor, type DType, type FloatArray, type Tensor } from '../tensor';
+import { checkTensorArg, maxElements, trustedTensor, type DType, type FloatArray, type Tensor } from '../tensor';
 import { ServeClosedError } from './errors';
 import type { ForwardRunner } from './runner';
 import type { FromWorker, ModelSpec, SharedWeights, ToWorker, WorkerInit } from './worker-protocol';
@@ -91,7 +96,8 @@ export class TsWorkerPool implements ForwardRunner {
       const h0 = o.h0 ? checkTensorArg(where, 'h0', o.h0, this.dtype) : null; // shapes: checked by the worker's model
       const c0 = o.c0 ? checkTensorArg(where, 'c0', o.c0, this.dtype) : null;
       const msg: ToWorker = {
-        type: 'forward', id: this.nextId++, x: data.slice(), xShape: [...x.shape], lengths,
+        type: 'forward', id: this.nextId++, limit: maxElements(),
+        x: data.slice(), xShape: this.batchFirst ? [seq.B, seq.T, this.inputSize] : [seq.T, seq.B, this.inputSize], lengths,
         h0: h0 ? h0.data.slice() : null, h0Shape: h0 ? [...h0.shape] : null,
         c0: c0 ? c0.data.slice() : null, c0Shape: c0 ? [...c0.shape] : null,
       };
@@ -132,8 +138,12 @@ export class TsWorkerPool implements ForwardRunner {
       if (!job) return;
       slot.jobs.delete(m.id);
       if (slot.jobs.size === 0) worker.unref();
-      if ('error' in m) job.reject(rebuildError(m.error));
-      else job.resolve(outputOf(m));
+      try {
+        if ('error' in m) job.reject(rebuildError(m.error));
+        else job.resolve(outputOf(m));
+      } catch (e) {
+        job.reject(e); // the job is answered whatever its reply holds
+      }
     });
     const fail = (e: unknown) => {
       const jobs = [...slot.jobs.values()];

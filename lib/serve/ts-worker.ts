@@ -9,7 +9,7 @@ import { GRU } from '../nn/gru';
 import { LSTM } from '../nn/lstm';
 import type { Recurrent } from '../nn/recurrent';
 import { RNN } from '../nn/rnn';
-import { Tensor, type FloatArray } from '../tensor';
+import { maxElements, setMaxElements, Tensor, type FloatArray } from '../tensor';
 import type { FromWorker, SharedWeights, ToWorker, WorkerInit } from './worker-protocol';
 
 const init = workerData as WorkerInit;
@@ -24,6 +24,17 @@ function load(w: SharedWeights): void {
   model.loadStateDict(dict);
 }
 
+/** Run f under the main thread's element limit at the job's call (it refuses what model.forward there would). */
+function withLimit<R>(limit: number, f: () => R): R {
+  const own = maxElements();
+  setMaxElements(limit);
+  try {
+    return f();
+  } finally {
+    setMaxElements(own);
+  }
+}
+
 parentPort!.on('message', (m: ToWorker) => {
   if (m.type === 'weights') {
     load(m.weights);
@@ -32,11 +43,11 @@ parentPort!.on('message', (m: ToWorker) => {
   let reply: FromWorker;
   const transfer: ArrayBuffer[] = [];
   try {
-    const out = model.forward(new Tensor(m.x, m.xShape), {
+    const out = withLimit(m.limit, () => model.forward(new Tensor(m.x, m.xShape), {
       lengths: m.lengths,
       h0: m.h0 ? new Tensor(m.h0, m.h0Shape!) : null,
       c0: m.c0 ? new Tensor(m.c0, m.c0Shape!) : null,
-    });
+    }));
     reply = {
       id: m.id, output: out.output.data, outputShape: [...out.output.shape], hN: out.hN.data, hNShape: [...out.hN.shape],
       cN: out.cN ? out.cN.data : null, cNShape: out.cN ? [...out.cN.shape] : null,

@@ -22,9 +22,10 @@ export interface WorkerInit {
   weights: SharedWeights;
 }
 
+/** A forward job carries the main thread's element limit (maxElements()) at its call. */
 export type ToWorker =
   | { type: 'weights'; weights: SharedWeights }
-  | { type: 'forward'; id: number; x: FloatArray; xShape: number[]; lengths: Int32Array | null; h0: FloatArray | null; h0Shape: number[] | null; c0: FloatArray | null; c0Shape: number[] | null };
+  | { type: 'forward'; id: number; limit: number; x: FloatArray; xShape: number[]; lengths: Int32Array | null; h0: FloatArray | null; h0Shape: number[] | null; c0: FloatArray | null; c0Shape: number[] | null };
 
 export type FromWorker =
   | { id: number; output: FloatArray; outputShape: number[]; hN: FloatArray; hNShape: number[]; cN: FloatArray | null; cNShape: number[] | null }
