@@ -17,6 +17,7 @@ import {
   fromOnnx, GRU, GRUCell, huberLoss, l1Loss, LastStep, Linear, loadTfjsModel, LSTM, LSTMCell, mseLoss, ReLU, RMSprop, RNN, RNNCell,
   Rng, Sequential, setMaxElements, SGD, Sigmoid, Tanh, Tensor, tensor, toOnnx, Trainer, zeros, maxElements,
 } from 'cellstate';
+import { makeAsyncTargets } from './fuzz-async.mjs';
 import { makeserveTargets } from './fuzz-serve.mjs';
 
 // Errors the API may throw for bad input: argument errors and the library's documented classes.
@@ -477,6 +478,7 @@ function makeTargets(r, backends) {
     return { desc: `Trainer ${safeKeys(o)} loss ${String(o.loss)} fit(${d === data ? 'data' : typeof d}, ${safeKeys(fo)} epochs ${String(fo.epochs)} progress ${String(fo.progress)})`, call: async () => { const t = new Trainer(o); await t.fit(d, fo); return t; } };
   });
   T.push(...makeserveTargets(r, backends));
+  T.push(...makeAsyncTargets(r, backends, fail));
   return T;
 }
 
