@@ -309,9 +309,17 @@ export class Trainer {
       const r = this.model.forwardTrain(x, { lengths, state });
       state = r.state;
       const targets = makeTargets('Trainer.fit', samples, batch, r.output.shape, this.classes, this.model.dtype, t0);
-      const L = this.lossFn(r.output, targets);
-      if (L.count === 0) continue; // a fully padded chunk: nothing to learn from
       const where = `epoch ${epoch}, batch ${bi}${tbptt ? `, steps ${t0}..${t0 + Tc - 1}` : ''} (optimizer step ${this.optimizer.stepCount + 1})`;
+      let L: LossResult;
+      try {
+        L = this.lossFn(r.output, targets);
+      } catch (e) {
+        // The losses refuse a non-finite output, and one whose loss or gradient would overflow.
+        if (!(e instanceof RangeError) || !/^\S+: (output|logits): expected (finite values|values whose loss and gradient are finite)/.test(e.message)) throw e;
+        if (this.fail('loss', `the loss cannot be computed (${e.message}) at ${where}`, epoch, bi)) { skipped++; state = null; continue; }
+        throw e;
+      }
+      if (L.count === 0) continue; // a fully padded chunk: nothing to learn from
       if (!Number.isFinite(L.loss)) {
         if (this.fail('loss', `the loss is ${L.loss} at ${where}`, epoch, bi)) { skipped++; state = null; continue; }
       }
