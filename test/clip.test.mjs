@@ -40,4 +40,12 @@ describe('gradient clipping: read once, no overflow', function () {
     expect(reads).to.equal(1);
     expect(Array.from(a.data)).to.deep.equal([1, -1, 0.5]);
   });
+
+  it('a gradient whose buffer was detached is refused, naming it', function () {
+    const g = tensor([3, 4], [2]);
+    structuredClone(g.data.buffer, { transfer: [g.data.buffer] });
+    for (const fn of [clipGradNorm, clipGradValue]) {
+      expect(() => fn({ g }, 1)).to.throw(RangeError, `${fn.name}: grads['g']: expected 2 elements for shape [2], got 0 elements in data (a detached buffer?)`);
+    }
+  });
 });

@@ -15,9 +15,9 @@
 // give a finite norm unless it exceeds the largest double (a RangeError then).
 
 import { argRangeError, argTypeError, describe } from '../errors';
-import { Tensor, type FloatArray } from '../tensor';
+import { checkTensorArg, Tensor, type FloatArray } from '../tensor';
 
-/** The gradients' data arrays, the record's entries and each Tensor's data read once. */
+/** The gradients' data arrays: the record's entries and each Tensor's data read once. */
 function gradArrays(where: string, grads: unknown): FloatArray[] {
   if (grads === null || typeof grads !== 'object') throw argTypeError(where, 'grads', 'an object mapping names to gradient Tensors', grads);
   let entries: [string, unknown][];
@@ -34,8 +34,8 @@ function gradArrays(where: string, grads: unknown): FloatArray[] {
     } catch (e) {
       throw argTypeError(where, `grads['${k}']`, `a Tensor (reading it threw: ${(e as Error)?.message ?? e})`, undefined);
     }
-    if (!(data instanceof Float32Array) && !(data instanceof Float64Array)) throw argTypeError(where, `grads['${k}'].data`, 'a Float32Array or Float64Array', data);
-    return data;
+    // Its data against its shape: a buffer detached since the Tensor was made is refused.
+    return checkTensorArg(where, `grads['${k}']`, t, data instanceof Float64Array ? 'float64' : 'float32').data;
   });
 }
 
