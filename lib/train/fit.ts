@@ -369,13 +369,21 @@ export class Trainer {
   }
 }
 
-/** The callbacks, each method read once (called with the callback object as `this`). */
-function readCallbacks(where: string, value: unknown): { self: object; onBatchEnd?: Function; onEpochEnd?: Function }[] {
+type Method = (...args: unknown[]) => unknown;
+
+/** The callbacks, each entry and method read once (called with the callback object as `this`). */
+function readCallbacks(where: string, value: unknown): { self: object; onBatchEnd?: Method; onEpochEnd?: Method }[] {
   if (value === undefined || value === null) return [];
   if (!Array.isArray(value)) throw argTypeError(where, 'callbacks', 'an array of callback objects', value);
-  return Array.from(value as unknown[], (c, i) => {
+  let list: unknown[];
+  try {
+    list = Array.from(value as unknown[]);
+  } catch (e) {
+    throw argTypeError(where, 'callbacks', `an array of callback objects that can be read (reading it threw: ${(e as Error)?.message ?? e})`, undefined);
+  }
+  return list.map((c, i) => {
     if (c === null || typeof c !== 'object') throw argTypeError(where, `callbacks[${i}]`, 'a callback object { onBatchEnd?, onEpochEnd? }', c);
-    const out: { self: object; onBatchEnd?: Function; onEpochEnd?: Function } = { self: c };
+    const out: { self: object; onBatchEnd?: Method; onEpochEnd?: Method } = { self: c };
     for (const k of ['onBatchEnd', 'onEpochEnd'] as const) {
       let f: unknown;
       try {
@@ -384,7 +392,7 @@ function readCallbacks(where: string, value: unknown): { self: object; onBatchEn
         throw argTypeError(where, `callbacks[${i}].${k}`, `a readable method (its getter threw: ${(e as Error)?.message ?? e})`, undefined);
       }
       if (f !== undefined && typeof f !== 'function') throw argTypeError(where, `callbacks[${i}].${k}`, 'a function or undefined', f);
-      if (f) out[k] = f;
+      if (f) out[k] = f as Method;
     }
     return out;
   });
