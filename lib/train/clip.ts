@@ -15,7 +15,7 @@
 // give a finite norm unless it exceeds the largest double (a RangeError then).
 
 import { argRangeError, argTypeError, describe } from '../errors';
-import { checkTensorArg, Tensor, type FloatArray } from '../tensor';
+import { allocateUninit, checkTensorArg, Tensor, type FloatArray } from '../tensor';
 
 /** The gradients' data arrays: the record's entries and each Tensor's data read once. */
 function gradArrays(where: string, grads: unknown): FloatArray[] {
@@ -73,7 +73,11 @@ export function clipGradNorm(grads: Record<string, Tensor>, maxNorm: number): nu
   const data = gradArrays(where, grads);
   const max = positive(where, 'maxNorm', maxNorm);
   // A private copy (same dtype): the values measured are the values scaled.
-  const copies = data.map((a) => (a instanceof Float64Array ? new Float64Array(a) : new Float32Array(a)));
+  const copies = data.map((a) => {
+    const c = allocateUninit(a instanceof Float64Array ? 'float64' : 'float32', a.length, where, 'grads');
+    c.set(a);
+    return c;
+  });
   const total = norm(where, copies);
   if (!Number.isFinite(total)) return total;
   const coef = max / (total + 1e-6);

@@ -14,9 +14,10 @@
 // the gradient 0 (PyTorch gives NaN there; a fully padded chunk is normal in truncated BPTT).
 //
 // Inputs are read once: every value of the output, target and mask is copied into a private
-// buffer (float64 for the numbers) and checked there, so an array that changes while the loss
-// runs (a getter, a Proxy, a SharedArrayBuffer written by another thread) cannot make the values
-// used differ from the values checked. Outputs, logits and targets must be finite (a RangeError
+// buffer and checked there, so an array that changes while the loss runs (a getter, a Proxy, a
+// SharedArrayBuffer written by another thread) cannot make the values used differ from the values
+// checked. The output's copy is the gradient's buffer: each element is read, then overwritten by
+// its gradient (no buffer beyond the gradient and the target's copy). Outputs, logits and targets must be finite (a RangeError
 // naming the argument otherwise). Everything is computed in doubles, so finite inputs give a
 // finite loss and gradient; where the true result does not fit (a float32 gradient above 3.4e38,
 // e.g. mseLoss of 3e38 against -3e38; a loss above 1.8e308 from float64 inputs) the loss throws a
@@ -27,7 +28,7 @@
 import { argRangeError, argTypeError, describe, formatShape, shapeError } from '../errors';
 import { readOptions } from '../nn/options';
 import { checkFinite } from '../nn/sequence';
-import { allocate, checkTensorArg, Tensor, type DType } from '../tensor';
+import { allocateUninit, checkTensorArg, Tensor, type DType, type FloatArray } from '../tensor';
 
 export interface LossResult {
   loss: number;
@@ -42,10 +43,10 @@ export interface MaskOption {
 interface Values {
   shape: readonly number[];
   dtype: DType;
-  values: Float64Array; // a private copy, every value finite
+  values: FloatArray; // a private copy in the tensor's dtype, every value finite
 }
 
-/** A Tensor argument's values, read once into a private float64 copy and checked finite. */
+/** A Tensor argument's values, read once into a private copy and checked finite. */
 function readTensor(where: string, arg: string, v: unknown, expected: string): Values {
   if (!(v instanceof Tensor)) throw argTypeError(where, arg, expected, v);
   let data: unknown;
@@ -56,7 +57,8 @@ function readTensor(where: string, arg: string, v: unknown, expected: string): V
   }
   const dtype: DType = data instanceof Float64Array ? 'float64' : 'float32';
   const t = checkTensorArg(where, arg, v, dtype);
-  const values = new Float64Array(t.data);
+  const values = allocateUninit(dtype, t.data.length, where, arg);
+  values.set(t.data);
   checkFinite(where, arg, values);
   return { shape: t.shape, dtype, values };
 }
@@ -106,25 +108,23 @@ function overflow(where: string, arg: string, what: string): RangeError {
 
 /** Shared driver of the elementwise losses: term(y, t) -> [loss term, its derivative] per element. */
 function elementwise(where: string, arg: string, y: unknown, target: unknown, mask: unknown,
-  term: (y: number, t: number) => [number, number], checkTarget?: (t: Float64Array) => void): LossResult {
-  const out = readOutput(where, arg, y);
-  const { shape, values: yv, rows, F } = out;
+  term: (y: number, t: number) => [number, number], checkTarget?: (t: FloatArray) => void): LossResult {
+  const { shape, dtype, values: grad, rows, F } = readOutput(where, arg, y); // the output's copy becomes the gradient
   const t = readTensor(where, 'target', target, `a Tensor of shape ${formatShape(shape)}`);
   if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) throw shapeError(where, 'target', `${formatShape(shape)} (the ${arg}'s)`, t.shape);
   checkTarget?.(t.values);
   const m = readMask(where, mask, rows);
-  const grad = allocate(out.dtype, yv.length);
   let valid = 0;
   for (let r = 0; r < rows; r++) if (!m || m[r]) valid++;
   const count = valid * F;
   let loss = 0;
   for (let r = 0; r < rows; r++) {
-    if (m && !m[r]) continue;
+    if (m && !m[r]) { grad.fill(0, r * F, (r + 1) * F); continue; }
     for (let j = r * F; j < (r + 1) * F; j++) {
-      const [l, dl] = term(yv[j], t.values[j]);
+      const [l, dl] = term(grad[j], t.values[j]);
       loss += l / count; // over the count term by term: a mean of finite terms never overflows
       grad[j] = dl / count;
-      if (grad[j] - grad[j] !== 0) throw overflow(where, arg, `a gradient of ${dl / count} at flat index ${j}, beyond the ${out.dtype} range (scale the values, or use float64)`);
+      if (grad[j] - grad[j] !== 0) throw overflow(where, arg, `a gradient of ${dl / count} at flat index ${j}, beyond the ${dtype} range (scale the values, or use float64)`);
     }
   }
   if (!Number.isFinite(loss)) throw overflow(where, arg, 'a loss term beyond the largest double');
@@ -160,7 +160,7 @@ export interface CrossEntropyOptions extends MaskOption {
 export function crossEntropy(logits: Tensor, target: ArrayLike<number> | Tensor, options?: CrossEntropyOptions): LossResult {
   const where = 'crossEntropy';
   const o = readOptions(where, 'options', options, ['mask', 'ignoreIndex']);
-  const { shape, dtype, values: z, rows, F: C } = readOutput(where, 'logits', logits);
+  const { shape, values: z, rows, F: C } = readOutput(where, 'logits', logits); // z becomes the gradient
   const ignore = o.ignoreIndex === undefined ? -100 : o.ignoreIndex;
   if (typeof ignore !== 'number' || !Number.isInteger(ignore)) throw argTypeError(where, 'ignoreIndex', 'an integer', ignore);
   let data: unknown = target;
@@ -182,32 +182,32 @@ export function crossEntropy(logits: Tensor, target: ArrayLike<number> | Tensor,
     cls[r] = k;
     count++;
   });
-  const grad = allocate(dtype, z.length);
   let loss = 0;
   for (let r = 0; r < rows; r++) {
-    if (cls[r] < 0) continue;
     const base = r * C;
+    if (cls[r] < 0) { z.fill(0, base, base + C); continue; }
     let mx = -Infinity;
     for (let j = 0; j < C; j++) if (z[base + j] > mx) mx = z[base + j];
     let s = 0;
     for (let j = 0; j < C; j++) s += Math.exp(z[base + j] - mx);
     const lse = mx + Math.log(s);
     loss += (lse - z[base + cls[r]]) / count;
-    // ∂/∂z_j = softmax_j - [j = target], over the mean's count (each in [-1, 1]: never overflows).
-    for (let j = 0; j < C; j++) grad[base + j] = Math.exp(z[base + j] - lse) / count;
-    grad[base + cls[r]] -= 1 / count;
+    // ∂/∂z_j = softmax_j - [j = target], over the mean's count (each in [-1, 1]: never overflows),
+    // written over the row's logits once they are read.
+    for (let j = 0; j < C; j++) z[base + j] = Math.exp(z[base + j] - lse) / count;
+    z[base + cls[r]] -= 1 / count;
   }
   // A row's term is at most its spread max - min (+ log C): finite for float32 logits, beyond the
   // largest double for float64 logits spread wider than that.
   if (!Number.isFinite(loss)) throw overflow(where, 'logits', 'a loss term beyond the largest double');
-  return { loss, grad: new Tensor(grad, shape), count };
+  return { loss, grad: new Tensor(z, shape), count };
 }
 
 /** logits and targets (probabilities in [0, 1]) of the same shape. */
 export function bceWithLogits(logits: Tensor, target: Tensor, options?: MaskOption): LossResult {
   const where = 'bceWithLogits';
   const o = readOptions(where, 'options', options, ['mask']);
-  const inUnit = (t: Float64Array) => {
+  const inUnit = (t: FloatArray) => {
     for (let i = 0; i < t.length; i++) if (!(t[i] >= 0 && t[i] <= 1)) throw argRangeError(where, 'target', 'values in [0, 1]', `${describe(t[i])} at flat index ${i}`);
   };
   return elementwise(where, 'logits', logits, target, o.mask, (z, y) => {
