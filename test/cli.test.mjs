@@ -163,6 +163,25 @@ describe('cli', function () {
       expect(none.err).to.match(/no model in .* to resume/);
     });
 
+    it('--resume after a kill before the first checkpoint starts at step 0 with the saved settings (it failed with a raw ENOENT)', async function () {
+      const killed = path.join(tmp, 'killed'), fresh = path.join(tmp, 'fresh');
+      const child = spawn(process.execPath, [bin, 'train', '--text', textFile, ...TINY, '--seconds', '30', '--checkpoint-every', '100000', '--out', killed], { cwd: root, env, stdio: 'ignore' });
+      // The settings are written before the first step; the first checkpoint would come at step 100000.
+      await new Promise((res) => { const check = () => (fs.existsSync(path.join(killed, 'charlm.json')) ? setTimeout(res, 100) : setTimeout(check, 10)); check(); });
+      child.kill('SIGKILL');
+      await new Promise((res) => child.on('exit', res));
+      expect(fs.existsSync(path.join(killed, 'checkpoint.safetensors'))).to.equal(false);
+      const r = cli('train', '--text', textFile, '--resume', '--steps', '3', '--out', killed);
+      expect(r.code, r.err).to.equal(0);
+      expect(r.err).to.contain(`cellstate train: --resume: ${killed} has no checkpoint yet (the run that started it stopped before its first one): starting at step 0 with its saved settings`);
+      expect(r.out).to.match(/training a character LSTM \(1 layer of 8,/).and.match(/trained 3 steps \(3 in this run/);
+      // The same weights as a fresh run with those settings.
+      expect(cli('train', '--text', textFile, ...TINY, '--steps', '3', '--out', fresh).code).to.equal(0);
+      const wk = readCheckpoint(path.join(killed, 'checkpoint.safetensors')).weights;
+      const wf = readCheckpoint(path.join(fresh, 'checkpoint.safetensors')).weights;
+      for (const k of Object.keys(wf)) expect(Buffer.from(wk[k].data.buffer).equals(Buffer.from(wf[k].data.buffer)), k).to.equal(true);
+    });
+
     it('Ctrl-C saves a final checkpoint and exits 130', async function () {
       const out = path.join(tmp, 'interrupted');
       const child = spawn(process.execPath, [bin, 'train', '--text', textFile, ...TINY, '--seconds', '30', '--out', out], { cwd: root, env });

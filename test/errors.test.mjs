@@ -1,7 +1,7 @@
 // Bad input: one line per case, with the error class and a fragment of the message that names the
 // argument and what was expected/received. Run on every backend.
 import { expect } from 'chai';
-import { LSTM, tensor, zeros, StaleCacheError } from 'cellstate';
+import { availableBackends, clipGradNorm, Linear, LSTM, mseLoss, Sequential, SGD, StaleCacheError, tensor, Trainer, zeros } from 'cellstate';
 import { backendCases } from './helpers/backends.mjs';
 
 const f32 = (shape) => zeros(shape, 'float32');
@@ -88,6 +88,48 @@ describe('bad input', function () {
         expect(() => a.loadStateDict(bad)).to.throw(RangeError, 'bias_hh_l0');
         expect(a.stateDict().weight_ih_l0.data).to.deep.equal(before.weight_ih_l0.data);
       });
+    });
+  }
+});
+
+// Issue #18, item 11: errors from the trainer, the losses and clipping name the function (the
+// fuzzer's NAMED pattern), instead of an engine error or a raw file-system message.
+describe('errors name the function: Trainer, losses, clipping', function () {
+  const NAMED = /^[^\s:]+( \([^)]*\))?: /;
+  const X = [[0.5], [0.25]];
+  const data = [{ x: X, y: [0.1, 0.2] }];
+  for (const backend of availableBackends()) {
+    describe(`on ${backend}`, function () {
+      const trainer = (loss = 'mse') => {
+        const model = new Sequential([new LSTM({ inputSize: 1, hiddenSize: 2, seed: 1, backend }), new Linear({ inFeatures: 2, outFeatures: 1, seed: 2 })]);
+        return new Trainer({ model, optimizer: new SGD(model, { lr: 0.1 }), loss, seed: 1 });
+      };
+      const fit = (o, t = trainer()) => t.fit(data, { epochs: 1, progress: 'none', ...o });
+      const cases = [
+        // an engine TypeError ("c.onBatchEnd is not a function", "Cannot read properties of null") before
+        ['a callback method that is not a function', () => fit({ callbacks: [{ onBatchEnd: 5 }] }), TypeError, 'Trainer.fit: callbacks[0].onBatchEnd: expected a function or undefined, got 5'],
+        ['a null callback', () => fit({ callbacks: [null] }), TypeError, 'Trainer.fit: callbacks[0]: expected a callback object'],
+        ['a progressStream without write', () => fit({ progress: 'json', progressStream: {} }), TypeError, 'Trainer.fit: progressStream: expected a writable stream'],
+        ['a custom loss returning a number', () => fit({}, trainer(() => 5)), TypeError, "Trainer.fit: the loss function's result: expected { loss: number, grad: Tensor of shape [2, 1, 1] (the output's), count: number >= 0 }, got 5"],
+        ['a custom loss returning a bad gradient', () => fit({}, trainer(() => ({ loss: 1, grad: 3, count: 1 }))), TypeError, "Trainer.fit: the loss function's result.grad: expected a Tensor of shape [2, 1, 1]"],
+        ['evaluate with such a loss', async () => trainer(() => 5).evaluate(data), TypeError, "Trainer.evaluate: the loss function's result: expected"],
+        // silently taken as NaN before (early stopping then never saw an improvement)
+        ['a minDelta that is not a number', () => fit({ earlyStopping: { minDelta: 'abc' } }), RangeError, 'Trainer.fit: earlyStopping.minDelta: expected a finite number >= 0, got "abc"'],
+        // a raw "ENOENT: no such file or directory" / "EBADF: bad file descriptor" (42 was read as a file descriptor) before
+        ['loading a missing checkpoint', async () => trainer().loadCheckpoint('/nonexistent-cellstate/ck.safetensors'), Error, "Trainer.loadCheckpoint: file: ENOENT: no such file or directory, open '/nonexistent-cellstate/ck.safetensors'"],
+        ['a checkpoint "path" that is a number', async () => trainer().loadCheckpoint(42), TypeError, 'Trainer.loadCheckpoint: file: expected a file path, got 42'],
+        ['saving into a missing folder', async () => trainer().saveCheckpoint('/nonexistent-cellstate/ck.safetensors'), Error, 'Trainer.saveCheckpoint: file: ENOENT'],
+        ['a loss of NaN targets', async () => mseLoss(tensor([[1]]), tensor([[NaN]])), RangeError, 'mseLoss: target: expected finite values, got NaN at flat index 0'],
+        ['clipping a record that is not one', async () => clipGradNorm(5, 1), TypeError, 'clipGradNorm: grads: expected an object mapping names to gradient Tensors, got 5'],
+      ];
+      for (const [name, fn, cls, frag] of cases) {
+        it(`${name}: ${cls.name} "${frag.slice(0, 60)}…"`, async function () {
+          const err = await Promise.resolve().then(fn).then(() => null, (e) => e);
+          expect(err, 'an error').to.be.instanceOf(cls);
+          expect(err.message).to.match(NAMED).and.contain(frag);
+          if (frag.includes('ENOENT')) expect(err.code).to.equal('ENOENT'); // still a file-system error
+        });
+      }
     });
   }
 });

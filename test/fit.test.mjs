@@ -131,6 +131,24 @@ describe('Trainer', function () {
         for (const v of Object.values(weights(model)).flat()) expect(Number.isFinite(v)).to.equal(true);
       });
     }
+    it('an output the loss refuses (its float32 gradient would overflow) is a non-finite loss under the policy', async function () {
+      for (const backend of availableBackends()) {
+        const model = new Sequential([new LSTM({ inputSize: 1, hiddenSize: 2, seed: 1, backend }), new Linear({ inFeatures: 2, outFeatures: 1, seed: 2 })]);
+        const sd = model.stateDict();
+        sd['1.bias'].data.fill(3.4e38); // output ≈ 3.4e38 against a target of -1: ∂mse = 6.8e38
+        model.loadStateDict(sd);
+        const before = weights(model);
+        const one = [{ x: [[0.5]], y: [-1] }];
+        const t = new Trainer({ model, optimizer: new SGD(model, { lr: 0.1 }), loss: 'mse', seed: 1 });
+        const err = await t.fit(one, { epochs: 1, batchSize: 1, progress: 'none' }).catch((e) => e);
+        expect(err, backend).to.be.instanceOf(NonFiniteError);
+        expect(err).to.include({ what: 'loss', epoch: 1, batch: 1, step: 1 });
+        expect(err.message).to.match(/the loss cannot be computed \(mseLoss: output: expected values whose loss and gradient are finite, got a gradient of 6\.\d+e\+38/);
+        expect(weights(model)).to.deep.equal(before);
+        const skip = new Trainer({ model, optimizer: new SGD(model, { lr: 0.1 }), loss: 'mse', seed: 1, nonFinite: 'skip' });
+        expect((await skip.fit(one, { epochs: 1, batchSize: 1, progress: 'none' }))[0]).to.include({ steps: 0, skipped: 1 });
+      }
+    });
     it('an update that overflows the weights is undone and reported', async function () {
       const model = makeModel('ts');
       const before = weights(model);

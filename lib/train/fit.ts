@@ -16,7 +16,7 @@
 // after epoch k and resumed computes exactly what the uninterrupted run does on the same backend.
 
 import type { Writable } from 'node:stream';
-import { argRangeError, argTypeError, describe } from '../errors';
+import { argRangeError, argTypeError, describe, formatShape, shapeError } from '../errors';
 import { isRecurrent, type Layer } from '../nn/layer';
 import { optionalBool, readOptions } from '../nn/options';
 import type { SequentialState } from '../nn/sequential';
@@ -119,7 +119,7 @@ export class Trainer {
   readonly schedule: Schedule | null;
   /** Epochs completed (continues across fit() calls and checkpoint resumes). */
   epoch = 0;
-  private readonly lossFn: (y: Tensor, t: Targets) => LossResult;
+  private readonly lossFn: (y: Tensor, t: Targets, where: string) => LossResult;
   private readonly classes: boolean;
   private readonly clipNorm: number | null;
   private readonly clipValue: number | null;
@@ -153,7 +153,8 @@ export class Trainer {
     if (!isOptimizer) throw argTypeError(where, 'optimizer', 'an Optimizer (SGD, Adam, AdamW, RMSprop)', opt);
     this.optimizer = opt;
     if (typeof o.loss === 'function') {
-      this.lossFn = o.loss as LossFn;
+      const fn = o.loss as LossFn;
+      this.lossFn = (y, t, where) => checkLossResult(where, fn(y, t), y.shape);
       this.classes = optionalBool(where, 'classTargets', o.classTargets, false);
     } else if (typeof o.loss === 'string' && Object.prototype.hasOwnProperty.call(LOSSES, o.loss)) {
       this.lossFn = LOSSES[o.loss as LossName];
@@ -192,18 +193,24 @@ export class Trainer {
     const tbptt = o.tbptt === undefined || o.tbptt === null ? null : posInt(where, 'tbptt', o.tbptt);
     const { samples, features } = checkSamples(where, 'data', data, true);
     const validation = o.validation ? checkSamples(where, 'validation', o.validation, true) : null;
-    const callbacks = (o.callbacks ?? []) as Callback[];
-    if (!Array.isArray(callbacks)) throw argTypeError(where, 'callbacks', 'an array of callback objects', callbacks);
+    const callbacks = readCallbacks(where, o.callbacks);
     const es = o.earlyStopping ? readOptions(where, 'earlyStopping', o.earlyStopping, ['monitor', 'patience', 'minDelta', 'restoreBest']) : null;
     const monitor = (es?.monitor ?? (validation ? 'valLoss' : 'loss')) as 'valLoss' | 'loss';
     if (es && monitor !== 'loss' && monitor !== 'valLoss') throw argTypeError(where, 'earlyStopping.monitor', "'loss' or 'valLoss'", es.monitor);
     if (monitor === 'valLoss' && es && !validation) throw argTypeError(where, 'earlyStopping.monitor', "'loss' (no validation data given)", 'valLoss');
     const patience = es ? posInt(where, 'earlyStopping.patience', es.patience, 3) : 0;
-    const minDelta = es?.minDelta === undefined ? 0 : Number(es.minDelta);
+    const minDelta = es?.minDelta ?? 0;
+    if (typeof minDelta !== 'number' || !(minDelta >= 0) || !Number.isFinite(minDelta)) throw argRangeError(where, 'earlyStopping.minDelta', 'a finite number >= 0', describe(minDelta));
     const restoreBest = es ? optionalBool(where, 'earlyStopping.restoreBest', es.restoreBest, true) : false;
     const mode = (o.progress ?? 'auto') as ProgressMode;
     if (!['auto', 'bar', 'json', 'none'].includes(mode)) throw argTypeError(where, 'progress', "'auto', 'bar', 'json' or 'none'", mode);
-    const progress = new Progress(mode, (o.progressStream ?? process.stderr) as Writable);
+    const stream = o.progressStream ?? process.stderr;
+    let writable = false;
+    try {
+      writable = typeof (stream as Writable).write === 'function';
+    } catch { /* a throwing getter: not a stream */ }
+    if (!writable) throw argTypeError(where, 'progressStream', 'a writable stream (an object with a write method)', stream);
+    const progress = new Progress(mode, stream as Writable);
 
     const history: EpochLog[] = [];
     let best = Infinity, wait = 0, bestWeights: Record<string, Tensor> | null = null;
@@ -224,7 +231,7 @@ export class Trainer {
         sum += r.sum; count += r.count; steps += r.steps; skipped += r.skipped;
         seqs += batch.indices.length; tokens += batch.tokens;
         progress.batch(bi + 1, batches.length, count ? sum / count : 0, seqs, tokens);
-        for (const c of callbacks) c.onBatchEnd?.({ epoch: epochNo, batch: bi + 1, loss: r.count ? r.sum / r.count : 0, step: this.optimizer.stepCount }, this);
+        for (const c of callbacks) c.onBatchEnd?.call(c.self, { epoch: epochNo, batch: bi + 1, loss: r.count ? r.sum / r.count : 0, step: this.optimizer.stepCount }, this);
         await new Promise((res) => setImmediate(res)); // let the event loop breathe between batches
       }
       this.epoch = epochNo;
@@ -234,7 +241,7 @@ export class Trainer {
       if (validation) log.valLoss = this.evaluate(validation.samples, { batchSize }).loss;
       history.push(log);
       progress.epochEnd(log);
-      for (const c of callbacks) c.onEpochEnd?.(log, this);
+      for (const c of callbacks) c.onEpochEnd?.call(c.self, log, this);
       if (es) {
         const v = monitor === 'valLoss' ? log.valLoss! : log.loss;
         if (v < best - minDelta) {
@@ -258,7 +265,7 @@ export class Trainer {
       const idx = samples.slice(i, i + batchSize).map((_, k) => i + k);
       const batch = makeBatch(samples, idx, features, this.model.dtype);
       const y = this.model.forward(batch.x, { lengths: batch.lengths }).output;
-      const r = this.lossFn(y, makeTargets(where, samples, batch, y.shape, this.classes, this.model.dtype));
+      const r = this.lossFn(y, makeTargets(where, samples, batch, y.shape, this.classes, this.model.dtype), where);
       sum += r.loss * r.count; count += r.count;
     }
     return { loss: count ? sum / count : 0, count };
@@ -286,12 +293,12 @@ export class Trainer {
 
   /** Save model, optimizer and trainer state (epoch, step, RNG) atomically. */
   saveCheckpoint(file: string): void {
-    saveCheckpoint(file, { model: this.model, optimizer: this.optimizer, trainer: { epoch: this.epoch, step: this.optimizer.stepCount, rng: this.rng.state() } });
+    fileCall('Trainer.saveCheckpoint', file, () => saveCheckpoint(file, { model: this.model, optimizer: this.optimizer, trainer: { epoch: this.epoch, step: this.optimizer.stepCount, rng: this.rng.state() } }));
   }
 
   /** Restore everything saveCheckpoint wrote; the next fit() continues where that run was. */
   loadCheckpoint(file: string): void {
-    const ck = loadCheckpoint(file, { model: this.model, optimizer: this.optimizer });
+    const ck = fileCall('Trainer.loadCheckpoint', file, () => loadCheckpoint(file, { model: this.model, optimizer: this.optimizer }));
     if (ck.trainer) {
       this.epoch = ck.trainer.epoch;
       this.rng = Rng.fromState(ck.trainer.rng);
@@ -309,9 +316,17 @@ export class Trainer {
       const r = this.model.forwardTrain(x, { lengths, state });
       state = r.state;
       const targets = makeTargets('Trainer.fit', samples, batch, r.output.shape, this.classes, this.model.dtype, t0);
-      const L = this.lossFn(r.output, targets);
-      if (L.count === 0) continue; // a fully padded chunk: nothing to learn from
       const where = `epoch ${epoch}, batch ${bi}${tbptt ? `, steps ${t0}..${t0 + Tc - 1}` : ''} (optimizer step ${this.optimizer.stepCount + 1})`;
+      let L: LossResult;
+      try {
+        L = this.lossFn(r.output, targets, 'Trainer.fit');
+      } catch (e) {
+        // The losses refuse a non-finite output, and one whose loss or gradient would overflow.
+        if (!(e instanceof RangeError) || !/^\S+: (output|logits): expected (finite values|values whose loss and gradient are finite)/.test(e.message)) throw e;
+        if (this.fail('loss', `the loss cannot be computed (${e.message}) at ${where}`, epoch, bi)) { skipped++; state = null; continue; }
+        throw e;
+      }
+      if (L.count === 0) continue; // a fully padded chunk: nothing to learn from
       if (!Number.isFinite(L.loss)) {
         if (this.fail('loss', `the loss is ${L.loss} at ${where}`, epoch, bi)) { skipped++; state = null; continue; }
       }
@@ -351,6 +366,68 @@ export class Trainer {
   private fail(what: 'loss' | 'gradient', msg: string, epoch: number, bi: number): boolean {
     if (this.nonFinite === 'skip') return true;
     throw new NonFiniteError(`Trainer.fit: ${msg}; the weights were not updated (nonFinite: 'skip' drops such steps instead)`, what, epoch, bi, this.optimizer.stepCount + 1);
+  }
+}
+
+type Method = (...args: unknown[]) => unknown;
+
+/** The callbacks, each entry and method read once (called with the callback object as `this`). */
+function readCallbacks(where: string, value: unknown): { self: object; onBatchEnd?: Method; onEpochEnd?: Method }[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value)) throw argTypeError(where, 'callbacks', 'an array of callback objects', value);
+  let list: unknown[];
+  try {
+    list = Array.from(value as unknown[]);
+  } catch (e) {
+    throw argTypeError(where, 'callbacks', `an array of callback objects that can be read (reading it threw: ${(e as Error)?.message ?? e})`, undefined);
+  }
+  return list.map((c, i) => {
+    if (c === null || typeof c !== 'object') throw argTypeError(where, `callbacks[${i}]`, 'a callback object { onBatchEnd?, onEpochEnd? }', c);
+    const out: { self: object; onBatchEnd?: Method; onEpochEnd?: Method } = { self: c };
+    for (const k of ['onBatchEnd', 'onEpochEnd'] as const) {
+      let f: unknown;
+      try {
+        f = (c as Callback)[k];
+      } catch (e) {
+        throw argTypeError(where, `callbacks[${i}].${k}`, `a readable method (its getter threw: ${(e as Error)?.message ?? e})`, undefined);
+      }
+      if (f !== undefined && typeof f !== 'function') throw argTypeError(where, `callbacks[${i}].${k}`, 'a function or undefined', f);
+      if (f) out[k] = f as Method;
+    }
+    return out;
+  });
+}
+
+/** A custom loss function's result: { loss: number, grad: Tensor of the output's shape, count >= 0 }, each read once. */
+function checkLossResult(where: string, r: unknown, shape: readonly number[]): LossResult {
+  const arg = "the loss function's result";
+  const expected = `{ loss: number, grad: Tensor of shape ${formatShape(shape)} (the output's), count: number >= 0 }`;
+  if (r === null || typeof r !== 'object') throw argTypeError(where, arg, expected, r);
+  let loss: unknown, grad: unknown, count: unknown;
+  try {
+    ({ loss, grad, count } = r as LossResult);
+  } catch (e) {
+    throw argTypeError(where, arg, `${expected} (reading it threw: ${(e as Error)?.message ?? e})`, undefined);
+  }
+  if (typeof loss !== 'number') throw argTypeError(where, `${arg}.loss`, 'a number', loss);
+  if (!(grad instanceof Tensor)) throw argTypeError(where, `${arg}.grad`, `a Tensor of shape ${formatShape(shape)} (the output's)`, grad);
+  if (grad.shape.length !== shape.length || grad.shape.some((d, i) => d !== shape[i])) throw shapeError(where, `${arg}.grad`, `${formatShape(shape)} (the output's)`, grad.shape);
+  if (typeof count !== 'number' || !(count >= 0) || !Number.isFinite(count)) throw argRangeError(where, `${arg}.count`, 'a finite number >= 0', describe(count));
+  return { loss, grad, count };
+}
+
+/**
+ * A checkpoint read or write: `file` must be a path (a number would be taken as a file
+ * descriptor); a file-system error (ENOENT, EACCES, …) keeps its class and code, and its message
+ * names the call.
+ */
+function fileCall<T>(where: string, file: unknown, f: () => T): T {
+  if (typeof file !== 'string' || file === '') throw argTypeError(where, 'file', 'a file path', file);
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof Error && typeof (e as NodeJS.ErrnoException).code === 'string' && (e as NodeJS.ErrnoException).syscall) e.message = `${where}: file: ${e.message}`;
+    throw e;
   }
 }
 

@@ -19,6 +19,7 @@ import {
 } from 'cellstate';
 import { makeAsyncTargets } from './fuzz-async.mjs';
 import { makeserveTargets } from './fuzz-serve.mjs';
+import { makelossesTargets } from './fuzz-losses.mjs';
 
 // Errors the API may throw for bad input: argument errors and the library's documented classes.
 const ALLOWED = new Set(['TypeError', 'RangeError', 'SafetensorsError', 'UnsupportedModelError', 'StaleCacheError', 'BackendUnavailableError', 'NonFiniteError']);
@@ -479,6 +480,7 @@ function makeTargets(r, backends) {
   });
   T.push(...makeserveTargets(r, backends));
   T.push(...makeAsyncTargets(r, backends, fail));
+  T.push(...makelossesTargets(r, backends));
   return T;
 }
 
