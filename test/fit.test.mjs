@@ -37,7 +37,30 @@ describe('Trainer', function () {
   });
 
   for (const backend of availableBackends()) {
+    it(`${backend}: fit trains on the data as passed at the call; changing it while fit runs changes nothing`, async function () {
+      const train = async (disturb) => {
+        const m = makeModel(backend, 3);
+        const t = new Trainer({ model: m, optimizer: new Adam(m, { lr: 0.01 }), loss: 'mse', seed: 4 });
+        const d = data.map((s) => ({ x: s.x.map((v) => (Array.isArray(v) ? v.slice() : v)), y: Array.isArray(s.y) ? s.y.slice() : s.y }));
+        const p = t.fit(d, { epochs: 2, batchSize: 8, progress: 'none' });
+        if (disturb) for (const s of d) { s.x.fill(s.x[0] instanceof Array ? [NaN] : NaN); if (Array.isArray(s.y)) s.y.fill(1e6); else s.y = 1e6; }
+        await p;
+        return weights(m);
+      };
+      expect(await train(true)).to.deep.equal(await train(false));
+    });
+    it(`${backend}: non-finite targets are refused before training, naming the sample`, async function () {
+      const m = makeModel(backend);
+      const t = new Trainer({ model: m, optimizer: new SGD(m, { lr: 0.1 }), loss: 'mse', seed: 1 });
+      const d = data.slice(0, 4).map((s) => ({ x: s.x, y: Array.isArray(s.y) ? s.y.slice() : s.y }));
+      if (Array.isArray(d[2].y)) d[2].y[1] = NaN; else d[2].y = NaN;
+      const before = weights(m);
+      await t.fit(d, { epochs: 1, progress: 'none' }).then(() => expect.fail('NaN target accepted'),
+        (e) => { expect(e).to.be.instanceOf(RangeError); expect(e.message).to.match(/^Trainer\.fit: data\[2\]\.y(\[1\])?: expected finite target values, got NaN/); });
+      expect(weights(m)).to.deep.equal(before);
+    });
     it(`${backend}: save, load and continue gives bit-identical weights to an uninterrupted run`, async function () {
+
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cellstate-resume-'));
       const ck = path.join(dir, 'run.safetensors');
       const setup = () => {

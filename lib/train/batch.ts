@@ -29,24 +29,54 @@ export interface Batch {
 /** Check every sample once; returns the per-step feature count (0 for scalar steps). */
 export function checkSamples(where: string, arg: string, data: unknown, needTargets: boolean): { samples: Sample[]; features: number } {
   if (!Array.isArray(data) || data.length === 0) throw argTypeError(where, arg, 'a non-empty array of samples { x, y }', data);
+  // A private copy, each value read once and checked there: training reads samples across awaits
+  // (fit yields between batches), so changes the caller makes meanwhile must not reach it.
+  const n = data.length;
+  const samples: Sample[] = new Array(n);
   let features = -1;
-  data.forEach((s: unknown, i: number) => {
+  for (let i = 0; i < n; i++) {
+    const s: unknown = data[i];
     if (s === null || typeof s !== 'object') throw argTypeError(where, `${arg}[${i}]`, 'a sample { x, y }', s);
     const x = (s as Sample).x;
     if (!isSeq(x) || x.length === 0) throw argTypeError(where, `${arg}[${i}].x`, 'a non-empty array of steps', x);
-    const f = typeof x[0] === 'number' ? 0 : isSeq(x[0]) ? (x[0] as ArrayLike<number>).length : -1;
-    if (f < 0) throw argTypeError(where, `${arg}[${i}].x[0]`, 'a number or an array of numbers', x[0]);
+    const len = x.length;
+    const steps: Step[] = new Array(len);
+    for (let t = 0; t < len; t++) steps[t] = copyStep(x[t] as Step);
+    const f = typeof steps[0] === 'number' ? 0 : isSeq(steps[0]) ? (steps[0] as ArrayLike<number>).length : -1;
+    if (f < 0) throw argTypeError(where, `${arg}[${i}].x[0]`, 'a number or an array of numbers', steps[0]);
     if (features === -1) features = f;
     if (f !== features) throw argRangeError(where, `${arg}[${i}].x`, `steps of ${features || 'scalar'} features like the samples before it`, `${f || 'scalar'} features`);
-    for (let t = 0; t < x.length; t++) {
-      const v = x[t];
+    for (let t = 0; t < len; t++) {
+      const v = steps[t];
       if (f === 0 ? !Number.isFinite(v) : !(isSeq(v) && (v as ArrayLike<number>).length === f && allFinite(v as ArrayLike<number>))) {
         throw argRangeError(where, `${arg}[${i}].x[${t}]`, f === 0 ? 'a finite number' : `${f} finite numbers`, describe(v));
       }
     }
-    if (needTargets && (s as Sample).y === undefined) throw argTypeError(where, `${arg}[${i}].y`, 'a target', undefined);
-  });
-  return { samples: data as Sample[], features };
+    const y0 = (s as Sample).y;
+    if (needTargets && y0 === undefined) throw argTypeError(where, `${arg}[${i}].y`, 'a target', undefined);
+    const y = y0 === undefined ? undefined : isSeq(y0) ? Array.from(y0 as ArrayLike<Step>, copyStep) : copyStep(y0 as Step);
+    const bad = firstNonFiniteTarget(y);
+    if (bad) throw argRangeError(where, `${arg}[${i}].y${bad.at}`, 'finite target values', describe(bad.v));
+    samples[i] = y === undefined ? { x: steps } : { x: steps, y };
+  }
+  return { samples, features };
+}
+
+/** A step (a number, or an array of numbers) copied, each value read once; anything else as is. */
+function copyStep(v: Step): Step {
+  return isSeq(v) ? Array.from(v as ArrayLike<number>) : v;
+}
+
+/** The first NaN or ±Infinity among a target's numbers (its shape is checked against the model later). */
+function firstNonFiniteTarget(y: unknown): { at: string; v: number } | null {
+  if (typeof y === 'number') return Number.isFinite(y) ? null : { at: '', v: y };
+  if (!Array.isArray(y)) return null;
+  for (let t = 0; t < y.length; t++) {
+    const e: unknown = y[t];
+    if (typeof e === 'number' && !Number.isFinite(e)) return { at: `[${t}]`, v: e };
+    if (Array.isArray(e)) for (let c = 0; c < e.length; c++) if (typeof e[c] === 'number' && !Number.isFinite(e[c])) return { at: `[${t}][${c}]`, v: e[c] };
+  }
+  return null;
 }
 
 function isSeq(v: unknown): v is ArrayLike<unknown> {
