@@ -27,7 +27,7 @@ function changes() {
     const now = Object.getOwnPropertyDescriptors(target);
     for (const k of Reflect.ownKeys(now)) {
       const a = saved[k], b = now[k];
-      if (!a || a.value !== b.value || a.get !== b.get || a.set !== b.set) found.push(`${label}.${String(k)}`);
+      if (!Object.prototype.hasOwnProperty.call(saved, k) || a.value !== b.value || a.get !== b.get || a.set !== b.set) found.push(`${label}.${String(k)}`);
     }
   }
   return found;
@@ -35,7 +35,7 @@ function changes() {
 /** Put Object.prototype and Object back as they were (so one failure does not poison the run). */
 function restore() {
   for (const [target, saved] of [[Object.prototype, PROTO], [Object, OBJECT]]) {
-    for (const k of Reflect.ownKeys(target)) if (!(k in saved)) delete target[k];
+    for (const k of Reflect.ownKeys(target)) if (!Object.prototype.hasOwnProperty.call(saved, k)) delete target[k];
     for (const k of Reflect.ownKeys(saved)) Object.defineProperty(target, k, saved[k]);
   }
 }
