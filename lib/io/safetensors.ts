@@ -125,15 +125,15 @@ export function decodeSafetensors(bytes: Uint8Array, options?: { maxHeaderBytes?
   }
   if (header === null || typeof header !== 'object' || Array.isArray(header)) fail('header is not a JSON object');
   const dataStart = 8 + n, dataLen = total - dataStart;
-  const metadata: Record<string, string> = Object.create(null);
+  let metadata: Record<string, string> = Object.create(null);
   const entries: { name: string; dtype: string; shape: number[]; begin: number; end: number }[] = [];
-  for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
+  for (const name of Object.keys(header as object)) {
+    const raw = (header as Record<string, unknown>)[name];
     if (name === '__metadata__') {
       if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) fail('__metadata__ is not an object of strings');
-      for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
-        if (typeof v !== 'string') fail(`__metadata__['${k}'] is not a string`);
-        metadata[k] = v as string;
-      }
+      for (const k of Object.keys(raw as object)) if (typeof (raw as Record<string, unknown>)[k] !== 'string') fail(`__metadata__['${k}'] is not a string`);
+      // JSON.parse made this object and nothing else holds it: it becomes the null-prototype record, uncopied.
+      metadata = Object.setPrototypeOf(raw as object, null) as Record<string, string>;
       continue;
     }
     const where = `tensor '${name}'`;
@@ -158,7 +158,7 @@ export function decodeSafetensors(bytes: Uint8Array, options?: { maxHeaderBytes?
     const [begin, end] = off as number[];
     if (begin > end || end > dataLen) fail(`${where} has data_offsets [${begin}, ${end}] outside the data buffer of ${dataLen} bytes`);
     if (end - begin !== elems * size) fail(`${where} has ${end - begin} bytes of data, its dtype ${e.dtype} and shape [${(e.shape as number[]).join(', ')}] need ${elems * size}`);
-    entries.push({ name, dtype: e.dtype as string, shape: (e.shape as number[]).slice(), begin, end });
+    entries.push({ name, dtype: e.dtype as string, shape: e.shape as number[], begin, end });
   }
   // The entries must tile the data buffer: no holes, no overlaps, nothing left over.
   const sorted = entries.slice().sort((a, b) => a.begin - b.begin || a.end - b.end);
