@@ -172,7 +172,7 @@ function manifestGroups(manifest: unknown): Group[] {
       if (names.has(name)) throw argTypeError(WHERE, `${what}.name`, 'each weight name listed once', name);
       names.add(name);
       bytes += n;
-      if (!Number.isSafeInteger(bytes)) throw argRangeError(WHERE, `weightsManifest[${gi}]`, 'weights of less than 2^53 bytes in all', `more`);
+      if (!Number.isSafeInteger(bytes)) throw argRangeError(WHERE, `weightsManifest[${gi}].weights`, 'less than 2^53 bytes in all', `more by weight ${si}`);
       return { name, shape: ((s as Config).shape as number[]).slice(), bytes: n };
     });
     return { paths: ps as string[], specs, bytes };
