@@ -48,7 +48,8 @@ export interface TfjsModelSource {
   modelJson: unknown;
   /**
    * The weight data: one buffer holding every shard concatenated in manifest order, an array with
-   * one buffer per shard path in manifest order, or an object keyed by shard path.
+   * one buffer per shard path in manifest order, or an object keyed by shard path. Each shard path
+   * may be listed once in the manifest, and each group's buffers must hold exactly its weights.
    */
   weights: Bytes | Bytes[] | Record<string, Bytes>;
 }
