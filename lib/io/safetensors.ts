@@ -64,7 +64,7 @@ export function encodeSafetensors(tensors: Record<string, Tensor> | Map<string, 
   if (metadata) {
     const md = readEntries(where, 'metadata', metadata);
     for (const [k, v] of md) if (typeof v !== 'string') throw argTypeError(where, `metadata['${k}']`, 'a string', v);
-    header.__metadata__ = nameRecord(where, 'metadata', md); // a key such as "__proto__" is kept as a name
+    header.__metadata__ = nameRecord(md); // a key such as "__proto__" is kept as a name
   }
   let offset = 0;
   for (const [name, t] of entries) {

@@ -4,7 +4,7 @@
 //
 // readEntries and nameRecord are the one way untrusted names (from option objects, state dicts,
 // files) become keys: a null-prototype record, so `__proto__`, `constructor` or `toString` are
-// plain names there and can never reach Object.prototype, filled only after every name passed.
+// plain names there and can never reach Object.prototype (filled after the caller checked every name).
 
 import { argRangeError, argTypeError, describe } from '../errors';
 
@@ -26,20 +26,13 @@ export function readEntries<V = unknown>(where: string, arg: string, value: obje
 }
 
 /**
- * A null-prototype record of [name, value] pairs. Every name is checked first (`accept`, if
- * given, returns why a name is refused, or null; a repeated name is refused), and only then is
- * anything stored.
+ * A null-prototype record of [name, value] pairs, for names that were already checked: there a
+ * name such as `__proto__` or `constructor` is an ordinary key (never a setter or an inherited
+ * property), and a record cannot be polluted through Object.prototype.
  */
-export function nameRecord<V>(where: string, arg: string, entries: Iterable<readonly [string, V]>, accept?: (name: string) => string | null): Record<string, V> {
-  const list = [...entries];
-  const seen = new Set<string>();
-  for (const [k] of list) {
-    const why = accept?.(k) ?? (seen.has(k) ? 'a name given once' : null);
-    if (why !== null) throw argTypeError(where, `${arg}[${describe(k)}]`, why, k);
-    seen.add(k);
-  }
+export function nameRecord<V>(entries: Iterable<readonly [string, V]>): Record<string, V> {
   const out: Record<string, V> = Object.create(null);
-  for (const [k, v] of list) out[k] = v;
+  for (const [k, v] of entries) out[k] = v;
   return out;
 }
 
@@ -56,7 +49,7 @@ export function readOptions(where: string, arg: string, value: unknown, known: r
   for (const k of keys) {
     if (!known.includes(k)) throw argTypeError(where, `${arg}.${k}`, `one of the known ${noun} (${known.join(', ')})`, k);
   }
-  return nameRecord(where, arg, keys.map((k): [string, unknown] => {
+  return nameRecord(keys.map((k): [string, unknown] => {
     try {
       return [k, (value as Options)[k]];
     } catch (e) {

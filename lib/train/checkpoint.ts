@@ -65,7 +65,6 @@ export function saveCheckpoint(file: string, parts: { model: CheckpointModel; op
 export function readCheckpoint(file: string): Checkpoint {
   const f = readSafetensors(file);
   const fail = (msg: string): never => { throw new SafetensorsError(`${file}: ${msg}`); };
-  const record = <V>(entries: [string, V][]) => nameRecord('readCheckpoint', file, entries);
   const md = f.metadata;
   if (md.format !== CHECKPOINT_FORMAT) fail(`not a cellstate checkpoint (metadata format is ${JSON.stringify(md.format)}, expected "${CHECKPOINT_FORMAT}")`);
   if (md.format_version !== String(CHECKPOINT_VERSION)) fail(`checkpoint format version ${JSON.stringify(md.format_version)} is not supported (this library reads ${CHECKPOINT_VERSION})`);
@@ -83,7 +82,7 @@ export function readCheckpoint(file: string): Checkpoint {
   }
   // Every name the file gives becomes a key of a null-prototype record (never of a plain object),
   // and only after each one was checked against what the metadata declares.
-  const weights = record(model);
+  const weights = nameRecord(model);
   let optimizer: OptimizerState | null = null;
   if (md.optimizer !== undefined) {
     const o = parse('optimizer') as { kind?: unknown; options?: unknown; step?: unknown; lr?: unknown; slots?: unknown };
@@ -92,8 +91,8 @@ export function readCheckpoint(file: string): Checkpoint {
     const listed = new Set(o.slots as string[]);
     const unlisted = slotTensors.find(([slot]) => !listed.has(slot));
     if (unlisted) fail(`tensor 'optimizer.${unlisted[0]}.${unlisted[1]}' belongs to no optimizer slot listed in the metadata`);
-    const slots = record([...listed].map((s) => [s, record(slotTensors.filter(([slot]) => slot === s).map(([, name, t]) => [name, t]))]));
-    const options = record(Object.entries(o.options as Record<string, number | boolean>));
+    const slots = nameRecord([...listed].map((s) => [s, nameRecord(slotTensors.filter(([slot]) => slot === s).map(([, name, t]) => [name, t]))]));
+    const options = nameRecord(Object.entries(o.options as Record<string, number | boolean>));
     optimizer = { kind: o.kind as OptimizerKind, options, step: o.step as number, lr: o.lr as number, slots };
   } else if (slotTensors.length) fail('optimizer tensors without optimizer metadata');
   let trainer: TrainerState | null = null;
