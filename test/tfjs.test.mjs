@@ -297,12 +297,18 @@ describe('loadTfjsModel: hostile and unsupported inputs', function () {
       fs.writeFileSync(path.join(outside, 'secret.bin'), base.weights);
       fs.symlinkSync(path.join(outside, 'secret.bin'), path.join(dir, 'group1-shard1of1.bin'));
       expect(() => loadTfjsModel(dir)).to.throw(TypeError, /weight shard "group1-shard1of1.bin": expected a file inside the model directory .*, got a link to .*secret\.bin/);
-      // model.json itself may not lead outside either.
+      // model.json found in a directory may not lead outside it either (a path to it is read as given).
       const dir2 = path.join(root, 'model2');
       fs.mkdirSync(dir2);
       fs.writeFileSync(path.join(outside, 'model.json'), JSON.stringify(base.modelJson));
       fs.symlinkSync(path.join(outside, 'model.json'), path.join(dir2, 'model.json'));
       expect(() => loadTfjsModel(dir2)).to.throw(TypeError, /model\.json: expected a file inside the model directory/);
+      // A shard that is not a regular file (a FIFO would block the read forever) is refused.
+      const dir3 = path.join(root, 'model3');
+      fs.mkdirSync(dir3);
+      fs.writeFileSync(path.join(dir3, 'model.json'), JSON.stringify(base.modelJson));
+      fs.mkdirSync(path.join(dir3, 'group1-shard1of1.bin'));
+      expect(() => loadTfjsModel(dir3)).to.throw(TypeError, 'weight shard "group1-shard1of1.bin": expected a regular file');
       // A symlink within the directory, and the model directory itself reached through a symlink, are fine.
       fs.rmSync(path.join(dir, 'group1-shard1of1.bin'));
       fs.writeFileSync(path.join(dir, 'real.bin'), base.weights);

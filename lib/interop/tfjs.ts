@@ -101,17 +101,21 @@ function realInside(realDir: string, file: string, what: string): string {
   return real;
 }
 
-/** model.json (the path given, or model.json in the directory given) and its real directory. */
+/**
+ * model.json and the real model directory. A path to model.json is read as given (the caller named
+ * it); model.json in a directory given must really be inside it, like the shards.
+ */
 function readModelJson(p: string): { modelJson: unknown; dir: string } {
-  let jsonPath = p;
+  let jsonPath = p, isDir = false;
   try {
-    if (fs.statSync(p).isDirectory()) jsonPath = path.join(p, 'model.json');
+    isDir = fs.statSync(p).isDirectory();
+    if (isDir) jsonPath = path.join(p, 'model.json');
   } catch (e) {
     throw argTypeError(WHERE, 'source', `an existing path (${(e as Error).message})`, p);
   }
   let dir: string;
   try { dir = fs.realpathSync(path.dirname(jsonPath)); } catch (e) { throw argTypeError(WHERE, 'source', `an existing path (${(e as Error).message})`, p); }
-  const real = realInside(dir, path.join(dir, path.basename(jsonPath)), jsonPath);
+  const real = isDir ? realInside(dir, path.join(dir, 'model.json'), jsonPath) : jsonPath;
   let text: string;
   try { text = fs.readFileSync(real, 'utf8'); } catch (e) { throw argTypeError(WHERE, 'source', `a readable model.json (${(e as Error).message})`, jsonPath); }
   let modelJson: unknown;
@@ -132,7 +136,11 @@ function readShards(dir: string, groups: Group[]): Uint8Array[] {
       }
       return realInside(dir, path.join(dir, rel), `weight shard ${JSON.stringify(rel)}`);
     });
-    const size = real.reduce((a, f) => a + fs.statSync(f).size, 0);
+    const size = real.reduce((a, f, i) => {
+      const st = fs.statSync(f);
+      if (!st.isFile()) throw new TypeError(`${WHERE}: weight shard ${JSON.stringify(g.paths[i])}: expected a regular file`);
+      return a + st.size;
+    }, 0);
     if (size !== g.bytes) throw new RangeError(`${WHERE}: weightsManifest[${gi}]: its shards hold ${size} bytes but its weights need ${g.bytes}`);
     return real;
   });
