@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  Adam, CHECKPOINT_FORMAT, Linear, loadCheckpoint, LSTM, readCheckpoint, readSafetensors, SafetensorsError, saveCheckpoint, Sequential, SGD, Tanh,
+  Adam, CHECKPOINT_FORMAT, encodeSafetensors, Linear, loadCheckpoint, LSTM, readCheckpoint, readSafetensors, SafetensorsError, saveCheckpoint, Sequential, SGD, Tanh, Tensor,
 } from 'cellstate';
 import { Rng } from './helpers/random.mjs';
 
@@ -62,6 +62,25 @@ describe('checkpoints', function () {
     fs.writeFileSync(file, Buffer.concat([bytes.subarray(0, 20), Buffer.from('X'), bytes.subarray(21)]));
     expect(() => readCheckpoint(file)).to.throw(SafetensorsError);
     expect(() => readCheckpoint(path.join(dir, 'missing.safetensors'))).to.throw(/ENOENT/);
+  });
+
+  it('a checkpoint whose optimizer buffers are NaN or float64 is refused, and nothing changes', function () {
+    const a = model(1), oa = new Adam(a);
+    const file = path.join(dir, 'a.safetensors');
+    saveCheckpoint(file, { model: a, optimizer: oa });
+    const f = readSafetensors(file);
+    const rewrite = (edit) => {
+      const ts = new Map([...f.tensors].map(([n, t]) => [n, new Tensor(t.data.slice(), t.shape)]));
+      edit(ts);
+      fs.writeFileSync(file, Buffer.concat(encodeSafetensors(ts, { ...f.metadata })));
+    };
+    const b = model(9), ob = new Adam(b), before = JSON.stringify(b.stateDict()), optBefore = JSON.stringify(ob.stateDict());
+    rewrite((ts) => { ts.get('optimizer.exp_avg_sq.2.bias').data[0] = NaN; });
+    expect(() => loadCheckpoint(file, { model: b, optimizer: ob })).to.throw(RangeError, "Adam.loadStateDict: state.slots.exp_avg_sq['2.bias']: expected finite numbers (in float32), got NaN at flat index 0");
+    rewrite((ts) => { const t = ts.get('optimizer.exp_avg.0.weight_ih_l0'); ts.set('optimizer.exp_avg.0.weight_ih_l0', new Tensor(Float64Array.from(t.data), t.shape)); });
+    expect(() => loadCheckpoint(file, { model: b, optimizer: ob })).to.throw(TypeError, "Adam.loadStateDict: state.slots.exp_avg['0.weight_ih_l0'].data: expected a Float32Array");
+    expect(JSON.stringify(b.stateDict())).to.equal(before);
+    expect(JSON.stringify(ob.stateDict())).to.equal(optBefore);
   });
 
   // CELLSTATE_KILL_ROUNDS (default 6) kills more writers: scripts/harden.sh runs a longer loop.

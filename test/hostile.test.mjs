@@ -94,4 +94,38 @@ describe('hostile arguments (fuzzer findings)', function () {
       expect(() => onnx.forward({ x })).to.throw(RangeError, 'feeds.x: expected 2 elements');
     });
   });
+  describe('loadStateDict loads what it checked (each value read once into a staging copy)', function () {
+    for (const { backend, dtype } of backendCases()) {
+      const make = () => new LSTM({ inputSize: 2, hiddenSize: 3, seed: 1, backend, dtype });
+      const finiteWeights = (m) => Object.values(m.stateDict()).every((t) => t.data.every(Number.isFinite));
+
+      it(`${backend} ${dtype}: an array whose entries read finite once and NaN afterwards`, function () {
+        const m = make(), sd = make().stateDict();
+        const src = Array.from(sd.bias_ih_l0.data), reads = new Map();
+        const data = new Proxy(src, { get(t, k) { if (typeof k === 'string' && /^\d+$/.test(k)) { reads.set(k, (reads.get(k) ?? 0) + 1); if (reads.get(k) > 1) return NaN; } return t[k]; } });
+        m.loadStateDict({ ...sd, bias_ih_l0: { shape: [12], data } });
+        expect(finiteWeights(m)).to.equal(true);
+        expect(Array.from(m.stateDict().bias_ih_l0.data)).to.deep.equal(Array.from(sd.bias_ih_l0.data));
+        expect(Math.max(...reads.values())).to.equal(1);
+      });
+
+      it(`${backend} ${dtype}: a typed array changed by another entry's getter after it was checked`, function () {
+        const m = make(), sd = make().stateDict();
+        const ih = sd.weight_ih_l0.data.slice(), want = Array.from(ih);
+        // weight_ih_l0 is checked first; reading weight_hh_l0's data then poisons it.
+        const weights = { ...sd, weight_ih_l0: { shape: sd.weight_ih_l0.shape, data: ih },
+          weight_hh_l0: { shape: sd.weight_hh_l0.shape, get data() { ih.fill(NaN); return sd.weight_hh_l0.data; } } };
+        m.loadStateDict(weights);
+        expect(finiteWeights(m)).to.equal(true);
+        expect(Array.from(m.stateDict().weight_ih_l0.data)).to.deep.equal(want);
+      });
+    }
+
+    it('a finite float64 value that overflows a float32 parameter is refused (the copy is what is checked)', function () {
+      const m = new Linear({ inFeatures: 1, outFeatures: 1, seed: 1 }), before = Array.from(m.stateDict().weight.data);
+      expect(() => m.loadStateDict({ weight: { shape: [1, 1], data: Float64Array.of(1e39) }, bias: { shape: [1], data: [0] } }))
+        .to.throw(RangeError, 'Linear.loadStateDict: weights: weight: expected finite numbers (in float32), got Infinity at flat index 0');
+      expect(Array.from(m.stateDict().weight.data)).to.deep.equal(before);
+    });
+  });
 });

@@ -169,6 +169,55 @@ describe('optimizers: 6 random steps against the textbook rules; native equals t
     expect(() => new SGD(bag({ p: [1] })).loadStateDict(oa.stateDict())).to.throw(TypeError, /state.kind: expected 'SGD', got "Adam"/);
   });
 
+  describe('loadStateDict checks the values it loads (finite, the optimizer\'s dtype), read once', function () {
+    for (const backend of availableBackends()) {
+      const setup = () => {
+        const m = bag({ p: [1, 2, 3], q: [4, 5] });
+        const opt = new SGD(m, { lr: 0.1, momentum: 0.9, backend });
+        opt.step({ p: tensor([1, 1, 1]), q: tensor([1, 1]) });
+        return { m, opt, good: opt.stateDict(), before: JSON.stringify(Object.values(opt.stateDict().slots.momentum_buffer).map((t) => Array.from(t.data))) };
+      };
+      const bufs = (opt) => JSON.stringify(Object.values(opt.stateDict().slots.momentum_buffer).map((t) => Array.from(t.data)));
+      const withBuf = (good, name, t) => ({ ...good, slots: { momentum_buffer: { ...good.slots.momentum_buffer, [name]: t } } });
+
+      it(`${backend}: NaN or infinite buffers are a RangeError naming the buffer; nothing changes`, function () {
+        for (const bad of [NaN, Infinity, -Infinity]) {
+          const { opt, good, before } = setup();
+          expect(() => opt.loadStateDict({ ...withBuf(good, 'q', tensor([0, bad])), step: 7 }))
+            .to.throw(RangeError, `SGD.loadStateDict: state.slots.momentum_buffer['q']: expected finite numbers (in float32), got ${bad} at flat index 1`);
+          expect(bufs(opt)).to.equal(before);
+          expect(opt.stepCount).to.equal(1);
+        }
+      });
+
+      it(`${backend}: a buffer of another dtype is refused, not converted`, function () {
+        const { opt, good, before } = setup();
+        expect(() => opt.loadStateDict(withBuf(good, 'p', tensor([1, 2, 3], [3], 'float64'))))
+          .to.throw(TypeError, "SGD.loadStateDict: state.slots.momentum_buffer['p'].data: expected a Float32Array (the model's dtype is float32), got Float64Array(3)");
+        expect(bufs(opt)).to.equal(before);
+      });
+
+      it(`${backend}: a buffer changed by another entry's getter after it was read is loaded as read`, function () {
+        const { opt, good } = setup();
+        const p = good.slots.momentum_buffer.p, want = Array.from(p.data);
+        const slot = { p, get q() { p.data.fill(NaN); return good.slots.momentum_buffer.q; } };
+        let threw = null;
+        try { opt.loadStateDict({ ...good, slots: { momentum_buffer: slot } }); } catch (e) { threw = e; }
+        // Either refused (the getter ran before p was copied) or loaded as checked: never NaN.
+        if (threw) expect(threw).to.be.instanceOf(RangeError);
+        else expect(Array.from(opt.stateDict().slots.momentum_buffer.p.data)).to.deep.equal(want);
+        expect(Object.values(opt.stateDict().slots.momentum_buffer).every((t) => t.data.every(Number.isFinite))).to.equal(true);
+      });
+    }
+
+    it('float64 optimizers refuse float32 buffers', function () {
+      const m = bag({ p: [1, 2] }, 'float64'), opt = new Adam(m, { backend: 'ts' });
+      const good = opt.stateDict();
+      expect(() => opt.loadStateDict({ ...good, slots: { ...good.slots, exp_avg: { p: tensor([0, 0]) } } }))
+        .to.throw(TypeError, "Adam.loadStateDict: state.slots.exp_avg['p'].data: expected a Float64Array (the model's dtype is float64), got Float32Array(2)");
+    });
+  });
+
   it('validates options and gradients, naming them', function () {
     const m = bag({ p: [1, 2] });
     expect(() => new Adam(m, { beta1: 1 })).to.throw(RangeError, /Adam: beta1: expected a number in \[0, 1\)/);

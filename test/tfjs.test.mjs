@@ -228,9 +228,9 @@ describe('loadTfjsModel: hostile and unsupported inputs', function () {
   const edit = (fn) => { const s = clone(); fn(s); return s; };
 
   const cases = [
-    ['truncated weight data', () => ({ ...clone(), weights: base.weights.slice(0, base.weights.length - 3) }), RangeError, 'expected at least'],
+    ['truncated weight data', () => ({ ...clone(), weights: base.weights.slice(0, base.weights.length - 3) }), RangeError, "bytes (the manifest's weights), got"],
     ['extra weight bytes', () => ({ ...clone(), weights: new Uint8Array(base.weights.length + 4) }), RangeError, "bytes (the manifest's weights), got"],
-    ['a truncated shard (array form)', () => ({ ...clone(), weights: [base.weights.slice(0, 10)] }), RangeError, 'truncated shard?'],
+    ['a truncated shard (array form)', () => ({ ...clone(), weights: [base.weights.slice(0, 10)] }), RangeError, 'its shards hold 10 bytes but its weights need'],
     ['too many shard buffers', () => ({ ...clone(), weights: [base.weights, base.weights] }), RangeError, 'expected 1 shard buffers'],
     ['a missing shard (object form)', () => ({ ...clone(), weights: { 'other.bin': base.weights } }), TypeError, 'missing the shard "group1-shard1of1.bin"'],
     ['a weight missing from the manifest', () => edit((s) => {
@@ -260,6 +260,14 @@ describe('loadTfjsModel: hostile and unsupported inputs', function () {
     ['model.json that is not JSON', () => ({ modelJson: '{"modelTopology": ', weights: base.weights }), RangeError, 'modelJson: expected JSON'],
     ['no weightsManifest', () => edit((s) => { delete s.modelJson.weightsManifest; }), TypeError, 'weightsManifest: expected an array'],
     ['not a model at all', () => 42, TypeError, 'source: expected a path to model.json'],
+    // A path listed twice would cost its bytes twice (the shards were concatenated before any check).
+    ['a shard path listed twice', () => edit((s) => { s.modelJson.weightsManifest[0].paths.push('group1-shard1of1.bin'); s.weights = { 'group1-shard1of1.bin': base.weights }; }),
+      TypeError, 'paths: expected each shard path listed once, got "group1-shard1of1.bin"'],
+    ['a shard path repeated in another group', () => edit((s) => { s.modelJson.weightsManifest.push({ paths: ['group1-shard1of1.bin'], weights: [] }); s.weights = [base.weights, base.weights]; }),
+      TypeError, 'weightsManifest[1].paths: expected each shard path listed once'],
+    ['a weight name listed twice', () => edit((s) => { const ws = s.modelJson.weightsManifest[0].weights; ws.push({ ...ws[0] }); }), TypeError, 'name: expected each weight name listed once'],
+    ['a huge declared shape with a small shard', () => edit((s) => { s.modelJson.weightsManifest[0].weights[0].shape = [2 ** 20, 2 ** 20]; s.weights = [base.weights]; }),
+      RangeError, 'its shards hold'],
   ];
   for (const [label, make, cls, frag] of cases) {
     it(`${label}: ${cls.name} (${frag})`, function () {
@@ -277,5 +285,64 @@ describe('loadTfjsModel: hostile and unsupported inputs', function () {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('a symlink inside the model directory that leads outside it is refused; a symlinked model directory works', function () {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'cellstate-tfjs-'));
+    try {
+      const dir = path.join(root, 'model'), outside = path.join(root, 'outside');
+      fs.mkdirSync(dir);
+      fs.mkdirSync(outside);
+      fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify(base.modelJson));
+      fs.writeFileSync(path.join(outside, 'secret.bin'), base.weights);
+      fs.symlinkSync(path.join(outside, 'secret.bin'), path.join(dir, 'group1-shard1of1.bin'));
+      expect(() => loadTfjsModel(dir)).to.throw(TypeError, /weight shard "group1-shard1of1.bin": expected a file inside the model directory .*, got a link to .*secret\.bin/);
+      // model.json found in a directory may not lead outside it either (a path to it is read as given).
+      const dir2 = path.join(root, 'model2');
+      fs.mkdirSync(dir2);
+      fs.writeFileSync(path.join(outside, 'model.json'), JSON.stringify(base.modelJson));
+      fs.symlinkSync(path.join(outside, 'model.json'), path.join(dir2, 'model.json'));
+      expect(() => loadTfjsModel(dir2)).to.throw(TypeError, /model\.json: expected a file inside the model directory/);
+      // A shard that is not a regular file (a FIFO would block the read forever) is refused.
+      const dir3 = path.join(root, 'model3');
+      fs.mkdirSync(dir3);
+      fs.writeFileSync(path.join(dir3, 'model.json'), JSON.stringify(base.modelJson));
+      fs.mkdirSync(path.join(dir3, 'group1-shard1of1.bin'));
+      expect(() => loadTfjsModel(dir3)).to.throw(TypeError, 'weight shard "group1-shard1of1.bin": expected a regular file');
+      // A symlink within the directory, and the model directory itself reached through a symlink, are fine.
+      fs.rmSync(path.join(dir, 'group1-shard1of1.bin'));
+      fs.writeFileSync(path.join(dir, 'real.bin'), base.weights);
+      fs.symlinkSync('real.bin', path.join(dir, 'group1-shard1of1.bin'));
+      fs.symlinkSync(dir, path.join(root, 'link'));
+      const x = tensor(randomInput(3, [1, 3, 2]), [1, 3, 2]);
+      const want = loadTfjsModel(base).forward(x).data;
+      expect(Array.from(loadTfjsModel(path.join(root, 'link')).forward(x).data)).to.deep.equal(Array.from(want));
+      expect(Array.from(loadTfjsModel(path.join(root, 'link', 'model.json')).forward(x).data)).to.deep.equal(Array.from(want));
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('a shard file larger than the manifest says is refused before it is read', function () {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cellstate-tfjs-'));
+    try {
+      fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify(base.modelJson));
+      fs.writeFileSync(path.join(dir, 'group1-shard1of1.bin'), new Uint8Array(base.weights.length + 8));
+      expect(() => loadTfjsModel(dir)).to.throw(RangeError, `weightsManifest[0]: its shards hold ${base.weights.length + 8} bytes but its weights need ${base.weights.length}`);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('weights split across shards at any byte load the same as one buffer', function () {
+    const x = tensor(randomInput(4, [2, 3, 2]), [2, 3, 2]);
+    const want = Array.from(loadTfjsModel(base).forward(x).data);
+    const b = base.weights, cuts = [0, 1, 7, 13, 13, b.length - 2, b.length];
+    const paths = cuts.slice(1).map((_, i) => `s${i}.bin`);
+    const parts = cuts.slice(1).map((c, i) => b.slice(cuts[i], c));
+    const mj = JSON.parse(JSON.stringify(base.modelJson));
+    mj.weightsManifest[0].paths = paths;
+    expect(Array.from(loadTfjsModel({ modelJson: mj, weights: parts }).forward(x).data)).to.deep.equal(want);
+    expect(Array.from(loadTfjsModel({ modelJson: mj, weights: Object.fromEntries(paths.map((p, i) => [p, parts[i]])) }).forward(x).data)).to.deep.equal(want);
   });
 });

@@ -25,6 +25,7 @@
 // All model building is in buildLayer() below (one place to reconcile with a future Sequential).
 
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { isBackendName } from '../backend';
 import type { BackendName, CellKind } from '../backend/types';
@@ -47,7 +48,8 @@ export interface TfjsModelSource {
   modelJson: unknown;
   /**
    * The weight data: one buffer holding every shard concatenated in manifest order, an array with
-   * one buffer per shard path in manifest order, or an object keyed by shard path.
+   * one buffer per shard path in manifest order, or an object keyed by shard path. Each shard path
+   * may be listed once in the manifest, and each group's buffers must hold exactly its weights.
    */
   weights: Bytes | Bytes[] | Record<string, Bytes>;
 }
@@ -57,6 +59,7 @@ export interface LoadTfjsOptions {
 }
 
 const WHERE = 'loadTfjsModel';
+const LITTLE = os.endianness() === 'LE';
 
 interface WeightEntry { name: string; shape: number[]; data: Float32Array }
 
@@ -67,8 +70,8 @@ export function loadTfjsModel(source: string | TfjsModelSource, options?: LoadTf
   const o = readOptions(WHERE, 'options', options, ['backend']);
   if (o.backend !== undefined && !isBackendName(o.backend)) throw argTypeError(WHERE, 'options.backend', "'ts' or 'native'", o.backend);
   const backend = o.backend as BackendName | undefined;
-  let modelJson: unknown, weights: TfjsModelSource['weights'];
-  if (typeof source === 'string') ({ modelJson, weights } = readFromDisk(source));
+  let modelJson: unknown, weights: unknown, dir: string | null = null;
+  if (typeof source === 'string') ({ modelJson, dir } = readModelJson(source));
   else if (source !== null && typeof source === 'object' && 'modelJson' in source && 'weights' in source) ({ modelJson, weights } = source);
   else throw argTypeError(WHERE, 'source', 'a path to model.json (or its directory), or { modelJson, weights }', source);
 
@@ -77,9 +80,8 @@ export function loadTfjsModel(source: string | TfjsModelSource, options?: LoadTf
   }
   if (modelJson === null || typeof modelJson !== 'object') throw argTypeError(WHERE, 'modelJson', 'the object in model.json', modelJson);
   const mj = modelJson as Config;
-  const manifest = mj.weightsManifest;
-  if (!Array.isArray(manifest)) throw argTypeError(WHERE, 'modelJson.weightsManifest', 'an array of weight groups', manifest);
-  const entries = decodeWeights(manifest, weights);
+  const groups = manifestGroups(mj.weightsManifest);
+  const entries = decodeWeights(groups, dir === null ? weights : readShards(dir, groups));
   const layers = layerConfigs(mj.modelTopology);
   const built: Layer[] = [];
   for (const l of layers) {
@@ -90,34 +92,61 @@ export function loadTfjsModel(source: string | TfjsModelSource, options?: LoadTf
   return new LayerStack(built);
 }
 
-function readFromDisk(p: string): { modelJson: unknown; weights: Record<string, Bytes> } {
-  let jsonPath = p;
+/** The real path of `file`, which must lie inside the real directory `realDir` (symlinks resolved). */
+function realInside(realDir: string, file: string, what: string): string {
+  let real: string;
+  try { real = fs.realpathSync(file); } catch (e) { throw new TypeError(`${WHERE}: ${what}: cannot read it (${(e as Error).message})`); }
+  const rel = path.relative(realDir, real);
+  if (!rel || rel.startsWith('..') || path.isAbsolute(rel)) throw new TypeError(`${WHERE}: ${what}: expected a file inside the model directory ${realDir}, got a link to ${real}`);
+  return real;
+}
+
+/**
+ * model.json and the real model directory. A path to model.json is read as given (the caller named
+ * it); model.json in a directory given must really be inside it, like the shards.
+ */
+function readModelJson(p: string): { modelJson: unknown; dir: string } {
+  let jsonPath = p, isDir = false;
   try {
-    if (fs.statSync(p).isDirectory()) jsonPath = path.join(p, 'model.json');
+    isDir = fs.statSync(p).isDirectory();
+    if (isDir) jsonPath = path.join(p, 'model.json');
   } catch (e) {
     throw argTypeError(WHERE, 'source', `an existing path (${(e as Error).message})`, p);
   }
+  let dir: string;
+  try { dir = fs.realpathSync(path.dirname(jsonPath)); } catch (e) { throw argTypeError(WHERE, 'source', `an existing path (${(e as Error).message})`, p); }
+  const real = isDir ? realInside(dir, path.join(dir, 'model.json'), jsonPath) : jsonPath;
   let text: string;
-  try { text = fs.readFileSync(jsonPath, 'utf8'); } catch (e) { throw argTypeError(WHERE, 'source', `a readable model.json (${(e as Error).message})`, jsonPath); }
+  try { text = fs.readFileSync(real, 'utf8'); } catch (e) { throw argTypeError(WHERE, 'source', `a readable model.json (${(e as Error).message})`, jsonPath); }
   let modelJson: unknown;
   try { modelJson = JSON.parse(text); } catch (e) { throw new RangeError(`${WHERE}: ${jsonPath}: expected JSON, got a parse error: ${(e as Error).message}`); }
-  const dir = path.dirname(jsonPath);
-  const weights: Record<string, Bytes> = {};
-  const manifest = (modelJson as Config)?.weightsManifest;
-  if (Array.isArray(manifest)) {
-    for (const g of manifest) {
-      const paths = (g as Config)?.paths;
-      if (!Array.isArray(paths)) continue;
-      for (const rel of paths) {
-        // Shards live next to model.json: no absolute paths, no '..', no URLs.
-        if (typeof rel !== 'string' || !rel || path.isAbsolute(rel) || rel.split(/[\\/]/).includes('..') || /^[a-z]+:/i.test(rel)) {
-          throw argTypeError(WHERE, 'weightsManifest[].paths', 'file names relative to model.json (no absolute paths or ..)', rel);
-        }
-        try { weights[rel] = fs.readFileSync(path.join(dir, rel)); } catch (e) { throw new TypeError(`${WHERE}: weight shard ${JSON.stringify(rel)}: cannot read it (${(e as Error).message})`); }
+  return { modelJson, dir };
+}
+
+/**
+ * The shards next to model.json, one buffer per manifest path: relative names only (no absolute
+ * paths, '..' or URLs), each really inside the model directory once symlinks are resolved, and
+ * each group's file sizes checked against its weights before anything is read.
+ */
+function readShards(dir: string, groups: Group[]): Uint8Array[] {
+  const files = groups.map((g, gi) => {
+    const real = g.paths.map((rel) => {
+      if (!rel || path.isAbsolute(rel) || rel.split(/[\\/]/).includes('..') || /^[a-z]+:/i.test(rel)) {
+        throw argTypeError(WHERE, 'weightsManifest[].paths', 'file names relative to model.json (no absolute paths or ..)', rel);
       }
-    }
-  }
-  return { modelJson, weights };
+      return realInside(dir, path.join(dir, rel), `weight shard ${JSON.stringify(rel)}`);
+    });
+    const size = real.reduce((a, f, i) => {
+      const st = fs.statSync(f);
+      if (!st.isFile()) throw new TypeError(`${WHERE}: weight shard ${JSON.stringify(g.paths[i])}: expected a regular file`);
+      return a + st.size;
+    }, 0);
+    if (size !== g.bytes) throw new RangeError(`${WHERE}: weightsManifest[${gi}]: its shards hold ${size} bytes but its weights need ${g.bytes}`);
+    return real;
+  });
+  return files.flat().map((f, i) => {
+    try { return fs.readFileSync(f); } catch (e) { throw new TypeError(`${WHERE}: weight shard ${JSON.stringify(groups.flatMap((g) => g.paths)[i])}: cannot read it (${(e as Error).message})`); }
+  });
 }
 
 function asU8(b: unknown, what: string): Uint8Array {
@@ -126,70 +155,92 @@ function asU8(b: unknown, what: string): Uint8Array {
   throw argTypeError(WHERE, what, 'an ArrayBuffer, Buffer or typed array', b);
 }
 
-/** Every weight of the manifest as float32, with every size checked against the bytes given. */
-function decodeWeights(manifest: unknown[], weights: unknown): Map<string, WeightEntry> {
-  const groups = manifest.map((g, gi) => {
-    const paths = (g as Config)?.paths, ws = (g as Config)?.weights;
-    if (!Array.isArray(paths) || !paths.every((p) => typeof p === 'string')) throw argTypeError(WHERE, `weightsManifest[${gi}].paths`, 'an array of shard paths', paths);
+interface Group { paths: string[]; specs: { name: string; shape: number[]; bytes: number }[]; bytes: number }
+
+/**
+ * The weight manifest, every spec validated and sized before any weight byte is looked at: shard
+ * paths and weight names must each be listed once (a repeated path would otherwise cost its
+ * bytes again for every listing).
+ */
+function manifestGroups(manifest: unknown): Group[] {
+  if (!Array.isArray(manifest)) throw argTypeError(WHERE, 'modelJson.weightsManifest', 'an array of weight groups', manifest);
+  const paths = new Set<string>(), names = new Set<string>();
+  return manifest.map((g, gi) => {
+    const ps = (g as Config)?.paths, ws = (g as Config)?.weights;
+    if (!Array.isArray(ps) || !ps.every((p) => typeof p === 'string')) throw argTypeError(WHERE, `weightsManifest[${gi}].paths`, 'an array of shard paths', ps);
     if (!Array.isArray(ws)) throw argTypeError(WHERE, `weightsManifest[${gi}].weights`, 'an array of weight specs', ws);
-    return { paths: paths as string[], specs: ws };
+    for (const p of ps as string[]) {
+      if (paths.has(p)) throw argTypeError(WHERE, `weightsManifest[${gi}].paths`, 'each shard path listed once', p);
+      paths.add(p);
+    }
+    let bytes = 0;
+    const specs = ws.map((s, si) => {
+      const what = `weightsManifest[${gi}].weights[${si}]`;
+      const n = specBytes(s, what);
+      const name = (s as Config).name as string;
+      if (names.has(name)) throw argTypeError(WHERE, `${what}.name`, 'each weight name listed once', name);
+      names.add(name);
+      bytes += n;
+      if (!Number.isSafeInteger(bytes)) throw argRangeError(WHERE, `weightsManifest[${gi}].weights`, 'less than 2^53 bytes in all', `more by weight ${si}`);
+      return { name, shape: ((s as Config).shape as number[]).slice(), bytes: n };
+    });
+    return { paths: ps as string[], specs, bytes };
   });
-  // Bytes of each group: its shards concatenated.
-  const groupBytes: Uint8Array[] = [];
+}
+
+/**
+ * Every weight of the manifest as float32. The bytes of each group (its shards, in order) are
+ * checked against its weights' sizes before anything is allocated, and read in place: shards are
+ * never concatenated.
+ */
+function decodeWeights(groups: Group[], weights: unknown): Map<string, WeightEntry> {
+  const groupParts: Uint8Array[][] = [];
   if (weights instanceof ArrayBuffer || ArrayBuffer.isView(weights)) {
     // One buffer: all groups back to back; split by the manifest's own sizes.
     const all = asU8(weights, 'weights');
+    const need = groups.reduce((a, g) => a + g.bytes, 0);
+    if (need !== all.length) throw new RangeError(`${WHERE}: weights: expected ${need} bytes (the manifest's weights), got ${all.length}`);
     let off = 0;
-    groups.forEach((g, gi) => {
-      const n = g.specs.reduce((a: number, s, si) => a + specBytes(s, `weightsManifest[${gi}].weights[${si}]`), 0);
-      if (off + n > all.length) throw new RangeError(`${WHERE}: weights: expected at least ${off + n} bytes for the weights the manifest lists, got ${all.length}`);
-      groupBytes.push(all.subarray(off, off + n));
-      off += n;
-    });
-    if (off !== all.length) throw new RangeError(`${WHERE}: weights: expected ${off} bytes (the manifest's weights), got ${all.length}`);
-  } else {
+    for (const g of groups) { groupParts.push([all.subarray(off, off + g.bytes)]); off += g.bytes; }
+  } else if (Array.isArray(weights)) {
+    const count = groups.reduce((a, g) => a + g.paths.length, 0);
+    if (weights.length !== count) throw new RangeError(`${WHERE}: weights: expected ${count} shard buffers (one per manifest path), got ${weights.length}`);
     let k = 0;
-    for (const [gi, g] of groups.entries()) {
-      const parts = g.paths.map((p) => {
-        if (Array.isArray(weights)) {
-          if (k >= weights.length) throw new RangeError(`${WHERE}: weights: expected one buffer per shard path (at least ${k + 1}), got ${weights.length}`);
-          return asU8(weights[k++], `weights[${k - 1}]`);
-        }
-        if (weights === null || typeof weights !== 'object') throw argTypeError(WHERE, 'weights', 'a buffer, an array of shard buffers or an object keyed by shard path', weights);
-        const b = Object.prototype.hasOwnProperty.call(weights, p) ? (weights as Record<string, unknown>)[p] : undefined;
-        if (b === undefined) throw new TypeError(`${WHERE}: weights: missing the shard ${JSON.stringify(p)} of weightsManifest[${gi}]`);
-        return asU8(b, `weights[${JSON.stringify(p)}]`);
-      });
-      const total = parts.reduce((a, b) => a + b.length, 0);
-      const cat = new Uint8Array(total);
-      let off = 0;
-      for (const p of parts) { cat.set(p, off); off += p.length; }
-      groupBytes.push(cat);
-    }
-    if (Array.isArray(weights) && k !== weights.length) throw new RangeError(`${WHERE}: weights: expected ${k} shard buffers (one per manifest path), got ${weights.length}`);
+    for (const g of groups) groupParts.push(g.paths.map(() => asU8(weights[k], `weights[${k++}]`)));
+  } else {
+    if (weights === null || typeof weights !== 'object') throw argTypeError(WHERE, 'weights', 'a buffer, an array of shard buffers or an object keyed by shard path', weights);
+    groups.forEach((g, gi) => groupParts.push(g.paths.map((p) => {
+      const b = Object.prototype.hasOwnProperty.call(weights, p) ? (weights as Record<string, unknown>)[p] : undefined;
+      if (b === undefined) throw new TypeError(`${WHERE}: weights: missing the shard ${JSON.stringify(p)} of weightsManifest[${gi}]`);
+      return asU8(b, `weights[${JSON.stringify(p)}]`);
+    })));
   }
+  groups.forEach((g, gi) => {
+    const size = groupParts[gi].reduce((a, b) => a + b.length, 0);
+    if (size !== g.bytes) throw new RangeError(`${WHERE}: weightsManifest[${gi}]: its shards hold ${size} bytes but its weights need ${g.bytes}`);
+  });
   const out = new Map<string, WeightEntry>();
   groups.forEach((g, gi) => {
-    const bytes = groupBytes[gi];
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    let off = 0;
-    g.specs.forEach((s, si) => {
-      const what = `weightsManifest[${gi}].weights[${si}]`;
-      const n = specBytes(s, what);
-      const spec = s as Config;
-      if (off + n > bytes.length) {
-        throw new RangeError(`${WHERE}: weight ${JSON.stringify(spec.name)}: expected ${n} bytes at offset ${off} of its shard group, but the group has only ${bytes.length} bytes (truncated shard?)`);
+    const parts = groupParts[gi];
+    let part = 0, off = 0;
+    for (const spec of g.specs) {
+      const data = new Float32Array(spec.bytes / 4), bytes = new Uint8Array(data.buffer);
+      for (let done = 0; done < spec.bytes;) {
+        while (off === parts[part].length) { part++; off = 0; }
+        const take = Math.min(spec.bytes - done, parts[part].length - off);
+        bytes.set(parts[part].subarray(off, off + take), done);
+        done += take;
+        off += take;
       }
-      const shape = spec.shape as number[];
-      const data = new Float32Array(n / 4);
-      for (let i = 0; i < data.length; i++) data[i] = view.getFloat32(off + 4 * i, true);
+      if (!LITTLE) {
+        const view = new DataView(data.buffer);
+        for (let i = 0; i < data.length; i++) data[i] = view.getFloat32(4 * i, true);
+      }
       for (let i = 0; i < data.length; i++) {
         if (!Number.isFinite(data[i])) throw new RangeError(`${WHERE}: weight ${JSON.stringify(spec.name)}: expected finite values, got ${data[i]} at flat index ${i}`);
       }
-      out.set(spec.name as string, { name: spec.name as string, shape, data });
-      off += n;
-    });
-    if (off !== bytes.length) throw new RangeError(`${WHERE}: weightsManifest[${gi}]: its shards hold ${bytes.length} bytes but its weights need ${off}`);
+      out.set(spec.name, { name: spec.name, shape: spec.shape, data });
+    }
   });
   return out;
 }

@@ -14,11 +14,14 @@
 // entry has exactly dtype/shape/data_offsets with a known dtype, non-negative integer dims and
 // offsets; each entry's byte size equals its element count times its dtype's size; and the
 // entries tile the data buffer exactly (sorted by offset, no gap, no overlap, none past the end;
-// this also catches duplicate names, which JSON.parse would otherwise merge silently).
+// this also catches duplicate names, which JSON.parse would otherwise merge silently). Names
+// (tensor names, metadata keys) are keys of a Map or a null-prototype record only, so `__proto__`,
+// `constructor` or `toString` are plain names.
 
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { argTypeError } from '../errors';
+import { readEntries, nameRecord } from '../nn/options';
 import { checkTensorArg, Tensor } from '../tensor';
 import { writeFileAtomic } from './atomic-write';
 
@@ -45,6 +48,7 @@ export interface SafetensorsTensor {
 
 export interface SafetensorsFile {
   tensors: Map<string, SafetensorsTensor>;
+  /** A null-prototype record: a key such as `__proto__` or `constructor` is just a name. */
   metadata: Record<string, string>;
 }
 
@@ -54,16 +58,13 @@ const LITTLE = os.endianness() === 'LE';
 export function encodeSafetensors(tensors: Record<string, Tensor> | Map<string, Tensor>, metadata?: Record<string, string>): Uint8Array[] {
   const where = 'encodeSafetensors';
   if (tensors === null || typeof tensors !== 'object') throw argTypeError(where, 'tensors', 'an object or Map of Tensors', tensors);
-  const entries = readEntries(where, 'tensors', tensors);
-  const header: Record<string, unknown> = {};
+  const entries = readEntries<Tensor>(where, 'tensors', tensors);
+  const header: Record<string, unknown> = Object.create(null); // tensor names are plain keys here
   if (metadata !== undefined && metadata !== null && typeof metadata !== 'object') throw argTypeError(where, 'metadata', 'an object of strings', metadata);
   if (metadata) {
-    const md: Record<string, string> = {};
-    for (const [k, v] of readEntries(where, 'metadata', metadata)) {
-      if (typeof v !== 'string') throw argTypeError(where, `metadata['${k}']`, 'a string', v);
-      md[k] = v;
-    }
-    header.__metadata__ = md;
+    const md = readEntries(where, 'metadata', metadata);
+    for (const [k, v] of md) if (typeof v !== 'string') throw argTypeError(where, `metadata['${k}']`, 'a string', v);
+    header.__metadata__ = nameRecord(md); // a key such as "__proto__" is kept as a name
   }
   let offset = 0;
   for (const [name, t] of entries) {
@@ -72,7 +73,7 @@ export function encodeSafetensors(tensors: Record<string, Tensor> | Map<string, 
     // Re-checked: a buffer detached since the Tensor was made would write a header that lies.
     checkTensorArg(where, `tensors['${name}']`, t, t.dtype);
     const bytes = t.data.byteLength;
-    Object.defineProperty(header, name, { value: { dtype: t.dtype === 'float64' ? 'F64' : 'F32', shape: [...t.shape], data_offsets: [offset, offset + bytes] }, enumerable: true });
+    header[name] = { dtype: t.dtype === 'float64' ? 'F64' : 'F32', shape: [...t.shape], data_offsets: [offset, offset + bytes] };
     offset += bytes;
   }
   const raw = Buffer.from(JSON.stringify(header), 'utf8');
@@ -83,15 +84,6 @@ export function encodeSafetensors(tensors: Record<string, Tensor> | Map<string, 
   const out: Uint8Array[] = [prefix, padded];
   for (const [, t] of entries) out.push(littleEndianBytes(t.data));
   return out;
-}
-
-/** [key, value] pairs of a user object or Map; a throwing getter or proxy is a TypeError naming it. */
-function readEntries<V>(where: string, arg: string, o: Record<string, V> | Map<string, V>): [string, V][] {
-  try {
-    return o instanceof Map ? [...o.entries()] : Object.entries(o);
-  } catch (e) {
-    throw argTypeError(where, arg, `an object whose entries can be read (reading them threw: ${(e as Error)?.message ?? e})`, undefined);
-  }
 }
 
 function littleEndianBytes(a: Float32Array | Float64Array): Uint8Array {
@@ -133,15 +125,15 @@ export function decodeSafetensors(bytes: Uint8Array, options?: { maxHeaderBytes?
   }
   if (header === null || typeof header !== 'object' || Array.isArray(header)) fail('header is not a JSON object');
   const dataStart = 8 + n, dataLen = total - dataStart;
-  const metadata: Record<string, string> = Object.create(null);
+  let metadata: Record<string, string> = Object.create(null);
   const entries: { name: string; dtype: string; shape: number[]; begin: number; end: number }[] = [];
-  for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
+  for (const name of Object.keys(header as object)) {
+    const raw = (header as Record<string, unknown>)[name];
     if (name === '__metadata__') {
       if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) fail('__metadata__ is not an object of strings');
-      for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
-        if (typeof v !== 'string') fail(`__metadata__['${k}'] is not a string`);
-        metadata[k] = v as string;
-      }
+      for (const k of Object.keys(raw as object)) if (typeof (raw as Record<string, unknown>)[k] !== 'string') fail(`__metadata__['${k}'] is not a string`);
+      // JSON.parse made this object and nothing else holds it: it becomes the null-prototype record, uncopied.
+      metadata = Object.setPrototypeOf(raw as object, null) as Record<string, string>;
       continue;
     }
     const where = `tensor '${name}'`;
@@ -166,7 +158,7 @@ export function decodeSafetensors(bytes: Uint8Array, options?: { maxHeaderBytes?
     const [begin, end] = off as number[];
     if (begin > end || end > dataLen) fail(`${where} has data_offsets [${begin}, ${end}] outside the data buffer of ${dataLen} bytes`);
     if (end - begin !== elems * size) fail(`${where} has ${end - begin} bytes of data, its dtype ${e.dtype} and shape [${(e.shape as number[]).join(', ')}] need ${elems * size}`);
-    entries.push({ name, dtype: e.dtype as string, shape: (e.shape as number[]).slice(), begin, end });
+    entries.push({ name, dtype: e.dtype as string, shape: e.shape as number[], begin, end });
   }
   // The entries must tile the data buffer: no holes, no overlaps, nothing left over.
   const sorted = entries.slice().sort((a, b) => a.begin - b.begin || a.end - b.end);
@@ -181,7 +173,7 @@ export function decodeSafetensors(bytes: Uint8Array, options?: { maxHeaderBytes?
     const at = dataStart + e.begin, len = e.end - e.begin;
     tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data: readData(bytes, at, len, e.dtype) });
   }
-  return { tensors, metadata: { ...metadata } };
+  return { tensors, metadata };
 }
 
 function readData(bytes: Uint8Array, at: number, len: number, dtype: string): Float32Array | Float64Array | Uint8Array {

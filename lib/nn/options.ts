@@ -1,16 +1,45 @@
 // Reading user option objects safely: own properties only (no prototype pollution), each read
 // once, getters that throw reported as a TypeError naming the option, unknown keys rejected (a
 // typo must not be silently ignored), and every value range-checked with a message naming it.
+//
+// readEntries and nameRecord are the one way untrusted names (from option objects, state dicts,
+// files) become keys: a null-prototype record, so `__proto__`, `constructor` or `toString` are
+// plain names there and can never reach Object.prototype (filled after the caller checked every name).
 
 import { argRangeError, argTypeError, describe } from '../errors';
 
 export type Options = Record<string, unknown>;
 
-/** Snapshot the own enumerable properties of an options object, rejecting unknown keys. */
-export function readOptions(where: string, arg: string, value: unknown, known: readonly string[]): Options {
+/**
+ * The [name, value] pairs of an untrusted object (its own enumerable string keys, each value read
+ * once) or Map (string keys). A getter or Proxy that throws is a TypeError naming `arg`.
+ */
+export function readEntries<V = unknown>(where: string, arg: string, value: object): [string, V][] {
+  let entries: [unknown, unknown][];
+  try {
+    entries = value instanceof Map ? [...value.entries()] : Object.entries(value);
+  } catch (e) {
+    throw argTypeError(where, arg, `an object whose entries can be read (reading them threw: ${(e as Error)?.message ?? e})`, undefined);
+  }
+  for (const [k] of entries) if (typeof k !== 'string') throw argTypeError(where, arg, 'string names', k);
+  return entries as [string, V][];
+}
+
+/**
+ * A null-prototype record of [name, value] pairs, for names that were already checked: there a
+ * name such as `__proto__` or `constructor` is an ordinary key (never a setter or an inherited
+ * property), and a record cannot be polluted through Object.prototype.
+ */
+export function nameRecord<V>(entries: Iterable<readonly [string, V]>): Record<string, V> {
+  const out: Record<string, V> = Object.create(null);
+  for (const [k, v] of entries) out[k] = v;
+  return out;
+}
+
+/** Snapshot the own enumerable properties of an options object, rejecting unknown keys (`noun` names what the keys are). */
+export function readOptions(where: string, arg: string, value: unknown, known: readonly string[], noun = 'options'): Options {
   if (value === undefined || value === null) return Object.create(null);
   if (typeof value !== 'object' || Array.isArray(value)) throw argTypeError(where, arg, 'an options object', value);
-  const out: Options = Object.create(null);
   let keys: string[];
   try {
     keys = Object.keys(value);
@@ -18,16 +47,15 @@ export function readOptions(where: string, arg: string, value: unknown, known: r
     throw argTypeError(where, arg, `an options object (listing its keys threw: ${(e as Error)?.message ?? e})`, value);
   }
   for (const k of keys) {
-    if (!known.includes(k)) {
-      throw argTypeError(where, `${arg}.${k}`, `one of the known options (${known.join(', ')})`, k);
-    }
+    if (!known.includes(k)) throw argTypeError(where, `${arg}.${k}`, `one of the known ${noun} (${known.join(', ')})`, k);
+  }
+  return nameRecord(keys.map((k): [string, unknown] => {
     try {
-      out[k] = (value as Options)[k];
+      return [k, (value as Options)[k]];
     } catch (e) {
       throw argTypeError(where, `${arg}.${k}`, `a readable value (its getter threw: ${(e as Error)?.message ?? e})`, undefined);
     }
-  }
-  return out;
+  }));
 }
 
 export function positiveInt(where: string, name: string, v: unknown): number {

@@ -4,6 +4,7 @@
 import { argTypeError, describe, formatShape } from '../errors';
 import { Rng } from '../rng';
 import { allocate, checkElements, Tensor, type DType, type FloatArray } from '../tensor';
+import { readEntries } from './options';
 
 export interface ParamSpec {
   name: string;
@@ -55,43 +56,33 @@ export class ParamSet {
   }
 
   /**
-   * Replace every parameter. All-or-nothing: every problem (unknown, missing, mis-shaped,
-   * non-finite) is found before anything is written, and reported in one error.
+   * Replace every parameter. All-or-nothing: every value is read once into a staging copy, and
+   * every problem (unknown, missing, mis-shaped, non-finite in the copy) is found before anything
+   * is written, and reported in one error. `weights`: an object or a Map of name -> tensor.
    */
   load(where: string, weights: unknown): void {
     if (weights === null || typeof weights !== 'object' || Array.isArray(weights)) {
       throw argTypeError(where, 'weights', 'an object mapping parameter names to tensors', weights);
     }
-    let entries: [string, unknown][];
-    try {
-      entries = weights instanceof Map ? [...weights.entries()] : Object.entries(weights);
-    } catch (e) {
-      throw argTypeError(where, 'weights', `an object whose entries can be read (reading them threw: ${(e as Error)?.message ?? e})`, undefined);
-    }
-    const known = new Set(this.specs.map((s) => s.name));
+    const given = new Map(readEntries(where, 'weights', weights));
     const problems: string[] = [];
-    const unexpected = entries.map(([k]) => k).filter((k) => !known.has(k));
+    const unexpected = [...given.keys()].filter((k) => !this.values.has(k));
     if (unexpected.length) problems.push(`unexpected: ${unexpected.join(', ')}`);
-    const given = new Map(entries);
     const missing = this.specs.map((s) => s.name).filter((n) => !given.has(n));
     if (missing.length) problems.push(`missing: ${missing.join(', ')}`);
-    const staged = new Map<string, ArrayLike<number>>();
+    const staged = new Map<string, FloatArray>();
     for (const s of this.specs) {
       if (!given.has(s.name)) continue; // reported as missing
-      const v = given.get(s.name);
-      const { shape, data, error } = readTensorLike(v);
+      const { shape, data, error } = readTensorLike(given.get(s.name));
       if (error) { problems.push(`${s.name}: ${error}`); continue; }
       if (shape!.length !== s.shape.length || shape!.some((d, i) => d !== s.shape[i])) {
         problems.push(`${s.name}: expected shape ${formatShape(s.shape)}, got ${formatShape(shape!)}`);
         continue;
       }
-      const n = s.shape.reduce((a, b) => a * b, 1);
-      if (data!.length !== n) { problems.push(`${s.name}: expected ${n} values for shape ${formatShape(s.shape)}, got ${data!.length}`); continue; }
-      for (let i = 0; i < n; i++) {
-        const x = data![i];
-        if (typeof x !== 'number' || x - x !== 0) { problems.push(`${s.name}: expected finite numbers, got ${describe(x)} at flat index ${i}`); break; }
-      }
-      staged.set(s.name, data!);
+      const copy = allocate(this.dtype, this.get(s.name).length, where, s.name);
+      const bad = copyFinite(data!, copy);
+      if (bad) { problems.push(`${s.name}: ${bad}`); continue; }
+      staged.set(s.name, copy);
     }
     if (problems.length) {
       // Wrong names are a TypeError (wrong kind of object); wrong sizes or values a RangeError.
@@ -100,6 +91,34 @@ export class ParamSet {
     }
     for (const s of this.specs) this.get(s.name).set(staged.get(s.name)!);
   }
+}
+
+/**
+ * Copy `data` into `out`, reading each entry once (a typed array in one copy, an array entry by
+ * entry), and check the copy: as many values as `out`, numbers, finite in out's dtype. Returns the
+ * problem, or null. What was checked is what gets loaded, whatever the source does meanwhile.
+ */
+export function copyFinite(data: ArrayLike<number>, out: FloatArray): string | null {
+  let n: number;
+  try {
+    n = data.length;
+    if (n !== out.length) return `expected ${out.length} values, got ${n}`;
+    if (ArrayBuffer.isView(data)) out.set(data as FloatArray);
+    else {
+      for (let i = 0; i < n; i++) {
+        const x = data[i];
+        if (typeof x !== 'number') return `expected finite numbers, got ${describe(x)} at flat index ${i}`;
+        out[i] = x;
+      }
+    }
+  } catch (e) {
+    return `reading its data threw: ${(e as Error)?.message ?? e}`;
+  }
+  for (let i = 0; i < n; i++) {
+    const x = out[i];
+    if (x - x !== 0) return `expected finite numbers (in ${out instanceof Float32Array ? 'float32' : 'float64'}), got ${describe(x)} at flat index ${i}`;
+  }
+  return null;
 }
 
 function readTensorLike(v: unknown): { shape?: number[]; data?: ArrayLike<number>; error?: string } {

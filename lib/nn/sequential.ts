@@ -14,7 +14,7 @@
 import { argRangeError, argTypeError, StaleCacheError } from '../errors';
 import { Tensor, type DType } from '../tensor';
 import { isLayer, isRecurrent, layerConfig, type Layer, type LayerConfig } from './layer';
-import { readOptions } from './options';
+import { readEntries, readOptions } from './options';
 import type { StateDictInput } from './params';
 
 /** Carried state of one recurrent layer ({ h } alone for layers without a cell state). */
@@ -133,9 +133,10 @@ export class Sequential {
     if (weights === null || typeof weights !== 'object' || Array.isArray(weights)) {
       throw argTypeError(where, 'weights', 'an object mapping parameter names to tensors', weights);
     }
-    const parts: StateDictInput[] = this.layers.map(() => ({}));
+    // Each layer's part is a null-prototype record: a name like "0.__proto__" is just a name there.
+    const parts: StateDictInput[] = this.layers.map(() => Object.create(null));
     const unexpected: string[] = [];
-    for (const [key, v] of Object.entries(weights)) {
+    for (const [key, v] of readEntries(where, 'weights', weights)) {
       const m = /^(\d+)\.(.+)$/.exec(key);
       const i = m ? Number(m[1]) : -1;
       if (!m || i >= this.layers.length || String(i) !== m[1]) { unexpected.push(key); continue; }

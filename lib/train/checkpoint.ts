@@ -8,6 +8,7 @@
 import { argTypeError } from '../errors';
 import { readSafetensors, SafetensorsError, toTensors, writeSafetensors } from '../io/safetensors';
 import { isLayer, layerConfig, type Layer } from '../nn/layer';
+import { nameRecord } from '../nn/options';
 import type { StateDictInput } from '../nn/params';
 import type { RngState } from '../rng';
 import type { Tensor } from '../tensor';
@@ -71,28 +72,29 @@ export function readCheckpoint(file: string): Checkpoint {
     try { return JSON.parse(md[key]); } catch { return fail(`metadata '${key}' is not valid JSON`); }
   };
   const all = toTensors(f, file);
-  const weights: Record<string, Tensor> = {};
-  const slotTensors = new Map<string, Tensor>();
+  const model: [string, Tensor][] = [], slotTensors: [string, string, Tensor][] = [];
   for (const [name, t] of all) {
-    if (name.startsWith(MODEL)) Object.defineProperty(weights, name.slice(MODEL.length), { value: t, enumerable: true });
-    else if (name.startsWith(OPTIM)) slotTensors.set(name.slice(OPTIM.length), t);
-    else fail(`tensor '${name}' is neither model.* nor optimizer.*`);
+    if (name.startsWith(MODEL)) model.push([name.slice(MODEL.length), t]);
+    else if (name.startsWith(OPTIM) && name.indexOf('.', OPTIM.length) > OPTIM.length) {
+      const dot = name.indexOf('.', OPTIM.length);
+      slotTensors.push([name.slice(OPTIM.length, dot), name.slice(dot + 1), t]);
+    } else fail(`tensor '${name}' is neither model.* nor optimizer.<slot>.*`);
   }
+  // Every name the file gives becomes a key of a null-prototype record (never of a plain object),
+  // and only after each one was checked against what the metadata declares.
+  const weights = nameRecord(model);
   let optimizer: OptimizerState | null = null;
   if (md.optimizer !== undefined) {
     const o = parse('optimizer') as { kind?: unknown; options?: unknown; step?: unknown; lr?: unknown; slots?: unknown };
-    if (!o || typeof o !== 'object' || typeof o.kind !== 'string' || !o.options || typeof o.options !== 'object' || !Array.isArray(o.slots) ||
+    if (!o || typeof o !== 'object' || typeof o.kind !== 'string' || !o.options || typeof o.options !== 'object' || Array.isArray(o.options) || !Array.isArray(o.slots) ||
       !o.slots.every((s) => typeof s === 'string' && /^[a-z_]+$/.test(s))) fail('metadata optimizer is malformed');
-    const slots: Record<string, Record<string, Tensor>> = {};
-    for (const s of o.slots as string[]) slots[s] = Object.create(null);
-    for (const [key, t] of slotTensors) {
-      const dot = key.indexOf('.');
-      const slot = key.slice(0, dot), name = key.slice(dot + 1);
-      if (dot < 0 || !slots[slot]) fail(`tensor 'optimizer.${key}' belongs to no optimizer slot listed in the metadata`);
-      slots[slot][name] = t;
-    }
-    optimizer = { kind: o.kind as OptimizerKind, options: o.options as Record<string, number | boolean>, step: o.step as number, lr: o.lr as number, slots };
-  } else if (slotTensors.size) fail('optimizer tensors without optimizer metadata');
+    const listed = new Set(o.slots as string[]);
+    const unlisted = slotTensors.find(([slot]) => !listed.has(slot));
+    if (unlisted) fail(`tensor 'optimizer.${unlisted[0]}.${unlisted[1]}' belongs to no optimizer slot listed in the metadata`);
+    const slots = nameRecord([...listed].map((s) => [s, nameRecord(slotTensors.filter(([slot]) => slot === s).map(([, name, t]) => [name, t]))]));
+    const options = nameRecord(Object.entries(o.options as Record<string, number | boolean>));
+    optimizer = { kind: o.kind as OptimizerKind, options, step: o.step as number, lr: o.lr as number, slots };
+  } else if (slotTensors.length) fail('optimizer tensors without optimizer metadata');
   let trainer: TrainerState | null = null;
   if (md.trainer !== undefined) {
     const t = parse('trainer') as Partial<TrainerState>;

@@ -14,6 +14,7 @@ import type { BackendName } from '../backend/types';
 import { argRangeError, argTypeError, BackendUnavailableError, describe, formatShape } from '../errors';
 import { allocate, checkTensorArg, Tensor, type DType, type FloatArray } from '../tensor';
 import { optionalBool, readOptions } from '../nn/options';
+import { copyFinite } from '../nn/params';
 import { adamUpdate, rmspropUpdate, sgdUpdate } from './optim-math';
 
 export interface Parameterized {
@@ -111,45 +112,54 @@ export abstract class Optimizer {
     this.model.commitParameters();
   }
 
+  /** Copies of step, lr and every buffer; slots are null-prototype records keyed by slot and parameter name. */
   stateDict(): OptimizerState {
-    const slots: Record<string, Record<string, Tensor>> = {};
+    const slots: Record<string, Record<string, Tensor>> = Object.create(null);
     for (const [s, bufs] of this.slots) {
-      slots[s] = {};
+      slots[s] = Object.create(null);
       this.params.forEach(([name, t], k) => { slots[s][name] = new Tensor(bufs[k].slice(), t.shape); });
     }
     return { kind: this.kind, options: this.options(), step: this.stepCount, lr: this.lr, slots };
   }
 
-  /** Restore step, lr and every buffer. The kind, hyperparameters, names and shapes must match. */
+  /**
+   * Restore step, lr and every buffer. The kind, hyperparameters, slot and parameter names, shapes
+   * and dtype (the optimizer's) must match and every value be finite: each buffer is read once into
+   * a staging copy, the copy is checked, and nothing changes unless everything does.
+   */
   loadStateDict(state: OptimizerState): this {
     const where = `${this.kind}.loadStateDict`;
     if (!state || typeof state !== 'object') throw argTypeError(where, 'state', 'an optimizer state from stateDict()', state);
-    if (state.kind !== this.kind) throw argTypeError(where, 'state.kind', `'${this.kind}'`, state.kind);
+    const st = readOptions(where, 'state', state, ['kind', 'options', 'step', 'lr', 'slots'], 'fields');
+    if (st.kind !== this.kind) throw argTypeError(where, 'state.kind', `'${this.kind}'`, st.kind);
     const mine = this.options();
+    const opts = readOptions(where, 'state.options', st.options, Object.keys(mine));
     for (const [k, v] of Object.entries(mine)) {
-      if (state.options?.[k] !== v) throw argRangeError(where, `state.options.${k}`, describe(v), describe(state.options?.[k]));
+      if (opts[k] !== v) throw argRangeError(where, `state.options.${k}`, describe(v), describe(opts[k]));
     }
-    if (!Number.isSafeInteger(state.step) || state.step < 0) throw argRangeError(where, 'state.step', 'a non-negative integer', describe(state.step));
-    if (typeof state.lr !== 'number' || !Number.isFinite(state.lr) || state.lr < 0) throw argRangeError(where, 'state.lr', 'a finite number >= 0', describe(state.lr));
+    if (!Number.isSafeInteger(st.step) || (st.step as number) < 0) throw argRangeError(where, 'state.step', 'a non-negative integer', describe(st.step));
+    if (typeof st.lr !== 'number' || !Number.isFinite(st.lr) || st.lr < 0) throw argRangeError(where, 'state.lr', 'a finite number >= 0', describe(st.lr));
+    const slots = readOptions(where, 'state.slots', st.slots, [...this.slots.keys()], 'slots');
+    const names = this.params.map(([name]) => name);
     const staged = new Map<string, FloatArray[]>();
     for (const [s] of this.slots) {
-      const got = state.slots?.[s];
+      const got = slots[s];
       if (!got || typeof got !== 'object') throw argTypeError(where, `state.slots.${s}`, 'buffers for every parameter', got);
-      const extra = Object.keys(got).filter((n) => !this.params.some(([p]) => p === n));
-      if (extra.length) throw argTypeError(where, `state.slots.${s}`, 'buffers named like the parameters', `unexpected ${extra.join(', ')}`);
+      const bufs = readOptions(where, `state.slots.${s}`, got, names, 'parameter names');
       staged.set(s, this.params.map(([name, p]) => {
-        const t = got[name];
-        if (!t) throw argTypeError(where, `state.slots.${s}['${name}']`, `a buffer of shape ${formatShape(p.shape)}`, t);
-        const { shape, data } = checkTensorArg(where, `state.slots.${s}['${name}']`, t, t.dtype);
-        if (shape.length !== p.shape.length || shape.some((d, i) => d !== p.shape[i])) throw argRangeError(where, `state.slots.${s}['${name}']`, `shape ${formatShape(p.shape)}`, formatShape(shape));
-        return data;
+        const arg = `state.slots.${s}['${name}']`, t = bufs[name];
+        if (!t) throw argTypeError(where, arg, `a buffer of shape ${formatShape(p.shape)}`, t);
+        const { shape, data } = checkTensorArg(where, arg, t, this.dtype);
+        if (shape.length !== p.shape.length || shape.some((d, i) => d !== p.shape[i])) throw argRangeError(where, arg, `shape ${formatShape(p.shape)}`, formatShape(shape));
+        const copy = allocate(this.dtype, p.size, where, arg);
+        const bad = copyFinite(data, copy);
+        if (bad) throw new RangeError(`${where}: ${arg}: ${bad}`);
+        return copy;
       }));
     }
-    const extraSlots = Object.keys(state.slots ?? {}).filter((s) => !this.slots.has(s));
-    if (extraSlots.length) throw argTypeError(where, 'state.slots', `the slots ${[...this.slots.keys()].join(', ') || '(none)'}`, `unexpected ${extraSlots.join(', ')}`);
     for (const [s, bufs] of this.slots) staged.get(s)!.forEach((d, k) => bufs[k].set(d));
-    this.stepCount = state.step;
-    this.lr = state.lr;
+    this.stepCount = st.step as number;
+    this.lr = st.lr;
     return this;
   }
 

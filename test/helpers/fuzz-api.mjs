@@ -20,6 +20,7 @@ import {
 import { makeAsyncTargets } from './fuzz-async.mjs';
 import { makeserveTargets } from './fuzz-serve.mjs';
 import { makelossesTargets } from './fuzz-losses.mjs';
+import { makefilesTargets } from './fuzz-files.mjs';
 
 // Errors the API may throw for bad input: argument errors and the library's documented classes.
 const ALLOWED = new Set(['TypeError', 'RangeError', 'SafetensorsError', 'UnsupportedModelError', 'StaleCacheError', 'BackendUnavailableError', 'NonFiniteError']);
@@ -481,6 +482,7 @@ function makeTargets(r, backends) {
   T.push(...makeserveTargets(r, backends));
   T.push(...makeAsyncTargets(r, backends, fail));
   T.push(...makelossesTargets(r, backends));
+  T.push(...makefilesTargets(r, backends));
   return T;
 }
 
