@@ -18,9 +18,9 @@ import {
   Rng, Sequential, setMaxElements, SGD, Sigmoid, Tanh, Tensor, tensor, toOnnx, Trainer, zeros, maxElements,
 } from 'cellstate';
 import { makeAsyncTargets } from './fuzz-async.mjs';
-import { makeserveTargets } from './fuzz-serve.mjs';
-import { makelossesTargets } from './fuzz-losses.mjs';
-import { makefilesTargets } from './fuzz-files.mjs';
+import { makeServeTargets } from './fuzz-serve.mjs';
+import { makeLossesTargets } from './fuzz-losses.mjs';
+import { makeFilesTargets } from './fuzz-files.mjs';
 
 // Errors the API may throw for bad input: argument errors and the library's documented classes.
 const ALLOWED = new Set(['TypeError', 'RangeError', 'SafetensorsError', 'UnsupportedModelError', 'StaleCacheError', 'BackendUnavailableError', 'NonFiniteError']);
@@ -479,10 +479,10 @@ function makeTargets(r, backends) {
     try { if (Number.isInteger(fo.epochs) && fo.epochs > 2) fo.epochs = 2; } catch { /* a throwing getter stays */ }
     return { desc: `Trainer ${safeKeys(o)} loss ${String(o.loss)} fit(${d === data ? 'data' : typeof d}, ${safeKeys(fo)} epochs ${String(fo.epochs)} progress ${String(fo.progress)})`, call: async () => { const t = new Trainer(o); await t.fit(d, fo); return t; } };
   });
-  T.push(...makeserveTargets(r, backends));
+  T.push(...makeServeTargets(r, backends));
   T.push(...makeAsyncTargets(r, backends, fail));
-  T.push(...makelossesTargets(r, backends));
-  T.push(...makefilesTargets(r, backends));
+  T.push(...makeLossesTargets(r, backends));
+  T.push(...makeFilesTargets(r, backends));
   return T;
 }
 

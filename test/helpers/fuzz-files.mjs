@@ -43,7 +43,7 @@ export function checkCanary() {
 /** An object with own enumerable `name` = value (defineProperty: `__proto__` stays a name). */
 const setOwn = (o, name, value) => Object.defineProperty(o, name, { value, enumerable: true, configurable: true, writable: true });
 
-export function makefilesTargets(r, backends) {
+export function makeFilesTargets(r, backends) {
   const T = [];
   const add = (name, make) => T.push({
     name,

@@ -21,7 +21,7 @@ function fail(msg) { throw new LossPropertyError(msg); }
 const ELEMENTWISE = [mseLoss, l1Loss, huberLoss, bceWithLogits];
 const HUGE = { float32: [3.4e38, -3.4e38, 3e38, -1e38, 1e30], float64: [1.7e308, -1.7e308, 1e300, -1e200, 1e154, 3e38] };
 
-export function makelossesTargets(r, backends) {
+export function makeLossesTargets(r, backends) {
   const T = [];
   const add = (name, make) => T.push({ name, make });
   const allFinite = (a) => { for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return false; return true; };

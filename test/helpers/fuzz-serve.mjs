@@ -25,7 +25,7 @@ class ServeFuzzViolation extends Error {
 }
 const violation = (msg) => { throw new ServeFuzzViolation(msg); };
 
-export function makeserveTargets(r, backends) {
+export function makeServeTargets(r, backends) {
   const FAMILIES = { LSTM, GRU, RNN };
   function makeModel({ streamable = false } = {}) {
     const kind = r.pick(['LSTM', 'GRU', 'RNN']);
