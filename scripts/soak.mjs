@@ -7,8 +7,8 @@
 // (default 32) for RSS or 8 for external. test/soak.test.mjs runs a short version.
 // Then a synchronous training loop (forwardTrain -> backward -> Adam step, I = H = --sync-size,
 // T = 16, B = 8) that never yields to the event loop and never calls gc(): work that is freed only
-// when the event loop turns (N-API finalizers) piles up there. Its RSS after the loop may exceed
-// the RSS after its first quarter (--sync-warm-fraction) by at most --max-sync-growth-pct (default 5).
+// when the event loop turns (N-API finalizers) piles up there. Its RSS at the end may exceed its
+// RSS after the first quarter by at most --max-sync-growth-pct (default 5).
 import { Adam, LSTM, Linear, mseLoss, Rng, Sequential, Tensor, Tanh } from 'cellstate';
 
 const arg = (n, d) => { const i = process.argv.indexOf(`--${n}`); return i > 0 ? process.argv[i + 1] : d; };
@@ -64,29 +64,30 @@ const end = mem();
 const growth = { rss: end.rss - base.rss, external: end.external - base.external, heap: end.heap - base.heap };
 
 const syncSteps = Number(arg('sync-steps', 2000)), syncSize = Number(arg('sync-size', 512)), maxSyncPct = Number(arg('max-sync-growth-pct', 5));
-// RSS is compared with its level after this share of the steps: the allocator settles first (the
-// garbage of a step is freed by the next garbage collections, and glibc raises its mmap threshold
-// as big blocks are freed, after which they come from the heap).
-const syncWarm = Number(arg('sync-warm-fraction', 0.25));
+// RSS is sampled every 5% of the loop after gc() (when exposed: it frees the loop's JS garbage,
+// whose amount at any moment is noise, but not memory that waits for the event loop, where N-API
+// finalizers run). Growth: the median of the last three samples over the median of the three
+// around the first quarter (the allocator settles first).
+const settledRss = () => { gc(); gc(); return process.memoryUsage().rss / MB; };
+const median3 = (a) => a.slice().sort((x, y) => x - y)[1];
 function syncTrainPhase() {
   const T = 16, B = 8, n = syncSize;
   const model = new LSTM({ inputSize: n, hiddenSize: n, seed: 5, backend });
   const adam = new Adam(model, { lr: 1e-4 });
   const x = rand([T, B, n]);
-  let warm = 0;
-  const samples = []; // RSS (MB) every tenth of the loop
+  const every = Math.max(1, Math.round(syncSteps / 20));
+  const samples = []; // MB, every 5% of the loop
   const t0 = Date.now();
   for (let i = 0; i < syncSteps; i++) {
     const f = model.forwardTrain(x);
     adam.step(model.backward(f.cache, { dOutput: f.output }).grads);
-    if (i === Math.ceil(syncSteps * syncWarm) - 1) warm = process.memoryUsage().rss / MB;
-    if ((i + 1) % Math.max(1, Math.round(syncSteps / 10)) === 0) samples.push(Math.round(process.memoryUsage().rss / MB));
+    if ((i + 1) % every === 0) samples.push(Math.round(settledRss() * 10) / 10);
   }
-  const after = process.memoryUsage().rss / MB;
-  return { steps: syncSteps, size: n, rssWarm: warm, rssEnd: after, growthPct: (100 * (after - warm)) / warm, samples, seconds: (Date.now() - t0) / 1000 };
+  const warm = median3(samples.slice(3, 6)), end = median3(samples.slice(-3));
+  return { steps: syncSteps, size: n, rssWarm: warm, rssEnd: end, growthPct: (100 * (end - warm)) / warm, samples, seconds: (Date.now() - t0) / 1000 };
 }
 const syncTrain = syncSteps > 0 ? syncTrainPhase() : null;
 const result = { backend, inference, trainSteps: steps, base, end, peak, growth, syncTrain, gcExposed: !!globalThis.gc };
 console.log(json ? JSON.stringify(result) : `growth: rss ${growth.rss.toFixed(1)} MB, external ${growth.external.toFixed(2)} MB, heap ${growth.heap.toFixed(1)} MB (limits ${maxRss} / ${maxExt} MB)` +
-  (syncTrain ? `\nsync training loop (${syncTrain.steps} steps, I = H = ${syncTrain.size}, ${syncTrain.seconds.toFixed(1)} s): rss ${syncTrain.rssWarm.toFixed(1)} MB after ${syncWarm * 100}% of the steps, ${syncTrain.rssEnd.toFixed(1)} MB at the end: ${syncTrain.growthPct.toFixed(1)}% (limit ${maxSyncPct}%); every tenth: ${syncTrain.samples.join(' ')} MB` : ''));
+  (syncTrain ? `\nsync training loop (${syncTrain.steps} steps, I = H = ${syncTrain.size}, ${syncTrain.seconds.toFixed(1)} s): rss ${syncTrain.rssWarm.toFixed(1)} MB around the first quarter, ${syncTrain.rssEnd.toFixed(1)} MB at the end: ${syncTrain.growthPct.toFixed(1)}% (limit ${maxSyncPct}%); every 5%: ${syncTrain.samples.map(Math.round).join(' ')} MB` : ''));
 process.exit(growth.rss > maxRss || growth.external > maxExt || (syncTrain && syncTrain.growthPct > maxSyncPct) ? 1 : 0);

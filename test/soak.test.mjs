@@ -28,8 +28,8 @@ describe('leak soak (short)', function () {
   // steps, +11% after). scripts/harden.sh runs 2000 steps at I = H = 512 with a 5% bound.
   for (const backend of availableBackends()) {
     it(`${backend}: a training loop that never yields keeps RSS flat`, function () {
-      const r = spawnSync(process.execPath, ['scripts/soak.mjs', '--inference', '0', '--train', '0', '--backend', backend, '--json',
-        '--sync-steps', backend === 'ts' ? '80' : '300', '--sync-size', backend === 'ts' ? '64' : '256', '--sync-warm-fraction', '0.5', '--max-sync-growth-pct', '35'],
+      const r = spawnSync(process.execPath, ['--expose-gc', 'scripts/soak.mjs', '--inference', '0', '--train', '0', '--backend', backend, '--json',
+        '--sync-steps', backend === 'ts' ? '80' : '300', '--sync-size', backend === 'ts' ? '64' : '256', '--max-sync-growth-pct', '35'],
         { cwd: root, encoding: 'utf8', env: process.env });
       const res = JSON.parse(r.stdout.trim().split('\n').at(-1));
       expect(res.syncTrain.growthPct, JSON.stringify(res.syncTrain)).to.be.below(35);

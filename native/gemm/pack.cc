@@ -10,6 +10,7 @@
 #include "pack.h"
 
 #include "../cpu/dispatch.h"
+#include "../util/scratch.h"
 
 #include <cstdint>
 #include <cstring>
@@ -23,7 +24,6 @@
 namespace cellstate {
 
 namespace {
-constexpr std::align_val_t kAlign{64};
 constexpr int64_t kTransRows = 64;  // k rows per chunk of the transposing copy (64 x nr floats stay in L1)
 
 // One panel of op(B) = B^T: d[kk*nr + j] = src[sj*ldb + k0 + kk] with
@@ -68,13 +68,13 @@ void pack_transposed_panel(const float* src, int64_t ldb, int64_t k0, int64_t kc
 }  // namespace
 
 void AlignedFree::operator()(float* p) const noexcept {
-  if (p != nullptr) ::operator delete[](p, kAlign);
+  scratch_free(p);
 }
 
 float* aligned_alloc_floats(int64_t count) {
   if (count <= 0) return nullptr;
   if (static_cast<uint64_t>(count) > SIZE_MAX / sizeof(float)) return nullptr;
-  return static_cast<float*>(::operator new[](static_cast<size_t>(count) * sizeof(float), kAlign, std::nothrow));
+  return scratch_alloc(count);
 }
 
 int64_t PackedB::num_panels() const { return nr > 0 ? (n + nr - 1) / nr : 0; }

@@ -1,5 +1,6 @@
 // scratch.h - recycled memory for the per-call temporaries of the cell kernels (the input
-// projection's chunk buffer, the state rows, the backward's ∂A, ...).
+// projection's chunk buffer, the state rows, the backward's ∂A, ...) and for packed matrices
+// (gemm/pack.h aligned_alloc_floats: packed weights, the GEMM's packing buffers).
 //
 // Why: a temporary of a few MB freed at the end of one call and allocated again by the next went
 // back to the OS in between (glibc trims the top of its heap and unmaps large blocks), so every
