@@ -1,5 +1,8 @@
-// Hostile ONNX files (issue #18): decoding memory bounded by the file's size (a budget in
-// lib/io/protobuf.ts).
+// Hostile ONNX files and graphs (issue #18): decoding memory bounded by the file's size (a budget
+// in lib/io/protobuf.ts), every operator's output checked against the element limit before it is
+// allocated, names from the file that are Object.prototype's own ("__proto__", "constructor", ...)
+// neither polluting it nor read from it, Transpose above rank 10 and MatMul with K = 0 as ONNX
+// Runtime computes them.
 import { expect } from 'chai';
 import { createRequire } from 'node:module';
 import { setFlagsFromString } from 'node:v8';
@@ -88,5 +91,159 @@ describe('ONNX decoding: memory bounded by the file (16 bytes per file byte + 16
     const t = [0x08, 1, 0x10, INT64, 0x3a, 2, 0x05, 0x85];
     const g = [0x2a, t.length, ...t];
     expect(() => decodeOnnxModel(Uint8Array.from([0x08, 0x08, 0x3a, g.length, ...g]))).to.throw(RangeError, 'field int64_data: packed varints end inside a varint');
+  });
+});
+
+describe('ONNX operators: every output checked against the element limit before it is allocated', function () {
+  afterEach(() => setMaxElements(MAX_ELEMENTS));
+
+  /** x [1000] concatenated with itself `k` times (then sliced back to 4 values, so only the intermediates are large). */
+  function concatChain(dataType, k) {
+    const data = dataType === FLOAT ? new Float32Array(1000).fill(1) : Array.from({ length: 1000 }, (_, i) => i);
+    const nodes = [];
+    for (let i = 0; i < k; i++) nodes.push(node('Concat', [`c${i}`, `c${i}`], [`c${i + 1}`], [{ name: 'axis', type: ATTR.INT, i: 0 }], `cat${i}`));
+    nodes.push(node('Slice', [`c${k}`, 'zero', 'four'], ['y'], [], 'slice'));
+    return model({
+      initializer: [{ name: 'c0', dims: [1000], dataType, data }, { name: 'zero', dims: [1], dataType: INT64, data: [0] }, { name: 'four', dims: [1], dataType: INT64, data: [4] }],
+      node: nodes, output: [out('y')],
+    });
+  }
+  for (const [label, dataType] of [['float', FLOAT], ['int64', INT64]]) {
+    it(`chained Concats (${label}): the first output over the limit is refused, naming the node`, function () {
+      const m = fromOnnx(concatChain(dataType, 8)); // up to 256 000 elements
+      expect(Array.from(m.forward({}).y.data)).to.deep.equal(dataType === FLOAT ? [1, 1, 1, 1] : [0, 1, 2, 3]);
+      setMaxElements(100000);
+      expect(() => m.forward({})).to.throw(RangeError, 'fromOnnx: node 6 (Concat "cat6"): output: expected at most 100000 elements (the size limit, see SECURITY.md), got [128000]');
+    });
+  }
+  it('chained Concats that would reach 10^12 elements (int64): a RangeError at the first over the limit', function () {
+    const m = fromOnnx(concatChain(INT64, 30));
+    setMaxElements(1e6);
+    expect(() => m.forward({})).to.throw(RangeError, 'node 9 (Concat "cat9"): output: expected at most 1000000 elements (the size limit, see SECURITY.md), got [1024000]');
+  });
+
+  // Each operator that allocates, with inputs under the limit and an output over it.
+  const x = { name: 'x', dims: [30, 40], dataType: FLOAT, data: new Float32Array(1200).fill(0.5) };
+  const ops = [
+    ['Transpose', [x], node('Transpose', ['x'], ['y'])],
+    ['Relu', [x], node('Relu', ['x'], ['y'])],
+    ['Softmax', [x], node('Softmax', ['x'], ['y'])],
+    ['Add (broadcast)', [x, { name: 'b', dims: [40], dataType: FLOAT, data: new Float32Array(40) }], node('Add', ['x', 'b'], ['y'])],
+    ['MatMul', [x, { name: 'w', dims: [40, 40], dataType: FLOAT, data: new Float32Array(1600) }], node('MatMul', ['x', 'w'], ['y'])],
+    ['Gemm', [x, { name: 'w', dims: [40, 40], dataType: FLOAT, data: new Float32Array(1600) }], node('Gemm', ['x', 'w'], ['y'])],
+    ['Slice', [x, { name: 's', dims: [1], dataType: INT64, data: [0] }, { name: 'e', dims: [1], dataType: INT64, data: [30] }], node('Slice', ['x', 's', 'e'], ['y'])],
+  ];
+  for (const [label, init, n] of ops) {
+    it(`${label}`, function () {
+      const m = fromOnnx(model({ initializer: init, node: [{ ...n, name: 'op' }, node('Identity', ['x'], ['z'])], output: [out('z')] }));
+      setMaxElements(1199);
+      expect(() => m.forward({})).to.throw(RangeError, `fromOnnx: node 0 (${n.opType} "op"): output: expected at most 1199 elements`);
+    });
+  }
+});
+
+describe('ONNX names that are Object.prototype\'s own: no pollution, no confusion with inherited properties', function () {
+  const before = Object.getOwnPropertyNames(Object.prototype).sort();
+  afterEach(function () {
+    expect(Object.getOwnPropertyNames(Object.prototype).sort()).to.deep.equal(before);
+    expect({}.polluted).to.equal(undefined);
+    expect(Object.keys).to.be.a('function');
+    expect(Object.prototype.toString.call([])).to.equal('[object Array]');
+  });
+  const WEIGHTS = ['constructor', 'toString', 'valueOf', '__proto__.polluted'];
+  const VALUES = ['__proto__', 'constructor.prototype.polluted', 'hasOwnProperty', '__defineGetter__', 'isPrototypeOf'];
+
+  for (const backend of availableBackends()) {
+    it(`${backend}: a model whose every initializer, node, value and output is named after them loads and runs`, function () {
+      // x -> LSTM (weights named after them) -> h_n -> Identity chain through values named after them, all outputs.
+      const lstm = new LSTM({ inputSize: 2, hiddenSize: 3, seed: 4, backend });
+      const m = decodeOnnxModel(toOnnx(lstm));
+      const g = m.graph;
+      expect(g.initializer).to.have.length(WEIGHTS.length);
+      const rename = new Map(g.initializer.map((t, i) => [t.name, WEIGHTS[i]]));
+      for (const t of g.initializer) t.name = rename.get(t.name);
+      for (const n of g.node) { n.input = n.input.map((s) => rename.get(s) ?? s); n.name = 'constructor'; }
+      let prev = 'h_n';
+      for (const name of VALUES) { g.node.push(node('Identity', [prev], [name], [], '__proto__')); prev = name; }
+      g.output = VALUES.map(out);
+      m.metadata = { __proto__: null, ['__proto__']: 'meta', constructor: 'c' };
+      const x = randomTensor(new Rng(5), [4, 1, 2]);
+      const res = fromOnnx(encodeOnnxModel(m), { backend }).forward(x);
+      expect(Object.keys(res).sort()).to.deep.equal([...VALUES].sort());
+      const want = lstm.forward(x).hN.data;
+      for (const name of VALUES) {
+        expect(Object.hasOwn(res, name), name).to.equal(true);
+        res[name].data.forEach((v, i) => expect(v, name).to.be.closeTo(want[i], 1e-6));
+      }
+      const meta = decodeOnnxModel(encodeOnnxModel(m)).metadata;
+      expect(Object.keys(meta).sort()).to.deep.equal(['__proto__', 'constructor']);
+      expect(meta['__proto__']).to.equal('meta');
+    });
+
+    it(`${backend}: a recurrent node's attribute named __proto__ or constructor is refused by name`, function () {
+      for (const name of ['__proto__', 'constructor', 'toString']) {
+        const m = decodeOnnxModel(toOnnx(new LSTM({ inputSize: 2, hiddenSize: 3, seed: 4 })));
+        m.graph.node.find((n) => n.opType === 'LSTM').attribute.push({ name, type: ATTR.INTS, ints: [1] });
+        expect(() => fromOnnx(encodeOnnxModel(m), { backend }), name).to.throw(UnsupportedModelError, `LSTM attribute ${JSON.stringify(name)} is not supported`);
+      }
+    });
+
+    it(`${backend}: recurrentFromOnnx reads own attributes only (an inherited direction is not one)`, function () {
+      const W = { dims: [1, 4, 1], data: new Float32Array(4) }, R = { dims: [1, 4, 1], data: new Float32Array(4) };
+      const inherited = Object.create({ direction: 'reverse' });
+      const { module } = recurrentFromOnnx({ opType: 'LSTM', attributes: inherited, W, R }, { backend });
+      expect(module.reverse).to.equal(false);
+      const own = JSON.parse('{"__proto__": [1], "hidden_size": 1}');
+      expect(() => recurrentFromOnnx({ opType: 'LSTM', attributes: own, W, R }, { backend })).to.throw(UnsupportedModelError, 'LSTM attribute "__proto__" is not supported');
+    });
+  }
+
+  it('a graph input named toString is fed by own properties only', function () {
+    const m = fromOnnx(model({ input: [{ name: 'toString', elemType: FLOAT, shape: [2] }, { name: 'b', elemType: FLOAT, shape: [2] }], node: [node('Add', ['toString', 'b'], ['y'])], output: [out('y')] }));
+    expect(() => m.forward({ b: tensor([1, 2]) })).to.throw(TypeError, 'OnnxModel.forward: feeds.toString: expected a value for graph input "toString", got undefined');
+    expect(Array.from(m.forward({ toString: tensor([1, 2]), b: tensor([3, 4]) }).y.data)).to.deep.equal([4, 6]);
+  });
+});
+
+describe('ONNX operators as ONNX Runtime computes them', function () {
+  async function compare(bytes, feeds) {
+    const s = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1 });
+    const want = await s.run(Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, new ort.Tensor('float32', v.data, v.shape)])));
+    const got = fromOnnx(bytes).forward(feeds);
+    for (const [k, w] of Object.entries(want)) {
+      expect(got[k].shape, k).to.deep.equal(Array.from(w.dims));
+      expect(Array.from(got[k].data), k).to.deep.equal(Array.from(w.data));
+    }
+  }
+
+  it('Transpose of rank 11 and 12 (valid permutations above rank 10)', async function () {
+    for (const shape of [[2, 1, 3, 1, 2, 1, 1, 2, 1, 1, 2], [1, 2, 1, 1, 3, 1, 1, 1, 1, 2, 1, 2]]) {
+      const r = shape.length;
+      const perm = Array.from({ length: r }, (_, i) => (i * 5 + 3) % r);
+      expect(new Set(perm).size).to.equal(r);
+      const x = randomTensor(new Rng(r), shape);
+      const bytes = model({ input: [{ name: 'x', elemType: FLOAT, shape }], node: [node('Transpose', ['x'], ['y'], [{ name: 'perm', type: ATTR.INTS, ints: perm }])], output: [out('y')] });
+      await compare(bytes, { x });
+    }
+  });
+
+  it('Transpose still refuses what is not a permutation', function () {
+    const bad = (perm) => model({ input: [{ name: 'x', elemType: FLOAT, shape: [2, 3, 1] }], node: [node('Transpose', ['x'], ['y'], [{ name: 'perm', type: ATTR.INTS, ints: perm }])], output: [out('y')] });
+    for (const perm of [[0, 0, 1], [0, 1, 3], [0, 1], [2, 1, 0, 3], [0, 1, -1]]) {
+      expect(() => fromOnnx(bad(perm)).forward({ x: tensor(new Float32Array(6), [2, 3, 1]) }), `[${perm}]`).to.throw(RangeError, 'perm: expected a permutation of 3 axes');
+    }
+  });
+
+  it('MatMul with an empty inner dimension (K = 0) gives zeros of shape [..., M, N]', async function () {
+    const w = { name: 'w', dims: [0, 3], dataType: FLOAT, data: new Float32Array(0) };
+    const bytes = model({ input: [{ name: 'x', elemType: FLOAT, shape: [2, 4, 0] }], initializer: [w], node: [node('MatMul', ['x', 'w'], ['y'])], output: [out('y')] });
+    await compare(bytes, { x: tensor(new Float32Array(0), [2, 4, 0]) });
+    expect(fromOnnx(bytes).forward({ x: tensor(new Float32Array(0), [2, 4, 0]) }).y.shape).to.deep.equal([2, 4, 3]);
+  });
+
+  it('Gemm with K = 0 gives C broadcast to [M, N]', async function () {
+    const a = { name: 'a', dims: [2, 0], dataType: FLOAT, data: new Float32Array(0) }, b = { name: 'b', dims: [0, 3], dataType: FLOAT, data: new Float32Array(0) };
+    const bytes = model({ input: [{ name: 'c', elemType: FLOAT, shape: [3] }], initializer: [a, b], node: [node('Gemm', ['a', 'b', 'c'], ['y'])], output: [out('y')] });
+    await compare(bytes, { c: tensor([1, 2, 3]) });
   });
 });
