@@ -17,6 +17,7 @@ import {
   fromOnnx, GRU, GRUCell, huberLoss, l1Loss, LastStep, Linear, loadTfjsModel, LSTM, LSTMCell, mseLoss, ReLU, RMSprop, RNN, RNNCell,
   Rng, Sequential, setMaxElements, SGD, Sigmoid, Tanh, Tensor, tensor, toOnnx, Trainer, zeros, maxElements,
 } from 'cellstate';
+import { makeonnxTargets } from './fuzz-onnx.mjs';
 
 // Errors the API may throw for bad input: argument errors and the library's documented classes.
 const ALLOWED = new Set(['TypeError', 'RangeError', 'SafetensorsError', 'UnsupportedModelError', 'StaleCacheError', 'BackendUnavailableError', 'NonFiniteError']);
@@ -475,6 +476,7 @@ function makeTargets(r, backends) {
     try { if (Number.isInteger(fo.epochs) && fo.epochs > 2) fo.epochs = 2; } catch { /* a throwing getter stays */ }
     return { desc: `Trainer ${safeKeys(o)} loss ${String(o.loss)} fit(${d === data ? 'data' : typeof d}, ${safeKeys(fo)} epochs ${String(fo.epochs)} progress ${String(fo.progress)})`, call: async () => { const t = new Trainer(o); await t.fit(d, fo); return t; } };
   });
+  T.push(...makeonnxTargets(r, backends));
   return T;
 }
 
