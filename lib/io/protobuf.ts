@@ -275,7 +275,9 @@ export class ProtoReader {
     const n = this.countNumbers(wire, kind, name);
     this.reserve(out, n, name);
     this.pos = start;
-    this.readNumbers(wire, kind, out, out.length);
+    const at = out.length;
+    out.length = at + n; // room for exactly n more: appending one by one would grow it by half again, copying
+    this.readNumbers(wire, kind, out, at);
   }
 
   /** Check a field's wire type; a mismatch means the file is not what it claims to be. */

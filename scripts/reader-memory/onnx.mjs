@@ -106,6 +106,7 @@ const decode = (input) => { fromOnnx(input); };
 export const cases = [
   { reader: 'onnx', name: 'empty nodes, 40 MB', make: () => emptyNodes(40 * MB), run: decode },
   { reader: 'onnx', name: 'one packed varint field (dims), 110 MB', make: () => packedDims(110 * MB), run: decode },
+  { reader: 'onnx', name: 'one packed varint field (dims), 16 MB', make: () => packedDims(16 * MB - 64), run: decode },
   { reader: 'onnx', name: 'one packed varint field (int64_data), 40 MB', make: () => packedInt64(40 * MB), run: decode },
   { reader: 'onnx', name: 'empty initializers, 40 MB', make: () => manyInitializers(40 * MB), run: decode },
   { reader: 'onnx', name: 'empty input names in one node, 40 MB', make: () => manyInputs(40 * MB), run: decode },
