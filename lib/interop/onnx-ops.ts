@@ -156,7 +156,7 @@ export function runOp(where: string, opType: string, opset: number, inputs: (Val
       const perm = attrs.get('perm')?.ints ?? x.shape.map((_, i) => r - 1 - i);
       const seen = new Set(perm);
       if (perm.length !== r || seen.size !== r || perm.some((p) => !Number.isInteger(p) || p < 0 || p >= r)) {
-        throw new RangeError(`${where}: perm: expected a permutation of ${r} axes, got [${perm}]`);
+        throw new RangeError(`${where}: perm: expected a permutation of ${r} axes, got ${perm.length === r ? `[${perm}]` : `${perm.length} entries`}`);
       }
       return [transpose(where, x, perm)];
     }
@@ -181,11 +181,11 @@ export function runOp(where: string, opType: string, opset: number, inputs: (Val
       if (!xs.length) throw new TypeError(`${where}: inputs: expected at least one`);
       const r = xs[0].shape.length;
       const axis = normAxis(where, attrI('axis', 0), r);
-      for (const v of xs) {
+      xs.forEach((v, k) => {
         if (v.dtype !== xs[0].dtype || v.shape.length !== r || v.shape.some((d, i) => i !== axis && d !== xs[0].shape[i])) {
-          throw new RangeError(`${where}: inputs: shapes [${xs.map((v) => `[${v.shape}]`).join(', ')}] cannot be concatenated on axis ${axis}`);
+          throw new RangeError(`${where}: inputs: input ${k} (${v.dtype === 'int' ? 'integer ' : ''}[${v.shape}]) cannot be concatenated with input 0 (${xs[0].dtype === 'int' ? 'integer ' : ''}[${xs[0].shape}]) on axis ${axis}`);
         }
-      }
+      });
       const shape = xs[0].shape.slice();
       shape[axis] = xs.reduce((a, v) => a + v.shape[axis], 0);
       const res = output(where, xs[0].dtype, shape), out = res.data;

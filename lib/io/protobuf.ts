@@ -9,11 +9,11 @@
 // Memory: one decode has a budget proportional to the file, DECODE_BYTES_PER_BYTE (16) bytes per
 // file byte plus DECODE_BASE_BYTES (16 MiB), and never more than half of the JS heap that was
 // free when it started. Everything a caller keeps is charged against it before it is allocated,
-// by an estimate of its cost: each nested message (the object decoded from it), string, element
-// appended to a repeated field (`append`, `ints`, `floats`, the packed ones counted first) and
-// each typed array (`charge`, by the caller). A file that declares more structure than the budget allows (a
-// million empty nodes, a packed field of a hundred million varints) is a RangeError, before the
-// memory is taken. A repeated field holds at most MAX_REPEATED entries.
+// by an estimate of its cost: each nested message (the object decoded from it), string, entry
+// appended to a repeated field (`append`, `ints`, `floats`; packed values are counted first)
+// and typed array (`charge`, by the caller). A file that declares more structure than the
+// budget allows (a million empty nodes, a packed field of a hundred million varints) is a
+// RangeError before the memory is taken. A repeated field holds at most MAX_REPEATED entries.
 //
 // What it deliberately does not do: no schema, no reflection, no proto3 JSON. lib/io/onnx.ts
 // holds the (small) ONNX schema as code.
@@ -255,7 +255,8 @@ export class ProtoReader {
   readNumbers(wire: number, kind: NumberKind, out: { [i: number]: number }, at: number): number {
     const one = (r: ProtoReader) => (kind === 'varint' ? r.int() : kind === 'fixed32' ? r.float() : r.double());
     if (wire !== WIRE_LEN) { out[at] = one(this); return at + 1; }
-    const r = new ProtoReader(this.bytesField(), this.where, this.path, 0, this.budget);
+    const b = this.bytesField();
+    const r = new ProtoReader(b, this.where, this.path, this.base + this.pos - b.length, this.budget);
     while (!r.done) out[at++] = one(r);
     return at;
   }
