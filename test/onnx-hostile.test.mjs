@@ -201,6 +201,13 @@ describe('ONNX names that are Object.prototype\'s own: no pollution, no confusio
     });
   }
 
+  it('an operator\'s attribute it does not know (__proto__, constructor, a typo) is refused by name, before it is stored', function () {
+    for (const [op, name] of [['Softmax', '__proto__'], ['Relu', 'constructor'], ['Gemm', 'transposeA'], ['Concat', 'toString']]) {
+      const bytes = model({ input: [{ name: 'x', elemType: FLOAT, shape: [2, 2] }], node: [node(op, op === 'Gemm' || op === 'Concat' ? ['x', 'x'] : ['x'], ['y'], [{ name, type: ATTR.INT, i: 1 }], 'n')], output: [out('y')] });
+      expect(() => fromOnnx(bytes), `${op} ${name}`).to.throw(UnsupportedModelError, `fromOnnx: node 0 (${op} "n"): attribute ${JSON.stringify(name)} is not supported (known: `);
+    }
+  });
+
   it('a graph input named toString is fed by own properties only', function () {
     const m = fromOnnx(model({ input: [{ name: 'toString', elemType: FLOAT, shape: [2] }, { name: 'b', elemType: FLOAT, shape: [2] }], node: [node('Add', ['toString', 'b'], ['y'])], output: [out('y')] }));
     expect(() => m.forward({ b: tensor([1, 2]) })).to.throw(TypeError, 'OnnxModel.forward: feeds.toString: expected a value for graph input "toString", got undefined');

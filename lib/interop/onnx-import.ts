@@ -7,8 +7,9 @@
 // (forward / reverse / bidirectional), layout (0, 1), clip, input_forget (LSTM),
 // linear_before_reset (GRU) and activations as far as our cells express them: LSTM
 // [Sigmoid, Tanh, Tanh], GRU [Sigmoid, Tanh], RNN [Tanh] or [Relu] (the same in both
-// directions). Any other activation, activation_alpha/beta, an unknown operator or domain is
-// refused with an UnsupportedModelError naming it. The ONNX <-> PyTorch gate re-ordering is
+// directions). Any other activation, activation_alpha/beta, an unknown operator, attribute or
+// domain is refused with an UnsupportedModelError naming it. Names from the file (values,
+// attributes, outputs) are kept in Maps and null-prototype objects. The ONNX <-> PyTorch gate re-ordering is
 // lib/interop/gates.ts (shared with toOnnx and the TF.js importer).
 
 import type { BackendName, CellKind } from '../backend/types';
@@ -23,7 +24,7 @@ import { checkTensorArg, Tensor } from '../tensor';
 import { isBackendName } from '../backend';
 import { readOptions } from '../nn/options';
 import { directionStateDict, fromOnnxTensors } from './gates';
-import { runOp, SUPPORTED_OPS, transpose, type Attrs, type Value } from './onnx-ops';
+import { OP_ATTRIBUTES, runOp, SUPPORTED_OPS, transpose, type Attrs, type Value } from './onnx-ops';
 
 /** The raw description of one ONNX recurrent node: its tensors and attributes. */
 export interface OnnxRecurrentSpec {
@@ -202,17 +203,20 @@ export class OnnxModel {
       const where = nodeWhere(idx, node);
       if (node.domain !== '' && node.domain !== 'ai.onnx') throw new UnsupportedModelError(`${where}: domain ${JSON.stringify(node.domain)} is not supported (only the default ONNX domain)`);
       for (const i of node.input) if (i !== '' && !known.has(i)) throw new TypeError(`${where}: input ${JSON.stringify(i)} is not produced by any earlier node, initializer or graph input`);
-      const attrs: Attrs = node.attribute.length ? new Map() : NO_ATTRS;
+      const isRecurrent = node.opType === 'LSTM' || node.opType === 'GRU' || node.opType === 'RNN';
+      const attrNames = isRecurrent ? null : OP_ATTRIBUTES.get(node.opType); // (recurrent ones: checked by recurrentFromOnnx)
+      if (!isRecurrent && !attrNames) throw new UnsupportedModelError(`${where}: op_type ${JSON.stringify(node.opType)} is not supported (supported: LSTM, GRU, RNN, ${SUPPORTED_OPS.join(', ')})`);
+      // Attribute names are checked before anything is stored; a Map holds them.
+      const attrs: Attrs = node.attribute.length && !isRecurrent ? new Map() : NO_ATTRS;
       for (const a of node.attribute) {
-        if (a.hasGraph) throw new UnsupportedModelError(`${where}: attribute ${a.name}: subgraphs are not supported`);
-        attrs.set(a.name, a);
+        if (a.hasGraph) throw new UnsupportedModelError(`${where}: attribute ${JSON.stringify(a.name)}: subgraphs are not supported`);
+        if (attrNames && !attrNames.includes(a.name)) throw new UnsupportedModelError(`${where}: attribute ${JSON.stringify(a.name)} is not supported (known: ${attrNames.join(', ') || 'none'})`);
+        if (attrNames) attrs.set(a.name, a);
       }
       let recurrent: OnnxRecurrentLayer | null = null;
-      if (node.opType === 'LSTM' || node.opType === 'GRU' || node.opType === 'RNN') {
+      if (isRecurrent) {
         recurrent = this.buildRecurrent(where, node);
         layers.push(recurrent.module);
-      } else if (!SUPPORTED_OPS.includes(node.opType)) {
-        throw new UnsupportedModelError(`${where}: op_type ${JSON.stringify(node.opType)} is not supported (supported: LSTM, GRU, RNN, ${SUPPORTED_OPS.join(', ')})`);
       } else if (node.opType === 'Constant') {
         const t = node.attribute.find((a) => a.name === 'value')?.t;
         if (!t || node.attribute.length !== 1) throw new UnsupportedModelError(`${where}: only Constant with a 'value' tensor is supported`);

@@ -317,4 +317,13 @@ export function runOp(where: string, opType: string, opset: number, inputs: (Val
   }
 }
 
-export const SUPPORTED_OPS = ['Identity', 'Constant', 'Transpose', 'Reshape', 'Concat', 'Slice', 'Squeeze', 'Unsqueeze', 'Gemm', 'MatMul', 'Add', 'Sub', 'Mul', 'Div', 'Relu', 'Tanh', 'Sigmoid', 'Softmax'];
+/**
+ * The operators runOp runs and the attributes each may have (in any opset it runs: Squeeze's
+ * `axes` is an input from opset 13); any other attribute is refused when the model is loaded.
+ */
+export const OP_ATTRIBUTES: ReadonlyMap<string, readonly string[]> = new Map([
+  ['Identity', []], ['Constant', ['value']], ['Transpose', ['perm']], ['Reshape', ['allowzero']], ['Concat', ['axis']],
+  ['Slice', ['starts', 'ends', 'axes']], ['Squeeze', ['axes']], ['Unsqueeze', ['axes']], ['Gemm', ['alpha', 'beta', 'transA', 'transB']], ['MatMul', []],
+  ['Add', []], ['Sub', []], ['Mul', []], ['Div', []], ['Relu', []], ['Tanh', []], ['Sigmoid', []], ['Softmax', ['axis']],
+]);
+export const SUPPORTED_OPS = [...OP_ATTRIBUTES.keys()];
