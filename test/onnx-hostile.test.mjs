@@ -4,6 +4,7 @@
 // neither polluting it nor read from it, Transpose above rank 10 and MatMul with K = 0 as ONNX
 // Runtime computes them.
 import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -143,6 +144,29 @@ describe('ONNX operators: every output checked against the element limit before 
       expect(() => m.forward({})).to.throw(RangeError, `fromOnnx: node 0 (${n.opType} "op"): output: expected at most 1199 elements`);
     });
   }
+});
+
+describe('ONNX graph execution: each value dropped after its last reader', function () {
+  this.timeout(20000);
+  it('a chain of 100 Relus on 10^6 elements (a 2 KB file) holds two values at a time, not 100 (peak RSS, in a fresh process)', function () {
+    const script = `
+      import { encodeOnnxModel, fromOnnx, tensor } from 'cellstate';
+      const n = 1e6, k = 100;
+      const node = (i) => ({ name: '', opType: 'Relu', domain: '', input: [i ? 'v' + i : 'x'], output: ['v' + (i + 1)], attribute: [] });
+      const bytes = encodeOnnxModel({ irVersion: 8, producerName: '', producerVersion: '', docString: '', metadata: {}, opsetImport: [{ domain: '', version: 17 }],
+        graph: { name: 'g', initializer: [], valueInfo: [], input: [{ name: 'x', elemType: 1, shape: [n] }], node: Array.from({ length: k }, (_, i) => node(i)), output: [{ name: 'v' + k, elemType: 1, shape: null }] } });
+      const m = fromOnnx(bytes);
+      const x = tensor(new Float32Array(n).fill(0.5), [n]);
+      const rss0 = process.memoryUsage().rss;
+      const y = m.forward(x)['v' + k];
+      if (y.data[0] !== 0.5) throw new Error('wrong result');
+      console.log(JSON.stringify({ bytes: bytes.length, growth: process.resourceUsage().maxRSS * 1024 - rss0 }));`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', cwd: new URL('.', import.meta.url).pathname });
+    expect(r.status, r.stderr).to.equal(0);
+    const { bytes, growth } = JSON.parse(r.stdout);
+    expect(bytes).to.be.below(2048);
+    expect(growth / MiB, 'MB of peak RSS growth (100 values of 4 MB would be 400)').to.be.below(200);
+  });
 });
 
 describe('ONNX names that are Object.prototype\'s own: no pollution, no confusion with inherited properties', function () {

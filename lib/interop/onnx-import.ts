@@ -156,6 +156,7 @@ interface PlannedNode {
   index: number;
   attrs: Attrs; // NO_ATTRS when it has none
   recurrent: OnnxRecurrentLayer | null;
+  release: string[] | null; // values last read by this node (not graph outputs): dropped after it runs
 }
 
 const NO_ATTRS: Attrs = new Map();
@@ -223,9 +224,15 @@ export class OnnxModel {
         this.consts.set(node.output[0], tensorValue(where, t));
       }
       for (const o of node.output) if (o !== '') known.add(o);
-      return { node, index: idx, attrs, recurrent };
+      return { node, index: idx, attrs, recurrent, release: null };
     });
     for (const o of graph.output) if (!known.has(o.name)) throw new TypeError(`${where}: graph output ${JSON.stringify(o.name)} is not produced by any node`);
+    // Each value is dropped after its last reader runs, so a chain of operators holds two of
+    // its values at a time, not all of them.
+    const lastRead = new Map<string, number>();
+    this.plan.forEach((p, i) => { for (const n of p.node.input) if (n !== '') lastRead.set(n, i); });
+    for (const o of graph.output) lastRead.delete(o.name);
+    for (const [name, i] of lastRead) (this.plan[i].release ??= []).push(name);
     this.layers = layers;
   }
 
@@ -272,6 +279,7 @@ export class OnnxModel {
       if (p.recurrent) outs = runRecurrent(where, p.recurrent, inputs);
       else outs = runOp(where, p.node.opType, this.opset, inputs, p.attrs);
       p.node.output.forEach((n, i) => { if (n !== '' && outs[i]) values.set(n, outs[i]!); });
+      if (p.release) for (const n of p.release) values.delete(n);
     }
     const result: Record<string, Tensor> = Object.create(null); // names from the file
     for (const o of this.outputs) {
