@@ -148,10 +148,10 @@ describe('ONNX operators: every output checked against the element limit before 
 
 describe('ONNX graph execution: each value dropped after its last reader', function () {
   this.timeout(20000);
-  it('a chain of 100 Relus on 10^6 elements (a 2 KB file) holds two values at a time, not 100 (peak RSS, in a fresh process)', function () {
+  it('a chain of 200 Relus on 10^6 elements (a 4 KB file) holds a few values at a time, not 200 (peak RSS, in a fresh process)', function () {
     const script = `
       import { encodeOnnxModel, fromOnnx, tensor } from 'cellstate';
-      const n = 1e6, k = 100;
+      const n = 1e6, k = 200;
       const node = (i) => ({ name: '', opType: 'Relu', domain: '', input: [i ? 'v' + i : 'x'], output: ['v' + (i + 1)], attribute: [] });
       const bytes = encodeOnnxModel({ irVersion: 8, producerName: '', producerVersion: '', docString: '', metadata: {}, opsetImport: [{ domain: '', version: 17 }],
         graph: { name: 'g', initializer: [], valueInfo: [], input: [{ name: 'x', elemType: 1, shape: [n] }], node: Array.from({ length: k }, (_, i) => node(i)), output: [{ name: 'v' + k, elemType: 1, shape: null }] } });
@@ -164,8 +164,9 @@ describe('ONNX graph execution: each value dropped after its last reader', funct
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', cwd: new URL('.', import.meta.url).pathname });
     expect(r.status, r.stderr).to.equal(0);
     const { bytes, growth } = JSON.parse(r.stdout);
-    expect(bytes).to.be.below(2048);
-    expect(growth / MiB, 'MB of peak RSS growth (100 values of 4 MB would be 400)').to.be.below(200);
+    expect(bytes).to.be.below(4096);
+    // Dropped values are freed when V8 next collects: under load that lags (230 MB was seen with 100 Relus).
+    expect(growth / MiB, 'MB of peak RSS growth (200 values of 4 MB would be 800)').to.be.below(450);
   });
 });
 
