@@ -7,8 +7,9 @@
 // (forward / reverse / bidirectional), layout (0, 1), clip, input_forget (LSTM),
 // linear_before_reset (GRU) and activations as far as our cells express them: LSTM
 // [Sigmoid, Tanh, Tanh], GRU [Sigmoid, Tanh], RNN [Tanh] or [Relu] (the same in both
-// directions). Any other activation, activation_alpha/beta, an unknown operator or domain is
-// refused with an UnsupportedModelError naming it. The ONNX <-> PyTorch gate re-ordering is
+// directions). Any other activation, activation_alpha/beta, an unknown operator, attribute or
+// domain is refused with an UnsupportedModelError naming it. Names from the file (values,
+// attributes, outputs) are kept in Maps and null-prototype objects. The ONNX <-> PyTorch gate re-ordering is
 // lib/interop/gates.ts (shared with toOnnx and the TF.js importer).
 
 import type { BackendName, CellKind } from '../backend/types';
@@ -23,7 +24,7 @@ import { checkTensorArg, Tensor } from '../tensor';
 import { isBackendName } from '../backend';
 import { readOptions } from '../nn/options';
 import { directionStateDict, fromOnnxTensors } from './gates';
-import { runOp, SUPPORTED_OPS, transpose, type Attrs, type Value } from './onnx-ops';
+import { OP_ATTRIBUTES, runOp, SUPPORTED_OPS, transpose, type Attrs, type Value } from './onnx-ops';
 
 /** The raw description of one ONNX recurrent node: its tensors and attributes. */
 export interface OnnxRecurrentSpec {
@@ -56,9 +57,12 @@ const KNOWN_ATTRS: Record<string, string[]> = {
 export function recurrentFromOnnx(spec: OnnxRecurrentSpec, options?: { backend?: BackendName }, where = 'recurrentFromOnnx'): OnnxRecurrentLayer {
   const op = spec.opType;
   if (op !== 'LSTM' && op !== 'GRU' && op !== 'RNN') throw argTypeError(where, 'opType', "'LSTM', 'GRU' or 'RNN'", op);
-  const attrs = spec.attributes ?? {};
-  for (const k of Object.keys(attrs)) {
+  // Names checked before anything is stored; kept in a null-prototype object, so no name
+  // ("__proto__", "constructor") reaches or reads Object.prototype.
+  const attrs: OnnxRecurrentSpec['attributes'] = Object.create(null);
+  for (const k of Object.keys(spec.attributes ?? {})) {
     if (!KNOWN_ATTRS[op].includes(k)) throw new UnsupportedModelError(`${where}: ${op} attribute ${JSON.stringify(k)} is not supported (known: ${KNOWN_ATTRS[op].join(', ')})`);
+    attrs[k] = spec.attributes[k];
   }
   for (const k of ['activation_alpha', 'activation_beta']) {
     if (attrs[k] !== undefined) throw new UnsupportedModelError(`${where}: ${op} attribute ${k}: parameterised activations are not supported`);
@@ -146,11 +150,20 @@ export interface FromOnnxOptions {
 /** A feed value: a float Tensor, or integers (sequence lengths) as an Int32Array / number[] / Tensor. */
 export type OnnxFeed = Tensor | Int32Array | readonly number[];
 
+/** One node, ready to run (kept small: a file's graph may hold a million of them). */
 interface PlannedNode {
   node: OnnxNode;
-  where: string;
-  attrs: Attrs;
+  index: number;
+  attrs: Attrs; // NO_ATTRS when it has none
   recurrent: OnnxRecurrentLayer | null;
+  release: string[] | null; // values last read by this node (not graph outputs): dropped after it runs
+}
+
+const NO_ATTRS: Attrs = new Map();
+
+/** How errors name a node: "fromOnnx: node 3 (Gemm "fc1")". */
+function nodeWhere(index: number, node: OnnxNode): string {
+  return `fromOnnx: node ${index} (${node.opType}${node.name ? ` ${JSON.stringify(node.name)}` : ''})`;
 }
 
 /** An imported ONNX model: runs its graph with our recurrent layers. See fromOnnx. */
@@ -188,29 +201,38 @@ export class OnnxModel {
     const known = new Set<string>([...this.consts.keys(), ...this.inputInfo.map((v) => v.name)]);
     const layers: Recurrent[] = [];
     this.plan = graph.node.map((node, idx) => {
-      const nodeWhere = `${where}: node ${idx} (${node.opType}${node.name ? ` ${JSON.stringify(node.name)}` : ''})`;
-      if (node.domain !== '' && node.domain !== 'ai.onnx') throw new UnsupportedModelError(`${nodeWhere}: domain ${JSON.stringify(node.domain)} is not supported (only the default ONNX domain)`);
-      for (const i of node.input) if (i !== '' && !known.has(i)) throw new TypeError(`${nodeWhere}: input ${JSON.stringify(i)} is not produced by any earlier node, initializer or graph input`);
-      const attrs: Attrs = new Map();
+      const where = nodeWhere(idx, node);
+      if (node.domain !== '' && node.domain !== 'ai.onnx') throw new UnsupportedModelError(`${where}: domain ${JSON.stringify(node.domain)} is not supported (only the default ONNX domain)`);
+      for (const i of node.input) if (i !== '' && !known.has(i)) throw new TypeError(`${where}: input ${JSON.stringify(i)} is not produced by any earlier node, initializer or graph input`);
+      const isRecurrent = node.opType === 'LSTM' || node.opType === 'GRU' || node.opType === 'RNN';
+      const attrNames = isRecurrent ? null : OP_ATTRIBUTES.get(node.opType); // (recurrent ones: checked by recurrentFromOnnx)
+      if (!isRecurrent && !attrNames) throw new UnsupportedModelError(`${where}: op_type ${JSON.stringify(node.opType)} is not supported (supported: LSTM, GRU, RNN, ${SUPPORTED_OPS.join(', ')})`);
+      // Attribute names are checked before anything is stored; a Map holds them.
+      const attrs: Attrs = node.attribute.length && !isRecurrent ? new Map() : NO_ATTRS;
       for (const a of node.attribute) {
-        if (a.hasGraph) throw new UnsupportedModelError(`${nodeWhere}: attribute ${a.name}: subgraphs are not supported`);
-        attrs.set(a.name, a);
+        if (a.hasGraph) throw new UnsupportedModelError(`${where}: attribute ${JSON.stringify(a.name)}: subgraphs are not supported`);
+        if (attrNames && !attrNames.includes(a.name)) throw new UnsupportedModelError(`${where}: attribute ${JSON.stringify(a.name)} is not supported (known: ${attrNames.join(', ') || 'none'})`);
+        if (attrNames) attrs.set(a.name, a);
       }
       let recurrent: OnnxRecurrentLayer | null = null;
-      if (node.opType === 'LSTM' || node.opType === 'GRU' || node.opType === 'RNN') {
-        recurrent = this.buildRecurrent(nodeWhere, node);
+      if (isRecurrent) {
+        recurrent = this.buildRecurrent(where, node);
         layers.push(recurrent.module);
-      } else if (!SUPPORTED_OPS.includes(node.opType)) {
-        throw new UnsupportedModelError(`${nodeWhere}: op_type ${JSON.stringify(node.opType)} is not supported (supported: LSTM, GRU, RNN, ${SUPPORTED_OPS.join(', ')})`);
       } else if (node.opType === 'Constant') {
         const t = node.attribute.find((a) => a.name === 'value')?.t;
-        if (!t || node.attribute.length !== 1) throw new UnsupportedModelError(`${nodeWhere}: only Constant with a 'value' tensor is supported`);
-        this.consts.set(node.output[0], tensorValue(nodeWhere, t));
+        if (!t || node.attribute.length !== 1) throw new UnsupportedModelError(`${where}: only Constant with a 'value' tensor is supported`);
+        this.consts.set(node.output[0], tensorValue(where, t));
       }
       for (const o of node.output) if (o !== '') known.add(o);
-      return { node, where: nodeWhere, attrs, recurrent };
+      return { node, index: idx, attrs, recurrent, release: null };
     });
     for (const o of graph.output) if (!known.has(o.name)) throw new TypeError(`${where}: graph output ${JSON.stringify(o.name)} is not produced by any node`);
+    // Each value is dropped after its last reader runs, so a chain of operators holds two of
+    // its values at a time, not all of them.
+    const lastRead = new Map<string, number>();
+    this.plan.forEach((p, i) => { for (const n of p.node.input) if (n !== '') lastRead.set(n, i); });
+    for (const o of graph.output) lastRead.delete(o.name);
+    for (const [name, i] of lastRead) (this.plan[i].release ??= []).push(name);
     this.layers = layers;
   }
 
@@ -226,7 +248,7 @@ export class OnnxModel {
       if (v.dtype !== 'float32') throw new TypeError(`${where}: input ${name}: expected a float tensor, got an integer tensor`);
       return { dims: v.shape, data: v.data as Float32Array };
     };
-    const attributes: OnnxRecurrentSpec['attributes'] = {};
+    const attributes: OnnxRecurrentSpec['attributes'] = Object.create(null); // names from the file
     for (const a of node.attribute) {
       const v = a.ints ?? a.floats ?? a.strings ?? a.s ?? a.i ?? a.f;
       if (v === undefined) throw new TypeError(`${where}: attribute ${a.name}: no value`);
@@ -241,7 +263,8 @@ export class OnnxModel {
 
   /**
    * Run the graph. `feeds`: one Tensor when the graph has a single input, or an object keyed by
-   * input name. Returns every graph output by name (float32 Tensors).
+   * input name (own properties only). Returns every graph output by name (float32 Tensors) in a
+   * null-prototype object, so an output may be called anything, "__proto__" too.
    */
   forward(feeds: OnnxFeed | Record<string, OnnxFeed>): Record<string, Tensor> {
     const where = 'OnnxModel.forward';
@@ -251,12 +274,14 @@ export class OnnxModel {
     for (const p of this.plan) {
       const inputs = p.node.input.map((n) => (n === '' ? undefined : values.get(n)));
       let outs: (Value | undefined)[];
-      if (p.recurrent) outs = runRecurrent(p.where, p.recurrent, inputs);
-      else if (p.node.opType === 'Constant') continue;
-      else outs = runOp(p.where, p.node.opType, this.opset, inputs, p.attrs);
+      if (p.node.opType === 'Constant') continue;
+      const where = nodeWhere(p.index, p.node);
+      if (p.recurrent) outs = runRecurrent(where, p.recurrent, inputs);
+      else outs = runOp(where, p.node.opType, this.opset, inputs, p.attrs);
       p.node.output.forEach((n, i) => { if (n !== '' && outs[i]) values.set(n, outs[i]!); });
+      if (p.release) for (const n of p.release) values.delete(n);
     }
-    const result: Record<string, Tensor> = {};
+    const result: Record<string, Tensor> = Object.create(null); // names from the file
     for (const o of this.outputs) {
       const v = values.get(o.name);
       if (!v) throw new TypeError(`${where}: output ${JSON.stringify(o.name)} was not computed`);
@@ -285,7 +310,7 @@ export class OnnxModel {
       const arg = `feeds.${info.name}`;
       let f: unknown;
       try {
-        f = rec[info.name];
+        f = Object.hasOwn(rec, info.name) ? rec[info.name] : undefined; // an input named "toString" is not inherited
       } catch (e) {
         throw argTypeError(where, arg, `a readable value (its getter threw: ${(e as Error)?.message ?? e})`, undefined);
       }
@@ -299,7 +324,7 @@ export class OnnxModel {
       } else {
         const arr = f instanceof Tensor ? f.data : f;
         if (!Array.isArray(arr) && !(ArrayBuffer.isView(arr) && !(arr instanceof DataView))) throw argTypeError(where, arg, 'integers (an Int32Array, an array or a Tensor)', f);
-        const data = Array.from(arr as ArrayLike<number>, Number);
+        const data = Float64Array.from(arr as ArrayLike<number>, Number);
         if (data.some((x) => !Number.isInteger(x))) throw new RangeError(`${where}: ${arg}: expected integers, got ${describe(data.find((x) => !Number.isInteger(x)))}`);
         v = { dtype: 'int', shape: f instanceof Tensor ? f.shape.slice() : [data.length], data };
       }
@@ -321,17 +346,17 @@ function runRecurrent(where: string, layer: OnnxRecurrentLayer, inputs: (Value |
   if (!x) throw new TypeError(`${where}: input 0 (X) is required`);
   if (x.dtype !== 'float32') throw new TypeError(`${where}: X: expected a float tensor, got an integer tensor`);
   const lens = inputs[4];
-  let lengths: number[] | null = null;
+  let lengths: Float64Array | null = null;
   if (lens) {
     if (lens.dtype !== 'int') throw new TypeError(`${where}: sequence_lens: expected an int32 tensor, got a float tensor`);
-    lengths = lens.data as number[];
+    lengths = lens.data as Float64Array;
   }
   // ONNX states are [D, B, H] (layout 0) or [B, D, H] (layout 1); ours are [D, B, H].
   const state = (v: Value | undefined, name: string): Tensor | null => {
     if (!v) return null;
     if (v.dtype !== 'float32') throw new TypeError(`${where}: ${name}: expected a float tensor`);
     if (v.shape.length !== 3) throw new RangeError(`${where}: ${name}: expected a rank-3 tensor, got ${formatShape(v.shape)}`);
-    const t = layer.layout === 1 ? transpose(v, [1, 0, 2]) : v;
+    const t = layer.layout === 1 ? transpose(where, v, [1, 0, 2]) : v;
     return new Tensor(t.data as Float32Array, t.shape);
   };
   const h0 = state(inputs[5], 'initial_h');
@@ -340,10 +365,10 @@ function runRecurrent(where: string, layer: OnnxRecurrentLayer, inputs: (Value |
   const [a, b] = r.output.shape; // [T, B, D*H] or [B, T, D*H]
   const y: Value = layer.layout === 1
     ? { dtype: 'float32', shape: [a, b, D, H], data: r.output.data as Float32Array }
-    : transpose({ dtype: 'float32', shape: [a, b, D, H], data: r.output.data as Float32Array }, [0, 2, 1, 3]);
+    : transpose(where, { dtype: 'float32', shape: [a, b, D, H], data: r.output.data as Float32Array }, [0, 2, 1, 3]);
   const st = (t: Tensor): Value => {
     const v: Value = { dtype: 'float32', shape: t.shape.slice(), data: t.data as Float32Array };
-    return layer.layout === 1 ? transpose(v, [1, 0, 2]) : v;
+    return layer.layout === 1 ? transpose(where, v, [1, 0, 2]) : v;
   };
   return [y, st(r.hN), r.cN ? st(r.cN) : undefined];
 }
@@ -351,7 +376,7 @@ function runRecurrent(where: string, layer: OnnxRecurrentLayer, inputs: (Value |
 function tensorValue(where: string, t: OnnxTensor): Value {
   if (t.dataType === FLOAT) return { dtype: 'float32', shape: t.dims, data: t.data as Float32Array };
   if (t.dataType === DOUBLE) return { dtype: 'float32', shape: t.dims, data: Float32Array.from(t.data as Float64Array) };
-  if (t.dataType === INT32 || t.dataType === INT64) return { dtype: 'int', shape: t.dims, data: Array.from(t.data as ArrayLike<number>) };
+  if (t.dataType === INT32 || t.dataType === INT64) return { dtype: 'int', shape: t.dims, data: t.data instanceof Float64Array ? t.data : Float64Array.from(t.data) };
   throw new UnsupportedModelError(`${where}: tensor ${JSON.stringify(t.name)}: ${dtypeName(t.dataType)} is not supported`);
 }
 

@@ -4,16 +4,22 @@
 //
 // Plain, obvious loops on row-major arrays, forward only: heads are tiny next to the recurrent
 // layers, which run on the backends. Float values are Float32Array; integer values (shapes,
-// Slice bounds) are JS numbers. Every operator checks what it is given and names the node in
-// its errors; operators or attribute values outside this subset are refused by name.
+// Slice bounds) are Float64Array (exact within +-2^53). Every operator checks what it is given
+// and names the node in its errors; operators or attribute values outside this subset are
+// refused by name. Every output buffer is allocated by `output`, which checks its shape against
+// the element limit first.
 
 import { UnsupportedModelError } from '../errors';
+import { shapeSize } from '../tensor';
 
 export interface Value {
   dtype: 'float32' | 'int';
   shape: number[];
-  data: Float32Array | number[];
+  data: Float32Array | Float64Array;
 }
+
+/** The most entries an integer tensor read as a shape, axes or bounds may have (the rank of any value). */
+export const MAX_RANK = 64;
 
 export type Attrs = Map<string, { f?: number; i?: number; s?: string; floats?: number[]; ints?: number[]; strings?: string[] }>;
 
@@ -32,13 +38,22 @@ export function floatValue(shape: number[], data: Float32Array): Value {
   return { dtype: 'float32', shape, data };
 }
 
+/**
+ * A new zero-filled value of `shape`: where every operator allocates its output, after checking
+ * the shape against the element limit (maxElements(), a RangeError naming the node).
+ */
+export function output(where: string, dtype: Value['dtype'], shape: number[]): Value {
+  const n = shapeSize(shape, where, 'output');
+  return { dtype, shape, data: dtype === 'float32' ? new Float32Array(n) : new Float64Array(n) };
+}
+
 /** Generic axis permutation: out[i_perm] = in[i]. */
-export function transpose(v: Value, perm: readonly number[]): Value {
+export function transpose(where: string, v: Value, perm: readonly number[]): Value {
   const r = v.shape.length;
   const outShape = perm.map((p) => v.shape[p]);
   const inStr = stridesOf(v.shape);
-  const n = sizeOf(v.shape);
-  const out = v.dtype === 'float32' ? new Float32Array(n) : new Array<number>(n);
+  const res = output(where, v.dtype, outShape);
+  const n = res.data.length, out = res.data;
   const idx = new Array(r).fill(0);
   const step = perm.map((p) => inStr[p]); // input stride of each output axis
   let src = 0;
@@ -52,7 +67,7 @@ export function transpose(v: Value, perm: readonly number[]): Value {
       idx[a] = 0;
     }
   }
-  return { dtype: v.dtype, shape: outShape, data: out };
+  return res;
 }
 
 /**
@@ -84,7 +99,7 @@ function broadcast(where: string, a: Value, b: Value, fn: (x: number, y: number)
   const sa = stridesOf(pa).map((s, i) => (pa[i] === 1 ? 0 : s)), sb = stridesOf(pb).map((s, i) => (pb[i] === 1 ? 0 : s));
   const n = sizeOf(shape);
   checkOutputSize(where, n, a.data.length + b.data.length);
-  const out = new Float32Array(n);
+  const res = output(where, 'float32', shape), out = res.data;
   const idx = new Array(r).fill(0);
   let ia = 0, ib = 0;
   for (let o = 0; o < n; o++) {
@@ -95,11 +110,11 @@ function broadcast(where: string, a: Value, b: Value, fn: (x: number, y: number)
       ia -= sa[k] * shape[k]; ib -= sb[k] * shape[k]; idx[k] = 0;
     }
   }
-  return floatValue(shape, out);
+  return res;
 }
 
-/** C[M, N] = A[M, K] · B[K, N] (+ C) on plain arrays. */
-function matmul2d(a: ArrayLike<number>, aOff: number, b: ArrayLike<number>, M: number, K: number, N: number, out: Float32Array, oOff: number): void {
+/** C[M, N] = A[M, K] · B[K, N] on plain arrays. */
+function matmul2d(a: ArrayLike<number>, aOff: number, b: ArrayLike<number>, M: number, K: number, N: number, out: Float32Array | Float64Array, oOff: number): void {
   for (let m = 0; m < M; m++) {
     for (let n = 0; n < N; n++) {
       let s = 0;
@@ -113,9 +128,11 @@ function requireFloat(where: string, name: string, v: Value): void {
   if (v.dtype !== 'float32') throw new TypeError(`${where}: ${name}: expected a float tensor, got an integer tensor`);
 }
 
+/** An integer tensor used as a shape, axes or bounds: at most MAX_RANK entries, as an array. */
 function requireInt(where: string, name: string, v: Value): number[] {
   if (v.dtype !== 'int') throw new TypeError(`${where}: ${name}: expected an int64/int32 tensor, got a float tensor`);
-  return v.data as number[];
+  if (v.data.length > MAX_RANK) throw new RangeError(`${where}: ${name}: expected at most ${MAX_RANK} entries (one per axis), got ${v.data.length}`);
+  return Array.from(v.data);
 }
 
 /**
@@ -135,11 +152,13 @@ export function runOp(where: string, opType: string, opset: number, inputs: (Val
       return [need(0, 'input')];
     case 'Transpose': {
       const x = need(0, 'data');
-      const perm = attrs.get('perm')?.ints ?? x.shape.map((_, i) => x.shape.length - 1 - i);
-      if (perm.length !== x.shape.length || [...perm].sort().some((p, i) => p !== i)) {
-        throw new RangeError(`${where}: perm: expected a permutation of ${x.shape.length} axes, got [${perm}]`);
+      const r = x.shape.length;
+      const perm = attrs.get('perm')?.ints ?? x.shape.map((_, i) => r - 1 - i);
+      const seen = new Set(perm);
+      if (perm.length !== r || seen.size !== r || perm.some((p) => !Number.isInteger(p) || p < 0 || p >= r)) {
+        throw new RangeError(`${where}: perm: expected a permutation of ${r} axes, got ${perm.length === r ? `[${perm}]` : `${perm.length} entries`}`);
       }
-      return [transpose(x, perm)];
+      return [transpose(where, x, perm)];
     }
     case 'Reshape': {
       const x = need(0, 'data');
@@ -162,15 +181,15 @@ export function runOp(where: string, opType: string, opset: number, inputs: (Val
       if (!xs.length) throw new TypeError(`${where}: inputs: expected at least one`);
       const r = xs[0].shape.length;
       const axis = normAxis(where, attrI('axis', 0), r);
-      for (const v of xs) {
+      xs.forEach((v, k) => {
         if (v.dtype !== xs[0].dtype || v.shape.length !== r || v.shape.some((d, i) => i !== axis && d !== xs[0].shape[i])) {
-          throw new RangeError(`${where}: inputs: shapes [${xs.map((v) => `[${v.shape}]`).join(', ')}] cannot be concatenated on axis ${axis}`);
+          throw new RangeError(`${where}: inputs: input ${k} (${v.dtype === 'int' ? 'integer ' : ''}[${v.shape}]) cannot be concatenated with input 0 (${xs[0].dtype === 'int' ? 'integer ' : ''}[${xs[0].shape}]) on axis ${axis}`);
         }
-      }
+      });
       const shape = xs[0].shape.slice();
       shape[axis] = xs.reduce((a, v) => a + v.shape[axis], 0);
-      const outer = sizeOf(shape.slice(0, axis));
-      const out = xs[0].dtype === 'float32' ? new Float32Array(sizeOf(shape)) : new Array<number>(sizeOf(shape));
+      const res = output(where, xs[0].dtype, shape), out = res.data;
+      const outer = out.length ? sizeOf(shape.slice(0, axis)) : 0;
       let pos = 0;
       for (let o = 0; o < outer; o++) {
         for (const v of xs) {
@@ -178,7 +197,7 @@ export function runOp(where: string, opType: string, opset: number, inputs: (Val
           for (let j = 0; j < chunk; j++) out[pos++] = v.data[o * chunk + j];
         }
       }
-      return [{ dtype: xs[0].dtype, shape, data: out }];
+      return [res];
     }
     case 'Slice': {
       const x = need(0, 'data');
@@ -201,8 +220,8 @@ export function runOp(where: string, opType: string, opset: number, inputs: (Val
         lo[a] = clamp(starts[i]); hi[a] = Math.max(clamp(ends[i]), lo[a]);
       });
       const shape = hi.map((h, a) => h - lo[a]);
-      const n = sizeOf(shape), str = stridesOf(x.shape);
-      const out = x.dtype === 'float32' ? new Float32Array(n) : new Array<number>(n);
+      const res = output(where, x.dtype, shape), out = res.data;
+      const n = out.length, str = stridesOf(x.shape);
       const idx = new Array(r).fill(0);
       for (let o = 0; o < n; o++) {
         let src = 0;
@@ -210,7 +229,7 @@ export function runOp(where: string, opType: string, opset: number, inputs: (Val
         out[o] = x.data[src];
         for (let a = r - 1; a >= 0; a--) { if (++idx[a] < shape[a]) break; idx[a] = 0; }
       }
-      return [{ dtype: x.dtype, shape, data: out }];
+      return [res];
     }
     case 'Squeeze':
     case 'Unsqueeze': {
@@ -235,13 +254,12 @@ export function runOp(where: string, opType: string, opset: number, inputs: (Val
       requireFloat(where, 'A', a); requireFloat(where, 'B', b);
       if (a.shape.length !== 2 || b.shape.length !== 2) throw new RangeError(`${where}: A, B: expected 2-D tensors, got [${a.shape}] and [${b.shape}]`);
       const tA = attrI('transA', 0), tB = attrI('transB', 0), alpha = attrF('alpha', 1), beta = attrF('beta', 1);
-      const A = tA ? transpose(a, [1, 0]) : a, Bm = tB ? transpose(b, [1, 0]) : b;
+      const A = tA ? transpose(where, a, [1, 0]) : a, Bm = tB ? transpose(where, b, [1, 0]) : b;
       const [M, K] = A.shape, [K2, N] = Bm.shape;
       if (K !== K2) throw new RangeError(`${where}: A, B: inner dimensions differ (${K} vs ${K2})`);
       checkOutputSize(where, M * N, a.data.length + b.data.length);
-      const out = new Float32Array(M * N);
-      matmul2d(A.data, 0, Bm.data, M, K, N, out, 0);
-      let y = floatValue([M, N], out);
+      let y = output(where, 'float32', [M, N]);
+      matmul2d(A.data, 0, Bm.data, M, K, N, y.data, 0);
       if (alpha !== 1) y = broadcast(where, y, floatValue([], new Float32Array([alpha])), (p, q) => p * q);
       if (c) { requireFloat(where, 'C', c); y = broadcast(where, y, c, (p, q) => p + beta * q); }
       if (y.shape.length !== 2 || y.shape[0] !== M || y.shape[1] !== N) throw new RangeError(`${where}: C: shape [${c?.shape}] does not broadcast to [${M}, ${N}]`);
@@ -255,11 +273,11 @@ export function runOp(where: string, opType: string, opset: number, inputs: (Val
       }
       const K = a.shape[a.shape.length - 1], N = b.shape[1];
       if (b.shape[0] !== K) throw new RangeError(`${where}: A, B: inner dimensions differ (${K} vs ${b.shape[0]})`);
-      const rows = sizeOf(a.shape) / K;
+      const rows = sizeOf(a.shape.slice(0, -1)); // K = 0 too: rows x N zeros
       checkOutputSize(where, rows * N, a.data.length + b.data.length);
-      const out = new Float32Array(rows * N);
-      matmul2d(a.data, 0, b.data, rows, K, N, out, 0);
-      return [floatValue([...a.shape.slice(0, -1), N], out)];
+      const y = output(where, 'float32', [...a.shape.slice(0, -1), N]);
+      matmul2d(a.data, 0, b.data, rows, K, N, y.data, 0);
+      return [y];
     }
     case 'Add': case 'Sub': case 'Mul': case 'Div': {
       const a = need(0, 'A'), b = need(1, 'B');
@@ -272,7 +290,9 @@ export function runOp(where: string, opType: string, opset: number, inputs: (Val
       const x = need(0, 'X');
       requireFloat(where, 'X', x);
       const fn = opType === 'Relu' ? (v: number) => (v > 0 ? v : 0) : opType === 'Tanh' ? Math.tanh : (v: number) => 1 / (1 + Math.exp(-v));
-      return [floatValue(x.shape.slice(), (x.data as Float32Array).map(fn))];
+      const y = output(where, 'float32', x.shape.slice());
+      for (let i = 0; i < y.data.length; i++) y.data[i] = fn(x.data[i]);
+      return [y];
     }
     case 'Softmax': {
       const x = need(0, 'input');
@@ -281,8 +301,8 @@ export function runOp(where: string, opType: string, opset: number, inputs: (Val
       const axis = normAxis(where, attrI('axis', opset >= 13 ? -1 : 1), r);
       // opset < 13 flattens to 2-D at `axis`; that equals a last-axis softmax only when axis is last.
       if (opset < 13 && axis !== r - 1) throw new UnsupportedModelError(`${where}: axis: opset ${opset} Softmax is supported on the last axis only, got ${axis}`);
-      const inner = sizeOf(x.shape.slice(axis + 1)), d = x.shape[axis], outer = sizeOf(x.shape.slice(0, axis));
-      const out = new Float32Array(x.data.length);
+      const y = output(where, 'float32', x.shape.slice()), out = y.data;
+      const inner = sizeOf(x.shape.slice(axis + 1)), d = x.shape[axis], outer = out.length ? sizeOf(x.shape.slice(0, axis)) : 0;
       for (let o = 0; o < outer; o++) for (let i = 0; i < inner; i++) {
         let m = -Infinity;
         for (let j = 0; j < d; j++) m = Math.max(m, x.data[(o * d + j) * inner + i]);
@@ -290,11 +310,20 @@ export function runOp(where: string, opType: string, opset: number, inputs: (Val
         for (let j = 0; j < d; j++) s += (out[(o * d + j) * inner + i] = Math.exp(x.data[(o * d + j) * inner + i] - m));
         for (let j = 0; j < d; j++) out[(o * d + j) * inner + i] /= s;
       }
-      return [floatValue(x.shape.slice(), out)];
+      return [y];
     }
     default:
       throw new UnsupportedModelError(`${where}: op_type: ${JSON.stringify(opType)} is not supported (supported: LSTM, GRU, RNN, ${SUPPORTED_OPS.join(', ')})`);
   }
 }
 
-export const SUPPORTED_OPS = ['Identity', 'Constant', 'Transpose', 'Reshape', 'Concat', 'Slice', 'Squeeze', 'Unsqueeze', 'Gemm', 'MatMul', 'Add', 'Sub', 'Mul', 'Div', 'Relu', 'Tanh', 'Sigmoid', 'Softmax'];
+/**
+ * The operators runOp runs and the attributes each may have (in any opset it runs: Squeeze's
+ * `axes` is an input from opset 13); any other attribute is refused when the model is loaded.
+ */
+export const OP_ATTRIBUTES: ReadonlyMap<string, readonly string[]> = new Map([
+  ['Identity', []], ['Constant', ['value']], ['Transpose', ['perm']], ['Reshape', ['allowzero']], ['Concat', ['axis']],
+  ['Slice', ['starts', 'ends', 'axes']], ['Squeeze', ['axes']], ['Unsqueeze', ['axes']], ['Gemm', ['alpha', 'beta', 'transA', 'transB']], ['MatMul', []],
+  ['Add', []], ['Sub', []], ['Mul', []], ['Div', []], ['Relu', []], ['Tanh', []], ['Sigmoid', []], ['Softmax', ['axis']],
+]);
+export const SUPPORTED_OPS = [...OP_ATTRIBUTES.keys()];

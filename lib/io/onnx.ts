@@ -10,7 +10,11 @@
 // element types other than float32 / float64 / int32 / int64 (subgraph attributes are recorded
 // as present but not parsed: no operator we run has one).
 
-import { ProtoReader, ProtoWriter, WIRE_FIXED32, WIRE_LEN, WIRE_VARINT, type FieldHeader } from './protobuf';
+import { checkElements } from '../tensor';
+import { ProtoReader, ProtoWriter, WIRE_FIXED32, WIRE_LEN, WIRE_VARINT, type FieldHeader, type NumberKind } from './protobuf';
+
+/** The estimated heap cost of a typed array's objects (a Float32Array(0) takes 184 bytes), charged with its data. */
+const TYPED_ARRAY_BYTES = 256;
 
 /** TensorProto.DataType values we name in messages (all of them), and the ones we read. */
 export const ONNX_DTYPE_NAMES: Record<number, string> = {
@@ -26,7 +30,10 @@ export function dtypeName(t: number): string {
   return ONNX_DTYPE_NAMES[t] ?? `data type ${t}`;
 }
 
-/** A dense tensor. int64 values are JS numbers (checked to be safe integers when read). */
+/**
+ * A dense tensor. When decoded, int64 values are JS numbers in a Float64Array (exact within
+ * +-2^53); when encoding, any array of numbers will do for them.
+ */
 export interface OnnxTensor {
   name: string;
   dims: number[];
@@ -80,7 +87,7 @@ export interface OnnxModelProto {
   producerVersion: string;
   docString: string;
   opsetImport: { domain: string; version: number }[];
-  metadata: Record<string, string>;
+  metadata: Record<string, string>; // decoded as a null-prototype object (keys come from the file)
   graph: OnnxGraph;
 }
 
@@ -89,7 +96,7 @@ export interface OnnxModelProto {
 
 export function decodeOnnxModel(bytes: Uint8Array, where = 'fromOnnx'): OnnxModelProto {
   const r = new ProtoReader(bytes, where, 'ModelProto');
-  const m: OnnxModelProto = { irVersion: 0, producerName: '', producerVersion: '', docString: '', opsetImport: [], metadata: {}, graph: null as unknown as OnnxGraph };
+  const m: OnnxModelProto = { irVersion: 0, producerName: '', producerVersion: '', docString: '', opsetImport: [], metadata: Object.create(null), graph: null as unknown as OnnxGraph };
   let graph: OnnxGraph | null = null;
   while (!r.done) {
     const h = r.header();
@@ -107,7 +114,7 @@ export function decodeOnnxModel(bytes: Uint8Array, where = 'fromOnnx'): OnnxMode
           const g = o.header();
           if (g.field === 1) { o.expect(g, WIRE_LEN, 'domain'); op.domain = o.string(); } else if (g.field === 2) { o.expect(g, WIRE_VARINT, 'version'); op.version = o.int(); } else o.skip(g.wire);
         }
-        m.opsetImport.push(op);
+        r.append(m.opsetImport, op, 'opset_import');
         break;
       }
       case 14: {
@@ -118,7 +125,7 @@ export function decodeOnnxModel(bytes: Uint8Array, where = 'fromOnnx'): OnnxMode
           const g = e.header();
           if (g.field === 1) { e.expect(g, WIRE_LEN, 'key'); k = e.string(); } else if (g.field === 2) { e.expect(g, WIRE_LEN, 'value'); v = e.string(); } else e.skip(g.wire);
         }
-        m.metadata[k] = v;
+        m.metadata[k] = v; // a null-prototype object: any key is an own property, "__proto__" too
         break;
       }
       default: r.skip(h.wire);
@@ -134,12 +141,12 @@ function readGraph(r: ProtoReader): OnnxGraph {
   while (!r.done) {
     const h = r.header();
     switch (h.field) {
-      case 1: r.expect(h, WIRE_LEN, 'node'); g.node.push(readNode(r.message(`GraphProto.node[${g.node.length}]`))); break;
+      case 1: r.expect(h, WIRE_LEN, 'node'); r.append(g.node, readNode(r.message(`GraphProto.node[${g.node.length}]`)), 'node'); break;
       case 2: r.expect(h, WIRE_LEN, 'name'); g.name = r.string(); break;
-      case 5: r.expect(h, WIRE_LEN, 'initializer'); g.initializer.push(readTensor(r.message(`GraphProto.initializer[${g.initializer.length}]`))); break;
-      case 11: r.expect(h, WIRE_LEN, 'input'); g.input.push(readValueInfo(r.message(`GraphProto.input[${g.input.length}]`))); break;
-      case 12: r.expect(h, WIRE_LEN, 'output'); g.output.push(readValueInfo(r.message(`GraphProto.output[${g.output.length}]`))); break;
-      case 13: r.expect(h, WIRE_LEN, 'value_info'); g.valueInfo.push(readValueInfo(r.message(`GraphProto.value_info[${g.valueInfo.length}]`))); break;
+      case 5: r.expect(h, WIRE_LEN, 'initializer'); r.append(g.initializer, readTensor(r.message(`GraphProto.initializer[${g.initializer.length}]`)), 'initializer'); break;
+      case 11: r.expect(h, WIRE_LEN, 'input'); r.append(g.input, readValueInfo(r.message(`GraphProto.input[${g.input.length}]`)), 'input'); break;
+      case 12: r.expect(h, WIRE_LEN, 'output'); r.append(g.output, readValueInfo(r.message(`GraphProto.output[${g.output.length}]`)), 'output'); break;
+      case 13: r.expect(h, WIRE_LEN, 'value_info'); r.append(g.valueInfo, readValueInfo(r.message(`GraphProto.value_info[${g.valueInfo.length}]`)), 'value_info'); break;
       case 15: throw new TypeError(`${r.where}: GraphProto.sparse_initializer: sparse tensors are not supported`);
       default: r.skip(h.wire);
     }
@@ -152,11 +159,11 @@ function readNode(r: ProtoReader): OnnxNode {
   while (!r.done) {
     const h = r.header();
     switch (h.field) {
-      case 1: r.expect(h, WIRE_LEN, 'input'); n.input.push(r.string()); break;
-      case 2: r.expect(h, WIRE_LEN, 'output'); n.output.push(r.string()); break;
+      case 1: r.expect(h, WIRE_LEN, 'input'); r.append(n.input, r.string(), 'input'); break;
+      case 2: r.expect(h, WIRE_LEN, 'output'); r.append(n.output, r.string(), 'output'); break;
       case 3: r.expect(h, WIRE_LEN, 'name'); n.name = r.string(); break;
       case 4: r.expect(h, WIRE_LEN, 'op_type'); n.opType = r.string(); break;
-      case 5: r.expect(h, WIRE_LEN, 'attribute'); n.attribute.push(readAttribute(r.message(`${r.path}.attribute[${n.attribute.length}]`))); break;
+      case 5: r.expect(h, WIRE_LEN, 'attribute'); r.append(n.attribute, readAttribute(r.message(`${r.path}.attribute[${n.attribute.length}]`)), 'attribute'); break;
       case 7: r.expect(h, WIRE_LEN, 'domain'); n.domain = r.string(); break;
       default: r.skip(h.wire);
     }
@@ -175,9 +182,9 @@ function readAttribute(r: ProtoReader): OnnxAttribute {
       case 4: r.expect(h, WIRE_LEN, 's'); a.s = r.string(); break;
       case 5: r.expect(h, WIRE_LEN, 't'); a.t = readTensor(r.message(`${r.path}.t`)); break;
       case 6: case 11: a.hasGraph = true; r.skip(h.wire); break;
-      case 7: r.floats(h.wire, (a.floats ??= [])); break;
-      case 8: r.ints(h.wire, (a.ints ??= [])); break;
-      case 9: r.expect(h, WIRE_LEN, 'strings'); (a.strings ??= []).push(r.string()); break;
+      case 7: r.floats(h.wire, (a.floats ??= []), 'floats'); break;
+      case 8: r.ints(h.wire, (a.ints ??= []), 'ints'); break;
+      case 9: r.expect(h, WIRE_LEN, 'strings'); r.append((a.strings ??= []), r.string(), 'strings'); break;
       case 20: r.expect(h, WIRE_VARINT, 'type'); a.type = r.int(); break;
       default: r.skip(h.wire);
     }
@@ -204,7 +211,7 @@ function readValueInfo(r: ProtoReader): OnnxValueInfo {
         if (x.field !== 2) { tt.skip(x.wire); continue; }
         tt.expect(x, WIRE_LEN, 'shape');
         const s = tt.message(`${r.path}.type.tensor_type.shape`);
-        v.shape = [];
+        const shape: (number | string | null)[] = v.shape = [];
         while (!s.done) {
           const d = s.header();
           if (d.field !== 1) { s.skip(d.wire); continue; }
@@ -215,7 +222,7 @@ function readValueInfo(r: ProtoReader): OnnxValueInfo {
             const e = dm.header();
             if (e.field === 1) { dm.expect(e, WIRE_VARINT, 'dim_value'); dim = dm.int(); } else if (e.field === 2) { dm.expect(e, WIRE_LEN, 'dim_param'); dim = dm.string(); } else dm.skip(e.wire);
           }
-          v.shape.push(dim);
+          s.append(shape, dim, 'dim');
         }
       }
     }
@@ -223,21 +230,31 @@ function readValueInfo(r: ProtoReader): OnnxValueInfo {
   return v;
 }
 
+/** TensorProto's typed value fields (used when there is no raw_data): number, name, encoding, by data type. */
+const DATA_FIELDS: Record<number, { field: number; name: string; kind: NumberKind }> = {
+  [FLOAT]: { field: 4, name: 'float_data', kind: 'fixed32' }, [INT32]: { field: 5, name: 'int32_data', kind: 'varint' },
+  [INT64]: { field: 7, name: 'int64_data', kind: 'varint' }, [DOUBLE]: { field: 10, name: 'double_data', kind: 'fixed64' },
+};
+const DATA_FIELD_BY_NUMBER = new Map(Object.values(DATA_FIELDS).map((d) => [d.field, d]));
+
+/**
+ * Two passes over the message: the first reads dims, type, name and raw_data and counts the
+ * values of the typed fields (allocating nothing for them); once the element count is checked
+ * against dims, the size limit and the decode's budget, the second reads the values straight
+ * into the tensor's typed array.
+ */
 function readTensor(r: ProtoReader): OnnxTensor {
   const dims: number[] = [];
   let dataType = 0, name = '', raw: Uint8Array | null = null, external = false;
-  const floatData: number[] = [], int32Data: number[] = [], int64Data: number[] = [], doubleData: number[] = [];
+  const counts: Record<number, number> = { 4: 0, 5: 0, 7: 0, 10: 0 };
   while (!r.done) {
     const h: FieldHeader = r.header();
     switch (h.field) {
-      case 1: r.ints(h.wire, dims); break;
+      case 1: r.ints(h.wire, dims, 'dims'); break;
       case 2: r.expect(h, WIRE_VARINT, 'data_type'); dataType = r.int(); break;
-      case 4: r.floats(h.wire, floatData); break;
-      case 5: r.ints(h.wire, int32Data); break;
-      case 7: r.ints(h.wire, int64Data); break;
+      case 4: case 5: case 7: case 10: { const d = DATA_FIELD_BY_NUMBER.get(h.field)!; counts[h.field] += r.countNumbers(h.wire, d.kind, d.name); break; }
       case 8: r.expect(h, WIRE_LEN, 'name'); name = r.string(); break;
       case 9: r.expect(h, WIRE_LEN, 'raw_data'); raw = r.bytesField(); break;
-      case 10: r.doubles(h.wire, doubleData); break;
       case 13: external = true; r.skip(h.wire); break;
       case 14: r.expect(h, WIRE_VARINT, 'data_location'); if (r.int() === 1) external = true; break;
       default: r.skip(h.wire);
@@ -253,31 +270,31 @@ function readTensor(r: ProtoReader): OnnxTensor {
   }
   const size = dataType === FLOAT || dataType === INT32 ? 4 : dataType === INT64 || dataType === DOUBLE ? 8 : 0;
   if (!size) throw new TypeError(`${where}: data_type: expected FLOAT, DOUBLE, INT32 or INT64, got ${dtypeName(dataType)}`);
-  const stored = raw ? raw.length / size : dataType === FLOAT ? floatData.length : dataType === DOUBLE ? doubleData.length : dataType === INT64 ? int64Data.length : int32Data.length;
+  const { field, kind } = DATA_FIELDS[dataType];
+  const stored = raw ? raw.length / size : counts[field];
+  const shown = dims.length > 16 ? `${dims.length} dims [${dims.slice(0, 8).join(', ')}, ...]` : `dims [${dims.join(', ')}]`;
   if (stored !== count) {
-    throw new RangeError(`${where}: expected ${count} elements for dims [${dims.join(', ')}], got ${raw ? `${raw.length} bytes of raw_data` : `${stored} values`}`);
+    throw new RangeError(`${where}: expected ${count} elements for ${shown}, got ${raw ? `${raw.length} bytes of raw_data` : `${stored} values`}`);
   }
-  const view = raw ? new DataView(raw.buffer, raw.byteOffset, raw.byteLength) : null;
-  let data: OnnxTensor['data'];
-  if (dataType === FLOAT) {
-    const a = new Float32Array(count);
-    for (let i = 0; i < count; i++) a[i] = view ? view.getFloat32(4 * i, true) : floatData[i];
-    data = a;
-  } else if (dataType === DOUBLE) {
-    const a = new Float64Array(count);
-    for (let i = 0; i < count; i++) a[i] = view ? view.getFloat64(8 * i, true) : doubleData[i];
-    data = a;
-  } else if (dataType === INT32) {
-    const a = new Int32Array(count);
-    for (let i = 0; i < count; i++) a[i] = view ? view.getInt32(4 * i, true) : int32Data[i];
-    data = a;
-  } else {
-    const a: number[] = new Array(count);
+  checkElements(r.where, `tensor ${JSON.stringify(name)}`, count, shown);
+  r.charge(TYPED_ARRAY_BYTES, `tensor ${JSON.stringify(name)}`);
+  r.charge(count * size, `tensor ${JSON.stringify(name)}`, true);
+  const data = dataType === FLOAT ? new Float32Array(count) : dataType === INT32 ? new Int32Array(count) : new Float64Array(count);
+  if (raw) {
+    const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
     for (let i = 0; i < count; i++) {
-      // int64 as a JS number: exact within +-2^53, else clamped to +-2^63 (only used as "very large", e.g. Slice ends).
-      a[i] = view ? view.getInt32(8 * i + 4, true) * 4294967296 + view.getUint32(8 * i, true) : int64Data[i];
+      // int64 as a JS number: exact within +-2^53, else rounded (only used as "very large", e.g. Slice ends).
+      data[i] = dataType === FLOAT ? view.getFloat32(4 * i, true) : dataType === DOUBLE ? view.getFloat64(8 * i, true)
+        : dataType === INT32 ? view.getInt32(4 * i, true) : view.getInt32(8 * i + 4, true) * 4294967296 + view.getUint32(8 * i, true);
     }
-    data = a;
+  } else {
+    r.rewind();
+    let at = 0;
+    while (!r.done) {
+      const h = r.header();
+      if (h.field === field) at = r.readNumbers(h.wire, kind, data, at);
+      else r.skip(h.wire);
+    }
   }
   return { name, dims, dataType, data };
 }

@@ -6,10 +6,21 @@
 // as views into the caller's buffer. A bad file throws a RangeError that says which message and
 // field were being read and at which byte offset -- never a crash, never a huge allocation.
 //
+// Memory: one decode has a budget proportional to the file, DECODE_BYTES_PER_BYTE (16) bytes per
+// file byte plus DECODE_BASE_BYTES (16 MiB), and never more than half of the JS heap that was
+// free when it started. Everything a caller keeps is charged against it before it is allocated,
+// by an estimate of its cost: each nested message (the object decoded from it), string, entry
+// appended to a repeated field (`append`, `ints`, `floats`; packed values are counted first)
+// and typed array (`charge`, by the caller). A file that declares more structure than the
+// budget allows (a million empty nodes, a packed field of a hundred million varints) is a
+// RangeError before the memory is taken. A repeated field holds at most MAX_REPEATED entries.
+//
 // What it deliberately does not do: no schema, no reflection, no proto3 JSON. lib/io/onnx.ts
 // holds the (small) ONNX schema as code.
 //
 // Wire types: 0 varint, 1 fixed64, 2 length-delimited, 5 fixed32.
+
+import { getHeapStatistics } from 'node:v8';
 
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
 const utf8Encoder = new TextEncoder();
@@ -19,10 +30,42 @@ export const WIRE_FIXED64 = 1;
 export const WIRE_LEN = 2;
 export const WIRE_FIXED32 = 5;
 
+/** Decoding memory budget: this many bytes per byte of the file ... */
+export const DECODE_BYTES_PER_BYTE = 16;
+/** ... plus this many (so small files of ordinary models never come near it). */
+export const DECODE_BASE_BYTES = 16 * 2 ** 20;
+/** The most entries one repeated field (or packed field) may hold. */
+export const MAX_REPEATED = 2 ** 24;
+
+// Estimated heap cost (64-bit V8, measured) of what a caller keeps: an object decoded from a
+// message (an ONNX node with its three empty arrays takes 169 bytes), a string (header; 2 bytes
+// a character at worst), an array's first append (room for 17 entries) and each entry (8 bytes,
+// doubled for growth and the copy while growing).
+const MESSAGE_COST = 192;
+const STRING_COST = 32;
+const ARRAY_COST = 136;
+const ELEMENT_COST = 16;
+
+/** A repeated numeric field's element encoding. */
+export type NumberKind = 'varint' | 'fixed32' | 'fixed64';
+
 /** A parsed field key plus, for length-delimited fields, the bytes it spans. */
 export interface FieldHeader {
   field: number;
   wire: number;
+}
+
+/** What one decode may still allocate (shared by the readers of its nested messages). */
+export class DecodeBudget {
+  used = 0;
+  heapUsed = 0;
+  readonly limit: number;
+  readonly heapLimit: number;
+
+  constructor(fileBytes: number) {
+    this.limit = DECODE_BYTES_PER_BYTE * fileBytes + DECODE_BASE_BYTES;
+    this.heapLimit = Math.min(this.limit, Math.floor(getHeapStatistics().total_available_size / 2));
+  }
 }
 
 /**
@@ -31,18 +74,57 @@ export interface FieldHeader {
  */
 export class ProtoReader {
   private pos = 0;
-  private readonly view: DataView;
+  private dataView: DataView | null = null;
+  private readonly budget: DecodeBudget;
 
-  constructor(readonly bytes: Uint8Array, readonly where: string, readonly path: string, private readonly base = 0) {
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  constructor(readonly bytes: Uint8Array, readonly where: string, readonly path: string, private readonly base = 0, budget?: DecodeBudget) {
+    this.budget = budget ?? new DecodeBudget(bytes.length);
   }
 
   get done(): boolean {
     return this.pos >= this.bytes.length;
   }
 
+  /** Read the message again from its first field. */
+  rewind(): void {
+    this.pos = 0;
+  }
+
+  private get view(): DataView {
+    return (this.dataView ??= new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength));
+  }
+
   private fail(what: string): RangeError {
     return new RangeError(`${this.where}: ${this.path}: malformed or truncated protobuf at byte ${this.base + this.pos}: ${what}`);
+  }
+
+  /**
+   * Charge `bytes` (what a caller is about to allocate, an estimate of its cost: see the top of
+   * this file) against the decode's budget; `offHeap` for a typed array's data. Throws a
+   * RangeError naming the message, before anything is allocated, when the budget is exceeded.
+   */
+  charge(bytes: number, what: string, offHeap = false): void {
+    const b = this.budget;
+    const used = b.used + bytes, heapUsed = offHeap ? b.heapUsed : b.heapUsed + bytes;
+    if (used > b.limit || heapUsed > b.heapLimit) {
+      const limit = used > b.limit ? `${DECODE_BYTES_PER_BYTE} bytes per file byte + ${DECODE_BASE_BYTES} = ${b.limit} bytes` : `half of the free JS heap, ${b.heapLimit} bytes`;
+      throw new RangeError(`${this.where}: ${this.path}: ${what}: decoding would need more memory than the file's budget allows `
+        + `(${limit}, see SECURITY.md): the file declares far more structure or data than it holds`);
+    }
+    b.used = used;
+    b.heapUsed = heapUsed;
+  }
+
+  /** Append one decoded value to a repeated field, charging its slot against the budget. */
+  append<T>(list: T[], value: T, name: string): void {
+    this.reserve(list, 1, name);
+    list.push(value);
+  }
+
+  /** Check and charge `n` more entries of a repeated field before they are appended. */
+  private reserve(list: unknown[], n: number, name: string): void {
+    if (list.length + n > MAX_REPEATED) throw this.fail(`repeated field ${name} would hold ${list.length + n} entries (at most ${MAX_REPEATED})`);
+    this.charge((list.length ? 0 : ARRAY_COST) + n * ELEMENT_COST, `${name}[${list.length}${n > 1 ? `..${list.length + n - 1}` : ''}]`);
   }
 
   /** Unsigned varint as a JS number; throws past 2^53 (no ONNX size or count gets near it). */
@@ -98,14 +180,19 @@ export class ProtoReader {
     return out;
   }
 
-  /** A nested message: a reader over its payload (offsets in errors stay file-absolute). */
+  /**
+   * A nested message: a reader over its payload (offsets in errors stay file-absolute). The
+   * object the caller decodes from it is charged here.
+   */
   message(path: string): ProtoReader {
+    this.charge(MESSAGE_COST, path);
     const b = this.bytesField();
-    return new ProtoReader(b, this.where, path, this.base + this.pos - b.length);
+    return new ProtoReader(b, this.where, path, this.base + this.pos - b.length, this.budget);
   }
 
   string(): string {
     const b = this.bytesField();
+    this.charge(STRING_COST + 2 * b.length, 'a string');
     try {
       return utf8Decoder.decode(b);
     } catch {
@@ -140,34 +227,58 @@ export class ProtoReader {
   }
 
   /**
-   * A repeated integer field, packed (wire 2) or not (wire 0): appends to `out`. Protobuf
-   * parsers must accept both encodings whatever the schema says.
+   * Skip one occurrence of a repeated numeric field, packed (wire 2) or not, and return how many
+   * values it holds, allocating nothing: a tensor's data is counted first, checked against its
+   * dims and the budget, then read into one typed array with `readNumbers`. Protobuf parsers
+   * must accept both encodings whatever the schema says.
    */
-  ints(wire: number, out: number[], signed = true): void {
-    if (wire === WIRE_VARINT) { out.push(signed ? this.int() : this.uint()); return; }
-    if (wire !== WIRE_LEN) throw this.fail(`expected a varint or packed varints, got wire type ${wire}`);
-    const r = this.message(this.path);
-    while (!r.done) out.push(signed ? r.int() : r.uint());
+  countNumbers(wire: number, kind: NumberKind, name: string): number {
+    const single = kind === 'varint' ? WIRE_VARINT : kind === 'fixed32' ? WIRE_FIXED32 : WIRE_FIXED64;
+    if (wire === single) { this.skip(wire); return 1; }
+    if (wire !== WIRE_LEN) throw this.fail(`field ${name}: expected wire type ${single} or packed values, got wire type ${wire}`);
+    const b = this.bytesField();
+    if (kind !== 'varint') {
+      const size = kind === 'fixed32' ? 4 : 8;
+      if (b.length % size) throw this.fail(`field ${name}: packed ${kind} values of ${b.length} bytes (not a multiple of ${size})`);
+      return b.length / size;
+    }
+    if (b.length && b[b.length - 1] & 0x80) throw this.fail(`field ${name}: packed varints end inside a varint`);
+    let n = 0;
+    for (let i = 0; i < b.length; i++) if (!(b[i] & 0x80)) n++;
+    return n;
   }
 
-  /** A repeated float field, packed or not: appends to `out`. */
-  floats(wire: number, out: number[]): void {
-    if (wire === WIRE_FIXED32) { out.push(this.float()); return; }
-    if (wire !== WIRE_LEN) throw this.fail(`expected a float or packed floats, got wire type ${wire}`);
+  /**
+   * Read one occurrence of a repeated numeric field into `out` from index `at` (varints as signed
+   * int64); returns the index after the last value. `out` has room: the values were counted.
+   */
+  readNumbers(wire: number, kind: NumberKind, out: { [i: number]: number }, at: number): number {
+    const one = (r: ProtoReader) => (kind === 'varint' ? r.int() : kind === 'fixed32' ? r.float() : r.double());
+    if (wire !== WIRE_LEN) { out[at] = one(this); return at + 1; }
     const b = this.bytesField();
-    if (b.length % 4) throw this.fail(`packed floats of ${b.length} bytes (not a multiple of 4)`);
-    const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-    for (let i = 0; i < b.length; i += 4) out.push(v.getFloat32(i, true));
+    const r = new ProtoReader(b, this.where, this.path, this.base + this.pos - b.length, this.budget);
+    while (!r.done) out[at++] = one(r);
+    return at;
   }
 
-  /** A repeated double field, packed or not. */
-  doubles(wire: number, out: number[]): void {
-    if (wire === WIRE_FIXED64) { out.push(this.double()); return; }
-    if (wire !== WIRE_LEN) throw this.fail(`expected a double or packed doubles, got wire type ${wire}`);
-    const b = this.bytesField();
-    if (b.length % 8) throw this.fail(`packed doubles of ${b.length} bytes (not a multiple of 8)`);
-    const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-    for (let i = 0; i < b.length; i += 8) out.push(v.getFloat64(i, true));
+  /** A repeated integer field (e.g. dims), packed or not: appends to `out`, counted and charged first. */
+  ints(wire: number, out: number[], name: string): void {
+    this.numbers(wire, 'varint', out, name);
+  }
+
+  /** A repeated float field, packed or not: appends to `out`, counted and charged first. */
+  floats(wire: number, out: number[], name: string): void {
+    this.numbers(wire, 'fixed32', out, name);
+  }
+
+  private numbers(wire: number, kind: NumberKind, out: number[], name: string): void {
+    const start = this.pos;
+    const n = this.countNumbers(wire, kind, name);
+    this.reserve(out, n, name);
+    this.pos = start;
+    const at = out.length;
+    out.length = at + n; // room for exactly n more: appending one by one would grow it by half again, copying
+    this.readNumbers(wire, kind, out, at);
   }
 
   /** Check a field's wire type; a mismatch means the file is not what it claims to be. */

@@ -21,6 +21,7 @@ import { makeAsyncTargets } from './fuzz-async.mjs';
 import { makeServeTargets } from './fuzz-serve.mjs';
 import { makeLossesTargets } from './fuzz-losses.mjs';
 import { makeFilesTargets } from './fuzz-files.mjs';
+import { makeOnnxTargets } from './fuzz-onnx.mjs';
 
 // Errors the API may throw for bad input: argument errors and the library's documented classes.
 const ALLOWED = new Set(['TypeError', 'RangeError', 'SafetensorsError', 'UnsupportedModelError', 'StaleCacheError', 'BackendUnavailableError', 'NonFiniteError']);
@@ -483,6 +484,7 @@ function makeTargets(r, backends) {
   T.push(...makeAsyncTargets(r, backends, fail));
   T.push(...makeLossesTargets(r, backends));
   T.push(...makeFilesTargets(r, backends));
+  T.push(...makeOnnxTargets(r, backends));
   return T;
 }
 
