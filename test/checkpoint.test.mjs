@@ -113,3 +113,21 @@ describe('checkpoints', function () {
     expect(lastSaved).to.be.greaterThan(0);
   });
 });
+
+describe('file arguments', function () {
+  // A number was read as a file descriptor; file-system errors did not name the call.
+  it('a path must be a string; file-system errors keep their code and name the outermost call', async function () {
+    const { readSafetensors, writeSafetensors, loadCheckpoint, saveCheckpoint, LSTM: L, tensor } = await import('cellstate');
+    const model = new L({ inputSize: 1, hiddenSize: 2, seed: 1 });
+    expect(() => readSafetensors(0)).to.throw(TypeError, /^readSafetensors: file: expected a file path, got 0/);
+    expect(() => loadCheckpoint(7, { model })).to.throw(TypeError, /^loadCheckpoint: file: expected a file path, got 7/);
+    const missing = path.join(os.tmpdir(), 'cellstate-no-such-dir', 'x.safetensors');
+    for (const [f, where] of [[() => readSafetensors(missing), 'readSafetensors'], [() => loadCheckpoint(missing, { model }), 'loadCheckpoint'],
+      [() => saveCheckpoint(missing, { model }), 'saveCheckpoint'], [() => writeSafetensors(missing, { a: tensor([1]) }), 'writeSafetensors']]) {
+      try { f(); expect.fail('no error'); } catch (e) {
+        expect(e.code, where).to.equal('ENOENT');
+        expect(e.message, where).to.match(new RegExp(`^${where}: file: ENOENT`));
+      }
+    }
+  });
+});

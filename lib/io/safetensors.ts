@@ -18,6 +18,7 @@
 // (tensor names, metadata keys) are keys of a Map or a null-prototype record only, so `__proto__`,
 // `constructor` or `toString` are plain names.
 
+import { fileCall } from './file-call';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { argTypeError } from '../errors';
@@ -190,12 +191,12 @@ function readData(bytes: Uint8Array, at: number, len: number, dtype: string): Fl
 
 /** Write a .safetensors file atomically (temp file + fsync + rename). */
 export function writeSafetensors(file: string, tensors: Record<string, Tensor> | Map<string, Tensor>, metadata?: Record<string, string>): void {
-  writeFileAtomic(file, encodeSafetensors(tensors, metadata));
+  fileCall('writeSafetensors', file, () => writeFileAtomic(file, encodeSafetensors(tensors, metadata)));
 }
 
 /** Read and validate a .safetensors file. */
 export function readSafetensors(file: string, options?: { maxHeaderBytes?: number }): SafetensorsFile {
-  return decodeSafetensors(fs.readFileSync(file), { ...options, source: file });
+  return fileCall('readSafetensors', file, () => decodeSafetensors(fs.readFileSync(file), { ...options, source: file }));
 }
 
 /** F32 / F64 entries as Tensors (a state dict); any other dtype is an error naming it. */

@@ -5,6 +5,7 @@
 // rename); loading validates the file, then every name and shape against the model and
 // optimizer, and changes nothing unless everything fits.
 
+import { fileCall } from '../io/file-call';
 import { argTypeError } from '../errors';
 import { readSafetensors, SafetensorsError, toTensors, writeSafetensors } from '../io/safetensors';
 import { isLayer, layerConfig, type Layer } from '../nn/layer';
@@ -58,12 +59,12 @@ export function saveCheckpoint(file: string, parts: { model: CheckpointModel; op
     metadata.optimizer = JSON.stringify({ kind: s.kind, options: s.options, step: s.step, lr: s.lr, slots: Object.keys(s.slots) });
   }
   if (parts.trainer) metadata.trainer = JSON.stringify(parts.trainer);
-  writeSafetensors(file, tensors, metadata);
+  fileCall('saveCheckpoint', file, () => writeSafetensors(file, tensors, metadata));
 }
 
 /** Read and validate a checkpoint file without applying it. */
 export function readCheckpoint(file: string): Checkpoint {
-  const f = readSafetensors(file);
+  const f = fileCall('readCheckpoint', file, () => readSafetensors(file));
   const fail = (msg: string): never => { throw new SafetensorsError(`${file}: ${msg}`); };
   const md = f.metadata;
   if (md.format !== CHECKPOINT_FORMAT) fail(`not a cellstate checkpoint (metadata format is ${JSON.stringify(md.format)}, expected "${CHECKPOINT_FORMAT}")`);
@@ -111,7 +112,7 @@ export function readCheckpoint(file: string): Checkpoint {
  * weight name and shape must match. All-or-nothing. Returns what was read (e.g. trainer state).
  */
 export function loadCheckpoint(file: string, parts: { model: CheckpointModel; optimizer?: Optimizer | null }): Checkpoint {
-  const ck = readCheckpoint(file);
+  const ck = fileCall('loadCheckpoint', file, () => readCheckpoint(file));
   const mine = configOf(parts.model);
   if (mine !== null && JSON.stringify(mine) !== JSON.stringify(ck.config)) {
     throw new TypeError(`loadCheckpoint: ${file}: model config: expected ${JSON.stringify(mine)}, got ${JSON.stringify(ck.config)}`);

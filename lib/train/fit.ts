@@ -15,6 +15,7 @@
 // into checkpoints with the epoch and step; schedules are functions of the step. So a run saved
 // after epoch k and resumed computes exactly what the uninterrupted run does on the same backend.
 
+import { fileCall } from '../io/file-call';
 import type { Writable } from 'node:stream';
 import { argRangeError, argTypeError, describe, formatShape, shapeError } from '../errors';
 import { isRecurrent, type Layer } from '../nn/layer';
@@ -414,21 +415,6 @@ function checkLossResult(where: string, r: unknown, shape: readonly number[]): L
   if (grad.shape.length !== shape.length || grad.shape.some((d, i) => d !== shape[i])) throw shapeError(where, `${arg}.grad`, `${formatShape(shape)} (the output's)`, grad.shape);
   if (typeof count !== 'number' || !(count >= 0) || !Number.isFinite(count)) throw argRangeError(where, `${arg}.count`, 'a finite number >= 0', describe(count));
   return { loss, grad, count };
-}
-
-/**
- * A checkpoint read or write: `file` must be a path (a number would be taken as a file
- * descriptor); a file-system error (ENOENT, EACCES, …) keeps its class and code, and its message
- * names the call.
- */
-function fileCall<T>(where: string, file: unknown, f: () => T): T {
-  if (typeof file !== 'string' || file === '') throw argTypeError(where, 'file', 'a file path', file);
-  try {
-    return f();
-  } catch (e) {
-    if (e instanceof Error && typeof (e as NodeJS.ErrnoException).code === 'string' && (e as NodeJS.ErrnoException).syscall) e.message = `${where}: file: ${e.message}`;
-    throw e;
-  }
 }
 
 function allFinite(a: ArrayLike<number>): boolean {
