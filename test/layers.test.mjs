@@ -165,3 +165,33 @@ describe('Sequential', function () {
     expect(() => new Sequential([])).to.throw(TypeError, /layers/);
   });
 });
+
+describe('Sequential layout', function () {
+  // A batch-first LSTM then a time-major LastStep took the wrong axis: x [3, 6, 5] gave [6, 2].
+  it('layers that disagree on batchFirst are an error at construction, naming the layer', function () {
+    const lstm = new LSTM({ inputSize: 5, hiddenSize: 4, batchFirst: true, seed: 1 });
+    expect(() => new Sequential([lstm, new LastStep(), new Linear({ inFeatures: 4, outFeatures: 2, seed: 2 })]))
+      .to.throw(RangeError, /^Sequential: layers\[1\]\.batchFirst: expected true like layers\[0\]/);
+    expect(() => new Sequential([new LSTM({ inputSize: 5, hiddenSize: 4, seed: 1 }), new GRU({ inputSize: 4, hiddenSize: 3, batchFirst: true })]))
+      .to.throw(RangeError, /^Sequential: layers\[1\]\.batchFirst: expected false like layers\[0\]/);
+  });
+  it('a batch-first chain takes [B, T, I] and gives one row per sequence: the last valid step of each', function () {
+    const rng = new Rng(3);
+    const lstm = new LSTM({ inputSize: 5, hiddenSize: 4, batchFirst: true, seed: 1 });
+    const head = new Linear({ inFeatures: 4, outFeatures: 2, seed: 2 });
+    const m = new Sequential([lstm, new LastStep({ batchFirst: true }), head]);
+    expect(m.batchFirst).to.equal(true);
+    const x = randomTensor(rng, [3, 6, 5]);
+    const lengths = [6, 2, 4];
+    const y = m.forward(x, { lengths }).output;
+    expect(y.shape).to.deep.equal([3, 2]);
+    // Against each sequence alone: out[b, len-1] through the head.
+    for (let b = 0; b < 3; b++) {
+      const xb = tensor(Array.from(x.data.subarray(b * 30, b * 30 + lengths[b] * 5)), [1, lengths[b], 5]);
+      const out = lstm.forward(xb).output; // [1, len, 4]
+      const last = tensor(Array.from(out.data.subarray((lengths[b] - 1) * 4, lengths[b] * 4)), [1, 4]);
+      const want = head.forward(last).output.data;
+      for (let j = 0; j < 2; j++) expect(y.data[b * 2 + j]).to.be.closeTo(want[j], 1e-6);
+    }
+  });
+});

@@ -39,6 +39,8 @@ const FORWARD_KEYS = ['lengths', 'state'] as const;
 export class Sequential {
   readonly layers: readonly Layer[];
   readonly dtype: DType;
+  /** Whether the chain takes [B, T, ...] (every layout-aware layer agrees; false without one). */
+  readonly batchFirst: boolean;
   readonly usesLengths = true;
   private version = 0;
 
@@ -46,14 +48,25 @@ export class Sequential {
     const where = 'Sequential';
     if (!Array.isArray(layers) || layers.length === 0) throw argTypeError(where, 'layers', 'a non-empty array of layers', layers);
     let dtype: DType | undefined;
+    let layout = null as { batchFirst: boolean; at: number } | null;
     layers.forEach((l, i) => {
       if (!isLayer(l)) throw argTypeError(where, `layers[${i}]`, 'a layer (forward, forwardTrain, backward, namedParameters, commitParameters, stateDict, loadStateDict)', l);
+      // One layout for the chain: a layer that reads [T, B, ...] after one that wrote [B, T, ...]
+      // (say a LastStep after a batch-first LSTM) would take the wrong axis, a silent wrong shape.
+      const bf = (l as { batchFirst?: unknown }).batchFirst;
+      if (typeof bf === 'boolean') {
+        if (layout && bf !== layout.batchFirst) {
+          throw argRangeError(where, `layers[${i}].batchFirst`, `${layout.batchFirst} like layers[${layout.at}] (one layout for the chain: pass batchFirst: ${layout.batchFirst} to it)`, String(bf));
+        }
+        layout ??= { batchFirst: bf, at: i };
+      }
       if (l.dtype === undefined) return;
       if (dtype !== undefined && l.dtype !== dtype) throw argRangeError(where, `layers[${i}].dtype`, `'${dtype}' like the layers before it`, `'${l.dtype}'`);
       dtype = l.dtype;
     });
     this.layers = Object.freeze(layers.slice());
     this.dtype = dtype ?? 'float32';
+    this.batchFirst = layout?.batchFirst ?? false;
   }
 
   /** The layers' construction options, e.g. for a checkpoint. */
