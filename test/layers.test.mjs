@@ -195,3 +195,41 @@ describe('Sequential layout', function () {
     }
   });
 });
+
+describe('describing a model', function () {
+  const model = () => new Sequential([
+    new Embedding({ numEmbeddings: 50, embeddingDim: 8, seed: 1 }),
+    new LSTM({ inputSize: 8, hiddenSize: 16, numLayers: 2, bidirectional: true, batchFirst: true, seed: 1 }),
+    new LastStep({ batchFirst: true }), new Linear({ inFeatures: 32, outFeatures: 3, seed: 2 }), new Tanh(),
+  ]);
+  it('numParameters counts every trainable value (PyTorch: sum of numel over parameters())', function () {
+    const m = model();
+    // Embedding 50*8; LSTM per direction 4H(I+H) + 8H: layer 0 (I = 8) and layer 1 (I = 32); Linear 32*3 + 3.
+    const lstm = 2 * (4 * 16 * (8 + 16) + 8 * 16) + 2 * (4 * 16 * (32 + 16) + 8 * 16);
+    expect(m.numParameters()).to.equal(400 + lstm + 99);
+    expect(m.layers[1].numParameters()).to.equal(lstm);
+  });
+  it('String(model) lists each layer with its options; summary() adds output shapes and parameter counts', function () {
+    const m = model();
+    expect(String(m)).to.equal([
+      'Sequential(',
+      '  (0): Embedding(numEmbeddings=50, embeddingDim=8, paddingIdx=null)',
+      '  (1): LSTM(inputSize=8, hiddenSize=16, numLayers=2, bias=true, batchFirst=true, bidirectional=true)',
+      '  (2): LastStep(batchFirst=true)',
+      '  (3): Linear(inFeatures=32, outFeatures=3, bias=true)',
+      '  (4): Tanh()',
+      ')',
+    ].join('\n'));
+    const s = m.summary().split('\n');
+    expect(s[0]).to.equal('Sequential (batch-first, float32)');
+    const row = (i) => s.find((l) => l.startsWith(`${i} `)).split(/\s{2,}/);
+    expect(row(0).slice(-2)).to.deep.equal(['[B, T, 8]', '400']);
+    expect(row(1).slice(-2)).to.deep.equal(['[B, T, 32]', '9,728']);
+    expect(row(2).slice(-2)).to.deep.equal(['[B, 32]', '0']);
+    expect(row(3).slice(-2)).to.deep.equal(['[B, 3]', '99']);
+    expect(s.at(-1)).to.equal('parameters: 10,227');
+    expect(String(new LSTM({ inputSize: 2, hiddenSize: 4, projSize: 2, peephole: true, clip: 3 }))).to.equal(
+      'LSTM(inputSize=2, hiddenSize=4, numLayers=1, bias=true, batchFirst=false, bidirectional=false, projSize=2, peephole=true, clip=3)');
+    expect(String(new RNN({ inputSize: 2, hiddenSize: 3, nonlinearity: 'relu', dtype: 'float64', backend: 'ts' }))).to.match(/nonlinearity='relu'/);
+  });
+});

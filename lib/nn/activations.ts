@@ -2,6 +2,7 @@
 // torch.nn.Tanh / Sigmoid / ReLU). They compute in the input's dtype, keep the values backward
 // needs (the output for tanh and sigmoid, the input for ReLU), and have empty parameter lists.
 
+import { describeLayer } from './summary';
 import { Tensor, allocate, checkTensorArg, dtypeOf, type FloatArray } from '../tensor';
 import { checkCache, readDOutput } from './dense';
 import type { LayerConfig } from './layer';
@@ -22,6 +23,11 @@ abstract class Activation {
 
   config(): LayerConfig {
     return { type: this.type };
+  }
+
+  /** Its type and construction options. */
+  toString(): string {
+    return describeLayer(this);
   }
 
   forward(x: Tensor): { output: Tensor } {

@@ -4,6 +4,7 @@
 // forward direction's final state next to the reverse direction's state after one step, as
 // indexing PyTorch's padded output would give.
 
+import { describeLayer } from './summary';
 import { argTypeError, shapeError } from '../errors';
 import { allocate, checkTensorArg, dtypeOf, Tensor, type FloatArray } from '../tensor';
 import { checkCache, readDOutput } from './dense';
@@ -26,6 +27,11 @@ export class LastStep {
 
   config(): LayerConfig {
     return { type: 'LastStep', batchFirst: this.batchFirst };
+  }
+
+  /** Its type and construction options. */
+  toString(): string {
+    return describeLayer(this);
   }
 
   forward(x: Tensor, options?: { lengths?: ArrayLike<number> | null }): { output: Tensor } {

@@ -3,7 +3,9 @@
 // refused (checkCache). Recurrent layers keep their own (they also re-pack backend weights).
 
 import type { Tensor } from '../tensor';
+import type { Layer } from './layer';
 import type { ParamSet, StateDictInput } from './params';
+import { describeLayer } from './summary';
 
 export abstract class ParamModule {
   protected abstract readonly params: ParamSet;
@@ -24,6 +26,11 @@ export abstract class ParamModule {
   /** Copies of every parameter keyed by its PyTorch name. */
   stateDict(): Record<string, Tensor> {
     return this.params.stateDict();
+  }
+
+  /** Its type and construction options. */
+  toString(): string {
+    return describeLayer(this as unknown as Layer);
   }
 
   /** Replace every parameter (all names required, none unknown, shapes checked). */

@@ -17,6 +17,7 @@ import { allocate, allocateUninit, checkElements, checkTensorArg, Tensor, truste
 import { oneOf, optionalBool, optionalSeed, positiveInt, readOptions, type Options } from './options';
 import { initBound, ParamSet, type ParamSpec, type StateDictInput } from './params';
 import { checkFinite, checkGrad, checkInput, checkLengths, checkState, type SeqShape } from './sequence';
+import { describeLayer, parameterCount } from './summary';
 
 export interface RecurrentOptions {
   inputSize: number;
@@ -240,6 +241,25 @@ export abstract class Recurrent {
     this.backendObj = this.pickBackend(name);
     this.prepare();
     return this;
+  }
+
+  /** The number of parameters (trainable values). */
+  numParameters(): number {
+    return parameterCount(this);
+  }
+
+  /** Its type and construction options, e.g. `LSTM(inputSize=5, hiddenSize=4, ...)`. */
+  toString(): string {
+    const c = this.cell, extra: Record<string, unknown> = {};
+    if (c.projSize) extra.projSize = c.projSize;
+    if (c.peephole) extra.peephole = true;
+    if (c.inputForget) extra.inputForget = true;
+    if (c.kind === 'gru' && !c.linearBeforeReset) extra.linearBeforeReset = false;
+    if (c.kind === 'rnn_relu') extra.nonlinearity = 'relu';
+    if (this.dropout) extra.dropout = this.dropout;
+    if (this.clip !== null) extra.clip = this.clip;
+    if (this.reverse) extra.reverse = true;
+    return describeLayer(this, extra);
   }
 
   /** Parameter names and shapes in PyTorch's named_parameters() order. */

@@ -16,6 +16,7 @@ import { Tensor, type DType } from '../tensor';
 import { isLayer, isRecurrent, layerConfig, type Layer, type LayerConfig } from './layer';
 import { readEntries, readOptions } from './options';
 import type { StateDictInput } from './params';
+import { formatSummary, parameterCount, summarizeLayers } from './summary';
 
 /** Carried state of one recurrent layer ({ h } alone for layers without a cell state). */
 export interface RecurrentState {
@@ -119,6 +120,21 @@ export class Sequential {
     const ordered: Record<string, Tensor> = {};
     for (const [name] of this.namedParameters()) if (grads[name]) ordered[name] = grads[name];
     return { dX: d, grads: ordered };
+  }
+
+  /** The number of parameters (trainable values) of every layer. */
+  numParameters(): number {
+    return parameterCount(this);
+  }
+
+  /** One row per layer: its name, construction options, output shape and parameter count (Keras's summary()). */
+  summary(): string {
+    return formatSummary(`Sequential (${this.batchFirst ? 'batch-first' : 'time-major'}, ${this.dtype})`, summarizeLayers(this.layers, this.batchFirst));
+  }
+
+  /** PyTorch's module repr: the chain and each layer's options. */
+  toString(): string {
+    return `Sequential(\n${summarizeLayers(this.layers, this.batchFirst).map((r) => `  (${r.name}): ${r.layer}`).join('\n')}\n)`;
   }
 
   /** Live parameters of every layer, prefixed with the layer's index. */
