@@ -153,7 +153,7 @@ describe('Sequential', function () {
     const bad = { ...a.stateDict(), '1.bias': { shape: [2], data: [1, 2] } };
     expect(() => b.loadStateDict(bad)).to.throw(RangeError, /layer 1.*bias/);
     for (const [k, t] of Object.entries(b.stateDict())) expect(Array.from(t.data)).to.deep.equal(Array.from(before[k].data));
-    expect(() => b.loadStateDict({ ...a.stateDict(), '7.weight': a.stateDict()['1.weight'] })).to.throw(TypeError, /unexpected: 7.weight/);
+    expect(() => b.loadStateDict({ ...a.stateDict(), '7.weight': a.stateDict()['1.weight'] })).to.throw(TypeError, /unexpected: 7\.weight \(expected the names 0\.weight_ih_l0, 0\.weight_hh_l0, 0\.bias_ih_l0, 0\.bias_hh_l0, 1\.weight, 1\.bias\)/);
     b.loadStateDict(a.stateDict());
     const x = randomTensor(new Rng(2), [3, 1, 2]);
     expect(Array.from(b.forward(x).output.data)).to.deep.equal(Array.from(a.forward(x).output.data));
@@ -231,5 +231,15 @@ describe('describing a model', function () {
     expect(String(new LSTM({ inputSize: 2, hiddenSize: 4, projSize: 2, peephole: true, clip: 3 }))).to.equal(
       'LSTM(inputSize=2, hiddenSize=4, numLayers=1, bias=true, batchFirst=false, bidirectional=false, projSize=2, peephole=true, clip=3)');
     expect(String(new RNN({ inputSize: 2, hiddenSize: 3, nonlinearity: 'relu', dtype: 'float64', backend: 'ts' }))).to.match(/nonlinearity='relu'/);
+  });
+});
+
+describe('layers without parameters: loadStateDict', function () {
+  it('takes an empty object or Map; any name is unexpected, naming the layer', function () {
+    for (const l of [new LastStep(), new Tanh()]) {
+      l.loadStateDict({});
+      l.loadStateDict(new Map());
+      expect(() => l.loadStateDict(new Map([['w', tensor([1])]]))).to.throw(TypeError, /loadStateDict: weights: expected no parameters \(this layer has none\), got unexpected: w/);
+    }
   });
 });

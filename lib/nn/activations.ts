@@ -2,11 +2,11 @@
 // torch.nn.Tanh / Sigmoid / ReLU). They compute in the input's dtype, keep the values backward
 // needs (the output for tanh and sigmoid, the input for ReLU), and have empty parameter lists.
 
+import { loadNoParameters, type StateDictInput } from './params';
 import { describeLayer } from './summary';
 import { Tensor, allocate, checkTensorArg, dtypeOf, type FloatArray } from '../tensor';
 import { checkCache, readDOutput } from './dense';
 import type { LayerConfig } from './layer';
-import { readOptions } from './options';
 import { checkFinite } from './sequence';
 
 export class ActivationCache {
@@ -61,8 +61,8 @@ abstract class Activation {
     return {};
   }
 
-  loadStateDict(weights: Record<string, unknown>): this {
-    readOptions(`${this.type}.loadStateDict`, 'weights', weights, []); // no parameters: any key is unexpected
+  loadStateDict(weights: StateDictInput): this {
+    loadNoParameters(`${this.type}.loadStateDict`, weights);
     return this;
   }
 

@@ -4,6 +4,7 @@
 // forward direction's final state next to the reverse direction's state after one step, as
 // indexing PyTorch's padded output would give.
 
+import { loadNoParameters, type StateDictInput } from './params';
 import { describeLayer } from './summary';
 import { argTypeError, shapeError } from '../errors';
 import { allocate, checkTensorArg, dtypeOf, Tensor, type FloatArray } from '../tensor';
@@ -55,8 +56,8 @@ export class LastStep {
   namedParameters(): [string, Tensor][] { return []; }
   commitParameters(): this { return this; }
   stateDict(): Record<string, Tensor> { return {}; }
-  loadStateDict(weights: Record<string, unknown>): this {
-    readOptions('LastStep.loadStateDict', 'weights', weights, []);
+  loadStateDict(weights: StateDictInput): this {
+    loadNoParameters('LastStep.loadStateDict', weights);
     return this;
   }
 

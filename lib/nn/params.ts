@@ -12,7 +12,17 @@ export interface ParamSpec {
 }
 
 /** A state dict: name -> Tensor, or {shape, data} with data an array or typed array (e.g. from JSON). */
-export type StateDictInput = Record<string, Tensor | { shape: readonly number[]; data: ArrayLike<number> }>;
+/** A state dict as given to loadStateDict: an object or a Map of name -> Tensor or { shape, data } (e.g. from JSON). */
+export type StateDictEntry = Tensor | { shape: readonly number[]; data: ArrayLike<number> };
+export type StateDictInput = Record<string, StateDictEntry> | ReadonlyMap<string, StateDictEntry>;
+
+/** loadStateDict of a layer without parameters: an empty object or Map (or nothing); any name is unexpected. */
+export function loadNoParameters(where: string, weights: unknown): void {
+  if (weights === undefined || weights === null) return;
+  if (typeof weights !== 'object' || Array.isArray(weights)) throw argTypeError(where, 'weights', 'an object or Map of parameters (none, for this layer)', weights);
+  const names = readEntries(where, 'weights', weights).map(([k]) => k);
+  if (names.length) throw argTypeError(where, 'weights', 'no parameters (this layer has none)', `unexpected: ${names.join(', ')}`);
+}
 
 export class ParamSet {
   readonly specs: readonly ParamSpec[];

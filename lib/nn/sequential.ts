@@ -171,7 +171,10 @@ export class Sequential {
       if (!m || i >= this.layers.length || String(i) !== m[1]) { unexpected.push(key); continue; }
       (parts[i] as Record<string, unknown>)[m[2]] = v;
     }
-    if (unexpected.length) throw new TypeError(`${where}: weights: unexpected: ${unexpected.join(', ')}`);
+    if (unexpected.length) {
+      const expected = this.namedParameters().map(([n]) => n);
+      throw new TypeError(`${where}: weights: unexpected: ${unexpected.join(', ')} (expected the names ${expected.join(', ') || '(none)'})`);
+    }
     const before = this.layers.map((l) => l.stateDict());
     try {
       this.layers.forEach((l, i) => {
