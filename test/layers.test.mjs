@@ -239,7 +239,7 @@ describe('layers without parameters: loadStateDict', function () {
     for (const l of [new LastStep(), new Tanh()]) {
       l.loadStateDict({});
       l.loadStateDict(new Map());
-      expect(() => l.loadStateDict(new Map([['w', tensor([1])]]))).to.throw(TypeError, /loadStateDict: weights: expected no parameters \(this layer has none\), got unexpected: w/);
+      expect(() => l.loadStateDict(new Map([['w', tensor([1])]]))).to.throw(TypeError, /loadStateDict: weights: expected no parameters \(this layer has none\), got "unexpected: w"/);
     }
   });
 });
