@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import {
-  Adam, availableBackends, cosineLR, LastStep, Linear, LSTM, mseLoss, NonFiniteError, Sequential, SGD, Trainer, warmup,
+  Adam, availableBackends, cosineLR, Embedding, LastStep, Linear, LSTM, mseLoss, NonFiniteError, Sequential, SGD, Trainer, warmup,
 } from 'cellstate';
 import { planBatches } from '../dist/train/batch.js';
 import { sineData } from './helpers/data.mjs';
@@ -225,7 +225,45 @@ describe('Trainer', function () {
     expect(await fit(data, { epochs: 0 })).to.be.instanceOf(RangeError).and.match(/epochs/);
     expect(await fit(data, { batchsize: 3 })).to.be.instanceOf(TypeError).and.match(/batchsize/);
     expect(() => new Trainer({ model, optimizer: new Adam(model), loss: 'hinge' })).to.throw(TypeError, /loss/);
-    const bf = new Sequential([new LSTM({ inputSize: 1, hiddenSize: 2, batchFirst: true })]);
-    expect(() => new Trainer({ model: bf, optimizer: new Adam(bf), loss: 'mse' })).to.throw(RangeError, /batchFirst/);
   });
+
+  // Batch-first models were refused; batch_first=True then out[:, -1] then a dense head is how
+  // most PyTorch models are written.
+  for (const backend of availableBackends()) {
+    for (const [kind, tbptt] of [['many-to-many', null], ['many-to-many', 3], ['many-to-one', null]]) {
+      it(`${backend}: a batch-first model trains as its time-major twin (${kind}${tbptt ? `, tbptt ${tbptt}` : ''}) and predicts the same`, async function () {
+        const make = (batchFirst) => new Sequential([
+          new LSTM({ inputSize: 1, hiddenSize: 6, numLayers: 2, bidirectional: true, batchFirst, seed: 3, backend }),
+          ...(kind === 'many-to-one' ? [new LastStep({ batchFirst })] : []),
+          new Linear({ inFeatures: 12, outFeatures: 1, seed: 4 }),
+        ]);
+        const d = kind === 'many-to-one' ? data.map((s) => ({ x: s.x, y: [s.y.at(-1)] })) : data;
+        const run = async (batchFirst) => {
+          const m = make(batchFirst);
+          const t = new Trainer({ model: m, optimizer: new Adam(m, { lr: 0.02 }), loss: 'mse', seed: 5 });
+          const log = await t.fit(d, { epochs: 2, batchSize: 8, progress: 'none', ...(tbptt ? { tbptt } : {}) });
+          return { w: weights(m), loss: log.at(-1).loss, p: t.predict(d.slice(0, 5)), ev: t.evaluate(d) };
+        };
+        const bf = await run(true), tm = await run(false);
+        expect(bf.loss).to.be.closeTo(tm.loss, 1e-5 * (1 + tm.loss));
+        for (const k of Object.keys(tm.w)) tm.w[k].forEach((v, i) => expect(bf.w[k][i], `${k}[${i}]`).to.be.closeTo(v, 1e-4));
+        expect(bf.p.flat(2).length).to.equal(tm.p.flat(2).length);
+        bf.p.flat(2).forEach((v, i) => expect(v).to.be.closeTo(tm.p.flat(2)[i], 1e-4));
+        expect(bf.ev.count).to.equal(tm.ev.count);
+      });
+    }
+    it(`${backend}: a batch-first model with an Embedding takes token ids as [B, T]`, async function () {
+      const rng = new Rng(8);
+      const ids = Array.from({ length: 24 }, () => { const n = 3 + Math.floor(rng.next() * 5); return Array.from({ length: n }, () => Math.floor(rng.next() * 5)); });
+      const d = ids.map((x) => ({ x, y: x.map((v) => (v + 1) % 5) }));
+      const run = async (batchFirst) => {
+        const m = new Sequential([new Embedding({ numEmbeddings: 5, embeddingDim: 4, seed: 1 }), new LSTM({ inputSize: 4, hiddenSize: 6, batchFirst, seed: 2, backend }), new Linear({ inFeatures: 6, outFeatures: 5, seed: 3 })]);
+        const t = new Trainer({ model: m, optimizer: new Adam(m, { lr: 0.05 }), loss: 'crossEntropy', seed: 5 });
+        await t.fit(d, { epochs: 3, batchSize: 6, progress: 'none' });
+        return weights(m);
+      };
+      const bf = await run(true), tm = await run(false);
+      for (const k of Object.keys(tm)) tm[k].forEach((v, i) => expect(bf[k][i], `${k}[${i}]`).to.be.closeTo(v, 1e-4));
+    });
+  }
 });

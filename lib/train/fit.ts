@@ -8,8 +8,9 @@
 // into chunks of k steps and every chunk is one such step; each chunk starts from the state the
 // previous chunk ended in, as plain values (detached: no gradient crosses a chunk boundary).
 // `stateful: true` also carries the state from one batch to the next (reset at each epoch and
-// whenever the batch size changes). fit() takes the data time-major: recurrent layers must not be
-// batchFirst.
+// whenever the batch size changes). Batches are built time-major; a batch-first model (one whose
+// layers say batchFirst) gets them as [B, T, ...] and its per-step outputs are read back the same
+// way, so losses, targets and chunks stay in one layout.
 //
 // Exact resume: the only randomness is the trainer's own generator (shuffling), whose state goes
 // into checkpoints with the epoch and step; schedules are functions of the step. So a run saved
@@ -122,6 +123,7 @@ export class Trainer {
   epoch = 0;
   private readonly lossFn: (y: Tensor, t: Targets, where: string) => LossResult;
   private readonly classes: boolean;
+  private readonly batchFirst: boolean; // the model takes [B, T, ...]
   private readonly clipNorm: number | null;
   private readonly clipValue: number | null;
   private readonly nonFinite: 'throw' | 'skip';
@@ -142,9 +144,10 @@ export class Trainer {
       if (e instanceof TypeError && e.message.startsWith(`${where}: `)) throw e;
       throw argTypeError(where, 'model', `a Sequential (reading it threw: ${(e as Error)?.message ?? e})`, undefined);
     }
-    for (const [i, l] of layers.entries()) {
-      if (isRecurrent(l) && l.batchFirst) throw argRangeError(where, `model.layers[${i}].batchFirst`, 'false (fit batches time-major)', 'true');
-    }
+    // The model's layout: Sequential checks that its layers agree; any other model is taken at its
+    // first layout-aware layer's word.
+    const bf = layers.map((l) => (l as { batchFirst?: unknown }).batchFirst).find((v) => typeof v === 'boolean');
+    this.batchFirst = bf === true;
     this.model = m;
     const opt = o.optimizer as Optimizer;
     let isOptimizer = false;
@@ -265,7 +268,7 @@ export class Trainer {
     for (let i = 0; i < samples.length; i += batchSize) {
       const idx = samples.slice(i, i + batchSize).map((_, k) => i + k);
       const batch = makeBatch(samples, idx, features, this.model.dtype);
-      const y = this.model.forward(batch.x, { lengths: batch.lengths }).output;
+      const y = this.forwardModel(batch.x, batch.lengths);
       const r = this.lossFn(y, makeTargets(where, samples, batch, y.shape, this.classes, this.model.dtype), where);
       sum += r.loss * r.count; count += r.count;
     }
@@ -282,7 +285,7 @@ export class Trainer {
     for (let i = 0; i < samples.length; i += batchSize) {
       const idx = samples.slice(i, i + batchSize).map((_, k) => i + k);
       const batch = makeBatch(samples, idx, features, this.model.dtype);
-      const y = this.model.forward(batch.x, { lengths: batch.lengths }).output;
+      const y = this.forwardModel(batch.x, batch.lengths);
       const B = idx.length, C = y.shape[y.shape.length - 1];
       for (let b = 0; b < B; b++) {
         if (y.shape.length === 2) out.push(Array.from(y.data.subarray(b * C, (b + 1) * C)));
@@ -306,6 +309,19 @@ export class Trainer {
     }
   }
 
+  /**
+   * Between the trainer's time-major batches and a batch-first model: [T, B, ...] <-> [B, T, ...]
+   * for values with a time axis (rank 3, or rank 2 token ids going in); the identity otherwise.
+   */
+  private toModel(t: Tensor, ids = false): Tensor {
+    return this.batchFirst && (t.rank === 3 || (ids && t.rank === 2)) ? swapLeadingAxes(t) : t;
+  }
+
+  /** Inference on a time-major batch; the output back in the trainer's layout. */
+  private forwardModel(x: Tensor, lengths: Int32Array): Tensor {
+    return this.toModel(this.model.forward(this.toModel(x, true), { lengths }).output);
+  }
+
   /** One batch: one optimizer step, or one per chunk of `tbptt` steps. */
   private trainBatch(samples: Sample[], batch: Batch, tbptt: number | null, state: SequentialState | null, epoch: number, bi: number):
     { sum: number; count: number; steps: number; skipped: number; state: SequentialState | null } {
@@ -314,7 +330,8 @@ export class Trainer {
     for (let t0 = 0; t0 < batch.T; t0 += k) {
       const Tc = Math.min(k, batch.T - t0);
       const { x, lengths } = k >= batch.T ? batch : chunk(batch, t0, Tc);
-      const r = this.model.forwardTrain(x, { lengths, state });
+      const r = this.model.forwardTrain(this.toModel(x, true), { lengths, state });
+      r.output = this.toModel(r.output);
       state = r.state;
       const targets = makeTargets('Trainer.fit', samples, batch, r.output.shape, this.classes, this.model.dtype, t0);
       const where = `epoch ${epoch}, batch ${bi}${tbptt ? `, steps ${t0}..${t0 + Tc - 1}` : ''} (optimizer step ${this.optimizer.stepCount + 1})`;
@@ -336,7 +353,7 @@ export class Trainer {
       }
       let g: Record<string, Tensor>;
       try {
-        g = this.model.backward(r.cache as never, { dOutput: L.grad }).grads;
+        g = this.model.backward(r.cache as never, { dOutput: this.toModel(L.grad) }).grads;
       } catch (e) {
         // A layer refuses a non-finite upstream gradient (overflow inside backward).
         if (!(e instanceof RangeError) || !/expected finite values/.test(e.message)) throw e;
@@ -420,6 +437,14 @@ function checkLossResult(where: string, r: unknown, shape: readonly number[]): L
 function allFinite(a: ArrayLike<number>): boolean {
   for (let i = 0; i < a.length; i++) if (a[i] - a[i] !== 0) return false;
   return true;
+}
+
+/** A copy with the first two axes swapped: [A, B, ...] -> [B, A, ...]. */
+function swapLeadingAxes(t: Tensor): Tensor {
+  const [A, B] = t.shape, row = t.size / (A * B);
+  const out = new (t.data.constructor as Float32ArrayConstructor)(t.size);
+  for (let a = 0; a < A; a++) for (let b = 0; b < B; b++) out.set(t.data.subarray((a * B + b) * row, (a * B + b + 1) * row), (b * A + a) * row);
+  return new Tensor(out, [B, A, ...t.shape.slice(2)]);
 }
 
 function batchSizeOf(state: SequentialState): number {
