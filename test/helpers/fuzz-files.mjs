@@ -43,6 +43,16 @@ export function checkCanary() {
 /** An object with own enumerable `name` = value (defineProperty: `__proto__` stays a name). */
 const setOwn = (o, name, value) => Object.defineProperty(o, name, { value, enumerable: true, configurable: true, writable: true });
 
+// One scratch folder per process (each fuzzing run makes targets anew), removed at exit.
+let dir = null;
+function scratchDir() {
+  if (!dir) {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cellstate-fuzz-files-'));
+    process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  }
+  return dir;
+}
+
 export function makeFilesTargets(r, backends) {
   const T = [];
   const add = (name, make) => T.push({
@@ -56,14 +66,7 @@ export function makeFilesTargets(r, backends) {
   const name = () => (r.chance(0.6) ? r.pick(HOSTILE_NAMES) : r.pick(['a', 'w', '0.weight', 'x.y', '', ' ', 'é', '0']));
   const backend = () => r.pick(backends);
   const hugeDim = () => r.pick([2 ** 20, 2 ** 31, 2 ** 40, 2 ** 53 - 1, 1e6, 3]);
-  let dir = null;
-  const tmp = (file) => {
-    if (!dir) {
-      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cellstate-fuzz-files-'));
-      process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
-    }
-    return path.join(dir, file);
-  };
+  const tmp = (file) => path.join(scratchDir(), file);
   const fail = (msg) => { throw new PollutionError(`property: ${msg}`); };
 
   // ------------------------------------------------------------------ safetensors
