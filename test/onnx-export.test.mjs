@@ -3,6 +3,7 @@
 // multi-layer, variable lengths and initial states. Seeded; tolerances are float32 rounding.
 import { expect } from 'chai';
 import { createRequire } from 'node:module';
+import * as cellstate from 'cellstate';
 import { GRU, LSTM, RNN, Rng, fromOnnx, toOnnx, decodeOnnxModel, UnsupportedModelError } from 'cellstate';
 import { randomTensor } from './helpers/random.mjs';
 import { backendCases } from './helpers/backends.mjs';
@@ -159,5 +160,56 @@ describe('toOnnx: the exported model runs in ONNX Runtime and matches ours', fun
     it('UnsupportedModelError is a TypeError', function () {
       expect(new UnsupportedModelError('x')).to.be.instanceOf(TypeError);
     });
+  });
+});
+
+describe('toOnnx of a Sequential chain: ONNX Runtime computes what the model computes', function () {
+  const { Sequential, Embedding, Linear, LastStep, Tanh, Sigmoid, ReLU } = cellstate;
+  let seed = 500;
+  const chains = [
+    ['Embedding -> 2-layer bidirectional LSTM -> LastStep -> Linear (a many-to-one classifier)', (bf, backend, s) => [
+      new Embedding({ numEmbeddings: 11, embeddingDim: 5, seed: s }),
+      new LSTM({ inputSize: 5, hiddenSize: 6, numLayers: 2, bidirectional: true, batchFirst: bf, seed: s + 1, backend }),
+      new LastStep({ batchFirst: bf }), new Linear({ inFeatures: 12, outFeatures: 3, seed: s + 2 })], 'ids'],
+    ['LSTM -> Tanh -> Linear per step', (bf, backend, s) => [
+      new LSTM({ inputSize: 4, hiddenSize: 5, batchFirst: bf, seed: s, backend }), new Tanh(), new Linear({ inFeatures: 5, outFeatures: 2, seed: s + 1 })], 'floats'],
+    ['GRU -> ReLU -> Linear (no bias) -> Sigmoid', (bf, backend, s) => [
+      new GRU({ inputSize: 4, hiddenSize: 5, batchFirst: bf, seed: s, backend }), new ReLU(), new Linear({ inFeatures: 5, outFeatures: 3, bias: false, seed: s + 1 }), new Sigmoid()], 'floats'],
+    ['RNN -> GRU (bidirectional) -> LastStep -> Linear', (bf, backend, s) => [
+      new RNN({ inputSize: 4, hiddenSize: 3, batchFirst: bf, seed: s, backend }), new GRU({ inputSize: 3, hiddenSize: 4, bidirectional: true, batchFirst: bf, seed: s + 1, backend }),
+      new LastStep({ batchFirst: bf }), new Linear({ inFeatures: 8, outFeatures: 1, seed: s + 2 })], 'floats'],
+  ];
+  for (const { backend } of backendCases().filter((c) => c.dtype === 'float32')) {
+    for (const [name, layers, input] of chains) {
+      for (const bf of [false, true]) {
+        for (const withLengths of [false, true]) {
+          const s = seed++;
+          it(`${backend}: ${name}, ${bf ? 'batch-first' : 'time-major'}${withLengths ? ', lengths' : ''}`, async function () {
+            const rng = new Rng(s);
+            const model = new Sequential(layers(bf, backend, s));
+            const T = 5, B = 3, lengths = [5, 2, 4];
+            const shape = input === 'ids' ? (bf ? [B, T] : [T, B]) : (bf ? [B, T, 4] : [T, B, 4]);
+            const n = shape.reduce((a, b) => a * b, 1);
+            const x = input === 'ids' ? new cellstate.Tensor(Float32Array.from({ length: n }, () => Math.floor(rng.next() * 11)), shape) : randomTensor(rng, shape);
+            const ours = model.forward(x, withLengths ? { lengths } : undefined).output;
+            const bytes = toOnnx(model, { lengths: withLengths });
+            const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1 });
+            const feeds = { x: input === 'ids' ? new ort.Tensor('int64', BigInt64Array.from(x.data, (v) => BigInt(v)), shape) : new ort.Tensor('float32', x.data, shape) };
+            if (withLengths) feeds.lengths = new ort.Tensor('int32', Int32Array.from(lengths), [B]);
+            const theirs = (await session.run(feeds)).output;
+            expectClose(theirs, ours, 'output');
+          });
+        }
+      }
+    }
+  }
+  it('layers with no ONNX form, and options that do not apply to a chain, are refused by name', function () {
+    const m = new Sequential([new LSTM({ inputSize: 2, hiddenSize: 3, seed: 1 }), new Linear({ inFeatures: 3, outFeatures: 1, seed: 2 })]);
+    expect(() => toOnnx(m, { initialState: true })).to.throw(TypeError, /^toOnnx: options\.initialState: expected false for a Sequential/);
+    expect(() => toOnnx(m, { layout: 1 })).to.throw(TypeError, /^toOnnx: options\.layout: expected 0 for a Sequential/);
+    const custom = { forward: (x) => ({ output: x }), forwardTrain: (x) => ({ output: x, cache: null }), backward: () => ({ dX: null, grads: {} }),
+      namedParameters: () => [], commitParameters() {}, stateDict: () => ({}), loadStateDict() {} };
+    expect(() => toOnnx(new Sequential([new LSTM({ inputSize: 2, hiddenSize: 3 }), custom]))).to.throw(UnsupportedModelError, /^toOnnx: model\.layers\[1\]: .* has no ONNX export/);
+    expect(() => toOnnx(new Sequential([new LSTM({ inputSize: 2, hiddenSize: 4, projSize: 2 })]))).to.throw(UnsupportedModelError, /projSize/);
   });
 });
