@@ -23,7 +23,8 @@ export { Linear, LinearCache } from './nn/linear';
 export type { LinearOptions } from './nn/linear';
 export { Embedding, EmbeddingCache } from './nn/embedding';
 export type { EmbeddingOptions } from './nn/embedding';
-export { Tanh, Sigmoid, ReLU, ActivationCache } from './nn/activations';
+export { Tanh, Sigmoid, ReLU, Softmax, ActivationCache } from './nn/activations';
+export { Dropout, DropoutCache } from './nn/dropout';
 export { LastStep, LastStepCache } from './nn/last-step';
 export { Sequential, SequentialCache } from './nn/sequential';
 export type { SequentialState, RecurrentState, SequentialForwardOptions } from './nn/sequential';
@@ -55,8 +56,6 @@ export type { OnnxModelProto, OnnxGraph, OnnxNode, OnnxAttribute, OnnxTensor, On
 export { loadTfjsModel } from './interop/tfjs';
 export type { TfjsModelSource, LoadTfjsOptions } from './interop/tfjs';
 // Imported-model containers (interop): named apart from the training toolkit's Layer interface.
-export { LayerStack, RecurrentLayer as StackRecurrentLayer, Activation } from './nn/stack';
-export type { Layer as StackLayer, ActivationName, Indices } from './nn/stack';
 
 // Serving
 export { Batcher, createBatcher } from './serve/batcher';

@@ -164,7 +164,7 @@ describe('toOnnx: the exported model runs in ONNX Runtime and matches ours', fun
 });
 
 describe('toOnnx of a Sequential chain: ONNX Runtime computes what the model computes', function () {
-  const { Sequential, Embedding, Linear, LastStep, Tanh, Sigmoid, ReLU } = cellstate;
+  const { Sequential, Embedding, Linear, LastStep, Tanh, Sigmoid, ReLU, Softmax, Dropout } = cellstate;
   let seed = 500;
   const chains = [
     ['Embedding -> 2-layer bidirectional LSTM -> LastStep -> Linear (a many-to-one classifier)', (bf, backend, s) => [
@@ -175,6 +175,9 @@ describe('toOnnx of a Sequential chain: ONNX Runtime computes what the model com
       new LSTM({ inputSize: 4, hiddenSize: 5, batchFirst: bf, seed: s, backend }), new Tanh(), new Linear({ inFeatures: 5, outFeatures: 2, seed: s + 1 })], 'floats'],
     ['GRU -> ReLU -> Linear (no bias) -> Sigmoid', (bf, backend, s) => [
       new GRU({ inputSize: 4, hiddenSize: 5, batchFirst: bf, seed: s, backend }), new ReLU(), new Linear({ inFeatures: 5, outFeatures: 3, bias: false, seed: s + 1 }), new Sigmoid()], 'floats'],
+    ['bidirectional LSTM -> LastStep finalStates (Keras return_sequences=False) -> Dropout -> Linear -> Softmax', (bf, backend, s) => [
+      new LSTM({ inputSize: 4, hiddenSize: 3, bidirectional: true, batchFirst: bf, seed: s, backend }), new LastStep({ batchFirst: bf, finalStates: true }),
+      new Dropout({ p: 0.3 }), new Linear({ inFeatures: 6, outFeatures: 3, seed: s + 1 }), new Softmax()], 'floats'],
     ['RNN -> GRU (bidirectional) -> LastStep -> Linear', (bf, backend, s) => [
       new RNN({ inputSize: 4, hiddenSize: 3, batchFirst: bf, seed: s, backend }), new GRU({ inputSize: 3, hiddenSize: 4, bidirectional: true, batchFirst: bf, seed: s + 1, backend }),
       new LastStep({ batchFirst: bf }), new Linear({ inFeatures: 8, outFeatures: 1, seed: s + 2 })], 'floats'],

@@ -156,7 +156,7 @@ describe('prototype pollution through untrusted names', function () {
     const weights = Float32Array.from({ length: n }, (_, i) => Math.sin(i) / 2);
     const bytes = new Uint8Array(weights.buffer);
     const x = tensor(Float32Array.from({ length: 6 }, (_, i) => i / 6 - 0.5), [1, 3, 2]);
-    const want = () => Array.from(loadTfjsModel({ modelJson: modelJson(['w.bin']), weights: bytes }).forward(x).data);
+    const want = () => Array.from(loadTfjsModel({ modelJson: modelJson(['w.bin']), weights: bytes }).forward(x).output.data);
     // The weight bytes cut into one shard per name.
     const cuts = NAMES.map((_, i) => Math.round((i * bytes.length) / NAMES.length)).concat(bytes.length);
     const shards = NAMES.map((_, i) => bytes.slice(cuts[i], cuts[i + 1]));
@@ -164,7 +164,7 @@ describe('prototype pollution through untrusted names', function () {
     it('shard paths named __proto__, constructor, toString... load (in memory, as an object keyed by path)', function () {
       let out;
       const byPath = NAMES.reduce((o, p, i) => withOwn(o, p, shards[i]), {});
-      guarded(() => { out = loadTfjsModel({ modelJson: modelJson(NAMES), weights: byPath }).forward(x); });
+      guarded(() => { out = loadTfjsModel({ modelJson: modelJson(NAMES), weights: byPath }).forward(x).output; });
       expect(Array.from(out.data)).to.deep.equal(want());
     });
 
@@ -174,7 +174,7 @@ describe('prototype pollution through untrusted names', function () {
         fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify(modelJson(NAMES)));
         NAMES.forEach((p, i) => fs.writeFileSync(path.join(dir, p), shards[i]));
         let out;
-        guarded(() => { out = loadTfjsModel(dir).forward(x); });
+        guarded(() => { out = loadTfjsModel(dir).forward(x).output; });
         expect(Array.from(out.data)).to.deep.equal(want());
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
@@ -187,7 +187,7 @@ describe('prototype pollution through untrusted names', function () {
         .replace('"config":{"name":"l"', '"config":{"__proto__":{"return_sequences":false,"go_backwards":true},"toString":1,"name":"l"')
         .replace('"paths":[', '"__proto__":{"paths":["x.bin"]},"paths":[');
       let out;
-      guarded(() => { out = loadTfjsModel({ modelJson: text, weights: bytes }).forward(x); });
+      guarded(() => { out = loadTfjsModel({ modelJson: text, weights: bytes }).forward(x).output; });
       expect(Array.from(out.data)).to.deep.equal(want());
       for (const name of NAMES) {
         const mj = modelJson(['w.bin']);

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { loadTfjsModel, tensor, Rng, UnsupportedModelError, LayerStack, StackRecurrentLayer, GRU } from 'cellstate';
+import { loadTfjsModel, tensor, Rng, UnsupportedModelError, Sequential, GRU } from 'cellstate';
 import { backendCases } from './helpers/backends.mjs';
 import { allclose, loadAllCases } from './helpers/reference.mjs';
 
@@ -105,8 +105,8 @@ describe('loadTfjsModel: TF.js Layers models saved by @tensorflow/tfjs match its
       const { modelJson, weights } = await saveArtifacts(m);
       for (const { backend } of backendCases().filter((c) => c.dtype === 'float32')) {
         const ours = loadTfjsModel({ modelJson: JSON.stringify(modelJson), weights }, { backend });
-        expect(ours).to.be.instanceOf(LayerStack);
-        const got = ours.forward(tensor(x, shape));
+        expect(ours).to.be.instanceOf(Sequential);
+        const got = ours.forward(tensor(x, shape)).output;
         expect(got.shape, `${backend} shape`).to.deep.equal(want.shape);
         expect(allclose(got.data, want.data, TOL), backend).to.equal(null);
       }
@@ -128,13 +128,13 @@ describe('loadTfjsModel: TF.js Layers models saved by @tensorflow/tfjs match its
       fs.writeFileSync(path.join(dir, 'group1-shard1of2.bin'), weights.subarray(0, cut));
       fs.writeFileSync(path.join(dir, 'group1-shard2of2.bin'), weights.subarray(cut));
       for (const src of [dir, path.join(dir, 'model.json')]) {
-        const got = loadTfjsModel(src).forward(tensor(x, shape));
+        const got = loadTfjsModel(src).forward(tensor(x, shape)).output;
         expect(allclose(got.data, want.data, TOL)).to.equal(null);
       }
       // The same shards handed over in memory, as an array and as an object keyed by path.
       const parts = [weights.slice(0, cut), weights.slice(cut)];
-      expect(allclose(loadTfjsModel({ modelJson, weights: parts }).forward(tensor(x, shape)).data, want.data, TOL)).to.equal(null);
-      expect(allclose(loadTfjsModel({ modelJson, weights: { 'group1-shard1of2.bin': parts[0], 'group1-shard2of2.bin': parts[1] } }).forward(tensor(x, shape)).data, want.data, TOL)).to.equal(null);
+      expect(allclose(loadTfjsModel({ modelJson, weights: parts }).forward(tensor(x, shape)).output.data, want.data, TOL)).to.equal(null);
+      expect(allclose(loadTfjsModel({ modelJson, weights: { 'group1-shard1of2.bin': parts[0], 'group1-shard2of2.bin': parts[1] } }).forward(tensor(x, shape)).output.data, want.data, TOL)).to.equal(null);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
       m.dispose();
@@ -194,11 +194,10 @@ describe('loadTfjsModel: Keras GRU reset_after=true (converter-style model.json)
     const weights = new Uint8Array(new Float32Array([...kernel, ...rk, ...bias]).buffer);
     const model = loadTfjsModel({ modelJson, weights });
     const rec = model.layers[0];
-    expect(rec).to.be.instanceOf(StackRecurrentLayer);
-    expect(rec.module).to.be.instanceOf(GRU);
-    expect(rec.module.linearBeforeReset).to.equal(true);
+    expect(rec).to.be.instanceOf(GRU);
+    expect(rec.linearBeforeReset).to.equal(true);
     // Our imported weights are the case's PyTorch weights exactly.
-    const sd = rec.module.stateDict();
+    const sd = rec.stateDict();
     for (const [k, v] of Object.entries(c.weights)) expect(Array.from(sd[k].data), k).to.deep.equal(v.data);
     // x [T, B, I] -> Keras [B, T, I]; output [B, T, H] vs PyTorch [T, B, H].
     const xb = new Float32Array(T * B * I), want = new Array(T * B * H);
@@ -206,7 +205,7 @@ describe('loadTfjsModel: Keras GRU reset_after=true (converter-style model.json)
       for (let i = 0; i < I; i++) xb[(b * T + t) * I + i] = c.inputs.x.data[(t * B + b) * I + i];
       for (let h = 0; h < H; h++) want[(b * T + t) * H + h] = c.outputs.output.data[(t * B + b) * H + h];
     }
-    const got = model.forward(tensor(xb, [B, T, I]));
+    const got = model.forward(tensor(xb, [B, T, I])).output;
     expect(got.shape).to.deep.equal([B, T, H]);
     expect(allclose(got.data, want, c.tolerance.float32.forward)).to.equal(null);
   });
@@ -315,9 +314,9 @@ describe('loadTfjsModel: hostile and unsupported inputs', function () {
       fs.symlinkSync('real.bin', path.join(dir, 'group1-shard1of1.bin'));
       fs.symlinkSync(dir, path.join(root, 'link'));
       const x = tensor(randomInput(3, [1, 3, 2]), [1, 3, 2]);
-      const want = loadTfjsModel(base).forward(x).data;
-      expect(Array.from(loadTfjsModel(path.join(root, 'link')).forward(x).data)).to.deep.equal(Array.from(want));
-      expect(Array.from(loadTfjsModel(path.join(root, 'link', 'model.json')).forward(x).data)).to.deep.equal(Array.from(want));
+      const want = loadTfjsModel(base).forward(x).output.data;
+      expect(Array.from(loadTfjsModel(path.join(root, 'link')).forward(x).output.data)).to.deep.equal(Array.from(want));
+      expect(Array.from(loadTfjsModel(path.join(root, 'link', 'model.json')).forward(x).output.data)).to.deep.equal(Array.from(want));
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
     }
@@ -336,13 +335,59 @@ describe('loadTfjsModel: hostile and unsupported inputs', function () {
 
   it('weights split across shards at any byte load the same as one buffer', function () {
     const x = tensor(randomInput(4, [2, 3, 2]), [2, 3, 2]);
-    const want = Array.from(loadTfjsModel(base).forward(x).data);
+    const want = Array.from(loadTfjsModel(base).forward(x).output.data);
     const b = base.weights, cuts = [0, 1, 7, 13, 13, b.length - 2, b.length];
     const paths = cuts.slice(1).map((_, i) => `s${i}.bin`);
     const parts = cuts.slice(1).map((c, i) => b.slice(cuts[i], c));
     const mj = JSON.parse(JSON.stringify(base.modelJson));
     mj.weightsManifest[0].paths = paths;
-    expect(Array.from(loadTfjsModel({ modelJson: mj, weights: parts }).forward(x).data)).to.deep.equal(want);
-    expect(Array.from(loadTfjsModel({ modelJson: mj, weights: Object.fromEntries(paths.map((p, i) => [p, parts[i]])) }).forward(x).data)).to.deep.equal(want);
+    expect(Array.from(loadTfjsModel({ modelJson: mj, weights: parts }).forward(x).output.data)).to.deep.equal(want);
+    expect(Array.from(loadTfjsModel({ modelJson: mj, weights: Object.fromEntries(paths.map((p, i) => [p, parts[i]])) }).forward(x).output.data)).to.deep.equal(want);
+  });
+});
+
+describe('loadTfjsModel: the imported model is a Sequential like any other', function () {
+  this.timeout(60000);
+  before(async function () {
+    await tf.setBackend('cpu');
+  });
+  // LayerStack ran forward only: an imported model could be neither fine-tuned nor exported.
+  it('fine-tunes with Trainer (loss falls), and exports to ONNX Runtime with its head (dropout and softmax included)', async function () {
+    const { Adam, Trainer, toOnnx, Dropout, Softmax, LastStep } = await import('cellstate');
+    const ort = (await import('onnxruntime-node')).default;
+    const m = tf.sequential();
+    m.add(tf.layers.bidirectional({ layer: tf.layers.gru({ units: 4, recurrentActivation: 'sigmoid' }), inputShape: [5, 2] }));
+    m.add(tf.layers.dropout({ rate: 0.2 }));
+    m.add(tf.layers.dense({ units: 3, activation: 'softmax' }));
+    seedWeights(m, 70);
+    const { modelJson, weights } = await saveArtifacts(m);
+    m.dispose();
+    const model = loadTfjsModel({ modelJson, weights }, { backend: 'ts' });
+    expect(model.batchFirst).to.equal(true);
+    expect(model.layers.map((l) => l.constructor.name)).to.deep.equal(['GRU', 'LastStep', 'Dropout', 'Linear', 'Softmax']);
+    expect(model.layers[1].finalStates).to.equal(true);
+    expect(model.layers[2]).to.be.instanceOf(Dropout);
+    expect(model.layers[4]).to.be.instanceOf(Softmax);
+    expect(model.layers[1]).to.be.instanceOf(LastStep);
+
+    // Export: ONNX Runtime computes what the imported model computes.
+    const x = randomInput(71, [4, 5, 2]);
+    const ours = model.forward(tensor(x, [4, 5, 2])).output;
+    const session = await ort.InferenceSession.create(toOnnx(model), { intraOpNumThreads: 1 });
+    const theirs = (await session.run({ x: new ort.Tensor('float32', x, [4, 5, 2]) })).output;
+    expect(theirs.dims).to.deep.equal([4, 3]);
+    expect(allclose(theirs.data, ours.data, TOL)).to.equal(null);
+
+    // Fine-tune: a mean-squared loss on the softmax outputs falls (a fixed target class per sequence).
+    const rng = new Rng(72);
+    const data = Array.from({ length: 32 }, () => {
+      const seq = Array.from({ length: 5 }, () => [rng.uniform(-1, 1), rng.uniform(-1, 1)]);
+      const c = seq[0][0] > 0 ? 0 : 2;
+      return { x: seq, y: [c === 0 ? 1 : 0, 0, c === 2 ? 1 : 0] };
+    });
+    const t = new Trainer({ model, optimizer: new Adam(model, { lr: 0.05 }), loss: 'mse', seed: 1 });
+    const before = t.evaluate(data).loss;
+    await t.fit(data, { epochs: 15, batchSize: 8, progress: 'none' });
+    expect(t.evaluate(data).loss).to.be.below(before * 0.7);
   });
 });

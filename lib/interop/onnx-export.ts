@@ -25,7 +25,8 @@ import { LSTM } from '../nn/lstm';
 import { readOptions, optionalBool } from '../nn/options';
 import { Recurrent } from '../nn/recurrent';
 import { RNN } from '../nn/rnn';
-import { ReLU, Sigmoid, Tanh } from '../nn/activations';
+import { ReLU, Sigmoid, Softmax, Tanh } from '../nn/activations';
+import { Dropout } from '../nn/dropout';
 import { Embedding } from '../nn/embedding';
 import { LastStep } from '../nn/last-step';
 import { Linear } from '../nn/linear';
@@ -261,21 +262,34 @@ function chainToOnnx(model: Sequential, opset: number, batchFirst: boolean, with
       F = l.outFeatures;
     } else if (l instanceof Tanh || l instanceof Sigmoid || l instanceof ReLU) {
       g.node(l instanceof Tanh ? 'Tanh' : l instanceof Sigmoid ? 'Sigmoid' : 'Relu', [x], [out]);
+    } else if (l instanceof Softmax) {
+      g.node('Softmax', [x], [out], [int('axis', -1)]);
+    } else if (l instanceof Dropout) {
+      g.node('Identity', [x], [out]); // inference
     } else if (l instanceof LastStep) {
       if (!time) throw new UnsupportedModelError(`${where}: model.layers[${i}]: a LastStep after a LastStep has no sequence to read`);
+      const last = l.finalStates ? `${P}last_step` : out;
       if (withLengths) {
         // idx [B, 1] = lengths - 1; GatherND over [B, T, F] with one batch dim picks x[b, idx_b].
         g.node('Cast', ['lengths'], [`${P}len64`], [int('to', INT64)]);
         g.node('Sub', [`${P}len64`, g.init('one_i64', [1], INT64, [1])], [`${P}last`]);
         g.node('Unsqueeze', [`${P}last`, g.init('axes_1', [1], INT64, [1])], [`${P}idx`]);
         g.node('Transpose', [x], [`${P}btf`], [ints('perm', [1, 0, 2])]);
-        g.node('GatherND', [`${P}btf`, `${P}idx`], [out], [int('batch_dims', 1)]);
+        g.node('GatherND', [`${P}btf`, `${P}idx`], [last], [int('batch_dims', 1)]);
       } else {
-        g.node('Gather', [x, g.init('minus_one_i64', [], INT64, [-1])], [out], [int('axis', 0)]);
+        g.node('Gather', [x, g.init('minus_one_i64', [], INT64, [-1])], [last], [int('axis', 0)]);
+      }
+      if (l.finalStates) {
+        // The reverse half (the last F/2 features) where the reverse direction ends: t = 0.
+        const half = F / 2, axes = g.init('axes_1', [1], INT64, [1]);
+        g.node('Gather', [x, g.init('zero_i64', [], INT64, [0])], [`${P}first_step`], [int('axis', 0)]);
+        g.node('Slice', [last, g.init('zero_1_i64', [1], INT64, [0]), g.init(`${P}half`, [1], INT64, [half]), axes], [`${P}fwd`]);
+        g.node('Slice', [`${P}first_step`, g.init(`${P}half`, [1], INT64, [half]), g.init(`${P}full`, [1], INT64, [F]), axes], [`${P}rev`]);
+        g.node('Concat', [`${P}fwd`, `${P}rev`], [out], [int('axis', 1)]);
       }
       time = false;
     } else {
-      throw new UnsupportedModelError(`${where}: model.layers[${i}]: ${describeLayer(l)} has no ONNX export (expected Embedding, LSTM, GRU, RNN, Linear, Tanh, Sigmoid, ReLU or LastStep)`);
+      throw new UnsupportedModelError(`${where}: model.layers[${i}]: ${describeLayer(l)} has no ONNX export (expected Embedding, LSTM, GRU, RNN, Linear, Tanh, Sigmoid, ReLU, Softmax, Dropout or LastStep)`);
     }
     x = out;
   });

@@ -1,10 +1,10 @@
 // loadTfjsModel: a TF.js Layers model (model.json + weight shards, as written by
 // `model.save('file://...')`, `tf.io.withSaveHandler`, or the Keras -> TF.js converter) -> a
-// LayerStack of our modules, forward only.
+// Sequential of our layers (batch-first), which runs, trains, exports and serves like any other.
 //
 // Supported layers: InputLayer, Embedding (mask_zero false), LSTM, GRU, SimpleRNN,
 // Bidirectional(LSTM|GRU|SimpleRNN) with merge_mode 'concat', Dense, TimeDistributed(Dense),
-// Activation, Dropout (identity at inference). Sequential models, and functional models that are
+// Activation, Dropout (a Dropout layer: identity at inference, active in training). Sequential models, and functional models that are
 // a single chain. Keras layers are batch-first ([B, T, I]) and so are the recurrent layers built.
 //
 // Keras semantics that differ from ours, and what we do (never silently change the math):
@@ -38,7 +38,11 @@ import { LSTM } from '../nn/lstm';
 import { readOptions } from '../nn/options';
 import type { Recurrent } from '../nn/recurrent';
 import { RNN } from '../nn/rnn';
-import { Activation, LayerStack, RecurrentLayer, type ActivationName, type Layer } from '../nn/stack';
+import { ReLU, Sigmoid, Softmax, Tanh } from '../nn/activations';
+import { Dropout } from '../nn/dropout';
+import { LastStep } from '../nn/last-step';
+import type { Layer } from '../nn/layer';
+import { Sequential } from '../nn/sequential';
 import { directionStateDict, fromKerasWeights, transpose2d } from './gates';
 
 type Bytes = ArrayBuffer | ArrayBufferView;
@@ -66,7 +70,7 @@ interface WeightEntry { name: string; shape: number[]; data: Float32Array }
 type Config = Record<string, unknown>;
 
 /** Load a TF.js Layers model from a directory / model.json path, or from its parts in memory. */
-export function loadTfjsModel(source: string | TfjsModelSource, options?: LoadTfjsOptions): LayerStack {
+export function loadTfjsModel(source: string | TfjsModelSource, options?: LoadTfjsOptions): Sequential {
   const o = readOptions(WHERE, 'options', options, ['backend']);
   if (o.backend !== undefined && !isBackendName(o.backend)) throw argTypeError(WHERE, 'options.backend', "'ts' or 'native'", o.backend);
   const backend = o.backend as BackendName | undefined;
@@ -89,7 +93,7 @@ export function loadTfjsModel(source: string | TfjsModelSource, options?: LoadTf
     if (layer) built.push(...layer);
   }
   if (!built.length) throw new UnsupportedModelError(`${WHERE}: modelTopology: the model has no layers we can run`);
-  return new LayerStack(built);
+  return new Sequential(built);
 }
 
 /** The real path of `file`, which must lie inside the real directory `realDir` (symlinks resolved). */
@@ -317,9 +321,13 @@ function buildLayer(l: { className: string; config: Config }, weights: Map<strin
   };
   switch (l.className) {
     case 'InputLayer':
-    case 'Dropout':
-    case 'SpatialDropout1D':
+    case 'SpatialDropout1D': // drops whole channels: nothing at inference; not reproduced in training
       return null;
+    case 'Dropout': {
+      const rate = c.rate ?? 0;
+      if (typeof rate !== 'number' || !(rate >= 0 && rate < 1)) throw new RangeError(`${where}: rate: expected a probability in [0, 1), got ${describe(rate)}`);
+      return rate > 0 ? [new Dropout({ p: rate })] : null;
+    }
     case 'Embedding': {
       if (c.mask_zero === true) throw new UnsupportedModelError(`${where}: mask_zero: masking is not supported (Keras would skip masked steps)`);
       const w = pick('embeddings');
@@ -342,7 +350,7 @@ function buildLayer(l: { className: string; config: Config }, weights: Map<strin
     case 'SimpleRNN': {
       checkRecurrentConfig(where, l.className, c, false);
       const dirs = [kerasDirection(where, l.className, c, (leaf) => pick(leaf))];
-      return [new RecurrentLayer(recurrentModule(l.className, c, dirs, backend), c.return_sequences === true)];
+      return recurrentLayers(recurrentModule(l.className, c, dirs, backend), c.return_sequences === true);
     }
     case 'Bidirectional': {
       const mode = c.merge_mode ?? 'concat';
@@ -355,17 +363,29 @@ function buildLayer(l: { className: string; config: Config }, weights: Map<strin
       const back = c.backward_layer as Config | undefined;
       if (back && typeof back === 'object' && back.config) checkRecurrentConfig(where, cls, { ...(back.config as Config), go_backwards: false }, true);
       const dirs = ['forward', 'backward'].map((sub) => kerasDirection(where, cls, ic, (leaf) => pick(leaf, sub)));
-      return [new RecurrentLayer(recurrentModule(cls, ic, dirs, backend, true), ic.return_sequences === true)];
+      return recurrentLayers(recurrentModule(cls, ic, dirs, backend, true), ic.return_sequences === true);
     }
     default:
       throw new UnsupportedModelError(`${where}: layer class ${JSON.stringify(l.className)} is not supported (supported: InputLayer, Embedding, LSTM, GRU, SimpleRNN, Bidirectional, Dense, TimeDistributed(Dense), Activation, Dropout)`);
   }
 }
 
+/**
+ * A batch-first recurrent layer as Keras runs it: the whole output sequence [B, T, D*H], or with
+ * return_sequences=False the final state of each direction [B, D*H] (the forward one at the last
+ * step, the reverse one at t = 0, where it ends).
+ */
+function recurrentLayers(module: Recurrent, returnSequences: boolean): Layer[] {
+  return returnSequences ? [module] : [module, new LastStep({ batchFirst: true, finalStates: module.numDirections === 2 })];
+}
+
 function activationLayers(where: string, act: unknown): Layer[] {
   const a = normAct(act ?? 'linear');
   if (a === 'linear') return [];
-  if (a === 'relu' || a === 'sigmoid' || a === 'tanh' || a === 'softmax') return [new Activation(a as ActivationName)];
+  if (a === 'relu') return [new ReLU()];
+  if (a === 'sigmoid') return [new Sigmoid()];
+  if (a === 'tanh') return [new Tanh()];
+  if (a === 'softmax') return [new Softmax()];
   throw new UnsupportedModelError(`${where}: activation: ${describe(act)} is not supported (linear, relu, sigmoid, tanh, softmax)`);
 }
 

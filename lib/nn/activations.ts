@@ -1,6 +1,7 @@
-// Elementwise activations as layers without parameters: Tanh, Sigmoid, ReLU (PyTorch's
-// torch.nn.Tanh / Sigmoid / ReLU). They compute in the input's dtype, keep the values backward
-// needs (the output for tanh and sigmoid, the input for ReLU), and have empty parameter lists.
+// Activations as layers without parameters: Tanh, Sigmoid, ReLU (elementwise) and Softmax (over
+// the last axis) -- PyTorch's torch.nn.Tanh / Sigmoid / ReLU / Softmax(dim=-1). They compute in the
+// input's dtype, keep the values backward needs (the output for tanh, sigmoid and softmax, the
+// input for ReLU), and have empty parameter lists.
 
 import { loadNoParameters, type StateDictInput } from './params';
 import { describeLayer } from './summary';
@@ -20,6 +21,16 @@ abstract class Activation {
   /** dx = dy * f'(x), from the kept value (the output, or the input for ReLU). */
   protected abstract df(kept: number): number;
   protected abstract keepsInput: boolean;
+
+  /** y from x (shape: x's); elementwise f unless a subclass says otherwise. */
+  protected apply(x: FloatArray, y: FloatArray, _shape: readonly number[]): void {
+    for (let i = 0; i < x.length; i++) y[i] = this.f(x[i]);
+  }
+
+  /** dx from dy and the kept values; elementwise dy * f' unless a subclass says otherwise. */
+  protected gradient(dy: FloatArray, kept: FloatArray, dx: FloatArray, _shape: readonly number[]): void {
+    for (let i = 0; i < dy.length; i++) dx[i] = dy[i] * this.df(kept[i]);
+  }
 
   config(): LayerConfig {
     return { type: this.type };
@@ -45,7 +56,7 @@ abstract class Activation {
     const dtype = dtypeOf(cache.kept);
     const dy = readDOutput(where, gradOutputs, cache.shape, dtype);
     const dx = allocate(dtype, dy.length);
-    for (let i = 0; i < dy.length; i++) dx[i] = dy[i] * this.df(cache.kept[i]);
+    this.gradient(dy, cache.kept, dx, cache.shape);
     return { dX: new Tensor(dx, cache.shape), grads: {} };
   }
 
@@ -71,7 +82,7 @@ abstract class Activation {
     const { shape, data } = checkTensorArg(where, 'x', x, dtype);
     checkFinite(where, 'x', data);
     const y = allocate(dtype, data.length);
-    for (let i = 0; i < data.length; i++) y[i] = this.f(data[i]);
+    this.apply(data, y, shape);
     return { y: new Tensor(y, shape), xs: data };
   }
 }
@@ -96,4 +107,32 @@ export class ReLU extends Activation {
   protected keepsInput = true;
   protected f(x: number): number { return x > 0 ? x : 0; }
   protected df(x: number): number { return x > 0 ? 1 : 0; } // 0 at x = 0, as PyTorch
+}
+
+/** Softmax over the last axis: y_j = exp(x_j - max x) / sum_k exp(x_k - max x). */
+export class Softmax extends Activation {
+  readonly type = 'Softmax';
+  protected keepsInput = false;
+  protected f(x: number): number { return x; } // unused: apply and gradient work on rows
+  protected df(): number { return 1; }
+
+  protected override apply(x: FloatArray, y: FloatArray, shape: readonly number[]): void {
+    const n = shape.length ? shape[shape.length - 1] : 1;
+    for (let r = 0; r < x.length; r += n) {
+      let m = -Infinity, sum = 0;
+      for (let j = 0; j < n; j++) m = Math.max(m, x[r + j]);
+      for (let j = 0; j < n; j++) sum += (y[r + j] = Math.exp(x[r + j] - m));
+      for (let j = 0; j < n; j++) y[r + j] /= sum;
+    }
+  }
+
+  /** dx_j = y_j (dy_j - sum_k dy_k y_k) for each row. */
+  protected override gradient(dy: FloatArray, y: FloatArray, dx: FloatArray, shape: readonly number[]): void {
+    const n = shape.length ? shape[shape.length - 1] : 1;
+    for (let r = 0; r < dy.length; r += n) {
+      let dot = 0;
+      for (let j = 0; j < n; j++) dot += dy[r + j] * y[r + j];
+      for (let j = 0; j < n; j++) dx[r + j] = y[r + j] * (dy[r + j] - dot);
+    }
+  }
 }

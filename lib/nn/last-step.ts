@@ -2,7 +2,9 @@
 // (t = lengths[b] - 1, or T - 1 without lengths): x [T, B, F] ([B, T, F] with batchFirst) -> [B, F].
 // Put it after a recurrent layer and before a dense head. For a bidirectional layer this is the
 // forward direction's final state next to the reverse direction's state after one step, as
-// indexing PyTorch's padded output would give.
+// indexing PyTorch's padded output would give; with `finalStates: true` the reverse half (the
+// last F/2 features) is taken at t = 0 instead, where the reverse direction ends: both
+// directions' final states, as Keras' return_sequences=False gives.
 
 import { loadNoParameters, type StateDictInput } from './params';
 import { describeLayer } from './summary';
@@ -14,20 +16,23 @@ import { optionalBool, readOptions } from './options';
 import { checkLengths } from './sequence';
 
 export class LastStepCache {
-  /** @internal */ constructor(readonly owner: LastStep, readonly version: number, readonly rows: Int32Array, readonly xShape: readonly number[], readonly dtype: 'float32' | 'float64') {}
+  /** @internal */ constructor(readonly owner: LastStep, readonly version: number, readonly rows: Int32Array, readonly rowsBack: Int32Array, readonly xShape: readonly number[], readonly dtype: 'float32' | 'float64') {}
 }
 
 export class LastStep {
   readonly batchFirst: boolean;
+  /** The last F/2 features (a reverse direction's) taken at t = 0, where that direction ends. */
+  readonly finalStates: boolean;
   readonly usesLengths = true;
 
-  constructor(options?: { batchFirst?: boolean }) {
-    const o = readOptions('LastStep', 'options', options, ['batchFirst']);
+  constructor(options?: { batchFirst?: boolean; finalStates?: boolean }) {
+    const o = readOptions('LastStep', 'options', options, ['batchFirst', 'finalStates']);
     this.batchFirst = optionalBool('LastStep', 'batchFirst', o.batchFirst, false);
+    this.finalStates = optionalBool('LastStep', 'finalStates', o.finalStates, false);
   }
 
   config(): LayerConfig {
-    return { type: 'LastStep', batchFirst: this.batchFirst };
+    return this.finalStates ? { type: 'LastStep', batchFirst: this.batchFirst, finalStates: true } : { type: 'LastStep', batchFirst: this.batchFirst };
   }
 
   /** Its type and construction options. */
@@ -40,8 +45,8 @@ export class LastStep {
   }
 
   forwardTrain(x: Tensor, options?: { lengths?: ArrayLike<number> | null }): { output: Tensor; cache: LastStepCache } {
-    const { y, rows, shape } = this.run('LastStep.forwardTrain', x, options);
-    return { output: y, cache: new LastStepCache(this, 0, rows, shape, y.dtype) };
+    const { y, rows, rowsBack, shape } = this.run('LastStep.forwardTrain', x, options);
+    return { output: y, cache: new LastStepCache(this, 0, rows, rowsBack, shape, y.dtype) };
   }
 
   backward(cache: LastStepCache, gradOutputs?: { dOutput?: Tensor | null }): { dX: Tensor; grads: Record<string, Tensor> } {
@@ -49,7 +54,11 @@ export class LastStep {
     const F = cache.xShape[2], B = cache.rows.length;
     const dy = readDOutput('LastStep.backward', gradOutputs, [B, F], cache.dtype);
     const dx = allocate(cache.dtype, cache.xShape[0] * cache.xShape[1] * F);
-    for (let b = 0; b < B; b++) dx.set(dy.subarray(b * F, (b + 1) * F), cache.rows[b] * F);
+    const h = this.finalStates ? F / 2 : F; // features taken from `rows`; the rest from `rowsBack`
+    for (let b = 0; b < B; b++) {
+      dx.set(dy.subarray(b * F, b * F + h), cache.rows[b] * F);
+      if (h < F) dx.set(dy.subarray(b * F + h, (b + 1) * F), cache.rowsBack[b] * F + h);
+    }
     return { dX: new Tensor(dx, cache.xShape), grads: {} };
   }
 
@@ -61,7 +70,7 @@ export class LastStep {
     return this;
   }
 
-  private run(where: string, x: unknown, options: unknown): { y: Tensor; rows: Int32Array; shape: readonly number[] } {
+  private run(where: string, x: unknown, options: unknown): { y: Tensor; rows: Int32Array; rowsBack: Int32Array; shape: readonly number[] } {
     const o = readOptions(where, 'options', options, ['lengths']);
     if (!(x instanceof Tensor)) throw argTypeError(where, 'x', 'a Tensor [T, B, F]', x);
     const { shape, data } = checkTensorArg(where, 'x', x, x.dtype);
@@ -70,14 +79,19 @@ export class LastStep {
     const F = shape[2];
     // T = 0 has no last step (row -1 would be read, and written by backward).
     if (T < 1) throw shapeError(where, 'x', `${this.batchFirst ? '[B, T, F]' : '[T, B, F]'} with T >= 1`, shape);
+    if (this.finalStates && F % 2 !== 0) throw shapeError(where, 'x', `[..., F] with F even (two directions' halves, finalStates)`, shape);
     const lengths = checkLengths(where, o.lengths, T, B);
     const rows = new Int32Array(B); // row of (t = len-1, b) in x
+    const rowsBack = new Int32Array(B); // row of (t = 0, b): where a reverse direction ends
+    const h = this.finalStates ? F / 2 : F;
     const y: FloatArray = allocate(dtypeOf(data), B * F);
     for (let b = 0; b < B; b++) {
       const t = (lengths ? lengths[b] : T) - 1;
       rows[b] = this.batchFirst ? b * T + t : t * B + b;
-      y.set(data.subarray(rows[b] * F, (rows[b] + 1) * F), b * F);
+      rowsBack[b] = this.batchFirst ? b * T : b;
+      y.set(data.subarray(rows[b] * F, rows[b] * F + h), b * F);
+      if (h < F) y.set(data.subarray(rowsBack[b] * F + h, (rowsBack[b] + 1) * F), b * F + h);
     }
-    return { y: new Tensor(y, [B, F]), rows, shape };
+    return { y: new Tensor(y, [B, F]), rows, rowsBack, shape };
   }
 }

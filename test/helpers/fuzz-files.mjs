@@ -183,7 +183,7 @@ export function makeFilesTargets(r, backends) {
     return {
       desc: `tfjs case ${k} form ${form} layer ${JSON.stringify(layer)} paths ${paths.length}`,
       call: () => loadTfjsModel({ modelJson: r.chance(0.5) ? json : JSON.parse(json), weights }, { backend: backend() }).forward(tensor(new Float32Array(6).fill(0.1), [1, 3, 2])),
-      check: (y) => { if (!y.data.every(Number.isFinite)) fail('non-finite output'); },
+      check: (r) => { if (!r.output.data.every(Number.isFinite)) fail('non-finite output'); },
     };
   });
 

@@ -1,0 +1,80 @@
+// Dropout as a layer (PyTorch's torch.nn.Dropout): the identity at inference (forward); in a
+// training forward each element is zeroed with probability p and the others scaled by 1/(1-p)
+// (inverted dropout), from a seeded generator that advances with every training forward, and
+// backward applies the same mask. No parameters.
+
+import { argRangeError, argTypeError, describe } from '../errors';
+import { freshSeed, Rng } from '../rng';
+import { allocate, checkTensorArg, dtypeOf, Tensor, type FloatArray } from '../tensor';
+import { checkCache, readDOutput } from './dense';
+import type { LayerConfig } from './layer';
+import { optionalSeed, readOptions } from './options';
+import { loadNoParameters, type StateDictInput } from './params';
+import { checkFinite } from './sequence';
+import { describeLayer } from './summary';
+
+export class DropoutCache {
+  /** @internal */ constructor(readonly owner: Dropout, readonly version: number, readonly mask: FloatArray, readonly shape: readonly number[]) {}
+}
+
+export class Dropout {
+  readonly p: number;
+  readonly seed: number;
+  private readonly rng: Rng;
+
+  constructor(options?: { p?: number; seed?: number }) {
+    const o = readOptions('Dropout', 'options', options, ['p', 'seed']);
+    const p = o.p === undefined ? 0.5 : o.p;
+    if (typeof p !== 'number') throw argTypeError('Dropout', 'p', 'a probability in [0, 1)', p);
+    if (!(p >= 0 && p < 1)) throw argRangeError('Dropout', 'p', 'a probability in [0, 1)', describe(p));
+    this.p = p;
+    this.seed = optionalSeed('Dropout', 'seed', o.seed) ?? freshSeed();
+    this.rng = new Rng(this.seed);
+  }
+
+  config(): LayerConfig {
+    return { type: 'Dropout', p: this.p };
+  }
+
+  toString(): string {
+    return describeLayer(this);
+  }
+
+  /** The identity (inference). */
+  forward(x: Tensor): { output: Tensor } {
+    const { data } = checkTensorArg('Dropout.forward', 'x', x, x instanceof Tensor ? x.dtype : 'float32');
+    checkFinite('Dropout.forward', 'x', data);
+    return { output: x };
+  }
+
+  forwardTrain(x: Tensor): { output: Tensor; cache: DropoutCache } {
+    const where = 'Dropout.forwardTrain';
+    const { shape, data } = checkTensorArg(where, 'x', x, x instanceof Tensor ? x.dtype : 'float32');
+    checkFinite(where, 'x', data);
+    const dtype = dtypeOf(data);
+    const mask = allocate(dtype, data.length), y = allocate(dtype, data.length);
+    const keep = 1 - this.p, scale = 1 / keep;
+    for (let i = 0; i < data.length; i++) {
+      mask[i] = this.rng.next() < keep ? scale : 0;
+      y[i] = data[i] * mask[i];
+    }
+    return { output: new Tensor(y, shape), cache: new DropoutCache(this, 0, mask, shape) };
+  }
+
+  backward(cache: DropoutCache, gradOutputs?: { dOutput?: Tensor | null }): { dX: Tensor; grads: Record<string, Tensor> } {
+    const where = 'Dropout.backward';
+    checkCache(where, cache, this, 0, DropoutCache);
+    const dy = readDOutput(where, gradOutputs, cache.shape, dtypeOf(cache.mask));
+    const dx = allocate(dtypeOf(cache.mask), dy.length);
+    for (let i = 0; i < dy.length; i++) dx[i] = dy[i] * cache.mask[i];
+    return { dX: new Tensor(dx, cache.shape), grads: {} };
+  }
+
+  namedParameters(): [string, Tensor][] { return []; }
+  commitParameters(): this { return this; }
+  stateDict(): Record<string, Tensor> { return {}; }
+  loadStateDict(weights: StateDictInput): this {
+    loadNoParameters('Dropout.loadStateDict', weights);
+    return this;
+  }
+}
