@@ -48,6 +48,8 @@ export type { EpochLog, ProgressMode } from './train/progress';
 // Interop
 export { UnsupportedModelError } from './errors';
 export { toOnnx } from './interop/onnx-export';
+export { saveModel, encodeModel, MODEL_FORMAT } from './io/model-file';
+export { load } from './io/load-model';
 export type { ToOnnxOptions } from './interop/onnx-export';
 export { fromOnnx, OnnxModel, recurrentFromOnnx } from './interop/onnx-import';
 export type { FromOnnxOptions, OnnxFeed, OnnxRecurrentSpec, OnnxRecurrentLayer } from './interop/onnx-import';

@@ -19,5 +19,7 @@ describe('README', function () {
     expect(lines[0]).to.equal('[ 2, 1, 8 ] [ 1, 1, 8 ] [ 1, 1, 8 ]');
     expect(lines.slice(1, -1).join(' ')).to.match(/'weight_ih_l0'.*'weight_hh_l0'.*'bias_ih_l0'.*'bias_hh_l0'/);
     expect(lines.at(-1)).to.equal('20 true'); // the Training example: 20 epochs, final loss < 0.01
+    // The whole-model example: the loaded model's first layer, as saved.
+    expect(lines).to.include('  (0): LSTM(inputSize=3, hiddenSize=8, numLayers=1, bias=true, batchFirst=true, bidirectional=false)');
   });
 });

@@ -17,6 +17,8 @@ import { allocate, allocateUninit, checkElements, checkTensorArg, Tensor, truste
 import { oneOf, optionalBool, optionalSeed, positiveInt, readOptions, type Options } from './options';
 import { initBound, ParamSet, type ParamSpec, type StateDictInput } from './params';
 import { checkFinite, checkGrad, checkInput, checkLengths, checkState, type SeqShape } from './sequence';
+import { saveModel } from '../io/model-file';
+import type { LayerConfig } from './layer';
 import { describeLayer, parameterCount } from './summary';
 
 export interface RecurrentOptions {
@@ -243,23 +245,41 @@ export abstract class Recurrent {
     return this;
   }
 
+  /** Write the layer (its options and weights) to one safetensors file; `load(file)` rebuilds it. */
+  save(file: string): void {
+    saveModel(file, this);
+  }
+
   /** The number of parameters (trainable values). */
   numParameters(): number {
     return parameterCount(this);
   }
 
+  /**
+   * The construction options that define the computation (not the seed or backend): what a model
+   * file or checkpoint records and `load` rebuilds from. Options at their defaults are left out
+   * past the common ones, so a plain layer's config is as it always was.
+   */
+  config(): LayerConfig {
+    const c = this.cell;
+    const out: LayerConfig = {
+      type: c.name, inputSize: this.inputSize, hiddenSize: this.hiddenSize, numLayers: this.numLayers,
+      bias: this.bias, batchFirst: this.batchFirst, bidirectional: this.bidirectional, dtype: this.dtype,
+    };
+    if (c.projSize) out.projSize = c.projSize;
+    if (c.peephole) out.peephole = true;
+    if (c.inputForget) out.inputForget = true;
+    if (c.kind === 'gru' && !c.linearBeforeReset) out.linearBeforeReset = false;
+    if (c.kind === 'rnn_relu') out.nonlinearity = 'relu';
+    if (this.dropout) out.dropout = this.dropout;
+    if (this.clip !== null) out.clip = this.clip;
+    if (this.reverse) out.reverse = true;
+    return out;
+  }
+
   /** Its type and construction options, e.g. `LSTM(inputSize=5, hiddenSize=4, ...)`. */
   toString(): string {
-    const c = this.cell, extra: Record<string, unknown> = {};
-    if (c.projSize) extra.projSize = c.projSize;
-    if (c.peephole) extra.peephole = true;
-    if (c.inputForget) extra.inputForget = true;
-    if (c.kind === 'gru' && !c.linearBeforeReset) extra.linearBeforeReset = false;
-    if (c.kind === 'rnn_relu') extra.nonlinearity = 'relu';
-    if (this.dropout) extra.dropout = this.dropout;
-    if (this.clip !== null) extra.clip = this.clip;
-    if (this.reverse) extra.reverse = true;
-    return describeLayer(this, extra);
+    return describeLayer(this);
   }
 
   /** Parameter names and shapes in PyTorch's named_parameters() order. */

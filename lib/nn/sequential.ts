@@ -16,6 +16,7 @@ import { Tensor, type DType } from '../tensor';
 import { isLayer, isRecurrent, layerConfig, type Layer, type LayerConfig } from './layer';
 import { readEntries, readOptions } from './options';
 import type { StateDictInput } from './params';
+import { saveModel } from '../io/model-file';
 import { formatSummary, parameterCount, summarizeLayers } from './summary';
 
 /** Carried state of one recurrent layer ({ h } alone for layers without a cell state). */
@@ -120,6 +121,11 @@ export class Sequential {
     const ordered: Record<string, Tensor> = {};
     for (const [name] of this.namedParameters()) if (grads[name]) ordered[name] = grads[name];
     return { dX: d, grads: ordered };
+  }
+
+  /** Write the whole model (architecture and weights) to one safetensors file; `load(file)` rebuilds it. */
+  save(file: string): void {
+    saveModel(file, this);
   }
 
   /** The number of parameters (trainable values) of every layer. */

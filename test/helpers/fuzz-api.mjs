@@ -15,7 +15,7 @@
 import {
   Adam, bceWithLogits, clipGradNorm, clipGradValue, crossEntropy, decodeOnnxModel, decodeSafetensors, Embedding, encodeSafetensors,
   fromOnnx, GRU, GRUCell, huberLoss, l1Loss, LastStep, Linear, loadTfjsModel, LSTM, LSTMCell, mseLoss, ReLU, RMSprop, RNN, RNNCell,
-  Rng, Sequential, setMaxElements, SGD, Sigmoid, Tanh, Tensor, tensor, toOnnx, Trainer, zeros, maxElements,
+  Rng, Sequential, setMaxElements, SGD, Sigmoid, Tanh, Tensor, tensor, toOnnx, Trainer, zeros, maxElements, encodeModel, load,
 } from 'cellstate';
 import { makeAsyncTargets } from './fuzz-async.mjs';
 import { makeServeTargets } from './fuzz-serve.mjs';
@@ -448,6 +448,13 @@ function makeTargets(r, backends) {
         return m.forward(r.chance(0.7) ? { x, lengths: r.pick([[2], [1], [3], [0], Int32Array.of(2)]) } : x);
       },
     };
+  });
+  let modelBytes = null;
+  const validModel = () => modelBytes ?? (modelBytes = encodeModel(new Sequential([
+    new LSTM({ inputSize: 2, hiddenSize: 3, bidirectional: true, seed: 5, backend: 'ts' }), new LastStep({ finalStates: true }), new Linear({ inFeatures: 6, outFeatures: 2, seed: 6 })])));
+  add('load (mutated model file)', () => {
+    const b = mutateBytes(validModel());
+    return { desc: 'mutated model file', call: () => { const m = load(b, r.chance(0.9) ? { backend: backendName() } : weird()); return m.forward(tensorArg([2, 1, 2], 'float32', 0.3)); } };
   });
   add('decodeOnnxModel', () => { const b = mutateBytes(validOnnx()); return { desc: 'mutated onnx bytes', call: () => decodeOnnxModel(b) }; });
   add('toOnnx', () => {

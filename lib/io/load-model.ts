@@ -1,0 +1,64 @@
+// load: a model file (lib/io/model-file.ts) or a Trainer checkpoint (lib/train/checkpoint.ts) ->
+// the model, rebuilt from the config in its metadata with its weights loaded. The file may be
+// untrusted: the config's layer types come from a fixed registry and its options are checked by
+// the constructors, and the parameter values it implies must equal the values the file holds
+// before any layer is built, so memory stays proportional to the file (SECURITY.md).
+
+import type { BackendName } from '../backend/types';
+import { isBackendName } from '../backend';
+import { argTypeError } from '../errors';
+import { modelFromConfig, parameterCount } from '../nn/from-config';
+import type { Layer } from '../nn/layer';
+import { readOptions } from '../nn/options';
+import type { Sequential } from '../nn/sequential';
+import type { Tensor } from '../tensor';
+import { fileCall } from './file-call';
+import { MODEL_FORMAT, MODEL_VERSION } from './model-file';
+import { decodeSafetensors, readSafetensors, SafetensorsError, toTensors, type SafetensorsFile } from './safetensors';
+
+const CHECKPOINT_FORMAT = 'cellstate.checkpoint'; // lib/train/checkpoint.ts: its weights are `model.*`
+
+/** A model from a file path or the file's bytes; recurrent layers on `backend` (default: the default backend). */
+export function load(source: string | Uint8Array, options?: { backend?: BackendName }): Sequential | Layer {
+  const where = 'load';
+  const o = readOptions(where, 'options', options, ['backend']);
+  if (o.backend !== undefined && !isBackendName(o.backend)) throw argTypeError(where, 'options.backend', "'ts' or 'native'", o.backend);
+  let f: SafetensorsFile, src: string;
+  if (typeof source === 'string') {
+    src = source;
+    f = fileCall(where, source, () => readSafetensors(source));
+  } else if (source instanceof Uint8Array) {
+    src = 'model bytes';
+    f = decodeSafetensors(source, { source: `${where}: ${src}` });
+  } else {
+    throw argTypeError(where, 'source', 'a file path or the bytes of a model file (Uint8Array)', source);
+  }
+  const fail = (msg: string): never => { throw new SafetensorsError(`${where}: ${src}: ${msg}`); };
+  const md = f.metadata;
+  const checkpoint = md.format === CHECKPOINT_FORMAT;
+  if (md.format !== MODEL_FORMAT && !checkpoint) fail(`not a cellstate model or checkpoint (metadata format is ${JSON.stringify(md.format)}, expected "${MODEL_FORMAT}")`);
+  if (!checkpoint && md.format_version !== String(MODEL_VERSION)) fail(`model format version ${JSON.stringify(md.format_version)} is not supported (this library reads ${MODEL_VERSION})`);
+  let config: unknown;
+  try { config = JSON.parse(md.config); } catch { fail("metadata 'config' is not valid JSON"); }
+  if (config === null) fail('the checkpoint records no model config (it was saved from a model without config())');
+
+  // The weights: every tensor of a model file; a checkpoint's `model.*` tensors without the prefix.
+  const tensors = toTensors(f, `${where}: ${src}`);
+  const weights = new Map<string, Tensor>();
+  let values = 0;
+  for (const [name, t] of tensors) {
+    if (checkpoint && !name.startsWith('model.')) continue;
+    weights.set(checkpoint ? name.slice(6) : name, t);
+    values += t.size;
+  }
+  const implied = parameterCount(config);
+  if (implied !== null && implied !== values) fail(`the config implies ${implied} parameter values, the file holds ${values}`);
+  const model = modelFromConfig(where, config, o.backend as BackendName | undefined);
+  try {
+    model.loadStateDict(weights);
+  } catch (e) {
+    if (e instanceof Error) e.message = `${where}: ${src}: ${e.message}`;
+    throw e;
+  }
+  return model;
+}

@@ -1,0 +1,37 @@
+// Whole-model files: one safetensors file with the weights under the model's PyTorch-style names
+// and, in its string metadata, `format: "cellstate.model"`, `format_version: "1"` and `config`
+// (the model's config() as JSON: its architecture). `load` (lib/io/load-model.ts) rebuilds the
+// model from that with no user code; safetensors.torch.load_file reads the weights as they are.
+// Written atomically (lib/io/atomic-write.ts), like checkpoints (docs/checkpoint-format.md).
+
+import { argTypeError } from '../errors';
+import type { LayerConfig } from '../nn/layer';
+import type { Tensor } from '../tensor';
+import { fileCall } from './file-call';
+import { encodeSafetensors, writeSafetensors } from './safetensors';
+
+export const MODEL_FORMAT = 'cellstate.model';
+export const MODEL_VERSION = 1;
+
+/** What a model file needs of a model. */
+export interface SavableModel {
+  config(): LayerConfig;
+  stateDict(): Record<string, Tensor>;
+}
+
+function parts(where: string, model: SavableModel): { tensors: Record<string, Tensor>; metadata: Record<string, string> } {
+  if (!model || typeof model.config !== 'function' || typeof model.stateDict !== 'function') throw argTypeError(where, 'model', 'a model with config() and stateDict() (a Sequential or a layer)', model);
+  return { tensors: model.stateDict(), metadata: { format: MODEL_FORMAT, format_version: String(MODEL_VERSION), config: JSON.stringify(model.config()) } };
+}
+
+/** Write `model` to `file` (safetensors, atomically). */
+export function saveModel(file: string, model: SavableModel): void {
+  const { tensors, metadata } = parts('saveModel', model);
+  fileCall('saveModel', file, () => writeSafetensors(file, tensors, metadata));
+}
+
+/** The bytes of a model file, for storing elsewhere than a file. */
+export function encodeModel(model: SavableModel): Uint8Array {
+  const { tensors, metadata } = parts('encodeModel', model);
+  return Buffer.concat(encodeSafetensors(tensors, metadata));
+}
