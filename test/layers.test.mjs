@@ -243,3 +243,36 @@ describe('layers without parameters: loadStateDict', function () {
     }
   });
 });
+
+describe('Sequential with named layers (PyTorch attribute names)', function () {
+  const make = () => new Sequential({
+    lstm: new LSTM({ inputSize: 3, hiddenSize: 4, batchFirst: true, seed: 1 }),
+    last: new LastStep({ batchFirst: true }),
+    fc: new Linear({ inFeatures: 4, outFeatures: 2, seed: 2 }),
+  });
+  it("parameters are named like a PyTorch module's state_dict; one with those names loads as it is (object or Map)", function () {
+    const m = make();
+    expect(m.layerNames).to.deep.equal(['lstm', 'last', 'fc']);
+    expect(Object.keys(m.stateDict())).to.deep.equal(['lstm.weight_ih_l0', 'lstm.weight_hh_l0', 'lstm.bias_ih_l0', 'lstm.bias_hh_l0', 'fc.weight', 'fc.bias']);
+    expect(m.namedParameters().map(([n]) => n)).to.deep.equal(Object.keys(m.stateDict()));
+    // What torch's model.state_dict() holds for class M(nn.Module): lstm = nn.LSTM(...); fc = nn.Linear(...)
+    const other = new Sequential(new Map([['lstm', new LSTM({ inputSize: 3, hiddenSize: 4, batchFirst: true, seed: 7 })], ['last', new LastStep({ batchFirst: true })], ['fc', new Linear({ inFeatures: 4, outFeatures: 2, seed: 8 })]]));
+    const x = randomTensor(new Rng(1), [2, 5, 3]);
+    m.loadStateDict(new Map(Object.entries(other.stateDict())));
+    expect(Array.from(m.forward(x).output.data)).to.deep.equal(Array.from(other.forward(x).output.data));
+    expect(() => m.loadStateDict({ ...other.stateDict(), '0.weight': tensor([1]) })).to.throw(TypeError, /unexpected: 0\.weight \(expected the names lstm\.weight_ih_l0, .*fc\.bias\)/);
+    expect(String(m).split('\n')[1]).to.match(/^ {2}\(lstm\): LSTM\(/);
+    expect(m.summary()).to.match(/\nfc +Linear\(inFeatures=4/);
+  });
+  it('backward and training key gradients by those names', function () {
+    const m = make();
+    const f = m.forwardTrain(randomTensor(new Rng(2), [2, 5, 3]));
+    const g = m.backward(f.cache, { dOutput: tensor([[1, 0], [0, 1]]) });
+    expect(Object.keys(g.grads)).to.deep.equal(Object.keys(m.stateDict()));
+  });
+  it('names must be non-empty and dot-free', function () {
+    expect(() => new Sequential({ 'a.b': new Tanh() })).to.throw(TypeError, /^Sequential: layers \(name 0\): expected a non-empty name without dots, got "a\.b"/);
+    expect(() => new Sequential(new Map([['', new Tanh()]]))).to.throw(TypeError, /non-empty name without dots/);
+    expect(() => new Sequential({})).to.throw(TypeError, /^Sequential: layers: expected a non-empty array of layers/);
+  });
+});

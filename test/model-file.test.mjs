@@ -126,3 +126,14 @@ describe('model files: save and load', function () {
     }
   });
 });
+
+describe('model files keep layer names', function () {
+  it('a named Sequential loads with the same names and outputs', function () {
+    const m = new Sequential({ lstm: new LSTM({ inputSize: 3, hiddenSize: 4, seed: 1 }), head: new Linear({ inFeatures: 4, outFeatures: 2, seed: 2 }) });
+    const back = load(encodeModel(m));
+    expect(back.layerNames).to.deep.equal(['lstm', 'head']);
+    expect(Object.keys(back.stateDict())).to.deep.equal(Object.keys(m.stateDict()));
+    const x = randomTensor(new Rng(3), [4, 2, 3]);
+    same(back.forward(x).output.data, m.forward(x).output.data, 'output');
+  });
+});

@@ -44,15 +44,20 @@ function splitConfig(where: string, arg: string, config: unknown): { type: strin
 export function modelFromConfig(where: string, config: unknown, backend?: BackendName): Layer | Sequential {
   const { type, options } = splitConfig(where, 'config', config);
   if (type !== 'Sequential') return layerFromConfig(where, 'config', type, options, backend);
-  const layers = options.layers;
-  if (!Array.isArray(layers) || layers.length === 0 || layers.length > MAX_LAYERS || Object.keys(options).length !== 1) {
-    throw argTypeError(where, 'config', `a Sequential config { type, layers: [1..${MAX_LAYERS} layer configs] }`, config);
+  const { layers, names, ...rest } = options;
+  if (!Array.isArray(layers) || layers.length === 0 || layers.length > MAX_LAYERS || Object.keys(rest).length !== 0) {
+    throw argTypeError(where, 'config', `a Sequential config { type, layers: [1..${MAX_LAYERS} layer configs], names? }`, config);
   }
-  return new Sequential(layers.map((c, i) => {
+  if (names !== undefined && (!Array.isArray(names) || names.length !== layers.length || names.some((n) => typeof n !== 'string'))) {
+    throw argTypeError(where, 'config.names', `${layers.length} layer names (strings)`, names);
+  }
+  const built = layers.map((c, i) => {
     const s = splitConfig(where, `config.layers[${i}]`, c);
     if (s.type === 'Sequential') throw new UnsupportedModelError(`${where}: config.layers[${i}]: a Sequential inside a Sequential is not supported`);
     return layerFromConfig(where, `config.layers[${i}]`, s.type, s.options, backend);
-  }));
+  });
+  // Named layers as a Map (insertion order; a name such as `__proto__` is an ordinary key there).
+  return new Sequential(names === undefined ? built : new Map((names as string[]).map((n, i) => [n, built[i]])));
 }
 
 function layerFromConfig(where: string, arg: string, type: string, options: Options, backend?: BackendName): Layer {

@@ -1,5 +1,7 @@
 // Sequential: a chain of layers (recurrent and feed-forward) run forward in order and backward in
 // reverse, PyTorch's torch.nn.Sequential with its parameter naming (`0.weight_ih_l0`, `2.weight`).
+// Layers given as an object or Map are named instead (`{ lstm, last, fc }` -> `lstm.weight_ih_l0`,
+// `fc.weight`), as a PyTorch module's attributes name its state_dict, so one loads as it is.
 //
 // Data flow. x goes to layer 0, each layer's `output` to the next. Layers that take the batch's
 // `lengths` (recurrent ones and LastStep; lib/nn/layer.ts) receive it; a recurrent layer also
@@ -40,15 +42,28 @@ const FORWARD_KEYS = ['lengths', 'state'] as const;
 
 export class Sequential {
   readonly layers: readonly Layer[];
+  /** Each layer's name: its prefix in parameter names ('0', '1', ... unless the layers were named). */
+  readonly layerNames: readonly string[];
   readonly dtype: DType;
   /** Whether the chain takes [B, T, ...] (every layout-aware layer agrees; false without one). */
   readonly batchFirst: boolean;
   readonly usesLengths = true;
+  private readonly named: boolean;
   private version = 0;
 
-  constructor(layers: Layer[]) {
+  constructor(layers: Layer[] | Record<string, Layer> | ReadonlyMap<string, Layer>) {
     const where = 'Sequential';
-    if (!Array.isArray(layers) || layers.length === 0) throw argTypeError(where, 'layers', 'a non-empty array of layers', layers);
+    let names: string[] | null = null;
+    if (layers !== null && typeof layers === 'object' && !Array.isArray(layers)) {
+      const entries = readEntries<Layer>(where, 'layers', layers);
+      names = entries.map(([k]) => k);
+      names.forEach((n, i) => {
+        // PyTorch's rule for submodule names: non-empty, no dot (the dot separates name and parameter).
+        if (n === '' || n.includes('.')) throw argTypeError(where, `layers (name ${i})`, 'a non-empty name without dots', n);
+      });
+      layers = entries.map(([, l]) => l);
+    }
+    if (!Array.isArray(layers) || layers.length === 0) throw argTypeError(where, 'layers', 'a non-empty array of layers, or an object or Map of named layers', layers);
     let dtype: DType | undefined;
     let layout = null as { batchFirst: boolean; at: number } | null;
     layers.forEach((l, i) => {
@@ -67,13 +82,17 @@ export class Sequential {
       dtype = l.dtype;
     });
     this.layers = Object.freeze(layers.slice());
+    this.layerNames = Object.freeze(names ?? this.layers.map((_, i) => String(i)));
+    this.named = names !== null;
     this.dtype = dtype ?? 'float32';
     this.batchFirst = layout?.batchFirst ?? false;
   }
 
   /** The layers' construction options, e.g. for a checkpoint. */
   config(): LayerConfig {
-    return { type: 'Sequential', layers: this.layers.map((l) => layerConfig(l)) };
+    const c: LayerConfig = { type: 'Sequential', layers: this.layers.map((l) => layerConfig(l)) };
+    if (this.named) c.names = this.layerNames.slice();
+    return c;
   }
 
   /** Inference. Returns the last layer's output and every recurrent layer's final state. */
@@ -114,7 +133,7 @@ export class Sequential {
     const grads: Record<string, Tensor> = {};
     for (let i = this.layers.length - 1; i >= 0; i--) {
       const r = this.layers[i].backward(cache.caches[i] as never, { dOutput: d });
-      for (const [name, t] of Object.entries(r.grads)) grads[`${i}.${name}`] = t;
+      for (const [name, t] of Object.entries(r.grads)) grads[`${this.layerNames[i]}.${name}`] = t;
       d = r.dX;
     }
     // Present the gradients in namedParameters() order.
@@ -135,17 +154,17 @@ export class Sequential {
 
   /** One row per layer: its name, construction options, output shape and parameter count (Keras's summary()). */
   summary(): string {
-    return formatSummary(`Sequential (${this.batchFirst ? 'batch-first' : 'time-major'}, ${this.dtype})`, summarizeLayers(this.layers, this.batchFirst));
+    return formatSummary(`Sequential (${this.batchFirst ? 'batch-first' : 'time-major'}, ${this.dtype})`, summarizeLayers(this.layers, this.batchFirst, this.layerNames));
   }
 
   /** PyTorch's module repr: the chain and each layer's options. */
   toString(): string {
-    return `Sequential(\n${summarizeLayers(this.layers, this.batchFirst).map((r) => `  (${r.name}): ${r.layer}`).join('\n')}\n)`;
+    return `Sequential(\n${summarizeLayers(this.layers, this.batchFirst, this.layerNames).map((r) => `  (${r.name}): ${r.layer}`).join('\n')}\n)`;
   }
 
-  /** Live parameters of every layer, prefixed with the layer's index. */
+  /** Live parameters of every layer, prefixed with the layer's name (its index unless named). */
   namedParameters(): [string, Tensor][] {
-    return this.layers.flatMap((l, i) => l.namedParameters().map(([n, t]): [string, Tensor] => [`${i}.${n}`, t]));
+    return this.layers.flatMap((l, i) => l.namedParameters().map(([n, t]): [string, Tensor] => [`${this.layerNames[i]}.${n}`, t]));
   }
 
   commitParameters(): this {
@@ -157,7 +176,7 @@ export class Sequential {
   stateDict(): Record<string, Tensor> {
     const out: Record<string, Tensor> = {};
     this.layers.forEach((l, i) => {
-      for (const [n, t] of Object.entries(l.stateDict())) out[`${i}.${n}`] = t;
+      for (const [n, t] of Object.entries(l.stateDict())) out[`${this.layerNames[i]}.${n}`] = t;
     });
     return out;
   }
@@ -170,12 +189,13 @@ export class Sequential {
     }
     // Each layer's part is a null-prototype record: a name like "0.__proto__" is just a name there.
     const parts: StateDictInput[] = this.layers.map(() => Object.create(null));
+    const index = new Map(this.layerNames.map((n, i) => [n, i]));
     const unexpected: string[] = [];
     for (const [key, v] of readEntries(where, 'weights', weights)) {
-      const m = /^(\d+)\.(.+)$/.exec(key);
-      const i = m ? Number(m[1]) : -1;
-      if (!m || i >= this.layers.length || String(i) !== m[1]) { unexpected.push(key); continue; }
-      (parts[i] as Record<string, unknown>)[m[2]] = v;
+      const dot = key.indexOf('.');
+      const i = dot > 0 ? index.get(key.slice(0, dot)) : undefined;
+      if (i === undefined || dot === key.length - 1) { unexpected.push(key); continue; }
+      (parts[i] as Record<string, unknown>)[key.slice(dot + 1)] = v;
     }
     if (unexpected.length) {
       const expected = this.namedParameters().map(([n]) => n);
@@ -187,7 +207,7 @@ export class Sequential {
         try {
           l.loadStateDict(parts[i]);
         } catch (e) {
-          (e as Error).message = `${where}: layer ${i}: ${(e as Error).message}`;
+          (e as Error).message = `${where}: layer ${this.layerNames[i]}: ${(e as Error).message}`;
           throw e;
         }
       });

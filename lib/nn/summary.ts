@@ -6,7 +6,7 @@
 import { isRecurrent, layerConfig, type Layer } from './layer';
 
 export interface LayerSummary {
-  name: string; // the layer's parameter-name prefix in the model ('0', '1', ...)
+  name: string; // the layer's parameter-name prefix in the model ('0', '1', ... or its name)
   layer: string; // the layer's toString(): its type and options
   output: string; // e.g. '[T, B, 16]', '[B, T, 16]', '[B, 2]'; '[..., F]' where the leading axes are not known
   params: number; // parameters (trainable values) of the layer
@@ -39,7 +39,7 @@ export function parameterCount(layer: Pick<Layer, 'namedParameters'>): number {
  * recurrent layer or an Embedding gives a time axis ([T, B, F], or [B, T, F] batch-first), a
  * LastStep removes it, Linear changes F, activations keep the shape.
  */
-export function summarizeLayers(layers: readonly Layer[], batchFirst: boolean): LayerSummary[] {
+export function summarizeLayers(layers: readonly Layer[], batchFirst: boolean, names: readonly string[] = layers.map((_, i) => String(i))): LayerSummary[] {
   let time: boolean | null = null; // whether the current value has a time axis (null: unknown)
   let features: number | null = null;
   return layers.map((l, i) => {
@@ -61,7 +61,7 @@ export function summarizeLayers(layers: readonly Layer[], batchFirst: boolean): 
     }
     const F = features === null ? '?' : String(features);
     const output = time === true ? (batchFirst ? `[B, T, ${F}]` : `[T, B, ${F}]`) : time === false ? `[B, ${F}]` : `[..., ${F}]`;
-    return { name: String(i), layer: layerText(l), output, params: parameterCount(l) };
+    return { name: names[i], layer: layerText(l), output, params: parameterCount(l) };
   });
 }
 
