@@ -3,8 +3,7 @@
 // input's dtype, keep the values backward needs (the output for tanh, sigmoid and softmax, the
 // input for ReLU), and have empty parameter lists.
 
-import { loadNoParameters, type StateDictInput } from './params';
-import { describeLayer } from './summary';
+import { ParameterFree } from './module';
 import { Tensor, allocate, checkTensorArg, dtypeOf, type FloatArray } from '../tensor';
 import { checkCache, readDOutput } from './dense';
 import type { LayerConfig } from './layer';
@@ -14,8 +13,9 @@ export class ActivationCache {
   /** @internal */ constructor(readonly owner: Activation, readonly version: number, readonly kept: FloatArray, readonly shape: readonly number[]) {}
 }
 
-abstract class Activation {
+abstract class Activation extends ParameterFree {
   abstract readonly type: string;
+  protected get moduleName(): string { return this.type; }
   /** y = f(x) elementwise. */
   protected abstract f(x: number): number;
   /** dx = dy * f'(x), from the kept value (the output, or the input for ReLU). */
@@ -36,10 +36,6 @@ abstract class Activation {
     return { type: this.type };
   }
 
-  /** Its type and construction options. */
-  toString(): string {
-    return describeLayer(this);
-  }
 
   forward(x: Tensor): { output: Tensor } {
     return { output: this.run(`${this.type}.forward`, x).y };
@@ -58,23 +54,6 @@ abstract class Activation {
     const dx = allocate(dtype, dy.length);
     this.gradient(dy, cache.kept, dx, cache.shape);
     return { dX: new Tensor(dx, cache.shape), grads: {} };
-  }
-
-  namedParameters(): [string, Tensor][] {
-    return [];
-  }
-
-  commitParameters(): this {
-    return this;
-  }
-
-  stateDict(): Record<string, Tensor> {
-    return {};
-  }
-
-  loadStateDict(weights: StateDictInput): this {
-    loadNoParameters(`${this.type}.loadStateDict`, weights);
-    return this;
   }
 
   private run(where: string, x: unknown): { y: Tensor; xs: FloatArray } {

@@ -9,20 +9,21 @@ import { allocate, checkTensorArg, dtypeOf, Tensor, type FloatArray } from '../t
 import { checkCache, readDOutput } from './dense';
 import type { LayerConfig } from './layer';
 import { optionalSeed, readOptions } from './options';
-import { loadNoParameters, type StateDictInput } from './params';
+import { ParameterFree } from './module';
 import { checkFinite } from './sequence';
-import { describeLayer } from './summary';
 
 export class DropoutCache {
   /** @internal */ constructor(readonly owner: Dropout, readonly version: number, readonly mask: FloatArray, readonly shape: readonly number[]) {}
 }
 
-export class Dropout {
+export class Dropout extends ParameterFree {
+  protected readonly moduleName = 'Dropout';
   readonly p: number;
   readonly seed: number;
   private readonly rng: Rng;
 
   constructor(options?: { p?: number; seed?: number }) {
+    super();
     const o = readOptions('Dropout', 'options', options, ['p', 'seed']);
     const p = o.p === undefined ? 0.5 : o.p;
     if (typeof p !== 'number') throw argTypeError('Dropout', 'p', 'a probability in [0, 1)', p);
@@ -34,10 +35,6 @@ export class Dropout {
 
   config(): LayerConfig {
     return { type: 'Dropout', p: this.p };
-  }
-
-  toString(): string {
-    return describeLayer(this);
   }
 
   /** The identity (inference). */
@@ -68,13 +65,5 @@ export class Dropout {
     const dx = allocate(dtypeOf(cache.mask), dy.length);
     for (let i = 0; i < dy.length; i++) dx[i] = dy[i] * cache.mask[i];
     return { dX: new Tensor(dx, cache.shape), grads: {} };
-  }
-
-  namedParameters(): [string, Tensor][] { return []; }
-  commitParameters(): this { return this; }
-  stateDict(): Record<string, Tensor> { return {}; }
-  loadStateDict(weights: StateDictInput): this {
-    loadNoParameters('Dropout.loadStateDict', weights);
-    return this;
   }
 }

@@ -6,8 +6,7 @@
 // last F/2 features) is taken at t = 0 instead, where the reverse direction ends: both
 // directions' final states, as Keras' return_sequences=False gives.
 
-import { loadNoParameters, type StateDictInput } from './params';
-import { describeLayer } from './summary';
+import { ParameterFree } from './module';
 import { argTypeError, shapeError } from '../errors';
 import { allocate, checkTensorArg, dtypeOf, Tensor, type FloatArray } from '../tensor';
 import { checkCache, readDOutput } from './dense';
@@ -19,13 +18,15 @@ export class LastStepCache {
   /** @internal */ constructor(readonly owner: LastStep, readonly version: number, readonly rows: Int32Array, readonly rowsBack: Int32Array, readonly xShape: readonly number[], readonly dtype: 'float32' | 'float64') {}
 }
 
-export class LastStep {
+export class LastStep extends ParameterFree {
+  protected readonly moduleName = 'LastStep';
   readonly batchFirst: boolean;
   /** The last F/2 features (a reverse direction's) taken at t = 0, where that direction ends. */
   readonly finalStates: boolean;
   readonly usesLengths = true;
 
   constructor(options?: { batchFirst?: boolean; finalStates?: boolean }) {
+    super();
     const o = readOptions('LastStep', 'options', options, ['batchFirst', 'finalStates']);
     this.batchFirst = optionalBool('LastStep', 'batchFirst', o.batchFirst, false);
     this.finalStates = optionalBool('LastStep', 'finalStates', o.finalStates, false);
@@ -35,10 +36,6 @@ export class LastStep {
     return this.finalStates ? { type: 'LastStep', batchFirst: this.batchFirst, finalStates: true } : { type: 'LastStep', batchFirst: this.batchFirst };
   }
 
-  /** Its type and construction options. */
-  toString(): string {
-    return describeLayer(this);
-  }
 
   forward(x: Tensor, options?: { lengths?: ArrayLike<number> | null }): { output: Tensor } {
     return { output: this.run('LastStep.forward', x, options).y };
@@ -60,14 +57,6 @@ export class LastStep {
       if (h < F) dx.set(dy.subarray(b * F + h, (b + 1) * F), cache.rowsBack[b] * F + h);
     }
     return { dX: new Tensor(dx, cache.xShape), grads: {} };
-  }
-
-  namedParameters(): [string, Tensor][] { return []; }
-  commitParameters(): this { return this; }
-  stateDict(): Record<string, Tensor> { return {}; }
-  loadStateDict(weights: StateDictInput): this {
-    loadNoParameters('LastStep.loadStateDict', weights);
-    return this;
   }
 
   private run(where: string, x: unknown, options: unknown): { y: Tensor; rows: Int32Array; rowsBack: Int32Array; shape: readonly number[] } {

@@ -1,10 +1,11 @@
 // The parameter bookkeeping every non-recurrent layer shares: a ParamSet of PyTorch-named
 // tensors and a version that each weight change bumps, so a cache from before the change is
 // refused (checkCache). Recurrent layers keep their own (they also re-pack backend weights).
+// ParameterFree is the same surface for layers without parameters (activations, Dropout, LastStep).
 
 import type { Tensor } from '../tensor';
 import type { Layer } from './layer';
-import type { ParamSet, StateDictInput } from './params';
+import { loadNoParameters, type ParamSet, type StateDictInput } from './params';
 import { describeLayer } from './summary';
 
 export abstract class ParamModule {
@@ -38,5 +39,32 @@ export abstract class ParamModule {
     this.params.load(`${this.moduleName}.loadStateDict`, weights);
     this.version++;
     return this;
+  }
+}
+
+export abstract class ParameterFree {
+  protected abstract readonly moduleName: string;
+
+  namedParameters(): [string, Tensor][] {
+    return [];
+  }
+
+  commitParameters(): this {
+    return this;
+  }
+
+  stateDict(): Record<string, Tensor> {
+    return {};
+  }
+
+  /** An empty object or Map (or nothing): any name is unexpected. */
+  loadStateDict(weights: StateDictInput): this {
+    loadNoParameters(`${this.moduleName}.loadStateDict`, weights);
+    return this;
+  }
+
+  /** Its type and construction options. */
+  toString(): string {
+    return describeLayer(this as unknown as Layer);
   }
 }
