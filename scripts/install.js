@@ -6,7 +6,8 @@
 // build/cellstate-install.log, which the library's fallback warning points to.
 //
 // CELLSTATE_SKIP_BUILD=1 does nothing (the library then loads whatever is there, else runs on ts);
-// CELLSTATE_BUILD_FROM_SOURCE=1 compiles even where a prebuilt binary loads.
+// CELLSTATE_BUILD_FROM_SOURCE=1 compiles even where a prebuilt binary loads. Nothing is downloaded:
+// the compile uses the C headers installed with Node (or npm's nodedir), else it is not attempted.
 // Runs before dist/ exists in a checkout, so it repeats the loader's platform tag rather than
 // importing it (lib/backend/native.ts platformTag(); test/prebuilt.test.mjs checks they agree).
 'use strict';
@@ -24,10 +25,21 @@ function platformTag() {
 }
 
 // Load the file in a child process (a binary for the wrong CPU or libc may crash, not just throw):
-// null when it loads and answers info(), else the reason on one line.
+// null when it loads and answers info(), else the reason on one line. Where this node cannot start
+// itself (an emulator without binfmt registration, e.g. qemu-user in CI), in this process.
+let selfSpawns;
 function loadProblem(file) {
   if (!fs.existsSync(file)) return 'no such file';
-  const r = spawnSync(process.execPath, ['-e', 'const i = require(process.argv[1]).info(); if (i.warning) console.error(i.warning);', file],
+  selfSpawns ??= spawnSync(process.execPath, ['-e', '0'], { timeout: 60000 }).status === 0;
+  if (!selfSpawns) {
+    try {
+      require(file).info();
+      return null;
+    } catch (e) {
+      return String(e && e.message).split('\n')[0];
+    }
+  }
+  const r = spawnSync(process.execPath, ['-e', 'require(process.argv[1]).info()', file],
     { encoding: 'utf8', timeout: 60000 });
   if (r.status === 0) return null;
   const msg = `${r.stderr || ''}`.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('at ') && !l.startsWith('^') && !l.startsWith('node:'));
@@ -70,8 +82,14 @@ function compile(why) {
     fellBack('node-gyp not found');
     return;
   }
+  const nodedir = nodeHeaders();
+  if (!nodedir) {
+    writeLog(logFile, `Node's C headers were not found in ${path.resolve(process.execPath, '..', '..', 'include', 'node')} and npm's nodedir is not set; node-gyp would download them, which this install never does\n`);
+    fellBack(`Node's C headers are not installed beside ${process.execPath}`);
+    return;
+  }
   const t0 = Date.now();
-  const r = spawnSync(process.execPath, [gyp, 'rebuild'], { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 });
+  const r = spawnSync(process.execPath, [gyp, 'rebuild', `--nodedir=${nodedir}`], { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 });
   const output = `${r.stdout || ''}${r.stderr || ''}${r.error ? `\n${r.error.message}\n` : ''}`;
   writeLog(logFile, output); // after `rebuild`, which empties build/
   const seconds = ((Date.now() - t0) / 1000).toFixed(0);
@@ -89,6 +107,15 @@ function compile(why) {
     return;
   }
   say(`${why}: compiled the native addon with node-gyp in ${seconds} s (build/Release/cellstate.node)`);
+}
+
+// The headers to compile against, never downloaded: npm's nodedir setting, else those installed
+// with this node (official tarballs, nvm and Debian/NodeSource packages put them in
+// <prefix>/include/node). null when neither exists.
+function nodeHeaders() {
+  if (process.env.npm_config_nodedir) return process.env.npm_config_nodedir;
+  const prefix = path.resolve(process.execPath, '..', '..');
+  return fs.existsSync(path.join(prefix, 'include', 'node', 'node_api.h')) ? prefix : null;
 }
 
 function writeLog(file, text) {
