@@ -3,7 +3,7 @@
 # compiled with Debian's g++-aarch64-linux-gnu and run under qemu-user, at the neon and scalar
 # tiers (CELLSTATE_MAX_ISA), plus an invalid cap (must warn and fall back to detection). Sources
 # as the addon builds them on arm64 (scripts/native-sources.js common + neon; NEON needs no
-# flag). The fuzz harness is its seeded standalone driver built with UBSan (fatal); ASan and TSan
+# flag), all built with UBSan (fatal). The fuzz harness is its seeded standalone driver; ASan and TSan
 # do not run under qemu-user, so those stay on the x86-64 runs (run_fuzz.sh, run_gemm_test.sh).
 # Outputs go to $OUT (default /tmp/cellstate-arm64), never into the repository.
 #   native/tests/run_arm64_qemu.sh [FUZZ_SECONDS_PER_TIER=15]
@@ -11,7 +11,7 @@
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 NATIVE="$(cd "$HERE/.." && pwd)"
-OUT="${OUT:-/tmp/cellstate-arm64}"
+OUT="${OUT:-/tmp/cellstate-arm64}/build"
 FUZZ_S="${1:-15}"
 CXX="${CXX_ARM64:-aarch64-linux-gnu-g++}"
 export QEMU_LD_PREFIX="${QEMU_LD_PREFIX:-/usr/aarch64-linux-gnu}"
@@ -21,19 +21,20 @@ mkdir -p "$OUT"
 LIB=()
 while IFS= read -r f; do LIB+=("${f#native/}"); done < <(cd "$NATIVE/.." && for g in common neon; do node scripts/native-sources.js "$g"; done | grep -v '^native/addon.cc$' | grep -v '_napi.cc$' | grep -v '/compat/' | grep .)
 
-# build NAME MAIN "flags..." -> $OUT/NAME/NAME
-build() {
-  local name="$1" main="$2"; shift 2
-  local dir="$OUT/$name" objs=() cmds=()
-  mkdir -p "$dir"
-  for src in "${LIB[@]}" "$main"; do
-    local obj="$dir/$(echo "$src" | tr / _).o"
-    objs+=("$obj")
-    cmds+=("$CXX -std=c++17 -Wall -Wextra -Werror -pthread -fvisibility=hidden $* -c $NATIVE/$src -o $obj")
-  done
-  printf '%s\0' "${cmds[@]}" | xargs -0 -P 2 -I{} sh -c '{}'
-  "$CXX" -pthread "$@" "${objs[@]}" -o "$dir/$name"
-}
+# One set of library objects (-O2, UBSan fatal) serves both programs; each main is compiled apart.
+FLAGS=(-std=c++17 -Wall -Wextra -Werror -pthread -fvisibility=hidden -O2 -g -fsanitize=undefined -fno-sanitize-recover=all)
+echo "--- building the library for aarch64 (${FLAGS[*]})"
+objs=() cmds=()
+for src in "${LIB[@]}"; do
+  obj="$OUT/$(echo "$src" | tr / _).o"
+  objs+=("$obj")
+  cmds+=("$CXX ${FLAGS[*]} -c $NATIVE/$src -o $obj")
+done
+cmds+=("$CXX ${FLAGS[*]} -c $NATIVE/tests/gemm_test.cc -o $OUT/gemm_test.o")
+cmds+=("$CXX ${FLAGS[*]} -DCELLSTATE_FUZZ_STANDALONE -c $NATIVE/tests/fuzz_cell.cc -o $OUT/fuzz_cell.o")
+printf '%s\0' "${cmds[@]}" | xargs -0 -P 2 -I{} sh -c '{}'
+"$CXX" "${FLAGS[@]}" "${objs[@]}" "$OUT/gemm_test.o" -o "$OUT/gemm_test"
+"$CXX" "${FLAGS[@]}" "${objs[@]}" "$OUT/fuzz_cell.o" -o "$OUT/fuzz_cell"
 
 status=0
 run() {  # run LABEL ISA BINARY ARGS...
@@ -42,17 +43,12 @@ run() {  # run LABEL ISA BINARY ARGS...
   if ! CELLSTATE_MAX_ISA="$isa" "$QEMU" "$@"; then echo "=== $label: FAILED"; status=1; fi
 }
 
-echo "--- building gemm_test for aarch64 (-O3)"
-build gemm_test tests/gemm_test.cc -O3
-for isa in neon scalar; do run "gemm_test" "$isa" "$OUT/gemm_test/gemm_test" --quick --no-perf; done
-run "gemm_test bad env" "bogus" "$OUT/gemm_test/gemm_test" --quick --no-perf
+for isa in neon scalar; do run "gemm_test" "$isa" "$OUT/gemm_test" --quick --no-perf; done
+run "gemm_test bad env" "bogus" "$OUT/gemm_test" --quick --no-perf
 if [[ "${ARM64_PERF:-0}" == 1 ]]; then  # emulated timings: indicative of instruction counts only
-  for isa in neon scalar; do run "gemm_test perf" "$isa" "$OUT/gemm_test/gemm_test" --quick; done
+  for isa in neon scalar; do run "gemm_test perf" "$isa" "$OUT/gemm_test" --quick; done
 fi
-
-echo "--- building fuzz_cell for aarch64 (standalone driver, UBSan, -O1)"
-build fuzz_cell tests/fuzz_cell.cc -O1 -g -fsanitize=undefined -fno-sanitize-recover=all -DCELLSTATE_FUZZ_STANDALONE
-for isa in neon scalar; do run "fuzz_cell ${FUZZ_S}s" "$isa" "$OUT/fuzz_cell/fuzz_cell" "$FUZZ_S" "$RANDOM"; done
+for isa in neon scalar; do run "fuzz_cell ${FUZZ_S}s" "$isa" "$OUT/fuzz_cell" "$FUZZ_S" "$RANDOM"; done
 
 if [[ $status -eq 0 ]]; then echo "ARM64 (QEMU) TESTS PASSED"; else echo "ARM64 (QEMU) TESTS FAILED"; fi
 exit $status
