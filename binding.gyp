@@ -2,6 +2,10 @@
 # same sources (scripts/native-sources.js), NAPI_VERSION, C++ exceptions, hidden visibility,
 # -O3, and ISA flags ONLY on the per-ISA files (built as their own static libraries, since gyp
 # has no per-file flags). Never a build-machine-specific -march flag: the kernels are chosen at run time.
+# AArch64 adds the *_neon.cc files (NEON is part of the base ISA there, so they need no flags).
+# CELLSTATE_PORTABLE=1 (set by scripts/prebuild.js only) makes the Linux binary load on glibc 2.28:
+# static libstdc++ kept local, and the few newer glibc symbols pinned (native/compat/glibc_compat.cc
+# says how and why). The CMake build is for development and has no portable mode.
 {
   "target_defaults": {
     "cflags!": ["-fno-exceptions"],
@@ -18,12 +22,25 @@
     },
     "msvs_settings": { "VCCLCompilerTool": { "ExceptionHandling": 1 } }
   },
+  "variables": {
+    "cellstate_portable%": "<!(node -p \"process.env.CELLSTATE_PORTABLE === '1' ? 1 : 0\")"
+  },
   "targets": [
     {
       "target_name": "cellstate",
       "sources": ["<!@(node scripts/native-sources.js common)"],
       "conditions": [
-        ["target_arch=='x64'", { "dependencies": ["cellstate_avx2", "cellstate_avx512"] }]
+        ["target_arch=='x64'", { "dependencies": ["cellstate_avx2", "cellstate_avx512"] }],
+        ["target_arch=='arm64'", { "sources": ["<!@(node scripts/native-sources.js neon)"] }],
+        ["OS=='linux' and cellstate_portable==1", {
+          "defines": ["CELLSTATE_GLIBC_COMPAT"],
+          "ldflags": [
+            "-static-libstdc++", "-Wl,--exclude-libs,ALL", "-Wl,--gc-sections",
+            "-Wl,--wrap=pthread_create", "-Wl,--wrap=pthread_join", "-Wl,--wrap=pthread_mutex_trylock",
+            "-Wl,--wrap=__libc_single_threaded",
+            "-Wl,--no-as-needed", "-l:libpthread.so.0", "-Wl,--as-needed"
+          ]
+        }]
       ]
     }
   ],

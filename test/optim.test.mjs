@@ -3,8 +3,6 @@
 // on a few random steps; native and ts agree; clipping and schedules.
 import { expect } from 'chai';
 import { createRequire } from 'node:module';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   Adam, AdamW, availableBackends, clipGradNorm, clipGradValue, cosineLR, exponentialLR, Linear, LSTM, RMSprop, Sequential, SGD,
   stepLR, tensor, warmup,
@@ -249,8 +247,8 @@ describe('optimizers against torch.optim (PyTorch 1.13 results in test/fixtures/
 
 describe('native optimizer exports: checks in C++', function () {
   if (!availableBackends().includes('native')) return;
-  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-  const addon = () => createRequire(import.meta.url)(process.env.CELLSTATE_ADDON_PATH ? path.resolve(process.env.CELLSTATE_ADDON_PATH) : path.join(root, 'build/Release/cellstate.node'));
+  // The addon the library loaded (a local build, a prebuilt one, or CELLSTATE_ADDON_PATH).
+  const addon = () => createRequire(import.meta.url)('../dist/backend/native.js').loadNative().addon;
   it('throws TypeError/RangeError on bad buffers and writes nothing', function () {
     const a = addon();
     const p = new Float32Array([1, 2, 3]);

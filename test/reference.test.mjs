@@ -1,4 +1,4 @@
-// Every applicable case of shared/reference/ (see its README) on every backend and dtype:
+// Every applicable case of test/fixtures/reference/ (the shared reference cases; see its README) on every backend and dtype:
 // PyTorch cases check outputs and every gradient, ONNX cases check outputs.
 import { expect } from 'chai';
 import { GRU, LSTM, RNN, tensor } from 'cellstate';

@@ -1,12 +1,17 @@
 // The native backend: the one typed loader of the addon (native/addon.cc) and the Backend that
 // calls it.
 //
-// Loading tries, in order, CELLSTATE_ADDON_PATH and then the build folders that node-gyp and
-// cmake-js write (via `bindings`), remembering every failure so a forced native backend explains
-// itself in one message. Training caches are Float32Arrays allocated here and filled by C++, so
-// the addon owns no per-call memory; packed weights are an External, released by the layer when
-// it repacks (or freed with its JS object).
+// Loading tries, in order: CELLSTATE_ADDON_PATH alone if set; else a local build
+// (build/Release/cellstate.node, written by node-gyp when the install or `npm rebuild cellstate`
+// had to compile), then the prebuilt binary shipped in the package for this platform
+// (prebuilds/<platform>-<arch>/cellstate.node; see addonCandidates()). A local build comes first so
+// that a compile asked for explicitly wins over the prebuilt one; the install only compiles where
+// no prebuilt binary loads (scripts/install.js). Every failure is remembered in full, so the
+// fallback warning and a forced native backend explain themselves. Training caches are
+// Float32Arrays allocated here and filled by C++, so the addon owns no per-call memory; packed
+// weights are an External, released by the layer when it repacks (or freed with its JS object).
 
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { allocateUninit, checkElements, type FloatArray } from '../tensor';
 import type {
@@ -63,6 +68,8 @@ export interface NativeLoad {
   addon: NativeAddon | null;
   backend: Backend | null;
   info: (() => BackendInfo) | null;
+  /** The file the addon was loaded from (absolute), or null. */
+  file: string | null;
   causes: string[];
 }
 
@@ -73,44 +80,66 @@ export function loadedAddon(): NativeAddon | null {
   return loaded?.addon ?? null;
 }
 
+/** The platform tag of the prebuilt folder: linux-x64, linuxmusl-x64, linux-arm64, darwin-arm64, ... */
+export function platformTag(): string {
+  let libc = '';
+  if (process.platform === 'linux') {
+    const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
+    libc = header?.glibcVersionRuntime ? '' : 'musl';
+  }
+  return `${process.platform}${libc}-${process.arch}`;
+}
+
+/** Where the addon may be, in the order tried (paths relative to the package root). */
+export function addonCandidates(): string[] {
+  return ['build/Release/cellstate.node', `prebuilds/${platformTag()}/cellstate.node`];
+}
+
 export function loadNative(): NativeLoad {
   if (loaded) return loaded;
   const causes: string[] = [];
+  const missing: string[] = []; // absent candidates: a cause only if nothing loads
   const root = path.resolve(__dirname, '..', '..');
   let addon: NativeAddon | null = null;
+  let loadedFrom: string | null = null;
   const explicit = process.env.CELLSTATE_ADDON_PATH;
-  if (explicit) {
-    try {
-      addon = require(path.resolve(explicit)) as NativeAddon;
-    } catch (e) {
-      causes.push(`CELLSTATE_ADDON_PATH=${explicit}: ${firstLine(e)}`);
+  const tried = explicit ? [path.resolve(explicit)] : addonCandidates().map((c) => path.join(root, c));
+  for (const file of tried) {
+    const name = explicit ? `CELLSTATE_ADDON_PATH=${explicit}` : path.relative(root, file);
+    if (!fs.existsSync(file)) {
+      missing.push(`${name}: no such file${explicit ? '' : file.includes('prebuilds') ? ' (no prebuilt binary for this platform in the package)' : ' (not compiled here)'}`);
+      causes.push(missing[missing.length - 1]);
+      continue;
     }
-  } else {
     try {
-      // eslint-disable-next-line @typescript-eslint/no-var-requires
-      const bindings = require('bindings') as (o: { bindings: string; module_root: string }) => unknown;
-      addon = bindings({ bindings: 'cellstate.node', module_root: root }) as NativeAddon;
+      addon = require(file) as NativeAddon;
     } catch (e) {
-      causes.push(`the addon was not built or did not load (${firstLine(e)}); run \`npm run build:native\` and read its output`);
+      causes.push(`${name}: ${fullMessage(e)}`);
+      continue;
     }
-  }
-  if (addon) {
     try {
       const i = addon.info();
       if (i.warning) causes.push(i.warning);
+      loadedFrom = file;
+      break;
     } catch (e) {
-      causes.push(`the addon loaded but did not answer info(): ${firstLine(e)}`);
+      causes.push(`${name} loaded but did not answer info(): ${fullMessage(e)}`);
       addon = null;
     }
   }
+  if (!addon && !explicit) {
+    causes.push('remedy: `npm rebuild cellstate` compiles the addon (needs python3, make and a C++17 compiler; ' +
+      'its output is kept in build/cellstate-install.log inside the package)');
+  }
   loaded = addon
-    ? { addon, backend: makeBackend(addon), info: () => infoOf(addon!), causes }
-    : { addon: null, backend: null, info: null, causes };
+    ? { addon, backend: makeBackend(addon), info: () => infoOf(addon!), file: loadedFrom, causes: causes.filter((c) => !missing.includes(c)) }
+    : { addon: null, backend: null, info: null, file: null, causes };
   return loaded;
 }
 
-function firstLine(e: unknown): string {
-  return String((e as Error)?.message ?? e).split('\n')[0];
+/** An error's whole message on one line (a dlopen error names the missing symbol or library). */
+function fullMessage(e: unknown): string {
+  return String((e as Error)?.message ?? e).split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
 }
 
 function infoOf(addon: NativeAddon): BackendInfo {

@@ -145,7 +145,7 @@ export interface Backend {
 
 export interface BackendInfo {
   name: BackendName;
-  isa: string; // 'js' for the ts backend; 'scalar' | 'avx2' | 'avx512' for native
+  isa: string; // 'js' for the ts backend; 'scalar' | 'avx2' | 'avx512' (x86-64) or 'scalar' | 'neon' (AArch64) for native
   threads: number;
   blas: string | null;
 }

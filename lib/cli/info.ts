@@ -19,7 +19,7 @@ export function collectInfo(): Record<string, unknown> {
   const pkg = JSON.parse(fs.readFileSync(path.resolve(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
   const b = backend();
   const native = loadNative();
-  const addonFile = Object.keys(require.cache).find((k) => k.endsWith('.node'));
+  const addonFile = native.file;
   const a = native.addon?.info();
   let built: string | null = null;
   if (addonFile) try { built = fs.statSync(addonFile).mtime.toISOString(); } catch { /* gone since loading */ }

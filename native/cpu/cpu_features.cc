@@ -17,6 +17,10 @@
 #include <cpuid.h>
 #endif
 #endif
+#if defined(__aarch64__) && defined(__linux__)
+#include <asm/hwcap.h>
+#include <sys/auxv.h>
+#endif
 
 namespace cellstate {
 
@@ -25,8 +29,19 @@ const char* isa_name(Isa isa) {
     case Isa::scalar: return "scalar";
     case Isa::avx2: return "avx2";
     case Isa::avx512: return "avx512";
+    case Isa::neon: return "neon";
   }
   return "unknown";
+}
+
+int isa_rank(Isa isa) {
+  switch (isa) {
+    case Isa::scalar: return 0;
+    case Isa::avx2: return 1;
+    case Isa::neon: return 1;
+    case Isa::avx512: return 2;
+  }
+  return 0;
 }
 
 #if defined(CELLSTATE_X86_64)
@@ -96,7 +111,15 @@ Isa detect_isa() {
   return Isa::avx2;
 }
 
-#else  // !CELLSTATE_X86_64
+#elif defined(__aarch64__) && defined(__linux__)
+
+Isa detect_isa() { return (getauxval(AT_HWCAP) & HWCAP_ASIMD) ? Isa::neon : Isa::scalar; }
+
+#elif defined(__aarch64__) || defined(_M_ARM64)
+
+Isa detect_isa() { return Isa::neon; }  // Advanced SIMD is part of every AArch64 ABI
+
+#else  // neither x86-64 nor AArch64
 
 Isa detect_isa() { return Isa::scalar; }
 

@@ -9,6 +9,7 @@
 #include "dispatch.h"
 
 #include <atomic>
+#include <initializer_list>
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
@@ -18,30 +19,31 @@ namespace cellstate {
 
 namespace {
 
-// Programmatic cap from set_max_isa(); avx512 means "no cap".
-std::atomic<int> g_cap{static_cast<int>(Isa::avx512)};
+// Programmatic cap from set_max_isa(), as a level (isa_rank); 2 (avx512's) means "no cap".
+constexpr int kNoCap = 2;
+std::atomic<int> g_cap{kNoCap};
 std::atomic<bool> g_filled{false};
 // Constant-initialised (no constructor), so kernels() may run during other
 // translation units' static initialisation. Written once, inside build_table().
 char g_warning[192];
 
-// Parses CELLSTATE_MAX_ISA. Returns the cap (avx512 = no cap when unset/empty);
-// on an unknown value returns avx512 and writes the message into g_warning.
-Isa env_cap() {
+// Parses CELLSTATE_MAX_ISA. Returns the cap's level (kNoCap when unset/empty); on an unknown
+// value returns kNoCap and writes the message into g_warning.
+int env_cap() {
   const char* env = std::getenv("CELLSTATE_MAX_ISA");
-  if (env == nullptr || env[0] == '\0') return Isa::avx512;
+  if (env == nullptr || env[0] == '\0') return kNoCap;
   char v[16] = {0};  // lower-cased copy; longer values cannot match anyway
   const size_t len = std::strlen(env);
   if (len < sizeof(v)) {
     for (size_t i = 0; i < len; ++i) v[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(env[i])));
-    if (std::strcmp(v, "scalar") == 0) return Isa::scalar;
-    if (std::strcmp(v, "avx2") == 0) return Isa::avx2;
-    if (std::strcmp(v, "avx512") == 0) return Isa::avx512;
+    for (Isa isa : {Isa::scalar, Isa::neon, Isa::avx2, Isa::avx512}) {
+      if (std::strcmp(v, isa_name(isa)) == 0) return isa_rank(isa);
+    }
   }
   std::snprintf(g_warning, sizeof(g_warning),
-                "CELLSTATE_MAX_ISA='%.48s' is not one of scalar|avx2|avx512; ignored (using CPU detection)",
+                "CELLSTATE_MAX_ISA='%.48s' is not one of scalar|neon|avx2|avx512; ignored (using CPU detection)",
                 env);
-  return Isa::avx512;
+  return kNoCap;
 }
 
 // Installs all kernels of exactly one tier (entries of other families that a
@@ -64,25 +66,40 @@ void fill_tier(KernelTable& t, Isa tier) {
       fill_lstm_kernels_avx512(t);
       fill_probe_kernels_avx512(t);
       break;
-#else
+#elif defined(__aarch64__) || defined(_M_ARM64)
+    case Isa::neon:
+      fill_kernels_neon(t);
+      fill_lstm_kernels_neon(t);
+      break;  // the FMA probe stays scalar (it only measures a peak)
+#endif
     default:
       break;
-#endif
   }
   t.isa = tier;
 }
 
+// The tiers above scalar this build has, in rank order.
+#if defined(__x86_64__) || defined(_M_X64)
+constexpr Isa kTiers[] = {Isa::avx2, Isa::avx512};
+#elif defined(__aarch64__) || defined(_M_ARM64)
+constexpr Isa kTiers[] = {Isa::neon};
+#else
+constexpr Isa kTiers[] = {Isa::scalar};  // nothing above scalar (filling it again is harmless)
+#endif
+
 KernelTable build_table() {
   KernelTable t{};
-  const int env = static_cast<int>(env_cap());
+  const int env = env_cap();
   const int prog = g_cap.load();
-  const int hw = static_cast<int>(detect_isa());
+  const int hw = isa_rank(detect_isa());
   int best = hw;
   if (env < best) best = env;
   if (prog < best) best = prog;
 
   fill_tier(t, Isa::scalar);
-  for (int tier = 1; tier <= best; ++tier) fill_tier(t, static_cast<Isa>(tier));
+  for (Isa tier : kTiers) {
+    if (isa_rank(tier) <= best && isa_rank(tier) <= hw) fill_tier(t, tier);
+  }
 
   g_filled.store(true);
   return t;
@@ -97,10 +114,7 @@ const KernelTable& kernels() {
 
 void set_max_isa(Isa cap) {
   if (g_filled.load()) return;  // too late: the table is immutable once built
-  int v = static_cast<int>(cap);
-  if (v < 0) v = 0;
-  if (v > static_cast<int>(Isa::avx512)) v = static_cast<int>(Isa::avx512);
-  g_cap.store(v);
+  g_cap.store(isa_rank(cap));
 }
 
 const char* dispatch_warning() {

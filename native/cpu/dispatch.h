@@ -2,9 +2,10 @@
 //
 // kernels() fills a KernelTable on first use (thread-safe, idempotent): every
 // entry starts as the scalar implementation, then the whole table is upgraded
-// to AVX2 or AVX-512 if detect_isa() reports it AND the cap allows it. The cap
-// is the lower of the CELLSTATE_MAX_ISA environment variable
-// (scalar|avx2|avx512, case-insensitive) and set_max_isa(). The table never
+// to AVX2 or AVX-512 (x86-64) or NEON (AArch64) if detect_isa() reports it AND
+// the cap allows it. The cap is the lower level (isa_rank) of the
+// CELLSTATE_MAX_ISA environment variable (scalar|neon|avx2|avx512,
+// case-insensitive) and set_max_isa(). The table never
 // changes after the first kernels() call. This header only declares: the
 // kernels themselves live in one file per ISA (gemm/gemm_kernel_<isa>.cc, and
 // later the LSTM elementwise files), each compiled with its own -m flags.
@@ -29,7 +30,7 @@
 namespace cellstate {
 
 // One GEMM micro-kernel: C tile [mr x nr] += A rows [mr x k] * packed panel.
-// nr == 4 * vw (vw = floats per vector: scalar 4, avx2 8, avx512 16) so the
+// nr == 4 * vw (vw = floats per vector: scalar 4, neon 4, avx2 8, avx512 16) so the
 // LSTM code can put 4 gates x vw hidden units in one panel.
 struct GemmKernel {
   int mr, nr;  // tile rows / columns
@@ -89,6 +90,10 @@ void fill_lstm_kernels_avx2(KernelTable& t);
 void fill_lstm_kernels_avx512(KernelTable& t);
 void fill_probe_kernels_avx2(KernelTable& t);
 void fill_probe_kernels_avx512(KernelTable& t);
+#endif
+#if defined(__aarch64__) || defined(_M_ARM64)
+void fill_kernels_neon(KernelTable& t);       // gemm/gemm_kernel_neon.cc
+void fill_lstm_kernels_neon(KernelTable& t);  // lstm/lstm_postgemm_neon.cc
 #endif
 
 }  // namespace cellstate

@@ -542,11 +542,11 @@ int main(int argc, char** argv) {
   Isa want = hw;
   bool expect_warning = false;
   if (env != nullptr && env[0] != '\0') {
+    // A cap is a level (isa_rank): scalar 0, neon and avx2 1, avx512 2, the same on either kind of CPU.
     const std::string e = env;
-    if (e == "scalar") want = Isa::scalar;
-    else if (e == "avx2") want = std::min(hw, Isa::avx2);
-    else if (e == "avx512") want = hw;
-    else expect_warning = true;
+    const int cap = e == "scalar" ? 0 : e == "neon" || e == "avx2" ? 1 : e == "avx512" ? 2 : -1;
+    if (cap < 0) expect_warning = true;
+    else if (isa_rank(hw) > cap) want = cap == 0 ? Isa::scalar : Isa::avx2;  // only x86-64 has a tier above 1
   }
   const KernelTable& kt = kernels();
   std::printf("detected %s, CELLSTATE_MAX_ISA=%s -> table %s (mr=%d nr=%d vw=%d)%s%s\n", isa_name(hw),

@@ -1,4 +1,5 @@
-// Reference-case driver: discovers the cases in shared/reference/*/index.json, decides which a
+// Reference-case driver: discovers the cases in test/fixtures/reference/*/index.json (a copy of the
+// project's shared reference cases; provenance in its README), decides which a
 // layer supports from each case's config, converts ONNX-convention tensors to PyTorch's layout
 // (a pure index permutation), and compares with the README's allclose rule and tolerances.
 
@@ -8,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const REFERENCE_DIR = process.env.CELLSTATE_REFERENCE_DIR
-  ?? path.resolve(here, '..', '..', '..', 'shared', 'reference');
+  ?? path.resolve(here, '..', 'fixtures', 'reference');
 export const SOURCES = ['pytorch', 'onnxruntime', 'onnx-backend'];
 
 /** Every case file of every source, parsed. Throws (failing the suite) when the folder is missing. */
