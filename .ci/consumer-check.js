@@ -10,9 +10,11 @@ const path = require('node:path');
 const { loadNative } = require(path.join(path.dirname(require.resolve('cellstate')), 'backend', 'native.js'));
 
 const want = process.argv[2];
+const installed = path.join(require('node:fs').realpathSync(process.cwd()), 'node_modules', 'cellstate');
+assert.ok(require.resolve('cellstate').startsWith(installed + path.sep), `cellstate resolved to ${require.resolve('cellstate')}, not the installed ${installed}`);
 const b = c.backend();
 assert.strictEqual(b.name, 'native', `backend() is ${JSON.stringify(b)}; causes: ${loadNative().causes.join('; ')}`);
-assert.ok(loadNative().file.endsWith(want), `addon loaded from ${loadNative().file}, expected .../${want}`);
+assert.strictEqual(loadNative().file, path.join(installed, want), 'the addon the library loaded');
 
 const rng = new c.Rng(5);
 const rand = (shape) => c.tensor(Float32Array.from({ length: shape.reduce((a, v) => a * v, 1) }, () => rng.uniform(-1, 1)), shape);

