@@ -24,7 +24,8 @@ step api-fuzz node scripts/fuzz-api.mjs --seconds "$API_S" --seed "$((long ? RAN
 step sanitizers env CELLSTATE_FUZZ_MS=2000 scripts/sanitize.sh
 step libfuzzer native/tests/run_fuzz.sh "$CELL_S"
 step gemm-pool native/tests/run_gemm_test.sh --no-perf
-step soak node --expose-gc scripts/soak.mjs --inference "$INF" --train "$TRAIN"
+# The synchronous loop measures under 5% (SECURITY.md); CI fails only past 10%, as its samples are noisy.
+step soak node --expose-gc scripts/soak.mjs --inference "$INF" --train "$TRAIN" --max-sync-growth-pct 10
 if command -v valgrind >/dev/null; then step valgrind scripts/valgrind.sh "$VG_N"; else echo "== valgrind: not installed, skipped"; fi
 step checkpoint-kills env CELLSTATE_KILL_ROUNDS="$KILLS" node node_modules/mocha/bin/mocha.js --no-config --timeout 600000 test/checkpoint.test.mjs -g SIGKILL
 if ((status == 0)); then echo "HARDEN: ALL PASSED"; else echo "HARDEN: FAILURES"; fi
