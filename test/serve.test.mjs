@@ -220,7 +220,7 @@ describe('serve: Batcher', () => {
       expect(() => createBatcher(model, { maxDelayMs: -1 })).to.throw(RangeError, /maxDelayMs/);
       expect(() => createBatcher(model, { maxQueue: 1.5 })).to.throw(RangeError, /maxQueue/);
       expect(() => createBatcher(model, { maxBtach: 3 })).to.throw(TypeError, /options\.maxBtach/);
-      expect(() => createBatcher({}, {})).to.throw(TypeError, /createBatcher: model: expected an LSTM, GRU or RNN/);
+      expect(() => createBatcher({}, {})).to.throw(TypeError, /createBatcher: model: expected a model \(a Sequential, an LSTM, GRU or RNN\) or a TsWorkerPool/);
       const b = createBatcher(model);
       expect([b.maxBatch, b.maxDelayMs, b.maxQueue, b.concurrency]).to.deep.equal([32, 2, 1024, 1]);
       return b.run(seqs(1)[0], { signal: 'x' }).then(() => expect.fail('resolved'), (e) => expect(e).to.be.instanceOf(TypeError));

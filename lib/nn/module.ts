@@ -24,6 +24,17 @@ export abstract class ParamModule {
     return this;
   }
 
+  /**
+   * @internal This layer with a copy of its weights as they are now, for a call that computes
+   * later (a model's head runs after its recurrent layers, with the weights of the model's call).
+   */
+  frozen(): this {
+    const c = Object.create(Object.getPrototypeOf(this) as object) as this;
+    Object.assign(c, this);
+    (c as unknown as { params: ParamSet }).params = this.params.copy();
+    return c;
+  }
+
   /** Copies of every parameter keyed by its PyTorch name. */
   stateDict(): Record<string, Tensor> {
     return this.params.stateDict();

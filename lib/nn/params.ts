@@ -58,6 +58,13 @@ export class ParamSet {
     }
   }
 
+  /** An independent copy (same specs, copied values). */
+  copy(): ParamSet {
+    const c = new ParamSet(this.specs.slice(), this.dtype);
+    for (const s of this.specs) c.get(s.name).set(this.get(s.name));
+    return c;
+  }
+
   /** Copies of every parameter, in declaration order. */
   stateDict(): Record<string, Tensor> {
     const out: Record<string, Tensor> = {};

@@ -117,6 +117,18 @@ class PreparedWeights {
     }
   }
 
+  /** Keep these weights valid until the returned function is called (once; later calls do nothing). */
+  pin(): () => void {
+    this.users++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.users--;
+      this.releaseIfDone();
+    };
+  }
+
   /** The model has moved on to new weights. */
   retire(): void {
     this.retired = true;
@@ -339,8 +351,7 @@ export abstract class Recurrent {
     return layer.map((c) => be.forward(c.w, c.args, train));
   }
 
-  private async runLayerAsync(layer: ForwardPlan['layers'][number], train: boolean): Promise<(CellCache | null)[]> {
-    const be = this.backendObj;
+  private async runLayerAsync(layer: ForwardPlan['layers'][number], train: boolean, be: Backend = this.backendObj): Promise<(CellCache | null)[]> {
     if (layer.length === 2 && be.forwardPairAsync) return be.forwardPairAsync([layer[0].w, layer[1].w], [layer[0].args, layer[1].args], train);
     return Promise.all(layer.map((c) => be.forwardAsync(c.w, c.args, train)));
   }
@@ -361,6 +372,22 @@ export abstract class Recurrent {
       for (const layer of plan.layers) await this.runLayerAsync(layer, false);
       return plan.out;
     });
+  }
+
+  /**
+   * @internal The weights as they are now, held until `release()`: `run` is forwardAsync with
+   * them, whenever it is called (a model's later layers run after its earlier ones, and every
+   * layer must compute with the weights of the model's call).
+   */
+  pinWeights(): { run: (x: Tensor, options?: ForwardOptions) => Promise<RecurrentOutput>; release: () => void } {
+    const prepared = this.prepared!;
+    const release = prepared.pin();
+    const run = async (x: Tensor, options?: ForwardOptions): Promise<RecurrentOutput> => {
+      const plan = this.planForward(`${this.cell.name}.forwardAsync`, x, options, false, true, false, prepared);
+      for (const layer of plan.layers) await this.runLayerAsync(layer, false, prepared.backend);
+      return plan.out;
+    };
+    return { run, release };
   }
 
   /** Training forward (dropout active): also returns the cache that `backward` needs. */
@@ -449,7 +476,7 @@ export abstract class Recurrent {
   }
 
   /** Validate, allocate every buffer and lay out one backend call per layer-direction. */
-  private planForward(where: string, x: Tensor, options: ForwardOptions | undefined, train: boolean, copyInput = false, xChecked = false): ForwardPlan {
+  private planForward(where: string, x: Tensor, options: ForwardOptions | undefined, train: boolean, copyInput = false, xChecked = false, pinned: PreparedWeights | null = null): ForwardPlan {
     const o = readOptions(where, 'options', options, FORWARD_KEYS);
     const { data: xData, seq } = xChecked ? trustedSeq(x, this.batchFirst) : checkInput(where, x, this.inputSize, this.batchFirst, this.dtype);
     const { T, B, rowT, rowB } = seq;
@@ -464,8 +491,8 @@ export abstract class Recurrent {
     const c0 = this.hasCell ? checkState(where, 'c0', o.c0, cShape, 'numLayers*numDirections, B, hiddenSize', this.dtype) : null;
     const lengths = checkLengths(where, o.lengths, T, B);
 
-    const prepared = this.prepared!; // snapshot: later weight updates do not reach this call
-    const out = this.backendObj.writesAllOutputs ? allocateUninit : allocate; // the kernels fill them
+    const prepared = pinned ?? this.prepared!; // snapshot: later weight updates do not reach this call
+    const out = prepared.backend.writesAllOutputs ? allocateUninit : allocate; // the kernels fill them
     const hN = out(this.dtype, L * D * B * P);
     const cN = this.hasCell ? out(this.dtype, L * D * B * H) : null;
     const layers: ForwardPlan['layers'] = [];

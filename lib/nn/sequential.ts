@@ -14,8 +14,8 @@
 // own input.
 
 import { argRangeError, argTypeError, StaleCacheError } from '../errors';
-import { Tensor, type DType } from '../tensor';
-import { isLayer, isRecurrent, layerConfig, type Layer, type LayerConfig } from './layer';
+import { checkTensorArg, Tensor, type DType } from '../tensor';
+import { isLayer, isRecurrent, layerConfig, type Layer, type LayerConfig, type LayerForwardOptions, type LayerOutput } from './layer';
 import { readEntries, readOptions } from './options';
 import type { StateDictInput } from './params';
 import { saveModel } from '../io/model-file';
@@ -106,6 +106,42 @@ export class Sequential {
       h = r.output;
     });
     return { output: h, state: next };
+  }
+
+  /**
+   * forward off the event loop: recurrent layers run as their forwardAsync (native: on worker
+   * threads), the light layers between them (embeddings, dense heads, activations) on the event
+   * loop. Everything is read at the call — x, lengths, state and every layer's weights — so the
+   * caller may change any of them, or train the model, while the promise is pending. Results equal
+   * forward's exactly (same backend).
+   */
+  async forwardAsync(x: Tensor, options?: SequentialForwardOptions): Promise<{ output: Tensor; state: SequentialState }> {
+    const where = 'Sequential.forwardAsync';
+    const read = this.readForward(where, options);
+    const lengths = copyLengths(read.lengths);
+    const state = read.state ? read.state.map((s, i) => copyState(where, i, s, this.dtype)) : null;
+    // The weights of this moment: recurrent layers pin their prepared weights, later layers with
+    // parameters are copied (layers before the first recurrent one run now, on the caller's x).
+    const first = this.layers.findIndex((l) => isRecurrent(l));
+    const pins = this.layers.map((l) => (isRecurrent(l) && isPinnable(l) ? l.pinWeights() : null));
+    const layers = this.layers.map((l, i) => (first >= 0 && i > first && isFreezable(l) ? l.frozen() : l));
+    try {
+      let h = x;
+      const next: SequentialState = this.layers.map(() => null);
+      for (let i = 0; i < layers.length; i++) {
+        const layer = layers[i], pin = pins[i];
+        const opts = this.layerOptions(layer, i, lengths, state);
+        let r;
+        if (pin) r = await pin.run(h, opts as never);
+        else if (typeof (layer as { forwardAsync?: unknown }).forwardAsync === 'function') r = await (layer as unknown as { forwardAsync(x: Tensor, o: unknown): Promise<LayerOutput> }).forwardAsync(h, opts);
+        else r = layer.forward(h, opts);
+        if (isRecurrent(layer)) next[i] = carried(r);
+        h = r.output;
+      }
+      return { output: h, state: next };
+    } finally {
+      for (const p of pins) p?.release();
+    }
   }
 
   forwardTrain(x: Tensor, options?: SequentialForwardOptions): { output: Tensor; state: SequentialState; cache: SequentialCache } {
@@ -241,6 +277,28 @@ export class Sequential {
     }
     return layer.usesLengths ? { lengths } : undefined;
   }
+}
+
+interface Pinnable {
+  pinWeights(): { run: (x: Tensor, options?: LayerForwardOptions) => Promise<LayerOutput>; release: () => void };
+}
+const isPinnable = (l: Layer): l is Layer & Pinnable => typeof (l as Partial<Pinnable>).pinWeights === 'function';
+const isFreezable = (l: Layer): l is Layer & { frozen(): Layer } => typeof (l as { frozen?: unknown }).frozen === 'function' && l.namedParameters().length > 0;
+
+/** A private copy of `lengths` when it is an array (anything else is left for the layers to refuse). */
+function copyLengths(v: ArrayLike<number> | null): ArrayLike<number> | null {
+  return v !== null && (Array.isArray(v) || ArrayBuffer.isView(v)) ? Array.prototype.slice.call(v) as number[] : v;
+}
+
+/** A private copy of one layer's carried state (the layer checks the shapes). */
+function copyState(where: string, i: number, s: RecurrentState | null, dtype: DType): RecurrentState | null {
+  if (s === null || s === undefined) return null;
+  if (typeof s !== 'object') throw argTypeError(where, `state[${i}]`, 'null or { h, c? } (as returned by forward)', s);
+  const copy = (arg: string, t: unknown): Tensor => {
+    const { shape, data } = checkTensorArg(where, `state[${i}].${arg}`, t, dtype);
+    return new Tensor(data.slice(), [...shape]);
+  };
+  return s.c === undefined || s.c === null ? { h: copy('h', s.h) } : { h: copy('h', s.h), c: copy('c', s.c) };
 }
 
 function carried(r: { hN?: Tensor; cN?: Tensor }): RecurrentState | null {

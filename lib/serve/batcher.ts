@@ -27,11 +27,17 @@
 
 import { argRangeError, argTypeError, describe } from '../errors';
 import { positiveInt, readOptions } from '../nn/options';
+import type { RecurrentState, SequentialState } from '../nn/sequential';
 import type { Tensor } from '../tensor';
+import type { Engine, Job } from './engine';
 import { QueueFullError, RequestAbortedError, ServeClosedError } from './errors';
-import { packJobs, readJob, runJob, unpackJob, type Job, type SequenceInput, type SequenceResult } from './pack';
-import { runnerOf, type ForwardRunner, type Servable } from './runner';
+import type { ModelResult } from './model-engine';
+import type { SequenceInput, SequenceResult } from './pack';
+import { engineOf, type ModelServable, type RecurrentServable, type Servable } from './runner';
 import { Session, type SessionOptions } from './session';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyEngine<R, P> = Engine<R, any, P>;
 
 export interface BatcherOptions {
   maxBatch?: number; // requests per batch; default 32
@@ -42,8 +48,9 @@ export interface BatcherOptions {
 }
 
 export interface RunOptions {
-  h0?: Tensor | null; // [L*D, Hout] initial hidden state of this sequence
+  h0?: Tensor | null; // a recurrent layer's initial hidden state of this sequence, [L*D, Hout]
   c0?: Tensor | null; // [L*D, H] (LSTM)
+  state?: SequentialState | null; // a model's: one entry per layer, as a result's `state`
   signal?: AbortSignal | null;
 }
 
@@ -57,10 +64,10 @@ export interface BatcherStats {
   maxBatchMs: number;
 }
 
-interface Pending {
-  job: Job;
+interface Pending<R> {
+  job: Job<unknown>;
   enqueuedAt: number; // performance.now() ms
-  resolve: (r: SequenceResult) => void;
+  resolve: (r: R) => void;
   reject: (e: unknown) => void;
   settled: boolean; // set by settle() alone, as it answers the caller
   running: boolean;
@@ -69,19 +76,21 @@ interface Pending {
 }
 
 /** How a request ends: its result, or the error it rejects with. */
-type Outcome = { value: SequenceResult } | { error: unknown };
+type Outcome<R> = { value: R } | { error: unknown };
 
 const OPTION_KEYS = ['maxBatch', 'maxDelayMs', 'maxQueue', 'maxLength', 'concurrency'] as const;
-const RUN_KEYS = ['h0', 'c0', 'signal'] as const;
-
-export class Batcher {
-  readonly runner: ForwardRunner;
+/**
+ * R: a request's result ({ output, hN, cN } for a recurrent layer, { output, state } for a model);
+ * P: a session's state as its `state` getter returns it.
+ */
+export class Batcher<R = SequenceResult, P = RecurrentState> {
+  /** @internal */ readonly engine: AnyEngine<R, P>;
   readonly maxBatch: number;
   readonly maxDelayMs: number;
   readonly maxQueue: number;
   readonly maxLength: number;
   readonly concurrency: number;
-  private readonly queue: Pending[] = [];
+  private readonly queue: Pending<R>[] = [];
   private running = 0;
   private unsettled = 0; // requests accepted and not yet answered
   private closing = false;
@@ -91,38 +100,38 @@ export class Batcher {
 
   constructor(model: Servable, options?: BatcherOptions) {
     const where = 'createBatcher';
-    this.runner = runnerOf(where, model);
+    this.engine = engineOf(where, model) as unknown as AnyEngine<R, P>;
     const o = readOptions(where, 'options', options, OPTION_KEYS);
     this.maxBatch = o.maxBatch === undefined ? 32 : positiveInt(where, 'maxBatch', o.maxBatch);
     this.maxDelayMs = o.maxDelayMs === undefined ? 2 : nonNegative(where, 'maxDelayMs', o.maxDelayMs);
     this.maxQueue = o.maxQueue === undefined ? 1024 : positiveInt(where, 'maxQueue', o.maxQueue);
     this.maxLength = o.maxLength === undefined ? Number.MAX_SAFE_INTEGER : positiveInt(where, 'maxLength', o.maxLength);
-    const poolSize = (model as { size?: unknown }).size;
-    this.concurrency = o.concurrency !== undefined ? positiveInt(where, 'concurrency', o.concurrency)
-      : typeof poolSize === 'number' && poolSize >= 1 ? poolSize : 1;
+    this.concurrency = o.concurrency !== undefined ? positiveInt(where, 'concurrency', o.concurrency) : this.engine.defaultConcurrency;
   }
 
   /**
-   * Run one sequence x [T, I] (a Tensor or nested arrays) in the next batch. Resolves to this
-   * sequence's own { output [T, D*Hout], hN [L*D, Hout], cN [L*D, H] }. Never throws: every failure
-   * is a rejection (TypeError / RangeError for a bad input, QueueFullError, RequestAbortedError,
+   * Run one sequence in the next batch. A recurrent layer takes x [T, I] (a Tensor or nested
+   * arrays) and resolves to { output [T, D*Hout], hN [L*D, Hout], cN [L*D, H] }; a model takes
+   * x [T, I], or token ids [T] when it starts with an Embedding, and resolves to { output [T, ...F]
+   * (or [...F] after a LastStep), state (one entry per layer) }. Never throws: every failure is a
+   * rejection (TypeError / RangeError for a bad input, QueueFullError, RequestAbortedError,
    * ServeClosedError). The input is copied at the call.
    */
-  run(x: SequenceInput, options?: RunOptions): Promise<SequenceResult> {
+  run(x: SequenceInput | readonly number[] | ArrayLike<number>, options?: RunOptions): Promise<R> {
     const where = 'Batcher.run';
     try {
       if (this.closing) throw new ServeClosedError(where);
-      const o = readOptions(where, 'options', options, RUN_KEYS);
+      const o = readOptions(where, 'options', options, [...this.engine.stateKeys, 'signal']);
       const signal = readSignal(where, o.signal);
       if (signal?.aborted) throw new RequestAbortedError(where, signal.reason);
-      return this.submit(readJob(where, this.runner, x, o.h0, o.c0, this.maxLength), signal);
+      return this.submit(this.engine.readJob(where, x, o, this.maxLength), signal);
     } catch (e) {
       return Promise.reject(e);
     }
   }
 
   /** @internal A validated job (sessions build their own): queue it, or refuse it. */
-  submit(job: Job, signal: AbortSignal | null): Promise<SequenceResult> {
+  submit(job: Job<unknown>, signal: AbortSignal | null): Promise<R> {
     const where = 'Batcher.run';
     if (this.closing) return Promise.reject(new ServeClosedError(where));
     if (signal?.aborted) return Promise.reject(new RequestAbortedError(where, signal.reason));
@@ -131,8 +140,8 @@ export class Batcher {
   }
 
   /** A streaming session whose steps are batched with every other request of this batcher. */
-  session(options?: SessionOptions): Session {
-    return new Session(this, options);
+  session(options?: SessionOptions): Session<P> {
+    return new Session<P>(this, options);
   }
 
   stats(): BatcherStats {
@@ -167,9 +176,9 @@ export class Batcher {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  private enqueue(job: Job, signal: AbortSignal | null): Promise<SequenceResult> {
-    return new Promise<SequenceResult>((resolve, reject) => {
-      const p: Pending = { job, enqueuedAt: performance.now(), resolve, reject, settled: false, running: false, signal, onAbort: null };
+  private enqueue(job: Job<unknown>, signal: AbortSignal | null): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      const p: Pending<R> = { job, enqueuedAt: performance.now(), resolve, reject, settled: false, running: false, signal, onAbort: null };
       if (signal) {
         p.onAbort = () => this.abort(p);
         signal.addEventListener('abort', p.onAbort, { once: true });
@@ -180,7 +189,7 @@ export class Batcher {
     });
   }
 
-  private abort(p: Pending): void {
+  private abort(p: Pending<R>): void {
     if (p.settled) return;
     if (!p.running) {
       const i = this.queue.indexOf(p);
@@ -190,7 +199,7 @@ export class Batcher {
   }
 
   /** The one way a request ends: answered once with an outcome already computed (nothing here can throw). */
-  private settle(p: Pending, outcome: Outcome): void {
+  private settle(p: Pending<R>, outcome: Outcome<R>): void {
     if (p.settled) return;
     p.settled = true;
     this.unsettled--;
@@ -229,17 +238,16 @@ export class Batcher {
     }
   }
 
-  private async dispatch(batch: Pending[]): Promise<void> {
+  private async dispatch(batch: Pending<R>[]): Promise<void> {
     this.running++;
     const t0 = performance.now();
     for (const p of batch) p.running = true;
     let failure: unknown = null;
     try {
-      const packed = packJobs(this.runner, batch.map((p) => p.job));
-      const out = await this.runner.forwardAsync(packed.x, packed.options);
+      const results = await this.engine.runBatch(batch.map((p) => p.job));
       this.record(batch.length, performance.now() - t0);
       batch.forEach((p, b) => {
-        if (!p.settled) this.settle(p, { value: unpackJob(this.runner, out, packed, b, p.job.T) });
+        if (!p.settled) this.settle(p, { value: results[b] });
       });
     } catch (e) {
       failure = e;
@@ -258,13 +266,13 @@ export class Batcher {
    * answered runs alone, so each gets exactly what it would get alone. A batch of one has already
    * had its own outcome.
    */
-  private async isolate(batch: Pending[], error: unknown): Promise<void> {
+  private async isolate(batch: Pending<R>[], error: unknown): Promise<void> {
     if (batch.length === 1) {
       this.settle(batch[0], { error });
       return;
     }
-    await Promise.all(batch.filter((p) => !p.settled).map((p) => runJob(this.runner, p.job).then(
-      (value) => this.settle(p, { value }),
+    await Promise.all(batch.filter((p) => !p.settled).map((p) => this.engine.runBatch([p.job]).then(
+      ([value]) => this.settle(p, { value }),
       (e: unknown) => this.settle(p, { error: e }),
     )));
   }
@@ -287,7 +295,11 @@ export class Batcher {
 }
 
 /** A dynamic batcher around a model (or a TsWorkerPool); see Batcher. */
-export function createBatcher(model: Servable, options?: BatcherOptions): Batcher {
+export function createBatcher(model: ModelServable, options?: BatcherOptions): Batcher<ModelResult, SequentialState>;
+export function createBatcher(model: RecurrentServable, options?: BatcherOptions): Batcher<SequenceResult, RecurrentState>;
+export function createBatcher(model: Servable, options?: BatcherOptions): Batcher<SequenceResult | ModelResult, RecurrentState | SequentialState>;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function createBatcher(model: Servable, options?: BatcherOptions): Batcher<any, any> {
   return new Batcher(model, options);
 }
 

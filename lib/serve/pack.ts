@@ -11,6 +11,9 @@ import { argTypeError, shapeError } from '../errors';
 import { checkFinite, checkState } from '../nn/sequence';
 import type { ForwardOptions, RecurrentOutput } from '../nn/recurrent';
 import { allocate, checkTensorArg, tensor, trustedTensor, type DType, type FloatArray, type NestedNumbers, type Tensor } from '../tensor';
+import { readOptions } from '../nn/options';
+import type { RecurrentState } from '../nn/sequential';
+import type { Engine, Job as EngineJob } from './engine';
 import type { ForwardRunner } from './runner';
 
 /** One sequence: a Tensor [T, I] (or {shape, data}), or nested arrays T x I. */
@@ -22,13 +25,12 @@ export interface SequenceResult {
   cN?: Tensor; // [L*D, H] (LSTM)
 }
 
-/** A validated request: private copies of its input and initial states. */
-export interface Job {
-  T: number;
-  x: FloatArray; // [T, I]
-  h0: FloatArray | null; // [L*D, P]
-  c0: FloatArray | null; // [L*D, H]
+/** A recurrent request's initial state: h [L*D, P], c [L*D, H] (LSTM); null for zeros. */
+export interface RecurrentInit {
+  h: FloatArray | null;
+  c: FloatArray | null;
 }
+export type Job = EngineJob<RecurrentInit>;
 
 /**
  * Validate one sequence and its optional initial states. Everything is read once and copied at
@@ -44,10 +46,16 @@ export function readJob(where: string, r: ForwardRunner, x: unknown, h0: unknown
   if (shape[0] > maxLength) throw shapeError(where, 'x', `[T, ${I}] with T <= maxLength (${maxLength})`, shape);
   const xs = data.slice();
   checkFinite(where, 'x', xs);
-  const hs = readState(where, 'h0', h0, [LD, r.outSize], 'numLayers*numDirections, Hout', r.dtype);
+  return { T: shape[0], x: xs, init: readInit(where, r, h0, c0) };
+}
+
+/** Private copies of h0 [L*D, Hout] and c0 [L*D, H], each checked; null when both are absent. */
+function readInit(where: string, r: ForwardRunner, h0: unknown, c0: unknown): RecurrentInit | null {
+  const LD = r.numLayers * r.numDirections;
+  const h = readState(where, 'h0', h0, [LD, r.outSize], 'numLayers*numDirections, Hout', r.dtype);
   if (!r.hasCellState && c0 !== undefined && c0 !== null) throw argTypeError(where, 'c0', 'nothing (this model has no cell state)', c0);
-  const cs = r.hasCellState ? readState(where, 'c0', c0, [LD, r.hiddenSize], 'numLayers*numDirections, hiddenSize', r.dtype) : null;
-  return { T: shape[0], x: xs, h0: hs, c0: cs };
+  const c = r.hasCellState ? readState(where, 'c0', c0, [LD, r.hiddenSize], 'numLayers*numDirections, hiddenSize', r.dtype) : null;
+  return h || c ? { h, c } : null;
 }
 
 /** checkState, returning a private copy whose values are the ones checked (null when absent). */
@@ -82,7 +90,7 @@ export function packJobs(r: ForwardRunner, jobs: readonly Job[]): Packed {
   const [rowT, rowB] = r.batchFirst ? [1, T] : [B, 1];
   const x = allocate(r.dtype, T * B * I);
   const lengths = new Int32Array(B);
-  const anyH = jobs.some((j) => j.h0), anyC = jobs.some((j) => j.c0);
+  const anyH = jobs.some((j) => j.init?.h), anyC = jobs.some((j) => j.init?.c);
   const h0 = anyH ? allocate(r.dtype, LD * B * P) : null;
   const c0 = anyC ? allocate(r.dtype, LD * B * H) : null;
   jobs.forEach((j, b) => {
@@ -90,8 +98,8 @@ export function packJobs(r: ForwardRunner, jobs: readonly Job[]): Packed {
     if (r.batchFirst) x.set(j.x, b * T * I); // batch-first: entry b's rows are one block
     else for (let t = 0; t < j.T; t++) x.set(j.x.subarray(t * I, (t + 1) * I), (t * rowT + b * rowB) * I);
     for (let l = 0; l < LD; l++) {
-      if (h0 && j.h0) h0.set(j.h0.subarray(l * P, (l + 1) * P), (l * B + b) * P);
-      if (c0 && j.c0) c0.set(j.c0.subarray(l * H, (l + 1) * H), (l * B + b) * H);
+      if (h0 && j.init?.h) h0.set(j.init.h.subarray(l * P, (l + 1) * P), (l * B + b) * P);
+      if (c0 && j.init?.c) c0.set(j.init.c.subarray(l * H, (l + 1) * H), (l * B + b) * H);
     }
   });
   const options: ForwardOptions = { lengths };
@@ -121,8 +129,47 @@ function pickState(s: FloatArray, LD: number, B: number, n: number, b: number): 
   return o;
 }
 
-/** One job on its own (no batching): used for isolation after a failed batch, and by direct sessions. */
-export async function runJob(r: ForwardRunner, job: Job): Promise<SequenceResult> {
-  const p = packJobs(r, [job]);
-  return unpackJob(r, await r.forwardAsync(p.x, p.options), p, 0, job.T);
+/** The engine of a recurrent layer or a runner of one: results { output, hN, cN }. */
+export function recurrentEngine(r: ForwardRunner, defaultConcurrency = 1): Engine<SequenceResult, RecurrentInit, RecurrentState> {
+  const L = r.numLayers;
+  return {
+    get backendName() { return r.backendName; },
+    dtype: r.dtype,
+    streamable: r.streamable,
+    stateKeys: r.hasCellState ? ['h0', 'c0'] : ['h0'],
+    defaultConcurrency,
+    readJob: (where, x, o, maxLength) => readJob(where, r, x, o.h0, o.c0, maxLength),
+    readStep(where, x, maxLength) {
+      let t = x;
+      if (x instanceof Float32Array || x instanceof Float64Array) t = tensor(x, [x.length], r.dtype); // one step
+      else if (Array.isArray(x)) {
+        try {
+          t = tensor(x as NestedNumbers, undefined, r.dtype);
+        } catch (e) {
+          throw argTypeError(where, 'x', `a Tensor [${r.inputSize}] or [T, ${r.inputSize}], or nested arrays of numbers (${(e as Error).message})`, x);
+        }
+      }
+      const { shape, data } = checkTensorArg(where, 'x', t, r.dtype);
+      const single = shape.length === 1;
+      // What was read here is what readJob checks and copies: the caller's object is not read twice.
+      const x2 = trustedTensor(data, single ? [1, shape[0]] : [...shape]);
+      return { job: readJob(where, r, x2, null, null, maxLength), single };
+    },
+    readInit(where, arg, options) {
+      const o = readOptions(where, arg, options, ['h0', 'c0']);
+      return readInit(where, r, o.h0, o.c0);
+    },
+    async runBatch(jobs) {
+      const p = packJobs(r, jobs);
+      const out = await r.forwardAsync(p.x, p.options);
+      return jobs.map((j, b) => unpackJob(r, out, p, b, j.T));
+    },
+    finalState: (res) => ({ h: res.hN.data, c: res.cN ? res.cN.data : null }),
+    stepOutput: (res, single) => (single ? trustedTensor(res.output.data, [res.output.shape[1]]) : res.output),
+    publicState(s) {
+      const out: RecurrentState = { h: trustedTensor(s?.h ? s.h.slice() : allocate(r.dtype, L * r.outSize), [L, r.outSize]) };
+      if (r.hasCellState) out.c = trustedTensor(s?.c ? s.c.slice() : allocate(r.dtype, L * r.hiddenSize), [L, r.hiddenSize]);
+      return out;
+    },
+  };
 }

@@ -1,8 +1,9 @@
-// TsWorkerPool: the ts backend on every core. N worker threads, each holding the same model on
-// the ts backend; the weights are written once into a SharedArrayBuffer that all of them read
-// (no copies per request, none through postMessage), and each forward's buffers are transferred,
-// not cloned. It is a ForwardRunner, so a Batcher spreads its batches over the workers
-// (concurrency = workers) and the event loop never computes.
+// TsWorkerPool: the ts backend on every core. N worker threads, each holding the same model (a
+// recurrent layer or a whole Sequential) rebuilt from its config on the ts backend; the weights
+// are written once per refresh into a SharedArrayBuffer that each worker loads from (never sent
+// through postMessage, never per request), and each forward's buffers are transferred, not
+// cloned. A Batcher serves it like the model itself, spreading its batches over the workers
+// (concurrency = workers), so the event loop never computes.
 //
 // A job goes to the worker with the fewest outstanding jobs. A worker that dies rejects its
 // outstanding jobs and is replaced. Idle workers do not keep the process alive. In-place weight
@@ -18,23 +19,24 @@ import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { argTypeError } from '../errors';
-import { GRU } from '../nn/gru';
-import { LSTM } from '../nn/lstm';
 import { positiveInt, readOptions } from '../nn/options';
 import { Recurrent, type ForwardOptions, type RecurrentOutput } from '../nn/recurrent';
-import { RNN } from '../nn/rnn';
 import { checkInput, checkLengths } from '../nn/sequence';
+import { Sequential, type SequentialForwardOptions, type SequentialState } from '../nn/sequential';
 import { checkTensorArg, maxElements, trustedTensor, type DType, type FloatArray, type Tensor } from '../tensor';
 import { ServeClosedError } from './errors';
-import type { ForwardRunner } from './runner';
-import type { FromWorker, ModelSpec, SharedWeights, ToWorker, WorkerInit } from './worker-protocol';
+import type { FromWorker, SharedWeights, ToWorker, WireState, WorkerInit } from './worker-protocol';
 
 export interface TsWorkerPoolOptions {
   workers?: number; // default: os.availableParallelism()
 }
 
+/** What the pool's forwardAsync takes and returns: the model's own forward's. */
+export type PoolForwardOptions<M> = M extends Sequential ? SequentialForwardOptions : ForwardOptions;
+export type PoolOutput<M> = M extends Sequential ? { output: Tensor; state: SequentialState } : RecurrentOutput;
+
 interface Job {
-  resolve: (r: RecurrentOutput) => void;
+  resolve: (r: { output: Tensor; states: (WireState | null)[] }) => void;
   reject: (e: unknown) => void;
 }
 
@@ -43,74 +45,85 @@ interface Slot {
   jobs: Map<number, Job>;
 }
 
-export class TsWorkerPool implements ForwardRunner {
+/** M: the model the workers run, a recurrent layer (LSTM, GRU, RNN) or a Sequential. */
+export class TsWorkerPool<M extends Recurrent | Sequential = Recurrent> {
   readonly size: number;
-  readonly inputSize: number;
-  readonly hiddenSize: number;
-  readonly outSize: number;
-  readonly numLayers: number;
-  readonly numDirections: number;
-  readonly batchFirst: boolean;
+  readonly model: M;
   readonly dtype: DType;
-  readonly hasCellState: boolean;
-  readonly streamable: boolean;
   readonly backendName = 'ts-workers' as const;
-  private readonly model: Recurrent;
-  private readonly spec: ModelSpec;
+  private readonly config: WorkerInit['config'];
   private weights: SharedWeights;
   private readonly slots: Slot[] = [];
   private nextId = 1;
   private closed = false;
 
-  constructor(model: Recurrent, options?: TsWorkerPoolOptions) {
+  constructor(model: M, options?: TsWorkerPoolOptions) {
     const where = 'createTsWorkerPool';
-    if (!(model instanceof Recurrent)) throw argTypeError(where, 'model', 'an LSTM, GRU or RNN', model);
+    if (!(model instanceof Recurrent) && !(model instanceof Sequential)) throw argTypeError(where, 'model', 'a model (a Sequential, an LSTM, GRU or RNN)', model);
     const o = readOptions(where, 'options', options, ['workers']);
     this.size = o.workers === undefined ? availableParallelism() : positiveInt(where, 'workers', o.workers);
     this.model = model;
-    this.spec = specOf(model);
-    this.inputSize = model.inputSize;
-    this.hiddenSize = model.hiddenSize;
-    this.outSize = model.outSize;
-    this.numLayers = model.numLayers;
-    this.numDirections = model.numDirections;
-    this.batchFirst = model.batchFirst;
     this.dtype = model.dtype;
-    this.hasCellState = model instanceof LSTM;
-    this.streamable = !model.bidirectional && !model.reverse;
+    this.config = model.config();
     this.weights = shareWeights(model);
     for (let i = 0; i < this.size; i++) this.slots.push(this.spawn());
   }
 
   /**
-   * Recurrent.forwardAsync on a worker: x [T, B, I] ([B, T, I] batch-first) with lengths, h0, c0.
-   * The inputs are copied at the call; the worker validates them exactly as the model would.
+   * The model's forward on a worker: for a recurrent layer x [T, B, I] ([B, T, I] batch-first)
+   * with lengths, h0, c0; for a Sequential x with lengths and state. The inputs are copied at the
+   * call; the worker validates them exactly as the model would.
    */
-  forwardAsync(x: Tensor, options?: ForwardOptions): Promise<RecurrentOutput> {
+  forwardAsync(x: Tensor, options?: PoolForwardOptions<M>): Promise<PoolOutput<M>> {
     const where = 'TsWorkerPool.forwardAsync';
     try {
       if (this.closed) throw new ServeClosedError(where);
-      const o = readOptions(where, 'options', options, ['h0', 'c0', 'lengths']);
-      const { data, seq } = checkInput(where, x, this.inputSize, this.batchFirst, this.dtype);
-      const lengths = checkLengths(where, o.lengths, seq.T, seq.B); // a private Int32Array: transferable
-      const h0 = o.h0 ? checkTensorArg(where, 'h0', o.h0, this.dtype) : null; // shapes: checked by the worker's model
-      const c0 = o.c0 ? checkTensorArg(where, 'c0', o.c0, this.dtype) : null;
-      const msg: ToWorker = {
-        type: 'forward', id: this.nextId++, limit: maxElements(),
-        x: data.slice(), xShape: this.batchFirst ? [seq.B, seq.T, this.inputSize] : [seq.T, seq.B, this.inputSize], lengths,
-        h0: h0 ? h0.data.slice() : null, h0Shape: h0 ? [...h0.shape] : null,
-        c0: c0 ? c0.data.slice() : null, c0Shape: c0 ? [...c0.shape] : null,
-      };
-      const transfer = [msg.x.buffer, msg.lengths?.buffer, msg.h0?.buffer, msg.c0?.buffer].filter((b): b is ArrayBuffer => !!b);
+      const m = this.model;
+      let data: FloatArray, shape: number[], lengths: Int32Array | null, states: (WireState | null)[] | null;
+      if (m instanceof Recurrent) {
+        const o = readOptions(where, 'options', options, ['h0', 'c0', 'lengths']);
+        const c = checkInput(where, x, m.inputSize, m.batchFirst, this.dtype);
+        data = c.data;
+        shape = m.batchFirst ? [c.seq.B, c.seq.T, m.inputSize] : [c.seq.T, c.seq.B, m.inputSize];
+        lengths = checkLengths(where, o.lengths, c.seq.T, c.seq.B); // a private Int32Array: transferable
+        states = o.h0 || o.c0 ? [wireCopy(where, 'h0', 'c0', o.h0, o.c0, this.dtype)] : null;
+      } else {
+        const o = readOptions(where, 'options', options, ['lengths', 'state']);
+        const c = checkTensorArg(where, 'x', x, this.dtype);
+        data = c.data;
+        shape = [...c.shape];
+        // Lengths belong to the batch axis (first batch-first, else second); the worker checks them against T.
+        const [T, B] = (m as Sequential).batchFirst ? [shape[1], shape[0]] : [shape[0], shape[1]];
+        lengths = o.lengths === undefined || o.lengths === null ? null : checkLengths(where, o.lengths, T ?? 0, B ?? 0);
+        const st = o.state as unknown;
+        if (st === undefined || st === null) states = null;
+        else if (!Array.isArray(st)) throw argTypeError(where, 'state', 'an array with one entry per layer (as returned by forward)', st);
+        else states = st.map((e: { h?: unknown; c?: unknown } | null, i) => (e ? wireCopy(where, `state[${i}].h`, `state[${i}].c`, e.h, e.c, this.dtype) : null));
+      }
+      const msg: ToWorker = { type: 'forward', id: this.nextId++, limit: maxElements(), x: data.slice(), xShape: shape, lengths, states };
+      const transfer = [msg.x.buffer, msg.lengths?.buffer, ...(states ?? []).flatMap((s) => (s ? [s.h?.buffer, s.c?.buffer] : []))]
+        .filter((b): b is ArrayBuffer => !!b);
       const slot = this.slots.reduce((a, b) => (b.jobs.size < a.jobs.size ? b : a));
-      return new Promise((resolve, reject) => {
+      return new Promise<{ output: Tensor; states: (WireState | null)[] }>((resolve, reject) => {
         if (slot.jobs.size === 0) slot.worker.ref(); // outstanding work keeps the process alive
         slot.jobs.set(msg.id, { resolve, reject });
         slot.worker.postMessage(msg, transfer);
-      });
+      }).then((r) => this.result(r));
     } catch (e) {
       return Promise.reject(e);
     }
+  }
+
+  private result(r: { output: Tensor; states: (WireState | null)[] }): PoolOutput<M> {
+    const t = (a: FloatArray | null, shape: number[] | null): Tensor | undefined => (a ? trustedTensor(a, shape!) : undefined);
+    if (this.model instanceof Recurrent) {
+      const s = r.states[0]!;
+      const out: RecurrentOutput = { output: r.output, hN: t(s.h, s.hShape)! };
+      if (s.c) out.cN = t(s.c, s.cShape);
+      return out as PoolOutput<M>;
+    }
+    const state: SequentialState = r.states.map((s) => (s ? (s.c ? { h: t(s.h, s.hShape)!, c: t(s.c, s.cShape)! } : { h: t(s.h, s.hShape)! }) : null));
+    return { output: r.output, state } as PoolOutput<M>;
   }
 
   /** Share the model's current weights with every worker; forwards called after this use them. */
@@ -129,7 +142,7 @@ export class TsWorkerPool implements ForwardRunner {
   }
 
   private spawn(): Slot {
-    const init: WorkerInit = { spec: this.spec, weights: this.weights };
+    const init: WorkerInit = { config: this.config, weights: this.weights };
     const worker = new Worker(path.join(__dirname, 'ts-worker.js'), { workerData: init });
     const slot: Slot = { worker, jobs: new Map() };
     worker.unref();
@@ -140,7 +153,7 @@ export class TsWorkerPool implements ForwardRunner {
       if (slot.jobs.size === 0) worker.unref();
       try {
         if ('error' in m) job.reject(rebuildError(m.error));
-        else job.resolve(outputOf(m));
+        else job.resolve({ output: trustedTensor(m.output, m.outputShape), states: m.states });
       } catch (e) {
         job.reject(e); // the job is answered whatever its reply holds
       }
@@ -162,22 +175,18 @@ export class TsWorkerPool implements ForwardRunner {
 }
 
 /** A pool of worker threads running `model` on the ts backend (see TsWorkerPool). */
-export function createTsWorkerPool(model: Recurrent, options?: TsWorkerPoolOptions): TsWorkerPool {
+export function createTsWorkerPool<M extends Recurrent | Sequential>(model: M, options?: TsWorkerPoolOptions): TsWorkerPool<M> {
   return new TsWorkerPool(model, options);
 }
 
-function specOf(m: Recurrent): ModelSpec {
-  const options: Record<string, unknown> = {
-    inputSize: m.inputSize, hiddenSize: m.hiddenSize, numLayers: m.numLayers, bias: m.bias, batchFirst: m.batchFirst,
-    bidirectional: m.bidirectional, clip: m.clip, reverse: m.reverse, seed: m.seed, dtype: m.dtype, backend: 'ts',
-  };
-  if (m instanceof LSTM) return { type: 'LSTM', options: { ...options, projSize: m.projSize, peephole: m.peephole, inputForget: m.inputForget } };
-  if (m instanceof GRU) return { type: 'GRU', options: { ...options, linearBeforeReset: m.linearBeforeReset } };
-  if (m instanceof RNN) return { type: 'RNN', options: { ...options, nonlinearity: m.nonlinearity } };
-  throw argTypeError('createTsWorkerPool', 'model', 'an LSTM, GRU or RNN', m);
+/** Private copies of one state's h and c (their shapes are the worker's model's to check). */
+function wireCopy(where: string, hArg: string, cArg: string, h: unknown, c: unknown, dtype: DType): WireState {
+  const hs = h === undefined || h === null ? null : checkTensorArg(where, hArg, h, dtype);
+  const cs = c === undefined || c === null ? null : checkTensorArg(where, cArg, c, dtype);
+  return { h: hs ? hs.data.slice() : null, hShape: hs ? [...hs.shape] : null, c: cs ? cs.data.slice() : null, cShape: cs ? [...cs.shape] : null };
 }
 
-function shareWeights(m: Recurrent): SharedWeights {
+function shareWeights(m: Recurrent | Sequential): SharedWeights {
   const params = m.namedParameters(); // live views, no copies
   const total = params.reduce((n, [, t]) => n + t.size, 0);
   const bytes = m.dtype === 'float64' ? 8 : 4;
@@ -191,12 +200,6 @@ function shareWeights(m: Recurrent): SharedWeights {
     offset += t.size;
   }
   return { buffer, dtype: m.dtype, entries };
-}
-
-function outputOf(m: Extract<FromWorker, { output: FloatArray }>): RecurrentOutput {
-  const r: RecurrentOutput = { output: trustedTensor(m.output, m.outputShape), hN: trustedTensor(m.hN, m.hNShape) };
-  if (m.cN) r.cN = trustedTensor(m.cN, m.cNShape!);
-  return r;
 }
 
 /** The worker's error as the class the model would have thrown on this thread. */
