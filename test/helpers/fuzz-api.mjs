@@ -19,6 +19,7 @@ import {
 } from 'cellstate';
 import { makeAsyncTargets } from './fuzz-async.mjs';
 import { makeServeTargets } from './fuzz-serve.mjs';
+import { makeServeModelTargets } from './fuzz-serve-model.mjs';
 import { makeLossesTargets } from './fuzz-losses.mjs';
 import { makeFilesTargets } from './fuzz-files.mjs';
 import { makeOnnxTargets } from './fuzz-onnx.mjs';
@@ -488,6 +489,7 @@ function makeTargets(r, backends) {
     return { desc: `Trainer ${safeKeys(o)} loss ${String(o.loss)} fit(${d === data ? 'data' : typeof d}, ${safeKeys(fo)} epochs ${String(fo.epochs)} progress ${String(fo.progress)})`, call: async () => { const t = new Trainer(o); await t.fit(d, fo); return t; } };
   });
   T.push(...makeServeTargets(r, backends));
+  T.push(...makeServeModelTargets(r, backends));
   T.push(...makeAsyncTargets(r, backends, fail));
   T.push(...makeLossesTargets(r, backends));
   T.push(...makeFilesTargets(r, backends));
