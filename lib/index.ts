@@ -25,6 +25,8 @@ export { Embedding, EmbeddingCache } from './nn/embedding';
 export type { EmbeddingOptions } from './nn/embedding';
 export { Tanh, Sigmoid, ReLU, Softmax, ActivationCache } from './nn/activations';
 export { Dropout, DropoutCache } from './nn/dropout';
+export { LayerNorm, LayerNormCache } from './nn/layer-norm';
+export type { LayerNormOptions } from './nn/layer-norm';
 export { LastStep, LastStepCache } from './nn/last-step';
 export { Sequential, SequentialCache } from './nn/sequential';
 export type { SequentialState, RecurrentState, SequentialForwardOptions } from './nn/sequential';
