@@ -30,6 +30,7 @@ export type { LayerNormOptions } from './nn/layer-norm';
 export { LastStep, LastStepCache } from './nn/last-step';
 export { Sequential, SequentialCache } from './nn/sequential';
 export type { SequentialState, RecurrentState, SequentialForwardOptions } from './nn/sequential';
+export type { PredictInput, PredictOptions } from './nn/predict';
 export type { Layer, LayerConfig, LayerOutput, LayerGradients, LayerForwardOptions, RecurrentLayer } from './nn/layer';
 export { mseLoss, l1Loss, huberLoss, crossEntropy, bceWithLogits } from './train/losses';
 export type { LossResult, CrossEntropyOptions } from './train/losses';
