@@ -44,7 +44,8 @@ export type { SafetensorsFile, SafetensorsTensor } from './io/safetensors';
 export { saveCheckpoint, loadCheckpoint, readCheckpoint, CHECKPOINT_FORMAT, CHECKPOINT_VERSION } from './train/checkpoint';
 export type { Checkpoint, TrainerState } from './train/checkpoint';
 export { Trainer, NonFiniteError } from './train/fit';
-export type { TrainerOptions, FitOptions, Callback, EarlyStopping, LossName, LossFn, TrainableModel } from './train/fit';
+export type { TrainerOptions, FitOptions, Callback, EarlyStopping, LossName, LossFn, TrainableModel, TensorData, EvaluateOptions, EvaluateResult, TrainerPredictOptions } from './train/fit';
+export type { Metric, MetricFn } from './train/metrics';
 export type { Sample, Targets } from './train/batch';
 export type { EpochLog, ProgressMode } from './train/progress';
 
