@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { XMLValidator } from 'fast-xml-parser';
 
 const require = createRequire(import.meta.url);
-const { readCheckpoint } = require('../dist/index.js');
+const { readCheckpoint, Adam, LastStep, LayerNorm, Linear, LSTM, Sequential, Trainer } = require('../dist/index.js');
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const bin = path.join(root, 'bin', 'cellstate.js');
 const env = { ...process.env, CELLSTATE_QUIET: '1' };
@@ -122,6 +122,37 @@ describe('cli', function () {
       expect(j.backend).to.be.oneOf(['native', 'ts']);
       if (j.backend === 'native') expect(j.addon.file).to.match(/\.node$/);
     });
+
+    it('--model FILE prints the summary of a model file or a Trainer checkpoint (--json too); clear errors for bad files', function () {
+      const model = new Sequential([new LSTM({ inputSize: 3, hiddenSize: 8, batchFirst: true, seed: 1 }), new LayerNorm({ normalizedShape: 8 }),
+        new LastStep({ batchFirst: true }), new Linear({ inFeatures: 8, outFeatures: 2, seed: 2 })]);
+      const file = path.join(tmp, 'info-model.safetensors'), ck = path.join(tmp, 'info-ck.safetensors');
+      model.save(file);
+      new Trainer({ model, optimizer: new Adam(model), loss: 'crossEntropy' }).saveCheckpoint(ck);
+      for (const [f, kind] of [[file, 'model file'], [ck, 'Trainer checkpoint']]) {
+        const r = cli('info', '--model', f);
+        expect(r.code, r.err).to.equal(0);
+        expect(r.out).to.contain(`file: ${f} (${kind})`).and.contain('Sequential (batch-first, float32)');
+        // 4·8·(3 + 8) + 2·4·8 = 416 (LSTM), 2·8 (LayerNorm), 8·2 + 2 (Linear): 450.
+        expect(r.out).to.match(/^0 +LSTM\(inputSize=3, hiddenSize=8, .*\) +\[B, T, 8\] +416$/m)
+          .and.match(/^1 +LayerNorm\(normalizedShape=8, .*\) +\[B, T, 8\] +16$/m)
+          .and.match(/^2 +LastStep\(batchFirst=true\) +\[B, 8\] +0$/m)
+          .and.match(/^3 +Linear\(inFeatures=8, outFeatures=2, bias=true\) +\[B, 2\] +18$/m)
+          .and.match(/^parameters: 450$/m).and.match(/^dtype: float32, layout: batch-first$/m);
+      }
+      const j = JSON.parse(cli('info', '--model', ck, '--json').out);
+      expect(j).to.include({ format: 'checkpoint', type: 'Sequential', dtype: 'float32', layout: 'batch-first', parameters: 450 });
+      expect(j.layers.map((l) => [l.output, l.params])).to.deep.equal([['[B, T, 8]', 416], ['[B, T, 8]', 16], ['[B, 8]', 0], ['[B, 2]', 18]]);
+
+      const missing = cli('info', '--model', path.join(tmp, 'no-such.safetensors'));
+      expect(missing.code).to.equal(1);
+      expect(missing.err).to.match(/^cellstate info: --model: file: ENOENT: no such file or directory/);
+      const bad = path.join(tmp, 'bad.safetensors');
+      fs.writeFileSync(bad, 'not a model');
+      expect(cli('info', '--model', bad)).to.include({ code: 1 }).and.have.property('err').that.matches(/^cellstate info: load: .*bad\.safetensors: /);
+      expect(cli('info', '--model', tmp).err).to.match(/is a folder without checkpoint\.safetensors/);
+      expect(cli('info', '--model').code).to.equal(2);
+    });
   });
 
   describe('train, resume, sample', function () {
@@ -138,6 +169,11 @@ describe('cli', function () {
       const ck = readCheckpoint(path.join(out, 'checkpoint.safetensors'));
       expect(ck.trainer.step).to.equal(4);
       expect(ck.optimizer.kind).to.equal('Adam');
+      // info --model reads the folder through its checkpoint.
+      const info = cli('info', '--model', out);
+      expect(info.code, info.err).to.equal(0);
+      expect(info.out).to.contain('(Trainer checkpoint)').and.match(/^0 +Embedding\(numEmbeddings=\d+, embeddingDim=4, paddingIdx=null\) +\[T, B, 4\]/m)
+        .and.match(/^1 +LSTM\(inputSize=4, hiddenSize=8, .*\) +\[T, B, 8\] +448$/m).and.match(/^dtype: float32, layout: time-major$/m);
     });
 
     it('resuming gives the weights of the uninterrupted run, bit for bit', function () {

@@ -27,6 +27,7 @@ import { Recurrent } from '../nn/recurrent';
 import { RNN } from '../nn/rnn';
 import { ReLU, Sigmoid, Softmax, Tanh } from '../nn/activations';
 import { Dropout } from '../nn/dropout';
+import { LayerNorm } from '../nn/layer-norm';
 import { Embedding } from '../nn/embedding';
 import { LastStep } from '../nn/last-step';
 import { Linear } from '../nn/linear';
@@ -71,6 +72,7 @@ class GraphBuilder {
 }
 const ints = (name: string, v: number[]): OnnxAttribute => ({ name, type: ATTR.INTS, ints: v });
 const int = (name: string, v: number): OnnxAttribute => ({ name, type: ATTR.INT, i: v });
+const float = (name: string, v: number): OnnxAttribute => ({ name, type: ATTR.FLOAT, f: v });
 
 interface RecurrentExport {
   lengths: string | null; // graph value of the int32 lengths [B], if any
@@ -266,6 +268,13 @@ function chainToOnnx(model: Sequential, opset: number, batchFirst: boolean, with
       g.node('Softmax', [x], [out], [int('axis', -1)]);
     } else if (l instanceof Dropout) {
       g.node('Identity', [x], [out]); // inference
+    } else if (l instanceof LayerNorm) {
+      // LayerNormalization (opset 17) over the last axis; its Scale input is required: ones without elementwiseAffine.
+      if (opset < 17) throw new UnsupportedModelError(`${where}: model.layers[${i}]: LayerNorm needs opset >= 17 (ONNX LayerNormalization), got opset ${opset}`);
+      const D = l.normalizedShape, sd = l.stateDict();
+      const ins = [x, g.init(`${P}weight`, [D], FLOAT, l.elementwiseAffine ? f32(sd.weight) : new Float32Array(D).fill(1))];
+      if (l.bias) ins.push(g.init(`${P}bias`, [D], FLOAT, f32(sd.bias)));
+      g.node('LayerNormalization', ins, [out], [int('axis', -1), float('epsilon', l.eps)]);
     } else if (l instanceof LastStep) {
       if (!time) throw new UnsupportedModelError(`${where}: model.layers[${i}]: a LastStep after a LastStep has no sequence to read`);
       const last = l.finalStates ? `${P}last_step` : out;
@@ -289,7 +298,7 @@ function chainToOnnx(model: Sequential, opset: number, batchFirst: boolean, with
       }
       time = false;
     } else {
-      throw new UnsupportedModelError(`${where}: model.layers[${i}]: ${describeLayer(l)} has no ONNX export (expected Embedding, LSTM, GRU, RNN, Linear, Tanh, Sigmoid, ReLU, Softmax, Dropout or LastStep)`);
+      throw new UnsupportedModelError(`${where}: model.layers[${i}]: ${describeLayer(l)} has no ONNX export (expected Embedding, LSTM, GRU, RNN, Linear, Tanh, Sigmoid, ReLU, Softmax, Dropout, LayerNorm or LastStep)`);
     }
     x = out;
   });

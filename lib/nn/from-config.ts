@@ -12,6 +12,7 @@ import { Dropout } from './dropout';
 import { Embedding } from './embedding';
 import { GRU } from './gru';
 import { LastStep } from './last-step';
+import { LayerNorm } from './layer-norm';
 import type { Layer } from './layer';
 import { Linear } from './linear';
 import { LSTM } from './lstm';
@@ -27,6 +28,7 @@ const PLAIN = new Map<string, (o: Options) => Layer>([
   ['Linear', (o) => new Linear(o as never)], ['Embedding', (o) => new Embedding(o as never)],
   ['Tanh', () => new Tanh()], ['Sigmoid', () => new Sigmoid()], ['ReLU', () => new ReLU()], ['Softmax', () => new Softmax()],
   ['Dropout', (o) => new Dropout(o as never)], ['LastStep', (o) => new LastStep(o as never)],
+  ['LayerNorm', (o) => new LayerNorm(o as never)],
 ]);
 const NO_OPTIONS = new Set(['Tanh', 'Sigmoid', 'ReLU', 'Softmax']);
 
@@ -110,6 +112,11 @@ export function parameterCount(config: unknown): number | null {
   if (c.type === 'Embedding') {
     const N = posInt(c.numEmbeddings), E = posInt(c.embeddingDim);
     return N === null || E === null ? null : N * E;
+  }
+  if (c.type === 'LayerNorm') {
+    const D = posInt(Array.isArray(c.normalizedShape) && c.normalizedShape.length === 1 ? c.normalizedShape[0] : c.normalizedShape);
+    if (D === null) return null;
+    return c.elementwiseAffine === false ? 0 : c.bias === false ? D : 2 * D;
   }
   return 0;
 }

@@ -20,6 +20,7 @@ import { readEntries, readOptions } from './options';
 import type { StateDictInput } from './params';
 import { saveModel } from '../io/model-file';
 import { formatSummary, parameterCount, summarizeLayers } from './summary';
+import { predict, type PredictInput, type PredictOptions } from './predict';
 
 /** Carried state of one recurrent layer ({ h } alone for layers without a cell state). */
 export interface RecurrentState {
@@ -276,6 +277,11 @@ export class Sequential {
       return o;
     }
     return layer.usesLengths ? { lengths } : undefined;
+  }
+
+  /** Inference on a Tensor, nested arrays (one per sequence; ragged is padded) or a typed array with a shape: lib/nn/predict.ts. */
+  predict(x: PredictInput, options?: PredictOptions): Tensor {
+    return predict(this, x, options);
   }
 }
 

@@ -34,10 +34,13 @@ export function parameterCount(layer: Pick<Layer, 'namedParameters'>): number {
   return layer.namedParameters().reduce((n, [, t]) => n + t.size, 0);
 }
 
+/** Layers whose output has their input's shape. */
+const SHAPE_KEEPING = new Set(['Tanh', 'Sigmoid', 'ReLU', 'Softmax', 'Dropout', 'LayerNorm']);
+
 /**
  * Rows for a chain of layers. The output shape follows the features through the chain: a
  * recurrent layer or an Embedding gives a time axis ([T, B, F], or [B, T, F] batch-first), a
- * LastStep removes it, Linear changes F, activations keep the shape.
+ * LastStep removes it, Linear changes F, activations, Dropout and LayerNorm keep the shape.
  */
 export function summarizeLayers(layers: readonly Layer[], batchFirst: boolean, names: readonly string[] = layers.map((_, i) => String(i))): LayerSummary[] {
   let time: boolean | null = null; // whether the current value has a time axis (null: unknown)
@@ -55,7 +58,7 @@ export function summarizeLayers(layers: readonly Layer[], batchFirst: boolean, n
       features = Number(c.outFeatures);
     } else if (c.type === 'LastStep') {
       time = false;
-    } else if (!['Tanh', 'Sigmoid', 'ReLU'].includes(c.type)) {
+    } else if (!SHAPE_KEEPING.has(c.type)) {
       features = null;
       time = null;
     }

@@ -24,9 +24,10 @@ import { optionalBool, readOptions } from '../nn/options';
 import type { SequentialState } from '../nn/sequential';
 import { freshSeed, Rng } from '../rng';
 import { Tensor, type DType } from '../tensor';
-import { checkSamples, makeBatch, makeTargets, planBatches, type Batch, type Sample, type Targets } from './batch';
+import { checkSamples, makeBatch, makeTargets, planBatches, type Batch, type Sample, type Step, type Targets } from './batch';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint';
 import { clipGradNorm, clipGradValue, gradNorm } from './clip';
+import { MetricTotals, readMetrics, type Metric, type ResolvedMetric } from './metrics';
 import { bceWithLogits, crossEntropy, huberLoss, l1Loss, mseLoss, type LossResult } from './losses';
 import type { Optimizer } from './optim';
 import { Progress, type EpochLog, type ProgressMode } from './progress';
@@ -80,13 +81,44 @@ export interface FitOptions {
   batchSize?: number; // default 32
   shuffle?: boolean; // default true
   bucketing?: boolean; // batch similar lengths together (default false)
-  validation?: Sample[] | null;
+  validation?: Sample[] | TensorData | null;
+  /** Reported per epoch for the training batches (EpochLog.metrics) and the validation data (valMetrics). */
+  metrics?: Metric[];
   callbacks?: Callback[];
   earlyStopping?: EarlyStopping | null;
   tbptt?: number | null; // chunk length k of truncated BPTT
   stateful?: boolean; // carry the recurrent state across batches (default false)
   progress?: ProgressMode; // default 'auto': a bar on a TTY, JSON lines otherwise
   progressStream?: Writable; // default process.stderr
+}
+
+/**
+ * Data as tensors, one row per sequence whatever the model's layout (as Sample[] lists them): x
+ * [N, T] token ids or [N, T, F] features; y (fit, evaluate) per sequence [N] / [N, C], or per step
+ * [N, T] / [N, T, C] (a Tensor, or an array of N targets as in Sample.y); lengths: each row's valid
+ * steps (default T; per-step targets past them are ignored).
+ */
+export interface TensorData {
+  x: Tensor;
+  y?: Tensor | readonly (Step | ArrayLike<Step>)[] | null;
+  lengths?: ArrayLike<number> | null;
+}
+
+export interface EvaluateOptions {
+  batchSize?: number; // default 32
+  metrics?: Metric[];
+}
+
+export interface EvaluateResult {
+  loss: number; // mean loss over every counted term
+  count: number; // counted terms
+  metrics: Record<string, number>; // one entry per requested metric (empty without metrics)
+}
+
+export interface TrainerPredictOptions {
+  batchSize?: number; // default 32
+  /** Assert the model's output kind: true per step (length × C per sample), false per sequence (C). */
+  perStep?: boolean;
 }
 
 /** Training stopped because a loss, gradient or update was NaN or infinite. */
@@ -106,7 +138,7 @@ const LOSSES: Record<LossName, (y: Tensor, t: Targets) => LossResult> = {
 };
 
 const TRAINER_KEYS = ['model', 'optimizer', 'loss', 'classTargets', 'schedule', 'clipNorm', 'clipValue', 'nonFinite', 'seed'] as const;
-const FIT_KEYS = ['epochs', 'batchSize', 'shuffle', 'bucketing', 'validation', 'callbacks', 'earlyStopping', 'tbptt', 'stateful', 'progress', 'progressStream'] as const;
+const FIT_KEYS = ['epochs', 'batchSize', 'shuffle', 'bucketing', 'validation', 'metrics', 'callbacks', 'earlyStopping', 'tbptt', 'stateful', 'progress', 'progressStream'] as const;
 
 function posInt(where: string, name: string, v: unknown, dflt?: number): number {
   if (v === undefined && dflt !== undefined) return dflt;
@@ -186,7 +218,7 @@ export class Trainer {
     this.stopRequested = true;
   }
 
-  async fit(data: Sample[], options: FitOptions): Promise<EpochLog[]> {
+  async fit(data: Sample[] | TensorData, options: FitOptions): Promise<EpochLog[]> {
     const where = 'Trainer.fit';
     const o = readOptions(where, 'options', options, FIT_KEYS);
     const epochs = posInt(where, 'epochs', o.epochs);
@@ -195,8 +227,9 @@ export class Trainer {
     const bucketing = optionalBool(where, 'bucketing', o.bucketing, false);
     const stateful = optionalBool(where, 'stateful', o.stateful, false);
     const tbptt = o.tbptt === undefined || o.tbptt === null ? null : posInt(where, 'tbptt', o.tbptt);
-    const { samples, features } = checkSamples(where, 'data', data, true);
-    const validation = o.validation ? checkSamples(where, 'validation', o.validation, true) : null;
+    const { samples, features } = checkSamples(where, 'data', asSamples(where, 'data', data, true), true);
+    const validation = o.validation ? checkSamples(where, 'validation', asSamples(where, 'validation', o.validation, true), true) : null;
+    const metrics = readMetrics(where, o.metrics, this.classes);
     const callbacks = readCallbacks(where, o.callbacks);
     const es = o.earlyStopping ? readOptions(where, 'earlyStopping', o.earlyStopping, ['monitor', 'patience', 'minDelta', 'restoreBest']) : null;
     const monitor = (es?.monitor ?? (validation ? 'valLoss' : 'loss')) as 'valLoss' | 'loss';
@@ -227,10 +260,11 @@ export class Trainer {
       const batches = planBatches(samples, batchSize, shuffle, bucketing, this.rng);
       let sum = 0, count = 0, seqs = 0, tokens = 0, steps = 0, skipped = 0;
       let carry: SequentialState | null = null;
+      const totals = new MetricTotals(metrics);
       for (let bi = 0; bi < batches.length; bi++) {
         const batch = makeBatch(samples, batches[bi], features, this.model.dtype);
         if (!stateful || !carry || carry.every((s) => s === null) || batchSizeOf(carry) !== batch.indices.length) carry = null;
-        const r = this.trainBatch(samples, batch, tbptt, carry, epochNo, bi + 1);
+        const r = this.trainBatch(samples, batch, tbptt, carry, epochNo, bi + 1, totals);
         carry = stateful ? r.state : null;
         sum += r.sum; count += r.count; steps += r.steps; skipped += r.skipped;
         seqs += batch.indices.length; tokens += batch.tokens;
@@ -242,7 +276,12 @@ export class Trainer {
       const seconds = (performance.now() - t0) / 1000;
       const log: EpochLog = { epoch: epochNo, loss: count ? sum / count : 0, steps, skipped, lr: this.optimizer.lr, seconds,
         seqPerSec: seqs / Math.max(seconds, 1e-3), tokPerSec: tokens / Math.max(seconds, 1e-3) };
-      if (validation) log.valLoss = this.evaluate(validation.samples, { batchSize }).loss;
+      if (metrics.length) log.metrics = totals.result();
+      if (validation) {
+        const v = this.evaluateSamples('Trainer.fit', validation.samples, validation.features, batchSize, metrics);
+        log.valLoss = v.loss;
+        if (metrics.length) log.valMetrics = v.metrics;
+      }
       history.push(log);
       progress.epochEnd(log);
       for (const c of callbacks) c.onEpochEnd?.call(c.self, log, this);
@@ -258,41 +297,60 @@ export class Trainer {
     return history;
   }
 
-  /** Mean loss over data (every counted term weighs the same), with inference forwards. */
-  evaluate(data: Sample[], options?: { batchSize?: number }): { loss: number; count: number } {
+  /** Mean loss over data (every counted term weighs the same) and each metric, with inference forwards. */
+  evaluate(data: Sample[] | TensorData, options?: EvaluateOptions): EvaluateResult {
     const where = 'Trainer.evaluate';
-    const o = readOptions(where, 'options', options, ['batchSize']);
+    const o = readOptions(where, 'options', options, ['batchSize', 'metrics']);
     const batchSize = posInt(where, 'batchSize', o.batchSize, 32);
-    const { samples, features } = checkSamples(where, 'data', data, true);
-    let sum = 0, count = 0;
-    for (let i = 0; i < samples.length; i += batchSize) {
-      const idx = samples.slice(i, i + batchSize).map((_, k) => i + k);
-      const batch = makeBatch(samples, idx, features, this.model.dtype);
-      const y = this.forwardModel(batch.x, batch.lengths);
-      const r = this.lossFn(y, makeTargets(where, samples, batch, y.shape, this.classes, this.model.dtype), where);
-      sum += r.loss * r.count; count += r.count;
-    }
-    return { loss: count ? sum / count : 0, count };
+    const metrics = readMetrics(where, o.metrics, this.classes);
+    const { samples, features } = checkSamples(where, 'data', asSamples(where, 'data', data, true), true);
+    return this.evaluateSamples(where, samples, features, batchSize, metrics);
   }
 
-  /** Outputs per sample, in order: per step (length × C arrays) or per sequence (C numbers). */
-  predict(data: Sample[], options?: { batchSize?: number }): number[][] | number[][][] {
+  /**
+   * Outputs per sample, in order: per step (length × C arrays) or per sequence (C numbers).
+   * `perStep` states which, so that strict TypeScript gets one array type (and a model whose
+   * output is the other kind is refused); without it the result is the union.
+   */
+  predict(data: Sample[] | TensorData, options: TrainerPredictOptions & { perStep: true }): number[][][];
+  predict(data: Sample[] | TensorData, options: TrainerPredictOptions & { perStep: false }): number[][];
+  predict(data: Sample[] | TensorData, options?: TrainerPredictOptions): number[][] | number[][][];
+  predict(data: Sample[] | TensorData, options?: TrainerPredictOptions): number[][] | number[][][] {
     const where = 'Trainer.predict';
-    const o = readOptions(where, 'options', options, ['batchSize']);
+    const o = readOptions(where, 'options', options, ['batchSize', 'perStep']);
     const batchSize = posInt(where, 'batchSize', o.batchSize, 32);
-    const { samples, features } = checkSamples(where, 'data', data, false);
+    const perStep = o.perStep === undefined ? null : optionalBool(where, 'perStep', o.perStep, false);
+    const { samples, features } = checkSamples(where, 'data', asSamples(where, 'data', data, false), false);
     const out: (number[] | number[][])[] = [];
     for (let i = 0; i < samples.length; i += batchSize) {
       const idx = samples.slice(i, i + batchSize).map((_, k) => i + k);
       const batch = makeBatch(samples, idx, features, this.model.dtype);
       const y = this.forwardModel(batch.x, batch.lengths);
       const B = idx.length, C = y.shape[y.shape.length - 1];
+      if (perStep !== null && perStep !== (y.shape.length !== 2)) {
+        throw argRangeError(where, 'options.perStep', `${!perStep} (the model's output is ${y.shape.length === 2 ? 'per sequence, [B, C]' : 'per step'})`, String(perStep));
+      }
       for (let b = 0; b < B; b++) {
         if (y.shape.length === 2) out.push(Array.from(y.data.subarray(b * C, (b + 1) * C)));
         else out.push(Array.from({ length: batch.lengths[b] }, (_, t) => Array.from(y.data.subarray((t * B + b) * C, (t * B + b + 1) * C))));
       }
     }
     return out as number[][] | number[][][];
+  }
+
+  private evaluateSamples(where: string, samples: Sample[], features: number, batchSize: number, metrics: readonly ResolvedMetric[]): EvaluateResult {
+    let sum = 0, count = 0;
+    const totals = new MetricTotals(metrics);
+    for (let i = 0; i < samples.length; i += batchSize) {
+      const idx = samples.slice(i, i + batchSize).map((_, k) => i + k);
+      const batch = makeBatch(samples, idx, features, this.model.dtype);
+      const y = this.forwardModel(batch.x, batch.lengths);
+      const targets = makeTargets(where, samples, batch, y.shape, this.classes, this.model.dtype);
+      const r = this.lossFn(y, targets, where);
+      sum += r.loss * r.count; count += r.count;
+      totals.add(where, y, targets);
+    }
+    return { loss: count ? sum / count : 0, count, metrics: totals.result() };
   }
 
   /** Save model, optimizer and trainer state (epoch, step, RNG) atomically. */
@@ -323,7 +381,7 @@ export class Trainer {
   }
 
   /** One batch: one optimizer step, or one per chunk of `tbptt` steps. */
-  private trainBatch(samples: Sample[], batch: Batch, tbptt: number | null, state: SequentialState | null, epoch: number, bi: number):
+  private trainBatch(samples: Sample[], batch: Batch, tbptt: number | null, state: SequentialState | null, epoch: number, bi: number, totals: MetricTotals):
     { sum: number; count: number; steps: number; skipped: number; state: SequentialState | null } {
     const k = tbptt ?? batch.T;
     let sum = 0, count = 0, steps = 0, skipped = 0;
@@ -376,6 +434,7 @@ export class Trainer {
           'weights', epoch, bi, this.optimizer.stepCount);
       }
       sum += L.loss * L.count; count += L.count; steps++;
+      totals.add('Trainer.fit', r.output, targets); // on the outputs this step trained on (before its update)
     }
     return { sum, count, steps, skipped, state };
   }
@@ -460,4 +519,54 @@ function chunk(batch: Batch, t0: number, Tc: number): { x: Tensor; lengths: Int3
   // An entry that ended before this chunk still runs one (masked) step: recurrent layers take lengths >= 1.
   const lengths = batch.lengths.map((len) => Math.min(Math.max(len - t0, 1), Tc));
   return { x, lengths };
+}
+
+/**
+ * Sample[] as given, or TensorData converted to samples: row i of x (its first lengths[i] steps)
+ * and of y. y per step ([N, T] or [N, T, C] with T the x's T) is cut to the row's length too.
+ */
+function asSamples(where: string, arg: string, data: unknown, needTargets: boolean): unknown {
+  if (Array.isArray(data) || data === null || typeof data !== 'object') return data;
+  if (data instanceof Tensor) throw argTypeError(where, arg, 'an array of samples { x, y }, or tensor data { x: Tensor, y, lengths? }', data);
+  const o = readOptions(where, arg, data, ['x', 'y', 'lengths'], 'keys of tensor data');
+  const x = o.x;
+  if (!(x instanceof Tensor) || (x.rank !== 2 && x.rank !== 3)) {
+    throw argTypeError(where, `${arg}.x`, 'a Tensor [N, T] (token ids) or [N, T, F] (features), one row per sequence', x);
+  }
+  const [N, T] = x.shape, F = x.rank === 3 ? x.shape[2] : 0;
+  if (N < 1 || T < 1) throw shapeError(where, `${arg}.x`, '[N, T, ...] with N >= 1 and T >= 1', x.shape);
+  let lengths: number[];
+  if (o.lengths === undefined || o.lengths === null) lengths = new Array(N).fill(T);
+  else {
+    const l = o.lengths as ArrayLike<unknown>;
+    if (!(Array.isArray(l) || ArrayBuffer.isView(l)) || l.length !== N) throw argTypeError(where, `${arg}.lengths`, `${N} lengths (one per row of x)`, l);
+    lengths = Array.from(l as ArrayLike<number>);
+    lengths.forEach((v, i) => {
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > T) throw argRangeError(where, `${arg}.lengths[${i}]`, `an integer in [1, ${T}]`, describe(v));
+    });
+  }
+  const xs = x.data;
+  const rowsOf = (i: number): Step[] => Array.from({ length: lengths[i] }, (_, t) => (F ? Array.from(xs.subarray((i * T + t) * F, (i * T + t + 1) * F)) : xs[i * T + t]));
+  let ys: ((i: number) => Sample['y']) | null = null;
+  const y = o.y;
+  if (y instanceof Tensor) {
+    if (y.rank < 1 || y.rank > 3 || y.shape[0] !== N) throw shapeError(where, `${arg}.y`, `[${N}, ...] (one row per row of x)`, y.shape);
+    const perStep = y.rank === 3 || (y.rank === 2 && y.shape[1] === T && o.lengths !== undefined && o.lengths !== null);
+    if (y.rank === 3 && y.shape[1] !== T) throw shapeError(where, `${arg}.y`, `[${N}, ${T}, C] (per step, as x) or [${N}, C] (per sequence)`, y.shape);
+    const row = y.rank === 1 ? 1 : y.size / N, C = y.rank === 3 ? y.shape[2] : 1, yd = y.data;
+    ys = (i) => {
+      if (y.rank === 1) return yd[i];
+      if (!perStep) return Array.from(yd.subarray(i * row, (i + 1) * row));
+      return Array.from({ length: lengths[i] }, (_, t) => (y.rank === 3 ? Array.from(yd.subarray((i * T + t) * C, (i * T + t + 1) * C)) : yd[i * T + t]));
+    };
+  } else if (Array.isArray(y)) {
+    if (y.length !== N) throw argRangeError(where, `${arg}.y`, `${N} targets (one per row of x)`, `${y.length}`);
+    const copy = Array.from(y as unknown[]);
+    ys = (i) => copy[i] as Sample['y'];
+  } else if (y !== undefined && y !== null) {
+    throw argTypeError(where, `${arg}.y`, 'a Tensor or an array of targets', y);
+  } else if (needTargets) {
+    throw argTypeError(where, `${arg}.y`, 'targets: a Tensor [N, ...] or an array of N targets', y);
+  }
+  return Array.from({ length: N }, (_, i): Sample => (ys ? { x: rowsOf(i), y: ys(i) } : { x: rowsOf(i) }));
 }

@@ -10,6 +10,8 @@ export interface EpochLog {
   epoch: number; // 1-based, counting every epoch this trainer ran (resumes continue the count)
   loss: number; // mean training loss over the epoch's counted terms
   valLoss?: number;
+  metrics?: Record<string, number>; // fit's `metrics` on the training batches (only when asked for)
+  valMetrics?: Record<string, number>; // the same on the validation data
   steps: number; // optimizer steps taken this epoch
   skipped: number; // steps skipped by the non-finite 'skip' policy
   lr: number; // learning rate of the last step
@@ -54,7 +56,8 @@ export class Progress {
     if (this.mode === 'json') this.stream.write(JSON.stringify(log) + '\n');
     else if (this.mode === 'bar') {
       const val = log.valLoss === undefined ? '' : ` val ${log.valLoss.toFixed(4)}`;
-      this.stream.write(`\repoch ${log.epoch}/${this.totalEpochs} loss ${log.loss.toFixed(4)}${val} ${fmt(log.seqPerSec)} seq/s ${fmt(log.tokPerSec)} tok/s ${log.seconds.toFixed(1)}s\x1b[K\n`);
+      const m = (pre: string, r?: Record<string, number>) => Object.entries(r ?? {}).map(([k, v]) => ` ${pre}${k} ${v.toFixed(4)}`).join('');
+      this.stream.write(`\repoch ${log.epoch}/${this.totalEpochs} loss ${log.loss.toFixed(4)}${m('', log.metrics)}${val}${m('val_', log.valMetrics)} ${fmt(log.seqPerSec)} seq/s ${fmt(log.tokPerSec)} tok/s ${log.seconds.toFixed(1)}s\x1b[K\n`);
     }
   }
 }

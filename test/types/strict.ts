@@ -1,6 +1,7 @@
 // Compiled by test/types.test.mjs with `tsc --strict --noEmit` against the published .d.ts files:
 // what the README and a strict TypeScript user write must type-check without casts.
-import { LSTM, Linear, LastStep, Sequential, Tensor, readSafetensors, toTensors, writeSafetensors } from 'cellstate';
+import { Adam, LSTM, LayerNorm, Linear, LastStep, Sequential, Tensor, Trainer, readSafetensors, tensor, toTensors, writeSafetensors } from 'cellstate';
+import type { EpochLog, EvaluateResult, Metric } from 'cellstate';
 
 // The README's PyTorch snippet: toTensors gives a Map, which loadStateDict takes.
 const lstm = new LSTM({ inputSize: 32, hiddenSize: 64, numLayers: 2 });
@@ -19,4 +20,25 @@ const names: readonly string[] = named.layerNames;
 const n: number = net.numParameters();
 const text: string = net.summary() + String(net) + lstm.toString();
 const first: boolean = net.batchFirst;
-export { n, text, first, names };
+
+// predict takes nested arrays (ragged), typed arrays with a shape, or Tensors, and returns a Tensor.
+const clf = new Sequential([new LSTM({ inputSize: 3, hiddenSize: 4, batchFirst: true }), new LayerNorm({ normalizedShape: 4 }), new LastStep({ batchFirst: true }), new Linear({ inFeatures: 4, outFeatures: 2 })]);
+const ragged: Tensor = clf.predict([[[1, 2, 3]], [[1, 2, 3], [4, 5, 6]]]);
+const flat: Tensor = clf.predict(new Float32Array(6), { shape: [1, 2, 3], lengths: [2] });
+const fromTensor: Tensor = clf.predict(tensor([[[1, 2, 3]]]));
+const ids = new Sequential([new LSTM({ inputSize: 1, hiddenSize: 2 })]).predict([Int32Array.from([1, 2]), Int32Array.from([3])].map((s) => Array.from(s, (v) => [v])));
+const v0: number = ragged.data[0] + flat.data[0] + fromTensor.data[0] + ids.data[0];
+
+// Trainer: tensor data, metrics, and predict results a strict caller indexes without casts.
+const trainer = new Trainer({ model: clf, optimizer: new Adam(clf), loss: 'crossEntropy' });
+const perSeq: number[][] = trainer.predict([{ x: [[1, 2, 3]] }], { perStep: false });
+const p00: number = perSeq[0][0];
+const perStep: number[][][] = new Trainer({ model: named, optimizer: new Adam(named), loss: 'mse' }).predict({ x: tensor([[[1, 2, 3]]]) }, { perStep: true });
+const p000: number = perStep[0][0][0];
+const metrics: Metric[] = ['accuracy', (output, targets) => output.size + (targets.mask?.length ?? 0), { name: 'zero', fn: () => 0 }];
+const ev: EvaluateResult = trainer.evaluate({ x: tensor([[[1, 2, 3]]]), y: tensor([1]) }, { metrics });
+const acc: number = ev.metrics.accuracy + ev.loss;
+const history: Promise<EpochLog[]> = trainer.fit({ x: tensor([[[1, 2, 3]]]), y: [1], lengths: [1] }, { epochs: 1, metrics, validation: [{ x: [[1, 2, 3]], y: 0 }] });
+void history.then((h) => h[0].metrics?.accuracy ?? h[0].valMetrics?.zero);
+
+export { n, text, first, names, v0, p00, p000, acc };
