@@ -291,6 +291,8 @@ export function zeros(shape: readonly number[], dtype: DType = 'float32'): Tenso
  */
 export function checkTensorArg(where: string, arg: string, value: unknown, dtype: DType): { shape: readonly number[]; data: FloatArray } {
   if (value === null || typeof value !== 'object') throw argTypeError(where, arg, `a ${dtype} Tensor`, value);
+  // Nested arrays are a common first try: say what takes them instead of "x.shape: got undefined".
+  if (Array.isArray(value)) throw argTypeError(where, arg, `a ${dtype} Tensor (for nested arrays use tensor(${arg}), or model.predict(${arg}))`, value);
   let shape: unknown;
   let data: unknown;
   try {

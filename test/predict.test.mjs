@@ -100,3 +100,26 @@ describe('Sequential.predict', function () {
     expect(() => model.predict([[[1, 2]]], { batch: 1 })).to.throw(TypeError, /options.batch/);
   });
 });
+
+describe('LSTM / GRU predict (a bare recurrent layer)', function () {
+  for (const { backend, dtype } of backendCases()) {
+    for (const batchFirst of [false, true]) {
+      it(`nested ragged arrays give forward's output on the padded batch with lengths (${backend}, ${dtype}, ${batchFirst ? 'batch-first' : 'time-major'})`, function () {
+        const rng = new Rng(3);
+        for (const Cls of [LSTM, GRU]) {
+          const m = new Cls({ inputSize: 2, hiddenSize: 3, batchFirst, backend, dtype, seed: 4 });
+          const seqs = [4, 1, 3].map((T) => Array.from({ length: T }, () => [rng.uniform(-1, 1), rng.uniform(-1, 1)]));
+          const { x, lengths } = pad(seqs, batchFirst, dtype);
+          expect(rows(m.predict(seqs))).to.deep.equal(rows(m.forward(x, { lengths }).output));
+          expect(m.predict(x).shape).to.deep.equal(m.forward(x).output.shape);
+          expect(() => m.predict('abc')).to.throw(TypeError, new RegExp(`^${Cls.name}\\.predict: x: expected a Tensor`));
+        }
+      });
+    }
+  }
+  it('forward given nested arrays says what takes them', function () {
+    const m = new LSTM({ inputSize: 1, hiddenSize: 2, seed: 1 });
+    expect(() => m.forward([[[1]]])).to.throw(TypeError, /^LSTM\.forward: x: expected a float32 Tensor \(for nested arrays use tensor\(x\), or model\.predict\(x\)\), got an array of length 1$/);
+    expect(() => new Sequential([m]).forward([[[1]]])).to.throw(TypeError, /model\.predict\(x\)/);
+  });
+});

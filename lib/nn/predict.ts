@@ -41,9 +41,12 @@ export interface PredictableModel {
   forward(x: Tensor, options?: { lengths?: ArrayLike<number> | null }): { output: Tensor };
 }
 
-const where = 'Sequential.predict';
+// The name errors give (set at each call: everything below runs synchronously within it).
+let where = 'Sequential.predict';
 
-export function predict(model: PredictableModel, x: PredictInput, options?: PredictOptions): Tensor {
+/** `name`: the model's class in error messages. */
+export function predict(model: PredictableModel, x: PredictInput, options?: PredictOptions, name = 'Sequential'): Tensor {
+  where = `${name}.predict`;
   const o = readOptions(where, 'options', options, ['lengths', 'shape']);
   let lengths = (o.lengths ?? null) as ArrayLike<number> | null;
   let t: Tensor;

@@ -18,6 +18,7 @@ import { oneOf, optionalBool, optionalSeed, positiveInt, readOptions, type Optio
 import { initBound, ParamSet, type ParamSpec, type StateDictInput } from './params';
 import { checkFinite, checkGrad, checkInput, checkLengths, checkState, type SeqShape } from './sequence';
 import { saveModel } from '../io/model-file';
+import { predict, type PredictInput, type PredictOptions } from './predict';
 import type { LayerConfig } from './layer';
 import { describeLayer, parameterCount } from './summary';
 
@@ -388,6 +389,15 @@ export abstract class Recurrent {
       return plan.out;
     };
     return { run, release };
+  }
+
+  /**
+   * Inference on a Tensor ([T, B, I], or [B, T, I] batch-first), nested arrays (one per
+   * sequence; ragged ones are padded with lengths) or a typed array with options.shape: the
+   * output, as Sequential.predict (lib/nn/predict.ts).
+   */
+  predict(x: PredictInput, options?: PredictOptions): Tensor {
+    return predict({ layers: [this], dtype: this.dtype, batchFirst: this.batchFirst, forward: (t, o) => this.forward(t, o) }, x, options, this.cell.name);
   }
 
   /** Training forward (dropout active): also returns the cache that `backward` needs. */
