@@ -1,6 +1,8 @@
-// fromOnnx: an ONNX model whose graph is LSTM / GRU / RNN nodes plus a little glue and a dense
-// head (lib/interop/onnx-ops.ts) -> an OnnxModel that runs the graph, node by node, with each
-// recurrent node turned into one of our layers at load time.
+// fromOnnx: an ONNX model -> a Sequential when its graph is a chain of layers (lib/interop/
+// onnx-chain.ts), else an OnnxModel: LSTM / GRU / RNN nodes plus a little glue and a dense head
+// (lib/interop/onnx-ops.ts), run node by node for inference, with each recurrent node turned into
+// one of our layers at load time. An OnnxModel does not train; it records why it is not a chain
+// (`notChain`) and says so in the errors of everything that wants a Sequential.
 //
 // A recurrent node's W, R, B, P must be initializers (constant weights); its X, sequence_lens,
 // initial_h and initial_c may be any graph value. Attributes honoured: hidden_size, direction
