@@ -11,8 +11,18 @@ export function formatShape(shape: readonly number[]): string {
 }
 
 /** A short, safe description of any value for an error message (never throws). */
+/**
+ * An object may say how it should be named in these errors (a string under this symbol), e.g. an
+ * OnnxModel handed to a Trainer says that its graph is not a chain and what to do instead.
+ */
+export const DESCRIBE = Symbol.for('cellstate.describe');
+
 export function describe(value: unknown): string {
   try {
+    if (value !== null && typeof value === 'object') {
+      const own = (value as { [DESCRIBE]?: unknown })[DESCRIBE];
+      if (typeof own === 'string') return own;
+    }
     if (value === null) return 'null';
     if (value === undefined) return 'undefined';
     if (typeof value === 'number') {

@@ -78,9 +78,19 @@ describe('toOnnx: the exported model runs in ONNX Runtime and matches ours', fun
                 if (Cls === LSTM) expectClose(theirs.c_n, ours.cN, 'c_n');
                 else expect(theirs.c_n).to.equal(undefined);
                 // ... and our importer reads our exporter back to the same numbers.
-                const back = fromOnnx(bytes, { backend }).forward(feeds);
+                const back = fromOnnx(bytes, { backend, as: 'graph' }).forward(feeds);
                 expectClose(back.output, ours.output, 'round-trip output');
                 expectClose(back.h_n, ours.hN, 'round-trip h_n');
+                // Without initial-state inputs the graph is a chain: a Sequential of the same layer.
+                const seq = fromOnnx(bytes, { backend });
+                expect(seq.constructor.name, 'fromOnnx of a chain').to.equal(withExtras ? 'OnnxModel' : 'Sequential');
+                if (!withExtras) {
+                  const r = seq.forward(x);
+                  expectClose(r.output, ours.output, 'Sequential output');
+                  expectClose(r.state[0].h, ours.hN, 'Sequential h_n');
+                  // Bit-identical when every number was copied exactly (ONNX stores clip as a float32).
+                  if (extra.clip === undefined || Math.fround(extra.clip) === extra.clip) expect(Array.from(r.output.data), 'bit-identical').to.deep.equal(Array.from(ours.output.data));
+                }
               });
             }
           }

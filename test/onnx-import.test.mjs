@@ -221,7 +221,7 @@ describe('fromOnnx: hostile and unsupported files', function () {
   }
 
   describe('forward feeds', function () {
-    const model = () => fromOnnx(good());
+    const model = () => fromOnnx(good(), { as: 'graph' }); // a chain: by default a Sequential
     const x = () => randomTensor(new Rng(1), [4, 2, 3]);
     const fcases = [
       [() => model().forward(x()), TypeError, 'feeds: expected an object keyed by input name (x, lengths)'],

@@ -1,6 +1,8 @@
-// fromOnnx: an ONNX model whose graph is LSTM / GRU / RNN nodes plus a little glue and a dense
-// head (lib/interop/onnx-ops.ts) -> an OnnxModel that runs the graph, node by node, with each
-// recurrent node turned into one of our layers at load time.
+// fromOnnx: an ONNX model -> a Sequential when its graph is a chain of layers (lib/interop/
+// onnx-chain.ts), else an OnnxModel: LSTM / GRU / RNN nodes plus a little glue and a dense head
+// (lib/interop/onnx-ops.ts), run node by node for inference, with each recurrent node turned into
+// one of our layers at load time. An OnnxModel does not train; it records why it is not a chain
+// (`notChain`) and says so in the errors of everything that wants a Sequential.
 //
 // A recurrent node's W, R, B, P must be initializers (constant weights); its X, sequence_lens,
 // initial_h and initial_c may be any graph value. Attributes honoured: hidden_size, direction
@@ -14,7 +16,7 @@
 
 import type { BackendName, CellKind } from '../backend/types';
 import { gateCount } from '../backend/types';
-import { argTypeError, describe, formatShape, UnsupportedModelError } from '../errors';
+import { argTypeError, describe, DESCRIBE, formatShape, UnsupportedModelError } from '../errors';
 import { decodeOnnxModel, dtypeName, FLOAT, INT32, INT64, DOUBLE, type OnnxGraph, type OnnxNode, type OnnxTensor, type OnnxValueInfo } from '../io/onnx';
 import { GRU } from '../nn/gru';
 import { LSTM } from '../nn/lstm';
@@ -25,6 +27,8 @@ import { isBackendName } from '../backend';
 import { readOptions } from '../nn/options';
 import { directionStateDict, fromOnnxTensors } from './gates';
 import { OP_ATTRIBUTES, runOp, SUPPORTED_OPS, transpose, type Attrs, type Value } from './onnx-ops';
+import { chainFromOnnx } from './onnx-chain';
+import type { Sequential } from '../nn/sequential';
 
 /** The raw description of one ONNX recurrent node: its tensors and attributes. */
 export interface OnnxRecurrentSpec {
@@ -145,6 +149,8 @@ export function recurrentFromOnnx(spec: OnnxRecurrentSpec, options?: { backend?:
 
 export interface FromOnnxOptions {
   backend?: BackendName; // backend of the recurrent layers; default: see backend()
+  /** 'auto' (default): a Sequential for a chain, else an OnnxModel; 'sequential': a chain or an error; 'graph': always an OnnxModel. */
+  as?: 'auto' | 'sequential' | 'graph';
 }
 
 /** A feed value: a float Tensor, or integers (sequence lengths) as an Int32Array / number[] / Tensor. */
@@ -166,6 +172,32 @@ function nodeWhere(index: number, node: OnnxNode): string {
   return `fromOnnx: node ${index} (${node.opType}${node.name ? ` ${JSON.stringify(node.name)}` : ''})`;
 }
 
+/** One recurrent node -> a layer: W, R, B, P from `consts` (initializers), attributes checked by recurrentFromOnnx. */
+function recurrentOfNode(where: string, node: OnnxNode, consts: ReadonlyMap<string, Value>, backend?: BackendName): OnnxRecurrentLayer {
+  const constant = (i: number, name: string, required: boolean) => {
+    const n = node.input[i];
+    if (n === undefined || n === '') {
+      if (required) throw new TypeError(`${where}: input ${i} (${name}) is required`);
+      return null;
+    }
+    const v = consts.get(n);
+    if (!v) throw new UnsupportedModelError(`${where}: input ${name} (${JSON.stringify(n)}) must be an initializer (constant weights), not a computed value`);
+    if (v.dtype !== 'float32') throw new TypeError(`${where}: input ${name}: expected a float tensor, got an integer tensor`);
+    return { dims: v.shape, data: v.data as Float32Array };
+  };
+  const attributes: OnnxRecurrentSpec['attributes'] = Object.create(null); // names from the file
+  for (const a of node.attribute) {
+    const v = a.ints ?? a.floats ?? a.strings ?? a.s ?? a.i ?? a.f;
+    if (v === undefined) throw new TypeError(`${where}: attribute ${a.name}: no value`);
+    attributes[a.name] = v;
+  }
+  return recurrentFromOnnx({
+    opType: node.opType as 'LSTM', attributes,
+    W: constant(1, 'W', true)!, R: constant(2, 'R', true)!, B: constant(3, 'B', false),
+    P: node.opType === 'LSTM' ? constant(7, 'P', false) : null,
+  }, { backend }, where);
+}
+
 /** An imported ONNX model: runs its graph with our recurrent layers. See fromOnnx. */
 export class OnnxModel {
   /** Graph inputs a caller feeds (initializers excluded), with ONNX element types and dims. */
@@ -179,9 +211,16 @@ export class OnnxModel {
   private readonly plan: PlannedNode[];
   private readonly inputInfo: OnnxValueInfo[];
 
+  /**
+   * Why fromOnnx did not return a Sequential: the graph is not a chain of layers (this names the
+   * node), or it was asked for as a graph (`as: 'graph'`).
+   */
+  readonly notChain: string;
+
   /** @internal use fromOnnx */
-  constructor(graph: OnnxGraph, opset: number, producer: string, private readonly backend?: BackendName) {
+  constructor(graph: OnnxGraph, opset: number, producer: string, private readonly backend?: BackendName, notChain = "it was loaded with fromOnnx(bytes, { as: 'graph' })") {
     const where = 'fromOnnx';
+    this.notChain = notChain;
     this.opset = opset;
     this.producer = producer;
     this.consts = new Map();
@@ -216,7 +255,7 @@ export class OnnxModel {
       }
       let recurrent: OnnxRecurrentLayer | null = null;
       if (isRecurrent) {
-        recurrent = this.buildRecurrent(where, node);
+        recurrent = recurrentOfNode(where, node, this.consts, this.backend);
         layers.push(recurrent.module);
       } else if (node.opType === 'Constant') {
         const t = node.attribute.find((a) => a.name === 'value')?.t;
@@ -234,31 +273,6 @@ export class OnnxModel {
     for (const o of graph.output) lastRead.delete(o.name);
     for (const [name, i] of lastRead) (this.plan[i].release ??= []).push(name);
     this.layers = layers;
-  }
-
-  private buildRecurrent(where: string, node: OnnxNode): OnnxRecurrentLayer {
-    const constant = (i: number, name: string, required: boolean) => {
-      const n = node.input[i];
-      if (n === undefined || n === '') {
-        if (required) throw new TypeError(`${where}: input ${i} (${name}) is required`);
-        return null;
-      }
-      const v = this.consts.get(n);
-      if (!v) throw new UnsupportedModelError(`${where}: input ${name} (${JSON.stringify(n)}) must be an initializer (constant weights), not a computed value`);
-      if (v.dtype !== 'float32') throw new TypeError(`${where}: input ${name}: expected a float tensor, got an integer tensor`);
-      return { dims: v.shape, data: v.data as Float32Array };
-    };
-    const attributes: OnnxRecurrentSpec['attributes'] = Object.create(null); // names from the file
-    for (const a of node.attribute) {
-      const v = a.ints ?? a.floats ?? a.strings ?? a.s ?? a.i ?? a.f;
-      if (v === undefined) throw new TypeError(`${where}: attribute ${a.name}: no value`);
-      attributes[a.name] = v;
-    }
-    return recurrentFromOnnx({
-      opType: node.opType as 'LSTM', attributes,
-      W: constant(1, 'W', true)!, R: constant(2, 'R', true)!, B: constant(3, 'B', false),
-      P: node.opType === 'LSTM' ? constant(7, 'P', false) : null,
-    }, { backend: this.backend }, where);
   }
 
   /**
@@ -288,6 +302,11 @@ export class OnnxModel {
       result[o.name] = new Tensor(v.dtype === 'float32' ? v.data as Float32Array : Float32Array.from(v.data), v.shape);
     }
     return result;
+  }
+
+  /** How errors name it, e.g. when it is handed to a Trainer, an optimizer, toOnnx or createBatcher. */
+  get [DESCRIBE](): string {
+    return `an OnnxModel, which runs inference only: not a chain of layers (${this.notChain}); fromOnnx returns a Sequential, which trains, saves, exports and serves, for a graph that is a chain (see "Bringing a model from PyTorch / TF.js / ONNX" in the README)`;
   }
 
   private readFeeds(where: string, feeds: unknown): Map<string, Value> {
@@ -373,7 +392,7 @@ function runRecurrent(where: string, layer: OnnxRecurrentLayer, inputs: (Value |
   return [y, st(r.hN), r.cN ? st(r.cN) : undefined];
 }
 
-function tensorValue(where: string, t: OnnxTensor): Value {
+export function tensorValue(where: string, t: OnnxTensor): Value {
   if (t.dataType === FLOAT) return { dtype: 'float32', shape: t.dims, data: t.data as Float32Array };
   if (t.dataType === DOUBLE) return { dtype: 'float32', shape: t.dims, data: Float32Array.from(t.data as Float64Array) };
   if (t.dataType === INT32 || t.dataType === INT64) return { dtype: 'int', shape: t.dims, data: t.data instanceof Float64Array ? t.data : Float64Array.from(t.data) };
@@ -381,14 +400,24 @@ function tensorValue(where: string, t: OnnxTensor): Value {
 }
 
 /**
- * Load an ONNX model (the bytes of a .onnx file). Throws RangeError for a malformed or truncated
- * file, UnsupportedModelError (a TypeError) for an operator, attribute or type we cannot run
- * exactly, naming it.
+ * Load an ONNX model (the bytes of a .onnx file). A graph that is a chain of layers (see
+ * lib/interop/onnx-chain.ts: everything toOnnx writes, and torch.onnx.export of nn.LSTM / GRU / RNN
+ * with Linear heads) comes back as a Sequential; any other graph as an OnnxModel, which runs it for
+ * inference. `as: 'sequential'` insists on a Sequential (an UnsupportedModelError says why the
+ * graph is not a chain); `as: 'graph'` always returns an OnnxModel (outputs by their ONNX names).
+ * Throws RangeError for a malformed or truncated file, UnsupportedModelError (a TypeError) for an
+ * operator, attribute or type we cannot run exactly, naming it.
  */
-export function fromOnnx(bytes: Uint8Array | ArrayBuffer, options?: FromOnnxOptions): OnnxModel {
+export function fromOnnx(bytes: Uint8Array | ArrayBuffer, options: FromOnnxOptions & { as: 'sequential' }): Sequential;
+export function fromOnnx(bytes: Uint8Array | ArrayBuffer, options: FromOnnxOptions & { as: 'graph' }): OnnxModel;
+export function fromOnnx(bytes: Uint8Array | ArrayBuffer, options?: FromOnnxOptions): Sequential | OnnxModel;
+export function fromOnnx(bytes: Uint8Array | ArrayBuffer, options?: FromOnnxOptions): Sequential | OnnxModel {
   const where = 'fromOnnx';
-  const o = readOptions(where, 'options', options, ['backend']);
+  const o = readOptions(where, 'options', options, ['backend', 'as']);
   if (o.backend !== undefined && !isBackendName(o.backend)) throw argTypeError(where, 'options.backend', "'ts' or 'native'", o.backend);
+  const as = o.as ?? 'auto';
+  if (as !== 'auto' && as !== 'sequential' && as !== 'graph') throw argTypeError(where, 'options.as', "'auto', 'sequential' or 'graph'", o.as);
+  const backend = o.backend as BackendName | undefined;
   let u8: Uint8Array;
   if (bytes instanceof Uint8Array) u8 = bytes;
   else if (bytes instanceof ArrayBuffer) u8 = new Uint8Array(bytes);
@@ -398,5 +427,17 @@ export function fromOnnx(bytes: Uint8Array | ArrayBuffer, options?: FromOnnxOpti
   const def = m.opsetImport.find((o) => o.domain === '' || o.domain === 'ai.onnx');
   if (!def) throw new UnsupportedModelError(`${where}: opset_import: the model imports no default-domain opset (got ${m.opsetImport.map((o) => `${o.domain || '""'}:${o.version}`).join(', ') || 'none'})`);
   if (def.version < 7) throw new UnsupportedModelError(`${where}: opset_import: opset ${def.version} is older than 7, the first with today's LSTM/GRU/RNN`);
-  return new OnnxModel(m.graph, def.version, m.producerName, o.backend as BackendName | undefined);
+  let notChain: string | undefined;
+  if (as !== 'graph') {
+    const chain = chainFromOnnx(m.graph, def.version, { recurrent: (w, node, consts) => recurrentOfNode(w, node, consts, backend), tensorValue }, backend);
+    if ('model' in chain) return chain.model;
+    if (as === 'sequential') throw new UnsupportedModelError(`${where}: options.as: expected a graph that is a chain of layers (a Sequential), got one that is not: ${chain.reason}`);
+    notChain = chain.reason;
+  }
+  try {
+    return new OnnxModel(m.graph, def.version, m.producerName, backend, notChain);
+  } catch (e) {
+    if (e instanceof UnsupportedModelError && notChain !== undefined) e.message += ` (nor is the graph a chain of layers that loads as a Sequential: ${notChain})`;
+    throw e;
+  }
 }

@@ -16,7 +16,7 @@ import { fileCall } from './file-call';
 import { MODEL_FORMAT, MODEL_VERSION } from './model-file';
 import { decodeSafetensors, readSafetensors, SafetensorsError, toTensors, type SafetensorsFile } from './safetensors';
 
-const CHECKPOINT_FORMAT = 'cellstate.checkpoint'; // lib/train/checkpoint.ts: its weights are `model.*`
+import { CHECKPOINT_FORMAT, CHECKPOINT_VERSION } from '../train/checkpoint'; // its weights are `model.*`
 
 /** A model from a file path or the file's bytes; recurrent layers on `backend` (default: the default backend). */
 export function load(source: string | Uint8Array, options?: { backend?: BackendName }): Sequential | Layer {
@@ -38,6 +38,7 @@ export function load(source: string | Uint8Array, options?: { backend?: BackendN
   const checkpoint = md.format === CHECKPOINT_FORMAT;
   if (md.format !== MODEL_FORMAT && !checkpoint) fail(`not a cellstate model or checkpoint (metadata format is ${JSON.stringify(md.format)}, expected "${MODEL_FORMAT}")`);
   if (!checkpoint && md.format_version !== String(MODEL_VERSION)) fail(`model format version ${JSON.stringify(md.format_version)} is not supported (this library reads ${MODEL_VERSION})`);
+  if (checkpoint && md.format_version !== String(CHECKPOINT_VERSION)) fail(`checkpoint format version ${JSON.stringify(md.format_version)} is not supported (this library reads ${CHECKPOINT_VERSION})`);
   let config: unknown;
   try { config = JSON.parse(md.config); } catch { fail("metadata 'config' is not valid JSON"); }
   if (config === null) fail('the checkpoint records no model config (it was saved from a model without config())');

@@ -165,7 +165,7 @@ export function makeOnnxTargets(r, backends) {
             try {
               const meta = decodeOnnxModel(c.bytes).metadata;
               for (const k of Object.keys(c.meta)) if (!Object.hasOwn(meta, k) || meta[k] !== c.meta[k]) throw new Error(`metadata key ${JSON.stringify(k)} lost`);
-              return fromOnnx(c.bytes, { backend: backendName() }).forward(c.feeds);
+              return fromOnnx(c.bytes, { backend: backendName(), as: 'graph' }).forward(c.feeds);
             } finally {
               checkPrototype(before);
             }
