@@ -46,7 +46,7 @@ describe('bad input', function () {
         [() => m().forward(zeros([5, 2, 3], other)), TypeError, 'x.data: expected a'],
         [() => m().forward({ shape: [5, 2, 3], data: new Int32Array(30) }), TypeError, 'x.data'],
         [() => m().forward({ shape: [5, 2, 3], data: dtype === 'float32' ? new Float32Array(29) : new Float64Array(29) }), RangeError, 'x: expected 30 elements'],
-        [() => m().forward([[1, 2, 3]]), TypeError, 'x.shape'],
+        [() => m().forward([[1, 2, 3]]), TypeError, 'x: expected a ' + dtype + ' Tensor (for nested arrays use tensor(x), or model.predict(x))'],
         [() => m().forward(null), TypeError, 'x: expected'],
         [() => m().forward(tensor([NaN, 0, 0], [1, 1, 3], dtype)), RangeError, 'x: expected finite values, got NaN at flat index 0'],
         // 6000 elements: float32 inputs this large are scanned by the addon when it is loaded
