@@ -54,6 +54,7 @@ export { UnsupportedModelError } from './errors';
 export { toOnnx } from './interop/onnx-export';
 export { saveModel, encodeModel, MODEL_FORMAT } from './io/model-file';
 export { load } from './io/load-model';
+export type { Model } from './io/load-model';
 export type { ToOnnxOptions } from './interop/onnx-export';
 export { fromOnnx, OnnxModel, recurrentFromOnnx } from './interop/onnx-import';
 export type { FromOnnxOptions, OnnxFeed, OnnxRecurrentSpec, OnnxRecurrentLayer } from './interop/onnx-import';

@@ -111,7 +111,9 @@ describe('model files: save and load', function () {
       ['a __proto__ option from JSON', () => load(Buffer.concat(encodeSafetensors(small.stateDict(), { format: 'cellstate.model', format_version: '1', config: '{"type":"Linear","inFeatures":2,"outFeatures":1,"__proto__":{"polluted":1}}' }))), TypeError, /^load: config: Linear: options\.__proto__/],
       ['a tiny file that declares a huge model', () => load(file({ type: 'LSTM', inputSize: 100000, hiddenSize: 100000, numLayers: 1000 })), SafetensorsError, /the config implies \d+ parameter values, the file holds 0/],
       ['weights that do not match the config', () => load(file(small.config(), { weight: tensor([[1, 2, 3]]), bias: tensor([0]) })), SafetensorsError, /implies 3 parameter values, the file holds 4/],
-      ['a missing weight', () => load(file(small.config(), { weight: tensor([[1, 2]]), baias: tensor([0]) })), TypeError, /^load: model bytes: Linear\.loadStateDict/],
+      ['a missing weight', () => load(file({ type: 'Sequential', layers: [small.config()] }, { '0.weight': tensor([[1, 2]]), '0.baias': tensor([0]) })), TypeError, /^load: model bytes: Sequential\.loadStateDict: layer 0: Linear\.loadStateDict/],
+      ['a lone layer that is no model', () => load(file(small.config(), small.stateDict())), UnsupportedModelError, /^load: model bytes: the config describes a Linear, expected a Sequential or a recurrent layer/],
+      ['saving a lone layer that is no model', () => encodeModel(small), TypeError, /^encodeModel: model: expected a model: a Sequential, or a lone LSTM, GRU or RNN \(wrap a lone Linear in a Sequential\)/],
       ['a source that is neither a path nor bytes', () => load(42), TypeError, /^load: file: expected a file path|^load: source/],
     ];
     for (const [what, f, cls, re] of cases) {

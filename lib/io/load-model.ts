@@ -6,11 +6,11 @@
 
 import type { BackendName } from '../backend/types';
 import { isBackendName } from '../backend';
-import { argTypeError } from '../errors';
+import { argTypeError, UnsupportedModelError } from '../errors';
 import { modelFromConfig, parameterCount } from '../nn/from-config';
-import type { Layer } from '../nn/layer';
 import { readOptions } from '../nn/options';
-import type { Sequential } from '../nn/sequential';
+import { Recurrent } from '../nn/recurrent';
+import { Sequential } from '../nn/sequential';
 import type { Tensor } from '../tensor';
 import { fileCall } from './file-call';
 import { MODEL_FORMAT, MODEL_VERSION } from './model-file';
@@ -18,8 +18,15 @@ import { decodeSafetensors, readSafetensors, SafetensorsError, toTensors, type S
 
 import { CHECKPOINT_FORMAT, CHECKPOINT_VERSION } from '../train/checkpoint'; // its weights are `model.*`
 
-/** A model from a file path or the file's bytes; recurrent layers on `backend` (default: the default backend). */
-export function load(source: string | Uint8Array, options?: { backend?: BackendName }): Sequential | Layer {
+/** What a model file holds: a Sequential, or a lone recurrent layer (LSTM, GRU, RNN). */
+export type Model = Sequential | Recurrent;
+
+/**
+ * A model from a file path or the file's bytes; recurrent layers on `backend` (default: the
+ * default backend). Narrow with `instanceof Sequential` where a Sequential's own methods are needed;
+ * forward, forwardAsync, predict, save, createBatcher, createSession and toOnnx take either.
+ */
+export function load(source: string | Uint8Array, options?: { backend?: BackendName }): Model {
   const where = 'load';
   const o = readOptions(where, 'options', options, ['backend']);
   if (o.backend !== undefined && !isBackendName(o.backend)) throw argTypeError(where, 'options.backend', "'ts' or 'native'", o.backend);
@@ -55,6 +62,10 @@ export function load(source: string | Uint8Array, options?: { backend?: BackendN
   const implied = parameterCount(config);
   if (implied !== null && implied !== values) fail(`the config implies ${implied} parameter values, the file holds ${values}`);
   const model = modelFromConfig(where, config, o.backend as BackendName | undefined);
+  // A lone layer of another kind (say a Linear) is no model a file holds: the registry built it, but refuse it.
+  if (!(model instanceof Sequential) && !(model instanceof Recurrent)) {
+    throw new UnsupportedModelError(`${where}: ${src}: the config describes a ${model.constructor.name}, expected a Sequential or a recurrent layer (LSTM, GRU, RNN)`);
+  }
   try {
     model.loadStateDict(weights);
   } catch (e) {

@@ -12,6 +12,7 @@ import { encodeSafetensors, writeSafetensors } from './safetensors';
 
 export const MODEL_FORMAT = 'cellstate.model';
 export const MODEL_VERSION = 1;
+const MODEL_TYPES = new Set(['Sequential', 'LSTM', 'GRU', 'RNN']);
 
 /** What a model file needs of a model. */
 export interface SavableModel {
@@ -20,8 +21,12 @@ export interface SavableModel {
 }
 
 function parts(where: string, model: SavableModel): { tensors: Record<string, Tensor>; metadata: Record<string, string> } {
-  if (!model || typeof model.config !== 'function' || typeof model.stateDict !== 'function') throw argTypeError(where, 'model', 'a model with config() and stateDict() (a Sequential or a layer)', model);
-  return { tensors: model.stateDict(), metadata: { format: MODEL_FORMAT, format_version: String(MODEL_VERSION), config: JSON.stringify(model.config()) } };
+  const what = 'a model: a Sequential, or a lone LSTM, GRU or RNN';
+  if (!model || typeof model.config !== 'function' || typeof model.stateDict !== 'function') throw argTypeError(where, 'model', what, model);
+  const config = model.config();
+  // What `load` gives back is a model (a layer of another kind alone would be a model of no use): put it in a Sequential.
+  if (!MODEL_TYPES.has(config.type)) throw argTypeError(where, 'model', `${what} (wrap a lone ${config.type} in a Sequential)`, model);
+  return { tensors: model.stateDict(), metadata: { format: MODEL_FORMAT, format_version: String(MODEL_VERSION), config: JSON.stringify(config) } };
 }
 
 /** Write `model` to `file` (safetensors, atomically). */

@@ -297,6 +297,7 @@ export class Batcher<R = SequenceResult, P = RecurrentState> {
 /** A dynamic batcher around a model (or a TsWorkerPool); see Batcher. */
 export function createBatcher(model: ModelServable, options?: BatcherOptions): Batcher<ModelResult, SequentialState>;
 export function createBatcher(model: RecurrentServable, options?: BatcherOptions): Batcher<SequenceResult, RecurrentState>;
+/** A model of either kind (e.g. what `load` returns): results of either kind, narrowed by `'state' in r`. */
 export function createBatcher(model: Servable, options?: BatcherOptions): Batcher<SequenceResult | ModelResult, RecurrentState | SequentialState>;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function createBatcher(model: Servable, options?: BatcherOptions): Batcher<any, any> {

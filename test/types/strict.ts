@@ -1,7 +1,8 @@
 // Compiled by test/types.test.mjs with `tsc --strict --noEmit` against the published .d.ts files:
 // what the README and a strict TypeScript user write must type-check without casts.
 import { Adam, LSTM, LayerNorm, Linear, LastStep, Sequential, Tensor, Trainer, readSafetensors, tensor, toTensors, writeSafetensors } from 'cellstate';
-import type { EpochLog, EvaluateResult, Metric } from 'cellstate';
+import type { EpochLog, EvaluateResult, Metric, Model, SequentialState } from 'cellstate';
+import { createBatcher, load } from 'cellstate';
 
 // The README's PyTorch snippet: toTensors gives a Map, which loadStateDict takes.
 const lstm = new LSTM({ inputSize: 32, hiddenSize: 64, numLayers: 2 });
@@ -41,4 +42,23 @@ const acc: number = ev.metrics.accuracy + ev.loss;
 const history: Promise<EpochLog[]> = trainer.fit({ x: tensor([[[1, 2, 3]]]), y: [1], lengths: [1] }, { epochs: 1, metrics, validation: [{ x: [[1, 2, 3]], y: 0 }] });
 void history.then((h) => h[0].metrics?.accuracy ?? h[0].valMetrics?.zero);
 
-export { n, text, first, names, v0, p00, p000, acc };
+// Serving: a Sequential's batcher resolves { output, state }; a recurrent layer's { output, hN }; a
+// model from load() (either kind) serves too, and its results share `output`.
+async function serving(): Promise<number> {
+  const batcher = createBatcher(named, { maxBatch: 8 });
+  const r = await batcher.run([[1, 2, 3], [4, 5, 6]]);
+  const s0: number = r.output.data[0] + (r.state[0]?.h.data[0] ?? 0);
+  const session = batcher.session();
+  const y: Tensor = await session.step([1, 2, 3]);
+  const st: SequentialState = session.state;
+  const rec = await createBatcher(lstm).run(tensor(new Float32Array(64), [2, 32]));
+  const h: number = rec.hN.data[0];
+  const loaded: Model = load('classifier.safetensors');
+  const any = await createBatcher(loaded).run([1, 2, 3]);
+  const o: number = any.output.data[0] + ('state' in any ? any.state.length : any.hN.size);
+  const seq = loaded instanceof Sequential ? loaded.summary() : String(loaded);
+  const fa = await named.forwardAsync(tensor(new Float32Array(3), [1, 1, 3]));
+  return s0 + y.size + st.length + h + o + seq.length + fa.output.size;
+}
+
+export { n, text, first, names, v0, p00, p000, acc, serving };
