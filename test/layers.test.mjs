@@ -151,7 +151,11 @@ describe('Sequential', function () {
     const a = mk(1), b = mk(5);
     const before = b.stateDict();
     const bad = { ...a.stateDict(), '1.bias': { shape: [2], data: [1, 2] } };
-    expect(() => b.loadStateDict(bad)).to.throw(RangeError, /layer 1.*bias/);
+    expect(() => b.loadStateDict(bad)).to.throw(RangeError, /^Sequential\.loadStateDict: weights: mis-shaped: 1\.bias \(expected \[1\], got \[2\]\)/);
+    // Every problem at once, by full name: missing, unexpected and mis-shaped, with the expected names.
+    const { '0.bias_hh_l0': _drop, ...partial } = a.stateDict();
+    expect(() => b.loadStateDict({ ...partial, '0.extra': a.stateDict()['1.bias'], '1.weight': a.stateDict()['1.bias'] })).to.throw(TypeError,
+      /^Sequential\.loadStateDict: weights: missing: 0\.bias_hh_l0; unexpected: 0\.extra; mis-shaped: 1\.weight \(expected \[1, 3\], got \[1\]\) \(expected the names 0\.weight_ih_l0, /);
     for (const [k, t] of Object.entries(b.stateDict())) expect(Array.from(t.data)).to.deep.equal(Array.from(before[k].data));
     expect(() => b.loadStateDict({ ...a.stateDict(), '7.weight': a.stateDict()['1.weight'] })).to.throw(TypeError, /unexpected: 7\.weight \(expected the names 0\.weight_ih_l0, 0\.weight_hh_l0, 0\.bias_ih_l0, 0\.bias_hh_l0, 1\.weight, 1\.bias\)/);
     b.loadStateDict(a.stateDict());

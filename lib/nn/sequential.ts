@@ -13,7 +13,7 @@
 // Deliberately no automatic shape inference and no branching: a chain, each layer checking its
 // own input.
 
-import { argRangeError, argTypeError, StaleCacheError } from '../errors';
+import { argRangeError, argTypeError, formatShape, StaleCacheError } from '../errors';
 import { checkTensorArg, Tensor, type DType } from '../tensor';
 import { isLayer, isRecurrent, layerConfig, type Layer, type LayerConfig, type LayerForwardOptions, type LayerOutput } from './layer';
 import { readEntries, readOptions } from './options';
@@ -234,9 +234,32 @@ export class Sequential {
       if (i === undefined || dot === key.length - 1) { unexpected.push(key); continue; }
       (parts[i] as Record<string, unknown>)[key.slice(dot + 1)] = v;
     }
-    if (unexpected.length) {
-      const expected = this.namedParameters().map(([n]) => n);
-      throw new TypeError(`${where}: weights: unexpected: ${unexpected.join(', ')} (expected the names ${expected.join(', ') || '(none)'})`);
+    // One report for the whole model, by full name, before any layer is touched.
+    const expected = this.namedParameters();
+    const given = new Set<string>();
+    const misShaped: string[] = [];
+    parts.forEach((p, i) => {
+      const own = new Map(this.layers[i].namedParameters().map(([n, t]) => [n, t.shape]));
+      for (const [n, v] of Object.entries(p)) {
+        const full = `${this.layerNames[i]}.${n}`;
+        given.add(full);
+        const want = own.get(n);
+        if (!want) unexpected.push(full);
+        else {
+          const got = shapeOf(v);
+          if (got && (got.length !== want.length || got.some((d, k) => d !== want[k]))) misShaped.push(`${full} (expected ${formatShape(want)}, got ${formatShape(got)})`);
+        }
+      }
+    });
+    const missing = expected.map(([n]) => n).filter((n) => !given.has(n));
+    if (unexpected.length || missing.length || misShaped.length) {
+      const problems = [
+        missing.length ? `missing: ${missing.join(', ')}` : '',
+        unexpected.length ? `unexpected: ${unexpected.join(', ')}` : '',
+        misShaped.length ? `mis-shaped: ${misShaped.join(', ')}` : '',
+      ].filter(Boolean).join('; ');
+      const err = misShaped.length && !missing.length && !unexpected.length ? RangeError : TypeError;
+      throw new err(`${where}: weights: ${problems} (expected the names ${expected.map(([n]) => n).join(', ') || '(none)'})`);
     }
     const before = this.layers.map((l) => l.stateDict());
     try {
@@ -282,6 +305,16 @@ export class Sequential {
   /** Inference on a Tensor, nested arrays (one per sequence; ragged is padded) or a typed array with a shape: lib/nn/predict.ts. */
   predict(x: PredictInput, options?: PredictOptions): Tensor {
     return predict(this, x, options);
+  }
+}
+
+/** A state-dict value's shape when it has a readable one (the layer checks it properly). */
+function shapeOf(v: unknown): number[] | null {
+  try {
+    const shape = (v as { shape?: unknown } | null)?.shape;
+    return Array.isArray(shape) && shape.every((d) => typeof d === 'number') ? shape as number[] : null;
+  } catch {
+    return null;
   }
 }
 
