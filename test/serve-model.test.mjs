@@ -3,7 +3,7 @@
 // Every result is compared bit for bit with model.forward on that one sequence alone.
 import { expect } from 'chai';
 import {
-  Embedding, GRU, LastStep, Linear, LSTM, ReLU, RNN, Dropout, Softmax, Tanh, Rng, Sequential, SGD, Adam,
+  Embedding, GRU, LastStep, LayerNorm, Linear, LSTM, ReLU, RNN, Dropout, Softmax, Tanh, Rng, Sequential, SGD, Adam,
   createBatcher, createSession, createTsWorkerPool, tensor,
 } from 'cellstate';
 import { backendCases } from './helpers/backends.mjs';
@@ -43,6 +43,12 @@ const KINDS = {
     new LastStep({ batchFirst: true }),
     new Linear({ inFeatures: H, outFeatures: C, seed: seed + 3, dtype }),
   ]),
+  // A normalised per-step head: LSTM, LayerNorm (its weight and bias changed from 1 and 0), Linear.
+  normed: ({ backend, dtype, seed }) => {
+    const ln = new LayerNorm({ normalizedShape: H, dtype });
+    ln.loadStateDict({ weight: tensor(Array.from({ length: H }, (_, i) => 0.5 + i / H), [H], dtype), bias: tensor(Array.from({ length: H }, (_, i) => i / 10), [H], dtype) });
+    return new Sequential([new LSTM({ inputSize: 4, hiddenSize: H, backend, dtype, seed }), ln, new Linear({ inFeatures: H, outFeatures: C, seed: seed + 1, dtype })]);
+  },
 };
 const TOKENS = new Set(['classifier', 'lm']);
 

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { loadTfjsModel, tensor, Rng, UnsupportedModelError, Sequential, GRU } from 'cellstate';
+import { createBatcher, loadTfjsModel, tensor, Rng, UnsupportedModelError, Sequential, GRU } from 'cellstate';
 import { backendCases } from './helpers/backends.mjs';
 import { allclose, loadAllCases } from './helpers/reference.mjs';
 
@@ -109,6 +109,13 @@ describe('loadTfjsModel: TF.js Layers models saved by @tensorflow/tfjs match its
         const got = ours.forward(tensor(x, shape)).output;
         expect(got.shape, `${backend} shape`).to.deep.equal(want.shape);
         expect(allclose(got.data, want.data, TOL), backend).to.equal(null);
+        // The imported model serves as it is: each batched request equals its sequence alone, bit for bit.
+        const [B, T] = shape, per = x.length / B, step = per / T;
+        const batcher = createBatcher(ours, { maxBatch: B, maxDelayMs: 5 });
+        const seqs = Array.from({ length: B }, (_, b) => x.slice(b * per, (b + 1) * per));
+        const rs = await Promise.all(seqs.map((s) => batcher.run(ints ? Array.from(s) : tensor(s, [T, step]))));
+        await batcher.close();
+        seqs.forEach((s, b) => expect(rs[b].output.data, `${backend} request ${b}`).to.deep.equal(ours.forward(tensor(s, ints ? [1, T] : [1, T, step])).output.data));
       }
       m.dispose();
     });
