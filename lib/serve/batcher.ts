@@ -36,7 +36,6 @@ import type { SequenceInput, SequenceResult } from './pack';
 import { engineOf, type ModelServable, type RecurrentServable, type Servable } from './runner';
 import { Session, type SessionOptions } from './session';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyEngine<R, P> = Engine<R, any, P>;
 
 export interface BatcherOptions {
@@ -299,7 +298,6 @@ export function createBatcher(model: ModelServable, options?: BatcherOptions): B
 export function createBatcher(model: RecurrentServable, options?: BatcherOptions): Batcher<SequenceResult, RecurrentState>;
 /** A model of either kind (e.g. what `load` returns): results of either kind, narrowed by `'state' in r`. */
 export function createBatcher(model: Servable, options?: BatcherOptions): Batcher<SequenceResult | ModelResult, RecurrentState | SequentialState>;
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function createBatcher(model: Servable, options?: BatcherOptions): Batcher<any, any> {
   return new Batcher(model, options);
 }

@@ -33,19 +33,16 @@ export interface StepOptions {
  */
 export type StepInput = Tensor | number | Float32Array | Float64Array | { shape: readonly number[]; data: Float32Array | Float64Array } | readonly number[] | readonly (readonly number[])[];
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyEngine<P> = Engine<any, any, P>;
 
 /** P: the state as `state` returns it ({ h, c? } for a recurrent layer, one entry per layer for a model). */
 export class Session<P = RecurrentState> {
   private readonly engine: AnyEngine<P>;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   private readonly batcher: Batcher<any, P> | null;
   private init: unknown = null; // the engine's initial state for the next step (null: zeros)
   private tail: Promise<unknown> = Promise.resolve();
 
   /** @internal Use createSession(model or batcher) or batcher.session(). */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   constructor(target: Batcher<any, P> | Servable, options?: SessionOptions) {
     const where = 'createSession';
     this.batcher = target instanceof Batcher ? target : null;
@@ -100,11 +97,9 @@ export class Session<P = RecurrentState> {
 }
 
 /** A streaming session on a model (one call per step) or on a Batcher (steps batched). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function createSession<P>(target: Batcher<any, P>, options?: SessionOptions): Session<P>;
 export function createSession(target: ModelServable, options?: SessionOptions): Session<SequentialState>;
 export function createSession(target: RecurrentServable, options?: SessionOptions): Session<RecurrentState>;
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function createSession(target: Batcher<any, any> | Servable, options?: SessionOptions): Session<any> {
   return new Session(target, options);
 }
