@@ -4,6 +4,9 @@
 //   npm run bench -- --quick            small budget, for smoke checks (CI checks it runs and agrees)
 //   npm run bench -- --only S1,M,T2     a subset
 //   npm run bench -- --json FILE        also write results (machine, versions, commit) as JSON
+//   npm run bench -- --base DIR         also run DIR's own build (another checkout, built) of native
+//                                       and ts beside ours, interleaved: rows "base ..." and new/base
+//   npm run bench -- --no-peers         our implementations only (with --base: a before/after check)
 //
 // Method. Every implementation (native with 1 thread and with all cores, ts, and the peers:
 // ONNX Runtime with 1 and all threads, TensorFlow.js on its cpu and wasm backends) runs in its own
@@ -32,11 +35,13 @@ const { loadNative } = require('../dist/backend/native.js');
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 function parseArgs(argv) {
-  const a = { quick: false, only: null, json: null };
+  const a = { quick: false, only: null, json: null, base: null, peers: true };
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--quick') a.quick = true;
     else if (argv[i] === '--only') a.only = argv[++i].split(',');
     else if (argv[i] === '--json') a.json = argv[++i];
+    else if (argv[i] === '--base') a.base = path.resolve(argv[++i]);
+    else if (argv[i] === '--no-peers') a.peers = false;
     else if (argv[i] === '--help') { console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(0, 6).join('\n')); process.exit(0); }
     else throw new Error(`bench: unknown argument ${argv[i]} (see --help)`);
   }
@@ -44,7 +49,7 @@ function parseArgs(argv) {
 }
 
 /** The implementations available here; `peer` marks other libraries (their rows set the ratios). */
-async function implementations() {
+async function implementations(args) {
   const impls = [];
   const hw = availableBackends().includes('native') ? loadNative().addon.info().hardwareThreads : 1;
   if (availableBackends().includes('native')) {
@@ -52,6 +57,14 @@ async function implementations() {
     if (hw > 1) impls.push({ name: `native ${hw}T`, backend: 'native', threads: hw });
   }
   impls.push({ name: 'ts', backend: 'ts', threads: 1 });
+  if (args.base) {
+    // The same implementations from another checkout (its bench/worker.mjs loads its own build).
+    if (!fs.existsSync(path.join(args.base, 'bench', 'worker.mjs')) || !fs.existsSync(path.join(args.base, 'dist', 'index.js'))) {
+      throw new Error(`bench: --base ${args.base}: expected a built checkout (bench/worker.mjs and dist/index.js)`);
+    }
+    for (const i of [...impls]) impls.push({ ...i, name: `base ${i.name}`, root: args.base });
+  }
+  if (!args.peers) return impls;
   if (!loadOrt()) console.log(`onnxruntime-node peer not run: ${ortLoadError}`);
   else {
     impls.push({ name: 'ort 1T', backend: 'ort', threads: 1, peer: true });
@@ -67,7 +80,7 @@ async function implementations() {
 
 /** A worker process for one implementation, with a request/reply helper. */
 function spawnWorker(impl) {
-  const child = fork(path.join(here, 'worker.mjs'), [JSON.stringify(impl)], {
+  const child = fork(path.join(impl.root ? path.join(impl.root, 'bench') : here, 'worker.mjs'), [JSON.stringify(impl)], {
     env: { ...process.env, CELLSTATE_QUIET: '1' }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
   let pending = null;
@@ -109,7 +122,7 @@ async function main() {
   const capMs = args.quick ? 1000 : 10000;
   const workloads = WORKLOADS.filter((w) => !args.only || args.only.includes(w.name))
     .map((w) => (args.quick ? { ...w, T: Math.min(w.T, 5), B: Math.min(w.B, 4), I: Math.min(w.I, 64), H: Math.min(w.H, 64) } : w));
-  const impls = await implementations();
+  const impls = await implementations(args);
   const native = loadNative().addon;
   const peak = {};
   if (native) for (const n of new Set(impls.filter((i) => i.backend === 'native').map((i) => i.threads))) peak[n] = native.fmaPeak(n);
@@ -172,6 +185,7 @@ async function main() {
 
 function printWorkload(w, rows) {
   const best = Math.min(...rows.filter((r) => r.ms && r.impl.startsWith('native')).map((r) => r.ms));
+  // (base rows: another checkout's build, for before/after comparisons; they set no ratio but new/base)
   const bestPeer = Math.min(...rows.filter((r) => r.ms && r.peer && !(r.capped && r.reps < 2)).map((r) => r.ms));
   const extra = `${w.cell === 'gru' ? ' GRU' : ''}${w.layers ? ` layers=${w.layers}` : ''}${w.bidir ? ' bidirectional' : ''}`;
   console.log(`\n${w.name} (${w.kind}${extra}) B=${w.B} T=${w.T} I=${w.I} H=${w.H}`);
@@ -185,8 +199,10 @@ function printWorkload(w, rows) {
       if (r.peakPct != null) s += `  ${r.peakPct.toFixed(0).padStart(3)}% peak`;
       if (!r.peer && Number.isFinite(bestPeer)) s += `  ${(bestPeer / r.ms).toFixed(2)}x best peer`;
       if (r.impl === 'ts' && Number.isFinite(best)) s += `  (best native ${(r.ms / best).toFixed(0)}x faster)`;
+      const base = rows.find((b) => b.impl === `base ${r.impl}` && b.ms);
+      if (base) s += `  new/base ${(r.ms / base.ms).toFixed(3)}`;
     }
-    console.log(`  ${r.impl.padEnd(12)} ${s}`);
+    console.log(`  ${r.impl.padEnd(16)} ${s}`);
   }
 }
 
