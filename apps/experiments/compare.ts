@@ -8,16 +8,7 @@
 // used, after maxSteps, when the held-out loss is below the task's threshold (solved), or when the
 // loss stops being finite (diverged). The budget counts everything, held-out evaluations included.
 
-import { LSTM } from '../nn/lstm';
-import { RNN } from '../nn/rnn';
-import { LastStep } from '../nn/last-step';
-import { Linear } from '../nn/linear';
-import { Sequential } from '../nn/sequential';
-import { Adam } from '../train/optim';
-import { clipGradNorm } from '../train/clip';
-import { crossEntropy, mseLoss, type LossResult } from '../train/losses';
-import { Rng } from '../rng';
-import type { Tensor } from '../tensor';
+import { Adam, clipGradNorm, crossEntropy, LastStep, Linear, LSTM, mseLoss, Rng, RNN, Sequential, type LossResult, type Tensor } from 'cellstate';
 import type { Task, TaskBatch } from './tasks';
 
 export type ModelKind = 'lstm' | 'rnn';

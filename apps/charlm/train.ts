@@ -16,12 +16,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Adam } from '../train/optim';
-import { clipGradNorm } from '../train/clip';
-import { crossEntropy } from '../train/losses';
-import { loadCheckpoint, saveCheckpoint } from '../train/checkpoint';
-import { Rng } from '../rng';
-import { Tensor } from '../tensor';
+import { Adam, clipGradNorm, crossEntropy, loadCheckpoint, saveCheckpoint, Rng, Tensor } from 'cellstate';
 import { CHECKPOINT_FILE, CharLM, writeMeta, type CharLMMeta } from './model';
 
 export interface StepInfo {
