@@ -54,6 +54,33 @@ export function argRangeError(where: string, arg: string, expected: string, got:
   return new RangeError(`${where}: ${arg}: expected ${expected}, got ${got}`);
 }
 
+/**
+ * Stable codes on the library's errors, for code that decides what to do with an error (the
+ * Trainer's non-finite policy does): switch on `code`, never on the message text.
+ *   CELLSTATE_NON_FINITE: an argument holds NaN or ±Infinity where finite values are required.
+ *   CELLSTATE_OVERFLOW: finite arguments whose result (a loss, a gradient) does not fit its type.
+ * The serving errors (lib/serve/errors.ts) carry their own codes.
+ */
+export type ErrorCode = 'CELLSTATE_NON_FINITE' | 'CELLSTATE_OVERFLOW';
+
+/** A RangeError with a code and the name of the argument at fault. */
+export interface CodedRangeError extends RangeError {
+  readonly code: ErrorCode;
+  readonly argument: string;
+}
+
+/** `where: arg: expected <expected>, got <got>`, coded (see ErrorCode). */
+export function codedRangeError(code: ErrorCode, where: string, arg: string, expected: string, got: string): CodedRangeError {
+  return Object.assign(argRangeError(where, arg, expected, got), { code, argument: arg });
+}
+
+/** The code of one of the library's coded errors, or undefined for any other value. */
+export function errorCode(e: unknown): ErrorCode | undefined {
+  if (!(e instanceof RangeError)) return undefined;
+  const code = (e as Partial<CodedRangeError>).code;
+  return code === 'CELLSTATE_NON_FINITE' || code === 'CELLSTATE_OVERFLOW' ? code : undefined;
+}
+
 export function shapeError(where: string, arg: string, expected: string, got: readonly number[]): RangeError {
   return new RangeError(`${where}: ${arg}: expected shape ${expected}, got ${formatShape(got)}`);
 }

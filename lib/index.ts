@@ -1,4 +1,6 @@
-// cellstate: LSTM (and, later, GRU and RNN) for Node.js with PyTorch's semantics and weight layout.
+// cellstate: LSTM, GRU and RNN for Node.js with PyTorch's semantics and weight layout: the library's
+// public API. The applications (the `cellstate` command line, the character model, the experiments,
+// plots) live in apps/ and import this entry like any program; nothing here imports them.
 
 export { Tensor, tensor, zeros, MAX_ELEMENTS, maxElements, setMaxElements } from './tensor';
 export type { DType, FloatArray, NestedNumbers, TensorLike } from './tensor';
@@ -14,6 +16,7 @@ export type { StateDictInput } from './nn/params';
 export { backend, availableBackends, setThreads } from './backend';
 export type { BackendInfo, BackendName } from './backend/types';
 export { BackendUnavailableError, StaleCacheError } from './errors';
+export type { ErrorCode, CodedRangeError } from './errors';
 export { Rng } from './rng';
 export { LSTMCell, GRUCell, RNNCell } from './nn/cells';
 export type { CellOptions, CellState, CellGradients } from './nn/cells';
@@ -44,7 +47,7 @@ export type { SafetensorsFile, SafetensorsTensor } from './io/safetensors';
 export { saveCheckpoint, loadCheckpoint, readCheckpoint, CHECKPOINT_FORMAT, CHECKPOINT_VERSION } from './train/checkpoint';
 export type { Checkpoint, TrainerState } from './train/checkpoint';
 export { Trainer, NonFiniteError } from './train/fit';
-export type { TrainerOptions, FitOptions, Callback, EarlyStopping, LossName, LossFn, TrainableModel, TensorData, EvaluateOptions, EvaluateResult, TrainerPredictOptions } from './train/fit';
+export type { TrainerOptions, FitOptions, StepBatch, StepResult, Callback, EarlyStopping, LossName, LossFn, TrainableModel, TensorData, EvaluateOptions, EvaluateResult, TrainerPredictOptions } from './train/fit';
 export type { Metric, MetricFn } from './train/metrics';
 export type { Sample, Targets } from './train/batch';
 export type { EpochLog, ProgressMode } from './train/progress';

@@ -1,4 +1,4 @@
-// Seeded pseudo-random numbers for weight initialisation (and, later, dropout and shuffling).
+// Seeded pseudo-random numbers: weight initialisation, dropout masks and the Trainer's shuffling.
 //
 // xoshiro128** (Blackman & Vigna) seeded through splitmix32: small, fast in 32-bit integer JS
 // arithmetic, and its whole state is four uint32 words, so a checkpoint can save and restore it.

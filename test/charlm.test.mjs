@@ -4,9 +4,9 @@ import { expect } from 'chai';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
-const { detag, loadBrownAdventure } = require('../dist/text/brown.js');
-const { CharLM, vocabularyOf } = require('../dist/charlm/model.js');
-const { drawIndex, generate } = require('../dist/charlm/sample.js');
+const { detag, loadBrownAdventure } = require('../dist-apps/text/brown.js');
+const { CharLM, vocabularyOf } = require('../dist-apps/charlm/model.js');
+const { drawIndex, generate } = require('../dist-apps/charlm/sample.js');
 const { Rng, tensor } = require('../dist/index.js');
 
 describe('charlm', function () {

@@ -41,8 +41,8 @@ describe('the npm package', function () {
       }
     }
     expect(checked).to.be.greaterThan(100);
-    // The command line runs the benchmark script; the bin runs dist/cli/main.js.
-    expect(files.has('bench/run.mjs') && files.has('dist/cli/main.js') && files.has(pkg.bin.cellstate)).to.equal(true);
+    // The command line runs the benchmark script; the bin runs dist-apps/cli/main.js.
+    expect(files.has('bench/run.mjs') && files.has('dist-apps/cli/main.js') && files.has(pkg.bin.cellstate)).to.equal(true);
   });
 
   it('ships every source binding.gyp compiles, and the install hook', function () {

@@ -5,7 +5,7 @@ import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
-const { linePlot, linearTicks, formatTick } = require('../dist/plot/svg.js');
+const { linePlot, linearTicks, formatTick } = require('../dist-apps/plot/svg.js');
 
 const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '', isArray: (name) => ['g', 'line', 'text', 'polyline'].includes(name) });
 const text = (t) => (typeof t === 'string' ? t : String(t['#text']));

@@ -1,6 +1,6 @@
 // The layer interface Sequential composes (lib/nn/sequential.ts), and how it tells recurrent
-// layers apart. Every layer (Linear, Embedding, the activations, LastStep, LSTM, and GRU / RNN
-// later) has the same method shapes:
+// layers apart. Every layer (Linear, Embedding, the activations, Dropout, LayerNorm, LastStep,
+// LSTM, GRU, RNN) has the same method shapes:
 //
 //   forward(x, opts?)        -> { output, ... }             inference, keeps nothing
 //   forwardTrain(x, opts?)   -> { output, cache, ... }      training forward

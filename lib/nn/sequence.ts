@@ -2,7 +2,7 @@
 // initial states, variable lengths and upstream gradients. Shared so LSTM, GRU and RNN check them
 // the same way and say the same things.
 
-import { argRangeError, argTypeError, describe, formatShape, shapeError } from '../errors';
+import { argRangeError, argTypeError, codedRangeError, describe, formatShape, shapeError } from '../errors';
 import { loadedAddon } from '../backend/native';
 import { checkTensorArg, type DType, type FloatArray } from '../tensor';
 
@@ -67,7 +67,7 @@ const NATIVE_SCAN_MIN = 4096;
 export function checkFinite(where: string, arg: string, data: FloatArray): void {
   const addon = data instanceof Float32Array && data.length >= NATIVE_SCAN_MIN ? loadedAddon() : null;
   const i = addon ? addon.firstNonFinite(data as Float32Array) : firstNonFinite(data);
-  if (i >= 0) throw argRangeError(where, arg, 'finite values', `${data[i]} at flat index ${i}`);
+  if (i >= 0) throw codedRangeError('CELLSTATE_NON_FINITE', where, arg, 'finite values', `${data[i]} at flat index ${i}`);
 }
 
 function firstNonFinite(data: FloatArray): number {

@@ -18,7 +18,7 @@
 
 import { fileCall } from '../io/file-call';
 import type { Writable } from 'node:stream';
-import { argRangeError, argTypeError, describe, formatShape, shapeError } from '../errors';
+import { argRangeError, argTypeError, describe, errorCode, formatShape, shapeError, type CodedRangeError } from '../errors';
 import { isRecurrent, type Layer } from '../nn/layer';
 import { optionalBool, readOptions } from '../nn/options';
 import type { SequentialState } from '../nn/sequential';
@@ -121,7 +121,27 @@ export interface TrainerPredictOptions {
   perStep?: boolean;
 }
 
-/** Training stopped because a loss, gradient or update was NaN or infinite. */
+/** One batch for Trainer.step, time-major (the layout fit() builds). */
+export interface StepBatch {
+  x: Tensor; // [T, B] token ids or [T, B, F] features
+  /** classes (crossEntropy, -100 = not counted) or values (other losses), rows as the output's; mask: 0/1 per row. */
+  targets: { classes?: Int32Array | null; values?: Tensor | null; mask?: Uint8Array | null };
+  lengths?: Int32Array | null; // each entry's valid steps (default T)
+  state?: SequentialState | null; // the state to start from (e.g. where the previous chunk ended)
+}
+
+/** What one training step did. */
+export interface StepResult {
+  loss: number; // mean over `count` terms
+  count: number; // terms counted (0: a fully masked batch, nothing learned)
+  gradNorm: number | null; // the global gradient norm before clipping (null: no backward pass)
+  output: Tensor; // the model's output this step trained on (before the update), time-major
+  state: SequentialState | null; // the state the batch ended in, detached (null after a skipped step)
+  updated: boolean; // the optimizer took the step
+  skipped: 'loss' | 'gradient' | null; // dropped by nonFinite: 'skip'
+}
+
+/** Training stopped because a loss, gradient or update was NaN or infinite (epoch and batch are 0 outside fit()). */
 export class NonFiniteError extends Error {
   constructor(message: string, readonly what: 'loss' | 'gradient' | 'weights', readonly epoch: number, readonly batch: number, readonly step: number) {
     super(message);
@@ -166,16 +186,15 @@ export class Trainer {
     const where = 'Trainer';
     const o = readOptions(where, 'options', options, TRAINER_KEYS);
     const m = o.model as TrainableModel;
-    let layers: unknown[];
+    let layers: unknown[] = [];
+    let isModel: boolean;
     try {
-      if (!m || typeof m.forwardTrain !== 'function' || typeof m.backward !== 'function' || typeof m.namedParameters !== 'function') {
-        throw argTypeError(where, 'model', 'a Sequential', m);
-      }
-      layers = [...(m.layers ?? [])];
+      isModel = !!m && typeof m.forwardTrain === 'function' && typeof m.backward === 'function' && typeof m.namedParameters === 'function';
+      if (isModel) layers = [...(m.layers ?? [])];
     } catch (e) {
-      if (e instanceof TypeError && e.message.startsWith(`${where}: `)) throw e;
       throw argTypeError(where, 'model', `a Sequential (reading it threw: ${(e as Error)?.message ?? e})`, undefined);
     }
+    if (!isModel) throw argTypeError(where, 'model', 'a Sequential', m);
     // The model's layout: Sequential checks that its layers agree; any other model is taken at its
     // first layout-aware layer's word.
     const bf = layers.map((l) => (l as { batchFirst?: unknown }).batchFirst).find((v) => typeof v === 'boolean');
@@ -380,7 +399,30 @@ export class Trainer {
     return this.toModel(this.model.forward(this.toModel(x, true), { lengths }).output);
   }
 
-  /** One batch: one optimizer step, or one per chunk of `tbptt` steps. */
+  /**
+   * One optimizer step on one batch: forwardTrain -> loss -> backward -> clip -> lr from the
+   * schedule -> optimizer.step, with the non-finite policy (module comment). The batch is in the
+   * trainer's layout, time-major as fit() builds it: x [T, B] token ids or [T, B, F] features
+   * (a batch-first model gets them as [B, T, ...]); targets per step (row t*B + b of the output)
+   * or per sequence (row b). fit() and the apps' loops (the character model, the experiments)
+   * train through this step.
+   */
+  step(batch: StepBatch): StepResult {
+    const where = 'Trainer.step';
+    const o = readOptions(where, 'batch', batch, ['x', 'targets', 'lengths', 'state']);
+    if (!(o.x instanceof Tensor) || (o.x.rank !== 2 && o.x.rank !== 3)) throw argTypeError(where, 'batch.x', 'a Tensor [T, B] (token ids) or [T, B, F] (features), time-major', o.x);
+    if (o.targets === undefined || o.targets === null) throw argTypeError(where, 'batch.targets', '{ classes } (crossEntropy) or { values } (other losses), with an optional mask', o.targets);
+    const t = readOptions(where, 'batch.targets', o.targets, ['classes', 'values', 'mask'], 'keys of targets');
+    if (t.classes !== undefined && t.classes !== null && !(t.classes instanceof Int32Array)) throw argTypeError(where, 'batch.targets.classes', 'an Int32Array of class ids, one per output row', t.classes);
+    if (t.values !== undefined && t.values !== null && !(t.values instanceof Tensor)) throw argTypeError(where, 'batch.targets.values', "a Tensor of the output's shape", t.values);
+    if (t.mask !== undefined && t.mask !== null && !(t.mask instanceof Uint8Array)) throw argTypeError(where, 'batch.targets.mask', 'a Uint8Array of 0/1, one per output row', t.mask);
+    const targets: Targets = { classes: (t.classes ?? null) as Int32Array | null, values: (t.values ?? null) as Tensor | null, mask: (t.mask ?? null) as Uint8Array | null };
+    const lengths = (o.lengths ?? null) as Int32Array | null;
+    const state = (o.state ?? null) as SequentialState | null;
+    return this.trainStep(where, o.x, lengths, state, () => targets, null);
+  }
+
+  /** One batch of fit(): one optimizer step, or one per chunk of `tbptt` steps. */
   private trainBatch(samples: Sample[], batch: Batch, tbptt: number | null, state: SequentialState | null, epoch: number, bi: number, totals: MetricTotals):
     { sum: number; count: number; steps: number; skipped: number; state: SequentialState | null } {
     const k = tbptt ?? batch.T;
@@ -388,61 +430,80 @@ export class Trainer {
     for (let t0 = 0; t0 < batch.T; t0 += k) {
       const Tc = Math.min(k, batch.T - t0);
       const { x, lengths } = k >= batch.T ? batch : chunk(batch, t0, Tc);
-      const r = this.model.forwardTrain(this.toModel(x, true), { lengths, state });
-      r.output = this.toModel(r.output);
+      let targets: Targets | null = null;
+      const r = this.trainStep('Trainer.fit', x, lengths, state, (shape) => (targets = makeTargets('Trainer.fit', samples, batch, shape, this.classes, this.model.dtype, t0)),
+        { at: `epoch ${epoch}, batch ${bi}${tbptt ? `, steps ${t0}..${t0 + Tc - 1}` : ''}`, epoch, batch: bi });
       state = r.state;
-      const targets = makeTargets('Trainer.fit', samples, batch, r.output.shape, this.classes, this.model.dtype, t0);
-      const where = `epoch ${epoch}, batch ${bi}${tbptt ? `, steps ${t0}..${t0 + Tc - 1}` : ''} (optimizer step ${this.optimizer.stepCount + 1})`;
-      let L: LossResult;
-      try {
-        L = this.lossFn(r.output, targets, 'Trainer.fit');
-      } catch (e) {
-        // The losses refuse a non-finite output, and one whose loss or gradient would overflow.
-        if (!(e instanceof RangeError) || !/^\S+: (output|logits): expected (finite values|values whose loss and gradient are finite)/.test(e.message)) throw e;
-        if (this.fail('loss', `the loss cannot be computed (${e.message}) at ${where}`, epoch, bi)) { skipped++; state = null; continue; }
-        throw e;
-      }
-      if (L.count === 0) continue; // a fully padded chunk: nothing to learn from
-      if (!Number.isFinite(L.loss)) {
-        if (this.fail('loss', `the loss is ${L.loss} at ${where}`, epoch, bi)) { skipped++; state = null; continue; }
-      }
-      if (!allFinite(L.grad.data)) {
-        if (this.fail('gradient', `the loss gradient is not finite at ${where}`, epoch, bi)) { skipped++; state = null; continue; }
-      }
-      let g: Record<string, Tensor>;
-      try {
-        g = this.model.backward(r.cache as never, { dOutput: this.toModel(L.grad) }).grads;
-      } catch (e) {
-        // A layer refuses a non-finite upstream gradient (overflow inside backward).
-        if (!(e instanceof RangeError) || !/expected finite values/.test(e.message)) throw e;
-        if (this.fail('gradient', `a gradient overflowed during backward (${e.message}) at ${where}`, epoch, bi)) { skipped++; state = null; continue; }
-        throw e;
-      }
-      if (this.clipValue !== null) clipGradValue(g, this.clipValue);
-      const norm = this.clipNorm !== null ? clipGradNorm(g, this.clipNorm) : gradNorm(g);
-      if (!Number.isFinite(norm)) {
-        if (this.fail('gradient', `a gradient is not finite (global norm ${norm}) at ${where}`, epoch, bi)) { skipped++; state = null; continue; }
-      }
-      if (this.schedule) this.optimizer.lr = this.schedule.lrAt(this.optimizer.stepCount, this.optimizer.baseLr);
-      const params = this.model.namedParameters();
-      const before = params.map(([, t]) => t.data.slice());
-      this.optimizer.step(g);
-      if (params.some(([, t]) => !allFinite(t.data))) {
-        params.forEach(([, t], i) => t.data.set(before[i]));
-        this.model.commitParameters();
-        throw new NonFiniteError(`Trainer.fit: the update made a weight non-finite at ${where}; the weights were restored to their values before that step (lower the learning rate or clip gradients)`,
-          'weights', epoch, bi, this.optimizer.stepCount);
-      }
-      sum += L.loss * L.count; count += L.count; steps++;
-      totals.add('Trainer.fit', r.output, targets); // on the outputs this step trained on (before its update)
+      if (r.skipped) { skipped++; continue; }
+      if (!r.updated) continue; // a fully padded chunk: nothing to learn from
+      sum += r.loss * r.count; count += r.count; steps++;
+      totals.add('Trainer.fit', r.output, targets!); // on the outputs this step trained on (before its update)
     }
     return { sum, count, steps, skipped, state };
   }
 
+  /**
+   * The training step behind step() and fit(). `targetsFor` gets the output's shape (fit's targets
+   * are per step or per sequence as the model's output is). `at` places the step in a fit() run
+   * for messages and NonFiniteError (null: Trainer.step, epoch and batch 0).
+   */
+  private trainStep(caller: string, x: Tensor, lengths: Int32Array | null, state: SequentialState | null, targetsFor: (outputShape: readonly number[]) => Targets,
+    at: { at: string; epoch: number; batch: number } | null): StepResult {
+    const r = this.model.forwardTrain(this.toModel(x, true), { lengths, state });
+    r.output = this.toModel(r.output);
+    const targets = targetsFor(r.output.shape);
+    const stepNo = `optimizer step ${this.optimizer.stepCount + 1}`;
+    const where = at ? `${at.at} (${stepNo})` : stepNo;
+    const epoch = at?.epoch ?? 0, bi = at?.batch ?? 0;
+    const skip = (what: 'loss' | 'gradient', loss: number): StepResult => ({ loss, count: 0, gradNorm: null, output: r.output, state: null, updated: false, skipped: what });
+    let L: LossResult;
+    try {
+      L = this.lossFn(r.output, targets, caller);
+    } catch (e) {
+      // The losses refuse a non-finite output, and one whose loss or gradient would overflow.
+      const code = errorCode(e);
+      if (!(code === 'CELLSTATE_NON_FINITE' || code === 'CELLSTATE_OVERFLOW') || !['output', 'logits'].includes((e as CodedRangeError).argument)) throw e;
+      if (this.fail(caller, 'loss', `the loss cannot be computed (${(e as Error).message}) at ${where}`, epoch, bi)) return skip('loss', NaN);
+      throw e;
+    }
+    if (L.count === 0) return { loss: L.loss, count: 0, gradNorm: null, output: r.output, state: r.state, updated: false, skipped: null };
+    if (!Number.isFinite(L.loss)) {
+      if (this.fail(caller, 'loss', `the loss is ${L.loss} at ${where}`, epoch, bi)) return skip('loss', L.loss);
+    }
+    if (!allFinite(L.grad.data)) {
+      if (this.fail(caller, 'gradient', `the loss gradient is not finite at ${where}`, epoch, bi)) return skip('gradient', L.loss);
+    }
+    let g: Record<string, Tensor>;
+    try {
+      g = this.model.backward(r.cache as never, { dOutput: this.toModel(L.grad) }).grads;
+    } catch (e) {
+      // A layer refuses a non-finite upstream gradient (overflow inside backward).
+      if (errorCode(e) !== 'CELLSTATE_NON_FINITE') throw e;
+      if (this.fail(caller, 'gradient', `a gradient overflowed during backward (${(e as Error).message}) at ${where}`, epoch, bi)) return skip('gradient', L.loss);
+      throw e;
+    }
+    if (this.clipValue !== null) clipGradValue(g, this.clipValue);
+    const norm = this.clipNorm !== null ? clipGradNorm(g, this.clipNorm) : gradNorm(g);
+    if (!Number.isFinite(norm)) {
+      if (this.fail(caller, 'gradient', `a gradient is not finite (global norm ${norm}) at ${where}`, epoch, bi)) return skip('gradient', L.loss);
+    }
+    if (this.schedule) this.optimizer.lr = this.schedule.lrAt(this.optimizer.stepCount, this.optimizer.baseLr);
+    const params = this.model.namedParameters();
+    const before = params.map(([, t]) => t.data.slice());
+    this.optimizer.step(g);
+    if (params.some(([, t]) => !allFinite(t.data))) {
+      params.forEach(([, t], i) => t.data.set(before[i]));
+      this.model.commitParameters();
+      throw new NonFiniteError(`${caller}: the update made a weight non-finite at ${where}; the weights were restored to their values before that step (lower the learning rate or clip gradients)`,
+        'weights', epoch, bi, this.optimizer.stepCount);
+    }
+    return { loss: L.loss, count: L.count, gradNorm: norm, output: r.output, state: r.state, updated: true, skipped: null };
+  }
+
   /** Returns true to skip the step, or throws. */
-  private fail(what: 'loss' | 'gradient', msg: string, epoch: number, bi: number): boolean {
+  private fail(caller: string, what: 'loss' | 'gradient', msg: string, epoch: number, bi: number): boolean {
     if (this.nonFinite === 'skip') return true;
-    throw new NonFiniteError(`Trainer.fit: ${msg}; the weights were not updated (nonFinite: 'skip' drops such steps instead)`, what, epoch, bi, this.optimizer.stepCount + 1);
+    throw new NonFiniteError(`${caller}: ${msg}; the weights were not updated (nonFinite: 'skip' drops such steps instead)`, what, epoch, bi, this.optimizer.stepCount + 1);
   }
 }
 

@@ -25,7 +25,7 @@
 // log-sum-exp subtracts the row maximum; the logistic terms are written so that no exp has a
 // positive argument.
 
-import { argRangeError, argTypeError, describe, formatShape, shapeError } from '../errors';
+import { argRangeError, argTypeError, codedRangeError, describe, formatShape, shapeError } from '../errors';
 import { readOptions } from '../nn/options';
 import { checkFinite } from '../nn/sequence';
 import { allocateUninit, checkTensorArg, Tensor, type DType, type FloatArray } from '../tensor';
@@ -103,7 +103,7 @@ function readMask(where: string, mask: unknown, rows: number): Uint8Array | null
 
 /** The overflow error: finite inputs whose loss or gradient does not fit its type. */
 function overflow(where: string, arg: string, what: string): RangeError {
-  return argRangeError(where, arg, 'values whose loss and gradient are finite', what);
+  return codedRangeError('CELLSTATE_OVERFLOW', where, arg, 'values whose loss and gradient are finite', what);
 }
 
 /** Shared driver of the elementwise losses: term(y, t) -> [loss term, its derivative] per element. */

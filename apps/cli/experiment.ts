@@ -4,10 +4,10 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { backend } from '../backend';
+import { backend } from 'cellstate';
 import { matchedRnnHidden, trainOnTask, type ModelKind, type RunResult } from '../experiments/compare';
 import { addingTask, copyTask, type Task } from '../experiments/tasks';
-import { writeFileAtomic } from '../io/atomic-write';
+import { writeFileAtomic } from '../internals';
 import { linePlot } from '../plot/svg';
 import { EXIT, EXIT_CODES_HELP, get, UsageError, type CommandSpec, type FlagSpec, type FlagValues } from './args';
 import type { Io } from './io';

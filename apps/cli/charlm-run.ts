@@ -3,7 +3,7 @@
 // print the summary. Ctrl-C once: finish the current step, save a checkpoint, exit 130; twice:
 // quit at once (the last periodic checkpoint stays intact: writes are atomic).
 
-import { backend } from '../backend';
+import { backend } from 'cellstate';
 import { CharLM, readMeta, vocabularyOf, META_FORMAT, META_VERSION, type CharLMMeta } from '../charlm/model';
 import { trainCharLM, type TrainResult } from '../charlm/train';
 import { get, UsageError, type FlagSpec, type FlagValues } from './args';

@@ -3,9 +3,7 @@
 // softmax at a temperature -> a draw from a seeded generator. The same seed, prime and model give
 // the same text on every run.
 
-import { Rng } from '../rng';
-import { Tensor } from '../tensor';
-import type { StepState } from '../nn/recurrent';
+import { Rng, Tensor, type StepState } from 'cellstate';
 import type { CharLM } from './model';
 
 export interface SampleOptions {

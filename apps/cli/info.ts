@@ -5,13 +5,8 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { backend } from '../backend';
-import { loadNative } from '../backend/native';
-import { load } from '../io/load-model';
-import { fileCall } from '../io/file-call';
-import { decodeSafetensors } from '../io/safetensors';
-import { Sequential } from '../nn/sequential';
-import { summarizeLayers } from '../nn/summary';
+import { backend, decodeSafetensors, load, Sequential } from 'cellstate';
+import { fileCall, loadNative, summarizeLayers } from '../internals';
 import { EXIT, UsageError, type CommandSpec, type FlagValues } from './args';
 import type { Io } from './io';
 

@@ -10,12 +10,8 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { writeFileAtomic } from '../io/atomic-write';
-import { Embedding } from '../nn/embedding';
-import { Linear } from '../nn/linear';
-import { LSTM } from '../nn/lstm';
-import { Sequential } from '../nn/sequential';
-import { loadCheckpoint } from '../train/checkpoint';
+import { Embedding, Linear, LSTM, Sequential, loadCheckpoint } from 'cellstate';
+import { writeFileAtomic } from '../internals';
 
 export const META_FORMAT = 'cellstate.charlm';
 export const META_VERSION = 1;

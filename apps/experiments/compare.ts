@@ -8,16 +8,7 @@
 // used, after maxSteps, when the held-out loss is below the task's threshold (solved), or when the
 // loss stops being finite (diverged). The budget counts everything, held-out evaluations included.
 
-import { LSTM } from '../nn/lstm';
-import { RNN } from '../nn/rnn';
-import { LastStep } from '../nn/last-step';
-import { Linear } from '../nn/linear';
-import { Sequential } from '../nn/sequential';
-import { Adam } from '../train/optim';
-import { clipGradNorm } from '../train/clip';
-import { crossEntropy, mseLoss, type LossResult } from '../train/losses';
-import { Rng } from '../rng';
-import type { Tensor } from '../tensor';
+import { Adam, crossEntropy, LastStep, Linear, LSTM, mseLoss, NonFiniteError, Rng, RNN, Sequential, Trainer, type LossResult, type StepResult, type Tensor } from 'cellstate';
 import type { Task, TaskBatch } from './tasks';
 
 export type ModelKind = 'lstm' | 'rnn';
@@ -103,6 +94,9 @@ export async function trainOnTask(o: RunOptions): Promise<RunResult> {
   const { task } = o;
   const net = buildModel(task, o.kind, o.hidden, o.seed);
   const opt = new Adam(net, { lr: o.lr });
+  // The library's training step: the task's loss, gradient norm clipped to 1; a non-finite loss or
+  // gradient throws (NonFiniteError), which ends the run as diverged.
+  const trainer = new Trainer({ model: net, optimizer: opt, loss: task.loss, clipNorm: 1, seed: o.seed });
   const data = new Rng(o.seed + 17); // same stream of batches for every model with this seed
   const held = task.batch(new Rng(o.seed + 1_000_003), o.evalSize);
   const curve: CurvePoint[] = [];
@@ -123,12 +117,14 @@ export async function trainOnTask(o: RunOptions): Promise<RunResult> {
     if (o.maxSteps !== null && step >= o.maxSteps) { end = 'steps'; break; }
     if (secs() >= o.budgetSeconds) { end = 'budget'; break; }
     const b = task.batch(data, o.batch);
-    const r = net.forwardTrain(b.x);
-    const L = lossOf(task, r.output, b);
-    if (!Number.isFinite(L.loss)) { end = 'diverged'; break; }
-    const g = net.backward(r.cache, { dOutput: L.grad }).grads;
-    if (!Number.isFinite(clipGradNorm(g, 1))) { end = 'diverged'; break; }
-    opt.step(g);
+    let L: StepResult;
+    try {
+      L = trainer.step({ x: b.x, targets: { classes: b.classes, values: b.values } });
+    } catch (e) {
+      if (!(e instanceof NonFiniteError)) throw e;
+      end = 'diverged';
+      break;
+    }
     step++;
     smooth = Number.isNaN(smooth) ? L.loss : 0.98 * smooth + 0.02 * L.loss;
     o.onStep?.(step, secs(), smooth);

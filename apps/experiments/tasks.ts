@@ -12,8 +12,7 @@
 //
 // Batches are time-major: x [T, B, I]; targets [B, 1] (adding) or class ids, row t*B + b (copy).
 
-import type { Rng } from '../rng';
-import { Tensor } from '../tensor';
+import { Tensor, type Rng } from 'cellstate';
 
 export interface TaskBatch {
   x: Tensor;

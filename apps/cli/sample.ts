@@ -3,7 +3,7 @@
 
 import { loadCharLM } from '../charlm/model';
 import { generate } from '../charlm/sample';
-import { freshSeed } from '../rng';
+import { freshSeed } from '../internals';
 import { EXIT, get, UsageError, type CommandSpec, type FlagValues } from './args';
 import type { Io } from './io';
 

@@ -3,9 +3,9 @@
 //
 // Why not Trainer.fit: fit() works in epochs over a list of samples and stops between epochs; here
 // a step is a batch of random windows of the text, the stop can come at any step (time budget,
-// Ctrl-C), and resuming must continue mid-"epoch". So the loop is written out with the same
-// pieces fit() uses: forwardTrain -> crossEntropy -> backward -> clipGradNorm -> Adam.step, and
-// the checkpoint keeps the trainer state fit() keeps ({ epoch, step, rng }).
+// Ctrl-C), and resuming must continue mid-"epoch". So this loop draws the batches and calls the
+// library's one training step, Trainer.step (crossEntropy, gradient norm clipped, Adam), as fit()
+// does; the checkpoint keeps the trainer state fit() keeps ({ epoch, step, rng }).
 //
 // Exactness: the only randomness is the batch generator (window offsets), whose state goes into
 // every checkpoint with the step; so N steps, or k steps then a resume to N, give the same weights.
@@ -16,12 +16,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Adam } from '../train/optim';
-import { clipGradNorm } from '../train/clip';
-import { crossEntropy } from '../train/losses';
-import { loadCheckpoint, saveCheckpoint } from '../train/checkpoint';
-import { Rng } from '../rng';
-import { Tensor } from '../tensor';
+import { Adam, crossEntropy, loadCheckpoint, NonFiniteError, saveCheckpoint, Rng, Tensor, Trainer } from 'cellstate';
 import { CHECKPOINT_FILE, CharLM, writeMeta, type CharLMMeta } from './model';
 
 export interface StepInfo {
@@ -94,6 +89,7 @@ export async function trainCharLM(run: TrainRun): Promise<TrainResult> {
   const train = ids.subarray(0, ids.length - nVal), val = ids.subarray(ids.length - nVal);
   if (train.length < T + 1) throw new RangeError(`the text has ${ids.length} characters; training needs more than --seq-len (${T}) of them`);
   const optimizer = new Adam(model.net, { lr: meta.lr });
+  const trainer = new Trainer({ model: model.net, optimizer, loss: 'crossEntropy', clipNorm: run.clipNorm ?? 1, seed: meta.seed });
   let rng = new Rng(meta.seed + 3);
   let step = 0;
   const ckpt = path.join(run.out, CHECKPOINT_FILE);
@@ -118,12 +114,13 @@ export async function trainCharLM(run: TrainRun): Promise<TrainResult> {
     if (run.stopRequested?.()) { reason = 'interrupted'; break; }
     const starts = Array.from({ length: B }, () => offset(rng, train.length - T));
     const { x, y } = makeBatch(train, starts, T);
-    const r = model.net.forwardTrain(x);
-    const L = crossEntropy(r.output, y);
-    if (!Number.isFinite(L.loss)) throw new Error(`training diverged: the loss is ${L.loss} at step ${step + 1} (the last checkpoint in ${run.out} is intact; lower --lr)`);
-    const g = model.net.backward(r.cache, { dOutput: L.grad }).grads;
-    clipGradNorm(g, run.clipNorm ?? 1);
-    optimizer.step(g);
+    let L: { loss: number };
+    try {
+      L = trainer.step({ x, targets: { classes: y } });
+    } catch (e) {
+      if (!(e instanceof NonFiniteError)) throw e;
+      throw new Error(`training diverged at step ${step + 1}: ${e.message} (the last checkpoint in ${run.out} is intact; lower --lr)`);
+    }
     step++;
     smooth = Number.isNaN(smooth) ? L.loss : 0.95 * smooth + 0.05 * L.loss;
     if (step % run.checkpointEvery === 0) save();
