@@ -1,5 +1,5 @@
 // cellstate demo: a character-level LSTM trained for about a minute on the bundled default corpus
-// (lib/text/brown.ts), then samples at two temperatures through the streaming step() path.
+// (apps/text/brown.ts), then samples at two temperatures through the streaming step() path.
 
 import { generate } from '../charlm/sample';
 import { BROWN_SOURCE, loadBrownAdventure } from '../text/brown';
