@@ -1,7 +1,9 @@
 # node-gyp build of the native backend (npm install). Keep in lockstep with CMakeLists.txt:
 # same sources (scripts/native-sources.js), NAPI_VERSION, C++ exceptions, hidden visibility,
 # -O3, and ISA flags ONLY on the per-ISA files (built as their own static libraries, since gyp
-# has no per-file flags). Never a build-machine-specific -march flag: the kernels are chosen at run time.
+# has no per-file flags). The flags and tiers come from the one ISA table, native/isa.json, through
+# scripts/native-sources.js (never a build-machine-specific -march flag: kernels are chosen at run
+# time). gyp cannot loop, so each x86-64 ISA is one static-library block below naming only its ISA;
 # AArch64 adds the *_neon.cc files (NEON is part of the base ISA there, so they need no flags).
 # CELLSTATE_PORTABLE=1 (set by scripts/prebuild.js only) makes the Linux binary load on glibc 2.28:
 # static libstdc++ kept local, and the few newer glibc symbols pinned (native/compat/glibc_compat.cc
@@ -51,17 +53,17 @@
           "target_name": "cellstate_avx2",
           "type": "static_library",
           "sources": ["<!@(node scripts/native-sources.js avx2)"],
-          "cflags_cc": ["-mavx2", "-mfma"],
-          "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-O3", "-mavx2", "-mfma"] },
-          "msvs_settings": { "VCCLCompilerTool": { "EnableEnhancedInstructionSet": "5" } }
+          "cflags_cc": ["<!@(node scripts/native-sources.js --flags avx2)"],
+          "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-O3", "<!@(node scripts/native-sources.js --flags avx2)"] },
+          "msvs_settings": { "VCCLCompilerTool": { "AdditionalOptions": ["<!(node scripts/native-sources.js --msvc avx2)"] } }
         },
         {
           "target_name": "cellstate_avx512",
           "type": "static_library",
           "sources": ["<!@(node scripts/native-sources.js avx512)"],
-          "cflags_cc": ["-mavx512f", "-mavx512vl", "-mavx512bw", "-mavx512dq", "-mavx2", "-mfma"],
-          "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-O3", "-mavx512f", "-mavx512vl", "-mavx512bw", "-mavx512dq", "-mavx2", "-mfma"] },
-          "msvs_settings": { "VCCLCompilerTool": { "AdditionalOptions": ["/arch:AVX512"] } }
+          "cflags_cc": ["<!@(node scripts/native-sources.js --flags avx512)"],
+          "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-O3", "<!@(node scripts/native-sources.js --flags avx512)"] },
+          "msvs_settings": { "VCCLCompilerTool": { "AdditionalOptions": ["<!(node scripts/native-sources.js --msvc avx512)"] } }
         }
       ]
     }]

@@ -28,7 +28,7 @@ CORE=(test/reference.test.mjs test/onnx-import.test.mjs test/pytorch-import.test
 MORE=(test/gradcheck.test.mjs test/heads.test.mjs test/optim.test.mjs test/module.test.mjs test/tensor.test.mjs test/errors.test.mjs
   test/losses.test.mjs test/safetensors.test.mjs test/tfjs.test.mjs test/onnx-export.test.mjs test/concurrency.test.mjs test/serve-session.test.mjs)
 # The suite skips native tests where the addon does not load: make sure it does, at each tier.
-for isa in neon scalar; do
+for isa in $(node scripts/native-sources.js --tiers arm64); do
   CELLSTATE_MAX_ISA=$isa qemu-aarch64 "$tmp/node/bin/node" -e "
     const b = require('./dist').backend();
     if (b.name !== 'native' || b.isa !== '$isa' || process.arch !== 'arm64') throw new Error('arm64: ' + JSON.stringify(b));

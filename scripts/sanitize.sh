@@ -8,8 +8,8 @@
 # ASan in a Node addon: node itself is not instrumented, so the ASan runtime is preloaded
 # (LD_PRELOAD) and leak detection is off (node's own allocations at exit are not ours; leaks are
 # measured by scripts/soak.mjs and valgrind, see scripts/valgrind.sh). The addon is compiled from
-# the same source list with the same per-file ISA flags as binding.gyp (scripts/native-sources.js),
-# by g++ (or $CXX), at most 2 jobs at once. The tests load it through CELLSTATE_ADDON_PATH.
+# the same source list with the same per-file ISA flags as binding.gyp (scripts/native-sources.js
+# --units: this machine's tiers from native/isa.json), by g++ (or $CXX), at most 2 jobs at once. The tests load it through CELLSTATE_ADDON_PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-/tmp/cellstate-asan}"
@@ -22,17 +22,11 @@ SAN=(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-poin
 FLAGS=(-std=c++17 -O1 -g -fPIC -fvisibility=hidden -fexceptions -pthread -DNAPI_VERSION=8 -DNAPI_CPP_EXCEPTIONS -I"$NODE_INC" -I"$NAPI_INC" "${SAN[@]}")
 
 cmds=() objs=()
-for group in common avx2 avx512; do
-  isa=""
-  [[ $group == avx2 ]] && isa="-mavx2 -mfma"
-  [[ $group == avx512 ]] && isa="-mavx512f -mavx512vl -mavx512bw -mavx512dq -mavx2 -mfma"
-  while IFS= read -r src; do
-    [[ -n "$src" ]] || continue
-    obj="$OUT/$(echo "$src" | tr / _).o"
-    objs+=("$obj")
-    cmds+=("$CXX ${FLAGS[*]} $isa -c $src -o $obj")
-  done < <(node scripts/native-sources.js "$group")
-done
+while IFS=$'\t' read -r src isa; do
+  obj="$OUT/$(echo "$src" | tr / _).o"
+  objs+=("$obj")
+  cmds+=("$CXX ${FLAGS[*]} $isa -c $src -o $obj")
+done < <(node scripts/native-sources.js --units)
 echo "--- building the addon with ASan+UBSan into $OUT"
 printf '%s\0' "${cmds[@]}" | xargs -0 -P 2 -I{} sh -c '{}'
 "$CXX" -shared "${SAN[@]}" -pthread "${objs[@]}" -o "$OUT/cellstate.node"

@@ -15,6 +15,8 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { getBackend } = require('../dist/backend/index.js');
 const { loadNative } = require('../dist/backend/native.js');
 const hasNative = availableBackends().includes('native');
+// The one ISA table (tiers per architecture, levels, flags) that the builds read too.
+const isaTable = require('../native/isa.json');
 
 function runNode(code, env) {
   const r = spawnSync(process.execPath, ['-e', code], { cwd: root, env: { ...process.env, ...env }, encoding: 'utf8' });
@@ -29,7 +31,7 @@ describe('native backend: loading', function () {
     } else if (!hasNative) {
       expect(loadNative().causes.length).to.be.at.least(1);
     } else {
-      expect(backend('native').isa).to.be.oneOf(['scalar', 'avx2', 'avx512', 'neon']);
+      expect(backend('native').isa).to.be.oneOf(Object.keys(isaTable.isas));
     }
   });
   it('CELLSTATE_BACKEND=native with no loadable addon throws one error listing the causes', function () {
@@ -48,15 +50,19 @@ describe('native backend: loading', function () {
     expect(runNode("console.log(require('./dist').backend().name)", { CELLSTATE_BACKEND: 'ts' }).out.trim()).to.equal('ts');
     expect(runNode("require('./dist').backend()", { CELLSTATE_BACKEND: 'gpu' }).err).to.contain("CELLSTATE_BACKEND: expected 'ts' or 'native'");
   });
-  it('CELLSTATE_MAX_ISA caps the kernel tier', function () {
+  it('CELLSTATE_MAX_ISA caps the kernel tier at every level of native/isa.json, which the C++ tiers match', function () {
     if (!hasNative) return expect(hasNative).to.equal(false);
-    // A cap is a level, the same on either kind of CPU: scalar 0, neon and avx2 1, avx512 2.
-    const level = { scalar: 0, neon: 1, avx2: 1, avx512: 2 };
+    // A cap is a level, the same on either kind of CPU (x86-64 avx2 and AArch64 neon are both 1).
+    const level = Object.fromEntries(Object.entries(isaTable.isas).map(([isa, row]) => [isa, row.level]));
+    const tiers = Object.values(isaTable.arches).find((a) => a.aliases.includes(process.arch))?.tiers ?? ['scalar'];
     const detected = loadNative().addon.info().detectedIsa;
-    for (const cap of ['scalar', 'neon', 'avx2', 'avx512']) {
-      const isa = runNode("console.log(require('./dist').backend('native').isa)", { CELLSTATE_MAX_ISA: cap }).out.trim();
-      const want = level[cap] >= level[detected] ? detected : level[cap] === 0 ? 'scalar' : 'avx2'; // only x86-64 has a level above 1
-      expect(isa, `CELLSTATE_MAX_ISA=${cap} on ${detected}`).to.equal(want);
+    expect(tiers, `native/isa.json's tiers for ${process.arch}`).to.include(detected);
+    for (const cap of Object.keys(level)) {
+      const info = JSON.parse(runNode("console.log(JSON.stringify(require('./dist/backend/native.js').loadNative().addon.info()))", { CELLSTATE_MAX_ISA: cap }).out);
+      // the highest tier of this architecture at or below both the cap and the CPU
+      const want = tiers.filter((t) => level[t] <= Math.min(level[cap], level[detected])).at(-1);
+      expect(info.warning, `CELLSTATE_MAX_ISA=${cap}: the C++ side knows every ISA of the table`).to.equal('');
+      expect(info.isa, `CELLSTATE_MAX_ISA=${cap} on ${detected}`).to.equal(want);
     }
   });
 });

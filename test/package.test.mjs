@@ -46,13 +46,13 @@ describe('the npm package', function () {
   });
 
   it('ships every source binding.gyp compiles, and the install hook', function () {
-    for (const group of ['common', 'avx2', 'avx512', 'neon']) {
+    for (const group of ['common', ...Object.keys(JSON.parse(fs.readFileSync(path.join(root, 'native', 'isa.json'), 'utf8')).isas)]) {
       const list = execFileSync(process.execPath, ['scripts/native-sources.js', group], { cwd: root, encoding: 'utf8' }).split('\n').filter(Boolean);
       for (const f of list) expect(files.has(f), f).to.equal(true);
     }
     const headers = fs.readdirSync(path.join(root, 'native'), { recursive: true }).filter((f) => f.endsWith('.h') && !f.startsWith('tests'));
     for (const h of headers) expect(files.has(`native/${h}`), h).to.equal(true);
-    expect(files.has('binding.gyp') && files.has('scripts/install.js') && files.has('scripts/native-sources.js')).to.equal(true);
+    expect(files.has('binding.gyp') && files.has('scripts/install.js') && files.has('scripts/native-sources.js') && files.has('native/isa.json')).to.equal(true);
   });
 
   it('ships no tests, fuzzers, sanitizer, valgrind or soak scripts, CMake build, results or source maps', function () {

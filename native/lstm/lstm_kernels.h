@@ -1,6 +1,7 @@
-// lstm_kernels.h - the LSTM entries of the dispatch table (one implementation per ISA file:
-// lstm_postgemm_{scalar,avx2,avx512}.cc). Declarations only: no inline code, so nothing compiled
-// with AVX-512 flags can leak into a scalar caller.
+// lstm_kernels.h - the LSTM entries of the dispatch table: lstm_postgemm_scalar.cc (the std::exp /
+// std::tanh reference) and, for every SIMD tier, lstm_postgemm_<isa>.cc, an instance of the one
+// template simd/lstm_postgemm.h. Declarations only: no inline code, so nothing compiled with
+// AVX-512 flags can leak into a scalar caller.
 #pragma once
 
 #include <cstdint>

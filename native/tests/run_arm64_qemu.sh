@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # run_arm64_qemu.sh - the C++ GEMM + thread-pool test and the fuzz harness for AArch64, cross-
 # compiled with Debian's g++-aarch64-linux-gnu and run under qemu-user, at the neon and scalar
-# tiers (CELLSTATE_MAX_ISA), plus an invalid cap (must warn and fall back to detection). Sources
-# as the addon builds them on arm64 (scripts/native-sources.js common + neon; NEON needs no
-# flag), all built with UBSan (fatal). The fuzz harness is its seeded standalone driver; ASan and TSan
+# tiers (CELLSTATE_MAX_ISA), plus an invalid cap (must warn and fall back to detection). Sources,
+# per-file flags and tiers as the addon builds them on arm64 (the one ISA table, native/isa.json,
+# through scripts/native-sources.js --units/--tiers arm64; NEON needs no flag), all built with UBSan (fatal). The fuzz harness is its seeded standalone driver; ASan and TSan
 # do not run under qemu-user, so those stay on the x86-64 runs (run_fuzz.sh, run_gemm_test.sh).
 # Outputs go to $OUT (default /tmp/cellstate-arm64), never into the repository.
 #   native/tests/run_arm64_qemu.sh [FUZZ_SECONDS_PER_TIER=15]
@@ -18,17 +18,20 @@ export QEMU_LD_PREFIX="${QEMU_LD_PREFIX:-/usr/aarch64-linux-gnu}"
 QEMU="${QEMU:-qemu-aarch64}"
 mkdir -p "$OUT"
 
-LIB=()
-while IFS= read -r f; do LIB+=("${f#native/}"); done < <(cd "$NATIVE/.." && for g in common neon; do node scripts/native-sources.js "$g"; done | grep -v '^native/addon.cc$' | grep -v '_napi.cc$' | grep -v '/compat/' | grep .)
+LIB=() LIB_FLAGS=()  # LIB[i] is compiled with LIB_FLAGS[i]
+while IFS=$'\t' read -r f flags; do LIB+=("${f#native/}"); LIB_FLAGS+=("$flags"); done < <(
+  cd "$NATIVE/.." && node scripts/native-sources.js --units arm64 | grep -v '^native/addon.cc' | grep -v '_napi.cc' | grep -v '/compat/')
+TIERS=($(cd "$NATIVE/.." && node scripts/native-sources.js --tiers arm64))
 
 # One set of library objects (-O2, UBSan fatal) serves both programs; each main is compiled apart.
 FLAGS=(-std=c++17 -Wall -Wextra -Werror -pthread -fvisibility=hidden -O2 -g -fsanitize=undefined -fno-sanitize-recover=all)
 echo "--- building the library for aarch64 (${FLAGS[*]})"
 objs=() cmds=()
-for src in "${LIB[@]}"; do
+for i in "${!LIB[@]}"; do
+  src="${LIB[$i]}"
   obj="$OUT/$(echo "$src" | tr / _).o"
   objs+=("$obj")
-  cmds+=("$CXX ${FLAGS[*]} -c $NATIVE/$src -o $obj")
+  cmds+=("$CXX ${FLAGS[*]} ${LIB_FLAGS[$i]} -c $NATIVE/$src -o $obj")
 done
 cmds+=("$CXX ${FLAGS[*]} -c $NATIVE/tests/gemm_test.cc -o $OUT/gemm_test.o")
 cmds+=("$CXX ${FLAGS[*]} -DCELLSTATE_FUZZ_STANDALONE -c $NATIVE/tests/fuzz_cell.cc -o $OUT/fuzz_cell.o")
@@ -43,12 +46,12 @@ run() {  # run LABEL ISA BINARY ARGS...
   if ! CELLSTATE_MAX_ISA="$isa" "$QEMU" "$@"; then echo "=== $label: FAILED"; status=1; fi
 }
 
-for isa in neon scalar; do run "gemm_test" "$isa" "$OUT/gemm_test" --quick --no-perf; done
+for isa in "${TIERS[@]}"; do run "gemm_test" "$isa" "$OUT/gemm_test" --quick --no-perf; done
 run "gemm_test bad env" "bogus" "$OUT/gemm_test" --quick --no-perf
 if [[ "${ARM64_PERF:-0}" == 1 ]]; then  # emulated timings: indicative of instruction counts only
-  for isa in neon scalar; do run "gemm_test perf" "$isa" "$OUT/gemm_test" --quick; done
+  for isa in "${TIERS[@]}"; do run "gemm_test perf" "$isa" "$OUT/gemm_test" --quick; done
 fi
-for isa in neon scalar; do run "fuzz_cell ${FUZZ_S}s" "$isa" "$OUT/fuzz_cell" "$FUZZ_S" "$RANDOM"; done
+for isa in "${TIERS[@]}"; do run "fuzz_cell ${FUZZ_S}s" "$isa" "$OUT/fuzz_cell" "$FUZZ_S" "$RANDOM"; done
 
 if [[ $status -eq 0 ]]; then echo "ARM64 (QEMU) TESTS PASSED"; else echo "ARM64 (QEMU) TESTS FAILED"; fi
 exit $status

@@ -9,8 +9,9 @@
 # persists in $OUT/corpus (rerun to continue); crashes are written to $OUT/crash-* with the input
 # that reproduces them (./fuzz_cell $OUT/crash-...). Without clang it falls back to g++ and the
 # harness's own seeded driver (CELLSTATE_FUZZ_STANDALONE; FUZZ_MODE=standalone forces it). Per-file ISA flags exactly as the addon
-# (only *_avx2.cc / *_avx512.cc get -m flags). Outputs go to $OUT (default /tmp/cellstate-fuzz),
-# never into the repository. Compiles with at most 2 jobs.
+# (only the per-ISA files get -m flags). Outputs go to $OUT (default /tmp/cellstate-fuzz),
+# never into the repository. Compiles with at most 2 jobs. Sources, per-file flags and tiers come from
+# the one ISA table (native/isa.json, through scripts/native-sources.js --units / --tiers).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -27,34 +28,29 @@ else
 fi
 BASE=(-std=c++17 -O1 -g -fno-omit-frame-pointer -pthread -fno-sanitize-recover=all "${FUZZ_FLAGS[@]}")
 
-SRCS=(tests/fuzz_cell.cc)
-while IFS= read -r f; do SRCS+=("${f#native/}"); done < <(cd "$NATIVE/.." && for g in common avx2 avx512; do node scripts/native-sources.js "$g"; done | grep -v '^native/addon.cc$' | grep -v '_napi.cc$' | grep .)
-
-# The -m flags of one source file: only *_avx2.cc / *_avx512.cc get any.
-isa_flags() {
-  case "$1" in
-    *_avx512.cc) echo "-mavx512f -mavx512vl -mavx512bw -mavx512dq -mavx2 -mfma" ;;
-    *_avx2.cc) echo "-mavx2 -mfma" ;;
-  esac
-}
+# SRCS[i] is compiled with ISA_FLAGS[i] (this machine's tiers; only the per-ISA files have any).
+SRCS=(tests/fuzz_cell.cc) ISA_FLAGS=("")
+while IFS=$'\t' read -r f flags; do SRCS+=("${f#native/}"); ISA_FLAGS+=("$flags"); done < <(
+  cd "$NATIVE/.." && node scripts/native-sources.js --units | grep -v '^native/addon.cc' | grep -v '_napi.cc')
+TIERS=($(cd "$NATIVE/.." && node scripts/native-sources.js --tiers))
 
 echo "--- building fuzz_cell ($MODE, $CXX)"
 objs=() cmds=()
-for src in "${SRCS[@]}"; do
-  isa=($(isa_flags "$src"))
+for i in "${!SRCS[@]}"; do
+  src="${SRCS[$i]}"
   obj="$OUT/$(echo "$src" | tr / _).o"
   objs+=("$obj")
   # fuzz_cell.cc alone gets the fuzzer instrumentation; libraries only the sanitizers.
   flags=("${BASE[@]}")
   [[ "$src" != tests/fuzz_cell.cc && $MODE == libfuzzer ]] && flags=(-std=c++17 -O1 -g -fno-omit-frame-pointer -pthread -fno-sanitize-recover=all -fsanitize=fuzzer-no-link,address,undefined)
-  cmds+=("$CXX ${flags[*]} ${isa[*]:-} -c $NATIVE/$src -o $obj")
+  cmds+=("$CXX ${flags[*]} ${ISA_FLAGS[$i]} -c $NATIVE/$src -o $obj")
 done
 printf '%s\0' "${cmds[@]}" | xargs -0 -P 2 -I{} sh -c '{}'
 "$CXX" "${BASE[@]}" "${objs[@]}" -o "$OUT/fuzz_cell"
 
 export ASAN_OPTIONS="abort_on_error=1:detect_leaks=1" UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 status=0
-for isa in scalar avx2 avx512; do
+for isa in "${TIERS[@]}"; do
   echo "=== fuzz_cell, CELLSTATE_MAX_ISA=$isa, ${SECONDS_PER_TIER}s"
   if [[ $MODE == libfuzzer ]]; then
     CELLSTATE_MAX_ISA=$isa "$OUT/fuzz_cell" -max_total_time="$SECONDS_PER_TIER" -max_len=128 -print_final_stats=1 \
@@ -72,10 +68,11 @@ echo "--- building fuzz_cell (ThreadSanitizer, standalone)"
 mkdir -p "$OUT/tsan"
 TSAN=(-std=c++17 -O1 -g -pthread -fsanitize=thread -DCELLSTATE_FUZZ_STANDALONE)
 objs=() cmds=()
-for src in "${SRCS[@]}"; do
+for i in "${!SRCS[@]}"; do
+  src="${SRCS[$i]}"
   obj="$OUT/tsan/$(echo "$src" | tr / _).o"
   objs+=("$obj")
-  cmds+=("${CXX_TSAN:-g++} ${TSAN[*]} $(isa_flags "$src") -c $NATIVE/$src -o $obj")
+  cmds+=("${CXX_TSAN:-g++} ${TSAN[*]} ${ISA_FLAGS[$i]} -c $NATIVE/$src -o $obj")
 done
 printf '%s\0' "${cmds[@]}" | xargs -0 -P 2 -I{} sh -c '{}'
 "${CXX_TSAN:-g++}" "${TSAN[@]}" "${objs[@]}" -o "$OUT/tsan/fuzz_cell"

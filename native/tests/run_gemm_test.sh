@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # run_gemm_test.sh - builds native/tests/gemm_test.cc and runs it per ISA tier.
 #
-# Per-file ISA flags exactly as the production build must use them: only the
-# *_avx2.cc / *_avx512.cc kernel files get -m flags, everything else
-# (including *_scalar.cc) is compiled for the baseline ISA. Runs the test with CELLSTATE_MAX_ISA=scalar,
-# avx2, avx512 (tiers the CPU lacks are capped by detection and reported),
+# Per-file ISA flags exactly as the production build must use them (the one ISA table,
+# native/isa.json, through scripts/native-sources.js --units): only the per-ISA kernel files get
+# -m flags, everything else (including *_scalar.cc) is compiled for the baseline ISA. Runs the test
+# at every tier of this architecture (--tiers; tiers the CPU lacks are capped by detection and reported),
 # once with an invalid value (must warn and fall back to detection), then a
 # -fsanitize=address,undefined build (--quick, all tiers), a -fsanitize=thread
 # build and a build whose scratch allocation always fails (fallback path). Outputs go to $OUT
@@ -21,14 +21,15 @@ PERF_ARG=""
 mkdir -p "$OUT"
 
 BASE_FLAGS=(-std=c++17 -Wall -Wextra -Werror -pthread -fvisibility=hidden)
-AVX2_FLAGS=(-mavx2 -mfma)
-AVX512_FLAGS=(-mavx512f -mavx512vl -mavx512bw -mavx512dq -mavx2 -mfma)
+TIERS=($(cd "$NATIVE/.." && node scripts/native-sources.js --tiers))
 # The dispatch table links every kernel family's per-ISA files, so all
-# native/**/*_{scalar,avx2,avx512}.cc are built (flags chosen by suffix), plus
-# the GEMM core and the test itself.
+# native/**/*_<tier>.cc of this machine's tiers are built, plus the GEMM core and the test itself.
+# SRCS[i] is compiled with ISA_FLAGS[i].
 SRCS=(cpu/cpu_features.cc cpu/dispatch.cc threadpool.cc gemm/pack.cc gemm/gemm.cc util/scratch.cc tests/gemm_test.cc)
-while IFS= read -r f; do SRCS+=("${f#"$NATIVE"/}"); done < <(
-  find "$NATIVE" -path "$NATIVE/tests" -prune -o -type f \( -name '*_scalar.cc' -o -name '*_avx2.cc' -o -name '*_avx512.cc' \) -print | sort)
+ISA_FLAGS=("" "" "" "" "" "" "")
+per_isa="_($(IFS='|'; echo "${TIERS[*]}"))\.cc\b"
+while IFS=$'\t' read -r f flags; do SRCS+=("${f#native/}"); ISA_FLAGS+=("$flags"); done < <(
+  cd "$NATIVE/.." && node scripts/native-sources.js --units | grep -E "$per_isa")
 
 # build NAME "extra flags..."  -> $OUT/NAME/gemm_test (objects compiled in parallel)
 build() {
@@ -36,13 +37,10 @@ build() {
   local dir="$OUT/$name"
   mkdir -p "$dir"
   local objs=() pids=()
-  for src in "${SRCS[@]}"; do
+  for i in "${!SRCS[@]}"; do
+    local src="${SRCS[$i]}"
     local obj="$dir/$(echo "$src" | tr / _).o"
-    local isa=()
-    case "$src" in
-      *_avx512.cc) isa=("${AVX512_FLAGS[@]}") ;;
-      *_avx2.cc) isa=("${AVX2_FLAGS[@]}") ;;
-    esac
+    local isa=(${ISA_FLAGS[$i]})
     "$CXX" "${BASE_FLAGS[@]}" "$@" "${isa[@]}" -c "$NATIVE/$src" -o "$obj" &
     pids+=($!)
     objs+=("$obj")
@@ -63,14 +61,14 @@ run() {  # run LABEL ENV_VALUE BINARY ARGS...
 
 echo "--- building release (-O3)"
 build release -O3
-for isa in scalar avx2 avx512; do
+for isa in "${TIERS[@]}"; do
   run "release" "$isa" "$OUT/release/gemm_test" $PERF_ARG
 done
 run "release bad env" "bogus" "$OUT/release/gemm_test" --no-perf
 
 echo "--- building asan+ubsan (-O1)"
 build asan -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
-for isa in scalar avx2 avx512; do
+for isa in "${TIERS[@]}"; do
   run "asan+ubsan" "$isa" "$OUT/asan/gemm_test" --quick --no-perf
 done
 
@@ -80,7 +78,7 @@ run "tsan" "scalar" "$OUT/tsan/gemm_test" --quick --no-perf  # scalar: TSan does
 
 echo "--- building scratch-failure fallback (-O2)"
 build fallback -O2 -DCELLSTATE_TEST_FORCE_SCRATCH_FAILURE
-run "fallback" "avx512" "$OUT/fallback/gemm_test" --quick --no-perf
+run "fallback" "${TIERS[-1]}" "$OUT/fallback/gemm_test" --quick --no-perf
 
 if [[ $status -eq 0 ]]; then echo "ALL GEMM TESTS PASSED"; else echo "SOME GEMM TESTS FAILED"; fi
 exit $status

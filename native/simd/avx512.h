@@ -1,0 +1,79 @@
+// simd/avx512.h - the AVX-512 (F, VL, BW, DQ) vocabulary (16 floats per zmm) that the shared
+// kernels in native/simd/ are written against. Include only from *_avx512.cc files (compiled with
+// the flags native/isa.json gives avx512).
+//
+// Masks are opmask registers: lanes outside the mask are neither read (they load as 0) nor written.
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "common.h"
+
+// GCC 12's own avx512fintrin.h trips -Wmaybe-uninitialized (its _mm512_undefined_ps idiom).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+namespace cellstate {
+namespace {
+
+struct SimdAvx512 {
+  using V = __m512;
+  using A = __m512;
+  using Mask = __mmask16;
+  static constexpr int kVw = 16;
+
+  static CS_ALWAYS_INLINE V zero() { return _mm512_setzero_ps(); }
+  static CS_ALWAYS_INLINE V set1(float x) { return _mm512_set1_ps(x); }
+  static CS_ALWAYS_INLINE V load(const float* p) { return _mm512_load_ps(p); }  // 64-byte aligned
+  static CS_ALWAYS_INLINE V loadu(const float* p) { return _mm512_loadu_ps(p); }
+  static CS_ALWAYS_INLINE void store(float* p, V x) { _mm512_store_ps(p, x); }  // 64-byte aligned
+  static CS_ALWAYS_INLINE void storeu(float* p, V x) { _mm512_storeu_ps(p, x); }
+  static CS_ALWAYS_INLINE V add(V a, V b) { return _mm512_add_ps(a, b); }
+  static CS_ALWAYS_INLINE V sub(V a, V b) { return _mm512_sub_ps(a, b); }
+  static CS_ALWAYS_INLINE V mul(V a, V b) { return _mm512_mul_ps(a, b); }
+  static CS_ALWAYS_INLINE V div(V a, V b) { return _mm512_div_ps(a, b); }
+  static CS_ALWAYS_INLINE V min(V a, V b) { return _mm512_min_ps(a, b); }
+  static CS_ALWAYS_INLINE V max(V a, V b) { return _mm512_max_ps(a, b); }
+  static CS_ALWAYS_INLINE V neg(V a) { return _mm512_sub_ps(_mm512_setzero_ps(), a); }
+  static CS_ALWAYS_INLINE V fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }    // a*b + c, one rounding
+  static CS_ALWAYS_INLINE V fnmadd(V a, V b, V c) { return _mm512_fnmadd_ps(a, b, c); }  // c - a*b, one rounding
+  static CS_ALWAYS_INLINE V round(V a) { return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  static CS_ALWAYS_INLINE V scale2(V p, V n) { return _mm512_scalef_ps(p, n); }  // p * 2^n
+  static CS_ALWAYS_INLINE V abs(V a) { return _mm512_abs_ps(a); }
+  static CS_ALWAYS_INLINE V with_sign_of(V b, V s) {  // b (>= 0) with the sign of s
+    return _mm512_castsi512_ps(_mm512_or_si512(
+        _mm512_castps_si512(b), _mm512_and_si512(_mm512_castps_si512(s), _mm512_set1_epi32(INT32_MIN))));
+  }
+  static CS_ALWAYS_INLINE V select_lt(V a, V b, V t, V f) {  // a < b ? t : f
+    const __mmask16 lt = _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ);
+    return _mm512_mask_blend_ps(lt, f, t);
+  }
+
+  static CS_ALWAYS_INLINE A bcast(const float* p) { return _mm512_set1_ps(*p); }
+  static CS_ALWAYS_INLINE V fma_a(A a, V b, V acc) { return _mm512_fmadd_ps(a, b, acc); }
+
+  static CS_ALWAYS_INLINE Mask mask_first(int64_t n) {
+    return n >= kVw ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << n) - 1);
+  }
+  static CS_ALWAYS_INLINE Mask mask_part(int n) { return static_cast<__mmask16>((1u << n) - 1); }
+  static CS_ALWAYS_INLINE V load_mask(const float* p, Mask k) { return _mm512_maskz_loadu_ps(k, p); }
+  static CS_ALWAYS_INLINE void store_mask(float* p, Mask k, V x) { _mm512_mask_storeu_ps(p, k, x); }
+  // GEMM edge tiles: every vector goes through its own mask (opmasks cost nothing extra);
+  // edge_masks(n, mask): mask[v] selects columns [16v, 16v+16) that are < n.
+  using EdgeMaskArg = const Mask*;
+  static constexpr bool kMaskEveryEdgeVector = true;
+  static CS_ALWAYS_INLINE void edge_masks(int64_t n, Mask (&mask)[4]) {
+    for (int v = 0; v < 4; ++v) {
+      const int64_t cnt = n - v * kVw;  // valid columns in vector v
+      mask[v] = cnt >= kVw ? static_cast<__mmask16>(0xFFFF)
+                : cnt <= 0 ? static_cast<__mmask16>(0)
+                           : static_cast<__mmask16>((1u << cnt) - 1u);
+    }
+  }
+};
+
+}  // namespace
+}  // namespace cellstate

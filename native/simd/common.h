@@ -1,0 +1,42 @@
+// simd/common.h - what every SIMD file shares: forced inlining, loop unrolling, and the
+// compile-time switch the kernels use to turn a run-time count into a template argument.
+//
+// Everything in native/simd/ is in an anonymous namespace: each per-ISA translation unit (compiled
+// with its own -m flags) gets its own copy, so the linker can never hand AVX-512 code to a scalar
+// caller (COMDAT folding). Include these headers only from *_<isa>.cc files.
+#pragma once
+
+#include <cstdint>
+
+#if defined(_MSC_VER) && !defined(__clang__)
+#define CS_ALWAYS_INLINE __forceinline
+#define CS_UNROLL
+#else
+#define CS_ALWAYS_INLINE inline __attribute__((always_inline))
+#define CS_PRAGMA(x) _Pragma(#x)
+#define CS_UNROLL CS_PRAGMA(GCC unroll 8)
+#endif
+
+namespace cellstate {
+namespace {
+
+// Op::template run<N>(args...) for the N == n in 1..MAX; nothing for any other n. One switch, so
+// an edge tile with m rows (or nv vectors) runs code compiled for exactly that count.
+template <int MAX, class Op, class... Args>
+CS_ALWAYS_INLINE void switch_n(int64_t n, Args... args) {
+  static_assert(MAX >= 1 && MAX <= 8, "switch_n: 1 <= MAX <= 8");
+  switch (n) {
+    case 1: Op::template run<1>(args...); break;
+    case 2: if constexpr (MAX >= 2) Op::template run<2>(args...); break;
+    case 3: if constexpr (MAX >= 3) Op::template run<3>(args...); break;
+    case 4: if constexpr (MAX >= 4) Op::template run<4>(args...); break;
+    case 5: if constexpr (MAX >= 5) Op::template run<5>(args...); break;
+    case 6: if constexpr (MAX >= 6) Op::template run<6>(args...); break;
+    case 7: if constexpr (MAX >= 7) Op::template run<7>(args...); break;
+    case 8: if constexpr (MAX >= 8) Op::template run<8>(args...); break;
+    default: break;
+  }
+}
+
+}  // namespace
+}  // namespace cellstate
