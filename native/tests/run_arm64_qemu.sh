@@ -19,7 +19,7 @@ QEMU="${QEMU:-qemu-aarch64}"
 mkdir -p "$OUT"
 
 LIB=()
-while IFS= read -r f; do LIB+=("${f#native/}"); done < <(cd "$NATIVE/.." && for g in common neon; do node scripts/native-sources.js "$g"; done | grep -v '^native/addon.cc$' | grep -v '_napi.cc$' | grep -v '/compat/' | grep .)
+while IFS= read -r f; do LIB+=("${f#native/}"); done < <(cd "$NATIVE/.." && for g in common neon; do node scripts/native-sources.js "$g"; done | grep -v '^native/napi/' | grep -v '_napi.cc$' | grep -v '/compat/' | grep .)
 
 # One set of library objects (-O2, UBSan fatal) serves both programs; each main is compiled apart.
 FLAGS=(-std=c++17 -Wall -Wextra -Werror -pthread -fvisibility=hidden -O2 -g -fsanitize=undefined -fno-sanitize-recover=all)

@@ -28,7 +28,7 @@ fi
 BASE=(-std=c++17 -O1 -g -fno-omit-frame-pointer -pthread -fno-sanitize-recover=all "${FUZZ_FLAGS[@]}")
 
 SRCS=(tests/fuzz_cell.cc)
-while IFS= read -r f; do SRCS+=("${f#native/}"); done < <(cd "$NATIVE/.." && for g in common avx2 avx512; do node scripts/native-sources.js "$g"; done | grep -v '^native/addon.cc$' | grep -v '_napi.cc$' | grep .)
+while IFS= read -r f; do SRCS+=("${f#native/}"); done < <(cd "$NATIVE/.." && for g in common avx2 avx512; do node scripts/native-sources.js "$g"; done | grep -v '^native/napi/' | grep -v '_napi.cc$' | grep .)
 
 # The -m flags of one source file: only *_avx2.cc / *_avx512.cc get any.
 isa_flags() {
