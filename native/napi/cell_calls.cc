@@ -97,7 +97,8 @@ struct ForwardCall {
     if (!lstm && io.c0) a.type_error(F::c0_, "null (this cell has none)");
     io.hN = a.f32(F::hN_, BP);
     io.cN = a.f32_when(F::cN_, lstm, BH);
-    io.cache = a.is_null(F::cache_) ? a.f32_opt(F::cache_, 0) : a.f32_opt(F::cache_, cache_floats_checked(a, c, s.seq.T, s.seq.B));
+    // The cache's size is checked (and its overflow) only when there is one: an inference call.
+    io.cache = a.f32_opt(F::cache_, a.is_null(F::cache_) ? 0 : cache_floats_checked(a, c, s.seq.T, s.seq.B));
     a.finish();
   }
   void run(ThreadPool* pool) const { cell_forward(*w, s.seq, io, pool); }
@@ -176,8 +177,8 @@ void check_count(const Napi::CallbackInfo& info, const char* fn, size_t want) {
 template <typename Call>
 class CallWorker : public Napi::AsyncWorker {
  public:
-  CallWorker(const Napi::CallbackInfo& info, const char* fn)
-      : Napi::AsyncWorker(info.Env(), "cellstate"), call_(info, fn), deferred_(Napi::Promise::Deferred::New(info.Env())) {
+  CallWorker(const Napi::CallbackInfo& info, Call call)
+      : Napi::AsyncWorker(info.Env(), "cellstate"), call_(std::move(call)), deferred_(Napi::Promise::Deferred::New(info.Env())) {
     for (size_t i = 0; i < info.Length(); ++i) {  // typed arrays and the weights External
       if (info[i].IsObject() || info[i].IsExternal()) refs_.push_back(Napi::Reference<Napi::Value>::New(info[i], 1));
     }
@@ -218,7 +219,8 @@ Napi::Value sync_call(const Napi::CallbackInfo& info, const char* fn) {
 template <typename Call>
 Napi::Value async_call(const Napi::CallbackInfo& info, const char* fn) {
   check_count(info, fn, Call::args());
-  auto* worker = new CallWorker<Call>(info, fn);
+  Call call(info, fn);  // every check before a worker exists (moved: SeqDesc points into SeqArgs::lengths)
+  auto* worker = new CallWorker<Call>(info, std::move(call));
   Napi::Promise p = worker->promise();
   worker->Queue();
   return p;
