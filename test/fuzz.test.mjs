@@ -7,7 +7,9 @@ import { availableBackends, Rng } from 'cellstate';
 import { fuzzApi } from './helpers/fuzz-api.mjs';
 
 const require = createRequire(import.meta.url);
-const { loadNative, KIND_CODE } = require('../dist/backend/native.js');
+const { loadNative } = require('../dist/backend/native.js');
+const schema = require('../dist/backend/schema.gen.js');
+const KIND_CODE = schema.CELL_KIND_CODE;
 const MS = Number(process.env.CELLSTATE_FUZZ_MS ?? 3000);
 const hasNative = availableBackends().includes('native');
 
@@ -22,19 +24,24 @@ describe('fuzzing', function () {
     expect(Object.keys(s.perTarget).length).to.be.above(15);
   });
 
-  (hasNative ? it : it.skip)('native addon: hostile raw arguments throw TypeError/RangeError, never crash', function () {
+  (hasNative ? it : it.skip)('native addon: hostile descriptors throw TypeError/RangeError, never crash', function () {
+    // Valid descriptors (scripts/addon-schema.js) encoded to the wire, then 1-3 hostile edits: a
+    // header field set to a hostile number, or any wire argument (the header itself included)
+    // replaced by a hostile value or a resized Float32Array; sometimes hostile lengths or a wrong
+    // argument count.
     const addon = loadNative().addon;
     const rng = new Rng(7);
     const int = (n) => Math.floor(rng.next() * n);
     const pick = (a) => a[int(a.length)];
     const f32 = (n) => new Float32Array(Math.max(0, n));
-    const nums = [0, 1, 2, 3, 4, 5, 7, -1, 2.5, NaN, Infinity, 2 ** 31, 2 ** 31 - 1, 2 ** 53, -0];
-    const arb = () => pick([null, undefined, true, 1, -1, 2 ** 40, NaN, f32(int(40)), new Float64Array(4), new Int32Array(2), {}, [], 'x', 3n,
+    const nums = [0, 1, 2, 3, 4, 5, 7, -1, 2.5, NaN, Infinity, -Infinity, 2 ** 31, 2 ** 31 - 1, 2 ** 32, 2 ** 53, 2 ** 63, -0, 1e308];
+    const arb = () => pick([null, undefined, true, 1, -1, 2 ** 40, NaN, f32(int(40)), new Float64Array(4), new Float64Array(20), new Int32Array(2), {}, [], 'x', 3n,
       (() => { const a = f32(8); structuredClone(a.buffer, { transfer: [a.buffer] }); return a; })(), new Float32Array(new SharedArrayBuffer(64))]);
     const prepare = (kind, I, H, P, flags, clip) => {
-      const G = (kind === 0 ? 4 : kind === 1 ? 3 : 1) * H, Hout = P || H;
-      return addon.cellPrepare(kind, I, H, P, flags, clip, f32(G * I), f32(G * Hout), f32(G), f32(G), P ? f32(P * H) : null,
-        flags & 1 ? f32(H) : null, flags & 1 ? f32(H) : null, flags & 1 ? f32(H) : null);
+      const G = schema.CELL_GATES[schema.SCHEMA.cellKinds[kind].name] * H, Hout = P || H;
+      const peep = flags & schema.CELL_FLAG.peephole;
+      return addon.cellPrepare(...schema.encodeCellPrepare({ kind, I, H, P, flags, clip, weightIh: f32(G * I), weightHh: f32(G * Hout), biasIh: f32(G), biasHh: f32(G),
+        weightHr: P ? f32(P * H) : null, peepholeI: peep ? f32(H) : null, peepholeF: peep ? f32(H) : null, peepholeO: peep ? f32(H) : null }, new Float64Array(schema.CELL_PREPARE_HEADER)));
     };
     let tried = 0, ok = 0;
     const deadline = Date.now() + MS;
@@ -42,19 +49,28 @@ describe('fuzzing', function () {
       const kind = int(4), I = 1 + int(5), H = 2 + int(6), P = kind === 0 && rng.next() < 0.3 ? 1 + int(H - 1) : 0;
       const flags = kind === 0 ? int(8) : int(8) & 4, clip = rng.next() < 0.3 ? 1 : 0;
       const w = prepare(kind, I, H, P, flags, clip);
-      const T = 1 + int(5), B = 1 + int(4), N = T * B, Hout = P || H, G = (kind === 0 ? 4 : kind === 1 ? 3 : 1) * H;
-      const lstm = kind === 0;
-      const cacheN = addon.cellCacheSize(w, T, B);
-      const fwd = [w, T, B, B, 1, rng.next() < 0.5, null, f32(N * I), 0, I, f32(N * Hout), 0, Hout, null, null, f32(B * Hout), lstm ? f32(B * H) : null, f32(cacheN)];
-      const bwd = [w, T, B, B, 1, fwd[5], null, fwd[7], 0, I, fwd[17], f32(N * Hout), 0, Hout, null, null, f32(N * I), 0, I, f32(B * Hout), lstm ? f32(B * H) : null,
-        f32(G * I), f32(G * Hout), f32(G), f32(G), P ? f32(P * H) : null, flags & 1 && lstm ? f32(H) : null, flags & 1 && lstm ? f32(H) : null, flags & 1 && lstm ? f32(H) : null];
+      const T = 1 + int(5), B = 1 + int(4), N = T * B, Hout = P || H, G = schema.CELL_GATES[schema.SCHEMA.cellKinds[kind].name] * H;
+      const lstm = kind === KIND_CODE.lstm, peep = lstm && (flags & 1);
+      const cacheN = addon.cellCacheSize(...schema.encodeCellCacheSize({ w, T, B }, new Float64Array(2)));
+      const seq = { w, T, B, rowT: B, rowB: 1, reverse: rng.next() < 0.5, lengths: null };
+      const x = f32(N * I), cache = f32(cacheN);
+      const fwd = schema.encodeCellForward({ ...seq, x, xOffset: 0, ldx: I, y: f32(N * Hout), yOffset: 0, ldy: Hout, h0: null, c0: null,
+        hN: f32(B * Hout), cN: lstm ? f32(B * H) : null, cache }, new Float64Array(schema.CELL_FORWARD_HEADER));
+      const bwd = schema.encodeCellBackward({ ...seq, x, xOffset: 0, ldx: I, cache, dy: f32(N * Hout), dyOffset: 0, lddy: Hout, dhN: null, dcN: null,
+        dx: f32(N * I), dxOffset: 0, lddx: I, dh0: f32(B * Hout), dc0: lstm ? f32(B * H) : null, dWeightIh: f32(G * I), dWeightHh: f32(G * Hout),
+        dBiasIh: f32(G), dBiasHh: f32(G), dWeightHr: P ? f32(P * H) : null, dPeepholeI: peep ? f32(H) : null, dPeepholeF: peep ? f32(H) : null,
+        dPeepholeO: peep ? f32(H) : null }, new Float64Array(schema.CELL_BACKWARD_HEADER));
       const [args, fn] = rng.next() < 0.5 ? [fwd, 'cellForward'] : [bwd, 'cellBackward'];
       const k = 1 + int(3);
       for (let j = 0; j < k; j++) {
-        const i = int(args.length);
-        args[i] = rng.next() < 0.5 ? pick(nums) : rng.next() < 0.5 ? f32(Math.max(0, (args[i]?.length ?? 4) + int(5) - 3)) : arb();
+        if (rng.next() < 0.5 && args[0] instanceof Float64Array && args[0].length > 0) {
+          args[0][int(args[0].length)] = pick(nums); // a header field
+        } else {
+          const i = int(args.length);
+          args[i] = rng.next() < 0.5 && args[i] instanceof Float32Array ? f32(args[i].length + int(5) - 3) : arb();
+        }
       }
-      if (rng.next() < 0.2) args[6] = Int32Array.from({ length: B }, () => pick([1, T, T + 1, 0, -1]));
+      if (rng.next() < 0.2) args[2] = Int32Array.from({ length: B }, () => pick([1, T, T + 1, 0, -1])); // lengths
       if (rng.next() < 0.1) args.length = int(args.length + 2);
       tried++;
       try {
@@ -72,12 +88,15 @@ describe('fuzzing', function () {
   (hasNative ? it : it.skip)('native addon: row layouts other than (B, 1) / (1, T) are refused (aliased rows)', function () {
     const addon = loadNative().addon;
     const f = (n) => new Float32Array(n);
-    const w = addon.cellPrepare(KIND_CODE.rnn_tanh, 2, 3, 0, 0, 0, f(6), f(9), null, null, null, null, null, null);
+    const w = addon.cellPrepare(...schema.encodeCellPrepare({ kind: KIND_CODE.rnn_tanh, I: 2, H: 3, P: 0, flags: 0, clip: 0, weightIh: f(6), weightHh: f(9),
+      biasIh: null, biasHh: null, weightHr: null, peepholeI: null, peepholeF: null, peepholeO: null }, new Float64Array(schema.CELL_PREPARE_HEADER)));
+    const forward = (T, B, rowT, rowB, x, y, hN) => addon.cellForward(...schema.encodeCellForward({ w, T, B, rowT, rowB, reverse: false, lengths: null,
+      x, xOffset: 0, ldx: 2, y, yOffset: 0, ldy: 3, h0: null, c0: null, hN, cN: null, cache: null }, new Float64Array(schema.CELL_FORWARD_HEADER)));
     // T*B = 2^30 rows mapped onto row 0: tiny buffers passed the old check.
-    expect(() => addon.cellForward(w, 2 ** 15, 2 ** 15, 0, 0, false, null, f(2), 0, 2, f(3), 0, 3, null, null, f(3 * 2 ** 15), null, null))
+    expect(() => forward(2 ** 15, 2 ** 15, 0, 0, f(2), f(3), f(3 * 2 ** 15)))
       .to.throw(RangeError, 'rowT/rowB map rows outside the T*B rows or onto each other: expected (B, 1) or (1, T)');
-    expect(() => addon.cellForward(w, 2, 2, 1, 1, false, null, f(8), 0, 2, f(12), 0, 3, null, null, f(6), null, null)).to.throw(RangeError, 'onto each other');
-    addon.cellForward(w, 2, 3, 1, 2, false, null, f(12), 0, 2, f(18), 0, 3, null, null, f(9), null, null); // batch-first
+    expect(() => forward(2, 2, 1, 1, f(8), f(12), f(6))).to.throw(RangeError, 'onto each other');
+    forward(2, 3, 1, 2, f(12), f(18), f(9)); // batch-first
   });
 });
 
@@ -91,14 +110,19 @@ describe('native training cache', function () {
     const rnd = (n) => Float32Array.from({ length: n }, () => rng.uniform(-1, 1));
     for (const [kind, G] of [[KIND_CODE.gru, 3], [KIND_CODE.lstm, 4], [KIND_CODE.rnn_tanh, 1]]) {
       const I = 3, H = 4, T = 5, B = 2, N = T * B, GH = G * H;
-      const w = addon.cellPrepare(kind, I, H, 0, kind === KIND_CODE.gru ? 0 : 0, 0.5, rnd(GH * I), rnd(GH * H), rnd(GH), rnd(GH), null, null, null, null);
+      const w = addon.cellPrepare(...schema.encodeCellPrepare({ kind, I, H, P: 0, flags: 0, clip: 0.5, weightIh: rnd(GH * I), weightHh: rnd(GH * H),
+        biasIh: rnd(GH), biasHh: rnd(GH), weightHr: null, peepholeI: null, peepholeF: null, peepholeO: null }, new Float64Array(schema.CELL_PREPARE_HEADER)));
       const x = rnd(N * I), dy = rnd(N * H), lengths = Int32Array.of(2, 5);
+      const seq = { w, T, B, rowT: B, rowB: 1, reverse: true, lengths };
       const run = (fillValue) => {
-        const cache = f(addon.cellCacheSize(w, T, B), fillValue);
+        const cache = f(addon.cellCacheSize(...schema.encodeCellCacheSize({ w, T, B }, new Float64Array(2))), fillValue);
         const lstm = kind === KIND_CODE.lstm;
-        addon.cellForward(w, T, B, B, 1, true, lengths, x, 0, I, f(N * H), 0, H, null, null, f(B * H), lstm ? f(B * H) : null, cache);
+        addon.cellForward(...schema.encodeCellForward({ ...seq, x, xOffset: 0, ldx: I, y: f(N * H), yOffset: 0, ldy: H, h0: null, c0: null,
+          hN: f(B * H), cN: lstm ? f(B * H) : null, cache }, new Float64Array(schema.CELL_FORWARD_HEADER)));
         const dWih = f(GH * I), dWhh = f(GH * H), dBih = f(GH), dBhh = f(GH);
-        addon.cellBackward(w, T, B, B, 1, true, lengths, x, 0, I, cache, dy, 0, H, null, null, f(N * I), 0, I, f(B * H), lstm ? f(B * H) : null, dWih, dWhh, dBih, dBhh, null, null, null, null);
+        addon.cellBackward(...schema.encodeCellBackward({ ...seq, x, xOffset: 0, ldx: I, cache, dy, dyOffset: 0, lddy: H, dhN: null, dcN: null,
+          dx: f(N * I), dxOffset: 0, lddx: I, dh0: f(B * H), dc0: lstm ? f(B * H) : null, dWeightIh: dWih, dWeightHh: dWhh, dBiasIh: dBih, dBiasHh: dBhh,
+          dWeightHr: null, dPeepholeI: null, dPeepholeF: null, dPeepholeO: null }, new Float64Array(schema.CELL_BACKWARD_HEADER)));
         return [...dWih, ...dWhh, ...dBih, ...dBhh];
       };
       const clean = run(0), dirty = run(NaN);

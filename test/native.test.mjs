@@ -14,6 +14,7 @@ const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { getBackend } = require('../dist/backend/index.js');
 const { loadNative } = require('../dist/backend/native.js');
+const schema = require('../dist/backend/schema.gen.js');
 const hasNative = availableBackends().includes('native');
 // The one ISA table (tiers per architecture, levels, flags) that the builds read too.
 const isaTable = require('../native/isa.json');
@@ -332,8 +333,9 @@ describe('native backend: loading', function () {
       for (let i = 0; i < 20; i++) be.prepare(params(2 + i)); // reuse the freed memory if it was freed
       await p;
       expect(a.y).to.deep.equal(b.y);
-      expect(() => be.forward(w, args(), false)).to.throw(TypeError, /^cellForward: argument 0: expected prepared cell weights that were not released/);
-      expect(() => addon().cellCacheSize(w.handle, 1, 1)).to.throw(TypeError, /not released/);
+      expect(() => be.forward(w, args(), false)).to.throw(TypeError, /^cellForward: w \(argument 1\): expected prepared cell weights that were not released/);
+      expect(() => be.forward(w, args(), true)).to.throw(TypeError, /^cellCacheSize: w \(argument 1\): expected prepared cell weights that were not released/);
+      expect(() => addon().cellCacheSize(...schema.encodeCellCacheSize({ w: w.handle, T: 1, B: 1 }, new Float64Array(2)))).to.throw(TypeError, /not released/);
     });
     it('the event loop keeps ticking while a long call runs', async function () {
       const rng = new Rng(6);
@@ -363,42 +365,55 @@ describe('native backend: loading', function () {
     const f = (n) => new Float32Array(n);
     const w = () => getBackend('native').prepare({ kind: 'lstm', inputSize: 2, hiddenSize: 3, projSize: 0, weightIh: f(24), weightHh: f(36),
       biasIh: null, biasHh: null, weightHr: null, peephole: null, inputForget: false, clip: null, linearBeforeReset: true }).handle;
-    // cellForward(w, T, B, rowT, rowB, reverse, lengths, x, xOff, ldx, y, yOff, ldy, h0, c0, hN, cN, cache)
+    // One descriptor per call (scripts/addon-schema.js), encoded as the library encodes it; a
+    // case overrides fields by name (a function: the raw wire arguments instead).
     const fwd = (over) => () => {
-      const a = [w(), 4, 2, 2, 1, false, null, f(16), 0, 2, f(24), 0, 3, null, null, f(6), f(6), null];
-      for (const [i, v] of Object.entries(over)) a[i] = typeof v === 'function' ? v() : v;
-      return addon().cellForward(...a);
+      const d = { w: w(), T: 4, B: 2, rowT: 2, rowB: 1, reverse: false, lengths: null, x: f(16), xOffset: 0, ldx: 2, y: f(24), yOffset: 0, ldy: 3,
+        h0: null, c0: null, hN: f(6), cN: f(6), cache: null, ...over };
+      return addon().cellForward(...schema.encodeCellForward(d, new Float64Array(schema.CELL_FORWARD_HEADER)));
     };
     const prep = (over) => () => {
-      const a = [0, 2, 3, 0, 0, 0, f(24), f(36), null, null, null, null, null, null];
-      for (const [i, v] of Object.entries(over)) a[i] = v;
-      return addon().cellPrepare(...a);
+      const d = { kind: 0, I: 2, H: 3, P: 0, flags: 0, clip: 0, weightIh: f(24), weightHh: f(36), biasIh: null, biasHh: null, weightHr: null,
+        peepholeI: null, peepholeF: null, peepholeO: null, ...over };
+      return addon().cellPrepare(...schema.encodeCellPrepare(d, new Float64Array(schema.CELL_PREPARE_HEADER)));
+    };
+    const wire = (edit) => () => {
+      const a = schema.encodeCellForward({ w: w(), T: 4, B: 2, rowT: 2, rowB: 1, reverse: false, lengths: null, x: f(16), xOffset: 0, ldx: 2, y: f(24),
+        yOffset: 0, ldy: 3, h0: null, c0: null, hN: f(6), cN: f(6), cache: null }, new Float64Array(schema.CELL_FORWARD_HEADER));
+      return addon().cellForward(...edit(a));
     };
     const cases = [
       ['a valid call', fwd({}), null],
-      ['x too short', fwd({ 7: f(15) }), [RangeError, 'x: expected at least 16 elements, got 15']],
-      ['x offset pushes past the end', fwd({ 8: 1 }), [RangeError, 'x: expected at least 17']],
-      ['y stride below H', fwd({ 12: 2 }), [RangeError, 'argument 12: expected an integer in [3,']],
-      ['x as Float64Array', fwd({ 7: new Float64Array(16) }), [TypeError, 'a Float32Array for x']],
-      ['hN too short', fwd({ 15: f(5) }), [RangeError, 'hN: expected at least 6']],
-      ['an LSTM without cN', fwd({ 16: null }), [TypeError, 'a Float32Array for cN']],
-      ['rows outside T*B', fwd({ 3: 3 }), [RangeError, 'rowT/rowB map rows outside']],
-      ['lengths too long', fwd({ 6: Int32Array.of(5, 1) }), [RangeError, 'lengths: every entry must be in [1, T]']],
-      ['lengths as a plain array', fwd({ 6: [1, 1] }), [TypeError, 'an Int32Array of lengths']],
-      ['lengths of the wrong count', fwd({ 6: Int32Array.of(1) }), [RangeError, 'lengths: expected B entries']],
-      ['not prepared weights', fwd({ 0: {} }), [TypeError, 'prepared cell weights']],
-      ['a fractional T', fwd({ 1: 2.5 }), [RangeError, 'argument 1: expected an integer']],
-      ['a negative B', fwd({ 2: -1 }), [RangeError, 'argument 2']],
-      ['a huge T*B', fwd({ 1: 2 ** 31, 2: 2 ** 31 }), [RangeError, 'T*B is too large']],
-      ['a training cache too short', fwd({ 17: f(10) }), [RangeError, 'cache: expected at least']],
-      ['too few arguments', () => addon().cellForward(w()), [TypeError, 'expected 18 arguments']],
-      ['prepare: unknown kind', prep({ 0: 7 }), [RangeError, 'argument 0']],
-      ['prepare: weights too short', prep({ 7: f(35) }), [RangeError, 'weightHh: expected at least 36']],
-      ['prepare: projection without weight_hr', prep({ 3: 2, 7: f(24) }), [TypeError, 'a Float32Array for weightHr']],
-      ['prepare: projSize >= H', prep({ 3: 3, 10: f(9) }), [RangeError, 'argument 3']],
-      ['prepare: negative clip', prep({ 5: -1 }), [RangeError, 'clip']],
-      ['prepare: NaN clip', prep({ 5: NaN }), [RangeError, 'clip']],
-      ['prepare: peephole flag without peepholes', prep({ 4: 1 }), [TypeError, 'a Float32Array for peephole_i']],
+      ['x too short', fwd({ x: f(15) }), [RangeError, 'x: expected at least 16 elements, got 15']],
+      ['x offset pushes past the end', fwd({ xOffset: 1 }), [RangeError, 'x: expected at least 17']],
+      ['y stride below H', fwd({ ldy: 2 }), [RangeError, 'ldy: expected an integer in [3, 2147483648], got 2']],
+      ['x as Float64Array', fwd({ x: new Float64Array(16) }), [TypeError, 'cellForward: x (argument 3): expected a Float32Array']],
+      ['hN too short', fwd({ hN: f(5) }), [RangeError, 'hN: expected at least 6']],
+      ['an LSTM without cN', fwd({ cN: null }), [TypeError, 'cN (argument 8): expected a Float32Array']],
+      ['rows outside T*B', fwd({ rowT: 3 }), [RangeError, 'rowT/rowB map rows outside']],
+      ['lengths too long', fwd({ lengths: Int32Array.of(5, 1) }), [RangeError, 'lengths: every entry must be in [1, T]']],
+      ['lengths as a plain array', fwd({ lengths: [1, 1] }), [TypeError, 'lengths (argument 2): expected an Int32Array or null']],
+      ['lengths of the wrong count', fwd({ lengths: Int32Array.of(1) }), [RangeError, 'lengths: expected 2 entries, got 1']],
+      ['not prepared weights', fwd({ w: {} }), [TypeError, 'w (argument 1): expected prepared cell weights']],
+      ['a fractional T', fwd({ T: 2.5 }), [RangeError, 'T: expected an integer in [1, 2147483648], got 2.5']],
+      ['a negative B', fwd({ B: -1 }), [RangeError, 'B: expected an integer']],
+      ['a NaN offset', fwd({ yOffset: NaN }), [RangeError, 'yOffset: expected an integer in [0, 2147483648], got NaN']],
+      ['a huge T*B', fwd({ T: 2 ** 31, B: 2 ** 31 }), [RangeError, 'T*B is too large']],
+      ['a training cache too short', fwd({ cache: f(10) }), [RangeError, 'cache: expected at least']],
+      ['a flag other than 0 or 1', wire((a) => { a[0][4] = 2; return a; }), [RangeError, 'reverse: expected 0 or 1 (a flag), got 2']],
+      ['the header as a Float32Array', wire((a) => [new Float32Array(a[0]), ...a.slice(1)]), [TypeError, 'cellForward: argument 0: expected the header, a Float64Array of 9 (T, B, rowT, rowB, reverse, xOffset, ldx, yOffset, ldy)']],
+      ['a header one field short', wire((a) => [a[0].subarray(1), ...a.slice(1)]), [TypeError, 'expected the header']],
+      ['a header in a SharedArrayBuffer (copied before it is checked)', wire((a) => { const h = new Float64Array(new SharedArrayBuffer(72)); h.set(a[0]); return [h, ...a.slice(1)]; }), null],
+      ['too few arguments', () => addon().cellForward(new Float64Array(9), w()), [TypeError, 'cellForward: expected 10 arguments, got 2']],
+      ['prepare: unknown kind', prep({ kind: 7 }), [RangeError, 'kind: expected an integer in [0, 3], got 7']],
+      ['prepare: weights too short', prep({ weightHh: f(35) }), [RangeError, 'weightHh: expected at least 36']],
+      ['prepare: projection without weight_hr', prep({ P: 2, weightHh: f(24) }), [TypeError, 'weightHr (argument 5): expected a Float32Array']],
+      ['prepare: projSize >= H', prep({ P: 3, weightHr: f(9) }), [RangeError, 'P: expected an integer in [0, 2]']],
+      ['prepare: unknown flag bits', prep({ flags: 8 }), [RangeError, 'flags: expected an integer in [0, 7]']],
+      ['prepare: negative clip', prep({ clip: -1 }), [RangeError, 'clip']],
+      ['prepare: NaN clip', prep({ clip: NaN }), [RangeError, 'clip']],
+      ['prepare: peephole flag without peepholes', prep({ flags: schema.CELL_FLAG.peephole }), [TypeError, 'peepholeI (argument 6): expected a Float32Array']],
+      ['prepare: peepholes without the flag', prep({ peepholeI: f(3) }), [TypeError, 'peepholeI (argument 6): expected null (this cell has none)']],
       ['firstNonFinite: a Float64Array', () => addon().firstNonFinite(new Float64Array(4)), [TypeError, 'firstNonFinite: argument 0: expected a Float32Array']],
       ['firstNonFinite: no argument', () => addon().firstNonFinite(), [TypeError, 'expected a Float32Array']],
     ];

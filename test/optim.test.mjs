@@ -247,8 +247,9 @@ describe('optimizers against torch.optim (PyTorch 1.13 results in test/fixtures/
 
 describe('native optimizer exports: checks in C++', function () {
   if (!availableBackends().includes('native')) return;
-  // The addon the library loaded (a local build, a prebuilt one, or CELLSTATE_ADDON_PATH).
-  const addon = () => createRequire(import.meta.url)('../dist/backend/native.js').loadNative().addon;
+  // The optimizer calls of the addon the library loaded (a local build, a prebuilt one, or
+  // CELLSTATE_ADDON_PATH), each encoded as its descriptor (lib/backend/native-optim.ts).
+  const addon = () => createRequire(import.meta.url)('../dist/backend/native-optim.js').nativeOptim();
   it('throws TypeError/RangeError on bad buffers and writes nothing', function () {
     const a = addon();
     const p = new Float32Array([1, 2, 3]);

@@ -1,5 +1,5 @@
-// The native backend: the one typed loader of the addon (native/addon.cc) and the Backend that
-// calls it.
+// The native backend: the one typed loader of the addon (native/napi/) and the Backend that
+// calls it, one descriptor per call (scripts/addon-schema.js; the encoders are generated).
 //
 // Loading tries, in order: CELLSTATE_ADDON_PATH alone if set; else a local build
 // (build/Release/cellstate.node, written by node-gyp when the install or `npm rebuild cellstate`
@@ -15,54 +15,36 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { allocateUninit, checkElements, type FloatArray } from '../tensor';
 import type {
-  Backend, BackendInfo, CellBackwardArgs, CellCache, CellForwardArgs, CellKind, CellParams, PreparedCell, SeqLayout,
+  Backend, BackendInfo, CellBackwardArgs, CellCache, CellForwardArgs, CellParams, PreparedCell, SeqLayout,
 } from './types';
-import { gateCount } from './types';
+import {
+  CELL_BACKWARD_HEADER, CELL_CACHE_SIZE_HEADER, CELL_FLAG, CELL_FORWARD_HEADER, CELL_KIND_CODE, CELL_PREPARE_HEADER,
+  encodeCellBackward, encodeCellCacheSize, encodeCellForward, encodeCellPrepare, encodeCellRelease,
+  type CellBackwardWire, type CellForwardWire, type NativeCalls, type NativeHandle,
+} from './schema.gen';
 
-/** Opaque packed weights owned by the addon. */
-export type NativeHandle = { readonly __brand: 'cellstate.CellPacked' };
+export type { NativeHandle } from './schema.gen';
 
-/** Cell kinds as the addon numbers them. */
-export const KIND_CODE: Record<CellKind, number> = { lstm: 0, gru: 1, rnn_tanh: 2, rnn_relu: 3 };
-/** Flag bits of cellPrepare. */
-export const FLAG = { peephole: 1, inputForget: 2, linearBeforeReset: 4 } as const;
-
-/** The addon's exports, argument for argument (see native/addon.cc for the checks it repeats). */
-export interface NativeAddon {
+/**
+ * The addon's exports: the descriptor calls of scripts/addon-schema.js (NativeCalls, generated
+ * with their wire types into ./schema.gen.ts) and the positional diagnostics
+ * (native/napi/diagnostics.cc, scan.cc). The one typed native surface: the optimizer's calls
+ * (./native-optim.ts) are part of it.
+ */
+export interface NativeAddon extends NativeCalls {
   info(): { isa: string; detectedIsa: string; threads: number; hardwareThreads: number; blas: string | null; warning: string; napiVersion: number };
   setThreads(n: number): void;
   /** Index of the first NaN or ±Inf in a, or -1 (the API's input check; native/util/finite.cc). */
   firstNonFinite(a: Float32Array): number;
   /** GFLOP/s of an FP32 FMA throughput probe on n threads (the benchmark's "peak"). */
   fmaPeak(threads: number): number;
-  /** Test hook: the library GEMM (see native/addon.cc). */
+  /** Test hook: the library GEMM (native/napi/diagnostics.cc). */
   sgemm(transA: boolean, transB: boolean, M: number, N: number, K: number, A: F32, aOff: number, lda: number,
     B: F32, bOff: number, ldb: number, beta: 0 | 1, C: F32, cOff: number, ldc: number, packed: boolean): void;
-  cellPrepare(kind: number, I: number, H: number, P: number, flags: number, clip: number,
-    wIh: F32, wHh: F32, bIh: F32 | null, bHh: F32 | null, wHr: F32 | null, pI: F32 | null, pF: F32 | null, pO: F32 | null): NativeHandle;
-  /** Drop the handle's packed weights now (calls in flight keep theirs; later use throws). */
-  cellRelease(w: NativeHandle): void;
-  /** Floats of the training cache one forward of T x B rows needs (the layout is the addon's). */
-  cellCacheSize(w: NativeHandle, T: number, B: number): number;
-  cellForward(...args: ForwardArgs): void;
-  cellForwardAsync(...args: ForwardArgs): Promise<void>;
-  cellBackward(...args: BackwardArgs): void;
-  cellBackwardAsync(...args: BackwardArgs): Promise<void>;
-  cellForwardPair(...args: [...ForwardArgs, ...ForwardArgs]): void;
-  cellForwardPairAsync(...args: [...ForwardArgs, ...ForwardArgs]): Promise<void>;
-  cellBackwardPair(...args: [...BackwardArgs, ...BackwardArgs]): void;
-  cellBackwardPairAsync(...args: [...BackwardArgs, ...BackwardArgs]): Promise<void>;
+  /** The descriptor tables and codes compiled into the binary (the form of SCHEMA). */
+  schema(): unknown;
 }
 type F32 = Float32Array;
-type SeqArgs = [T: number, B: number, rowT: number, rowB: number, reverse: boolean, lengths: Int32Array | null];
-type ForwardArgs = [w: NativeHandle, ...seq: SeqArgs,
-  x: F32, xOffset: number, ldx: number, y: F32, yOffset: number, ldy: number,
-  h0: F32 | null, c0: F32 | null, hN: F32, cN: F32 | null, cache: F32 | null];
-type BackwardArgs = [w: NativeHandle, ...seq: SeqArgs,
-  x: F32, xOffset: number, ldx: number, cache: F32,
-  dy: F32 | null, dyOffset: number, lddy: number, dhN: F32 | null, dcN: F32 | null,
-  dx: F32 | null, dxOffset: number, lddx: number, dh0: F32, dc0: F32 | null,
-  dWih: F32, dWhh: F32, dBih: F32 | null, dBhh: F32 | null, dWhr: F32 | null, dPi: F32 | null, dPf: F32 | null, dPo: F32 | null];
 
 export interface NativeLoad {
   addon: NativeAddon | null;
@@ -161,33 +143,50 @@ function f32(a: FloatArray | null): Float32Array | null {
   return a as Float32Array | null; // the layer only hands float32 buffers to a float32-only backend
 }
 
-function makeBackend(addon: NativeAddon): Backend {
-  const seqArgs = (q: SeqLayout): SeqArgs => [q.T, q.B, q.rowT, q.rowB, q.reverse, q.lengths];
+// Headers are reused: the addon copies a header before the call returns (native/napi/args.h), so
+// one per descriptor slot (two for the pair calls) serves every call, sync or async.
+const headers = {
+  prepare: new Float64Array(CELL_PREPARE_HEADER),
+  cacheSize: new Float64Array(CELL_CACHE_SIZE_HEADER),
+  forward: [new Float64Array(CELL_FORWARD_HEADER), new Float64Array(CELL_FORWARD_HEADER)],
+  backward: [new Float64Array(CELL_BACKWARD_HEADER), new Float64Array(CELL_BACKWARD_HEADER)],
+};
 
-  function forwardArgs(w: PreparedCell, a: CellForwardArgs, train: boolean): { args: ForwardArgs; cache: NativeCache | null } {
+function makeBackend(addon: NativeAddon): Backend {
+  function forwardArgs(w: PreparedCell, a: CellForwardArgs, train: boolean, slot: 0 | 1): { args: CellForwardWire; cache: NativeCache | null } {
     const handle = (w as NativePrepared).handle;
-    // The addon's own bound on the training cache (native/addon.cc), checked before allocating.
-    if (train) checkElements('cellstate (native)', 'the training cache', a.T * a.B * (6 * gateCount(w.kind) * w.hiddenSize + 2 * w.outSize), `T*B = ${a.T * a.B} rows of the cache`);
-    const cache: NativeCache | null = train ? {
-      backend: 'native', seq: { T: a.T, B: a.B, rowT: a.rowT, rowB: a.rowB, reverse: a.reverse, lengths: a.lengths },
-      // Not zero-filled here: the forward writes every element, and with lengths the addon
-      // zeroes the whole cache first (native/cell/cell.cc cell_forward).
-      x: a.x as Float32Array, xOffset: a.xOffset, ldx: a.ldx,
-      buf: allocateUninit('float32', addon.cellCacheSize(handle, a.T, a.B)) as Float32Array,
-    } : null;
-    const args: ForwardArgs = [handle, ...seqArgs(a),
-      a.x as F32, a.xOffset, a.ldx, a.y as F32, a.yOffset, a.ldy,
-      f32(a.h0), f32(a.c0), a.hN as F32, f32(a.cN), cache?.buf ?? null];
+    let cache: NativeCache | null = null;
+    if (train) {
+      // The exact size (the addon's one formula, native/cell/cell.cc), checked before allocating.
+      const n = addon.cellCacheSize(...encodeCellCacheSize({ w: handle, T: a.T, B: a.B }, headers.cacheSize));
+      checkElements('cellstate (native)', 'the training cache', n, `T*B = ${a.T * a.B} rows of the cache`);
+      cache = {
+        backend: 'native', seq: { T: a.T, B: a.B, rowT: a.rowT, rowB: a.rowB, reverse: a.reverse, lengths: a.lengths },
+        // Not zero-filled here: the forward writes every element, and with lengths the addon
+        // zeroes the whole cache first (native/cell/cell.cc cell_forward).
+        x: a.x as Float32Array, xOffset: a.xOffset, ldx: a.ldx,
+        buf: allocateUninit('float32', n) as Float32Array,
+      };
+    }
+    const args = encodeCellForward({
+      w: handle, T: a.T, B: a.B, rowT: a.rowT, rowB: a.rowB, reverse: a.reverse, lengths: a.lengths,
+      x: a.x as F32, xOffset: a.xOffset, ldx: a.ldx, y: a.y as F32, yOffset: a.yOffset, ldy: a.ldy,
+      h0: f32(a.h0), c0: f32(a.c0), hN: a.hN as F32, cN: f32(a.cN), cache: cache?.buf ?? null,
+    }, headers.forward[slot]);
     return { args, cache };
   }
 
-  function backwardArgs(w: PreparedCell, k: NativeCache, g: CellBackwardArgs): BackwardArgs {
-    return [(w as NativePrepared).handle, ...seqArgs(k.seq),
-      k.x, k.xOffset, k.ldx, k.buf,
-      f32(g.dy), g.dyOffset, g.lddy, f32(g.dhN), f32(g.dcN),
-      f32(g.dx), g.dxOffset, g.lddx, g.dh0 as F32, f32(g.dc0),
-      g.dWeightIh as F32, g.dWeightHh as F32, f32(g.dBiasIh), f32(g.dBiasHh), f32(g.dWeightHr),
-      f32(g.dPeephole?.i ?? null), f32(g.dPeephole?.f ?? null), f32(g.dPeephole?.o ?? null)];
+  function backwardArgs(w: PreparedCell, k: NativeCache, g: CellBackwardArgs, slot: 0 | 1): CellBackwardWire {
+    const q = k.seq;
+    return encodeCellBackward({
+      w: (w as NativePrepared).handle, T: q.T, B: q.B, rowT: q.rowT, rowB: q.rowB, reverse: q.reverse, lengths: q.lengths,
+      x: k.x, xOffset: k.xOffset, ldx: k.ldx, cache: k.buf,
+      dy: f32(g.dy), dyOffset: g.dyOffset, lddy: g.lddy, dhN: f32(g.dhN), dcN: f32(g.dcN),
+      dx: f32(g.dx), dxOffset: g.dxOffset, lddx: g.lddx, dh0: g.dh0 as F32, dc0: f32(g.dc0),
+      dWeightIh: g.dWeightIh as F32, dWeightHh: g.dWeightHh as F32, dBiasIh: f32(g.dBiasIh), dBiasHh: f32(g.dBiasHh),
+      dWeightHr: f32(g.dWeightHr), dPeepholeI: f32(g.dPeephole?.i ?? null), dPeepholeF: f32(g.dPeephole?.f ?? null),
+      dPeepholeO: f32(g.dPeephole?.o ?? null),
+    }, headers.backward[slot]);
   }
 
   return {
@@ -195,45 +194,47 @@ function makeBackend(addon: NativeAddon): Backend {
     writesAllOutputs: true,
     supports: (dtype) => dtype === 'float32',
     prepare(p: CellParams): NativePrepared {
-      const flags = (p.peephole ? FLAG.peephole : 0) | (p.inputForget ? FLAG.inputForget : 0) | (p.linearBeforeReset ? FLAG.linearBeforeReset : 0);
-      const handle = addon.cellPrepare(KIND_CODE[p.kind], p.inputSize, p.hiddenSize, p.projSize, flags, p.clip ?? 0,
-        p.weightIh as F32, p.weightHh as F32, f32(p.biasIh), f32(p.biasHh), f32(p.weightHr),
-        f32(p.peephole?.i ?? null), f32(p.peephole?.f ?? null), f32(p.peephole?.o ?? null));
+      const flags = (p.peephole ? CELL_FLAG.peephole : 0) | (p.inputForget ? CELL_FLAG.inputForget : 0) | (p.linearBeforeReset ? CELL_FLAG.linearBeforeReset : 0);
+      const handle = addon.cellPrepare(...encodeCellPrepare({
+        kind: CELL_KIND_CODE[p.kind], I: p.inputSize, H: p.hiddenSize, P: p.projSize, flags, clip: p.clip ?? 0,
+        weightIh: p.weightIh as F32, weightHh: p.weightHh as F32, biasIh: f32(p.biasIh), biasHh: f32(p.biasHh), weightHr: f32(p.weightHr),
+        peepholeI: f32(p.peephole?.i ?? null), peepholeF: f32(p.peephole?.f ?? null), peepholeO: f32(p.peephole?.o ?? null),
+      }, headers.prepare));
       return { backend: 'native', dtype: 'float32', kind: p.kind, inputSize: p.inputSize, hiddenSize: p.hiddenSize, outSize: p.projSize || p.hiddenSize, handle };
     },
     forward(w, a, train) {
-      const { args, cache } = forwardArgs(w, a, train);
+      const { args, cache } = forwardArgs(w, a, train, 0);
       addon.cellForward(...args);
       return cache;
     },
     async forwardAsync(w, a, train) {
-      const { args, cache } = forwardArgs(w, a, train);
+      const { args, cache } = forwardArgs(w, a, train, 0);
       await addon.cellForwardAsync(...args);
       return cache;
     },
     backward(w, cache, g) {
-      addon.cellBackward(...backwardArgs(w, cache as NativeCache, g));
+      addon.cellBackward(...backwardArgs(w, cache as NativeCache, g, 0));
     },
     async backwardAsync(w, cache, g) {
-      await addon.cellBackwardAsync(...backwardArgs(w, cache as NativeCache, g));
+      await addon.cellBackwardAsync(...backwardArgs(w, cache as NativeCache, g, 0));
     },
-    release: (w) => addon.cellRelease((w as NativePrepared).handle),
+    release: (w) => addon.cellRelease(...encodeCellRelease({ w: (w as NativePrepared).handle })),
     setThreads: (n) => addon.setThreads(n),
     forwardPair(w, a, train) {
-      const f0 = forwardArgs(w[0], a[0], train), f1 = forwardArgs(w[1], a[1], train);
+      const f0 = forwardArgs(w[0], a[0], train, 0), f1 = forwardArgs(w[1], a[1], train, 1);
       addon.cellForwardPair(...f0.args, ...f1.args);
       return [f0.cache, f1.cache];
     },
     async forwardPairAsync(w, a, train) {
-      const f0 = forwardArgs(w[0], a[0], train), f1 = forwardArgs(w[1], a[1], train);
+      const f0 = forwardArgs(w[0], a[0], train, 0), f1 = forwardArgs(w[1], a[1], train, 1);
       await addon.cellForwardPairAsync(...f0.args, ...f1.args);
       return [f0.cache, f1.cache];
     },
     backwardPair(w, k, g) {
-      addon.cellBackwardPair(...backwardArgs(w[0], k[0] as NativeCache, g[0]), ...backwardArgs(w[1], k[1] as NativeCache, g[1]));
+      addon.cellBackwardPair(...backwardArgs(w[0], k[0] as NativeCache, g[0], 0), ...backwardArgs(w[1], k[1] as NativeCache, g[1], 1));
     },
     async backwardPairAsync(w, k, g) {
-      await addon.cellBackwardPairAsync(...backwardArgs(w[0], k[0] as NativeCache, g[0]), ...backwardArgs(w[1], k[1] as NativeCache, g[1]));
+      await addon.cellBackwardPairAsync(...backwardArgs(w[0], k[0] as NativeCache, g[0], 0), ...backwardArgs(w[1], k[1] as NativeCache, g[1], 1));
     },
   };
 }

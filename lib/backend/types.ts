@@ -23,12 +23,15 @@
 // direction starts at t = lengths[b]-1. Without lengths every entry runs all T steps.
 
 import type { DType, FloatArray } from '../tensor';
+import { CELL_GATES, CELL_KIND_CODE } from './schema.gen';
 
 export type BackendName = 'ts' | 'native';
-export type CellKind = 'lstm' | 'gru' | 'rnn_tanh' | 'rnn_relu';
+/** The cell kinds (scripts/addon-schema.js). */
+export type CellKind = keyof typeof CELL_KIND_CODE;
 
+/** Gate blocks of H rows: LSTM 4 (i, f, g, o), GRU 3 (r, z, n), RNN 1 (scripts/addon-schema.js). */
 export function gateCount(kind: CellKind): number {
-  return kind === 'lstm' ? 4 : kind === 'gru' ? 3 : 1;
+  return CELL_GATES[kind];
 }
 
 /** Dense weights of one layer-direction in PyTorch layout and gate order, plus cell options. */

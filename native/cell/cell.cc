@@ -116,13 +116,18 @@ std::unique_ptr<CellPacked> cell_prepare(const CellConfig& cfg, const float* w_i
   return w;
 }
 
-int64_t cell_cache_floats(const CellConfig& c, int64_t T, int64_t B) {
-  const int64_t N = T * B, clip = c.clip != 0.f;
+CacheShape cell_cache_shape(const CellConfig& c) {
+  const int64_t clip = c.clip != 0.f;
   switch (c.kind) {
-    case CellKind::lstm: return N * c.G + N * c.H + N * c.P + B * c.H + clip * N * c.G + (c.P != c.H) * N * c.H;
-    case CellKind::gru: return N * c.G + 2 * N * c.H + clip * N * c.G;
-    default: return 2 * N * c.H + clip * N * c.H;
+    case CellKind::lstm: return {c.G + c.H + c.P + clip * c.G + (c.P != c.H) * c.H, c.H};
+    case CellKind::gru: return {c.G + 2 * c.H + clip * c.G, 0};
+    default: return {2 * c.H + clip * c.H, 0};
   }
+}
+
+int64_t cell_cache_floats(const CellConfig& c, int64_t T, int64_t B) {
+  const CacheShape k = cell_cache_shape(c);
+  return T * B * k.per_row + B * k.per_batch;
 }
 
 CacheParts cell_cache_parts(const CellConfig& c, int64_t T, int64_t B, float* p) {

@@ -1,7 +1,7 @@
 // cell.h - native recurrent layer-directions of every kind: packed weights, the training-cache
 // layout, forward over T steps and BPTT.
 //
-// Plain C++ (no N-API): addon.cc marshals JS buffers into these calls after checking every
+// Plain C++ (no N-API): native/napi/cell_calls.cc marshals JS buffers into these calls after checking every
 // length. Equations: docs/equations.md. Row addressing r(t, b) = t*rowT + b*rowB and the
 // variable-length rules are those of lib/backend/types.ts.
 //
@@ -23,6 +23,7 @@
 #include "../gemm/gemm.h"
 #include "../gemm/pack.h"
 #include "../util/scratch.h"
+#include "cell_codes.gen.h"
 
 namespace cellstate {
 
@@ -44,7 +45,7 @@ void add_bias_grads(float* db_ih, float* db_hh, const float* dA, int64_t rows, i
 // db_ih[j] += db[j] and db_hh[j] += db[j] for j < width, each only if non-null.
 void add_bias_pair(float* db_ih, float* db_hh, const float* db, int64_t width);
 
-enum class CellKind : int { lstm = 0, gru = 1, rnn_tanh = 2, rnn_relu = 3 };
+// CellKind, cell_gates() and the cellPrepare flag bits: cell_codes.gen.h (scripts/addon-schema.js).
 
 struct CellConfig {
   CellKind kind = CellKind::lstm;
@@ -93,7 +94,12 @@ struct SeqDesc {
 struct CacheParts {
   float *gates = nullptr, *c = nullptr, *hprev = nullptr, *c0 = nullptr, *pre = nullptr, *m = nullptr, *hn = nullptr;
 };
-int64_t cell_cache_floats(const CellConfig& cfg, int64_t T, int64_t B);
+// Its size, the one formula: T*B*per_row + B*per_batch floats (per_batch: LSTM c0).
+struct CacheShape {
+  int64_t per_row, per_batch;
+};
+CacheShape cell_cache_shape(const CellConfig& cfg);
+int64_t cell_cache_floats(const CellConfig& cfg, int64_t T, int64_t B);  // of cell_cache_shape
 CacheParts cell_cache_parts(const CellConfig& cfg, int64_t T, int64_t B, float* cache);
 
 // x rows: x + r*ldx (I used); y rows: y + r*ldy (P written; padded rows zeroed).

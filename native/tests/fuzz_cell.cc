@@ -12,10 +12,10 @@
 //
 // Built by native/tests/run_fuzz.sh: with clang, as a libFuzzer binary (-fsanitize=fuzzer);
 // without it, with -DCELLSTATE_FUZZ_STANDALONE, whose main() feeds seeded random inputs for a time
-// budget (same properties, no coverage guidance). It does not exercise addon.cc (the N-API layer
-// is fuzzed from JS: test/fuzz.test.mjs) and does not check numerical agreement with the ts backend.
+// budget (same properties, no coverage guidance). It does not exercise native/napi/ (the N-API layer,
+// whose descriptor reader is fuzzed from JS with hostile descriptors: test/fuzz.test.mjs) and does not check numerical agreement with the ts backend.
 //
-// Async calls as addon.cc runs them: with the `async` flag the backward runs on its own thread
+// Async calls as native/napi/cell_calls.cc runs them: with the `async` flag the backward runs on its own thread
 // (the libuv worker) holding a shared reference to the packed weights, while this thread drops the
 // other reference (cellRelease: an optimizer step repacking the weights) and runs a forward of
 // its own without the pool (a call that did not get the pool lease). ASan sees a use after free if
@@ -126,7 +126,7 @@ void fuzz_cell(FuzzInput& in) {
   c.input_forget = lstm && !plain && in.flag();
   c.linear_before_reset = in.flag();
   c.clip = !plain && in.flag() ? static_cast<float>(in.range(1, 40)) / 8.f : 0.f;
-  c.G = (lstm ? 4 : c.kind == CellKind::gru ? 3 : 1) * c.H;
+  c.G = cell_gates(c.kind) * c.H;
   SeqDesc s;
   s.T = in.range(1, 12);
   s.B = big ? in.range(16, 24) : in.range(1, 9);  // big: rows enough to split the backward too

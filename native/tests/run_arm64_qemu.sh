@@ -20,7 +20,7 @@ mkdir -p "$OUT"
 
 LIB=() LIB_FLAGS=()  # LIB[i] is compiled with LIB_FLAGS[i]
 while IFS=$'\t' read -r f flags; do LIB+=("${f#native/}"); LIB_FLAGS+=("$flags"); done < <(
-  cd "$NATIVE/.." && node scripts/native-sources.js --units arm64 | grep -v '^native/addon.cc' | grep -v '_napi.cc' | grep -v '/compat/')
+  cd "$NATIVE/.." && node scripts/native-sources.js --units arm64 | grep -v '^native/napi/' | grep -v '_napi.cc' | grep -v '/compat/')
 TIERS=($(cd "$NATIVE/.." && node scripts/native-sources.js --tiers arm64))
 
 # One set of library objects (-O2, UBSan fatal) serves both programs; each main is compiled apart.

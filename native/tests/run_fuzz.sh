@@ -31,7 +31,7 @@ BASE=(-std=c++17 -O1 -g -fno-omit-frame-pointer -pthread -fno-sanitize-recover=a
 # SRCS[i] is compiled with ISA_FLAGS[i] (this machine's tiers; only the per-ISA files have any).
 SRCS=(tests/fuzz_cell.cc) ISA_FLAGS=("")
 while IFS=$'\t' read -r f flags; do SRCS+=("${f#native/}"); ISA_FLAGS+=("$flags"); done < <(
-  cd "$NATIVE/.." && node scripts/native-sources.js --units | grep -v '^native/addon.cc' | grep -v '_napi.cc')
+  cd "$NATIVE/.." && node scripts/native-sources.js --units | grep -v '^native/napi/' | grep -v '_napi.cc')
 TIERS=($(cd "$NATIVE/.." && node scripts/native-sources.js --tiers))
 
 echo "--- building fuzz_cell ($MODE, $CXX)"

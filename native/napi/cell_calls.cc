@@ -1,0 +1,313 @@
+// cell_calls.cc - the cell calls of the addon: prepare, release, cache size, forward and backward
+// (sync, async on a libuv worker, and pairs), each a descriptor of scripts/addon-schema.js read by
+// one Desc (args.h) into the plain C++ calls of cell/cell.h.
+//
+// Typed arrays are used in place (no copies; byteOffset respected). Async calls run the same
+// kernels on a libuv worker thread: the worker holds references to every buffer and shares
+// ownership of the packed weights, so they stay alive until the promise settles. A reference does
+// not stop JS from detaching or writing a buffer, so lib/ hands async calls only buffers no caller
+// can reach (copies made at call time; lib/nn/recurrent.ts).
+//
+// Packed weights are refcounted: the External owns one reference, each call in flight another.
+// cellRelease drops the External's at once, so a training loop that repacks every step and never
+// yields to the event loop (where N-API finalizers run) keeps one packed copy, not one per step.
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "args.h"
+#include "calls.h"
+#include "pool.h"
+
+namespace cellstate {
+namespace {
+
+namespace F = schema::cell_forward;
+namespace K = schema::cell_backward;
+
+// The training cache's floats for T x B rows (cell_cache_shape, cell.h), overflow-checked.
+int64_t cache_floats_checked(const Desc& a, const CellConfig& c, int64_t T, int64_t B) {
+  const CacheShape k = cell_cache_shape(c);
+  const int64_t n = mul_checked(a, mul_checked(a, T, B, "T*B"), k.per_row, "the training cache") + mul_checked(a, B, k.per_batch, "the training cache");
+  if (n > kMaxElems) a.range_error("the training cache is too large");
+  return n;
+}
+
+// Sequence layout shared by forward and backward (the same five header fields and `lengths`).
+struct SeqArgs {
+  SeqDesc seq;
+  int64_t max_row = 0;  // largest row index any (t, b) maps to
+  std::vector<int32_t> lengths;
+};
+static_assert(int{F::T} == int{K::T} && int{F::B} == int{K::B} && int{F::rowT} == int{K::rowT} && int{F::rowB} == int{K::rowB} &&
+                  int{F::reverse} == int{K::reverse} && int{F::lengths_} == int{K::lengths_},
+              "forward and backward declare the sequence fields alike (scripts/addon-schema.js)");
+SeqArgs read_seq(Desc& a) {
+  SeqArgs s;
+  s.seq.T = a.integer(F::T, 1, kMaxElems);
+  s.seq.B = a.integer(F::B, 1, kMaxElems);
+  const int64_t N = mul_checked(a, s.seq.T, s.seq.B, "T*B");
+  s.seq.rowT = a.integer(F::rowT, 0, N);
+  s.seq.rowB = a.integer(F::rowB, 0, N);
+  s.seq.reverse = a.flag(F::reverse);
+  // Only the two layouts lib/ uses: time-major (B, 1) or batch-first (1, T). Both map the T*B
+  // (t, b) pairs one-to-one onto rows [0, N), so no two steps (or threads) share a row, and every
+  // row buffer must really hold N rows (internal scratch is then bounded by the caller's memory).
+  const bool time_major = s.seq.rowT == s.seq.B && s.seq.rowB == 1, batch_first = s.seq.rowT == 1 && s.seq.rowB == s.seq.T;
+  if (!time_major && !batch_first) a.range_error("rowT/rowB map rows outside the T*B rows or onto each other: expected (B, 1) or (1, T)");
+  s.max_row = N - 1;
+  if (a.i32_opt(F::lengths_, s.seq.B, &s.lengths)) {
+    for (int32_t v : s.lengths) {
+      if (v < 1 || v > s.seq.T) a.range_error("lengths: every entry must be in [1, T]");
+    }
+    s.seq.lengths = s.lengths.data();
+  }
+  return s;
+}
+
+// A rows buffer (header fields off and ld, buffer b): off + max_row*ld + width elements, ld >= width.
+float* rows(Desc& a, int off_f, int ld_f, int b, bool optional, int64_t max_row, int64_t width, int64_t* ld_out) {
+  const int64_t off = a.integer(off_f, 0, kMaxElems);
+  const int64_t ld = a.integer(ld_f, width, kMaxElems);
+  *ld_out = ld;
+  const int64_t need = off + mul_checked(a, max_row, ld, a.buffer_name(b)) + width;
+  float* p = optional ? a.f32_opt(b, need) : a.f32(b, need);
+  return p ? p + off : nullptr;
+}
+
+// Everything one forward needs, read from its descriptor (shared by the sync and async calls).
+struct ForwardCall {
+  static constexpr const schema::CallSpec& kSpec = F::kSpec;
+  CellRef w;
+  SeqArgs s;
+  FwdIO io{};
+
+  explicit ForwardCall(Desc& a) {
+    w = a.cell(F::w_);
+    s = read_seq(a);
+    const CellConfig& c = w->cfg;
+    const bool lstm = c.kind == CellKind::lstm;
+    const int64_t BP = mul_checked(a, s.seq.B, c.P, "B*P"), BH = mul_checked(a, s.seq.B, c.H, "B*H");
+    mul_checked(a, mul_checked(a, s.seq.T, s.seq.B, "T*B"), c.G, "T*B*G (the gate pre-activations)");
+    io.x = rows(a, F::xOffset, F::ldx, F::x_, false, s.max_row, c.I, &io.ldx);
+    io.y = rows(a, F::yOffset, F::ldy, F::y_, false, s.max_row, c.P, &io.ldy);
+    io.h0 = a.f32_opt(F::h0_, BP);
+    io.c0 = a.f32_opt(F::c0_, BH);
+    if (!lstm && io.c0) a.type_error(F::c0_, "null (this cell has none)");
+    io.hN = a.f32(F::hN_, BP);
+    io.cN = a.f32_when(F::cN_, lstm, BH);
+    // The cache's size is checked (and its overflow) only when there is one: an inference call.
+    io.cache = a.f32_opt(F::cache_, a.is_null(F::cache_) ? 0 : cache_floats_checked(a, c, s.seq.T, s.seq.B));
+    a.finish();
+  }
+  void run(ThreadPool* pool) const { cell_forward(*w, s.seq, io, pool); }
+};
+
+struct BackwardCall {
+  static constexpr const schema::CallSpec& kSpec = K::kSpec;
+  CellRef w;
+  SeqArgs s;
+  BwdIO g{};
+
+  explicit BackwardCall(Desc& a) {
+    w = a.cell(K::w_);
+    s = read_seq(a);
+    const CellConfig& c = w->cfg;
+    const bool lstm = c.kind == CellKind::lstm, proj = lstm && c.P != c.H;
+    const int64_t BP = mul_checked(a, s.seq.B, c.P, "B*P"), BH = mul_checked(a, s.seq.B, c.H, "B*H");
+    mul_checked(a, mul_checked(a, s.seq.T, s.seq.B, "T*B"), c.G, "T*B*G (the gate pre-activations)");
+    g.x = rows(a, K::xOffset, K::ldx, K::x_, false, s.max_row, c.I, &g.ldx);
+    g.cache = a.f32(K::cache_, cache_floats_checked(a, c, s.seq.T, s.seq.B));
+    g.dy = rows(a, K::dyOffset, K::lddy, K::dy_, true, s.max_row, c.P, &g.lddy);
+    g.dhN = a.f32_opt(K::dhN_, BP);
+    g.dcN = a.f32_opt(K::dcN_, BH);
+    if (!lstm && g.dcN) a.type_error(K::dcN_, "null (this cell has none)");
+    g.dx = rows(a, K::dxOffset, K::lddx, K::dx_, true, s.max_row, c.I, &g.lddx);
+    g.dh0 = a.f32(K::dh0_, BP);
+    g.dc0 = a.f32_when(K::dc0_, lstm, BH);
+    g.dw_ih = a.f32(K::dWeightIh_, mul_checked(a, c.G, c.I, "G*I"));
+    g.dw_hh = a.f32(K::dWeightHh_, mul_checked(a, c.G, c.P, "G*P"));
+    g.db_ih = a.f32_opt(K::dBiasIh_, c.G);
+    g.db_hh = a.f32_opt(K::dBiasHh_, c.G);
+    g.dw_hr = a.f32_when(K::dWeightHr_, proj, mul_checked(a, c.P, c.H, "P*H"));
+    g.dp_i = a.f32_when(K::dPeepholeI_, c.peephole, c.H);
+    g.dp_f = a.f32_when(K::dPeepholeF_, c.peephole, c.H);
+    g.dp_o = a.f32_when(K::dPeepholeO_, c.peephole, c.H);
+    a.finish();
+  }
+  void run(ThreadPool* pool) const { cell_backward(*w, s.seq, g, pool); }
+};
+
+// One call: one descriptor at argument 0.
+template <typename Call>
+struct Single {
+  Call call;
+  static size_t args() { return static_cast<size_t>(Call::kSpec.args()); }
+  static Call read(const Napi::CallbackInfo& info, const char* fn, size_t base) {
+    Desc d(info, fn, Call::kSpec, base);
+    return Call(d);
+  }
+  Single(const Napi::CallbackInfo& info, const char* fn) : call(read(info, fn, 0)) {}
+  void run(ThreadPool* pool) const { call.run(pool); }
+};
+
+// Two independent calls (the directions of a bidirectional layer), two descriptors back to back:
+// with a pool of 2+ threads each runs single-threaded on its own thread, so the directions need
+// no per-step synchronisation; otherwise one after the other with whatever pool there is.
+template <typename Call>
+struct Pair {
+  Call a, b;
+  static size_t args() { return 2 * Single<Call>::args(); }
+  Pair(const Napi::CallbackInfo& info, const char* fn)
+      : a(Single<Call>::read(info, fn, 0)), b(Single<Call>::read(info, fn, Single<Call>::args())) {}
+  void run(ThreadPool* pool) const {
+    if (pool && pool->size() >= 2) pool->parallel_for(2, [this](int64_t t, int) { (t == 0 ? a : b).run(nullptr); });
+    else { a.run(pool); b.run(pool); }
+  }
+};
+
+void check_count(const Napi::CallbackInfo& info, const char* fn, size_t want) {
+  if (info.Length() != want) {
+    throw Napi::TypeError::New(info.Env(), std::string(fn) + ": expected " + std::to_string(want) + " arguments, got " + std::to_string(info.Length()));
+  }
+}
+
+// Runs a call on a libuv worker; keeps every JS argument referenced until it settles.
+template <typename Call>
+class CallWorker : public Napi::AsyncWorker {
+ public:
+  CallWorker(const Napi::CallbackInfo& info, Call call)
+      : Napi::AsyncWorker(info.Env(), "cellstate"), call_(std::move(call)), deferred_(Napi::Promise::Deferred::New(info.Env())) {
+    for (size_t i = 0; i < info.Length(); ++i) {  // typed arrays and the weights External
+      if (info[i].IsObject() || info[i].IsExternal()) refs_.push_back(Napi::Reference<Napi::Value>::New(info[i], 1));
+    }
+  }
+  Napi::Promise promise() const { return deferred_.Promise(); }
+  void Execute() override {
+    try {
+      PoolLease lease;
+      call_.run(lease.get());
+    } catch (const std::bad_alloc&) {
+      SetError("out of memory");
+    } catch (const std::exception& e) {
+      SetError(e.what());
+    }
+  }
+  void OnOK() override { deferred_.Resolve(Env().Undefined()); }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Call call_;
+  Napi::Promise::Deferred deferred_;
+  std::vector<Napi::Reference<Napi::Value>> refs_;
+};
+
+template <typename Call>
+Napi::Value sync_call(const Napi::CallbackInfo& info, const char* fn) {
+  check_count(info, fn, Call::args());
+  Call call(info, fn);
+  try {
+    PoolLease lease;
+    call.run(lease.get());
+  } catch (const std::bad_alloc&) {
+    throw Napi::RangeError::New(info.Env(), std::string(fn) + ": out of memory");
+  }
+  return info.Env().Undefined();
+}
+
+template <typename Call>
+Napi::Value async_call(const Napi::CallbackInfo& info, const char* fn) {
+  check_count(info, fn, Call::args());
+  Call call(info, fn);  // every check before a worker exists (moved: SeqDesc points into SeqArgs::lengths)
+  auto* worker = new CallWorker<Call>(info, std::move(call));
+  Napi::Promise p = worker->promise();
+  worker->Queue();
+  return p;
+}
+
+}  // namespace
+
+Napi::Value CellPrepare(const Napi::CallbackInfo& info) {
+  namespace S = schema::cell_prepare;
+  check_count(info, "cellPrepare", static_cast<size_t>(S::kSpec.args()));
+  Desc a(info, "cellPrepare", S::kSpec);
+  CellConfig c;
+  c.kind = static_cast<CellKind>(a.integer(S::kind, 0, kCellKinds - 1));
+  c.I = a.integer(S::I, 1, kMaxElems);
+  c.H = a.integer(S::H, 1, kMaxElems);
+  const bool lstm = c.kind == CellKind::lstm;
+  const int64_t proj = a.integer(S::P, 0, lstm ? c.H - 1 : 0);
+  c.P = proj ? proj : c.H;
+  const int64_t flags = a.integer(S::flags, 0, kFlagsAll);
+  c.peephole = lstm && (flags & kFlagPeephole);
+  c.input_forget = lstm && (flags & kFlagInputForget);
+  c.linear_before_reset = (flags & kFlagLinearBeforeReset) != 0;
+  const double clip = a.number(S::clip);
+  // The largest finite float32, as lib/nn/recurrent.ts checks it: both backends take the same clips.
+  if (!(clip >= 0 && clip <= std::numeric_limits<float>::max())) a.range_error("clip: expected 0 (none) or a positive finite number <= 3.4028234663852886e38");
+  c.clip = static_cast<float>(clip);
+  c.G = mul_checked(a, cell_gates(c.kind), c.H, "G");
+  const float* wih = a.f32(S::weightIh_, mul_checked(a, c.G, c.I, "G*I"));
+  const float* whh = a.f32(S::weightHh_, mul_checked(a, c.G, c.P, "G*Hout"));
+  const float* bih = a.f32_opt(S::biasIh_, c.G);
+  const float* bhh = a.f32_opt(S::biasHh_, c.G);
+  const float* whr = a.f32_when(S::weightHr_, lstm && c.P != c.H, mul_checked(a, c.P, c.H, "P*H"));
+  const float* pi = a.f32_when(S::peepholeI_, c.peephole, c.H);
+  const float* pf = a.f32_when(S::peepholeF_, c.peephole, c.H);
+  const float* po = a.f32_when(S::peepholeO_, c.peephole, c.H);
+  a.finish();
+  std::unique_ptr<CellPacked> w;
+  try {
+    w = cell_prepare(c, wih, whh, bih, bhh, whr, pi, pf, po);
+  } catch (const std::bad_alloc&) {
+    throw Napi::RangeError::New(info.Env(), "cellPrepare: out of memory");
+  }
+  const int64_t bytes = static_cast<int64_t>(sizeof(float)) * (2 * c.G * (c.I + c.P) + (c.fused() ? c.G * c.H : 0));
+  auto* h = new CellHandle{CellRef(std::move(w)), bytes};
+  auto ext = Napi::External<CellHandle>::New(info.Env(), h, [](Napi::Env env, CellHandle* p) {
+    if (p->w) Napi::MemoryManagement::AdjustExternalMemory(env, -p->bytes);
+    delete p;
+  });
+  Napi::MemoryManagement::AdjustExternalMemory(info.Env(), bytes);
+  if (napi_type_tag_object(info.Env(), ext, &kCellTag) != napi_ok) throw Napi::Error::New(info.Env(), "cellPrepare: tagging failed");
+  return ext;
+}
+
+Napi::Value CellRelease(const Napi::CallbackInfo& info) {
+  namespace S = schema::cell_release;
+  check_count(info, "cellRelease", static_cast<size_t>(S::kSpec.args()));
+  Desc a(info, "cellRelease", S::kSpec);
+  CellHandle* h = a.handle(S::w_);
+  a.finish();
+  if (h->w) {
+    h->w.reset();
+    Napi::MemoryManagement::AdjustExternalMemory(info.Env(), -h->bytes);
+  }
+  return info.Env().Undefined();
+}
+
+// The exact count, as a double even past kMaxElems (lib/ checks it against its own size limit
+// before allocating, with its own error); only sizes beyond int64 arithmetic throw here.
+Napi::Value CellCacheSize(const Napi::CallbackInfo& info) {
+  namespace S = schema::cell_cache_size;
+  check_count(info, "cellCacheSize", static_cast<size_t>(S::kSpec.args()));
+  Desc a(info, "cellCacheSize", S::kSpec);
+  const CellRef w = a.cell(S::w_);
+  const int64_t T = a.integer(S::T, 1, kMaxElems), B = a.integer(S::B, 1, kMaxElems);
+  a.finish();
+  const CacheShape k = cell_cache_shape(w->cfg);
+  return Napi::Number::New(info.Env(), static_cast<double>(T) * static_cast<double>(B) * static_cast<double>(k.per_row) +
+                                           static_cast<double>(B) * static_cast<double>(k.per_batch));
+}
+
+Napi::Value CellForward(const Napi::CallbackInfo& i) { return sync_call<Single<ForwardCall>>(i, "cellForward"); }
+Napi::Value CellForwardAsync(const Napi::CallbackInfo& i) { return async_call<Single<ForwardCall>>(i, "cellForwardAsync"); }
+Napi::Value CellBackward(const Napi::CallbackInfo& i) { return sync_call<Single<BackwardCall>>(i, "cellBackward"); }
+Napi::Value CellBackwardAsync(const Napi::CallbackInfo& i) { return async_call<Single<BackwardCall>>(i, "cellBackwardAsync"); }
+Napi::Value CellForwardPair(const Napi::CallbackInfo& i) { return sync_call<Pair<ForwardCall>>(i, "cellForwardPair"); }
+Napi::Value CellForwardPairAsync(const Napi::CallbackInfo& i) { return async_call<Pair<ForwardCall>>(i, "cellForwardPairAsync"); }
+Napi::Value CellBackwardPair(const Napi::CallbackInfo& i) { return sync_call<Pair<BackwardCall>>(i, "cellBackwardPair"); }
+Napi::Value CellBackwardPairAsync(const Napi::CallbackInfo& i) { return async_call<Pair<BackwardCall>>(i, "cellBackwardPairAsync"); }
+
+}  // namespace cellstate

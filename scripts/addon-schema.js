@@ -1,0 +1,133 @@
+// The one declaration of the addon's call descriptors and of the codes both sides share. Nothing
+// reads this file at run time: `node scripts/gen-addon-schema.js` writes it out as TypeScript
+// (lib/backend/schema.gen.ts) and C++ (native/cell/cell_codes.gen.h, native/napi/schema.gen.h),
+// and test/schema.test.mjs fails when a generated file differs from what this file gives, or when
+// the built addon's tables (addon.schema()) differ from the TypeScript ones.
+//
+// A call crosses as a fixed typed header and then its buffers, in the order declared here:
+//   fn(header: Float64Array [header fields], buffer0, buffer1, ...)
+// (no header argument when a call declares no header fields; a pair call is two such descriptors
+// back to back). Header fields are numbers: `dim` an integer size, index or offset, `flag` 0 or 1,
+// `number` any float64, `code` an integer code (the ranges are checked by the addon, per call).
+// Buffers: `f32` a Float32Array, `i32` an Int32Array, `cell` packed weights from cellPrepare,
+// `f32list` an Array of Float32Arrays; `required` must be there, `optional` may be null, `when`
+// must be there exactly when the cell has it (else null). Why a header rather than an object with
+// named properties: N-API reads a named property in ~65 ns (measured: 18 named fields cost 1.2 µs
+// more per call than 18 positional arguments), while one Float64Array costs one lookup.
+'use strict';
+
+const dim = (name, doc) => ({ name, kind: 'dim', doc });
+const flag = (name, doc) => ({ name, kind: 'flag', doc });
+const number = (name, doc) => ({ name, kind: 'number', doc });
+const code = (name, doc) => ({ name, kind: 'code', doc });
+const buf = (name, dtype, presence, doc) => ({ name, dtype, presence, doc });
+
+const seq = [
+  dim('T', 'steps'), dim('B', 'batch entries'),
+  dim('rowT', 'row stride of a step: B (time-major) or 1 (batch-first)'),
+  dim('rowB', 'row stride of a batch entry: 1 (time-major) or T (batch-first)'),
+  flag('reverse', 'run t = T-1 .. 0'),
+];
+
+module.exports = {
+  /** Cell kinds: the code the addon takes, and the gate blocks of H rows each. */
+  cellKinds: [
+    { name: 'lstm', code: 0, gates: 4 },
+    { name: 'gru', code: 1, gates: 3 },
+    { name: 'rnn_tanh', code: 2, gates: 1 },
+    { name: 'rnn_relu', code: 3, gates: 1 },
+  ],
+  /** Bits of cellPrepare's `flags`. */
+  cellFlags: [
+    { name: 'peephole', bit: 1, doc: 'LSTM peephole connections (ONNX semantics)' },
+    { name: 'inputForget', bit: 2, doc: 'LSTM coupled input-forget gate: f = 1 - i' },
+    { name: 'linearBeforeReset', bit: 4, doc: 'GRU: PyTorch formula r * (W_hn h + b_hn)' },
+  ],
+  calls: {
+    cellPrepare: {
+      doc: 'packs one layer-direction\'s weights; returns the cell handle',
+      header: [
+        code('kind', 'a cell kind code'), dim('I', 'inputs'), dim('H', 'hidden units'),
+        dim('P', 'LSTM projection size: 0 = none, else 1..H-1'), code('flags', 'cell flag bits'),
+        number('clip', 'bound on every gate pre-activation; 0 = none'),
+      ],
+      buffers: [
+        buf('weightIh', 'f32', 'required', '[G, I]'), buf('weightHh', 'f32', 'required', '[G, Hout]'),
+        buf('biasIh', 'f32', 'optional', '[G]'), buf('biasHh', 'f32', 'optional', '[G]'),
+        buf('weightHr', 'f32', 'when', '[P, H] (LSTM projection)'),
+        buf('peepholeI', 'f32', 'when', '[H] (peephole)'), buf('peepholeF', 'f32', 'when', '[H] (peephole)'),
+        buf('peepholeO', 'f32', 'when', '[H] (peephole)'),
+      ],
+    },
+    cellRelease: {
+      doc: 'drops the handle\'s packed weights now (calls in flight keep theirs)',
+      header: [],
+      buffers: [buf('w', 'cell', 'required', 'the cell handle (released twice is harmless)')],
+    },
+    cellCacheSize: {
+      doc: 'floats of the training cache of one forward over T x B rows',
+      header: [dim('T', 'steps'), dim('B', 'batch entries')],
+      buffers: [buf('w', 'cell', 'required', 'the cell handle')],
+    },
+    cellForward: {
+      doc: 'forward over all steps of one layer-direction (training when cache is given)',
+      pair: true, async: true,
+      header: [...seq,
+        dim('xOffset', 'x element of row 0'), dim('ldx', 'x row stride (>= I)'),
+        dim('yOffset', 'y element of row 0'), dim('ldy', 'y row stride (>= Hout)')],
+      buffers: [
+        buf('w', 'cell', 'required', 'the cell handle'),
+        buf('lengths', 'i32', 'optional', '[B] in [1, T]; null = all T'),
+        buf('x', 'f32', 'required', 'rows of I'), buf('y', 'f32', 'required', 'rows of Hout, written'),
+        buf('h0', 'f32', 'optional', '[B, Hout]; null = 0'), buf('c0', 'f32', 'optional', '[B, H] (LSTM; else null); null = 0'),
+        buf('hN', 'f32', 'required', '[B, Hout], written'), buf('cN', 'f32', 'when', '[B, H], written (LSTM)'),
+        buf('cache', 'f32', 'optional', '[cellCacheSize(w, T, B)], written; null = inference'),
+      ],
+    },
+    cellBackward: {
+      doc: 'BPTT through the steps of one training forward; parameter gradients ACCUMULATED',
+      pair: true, async: true,
+      header: [...seq,
+        dim('xOffset', 'x element of row 0'), dim('ldx', 'x row stride (>= I)'),
+        dim('dyOffset', 'dy element of row 0'), dim('lddy', 'dy row stride (>= Hout)'),
+        dim('dxOffset', 'dx element of row 0'), dim('lddx', 'dx row stride (>= I)')],
+      buffers: [
+        buf('w', 'cell', 'required', 'the cell handle'),
+        buf('lengths', 'i32', 'optional', '[B] in [1, T]; null = all T'),
+        buf('x', 'f32', 'required', 'the rows the training forward read'),
+        buf('cache', 'f32', 'required', 'what the training forward kept'),
+        buf('dy', 'f32', 'optional', 'upstream rows of Hout; null = 0'),
+        buf('dhN', 'f32', 'optional', '[B, Hout]; null = 0'), buf('dcN', 'f32', 'optional', '[B, H] (LSTM; else null); null = 0'),
+        buf('dx', 'f32', 'optional', 'rows of I, ACCUMULATED; null = not wanted'),
+        buf('dh0', 'f32', 'required', '[B, Hout], written'), buf('dc0', 'f32', 'when', '[B, H], written (LSTM)'),
+        buf('dWeightIh', 'f32', 'required', '[G, I]'), buf('dWeightHh', 'f32', 'required', '[G, Hout]'),
+        buf('dBiasIh', 'f32', 'optional', '[G]'), buf('dBiasHh', 'f32', 'optional', '[G]'),
+        buf('dWeightHr', 'f32', 'when', '[P, H] (LSTM projection)'),
+        buf('dPeepholeI', 'f32', 'when', '[H] (peephole)'), buf('dPeepholeF', 'f32', 'when', '[H] (peephole)'),
+        buf('dPeepholeO', 'f32', 'when', '[H] (peephole)'),
+      ],
+    },
+    optimSgd: {
+      doc: 'one SGD step over every parameter (lib/train/optim-math.ts has the math)',
+      header: [number('lr'), number('momentum'), number('dampening'), number('weightDecay'),
+        flag('nesterov'), flag('first', 'the first step: the momentum buffer starts as the gradient')],
+      buffers: [buf('params', 'f32list', 'required'), buf('grads', 'f32list', 'required'),
+        buf('bufs', 'f32list', 'optional', 'momentum buffers; required when momentum != 0')],
+    },
+    optimAdam: {
+      doc: 'one Adam / AdamW step over every parameter',
+      header: [number('lr'), number('beta1'), number('beta2'), number('eps'), number('weightDecay'),
+        flag('decoupled', 'AdamW weight decay'), number('biasCorrection1', '1 - beta1^t (> 0)'),
+        number('biasCorrection2Sqrt', 'sqrt(1 - beta2^t) (> 0)')],
+      buffers: [buf('params', 'f32list', 'required'), buf('grads', 'f32list', 'required'),
+        buf('expAvg', 'f32list', 'required'), buf('expAvgSq', 'f32list', 'required')],
+    },
+    optimRmsprop: {
+      doc: 'one RMSprop step over every parameter',
+      header: [number('lr'), number('alpha'), number('eps'), number('weightDecay'), number('momentum'), flag('centered')],
+      buffers: [buf('params', 'f32list', 'required'), buf('grads', 'f32list', 'required'),
+        buf('squareAvg', 'f32list', 'required'), buf('gradAvg', 'f32list', 'optional', 'required when centered'),
+        buf('momentumBuffer', 'f32list', 'optional', 'required when momentum > 0')],
+    },
+  },
+};

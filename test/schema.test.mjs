@@ -1,0 +1,163 @@
+// The JS/C++ boundary as a schema (scripts/addon-schema.js): the generated TypeScript and C++ are
+// current, the built addon's tables equal the TypeScript ones, and the addon checks every field
+// of every descriptor call by its declared kind and presence, naming it.
+import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { availableBackends } from 'cellstate';
+
+const require = createRequire(import.meta.url);
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const schema = require('../dist/backend/schema.gen.js');
+const { loadNative } = require('../dist/backend/native.js');
+const { gateCount } = require('../dist/backend/types.js');
+const source = require('../scripts/addon-schema.js');
+const hasNative = availableBackends().includes('native');
+
+describe('addon schema', function () {
+  it('the generated files are what scripts/gen-addon-schema.js makes of scripts/addon-schema.js', function () {
+    const r = spawnSync(process.execPath, ['scripts/gen-addon-schema.js', '--check'], { cwd: root, encoding: 'utf8' });
+    expect(r.stderr).to.equal('');
+    expect(r.status).to.equal(0);
+  });
+
+  it('the TypeScript codes are the schema\'s: kinds, gate counts, flags', function () {
+    for (const k of source.cellKinds) {
+      expect(schema.CELL_KIND_CODE[k.name]).to.equal(k.code);
+      expect(gateCount(k.name)).to.equal(k.gates);
+    }
+    expect(Object.keys(schema.CELL_KIND_CODE)).to.have.length(source.cellKinds.length);
+    expect(schema.CELL_FLAG).to.deep.equal(Object.fromEntries(source.cellFlags.map((f) => [f.name, f.bit])));
+  });
+
+  it('an encoder puts every header field at its declared place and the buffers after it, in order', function () {
+    for (const c of schema.SCHEMA.calls) {
+      const d = {};
+      c.header.forEach((f, i) => { d[f.name] = f.kind === 'flag' ? i % 2 === 1 : 10 + i; });
+      const bufs = c.buffers.map((b) => ({ tag: b.name }));
+      c.buffers.forEach((b, i) => { d[b.name] = bufs[i]; });
+      const P = c.name[0].toUpperCase() + c.name.slice(1);
+      const wire = c.header.length ? schema[`encode${P}`](d, new Float64Array(c.header.length)) : schema[`encode${P}`](d);
+      const h = c.header.length ? Array.from(wire[0]) : [];
+      expect(h, c.name).to.deep.equal(c.header.map((f, i) => (f.kind === 'flag' ? i % 2 : 10 + i)));
+      expect(wire.slice(c.header.length ? 1 : 0), c.name).to.deep.equal(bufs);
+    }
+  });
+
+  (hasNative ? describe : describe.skip)('the built addon', function () {
+    const addon = () => loadNative().addon;
+    const f = (n) => new Float32Array(n);
+
+    it('reports the same tables as the TypeScript (addon.schema())', function () {
+      expect(addon().schema()).to.deep.equal(JSON.parse(JSON.stringify(schema.SCHEMA)));
+    });
+
+    it('exports every declared call and its async and pair forms', function () {
+      for (const [name, c] of Object.entries(source.calls)) {
+        const names = [name, ...(c.async ? [`${name}Async`] : []), ...(c.pair ? [`${name}Pair`] : []), ...(c.pair && c.async ? [`${name}PairAsync`] : [])];
+        for (const n of names) expect(addon()[n], n).to.be.a('function');
+      }
+    });
+
+    // A valid descriptor of each call: an LSTM with projection and peepholes, so every `when` buffer is present.
+    const I = 2, H = 3, P = 2, G = 4 * H, T = 2, B = 2, N = T * B;
+    const prepareDesc = () => ({ kind: schema.CELL_KIND_CODE.lstm, I, H, P, flags: schema.CELL_FLAG.peephole, clip: 0, weightIh: f(G * I), weightHh: f(G * P),
+      biasIh: f(G), biasHh: f(G), weightHr: f(P * H), peepholeI: f(H), peepholeF: f(H), peepholeO: f(H) });
+    const handle = () => addon().cellPrepare(...schema.encodeCellPrepare(prepareDesc(), new Float64Array(schema.CELL_PREPARE_HEADER)));
+    const cacheN = (w) => addon().cellCacheSize(...schema.encodeCellCacheSize({ w, T, B }, new Float64Array(2)));
+    const seq = (w) => ({ w, T, B, rowT: B, rowB: 1, reverse: false, lengths: Int32Array.of(2, 1) });
+    const valid = {
+      cellPrepare: prepareDesc,
+      cellRelease: () => ({ w: handle() }),
+      cellCacheSize: () => ({ w: handle(), T, B }),
+      cellForward: () => { const w = handle(); return { ...seq(w), x: f(N * I), xOffset: 0, ldx: I, y: f(N * P), yOffset: 0, ldy: P, h0: f(B * P), c0: f(B * H), hN: f(B * P), cN: f(B * H), cache: f(cacheN(w)) }; },
+      cellBackward: () => {
+        const w = handle();
+        return { ...seq(w), x: f(N * I), xOffset: 0, ldx: I, cache: f(cacheN(w)), dy: f(N * P), dyOffset: 0, lddy: P, dhN: f(B * P), dcN: f(B * H), dx: f(N * I), dxOffset: 0, lddx: I,
+          dh0: f(B * P), dc0: f(B * H), dWeightIh: f(G * I), dWeightHh: f(G * P), dBiasIh: f(G), dBiasHh: f(G), dWeightHr: f(P * H), dPeepholeI: f(H), dPeepholeF: f(H), dPeepholeO: f(H) };
+      },
+      optimSgd: () => ({ params: [f(3)], grads: [f(3)], bufs: [f(3)], lr: 0.1, momentum: 0.9, dampening: 0, weightDecay: 0, nesterov: false, first: true }),
+      optimAdam: () => ({ params: [f(3)], grads: [f(3)], expAvg: [f(3)], expAvgSq: [f(3)], lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false, biasCorrection1: 0.1, biasCorrection2Sqrt: 0.1 }),
+      optimRmsprop: () => ({ params: [f(3)], grads: [f(3)], squareAvg: [f(3)], gradAvg: [f(3)], momentumBuffer: [f(3)], lr: 0.1, alpha: 0.99, eps: 1e-8, weightDecay: 0, momentum: 0.5, centered: true }),
+    };
+    const call = (c, d) => {
+      const P_ = c.name[0].toUpperCase() + c.name.slice(1);
+      const wire = c.header.length ? schema[`encode${P_}`](d, new Float64Array(c.header.length)) : schema[`encode${P_}`](d);
+      return addon()[c.name](...wire);
+    };
+
+    it('covers every declared call with a valid descriptor', function () {
+      expect(Object.keys(valid).sort()).to.deep.equal(schema.SCHEMA.calls.map((c) => c.name).sort());
+      for (const c of schema.SCHEMA.calls) expect(() => call(c, valid[c.name]()), c.name).to.not.throw();
+    });
+
+    it('refuses each header field out of its kind, by name: a dim or code NaN, a flag 0.5, a number NaN', function () {
+      let n = 0;
+      for (const c of schema.SCHEMA.calls) {
+        for (const fld of c.header) {
+          const d = valid[c.name]();
+          d[fld.name] = fld.kind === 'flag' ? 0.5 : NaN; // a flag is encoded as d ? 1 : 0; write the wire value below
+          const P_ = c.name[0].toUpperCase() + c.name.slice(1);
+          const wire = schema[`encode${P_}`](d, new Float64Array(c.header.length));
+          wire[0][c.header.indexOf(fld)] = fld.kind === 'flag' ? 0.5 : NaN;
+          expect(() => addon()[c.name](...wire), `${c.name}.${fld.name}`).to.throw(RangeError, new RegExp(`^${c.name}: ${fld.name}: expected `));
+          n++;
+        }
+      }
+      expect(n).to.equal(schema.SCHEMA.calls.reduce((s, c) => s + c.header.length, 0));
+    });
+
+    it('refuses each buffer by its presence, by name: a required or `when` one missing, any one of the wrong type', function () {
+      let n = 0;
+      for (const c of schema.SCHEMA.calls) {
+        c.buffers.forEach((b, i) => {
+          const at = (c.header.length ? 1 : 0) + i;
+          const named = new RegExp(`^${c.name}: ${b.name} \\(argument ${at}\\): expected `);
+          if (b.presence !== 'optional') {
+            expect(() => call(c, { ...valid[c.name](), [b.name]: null }), `${c.name}.${b.name} = null`).to.throw(TypeError, named);
+            n++;
+          }
+          expect(() => call(c, { ...valid[c.name](), [b.name]: 'x' }), `${c.name}.${b.name} = 'x'`).to.throw(TypeError, named);
+          n++;
+        });
+      }
+      expect(n).to.be.above(40);
+    });
+
+    it('refuses a `when` buffer the cell does not have, by name', function () {
+      const gru = { ...prepareDesc(), kind: schema.CELL_KIND_CODE.gru, P: 0, flags: 0, weightIh: f(3 * H * I), weightHh: f(9 * H), biasIh: null, biasHh: null, weightHr: null, peepholeI: null, peepholeF: null, peepholeO: null };
+      const w = addon().cellPrepare(...schema.encodeCellPrepare(gru, new Float64Array(schema.CELL_PREPARE_HEADER)));
+      const d = { ...seq(w), x: f(N * I), xOffset: 0, ldx: I, y: f(N * H), yOffset: 0, ldy: H, h0: null, c0: null, hN: f(B * H), cN: f(B * H), cache: null };
+      expect(() => addon().cellForward(...schema.encodeCellForward(d, new Float64Array(schema.CELL_FORWARD_HEADER)))).to.throw(TypeError, /^cellForward: cN \(argument 8\): expected null \(this cell has none\)/);
+      expect(() => addon().cellForward(...schema.encodeCellForward({ ...d, cN: null, c0: f(B * H) }, new Float64Array(schema.CELL_FORWARD_HEADER)))).to.throw(TypeError, /c0 \(argument 6\): expected null/);
+      addon().cellForward(...schema.encodeCellForward({ ...d, cN: null }, new Float64Array(schema.CELL_FORWARD_HEADER)));
+    });
+
+    it('the training cache has one size: cellCacheSize is the layout of native/cell/cell.h, and forward refuses one float less', function () {
+      // cell.h: LSTM gates [N, 4H] | c [N, H] | hprev [N, P] | c0 [B, H] | pre [N, 4H] (clip) | m [N, H] (proj);
+      // GRU gates [N, 3H] | hn [N, H] | hprev [N, H] | pre [N, 3H] (clip); RNN h [N, H] | hprev [N, H] | pre [N, H] (clip).
+      const layout = (kind, h, p, clip, t, b) => {
+        const n = t * b, g = gateCount(kind) * h;
+        if (kind === 'lstm') return n * g + n * h + n * p + b * h + (clip ? n * g : 0) + (p !== h ? n * h : 0);
+        if (kind === 'gru') return n * g + 2 * n * h + (clip ? n * g : 0);
+        return 2 * n * h + (clip ? n * h : 0);
+      };
+      for (const kind of Object.keys(schema.CELL_KIND_CODE)) for (const clip of [0, 1.5]) for (const proj of kind === 'lstm' ? [0, 2] : [0]) {
+        const h = 5, p = proj || h, g = gateCount(kind) * h;
+        const d = { kind: schema.CELL_KIND_CODE[kind], I: 3, H: h, P: proj, flags: 0, clip, weightIh: f(g * 3), weightHh: f(g * p), biasIh: null, biasHh: null,
+          weightHr: proj ? f(p * h) : null, peepholeI: null, peepholeF: null, peepholeO: null };
+        const w = addon().cellPrepare(...schema.encodeCellPrepare(d, new Float64Array(schema.CELL_PREPARE_HEADER)));
+        for (const [t, b] of [[1, 1], [7, 3]]) {
+          const want = layout(kind, h, p, clip, t, b);
+          expect(addon().cellCacheSize(...schema.encodeCellCacheSize({ w, T: t, B: b }, new Float64Array(2))), `${kind} clip=${clip} P=${proj} T=${t} B=${b}`).to.equal(want);
+          const fwd = (cache) => addon().cellForward(...schema.encodeCellForward({ w, T: t, B: b, rowT: b, rowB: 1, reverse: false, lengths: null, x: f(t * b * 3), xOffset: 0, ldx: 3,
+            y: f(t * b * p), yOffset: 0, ldy: p, h0: null, c0: null, hN: f(b * p), cN: kind === 'lstm' ? f(b * h) : null, cache }, new Float64Array(schema.CELL_FORWARD_HEADER)));
+          fwd(f(want));
+          expect(() => fwd(f(want - 1))).to.throw(RangeError, `cache: expected at least ${want} elements, got ${want - 1}`);
+        }
+      }
+    });
+  });
+});
