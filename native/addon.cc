@@ -28,6 +28,7 @@
 
 #include "cpu/dispatch.h"
 #include "cell/cell.h"
+#include "cell/cell_kind.h"
 #include "optim/optim_napi.h"
 #include "threadpool.h"
 #include "util/finite.h"
@@ -352,7 +353,7 @@ Napi::Value CellPrepare(const Napi::CallbackInfo& info) {
   // The largest finite float32, as lib/nn/recurrent.ts checks it: both backends take the same clips.
   if (!(clip >= 0 && clip <= std::numeric_limits<float>::max())) a.range_error("clip: expected 0 (none) or a positive finite number <= 3.4028234663852886e38");
   c.clip = static_cast<float>(clip);
-  c.G = mul_checked(a, lstm ? 4 : c.kind == CellKind::gru ? 3 : 1, c.H, "G");
+  c.G = mul_checked(a, cell_kind_ops(c.kind).gates, c.H, "G");
   const float* wih = a.f32(6, mul_checked(a, c.G, c.I, "G*I"), "weightIh");
   const float* whh = a.f32(7, mul_checked(a, c.G, c.P, "G*Hout"), "weightHh");
   const float* bih = a.f32_or_null(8, c.G, "biasIh");

@@ -1,5 +1,5 @@
-// cell.cc - packing the weights of any cell, the training-cache layout, and the choice between
-// the fused LSTM path and the generic path (see cell.h). No ISA flags.
+// cell.cc - packing the weights of any cell, and the entry points that hand a call to its cell
+// kind (cell_kind.h: the cache layout, forward, backward). No ISA flags.
 #include "cell.h"
 
 #include <algorithm>
@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "../cpu/dispatch.h"
+#include "cell_kind.h"
 
 namespace cellstate {
 
@@ -117,40 +118,14 @@ std::unique_ptr<CellPacked> cell_prepare(const CellConfig& cfg, const float* w_i
 }
 
 int64_t cell_cache_floats(const CellConfig& c, int64_t T, int64_t B) {
-  const int64_t N = T * B, clip = c.clip != 0.f;
-  switch (c.kind) {
-    case CellKind::lstm: return N * c.G + N * c.H + N * c.P + B * c.H + clip * N * c.G + (c.P != c.H) * N * c.H;
-    case CellKind::gru: return N * c.G + 2 * N * c.H + clip * N * c.G;
-    default: return 2 * N * c.H + clip * N * c.H;
-  }
+  CacheCursor at(nullptr);
+  cell_kind_ops(c.kind).cache_layout(c, T, B, at);
+  return at.floats;
 }
 
 CacheParts cell_cache_parts(const CellConfig& c, int64_t T, int64_t B, float* p) {
-  const int64_t N = T * B;
-  CacheParts k;
-  if (!p) return k;
-  switch (c.kind) {
-    case CellKind::lstm:
-      k.gates = p; p += N * c.G;
-      k.c = p; p += N * c.H;
-      k.hprev = p; p += N * c.P;
-      k.c0 = p; p += B * c.H;
-      if (c.clip != 0.f) { k.pre = p; p += N * c.G; }
-      if (c.P != c.H) k.m = p;
-      break;
-    case CellKind::gru:
-      k.gates = p; p += N * c.G;
-      k.hn = p; p += N * c.H;
-      k.hprev = p; p += N * c.H;
-      if (c.clip != 0.f) k.pre = p;
-      break;
-    default:
-      k.gates = p; p += N * c.H;  // h_t
-      k.hprev = p; p += N * c.H;
-      if (c.clip != 0.f) k.pre = p;
-      break;
-  }
-  return k;
+  CacheCursor at(p);
+  return cell_kind_ops(c.kind).cache_layout(c, T, B, at);
 }
 
 void cell_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, ThreadPool* pool) {
@@ -159,13 +134,11 @@ void cell_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, Thread
   // cache first, so the result does not depend on what the caller's buffer held (found by
   // native/tests/fuzz_cell.cc, whose buffers start as NaN; lib/ hands over unzeroed buffers).
   if (io.cache && s.lengths) std::memset(io.cache, 0, static_cast<size_t>(cell_cache_floats(w.cfg, s.T, s.B)) * sizeof(float));
-  if (w.cfg.fused()) lstm_fused_forward(w, s, io, pool);
-  else cell_generic_forward(w, s, io, pool);
+  cell_kind_ops(w.cfg.kind).forward(w, s, io, pool);
 }
 
 void cell_backward(const CellPacked& w, const SeqDesc& s, const BwdIO& io, ThreadPool* pool) {
-  if (w.cfg.fused()) lstm_fused_backward(w, s, io, pool);
-  else cell_generic_backward(w, s, io, pool);
+  cell_kind_ops(w.cfg.kind).backward(w, s, io, pool);
 }
 
 }  // namespace cellstate
