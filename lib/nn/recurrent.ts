@@ -226,7 +226,7 @@ export abstract class Recurrent<S = unknown> {
 
   /** Units of h (and of each direction's output): the kind's, e.g. an LSTM's projSize || hiddenSize. */
   get outSize(): number {
-    return this.cell.outSize(this.settings, this.hiddenSize).units;
+    return this.cell.outSize(this.settings, this.hiddenSize);
   }
 
   /** Name of the backend this model computes on. */
@@ -479,7 +479,7 @@ export abstract class Recurrent<S = unknown> {
     const G = this.cell.gates(this.settings) * H;
     checkElements(where, 'x', N * D * P, `the output of T*B = ${N} rows of ${D * P}`);
     checkElements(where, 'x', N * G, `the gate pre-activations of T*B = ${N} rows of ${G}`);
-    const h0 = checkState(where, 'h0', o.h0, hShape, 'numLayers*numDirections, B, ' + this.cell.outSize(this.settings, H).option, this.dtype);
+    const h0 = checkState(where, 'h0', o.h0, hShape, 'numLayers*numDirections, B, ' + this.cell.outSizeOption(this.settings), this.dtype);
     if (!this.hasCell && o.c0 !== undefined && o.c0 !== null) throw argTypeError(where, 'options.c0', `nothing (a ${this.cell.name} has no cell state)`, o.c0);
     const c0 = this.hasCell ? checkState(where, 'c0', o.c0, cShape, 'numLayers*numDirections, B, hiddenSize', this.dtype) : null;
     const lengths = checkLengths(where, o.lengths, T, B);

@@ -29,8 +29,10 @@ export interface CellDescriptor<S> {
   kind(s: S): CellKind;
   /** Gate blocks of H rows in weight_ih / weight_hh (G = gates * H). */
   gates(s: S): number;
-  /** Units of h (Hout), and the option that sets them, for messages. */
-  outSize(s: S, hiddenSize: number): { units: number; option: string };
+  /** Units of h (Hout). */
+  outSize(s: S, hiddenSize: number): number;
+  /** The option that sets outSize, for messages: 'hiddenSize', or an LSTM's 'projSize'. */
+  outSizeOption(s: S): string;
   /**
    * Parameters of one layer-direction after weight_ih, weight_hh, bias_ih, bias_hh, in PyTorch's
    * named_parameters() order, without the _l{k}{_reverse} suffix.

@@ -42,7 +42,8 @@ export const lstmCell: CellDescriptor<LstmSettings> = {
   },
   kind: () => 'lstm',
   gates: () => 4,
-  outSize: (s, H) => (s.projSize ? { units: s.projSize, option: 'projSize' } : { units: H, option: 'hiddenSize' }),
+  outSize: (s, H) => s.projSize || H,
+  outSizeOption: (s) => (s.projSize ? 'projSize' : 'hiddenSize'),
   extraParams(s, H, P) {
     const specs: { name: string; shape: number[] }[] = [];
     if (s.projSize) specs.push({ name: 'weight_hr', shape: [P, H] });

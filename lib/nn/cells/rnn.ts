@@ -17,7 +17,8 @@ export const rnnCell: CellDescriptor<RnnSettings> = {
   validate: () => {},
   kind: (s) => (s.nonlinearity === 'tanh' ? 'rnn_tanh' : 'rnn_relu'),
   gates: () => 1,
-  outSize: (_s, H) => ({ units: H, option: 'hiddenSize' }),
+  outSize: (_s, H) => H,
+  outSizeOption: () => 'hiddenSize',
   extraParams: () => [],
   params: (s) => ({
     kind: s.nonlinearity === 'tanh' ? 'rnn_tanh' : 'rnn_relu', projSize: 0, weightHr: null, peephole: null, inputForget: false,
