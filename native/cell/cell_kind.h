@@ -3,8 +3,9 @@
 // Each kind lives in its own file and fills one CellKindOps (lstm_cell.cc, gru_cell.cc,
 // rnn_cell.cc, mirroring lib/backend/ts/{lstm,gru,rnn}.ts and the sections of docs/equations.md);
 // cell_kind_ops() in cell_kind.cc maps CellKind to them. A new kind is its file, one entry there
-// and its CellKind value. cell.cc keeps what every kind shares: packing W_ih and W_hh, the
-// cache-size check, the zeroing of the cache before a variable-length forward. No ISA flags.
+// and its CellKind value. cell.cc keeps what every kind shares: the entry points, the packing of
+// W_ih and W_hh (pack_common), the zeroing of the cache before a variable-length forward. No ISA
+// flags.
 #pragma once
 
 #include <cstdint>
@@ -29,13 +30,26 @@ struct CacheCursor {
   }
 };
 
+// The dense weights of one layer-direction as cell_prepare (cell.h) receives them.
+struct CellWeights {
+  const float *w_ih, *w_hh, *b_ih, *b_hh, *w_hr, *peep_i, *peep_f, *peep_o;
+};
+
 struct CellKindOps {
   int gates;  // G = gates * H pre-activation columns
+  // Packs what the kind's kernels read into w (w.cfg is set); cell_prepare then checks that every
+  // PackedB was allocated.
+  void (*pack)(CellPacked& w, const CellWeights& in);
   // The training cache of T steps of B entries, in row order r(t, b) (see cell.h CacheParts).
   CacheParts (*cache_layout)(const CellConfig& c, int64_t T, int64_t B, CacheCursor& at);
   void (*forward)(const CellPacked& w, const SeqDesc& s, const FwdIO& io, ThreadPool* pool);
   void (*backward)(const CellPacked& w, const SeqDesc& s, const BwdIO& io, ThreadPool* pool);
 };
+
+// What every kind packs (cell.cc): ∂A·W_ih (wih_n) and ∂A·W_hh[:Gh] (whh_n); with `transposed`
+// also X·W_ihᵀ (wih_t) and h·W_hh[:Gh]ᵀ (whh_t); and bias_x = b_ih + b_hh, b_hh only in the first
+// hh_cols columns (the others keep their b_hh with the recurrent product, e.g. GRU's b_hn).
+void pack_common(CellPacked& w, const CellWeights& in, int64_t Gh, int64_t hh_cols, bool transposed);
 
 extern const CellKindOps kLstmCell;  // lstm_cell.cc (the fused path, lstm/, for a plain LSTM)
 extern const CellKindOps kGruCell;   // gru_cell.cc

@@ -1,6 +1,7 @@
-// gru_cell.cc - the GRU cell kind (cell_kind.h): its training-cache layout, forward and BPTT,
-// both formulas for the candidate n (linear_before_reset: PyTorch; otherwise ONNX's default, whose
-// step makes a second product once r is known). Equations: docs/equations.md (GRU). No ISA flags.
+// gru_cell.cc - the GRU cell kind (cell_kind.h): its packed weights, training-cache layout,
+// forward and BPTT, both formulas for the candidate n (linear_before_reset: PyTorch; otherwise
+// ONNX's default, whose step makes a second product once r is known). Equations:
+// docs/equations.md (GRU). No ISA flags.
 //
 // It mirrors lib/backend/ts/gru.ts (same names, same order of operations); products through the
 // packed GEMM, elementwise stages split across the pool by rows (rows.h).
@@ -18,6 +19,21 @@
 
 namespace cellstate {
 namespace {
+
+// W_ih, W_hh's rows multiplied by h itself (all 3H with linear_before_reset; only [r, z] with the
+// ONNX formula, whose W_hn takes r*h and is packed apart), b_hn kept out of bias_x.
+void gru_pack(CellPacked& w, const CellWeights& in) {
+  const CellConfig& c = w.cfg;
+  const int64_t H = c.H;
+  const bool onnx = !c.linear_before_reset;
+  pack_common(w, in, onnx ? 2 * H : c.G, 2 * H, true);  // b_hn stays with h·W_hnᵀ
+  if (onnx) {
+    w.whn_t = pack_b(true, H, H, in.w_hh + 2 * H * H, H);
+    w.whn_n = pack_b(false, H, H, in.w_hh + 2 * H * H, H);
+  }
+  w.b_hn.assign(H, 0.f);
+  if (in.b_hh) std::memcpy(w.b_hn.data(), in.b_hh + 2 * H, H * sizeof(float));
+}
 
 // gates [N, 3H] activated r, z, n | hn [N, H] linear_before_reset: h·W_hnᵀ + b_hn, ONNX: r*h |
 // hprev [N, H] | pre [N, 3H] before clipping (clip only)
@@ -182,6 +198,6 @@ void gru_backward(const CellPacked& w, const SeqDesc& s, const BwdIO& g, ThreadP
 
 }  // namespace
 
-const CellKindOps kGruCell = {3, gru_cache_layout, gru_forward, gru_backward};
+const CellKindOps kGruCell = {3, gru_pack, gru_cache_layout, gru_forward, gru_backward};
 
 }  // namespace cellstate

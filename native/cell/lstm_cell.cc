@@ -1,7 +1,7 @@
-// lstm_cell.cc - the LSTM cell kind (cell_kind.h): its training-cache layout, and forward and
-// BPTT for every LSTM the fused path (lstm/lstm_forward.cc, lstm/lstm_backward.cc) does not take:
-// projection, peepholes, coupled input-forget gate, clip. Equations: docs/equations.md (LSTM
-// forward, backward, variants). No ISA flags.
+// lstm_cell.cc - the LSTM cell kind (cell_kind.h): its packed weights, its training-cache layout,
+// and forward and BPTT for every LSTM the fused path (lstm/lstm_forward.cc, lstm/lstm_backward.cc)
+// does not take: projection, peepholes, coupled input-forget gate, clip. Equations:
+// docs/equations.md (LSTM forward, backward, variants). No ISA flags.
 //
 // It mirrors lib/backend/ts/lstm.ts (same names, same order of operations), with every matrix
 // product going through the packed GEMM (threaded) and each row's elementwise stage split into
@@ -9,6 +9,7 @@
 // then the combining arithmetic. Rows are independent, so the pool splits them (rows.h). Each
 // step multiplies the state rows still running only (seq.h).
 // Sizes: T, B, I, H, P = Hout (projSize or H), N = T*B, G = 4H (i, f, g, o).
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -222,6 +223,43 @@ CacheParts lstm_cache_layout(const CellConfig& c, int64_t T, int64_t B, CacheCur
   return k;
 }
 
+// W_ih, W_hh (transposed ones only off the fused path), W_hr with projection, the peepholes;
+// a plain LSTM also gets W_ih and W_hh in gate-interleaved panels for the fused path (cell.h).
+void lstm_pack(CellPacked& w, const CellWeights& in) {
+  const CellConfig& c = w.cfg;
+  const int64_t I = c.I, H = c.H, P = c.P, G = c.G;
+  pack_common(w, in, G, G, !c.fused());
+  if (P != H) {
+    w.whr_t = pack_b(true, H, P, in.w_hr, H);   // B(k, j) = W_hr[j, k]
+    w.whr_n = pack_b(false, P, H, in.w_hr, H);  // B = W_hr
+  }
+  if (c.fused()) {
+    const KernelTable& kt = kernels();
+    w.nr = kt.gemm.nr;
+    w.vw = kt.gemm.vw;
+    w.n_panels = (H + w.vw - 1) / w.vw;
+    std::vector<int32_t> perm(static_cast<size_t>(w.n_panels * w.nr));  // fused column -> W row
+    for (int64_t p = 0; p < w.n_panels; ++p) {
+      for (int64_t q = 0; q < 4; ++q) {
+        for (int64_t e = 0; e < w.vw; ++e) {
+          const int64_t u = std::min<int64_t>(p * w.vw + e, H - 1);
+          perm[static_cast<size_t>(p * w.nr + q * w.vw + e)] = static_cast<int32_t>(q * H + u);
+        }
+      }
+    }
+    const int64_t n = w.n_panels * w.nr;
+    w.wih_fused = pack_b(true, I, n, in.w_ih, I, perm.data());  // B(i, j) = W_ih[perm[j], i]
+    w.whh_fused = pack_b(true, H, n, in.w_hh, H, perm.data());  // B(k, j) = W_hh[perm[j], k]
+    w.bias_fused.resize(static_cast<size_t>(n));
+    for (int64_t j = 0; j < n; ++j) w.bias_fused[static_cast<size_t>(j)] = w.bias_x[static_cast<size_t>(perm[static_cast<size_t>(j)])];
+  }
+  if (c.peephole) {
+    w.peep_i.assign(in.peep_i, in.peep_i + H);
+    w.peep_f.assign(in.peep_f, in.peep_f + H);
+    w.peep_o.assign(in.peep_o, in.peep_o + H);
+  }
+}
+
 // A plain LSTM (CellConfig::fused) takes the fused path (lstm/), every other option this file's.
 void lstm_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, ThreadPool* pool) {
   if (w.cfg.fused()) lstm_fused_forward(w, s, io, pool);
@@ -235,6 +273,6 @@ void lstm_backward(const CellPacked& w, const SeqDesc& s, const BwdIO& g, Thread
 
 }  // namespace
 
-const CellKindOps kLstmCell = {4, lstm_cache_layout, lstm_forward, lstm_backward};
+const CellKindOps kLstmCell = {4, lstm_pack, lstm_cache_layout, lstm_forward, lstm_backward};
 
 }  // namespace cellstate

@@ -1,5 +1,5 @@
-// rnn_cell.cc - the Elman RNN cell kind (cell_kind.h), tanh or relu: its training-cache layout,
-// forward and BPTT. Equations: docs/equations.md (RNN). No ISA flags.
+// rnn_cell.cc - the Elman RNN cell kind (cell_kind.h), tanh or relu: its packed weights,
+// training-cache layout, forward and BPTT. Equations: docs/equations.md (RNN). No ISA flags.
 //
 // It mirrors lib/backend/ts/rnn.ts; products through the packed GEMM, the elementwise stage split
 // across the pool by rows (rows.h). f' comes from the cached h_t (tanh: 1 - h²; relu: h > 0).
@@ -17,6 +17,8 @@
 
 namespace cellstate {
 namespace {
+
+void rnn_pack(CellPacked& w, const CellWeights& in) { pack_common(w, in, w.cfg.G, w.cfg.G, true); }
 
 // gates [N, H] h_t | hprev [N, H] | pre [N, H] before clipping (clip only)
 CacheParts rnn_cache_layout(const CellConfig& c, int64_t T, int64_t B, CacheCursor& at) {
@@ -104,6 +106,6 @@ void rnn_backward(const CellPacked& w, const SeqDesc& s, const BwdIO& g, ThreadP
 
 }  // namespace
 
-const CellKindOps kRnnCell = {1, rnn_cache_layout, rnn_forward, rnn_backward};
+const CellKindOps kRnnCell = {1, rnn_pack, rnn_cache_layout, rnn_forward, rnn_backward};
 
 }  // namespace cellstate
