@@ -1,15 +1,14 @@
 // LSTM: torch.nn.LSTM semantics, parameter names, shapes and gate order (i, f, g, o), plus the
-// ONNX LSTM options PyTorch lacks. The shared machinery is in recurrent.ts; equations in
-// docs/equations.md.
+// ONNX LSTM options PyTorch lacks. The kind (options, parameters) is cells/lstm.ts, the shared
+// machinery recurrent.ts; equations in docs/equations.md. This file is the typed public class.
 //
 //   projSize     h = weight_hr · (o * tanh(c)), weight_hr_l{k} [P, H] (PyTorch's proj_size)
 //   peephole     ONNX peepholes: i and f see c_{t-1}, o sees c_t; peephole_{i,f,o}_l{k} [H]
 //   inputForget  coupled input-forget gate, f = 1 - i (the f rows of the weights are unused)
 //   clip         every gate pre-activation bounded to [-clip, clip] (never the cell state)
 
-import { argRangeError, argTypeError, describe } from '../errors';
 import type { Tensor } from '../tensor';
-import { optionalBool } from './options';
+import { lstmCell, type LstmSettings } from './cells/lstm';
 import { Recurrent, RecurrentCache, type ForwardOptions, type GradOutputs, type RecurrentGradients, type RecurrentOptions, type StepState } from './recurrent';
 
 export interface LSTMOptions extends RecurrentOptions {
@@ -24,26 +23,14 @@ export type LSTMGradOutputs = GradOutputs;
 export interface LSTMGradients extends RecurrentGradients { dC0: Tensor }
 export { RecurrentCache as LSTMCache };
 
-export class LSTM extends Recurrent {
+export class LSTM extends Recurrent<LstmSettings> {
   constructor(options: LSTMOptions) {
-    super(options, ['projSize', 'peephole', 'inputForget'], (o) => {
-      let projSize = 0;
-      if (o.projSize !== undefined && o.projSize !== 0) {
-        if (typeof o.projSize !== 'number') throw argTypeError('LSTM', 'projSize', 'a non-negative integer', o.projSize);
-        if (!Number.isSafeInteger(o.projSize) || o.projSize < 0) throw argRangeError('LSTM', 'projSize', 'a non-negative integer', describe(o.projSize));
-        projSize = o.projSize;
-      }
-      return {
-        name: 'LSTM', kind: 'lstm', projSize,
-        peephole: optionalBool('LSTM', 'peephole', o.peephole, false),
-        inputForget: optionalBool('LSTM', 'inputForget', o.inputForget, false),
-      };
-    });
+    super(options, lstmCell);
   }
 
-  get projSize(): number { return this.cell.projSize; }
-  get peephole(): boolean { return this.cell.peephole; }
-  get inputForget(): boolean { return this.cell.inputForget; }
+  get projSize(): number { return this.settings.projSize; }
+  get peephole(): boolean { return this.settings.peephole; }
+  get inputForget(): boolean { return this.settings.inputForget; }
 
   override forward(x: Tensor, options?: LSTMForwardOptions): LSTMOutput {
     return super.forward(x, options) as LSTMOutput;

@@ -1,16 +1,15 @@
-// The machinery every recurrent layer shares (LSTM, GRU, RNN): options, PyTorch-named
+// The machinery every recurrent layer shares, whatever its cell kind: options, PyTorch-named
 // parameters, stacking layers, directions, variable lengths, dropout between layers, and the
 // sync/async plans that turn one call into one backend call per layer-direction
-// (lib/backend/types.ts). Subclasses only declare their cell: kind, gate count, extra options
-// and extra parameters.
+// (lib/backend/types.ts). It names no kind: a subclass hands it its kind's descriptor
+// (lib/nn/cells/kind.ts: options, gate count, extra parameters, cell state, config).
 //
 // Shapes (PyTorch): x [T, B, I] ([B, T, I] with batchFirst); output [T, B, D*Hout];
-// hN [L*D, B, Hout], cN [L*D, B, H] (LSTM) — never batch-first; index of layer k, direction d is
-// k*D + d. Hout = projSize || hiddenSize.
+// hN [L*D, B, Hout], cN [L*D, B, H] (kinds with a cell state) — never batch-first; index of layer
+// k, direction d is k*D + d. Hout = the descriptor's outSize (hiddenSize, or an LSTM's projSize).
 
 import { defaultBackendName, getBackend, isBackendName } from '../backend';
-import type { Backend, BackendName, CellBackwardArgs, CellCache, CellForwardArgs, CellKind, CellParams, PreparedCell } from '../backend/types';
-import { gateCount } from '../backend/types';
+import type { Backend, BackendName, CellBackwardArgs, CellCache, CellForwardArgs, CellParams, PreparedCell } from '../backend/types';
 import { argRangeError, argTypeError, describe, shapeError, StaleCacheError } from '../errors';
 import { freshSeed, Rng } from '../rng';
 import { allocate, allocateUninit, checkElements, checkTensorArg, Tensor, trustedTensor, type DType, type FloatArray } from '../tensor';
@@ -21,6 +20,7 @@ import { saveModel } from '../io/model-file';
 import { predict, type PredictInput, type PredictOptions } from './predict';
 import type { LayerConfig } from './layer';
 import { describeLayer, parameterCount } from './summary';
+import type { CellDescriptor } from './cells/kind';
 
 export interface RecurrentOptions {
   inputSize: number;
@@ -39,30 +39,30 @@ export interface RecurrentOptions {
 
 export interface ForwardOptions {
   h0?: Tensor | null; // [L*D, B, Hout]
-  c0?: Tensor | null; // [L*D, B, H] (LSTM)
+  c0?: Tensor | null; // [L*D, B, H] (kinds with a cell state)
   lengths?: ArrayLike<number> | null; // [B], each in [1, T]: a variable-length batch
 }
 
 export interface RecurrentOutput {
   output: Tensor; // [T, B, D*Hout] or [B, T, D*Hout]
   hN: Tensor; // [L*D, B, Hout]
-  cN?: Tensor; // [L*D, B, H] (LSTM)
+  cN?: Tensor; // [L*D, B, H] (kinds with a cell state)
 }
 
 export interface GradOutputs {
   dOutput?: Tensor | null;
   dHN?: Tensor | null;
-  dCN?: Tensor | null; // LSTM
+  dCN?: Tensor | null; // kinds with a cell state
 }
 
 export interface RecurrentGradients {
   dX: Tensor; // shape of x
   dH0: Tensor; // [L*D, B, Hout]
-  dC0?: Tensor; // [L*D, B, H] (LSTM)
+  dC0?: Tensor; // [L*D, B, H] (kinds with a cell state)
   grads: Record<string, Tensor>; // every parameter, keyed by its PyTorch name
 }
 
-/** Streaming state for `step`: h [L, B, Hout] and, for LSTM, c [L, B, H]. */
+/** Streaming state for `step`: h [L, B, Hout] and, for kinds with a cell state, c [L, B, H]. */
 export interface StepState {
   h: Tensor;
   c?: Tensor;
@@ -141,16 +141,6 @@ class PreparedWeights {
   }
 }
 
-/** Cell-specific settings a subclass passes to the base. */
-export interface CellSpec {
-  name: string; // 'LSTM' | 'GRU' | 'RNN' for messages
-  kind: CellKind;
-  projSize?: number;
-  peephole?: boolean;
-  inputForget?: boolean;
-  linearBeforeReset?: boolean;
-}
-
 interface ForwardPlan {
   out: RecurrentOutput;
   layers: { w: PreparedCell; args: CellForwardArgs }[][]; // [L][D] backend calls, in order
@@ -174,7 +164,7 @@ export const COMMON_KEYS = ['inputSize', 'hiddenSize', 'numLayers', 'bias', 'bat
 const FORWARD_KEYS = ['h0', 'c0', 'lengths'] as const;
 const GRAD_KEYS = ['dOutput', 'dHN', 'dCN'] as const;
 
-export abstract class Recurrent {
+export abstract class Recurrent<S = unknown> {
   readonly inputSize: number;
   readonly hiddenSize: number;
   readonly numLayers: number;
@@ -187,19 +177,21 @@ export abstract class Recurrent {
   readonly dtype: DType;
   /** The seed the initial weights (and the dropout stream) were drawn from. */
   readonly seed: number;
-  protected readonly cell: Required<CellSpec>;
+  /** The cell kind, and this model's settings of it (the kind's own options). */
+  protected readonly cell: CellDescriptor<S>;
+  protected readonly settings: S;
   private readonly params: ParamSet;
   private backendObj: Backend;
   private prepared: PreparedWeights | null = null;
   private readonly dropoutRng: Rng;
 
-  protected constructor(options: unknown, cellKeys: readonly string[], readCell: (o: Options) => CellSpec) {
+  protected constructor(options: unknown, cell: CellDescriptor<S>) {
     const where0 = new.target.name;
     if (options === undefined || options === null) throw argTypeError(where0, 'options', 'an options object with inputSize and hiddenSize', options);
-    const o = readOptions(where0, 'options', options, [...COMMON_KEYS, ...cellKeys]);
-    const spec = readCell(o);
-    const where = spec.name;
-    this.cell = { projSize: 0, peephole: false, inputForget: false, linearBeforeReset: true, ...spec };
+    const o: Options = readOptions(where0, 'options', options, [...COMMON_KEYS, ...cell.optionKeys]);
+    const where = cell.name;
+    this.cell = cell;
+    this.settings = cell.read(o);
     this.inputSize = positiveInt(where, 'inputSize', o.inputSize);
     this.hiddenSize = positiveInt(where, 'hiddenSize', o.hiddenSize);
     this.numLayers = o.numLayers === undefined ? 1 : positiveInt(where, 'numLayers', o.numLayers);
@@ -216,11 +208,7 @@ export abstract class Recurrent {
       process.emitWarning(`${where}: dropout=${this.dropout} applies between layers, so it has no effect with numLayers=1`, { code: 'CELLSTATE_DROPOUT_ONE_LAYER' });
     }
     this.clip = optionalClip(where, o.clip);
-    if (this.cell.projSize) {
-      if (this.cell.projSize >= this.hiddenSize) {
-        throw argRangeError(where, 'projSize', `a positive integer below hiddenSize (${this.hiddenSize})`, describe(this.cell.projSize));
-      }
-    }
+    cell.validate(this.settings, this.hiddenSize);
     this.dtype = oneOf(where, 'dtype', o.dtype, ['float32', 'float64'] as const, 'float32');
     this.seed = optionalSeed(where, 'seed', o.seed) ?? freshSeed();
     if (o.backend !== undefined && !isBackendName(o.backend)) throw argTypeError(where, 'backend', "'ts' or 'native'", o.backend);
@@ -236,9 +224,9 @@ export abstract class Recurrent {
     return this.bidirectional ? 2 : 1;
   }
 
-  /** Units of h (and of each direction's output): projSize || hiddenSize. */
+  /** Units of h (and of each direction's output): the kind's, e.g. an LSTM's projSize || hiddenSize. */
   get outSize(): number {
-    return this.cell.projSize || this.hiddenSize;
+    return this.cell.outSize(this.settings, this.hiddenSize);
   }
 
   /** Name of the backend this model computes on. */
@@ -247,7 +235,7 @@ export abstract class Recurrent {
   }
 
   protected get hasCell(): boolean {
-    return this.cell.kind === 'lstm';
+    return this.cell.hasCellState;
   }
 
   /** Move the model to another backend (weights are re-prepared for it). */
@@ -274,16 +262,11 @@ export abstract class Recurrent {
    * past the common ones, so a plain layer's config is as it always was.
    */
   config(): LayerConfig {
-    const c = this.cell;
     const out: LayerConfig = {
-      type: c.name, inputSize: this.inputSize, hiddenSize: this.hiddenSize, numLayers: this.numLayers,
+      type: this.cell.name, inputSize: this.inputSize, hiddenSize: this.hiddenSize, numLayers: this.numLayers,
       bias: this.bias, batchFirst: this.batchFirst, bidirectional: this.bidirectional, dtype: this.dtype,
+      ...this.cell.config(this.settings),
     };
-    if (c.projSize) out.projSize = c.projSize;
-    if (c.peephole) out.peephole = true;
-    if (c.inputForget) out.inputForget = true;
-    if (c.kind === 'gru' && !c.linearBeforeReset) out.linearBeforeReset = false;
-    if (c.kind === 'rnn_relu') out.nonlinearity = 'relu';
     if (this.dropout) out.dropout = this.dropout;
     if (this.clip !== null) out.clip = this.clip;
     if (this.reverse) out.reverse = true;
@@ -297,7 +280,8 @@ export abstract class Recurrent {
 
   /** Parameter names and shapes in PyTorch's named_parameters() order. */
   paramSpecs(): ParamSpec[] {
-    const H = this.hiddenSize, D = this.numDirections, P = this.outSize, GH = gateCount(this.cell.kind) * H;
+    const H = this.hiddenSize, D = this.numDirections, P = this.outSize, GH = this.cell.gates(this.settings) * H;
+    const extra = this.cell.extraParams(this.settings, H, P);
     const specs: ParamSpec[] = [];
     for (let k = 0; k < this.numLayers; k++) {
       const I = k === 0 ? this.inputSize : D * P;
@@ -305,8 +289,7 @@ export abstract class Recurrent {
         const s = this.suffix(k, d);
         specs.push({ name: `weight_ih${s}`, shape: [GH, I] }, { name: `weight_hh${s}`, shape: [GH, P] });
         if (this.bias) specs.push({ name: `bias_ih${s}`, shape: [GH] }, { name: `bias_hh${s}`, shape: [GH] });
-        if (this.cell.projSize) specs.push({ name: `weight_hr${s}`, shape: [P, H] });
-        if (this.cell.peephole) for (const g of ['i', 'f', 'o']) specs.push({ name: `peephole_${g}${s}`, shape: [H] });
+        for (const e of extra) specs.push({ name: `${e.name}${s}`, shape: e.shape });
       }
     }
     return specs;
@@ -493,10 +476,10 @@ export abstract class Recurrent {
     const H = this.hiddenSize, P = this.outSize, D = this.numDirections, L = this.numLayers, N = T * B;
     const hShape = [L * D, B, P], cShape = [L * D, B, H];
     // Size limits before anything is allocated: each layer's output rows and gate pre-activations.
-    const G = gateCount(this.cell.kind) * H;
+    const G = this.cell.gates(this.settings) * H;
     checkElements(where, 'x', N * D * P, `the output of T*B = ${N} rows of ${D * P}`);
     checkElements(where, 'x', N * G, `the gate pre-activations of T*B = ${N} rows of ${G}`);
-    const h0 = checkState(where, 'h0', o.h0, hShape, 'numLayers*numDirections, B, ' + (this.cell.projSize ? 'projSize' : 'hiddenSize'), this.dtype);
+    const h0 = checkState(where, 'h0', o.h0, hShape, 'numLayers*numDirections, B, ' + this.cell.outSizeOption(this.settings), this.dtype);
     if (!this.hasCell && o.c0 !== undefined && o.c0 !== null) throw argTypeError(where, 'options.c0', `nothing (a ${this.cell.name} has no cell state)`, o.c0);
     const c0 = this.hasCell ? checkState(where, 'c0', o.c0, cShape, 'numLayers*numDirections, B, hiddenSize', this.dtype) : null;
     const lengths = checkLengths(where, o.lengths, T, B);
@@ -601,8 +584,7 @@ export abstract class Recurrent {
           dWeightHh: grads.get(`weight_hh${s}`)!,
           dBiasIh: this.bias ? grads.get(`bias_ih${s}`)! : null,
           dBiasHh: this.bias ? grads.get(`bias_hh${s}`)! : null,
-          dWeightHr: this.cell.projSize ? grads.get(`weight_hr${s}`)! : null,
-          dPeephole: this.cell.peephole ? { i: grads.get(`peephole_i${s}`)!, f: grads.get(`peephole_f${s}`)!, o: grads.get(`peephole_o${s}`)! } : null,
+          ...this.cell.grads(this.settings, (n) => grads.get(`${n}${s}`)!),
         } });
       }
       layers.push(calls);
@@ -637,26 +619,21 @@ export abstract class Recurrent {
 
   /** Rebuild the backend's prepared weights; invalidates outstanding training caches. */
   private prepare(): void {
-    const D = this.numDirections, c = this.cell;
+    const D = this.numDirections;
     const cells: PreparedCell[] = [];
     for (let k = 0; k < this.numLayers; k++) {
       for (let d = 0; d < D; d++) {
         const s = this.suffix(k, d);
         const get = (n: string) => this.params.get(`${n}${s}`);
         const params: CellParams = {
-          kind: c.kind,
+          ...this.cell.params(this.settings, get),
           inputSize: k === 0 ? this.inputSize : D * this.outSize,
           hiddenSize: this.hiddenSize,
-          projSize: c.projSize,
           weightIh: get('weight_ih'),
           weightHh: get('weight_hh'),
           biasIh: this.bias ? get('bias_ih') : null,
           biasHh: this.bias ? get('bias_hh') : null,
-          weightHr: c.projSize ? get('weight_hr') : null,
-          peephole: c.peephole ? { i: get('peephole_i'), f: get('peephole_f'), o: get('peephole_o') } : null,
-          inputForget: c.inputForget,
           clip: this.clip,
-          linearBeforeReset: c.linearBeforeReset,
         };
         cells.push(this.backendObj.prepare(params));
       }

@@ -1,22 +1,18 @@
 // RNN: torch.nn.RNN (Elman) semantics and parameter names: h' = f(W_ih x + b_ih + W_hh h + b_hh)
-// with f = tanh (default) or relu. The shared machinery is in recurrent.ts.
+// with f = tanh (default) or relu. The kind is cells/rnn.ts, the shared machinery recurrent.ts.
 
-import { oneOf } from './options';
+import { rnnCell, type RnnSettings } from './cells/rnn';
 import { Recurrent, type RecurrentOptions } from './recurrent';
 
 export interface RNNOptions extends RecurrentOptions {
   nonlinearity?: 'tanh' | 'relu'; // default 'tanh'
 }
 
-export class RNN extends Recurrent {
+export class RNN extends Recurrent<RnnSettings> {
   readonly nonlinearity: 'tanh' | 'relu';
 
   constructor(options: RNNOptions) {
-    let nl: 'tanh' | 'relu' = 'tanh';
-    super(options, ['nonlinearity'], (o) => {
-      nl = oneOf('RNN', 'nonlinearity', o.nonlinearity, ['tanh', 'relu'] as const, 'tanh');
-      return { name: 'RNN', kind: nl === 'tanh' ? 'rnn_tanh' : 'rnn_relu' };
-    });
-    this.nonlinearity = nl;
+    super(options, rnnCell);
+    this.nonlinearity = this.settings.nonlinearity;
   }
 }

@@ -1,5 +1,6 @@
-// cell.cc - packing the weights of any cell, the training-cache layout, and the choice between
-// the fused LSTM path and the generic path (see cell.h). No ISA flags.
+// cell.cc - the entry points that hand a call to its cell kind (cell_kind.h: packing, cache
+// layout, forward, backward), the packing every kind shares (pack_common), scratch buffers and
+// bias-gradient sums. No ISA flags.
 #include "cell.h"
 
 #include <algorithm>
@@ -9,7 +10,7 @@
 #include <new>
 #include <vector>
 
-#include "../cpu/dispatch.h"
+#include "cell_kind.h"
 
 namespace cellstate {
 
@@ -55,74 +56,42 @@ void add_bias_grads(float* db_ih, float* db_hh, const float* dA, int64_t rows, i
   add_bias_pair(db_ih, db_hh, db.data(), width);
 }
 
+void pack_common(CellPacked& w, const CellWeights& in, int64_t Gh, int64_t hh_cols, bool transposed) {
+  const CellConfig& c = w.cfg;
+  const int64_t I = c.I, P = c.P, G = c.G;
+  if (transposed) w.wih_t = pack_b(true, I, G, in.w_ih, I);  // B(i, j) = W_ih[j, i]
+  w.wih_n = pack_b(false, G, I, in.w_ih, I);                  // B = W_ih
+  if (transposed) w.whh_t = pack_b(true, P, Gh, in.w_hh, P);  // B(k, j) = W_hh[j, k], j < Gh
+  w.whh_n = pack_b(false, Gh, P, in.w_hh, P);                 // B = W_hh[:Gh]
+  w.bias_x.assign(G, 0.f);
+  for (int64_t j = 0; j < G; ++j) w.bias_x[j] = (in.b_ih ? in.b_ih[j] : 0.f) + (in.b_hh && j < hh_cols ? in.b_hh[j] : 0.f);
+}
+
 std::unique_ptr<CellPacked> cell_prepare(const CellConfig& cfg, const float* w_ih, const float* w_hh,
                                          const float* b_ih, const float* b_hh, const float* w_hr,
                                          const float* peep_i, const float* peep_f, const float* peep_o) {
   auto w = std::make_unique<CellPacked>();
   w->cfg = cfg;
-  const int64_t I = cfg.I, H = cfg.H, P = cfg.P, G = cfg.G;
-  const bool gru_onnx = cfg.kind == CellKind::gru && !cfg.linear_before_reset;
-  const int64_t Gh = gru_onnx ? 2 * H : G;  // rows of W_hh multiplied by h itself
-  if (!cfg.fused()) w->wih_t = pack_b(true, I, G, w_ih, I);    // B(i, j) = W_ih[j, i]
-  w->wih_n = pack_b(false, G, I, w_ih, I);   // B = W_ih
-  if (!cfg.fused()) w->whh_t = pack_b(true, P, Gh, w_hh, P);   // B(k, j) = W_hh[j, k], j < Gh
-  w->whh_n = pack_b(false, Gh, P, w_hh, P);  // B = W_hh[:Gh]
-  if (gru_onnx) {
-    w->whn_t = pack_b(true, H, H, w_hh + 2 * H * H, H);
-    w->whn_n = pack_b(false, H, H, w_hh + 2 * H * H, H);
-  }
-  if (cfg.kind == CellKind::lstm && P != H) {
-    w->whr_t = pack_b(true, H, P, w_hr, H);   // B(k, j) = W_hr[j, k]
-    w->whr_n = pack_b(false, P, H, w_hr, H);  // B = W_hr
-  }
-  w->bias_x.assign(G, 0.f);
-  const int64_t n_start = cfg.kind == CellKind::gru ? 2 * H : G;  // GRU: b_hn stays with h·W_hnᵀ
-  for (int64_t j = 0; j < G; ++j) w->bias_x[j] = (b_ih ? b_ih[j] : 0.f) + (b_hh && j < n_start ? b_hh[j] : 0.f);
-  if (cfg.fused()) {
-    const KernelTable& kt = kernels();
-    w->nr = kt.gemm.nr;
-    w->vw = kt.gemm.vw;
-    w->n_panels = (H + w->vw - 1) / w->vw;
-    std::vector<int32_t> perm(static_cast<size_t>(w->n_panels * w->nr));  // fused column -> W row
-    for (int64_t p = 0; p < w->n_panels; ++p) {
-      for (int64_t q = 0; q < 4; ++q) {
-        for (int64_t e = 0; e < w->vw; ++e) {
-          const int64_t u = std::min<int64_t>(p * w->vw + e, H - 1);
-          perm[static_cast<size_t>(p * w->nr + q * w->vw + e)] = static_cast<int32_t>(q * H + u);
-        }
-      }
-    }
-    const int64_t n = w->n_panels * w->nr;
-    w->wih_fused = pack_b(true, I, n, w_ih, I, perm.data());  // B(i, j) = W_ih[perm[j], i]
-    w->whh_fused = pack_b(true, H, n, w_hh, H, perm.data());  // B(k, j) = W_hh[perm[j], k]
-    w->bias_fused.resize(static_cast<size_t>(n));
-    for (int64_t j = 0; j < n; ++j) w->bias_fused[static_cast<size_t>(j)] = w->bias_x[static_cast<size_t>(perm[static_cast<size_t>(j)])];
-  }
+  cell_kind_ops(cfg.kind).pack(*w, CellWeights{w_ih, w_hh, b_ih, b_hh, w_hr, peep_i, peep_f, peep_o});
   // pack_b reports a failed allocation through ok() (it never throws), and sgemm_packed leaves C
   // untouched for a bad PackedB: a silently unpacked weight would give garbage on every call.
   for (const PackedB* pb : {&w->wih_t, &w->wih_n, &w->whh_t, &w->whh_n, &w->whn_t, &w->whn_n, &w->whr_t,
                             &w->whr_n, &w->wih_fused, &w->whh_fused}) {
     if (!pb->ok()) throw std::bad_alloc();
   }
-  if (cfg.kind == CellKind::gru) {
-    w->b_hn.assign(H, 0.f);
-    if (b_hh) std::memcpy(w->b_hn.data(), b_hh + 2 * H, H * sizeof(float));
-  }
-  if (cfg.peephole) {
-    w->peep_i.assign(peep_i, peep_i + H);
-    w->peep_f.assign(peep_f, peep_f + H);
-    w->peep_o.assign(peep_o, peep_o + H);
-  }
   return w;
 }
 
+// Its size in the one formula T*B*per_row + B*per_batch, read off the kind's own layout walk
+// (cache_layout): the parts one entry takes once (T = 0), and what one more row adds.
 CacheShape cell_cache_shape(const CellConfig& c) {
-  const int64_t clip = c.clip != 0.f;
-  switch (c.kind) {
-    case CellKind::lstm: return {c.G + c.H + c.P + clip * c.G + (c.P != c.H) * c.H, c.H};
-    case CellKind::gru: return {c.G + 2 * c.H + clip * c.G, 0};
-    default: return {2 * c.H + clip * c.H, 0};
-  }
+  const auto floats = [&c](int64_t T) {
+    CacheCursor at(nullptr);
+    cell_kind_ops(c.kind).cache_layout(c, T, 1, at);
+    return at.floats;
+  };
+  const int64_t per_batch = floats(0);
+  return {floats(1) - per_batch, per_batch};
 }
 
 int64_t cell_cache_floats(const CellConfig& c, int64_t T, int64_t B) {
@@ -131,31 +100,8 @@ int64_t cell_cache_floats(const CellConfig& c, int64_t T, int64_t B) {
 }
 
 CacheParts cell_cache_parts(const CellConfig& c, int64_t T, int64_t B, float* p) {
-  const int64_t N = T * B;
-  CacheParts k;
-  if (!p) return k;
-  switch (c.kind) {
-    case CellKind::lstm:
-      k.gates = p; p += N * c.G;
-      k.c = p; p += N * c.H;
-      k.hprev = p; p += N * c.P;
-      k.c0 = p; p += B * c.H;
-      if (c.clip != 0.f) { k.pre = p; p += N * c.G; }
-      if (c.P != c.H) k.m = p;
-      break;
-    case CellKind::gru:
-      k.gates = p; p += N * c.G;
-      k.hn = p; p += N * c.H;
-      k.hprev = p; p += N * c.H;
-      if (c.clip != 0.f) k.pre = p;
-      break;
-    default:
-      k.gates = p; p += N * c.H;  // h_t
-      k.hprev = p; p += N * c.H;
-      if (c.clip != 0.f) k.pre = p;
-      break;
-  }
-  return k;
+  CacheCursor at(p);
+  return cell_kind_ops(c.kind).cache_layout(c, T, B, at);
 }
 
 void cell_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, ThreadPool* pool) {
@@ -164,13 +110,11 @@ void cell_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, Thread
   // cache first, so the result does not depend on what the caller's buffer held (found by
   // native/tests/fuzz_cell.cc, whose buffers start as NaN; lib/ hands over unzeroed buffers).
   if (io.cache && s.lengths) std::memset(io.cache, 0, static_cast<size_t>(cell_cache_floats(w.cfg, s.T, s.B)) * sizeof(float));
-  if (w.cfg.fused()) lstm_fused_forward(w, s, io, pool);
-  else cell_generic_forward(w, s, io, pool);
+  cell_kind_ops(w.cfg.kind).forward(w, s, io, pool);
 }
 
 void cell_backward(const CellPacked& w, const SeqDesc& s, const BwdIO& io, ThreadPool* pool) {
-  if (w.cfg.fused()) lstm_fused_backward(w, s, io, pool);
-  else cell_generic_backward(w, s, io, pool);
+  cell_kind_ops(w.cfg.kind).backward(w, s, io, pool);
 }
 
 }  // namespace cellstate

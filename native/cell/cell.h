@@ -8,12 +8,12 @@
 // Sizes: T steps, B batch, I inputs, H hidden units, P = Hout (projSize or H), N = T*B rows,
 // G = gates*H (LSTM 4: i, f, g, o; GRU 3: r, z, n; RNN 1).
 //
-// Two implementations behind one entry point:
-//   - the fused LSTM path (lstm/lstm_forward.cc, lstm/lstm_backward.cc) for a plain LSTM (no
-//     projection, peephole, coupled gate or clip): W_ih and W_hh packed in gate-interleaved panels so the
-//     elementwise update runs on each GEMM tile while it is in L1, per-ISA epilogues;
-//   - the generic path (cell/cell_generic.cc) for every other configuration: the same products
-//     through the packed GEMM, then a scalar elementwise stage, mirroring lib/backend/ts/.
+// One entry point, one file per cell kind behind it (cell_kind.h: lstm_cell.cc, gru_cell.cc,
+// rnn_cell.cc): the same products through the packed GEMM, then an elementwise stage, mirroring
+// lib/backend/ts/. A plain LSTM (no projection, peephole, coupled gate or clip) takes the fused
+// path instead (lstm/lstm_forward.cc, lstm/lstm_backward.cc): W_ih and W_hh packed in
+// gate-interleaved panels so the elementwise update runs on each GEMM tile while it is in L1,
+// per-ISA epilogues.
 #pragma once
 
 #include <cstdint>
@@ -87,10 +87,8 @@ struct SeqDesc {
   const int32_t* lengths = nullptr;  // [B] in [1, T], or null = all T
 };
 
-// The training cache, one caller-owned float buffer cut into these parts (row order r(t, b)):
-//   LSTM: gates [N, 4H] | c [N, H] | hprev [N, P] | c0 [B, H] | pre [N, 4H] (clip) | m [N, H] (proj)
-//   GRU:  gates [N, 3H] | hn [N, H] | hprev [N, H] | pre [N, 3H] (clip)
-//   RNN:  h [N, H] | hprev [N, H] | pre [N, H] (clip)
+// The training cache, one caller-owned float buffer cut into the parts its cell kind uses (row
+// order r(t, b)); each kind's layout is its cache_layout (lstm_cell.cc, gru_cell.cc, rnn_cell.cc).
 struct CacheParts {
   float *gates = nullptr, *c = nullptr, *hprev = nullptr, *c0 = nullptr, *pre = nullptr, *m = nullptr, *hn = nullptr;
 };
@@ -128,8 +126,5 @@ void cell_backward(const CellPacked& w, const SeqDesc& s, const BwdIO& io, Threa
 // The fused plain-LSTM path (lstm/).
 void lstm_fused_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, ThreadPool* pool);
 void lstm_fused_backward(const CellPacked& w, const SeqDesc& s, const BwdIO& io, ThreadPool* pool);
-// The generic path (cell/cell_generic.cc).
-void cell_generic_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, ThreadPool* pool);
-void cell_generic_backward(const CellPacked& w, const SeqDesc& s, const BwdIO& io, ThreadPool* pool);
 
 }  // namespace cellstate

@@ -39,13 +39,13 @@ inline int64_t step_row(const SeqDesc& s, int64_t st, int64_t b) {
 // 8.9 ms with chunks). A step's rows are in state-row order: step(st) + i*ldg is state row i
 // (i < active[st]).
 //
-// Two uses: the generic path projects every column of w.wih_t (w.bias_x) with the pool's threads
+// Two uses: the per-kind paths (cell/*_cell.cc) project every column of w.wih_t (w.bias_x) with the pool's threads
 // into a buffer of its own; a member of the fused LSTM's team projects only its own panels
 // [q0, q1) of w.wih_fused (w.bias_fused) into a buffer the team shares, single-threaded. Every
 // member cuts the same chunks (the plan depends on the sequence and the sizes only).
 class GxChunks {
  public:
-  // Generic path: all columns of w.wih_t, G = w.cfg.G, threaded.
+  // Per-kind paths: all columns of w.wih_t, G = w.cfg.G, threaded.
   GxChunks(const CellPacked& w, const SeqDesc& s, const SeqOrder& o, const float* x, int64_t ldx);
   // One team member: panels [q0, q1) of b (bias indexed like b's columns) into gx [chunk_rows][ldg];
   // xg: scratch of chunk_rows * I floats when !dense(s), else unused (may be null).
@@ -67,7 +67,7 @@ class GxChunks {
   const float* x_;
   int64_t ldx_, ldg_, chunk_rows_;
   bool dense_;
-  AlignedFloats own_gx_, own_xg_;  // generic path only
+  AlignedFloats own_gx_, own_xg_;  // per-kind paths only
   float *gx_, *xg_;
   int64_t chunk_end_ = 0, next_row_ = 0;
 };

@@ -33,8 +33,8 @@ struct LstmKernels {
   void (*bwd_row)(int64_t H, int64_t u0, int64_t u1, const float* gates, const float* c_t,
                   const float* c_prev, const float* dy, const float* dh, float* dc, float* dA, float* dAs,
                   float* db);
-  // Elementwise activations over n floats (y may alias x), for the generic cell path
-  // (cell/cell_generic.cc): the same accuracy and |x| ~ 100 safety as the fused epilogues.
+  // Elementwise activations over n floats (y may alias x), for the per-kind cell files
+  // (cell/*_cell.cc): the same accuracy and |x| ~ 100 safety as the fused epilogues.
   void (*sigmoid)(int64_t n, const float* x, float* y);
   void (*tanh)(int64_t n, const float* x, float* y);
 };

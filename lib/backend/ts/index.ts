@@ -1,28 +1,40 @@
-// The `ts` backend: pure TypeScript, float32 and float64, always available.
+// The `ts` backend: pure TypeScript, float32 and float64, always available. One kernel file per
+// cell kind (lstm.ts, gru.ts, rnn.ts), found through KERNELS.
 
-import type { Backend, CellBackwardArgs, CellCache, CellForwardArgs, PreparedCell } from '../types';
+import { gateCount, type Backend, type CellBackwardArgs, type CellCache, type CellForwardArgs, type CellKind, type PreparedCell } from '../types';
 import { gruBackward, gruForward } from './gru';
 import { lstmBackward, lstmForward } from './lstm';
 import { rnnBackward, rnnForward } from './rnn';
 import { prepareTs, type TsPrepared } from './util';
 
+interface CellKernels {
+  /** Leading gate columns whose b_hh is summed into the input projection's bias (util.ts prepareTs). */
+  biasHhCols(hiddenSize: number, gateCols: number): number;
+  forward(w: TsPrepared, args: CellForwardArgs, train: boolean): CellCache | null;
+  backward(w: TsPrepared, cache: CellCache, args: CellBackwardArgs): void;
+}
+
+/** Every cell kind's forward and BPTT (a Record, so a kind without kernels does not compile). */
+const KERNELS: Record<CellKind, CellKernels> = {
+  lstm: { biasHhCols: (_H, G) => G, forward: lstmForward, backward: lstmBackward },
+  gru: { biasHhCols: (H) => 2 * H, forward: gruForward, backward: gruBackward }, // b_hn stays with h·W_hnᵀ
+  rnn_tanh: { biasHhCols: (_H, G) => G, forward: rnnForward, backward: rnnBackward },
+  rnn_relu: { biasHhCols: (_H, G) => G, forward: rnnForward, backward: rnnBackward },
+};
+
 function forward(w: PreparedCell, args: CellForwardArgs, train: boolean): CellCache | null {
-  const t = w as TsPrepared;
-  return w.kind === 'lstm' ? lstmForward(t, args, train) : w.kind === 'gru' ? gruForward(t, args, train) : rnnForward(t, args, train);
+  return KERNELS[w.kind].forward(w as TsPrepared, args, train);
 }
 
 function backward(w: PreparedCell, cache: CellCache, args: CellBackwardArgs): void {
-  const t = w as TsPrepared;
-  if (w.kind === 'lstm') lstmBackward(t, cache, args);
-  else if (w.kind === 'gru') gruBackward(t, cache, args);
-  else rnnBackward(t, cache, args);
+  KERNELS[w.kind].backward(w as TsPrepared, cache, args);
 }
 
 export const tsBackend: Backend = {
   name: 'ts',
   writesAllOutputs: false, // not relied on: its buffers stay zero-filled
   supports: () => true,
-  prepare: prepareTs,
+  prepare: (p) => prepareTs(p, KERNELS[p.kind].biasHhCols(p.hiddenSize, gateCount(p.kind) * p.hiddenSize)),
   forward,
   backward,
   // The ts backend computes on the calling thread: the promise settles after the work is done.

@@ -17,15 +17,14 @@ function copy<T extends FloatArray | null>(a: T): T {
 
 /**
  * Snapshot the parameters and pre-sum the biases that can be added once to the input projection:
- * both biases for every gate, except GRU's n gate, whose b_hn sits inside r * (W_hn h + b_hn) and
- * therefore stays with the recurrent product (docs/equations.md).
+ * b_ih for every gate column, b_hh for the first `hhCols` only (the kind's choice: GRU's n gate
+ * keeps b_hn inside r * (W_hn h + b_hn), with the recurrent product; docs/equations.md).
  */
-export function prepareTs(p: CellParams): TsPrepared {
+export function prepareTs(p: CellParams, hhCols: number): TsPrepared {
   const dtype: DType = p.weightIh instanceof Float64Array ? 'float64' : 'float32';
   const G = gateCount(p.kind) * p.hiddenSize;
   const biasX = allocate(dtype, G);
-  const nStart = p.kind === 'gru' ? 2 * p.hiddenSize : G; // columns from here get b_ih only
-  for (let j = 0; j < G; j++) biasX[j] = (p.biasIh ? p.biasIh[j] : 0) + (p.biasHh && j < nStart ? p.biasHh[j] : 0);
+  for (let j = 0; j < G; j++) biasX[j] = (p.biasIh ? p.biasIh[j] : 0) + (p.biasHh && j < hhCols ? p.biasHh[j] : 0);
   const params: CellParams = {
     ...p,
     weightIh: copy(p.weightIh), weightHh: copy(p.weightHh), biasIh: copy(p.biasIh), biasHh: copy(p.biasHh),

@@ -1,0 +1,59 @@
+// cell_kind.h - a cell kind as a plug-in: what cell.cc asks of each kind, and nothing more.
+//
+// Each kind lives in its own file and fills one CellKindOps (lstm_cell.cc, gru_cell.cc,
+// rnn_cell.cc, mirroring lib/backend/ts/{lstm,gru,rnn}.ts and the sections of docs/equations.md);
+// cell_kind_ops() in cell_kind.cc maps CellKind to them. A new kind is its file, one entry there
+// and its CellKind value. cell.cc keeps what every kind shares: the entry points, the packing of
+// W_ih and W_hh (pack_common), the zeroing of the cache before a variable-length forward. No ISA
+// flags.
+#pragma once
+
+#include <cstdint>
+
+#include "cell.h"
+
+namespace cellstate {
+
+class ThreadPool;
+
+// Lays out a training cache part by part: take(n) is the next n floats, or null when there is no
+// buffer (then only the total, `floats`, counts). One walk gives both the size and the pointers,
+// so they cannot disagree.
+struct CacheCursor {
+  float* base;
+  int64_t floats = 0;
+  explicit CacheCursor(float* cache) : base(cache) {}
+  float* take(int64_t n) {
+    float* p = base ? base + floats : nullptr;
+    floats += n;
+    return p;
+  }
+};
+
+// The dense weights of one layer-direction as cell_prepare (cell.h) receives them.
+struct CellWeights {
+  const float *w_ih, *w_hh, *b_ih, *b_hh, *w_hr, *peep_i, *peep_f, *peep_o;
+};
+
+struct CellKindOps {
+  // Packs what the kind's kernels read into w (w.cfg is set); cell_prepare then checks that every
+  // PackedB was allocated.
+  void (*pack)(CellPacked& w, const CellWeights& in);
+  // The training cache of T steps of B entries, in row order r(t, b) (see cell.h CacheParts).
+  CacheParts (*cache_layout)(const CellConfig& c, int64_t T, int64_t B, CacheCursor& at);
+  void (*forward)(const CellPacked& w, const SeqDesc& s, const FwdIO& io, ThreadPool* pool);
+  void (*backward)(const CellPacked& w, const SeqDesc& s, const BwdIO& io, ThreadPool* pool);
+};
+
+// What every kind packs (cell.cc): ∂A·W_ih (wih_n) and ∂A·W_hh[:Gh] (whh_n); with `transposed`
+// also X·W_ihᵀ (wih_t) and h·W_hh[:Gh]ᵀ (whh_t); and bias_x = b_ih + b_hh, b_hh only in the first
+// hh_cols columns (the others keep their b_hh with the recurrent product, e.g. GRU's b_hn).
+void pack_common(CellPacked& w, const CellWeights& in, int64_t Gh, int64_t hh_cols, bool transposed);
+
+extern const CellKindOps kLstmCell;  // lstm_cell.cc (the fused path, lstm/, for a plain LSTM)
+extern const CellKindOps kGruCell;   // gru_cell.cc
+extern const CellKindOps kRnnCell;   // rnn_cell.cc (rnn_tanh and rnn_relu)
+
+const CellKindOps& cell_kind_ops(CellKind kind);
+
+}  // namespace cellstate

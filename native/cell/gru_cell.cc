@@ -1,0 +1,203 @@
+// gru_cell.cc - the GRU cell kind (cell_kind.h): its packed weights, training-cache layout,
+// forward and BPTT, both formulas for the candidate n (linear_before_reset: PyTorch; otherwise
+// ONNX's default, whose step makes a second product once r is known). Equations:
+// docs/equations.md (GRU). No ISA flags.
+//
+// It mirrors lib/backend/ts/gru.ts (same names, same order of operations); products through the
+// packed GEMM, elementwise stages split across the pool by rows (rows.h).
+// Sizes: T, B, I, H, N = T*B, G = 3H (r, z, n).
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "../cpu/dispatch.h"
+#include "../threadpool.h"
+#include "cell.h"
+#include "cell_kind.h"
+#include "rows.h"
+#include "seq.h"
+
+namespace cellstate {
+namespace {
+
+// W_ih, W_hh's rows multiplied by h itself (all 3H with linear_before_reset; only [r, z] with the
+// ONNX formula, whose W_hn takes r*h and is packed apart), b_hn kept out of bias_x.
+void gru_pack(CellPacked& w, const CellWeights& in) {
+  const CellConfig& c = w.cfg;
+  const int64_t H = c.H;
+  const bool onnx = !c.linear_before_reset;
+  pack_common(w, in, onnx ? 2 * H : c.G, 2 * H, true);  // b_hn stays with h·W_hnᵀ
+  if (onnx) {
+    w.whn_t = pack_b(true, H, H, in.w_hh + 2 * H * H, H);
+    w.whn_n = pack_b(false, H, H, in.w_hh + 2 * H * H, H);
+  }
+  w.b_hn.assign(H, 0.f);
+  if (in.b_hh) std::memcpy(w.b_hn.data(), in.b_hh + 2 * H, H * sizeof(float));
+}
+
+// gates [N, 3H] activated r, z, n | hn [N, H] linear_before_reset: h·W_hnᵀ + b_hn, ONNX: r*h |
+// hprev [N, H] | pre [N, 3H] before clipping (clip only)
+CacheParts gru_cache_layout(const CellConfig& c, int64_t T, int64_t B, CacheCursor& at) {
+  const int64_t N = T * B;
+  CacheParts k;
+  k.gates = at.take(N * c.G);
+  k.hn = at.take(N * c.H);
+  k.hprev = at.take(N * c.H);
+  if (c.clip != 0.f) k.pre = at.take(N * c.G);
+  return k;
+}
+
+
+void gru_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, ThreadPool* pool) {
+  const KernelTable& kt = kernels();
+  const CellConfig& c = w.cfg;
+  const SeqOrder o = seq_order(s);  // state row i holds batch entry o.order[i]
+  const int64_t T = s.T, B = s.B, H = c.H, G = c.G;
+  const bool lbr = c.linear_before_reset;
+  const float clip = c.clip;
+  const CacheParts k = cell_cache_parts(c, T, B, io.cache);
+  const bool train = io.cache != nullptr;
+
+  GxChunks gxc(w, s, o, io.x, io.ldx);
+  AlignedFloats h = aligned_floats(B * H), hr = aligned_floats(B * G), rh = aligned_floats(lbr ? 0 : B * H);
+  gather_rows(o, io.h0, h.get(), H);
+  std::vector<int64_t> rows(B);
+  const RowScratch scratch(pool, H);  // h·W_hnᵀ + b_hn of one row
+
+  for (int64_t st = 0; st < T; ++st) {
+    const int64_t m = step_rows(s, o, st, rows);
+    float* gx = gxc.step(st, pool);  // [m, 3H] this step's Gx, state-row order; becomes the gates
+    // [r, z] (and, with linearBeforeReset, n) recurrent products from h_{t-1}.
+    sgemm_packed(m, lbr ? G : 2 * H, H, h.get(), H, w.whh_t, 0.f, hr.get(), G, nullptr, pool);
+    // Phase A: r and z (they overwrite their Gx columns), and r*h for the ONNX formula.
+    for_rows(pool, m, 8 * H, scratch, [&](int64_t b0, int64_t b1, float*) {
+      for (int64_t b = b0; b < b1; ++b) {
+        const int64_t row = rows[b];
+        if (row < 0) continue;
+        float* g0 = gx + b * G;
+        const float* r0 = hr.get() + b * G;
+        for (int64_t j = 0; j < 2 * H; ++j) g0[j] += r0[j];
+        if (train && k.pre) std::memcpy(k.pre + row * G, g0, 2 * H * sizeof(float));
+        clamp_all(g0, 2 * H, clip);
+        kt.lstm.sigmoid(2 * H, g0, g0);
+        if (!lbr) for (int64_t j = 0; j < H; ++j) rh[b * H + j] = g0[j] * h[b * H + j];
+      }
+    });
+    // ONNX formula: the n product takes r*h, known only now.
+    if (!lbr) sgemm_packed(m, H, H, rh.get(), H, w.whn_t, 0.f, hr.get() + 2 * H, G, nullptr, pool);
+    // Phase B: n and the new state.
+    for_rows(pool, m, 8 * H, scratch, [&](int64_t b0, int64_t b1, float* hn) {
+      for (int64_t b = b0; b < b1; ++b) {
+        const int64_t row = rows[b];
+        if (row < 0) continue;
+        float* g0 = gx + b * G;
+        const float* r0 = hr.get() + b * G;
+        float* an = g0 + 2 * H;
+        for (int64_t j = 0; j < H; ++j) {
+          hn[j] = r0[2 * H + j] + w.b_hn[j];
+          an[j] += lbr ? g0[j] * hn[j] : hn[j];
+        }
+        if (train && k.pre) std::memcpy(k.pre + row * G + 2 * H, an, H * sizeof(float));
+        clamp_all(an, H, clip);
+        kt.lstm.tanh(H, an, an);  // n, in place of its Gx column
+        for (int64_t j = 0; j < H; ++j) {
+          const float z = g0[H + j], hp = h[b * H + j];
+          const float hnew = (1.f - z) * an[j] + z * hp;
+          if (train) {
+            k.hn[row * H + j] = lbr ? hn[j] : rh[b * H + j];
+            k.hprev[row * H + j] = hp;
+          }
+          h[b * H + j] = hnew;
+          io.y[row * io.ldy + j] = hnew;
+        }
+        if (train) std::memcpy(k.gates + row * G, g0, G * sizeof(float));  // r, z, n for the backward
+      }
+    });
+  }
+  zero_padded_rows(s, io.y, io.ldy, H);
+  scatter_rows(o, h.get(), io.hN, H);
+}
+
+void gru_backward(const CellPacked& w, const SeqDesc& s, const BwdIO& g, ThreadPool* pool) {
+  const CellConfig& c = w.cfg;
+  const SeqOrder o = seq_order(s);  // state row i holds batch entry o.order[i]
+  const int64_t T = s.T, B = s.B, I = c.I, H = c.H, G = c.G, N = T * B;
+  const bool lbr = c.linear_before_reset;
+  const float clip = c.clip;
+  const CacheParts k = cell_cache_parts(c, T, B, g.cache);
+
+  AlignedFloats dh = aligned_floats(B * H);
+  gather_rows(o, g.dhN, dh.get(), H);
+  AlignedFloats dGx = aligned_floats(N * G), dGh = aligned_floats(N * G), dGs = aligned_floats(B * G);
+  AlignedFloats dhdirect = aligned_floats(B * H), dhnew = aligned_floats(B * H), drh = aligned_floats(lbr ? 0 : B * H);
+  std::vector<int64_t> rows(B);
+
+  for (int64_t st = T - 1; st >= 0; --st) {
+    std::memset(dGs.get(), 0, B * G * sizeof(float));
+    const int64_t m = step_rows(s, o, st, rows);
+    // Phase 1: everything that does not need ∂(r*h).
+    for (int64_t b = 0; b < m; ++b) {
+      const int64_t row = rows[b];
+      if (row < 0) continue;
+      const float* gt = k.gates + row * G;
+      const float* pre = k.pre ? k.pre + row * G : nullptr;
+      float *gxr = dGx.get() + row * G, *ghr = dGh.get() + row * G, *gs = dGs.get() + b * G;
+      for (int64_t j = 0; j < H; ++j) {
+        const float dhj = dh[b * H + j] + (g.dy ? g.dy[row * g.lddy + j] : 0.f);
+        const float r = gt[j], z = gt[H + j], n = gt[2 * H + j];
+        const float hp = k.hprev[row * H + j], hn = k.hn[row * H + j];
+        const float an = dhj * (1.f - z) * (1.f - n * n) * pass(pre, 2 * H + j, clip);
+        const float az = dhj * (hp - n) * z * (1.f - z) * pass(pre, H + j, clip);
+        gxr[H + j] = ghr[H + j] = gs[H + j] = az;
+        gxr[2 * H + j] = an;
+        dhdirect[b * H + j] = dhj * z;
+        if (lbr) {
+          const float ar = an * hn * r * (1.f - r) * pass(pre, j, clip);
+          gxr[j] = ghr[j] = gs[j] = ar;
+          ghr[2 * H + j] = gs[2 * H + j] = an * r;
+        } else {
+          ghr[2 * H + j] = gs[2 * H + j] = an;
+        }
+      }
+    }
+    if (!lbr) {
+      // ONNX: ∂(r*h) = ∂A_n · W_hn, then phase 2: ∂r and the r-path into ∂h_{t-1}.
+      sgemm_packed(m, H, H, dGs.get() + 2 * H, G, w.whn_n, 0.f, drh.get(), H, nullptr, pool);
+      for (int64_t b = 0; b < m; ++b) {
+        const int64_t row = rows[b];
+        if (row < 0) continue;
+        const float* pre = k.pre ? k.pre + row * G : nullptr;
+        for (int64_t j = 0; j < H; ++j) {
+          const float r = k.gates[row * G + j], hp = k.hprev[row * H + j], d = drh[b * H + j];
+          const float ar = d * hp * r * (1.f - r) * pass(pre, j, clip);
+          dGx[row * G + j] = dGh[row * G + j] = dGs[b * G + j] = ar;
+          dhdirect[b * H + j] += d * r;
+        }
+      }
+    }
+    // ∂h_{t-1} = direct paths + (∂ recurrent products) · W_hh over the blocks that saw h itself.
+    sgemm_packed(m, H, lbr ? G : 2 * H, dGs.get(), G, w.whh_n, 0.f, dhnew.get(), H, nullptr, pool);
+    for (int64_t b = 0; b < m; ++b) {
+      if (rows[b] < 0) continue;
+      for (int64_t j = b * H; j < b * H + H; ++j) dh[j] = dhdirect[j] + dhnew[j];
+    }
+  }
+  scatter_rows(o, dh.get(), g.dh0, H);
+  sgemm(true, false, G, I, N, dGx.get(), G, g.x, g.ldx, 1.f, g.dw_ih, I, nullptr, pool);
+  if (lbr) {
+    sgemm(true, false, G, H, N, dGh.get(), G, k.hprev, H, 1.f, g.dw_hh, H, nullptr, pool);
+  } else {
+    sgemm(true, false, 2 * H, H, N, dGh.get(), G, k.hprev, H, 1.f, g.dw_hh, H, nullptr, pool);
+    sgemm(true, false, H, H, N, dGh.get() + 2 * H, G, k.hn, H, 1.f, g.dw_hh + 2 * H * H, H, nullptr, pool);
+  }
+  if (g.db_ih) add_column_sums(g.db_ih, dGx.get(), N, G, G);
+  if (g.db_hh) add_column_sums(g.db_hh, dGh.get(), N, G, G);
+  if (g.dx) sgemm_packed(N, I, G, dGx.get(), G, w.wih_n, 1.f, g.dx, g.lddx, nullptr, pool);
+}
+
+
+}  // namespace
+
+const CellKindOps kGruCell = {gru_pack, gru_cache_layout, gru_forward, gru_backward};
+
+}  // namespace cellstate

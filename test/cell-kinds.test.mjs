@@ -1,0 +1,49 @@
+// The cell-kind descriptors (lib/nn/cells/) against what the backends declare per kind, and the
+// layers built on them: the gate count agrees with the backend's, and a layer's parameters,
+// output size and config are the ones its descriptor states.
+import { expect } from 'chai';
+import { GRU, LSTM, RNN, tensor } from 'cellstate';
+import { gateCount } from '../dist/backend/types.js';
+import { gruCell } from '../dist/nn/cells/gru.js';
+import { lstmCell } from '../dist/nn/cells/lstm.js';
+import { rnnCell } from '../dist/nn/cells/rnn.js';
+
+const H = 5;
+const kinds = [
+  { desc: lstmCell, Layer: LSTM, options: [{}, { projSize: 3 }, { peephole: true }, { inputForget: true }, { projSize: 2, peephole: true, inputForget: true }] },
+  { desc: gruCell, Layer: GRU, options: [{}, { linearBeforeReset: false }] },
+  { desc: rnnCell, Layer: RNN, options: [{}, { nonlinearity: 'relu' }] },
+];
+
+describe('cell-kind descriptors', () => {
+  for (const { desc, Layer, options } of kinds) {
+    for (const o of options) {
+      it(`${desc.name} ${JSON.stringify(o)}: gates, parameters, outSize and config as the descriptor states`, () => {
+        const s = desc.read(o);
+        expect(desc.gates(s)).to.equal(gateCount(desc.kind(s)));
+        const m = new Layer({ inputSize: 4, hiddenSize: H, numLayers: 2, bidirectional: true, seed: 3, ...o });
+        const P = desc.outSize(s, H);
+        expect(m.outSize).to.equal(P);
+        const G = desc.gates(s) * H;
+        const extra = desc.extraParams(s, H, P);
+        const want = [];
+        for (let k = 0; k < 2; k++) {
+          for (const sfx of [`_l${k}`, `_l${k}_reverse`]) {
+            const I = k === 0 ? 4 : 2 * P;
+            want.push([`weight_ih${sfx}`, [G, I]], [`weight_hh${sfx}`, [G, P]], [`bias_ih${sfx}`, [G]], [`bias_hh${sfx}`, [G]]);
+            for (const e of extra) want.push([`${e.name}${sfx}`, e.shape]);
+          }
+        }
+        expect(m.paramSpecs().map((p) => [p.name, p.shape])).to.deep.equal(want);
+        const cfg = m.config();
+        const { type, ...rest } = cfg;
+        expect(type).to.equal(desc.name);
+        for (const [k, v] of Object.entries(desc.config(s))) expect(cfg[k]).to.deep.equal(v);
+        expect(new Layer({ ...rest, seed: 3 }).config()).to.deep.equal(cfg);
+        const r = m.forward(tensor(new Float32Array(2 * 3 * 4).fill(0.5), [2, 3, 4]));
+        expect(r.hN.shape).to.deep.equal([4, 3, P]);
+        expect(r.cN === undefined).to.equal(!desc.hasCellState);
+      });
+    }
+  }
+});
