@@ -3,6 +3,8 @@
 // of every descriptor call by its declared kind and presence, naming it.
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -159,5 +161,29 @@ describe('addon schema', function () {
         }
       }
     });
+  });
+});
+
+describe('a binary built from another call schema is refused at load', function () {
+  this.timeout(30000);
+  const run = (schemaSource) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cellstate-schema-'));
+    const file = path.join(dir, 'addon.js'); // require() loads a .js "addon" like a .node one
+    fs.writeFileSync(file, `const g = ${JSON.stringify(root)} + '/dist/backend/schema.gen.js';\nmodule.exports = { info: () => ({ hardwareThreads: 1 }), schema: () => (${schemaSource}) };\n`);
+    const r = spawnSync(process.execPath, ['-e', "const c = require('./dist/index.js'); console.log(JSON.stringify(c.availableBackends())); try { c.backend('native'); } catch (e) { console.log(e.message); }"],
+      { cwd: root, env: { ...process.env, CELLSTATE_ADDON_PATH: file, CELLSTATE_QUIET: '1' }, encoding: 'utf8' });
+    fs.rmSync(dir, { recursive: true, force: true });
+    return r.stdout;
+  };
+  it('a different schema (or none): native is unavailable, and the cause says why', function () {
+    for (const src of ["{ cellKinds: [] }", 'undefined']) {
+      const out = run(src);
+      expect(out.split('\n')[0]).to.equal('["ts"]');
+      expect(out).to.match(/built from another call schema than this library's JavaScript/);
+    }
+  });
+  it('the same tables with their keys in another order load', function () {
+    const reordered = "(() => { const rev = (v) => Array.isArray(v) ? v.map(rev) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).reverse().map(([k, x]) => [k, rev(x)])) : v; return rev(require(g).SCHEMA); })()";
+    expect(run(reordered).split('\n')[0]).to.equal('["native","ts"]');
   });
 });

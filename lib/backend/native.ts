@@ -19,7 +19,7 @@ import type {
 } from './types';
 import {
   CELL_BACKWARD_HEADER, CELL_CACHE_SIZE_HEADER, CELL_FLAG, CELL_FORWARD_HEADER, CELL_KIND_CODE, CELL_PREPARE_HEADER,
-  encodeCellBackward, encodeCellCacheSize, encodeCellForward, encodeCellPrepare, encodeCellRelease,
+  encodeCellBackward, encodeCellCacheSize, encodeCellForward, encodeCellPrepare, encodeCellRelease, SCHEMA,
   type CellBackwardWire, type CellForwardWire, type NativeCalls, type NativeHandle,
 } from './schema.gen';
 
@@ -77,6 +77,11 @@ export function addonCandidates(): string[] {
   return ['build/Release/cellstate.node', `prebuilds/${platformTag()}/cellstate.node`];
 }
 
+/** JSON with sorted keys: the same tables compare equal whatever order each side built them in. */
+function canonical(v: unknown): string {
+  return JSON.stringify(v, (_, x) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : x));
+}
+
 export function loadNative(): NativeLoad {
   if (loaded) return loaded;
   const causes: string[] = [];
@@ -101,6 +106,14 @@ export function loadNative(): NativeLoad {
     }
     try {
       const i = addon.info();
+      // A binary built from another call schema (a stale build, a prebuilt binary of another
+      // version) would read descriptors laid out differently: refuse it here, not mid-call.
+      const theirs = typeof addon.schema === 'function' ? canonical(addon.schema()) : 'none';
+      if (theirs !== canonical(SCHEMA)) {
+        causes.push(`${name}: built from another call schema than this library's JavaScript (a stale build or a binary of another version)`);
+        addon = null;
+        continue;
+      }
       if (i.warning) causes.push(i.warning);
       loadedFrom = file;
       break;
