@@ -1,12 +1,12 @@
-// The cell-kind descriptors (lib/nn/cells/) against what the backends declare per kind, and the
+// The cell-kind descriptors (lib/nn/cell-kinds/) against what the backends declare per kind, and the
 // layers built on them: the gate count agrees with the backend's, and a layer's parameters,
 // output size and config are the ones its descriptor states.
 import { expect } from 'chai';
 import { GRU, LSTM, RNN, tensor } from 'cellstate';
 import { gateCount } from '../dist/backend/types.js';
-import { gruCell } from '../dist/nn/cells/gru.js';
-import { lstmCell } from '../dist/nn/cells/lstm.js';
-import { rnnCell } from '../dist/nn/cells/rnn.js';
+import { gruCell } from '../dist/nn/cell-kinds/gru.js';
+import { lstmCell } from '../dist/nn/cell-kinds/lstm.js';
+import { rnnCell } from '../dist/nn/cell-kinds/rnn.js';
 
 const H = 5;
 const kinds = [

@@ -1,5 +1,5 @@
 // GRU: torch.nn.GRU semantics, parameter names, shapes and gate order (r, z, n). The kind
-// (options, parameters) is cells/gru.ts, the shared machinery recurrent.ts; equations in
+// (options, parameters) is cell-kinds/gru.ts, the shared machinery recurrent.ts; equations in
 // docs/equations.md.
 //
 //   linearBeforeReset  true (default, PyTorch = ONNX linear_before_reset=1): n = tanh(W_in x + b_in
@@ -7,7 +7,7 @@
 //                      + W_hn (r * h) + b_hn)
 //   clip               every gate pre-activation bounded to [-clip, clip] (ONNX)
 
-import { gruCell, type GruSettings } from './cells/gru';
+import { gruCell, type GruSettings } from './cell-kinds/gru';
 import { Recurrent, type RecurrentOptions } from './recurrent';
 
 export interface GRUOptions extends RecurrentOptions {

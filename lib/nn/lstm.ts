@@ -1,5 +1,5 @@
 // LSTM: torch.nn.LSTM semantics, parameter names, shapes and gate order (i, f, g, o), plus the
-// ONNX LSTM options PyTorch lacks. The kind (options, parameters) is cells/lstm.ts, the shared
+// ONNX LSTM options PyTorch lacks. The kind (options, parameters) is cell-kinds/lstm.ts, the shared
 // machinery recurrent.ts; equations in docs/equations.md. This file is the typed public class.
 //
 //   projSize     h = weight_hr · (o * tanh(c)), weight_hr_l{k} [P, H] (PyTorch's proj_size)
@@ -8,7 +8,7 @@
 //   clip         every gate pre-activation bounded to [-clip, clip] (never the cell state)
 
 import type { Tensor } from '../tensor';
-import { lstmCell, type LstmSettings } from './cells/lstm';
+import { lstmCell, type LstmSettings } from './cell-kinds/lstm';
 import { Recurrent, RecurrentCache, type ForwardOptions, type GradOutputs, type RecurrentGradients, type RecurrentOptions, type StepState } from './recurrent';
 
 export interface LSTMOptions extends RecurrentOptions {

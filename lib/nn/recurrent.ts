@@ -2,7 +2,7 @@
 // parameters, stacking layers, directions, variable lengths, dropout between layers, and the
 // sync/async plans that turn one call into one backend call per layer-direction
 // (lib/backend/types.ts). It names no kind: a subclass hands it its kind's descriptor
-// (lib/nn/cells/kind.ts: options, gate count, extra parameters, cell state, config).
+// (lib/nn/cell-kinds/kind.ts: options, gate count, extra parameters, cell state, config).
 //
 // Shapes (PyTorch): x [T, B, I] ([B, T, I] with batchFirst); output [T, B, D*Hout];
 // hN [L*D, B, Hout], cN [L*D, B, H] (kinds with a cell state) — never batch-first; index of layer
@@ -20,7 +20,7 @@ import { saveModel } from '../io/model-file';
 import { predict, type PredictInput, type PredictOptions } from './predict';
 import type { LayerConfig } from './layer';
 import { describeLayer, parameterCount } from './summary';
-import type { CellDescriptor } from './cells/kind';
+import type { CellDescriptor } from './cell-kinds/kind';
 
 export interface RecurrentOptions {
   inputSize: number;

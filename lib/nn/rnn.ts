@@ -1,7 +1,7 @@
 // RNN: torch.nn.RNN (Elman) semantics and parameter names: h' = f(W_ih x + b_ih + W_hh h + b_hh)
-// with f = tanh (default) or relu. The kind is cells/rnn.ts, the shared machinery recurrent.ts.
+// with f = tanh (default) or relu. The kind is cell-kinds/rnn.ts, the shared machinery recurrent.ts.
 
-import { rnnCell, type RnnSettings } from './cells/rnn';
+import { rnnCell, type RnnSettings } from './cell-kinds/rnn';
 import { Recurrent, type RecurrentOptions } from './recurrent';
 
 export interface RNNOptions extends RecurrentOptions {
