@@ -18,6 +18,13 @@ import { Linear } from './linear';
 import { LSTM } from './lstm';
 import { MAX_LAYERS } from './recurrent';
 import { RNN } from './rnn';
+import { gateCount } from '../backend/types';
+import { gruCell } from './cell-kinds/gru';
+import type { CellDescriptor } from './cell-kinds/kind';
+import { lstmCell } from './cell-kinds/lstm';
+import { rnnCell } from './cell-kinds/rnn';
+
+const KINDS = new Map<string, CellDescriptor<unknown>>([['LSTM', lstmCell], ['GRU', gruCell], ['RNN', rnnCell]] as [string, CellDescriptor<unknown>][]);
 import { Sequential } from './sequential';
 
 type Options = Record<string, unknown>;
@@ -93,15 +100,24 @@ export function parameterCount(config: unknown): number | null {
     }
     return n;
   }
-  if (c.type === 'LSTM' || c.type === 'GRU' || c.type === 'RNN') {
+  const kind = KINDS.get(c.type as string);
+  if (kind) {
+    // The kind's own descriptor says its gates, output size and extra parameters (one source).
     const I = posInt(c.inputSize), H = posInt(c.hiddenSize), L = c.numLayers === undefined ? 1 : posInt(c.numLayers);
-    const proj = c.projSize === undefined || c.projSize === 0 ? 0 : posInt(c.projSize);
-    if (I === null || H === null || L === null || proj === null) return null;
-    const G = (c.type === 'LSTM' ? 4 : c.type === 'GRU' ? 3 : 1) * H, P = proj || H, D = c.bidirectional === true ? 2 : 1;
+    if (I === null || H === null || L === null) return null;
+    let settings;
+    try {
+      settings = kind.read(c as Options);
+      kind.validate(settings, H);
+    } catch {
+      return null; // the constructor names the bad option
+    }
+    const G = gateCount(kind.kind(settings)) * H, P = kind.outSize(settings, H), D = c.bidirectional === true ? 2 : 1;
+    const extra = kind.extraParams(settings, H, P).reduce((n, e) => n + e.shape.reduce((a, b) => a * b, 1), 0);
     let n = 0;
     for (let k = 0; k < L; k++) {
       const Ik = k === 0 ? I : D * P;
-      n += D * (G * Ik + G * P + (c.bias === false ? 0 : 2 * G) + (proj ? P * H : 0) + (c.peephole === true ? 3 * H : 0));
+      n += D * (G * Ik + G * P + (c.bias === false ? 0 : 2 * G) + extra);
     }
     return n;
   }

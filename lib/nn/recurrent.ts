@@ -10,6 +10,7 @@
 
 import { defaultBackendName, getBackend, isBackendName } from '../backend';
 import type { Backend, BackendName, CellBackwardArgs, CellCache, CellForwardArgs, CellParams, PreparedCell } from '../backend/types';
+import { gateCount } from '../backend/types';
 import { argRangeError, argTypeError, describe, shapeError, StaleCacheError } from '../errors';
 import { freshSeed, Rng } from '../rng';
 import { allocate, allocateUninit, checkElements, checkTensorArg, Tensor, trustedTensor, type DType, type FloatArray } from '../tensor';
@@ -280,7 +281,7 @@ export abstract class Recurrent<S = unknown> {
 
   /** Parameter names and shapes in PyTorch's named_parameters() order. */
   paramSpecs(): ParamSpec[] {
-    const H = this.hiddenSize, D = this.numDirections, P = this.outSize, GH = this.cell.gates(this.settings) * H;
+    const H = this.hiddenSize, D = this.numDirections, P = this.outSize, GH = gateCount(this.cell.kind(this.settings)) * H;
     const extra = this.cell.extraParams(this.settings, H, P);
     const specs: ParamSpec[] = [];
     for (let k = 0; k < this.numLayers; k++) {
@@ -476,7 +477,7 @@ export abstract class Recurrent<S = unknown> {
     const H = this.hiddenSize, P = this.outSize, D = this.numDirections, L = this.numLayers, N = T * B;
     const hShape = [L * D, B, P], cShape = [L * D, B, H];
     // Size limits before anything is allocated: each layer's output rows and gate pre-activations.
-    const G = this.cell.gates(this.settings) * H;
+    const G = gateCount(this.cell.kind(this.settings)) * H;
     checkElements(where, 'x', N * D * P, `the output of T*B = ${N} rows of ${D * P}`);
     checkElements(where, 'x', N * G, `the gate pre-activations of T*B = ${N} rows of ${G}`);
     const h0 = checkState(where, 'h0', o.h0, hShape, 'numLayers*numDirections, B, ' + this.cell.outSizeOption(this.settings), this.dtype);

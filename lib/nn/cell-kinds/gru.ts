@@ -19,7 +19,6 @@ export const gruCell: CellDescriptor<GruSettings> = {
   read: (o) => ({ linearBeforeReset: optionalBool('GRU', 'linearBeforeReset', o.linearBeforeReset, true) }),
   validate: () => {},
   kind: () => 'gru',
-  gates: () => 3,
   outSize: (_s, H) => H,
   outSizeOption: () => 'hiddenSize',
   extraParams: () => [],

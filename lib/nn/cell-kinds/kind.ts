@@ -25,10 +25,8 @@ export interface CellDescriptor<S> {
   read(o: Options): S;
   /** Checks that need the common options (after they are read); throws argument errors. */
   validate(s: S, hiddenSize: number): void;
-  /** The backend kind the settings select. */
+  /** The backend kind the settings select (its gate count: gateCount(kind), from the addon schema). */
   kind(s: S): CellKind;
-  /** Gate blocks of H rows in weight_ih / weight_hh (G = gates * H). */
-  gates(s: S): number;
   /** Units of h (Hout). */
   outSize(s: S, hiddenSize: number): number;
   /** The option that sets outSize, for messages: 'hiddenSize', or an LSTM's 'projSize'. */

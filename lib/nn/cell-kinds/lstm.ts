@@ -41,7 +41,6 @@ export const lstmCell: CellDescriptor<LstmSettings> = {
     }
   },
   kind: () => 'lstm',
-  gates: () => 4,
   outSize: (s, H) => s.projSize || H,
   outSizeOption: (s) => (s.projSize ? 'projSize' : 'hiddenSize'),
   extraParams(s, H, P) {

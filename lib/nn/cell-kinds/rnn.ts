@@ -16,7 +16,6 @@ export const rnnCell: CellDescriptor<RnnSettings> = {
   read: (o) => ({ nonlinearity: oneOf('RNN', 'nonlinearity', o.nonlinearity, ['tanh', 'relu'] as const, 'tanh') }),
   validate: () => {},
   kind: (s) => (s.nonlinearity === 'tanh' ? 'rnn_tanh' : 'rnn_relu'),
-  gates: () => 1,
   outSize: (_s, H) => H,
   outSizeOption: () => 'hiddenSize',
   extraParams: () => [],
