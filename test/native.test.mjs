@@ -66,6 +66,13 @@ describe('native backend: loading', function () {
       expect(info.isa, `CELLSTATE_MAX_ISA=${cap} on ${detected}`).to.equal(want);
     }
   });
+  it('the C++ tiers are native/isa.json as generated (native/cpu/isa.gen.h is current)', function () {
+    const r = spawnSync(process.execPath, ['scripts/gen-isa.js', '--check'], { cwd: root, encoding: 'utf8' });
+    expect(r.stderr + r.stdout).to.equal('');
+    expect(r.status).to.equal(0);
+    const warn = runNode("console.log(require('./dist/backend/native.js').loadNative().addon?.info().warning ?? '')", { CELLSTATE_MAX_ISA: 'avx9' }).out;
+    if (hasNative) expect(warn).to.contain(`is not one of ${Object.keys(isaTable.isas).join('|')}`);
+  });
 });
 
 (hasNative ? describe : describe.skip)('native backend: kernels', function () {

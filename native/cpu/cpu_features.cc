@@ -25,23 +25,13 @@
 namespace cellstate {
 
 const char* isa_name(Isa isa) {
-  switch (isa) {
-    case Isa::scalar: return "scalar";
-    case Isa::avx2: return "avx2";
-    case Isa::avx512: return "avx512";
-    case Isa::neon: return "neon";
-  }
-  return "unknown";
+  const int i = static_cast<int>(isa);
+  return i >= 0 && i < kIsaCount ? kIsaNames[i] : "unknown";
 }
 
 int isa_rank(Isa isa) {
-  switch (isa) {
-    case Isa::scalar: return 0;
-    case Isa::avx2: return 1;
-    case Isa::neon: return 1;
-    case Isa::avx512: return 2;
-  }
-  return 0;
+  const int i = static_cast<int>(isa);
+  return i >= 0 && i < kIsaCount ? kIsaLevels[i] : 0;
 }
 
 #if defined(CELLSTATE_X86_64)

@@ -8,11 +8,13 @@
 // safe to call on any x86-64 CPU; on AArch64 it reports neon, elsewhere scalar.
 #pragma once
 
+#include "isa.gen.h"
+
 namespace cellstate {
 
-// The tiers. Within one architecture they are ordered by isa_rank(): a tier implies every lower
+// The tiers (Isa), their names and levels come from the one ISA table, native/isa.json, as
+// isa.gen.h. Within one architecture they are ordered by isa_rank(): a tier implies every lower
 // one of its architecture is usable too (x86-64: scalar < avx2 < avx512; AArch64: scalar < neon).
-enum class Isa : int { scalar = 0, avx2 = 1, avx512 = 2, neon = 3 };
 
 // The level of a tier, comparable across architectures: scalar 0, avx2 and neon 1, avx512 2.
 // A cap (CELLSTATE_MAX_ISA) is a level: "avx2" on AArch64 allows neon, "neon" on x86-64 allows

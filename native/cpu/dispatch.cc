@@ -19,8 +19,8 @@ namespace cellstate {
 
 namespace {
 
-// Programmatic cap from set_max_isa(), as a level (isa_rank); 2 (avx512's) means "no cap".
-constexpr int kNoCap = 2;
+// Programmatic cap from set_max_isa(), as a level (isa_rank); the highest level means "no cap".
+constexpr int kNoCap = kMaxIsaLevel;
 std::atomic<int> g_cap{kNoCap};
 std::atomic<bool> g_filled{false};
 // Constant-initialised (no constructor), so kernels() may run during other
@@ -36,12 +36,12 @@ int env_cap() {
   const size_t len = std::strlen(env);
   if (len < sizeof(v)) {
     for (size_t i = 0; i < len; ++i) v[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(env[i])));
-    for (Isa isa : {Isa::scalar, Isa::neon, Isa::avx2, Isa::avx512}) {
-      if (std::strcmp(v, isa_name(isa)) == 0) return isa_rank(isa);
+    for (int i = 0; i < kIsaCount; ++i) {
+      if (std::strcmp(v, kIsaNames[i]) == 0) return kIsaLevels[i];
     }
   }
   std::snprintf(g_warning, sizeof(g_warning),
-                "CELLSTATE_MAX_ISA='%.48s' is not one of scalar|neon|avx2|avx512; ignored (using CPU detection)",
+                "CELLSTATE_MAX_ISA='%.48s' is not one of " CELLSTATE_ISA_NAMES "; ignored (using CPU detection)",
                 env);
   return kNoCap;
 }
@@ -78,15 +78,6 @@ void fill_tier(KernelTable& t, Isa tier) {
   t.isa = tier;
 }
 
-// The tiers above scalar this build has, in rank order.
-#if defined(__x86_64__) || defined(_M_X64)
-constexpr Isa kTiers[] = {Isa::avx2, Isa::avx512};
-#elif defined(__aarch64__) || defined(_M_ARM64)
-constexpr Isa kTiers[] = {Isa::neon};
-#else
-constexpr Isa kTiers[] = {Isa::scalar};  // nothing above scalar (filling it again is harmless)
-#endif
-
 KernelTable build_table() {
   KernelTable t{};
   const int env = env_cap();
@@ -97,7 +88,7 @@ KernelTable build_table() {
   if (prog < best) best = prog;
 
   fill_tier(t, Isa::scalar);
-  for (Isa tier : kTiers) {
+  for (Isa tier : kArchTiers) {  // this architecture's tiers above scalar (isa.gen.h)
     if (isa_rank(tier) <= best && isa_rank(tier) <= hw) fill_tier(t, tier);
   }
 

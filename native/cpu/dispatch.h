@@ -7,10 +7,11 @@
 // CELLSTATE_MAX_ISA environment variable (scalar|neon|avx2|avx512,
 // case-insensitive) and set_max_isa(). The table never
 // changes after the first kernels() call. This header only declares: the
-// kernels themselves live in one file per ISA (gemm/gemm_kernel_<isa>.cc, and
-// later the LSTM elementwise files), each compiled with its own -m flags.
+// kernels themselves live in one file per ISA (gemm/gemm_kernel_<isa>.cc,
+// lstm/lstm_postgemm_<isa>.cc, probe/fma_peak_<isa>.cc: short instances of the
+// shared templates in simd/), each compiled with its own flags (native/isa.json).
 //
-// Adding a kernel family (e.g. LSTM elementwise):
+// Adding a kernel family (as the LSTM elementwise step was added):
 //   1. add a struct of function pointers below and a member to KernelTable;
 //   2. in each new per-ISA file define `void fill_<family>_kernels_<isa>(KernelTable&)`
 //      that sets only that member, declare it at the bottom of this header;

@@ -542,11 +542,16 @@ int main(int argc, char** argv) {
   Isa want = hw;
   bool expect_warning = false;
   if (env != nullptr && env[0] != '\0') {
-    // A cap is a level (isa_rank): scalar 0, neon and avx2 1, avx512 2, the same on either kind of CPU.
+    // A cap is a level (native/isa.json through isa.gen.h), the same on either kind of CPU: the
+    // table holds this architecture's highest tier within both the cap and the CPU.
     const std::string e = env;
-    const int cap = e == "scalar" ? 0 : e == "neon" || e == "avx2" ? 1 : e == "avx512" ? 2 : -1;
+    int cap = -1;
+    for (int i = 0; i < kIsaCount; ++i) if (e == kIsaNames[i]) cap = kIsaLevels[i];
     if (cap < 0) expect_warning = true;
-    else if (isa_rank(hw) > cap) want = cap == 0 ? Isa::scalar : Isa::avx2;  // only x86-64 has a tier above 1
+    else {
+      want = Isa::scalar;
+      for (Isa t : kArchTiers) if (isa_rank(t) <= cap && isa_rank(t) <= isa_rank(hw)) want = t;
+    }
   }
   const KernelTable& kt = kernels();
   std::printf("detected %s, CELLSTATE_MAX_ISA=%s -> table %s (mr=%d nr=%d vw=%d)%s%s\n", isa_name(hw),
