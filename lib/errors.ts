@@ -46,12 +46,23 @@ export function describe(value: unknown): string {
   }
 }
 
+// The argument errors this library made (argTypeError, argRangeError, shapeError): code that
+// must tell its own checks from an error thrown by a caller's getter or Proxy asks
+// isArgumentError(), never the message text.
+const argumentErrors = new WeakSet<Error>();
+const own = <E extends Error>(e: E): E => (argumentErrors.add(e), e);
+
+/** Whether e is an argument error made by this library's checks (not one a caller's code threw). */
+export function isArgumentError(e: unknown): e is TypeError | RangeError {
+  return e instanceof Error && argumentErrors.has(e);
+}
+
 export function argTypeError(where: string, arg: string, expected: string, got: unknown): TypeError {
-  return new TypeError(`${where}: ${arg}: expected ${expected}, got ${describe(got)}`);
+  return own(new TypeError(`${where}: ${arg}: expected ${expected}, got ${describe(got)}`));
 }
 
 export function argRangeError(where: string, arg: string, expected: string, got: string): RangeError {
-  return new RangeError(`${where}: ${arg}: expected ${expected}, got ${got}`);
+  return own(new RangeError(`${where}: ${arg}: expected ${expected}, got ${got}`));
 }
 
 /**
@@ -82,7 +93,7 @@ export function errorCode(e: unknown): ErrorCode | undefined {
 }
 
 export function shapeError(where: string, arg: string, expected: string, got: readonly number[]): RangeError {
-  return new RangeError(`${where}: ${arg}: expected shape ${expected}, got ${formatShape(got)}`);
+  return own(new RangeError(`${where}: ${arg}: expected shape ${expected}, got ${formatShape(got)}`));
 }
 
 /**

@@ -3,7 +3,7 @@
 // A Tensor never copies on construction: `new Tensor(data, shape)` wraps the typed array as
 // given, including a view with a non-zero byteOffset. Arithmetic lives in the backends, not here.
 
-import { argRangeError, argTypeError, describe, formatShape } from './errors';
+import { argRangeError, argTypeError, describe, formatShape, isArgumentError } from './errors';
 
 export type DType = 'float32' | 'float64';
 export type FloatArray = Float32Array | Float64Array;
@@ -231,9 +231,9 @@ export function tensor(values: NestedNumbers | ArrayLike<number> | FloatArray, s
   try {
     return buildTensor(values, shape, dtype);
   } catch (e) {
-    // Our own checks name 'tensor'/'Tensor'; anything else was thrown while reading the caller's
-    // values (a getter or Proxy), and is reported as such rather than escaping unexplained.
-    if ((e instanceof TypeError || e instanceof RangeError) && /^(tensor|Tensor): /.test(e.message)) throw e;
+    // Our own checks' errors pass; anything else was thrown while reading the caller's values (a
+    // getter or Proxy), and is reported as such rather than escaping unexplained.
+    if (isArgumentError(e)) throw e;
     throw argTypeError('tensor', 'values', `readable nested arrays or array-likes of numbers (reading them threw: ${(e as Error)?.message ?? e})`, undefined);
   }
 }
