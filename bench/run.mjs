@@ -32,6 +32,7 @@ import { loadError as ortLoadError, loadOrt } from './peers/ort.mjs';
 
 const require = createRequire(import.meta.url);
 const { loadNative } = require('../dist/backend/native.js');
+const { encodeFmaPeak } = require('../dist/backend/schema.gen.js');
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 function parseArgs(argv) {
@@ -125,7 +126,7 @@ async function main() {
   const impls = await implementations(args);
   const native = loadNative().addon;
   const peak = {};
-  if (native) for (const n of new Set(impls.filter((i) => i.backend === 'native').map((i) => i.threads))) peak[n] = native.fmaPeak(n);
+  if (native) for (const n of new Set(impls.filter((i) => i.backend === 'native').map((i) => i.threads))) peak[n] = native.fmaPeak(...encodeFmaPeak({ threads: n }, new Float64Array(1)));
   const results = [];
   let failures = 0;
   for (const w of workloads) {

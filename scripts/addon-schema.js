@@ -14,6 +14,8 @@
 // must be there exactly when the cell has it (else null). Why a header rather than an object with
 // named properties: N-API reads a named property in ~65 ns (measured: 18 named fields cost 1.2 µs
 // more per call than 18 positional arguments), while one Float64Array costs one lookup.
+// Every export with arguments is declared here; info() and schema() take none (their results are
+// typed in lib/backend/native.ts).
 'use strict';
 
 const dim = (name, doc) => ({ name, kind: 'dim', doc });
@@ -44,8 +46,27 @@ module.exports = {
     { name: 'linearBeforeReset', bit: 4, doc: 'GRU: PyTorch formula r * (W_hn h + b_hn)' },
   ],
   calls: {
+    setThreads: {
+      doc: 'the pool size for later calls (returns at once; a call in flight keeps its threads)',
+      header: [dim('threads', '1..1024')], buffers: [],
+    },
+    fmaPeak: {
+      doc: 'GFLOP/s of an FP32 FMA throughput probe on that many threads (the benchmark\'s peak)',
+      returns: 'number', header: [dim('threads', '1..1024')], buffers: [],
+    },
+    firstNonFinite: {
+      doc: 'index of the first NaN or ±Inf in a, or -1 (the API\'s input check)',
+      returns: 'number', header: [], buffers: [buf('a', 'f32', 'required', 'any length')],
+    },
+    sgemm: {
+      doc: 'test hook, not API: the library GEMM C = op(A) op(B) (+ C), packed = pack op(B) first',
+      header: [flag('transA'), flag('transB'), dim('M'), dim('N'), dim('K'),
+        dim('aOffset'), dim('lda'), dim('bOffset'), dim('ldb'), number('beta', '0 or 1'),
+        dim('cOffset'), dim('ldc'), flag('packed')],
+      buffers: [buf('A', 'f32', 'required'), buf('B', 'f32', 'required'), buf('C', 'f32', 'required', 'written')],
+    },
     cellPrepare: {
-      doc: 'packs one layer-direction\'s weights; returns the cell handle',
+      doc: 'packs one layer-direction\'s weights; returns the cell handle', returns: 'NativeHandle',
       header: [
         code('kind', 'a cell kind code'), dim('I', 'inputs'), dim('H', 'hidden units'),
         dim('P', 'LSTM projection size: 0 = none, else 1..H-1'), code('flags', 'cell flag bits'),
@@ -65,7 +86,7 @@ module.exports = {
       buffers: [buf('w', 'cell', 'required', 'the cell handle (released twice is harmless)')],
     },
     cellCacheSize: {
-      doc: 'floats of the training cache of one forward over T x B rows',
+      doc: 'floats of the training cache of one forward over T x B rows', returns: 'number',
       header: [dim('T', 'steps'), dim('B', 'batch entries')],
       buffers: [buf('w', 'cell', 'required', 'the cell handle')],
     },

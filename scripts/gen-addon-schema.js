@@ -51,7 +51,7 @@ function ts() {
   o.push('export interface NativeCalls {');
   for (const [name, c] of calls) {
     const P = pascal(name);
-    const ret = name === 'cellPrepare' ? 'NativeHandle' : name === 'cellCacheSize' ? 'number' : 'void';
+    const ret = c.returns ?? 'void';
     o.push(`  ${name}(...a: ${P}Wire): ${ret};`);
     if (c.async) o.push(`  ${name}Async(...a: ${P}Wire): Promise<void>;`);
     if (c.pair) o.push(`  ${name}Pair(...a: [...${P}Wire, ...${P}Wire]): void;`);
@@ -114,9 +114,11 @@ function schemaH() {
       o.push(`enum Header : int { ${c.header.map((f) => f.name).join(', ')} };`);
       o.push(`inline constexpr HeaderField kHeader[] = {${c.header.map((f) => `{"${f.name}", Field::${f.kind}}`).join(', ')}};`);
     }
-    o.push(`enum Buffer : int { ${c.buffers.map((b) => `${b.name}_`).join(', ')} };`);
-    o.push(`inline constexpr BufferField kBuffers[] = {${c.buffers.map((b) => `{"${b.name}", Dtype::${b.dtype}, Presence::${b.presence}}`).join(', ')}};`);
-    o.push(`inline constexpr CallSpec kSpec = {"${name}", ${c.header.length ? 'kHeader' : 'nullptr'}, ${c.header.length}, kBuffers, ${c.buffers.length}};`);
+    if (c.buffers.length) { // (no zero-length arrays: not standard C++)
+      o.push(`enum Buffer : int { ${c.buffers.map((b) => `${b.name}_`).join(', ')} };`);
+      o.push(`inline constexpr BufferField kBuffers[] = {${c.buffers.map((b) => `{"${b.name}", Dtype::${b.dtype}, Presence::${b.presence}}`).join(', ')}};`);
+    }
+    o.push(`inline constexpr CallSpec kSpec = {"${name}", ${c.header.length ? 'kHeader' : 'nullptr'}, ${c.header.length}, ${c.buffers.length ? 'kBuffers' : 'nullptr'}, ${c.buffers.length}};`);
     o.push(`}  // namespace ${ns}`, '');
   }
   o.push(`inline constexpr const CallSpec* kCalls[] = {${calls.map(([n]) => `&${snake(n)}::kSpec`).join(', ')}};`, '');

@@ -60,7 +60,13 @@ describe('fuzzing', function () {
         dx: f32(N * I), dxOffset: 0, lddx: I, dh0: f32(B * Hout), dc0: lstm ? f32(B * H) : null, dWeightIh: f32(G * I), dWeightHh: f32(G * Hout),
         dBiasIh: f32(G), dBiasHh: f32(G), dWeightHr: P ? f32(P * H) : null, dPeepholeI: peep ? f32(H) : null, dPeepholeF: peep ? f32(H) : null,
         dPeepholeO: peep ? f32(H) : null }, new Float64Array(schema.CELL_BACKWARD_HEADER));
-      const [args, fn] = rng.next() < 0.5 ? [fwd, 'cellForward'] : [bwd, 'cellBackward'];
+      // The GEMM test hook reads the most index arithmetic of any call: a valid random one, then edited.
+      const [M, Nn, K] = [int(9), int(70), 1 + int(9)], ta = rng.next() < 0.5, tb = rng.next() < 0.5, ld = (c) => c + int(3);
+      const lda = ld(ta ? M : K), ldb = ld(tb ? K : Nn), ldc = ld(Nn);
+      const gemm = schema.encodeSgemm({ transA: ta, transB: tb, M, N: Nn, K, A: f32((ta ? K : M) * lda + 2), aOffset: int(3), lda, B: f32((tb ? Nn : K) * ldb + 2),
+        bOffset: int(3), ldb, beta: int(2), C: f32(M * ldc + 2), cOffset: int(3), ldc, packed: !ta && rng.next() < 0.5 }, new Float64Array(schema.SGEMM_HEADER));
+      const u = rng.next();
+      const [args, fn] = u < 0.4 ? [fwd, 'cellForward'] : u < 0.8 ? [bwd, 'cellBackward'] : [gemm, 'sgemm'];
       const k = 1 + int(3);
       for (let j = 0; j < k; j++) {
         if (rng.next() < 0.5 && args[0] instanceof Float64Array && args[0].length > 0) {
@@ -70,7 +76,7 @@ describe('fuzzing', function () {
           args[i] = rng.next() < 0.5 && args[i] instanceof Float32Array ? f32(args[i].length + int(5) - 3) : arb();
         }
       }
-      if (rng.next() < 0.2) args[2] = Int32Array.from({ length: B }, () => pick([1, T, T + 1, 0, -1])); // lengths
+      if (fn !== 'sgemm' && rng.next() < 0.2) args[2] = Int32Array.from({ length: B }, () => pick([1, T, T + 1, 0, -1])); // lengths
       if (rng.next() < 0.1) args.length = int(args.length + 2);
       tried++;
       try {
@@ -78,7 +84,7 @@ describe('fuzzing', function () {
         ok++;
       } catch (e) {
         if (!(e instanceof TypeError || e instanceof RangeError)) throw e;
-        expect(e.message).to.match(/^(cellForward|cellBackward): /);
+        expect(e.message).to.match(/^(cellForward|cellBackward|sgemm): /);
       }
     }
     console.log(`      addon fuzz: ${tried} calls, ${ok} accepted (every accepted call was in bounds by the C++ checks)`);

@@ -102,7 +102,7 @@ describe('native backend: loading', function () {
           for (const beta of [0, 1]) {
             const C = new Float32Array(off + M * ldc + 8).fill(NaN);
             for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) C[off + i * ldc + j] = beta ? 0.25 : NaN;
-            addon().sgemm(ta, tb, M, N, K, A, off, lda, B, off, ldb, beta, C, off, ldc, packed);
+            addon().sgemm(...schema.encodeSgemm({ transA: ta, transB: tb, M, N, K, A, aOffset: off, lda, B, bOffset: off, ldb, beta, C, cOffset: off, ldc, packed }, new Float64Array(schema.SGEMM_HEADER)));
             for (let p = 0; p < C.length; p++) {
               const q = p - off, i = Math.floor(q / ldc), j = q - i * ldc;
               if (q >= 0 && i < M && j < N) {
@@ -421,8 +421,13 @@ describe('native backend: loading', function () {
       ['prepare: NaN clip', prep({ clip: NaN }), [RangeError, 'clip']],
       ['prepare: peephole flag without peepholes', prep({ flags: schema.CELL_FLAG.peephole }), [TypeError, 'peepholeI (argument 6): expected a Float32Array']],
       ['prepare: peepholes without the flag', prep({ peepholeI: f(3) }), [TypeError, 'peepholeI (argument 6): expected null (this cell has none)']],
-      ['firstNonFinite: a Float64Array', () => addon().firstNonFinite(new Float64Array(4)), [TypeError, 'firstNonFinite: argument 0: expected a Float32Array']],
-      ['firstNonFinite: no argument', () => addon().firstNonFinite(), [TypeError, 'expected a Float32Array']],
+      ['firstNonFinite: a Float64Array', () => addon().firstNonFinite(new Float64Array(4)), [TypeError, 'firstNonFinite: a (argument 0): expected a Float32Array']],
+      ['firstNonFinite: no argument', () => addon().firstNonFinite(), [TypeError, 'firstNonFinite: expected 1 arguments, got 0']],
+      ['setThreads: 0', () => addon().setThreads(new Float64Array([0])), [RangeError, 'setThreads: threads: expected an integer in [1, 1024], got 0']],
+      ['setThreads: a plain number', () => addon().setThreads(4), [TypeError, 'setThreads: argument 0: expected the header, a Float64Array of 1 (threads)']],
+      ['fmaPeak: 2000 threads', () => addon().fmaPeak(new Float64Array([2000])), [RangeError, 'fmaPeak: threads: expected an integer in [1, 1024], got 2000']],
+      ['sgemm: beta 0.5', () => addon().sgemm(new Float64Array([0, 0, 1, 1, 1, 0, 1, 0, 1, 0.5, 0, 1, 0]), f(1), f(1), f(1)), [RangeError, 'sgemm: beta: expected 0 or 1, got 0.5']],
+      ['sgemm: C too short', () => addon().sgemm(new Float64Array([0, 0, 2, 2, 1, 0, 1, 0, 2, 0, 0, 2, 0]), f(2), f(2), f(3)), [RangeError, 'sgemm: C: expected at least 4 elements, got 3']],
     ];
     it('firstNonFinite: the first NaN/±Inf of a view (byteOffset respected), across block edges', function () {
       const buf = new Float32Array(3000);

@@ -71,6 +71,10 @@ describe('addon schema', function () {
     const cacheN = (w) => addon().cellCacheSize(...schema.encodeCellCacheSize({ w, T, B }, new Float64Array(2)));
     const seq = (w) => ({ w, T, B, rowT: B, rowB: 1, reverse: false, lengths: Int32Array.of(2, 1) });
     const valid = {
+      setThreads: () => ({ threads: addon().info().threads }), // (the pool size as it is)
+      fmaPeak: () => ({ threads: 1 }),
+      firstNonFinite: () => ({ a: f(5) }),
+      sgemm: () => ({ transA: false, transB: true, M: 2, N: 3, K: 4, A: f(8), aOffset: 0, lda: 4, B: f(12), bOffset: 0, ldb: 4, beta: 0, C: f(6), cOffset: 0, ldc: 3, packed: true }),
       cellPrepare: prepareDesc,
       cellRelease: () => ({ w: handle() }),
       cellCacheSize: () => ({ w: handle(), T, B }),

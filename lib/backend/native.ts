@@ -19,7 +19,8 @@ import type {
 } from './types';
 import {
   CELL_BACKWARD_HEADER, CELL_CACHE_SIZE_HEADER, CELL_FLAG, CELL_FORWARD_HEADER, CELL_KIND_CODE, CELL_PREPARE_HEADER,
-  encodeCellBackward, encodeCellCacheSize, encodeCellForward, encodeCellPrepare, encodeCellRelease, SCHEMA,
+  encodeCellBackward, encodeCellCacheSize, encodeCellForward, encodeCellPrepare, encodeCellRelease, encodeSetThreads,
+  SCHEMA, SET_THREADS_HEADER,
   type CellBackwardWire, type CellForwardWire, type NativeCalls, type NativeHandle,
 } from './schema.gen';
 
@@ -27,23 +28,16 @@ export type { NativeHandle } from './schema.gen';
 
 /**
  * The addon's exports: the descriptor calls of scripts/addon-schema.js (NativeCalls, generated
- * with their wire types into ./schema.gen.ts) and the positional diagnostics
- * (native/napi/diagnostics.cc, scan.cc). The one typed native surface: the optimizer's calls
+ * with their wire types into ./schema.gen.ts; every export that takes arguments) and the two that
+ * take none, info() and schema(). The one typed native surface: the optimizer's calls
  * (./native-optim.ts) are part of it.
  */
 export interface NativeAddon extends NativeCalls {
   info(): { isa: string; detectedIsa: string; threads: number; hardwareThreads: number; blas: string | null; warning: string; napiVersion: number };
-  setThreads(n: number): void;
-  /** Index of the first NaN or ±Inf in a, or -1 (the API's input check; native/util/finite.cc). */
-  firstNonFinite(a: Float32Array): number;
-  /** GFLOP/s of an FP32 FMA throughput probe on n threads (the benchmark's "peak"). */
-  fmaPeak(threads: number): number;
-  /** Test hook: the library GEMM (native/napi/diagnostics.cc). */
-  sgemm(transA: boolean, transB: boolean, M: number, N: number, K: number, A: F32, aOff: number, lda: number,
-    B: F32, bOff: number, ldb: number, beta: 0 | 1, C: F32, cOff: number, ldc: number, packed: boolean): void;
   /** The descriptor tables and codes compiled into the binary (the form of SCHEMA). */
   schema(): unknown;
 }
+
 type F32 = Float32Array;
 
 export interface NativeLoad {
@@ -232,7 +226,7 @@ function makeBackend(addon: NativeAddon): Backend {
       await addon.cellBackwardAsync(...backwardArgs(w, cache as NativeCache, g, 0));
     },
     release: (w) => addon.cellRelease(...encodeCellRelease({ w: (w as NativePrepared).handle })),
-    setThreads: (n) => addon.setThreads(n),
+    setThreads: (n) => addon.setThreads(...encodeSetThreads({ threads: n }, new Float64Array(SET_THREADS_HEADER))),
     forwardPair(w, a, train) {
       const f0 = forwardArgs(w[0], a[0], train, 0), f1 = forwardArgs(w[1], a[1], train, 1);
       addon.cellForwardPair(...f0.args, ...f1.args);

@@ -10,6 +10,78 @@ export const CELL_GATES = { lstm: 4, gru: 3, rnn_tanh: 1, rnn_relu: 1 } as const
 /** Bits of cellPrepare's `flags`. */
 export const CELL_FLAG = { peephole: 1, inputForget: 2, linearBeforeReset: 4 } as const;
 
+/** setThreads: the pool size for later calls (returns at once; a call in flight keeps its threads). */
+export interface SetThreadsDesc {
+  threads: number; // dim: 1..1024
+}
+export type SetThreadsWire = [header: Float64Array];
+export const SET_THREADS_HEADER = 1;
+/** The wire form of d; writes the header into h (Float64Array(1), read by the addon before it returns). */
+export function encodeSetThreads(d: SetThreadsDesc, h: Float64Array): SetThreadsWire {
+  h[0] = d.threads;
+  return [h, ];
+}
+
+/** fmaPeak: GFLOP/s of an FP32 FMA throughput probe on that many threads (the benchmark's peak). */
+export interface FmaPeakDesc {
+  threads: number; // dim: 1..1024
+}
+export type FmaPeakWire = [header: Float64Array];
+export const FMA_PEAK_HEADER = 1;
+/** The wire form of d; writes the header into h (Float64Array(1), read by the addon before it returns). */
+export function encodeFmaPeak(d: FmaPeakDesc, h: Float64Array): FmaPeakWire {
+  h[0] = d.threads;
+  return [h, ];
+}
+
+/** firstNonFinite: index of the first NaN or ±Inf in a, or -1 (the API's input check). */
+export interface FirstNonFiniteDesc {
+  a: Float32Array; // any length
+}
+export type FirstNonFiniteWire = [a: Float32Array];
+export function encodeFirstNonFinite(d: FirstNonFiniteDesc): FirstNonFiniteWire {
+  return [d.a];
+}
+
+/** sgemm: test hook, not API: the library GEMM C = op(A) op(B) (+ C), packed = pack op(B) first. */
+export interface SgemmDesc {
+  transA: boolean; // flag
+  transB: boolean; // flag
+  M: number; // dim
+  N: number; // dim
+  K: number; // dim
+  aOffset: number; // dim
+  lda: number; // dim
+  bOffset: number; // dim
+  ldb: number; // dim
+  beta: number; // number: 0 or 1
+  cOffset: number; // dim
+  ldc: number; // dim
+  packed: boolean; // flag
+  A: Float32Array;
+  B: Float32Array;
+  C: Float32Array; // written
+}
+export type SgemmWire = [header: Float64Array, A: Float32Array, B: Float32Array, C: Float32Array];
+export const SGEMM_HEADER = 13;
+/** The wire form of d; writes the header into h (Float64Array(13), read by the addon before it returns). */
+export function encodeSgemm(d: SgemmDesc, h: Float64Array): SgemmWire {
+  h[0] = d.transA ? 1 : 0;
+  h[1] = d.transB ? 1 : 0;
+  h[2] = d.M;
+  h[3] = d.N;
+  h[4] = d.K;
+  h[5] = d.aOffset;
+  h[6] = d.lda;
+  h[7] = d.bOffset;
+  h[8] = d.ldb;
+  h[9] = d.beta;
+  h[10] = d.cOffset;
+  h[11] = d.ldc;
+  h[12] = d.packed ? 1 : 0;
+  return [h, d.A, d.B, d.C];
+}
+
 /** cellPrepare: packs one layer-direction's weights; returns the cell handle. */
 export interface CellPrepareDesc {
   kind: number; // code: a cell kind code
@@ -235,6 +307,10 @@ export function encodeOptimRmsprop(d: OptimRmspropDesc, h: Float64Array): OptimR
 
 /** The addon's descriptor calls, as addon.schema() reports the C++ tables. */
 export interface NativeCalls {
+  setThreads(...a: SetThreadsWire): void;
+  fmaPeak(...a: FmaPeakWire): number;
+  firstNonFinite(...a: FirstNonFiniteWire): number;
+  sgemm(...a: SgemmWire): void;
   cellPrepare(...a: CellPrepareWire): NativeHandle;
   cellRelease(...a: CellReleaseWire): void;
   cellCacheSize(...a: CellCacheSizeWire): number;
@@ -290,6 +366,111 @@ export const SCHEMA = {
     }
   ],
   calls: [
+    {
+      name: 'setThreads',
+      header: [
+        {
+          name: 'threads',
+          kind: 'dim'
+        }
+      ],
+      buffers: []
+    },
+    {
+      name: 'fmaPeak',
+      header: [
+        {
+          name: 'threads',
+          kind: 'dim'
+        }
+      ],
+      buffers: []
+    },
+    {
+      name: 'firstNonFinite',
+      header: [],
+      buffers: [
+        {
+          name: 'a',
+          dtype: 'f32',
+          presence: 'required'
+        }
+      ]
+    },
+    {
+      name: 'sgemm',
+      header: [
+        {
+          name: 'transA',
+          kind: 'flag'
+        },
+        {
+          name: 'transB',
+          kind: 'flag'
+        },
+        {
+          name: 'M',
+          kind: 'dim'
+        },
+        {
+          name: 'N',
+          kind: 'dim'
+        },
+        {
+          name: 'K',
+          kind: 'dim'
+        },
+        {
+          name: 'aOffset',
+          kind: 'dim'
+        },
+        {
+          name: 'lda',
+          kind: 'dim'
+        },
+        {
+          name: 'bOffset',
+          kind: 'dim'
+        },
+        {
+          name: 'ldb',
+          kind: 'dim'
+        },
+        {
+          name: 'beta',
+          kind: 'number'
+        },
+        {
+          name: 'cOffset',
+          kind: 'dim'
+        },
+        {
+          name: 'ldc',
+          kind: 'dim'
+        },
+        {
+          name: 'packed',
+          kind: 'flag'
+        }
+      ],
+      buffers: [
+        {
+          name: 'A',
+          dtype: 'f32',
+          presence: 'required'
+        },
+        {
+          name: 'B',
+          dtype: 'f32',
+          presence: 'required'
+        },
+        {
+          name: 'C',
+          dtype: 'f32',
+          presence: 'required'
+        }
+      ]
+    },
     {
       name: 'cellPrepare',
       header: [

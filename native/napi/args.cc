@@ -18,6 +18,12 @@ bool typed_array(napi_env env, napi_value v, napi_typedarray_type* type, size_t*
 }
 }
 
+void check_count(const Napi::CallbackInfo& info, const char* fn, size_t want) {
+  if (info.Length() != want) {
+    throw Napi::TypeError::New(info.Env(), std::string(fn) + ": expected " + std::to_string(want) + " arguments, got " + std::to_string(info.Length()));
+  }
+}
+
 Desc::Desc(const Napi::CallbackInfo& info, const char* fn, const schema::CallSpec& spec, size_t base)
     : info_(info), fn_(fn), spec_(spec), base_(base) {
   static_assert(sizeof(header_) / sizeof(header_[0]) <= 32, "header bits");
@@ -112,6 +118,16 @@ float* Desc::f32_checked(int b, int64_t need) {
 float* Desc::f32(int b, int64_t need) {
   take_buffer(b, schema::Dtype::f32, schema::Presence::required);
   return f32_checked(b, need);
+}
+
+float* Desc::f32_all(int b, int64_t* length) {
+  take_buffer(b, schema::Dtype::f32, schema::Presence::required);
+  napi_typedarray_type type;
+  size_t n = 0;
+  void* data = nullptr;
+  if (!typed_array(info_.Env(), at(b), &type, &n, &data) || type != napi_float32_array) type_error(b, kDtypeName[0]);
+  *length = static_cast<int64_t>(n);
+  return static_cast<float*>(data);
 }
 
 float* Desc::f32_opt(int b, int64_t need) {

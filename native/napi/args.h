@@ -49,6 +49,7 @@ class Desc {
   // Buffers: a Float32Array of at least `need` elements (after its own byteOffset), by presence:
   // required, optional (null -> nullptr), when (present exactly when `want`, else null).
   float* f32(int b, int64_t need);
+  float* f32_all(int b, int64_t* length);  // required, any length: its pointer and length
   float* f32_opt(int b, int64_t need);
   float* f32_when(int b, bool want, int64_t need);
   // An optional Int32Array of exactly `count` entries, copied (JS may not change it under us).
@@ -86,6 +87,9 @@ class Desc {
   double header_[16] = {};
   uint32_t header_seen_ = 0, buffers_seen_ = 0;
 };
+
+// The JS argument count of a call (a TypeError naming fn if it differs).
+void check_count(const Napi::CallbackInfo& info, const char* fn, size_t want);
 
 // Checked x*y for non-negative operands within kMaxElems.
 int64_t mul_checked(const Desc& a, int64_t x, int64_t y, const char* what);

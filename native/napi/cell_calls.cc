@@ -167,12 +167,6 @@ struct Pair {
   }
 };
 
-void check_count(const Napi::CallbackInfo& info, const char* fn, size_t want) {
-  if (info.Length() != want) {
-    throw Napi::TypeError::New(info.Env(), std::string(fn) + ": expected " + std::to_string(want) + " arguments, got " + std::to_string(info.Length()));
-  }
-}
-
 // Runs a call on a libuv worker; keeps every JS argument referenced until it settles.
 template <typename Call>
 class CallWorker : public Napi::AsyncWorker {

@@ -1,6 +1,7 @@
 // diagnostics.cc - what the addon runs on (info), the thread count (setThreads), the FP32 peak
 // probe (fmaPeak), the library GEMM as a test hook (sgemm), and the call descriptors as compiled
-// in (schema). Plain positional arguments: none of these is a per-sequence call.
+// in (schema). setThreads, fmaPeak and sgemm are descriptors of scripts/addon-schema.js read by
+// args.h like every call; info and schema take no arguments.
 #include <algorithm>
 #include <chrono>
 #include <memory>
@@ -11,46 +12,12 @@
 #include "../gemm/gemm.h"
 #include "../gemm/pack.h"
 #include "../cell/cell_codes.gen.h"
+#include "args.h"
 #include "calls.h"
 #include "pool.h"
 #include "schema.gen.h"
 
 namespace cellstate {
-namespace {
-
-constexpr int64_t kMaxDim = int64_t{1} << 31;  // kMaxElems of args.h
-
-[[noreturn]] void range_error(const Napi::CallbackInfo& info, const char* fn, const std::string& msg) {
-  throw Napi::RangeError::New(info.Env(), std::string(fn) + ": " + msg);
-}
-
-// Positional argument i: an integer in [lo, hi] (a TypeError if not a number).
-int64_t integer(const Napi::CallbackInfo& info, const char* fn, size_t i, int64_t lo, int64_t hi) {
-  if (!info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(fn) + ": argument " + std::to_string(i) + ": expected an integer");
-  const double v = info[i].As<Napi::Number>().DoubleValue();
-  if (!(v >= static_cast<double>(lo) && v <= static_cast<double>(hi)) || v != static_cast<double>(static_cast<int64_t>(v))) {
-    range_error(info, fn, "argument " + std::to_string(i) + ": expected an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
-  }
-  return static_cast<int64_t>(v);
-}
-
-bool boolean(const Napi::CallbackInfo& info, const char* fn, size_t i) {
-  if (!info[i].IsBoolean()) throw Napi::TypeError::New(info.Env(), std::string(fn) + ": argument " + std::to_string(i) + ": expected a boolean");
-  return info[i].As<Napi::Boolean>().Value();
-}
-
-float* f32(const Napi::CallbackInfo& info, const char* fn, size_t i, int64_t need, const char* name) {
-  if (!info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
-    throw Napi::TypeError::New(info.Env(), std::string(fn) + ": argument " + std::to_string(i) + ": expected a Float32Array for " + name);
-  }
-  auto a = info[i].As<Napi::Float32Array>();
-  if (need < 0 || static_cast<int64_t>(a.ElementLength()) < need) {
-    range_error(info, fn, std::string(name) + ": expected at least " + std::to_string(need) + " elements, got " + std::to_string(a.ElementLength()));
-  }
-  return a.Data();
-}
-
-}  // namespace
 
 Napi::Value Info(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(info.Env());
@@ -66,14 +33,23 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
-  set_threads(static_cast<int>(integer(info, "setThreads", 0, 1, 1024)));
+  namespace S = schema::set_threads;
+  check_count(info, "setThreads", static_cast<size_t>(S::kSpec.args()));
+  Desc a(info, "setThreads", S::kSpec);
+  const int n = static_cast<int>(a.integer(S::threads, 1, 1024));
+  a.finish();
+  set_threads(n);
   return info.Env().Undefined();
 }
 
 // fmaPeak(threads) -> GFLOP/s of the FMA probe run on `threads` threads at once (the pool's,
 // or a temporary one of that size): the machine's FP32 peak as the benchmark reports it.
 Napi::Value FmaPeak(const Napi::CallbackInfo& info) {
-  const int n = static_cast<int>(integer(info, "fmaPeak", 0, 1, 1024));
+  namespace S = schema::fma_peak;
+  check_count(info, "fmaPeak", static_cast<size_t>(S::kSpec.args()));
+  Desc a(info, "fmaPeak", S::kSpec);
+  const int n = static_cast<int>(a.integer(S::threads, 1, 1024));
+  a.finish();
   const KernelTable& kt = kernels();
   PoolWait wait;
   std::unique_ptr<ThreadPool> own;
@@ -93,34 +69,33 @@ Napi::Value FmaPeak(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), best);
 }
 
-// Test hook (not public API): sgemm(transA, transB, M, N, K, A, aOff, lda, B, bOff, ldb, beta, C,
-// cOff, ldc, packed) runs the library GEMM (packed: pack op(B) first, then sgemm_packed) so the
-// mocha suite can check it against a naive product on every ISA tier.
+// Test hook (not public API): the sgemm descriptor of scripts/addon-schema.js runs the library
+// GEMM (packed: pack op(B) first, then sgemm_packed) so the mocha suite can check it against a
+// naive product on every ISA tier.
 Napi::Value Sgemm(const Napi::CallbackInfo& info) {
-  const char* fn = "sgemm";
-  if (info.Length() != 16) throw Napi::TypeError::New(info.Env(), "sgemm: expected 16 arguments");
-  const bool ta = boolean(info, fn, 0), tb = boolean(info, fn, 1), packed = boolean(info, fn, 15);
-  const int64_t M = integer(info, fn, 2, 0, kMaxDim), N = integer(info, fn, 3, 0, kMaxDim), K = integer(info, fn, 4, 0, kMaxDim);
-  auto mul = [&](int64_t x, int64_t y, const char* what) {
-    if (x < 0 || y < 0 || (x != 0 && y > kMaxDim / x)) range_error(info, fn, std::string(what) + " is too large");
-    return x * y;
-  };
+  namespace S = schema::sgemm;
+  check_count(info, "sgemm", static_cast<size_t>(S::kSpec.args()));
+  Desc a(info, "sgemm", S::kSpec);
+  const bool ta = a.flag(S::transA), tb = a.flag(S::transB), packed = a.flag(S::packed);
+  const int64_t M = a.integer(S::M, 0, kMaxElems), N = a.integer(S::N, 0, kMaxElems), K = a.integer(S::K, 0, kMaxElems);
   // op(X) is rows x cols; stored as (trans ? cols x rows : rows x cols) with leading dimension ld.
-  auto mat = [&](size_t i, bool trans, int64_t r, int64_t c, const char* name) -> float* {
+  auto mat = [&](int off_f, int ld_f, int buf, bool trans, int64_t r, int64_t c, const char* name, int64_t* ld) -> float* {
     const int64_t sr = trans ? c : r, sc = trans ? r : c;
-    const int64_t off = integer(info, fn, i + 1, 0, kMaxDim), ld = integer(info, fn, i + 2, sc > 0 ? sc : 1, kMaxDim);
-    const int64_t need = sr == 0 || sc == 0 ? off : off + mul(sr - 1, ld, name) + sc;
-    return f32(info, fn, i, need, name) + off;
+    const int64_t off = a.integer(off_f, 0, kMaxElems);
+    *ld = a.integer(ld_f, sc > 0 ? sc : 1, kMaxElems);
+    const int64_t need = sr == 0 || sc == 0 ? off : off + mul_checked(a, sr - 1, *ld, name) + sc;
+    return a.f32(buf, need) + off;
   };
-  const float* A = mat(5, ta, M, K, "A");
-  const float* B = mat(8, tb, K, N, "B");
-  const double beta = info[11].IsNumber() ? info[11].As<Napi::Number>().DoubleValue() : -1;
-  if (beta != 0 && beta != 1) range_error(info, fn, "beta: expected 0 or 1");
-  float* C = mat(12, false, M, N, "C");
-  const int64_t lda = integer(info, fn, 7, 0, kMaxDim), ldb = integer(info, fn, 10, 0, kMaxDim), ldc = integer(info, fn, 14, 0, kMaxDim);
+  int64_t lda = 0, ldb = 0, ldc = 0;
+  const float* A = mat(S::aOffset, S::lda, S::A_, ta, M, K, "A", &lda);
+  const float* B = mat(S::bOffset, S::ldb, S::B_, tb, K, N, "B", &ldb);
+  const double beta = a.number(S::beta);
+  if (beta != 0 && beta != 1) a.header_range_error(S::beta, "0 or 1");
+  float* C = mat(S::cOffset, S::ldc, S::C_, false, M, N, "C", &ldc);
+  a.finish();
+  if (packed && ta) a.range_error("packed: transA is not supported");
   PoolLease lease;
   if (packed) {
-    if (ta) range_error(info, fn, "packed: transA is not supported");
     const PackedB pb = pack_b(tb, K, N, B, ldb);
     sgemm_packed(M, N, K, A, lda, pb, static_cast<float>(beta), C, ldc, nullptr, lease.get());
   } else {

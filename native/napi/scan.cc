@@ -4,16 +4,19 @@
 #include <string>
 
 #include "../util/finite.h"
+#include "args.h"
 #include "calls.h"
 
 namespace cellstate {
 
 Napi::Value FirstNonFinite(const Napi::CallbackInfo& info) {
-  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
-    throw Napi::TypeError::New(info.Env(), "firstNonFinite: argument 0: expected a Float32Array");
-  }
-  const auto arr = info[0].As<Napi::Float32Array>();
-  return Napi::Number::New(info.Env(), static_cast<double>(first_non_finite(arr.Data(), static_cast<int64_t>(arr.ElementLength()))));
+  namespace S = schema::first_non_finite;
+  check_count(info, "firstNonFinite", static_cast<size_t>(S::kSpec.args()));
+  Desc a(info, "firstNonFinite", S::kSpec);
+  int64_t n = 0;
+  const float* p = a.f32_all(S::a_, &n);
+  a.finish();
+  return Napi::Number::New(info.Env(), static_cast<double>(first_non_finite(p, n)));
 }
 
 }  // namespace cellstate

@@ -21,6 +21,32 @@ struct CallSpec {
   int args() const { return (header_len > 0 ? 1 : 0) + buffers_len; }  // JS arguments of one descriptor
 };
 
+namespace set_threads {
+enum Header : int { threads };
+inline constexpr HeaderField kHeader[] = {{"threads", Field::dim}};
+inline constexpr CallSpec kSpec = {"setThreads", kHeader, 1, nullptr, 0};
+}  // namespace set_threads
+
+namespace fma_peak {
+enum Header : int { threads };
+inline constexpr HeaderField kHeader[] = {{"threads", Field::dim}};
+inline constexpr CallSpec kSpec = {"fmaPeak", kHeader, 1, nullptr, 0};
+}  // namespace fma_peak
+
+namespace first_non_finite {
+enum Buffer : int { a_ };
+inline constexpr BufferField kBuffers[] = {{"a", Dtype::f32, Presence::required}};
+inline constexpr CallSpec kSpec = {"firstNonFinite", nullptr, 0, kBuffers, 1};
+}  // namespace first_non_finite
+
+namespace sgemm {
+enum Header : int { transA, transB, M, N, K, aOffset, lda, bOffset, ldb, beta, cOffset, ldc, packed };
+inline constexpr HeaderField kHeader[] = {{"transA", Field::flag}, {"transB", Field::flag}, {"M", Field::dim}, {"N", Field::dim}, {"K", Field::dim}, {"aOffset", Field::dim}, {"lda", Field::dim}, {"bOffset", Field::dim}, {"ldb", Field::dim}, {"beta", Field::number}, {"cOffset", Field::dim}, {"ldc", Field::dim}, {"packed", Field::flag}};
+enum Buffer : int { A_, B_, C_ };
+inline constexpr BufferField kBuffers[] = {{"A", Dtype::f32, Presence::required}, {"B", Dtype::f32, Presence::required}, {"C", Dtype::f32, Presence::required}};
+inline constexpr CallSpec kSpec = {"sgemm", kHeader, 13, kBuffers, 3};
+}  // namespace sgemm
+
 namespace cell_prepare {
 enum Header : int { kind, I, H, P, flags, clip };
 inline constexpr HeaderField kHeader[] = {{"kind", Field::code}, {"I", Field::dim}, {"H", Field::dim}, {"P", Field::dim}, {"flags", Field::code}, {"clip", Field::number}};
@@ -83,7 +109,7 @@ inline constexpr BufferField kBuffers[] = {{"params", Dtype::f32list, Presence::
 inline constexpr CallSpec kSpec = {"optimRmsprop", kHeader, 6, kBuffers, 5};
 }  // namespace optim_rmsprop
 
-inline constexpr const CallSpec* kCalls[] = {&cell_prepare::kSpec, &cell_release::kSpec, &cell_cache_size::kSpec, &cell_forward::kSpec, &cell_backward::kSpec, &optim_sgd::kSpec, &optim_adam::kSpec, &optim_rmsprop::kSpec};
+inline constexpr const CallSpec* kCalls[] = {&set_threads::kSpec, &fma_peak::kSpec, &first_non_finite::kSpec, &sgemm::kSpec, &cell_prepare::kSpec, &cell_release::kSpec, &cell_cache_size::kSpec, &cell_forward::kSpec, &cell_backward::kSpec, &optim_sgd::kSpec, &optim_adam::kSpec, &optim_rmsprop::kSpec};
 
 }  // namespace schema
 }  // namespace cellstate

@@ -51,17 +51,11 @@ std::vector<float*> data(const Desc& a, int b, const Arrays& arrs, const std::ve
   return out;
 }
 
-void check_count(const Napi::CallbackInfo& info, const schema::CallSpec& spec) {
-  if (info.Length() != static_cast<size_t>(spec.args())) {
-    throw Napi::TypeError::New(info.Env(), std::string(spec.name) + ": expected " + std::to_string(spec.args()) + " arguments, got " + std::to_string(info.Length()));
-  }
-}
-
 }  // namespace
 
 Napi::Value OptimSgd(const Napi::CallbackInfo& info) {
   namespace S = schema::optim_sgd;
-  check_count(info, S::kSpec);
+  check_count(info, S::kSpec.name, static_cast<size_t>(S::kSpec.args()));
   Desc a(info, S::kSpec.name, S::kSpec);
   const Arrays P = a.f32list(S::params_), G = a.f32list(S::grads_), Buf = a.f32list_opt(S::bufs_);
   SgdHyper h{finite(a, S::lr), finite(a, S::momentum), finite(a, S::dampening), finite(a, S::weightDecay), a.flag(S::nesterov), a.flag(S::first)};
@@ -76,7 +70,7 @@ Napi::Value OptimSgd(const Napi::CallbackInfo& info) {
 
 Napi::Value OptimAdam(const Napi::CallbackInfo& info) {
   namespace S = schema::optim_adam;
-  check_count(info, S::kSpec);
+  check_count(info, S::kSpec.name, static_cast<size_t>(S::kSpec.args()));
   Desc a(info, S::kSpec.name, S::kSpec);
   const Arrays P = a.f32list(S::params_), G = a.f32list(S::grads_), M = a.f32list(S::expAvg_), V = a.f32list(S::expAvgSq_);
   AdamHyper h{finite(a, S::lr), finite(a, S::beta1), finite(a, S::beta2), finite(a, S::eps), finite(a, S::weightDecay), a.flag(S::decoupled),
@@ -92,7 +86,7 @@ Napi::Value OptimAdam(const Napi::CallbackInfo& info) {
 
 Napi::Value OptimRmsprop(const Napi::CallbackInfo& info) {
   namespace S = schema::optim_rmsprop;
-  check_count(info, S::kSpec);
+  check_count(info, S::kSpec.name, static_cast<size_t>(S::kSpec.args()));
   Desc a(info, S::kSpec.name, S::kSpec);
   const Arrays P = a.f32list(S::params_), G = a.f32list(S::grads_), Sq = a.f32list(S::squareAvg_);
   const Arrays Ga = a.f32list_opt(S::gradAvg_), Buf = a.f32list_opt(S::momentumBuffer_);
