@@ -100,6 +100,8 @@ export class Session<P = RecurrentState> {
 export function createSession<P>(target: Batcher<any, P>, options?: SessionOptions): Session<P>;
 export function createSession(target: ModelServable, options?: SessionOptions): Session<SequentialState>;
 export function createSession(target: RecurrentServable, options?: SessionOptions): Session<RecurrentState>;
+/** A model of either kind (e.g. what `load` returns): its state of either kind. */
+export function createSession(target: Servable, options?: SessionOptions): Session<RecurrentState | SequentialState>;
 export function createSession(target: Batcher<any, any> | Servable, options?: SessionOptions): Session<any> {
   return new Session(target, options);
 }

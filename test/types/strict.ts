@@ -2,7 +2,7 @@
 // what the README and a strict TypeScript user write must type-check without casts.
 import { Adam, LSTM, LayerNorm, Linear, LastStep, Sequential, Tensor, Trainer, readSafetensors, tensor, toTensors, writeSafetensors } from 'cellstate';
 import type { EpochLog, EvaluateResult, Metric, Model, SequentialState } from 'cellstate';
-import { createBatcher, load } from 'cellstate';
+import { createBatcher, createSession, createTsWorkerPool, load } from 'cellstate';
 
 // The README's PyTorch snippet: toTensors gives a Map, which loadStateDict takes.
 const lstm = new LSTM({ inputSize: 32, hiddenSize: 64, numLayers: 2 });
@@ -57,8 +57,11 @@ async function serving(): Promise<number> {
   const any = await createBatcher(loaded).run([1, 2, 3]);
   const o: number = any.output.data[0] + ('state' in any ? any.state.length : any.hN.size);
   const seq = loaded instanceof Sequential ? loaded.summary() : String(loaded);
+  const streamed: Tensor = await createSession(loaded).step([1]);
+  const pool = createTsWorkerPool(loaded);
+  await pool.close();
   const fa = await named.forwardAsync(tensor(new Float32Array(3), [1, 1, 3]));
-  return s0 + y.size + st.length + h + o + seq.length + fa.output.size;
+  return s0 + y.size + st.length + h + o + seq.length + fa.output.size + streamed.size;
 }
 
 export { n, text, first, names, v0, p00, p000, acc, serving };
