@@ -25,7 +25,7 @@ import { checkFinite } from '../nn/sequence';
 import type { Sequential, SequentialForwardOptions, SequentialState } from '../nn/sequential';
 import { allocate, checkTensorArg, tensor, trustedTensor, type DType, type FloatArray, type NestedNumbers, type Tensor } from '../tensor';
 import type { Engine, Job } from './engine';
-import { readState } from './pack';
+import { pickState, readState } from './pack';
 
 /** A request's result: its output rows ([T, ...F], or [...F] after a LastStep) and every layer's final state. */
 export interface ModelResult {
@@ -171,17 +171,11 @@ export function modelEngine(runner: ModelRunner, defaultConcurrency = 1): Engine
     const state: SequentialState = out.state.map((s, i) => {
       const r = rec[i];
       if (!s || !r) return null;
-      const e: { h: Tensor; c?: Tensor } = { h: trustedTensor(pick(s.h.data, r.LD, B, r.P, b), [r.LD, r.P]) };
-      if (s.c && r.cell) e.c = trustedTensor(pick(s.c.data, r.LD, B, r.H, b), [r.LD, r.H]);
+      const e: { h: Tensor; c?: Tensor } = { h: trustedTensor(pickState(s.h.data, r.LD, B, r.P, b), [r.LD, r.P]) };
+      if (s.c && r.cell) e.c = trustedTensor(pickState(s.c.data, r.LD, B, r.H, b), [r.LD, r.H]);
       return e;
     });
     return { output, state };
-  }
-
-  function pick(s: FloatArray, LD: number, B: number, n: number, b: number): FloatArray {
-    const o = allocate(dtype, LD * n);
-    for (let l = 0; l < LD; l++) o.set(s.subarray((l * B + b) * n, (l * B + b + 1) * n), l * n);
-    return o;
   }
 
   return {

@@ -122,8 +122,8 @@ export function unpackJob(r: ForwardRunner, out: RecurrentOutput, p: Packed, b: 
   return res;
 }
 
-/** rows [l, b, :] of a [LD, B, n] state, as [LD, n]. */
-function pickState(s: FloatArray, LD: number, B: number, n: number, b: number): FloatArray {
+/** rows [l, b, :] of a [LD, B, n] state, as [LD, n] (a copy). */
+export function pickState(s: FloatArray, LD: number, B: number, n: number, b: number): FloatArray {
   const o = allocate(s instanceof Float64Array ? 'float64' : 'float32', LD * n);
   for (let l = 0; l < LD; l++) o.set(s.subarray((l * B + b) * n, (l * B + b + 1) * n), l * n);
   return o;

@@ -32,24 +32,29 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   return o;
 }
 
-Napi::Value SetThreads(const Napi::CallbackInfo& info) {
-  namespace S = schema::set_threads;
-  check_count(info, "setThreads", static_cast<size_t>(S::kSpec.args()));
-  Desc a(info, "setThreads", S::kSpec);
-  const int n = static_cast<int>(a.integer(S::threads, 1, 1024));
+namespace {
+
+// The one field of setThreads and fmaPeak: a thread count in [1, 1024].
+int read_threads(const Napi::CallbackInfo& info, const schema::CallSpec& spec) {
+  check_count(info, spec.name, static_cast<size_t>(spec.args()));
+  Desc a(info, spec.name, spec);
+  const int n = static_cast<int>(a.integer(0, 1, 1024));
   a.finish();
-  set_threads(n);
+  return n;
+}
+
+}  // namespace
+
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  static_assert(schema::set_threads::threads == 0 && schema::fma_peak::threads == 0, "read_threads reads field 0");
+  set_threads(read_threads(info, schema::set_threads::kSpec));
   return info.Env().Undefined();
 }
 
 // fmaPeak(threads) -> GFLOP/s of the FMA probe run on `threads` threads at once (the pool's,
 // or a temporary one of that size): the machine's FP32 peak as the benchmark reports it.
 Napi::Value FmaPeak(const Napi::CallbackInfo& info) {
-  namespace S = schema::fma_peak;
-  check_count(info, "fmaPeak", static_cast<size_t>(S::kSpec.args()));
-  Desc a(info, "fmaPeak", S::kSpec);
-  const int n = static_cast<int>(a.integer(S::threads, 1, 1024));
-  a.finish();
+  const int n = read_threads(info, schema::fma_peak::kSpec);
   const KernelTable& kt = kernels();
   PoolWait wait;
   std::unique_ptr<ThreadPool> own;

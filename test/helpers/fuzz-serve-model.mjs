@@ -8,14 +8,12 @@
 // RangeError naming the function. (Weights changed during a call: test/serve-model.test.mjs.)
 import { Embedding, GRU, LastStep, Linear, LSTM, RNN, Sequential, Tanh, Tensor, createBatcher, createSession, tensor } from 'cellstate';
 
-const HANG_MS = 3000;
-const NAMED = /^[^\s:]+( \([^)]*\))?: /;
-const ENGINE = /Cannot read properties|is not a function|is not iterable|detached ArrayBuffer|out of bounds|undefined is not|null is not|Invalid typed array length|Invalid array length/;
+import { checkError as checkServeError, same, settleAll as settleWithin, violation } from './fuzz-serve.mjs';
 
-class ServeModelFuzzViolation extends Error {
-  constructor(msg) { super(msg); this.name = 'ServeModelFuzzViolation'; }
-}
-const violation = (msg) => { throw new ServeModelFuzzViolation(msg); };
+const HANG_MS = 3000;
+const ALLOWED = new Set(['TypeError', 'RangeError', 'ServeClosedError']);
+const checkError = (e, where) => checkServeError(e, where, ALLOWED);
+const settleAll = (ps, what) => settleWithin(ps, what, HANG_MS);
 
 export function makeServeModelTargets(r, backends) {
   const Cells = { LSTM, GRU, RNN };
@@ -76,26 +74,6 @@ export function makeServeModelTargets(r, backends) {
     return { x: hostile[k](), data, want, T, valid: false, oneStep: k === 1 && !tokens && T === 1 };
   }
 
-  function checkError(e, where) {
-    const name = e?.name ?? typeof e;
-    const msg = String(e?.message ?? e);
-    if (!(e instanceof Error) || !['TypeError', 'RangeError', 'ServeClosedError'].includes(name)) violation(`${where}: threw ${name}: ${msg}`);
-    if (ENGINE.test(msg)) violation(`${where}: engine error: ${name}: ${msg}`);
-    if (!NAMED.test(msg)) violation(`${where}: message does not name the function: ${msg}`);
-  }
-  function same(got, want, what) {
-    if (!got || got.length !== want.length) violation(`${what}: length ${got?.length} vs ${want.length}`);
-    for (let i = 0; i < want.length; i++) if (!Object.is(got[i], want[i])) violation(`${what}[${i}]: ${got[i]} vs ${want[i]} (not bit-identical)`);
-  }
-  async function settleAll(ps, what) {
-    let timer;
-    const hang = new Promise((_, reject) => { timer = setTimeout(() => reject(new ServeModelFuzzViolation(`${what}: a promise was still pending after ${HANG_MS} ms`)), HANG_MS); });
-    try {
-      return await Promise.race([Promise.allSettled(ps), hang]);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
   /** model.forward of one sequence alone (a batch of one), in the model's layout. */
   function alone(spec, want, T) {
     const { m, tokens, I } = spec;

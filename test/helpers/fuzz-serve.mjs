@@ -23,7 +23,31 @@ const ENGINE = /Cannot read properties|is not a function|is not iterable|detache
 class ServeFuzzViolation extends Error {
   constructor(msg) { super(msg); this.name = 'ServeFuzzViolation'; }
 }
-const violation = (msg) => { throw new ServeFuzzViolation(msg); };
+export const violation = (msg) => { throw new ServeFuzzViolation(msg); };
+
+/** A rejection must be an allowed, named library error, never an engine error. */
+export function checkError(e, where, allowed = ALLOWED) {
+  const name = e?.name ?? typeof e;
+  const msg = String(e?.message ?? e);
+  if (!(e instanceof Error) || !allowed.has(name)) violation(`${where}: threw ${name}: ${msg}`);
+  if (ENGINE.test(msg)) violation(`${where}: engine error: ${name}: ${msg}`);
+  if (!NAMED.test(msg)) violation(`${where}: message does not name the function: ${msg}`);
+}
+/** Bit-for-bit equality of two typed arrays, or a violation naming the first difference. */
+export function same(got, want, what) {
+  if (!got || got.length !== want.length) violation(`${what}: length ${got?.length} vs ${want.length}`);
+  for (let i = 0; i < want.length; i++) if (!Object.is(got[i], want[i])) violation(`${what}[${i}]: ${got[i]} vs ${want[i]} (not bit-identical)`);
+}
+/** Every promise's outcome, or a violation if any is still pending after ms. */
+export async function settleAll(ps, what, ms = HANG_MS) {
+  let timer;
+  const hang = new Promise((_, reject) => { timer = setTimeout(() => reject(new ServeFuzzViolation(`${what}: a promise was still pending after ${ms} ms`)), ms); });
+  try {
+    return await Promise.race([Promise.allSettled(ps), hang]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 export function makeServeTargets(r, backends) {
   const FAMILIES = { LSTM, GRU, RNN };
@@ -73,27 +97,6 @@ export function makeServeTargets(r, backends) {
     else if (k === 2) detach(a);
   }
 
-  function checkError(e, where) {
-    const name = e?.name ?? typeof e;
-    const msg = String(e?.message ?? e);
-    if (!(e instanceof Error) || !ALLOWED.has(name)) violation(`${where}: threw ${name}: ${msg}`);
-    if (ENGINE.test(msg)) violation(`${where}: engine error: ${name}: ${msg}`);
-    if (!NAMED.test(msg)) violation(`${where}: message does not name the function: ${msg}`);
-  }
-  function same(got, want, what) {
-    if (!got || got.length !== want.length) violation(`${what}: length ${got?.length} vs ${want.length}`);
-    for (let i = 0; i < want.length; i++) if (!Object.is(got[i], want[i])) violation(`${what}[${i}]: ${got[i]} vs ${want[i]} (not bit-identical)`);
-  }
-  /** Every promise's outcome, or a violation if any is still pending after HANG_MS. */
-  async function settleAll(ps, what) {
-    let timer;
-    const hang = new Promise((_, reject) => { timer = setTimeout(() => reject(new ServeFuzzViolation(`${what}: a promise was still pending after ${HANG_MS} ms`)), HANG_MS); });
-    try {
-      return await Promise.race([Promise.allSettled(ps), hang]);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
   /** The model's own forward of one sequence (and initial states) under the full limit. */
   function oracle(m, want, T, h0, c0) {
     const I = m.inputSize, LD = m.numLayers * m.numDirections;
