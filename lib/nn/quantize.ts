@@ -72,6 +72,7 @@ export function checkQuantizedEntries(
   const want = precision === 'bf16' ? 'BF16' : 'I8';
   for (const s of specs) {
     expected.add(s.name);
+    if (precision === 'int8' && isQuantizedName(s.name)) expected.add(`${s.name}.scale`);
     const e = entries.get(s.name);
     if (!e) { missing.push(s.name); continue; }
     if (!sameShape(e.shape, s.shape)) { problems.push(`${s.name}: expected shape ${formatShape(s.shape)}, got ${formatShape(e.shape)}`); continue; }
@@ -95,7 +96,6 @@ export function checkQuantizedEntries(
     const bad = d.indexOf(-128);
     if (bad >= 0) { problems.push(`${s.name}: expected int8 values in [-127, 127], got -128 at flat index ${bad}`); continue; }
     const sn = `${s.name}.scale`;
-    expected.add(sn);
     const sc = entries.get(sn);
     if (!sc) { missing.push(sn); continue; }
     if (!isF32(sc)) { problems.push(`${sn}: expected dtype F32, got ${sc.dtype}`); continue; }
