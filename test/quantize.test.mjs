@@ -13,7 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import {
   Adam, createBatcher, createSession, createTsWorkerPool, decodeSafetensors, encodeModel, Embedding, GRU, LastStep, Linear, load,
-  LSTM, QuantizedModelError, Rng, RNN, Sequential, SGD, tensor, toOnnx, Trainer, UnsupportedModelError, availableBackends,
+  LSTM, QuantizedModelError, Rng, RNN, Sequential, SGD, tensor, toOnnx, Trainer, UnsupportedModelError, availableBackends, saveCheckpoint,
 } from 'cellstate';
 import { bf16Bits, bf16Value, quantizeInt8, rne } from '../dist/backend/ts/quant.js';
 import { allclose, expectedPytorchOutputs, initialState, isBatchFirst, loadAllCases } from './helpers/reference.mjs';
@@ -256,6 +256,7 @@ describe('quantize: training is refused', function () {
       named(() => q.namedParameters());
       named(() => new Adam(q));
       named(() => q.loadStateDict(m.stateDict()));
+      named(() => saveCheckpoint(path.join(os.tmpdir(), 'cellstate-never-written.safetensors'), { model: q }));
       const s = new Sequential([q, new LastStep(), new Linear({ inFeatures: 4, outFeatures: 2, seed: 1 })]);
       named(() => s.forwardTrain(x));
       named(() => new SGD(s, { lr: 0.1 }));
