@@ -49,6 +49,11 @@ export interface CellParams {
   inputForget: boolean; // LSTM coupled input-forget gate: f = 1 - i
   clip: number | null; // bound on every gate pre-activation (never on the cell state)
   linearBeforeReset: boolean; // GRU: true = PyTorch (r * (W_hn h + b_hn)), false = ONNX default
+  // The same options and extra parameters generically, for a backend that takes each kind as its
+  // declaration (native: scripts/addon-schema.js): the kind's options by name, its parameters
+  // beyond W_ih, W_hh and the biases by their model names (weight_hr, peephole_i, ...).
+  flags: Readonly<Record<string, boolean>>;
+  extra: Readonly<Record<string, FloatArray>>;
 }
 
 /**
@@ -96,6 +101,7 @@ export interface CellGrads {
   dBiasHh: FloatArray | null; // [G*H]
   dWeightHr: FloatArray | null; // [P, H]
   dPeephole: { i: FloatArray; f: FloatArray; o: FloatArray } | null; // [H] each
+  dExtra: Readonly<Record<string, FloatArray>>; // the same by model name, as CellParams.extra
 }
 
 export interface CellBackwardArgs extends CellGrads {
