@@ -60,10 +60,8 @@ inline void packed_or_throw(std::initializer_list<const PackedB*> packed) {
   }
 }
 
-extern const CellKindOps kLstmCell;  // lstm_cell.cc (the fused path, lstm/, for a plain LSTM)
-extern const CellKindOps kGruCell;   // gru_cell.cc
-extern const CellKindOps kRnnCell;   // rnn_cell.cc (rnn_tanh and rnn_relu)
-
+// Each kind's file defines its table (`extern const CellKindOps k<Kind>Cell = {...};`), and
+// cell_kind.cc, the one list of them, maps CellKind to it.
 const CellKindOps& cell_kind_ops(CellKind kind);
 
 }  // namespace cellstate

@@ -218,6 +218,7 @@ void gru_backward(const CellPacked& w, const SeqDesc& s, const BwdIO& g, ThreadP
 
 }  // namespace
 
+extern const CellKindOps kGruCell;  // (cell_kind.cc lists it)
 const CellKindOps kGruCell = {gru_pack, gru_cache_layout, gru_forward, gru_backward};
 
 }  // namespace cellstate

@@ -305,6 +305,7 @@ void lstm_backward(const CellPacked& w, const SeqDesc& s, const BwdIO& g, Thread
 
 }  // namespace
 
+extern const CellKindOps kLstmCell;  // (cell_kind.cc lists it)
 const CellKindOps kLstmCell = {lstm_pack, lstm_cache_layout, lstm_forward, lstm_backward};
 
 }  // namespace cellstate

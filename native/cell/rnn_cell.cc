@@ -113,6 +113,7 @@ void rnn_backward(const CellPacked& w, const SeqDesc& s, const BwdIO& g, ThreadP
 
 }  // namespace
 
+extern const CellKindOps kRnnCell;  // (cell_kind.cc lists it)
 const CellKindOps kRnnCell = {rnn_pack, rnn_cache_layout, rnn_forward, rnn_backward};
 
 }  // namespace cellstate
