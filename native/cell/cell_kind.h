@@ -12,7 +12,6 @@
 
 #include <cstdint>
 #include <initializer_list>
-
 #include <new>
 
 #include "cell.h"
