@@ -10,7 +10,9 @@
 // back to back). Header fields are numbers: `dim` an integer size, index or offset, `flag` 0 or 1,
 // `number` any float64, `code` an integer code (the ranges are checked by the addon, per call).
 // Buffers: `f32` a Float32Array, `i32` an Int32Array, `cell` packed weights from cellPrepare,
-// `f32list` an Array of Float32Arrays; `required` must be there, `optional` may be null, `when`
+// `f32list` an Array of Float32Arrays, `cellParams` an Array of one cell kind's parameters
+// (Float32Array or null each, laid out and checked by cellParams and the kind's declaration
+// below); `required` must be there, `optional` may be null, `when`
 // must be there exactly when the cell has it (else null). Why a header rather than an object with
 // named properties: N-API reads a named property in ~65 ns (measured: 18 named fields cost 1.2 µs
 // more per call than 18 positional arguments), while one Float64Array costs one lookup.
@@ -32,18 +34,49 @@ const seq = [
 ];
 
 module.exports = {
-  /** Cell kinds: the code the addon takes, and the gate blocks of H rows each. */
-  cellKinds: [
-    { name: 'lstm', code: 0, gates: 4 },
-    { name: 'gru', code: 1, gates: 3 },
-    { name: 'rnn_tanh', code: 2, gates: 1 },
-    { name: 'rnn_relu', code: 3, gates: 1 },
+  /**
+   * The parameters of every cell kind, first in cellPrepare's `params` (and their gradients in
+   * cellBackward's `grads`), in PyTorch's named_parameters() order. A parameter: its name (the
+   * model's, without the _l{k}{_reverse} suffix), its shape in I (inputs), H (hidden units), P
+   * (Hout: the projection size, or H) and G (gates * H), and when it is there: `always`,
+   * `optional` (null allowed: a layer without biases), `projection` (exactly when P < H) or the
+   * name of one of the kind's flags (exactly when that flag is set).
+   */
+  cellParams: [
+    { name: 'weight_ih', shape: ['G', 'I'], when: 'always' },
+    { name: 'weight_hh', shape: ['G', 'P'], when: 'always' },
+    { name: 'bias_ih', shape: ['G'], when: 'optional' },
+    { name: 'bias_hh', shape: ['G'], when: 'optional' },
   ],
-  /** Bits of cellPrepare's `flags`. */
-  cellFlags: [
-    { name: 'peephole', bit: 1, doc: 'LSTM peephole connections (ONNX semantics)' },
-    { name: 'inputForget', bit: 2, doc: 'LSTM coupled input-forget gate: f = 1 - i' },
-    { name: 'linearBeforeReset', bit: 4, doc: 'GRU: PyTorch formula r * (W_hn h + b_hn)' },
+  /**
+   * Cell kinds: the code the addon takes, the gate blocks of H rows each, whether it carries a
+   * cell state c beside h (c0, cN, dcN, dc0 are there exactly then), whether it takes a
+   * projection (cellPrepare's P > 0), its options (bits of cellPrepare's `flags`, each kind its
+   * own: the k-th declared is bit 1 << k) and its parameters after the common ones (cellParams,
+   * same form), in the order they cross. A new kind is one entry here, its C++ file
+   * (native/cell/) and its TypeScript descriptor (lib/nn/cell-kinds/).
+   */
+  cellKinds: [
+    {
+      name: 'lstm', code: 0, gates: 4, cellState: true, projection: true,
+      flags: [
+        { name: 'peephole', doc: 'peephole connections (ONNX semantics)' },
+        { name: 'inputForget', doc: 'coupled input-forget gate: f = 1 - i' },
+      ],
+      params: [
+        { name: 'weight_hr', shape: ['P', 'H'], when: 'projection' },
+        { name: 'peephole_i', shape: ['H'], when: 'peephole' },
+        { name: 'peephole_f', shape: ['H'], when: 'peephole' },
+        { name: 'peephole_o', shape: ['H'], when: 'peephole' },
+      ],
+    },
+    {
+      name: 'gru', code: 1, gates: 3, cellState: false, projection: false,
+      flags: [{ name: 'linearBeforeReset', doc: 'PyTorch formula r * (W_hn h + b_hn); else ONNX\'s W_hn (r * h) + b_hn' }],
+      params: [],
+    },
+    { name: 'rnn_tanh', code: 2, gates: 1, cellState: false, projection: false, flags: [], params: [] },
+    { name: 'rnn_relu', code: 3, gates: 1, cellState: false, projection: false, flags: [], params: [] },
   ],
   calls: {
     setThreads: {
@@ -69,16 +102,10 @@ module.exports = {
       doc: 'packs one layer-direction\'s weights; returns the cell handle', returns: 'NativeHandle',
       header: [
         code('kind', 'a cell kind code'), dim('I', 'inputs'), dim('H', 'hidden units'),
-        dim('P', 'LSTM projection size: 0 = none, else 1..H-1'), code('flags', 'cell flag bits'),
+        dim('P', 'projection size: 0 = none, else 1..H-1 (a kind with projection)'), code('flags', 'the kind\'s flag bits'),
         number('clip', 'bound on every gate pre-activation; 0 = none'),
       ],
-      buffers: [
-        buf('weightIh', 'f32', 'required', '[G, I]'), buf('weightHh', 'f32', 'required', '[G, Hout]'),
-        buf('biasIh', 'f32', 'optional', '[G]'), buf('biasHh', 'f32', 'optional', '[G]'),
-        buf('weightHr', 'f32', 'when', '[P, H] (LSTM projection)'),
-        buf('peepholeI', 'f32', 'when', '[H] (peephole)'), buf('peepholeF', 'f32', 'when', '[H] (peephole)'),
-        buf('peepholeO', 'f32', 'when', '[H] (peephole)'),
-      ],
+      buffers: [buf('params', 'cellParams', 'required', 'cellParams then the kind\'s params, null where absent')],
     },
     cellRelease: {
       doc: 'drops the handle\'s packed weights now (calls in flight keep theirs)',
@@ -100,8 +127,8 @@ module.exports = {
         buf('w', 'cell', 'required', 'the cell handle'),
         buf('lengths', 'i32', 'optional', '[B] in [1, T]; null = all T'),
         buf('x', 'f32', 'required', 'rows of I'), buf('y', 'f32', 'required', 'rows of Hout, written'),
-        buf('h0', 'f32', 'optional', '[B, Hout]; null = 0'), buf('c0', 'f32', 'optional', '[B, H] (LSTM; else null); null = 0'),
-        buf('hN', 'f32', 'required', '[B, Hout], written'), buf('cN', 'f32', 'when', '[B, H], written (LSTM)'),
+        buf('h0', 'f32', 'optional', '[B, Hout]; null = 0'), buf('c0', 'f32', 'optional', '[B, H] (a kind with a cell state; else null); null = 0'),
+        buf('hN', 'f32', 'required', '[B, Hout], written'), buf('cN', 'f32', 'when', '[B, H], written (a kind with a cell state)'),
         buf('cache', 'f32', 'optional', '[cellCacheSize(w, T, B)], written; null = inference'),
       ],
     },
@@ -118,14 +145,10 @@ module.exports = {
         buf('x', 'f32', 'required', 'the rows the training forward read'),
         buf('cache', 'f32', 'required', 'what the training forward kept'),
         buf('dy', 'f32', 'optional', 'upstream rows of Hout; null = 0'),
-        buf('dhN', 'f32', 'optional', '[B, Hout]; null = 0'), buf('dcN', 'f32', 'optional', '[B, H] (LSTM; else null); null = 0'),
+        buf('dhN', 'f32', 'optional', '[B, Hout]; null = 0'), buf('dcN', 'f32', 'optional', '[B, H] (a kind with a cell state; else null); null = 0'),
         buf('dx', 'f32', 'optional', 'rows of I, ACCUMULATED; null = not wanted'),
-        buf('dh0', 'f32', 'required', '[B, Hout], written'), buf('dc0', 'f32', 'when', '[B, H], written (LSTM)'),
-        buf('dWeightIh', 'f32', 'required', '[G, I]'), buf('dWeightHh', 'f32', 'required', '[G, Hout]'),
-        buf('dBiasIh', 'f32', 'optional', '[G]'), buf('dBiasHh', 'f32', 'optional', '[G]'),
-        buf('dWeightHr', 'f32', 'when', '[P, H] (LSTM projection)'),
-        buf('dPeepholeI', 'f32', 'when', '[H] (peephole)'), buf('dPeepholeF', 'f32', 'when', '[H] (peephole)'),
-        buf('dPeepholeO', 'f32', 'when', '[H] (peephole)'),
+        buf('dh0', 'f32', 'required', '[B, Hout], written'), buf('dc0', 'f32', 'when', '[B, H], written (a kind with a cell state)'),
+        buf('grads', 'cellParams', 'required', 'the gradients of cellPrepare\'s params, same order and presence, ACCUMULATED'),
       ],
     },
     optimSgd: {

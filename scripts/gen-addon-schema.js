@@ -15,6 +15,25 @@ const pascal = (s) => s[0].toUpperCase() + s.slice(1);
 const snake = (s) => s.replace(/[A-Z]/g, (m) => `_${m.toLowerCase()}`);
 const calls = Object.entries(schema.calls);
 
+// The kinds by code, each flag with its bit (the k-th declared is 1 << k), after checking what
+// the C++ tables rely on: codes 0..n-1 in order, shapes of I/H/P/G, a `when` that names a case or
+// one of the kind's own flags, no name twice.
+const kinds = schema.cellKinds.map((k, i) => {
+  if (k.code !== i) throw new Error(`cell kind ${k.name}: codes must be 0..n-1 in declaration order`);
+  const flags = k.flags.map((f, b) => ({ ...f, bit: 2 ** b }));
+  const names = new Set(schema.cellParams.map((q) => q.name));
+  for (const q of [...schema.cellParams, ...k.params]) {
+    if (!(q.shape.length === 1 || q.shape.length === 2) || !q.shape.every((d) => ['I', 'H', 'P', 'G'].includes(d))) throw new Error(`${k.name} ${q.name}: a shape of 1 or 2 of I, H, P, G`);
+    if (!['always', 'optional', 'projection'].includes(q.when) && !flags.some((f) => f.name === q.when)) throw new Error(`${k.name} ${q.name}: when '${q.when}' is neither a case nor a flag of the kind`);
+    if (q.when === 'projection' && !k.projection) throw new Error(`${k.name} ${q.name}: present with a projection the kind does not take`);
+  }
+  for (const q of k.params) {
+    if (names.has(q.name)) throw new Error(`${k.name}: parameter ${q.name} declared twice`);
+    names.add(q.name);
+  }
+  return { ...k, flags };
+});
+
 function ts() {
   const o = [banner('//')];
   o.push('/** Opaque packed weights owned by the addon (cellPrepare). */');
@@ -23,9 +42,15 @@ function ts() {
   o.push(`export const CELL_KIND_CODE = { ${schema.cellKinds.map((k) => `${k.name}: ${k.code}`).join(', ')} } as const;`);
   o.push('/** Gate blocks (of H rows each) per cell kind. */');
   o.push(`export const CELL_GATES = { ${schema.cellKinds.map((k) => `${k.name}: ${k.gates}`).join(', ')} } as const;`);
-  o.push('/** Bits of cellPrepare\'s `flags`. */');
-  o.push(`export const CELL_FLAG = { ${schema.cellFlags.map((f) => `${f.name}: ${f.bit}`).join(', ')} } as const;`, '');
-  const tsType = (b) => ({ f32: 'Float32Array', i32: 'Int32Array', cell: 'NativeHandle', f32list: 'Float32Array[]' })[b.dtype] + (b.presence === 'required' ? '' : ' | null');
+  o.push('/** Per cell kind: its options (name -> bit of cellPrepare\'s `flags`) and its parameters after CELL_PARAMS, in the order they cross. */');
+  o.push('export const CELL_KINDS = {');
+  for (const k of kinds) {
+    o.push(`  ${k.name}: { cellState: ${k.cellState}, projection: ${k.projection}, flags: {${k.flags.map((f) => ` ${f.name}: ${f.bit}`).join(',')}${k.flags.length ? ' ' : ''}}, params: [${k.params.map((q) => `'${q.name}'`).join(', ')}] },`);
+  }
+  o.push('} as const;');
+  o.push('/** The parameters every kind has, first in cellPrepare\'s params (and cellBackward\'s grads). */');
+  o.push(`export const CELL_PARAMS = [${schema.cellParams.map((q) => `'${q.name}'`).join(', ')}] as const;`, '');
+  const tsType = (b) => ({ f32: 'Float32Array', i32: 'Int32Array', cell: 'NativeHandle', f32list: 'Float32Array[]', cellParams: '(Float32Array | null)[]' })[b.dtype] + (b.presence === 'required' ? '' : ' | null');
   for (const [name, c] of calls) {
     const P = pascal(name);
     o.push(`/** ${name}: ${c.doc}. */`);
@@ -66,8 +91,12 @@ function ts() {
 // What both sides can report and compare: names, kinds, dtypes, presences, codes; no docs.
 function tables() {
   return {
-    cellKinds: schema.cellKinds.map(({ name, code, gates }) => ({ name, code, gates })),
-    cellFlags: schema.cellFlags.map(({ name, bit }) => ({ name, bit })),
+    cellParams: schema.cellParams.map(({ name, shape, when }) => ({ name, shape, when })),
+    cellKinds: kinds.map(({ name, code, gates, cellState, projection, flags, params }) => ({
+      name, code, gates, cellState, projection,
+      flags: flags.map((f) => ({ name: f.name, bit: f.bit })),
+      params: params.map((q) => ({ name: q.name, shape: q.shape, when: q.when })),
+    })),
     calls: calls.map(([name, c]) => ({
       name,
       header: c.header.map(({ name: n, kind }) => ({ name: n, kind })),
@@ -77,22 +106,48 @@ function tables() {
 }
 
 function codesH() {
-  const o = [banner('//'), '// Cell kind codes, gate counts and cellPrepare flag bits, shared with lib/backend/schema.gen.ts.'];
+  const o = [banner('//'), '// Cell kinds, their options (flag bits) and parameters, shared with lib/backend/schema.gen.ts.'];
+  o.push('// Plain C++ (no N-API): the kinds\' files (native/cell/*_cell.cc) name their flags and parameters');
+  o.push('// by the constants of their namespace; native/napi/cell_calls.cc checks a call against the tables.');
   o.push('#pragma once', '', '#include <cstdint>', '', 'namespace cellstate {', '');
-  o.push(`enum class CellKind : int { ${schema.cellKinds.map((k) => `${k.name} = ${k.code}`).join(', ')} };`);
-  o.push(`constexpr int kCellKinds = ${schema.cellKinds.length};  // codes 0 .. kCellKinds-1`);
-  o.push('// Gate blocks of H rows.');
-  o.push('constexpr int64_t cell_gates(CellKind k) {');
-  o.push('  switch (k) {');
-  for (const k of schema.cellKinds) o.push(`    case CellKind::${k.name}: return ${k.gates};`);
-  o.push('  }', '  return 0;', '}', '');
-  for (const f of schema.cellFlags) o.push(`constexpr int64_t kFlag${pascal(f.name)} = ${f.bit};  // ${f.doc}`);
-  o.push(`constexpr int64_t kFlagsAll = ${schema.cellFlags.reduce((a, f) => a | f.bit, 0)};`, '');
-  o.push('// The same as data (addon.schema() reports them).');
-  o.push(`inline constexpr const char* kCellKindNames[] = {${[...schema.cellKinds].sort((a, b) => a.code - b.code).map((k) => `"${k.name}"`).join(', ')}};`);
-  o.push('struct CellFlagName { const char* name; int64_t bit; };');
-  o.push(`inline constexpr CellFlagName kCellFlags[] = {${schema.cellFlags.map((f) => `{"${f.name}", ${f.bit}}`).join(', ')}};`, '');
-  for (const k of schema.cellKinds) if (k.code < 0 || k.code >= schema.cellKinds.length) throw new Error(`cell kind codes must be 0..n-1 (${k.name})`);
+  o.push(`enum class CellKind : int { ${kinds.map((k) => `${k.name} = ${k.code}`).join(', ')} };`);
+  o.push(`constexpr int kCellKinds = ${kinds.length};  // codes 0 .. kCellKinds-1`, '');
+  o.push('// When a parameter is there: always; optional (null allowed); exactly with a projection (P < H);');
+  o.push('// exactly when the flag `flag` is set.');
+  o.push('enum class ParamWhen : int { always, optional, projection, flag };');
+  o.push('// A dimension of a parameter\'s shape: I inputs, H hidden units, P = Hout, G = gates * H.');
+  o.push('enum class ParamDim : int { I, H, P, G };');
+  o.push('struct CellParamSpec {', '  const char* name;', '  int rank;  // 1 or 2', '  ParamDim dims[2];', '  ParamWhen when;', '  int64_t flag;  // the bit, for ParamWhen::flag', '};');
+  o.push('struct CellFlagSpec { const char* name; int64_t bit; };');
+  o.push('struct CellKindSpec {', '  const char* name;', '  int64_t gates;  // gate blocks of H rows', '  bool cell_state;  // c beside h', '  bool projection;  // P < H allowed');
+  o.push('  const CellFlagSpec* flags;', '  int n_flags;', '  int64_t flags_all;  // every bit of its flags', '  const CellParamSpec* params;  // after kCellParams', '  int n_params;', '};', '');
+  const spec = (q, k) => {
+    const flagBit = q.when === 'always' || q.when === 'optional' || q.when === 'projection' ? 0 : k.flags.find((f) => f.name === q.when).bit;
+    const when = flagBit ? 'flag' : q.when;
+    const dims = [...q.shape, ...(q.shape.length === 1 ? [q.shape[0]] : [])].map((d) => `ParamDim::${d}`).join(', ');
+    return `{"${q.name}", ${q.shape.length}, {${dims}}, ParamWhen::${when}, ${flagBit}}`;
+  };
+  o.push('// The parameters every kind has, first in the list (CellWeights, cell_kind.h: w_ih, w_hh, b_ih, b_hh).');
+  o.push(`inline constexpr CellParamSpec kCellParams[] = {${schema.cellParams.map((q) => spec(q, { flags: [] })).join(', ')}};`);
+  o.push(`constexpr int kCellParamCount = ${schema.cellParams.length};`, '');
+  o.push('// Per kind, its flag bits and the index of each of its own parameters in the list after kCellParams.');
+  for (const k of kinds.filter((x) => x.flags.length || x.params.length)) {
+    o.push(`namespace ${k.name}_kind {`);
+    for (const f of k.flags) o.push(`constexpr int64_t k${pascal(f.name)} = ${f.bit};  // ${f.doc}`);
+    if (k.params.length) o.push(`enum Param : int { ${k.params.map((q) => q.name).join(', ')} };`);
+    if (k.flags.length) o.push(`inline constexpr CellFlagSpec kFlags[] = {${k.flags.map((f) => `{"${f.name}", ${f.bit}}`).join(', ')}};`);
+    if (k.params.length) o.push(`inline constexpr CellParamSpec kParams[] = {${k.params.map((q) => spec(q, k)).join(', ')}};`);
+    o.push(`}  // namespace ${k.name}_kind`);
+  }
+  o.push('', '// By code.');
+  o.push('inline constexpr CellKindSpec kCellKindSpecs[] = {');
+  for (const k of kinds) {
+    const ns = `${k.name}_kind`;
+    o.push(`    {"${k.name}", ${k.gates}, ${k.cellState}, ${k.projection}, ${k.flags.length ? `${ns}::kFlags` : 'nullptr'}, ${k.flags.length}, ${k.flags.reduce((x, f) => x | f.bit, 0)}, ${k.params.length ? `${ns}::kParams` : 'nullptr'}, ${k.params.length}},`);
+  }
+  o.push('};');
+  o.push('constexpr const CellKindSpec& cell_kind_spec(CellKind k) { return kCellKindSpecs[static_cast<int>(k)]; }');
+  o.push('constexpr int64_t cell_gates(CellKind k) { return cell_kind_spec(k).gates; }', '');
   o.push('}  // namespace cellstate', '');
   return o.join('\n');
 }
@@ -101,7 +156,7 @@ function schemaH() {
   const o = [banner('//'), '// The call descriptors of native/napi/ (see scripts/addon-schema.js): per call, the index of each', '// header field and each buffer argument, and the field table the argument reader names errors by.'];
   o.push('#pragma once', '', 'namespace cellstate {', 'namespace schema {', '');
   o.push('enum class Field { dim, flag, number, code };');
-  o.push('enum class Dtype { f32, i32, cell, f32list };');
+  o.push('enum class Dtype { f32, i32, cell, f32list, cellParams };');
   o.push('enum class Presence { required, optional, when };');
   o.push('struct HeaderField { const char* name; Field kind; };');
   o.push('struct BufferField { const char* name; Dtype dtype; Presence presence; };');

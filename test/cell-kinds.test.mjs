@@ -4,6 +4,7 @@
 import { expect } from 'chai';
 import { GRU, LSTM, RNN, tensor } from 'cellstate';
 import { gateCount } from '../dist/backend/types.js';
+import { SCHEMA } from '../dist/backend/schema.gen.js';
 import { gruCell } from '../dist/nn/cell-kinds/gru.js';
 import { lstmCell } from '../dist/nn/cell-kinds/lstm.js';
 import { rnnCell } from '../dist/nn/cell-kinds/rnn.js';
@@ -42,6 +43,20 @@ describe('cell-kind descriptors', () => {
         const r = m.forward(tensor(new Float32Array(2 * 3 * 4).fill(0.5), [2, 3, 4]));
         expect(r.hN.shape).to.deep.equal([4, 3, P]);
         expect(r.cN === undefined).to.equal(!desc.hasCellState);
+      });
+
+      it(`${desc.name} ${JSON.stringify(o)}: options and extra parameters as the addon schema declares the kind`, () => {
+        // scripts/addon-schema.js declares each kind's flags and parameters (shape in I/H/P/G, and
+        // when each is there); the descriptor's flags and extraParams must be exactly those.
+        const s = desc.read(o);
+        const kind = SCHEMA.cellKinds.find((k) => k.name === desc.kind(s));
+        const P = desc.outSize(s, H), dims = { I: 4, H, P, G: kind.gates * H };
+        const flags = desc.params(s, () => new Float32Array(0)).flags;
+        expect(Object.keys(flags).sort()).to.deep.equal(kind.flags.map((f) => f.name).sort());
+        expect(kind.cellState).to.equal(desc.hasCellState);
+        expect(kind.projection || P === H).to.equal(true);
+        const there = (q) => q.when === 'always' || (q.when === 'projection' ? P !== H : flags[q.when] === true);
+        expect(desc.extraParams(s, H, P)).to.deep.equal(kind.params.filter(there).map((q) => ({ name: q.name, shape: q.shape.map((d) => dims[d]) })));
       });
     }
   }

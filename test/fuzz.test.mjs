@@ -37,29 +37,32 @@ describe('fuzzing', function () {
     const nums = [0, 1, 2, 3, 4, 5, 7, -1, 2.5, NaN, Infinity, -Infinity, 2 ** 31, 2 ** 31 - 1, 2 ** 32, 2 ** 53, 2 ** 63, -0, 1e308];
     const arb = () => pick([null, undefined, true, 1, -1, 2 ** 40, NaN, f32(int(40)), new Float64Array(4), new Float64Array(20), new Int32Array(2), {}, [], 'x', 3n,
       (() => { const a = f32(8); structuredClone(a.buffer, { transfer: [a.buffer] }); return a; })(), new Float32Array(new SharedArrayBuffer(64))]);
-    const prepare = (kind, I, H, P, flags, clip) => {
-      const G = schema.CELL_GATES[schema.SCHEMA.cellKinds[kind].name] * H, Hout = P || H;
-      const peep = flags & schema.CELL_FLAG.peephole;
-      return addon.cellPrepare(...schema.encodeCellPrepare({ kind, I, H, P, flags, clip, weightIh: f32(G * I), weightHh: f32(G * Hout), biasIh: f32(G), biasHh: f32(G),
-        weightHr: P ? f32(P * H) : null, peepholeI: peep ? f32(H) : null, peepholeF: peep ? f32(H) : null, peepholeO: peep ? f32(H) : null }, new Float64Array(schema.CELL_PREPARE_HEADER)));
+    // A cell's parameter list, each entry sized by its declared shape and there when declared so.
+    const list = (kind, I, H, P, flags) => {
+      const k = schema.SCHEMA.cellKinds[kind], G = k.gates * H, dims = { I, H, P: P || H, G };
+      return [...schema.SCHEMA.cellParams, ...k.params].map((q) => {
+        const there = q.when === 'always' || q.when === 'optional' || (q.when === 'projection' ? P > 0 : (flags & schema.CELL_KINDS[k.name].flags[q.when]) !== 0);
+        return there ? f32(q.shape.reduce((a, d) => a * dims[d], 1)) : null;
+      });
     };
+    const prepare = (kind, I, H, P, flags, clip) => addon.cellPrepare(...schema.encodeCellPrepare({ kind, I, H, P, flags, clip, params: list(kind, I, H, P, flags) },
+      new Float64Array(schema.CELL_PREPARE_HEADER)));
     let tried = 0, ok = 0;
     const deadline = Date.now() + MS;
     while (Date.now() < deadline) {
       const kind = int(4), I = 1 + int(5), H = 2 + int(6), P = kind === 0 && rng.next() < 0.3 ? 1 + int(H - 1) : 0;
-      const flags = kind === 0 ? int(8) : int(8) & 4, clip = rng.next() < 0.3 ? 1 : 0;
+      const flags = int(1 + Object.values(schema.CELL_KINDS[schema.SCHEMA.cellKinds[kind].name].flags).reduce((a, b) => a | b, 0)), clip = rng.next() < 0.3 ? 1 : 0;
       const w = prepare(kind, I, H, P, flags, clip);
       const T = 1 + int(5), B = 1 + int(4), N = T * B, Hout = P || H, G = schema.CELL_GATES[schema.SCHEMA.cellKinds[kind].name] * H;
-      const lstm = kind === KIND_CODE.lstm, peep = lstm && (flags & 1);
+      const lstm = kind === KIND_CODE.lstm;
       const cacheN = addon.cellCacheSize(...schema.encodeCellCacheSize({ w, T, B }, new Float64Array(2)));
       const seq = { w, T, B, rowT: B, rowB: 1, reverse: rng.next() < 0.5, lengths: null };
       const x = f32(N * I), cache = f32(cacheN);
       const fwd = schema.encodeCellForward({ ...seq, x, xOffset: 0, ldx: I, y: f32(N * Hout), yOffset: 0, ldy: Hout, h0: null, c0: null,
         hN: f32(B * Hout), cN: lstm ? f32(B * H) : null, cache }, new Float64Array(schema.CELL_FORWARD_HEADER));
       const bwd = schema.encodeCellBackward({ ...seq, x, xOffset: 0, ldx: I, cache, dy: f32(N * Hout), dyOffset: 0, lddy: Hout, dhN: null, dcN: null,
-        dx: f32(N * I), dxOffset: 0, lddx: I, dh0: f32(B * Hout), dc0: lstm ? f32(B * H) : null, dWeightIh: f32(G * I), dWeightHh: f32(G * Hout),
-        dBiasIh: f32(G), dBiasHh: f32(G), dWeightHr: P ? f32(P * H) : null, dPeepholeI: peep ? f32(H) : null, dPeepholeF: peep ? f32(H) : null,
-        dPeepholeO: peep ? f32(H) : null }, new Float64Array(schema.CELL_BACKWARD_HEADER));
+        dx: f32(N * I), dxOffset: 0, lddx: I, dh0: f32(B * Hout), dc0: lstm ? f32(B * H) : null, grads: list(kind, I, H, P, flags) },
+        new Float64Array(schema.CELL_BACKWARD_HEADER));
       // The GEMM test hook reads the most index arithmetic of any call: a valid random one, then edited.
       const [M, Nn, K] = [int(9), int(70), 1 + int(9)], ta = rng.next() < 0.5, tb = rng.next() < 0.5, ld = (c) => c + int(3);
       const lda = ld(ta ? M : K), ldb = ld(tb ? K : Nn), ldc = ld(Nn);
@@ -73,7 +76,11 @@ describe('fuzzing', function () {
           args[0][int(args[0].length)] = pick(nums); // a header field
         } else {
           const i = int(args.length);
-          args[i] = rng.next() < 0.5 && args[i] instanceof Float32Array ? f32(args[i].length + int(5) - 3) : arb();
+          if (Array.isArray(args[i]) && args[i].length > 0 && rng.next() < 0.7) { // an entry of the gradient list
+            const l = args[i], e = int(l.length);
+            l[e] = rng.next() < 0.5 && l[e] instanceof Float32Array ? f32(l[e].length + int(5) - 3) : rng.next() < 0.3 ? null : arb();
+            if (rng.next() < 0.1) l.length = int(l.length + 2);
+          } else args[i] = rng.next() < 0.5 && args[i] instanceof Float32Array ? f32(args[i].length + int(5) - 3) : arb();
         }
       }
       if (fn !== 'sgemm' && rng.next() < 0.2) args[2] = Int32Array.from({ length: B }, () => pick([1, T, T + 1, 0, -1])); // lengths
@@ -94,8 +101,8 @@ describe('fuzzing', function () {
   (hasNative ? it : it.skip)('native addon: row layouts other than (B, 1) / (1, T) are refused (aliased rows)', function () {
     const addon = loadNative().addon;
     const f = (n) => new Float32Array(n);
-    const w = addon.cellPrepare(...schema.encodeCellPrepare({ kind: KIND_CODE.rnn_tanh, I: 2, H: 3, P: 0, flags: 0, clip: 0, weightIh: f(6), weightHh: f(9),
-      biasIh: null, biasHh: null, weightHr: null, peepholeI: null, peepholeF: null, peepholeO: null }, new Float64Array(schema.CELL_PREPARE_HEADER)));
+    const w = addon.cellPrepare(...schema.encodeCellPrepare({ kind: KIND_CODE.rnn_tanh, I: 2, H: 3, P: 0, flags: 0, clip: 0, params: [f(6), f(9), null, null] },
+      new Float64Array(schema.CELL_PREPARE_HEADER)));
     const forward = (T, B, rowT, rowB, x, y, hN) => addon.cellForward(...schema.encodeCellForward({ w, T, B, rowT, rowB, reverse: false, lengths: null,
       x, xOffset: 0, ldx: 2, y, yOffset: 0, ldy: 3, h0: null, c0: null, hN, cN: null, cache: null }, new Float64Array(schema.CELL_FORWARD_HEADER)));
     // T*B = 2^30 rows mapped onto row 0: tiny buffers passed the old check.
@@ -116,8 +123,9 @@ describe('native training cache', function () {
     const rnd = (n) => Float32Array.from({ length: n }, () => rng.uniform(-1, 1));
     for (const [kind, G] of [[KIND_CODE.gru, 3], [KIND_CODE.lstm, 4], [KIND_CODE.rnn_tanh, 1]]) {
       const I = 3, H = 4, T = 5, B = 2, N = T * B, GH = G * H;
-      const w = addon.cellPrepare(...schema.encodeCellPrepare({ kind, I, H, P: 0, flags: 0, clip: 0.5, weightIh: rnd(GH * I), weightHh: rnd(GH * H),
-        biasIh: rnd(GH), biasHh: rnd(GH), weightHr: null, peepholeI: null, peepholeF: null, peepholeO: null }, new Float64Array(schema.CELL_PREPARE_HEADER)));
+      const none = kind === KIND_CODE.lstm ? [null, null, null, null] : []; // the LSTM's weight_hr and peepholes
+      const w = addon.cellPrepare(...schema.encodeCellPrepare({ kind, I, H, P: 0, flags: 0, clip: 0.5, params: [rnd(GH * I), rnd(GH * H), rnd(GH), rnd(GH), ...none] },
+        new Float64Array(schema.CELL_PREPARE_HEADER)));
       const x = rnd(N * I), dy = rnd(N * H), lengths = Int32Array.of(2, 5);
       const seq = { w, T, B, rowT: B, rowB: 1, reverse: true, lengths };
       const run = (fillValue) => {
@@ -127,8 +135,8 @@ describe('native training cache', function () {
           hN: f(B * H), cN: lstm ? f(B * H) : null, cache }, new Float64Array(schema.CELL_FORWARD_HEADER)));
         const dWih = f(GH * I), dWhh = f(GH * H), dBih = f(GH), dBhh = f(GH);
         addon.cellBackward(...schema.encodeCellBackward({ ...seq, x, xOffset: 0, ldx: I, cache, dy, dyOffset: 0, lddy: H, dhN: null, dcN: null,
-          dx: f(N * I), dxOffset: 0, lddx: I, dh0: f(B * H), dc0: lstm ? f(B * H) : null, dWeightIh: dWih, dWeightHh: dWhh, dBiasIh: dBih, dBiasHh: dBhh,
-          dWeightHr: null, dPeepholeI: null, dPeepholeF: null, dPeepholeO: null }, new Float64Array(schema.CELL_BACKWARD_HEADER)));
+          dx: f(N * I), dxOffset: 0, lddx: I, dh0: f(B * H), dc0: lstm ? f(B * H) : null, grads: [dWih, dWhh, dBih, dBhh, ...none] },
+          new Float64Array(schema.CELL_BACKWARD_HEADER)));
         return [...dWih, ...dWhh, ...dBih, ...dBhh];
       };
       const clean = run(0), dirty = run(NaN);

@@ -149,6 +149,9 @@ describe('native backend: loading', function () {
         peephole: cell.peephole ? { i: rand(H), f: rand(H), o: rand(H) } : null,
         inputForget: !!cell.inputForget, clip: cell.clip ?? null, linearBeforeReset: cell.linearBeforeReset ?? true,
       };
+      // The same generically, as the layer hands them over (CellParams.flags, .extra).
+      params.flags = cell.kind === 'lstm' ? { peephole: !!cell.peephole, inputForget: !!cell.inputForget } : cell.kind === 'gru' ? { linearBeforeReset: params.linearBeforeReset } : {};
+      params.extra = { ...(params.weightHr ? { weight_hr: params.weightHr } : {}), ...(params.peephole ? { peephole_i: params.peephole.i, peephole_f: params.peephole.f, peephole_o: params.peephole.o } : {}) };
       const wn = nat.prepare(params), wt = ts.prepare(params);
       const reverse = opt.reverse ?? (I + T + B) % 2 === 1;
       const lengths = (opt.lengths ?? true) && B > 1 && T > 1 ? Int32Array.from({ length: B }, (_, b) => 1 + ((b * 7 + H) % T)) : null;
@@ -167,11 +170,15 @@ describe('native backend: loading', function () {
       if (hasC) expectRows(cN, cNT, B, H, 0, H, `${tag} cN`, 1e-5, 1e-4);
 
       const dy = rand(N * P), dhN = rand(B * P), dcN = hasC ? rand(B * H) : null;
-      const grads = () => ({
-        dWeightIh: new Float32Array(G * I), dWeightHh: new Float32Array(G * P), dBiasIh: new Float32Array(G), dBiasHh: new Float32Array(G),
-        dWeightHr: cell.projSize ? new Float32Array(P * H) : null,
-        dPeephole: cell.peephole ? { i: new Float32Array(H), f: new Float32Array(H), o: new Float32Array(H) } : null,
-      });
+      const grads = () => {
+        const g = {
+          dWeightIh: new Float32Array(G * I), dWeightHh: new Float32Array(G * P), dBiasIh: new Float32Array(G), dBiasHh: new Float32Array(G),
+          dWeightHr: cell.projSize ? new Float32Array(P * H) : null,
+          dPeephole: cell.peephole ? { i: new Float32Array(H), f: new Float32Array(H), o: new Float32Array(H) } : null,
+        };
+        const dExtra = { ...(g.dWeightHr ? { weight_hr: g.dWeightHr } : {}), ...(g.dPeephole ? { peephole_i: g.dPeephole.i, peephole_f: g.dPeephole.f, peephole_o: g.dPeephole.o } : {}) };
+        return { ...g, dExtra };
+      };
       const gT = grads(), dxT = new Float32Array(N * I), dh0T = new Float32Array(B * P), dc0T = hasC ? new Float32Array(B * H) : null;
       ts.backward(wt, kT, { dy, dyOffset: 0, lddy: P, dhN, dcN, dx: dxT, dxOffset: 0, lddx: I, dh0: dh0T, dc0: dc0T, ...gT });
       const gN = grads(), dx = sentinelRows(N, 1, I + 1), dh0 = new Float32Array(B * P).fill(NaN), dc0 = hasC ? new Float32Array(B * H).fill(NaN) : null;
@@ -180,7 +187,7 @@ describe('native backend: loading', function () {
       expectRows(dx, dxT, N, I, 1, I + 1, `${tag} dx`, 1e-4, 1e-3);
       expectRows(dh0, dh0T, B, P, 0, P, `${tag} dh0`, 1e-4, 1e-3);
       if (hasC) expectRows(dc0, dc0T, B, H, 0, H, `${tag} dc0`, 1e-4, 1e-3);
-      const flat = (g) => ({ ...g, dPeephole: undefined, ...(g.dPeephole ? { pi: g.dPeephole.i, pf: g.dPeephole.f, po: g.dPeephole.o } : {}) });
+      const flat = (g) => ({ ...g, dPeephole: undefined, dExtra: undefined, ...(g.dPeephole ? { pi: g.dPeephole.i, pf: g.dPeephole.f, po: g.dPeephole.o } : {}) });
       const fT = flat(gT), fN = flat(gN);
       for (const k of Object.keys(fT)) if (fT[k]) expectRows(fN[k], fT[k], 1, fT[k].length, 0, fT[k].length, `${tag} ${k}`, 1e-4 * Math.sqrt(N), 1e-3);
     }
@@ -326,7 +333,7 @@ describe('native backend: loading', function () {
         const m = new LSTM({ inputSize: 16, hiddenSize: 64, seed, backend: 'native' });
         const p = Object.fromEntries(m.namedParameters().map(([n, t]) => [n, t.data]));
         return { kind: 'lstm', inputSize: 16, hiddenSize: 64, projSize: 0, weightIh: p.weight_ih_l0, weightHh: p.weight_hh_l0, biasIh: p.bias_ih_l0,
-          biasHh: p.bias_hh_l0, weightHr: null, peephole: null, inputForget: false, clip: null, linearBeforeReset: true };
+          biasHh: p.bias_hh_l0, weightHr: null, peephole: null, inputForget: false, clip: null, linearBeforeReset: true, flags: {}, extra: {} };
       };
       const w = be.prepare(params(1));
       const T = 200, B = 8, rng = new Rng(4);
@@ -371,7 +378,7 @@ describe('native backend: loading', function () {
   describe('the addon re-checks what would be unsafe', function () {
     const f = (n) => new Float32Array(n);
     const w = () => getBackend('native').prepare({ kind: 'lstm', inputSize: 2, hiddenSize: 3, projSize: 0, weightIh: f(24), weightHh: f(36),
-      biasIh: null, biasHh: null, weightHr: null, peephole: null, inputForget: false, clip: null, linearBeforeReset: true }).handle;
+      biasIh: null, biasHh: null, weightHr: null, peephole: null, inputForget: false, clip: null, linearBeforeReset: true, flags: {}, extra: {} }).handle;
     // One descriptor per call (scripts/addon-schema.js), encoded as the library encodes it; a
     // case overrides fields by name (a function: the raw wire arguments instead).
     const fwd = (over) => () => {
@@ -380,8 +387,8 @@ describe('native backend: loading', function () {
       return addon().cellForward(...schema.encodeCellForward(d, new Float64Array(schema.CELL_FORWARD_HEADER)));
     };
     const prep = (over) => () => {
-      const d = { kind: 0, I: 2, H: 3, P: 0, flags: 0, clip: 0, weightIh: f(24), weightHh: f(36), biasIh: null, biasHh: null, weightHr: null,
-        peepholeI: null, peepholeF: null, peepholeO: null, ...over };
+      // The LSTM's list: weight_ih, weight_hh, bias_ih, bias_hh, weight_hr, peephole_i, peephole_f, peephole_o.
+      const d = { kind: 0, I: 2, H: 3, P: 0, flags: 0, clip: 0, params: [f(24), f(36), null, null, null, null, null, null], ...over };
       return addon().cellPrepare(...schema.encodeCellPrepare(d, new Float64Array(schema.CELL_PREPARE_HEADER)));
     };
     const wire = (edit) => () => {
@@ -413,14 +420,15 @@ describe('native backend: loading', function () {
       ['a header in a SharedArrayBuffer (copied before it is checked)', wire((a) => { const h = new Float64Array(new SharedArrayBuffer(72)); h.set(a[0]); return [h, ...a.slice(1)]; }), null],
       ['too few arguments', () => addon().cellForward(new Float64Array(9), w()), [TypeError, 'cellForward: expected 10 arguments, got 2']],
       ['prepare: unknown kind', prep({ kind: 7 }), [RangeError, 'kind: expected an integer in [0, 3], got 7']],
-      ['prepare: weights too short', prep({ weightHh: f(35) }), [RangeError, 'weightHh: expected at least 36']],
-      ['prepare: projection without weight_hr', prep({ P: 2, weightHh: f(24) }), [TypeError, 'weightHr (argument 5): expected a Float32Array']],
-      ['prepare: projSize >= H', prep({ P: 3, weightHr: f(9) }), [RangeError, 'P: expected an integer in [0, 2]']],
-      ['prepare: unknown flag bits', prep({ flags: 8 }), [RangeError, 'flags: expected an integer in [0, 7]']],
+      ['prepare: weights too short', prep({ params: [f(24), f(35), null, null, null, null, null, null] }), [RangeError, 'params[1] (weight_hh): expected at least 36 elements, got 35']],
+      ['prepare: projection without weight_hr', prep({ P: 2, params: [f(24), f(24), null, null, null, null, null, null] }), [TypeError, 'params[4] (weight_hr) (argument 1): expected a Float32Array']],
+      ['prepare: projSize >= H', prep({ P: 3, params: [f(24), f(36), null, null, f(9), null, null, null] }), [RangeError, 'P: expected an integer in [0, 2]']],
+      ['prepare: unknown flag bits', prep({ flags: 4 }), [RangeError, 'flags: expected an integer in [0, 3]']],
+      ['prepare: a list without the LSTM\'s own entries', prep({ params: [f(24), f(36), null, null] }), [TypeError, 'params (argument 1): expected an Array of 8 entries for a lstm cell']],
       ['prepare: negative clip', prep({ clip: -1 }), [RangeError, 'clip']],
       ['prepare: NaN clip', prep({ clip: NaN }), [RangeError, 'clip']],
-      ['prepare: peephole flag without peepholes', prep({ flags: schema.CELL_FLAG.peephole }), [TypeError, 'peepholeI (argument 6): expected a Float32Array']],
-      ['prepare: peepholes without the flag', prep({ peepholeI: f(3) }), [TypeError, 'peepholeI (argument 6): expected null (this cell has none)']],
+      ['prepare: peephole flag without peepholes', prep({ flags: schema.CELL_KINDS.lstm.flags.peephole }), [TypeError, 'params[5] (peephole_i) (argument 1): expected a Float32Array']],
+      ['prepare: peepholes without the flag', prep({ params: [f(24), f(36), null, null, null, f(3), null, null] }), [TypeError, 'params[5] (peephole_i) (argument 1): expected null (this cell has none)']],
       ['firstNonFinite: a Float64Array', () => addon().firstNonFinite(new Float64Array(4)), [TypeError, 'firstNonFinite: a (argument 0): expected a Float32Array']],
       ['firstNonFinite: no argument', () => addon().firstNonFinite(), [TypeError, 'firstNonFinite: expected 1 arguments, got 0']],
       ['setThreads: 0', () => addon().setThreads(new Float64Array([0])), [RangeError, 'setThreads: threads: expected an integer in [1, 1024], got 0']],

@@ -31,7 +31,13 @@ describe('addon schema', function () {
       expect(gateCount(k.name)).to.equal(k.gates);
     }
     expect(Object.keys(schema.CELL_KIND_CODE)).to.have.length(source.cellKinds.length);
-    expect(schema.CELL_FLAG).to.deep.equal(Object.fromEntries(source.cellFlags.map((f) => [f.name, f.bit])));
+    expect(schema.CELL_PARAMS).to.deep.equal(source.cellParams.map((q) => q.name));
+    for (const k of source.cellKinds) {
+      // Each kind its own bits, 1 << k in declaration order; its parameters in declaration order.
+      expect(schema.CELL_KINDS[k.name].flags, k.name).to.deep.equal(Object.fromEntries(k.flags.map((f, i) => [f.name, 2 ** i])));
+      expect(schema.CELL_KINDS[k.name].params, k.name).to.deep.equal(k.params.map((q) => q.name));
+      expect(schema.CELL_KINDS[k.name].cellState, k.name).to.equal(k.cellState);
+    }
   });
 
   it('an encoder puts every header field at its declared place and the buffers after it, in order', function () {
@@ -65,8 +71,9 @@ describe('addon schema', function () {
 
     // A valid descriptor of each call: an LSTM with projection and peepholes, so every `when` buffer is present.
     const I = 2, H = 3, P = 2, G = 4 * H, T = 2, B = 2, N = T * B;
-    const prepareDesc = () => ({ kind: schema.CELL_KIND_CODE.lstm, I, H, P, flags: schema.CELL_FLAG.peephole, clip: 0, weightIh: f(G * I), weightHh: f(G * P),
-      biasIh: f(G), biasHh: f(G), weightHr: f(P * H), peepholeI: f(H), peepholeF: f(H), peepholeO: f(H) });
+    // The LSTM's list: weight_ih, weight_hh, bias_ih, bias_hh, weight_hr, peephole_i, peephole_f, peephole_o.
+    const lstmList = () => [f(G * I), f(G * P), f(G), f(G), f(P * H), f(H), f(H), f(H)];
+    const prepareDesc = () => ({ kind: schema.CELL_KIND_CODE.lstm, I, H, P, flags: schema.CELL_KINDS.lstm.flags.peephole, clip: 0, params: lstmList() });
     const handle = () => addon().cellPrepare(...schema.encodeCellPrepare(prepareDesc(), new Float64Array(schema.CELL_PREPARE_HEADER)));
     const cacheN = (w) => addon().cellCacheSize(...schema.encodeCellCacheSize({ w, T, B }, new Float64Array(2)));
     const seq = (w) => ({ w, T, B, rowT: B, rowB: 1, reverse: false, lengths: Int32Array.of(2, 1) });
@@ -82,7 +89,7 @@ describe('addon schema', function () {
       cellBackward: () => {
         const w = handle();
         return { ...seq(w), x: f(N * I), xOffset: 0, ldx: I, cache: f(cacheN(w)), dy: f(N * P), dyOffset: 0, lddy: P, dhN: f(B * P), dcN: f(B * H), dx: f(N * I), dxOffset: 0, lddx: I,
-          dh0: f(B * P), dc0: f(B * H), dWeightIh: f(G * I), dWeightHh: f(G * P), dBiasIh: f(G), dBiasHh: f(G), dWeightHr: f(P * H), dPeepholeI: f(H), dPeepholeF: f(H), dPeepholeO: f(H) };
+          dh0: f(B * P), dc0: f(B * H), grads: lstmList() };
       },
       optimSgd: () => ({ params: [f(3)], grads: [f(3)], bufs: [f(3)], lr: 0.1, momentum: 0.9, dampening: 0, weightDecay: 0, nesterov: false, first: true }),
       optimAdam: () => ({ params: [f(3)], grads: [f(3)], expAvg: [f(3)], expAvgSq: [f(3)], lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false, biasCorrection1: 0.1, biasCorrection2Sqrt: 0.1 }),
@@ -132,8 +139,41 @@ describe('addon schema', function () {
       expect(n).to.be.above(40);
     });
 
+    it('checks a parameter list against its kind\'s declaration, naming the entry: count, presence, length', function () {
+      const names = [...schema.CELL_PARAMS, ...schema.CELL_KINDS.lstm.params];
+      const prep = (over) => () => addon().cellPrepare(...schema.encodeCellPrepare({ ...prepareDesc(), ...over }, new Float64Array(schema.CELL_PREPARE_HEADER)));
+      const bwd = (grads) => () => call(schema.SCHEMA.calls.find((c) => c.name === 'cellBackward'), { ...valid.cellBackward(), grads });
+      let n = 0;
+      for (const [fn, run, list] of [['cellPrepare', (l) => prep({ params: l }), 'params'], ['cellBackward', bwd, 'grads']]) {
+        const at = fn === 'cellPrepare' ? 1 : 11; // the header, then the buffers
+        expect(run(lstmList().slice(0, 7)), fn).to.throw(TypeError, new RegExp(`^${fn}: ${list} \\(argument ${at}\\): expected an Array of 8 entries for a lstm cell \\(${names.join(', ')}\\), got 7`));
+        expect(run([...lstmList(), null]), fn).to.throw(TypeError, /expected an Array of 8 entries/);
+        names.forEach((name, i) => {
+          const tag = `^${fn}: ${list}\\[${i}\\] \\(${name}\\)`;
+          const l = lstmList();
+          l[i] = 'x';
+          expect(run(l), `${fn} ${name} = 'x'`).to.throw(TypeError, new RegExp(`${tag} \\(argument ${at}\\): expected a Float32Array or null`));
+          const short = lstmList();
+          short[i] = f(short[i].length - 1);
+          expect(run(short), `${fn} ${name} short`).to.throw(RangeError, new RegExp(`${tag}: expected at least ${short[i].length + 1} elements, got ${short[i].length}`));
+          const missing = lstmList();
+          missing[i] = null;
+          if (name.startsWith('bias')) expect(run(missing), `${fn} ${name} null`).to.not.throw(); // optional
+          else expect(run(missing), `${fn} ${name} null`).to.throw(TypeError, new RegExp(`${tag} \\(argument ${at}\\): expected a Float32Array$`));
+          n += 3;
+        });
+      }
+      // Present without the projection or the flag that declares it: refused, named.
+      expect(prep({ P: 0, params: [f(G * I), f(G * H), null, null, f(H * H), f(H), f(H), f(H)] })).to.throw(TypeError, /^cellPrepare: params\[4\] \(weight_hr\) \(argument 1\): expected null \(this cell has none\)/);
+      expect(prep({ flags: 0 })).to.throw(TypeError, /^cellPrepare: params\[5\] \(peephole_i\) \(argument 1\): expected null/);
+      // A flag bit the kind does not declare: the GRU has one (linearBeforeReset = 1), the RNN none.
+      expect(prep({ kind: schema.CELL_KIND_CODE.gru, flags: 2, P: 0, params: [f(3 * H * I), f(9 * H), null, null] })).to.throw(RangeError, /^cellPrepare: flags: expected an integer in \[0, 1\], got 2/);
+      expect(prep({ kind: schema.CELL_KIND_CODE.rnn_tanh, flags: 1, P: 0, params: [f(H * I), f(H * H), null, null] })).to.throw(RangeError, /^cellPrepare: flags: expected an integer in \[0, 0\], got 1/);
+      expect(n).to.equal(2 * 3 * names.length);
+    });
+
     it('refuses a `when` buffer the cell does not have, by name', function () {
-      const gru = { ...prepareDesc(), kind: schema.CELL_KIND_CODE.gru, P: 0, flags: 0, weightIh: f(3 * H * I), weightHh: f(9 * H), biasIh: null, biasHh: null, weightHr: null, peepholeI: null, peepholeF: null, peepholeO: null };
+      const gru = { ...prepareDesc(), kind: schema.CELL_KIND_CODE.gru, P: 0, flags: 0, params: [f(3 * H * I), f(9 * H), null, null] };
       const w = addon().cellPrepare(...schema.encodeCellPrepare(gru, new Float64Array(schema.CELL_PREPARE_HEADER)));
       const d = { ...seq(w), x: f(N * I), xOffset: 0, ldx: I, y: f(N * H), yOffset: 0, ldy: H, h0: null, c0: null, hN: f(B * H), cN: f(B * H), cache: null };
       expect(() => addon().cellForward(...schema.encodeCellForward(d, new Float64Array(schema.CELL_FORWARD_HEADER)))).to.throw(TypeError, /^cellForward: cN \(argument 8\): expected null \(this cell has none\)/);
@@ -141,8 +181,8 @@ describe('addon schema', function () {
       addon().cellForward(...schema.encodeCellForward({ ...d, cN: null }, new Float64Array(schema.CELL_FORWARD_HEADER)));
     });
 
-    it('the training cache has one size: cellCacheSize is the layout of native/cell/cell.h, and forward refuses one float less', function () {
-      // cell.h: LSTM gates [N, 4H] | c [N, H] | hprev [N, P] | c0 [B, H] | pre [N, 4H] (clip) | m [N, H] (proj);
+    it('the training cache has one size: cellCacheSize is each kind\'s layout, and forward refuses one float less', function () {
+      // lstm/lstm_fused.h LstmCache, gru_cell.cc, rnn_cell.cc: LSTM gates [N, 4H] | c [N, H] | hprev [N, P] | c0 [B, H] | pre [N, 4H] (clip) | m [N, H] (proj);
       // GRU gates [N, 3H] | hn [N, H] | hprev [N, H] | pre [N, 3H] (clip); RNN h [N, H] | hprev [N, H] | pre [N, H] (clip).
       const layout = (kind, h, p, clip, t, b) => {
         const n = t * b, g = gateCount(kind) * h;
@@ -152,8 +192,8 @@ describe('addon schema', function () {
       };
       for (const kind of Object.keys(schema.CELL_KIND_CODE)) for (const clip of [0, 1.5]) for (const proj of kind === 'lstm' ? [0, 2] : [0]) {
         const h = 5, p = proj || h, g = gateCount(kind) * h;
-        const d = { kind: schema.CELL_KIND_CODE[kind], I: 3, H: h, P: proj, flags: 0, clip, weightIh: f(g * 3), weightHh: f(g * p), biasIh: null, biasHh: null,
-          weightHr: proj ? f(p * h) : null, peepholeI: null, peepholeF: null, peepholeO: null };
+        const d = { kind: schema.CELL_KIND_CODE[kind], I: 3, H: h, P: proj, flags: 0, clip,
+          params: [f(g * 3), f(g * p), null, null, ...(kind === 'lstm' ? [proj ? f(p * h) : null, null, null, null] : [])] };
         const w = addon().cellPrepare(...schema.encodeCellPrepare(d, new Float64Array(schema.CELL_PREPARE_HEADER)));
         for (const [t, b] of [[1, 1], [7, 3]]) {
           const want = layout(kind, h, p, clip, t, b);

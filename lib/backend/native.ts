@@ -15,10 +15,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { allocateUninit, checkElements, type FloatArray } from '../tensor';
 import type {
-  Backend, BackendInfo, CellBackwardArgs, CellCache, CellForwardArgs, CellParams, PreparedCell, SeqLayout,
+  Backend, BackendInfo, CellBackwardArgs, CellCache, CellForwardArgs, CellKind, CellParams, PreparedCell, SeqLayout,
 } from './types';
 import {
-  CELL_BACKWARD_HEADER, CELL_CACHE_SIZE_HEADER, CELL_FLAG, CELL_FORWARD_HEADER, CELL_KIND_CODE, CELL_PREPARE_HEADER,
+  CELL_BACKWARD_HEADER, CELL_CACHE_SIZE_HEADER, CELL_FORWARD_HEADER, CELL_KIND_CODE, CELL_KINDS, CELL_PREPARE_HEADER,
   encodeCellBackward, encodeCellCacheSize, encodeCellForward, encodeCellPrepare, encodeCellRelease, encodeSetThreads,
   SCHEMA, SET_THREADS_HEADER,
   type CellBackwardWire, type CellForwardWire, type NativeCalls, type NativeHandle,
@@ -150,6 +150,18 @@ function f32(a: FloatArray | null): Float32Array | null {
   return a as Float32Array | null; // the layer only hands float32 buffers to a float32-only backend
 }
 
+/**
+ * A cell's parameter list as cellPrepare (params) and cellBackward (grads) take it: the four every
+ * kind has, then the kind's own in the order the schema declares them, each by its model name in
+ * `extra`, null where the cell has none (the addon checks the list against the kind).
+ */
+function paramList(kind: CellKind, wIh: FloatArray, wHh: FloatArray, bIh: FloatArray | null, bHh: FloatArray | null,
+  extra: Readonly<Record<string, FloatArray>>): (Float32Array | null)[] {
+  const list = [wIh as F32, wHh as F32, f32(bIh), f32(bHh)];
+  for (const name of CELL_KINDS[kind].params as readonly string[]) list.push(f32(extra[name] ?? null));
+  return list;
+}
+
 // Headers are reused: the addon copies a header before the call returns (native/napi/args.h), so
 // one per descriptor slot (two for the pair calls) serves every call, sync or async.
 const headers = {
@@ -190,9 +202,7 @@ function makeBackend(addon: NativeAddon): Backend {
       x: k.x, xOffset: k.xOffset, ldx: k.ldx, cache: k.buf,
       dy: f32(g.dy), dyOffset: g.dyOffset, lddy: g.lddy, dhN: f32(g.dhN), dcN: f32(g.dcN),
       dx: f32(g.dx), dxOffset: g.dxOffset, lddx: g.lddx, dh0: g.dh0 as F32, dc0: f32(g.dc0),
-      dWeightIh: g.dWeightIh as F32, dWeightHh: g.dWeightHh as F32, dBiasIh: f32(g.dBiasIh), dBiasHh: f32(g.dBiasHh),
-      dWeightHr: f32(g.dWeightHr), dPeepholeI: f32(g.dPeephole?.i ?? null), dPeepholeF: f32(g.dPeephole?.f ?? null),
-      dPeepholeO: f32(g.dPeephole?.o ?? null),
+      grads: paramList(w.kind, g.dWeightIh, g.dWeightHh, g.dBiasIh, g.dBiasHh, g.dExtra),
     }, headers.backward[slot]);
   }
 
@@ -203,11 +213,11 @@ function makeBackend(addon: NativeAddon): Backend {
     supports: (dtype, precision = 'fp32') => dtype === 'float32' && precision === 'fp32',
     prepare(p: CellParams): NativePrepared {
       if (p.precision !== undefined && p.precision !== 'fp32') throw new TypeError(`native backend: ${p.precision} weights are not supported here (supports() says so; the layer runs them on ts)`);
-      const flags = (p.peephole ? CELL_FLAG.peephole : 0) | (p.inputForget ? CELL_FLAG.inputForget : 0) | (p.linearBeforeReset ? CELL_FLAG.linearBeforeReset : 0);
+      let flags = 0;
+      for (const [name, bit] of Object.entries(CELL_KINDS[p.kind].flags) as [string, number][]) if (p.flags[name]) flags |= bit;
       const handle = addon.cellPrepare(...encodeCellPrepare({
         kind: CELL_KIND_CODE[p.kind], I: p.inputSize, H: p.hiddenSize, P: p.projSize, flags, clip: p.clip ?? 0,
-        weightIh: p.weightIh as F32, weightHh: p.weightHh as F32, biasIh: f32(p.biasIh), biasHh: f32(p.biasHh), weightHr: f32(p.weightHr),
-        peepholeI: f32(p.peephole?.i ?? null), peepholeF: f32(p.peephole?.f ?? null), peepholeO: f32(p.peephole?.o ?? null),
+        params: paramList(p.kind, p.weightIh, p.weightHh, p.biasIh, p.biasHh, p.extra),
       }, headers.prepare));
       return { backend: 'native', dtype: 'float32', kind: p.kind, inputSize: p.inputSize, hiddenSize: p.hiddenSize, outSize: p.projSize || p.hiddenSize, handle };
     },

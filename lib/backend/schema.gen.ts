@@ -7,8 +7,15 @@ export type NativeHandle = { readonly __brand: 'cellstate.CellPacked' };
 export const CELL_KIND_CODE = { lstm: 0, gru: 1, rnn_tanh: 2, rnn_relu: 3 } as const;
 /** Gate blocks (of H rows each) per cell kind. */
 export const CELL_GATES = { lstm: 4, gru: 3, rnn_tanh: 1, rnn_relu: 1 } as const;
-/** Bits of cellPrepare's `flags`. */
-export const CELL_FLAG = { peephole: 1, inputForget: 2, linearBeforeReset: 4 } as const;
+/** Per cell kind: its options (name -> bit of cellPrepare's `flags`) and its parameters after CELL_PARAMS, in the order they cross. */
+export const CELL_KINDS = {
+  lstm: { cellState: true, projection: true, flags: { peephole: 1, inputForget: 2 }, params: ['weight_hr', 'peephole_i', 'peephole_f', 'peephole_o'] },
+  gru: { cellState: false, projection: false, flags: { linearBeforeReset: 1 }, params: [] },
+  rnn_tanh: { cellState: false, projection: false, flags: {}, params: [] },
+  rnn_relu: { cellState: false, projection: false, flags: {}, params: [] },
+} as const;
+/** The parameters every kind has, first in cellPrepare's params (and cellBackward's grads). */
+export const CELL_PARAMS = ['weight_ih', 'weight_hh', 'bias_ih', 'bias_hh'] as const;
 
 /** setThreads: the pool size for later calls (returns at once; a call in flight keeps its threads). */
 export interface SetThreadsDesc {
@@ -87,19 +94,12 @@ export interface CellPrepareDesc {
   kind: number; // code: a cell kind code
   I: number; // dim: inputs
   H: number; // dim: hidden units
-  P: number; // dim: LSTM projection size: 0 = none, else 1..H-1
-  flags: number; // code: cell flag bits
+  P: number; // dim: projection size: 0 = none, else 1..H-1 (a kind with projection)
+  flags: number; // code: the kind's flag bits
   clip: number; // number: bound on every gate pre-activation; 0 = none
-  weightIh: Float32Array; // [G, I]
-  weightHh: Float32Array; // [G, Hout]
-  biasIh: Float32Array | null; // [G]
-  biasHh: Float32Array | null; // [G]
-  weightHr: Float32Array | null; // [P, H] (LSTM projection)
-  peepholeI: Float32Array | null; // [H] (peephole)
-  peepholeF: Float32Array | null; // [H] (peephole)
-  peepholeO: Float32Array | null; // [H] (peephole)
+  params: (Float32Array | null)[]; // cellParams then the kind's params, null where absent
 }
-export type CellPrepareWire = [header: Float64Array, weightIh: Float32Array, weightHh: Float32Array, biasIh: Float32Array | null, biasHh: Float32Array | null, weightHr: Float32Array | null, peepholeI: Float32Array | null, peepholeF: Float32Array | null, peepholeO: Float32Array | null];
+export type CellPrepareWire = [header: Float64Array, params: (Float32Array | null)[]];
 export const CELL_PREPARE_HEADER = 6;
 /** The wire form of d; writes the header into h (Float64Array(6), read by the addon before it returns). */
 export function encodeCellPrepare(d: CellPrepareDesc, h: Float64Array): CellPrepareWire {
@@ -109,7 +109,7 @@ export function encodeCellPrepare(d: CellPrepareDesc, h: Float64Array): CellPrep
   h[3] = d.P;
   h[4] = d.flags;
   h[5] = d.clip;
-  return [h, d.weightIh, d.weightHh, d.biasIh, d.biasHh, d.weightHr, d.peepholeI, d.peepholeF, d.peepholeO];
+  return [h, d.params];
 }
 
 /** cellRelease: drops the handle's packed weights now (calls in flight keep theirs). */
@@ -152,9 +152,9 @@ export interface CellForwardDesc {
   x: Float32Array; // rows of I
   y: Float32Array; // rows of Hout, written
   h0: Float32Array | null; // [B, Hout]; null = 0
-  c0: Float32Array | null; // [B, H] (LSTM; else null); null = 0
+  c0: Float32Array | null; // [B, H] (a kind with a cell state; else null); null = 0
   hN: Float32Array; // [B, Hout], written
-  cN: Float32Array | null; // [B, H], written (LSTM)
+  cN: Float32Array | null; // [B, H], written (a kind with a cell state)
   cache: Float32Array | null; // [cellCacheSize(w, T, B)], written; null = inference
 }
 export type CellForwardWire = [header: Float64Array, w: NativeHandle, lengths: Int32Array | null, x: Float32Array, y: Float32Array, h0: Float32Array | null, c0: Float32Array | null, hN: Float32Array, cN: Float32Array | null, cache: Float32Array | null];
@@ -192,20 +192,13 @@ export interface CellBackwardDesc {
   cache: Float32Array; // what the training forward kept
   dy: Float32Array | null; // upstream rows of Hout; null = 0
   dhN: Float32Array | null; // [B, Hout]; null = 0
-  dcN: Float32Array | null; // [B, H] (LSTM; else null); null = 0
+  dcN: Float32Array | null; // [B, H] (a kind with a cell state; else null); null = 0
   dx: Float32Array | null; // rows of I, ACCUMULATED; null = not wanted
   dh0: Float32Array; // [B, Hout], written
-  dc0: Float32Array | null; // [B, H], written (LSTM)
-  dWeightIh: Float32Array; // [G, I]
-  dWeightHh: Float32Array; // [G, Hout]
-  dBiasIh: Float32Array | null; // [G]
-  dBiasHh: Float32Array | null; // [G]
-  dWeightHr: Float32Array | null; // [P, H] (LSTM projection)
-  dPeepholeI: Float32Array | null; // [H] (peephole)
-  dPeepholeF: Float32Array | null; // [H] (peephole)
-  dPeepholeO: Float32Array | null; // [H] (peephole)
+  dc0: Float32Array | null; // [B, H], written (a kind with a cell state)
+  grads: (Float32Array | null)[]; // the gradients of cellPrepare's params, same order and presence, ACCUMULATED
 }
-export type CellBackwardWire = [header: Float64Array, w: NativeHandle, lengths: Int32Array | null, x: Float32Array, cache: Float32Array, dy: Float32Array | null, dhN: Float32Array | null, dcN: Float32Array | null, dx: Float32Array | null, dh0: Float32Array, dc0: Float32Array | null, dWeightIh: Float32Array, dWeightHh: Float32Array, dBiasIh: Float32Array | null, dBiasHh: Float32Array | null, dWeightHr: Float32Array | null, dPeepholeI: Float32Array | null, dPeepholeF: Float32Array | null, dPeepholeO: Float32Array | null];
+export type CellBackwardWire = [header: Float64Array, w: NativeHandle, lengths: Int32Array | null, x: Float32Array, cache: Float32Array, dy: Float32Array | null, dhN: Float32Array | null, dcN: Float32Array | null, dx: Float32Array | null, dh0: Float32Array, dc0: Float32Array | null, grads: (Float32Array | null)[]];
 export const CELL_BACKWARD_HEADER = 11;
 /** The wire form of d; writes the header into h (Float64Array(11), read by the addon before it returns). */
 export function encodeCellBackward(d: CellBackwardDesc, h: Float64Array): CellBackwardWire {
@@ -220,7 +213,7 @@ export function encodeCellBackward(d: CellBackwardDesc, h: Float64Array): CellBa
   h[8] = d.lddy;
   h[9] = d.dxOffset;
   h[10] = d.lddx;
-  return [h, d.w, d.lengths, d.x, d.cache, d.dy, d.dhN, d.dcN, d.dx, d.dh0, d.dc0, d.dWeightIh, d.dWeightHh, d.dBiasIh, d.dBiasHh, d.dWeightHr, d.dPeepholeI, d.dPeepholeF, d.dPeepholeO];
+  return [h, d.w, d.lengths, d.x, d.cache, d.dy, d.dhN, d.dcN, d.dx, d.dh0, d.dc0, d.grads];
 }
 
 /** optimSgd: one SGD step over every parameter (lib/train/optim-math.ts has the math). */
@@ -329,40 +322,118 @@ export interface NativeCalls {
 
 /** Every table above as plain data (test/schema.test.mjs compares it with addon.schema()). */
 export const SCHEMA = {
+  cellParams: [
+    {
+      name: 'weight_ih',
+      shape: [
+        'G',
+        'I'
+      ],
+      when: 'always'
+    },
+    {
+      name: 'weight_hh',
+      shape: [
+        'G',
+        'P'
+      ],
+      when: 'always'
+    },
+    {
+      name: 'bias_ih',
+      shape: [
+        'G'
+      ],
+      when: 'optional'
+    },
+    {
+      name: 'bias_hh',
+      shape: [
+        'G'
+      ],
+      when: 'optional'
+    }
+  ],
   cellKinds: [
     {
       name: 'lstm',
       code: 0,
-      gates: 4
+      gates: 4,
+      cellState: true,
+      projection: true,
+      flags: [
+        {
+          name: 'peephole',
+          bit: 1
+        },
+        {
+          name: 'inputForget',
+          bit: 2
+        }
+      ],
+      params: [
+        {
+          name: 'weight_hr',
+          shape: [
+            'P',
+            'H'
+          ],
+          when: 'projection'
+        },
+        {
+          name: 'peephole_i',
+          shape: [
+            'H'
+          ],
+          when: 'peephole'
+        },
+        {
+          name: 'peephole_f',
+          shape: [
+            'H'
+          ],
+          when: 'peephole'
+        },
+        {
+          name: 'peephole_o',
+          shape: [
+            'H'
+          ],
+          when: 'peephole'
+        }
+      ]
     },
     {
       name: 'gru',
       code: 1,
-      gates: 3
+      gates: 3,
+      cellState: false,
+      projection: false,
+      flags: [
+        {
+          name: 'linearBeforeReset',
+          bit: 1
+        }
+      ],
+      params: []
     },
     {
       name: 'rnn_tanh',
       code: 2,
-      gates: 1
+      gates: 1,
+      cellState: false,
+      projection: false,
+      flags: [],
+      params: []
     },
     {
       name: 'rnn_relu',
       code: 3,
-      gates: 1
-    }
-  ],
-  cellFlags: [
-    {
-      name: 'peephole',
-      bit: 1
-    },
-    {
-      name: 'inputForget',
-      bit: 2
-    },
-    {
-      name: 'linearBeforeReset',
-      bit: 4
+      gates: 1,
+      cellState: false,
+      projection: false,
+      flags: [],
+      params: []
     }
   ],
   calls: [
@@ -501,44 +572,9 @@ export const SCHEMA = {
       ],
       buffers: [
         {
-          name: 'weightIh',
-          dtype: 'f32',
+          name: 'params',
+          dtype: 'cellParams',
           presence: 'required'
-        },
-        {
-          name: 'weightHh',
-          dtype: 'f32',
-          presence: 'required'
-        },
-        {
-          name: 'biasIh',
-          dtype: 'f32',
-          presence: 'optional'
-        },
-        {
-          name: 'biasHh',
-          dtype: 'f32',
-          presence: 'optional'
-        },
-        {
-          name: 'weightHr',
-          dtype: 'f32',
-          presence: 'when'
-        },
-        {
-          name: 'peepholeI',
-          dtype: 'f32',
-          presence: 'when'
-        },
-        {
-          name: 'peepholeF',
-          dtype: 'f32',
-          presence: 'when'
-        },
-        {
-          name: 'peepholeO',
-          dtype: 'f32',
-          presence: 'when'
         }
       ]
     },
@@ -761,44 +797,9 @@ export const SCHEMA = {
           presence: 'when'
         },
         {
-          name: 'dWeightIh',
-          dtype: 'f32',
+          name: 'grads',
+          dtype: 'cellParams',
           presence: 'required'
-        },
-        {
-          name: 'dWeightHh',
-          dtype: 'f32',
-          presence: 'required'
-        },
-        {
-          name: 'dBiasIh',
-          dtype: 'f32',
-          presence: 'optional'
-        },
-        {
-          name: 'dBiasHh',
-          dtype: 'f32',
-          presence: 'optional'
-        },
-        {
-          name: 'dWeightHr',
-          dtype: 'f32',
-          presence: 'when'
-        },
-        {
-          name: 'dPeepholeI',
-          dtype: 'f32',
-          presence: 'when'
-        },
-        {
-          name: 'dPeepholeF',
-          dtype: 'f32',
-          presence: 'when'
-        },
-        {
-          name: 'dPeepholeO',
-          dtype: 'f32',
-          presence: 'when'
         }
       ]
     },

@@ -71,6 +71,11 @@ export interface CellParams {
   qWeightIh: QuantMatrix | null; // [G*H, I] when precision is not fp32
   qWeightHh: QuantMatrix | null; // [G*H, Hout]
   qWeightHr: QuantMatrix | null; // [P, H] LSTM projection
+  // The same options and extra parameters generically, for a backend that takes each kind as its
+  // declaration (native: scripts/addon-schema.js): the kind's options by name, its parameters
+  // beyond W_ih, W_hh and the biases by their model names (weight_hr, peephole_i, ...).
+  flags: Readonly<Record<string, boolean>>;
+  extra: Readonly<Record<string, FloatArray>>;
 }
 
 /**
@@ -118,6 +123,7 @@ export interface CellGrads {
   dBiasHh: FloatArray | null; // [G*H]
   dWeightHr: FloatArray | null; // [P, H]
   dPeephole: { i: FloatArray; f: FloatArray; o: FloatArray } | null; // [H] each
+  dExtra: Readonly<Record<string, FloatArray>>; // the same by model name, as CellParams.extra
 }
 
 export interface CellBackwardArgs extends CellGrads {

@@ -654,6 +654,7 @@ export abstract class Recurrent<S = unknown> {
     const dcN = this.hasCell ? own(checkGrad(where, 'dCN', g.dCN, cShape, this.dtype)) : null;
 
     const grads = new Map(this.params.specs.map((s) => [s.name, allocate(this.dtype, this.params.get(s.name).length)]));
+    const extra = this.cell.extraParams(this.settings, H, P);
     const dH0 = allocate(this.dtype, L * D * B * P);
     const dC0 = this.hasCell ? allocate(this.dtype, L * D * B * H) : null;
     const layers: BackwardPlan['layers'] = [];
@@ -679,6 +680,7 @@ export abstract class Recurrent<S = unknown> {
           dBiasIh: this.bias ? grads.get(`bias_ih${s}`)! : null,
           dBiasHh: this.bias ? grads.get(`bias_hh${s}`)! : null,
           ...this.cell.grads(this.settings, (n) => grads.get(`${n}${s}`)!),
+          dExtra: Object.fromEntries(extra.map((e) => [e.name, grads.get(`${e.name}${s}`)!])),
         } });
       }
       layers.push(calls);
@@ -720,6 +722,7 @@ export abstract class Recurrent<S = unknown> {
   /** Rebuild the backend's prepared weights; invalidates outstanding training caches. */
   private prepare(): void {
     const D = this.numDirections;
+    const extra = this.cell.extraParams(this.settings, this.hiddenSize, this.outSize);
     const cells: PreparedCell[] = [];
     for (let k = 0; k < this.numLayers; k++) {
       for (let d = 0; d < D; d++) {
@@ -730,6 +733,7 @@ export abstract class Recurrent<S = unknown> {
         const q = (n: string) => quant?.get(`${n}${s}`) ?? null;
         const params: CellParams = {
           ...this.cell.params(this.settings, get),
+          extra: Object.fromEntries(extra.map((e) => [e.name, get(e.name)])),
           inputSize: k === 0 ? this.inputSize : D * this.outSize,
           hiddenSize: this.hiddenSize,
           weightIh: get('weight_ih'),

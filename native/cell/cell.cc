@@ -67,18 +67,11 @@ void pack_common(CellPacked& w, const CellWeights& in, int64_t Gh, int64_t hh_co
   for (int64_t j = 0; j < G; ++j) w.bias_x[j] = (in.b_ih ? in.b_ih[j] : 0.f) + (in.b_hh && j < hh_cols ? in.b_hh[j] : 0.f);
 }
 
-std::unique_ptr<CellPacked> cell_prepare(const CellConfig& cfg, const float* w_ih, const float* w_hh,
-                                         const float* b_ih, const float* b_hh, const float* w_hr,
-                                         const float* peep_i, const float* peep_f, const float* peep_o) {
+std::unique_ptr<CellPacked> cell_prepare(const CellConfig& cfg, const CellWeights& in) {
   auto w = std::make_unique<CellPacked>();
   w->cfg = cfg;
-  cell_kind_ops(cfg.kind).pack(*w, CellWeights{w_ih, w_hh, b_ih, b_hh, w_hr, peep_i, peep_f, peep_o});
-  // pack_b reports a failed allocation through ok() (it never throws), and sgemm_packed leaves C
-  // untouched for a bad PackedB: a silently unpacked weight would give garbage on every call.
-  for (const PackedB* pb : {&w->wih_t, &w->wih_n, &w->whh_t, &w->whh_n, &w->whn_t, &w->whn_n, &w->whr_t,
-                            &w->whr_n, &w->wih_fused, &w->whh_fused}) {
-    if (!pb->ok()) throw std::bad_alloc();
-  }
+  cell_kind_ops(cfg.kind).pack(*w, in);
+  packed_or_throw({&w->wih_t, &w->wih_n, &w->whh_t, &w->whh_n});
   return w;
 }
 
@@ -97,11 +90,6 @@ CacheShape cell_cache_shape(const CellConfig& c) {
 int64_t cell_cache_floats(const CellConfig& c, int64_t T, int64_t B) {
   const CacheShape k = cell_cache_shape(c);
   return T * B * k.per_row + B * k.per_batch;
-}
-
-CacheParts cell_cache_parts(const CellConfig& c, int64_t T, int64_t B, float* p) {
-  CacheCursor at(p);
-  return cell_kind_ops(c.kind).cache_layout(c, T, B, at);
 }
 
 void cell_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, ThreadPool* pool) {

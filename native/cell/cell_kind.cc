@@ -3,6 +3,10 @@
 
 namespace cellstate {
 
+extern const CellKindOps kLstmCell;  // lstm_cell.cc (the fused path, lstm/, for a plain LSTM)
+extern const CellKindOps kGruCell;   // gru_cell.cc
+extern const CellKindOps kRnnCell;   // rnn_cell.cc (rnn_tanh and rnn_relu)
+
 const CellKindOps& cell_kind_ops(CellKind kind) {
   switch (kind) {
     case CellKind::lstm: return kLstmCell;
@@ -10,7 +14,7 @@ const CellKindOps& cell_kind_ops(CellKind kind) {
     case CellKind::rnn_tanh:
     case CellKind::rnn_relu: return kRnnCell;
   }
-  return kRnnCell;  // unreachable: addon.cc admits only the values above
+  return kRnnCell;  // unreachable: cell_calls.cc admits only the values above
 }
 
 }  // namespace cellstate

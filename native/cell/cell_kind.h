@@ -2,13 +2,17 @@
 //
 // Each kind lives in its own file and fills one CellKindOps (lstm_cell.cc, gru_cell.cc,
 // rnn_cell.cc, mirroring lib/backend/ts/{lstm,gru,rnn}.ts and the sections of docs/equations.md);
-// cell_kind_ops() in cell_kind.cc maps CellKind to them. A new kind is its file, one entry there
-// and its CellKind value. cell.cc keeps what every kind shares: the entry points, the packing of
-// W_ih and W_hh (pack_common), the zeroing of the cache before a variable-length forward. No ISA
-// flags.
+// cell_kind_ops() in cell_kind.cc maps CellKind to them. A kind's options, extra parameters, gate
+// count and cell state are declared in scripts/addon-schema.js (cell_codes.gen.h); its packed
+// state (a KindPacked), its cache parts and its kernels live in its file. A new kind is its
+// declaration, its file and one entry in cell_kind.cc. cell.cc keeps what every kind shares: the
+// entry points, the packing of W_ih and W_hh (pack_common), the zeroing of the cache before a
+// variable-length forward. No ISA flags.
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
+#include <new>
 
 #include "cell.h"
 
@@ -30,17 +34,14 @@ struct CacheCursor {
   }
 };
 
-// The dense weights of one layer-direction as cell_prepare (cell.h) receives them.
-struct CellWeights {
-  const float *w_ih, *w_hh, *b_ih, *b_hh, *w_hr, *peep_i, *peep_f, *peep_o;
-};
-
 struct CellKindOps {
-  // Packs what the kind's kernels read into w (w.cfg is set); cell_prepare then checks that every
-  // PackedB was allocated.
+  // Packs what the kind's kernels read into w (w.cfg is set): the common products (pack_common)
+  // and its own KindPacked in w.kind; checks its own PackedBs (packed_or_throw), cell_prepare the
+  // common ones.
   void (*pack)(CellPacked& w, const CellWeights& in);
-  // The training cache of T steps of B entries, in row order r(t, b) (see cell.h CacheParts).
-  CacheParts (*cache_layout)(const CellConfig& c, int64_t T, int64_t B, CacheCursor& at);
+  // Walks the kind's training cache parts of T steps of B entries, in row order r(t, b) (each
+  // kind's own parts struct; cell.cc only counts the floats).
+  void (*cache_layout)(const CellConfig& c, int64_t T, int64_t B, CacheCursor& at);
   void (*forward)(const CellPacked& w, const SeqDesc& s, const FwdIO& io, ThreadPool* pool);
   void (*backward)(const CellPacked& w, const SeqDesc& s, const BwdIO& io, ThreadPool* pool);
 };
@@ -50,10 +51,16 @@ struct CellKindOps {
 // hh_cols columns (the others keep their b_hh with the recurrent product, e.g. GRU's b_hn).
 void pack_common(CellPacked& w, const CellWeights& in, int64_t Gh, int64_t hh_cols, bool transposed);
 
-extern const CellKindOps kLstmCell;  // lstm_cell.cc (the fused path, lstm/, for a plain LSTM)
-extern const CellKindOps kGruCell;   // gru_cell.cc
-extern const CellKindOps kRnnCell;   // rnn_cell.cc (rnn_tanh and rnn_relu)
+// pack_b reports a failed allocation through ok() (it never throws), and sgemm_packed leaves C
+// untouched for a bad PackedB: a silently unpacked weight would give garbage on every call.
+inline void packed_or_throw(std::initializer_list<const PackedB*> packed) {
+  for (const PackedB* pb : packed) {
+    if (!pb->ok()) throw std::bad_alloc();
+  }
+}
 
+// Each kind's file defines its table (`extern const CellKindOps k<Kind>Cell = {...};`), and
+// cell_kind.cc, the one list of them, maps CellKind to it.
 const CellKindOps& cell_kind_ops(CellKind kind);
 
 }  // namespace cellstate

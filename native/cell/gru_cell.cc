@@ -8,6 +8,7 @@
 // Sizes: T, B, I, H, N = T*B, G = 3H (r, z, n).
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "../cpu/dispatch.h"
@@ -20,42 +21,60 @@
 namespace cellstate {
 namespace {
 
+// What the GRU packs beyond the common products: the ONNX formula's W_hn apart, and b_hn.
+struct GruPacked : KindPacked {
+  PackedB whn_t, whn_n;      // (r*h)·W_hnᵀ and ∂A_n·W_hn (ONNX formula only)
+  std::vector<float> b_hn;   // [H] n-gate recurrent bias
+};
+const GruPacked& own(const CellPacked& w) { return static_cast<const GruPacked&>(*w.kind); }
+
 // W_ih, W_hh's rows multiplied by h itself (all 3H with linear_before_reset; only [r, z] with the
 // ONNX formula, whose W_hn takes r*h and is packed apart), b_hn kept out of bias_x.
 void gru_pack(CellPacked& w, const CellWeights& in) {
   const CellConfig& c = w.cfg;
   const int64_t H = c.H;
-  const bool onnx = !c.linear_before_reset;
+  const bool onnx = !c.has(gru_kind::kLinearBeforeReset);
+  auto gw = std::make_unique<GruPacked>();
   pack_common(w, in, onnx ? 2 * H : c.G, 2 * H, true);  // b_hn stays with h·W_hnᵀ
   if (onnx) {
-    w.whn_t = pack_b(true, H, H, in.w_hh + 2 * H * H, H);
-    w.whn_n = pack_b(false, H, H, in.w_hh + 2 * H * H, H);
+    gw->whn_t = pack_b(true, H, H, in.w_hh + 2 * H * H, H);
+    gw->whn_n = pack_b(false, H, H, in.w_hh + 2 * H * H, H);
   }
-  w.b_hn.assign(H, 0.f);
-  if (in.b_hh) std::memcpy(w.b_hn.data(), in.b_hh + 2 * H, H * sizeof(float));
+  gw->b_hn.assign(H, 0.f);
+  if (in.b_hh) std::memcpy(gw->b_hn.data(), in.b_hh + 2 * H, H * sizeof(float));
+  packed_or_throw({&gw->whn_t, &gw->whn_n});
+  w.kind = std::move(gw);
 }
 
 // gates [N, 3H] activated r, z, n | hn [N, H] linear_before_reset: h·W_hnᵀ + b_hn, ONNX: r*h |
 // hprev [N, H] | pre [N, 3H] before clipping (clip only)
-CacheParts gru_cache_layout(const CellConfig& c, int64_t T, int64_t B, CacheCursor& at) {
+struct GruCache {
+  float *gates = nullptr, *hn = nullptr, *hprev = nullptr, *pre = nullptr;
+};
+GruCache gru_cache(const CellConfig& c, int64_t T, int64_t B, CacheCursor& at) {
   const int64_t N = T * B;
-  CacheParts k;
+  GruCache k;
   k.gates = at.take(N * c.G);
   k.hn = at.take(N * c.H);
   k.hprev = at.take(N * c.H);
   if (c.clip != 0.f) k.pre = at.take(N * c.G);
   return k;
 }
-
+GruCache gru_cache(const CellConfig& c, int64_t T, int64_t B, float* cache) {
+  CacheCursor at(cache);
+  return gru_cache(c, T, B, at);
+}
+void gru_cache_layout(const CellConfig& c, int64_t T, int64_t B, CacheCursor& at) { gru_cache(c, T, B, at); }
 
 void gru_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, ThreadPool* pool) {
   const KernelTable& kt = kernels();
   const CellConfig& c = w.cfg;
   const SeqOrder o = seq_order(s);  // state row i holds batch entry o.order[i]
   const int64_t T = s.T, B = s.B, H = c.H, G = c.G;
-  const bool lbr = c.linear_before_reset;
+  const GruPacked& gw = own(w);
+  const bool lbr = c.has(gru_kind::kLinearBeforeReset);
   const float clip = c.clip;
-  const CacheParts k = cell_cache_parts(c, T, B, io.cache);
+  const GruCache k = gru_cache(c, T, B, io.cache);
   const bool train = io.cache != nullptr;
 
   GxChunks gxc(w, s, o, io.x, io.ldx);
@@ -84,7 +103,7 @@ void gru_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, ThreadP
       }
     });
     // ONNX formula: the n product takes r*h, known only now.
-    if (!lbr) sgemm_packed(m, H, H, rh.get(), H, w.whn_t, 0.f, hr.get() + 2 * H, G, nullptr, pool);
+    if (!lbr) sgemm_packed(m, H, H, rh.get(), H, gw.whn_t, 0.f, hr.get() + 2 * H, G, nullptr, pool);
     // Phase B: n and the new state.
     for_rows(pool, m, 8 * H, scratch, [&](int64_t b0, int64_t b1, float* hn) {
       for (int64_t b = b0; b < b1; ++b) {
@@ -94,7 +113,7 @@ void gru_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, ThreadP
         const float* r0 = hr.get() + b * G;
         float* an = g0 + 2 * H;
         for (int64_t j = 0; j < H; ++j) {
-          hn[j] = r0[2 * H + j] + w.b_hn[j];
+          hn[j] = r0[2 * H + j] + gw.b_hn[j];
           an[j] += lbr ? g0[j] * hn[j] : hn[j];
         }
         if (train && k.pre) std::memcpy(k.pre + row * G + 2 * H, an, H * sizeof(float));
@@ -122,9 +141,10 @@ void gru_backward(const CellPacked& w, const SeqDesc& s, const BwdIO& g, ThreadP
   const CellConfig& c = w.cfg;
   const SeqOrder o = seq_order(s);  // state row i holds batch entry o.order[i]
   const int64_t T = s.T, B = s.B, I = c.I, H = c.H, G = c.G, N = T * B;
-  const bool lbr = c.linear_before_reset;
+  const GruPacked& gw = own(w);
+  const bool lbr = c.has(gru_kind::kLinearBeforeReset);
   const float clip = c.clip;
-  const CacheParts k = cell_cache_parts(c, T, B, g.cache);
+  const GruCache k = gru_cache(c, T, B, g.cache);
 
   AlignedFloats dh = aligned_floats(B * H);
   gather_rows(o, g.dhN, dh.get(), H);
@@ -162,7 +182,7 @@ void gru_backward(const CellPacked& w, const SeqDesc& s, const BwdIO& g, ThreadP
     }
     if (!lbr) {
       // ONNX: ∂(r*h) = ∂A_n · W_hn, then phase 2: ∂r and the r-path into ∂h_{t-1}.
-      sgemm_packed(m, H, H, dGs.get() + 2 * H, G, w.whn_n, 0.f, drh.get(), H, nullptr, pool);
+      sgemm_packed(m, H, H, dGs.get() + 2 * H, G, gw.whn_n, 0.f, drh.get(), H, nullptr, pool);
       for (int64_t b = 0; b < m; ++b) {
         const int64_t row = rows[b];
         if (row < 0) continue;
@@ -198,6 +218,7 @@ void gru_backward(const CellPacked& w, const SeqDesc& s, const BwdIO& g, ThreadP
 
 }  // namespace
 
+extern const CellKindOps kGruCell;  // (cell_kind.cc lists it)
 const CellKindOps kGruCell = {gru_pack, gru_cache_layout, gru_forward, gru_backward};
 
 }  // namespace cellstate

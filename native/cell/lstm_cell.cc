@@ -16,6 +16,7 @@
 
 #include "../cpu/dispatch.h"
 #include "../threadpool.h"
+#include "../lstm/lstm_fused.h"
 #include "cell.h"
 #include "cell_kind.h"
 #include "rows.h"
@@ -24,9 +25,43 @@
 namespace cellstate {
 namespace {
 
+namespace K = lstm_kind;  // its flags and parameter indices (cell_codes.gen.h)
+
+// What the LSTM packs beyond the common products: W_hr for the projection, the peepholes, and,
+// for the plain LSTM, the fused path's panels (lstm/lstm_fused.h).
+struct LstmPacked : KindPacked {
+  bool fused = false;                         // a plain LSTM: takes lstm/
+  PackedB whr_t, whr_n;                       // m·W_hrᵀ and ∂h·W_hr (projection)
+  std::vector<float> peep_i, peep_f, peep_o;  // [H] (peephole)
+  LstmFusedPanels panels;                     // fused only
+};
+const LstmPacked& own(const CellPacked& w) { return static_cast<const LstmPacked&>(*w.kind); }
+
+// A plain LSTM (no projection, peephole, coupled gate or clip) takes the fused path.
+bool plain(const CellConfig& c) { return c.P == c.H && !c.has(K::kPeephole) && !c.has(K::kInputForget) && c.clip == 0.f; }
+
+// gates [N, 4H] activated i, f, g, o | c [N, H] c_t | hprev [N, P] h_{t-1} | c0 [B, H] |
+// pre [N, 4H] before clipping (clip only) | m [N, H] o * tanh(c_t) (projection only)
+LstmCache lstm_cache(const CellConfig& c, int64_t T, int64_t B, CacheCursor& at) {
+  const int64_t N = T * B;
+  LstmCache k;
+  k.gates = at.take(N * c.G);
+  k.c = at.take(N * c.H);
+  k.hprev = at.take(N * c.P);
+  k.c0 = at.take(B * c.H);
+  if (c.clip != 0.f) k.pre = at.take(N * c.G);
+  if (c.P != c.H) k.m = at.take(N * c.H);
+  return k;
+}
+LstmCache lstm_cache(const CellConfig& c, int64_t T, int64_t B, float* cache) {
+  CacheCursor at(cache);
+  return lstm_cache(c, T, B, at);
+}
+void lstm_cache_layout(const CellConfig& c, int64_t T, int64_t B, CacheCursor& at) { lstm_cache(c, T, B, at); }
+
 
 // c_{t-1} of entry b at processing step st: the previous step's row of the cache, or c0.
-const float* cprev_row(const SeqDesc& s, const CacheParts& k, int64_t st, int64_t b, int64_t H) {
+const float* cprev_row(const SeqDesc& s, const LstmCache& k, int64_t st, int64_t b, int64_t H) {
   const int64_t tprev = st > 0 ? step_time(s, st - 1, b) : -1;
   return tprev >= 0 ? k.c + (tprev * s.rowT + b * s.rowB) * H : k.c0 + b * H;
 }
@@ -34,11 +69,12 @@ const float* cprev_row(const SeqDesc& s, const CacheParts& k, int64_t st, int64_
 void lstm_forward_generic(const CellPacked& w, const SeqDesc& s, const FwdIO& io, ThreadPool* pool) {
   const KernelTable& kt = kernels();
   const CellConfig& c = w.cfg;
+  const LstmPacked& lw = own(w);
   const SeqOrder o = seq_order(s);  // state row i holds batch entry o.order[i]
   const int64_t T = s.T, B = s.B, H = c.H, P = c.P, G = c.G;
-  const bool proj = P != H, cifg = c.input_forget, peep = c.peephole;
+  const bool proj = P != H, cifg = c.has(K::kInputForget), peep = c.has(K::kPeephole);
   const float clip = c.clip;
-  const CacheParts k = cell_cache_parts(c, T, B, io.cache);
+  const LstmCache k = lstm_cache(c, T, B, io.cache);
   const bool train = io.cache != nullptr;
 
   GxChunks gxc(w, s, o, io.x, io.ldx);
@@ -68,14 +104,14 @@ void lstm_forward_generic(const CellPacked& w, const SeqDesc& s, const FwdIO& io
         float* cb = cs.get() + b * H;
         float* pr = train && k.pre ? k.pre + row * G : nullptr;
         for (int64_t j = 0; j < G; ++j) a[j] = g0[j] + r0[j];
-        if (peep) for (int64_t j = 0; j < H; ++j) { a[j] += w.peep_i[j] * cb[j]; a[H + j] += w.peep_f[j] * cb[j]; }
+        if (peep) for (int64_t j = 0; j < H; ++j) { a[j] += lw.peep_i[j] * cb[j]; a[H + j] += lw.peep_f[j] * cb[j]; }
         if (pr) std::memcpy(pr, a, 3 * H * sizeof(float));
         clamp_all(a, 3 * H, clip);
         kt.lstm.sigmoid(2 * H, a, a);        // i, f
         kt.lstm.tanh(H, a + 2 * H, a + 2 * H);  // g
         if (cifg) for (int64_t j = 0; j < H; ++j) a[H + j] = 1.f - a[j];
         for (int64_t j = 0; j < H; ++j) cn[j] = a[H + j] * cb[j] + a[j] * a[2 * H + j];
-        if (peep) for (int64_t j = 0; j < H; ++j) a[3 * H + j] += w.peep_o[j] * cn[j];  // o sees the NEW c
+        if (peep) for (int64_t j = 0; j < H; ++j) a[3 * H + j] += lw.peep_o[j] * cn[j];  // o sees the NEW c
         if (pr) std::memcpy(pr + 3 * H, a + 3 * H, H * sizeof(float));
         clamp_all(a + 3 * H, H, clip);
         kt.lstm.sigmoid(H, a + 3 * H, a + 3 * H);  // o
@@ -99,7 +135,7 @@ void lstm_forward_generic(const CellPacked& w, const SeqDesc& s, const FwdIO& io
       }
     });
     if (proj) {
-      sgemm_packed(m, P, H, mbuf.get(), H, w.whr_t, 0.f, hnew.get(), P, nullptr, pool);
+      sgemm_packed(m, P, H, mbuf.get(), H, lw.whr_t, 0.f, hnew.get(), P, nullptr, pool);
       for (int64_t b = 0; b < m; ++b) {
         const int64_t row = rows[b];
         if (row < 0) continue;
@@ -119,11 +155,13 @@ void lstm_forward_generic(const CellPacked& w, const SeqDesc& s, const FwdIO& io
 void lstm_backward_generic(const CellPacked& w, const SeqDesc& s, const BwdIO& g, ThreadPool* pool) {
   const KernelTable& kt = kernels();
   const CellConfig& c = w.cfg;
+  const LstmPacked& lw = own(w);
   const SeqOrder o = seq_order(s);  // state row i holds batch entry o.order[i]
   const int64_t T = s.T, B = s.B, I = c.I, H = c.H, P = c.P, G = c.G, N = T * B;
-  const bool proj = P != H, cifg = c.input_forget, peep = c.peephole;
+  const bool proj = P != H, cifg = c.has(K::kInputForget), peep = c.has(K::kPeephole);
   const float clip = c.clip;
-  const CacheParts k = cell_cache_parts(c, T, B, g.cache);
+  const LstmCache k = lstm_cache(c, T, B, g.cache);
+  float *dp_i = g.dextra[K::peephole_i], *dp_f = g.dextra[K::peephole_f], *dp_o = g.dextra[K::peephole_o];
 
   AlignedFloats dh = aligned_floats(B * P), dc = aligned_floats(B * H);
   gather_rows(o, g.dhN, dh.get(), P);
@@ -143,7 +181,7 @@ void lstm_backward_generic(const CellPacked& w, const SeqDesc& s, const BwdIO& g
       }
     }
     if (proj) {
-      sgemm_packed(m, H, P, dh.get(), P, w.whr_n, 0.f, dm, H, nullptr, pool);  // ∂m = ∂h · W_hr
+      sgemm_packed(m, H, P, dh.get(), P, lw.whr_n, 0.f, dm, H, nullptr, pool);  // ∂m = ∂h · W_hr
       for (int64_t b = 0; b < m; ++b) {
         if (rows[b] >= 0) std::memcpy(dhrows.get() + rows[b] * P, dh.get() + b * P, P * sizeof(float));
       }
@@ -163,14 +201,14 @@ void lstm_backward_generic(const CellPacked& w, const SeqDesc& s, const BwdIO& g
           const float cpj = cp[j], dmj = dm[b * H + j];
           const float ao = dmj * tc[j] * og * (1.f - og) * pass(pre, 3 * H + j, clip);
           float dC = dc[b * H + j] + dmj * og * (1.f - tc[j] * tc[j]);
-          if (peep) dC += ao * w.peep_o[j];
+          if (peep) dC += ao * lw.peep_o[j];
           float dI = dC * gg, af = 0.f;
           if (cifg) dI -= dC * cpj;  // f = 1 - i
           else af = dC * cpj * fg * (1.f - fg) * pass(pre, H + j, clip);
           const float ai = dI * ig * (1.f - ig) * pass(pre, j, clip);
           const float ag = dC * ig * (1.f - gg * gg) * pass(pre, 2 * H + j, clip);
           float dcprev = dC * fg;
-          if (peep) dcprev += ai * w.peep_i[j] + af * w.peep_f[j];
+          if (peep) dcprev += ai * lw.peep_i[j] + af * lw.peep_f[j];
           dc[b * H + j] = dcprev;
           da[j] = das[j] = ai; da[H + j] = das[H + j] = af; da[2 * H + j] = das[2 * H + j] = ag; da[3 * H + j] = das[3 * H + j] = ao;
         }
@@ -194,85 +232,80 @@ void lstm_backward_generic(const CellPacked& w, const SeqDesc& s, const BwdIO& g
         const float* da = dA.get() + row * G;
         const float* cn = k.c + row * H;
         for (int64_t j = 0; j < H; ++j) {
-          g.dp_i[j] += da[j] * cp[j];
-          g.dp_f[j] += da[H + j] * cp[j];
-          g.dp_o[j] += da[3 * H + j] * cn[j];
+          dp_i[j] += da[j] * cp[j];
+          dp_f[j] += da[H + j] * cp[j];
+          dp_o[j] += da[3 * H + j] * cn[j];
         }
       }
     }
   }
   sgemm(true, false, G, I, N, dA.get(), G, g.x, g.ldx, 1.f, g.dw_ih, I, nullptr, pool);
   sgemm(true, false, G, P, N, dA.get(), G, k.hprev, P, 1.f, g.dw_hh, P, nullptr, pool);
-  if (proj) sgemm(true, false, P, H, N, dhrows.get(), P, k.m, H, 1.f, g.dw_hr, H, nullptr, pool);
+  if (proj) sgemm(true, false, P, H, N, dhrows.get(), P, k.m, H, 1.f, g.dextra[K::weight_hr], H, nullptr, pool);
   add_bias_grads(g.db_ih, g.db_hh, dA.get(), N, G, G);
   if (g.dx) sgemm_packed(N, I, G, dA.get(), G, w.wih_n, 1.f, g.dx, g.lddx, nullptr, pool);
 }
 
 
-// gates [N, 4H] activated i, f, g, o | c [N, H] c_t | hprev [N, P] h_{t-1} | c0 [B, H] |
-// pre [N, 4H] before clipping (clip only) | m [N, H] o * tanh(c_t) (projection only)
-CacheParts lstm_cache_layout(const CellConfig& c, int64_t T, int64_t B, CacheCursor& at) {
-  const int64_t N = T * B;
-  CacheParts k;
-  k.gates = at.take(N * c.G);
-  k.c = at.take(N * c.H);
-  k.hprev = at.take(N * c.P);
-  k.c0 = at.take(B * c.H);
-  if (c.clip != 0.f) k.pre = at.take(N * c.G);
-  if (c.P != c.H) k.m = at.take(N * c.H);
-  return k;
-}
-
 // W_ih, W_hh (transposed ones only off the fused path), W_hr with projection, the peepholes;
-// a plain LSTM also gets W_ih and W_hh in gate-interleaved panels for the fused path (cell.h).
+// a plain LSTM also gets W_ih and W_hh in gate-interleaved panels for the fused path.
 void lstm_pack(CellPacked& w, const CellWeights& in) {
   const CellConfig& c = w.cfg;
   const int64_t I = c.I, H = c.H, P = c.P, G = c.G;
-  pack_common(w, in, G, G, !c.fused());
+  auto lw = std::make_unique<LstmPacked>();
+  lw->fused = plain(c);
+  pack_common(w, in, G, G, !lw->fused);
   if (P != H) {
-    w.whr_t = pack_b(true, H, P, in.w_hr, H);   // B(k, j) = W_hr[j, k]
-    w.whr_n = pack_b(false, P, H, in.w_hr, H);  // B = W_hr
+    lw->whr_t = pack_b(true, H, P, in.extra[K::weight_hr], H);   // B(k, j) = W_hr[j, k]
+    lw->whr_n = pack_b(false, P, H, in.extra[K::weight_hr], H);  // B = W_hr
   }
-  if (c.fused()) {
+  if (lw->fused) {
     const KernelTable& kt = kernels();
-    w.nr = kt.gemm.nr;
-    w.vw = kt.gemm.vw;
-    w.n_panels = (H + w.vw - 1) / w.vw;
-    std::vector<int32_t> perm(static_cast<size_t>(w.n_panels * w.nr));  // fused column -> W row
-    for (int64_t p = 0; p < w.n_panels; ++p) {
+    LstmFusedPanels& f = lw->panels;
+    f.nr = kt.gemm.nr;
+    f.vw = kt.gemm.vw;
+    f.n_panels = (H + f.vw - 1) / f.vw;
+    std::vector<int32_t> perm(static_cast<size_t>(f.n_panels * f.nr));  // fused column -> W row
+    for (int64_t p = 0; p < f.n_panels; ++p) {
       for (int64_t q = 0; q < 4; ++q) {
-        for (int64_t e = 0; e < w.vw; ++e) {
-          const int64_t u = std::min<int64_t>(p * w.vw + e, H - 1);
-          perm[static_cast<size_t>(p * w.nr + q * w.vw + e)] = static_cast<int32_t>(q * H + u);
+        for (int64_t e = 0; e < f.vw; ++e) {
+          const int64_t u = std::min<int64_t>(p * f.vw + e, H - 1);
+          perm[static_cast<size_t>(p * f.nr + q * f.vw + e)] = static_cast<int32_t>(q * H + u);
         }
       }
     }
-    const int64_t n = w.n_panels * w.nr;
-    w.wih_fused = pack_b(true, I, n, in.w_ih, I, perm.data());  // B(i, j) = W_ih[perm[j], i]
-    w.whh_fused = pack_b(true, H, n, in.w_hh, H, perm.data());  // B(k, j) = W_hh[perm[j], k]
-    w.bias_fused.resize(static_cast<size_t>(n));
-    for (int64_t j = 0; j < n; ++j) w.bias_fused[static_cast<size_t>(j)] = w.bias_x[static_cast<size_t>(perm[static_cast<size_t>(j)])];
+    const int64_t n = f.n_panels * f.nr;
+    f.wih = pack_b(true, I, n, in.w_ih, I, perm.data());  // B(i, j) = W_ih[perm[j], i]
+    f.whh = pack_b(true, H, n, in.w_hh, H, perm.data());  // B(k, j) = W_hh[perm[j], k]
+    f.bias.resize(static_cast<size_t>(n));
+    for (int64_t j = 0; j < n; ++j) f.bias[static_cast<size_t>(j)] = w.bias_x[static_cast<size_t>(perm[static_cast<size_t>(j)])];
+    w.extra_bytes = static_cast<int64_t>(sizeof(float)) * G * H;
   }
-  if (c.peephole) {
-    w.peep_i.assign(in.peep_i, in.peep_i + H);
-    w.peep_f.assign(in.peep_f, in.peep_f + H);
-    w.peep_o.assign(in.peep_o, in.peep_o + H);
+  if (c.has(K::kPeephole)) {
+    lw->peep_i.assign(in.extra[K::peephole_i], in.extra[K::peephole_i] + H);
+    lw->peep_f.assign(in.extra[K::peephole_f], in.extra[K::peephole_f] + H);
+    lw->peep_o.assign(in.extra[K::peephole_o], in.extra[K::peephole_o] + H);
   }
+  packed_or_throw({&lw->whr_t, &lw->whr_n, &lw->panels.wih, &lw->panels.whh});
+  w.kind = std::move(lw);
 }
 
-// A plain LSTM (CellConfig::fused) takes the fused path (lstm/), every other option this file's.
+// A plain LSTM takes the fused path (lstm/), every other option this file's.
 void lstm_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, ThreadPool* pool) {
-  if (w.cfg.fused()) lstm_fused_forward(w, s, io, pool);
-  else lstm_forward_generic(w, s, io, pool);
+  const LstmPacked& lw = own(w);
+  if (!lw.fused) return lstm_forward_generic(w, s, io, pool);
+  const LstmCache k = lstm_cache(w.cfg, s.T, s.B, io.cache);
+  lstm_fused_forward(w, lw.panels, io.cache ? &k : nullptr, s, io, pool);
 }
 
 void lstm_backward(const CellPacked& w, const SeqDesc& s, const BwdIO& g, ThreadPool* pool) {
-  if (w.cfg.fused()) lstm_fused_backward(w, s, g, pool);
-  else lstm_backward_generic(w, s, g, pool);
+  if (!own(w).fused) return lstm_backward_generic(w, s, g, pool);
+  lstm_fused_backward(w, lstm_cache(w.cfg, s.T, s.B, g.cache), s, g, pool);
 }
 
 }  // namespace
 
+extern const CellKindOps kLstmCell;  // (cell_kind.cc lists it)
 const CellKindOps kLstmCell = {lstm_pack, lstm_cache_layout, lstm_forward, lstm_backward};
 
 }  // namespace cellstate

@@ -21,15 +21,22 @@ namespace {
 void rnn_pack(CellPacked& w, const CellWeights& in) { pack_common(w, in, w.cfg.G, w.cfg.G, true); }
 
 // gates [N, H] h_t | hprev [N, H] | pre [N, H] before clipping (clip only)
-CacheParts rnn_cache_layout(const CellConfig& c, int64_t T, int64_t B, CacheCursor& at) {
+struct RnnCache {
+  float *gates = nullptr, *hprev = nullptr, *pre = nullptr;
+};
+RnnCache rnn_cache(const CellConfig& c, int64_t T, int64_t B, CacheCursor& at) {
   const int64_t N = T * B;
-  CacheParts k;
+  RnnCache k;
   k.gates = at.take(N * c.H);
   k.hprev = at.take(N * c.H);
   if (c.clip != 0.f) k.pre = at.take(N * c.H);
   return k;
 }
-
+RnnCache rnn_cache(const CellConfig& c, int64_t T, int64_t B, float* cache) {
+  CacheCursor at(cache);
+  return rnn_cache(c, T, B, at);
+}
+void rnn_cache_layout(const CellConfig& c, int64_t T, int64_t B, CacheCursor& at) { rnn_cache(c, T, B, at); }
 
 void rnn_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, ThreadPool* pool) {
   const KernelTable& kt = kernels();
@@ -37,7 +44,7 @@ void rnn_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, ThreadP
   const SeqOrder o = seq_order(s);  // state row i holds batch entry o.order[i]
   const int64_t T = s.T, B = s.B, H = c.H;
   const bool relu = c.kind == CellKind::rnn_relu;
-  const CacheParts k = cell_cache_parts(c, T, B, io.cache);
+  const RnnCache k = rnn_cache(c, T, B, io.cache);
   const bool train = io.cache != nullptr;
   GxChunks gxc(w, s, o, io.x, io.ldx);
   AlignedFloats h = aligned_floats(B * H), hr = aligned_floats(B * H);
@@ -73,7 +80,7 @@ void rnn_backward(const CellPacked& w, const SeqDesc& s, const BwdIO& g, ThreadP
   const SeqOrder o = seq_order(s);  // state row i holds batch entry o.order[i]
   const int64_t T = s.T, B = s.B, I = c.I, H = c.H, N = T * B;
   const bool relu = c.kind == CellKind::rnn_relu;
-  const CacheParts k = cell_cache_parts(c, T, B, g.cache);
+  const RnnCache k = rnn_cache(c, T, B, g.cache);
   AlignedFloats dh = aligned_floats(B * H), dA = aligned_floats(N * H), dAs = aligned_floats(B * H), dhnew = aligned_floats(B * H);
   gather_rows(o, g.dhN, dh.get(), H);
   std::vector<int64_t> rows(B);
@@ -106,6 +113,7 @@ void rnn_backward(const CellPacked& w, const SeqDesc& s, const BwdIO& g, ThreadP
 
 }  // namespace
 
+extern const CellKindOps kRnnCell;  // (cell_kind.cc lists it)
 const CellKindOps kRnnCell = {rnn_pack, rnn_cache_layout, rnn_forward, rnn_backward};
 
 }  // namespace cellstate

@@ -41,7 +41,7 @@ inline int64_t step_row(const SeqDesc& s, int64_t st, int64_t b) {
 //
 // Two uses: the per-kind paths (cell/*_cell.cc) project every column of w.wih_t (w.bias_x) with the pool's threads
 // into a buffer of its own; a member of the fused LSTM's team projects only its own panels
-// [q0, q1) of w.wih_fused (w.bias_fused) into a buffer the team shares, single-threaded. Every
+// [q0, q1) of the LSTM's panels (LstmFusedPanels, lstm/lstm_fused.h) into a buffer the team shares, single-threaded. Every
 // member cuts the same chunks (the plan depends on the sequence and the sizes only).
 class GxChunks {
  public:

@@ -20,13 +20,13 @@
 #include "../threadpool.h"
 #include "../cell/cell.h"
 #include "../cell/seq.h"
+#include "lstm_fused.h"
 
 namespace cellstate {
 
-void lstm_fused_backward(const CellPacked& w, const SeqDesc& s, const BwdIO& g, ThreadPool* pool) {
+void lstm_fused_backward(const CellPacked& w, const LstmCache& train, const SeqDesc& s, const BwdIO& g, ThreadPool* pool) {
   const KernelTable& kt = kernels();
   const int64_t H = w.cfg.H, G = 4 * H, B = s.B, T = s.T, N = T * B, I = w.cfg.I;
-  const CacheParts train = cell_cache_parts(w.cfg, T, B, g.cache);
   const float* x = g.x;
   const int64_t ldx = g.ldx;
   const SeqOrder o = seq_order(s);

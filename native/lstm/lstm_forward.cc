@@ -1,7 +1,7 @@
 // lstm_forward.cc - the fused plain-LSTM forward over T steps (no ISA flags: the ISA-specific
 // pieces, the GEMM micro-kernel and the fused epilogue, come from kernels()). Weights are packed
-// by cell_prepare (cell/cell.cc) with W_ih's and W_hh's columns gate-interleaved in panels of
-// 4 gates x vw hidden units. Also home of the sequence helpers declared in cell/seq.h.
+// by the LSTM kind (cell/lstm_cell.cc) with W_ih's and W_hh's columns gate-interleaved in panels
+// of 4 gates x vw hidden units (LstmFusedPanels, lstm_fused.h). Also home of the sequence helpers declared in cell/seq.h.
 //
 // The threads form a team for the whole sequence (ThreadPool::run_team): member t owns a fixed
 // range of panels, i.e. of hidden units. Per chunk of steps it computes Gx = X · W_ihᵀ + bias
@@ -24,6 +24,7 @@
 #include "../threadpool.h"
 #include "../cell/cell.h"
 #include "../cell/seq.h"
+#include "lstm_fused.h"
 
 namespace cellstate {
 
@@ -105,21 +106,20 @@ float* GxChunks::step(int64_t st, ThreadPool* pool) {
   return r;
 }
 
-void lstm_fused_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, ThreadPool* pool) {
+void lstm_fused_forward(const CellPacked& w, const LstmFusedPanels& f, const LstmCache* train, const SeqDesc& s,
+                        const FwdIO& io, ThreadPool* pool) {
   const KernelTable& kt = kernels();
   const int64_t H = w.cfg.H, G = 4 * H, B = s.B, T = s.T, I = w.cfg.I;
-  const int64_t ldg = w.n_panels * w.nr;  // a Gx / pre-activation row: n_panels x (4 gates x vw units)
-  const CacheParts k = cell_cache_parts(w.cfg, T, B, io.cache);
-  const CacheParts* train = io.cache ? &k : nullptr;
+  const int64_t ldg = f.n_panels * f.nr;  // a Gx / pre-activation row: n_panels x (4 gates x vw units)
   const float *x = io.x, *h0 = io.h0, *c0 = io.c0;
   float *y = io.y, *hN = io.hN, *cN = io.cN;
   const int64_t ldx = io.ldx, ldy = io.ldy;
-  const int nr = w.nr, vw = w.vw, mr = kt.gemm.mr;
+  const int nr = f.nr, vw = f.vw, mr = kt.gemm.mr;
   const SeqOrder o = seq_order(s);
 
   // The team: member t owns panels [n_panels*t/n, n_panels*(t+1)/n) for the whole sequence.
   const bool split = pool && B * H * G >= kMinParallelStepWork;
-  const int team = split ? pool->team_size(static_cast<int>(std::min<int64_t>(pool->size(), w.n_panels))) : 1;
+  const int team = split ? pool->team_size(static_cast<int>(std::min<int64_t>(pool->size(), f.n_panels))) : 1;
   ThreadPool* gemm_pool = team > 1 ? nullptr : pool;  // a team member projects its own columns alone
 
   const int64_t crows = GxChunks::chunk_rows(s, I, ldg);
@@ -137,10 +137,10 @@ void lstm_fused_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, 
   TeamBarrier barrier(team);
 
   auto member = [&](int64_t th, int n) {
-    const int64_t p0 = w.n_panels * th / n, p1 = w.n_panels * (th + 1) / n;
+    const int64_t p0 = f.n_panels * th / n, p1 = f.n_panels * (th + 1) / n;
     const int64_t ua = std::min<int64_t>(p0 * vw, H), ub = std::min<int64_t>(p1 * vw, H);  // own units
     const size_t own = static_cast<size_t>(ub - ua) * sizeof(float);
-    GxChunks gxc(w.wih_fused, w.bias_fused.data(), p0, p1, s, o, x, ldx, gx.get(), ldg,
+    GxChunks gxc(f.wih, f.bias.data(), p0, p1, s, o, x, ldx, gx.get(), ldg,
                  xg ? xg.get() + th * crows * I : nullptr);
     LstmFwdRow* rows = rows_all.data() + th * B;
     float* hprev = hbuf.get();      // [B, H]
@@ -176,8 +176,8 @@ void lstm_fused_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, 
         for (int64_t i0 = 0; i0 < m; i0 += mr) {
           const int64_t mi = std::min<int64_t>(mr, m - i0);
           float* tile = pre + i0 * ldg + p * nr;
-          if (mi == mr) kt.gemm.tile(H, hprev + i0 * H, H, w.panel(p), tile, ldg, true, nullptr);
-          else kt.gemm.tile_edge(mi, nr, H, hprev + i0 * H, H, w.panel(p), tile, ldg, true, nullptr);
+          if (mi == mr) kt.gemm.tile(H, hprev + i0 * H, H, f.panel(p), tile, ldg, true, nullptr);
+          else kt.gemm.tile_edge(mi, nr, H, hprev + i0 * H, H, f.panel(p), tile, ldg, true, nullptr);
           kt.lstm.fwd_tile(mi, u0, nu, H, tile, ldg, hprev + i0 * H, c.get() + i0 * H, hnext + i0 * H, rows + i0);
         }
       }

@@ -8,7 +8,8 @@ namespace cellstate {
 const napi_type_tag kCellTag = {0x6c73746d63656c6cULL, 0x7374617465303033ULL};  // "lstmcell" "state003"
 
 namespace {
-constexpr const char* kDtypeName[] = {"a Float32Array", "an Int32Array", "prepared cell weights", "an Array of Float32Arrays"};
+constexpr const char* kDtypeName[] = {"a Float32Array", "an Int32Array", "prepared cell weights", "an Array of Float32Arrays",
+                                     "an Array of Float32Arrays and nulls (the cell's parameters)"};
 
 // A typed array's element type, length and data (byteOffset applied) in one N-API call; false
 // when v is not a typed array. (IsTypedArray + TypedArrayType + As<…>().Data() take three or
@@ -198,6 +199,45 @@ std::vector<Napi::Float32Array> Desc::f32list(int b) {
 std::vector<Napi::Float32Array> Desc::f32list_opt(int b) {
   take_buffer(b, schema::Dtype::f32list, schema::Presence::optional);
   return is_null(b) ? std::vector<Napi::Float32Array>() : list(b);
+}
+
+std::vector<Desc::ListEntry> Desc::cell_params(int b) {
+  take_buffer(b, schema::Dtype::cellParams, schema::Presence::required);
+  constexpr uint32_t kMaxEntries = 64;  // far above any kind's parameter count
+  const Napi::Value v = at(b);
+  if (!v.IsArray()) type_error(b, kDtypeName[4]);
+  Napi::Array arr = v.As<Napi::Array>();
+  const uint32_t len = arr.Length();
+  if (len > kMaxEntries) range_error(std::string(spec_.buffers[b].name) + ": expected at most " + std::to_string(kMaxEntries) + " entries, got " + std::to_string(len));
+  std::vector<Napi::Value> vals;
+  vals.reserve(len);
+  for (uint32_t k = 0; k < len; ++k) vals.push_back(arr.Get(k));
+  std::vector<ListEntry> out;
+  out.reserve(len);
+  for (uint32_t k = 0; k < len; ++k) {
+    napi_valuetype t = napi_undefined;
+    napi_typeof(info_.Env(), vals[k], &t);
+    if (t == napi_null || t == napi_undefined) {
+      out.push_back({nullptr, -1});
+      continue;
+    }
+    napi_typedarray_type type;
+    size_t n = 0;
+    void* data = nullptr;
+    if (!typed_array(info_.Env(), vals[k], &type, &n, &data) || type != napi_float32_array) out.push_back({nullptr, -2});
+    else out.push_back({static_cast<float*>(data), static_cast<int64_t>(n)});
+  }
+  return out;
+}
+
+void Desc::entry_type_error(int b, size_t i, const char* what, const std::string& expected) const {
+  throw Napi::TypeError::New(info_.Env(), std::string(fn_) + ": " + spec_.buffers[b].name + "[" + std::to_string(i) + "]" +
+                                              " (" + what + ") (argument " +
+                                              std::to_string(arg_index(b)) + "): expected " + expected);
+}
+
+void Desc::entry_range_error(int b, size_t i, const char* what, const std::string& msg) const {
+  range_error(std::string(spec_.buffers[b].name) + "[" + std::to_string(i) + "] (" + what + "): " + msg);
 }
 
 int64_t mul_checked(const Desc& a, int64_t x, int64_t y, const char* what) {

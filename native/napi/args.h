@@ -60,6 +60,17 @@ class Desc {
   std::vector<Napi::Float32Array> f32list(int b);
   std::vector<Napi::Float32Array> f32list_opt(int b);
   bool is_null(int b) const;  // inspects without reading (for a check that spans two fields)
+  // A cellParams list (an Array of Float32Array or null): each entry's data and length, data null
+  // for a null entry. Every entry is fetched before any is inspected (fetching may run JS), and
+  // nothing else about it is checked here: cell_calls.cc checks it against the cell's kind.
+  struct ListEntry {
+    float* data;
+    int64_t length;  // -1 for null, -2 for anything else that is not a Float32Array
+  };
+  std::vector<ListEntry> cell_params(int b);
+  // A TypeError / RangeError about entry i (named `what`) of list buffer b.
+  [[noreturn]] void entry_type_error(int b, size_t i, const char* what, const std::string& expected) const;
+  [[noreturn]] void entry_range_error(int b, size_t i, const char* what, const std::string& msg) const;
 
   // Every header field and buffer was read exactly once.
   void finish() const;

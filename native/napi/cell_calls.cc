@@ -26,6 +26,52 @@ namespace {
 namespace F = schema::cell_forward;
 namespace K = schema::cell_backward;
 
+// A parameter's element count from its declared shape (cell_codes.gen.h), overflow-checked.
+int64_t param_elems(const Desc& a, const CellParamSpec& q, const CellConfig& c) {
+  const auto dim = [&c](ParamDim d) {
+    switch (d) {
+      case ParamDim::I: return c.I;
+      case ParamDim::H: return c.H;
+      case ParamDim::P: return c.P;
+      case ParamDim::G: return c.G;
+    }
+    return int64_t{0};
+  };
+  return q.rank == 1 ? dim(q.dims[0]) : mul_checked(a, dim(q.dims[0]), dim(q.dims[1]), q.name);
+}
+
+// The cell's parameter list - cellPrepare's params, cellBackward's grads - checked once against
+// its kind's declaration (scripts/addon-schema.js): the count, which entries are there (always;
+// optional: either; with a projection or a flag: exactly then), and their lengths. The pointers in
+// order: the kCellParamCount every kind has, then the kind's own (null where absent).
+std::vector<float*> read_params(Desc& a, int b, const CellConfig& c) {
+  const CellKindSpec& k = cell_kind_spec(c.kind);
+  const std::vector<Desc::ListEntry> e = a.cell_params(b);
+  const size_t n = static_cast<size_t>(kCellParamCount + k.n_params);
+  const auto spec = [&k](size_t i) -> const CellParamSpec& { return i < kCellParamCount ? kCellParams[i] : k.params[i - kCellParamCount]; };
+  if (e.size() != n) {
+    std::string names;
+    for (size_t i = 0; i < n; ++i) names += (i ? ", " : "") + std::string(spec(i).name);
+    a.type_error(b, "an Array of " + std::to_string(n) + " entries for a " + k.name + " cell (" + names + "), got " + std::to_string(e.size()));
+  }
+  std::vector<float*> out(n, nullptr);
+  for (size_t i = 0; i < n; ++i) {
+    const CellParamSpec& q = spec(i);
+    const bool optional = q.when == ParamWhen::optional;
+    const bool there = q.when == ParamWhen::always || (q.when == ParamWhen::projection && c.P != c.H) || (q.when == ParamWhen::flag && c.has(q.flag));
+    if (e[i].length == -2) a.entry_type_error(b, i, q.name, "a Float32Array or null");
+    if (e[i].length < 0) {
+      if (there) a.entry_type_error(b, i, q.name, "a Float32Array");
+      continue;
+    }
+    if (!there && !optional) a.entry_type_error(b, i, q.name, "null (this cell has none)");
+    const int64_t need = param_elems(a, q, c);
+    if (e[i].length < need) a.entry_range_error(b, i, q.name, "expected at least " + std::to_string(need) + " elements, got " + std::to_string(e[i].length));
+    out[i] = e[i].data;
+  }
+  return out;
+}
+
 // The training cache's floats for T x B rows (cell_cache_shape, cell.h), overflow-checked.
 int64_t cache_floats_checked(const Desc& a, const CellConfig& c, int64_t T, int64_t B) {
   const CacheShape k = cell_cache_shape(c);
@@ -87,16 +133,16 @@ struct ForwardCall {
     w = a.cell(F::w_);
     s = read_seq(a);
     const CellConfig& c = w->cfg;
-    const bool lstm = c.kind == CellKind::lstm;
+    const bool state = cell_kind_spec(c.kind).cell_state;
     const int64_t BP = mul_checked(a, s.seq.B, c.P, "B*P"), BH = mul_checked(a, s.seq.B, c.H, "B*H");
     mul_checked(a, mul_checked(a, s.seq.T, s.seq.B, "T*B"), c.G, "T*B*G (the gate pre-activations)");
     io.x = rows(a, F::xOffset, F::ldx, F::x_, false, s.max_row, c.I, &io.ldx);
     io.y = rows(a, F::yOffset, F::ldy, F::y_, false, s.max_row, c.P, &io.ldy);
     io.h0 = a.f32_opt(F::h0_, BP);
     io.c0 = a.f32_opt(F::c0_, BH);
-    if (!lstm && io.c0) a.type_error(F::c0_, "null (this cell has none)");
+    if (!state && io.c0) a.type_error(F::c0_, "null (this cell has none)");
     io.hN = a.f32(F::hN_, BP);
-    io.cN = a.f32_when(F::cN_, lstm, BH);
+    io.cN = a.f32_when(F::cN_, state, BH);
     // The cache's size is checked (and its overflow) only when there is one: an inference call.
     io.cache = a.f32_opt(F::cache_, a.is_null(F::cache_) ? 0 : cache_floats_checked(a, c, s.seq.T, s.seq.B));
     a.finish();
@@ -114,7 +160,14 @@ struct BackwardCall {
     w = a.cell(K::w_);
     s = read_seq(a);
     const CellConfig& c = w->cfg;
-    const bool lstm = c.kind == CellKind::lstm, proj = lstm && c.P != c.H;
+    const bool state = cell_kind_spec(c.kind).cell_state;
+    // The list first: fetching its entries may run JS, which must not run after a pointer is taken.
+    const std::vector<float*> d = read_params(a, K::grads_, c);
+    g.dw_ih = d[0];
+    g.dw_hh = d[1];
+    g.db_ih = d[2];
+    g.db_hh = d[3];
+    g.dextra.assign(d.begin() + kCellParamCount, d.end());
     const int64_t BP = mul_checked(a, s.seq.B, c.P, "B*P"), BH = mul_checked(a, s.seq.B, c.H, "B*H");
     mul_checked(a, mul_checked(a, s.seq.T, s.seq.B, "T*B"), c.G, "T*B*G (the gate pre-activations)");
     g.x = rows(a, K::xOffset, K::ldx, K::x_, false, s.max_row, c.I, &g.ldx);
@@ -122,18 +175,10 @@ struct BackwardCall {
     g.dy = rows(a, K::dyOffset, K::lddy, K::dy_, true, s.max_row, c.P, &g.lddy);
     g.dhN = a.f32_opt(K::dhN_, BP);
     g.dcN = a.f32_opt(K::dcN_, BH);
-    if (!lstm && g.dcN) a.type_error(K::dcN_, "null (this cell has none)");
+    if (!state && g.dcN) a.type_error(K::dcN_, "null (this cell has none)");
     g.dx = rows(a, K::dxOffset, K::lddx, K::dx_, true, s.max_row, c.I, &g.lddx);
     g.dh0 = a.f32(K::dh0_, BP);
-    g.dc0 = a.f32_when(K::dc0_, lstm, BH);
-    g.dw_ih = a.f32(K::dWeightIh_, mul_checked(a, c.G, c.I, "G*I"));
-    g.dw_hh = a.f32(K::dWeightHh_, mul_checked(a, c.G, c.P, "G*P"));
-    g.db_ih = a.f32_opt(K::dBiasIh_, c.G);
-    g.db_hh = a.f32_opt(K::dBiasHh_, c.G);
-    g.dw_hr = a.f32_when(K::dWeightHr_, proj, mul_checked(a, c.P, c.H, "P*H"));
-    g.dp_i = a.f32_when(K::dPeepholeI_, c.peephole, c.H);
-    g.dp_f = a.f32_when(K::dPeepholeF_, c.peephole, c.H);
-    g.dp_o = a.f32_when(K::dPeepholeO_, c.peephole, c.H);
+    g.dc0 = a.f32_when(K::dc0_, state, BH);
     a.finish();
   }
   void run(ThreadPool* pool) const { cell_backward(*w, s.seq, g, pool); }
@@ -228,36 +273,27 @@ Napi::Value CellPrepare(const Napi::CallbackInfo& info) {
   Desc a(info, "cellPrepare", S::kSpec);
   CellConfig c;
   c.kind = static_cast<CellKind>(a.integer(S::kind, 0, kCellKinds - 1));
+  const CellKindSpec& k = cell_kind_spec(c.kind);
   c.I = a.integer(S::I, 1, kMaxElems);
   c.H = a.integer(S::H, 1, kMaxElems);
-  const bool lstm = c.kind == CellKind::lstm;
-  const int64_t proj = a.integer(S::P, 0, lstm ? c.H - 1 : 0);
+  const int64_t proj = a.integer(S::P, 0, k.projection ? c.H - 1 : 0);
   c.P = proj ? proj : c.H;
-  const int64_t flags = a.integer(S::flags, 0, kFlagsAll);
-  c.peephole = lstm && (flags & kFlagPeephole);
-  c.input_forget = lstm && (flags & kFlagInputForget);
-  c.linear_before_reset = (flags & kFlagLinearBeforeReset) != 0;
+  c.flags = a.integer(S::flags, 0, k.flags_all);  // the kind's bits are 1, 2, 4, ...: every value up to all of them
   const double clip = a.number(S::clip);
   // The largest finite float32, as lib/nn/recurrent.ts checks it: both backends take the same clips.
   if (!(clip >= 0 && clip <= std::numeric_limits<float>::max())) a.range_error("clip: expected 0 (none) or a positive finite number <= 3.4028234663852886e38");
   c.clip = static_cast<float>(clip);
   c.G = mul_checked(a, cell_gates(c.kind), c.H, "G");
-  const float* wih = a.f32(S::weightIh_, mul_checked(a, c.G, c.I, "G*I"));
-  const float* whh = a.f32(S::weightHh_, mul_checked(a, c.G, c.P, "G*Hout"));
-  const float* bih = a.f32_opt(S::biasIh_, c.G);
-  const float* bhh = a.f32_opt(S::biasHh_, c.G);
-  const float* whr = a.f32_when(S::weightHr_, lstm && c.P != c.H, mul_checked(a, c.P, c.H, "P*H"));
-  const float* pi = a.f32_when(S::peepholeI_, c.peephole, c.H);
-  const float* pf = a.f32_when(S::peepholeF_, c.peephole, c.H);
-  const float* po = a.f32_when(S::peepholeO_, c.peephole, c.H);
+  const std::vector<float*> p = read_params(a, S::params_, c);
   a.finish();
+  CellWeights in{p[0], p[1], p[2], p[3], std::vector<const float*>(p.begin() + kCellParamCount, p.end())};
   std::unique_ptr<CellPacked> w;
   try {
-    w = cell_prepare(c, wih, whh, bih, bhh, whr, pi, pf, po);
+    w = cell_prepare(c, in);
   } catch (const std::bad_alloc&) {
     throw Napi::RangeError::New(info.Env(), "cellPrepare: out of memory");
   }
-  const int64_t bytes = static_cast<int64_t>(sizeof(float)) * (2 * c.G * (c.I + c.P) + (c.fused() ? c.G * c.H : 0));
+  const int64_t bytes = static_cast<int64_t>(sizeof(float)) * 2 * c.G * (c.I + c.P) + w->extra_bytes;
   auto* h = new CellHandle{CellRef(std::move(w)), bytes};
   auto ext = Napi::External<CellHandle>::New(info.Env(), h, [](Napi::Env env, CellHandle* p) {
     if (p->w) Napi::MemoryManagement::AdjustExternalMemory(env, -p->bytes);

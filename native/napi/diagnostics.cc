@@ -114,28 +114,51 @@ Napi::Value Sgemm(const Napi::CallbackInfo& info) {
 Napi::Value Schema(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   static const char* kField[] = {"dim", "flag", "number", "code"};
-  static const char* kDtype[] = {"f32", "i32", "cell", "f32list"};
+  static const char* kDtype[] = {"f32", "i32", "cell", "f32list", "cellParams"};
   static const char* kPresence[] = {"required", "optional", "when"};
+  static const char* kDim[] = {"I", "H", "P", "G"};
+  static const char* kWhen[] = {"always", "optional", "projection"};
   Napi::Object o = Napi::Object::New(env);
+  // A parameter's `when` is its case, or for ParamWhen::flag the name of the kind's flag.
+  const auto params = [&env](const CellParamSpec* ps, int n, const CellKindSpec* k) {
+    Napi::Array arr = Napi::Array::New(env);
+    for (int i = 0; i < n; ++i) {
+      const CellParamSpec& q = ps[i];
+      Napi::Object e = Napi::Object::New(env);
+      e.Set("name", q.name);
+      Napi::Array shape = Napi::Array::New(env);
+      for (int d = 0; d < q.rank; ++d) shape.Set(static_cast<uint32_t>(d), kDim[static_cast<int>(q.dims[d])]);
+      e.Set("shape", shape);
+      const char* when = "?";
+      if (q.when != ParamWhen::flag) when = kWhen[static_cast<int>(q.when)];
+      else for (int f = 0; k && f < k->n_flags; ++f) if (k->flags[f].bit == q.flag) when = k->flags[f].name;
+      e.Set("when", when);
+      arr.Set(static_cast<uint32_t>(i), e);
+    }
+    return arr;
+  };
+  o.Set("cellParams", params(kCellParams, kCellParamCount, nullptr));
   Napi::Array kinds = Napi::Array::New(env);
-  for (int k = 0; k < kCellKinds; ++k) {
+  for (int c = 0; c < kCellKinds; ++c) {
+    const CellKindSpec& k = kCellKindSpecs[c];
     Napi::Object e = Napi::Object::New(env);
-    const CellKind kind = static_cast<CellKind>(k);
-    e.Set("name", kCellKindNames[k]);
-    e.Set("code", k);
-    e.Set("gates", static_cast<double>(cell_gates(kind)));
-    kinds.Set(static_cast<uint32_t>(k), e);
+    e.Set("name", k.name);
+    e.Set("code", c);
+    e.Set("gates", static_cast<double>(k.gates));
+    e.Set("cellState", k.cell_state);
+    e.Set("projection", k.projection);
+    Napi::Array flags = Napi::Array::New(env);
+    for (int f = 0; f < k.n_flags; ++f) {
+      Napi::Object x = Napi::Object::New(env);
+      x.Set("name", k.flags[f].name);
+      x.Set("bit", static_cast<double>(k.flags[f].bit));
+      flags.Set(static_cast<uint32_t>(f), x);
+    }
+    e.Set("flags", flags);
+    e.Set("params", params(k.params, k.n_params, &k));
+    kinds.Set(static_cast<uint32_t>(c), e);
   }
   o.Set("cellKinds", kinds);
-  Napi::Array flags = Napi::Array::New(env);
-  uint32_t k = 0;
-  for (const CellFlagName& f : kCellFlags) {
-    Napi::Object e = Napi::Object::New(env);
-    e.Set("name", f.name);
-    e.Set("bit", static_cast<double>(f.bit));
-    flags.Set(k++, e);
-  }
-  o.Set("cellFlags", flags);
   Napi::Array calls = Napi::Array::New(env);
   uint32_t n = 0;
   for (const schema::CallSpec* c : schema::kCalls) {

@@ -8,7 +8,7 @@ namespace cellstate {
 namespace schema {
 
 enum class Field { dim, flag, number, code };
-enum class Dtype { f32, i32, cell, f32list };
+enum class Dtype { f32, i32, cell, f32list, cellParams };
 enum class Presence { required, optional, when };
 struct HeaderField { const char* name; Field kind; };
 struct BufferField { const char* name; Dtype dtype; Presence presence; };
@@ -50,9 +50,9 @@ inline constexpr CallSpec kSpec = {"sgemm", kHeader, 13, kBuffers, 3};
 namespace cell_prepare {
 enum Header : int { kind, I, H, P, flags, clip };
 inline constexpr HeaderField kHeader[] = {{"kind", Field::code}, {"I", Field::dim}, {"H", Field::dim}, {"P", Field::dim}, {"flags", Field::code}, {"clip", Field::number}};
-enum Buffer : int { weightIh_, weightHh_, biasIh_, biasHh_, weightHr_, peepholeI_, peepholeF_, peepholeO_ };
-inline constexpr BufferField kBuffers[] = {{"weightIh", Dtype::f32, Presence::required}, {"weightHh", Dtype::f32, Presence::required}, {"biasIh", Dtype::f32, Presence::optional}, {"biasHh", Dtype::f32, Presence::optional}, {"weightHr", Dtype::f32, Presence::when}, {"peepholeI", Dtype::f32, Presence::when}, {"peepholeF", Dtype::f32, Presence::when}, {"peepholeO", Dtype::f32, Presence::when}};
-inline constexpr CallSpec kSpec = {"cellPrepare", kHeader, 6, kBuffers, 8};
+enum Buffer : int { params_ };
+inline constexpr BufferField kBuffers[] = {{"params", Dtype::cellParams, Presence::required}};
+inline constexpr CallSpec kSpec = {"cellPrepare", kHeader, 6, kBuffers, 1};
 }  // namespace cell_prepare
 
 namespace cell_release {
@@ -80,9 +80,9 @@ inline constexpr CallSpec kSpec = {"cellForward", kHeader, 9, kBuffers, 9};
 namespace cell_backward {
 enum Header : int { T, B, rowT, rowB, reverse, xOffset, ldx, dyOffset, lddy, dxOffset, lddx };
 inline constexpr HeaderField kHeader[] = {{"T", Field::dim}, {"B", Field::dim}, {"rowT", Field::dim}, {"rowB", Field::dim}, {"reverse", Field::flag}, {"xOffset", Field::dim}, {"ldx", Field::dim}, {"dyOffset", Field::dim}, {"lddy", Field::dim}, {"dxOffset", Field::dim}, {"lddx", Field::dim}};
-enum Buffer : int { w_, lengths_, x_, cache_, dy_, dhN_, dcN_, dx_, dh0_, dc0_, dWeightIh_, dWeightHh_, dBiasIh_, dBiasHh_, dWeightHr_, dPeepholeI_, dPeepholeF_, dPeepholeO_ };
-inline constexpr BufferField kBuffers[] = {{"w", Dtype::cell, Presence::required}, {"lengths", Dtype::i32, Presence::optional}, {"x", Dtype::f32, Presence::required}, {"cache", Dtype::f32, Presence::required}, {"dy", Dtype::f32, Presence::optional}, {"dhN", Dtype::f32, Presence::optional}, {"dcN", Dtype::f32, Presence::optional}, {"dx", Dtype::f32, Presence::optional}, {"dh0", Dtype::f32, Presence::required}, {"dc0", Dtype::f32, Presence::when}, {"dWeightIh", Dtype::f32, Presence::required}, {"dWeightHh", Dtype::f32, Presence::required}, {"dBiasIh", Dtype::f32, Presence::optional}, {"dBiasHh", Dtype::f32, Presence::optional}, {"dWeightHr", Dtype::f32, Presence::when}, {"dPeepholeI", Dtype::f32, Presence::when}, {"dPeepholeF", Dtype::f32, Presence::when}, {"dPeepholeO", Dtype::f32, Presence::when}};
-inline constexpr CallSpec kSpec = {"cellBackward", kHeader, 11, kBuffers, 18};
+enum Buffer : int { w_, lengths_, x_, cache_, dy_, dhN_, dcN_, dx_, dh0_, dc0_, grads_ };
+inline constexpr BufferField kBuffers[] = {{"w", Dtype::cell, Presence::required}, {"lengths", Dtype::i32, Presence::optional}, {"x", Dtype::f32, Presence::required}, {"cache", Dtype::f32, Presence::required}, {"dy", Dtype::f32, Presence::optional}, {"dhN", Dtype::f32, Presence::optional}, {"dcN", Dtype::f32, Presence::optional}, {"dx", Dtype::f32, Presence::optional}, {"dh0", Dtype::f32, Presence::required}, {"dc0", Dtype::f32, Presence::when}, {"grads", Dtype::cellParams, Presence::required}};
+inline constexpr CallSpec kSpec = {"cellBackward", kHeader, 11, kBuffers, 11};
 }  // namespace cell_backward
 
 namespace optim_sgd {

@@ -122,9 +122,10 @@ void fuzz_cell(FuzzInput& in) {
   c.I = in.range(1, 40);
   c.H = big ? in.range(65, 140) : in.range(1, 40);
   c.P = lstm && !plain && c.H > 1 && in.flag() ? in.range(1, c.H - 1) : c.H;
-  c.peephole = lstm && !plain && in.flag();
-  c.input_forget = lstm && !plain && in.flag();
-  c.linear_before_reset = in.flag();
+  const bool peephole = lstm && !plain && in.flag();
+  if (peephole) c.flags |= lstm_kind::kPeephole;
+  if (lstm && !plain && in.flag()) c.flags |= lstm_kind::kInputForget;
+  if (in.flag() && c.kind == CellKind::gru) c.flags |= gru_kind::kLinearBeforeReset;
   c.clip = !plain && in.flag() ? static_cast<float>(in.range(1, 40)) / 8.f : 0.f;
   c.G = cell_gates(c.kind) * c.H;
   SeqDesc s;
@@ -142,9 +143,9 @@ void fuzz_cell(FuzzInput& in) {
   const bool train = in.flag(), threaded = in.flag() || big, with_h0 = in.flag(), with_bias = in.flag();
   const int64_t N = s.T * s.B, I = c.I, H = c.H, P = c.P, G = c.G;
   if (std::getenv("FUZZ_CELL_VERBOSE")) {
-    std::fprintf(stderr, "cell kind=%d I=%lld H=%lld P=%lld peep=%d cifg=%d lbr=%d clip=%g T=%lld B=%lld batch_first=%d reverse=%d lengths=%d train=%d threaded=%d h0=%d bias=%d fused=%d\n",
-                 static_cast<int>(c.kind), (long long)I, (long long)H, (long long)P, c.peephole, c.input_forget, c.linear_before_reset, c.clip,
-                 (long long)s.T, (long long)s.B, batch_first, s.reverse, s.lengths != nullptr, train, threaded, with_h0, with_bias, c.fused());
+    std::fprintf(stderr, "cell kind=%d I=%lld H=%lld P=%lld flags=%lld clip=%g T=%lld B=%lld batch_first=%d reverse=%d lengths=%d train=%d threaded=%d h0=%d bias=%d plain=%d\n",
+                 static_cast<int>(c.kind), (long long)I, (long long)H, (long long)P, (long long)c.flags, c.clip,
+                 (long long)s.T, (long long)s.B, batch_first, s.reverse, s.lengths != nullptr, train, threaded, with_h0, with_bias, plain);
   }
   g_vals.seed(static_cast<uint32_t>(in.range(0, 65535)));
 
@@ -152,9 +153,10 @@ void fuzz_cell(FuzzInput& in) {
   Buf wih(G * I), whh(G * P), bih(G), bhh(G), whr(P * H), pi(H), pf(H), po(H);
   fill(wih.get(), G * I); fill(whh.get(), G * P); fill(bih.get(), G); fill(bhh.get(), G);
   fill(whr.get(), P * H); fill(pi.get(), H); fill(pf.get(), H); fill(po.get(), H);
-  std::shared_ptr<const CellPacked> w = cell_prepare(c, wih.get(), whh.get(), with_bias ? bih.get() : nullptr, with_bias ? bhh.get() : nullptr,
-                                               P != H ? whr.get() : nullptr, c.peephole ? pi.get() : nullptr, c.peephole ? pf.get() : nullptr,
-                                               c.peephole ? po.get() : nullptr);
+  // The kind's own parameters in its declared order (cell_codes.gen.h): the LSTM's weight_hr, peephole_{i,f,o}.
+  std::vector<const float*> extra;
+  if (lstm) extra = {P != H ? whr.get() : nullptr, peephole ? pi.get() : nullptr, peephole ? pf.get() : nullptr, peephole ? po.get() : nullptr};
+  std::shared_ptr<const CellPacked> w = cell_prepare(c, CellWeights{wih.get(), whh.get(), with_bias ? bih.get() : nullptr, with_bias ? bhh.get() : nullptr, extra});
   ThreadPool* pool = threaded ? &pool2() : nullptr;
 
   Rows x(N, I, in.range(0, 3), I + in.range(0, 3));
@@ -191,8 +193,8 @@ void fuzz_cell(FuzzInput& in) {
   const bool with_dy = in.flag(), with_dhN = in.flag(), with_dx = in.flag(), async_call = in.flag();
   BwdIO g{x.row0(), x.ld, cache.get(), with_dy ? dy.row0() : nullptr, dy.ld, with_dhN ? dhN.get() : nullptr,
           with_dhN && lstm ? dcN.get() : nullptr, with_dx ? dx.row0() : nullptr, dx.ld, dh0.get(), lstm ? dc0.get() : nullptr,
-          dwih.get(), dwhh.get(), with_bias ? dbih.get() : nullptr, with_bias ? dbhh.get() : nullptr,
-          P != H ? dwhr.get() : nullptr, c.peephole ? dpi.get() : nullptr, c.peephole ? dpf.get() : nullptr, c.peephole ? dpo.get() : nullptr};
+          dwih.get(), dwhh.get(), with_bias ? dbih.get() : nullptr, with_bias ? dbhh.get() : nullptr, {}};
+  if (lstm) g.dextra = {P != H ? dwhr.get() : nullptr, peephole ? dpi.get() : nullptr, peephole ? dpf.get() : nullptr, peephole ? dpo.get() : nullptr};
   if (async_call) {
     std::shared_ptr<const CellPacked> held = w;  // the worker's reference (CallWorker's call)
     std::thread worker([&g, &s, pool, held] { cell_backward(*held, s, g, pool); });
@@ -201,8 +203,7 @@ void fuzz_cell(FuzzInput& in) {
     fill(x2.get(), I);
     SeqDesc one;
     one.T = 1; one.B = 1; one.rowT = 1; one.rowB = 1;
-    std::unique_ptr<CellPacked> other = cell_prepare(c, wih.get(), whh.get(), nullptr, nullptr, P != H ? whr.get() : nullptr,
-                                                     c.peephole ? pi.get() : nullptr, c.peephole ? pf.get() : nullptr, c.peephole ? po.get() : nullptr);
+    std::unique_ptr<CellPacked> other = cell_prepare(c, CellWeights{wih.get(), whh.get(), nullptr, nullptr, extra});
     cell_forward(*other, one, FwdIO{x2.get(), I, y2.get(), P, nullptr, nullptr, h2.get(), lstm ? c2.get() : nullptr, nullptr}, nullptr);
     check(all_finite(y2.get(), P), "forward beside an async backward: non-finite output");
     worker.join();

@@ -22,7 +22,8 @@ export const gruCell: CellDescriptor<GruSettings> = {
   outSize: (_s, H) => H,
   outSizeOption: () => 'hiddenSize',
   extraParams: () => [],
-  params: (s) => ({ kind: 'gru', projSize: 0, weightHr: null, peephole: null, inputForget: false, linearBeforeReset: s.linearBeforeReset }),
+  params: (s) => ({ kind: 'gru', projSize: 0, weightHr: null, peephole: null, inputForget: false, linearBeforeReset: s.linearBeforeReset,
+    flags: { linearBeforeReset: s.linearBeforeReset } }),
   grads: () => ({ dWeightHr: null, dPeephole: null }),
   config: (s) => (s.linearBeforeReset ? {} : { linearBeforeReset: false }),
 };

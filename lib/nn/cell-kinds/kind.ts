@@ -10,7 +10,7 @@ import type { FloatArray } from '../../tensor';
 import type { Options } from '../options';
 
 /** The part of CellParams a kind decides (the rest is common: sizes, W_ih, W_hh, biases, clip). */
-export type KindParams = Pick<CellParams, 'kind' | 'projSize' | 'weightHr' | 'peephole' | 'inputForget' | 'linearBeforeReset'>;
+export type KindParams = Pick<CellParams, 'kind' | 'projSize' | 'weightHr' | 'peephole' | 'inputForget' | 'linearBeforeReset' | 'flags'>;
 /** The part of CellGrads a kind decides: its extra parameters' gradients. */
 export type KindGrads = Pick<CellGrads, 'dWeightHr' | 'dPeephole'>;
 
@@ -36,7 +36,11 @@ export interface CellDescriptor<S> {
    * named_parameters() order, without the _l{k}{_reverse} suffix.
    */
   extraParams(s: S, hiddenSize: number, outSize: number): { name: string; shape: number[] }[];
-  /** The kind's part of one layer-direction's CellParams; get(name) is that parameter's storage. */
+  /**
+   * The kind's part of one layer-direction's CellParams; get(name) is that parameter's storage.
+   * Its `flags` are the options the addon schema declares for the kind (scripts/addon-schema.js,
+   * test/cell-kinds.test.mjs checks they agree); recurrent.ts adds `extra` from extraParams.
+   */
   params(s: S, get: (name: string) => FloatArray): KindParams;
   /** The kind's part of one layer-direction's CellGrads; get(name) is that gradient's storage. */
   grads(s: S, get: (name: string) => FloatArray): KindGrads;

@@ -56,6 +56,7 @@ export const lstmCell: CellDescriptor<LstmSettings> = {
     peephole: s.peephole ? { i: get('peephole_i'), f: get('peephole_f'), o: get('peephole_o') } : null,
     inputForget: s.inputForget,
     linearBeforeReset: true, // not an LSTM option; the value every non-GRU kind has always passed
+    flags: { peephole: s.peephole, inputForget: s.inputForget },
   }),
   grads: (s, get) => ({
     dWeightHr: s.projSize ? get('weight_hr') : null,

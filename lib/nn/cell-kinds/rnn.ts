@@ -22,6 +22,7 @@ export const rnnCell: CellDescriptor<RnnSettings> = {
   params: (s) => ({
     kind: s.nonlinearity === 'tanh' ? 'rnn_tanh' : 'rnn_relu', projSize: 0, weightHr: null, peephole: null, inputForget: false,
     linearBeforeReset: true, // not an RNN option; the value every non-GRU kind has always passed
+    flags: {},
   }),
   grads: () => ({ dWeightHr: null, dPeephole: null }),
   config: (s) => (s.nonlinearity === 'relu' ? { nonlinearity: 'relu' } : {}),
