@@ -1,0 +1,55 @@
+// Shared by the bench's bf16/int8 rows (ours and the peers') and the accuracy script
+// (scripts/quant-accuracy.mjs): whether this build has model.quantize(), how outputs are compared,
+// and which of the CPU's instructions the low-precision kernels can use.
+import fs from 'node:fs';
+import { LSTM } from 'cellstate';
+
+export const PRECISIONS = ['bf16', 'int8'];
+
+/** Whether this build has model.quantize() (issue #21); the rows say "not available" otherwise. */
+export function quantizeAvailable() {
+  return typeof LSTM.prototype.quantize === 'function';
+}
+
+/**
+ * The check before timing a bf16/int8 row, on the first 4 steps: a peer's output against our fp32
+ * (its own rounding, so an accuracy bound), ours against our ts backend in the same precision.
+ * Measured: ONNX Runtime int8 vs fp32 max 3.5e-3, mean 4.1e-4 (S2, M, XL, full length); a wrong
+ * layout, gate order or scale gives errors > 0.1.
+ */
+export const LOW_PRECISION_TOLERANCE = { maxAbs: 0.02, meanAbs: 0.002 };
+
+/** { max, mean } absolute difference, or null when the lengths differ. NaN counts as infinite. */
+export function absErrors(got, want) {
+  if (got.length !== want.length) return null;
+  let max = 0, sum = 0;
+  for (let i = 0; i < want.length; i++) {
+    const d = Math.abs(got[i] - want[i]);
+    const e = Number.isNaN(d) ? Infinity : d;
+    if (e > max) max = e;
+    sum += e;
+  }
+  return { max, mean: want.length ? sum / want.length : 0 };
+}
+
+/** The CPU's flags from /proc/cpuinfo ([] elsewhere). */
+export function cpuFlags() {
+  try {
+    return (fs.readFileSync('/proc/cpuinfo', 'utf8').match(/^flags\s*:\s*(.*)$/m)?.[1] ?? '').split(' ').filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * The instructions the bf16/int8 kernels use where present: AVX512-BF16 (vdpbf16ps), AVX512-VNNI
+ * and AVX-VNNI (vpdpbusd); and, per precision, a note for rows on a CPU without them.
+ */
+export function lowPrecisionIsa(flags = cpuFlags()) {
+  const has = { avx512_bf16: flags.includes('avx512_bf16'), avx512_vnni: flags.includes('avx512_vnni'), avx_vnni: flags.includes('avx_vnni') };
+  const notes = {
+    bf16: has.avx512_bf16 ? null : 'CPU lacks AVX512-BF16 (bf16 widened to fp32)',
+    int8: has.avx512_vnni || has.avx_vnni ? null : 'CPU lacks VNNI (int8 without vpdpbusd)',
+  };
+  return { ...has, notes };
+}
