@@ -14,10 +14,12 @@ export function quantizeAvailable() {
 /**
  * The check before timing a bf16/int8 row, on the first 4 steps: a peer's output against our fp32
  * (its own rounding, so an accuracy bound), ours against our ts backend in the same precision.
- * Measured: ONNX Runtime int8 vs fp32 max 3.5e-3, mean 4.1e-4 (S2, M, XL, full length); a wrong
- * layout, gate order or scale gives errors > 0.1.
+ * Measured max / mean abs error vs fp32 on S2, M, L, XL, GRU-M (first 4 steps and full length):
+ * ONNX Runtime int8 <= 3.9e-3 / 4.2e-4; PyTorch 2.13 bf16 <= 6.4e-3 / 7.4e-4, int8 (per-tensor
+ * weights) <= 1.0e-2 / 1.4e-3, the same under torch 1.13. A wrong layout, gate order, scale or
+ * GRU formula gives errors > 0.1 (test/bench-lowp.test.mjs).
  */
-export const LOW_PRECISION_TOLERANCE = { maxAbs: 0.02, meanAbs: 0.002 };
+export const LOW_PRECISION_TOLERANCE = { maxAbs: 0.03, meanAbs: 0.003 };
 
 /** { max, mean } absolute difference, or null when the lengths differ. NaN counts as infinite. */
 export function absErrors(got, want) {

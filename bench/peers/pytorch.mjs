@@ -63,6 +63,12 @@ function start(python) {
   return proc;
 }
 
+/** Ends this process's Python child (it exits at the end of its input). */
+export function stopTorch() {
+  proc?.child.stdin.end();
+  proc = null;
+}
+
 async function ask(msg) {
   proc.child.stdin.write(JSON.stringify(msg) + '\n');
   const r = await proc.next();
