@@ -129,3 +129,17 @@ export class UnsupportedModelError extends TypeError {
     this.name = 'UnsupportedModelError';
   }
 }
+
+/**
+ * Thrown when a model quantized by quantize() (bf16 / int8 weights, inference only) is asked to
+ * train: forwardTrain, backward, namedParameters (optimizers, Trainer), loadStateDict. Training
+ * stays fp32: train the fp32 model and quantize it again. A TypeError (the model is the wrong kind
+ * of argument for the call), with a stable `code`.
+ */
+export class QuantizedModelError extends TypeError {
+  readonly code = 'CELLSTATE_QUANTIZED' as const;
+  constructor(message: string) {
+    super(message);
+    this.name = 'QuantizedModelError';
+  }
+}

@@ -25,6 +25,7 @@ export interface ModelInfo {
   format: string; // 'model' (model.save) or 'checkpoint' (Trainer.saveCheckpoint)
   type: string; // 'Sequential', or the single layer's type
   dtype: string;
+  precision: string; // 'fp32', or 'bf16' / 'int8' for a model made by quantize()
   layout: 'batch-first' | 'time-major';
   parameters: number;
   layers: { name: string; layer: string; output: string; params: number }[];
@@ -51,7 +52,7 @@ export function collectModelInfo(file: string): ModelInfo {
   const model = loaded instanceof Sequential ? loaded : new Sequential([loaded]);
   const layers = summarizeLayers(model.layers, model.batchFirst, model.layerNames);
   return {
-    file: f, format, type: loaded instanceof Sequential ? 'Sequential' : loaded.constructor.name, dtype: model.dtype,
+    file: f, format, type: loaded instanceof Sequential ? 'Sequential' : loaded.constructor.name, dtype: model.dtype, precision: model.precision,
     layout: model.batchFirst ? 'batch-first' : 'time-major', parameters: model.numParameters(), layers, summary: model.summary(),
   };
 }
@@ -82,7 +83,7 @@ export async function run(values: FlagValues, _pos: string[], io: Io): Promise<n
       const { summary: _s, ...rest } = m;
       io.out(JSON.stringify(rest, null, 1) + '\n');
     } else {
-      io.out(`file: ${m.file} (${m.format === 'checkpoint' ? 'Trainer checkpoint' : 'model file'})\n${m.summary}\ndtype: ${m.dtype}, layout: ${m.layout}\n`);
+      io.out(`file: ${m.file} (${m.format === 'checkpoint' ? 'Trainer checkpoint' : 'model file'})\n${m.summary}\ndtype: ${m.dtype}, layout: ${m.layout}${m.precision === 'fp32' ? '' : `, precision: ${m.precision}`}\n`);
     }
     return EXIT.ok;
   }

@@ -199,8 +199,10 @@ function makeBackend(addon: NativeAddon): Backend {
   return {
     name: 'native',
     writesAllOutputs: true,
-    supports: (dtype) => dtype === 'float32',
+    // bf16 / int8 weights: not yet (docs/equations.md, "Low precision"); such a layer runs on ts.
+    supports: (dtype, precision = 'fp32') => dtype === 'float32' && precision === 'fp32',
     prepare(p: CellParams): NativePrepared {
+      if (p.precision !== undefined && p.precision !== 'fp32') throw new TypeError(`native backend: ${p.precision} weights are not supported here (supports() says so; the layer runs them on ts)`);
       const flags = (p.peephole ? CELL_FLAG.peephole : 0) | (p.inputForget ? CELL_FLAG.inputForget : 0) | (p.linearBeforeReset ? CELL_FLAG.linearBeforeReset : 0);
       const handle = addon.cellPrepare(...encodeCellPrepare({
         kind: CELL_KIND_CODE[p.kind], I: p.inputSize, H: p.hiddenSize, P: p.projSize, flags, clip: p.clip ?? 0,

@@ -34,7 +34,25 @@ export function gateCount(kind: CellKind): number {
   return CELL_GATES[kind];
 }
 
-/** Dense weights of one layer-direction in PyTorch layout and gate order, plus cell options. */
+/** How the weight matrices are stored and multiplied (docs/equations.md, "Low precision"). */
+export type Precision = 'fp32' | 'bf16' | 'int8';
+
+/**
+ * A quantized weight matrix, row-major [rows, cols]: bf16 bit patterns (scale null) or int8 values
+ * with one fp32 scale per row (w[j,k] ~ data[j*cols + k] * scale[j]). Never written once made.
+ */
+export interface QuantMatrix {
+  rows: number;
+  cols: number;
+  data: Uint16Array | Int8Array;
+  scale: Float32Array | null; // [rows] for int8, null for bf16
+}
+
+/**
+ * Dense weights of one layer-direction in PyTorch layout and gate order, plus cell options. With
+ * precision 'bf16' or 'int8' the matrices are qWeightIh/qWeightHh/qWeightHr and weightIh, weightHh
+ * (and weightHr when present) are empty arrays; biases and peepholes stay fp32 whatever the precision.
+ */
 export interface CellParams {
   kind: CellKind;
   inputSize: number; // I
@@ -49,6 +67,10 @@ export interface CellParams {
   inputForget: boolean; // LSTM coupled input-forget gate: f = 1 - i
   clip: number | null; // bound on every gate pre-activation (never on the cell state)
   linearBeforeReset: boolean; // GRU: true = PyTorch (r * (W_hn h + b_hn)), false = ONNX default
+  precision: Precision;
+  qWeightIh: QuantMatrix | null; // [G*H, I] when precision is not fp32
+  qWeightHh: QuantMatrix | null; // [G*H, Hout]
+  qWeightHr: QuantMatrix | null; // [P, H] LSTM projection
 }
 
 /**
@@ -115,8 +137,8 @@ export interface Backend {
    * and by the suite under CELLSTATE_POISON_UNINIT=1.
    */
   readonly writesAllOutputs: boolean;
-  /** Whether this backend computes in `dtype`. */
-  supports(dtype: DType): boolean;
+  /** Whether this backend computes in `dtype` with weights in `precision` (default 'fp32'). */
+  supports(dtype: DType, precision?: Precision): boolean;
   prepare(params: CellParams): PreparedCell;
   /** Forward over all steps; with `train` returns what backward needs, else null. */
   forward(w: PreparedCell, args: CellForwardArgs, train: boolean): CellCache | null;

@@ -172,6 +172,9 @@ export function toOnnx(model: Recurrent | Sequential, options?: ToOnnxOptions): 
   const where = 'toOnnx';
   if (!(model instanceof Recurrent) && !(model instanceof Sequential)) throw argTypeError(where, 'model', 'an LSTM, GRU or RNN, or a Sequential of exportable layers', model);
   if (model instanceof Recurrent) onnxOpType(model);
+  // ONNX's LSTM/GRU/RNN take float weights: exporting the dequantized values would be a
+  // different model than the one that computes here (its activations are rounded too).
+  if (model.precision !== 'fp32') throw new UnsupportedModelError(`${where}: model: a ${model.precision} model (quantize()) cannot be exported: ONNX export takes the fp32 model`);
   const o = readOptions(where, 'options', options, ['opset', 'batchFirst', 'lengths', 'initialState', 'layout']);
   const opset = o.opset === undefined ? 17 : o.opset;
   if (typeof opset !== 'number' || !Number.isInteger(opset)) throw argTypeError(where, 'options.opset', 'an integer opset version', opset);

@@ -50,6 +50,24 @@ export function load(source: string | Uint8Array, options?: { backend?: BackendN
   try { config = JSON.parse(md.config); } catch { fail("metadata 'config' is not valid JSON"); }
   if (config === null) fail('the checkpoint records no model config (it was saved from a model without config())');
 
+  // A quantized model file (metadata precision 'bf16' | 'int8'): BF16 / I8 matrices and F32
+  // `<name>.scale` tensors beside the F32 ones, checked by the model (lib/nn/quantize.ts).
+  const precision = checkpoint ? undefined : md.precision;
+  if (precision !== undefined && precision !== 'bf16' && precision !== 'int8') fail(`metadata 'precision' ${JSON.stringify(precision)} is not one this library reads ('bf16' or 'int8')`);
+  if (precision !== undefined) {
+    let values = 0;
+    for (const [name, t] of f.tensors) if (!(name.endsWith('.scale') && t.dtype === 'F32')) values += t.shape.reduce((a, b) => a * b, 1);
+    const implied = parameterCount(config);
+    if (implied !== null && implied !== values) fail(`the config implies ${implied} parameter values, the file holds ${values}`);
+    const model = modelFromConfig(where, config, o.backend as BackendName | undefined);
+    if (!(model instanceof Sequential) && !(model instanceof Recurrent)) {
+      throw new UnsupportedModelError(`${where}: ${src}: the config describes a ${model.constructor.name}, expected a Sequential or a recurrent layer (LSTM, GRU, RNN)`);
+    }
+    if (model.precision !== precision) fail(`metadata precision '${precision}' but the config's recurrent layers are '${model.precision}'`);
+    model.loadFileTensors(`${where}: ${src}`, f.tensors);
+    return model;
+  }
+
   // The weights: every tensor of a model file; a checkpoint's `model.*` tensors without the prefix.
   const tensors = toTensors(f, `${where}: ${src}`);
   const weights = new Map<string, Tensor>();

@@ -8,25 +8,35 @@ import { argTypeError } from '../errors';
 import type { LayerConfig } from '../nn/layer';
 import type { Tensor } from '../tensor';
 import { fileCall } from './file-call';
-import { encodeSafetensors, writeSafetensors } from './safetensors';
+import { encodeSafetensors, writeSafetensors, type RawTensor } from './safetensors';
 
 export const MODEL_FORMAT = 'cellstate.model';
 export const MODEL_VERSION = 1;
 const MODEL_TYPES = new Set(['Sequential', 'LSTM', 'GRU', 'RNN']);
 
-/** What a model file needs of a model. */
+/**
+ * What a model file needs of a model. A quantized one (precision 'bf16' | 'int8') writes its
+ * fileTensors(): the matrices as BF16 or I8, int8 scales as F32 `<name>.scale` [rows], the rest F32,
+ * and `precision` in the metadata beside the config (whose recurrent layers say theirs).
+ */
 export interface SavableModel {
   config(): LayerConfig;
   stateDict(): Record<string, Tensor>;
+  readonly precision?: string;
+  fileTensors?(): Map<string, Tensor | RawTensor>;
 }
 
-function parts(where: string, model: SavableModel): { tensors: Record<string, Tensor>; metadata: Record<string, string> } {
+function parts(where: string, model: SavableModel): { tensors: Record<string, Tensor> | Map<string, Tensor | RawTensor>; metadata: Record<string, string> } {
   const what = 'a model: a Sequential, or a lone LSTM, GRU or RNN';
   if (!model || typeof model.config !== 'function' || typeof model.stateDict !== 'function') throw argTypeError(where, 'model', what, model);
   const config = model.config();
   // What `load` gives back is a model (a layer of another kind alone would be a model of no use): put it in a Sequential.
   if (!MODEL_TYPES.has(config.type)) throw argTypeError(where, 'model', `${what} (wrap a lone ${config.type} in a Sequential)`, model);
-  return { tensors: model.stateDict(), metadata: { format: MODEL_FORMAT, format_version: String(MODEL_VERSION), config: JSON.stringify(config) } };
+  const metadata: Record<string, string> = { format: MODEL_FORMAT, format_version: String(MODEL_VERSION), config: JSON.stringify(config) };
+  const quantized = model.precision !== undefined && model.precision !== 'fp32' && typeof model.fileTensors === 'function';
+  if (!quantized) return { tensors: model.stateDict(), metadata };
+  metadata.precision = String(model.precision);
+  return { tensors: model.fileTensors!(), metadata };
 }
 
 /** Write `model` to `file` (safetensors, atomically). */

@@ -4,9 +4,10 @@
 // Layout: 8 bytes little-endian u64 N, then N bytes of UTF-8 JSON header, then the data buffer.
 // The header maps each tensor name to { "dtype": "F32", "shape": [2, 3], "data_offsets": [begin, end] }
 // (offsets relative to the data buffer, end exclusive) plus an optional "__metadata__" object of
-// string -> string. Data is row-major little-endian. We write F32 and F64 (with the header padded
-// by spaces so the data starts 8-byte aligned, as the reference writer does) and read F32 and F64
-// into Float32Array / Float64Array; other dtypes are validated and returned as raw bytes.
+// string -> string. Data is row-major little-endian. We write F32 and F64 Tensors and BF16 / I8
+// raw tensors (quantized models; the header padded by spaces so the data starts 8-byte aligned, as
+// the reference writer does) and read F32, F64, BF16 and I8 into Float32Array, Float64Array,
+// Uint16Array (bf16 bit patterns) and Int8Array; other dtypes are validated and returned as raw bytes.
 //
 // Reading is for untrusted files. Nothing is allocated from a size the header claims before that
 // size is checked against the real file length, and the file is rejected (SafetensorsError naming
@@ -43,8 +44,24 @@ export const MAX_HEADER_BYTES = 100_000_000;
 export interface SafetensorsTensor {
   dtype: string;
   shape: number[];
-  /** F32 / F64: a fresh Float32Array / Float64Array; any other dtype: the raw little-endian bytes. */
-  data: Float32Array | Float64Array | Uint8Array;
+  /**
+   * A fresh typed array: F32 Float32Array, F64 Float64Array, BF16 Uint16Array (bit patterns), I8
+   * Int8Array; any other dtype: the raw little-endian bytes (Uint8Array).
+   */
+  data: Float32Array | Float64Array | Uint16Array | Int8Array | Uint8Array;
+}
+
+/** A tensor written as stored rather than as a float Tensor: bf16 bit patterns or int8 values. */
+export interface RawTensor {
+  readonly dtype: 'BF16' | 'I8';
+  readonly shape: readonly number[];
+  readonly data: Uint16Array | Int8Array;
+}
+
+function isRawTensor(t: unknown): t is RawTensor {
+  const r = t as Partial<RawTensor> | null;
+  return !!r && typeof r === 'object' && ((r.dtype === 'BF16' && r.data instanceof Uint16Array) || (r.dtype === 'I8' && r.data instanceof Int8Array)) &&
+    Array.isArray(r.shape) && r.shape.every((d) => Number.isSafeInteger(d) && d >= 0) && r.shape.reduce((a, b) => a * b, 1) === r.data.length;
 }
 
 export interface SafetensorsFile {
@@ -55,11 +72,14 @@ export interface SafetensorsFile {
 
 const LITTLE = os.endianness() === 'LE';
 
-/** Serialise tensors (float32 -> F32, float64 -> F64) and string metadata; entries keep their order. */
-export function encodeSafetensors(tensors: Record<string, Tensor> | Map<string, Tensor>, metadata?: Record<string, string>): Uint8Array[] {
+/**
+ * Serialise tensors (float32 -> F32, float64 -> F64, a RawTensor as its dtype) and string
+ * metadata; entries keep their order.
+ */
+export function encodeSafetensors(tensors: Record<string, Tensor | RawTensor> | Map<string, Tensor | RawTensor>, metadata?: Record<string, string>): Uint8Array[] {
   const where = 'encodeSafetensors';
   if (tensors === null || typeof tensors !== 'object') throw argTypeError(where, 'tensors', 'an object or Map of Tensors', tensors);
-  const entries = readEntries<Tensor>(where, 'tensors', tensors);
+  const entries = readEntries<Tensor | RawTensor>(where, 'tensors', tensors);
   const header: Record<string, unknown> = Object.create(null); // tensor names are plain keys here
   if (metadata !== undefined && metadata !== null && typeof metadata !== 'object') throw argTypeError(where, 'metadata', 'an object of strings', metadata);
   if (metadata) {
@@ -70,6 +90,11 @@ export function encodeSafetensors(tensors: Record<string, Tensor> | Map<string, 
   let offset = 0;
   for (const [name, t] of entries) {
     if (name === '__metadata__' || name.length === 0) throw argTypeError(where, 'tensors', 'tensor names other than "" and "__metadata__"', name);
+    if (isRawTensor(t)) {
+      header[name] = { dtype: t.dtype, shape: [...t.shape], data_offsets: [offset, offset + t.data.byteLength] };
+      offset += t.data.byteLength;
+      continue;
+    }
     if (!(t instanceof Tensor)) throw argTypeError(where, `tensors['${name}']`, 'a Tensor', t);
     // Re-checked: a buffer detached since the Tensor was made would write a header that lies.
     checkTensorArg(where, `tensors['${name}']`, t, t.dtype);
@@ -87,12 +112,13 @@ export function encodeSafetensors(tensors: Record<string, Tensor> | Map<string, 
   return out;
 }
 
-function littleEndianBytes(a: Float32Array | Float64Array): Uint8Array {
+function littleEndianBytes(a: Float32Array | Float64Array | Uint16Array | Int8Array): Uint8Array {
   if (a.length === 0) return new Uint8Array(0); // also for a detached (zero-size) buffer
-  if (LITTLE) return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  if (LITTLE || a instanceof Int8Array) return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
   const out = new Uint8Array(a.byteLength), dv = new DataView(out.buffer);
   for (let i = 0; i < a.length; i++) {
     if (a instanceof Float64Array) dv.setFloat64(i * 8, a[i], true);
+    else if (a instanceof Uint16Array) dv.setUint16(i * 2, a[i], true);
     else dv.setFloat32(i * 4, a[i], true);
   }
   return out;
@@ -177,9 +203,16 @@ export function decodeSafetensors(bytes: Uint8Array, options?: { maxHeaderBytes?
   return { tensors, metadata };
 }
 
-function readData(bytes: Uint8Array, at: number, len: number, dtype: string): Float32Array | Float64Array | Uint8Array {
+function readData(bytes: Uint8Array, at: number, len: number, dtype: string): SafetensorsTensor['data'] {
   const copy = new Uint8Array(len); // a fresh, aligned buffer
   copy.set(bytes.subarray(at, at + len));
+  if (dtype === 'I8') return new Int8Array(copy.buffer, 0, len);
+  if (dtype === 'BF16') {
+    if (LITTLE) return new Uint16Array(copy.buffer, 0, len / 2);
+    const dv = new DataView(copy.buffer), out = new Uint16Array(len / 2);
+    for (let i = 0; i < out.length; i++) out[i] = dv.getUint16(i * 2, true);
+    return out;
+  }
   if (dtype !== 'F32' && dtype !== 'F64') return copy;
   const size = dtype === 'F64' ? 8 : 4;
   if (LITTLE) return size === 8 ? new Float64Array(copy.buffer, 0, len / 8) : new Float32Array(copy.buffer, 0, len / 4);
@@ -190,7 +223,7 @@ function readData(bytes: Uint8Array, at: number, len: number, dtype: string): Fl
 }
 
 /** Write a .safetensors file atomically (temp file + fsync + rename). */
-export function writeSafetensors(file: string, tensors: Record<string, Tensor> | Map<string, Tensor>, metadata?: Record<string, string>): void {
+export function writeSafetensors(file: string, tensors: Record<string, Tensor | RawTensor> | Map<string, Tensor | RawTensor>, metadata?: Record<string, string>): void {
   fileCall('writeSafetensors', file, () => writeFileAtomic(file, encodeSafetensors(tensors, metadata)));
 }
 
@@ -199,7 +232,7 @@ export function readSafetensors(file: string, options?: { maxHeaderBytes?: numbe
   return fileCall('readSafetensors', file, () => decodeSafetensors(fs.readFileSync(file), { ...options, source: file }));
 }
 
-/** F32 / F64 entries as Tensors (a state dict); any other dtype is an error naming it. */
+/** F32 / F64 entries as Tensors (a state dict); any other dtype is an error naming it (a quantized model file loads with load()). */
 export function toTensors(f: SafetensorsFile, source = 'safetensors'): Map<string, Tensor> {
   const out = new Map<string, Tensor>();
   for (const [name, t] of f.tensors) {

@@ -26,6 +26,8 @@ import { rnnCell } from './cell-kinds/rnn';
 
 const KINDS = new Map<string, CellDescriptor<unknown>>([['LSTM', lstmCell], ['GRU', gruCell], ['RNN', rnnCell]] as [string, CellDescriptor<unknown>][]);
 import { Sequential } from './sequential';
+import { readPrecision } from './quantize';
+import type { Recurrent } from './recurrent';
 
 type Options = Record<string, unknown>;
 const RECURRENT = new Map<string, (o: Options) => Layer>([
@@ -72,7 +74,13 @@ export function modelFromConfig(where: string, config: unknown, backend?: Backen
 function layerFromConfig(where: string, arg: string, type: string, options: Options, backend?: BackendName): Layer {
   try {
     const rec = RECURRENT.get(type);
-    if (rec) return rec(backend ? { ...options, backend } : options);
+    if (rec) {
+      // A quantized layer (config.precision 'bf16' | 'int8'): built in fp32, then quantized; its
+      // weights are the file's (Recurrent.loadFileTensors).
+      const { precision, ...rest } = options;
+      const layer = rec(backend ? { ...rest, backend } : rest);
+      return precision === undefined ? layer : (layer as Recurrent).quantize(readPrecision(type, precision));
+    }
     return PLAIN.get(type)!(options);
   } catch (e) {
     if (e instanceof Error) e.message = `${where}: ${arg}: ${e.message}`;

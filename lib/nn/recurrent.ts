@@ -9,7 +9,7 @@
 // k, direction d is k*D + d. Hout = the descriptor's outSize (hiddenSize, or an LSTM's projSize).
 
 import { defaultBackendName, getBackend, isBackendName } from '../backend';
-import type { Backend, BackendName, CellBackwardArgs, CellCache, CellForwardArgs, CellParams, PreparedCell } from '../backend/types';
+import type { Backend, BackendName, CellBackwardArgs, CellCache, CellForwardArgs, CellParams, Precision, PreparedCell, QuantMatrix } from '../backend/types';
 import { gateCount } from '../backend/types';
 import { argRangeError, argTypeError, describe, shapeError, StaleCacheError } from '../errors';
 import { freshSeed, Rng } from '../rng';
@@ -18,10 +18,13 @@ import { oneOf, optionalBool, optionalSeed, positiveInt, readOptions, type Optio
 import { initBound, ParamSet, type ParamSpec, type StateDictInput } from './params';
 import { checkFinite, checkGrad, checkInput, checkLengths, checkState, type SeqShape } from './sequence';
 import { saveModel } from '../io/model-file';
+import type { RawTensor } from '../io/safetensors';
 import { predict, type PredictInput, type PredictOptions } from './predict';
 import type { LayerConfig } from './layer';
 import { describeLayer, parameterCount } from './summary';
 import type { CellDescriptor } from './cell-kinds/kind';
+import { dequantize } from '../backend/ts/quant';
+import { checkQuantizedEntries, isQuantizedName, quantizeMatrix, quantizedTrainingError, readPrecision, type FileEntry } from './quantize';
 
 export interface RecurrentOptions {
   inputSize: number;
@@ -181,7 +184,10 @@ export abstract class Recurrent<S = unknown> {
   /** The cell kind, and this model's settings of it (the kind's own options). */
   protected readonly cell: CellDescriptor<S>;
   protected readonly settings: S;
-  private readonly params: ParamSet;
+  private params: ParamSet; // every parameter; only the fp32 ones (biases, peepholes) once quantized
+  /** The quantized weight matrices by name (weight_ih/hh/hr_l{k}...), or null for an fp32 model. */
+  private quant: Map<string, QuantMatrix> | null = null;
+  private precisionValue: Precision = 'fp32';
   private backendObj: Backend;
   private prepared: PreparedWeights | null = null;
   private readonly dropoutRng: Rng;
@@ -239,6 +245,79 @@ export abstract class Recurrent<S = unknown> {
     return this.cell.hasCellState;
   }
 
+  /**
+   * How the weight matrices W_ih, W_hh (and W_hr) are held and multiplied: 'fp32', or 'bf16' /
+   * 'int8' for a model made by quantize() (inference only; docs/equations.md, "Low precision").
+   */
+  get precision(): Precision {
+    return this.precisionValue;
+  }
+
+  /**
+   * A new model of this class computing with its weight matrices in bf16 or int8 (this one is
+   * untouched): W_ih, W_hh and W_hr are held only in that form (1/2 or about 1/4 of the bytes),
+   * biases, peepholes, the state and every elementwise step stay fp32. Inference only: forward,
+   * forwardAsync, step, predict, serving, save/load; training it is refused (train the fp32 model
+   * and quantize again). It runs on this model's backend when that backend computes the
+   * precision, else on ts.
+   */
+  quantize(precision: 'bf16' | 'int8'): this {
+    const where = `${this.cell.name}.quantize`;
+    const p = readPrecision(where, precision);
+    if (this.precisionValue !== 'fp32') throw argTypeError(where, 'this', `an fp32 model (this one is already ${this.precisionValue}: quantize the fp32 model it came from)`, this);
+    if (this.dtype !== 'float32') throw argTypeError(where, 'this', 'a float32 model (quantize converts fp32 weights)', `a ${this.dtype} model`);
+    const q = new Map<string, QuantMatrix>();
+    for (const s of this.params.specs) if (isQuantizedName(s.name)) q.set(s.name, quantizeMatrix(where, s.name, p, this.params.get(s.name), s.shape[0], s.shape[1]));
+    const rest = new Map<string, FloatArray>();
+    for (const s of this.params.specs) if (!isQuantizedName(s.name)) rest.set(s.name, this.params.get(s.name).slice());
+    const { type: _type, ...options } = this.config();
+    const Ctor = this.constructor as new (o: unknown) => this;
+    const model = new Ctor({ ...options, seed: this.seed, backend: this.backendObj.supports('float32', p) ? this.backendObj.name : undefined });
+    model.adoptQuantized(p, q, rest);
+    return model;
+  }
+
+  /** @internal Become a quantized model with these matrices and fp32 parameters (owned from now on). */
+  adoptQuantized(precision: Exclude<Precision, 'fp32'>, q: Map<string, QuantMatrix>, rest: Map<string, FloatArray>): void {
+    const fp32 = new ParamSet(this.params.specs.filter((s) => !isQuantizedName(s.name)).map((s) => ({ name: s.name, shape: s.shape.slice() })), this.dtype, this.cell.name);
+    for (const s of fp32.specs) fp32.get(s.name).set(rest.get(s.name)!);
+    this.params = fp32;
+    this.quant = q;
+    this.precisionValue = precision;
+    if (!this.backendObj.supports(this.dtype, precision)) this.backendObj = getBackend('ts');
+    this.prepare();
+  }
+
+  /**
+   * @internal What a model file holds for this layer: the fp32 parameters as Tensors and, once
+   * quantized, each matrix as BF16 or I8 with its `<name>.scale` F32 [rows] (int8), in
+   * named_parameters() order.
+   */
+  fileTensors(): Map<string, Tensor | RawTensor> {
+    const out = new Map<string, Tensor | RawTensor>();
+    for (const s of this.paramSpecs()) {
+      const q = this.quant?.get(s.name);
+      if (!q) out.set(s.name, new Tensor(this.params.get(s.name).slice(), s.shape));
+      else {
+        out.set(s.name, (q.scale ? { dtype: 'I8', shape: s.shape.slice(), data: q.data } : { dtype: 'BF16', shape: s.shape.slice(), data: q.data }) as RawTensor);
+        if (q.scale) out.set(`${s.name}.scale`, new Tensor(q.scale.slice(), [q.rows]));
+      }
+    }
+    return out;
+  }
+
+  /**
+   * @internal Load a quantized model's file tensors (what fileTensors wrote): every name, dtype,
+   * shape and value checked (lib/nn/quantize.ts) before anything is replaced.
+   */
+  loadFileTensors(where: string, entries: ReadonlyMap<string, FileEntry>): void {
+    if (this.precisionValue === 'fp32') throw new Error('internal: loadFileTensors on an fp32 model');
+    const { quant, fp32 } = checkQuantizedEntries(where, this.precisionValue, this.paramSpecs(), entries);
+    for (const [n, v] of fp32) this.params.get(n).set(v);
+    this.quant = quant;
+    this.prepare();
+  }
+
   /** Move the model to another backend (weights are re-prepared for it). */
   useBackend(name: BackendName): this {
     if (!isBackendName(name)) throw argTypeError(`${this.cell.name}.useBackend`, 'name', "'ts' or 'native'", name);
@@ -271,6 +350,7 @@ export abstract class Recurrent<S = unknown> {
     if (this.dropout) out.dropout = this.dropout;
     if (this.clip !== null) out.clip = this.clip;
     if (this.reverse) out.reverse = true;
+    if (this.precisionValue !== 'fp32') out.precision = this.precisionValue;
     return out;
   }
 
@@ -301,6 +381,7 @@ export abstract class Recurrent<S = unknown> {
    * copies), for optimizers. After changing their data in place, call `commitParameters()`.
    */
   namedParameters(): [string, Tensor][] {
+    if (this.quant) throw quantizedTrainingError(`${this.cell.name}.namedParameters`, this.precisionValue, 'optimizers and Trainer need its parameters');
     return this.params.specs.map((s) => [s.name, new Tensor(this.params.get(s.name), s.shape)]);
   }
 
@@ -310,13 +391,23 @@ export abstract class Recurrent<S = unknown> {
     return this;
   }
 
-  /** Copies of every parameter keyed by its PyTorch name. */
+  /**
+   * Copies of every parameter keyed by its PyTorch name. A quantized model gives the fp32 values
+   * its bf16 / int8 matrices stand for (dequantized), e.g. to load into an fp32 model.
+   */
   stateDict(): Record<string, Tensor> {
-    return this.params.stateDict();
+    if (!this.quant) return this.params.stateDict();
+    const out: Record<string, Tensor> = {};
+    for (const s of this.paramSpecs()) {
+      const q = this.quant.get(s.name);
+      out[s.name] = new Tensor(q ? dequantize(q) : this.params.get(s.name).slice(), s.shape);
+    }
+    return out;
   }
 
   /** Replace all weights (PyTorch names and shapes; every name required, none unknown). */
   loadStateDict(weights: StateDictInput): this {
+    if (this.quant) throw quantizedTrainingError(`${this.cell.name}.loadStateDict`, this.precisionValue, 'its weights come from quantize() or a model file');
     this.params.load(`${this.cell.name}.loadStateDict`, weights);
     this.prepare();
     return this;
@@ -471,6 +562,7 @@ export abstract class Recurrent<S = unknown> {
 
   /** Validate, allocate every buffer and lay out one backend call per layer-direction. */
   private planForward(where: string, x: Tensor, options: ForwardOptions | undefined, train: boolean, copyInput = false, xChecked = false, pinned: PreparedWeights | null = null): ForwardPlan {
+    if (train && this.quant) throw quantizedTrainingError(where, this.precisionValue, 'training needs an fp32 model');
     const o = readOptions(where, 'options', options, FORWARD_KEYS);
     const { data: xData, seq } = xChecked ? trustedSeq(x, this.batchFirst) : checkInput(where, x, this.inputSize, this.batchFirst, this.dtype);
     const { T, B, rowT, rowB } = seq;
@@ -542,6 +634,7 @@ export abstract class Recurrent<S = unknown> {
   }
 
   private planBackward(where: string, cacheArg: RecurrentCache, gradOutputs: GradOutputs | undefined, copyInput = false): BackwardPlan {
+    if (this.quant) throw quantizedTrainingError(where, this.precisionValue, 'backward needs an fp32 model');
     const cache = cacheArg instanceof RecurrentCache ? cacheState.get(cacheArg) : undefined;
     if (!cache) throw argTypeError(where, 'cache', 'the cache returned by forwardTrain', cacheArg);
     if (cache.model !== this) throw new StaleCacheError(`${where}: cache: it belongs to another model`);
@@ -615,6 +708,12 @@ export abstract class Recurrent<S = unknown> {
     if (!b.supports(this.dtype)) {
       throw argTypeError(this.cell.name, 'dtype', `a dtype the '${b.name}' backend computes in (float32)`, this.dtype);
     }
+    // A quantized model asked onto a backend without kernels for its precision: say so (the
+    // default choice falls back to ts instead, as float64 does).
+    if (!b.supports(this.dtype, this.precisionValue)) {
+      if (name === undefined) return getBackend('ts');
+      throw argTypeError(this.cell.name, 'backend', `a backend that computes ${this.precisionValue} weights ('ts'; '${b.name}' has no ${this.precisionValue} kernels here)`, name);
+    }
     return b;
   }
 
@@ -625,7 +724,10 @@ export abstract class Recurrent<S = unknown> {
     for (let k = 0; k < this.numLayers; k++) {
       for (let d = 0; d < D; d++) {
         const s = this.suffix(k, d);
-        const get = (n: string) => this.params.get(`${n}${s}`);
+        const quant = this.quant;
+        // Quantized matrices have no fp32 storage: the backend gets empty arrays and qWeight*.
+        const get = (n: string) => (quant?.has(`${n}${s}`) ? new Float32Array(0) : this.params.get(`${n}${s}`));
+        const q = (n: string) => quant?.get(`${n}${s}`) ?? null;
         const params: CellParams = {
           ...this.cell.params(this.settings, get),
           inputSize: k === 0 ? this.inputSize : D * this.outSize,
@@ -635,6 +737,8 @@ export abstract class Recurrent<S = unknown> {
           biasIh: this.bias ? get('bias_ih') : null,
           biasHh: this.bias ? get('bias_hh') : null,
           clip: this.clip,
+          precision: this.precisionValue,
+          qWeightIh: q('weight_ih'), qWeightHh: q('weight_hh'), qWeightHr: q('weight_hr'),
         };
         cells.push(this.backendObj.prepare(params));
       }

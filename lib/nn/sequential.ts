@@ -19,8 +19,12 @@ import { isLayer, isRecurrent, layerConfig, type Layer, type LayerConfig, type L
 import { readEntries, readOptions } from './options';
 import type { StateDictInput } from './params';
 import { saveModel } from '../io/model-file';
+import type { RawTensor } from '../io/safetensors';
 import { formatSummary, parameterCount, summarizeLayers } from './summary';
 import { predict, type PredictInput, type PredictOptions } from './predict';
+import type { Precision } from '../backend/types';
+import { modelFromConfig } from './from-config';
+import { readPrecision, type FileEntry } from './quantize';
 
 /** Carried state of one recurrent layer ({ h } alone for layers without a cell state). */
 export interface RecurrentState {
@@ -49,6 +53,8 @@ export class Sequential {
   /** Whether the chain takes [B, T, ...] (every layout-aware layer agrees; false without one). */
   readonly batchFirst: boolean;
   readonly usesLengths = true;
+  /** Its recurrent layers' precision ('fp32' without any): one for the chain, like dtype. */
+  readonly precision: Precision;
   private readonly named: boolean;
   private version = 0;
 
@@ -66,6 +72,7 @@ export class Sequential {
     }
     if (!Array.isArray(layers) || layers.length === 0) throw argTypeError(where, 'layers', 'a non-empty array of layers, or an object or Map of named layers', layers);
     let dtype: DType | undefined;
+    let precision: { p: Precision; at: number } | null = null;
     let layout = null as { batchFirst: boolean; at: number } | null;
     layers.forEach((l, i) => {
       if (!isLayer(l)) throw argTypeError(where, `layers[${i}]`, 'a layer (forward, forwardTrain, backward, namedParameters, commitParameters, stateDict, loadStateDict)', l);
@@ -78,6 +85,11 @@ export class Sequential {
         }
         layout ??= { batchFirst: bf, at: i };
       }
+      const p = isRecurrent(l) ? (l as { precision?: unknown }).precision : undefined;
+      if (p === 'fp32' || p === 'bf16' || p === 'int8') {
+        if (precision && p !== precision.p) throw argRangeError(where, `layers[${i}].precision`, `'${precision.p}' like layers[${precision.at}] (one precision for the chain: quantize the whole model)`, `'${p}'`);
+        precision ??= { p, at: i };
+      }
       if (l.dtype === undefined) return;
       if (dtype !== undefined && l.dtype !== dtype) throw argRangeError(where, `layers[${i}].dtype`, `'${dtype}' like the layers before it`, `'${l.dtype}'`);
       dtype = l.dtype;
@@ -87,6 +99,74 @@ export class Sequential {
     this.named = names !== null;
     this.dtype = dtype ?? 'float32';
     this.batchFirst = layout?.batchFirst ?? false;
+    this.precision = (precision as { p: Precision } | null)?.p ?? 'fp32';
+  }
+
+  /**
+   * A new model computing with every recurrent layer's weight matrices in bf16 or int8
+   * (Recurrent.quantize); the other layers (Linear, Embedding, LayerNorm, ...) are copies, still
+   * fp32. This model is untouched. Inference only: training the result is refused.
+   */
+  quantize(precision: 'bf16' | 'int8'): Sequential {
+    const where = 'Sequential.quantize';
+    const p = readPrecision(where, precision);
+    if (this.precision !== 'fp32') throw argTypeError(where, 'this', `an fp32 model (this one is already ${this.precision}: quantize the fp32 model it came from)`, this);
+    const layers = this.layers.map((l, i) => {
+      if (isRecurrent(l)) return (l as unknown as { quantize(p: string): Layer }).quantize(p);
+      // A copy: training the original must not reach the quantized model.
+      const copy = modelFromConfig(`${where}: layers[${i}]`, layerConfig(l)) as Layer;
+      if (l.namedParameters().length) copy.loadStateDict(l.stateDict());
+      return copy;
+    });
+    return new Sequential(this.named ? new Map(this.layerNames.map((n, i) => [n, layers[i]])) : layers);
+  }
+
+  /** @internal A model file's tensors: each layer's own (quantized layers: BF16 / I8 and scales), prefixed. */
+  fileTensors(): Map<string, Tensor | RawTensor> {
+    const out = new Map<string, Tensor | RawTensor>();
+    this.layers.forEach((l, i) => {
+      const own = (l as { fileTensors?: () => Map<string, Tensor | RawTensor> }).fileTensors;
+      const entries = typeof own === 'function' ? own.call(l) : new Map(Object.entries(l.stateDict()));
+      for (const [n, t] of entries) out.set(`${this.layerNames[i]}.${n}`, t);
+    });
+    return out;
+  }
+
+  /**
+   * @internal Load a quantized model's file tensors (a freshly built model, lib/io/load-model.ts):
+   * each layer's part, quantized recurrent layers checked by Recurrent.loadFileTensors, the others
+   * as F32 Tensors through loadStateDict.
+   */
+  loadFileTensors(where: string, entries: ReadonlyMap<string, FileEntry>): void {
+    const parts: Map<string, FileEntry>[] = this.layers.map(() => new Map());
+    const index = new Map(this.layerNames.map((n, i) => [n, i]));
+    const unexpected: string[] = [];
+    for (const [key, v] of entries) {
+      const dot = key.indexOf('.');
+      const i = dot > 0 ? index.get(key.slice(0, dot)) : undefined;
+      if (i === undefined || dot === key.length - 1) unexpected.push(key);
+      else parts[i].set(key.slice(dot + 1), v);
+    }
+    if (unexpected.length) throw new TypeError(`${where}: weights: unexpected: ${unexpected.join(', ')}`);
+    this.layers.forEach((l, i) => {
+      const tag = (e: unknown) => {
+        if (e instanceof Error) e.message = `layer ${this.layerNames[i]}: ${e.message}`;
+        return e;
+      };
+      const own = (l as { loadFileTensors?: (w: string, e: ReadonlyMap<string, FileEntry>) => void }).loadFileTensors;
+      try {
+        if (typeof own === 'function' && (l as { precision?: string }).precision !== 'fp32') { own.call(l, where, parts[i]); return; }
+        const dict: Record<string, Tensor> = Object.create(null);
+        for (const [n, e] of parts[i]) {
+          if (!(e.data instanceof Float32Array)) throw new RangeError(`${where}: weights: ${n}: expected dtype F32, got ${e.dtype}`);
+          dict[n] = new Tensor(e.data, [...e.shape]);
+        }
+        l.loadStateDict(dict);
+      } catch (e) {
+        throw tag(e);
+      }
+    });
+    this.version++;
   }
 
   /** The layers' construction options, e.g. for a checkpoint. */
@@ -191,7 +271,8 @@ export class Sequential {
 
   /** One row per layer: its name, construction options, output shape and parameter count (Keras's summary()). */
   summary(): string {
-    return formatSummary(`Sequential (${this.batchFirst ? 'batch-first' : 'time-major'}, ${this.dtype})`, summarizeLayers(this.layers, this.batchFirst, this.layerNames));
+    const precision = this.precision === 'fp32' ? '' : `, ${this.precision} weights`;
+    return formatSummary(`Sequential (${this.batchFirst ? 'batch-first' : 'time-major'}, ${this.dtype}${precision})`, summarizeLayers(this.layers, this.batchFirst, this.layerNames));
   }
 
   /** PyTorch's module repr: the chain and each layer's options. */

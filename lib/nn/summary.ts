@@ -30,7 +30,14 @@ function layerText(layer: Layer): string {
   return typeof s === 'function' && s !== Object.prototype.toString ? s.call(layer) : describeLayer(layer);
 }
 
+/**
+ * Parameter values of a layer or a chain: from the declared shapes where the layer has them (a
+ * quantized recurrent layer, whose namedParameters() refuses, counts its bf16 / int8 matrices too).
+ */
 export function parameterCount(layer: Pick<Layer, 'namedParameters'>): number {
+  const l = layer as { layers?: unknown; paramSpecs?: () => { shape: number[] }[] };
+  if (Array.isArray(l.layers)) return (l.layers as Layer[]).reduce((n, x) => n + parameterCount(x), 0);
+  if (typeof l.paramSpecs === 'function') return l.paramSpecs().reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
   return layer.namedParameters().reduce((n, [, t]) => n + t.size, 0);
 }
 

@@ -10,6 +10,7 @@ import { argTypeError } from '../errors';
 import { readSafetensors, SafetensorsError, toTensors, writeSafetensors } from '../io/safetensors';
 import { isLayer, layerConfig, type Layer } from '../nn/layer';
 import { nameRecord } from '../nn/options';
+import { quantizedTrainingError } from '../nn/quantize';
 import type { StateDictInput } from '../nn/params';
 import type { RngState } from '../rng';
 import type { Tensor } from '../tensor';
@@ -46,6 +47,8 @@ function configOf(model: CheckpointModel): unknown {
 
 export function saveCheckpoint(file: string, parts: { model: CheckpointModel; optimizer?: Optimizer | null; trainer?: TrainerState | null }): void {
   if (typeof file !== 'string' || file.length === 0) throw argTypeError('saveCheckpoint', 'file', 'a file path', file);
+  const precision = (parts.model as { precision?: unknown }).precision;
+  if (precision === 'bf16' || precision === 'int8') throw quantizedTrainingError('saveCheckpoint', precision, 'a checkpoint resumes training; save the model with model.save()');
   const tensors = new Map<string, Tensor>();
   for (const [name, t] of Object.entries(parts.model.stateDict())) tensors.set(MODEL + name, t);
   const metadata: Record<string, string> = {

@@ -16,6 +16,7 @@
 // into checkpoints with the epoch and step; schedules are functions of the step. So a run saved
 // after epoch k and resumed computes exactly what the uninterrupted run does on the same backend.
 
+import { quantizedTrainingError } from '../nn/quantize';
 import { fileCall } from '../io/file-call';
 import type { Writable } from 'node:stream';
 import { argRangeError, argTypeError, describe, errorCode, formatShape, shapeError, type CodedRangeError } from '../errors';
@@ -195,6 +196,8 @@ export class Trainer {
       throw argTypeError(where, 'model', `a Sequential (reading it threw: ${(e as Error)?.message ?? e})`, undefined);
     }
     if (!isModel) throw argTypeError(where, 'model', 'a Sequential', m);
+    const precision = (m as { precision?: unknown }).precision;
+    if (precision === 'bf16' || precision === 'int8') throw quantizedTrainingError(where, precision, 'a Trainer trains');
     // The model's layout: Sequential checks that its layers agree; any other model is taken at its
     // first layout-aware layer's word.
     const bf = layers.map((l) => (l as { batchFirst?: unknown }).batchFirst).find((v) => typeof v === 'boolean');

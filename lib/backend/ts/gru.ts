@@ -10,6 +10,7 @@
 import { allocate, type FloatArray } from '../../tensor';
 import type { CellBackwardArgs, CellCache, CellForwardArgs, SeqLayout } from '../types';
 import { gemm } from './gemm';
+import { productWt } from './quant';
 import { addColumnSums, clamp, inputProjection, sigmoid, stepTime, zeroPaddedRows, type TsPrepared } from './util';
 
 interface GruCache extends CellCache {
@@ -46,7 +47,7 @@ export function gruForward(w: TsPrepared, a: CellForwardArgs, train: boolean): C
       rows[b] = t < 0 ? -1 : t * rowT + b * rowB;
     }
     // [r, z] (and, with linearBeforeReset, n) recurrent products from h_{t-1}.
-    gemm(false, true, B, lbr ? G : 2 * H, H, h, 0, H, p.weightHh, 0, H, 0, hr, 0, G);
+    productWt(B, lbr ? G : 2 * H, H, h, 0, H, p.weightHh, p.qWeightHh, 0, hr, 0, G);
     for (let b = 0; b < B; b++) {
       const row = rows[b];
       if (row < 0) continue;
@@ -60,7 +61,7 @@ export function gruForward(w: TsPrepared, a: CellForwardArgs, train: boolean): C
       }
     }
     // ONNX formula: the n product takes r*h, known only now.
-    if (rh) gemm(false, true, B, H, H, rh, 0, H, p.weightHh, 2 * H * H, H, 0, hr, 2 * H, G);
+    if (rh) productWt(B, H, H, rh, 0, H, p.weightHh, p.qWeightHh, 2 * H, hr, 2 * H, G);
     for (let b = 0; b < B; b++) {
       const row = rows[b];
       if (row < 0) continue;

@@ -5,7 +5,7 @@ import { gateCount, type Backend, type CellBackwardArgs, type CellCache, type Ce
 import { gruBackward, gruForward } from './gru';
 import { lstmBackward, lstmForward } from './lstm';
 import { rnnBackward, rnnForward } from './rnn';
-import { prepareTs, type TsPrepared } from './util';
+import { isQuantized, prepareTs, type TsPrepared } from './util';
 
 interface CellKernels {
   /** Leading gate columns whose b_hh is summed into the input projection's bias (util.ts prepareTs). */
@@ -23,17 +23,24 @@ const KERNELS: Record<CellKind, CellKernels> = {
 };
 
 function forward(w: PreparedCell, args: CellForwardArgs, train: boolean): CellCache | null {
+  if (train && isQuantized(w as TsPrepared)) throw quantizedTraining('forward');
   return KERNELS[w.kind].forward(w as TsPrepared, args, train);
 }
 
 function backward(w: PreparedCell, cache: CellCache, args: CellBackwardArgs): void {
+  if (isQuantized(w as TsPrepared)) throw quantizedTraining('backward');
   KERNELS[w.kind].backward(w as TsPrepared, cache, args);
+}
+
+/** bf16 / int8 cells are inference only (the layer refuses first; this guards direct backend use). */
+function quantizedTraining(call: string): TypeError {
+  return new TypeError(`ts backend: ${call}: a quantized (bf16/int8) cell runs inference only; training stays fp32`);
 }
 
 export const tsBackend: Backend = {
   name: 'ts',
   writesAllOutputs: false, // not relied on: its buffers stay zero-filled
-  supports: () => true,
+  supports: (dtype, precision = 'fp32') => precision === 'fp32' || dtype === 'float32',
   prepare: (p) => prepareTs(p, KERNELS[p.kind].biasHhCols(p.hiddenSize, gateCount(p.kind) * p.hiddenSize)),
   forward,
   backward,

@@ -13,6 +13,7 @@
 import { allocate, type FloatArray } from '../../tensor';
 import type { CellBackwardArgs, CellCache, CellForwardArgs, CellParams, SeqLayout } from '../types';
 import { gemm } from './gemm';
+import { productWt } from './quant';
 import { addColumnSums, clamp, inputProjection, sigmoid, stepTime, zeroPaddedRows, type TsPrepared } from './util';
 
 interface LstmCache extends CellCache {
@@ -50,7 +51,7 @@ export function lstmForward(w: TsPrepared, a: CellForwardArgs, train: boolean): 
   const rows = new Int32Array(B); // row of each entry at this step, -1 when ended
 
   for (let s = 0; s < T; s++) {
-    gemm(false, true, B, G, P, h, 0, P, p.weightHh, 0, P, 0, hr, 0, G);
+    productWt(B, G, P, h, 0, P, p.weightHh, p.qWeightHh, 0, hr, 0, G);
     for (let b = 0; b < B; b++) {
       const t = stepTime(a, s, b);
       rows[b] = t < 0 ? -1 : t * rowT + b * rowB;
@@ -91,7 +92,7 @@ export function lstmForward(w: TsPrepared, a: CellForwardArgs, train: boolean): 
     }
     if (proj) {
       // h_t = m_t · W_hrᵀ for every entry, kept only for those still running.
-      gemm(false, true, B, P, H, mBuf!, 0, H, proj, 0, H, 0, hNew!, 0, P);
+      productWt(B, P, H, mBuf!, 0, H, proj, p.qWeightHr, 0, hNew!, 0, P);
       for (let b = 0; b < B; b++) {
         const row = rows[b];
         if (row < 0) continue;

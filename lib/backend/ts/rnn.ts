@@ -9,6 +9,7 @@
 import { allocate, type FloatArray } from '../../tensor';
 import type { CellBackwardArgs, CellCache, CellForwardArgs, SeqLayout } from '../types';
 import { gemm } from './gemm';
+import { productWt } from './quant';
 import { addColumnSums, clamp, inputProjection, stepTime, zeroPaddedRows, type TsPrepared } from './util';
 
 interface RnnCache extends CellCache {
@@ -31,7 +32,7 @@ export function rnnForward(w: TsPrepared, a: CellForwardArgs, train: boolean): C
   if (a.h0) h.set(a.h0.subarray(0, B * H));
   const hr = allocate(w.dtype, B * H);
   for (let s = 0; s < T; s++) {
-    gemm(false, true, B, H, H, h, 0, H, p.weightHh, 0, H, 0, hr, 0, H);
+    productWt(B, H, H, h, 0, H, p.weightHh, p.qWeightHh, 0, hr, 0, H);
     for (let b = 0; b < B; b++) {
       const t = stepTime(a, s, b);
       if (t < 0) continue;

@@ -4,10 +4,10 @@
 import { allocate, type DType, type FloatArray } from '../../tensor';
 import type { CellForwardArgs, CellParams, PreparedCell, SeqLayout } from '../types';
 import { gateCount } from '../types';
-import { gemm } from './gemm';
+import { productWt } from './quant';
 
 export interface TsPrepared extends PreparedCell {
-  readonly params: CellParams; // copies of every array: a snapshot
+  readonly params: CellParams; // copies of every fp32 array: a snapshot (quantized matrices are never written, so shared)
   readonly biasX: FloatArray; // [G*H] bias added to X·W_ihᵀ (see prepareTs)
 }
 
@@ -22,6 +22,10 @@ function copy<T extends FloatArray | null>(a: T): T {
  */
 export function prepareTs(p: CellParams, hhCols: number): TsPrepared {
   const dtype: DType = p.weightIh instanceof Float64Array ? 'float64' : 'float32';
+  const precision = p.precision ?? 'fp32';
+  if (precision !== 'fp32' && (dtype !== 'float32' || !p.qWeightIh || !p.qWeightHh || (p.projSize > 0 && !p.qWeightHr))) {
+    throw new TypeError(`ts backend: ${precision} cell params need float32 storage and qWeightIh, qWeightHh${p.projSize > 0 ? ', qWeightHr' : ''}`);
+  }
   const G = gateCount(p.kind) * p.hiddenSize;
   const biasX = allocate(dtype, G);
   for (let j = 0; j < G; j++) biasX[j] = (p.biasIh ? p.biasIh[j] : 0) + (p.biasHh && j < hhCols ? p.biasHh[j] : 0);
@@ -29,6 +33,7 @@ export function prepareTs(p: CellParams, hhCols: number): TsPrepared {
     ...p,
     weightIh: copy(p.weightIh), weightHh: copy(p.weightHh), biasIh: copy(p.biasIh), biasHh: copy(p.biasHh),
     weightHr: copy(p.weightHr),
+    precision, qWeightIh: p.qWeightIh ?? null, qWeightHh: p.qWeightHh ?? null, qWeightHr: p.qWeightHr ?? null,
     peephole: p.peephole && { i: p.peephole.i.slice(), f: p.peephole.f.slice(), o: p.peephole.o.slice() },
   };
   return {
@@ -37,12 +42,17 @@ export function prepareTs(p: CellParams, hhCols: number): TsPrepared {
   };
 }
 
-/** Gx [N, G*H] = X · W_ihᵀ + biasX for every row at once. */
+/** Whether a prepared cell holds quantized weights (inference only). */
+export function isQuantized(w: TsPrepared): boolean {
+  return w.params.precision !== 'fp32';
+}
+
+/** Gx [N, G*H] = X · W_ihᵀ + biasX for every row at once (the quantized product for bf16 / int8). */
 export function inputProjection(w: TsPrepared, a: CellForwardArgs): FloatArray {
   const p = w.params;
   const G = gateCount(p.kind) * p.hiddenSize, N = a.T * a.B;
   const gx = allocate(w.dtype, N * G);
-  gemm(false, true, N, G, p.inputSize, a.x, a.xOffset, a.ldx, p.weightIh, 0, p.inputSize, 0, gx, 0, G);
+  productWt(N, G, p.inputSize, a.x, a.xOffset, a.ldx, p.weightIh, p.qWeightIh ?? null, 0, gx, 0, G);
   for (let r = 0; r < N; r++) {
     const o = r * G;
     for (let j = 0; j < G; j++) gx[o + j] += w.biasX[j];
