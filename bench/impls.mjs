@@ -41,6 +41,8 @@ export function makeOurRunner(w, backend, precision = 'fp32', { linearBeforeRese
   if (precision !== 'fp32') {
     if (!quantizeAvailable()) throw new Error(`${precision}: model.quantize() is not available in this build`);
     model = model.quantize(precision);
+    // quantize() falls back to ts where the backend has no kernels: never time that as `backend`.
+    if (model.backend !== backend) throw new Error(`${precision}: the ${backend} backend has no ${precision} kernels (quantize() chose ${model.backend})`);
   }
   const rng = new Rng(2);
   const x = randomTensor(rng, [w.T, w.B, w.I]);

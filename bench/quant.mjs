@@ -12,6 +12,16 @@ export function quantizeAvailable() {
 }
 
 /**
+ * Why our `backend` rows in `precision` cannot run in this build, or null: no quantize(), or the
+ * backend has no kernels for it (quantize() then runs the model on ts, which is not that row).
+ */
+export function lowPrecisionUnavailable(backend, precision) {
+  if (!quantizeAvailable()) return 'not available in this build';
+  const m = new LSTM({ inputSize: 1, hiddenSize: 1, backend }).quantize(precision);
+  return m.backend === backend ? null : `no ${backend} ${precision} kernels in this build (quantize() runs it on ${m.backend})`;
+}
+
+/**
  * The check before timing a bf16/int8 row, on the first 4 steps: a peer's output against our fp32
  * (its own rounding, so an accuracy bound), ours against our ts backend in the same precision.
  * Measured max / mean abs error vs fp32 on S2, M, L, XL, GRU-M (first 4 steps and full length):

@@ -37,7 +37,7 @@ import { supports } from './impls.mjs';
 import { loadError as tfjsLoadError, loadTfjs, tfjsThreads } from './peers/tfjs.mjs';
 import { loadError as ortLoadError, loadOrt } from './peers/ort.mjs';
 import { findTorch, loadError as torchLoadError } from './peers/pytorch.mjs';
-import { cpuFlags, lowPrecisionIsa, PRECISIONS, quantizeAvailable } from './quant.mjs';
+import { cpuFlags, lowPrecisionIsa, lowPrecisionUnavailable, PRECISIONS, quantizeAvailable } from './quant.mjs';
 
 const require = createRequire(import.meta.url);
 const { loadNative } = require('../dist/backend/native.js');
@@ -65,10 +65,10 @@ async function implementations(args) {
   const threadCounts = hw > 1 ? [1, hw] : [1];
   if (availableBackends().includes('native')) {
     for (const n of threadCounts) impls.push({ name: `native ${n}T`, backend: 'native', threads: n });
-    // Without quantize() in this build the rows are listed, and say so, without running.
-    const unavailable = quantizeAvailable() ? null : 'not available in this build';
+    // Without quantize() or native kernels in this build the rows are listed, and say so, without running.
     const isa = lowPrecisionIsa();
     for (const p of PRECISIONS) {
+      const unavailable = lowPrecisionUnavailable('native', p);
       for (const n of threadCounts) impls.push({ name: `native ${p} ${n}T`, backend: 'native', precision: p, threads: n, unavailable, note: isa.notes[p] });
     }
   }

@@ -8,18 +8,37 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
-import { toOnnx } from 'cellstate';
+import { availableBackends, toOnnx } from 'cellstate';
 import { check, makeOurRunner, makeRunner, setup } from '../bench/impls.mjs';
 import { loadOrt } from '../bench/peers/ort.mjs';
 import { checkOrtInt8, int8Onnx, quantizeRows, rne } from '../bench/peers/ort-int8.mjs';
 import { findTorch, stopTorch } from '../bench/peers/pytorch.mjs';
-import { absErrors, LOW_PRECISION_TOLERANCE as TOL, lowPrecisionIsa, quantizeAvailable } from '../bench/quant.mjs';
+import { absErrors, LOW_PRECISION_TOLERANCE as TOL, lowPrecisionIsa, lowPrecisionUnavailable } from '../bench/quant.mjs';
 
 const LSTM_W = { name: 'tiny', kind: 'infer', B: 3, T: 6, I: 7, H: 5, quant: true };
 const GRU_W = { ...LSTM_W, cell: 'gru' };
 const within = (e) => e !== null && e.max <= TOL.maxAbs && e.mean <= TOL.meanAbs;
 
 describe('bench: low-precision rows', function () {
+  describe('our bf16/int8 rows', function () {
+    for (const p of ['bf16', 'int8']) {
+      it(`${p}: run on the backend they are named after, and native passes its check against ts where it has kernels`, async function () {
+        const ts = makeOurRunner(LSTM_W, 'ts', p);
+        expect(ts.model.precision).to.equal(p);
+        expect(within(absErrors(ts.run(), makeOurRunner(LSTM_W, 'ts').run()))).to.equal(true);
+        const why = lowPrecisionUnavailable('native', p);
+        if (why !== null) {
+          // quantize() would run it on ts: the row must not time that as native.
+          if (availableBackends().includes('native')) expect(() => makeOurRunner(LSTM_W, 'native', p)).to.throw(new RegExp(`has no ${p} kernels`));
+          return;
+        }
+        for (const w of [LSTM_W, GRU_W, { ...LSTM_W, kind: 'stream', B: 1 }]) {
+          expect(await check(w, { name: `native ${p} 1T`, backend: 'native', precision: p, threads: 1 }), `${w.cell ?? 'lstm'} ${w.kind}`).to.equal(null);
+        }
+      });
+    }
+  });
+
   describe('the int8 weight rule of the ONNX Runtime peer', function () {
     it('rounds half to even', function () {
       expect([0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 2.4999, 2.5001].map(rne)).to.deep.equal([0, 2, 2, 0, -2, -2, 2, 3]);
@@ -133,13 +152,42 @@ describe('bench: low-precision rows', function () {
         const x = row(w, `native ${p} 1T`);
         expect(x, `${w} native ${p} 1T`).to.not.equal(undefined);
         expect(x.precision).to.equal(p);
-        if (quantizeAvailable()) expect(x.error === null && x.ms > 0, JSON.stringify(x)).to.equal(true);
-        else expect(x.unavailable).to.equal('not available in this build');
+        const why = lowPrecisionUnavailable('native', p);
+        if (why === null) expect(x.error === null && x.ms > 0, JSON.stringify(x)).to.equal(true);
+        else expect(x.unavailable).to.equal(why);
       }
     }
     if (loadOrt()) expect(row('S2', 'ort-int8 1T')).to.include({ error: null, precision: 'int8' });
     expect(row('Stream', 'ort-int8 1T')).to.equal(undefined); // streaming is not an ONNX Runtime row
     if (report.machine.pytorch.torch) expect(row('S2', 'torch int8 1T')).to.include({ error: null, precision: 'int8' });
     for (const x of report.results) expect(x.error, `${x.workload} ${x.impl}`).to.equal(null);
+  });
+});
+
+describe('scripts/quant-accuracy.mjs (the accuracy contract)', function () {
+  it('--quick measures every quant workload and the character model, in JSON and markdown', function () {
+    this.timeout(120000);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cellstate-qa-'));
+    const json = path.join(dir, 'a.json'), md = path.join(dir, 'a.md');
+    const r = spawnSync(process.execPath, ['scripts/quant-accuracy.mjs', '--quick', '--json', json, '--md', md], { encoding: 'utf8', env: { ...process.env, CELLSTATE_QUIET: '1' } });
+    expect(r.status, r.stderr).to.equal(0);
+    const report = JSON.parse(fs.readFileSync(json, 'utf8'));
+    expect(fs.readFileSync(md, 'utf8')).to.contain('| precision | validation loss');
+    expect(report.available).to.equal(true);
+    const names = new Set(report.workloads.map((x) => x.workload));
+    expect([...names]).to.deep.equal(['S2', 'M', 'L', 'XL', 'GRU-M', 'Stream']);
+    for (const x of report.workloads) {
+      // Quantized, so not exact; and within the bench's check tolerance.
+      expect(x.maxAbs, `${x.workload} ${x.precision}`).to.be.greaterThan(0).and.below(TOL.maxAbs);
+      expect(x.meanAbs).to.be.greaterThan(0).and.at.most(x.maxAbs);
+    }
+    const rows = Object.fromEntries(report.charModel.rows.map((x) => [x.precision, x]));
+    expect(Object.keys(rows)).to.deep.equal(['fp32', 'bf16', 'int8']);
+    for (const p of ['bf16', 'int8']) {
+      expect(rows[p].changePct).to.be.closeTo((100 * (rows[p].loss - rows.fp32.loss)) / rows.fp32.loss, 1e-9);
+      expect(rows[p].loss).to.not.equal(rows.fp32.loss);
+    }
+    // 50 steps on 20k characters: a barely trained model whose loss is near log(V) = log(58).
+    expect(rows.fp32.loss).to.be.within(1, Math.log(58) + 0.5);
   });
 });
