@@ -1,8 +1,11 @@
 // Implementations the benchmark runs, and how each builds a runner for a workload and checks its
 // answer against ours. Used inside one worker process per implementation (bench/worker.mjs).
-import { GRU, LSTM, Rng, setThreads, tensor, toOnnx } from 'cellstate';
+import { encodeSafetensors, GRU, LSTM, Rng, setThreads, tensor, toOnnx } from 'cellstate';
 import { loadTfjs, makeTfjsRunner, tfjsSupports, toBatchFirst } from './peers/tfjs.mjs';
 import { loadOrt, makeOrtRunner, ortSupports } from './peers/ort.mjs';
+import { checkOrtInt8, makeOrtInt8Runner, ortInt8Supports } from './peers/ort-int8.mjs';
+import { makeTorchRunner, torchSupports } from './peers/pytorch.mjs';
+import { absErrors, LOW_PRECISION_TOLERANCE, quantizeAvailable } from './quant.mjs';
 
 function randomTensor(rng, shape) {
   const n = shape.reduce((a, b) => a * b, 1);
@@ -13,7 +16,10 @@ function randomTensor(rng, shape) {
 
 export function supports(w, impl) {
   if (impl.backend === 'tfjs') return tfjsSupports(w);
-  if (impl.backend === 'ort') return ortSupports(w);
+  if (impl.backend === 'ort') return impl.precision === 'int8' ? ortInt8Supports(w) && !!w.quant : ortSupports(w);
+  if (impl.backend === 'torch') return torchSupports(w);
+  // Our bf16/int8 rows: inference and streaming workloads marked `quant` (training stays fp32).
+  if ((impl.precision ?? 'fp32') !== 'fp32') return !!w.quant && w.kind !== 'train';
   return true;
 }
 
@@ -24,10 +30,20 @@ export async function setup(impl) {
   if (impl.backend === 'ort') loadOrt();
 }
 
-/** Our model and data for workload w: seed-1 weights, seed-2 inputs (the same in every process). */
-export function makeOurRunner(w, backend) {
+/**
+ * Our model and data for workload w: seed-1 weights, seed-2 inputs (the same in every process),
+ * quantized with model.quantize(precision) unless fp32. `linearBeforeReset` (GRU) defaults to
+ * false, the formula every peer but PyTorch implements.
+ */
+export function makeOurRunner(w, backend, precision = 'fp32', { linearBeforeReset = false } = {}) {
   const opts = { inputSize: w.I, hiddenSize: w.H, numLayers: w.layers ?? 1, bidirectional: !!w.bidir, seed: 1, backend };
-  const model = w.cell === 'gru' ? new GRU({ ...opts, linearBeforeReset: false }) : new LSTM(opts);
+  let model = w.cell === 'gru' ? new GRU({ ...opts, linearBeforeReset }) : new LSTM(opts);
+  if (precision !== 'fp32') {
+    if (!quantizeAvailable()) throw new Error(`${precision}: model.quantize() is not available in this build`);
+    model = model.quantize(precision);
+    // quantize() falls back to ts where the backend has no kernels: never time that as `backend`.
+    if (model.backend !== backend) throw new Error(`${precision}: the ${backend} backend has no ${precision} kernels (quantize() chose ${model.backend})`);
+  }
   const rng = new Rng(2);
   const x = randomTensor(rng, [w.T, w.B, w.I]);
   const dOutput = randomTensor(rng, [w.T, w.B, (w.bidir ? 2 : 1) * w.H]);
@@ -48,9 +64,14 @@ export async function makeRunner(w, impl) {
   }
   if (impl.backend === 'ort') {
     const ours = makeOurRunner(w, 'ts');
+    if (impl.precision === 'int8') return makeOrtInt8Runner(w, impl.threads, ours.model, ours.x, toOnnx);
     return makeOrtRunner(w, impl.threads, ours.model, ours.x, toOnnx);
   }
-  return makeOurRunner(w, impl.backend);
+  if (impl.backend === 'torch') {
+    const ours = makeOurRunner(w, 'ts', 'fp32', { linearBeforeReset: true });
+    return makeTorchRunner(w, impl, ours.model, ours.x, encodeSafetensors);
+  }
+  return makeOurRunner(w, impl.backend, impl.precision ?? 'fp32');
 }
 
 /**
@@ -61,7 +82,25 @@ export async function makeRunner(w, impl) {
 export async function check(w, impl) {
   if (impl.backend === 'ts') return null;
   const short = { ...w, T: Math.min(w.T, 4) };
-  const a = await makeRunner(short, impl), b = makeOurRunner(short, 'ts');
+  const precision = impl.precision ?? 'fp32';
+  if (impl.backend === 'ort' && precision === 'int8') {
+    // Against ONNX Runtime's own fp32 LSTM on the same weights (whose row is checked against ours).
+    const ours = makeOurRunner(short, 'ts');
+    return checkOrtInt8(short, impl.threads, ours.model, ours.x, toOnnx);
+  }
+  if (precision !== 'fp32') {
+    // Peers' bf16/int8 against our fp32 (their own rounding: an accuracy bound); our native
+    // bf16/int8 against our ts backend in the same precision (the reference, same rounding rules).
+    const a = await makeRunner(short, impl);
+    const b = impl.peer ? makeOurRunner(short, 'ts', 'fp32', { linearBeforeReset: impl.backend === 'torch' }) : makeOurRunner(short, 'ts', precision);
+    const ra = await a.run(), rb = b.run();
+    a.dispose?.();
+    const e = absErrors(ra, rb), tol = LOW_PRECISION_TOLERANCE;
+    if (e === null) return `output has ${ra.length} values, expected ${rb.length}`;
+    if (e.max <= tol.maxAbs && e.mean <= tol.meanAbs) return null;
+    return `${precision} output differs from ${impl.peer ? 'our fp32' : `ts ${precision}`}: max abs ${e.max.toExponential(2)}, mean abs ${e.mean.toExponential(2)} (allowed ${tol.maxAbs}, ${tol.meanAbs})`;
+  }
+  const a = await makeRunner(short, impl), b = makeOurRunner(short, 'ts', 'fp32', { linearBeforeReset: impl.backend === 'torch' });
   const ra = await a.run();
   let rb = b.run();
   a.dispose?.();

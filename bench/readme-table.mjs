@@ -21,6 +21,7 @@ export function table(report, file) {
   const impls = [...new Set(report.results.map((r) => r.impl))];
   const ms = (r) => {
     if (!r) return 'n/a';
+    if (r.unavailable) return 'not in build';
     if (r.error) return 'wrong';
     if (r.capped && r.reps < 2) return `> ${r.capMs / 1000} s`;
     return r.ms < 1 ? r.ms.toFixed(3) : r.ms < 10 ? r.ms.toFixed(2) : r.ms.toFixed(1);
@@ -32,8 +33,10 @@ export function table(report, file) {
   lines.push(`| --- | ${impls.map(() => '---:').join(' | ')} | ---: | ---: |`);
   for (const { w, cells } of rows.values()) {
     const label = `${w.workload} ${w.kind}${w.workload.startsWith('GRU') ? '' : ''} B=${w.B} T=${w.T} I=${w.I} H=${w.H}`;
-    const natives = [...cells.values()].filter((r) => r.impl.startsWith('native') && r.ms && !r.error);
-    const peers = [...cells.values()].filter((r) => r.peer && r.ms && !r.error && !(r.capped && r.reps < 2));
+    // The ratio columns compare fp32 with fp32 (bf16/int8 rows have their own columns).
+    const fp32 = (r) => (r.precision ?? 'fp32') === 'fp32';
+    const natives = [...cells.values()].filter((r) => r.impl.startsWith('native') && fp32(r) && r.ms && !r.error);
+    const peers = [...cells.values()].filter((r) => r.peer && fp32(r) && r.ms && !r.error && !(r.capped && r.reps < 2));
     const best = natives.sort((a, b) => a.ms - b.ms)[0];
     const bestPeer = peers.sort((a, b) => a.ms - b.ms)[0];
     const ratio = best && bestPeer ? `${(bestPeer.ms / best.ms).toFixed(2)}x (${bestPeer.impl})` : 'n/a';

@@ -18,6 +18,13 @@
 // least 5 calls (3 for slow ones); we report the median with min/max. A first call slower than
 // the cap ends that cell ("> cap"). FLOPs: forward 2·B·T·G·(I+H) per layer-direction, training
 // step 3x forward. "% peak" divides by the addon's FMA probe on the same number of threads.
+//
+// Low precision (issue #21), on the workloads marked `quant`: our `native bf16` / `native int8`
+// (model.quantize(p), checked against ts in the same precision; "not available in this build"
+// without quantize()), ONNX Runtime's DynamicQuantizeLSTM (`ort-int8`, LSTM inference) and, where a
+// Python with torch is found ($CELLSTATE_PYTHON, python3), PyTorch fp32 / bf16 / dynamic int8
+// (`torch ...`, inference), each with 1 and all threads. Peers' bf16/int8 outputs are checked
+// against fp32 within bench/quant.mjs's tolerance. Ratios compare rows of the same precision.
 import { execSync, fork } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -29,6 +36,8 @@ import { flops, WORKLOADS } from './workloads.mjs';
 import { supports } from './impls.mjs';
 import { loadError as tfjsLoadError, loadTfjs, tfjsThreads } from './peers/tfjs.mjs';
 import { loadError as ortLoadError, loadOrt } from './peers/ort.mjs';
+import { findTorch, loadError as torchLoadError } from './peers/pytorch.mjs';
+import { cpuFlags, lowPrecisionIsa, lowPrecisionUnavailable, PRECISIONS, quantizeAvailable } from './quant.mjs';
 
 const require = createRequire(import.meta.url);
 const { loadNative } = require('../dist/backend/native.js');
@@ -36,7 +45,7 @@ const { encodeFmaPeak } = require('../dist/backend/schema.gen.js');
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 function parseArgs(argv) {
-  const a = { quick: false, only: null, json: null, base: null, peers: true };
+  const a = { quick: false, only: null, json: null, base: null, peers: true, torch: null };
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--quick') a.quick = true;
     else if (argv[i] === '--only') a.only = argv[++i].split(',');
@@ -53,9 +62,15 @@ function parseArgs(argv) {
 async function implementations(args) {
   const impls = [];
   const hw = availableBackends().includes('native') ? loadNative().addon.info().hardwareThreads : 1;
+  const threadCounts = hw > 1 ? [1, hw] : [1];
   if (availableBackends().includes('native')) {
-    impls.push({ name: 'native 1T', backend: 'native', threads: 1 });
-    if (hw > 1) impls.push({ name: `native ${hw}T`, backend: 'native', threads: hw });
+    for (const n of threadCounts) impls.push({ name: `native ${n}T`, backend: 'native', threads: n });
+    // Without quantize() or native kernels in this build the rows are listed, and say so, without running.
+    const isa = lowPrecisionIsa();
+    for (const p of PRECISIONS) {
+      const unavailable = lowPrecisionUnavailable('native', p);
+      for (const n of threadCounts) impls.push({ name: `native ${p} ${n}T`, backend: 'native', precision: p, threads: n, unavailable, note: isa.notes[p] });
+    }
   }
   impls.push({ name: 'ts', backend: 'ts', threads: 1 });
   if (args.base) {
@@ -63,13 +78,23 @@ async function implementations(args) {
     if (!fs.existsSync(path.join(args.base, 'bench', 'worker.mjs')) || !fs.existsSync(path.join(args.base, 'dist', 'index.js'))) {
       throw new Error(`bench: --base ${args.base}: expected a built checkout (bench/worker.mjs and dist/index.js)`);
     }
-    for (const i of [...impls]) impls.push({ ...i, name: `base ${i.name}`, root: args.base });
+    for (const i of impls.filter((i) => !i.precision)) impls.push({ ...i, name: `base ${i.name}`, root: args.base });
   }
   if (!args.peers) return impls;
   if (!loadOrt()) console.log(`onnxruntime-node peer not run: ${ortLoadError}`);
   else {
     impls.push({ name: 'ort 1T', backend: 'ort', threads: 1, peer: true });
     if (hw > 1) impls.push({ name: `ort ${hw}T`, backend: 'ort', threads: hw, peer: true });
+    for (const n of threadCounts) impls.push({ name: `ort-int8 ${n}T`, backend: 'ort', precision: 'int8', threads: n, peer: true });
+  }
+  args.torch = findTorch();
+  if (!args.torch) console.log(`pytorch peer not run: ${torchLoadError}`);
+  else {
+    const t = args.torch;
+    console.log(`pytorch peer: torch ${t.torch} (${t.python}; oneDNN ${t.mkldnn ? 'on' : 'off'}, qengine ${t.qengine}, CPU capability ${t.cpuCapability ?? 'n/a'})`);
+    for (const p of ['fp32', ...PRECISIONS]) {
+      for (const n of threadCounts) impls.push({ name: `torch ${p} ${n}T`, backend: 'torch', precision: p, threads: n, peer: true, python: t.python, version: `torch ${t.torch}` });
+    }
   }
   if (!(await loadTfjs())) console.log(`tfjs peers not run: ${tfjsLoadError}`);
   else {
@@ -106,14 +131,15 @@ function versions() {
   return v;
 }
 
-function machine() {
+function machine(args) {
   const cpus = os.cpus();
-  let flags = [];
-  try { flags = (fs.readFileSync('/proc/cpuinfo', 'utf8').match(/^flags\s*:\s*(.*)$/m)?.[1] ?? '').split(' ').filter((f) => /^(avx|fma|sse4|neon)/.test(f)); } catch { /* not Linux */ }
+  const flags = cpuFlags().filter((f) => /^(avx|fma|sse4|neon|amx|f16c)/.test(f));
   let commit = null;
   try { commit = execSync('git rev-parse --short HEAD', { cwd: here, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim(); } catch { /* not a checkout */ }
   const native = loadNative().addon?.info() ?? null;
-  return { cpu: cpus[0]?.model, cores: cpus.length, flags, node: process.version, platform: `${process.platform}-${process.arch}`, commit, native, versions: versions() };
+  const { notes: _, ...lowPrecision } = lowPrecisionIsa();
+  const pytorch = args.torch ? { ...args.torch, ready: undefined } : { skipped: torchLoadError };
+  return { cpu: cpus[0]?.model, cores: cpus.length, flags, lowPrecision, quantize: quantizeAvailable(), node: process.version, platform: `${process.platform}-${process.arch}`, commit, native, versions: versions(), pytorch };
 }
 
 async function main() {
@@ -133,7 +159,7 @@ async function main() {
     // Fresh worker processes for every workload: a process that ran other shapes first carries
     // their allocator state (seen: native M 17% slower after S1 or S2 in the same process, as
     // glibc returned freed memory to the OS and each call paged its output in again).
-    const workers = impls.filter((impl) => supports(w, impl)).map(spawnWorker);
+    const workers = impls.filter((impl) => supports(w, impl) && !impl.unavailable).map(spawnWorker);
     await Promise.all(workers.map((k) => k.ready));
     const cells = workers.map((k) => ({ worker: k, impl: k.impl, times: [], error: null, capped: false, minReps: 5 }));
     for (const c of cells) {
@@ -159,22 +185,24 @@ async function main() {
       if (!busy) break;
     }
     const f = flops(w);
+    for (const impl of impls.filter((i) => supports(w, i) && i.unavailable)) cells.push({ impl, times: [], error: null, capped: false });
     for (const c of cells) {
       const med = c.times.length ? median(c.times) : null;
       results.push({
         workload: w.name, kind: w.kind, cell: w.cell ?? 'lstm', layers: w.layers ?? 1, bidirectional: !!w.bidir,
         B: w.B, T: w.T, I: w.I, H: w.H, impl: c.impl.name, threads: c.impl.threads, peer: !!c.impl.peer,
+        precision: c.impl.precision ?? 'fp32', version: c.impl.version ?? null, unavailable: c.impl.unavailable ?? null, note: c.impl.note ?? null,
         error: c.error, capped: c.capped, capMs, reps: c.times.length,
         ms: med, minMs: c.times.length ? Math.min(...c.times) : null, maxMs: c.times.length ? Math.max(...c.times) : null,
         gflops: med ? f / med / 1e6 : null,
-        peakPct: med && c.impl.backend === 'native' && peak[c.impl.threads] ? (100 * f / med / 1e6) / peak[c.impl.threads] : null,
+        peakPct: med && c.impl.backend === 'native' && !c.impl.precision && peak[c.impl.threads] ? (100 * f / med / 1e6) / peak[c.impl.threads] : null,
       });
     }
     printWorkload(w, results.filter((r) => r.workload === w.name));
     await Promise.all(workers.map((k) => k.exit()));
   }
   if (native) console.log(`FMA peak (probe): ${Object.entries(peak).map(([n, g]) => `${n}T ${g.toFixed(0)} GFLOP/s`).join(', ')}`);
-  const report = { date: new Date().toISOString(), quick: args.quick, machine: machine(), peak, results };
+  const report = { date: new Date().toISOString(), quick: args.quick, machine: machine(args), peak, results };
   if (args.json) {
     fs.mkdirSync(path.dirname(path.resolve(args.json)), { recursive: true });
     fs.writeFileSync(args.json, JSON.stringify(report, null, 1) + '\n');
@@ -185,25 +213,31 @@ async function main() {
 }
 
 function printWorkload(w, rows) {
-  const best = Math.min(...rows.filter((r) => r.ms && r.impl.startsWith('native')).map((r) => r.ms));
+  const best = Math.min(...rows.filter((r) => r.ms && r.impl.startsWith('native') && r.precision === 'fp32').map((r) => r.ms));
   // (base rows: another checkout's build, for before/after comparisons; they set no ratio but new/base)
-  const bestPeer = Math.min(...rows.filter((r) => r.ms && r.peer && !(r.capped && r.reps < 2)).map((r) => r.ms));
+  // Peers are compared within a precision: fp32 rows with fp32 peers, int8 with int8 peers.
+  const bestPeerOf = (p) => Math.min(...rows.filter((r) => r.ms && r.peer && r.precision === p && !(r.capped && r.reps < 2)).map((r) => r.ms));
   const extra = `${w.cell === 'gru' ? ' GRU' : ''}${w.layers ? ` layers=${w.layers}` : ''}${w.bidir ? ' bidirectional' : ''}`;
   console.log(`\n${w.name} (${w.kind}${extra}) B=${w.B} T=${w.T} I=${w.I} H=${w.H}`);
   for (const r of rows) {
     let s;
-    if (r.error) s = `FAILED: ${r.error}`;
+    if (r.unavailable) s = r.unavailable;
+    else if (r.error) s = `FAILED: ${r.error}`;
     else if (r.capped && r.reps < 2) s = `> ${(r.capMs / 1000).toFixed(0)} s`;
     else {
       s = `${r.ms.toFixed(3).padStart(10)} ms  [${r.minMs.toFixed(3)}..${r.maxMs.toFixed(3)}]  ${r.gflops.toFixed(1).padStart(7)} GFLOP/s`;
       if (w.kind === 'stream') s += `  ${(1000 * r.ms / w.T).toFixed(1)} µs/step`;
       if (r.peakPct != null) s += `  ${r.peakPct.toFixed(0).padStart(3)}% peak`;
-      if (!r.peer && Number.isFinite(bestPeer)) s += `  ${(bestPeer / r.ms).toFixed(2)}x best peer`;
+      const bestPeer = bestPeerOf(r.precision);
+      if (!r.peer && Number.isFinite(bestPeer)) s += `  ${(bestPeer / r.ms).toFixed(2)}x best ${r.precision === 'fp32' ? '' : `${r.precision} `}peer`;
+      const fp32 = r.precision !== 'fp32' && !r.peer && rows.find((b) => b.impl === `native ${r.threads}T` && b.ms);
+      if (fp32) s += `  ${(fp32.ms / r.ms).toFixed(2)}x fp32`;
       if (r.impl === 'ts' && Number.isFinite(best)) s += `  (best native ${(r.ms / best).toFixed(0)}x faster)`;
       const base = rows.find((b) => b.impl === `base ${r.impl}` && b.ms);
       if (base) s += `  new/base ${(r.ms / base.ms).toFixed(3)}`;
     }
-    console.log(`  ${r.impl.padEnd(16)} ${s}`);
+    if (r.note) s += `  (${r.note})`;
+    console.log(`  ${r.impl.padEnd(18)} ${s}`);
   }
 }
 

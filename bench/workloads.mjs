@@ -1,22 +1,23 @@
 // The standard benchmark workloads and their FLOP counts (shared by the parent and the workers).
 
 // cell: lstm (default) | gru; layers, bidir: the stacked / bidirectional rows; stream: one step
-// per call (reported per step). GRU rows use the ONNX/Keras default candidate formula
+// per call (reported per step); quant: also run in bf16 and int8 (model.quantize, issue #21) and
+// on the low-precision peers. GRU rows use the ONNX/Keras default candidate formula
 // (linearBeforeReset: false), the one every peer implements.
 export const WORKLOADS = [
   { name: 'S1', kind: 'infer', B: 1, T: 100, I: 32, H: 64 },
-  { name: 'S2', kind: 'infer', B: 1, T: 50, I: 256, H: 256 },
-  { name: 'M', kind: 'infer', B: 32, T: 50, I: 256, H: 256 },
-  { name: 'L', kind: 'infer', B: 64, T: 50, I: 512, H: 512 },
-  { name: 'XL', kind: 'infer', B: 16, T: 25, I: 1024, H: 1024 },
+  { name: 'S2', kind: 'infer', B: 1, T: 50, I: 256, H: 256, quant: true },
+  { name: 'M', kind: 'infer', B: 32, T: 50, I: 256, H: 256, quant: true },
+  { name: 'L', kind: 'infer', B: 64, T: 50, I: 512, H: 512, quant: true },
+  { name: 'XL', kind: 'infer', B: 16, T: 25, I: 1024, H: 1024, quant: true },
   { name: 'T1', kind: 'train', B: 32, T: 50, I: 128, H: 128 },
   { name: 'T2', kind: 'train', B: 64, T: 50, I: 256, H: 256 },
   { name: 'T3', kind: 'train', B: 32, T: 25, I: 512, H: 512 },
-  { name: 'GRU-M', kind: 'infer', cell: 'gru', B: 32, T: 50, I: 256, H: 256 },
+  { name: 'GRU-M', kind: 'infer', cell: 'gru', B: 32, T: 50, I: 256, H: 256, quant: true },
   { name: 'GRU-T2', kind: 'train', cell: 'gru', B: 64, T: 50, I: 256, H: 256 },
   { name: 'Bi2-M', kind: 'infer', layers: 2, bidir: true, B: 32, T: 50, I: 256, H: 256 },
   { name: 'Bi2-T2', kind: 'train', layers: 2, bidir: true, B: 64, T: 50, I: 256, H: 256 },
-  { name: 'Stream', kind: 'stream', B: 1, T: 100, I: 256, H: 256 },
+  { name: 'Stream', kind: 'stream', B: 1, T: 100, I: 256, H: 256, quant: true },
 ];
 
 /** Forward: 2·B·T·G·(I_k + H) per layer-direction (G = 4H LSTM, 3H GRU); training step 3x forward. */
