@@ -65,6 +65,8 @@ export { decodeOnnxModel, encodeOnnxModel } from './io/onnx';
 export type { OnnxModelProto, OnnxGraph, OnnxNode, OnnxAttribute, OnnxTensor, OnnxValueInfo } from './io/onnx';
 export { loadTfjsModel } from './interop/tfjs';
 export type { TfjsModelSource, LoadTfjsOptions } from './interop/tfjs';
+export { toTfjs, encodeTfjs } from './interop/tfjs-export';
+export type { TfjsArtifacts, TfjsModelJson, TfjsWeightSpec, ToTfjsOptions } from './interop/tfjs-export';
 // Imported-model containers (interop): named apart from the training toolkit's Layer interface.
 
 // Serving
