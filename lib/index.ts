@@ -43,7 +43,7 @@ export { constantLR, stepLR, exponentialLR, cosineLR, warmup } from './train/sch
 export type { Schedule } from './train/schedule';
 export { clipGradNorm, clipGradValue, gradNorm } from './train/clip';
 export { encodeSafetensors, decodeSafetensors, readSafetensors, writeSafetensors, toTensors, SafetensorsError, MAX_HEADER_BYTES } from './io/safetensors';
-export type { SafetensorsFile, SafetensorsTensor } from './io/safetensors';
+export type { SafetensorsFile, SafetensorsTensor, ToTensorsOptions } from './io/safetensors';
 export { saveCheckpoint, loadCheckpoint, readCheckpoint, CHECKPOINT_FORMAT, CHECKPOINT_VERSION } from './train/checkpoint';
 export type { Checkpoint, TrainerState } from './train/checkpoint';
 export { Trainer, NonFiniteError } from './train/fit';
