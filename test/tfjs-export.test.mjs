@@ -101,6 +101,17 @@ const CASES = [
     lstm: new LSTM({ inputSize: 3, hiddenSize: 4, batchFirst: true, seed: 17, backend }), last: new LastStep({ batchFirst: true }),
     head: new Linear({ inFeatures: 4, outFeatures: 2, bias: false, seed: 18 }), out: new Sigmoid(),
   }), { B: 2, T: 4, I: 3 }],
+  ['LSTM -> LayerNorm -> Linear per step -> LayerNorm (no affine, eps 1e-3), time-major', (backend) => {
+    const ln = new LayerNorm({ normalizedShape: 6 });
+    ln.loadStateDict({ weight: tensor(randomData(21, 6), [6]), bias: tensor(randomData(22, 6), [6]) }); // not the identity's ones and zeros
+    return new Sequential([new LSTM({ inputSize: 3, hiddenSize: 6, seed: 23, backend }), ln,
+      new Linear({ inFeatures: 6, outFeatures: 4, seed: 24 }), new LayerNorm({ normalizedShape: 4, elementwiseAffine: false, eps: 1e-3 })]);
+  }, { B: 3, T: 4, I: 3 }],
+  ['bidirectional RNN -> LastStep(finalStates) -> LayerNorm (weight only)', (backend) => {
+    const ln = new LayerNorm({ normalizedShape: 8, bias: false });
+    ln.loadStateDict({ weight: tensor(randomData(25, 8), [8]) });
+    return new Sequential([new RNN({ inputSize: 2, hiddenSize: 4, bidirectional: true, batchFirst: true, seed: 26, backend }), new LastStep({ batchFirst: true, finalStates: true }), ln]);
+  }, { B: 2, T: 5, I: 2 }],
   ['GRU -> LastStep (one direction) -> Linear, time-major', (backend) => new Sequential([
     new GRU({ inputSize: 2, hiddenSize: 3, linearBeforeReset: false, seed: 19, backend }), new LastStep(),
     new Linear({ inFeatures: 3, outFeatures: 1, seed: 20 }),
@@ -208,7 +219,7 @@ describe('toTfjs: what TF.js cannot express is refused by name', function () {
     ['a GRU inside a chain names its position', () => seq(new Linear({ inFeatures: 2, outFeatures: 2 }), new GRU({ inputSize: 2, hiddenSize: 3 })), /model\.layers\[1\] \(GRU\(.*\)\): linearBeforeReset/],
     ['a quantized model', () => new LSTM({ inputSize: 2, hiddenSize: 4 }).quantize('int8'), /quantized model .* cannot be exported/],
     ['a quantized Sequential', () => seq(new LSTM({ inputSize: 2, hiddenSize: 4 }), new Linear({ inFeatures: 4, outFeatures: 1 })).quantize('bf16'), /quantized model .* cannot be exported/],
-    ['LayerNorm', () => seq(new LSTM({ inputSize: 2, hiddenSize: 4 }), new LayerNorm({ normalizedShape: 4 })), /model\.layers\[1\] \(LayerNorm.*\): has no TF\.js export/],
+    ['a LayerNorm of the wrong size', () => seq(new LSTM({ inputSize: 2, hiddenSize: 4 }), new LayerNorm({ normalizedShape: 3 })), /model\.layers\[1\]: expected a layer reading 4 features/, RangeError],
     ['a LastStep not right after a recurrent layer', () => seq(new LSTM({ inputSize: 2, hiddenSize: 4 }), new Linear({ inFeatures: 4, outFeatures: 4 }), new LastStep()), /model\.layers\[2\] \(LastStep.*\): TF\.js expresses LastStep as return_sequences false/],
     ['a plain LastStep after a bidirectional layer', () => seq(new LSTM({ inputSize: 2, hiddenSize: 4, bidirectional: true }), new LastStep()), /use LastStep\(\{ finalStates: true \}\)/],
     ['finalStates after one direction', () => seq(new LSTM({ inputSize: 2, hiddenSize: 4 }), new LastStep({ finalStates: true })), /finalStates: true after a one-direction layer/],
@@ -216,12 +227,12 @@ describe('toTfjs: what TF.js cannot express is refused by name', function () {
     ['an activation first', () => seq(new Tanh(), new Linear({ inFeatures: 2, outFeatures: 2 })), /expected an Embedding, LSTM, GRU, RNN or Linear first/],
     ['a recurrent layer after a LastStep', () => seq(new LSTM({ inputSize: 2, hiddenSize: 4 }), new LastStep(), new RNN({ inputSize: 4, hiddenSize: 2 })), /after a LastStep has no sequence to read/],
   ];
-  for (const [label, make, msg] of REFUSED) {
+  for (const [label, make, msg, cls = UnsupportedModelError] of REFUSED) {
     it(label, function () {
       const model = make();
-      expect(() => encodeTfjs(model)).to.throw(UnsupportedModelError, msg);
+      expect(() => encodeTfjs(model)).to.throw(cls, msg);
       const out = path.join(dir, `refused-${label.replace(/\W+/g, '-')}`);
-      expect(() => toTfjs(model, out)).to.throw(UnsupportedModelError, msg);
+      expect(() => toTfjs(model, out)).to.throw(cls, msg);
       expect(fs.existsSync(out), 'nothing written').to.equal(false);
     });
   }
@@ -239,5 +250,42 @@ describe('toTfjs: what TF.js cannot express is refused by name', function () {
     const file = path.join(dir, 'a-file');
     fs.writeFileSync(file, 'x');
     expect(() => toTfjs(m, file)).to.throw(/toTfjs: file: .*EEXIST|toTfjs: file: .*ENOTDIR/);
+  });
+});
+
+describe('loadTfjsModel: LayerNormalization from TF.js', function () {
+  before(async function () {
+    await tf.setBackend('cpu');
+  });
+
+  /** A model saved by TF.js itself: the layer's axis is written resolved ([2] for [B, T, F]). */
+  async function saved(m) {
+    let art;
+    await m.save(tf.io.withSaveHandler(async (a) => { art = a; return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } }; }));
+    return { modelJson: { modelTopology: art.modelTopology, weightsManifest: [{ paths: ['w.bin'], weights: art.weightSpecs }] }, weights: new Uint8Array(art.weightData) };
+  }
+
+  it('TF.js-built LayerNormalization (scale and center, center only, after a sequence and after the last step) matches its predict', async function () {
+    const m = tf.sequential();
+    m.add(tf.layers.lstm({ units: 5, recurrentActivation: 'sigmoid', returnSequences: true, inputShape: [4, 3] }));
+    m.add(tf.layers.layerNormalization({ epsilon: 1e-4 }));
+    m.add(tf.layers.gru({ units: 4, recurrentActivation: 'sigmoid' }));
+    m.add(tf.layers.layerNormalization({ scale: false }));
+    m.setWeights(m.getWeights().map((w, i) => tf.tensor(randomData(60 + i, w.size), w.shape)));
+    const x = randomData(70, 2 * 4 * 3);
+    const y = m.predict(tf.tensor(x, [2, 4, 3]));
+    const want = y.dataSync();
+    const art = await saved(m);
+    expect(art.modelJson.modelTopology.config.layers[1].config.axis).to.deep.equal([2]);
+    for (const backend of BACKENDS) {
+      const ours = loadTfjsModel(art, { backend });
+      expect(maxAbsDiff(ours.forward(tensor(x, [2, 4, 3])).output.data, want), backend).to.be.below(ATOL);
+    }
+    // Another axis than the last is refused, naming it.
+    const bad = structuredClone(art.modelJson);
+    bad.modelTopology.config.layers[1].config.axis = [1];
+    expect(() => loadTfjsModel({ modelJson: bad, weights: art.weights })).to.throw(UnsupportedModelError, /LayerNormalization layer .*: axis: only the last axis is supported, got \[1\] for a rank-3 input/);
+    y.dispose();
+    m.dispose();
   });
 });

@@ -1,5 +1,5 @@
 // toTfjs / encodeTfjs: an LSTM / GRU / RNN, or a Sequential chain of them with Embedding, Linear,
-// activations, Dropout and LastStep, -> a TF.js Layers model (model.json + weight shards) that
+// activations, Dropout, LayerNorm and LastStep, -> a TF.js Layers model (model.json + weight shards) that
 // `tf.loadLayersModel` loads and whose `predict` computes what our forward does. The inverse of
 // loadTfjsModel (lib/interop/tfjs.ts), which reads every model written here back.
 //
@@ -12,6 +12,7 @@
 //                        LastStep must take final states: finalStates true, Keras' semantics)
 //   Linear               TimeDistributed(Dense) on a sequence, Dense after a LastStep
 //   Tanh/Sigmoid/ReLU/Softmax   Activation;  Dropout   Dropout(rate)
+//   LayerNorm            LayerNormalization(axis -1, epsilon = eps, scale/center = weight/bias)
 //
 // Weights: gate order and layouts convert in lib/interop/gates.ts. Keras has one bias per gate
 // block on the input side: we write bias_ih + bias_hh (float32 sums), exact for LSTM, RNN and a
@@ -23,7 +24,7 @@
 // batchFirst, and has no `lengths` input (every sequence runs its full T). Written as float32: a
 // float64 model is rounded. Refused with an UnsupportedModelError naming the layer and why:
 // quantized models, projSize, peepholes, inputForget, clip, reverse, GRU linearBeforeReset true
-// (PyTorch's default), LayerNorm, a LastStep not directly after a recurrent layer, any option
+// (PyTorch's default), a LastStep not directly after a recurrent layer, any option
 // this exporter does not know.
 
 import fs from 'node:fs';
@@ -36,6 +37,7 @@ import { fileCall } from '../io/file-call';
 import { ReLU, Sigmoid, Softmax, Tanh } from '../nn/activations';
 import { Dropout } from '../nn/dropout';
 import { Embedding } from '../nn/embedding';
+import { LayerNorm } from '../nn/layer-norm';
 import { GRU } from '../nn/gru';
 import { LastStep } from '../nn/last-step';
 import type { Layer } from '../nn/layer';
@@ -242,12 +244,19 @@ function buildChain(layers: readonly Layer[], names: readonly string[]): KerasBu
     } else if (l instanceof Tanh || l instanceof Sigmoid || l instanceof ReLU || l instanceof Softmax) {
       const act = l instanceof Tanh ? 'tanh' : l instanceof Sigmoid ? 'sigmoid' : l instanceof ReLU ? 'relu' : 'softmax';
       b.layer('Activation', { name: b.name(`activation_${base}`), trainable: true, activation: act });
+    } else if (l instanceof LayerNorm) {
+      // TF.js LayerNormalization: (x - mean) / sqrt(var + epsilon) * gamma + beta, biased variance, as ours.
+      fits(i, l.normalizedShape);
+      const name = b.name(`layer_normalization_${base}`), sd = l.stateDict();
+      b.layer('LayerNormalization', { name, trainable: true, axis: -1, epsilon: l.eps, center: l.bias, scale: l.elementwiseAffine });
+      if (l.elementwiseAffine) b.weight(`${name}/gamma`, [F], Float32Array.from(sd.weight.data));
+      if (l.bias) b.weight(`${name}/beta`, [F], Float32Array.from(sd.bias.data));
     } else if (l instanceof Dropout) {
       b.layer('Dropout', { name: b.name(`dropout_${base}`), trainable: true, rate: l.p });
     } else if (l instanceof LastStep) {
       throw new UnsupportedModelError(`${at(i)}: TF.js expresses LastStep as return_sequences false on a recurrent layer, so it must directly follow one`);
     } else {
-      throw new UnsupportedModelError(`${at(i)}: has no TF.js export (expected Embedding, LSTM, GRU, RNN, Linear, Tanh, Sigmoid, ReLU, Softmax, Dropout or LastStep)`);
+      throw new UnsupportedModelError(`${at(i)}: has no TF.js export (expected Embedding, LSTM, GRU, RNN, Linear, Tanh, Sigmoid, ReLU, Softmax, Dropout, LayerNorm or LastStep)`);
     }
   }
   return b;
