@@ -43,7 +43,7 @@ export { constantLR, stepLR, exponentialLR, cosineLR, warmup } from './train/sch
 export type { Schedule } from './train/schedule';
 export { clipGradNorm, clipGradValue, gradNorm } from './train/clip';
 export { encodeSafetensors, decodeSafetensors, readSafetensors, writeSafetensors, toTensors, SafetensorsError, MAX_HEADER_BYTES } from './io/safetensors';
-export type { SafetensorsFile, SafetensorsTensor } from './io/safetensors';
+export type { SafetensorsFile, SafetensorsTensor, ToTensorsOptions } from './io/safetensors';
 export { saveCheckpoint, loadCheckpoint, readCheckpoint, CHECKPOINT_FORMAT, CHECKPOINT_VERSION } from './train/checkpoint';
 export type { Checkpoint, TrainerState } from './train/checkpoint';
 export { Trainer, NonFiniteError } from './train/fit';
@@ -65,6 +65,8 @@ export { decodeOnnxModel, encodeOnnxModel } from './io/onnx';
 export type { OnnxModelProto, OnnxGraph, OnnxNode, OnnxAttribute, OnnxTensor, OnnxValueInfo } from './io/onnx';
 export { loadTfjsModel } from './interop/tfjs';
 export type { TfjsModelSource, LoadTfjsOptions } from './interop/tfjs';
+export { toTfjs, encodeTfjs } from './interop/tfjs-export';
+export type { TfjsArtifacts, TfjsModelJson, TfjsWeightSpec, ToTfjsOptions } from './interop/tfjs-export';
 // Imported-model containers (interop): named apart from the training toolkit's Layer interface.
 
 // Serving

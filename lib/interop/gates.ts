@@ -1,5 +1,5 @@
 // Gate orders and weight layouts of other frameworks, converted to and from ours in ONE place.
-// Every importer and exporter (ONNX in and out, TF.js / Keras in) goes through these functions;
+// Every importer and exporter (ONNX in and out, TF.js / Keras in and out) goes through these functions;
 // nothing else in the library re-orders gate blocks.
 //
 //   cell  ours (PyTorch)        ONNX                            Keras / TF.js
@@ -138,6 +138,27 @@ export function fromKerasWeights(kind: CellKind, kernel: ArrayLike<number>, recu
     weight_ih: reorderGates(transpose2d(kernel, I, GH), kind, 'keras', 'pytorch'),
     weight_hh: reorderGates(transpose2d(recurrentKernel, H, GH), kind, 'keras', 'pytorch'),
     bias_ih, bias_hh, peephole: null,
+  };
+}
+
+/**
+ * Our weights of one direction -> Keras / TF.js: kernel [I, G*H], recurrentKernel [H, G*H] and one
+ * bias [G*H] = bias_ih + bias_hh (float32 sums), the input-side bias Keras adds. The caller checks
+ * that one bias is exact for its cell (LSTM, RNN, GRU with linearBeforeReset false: b_hn sits
+ * outside the reset gate there; PyTorch's GRU puts it inside, which one bias cannot express).
+ */
+export function toKerasWeights(kind: CellKind, w: DirectionWeights, I: number, H: number): { kernel: Float32Array; recurrentKernel: Float32Array; bias: Float32Array | null } {
+  const GH = gateCount(kind) * H;
+  let bias: Float32Array | null = null;
+  if (w.bias_ih && w.bias_hh) {
+    const sum = new Float32Array(GH);
+    for (let j = 0; j < GH; j++) sum[j] = w.bias_ih[j] + w.bias_hh[j];
+    bias = reorderGates(sum, kind, 'pytorch', 'keras');
+  }
+  return {
+    kernel: transpose2d(reorderGates(w.weight_ih, kind, 'pytorch', 'keras'), GH, I),
+    recurrentKernel: transpose2d(reorderGates(w.weight_hh, kind, 'pytorch', 'keras'), GH, H),
+    bias,
   };
 }
 

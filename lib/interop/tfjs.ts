@@ -4,7 +4,8 @@
 //
 // Supported layers: InputLayer, Embedding (mask_zero false), LSTM, GRU, SimpleRNN,
 // Bidirectional(LSTM|GRU|SimpleRNN) with merge_mode 'concat', Dense, TimeDistributed(Dense),
-// Activation, Dropout (a Dropout layer: identity at inference, active in training). Sequential models, and functional models that are
+// Activation, Dropout (a Dropout layer: identity at inference, active in training),
+// LayerNormalization over the last axis. Sequential models, and functional models that are
 // a single chain. Keras layers are batch-first ([B, T, I]) and so are the recurrent layers built.
 //
 // Keras semantics that differ from ours, and what we do (never silently change the math):
@@ -36,10 +37,11 @@ import { GRU } from '../nn/gru';
 import { Linear } from '../nn/linear';
 import { LSTM } from '../nn/lstm';
 import { readOptions } from '../nn/options';
-import type { Recurrent } from '../nn/recurrent';
+import { Recurrent } from '../nn/recurrent';
 import { RNN } from '../nn/rnn';
 import { ReLU, Sigmoid, Softmax, Tanh } from '../nn/activations';
 import { Dropout } from '../nn/dropout';
+import { LayerNorm } from '../nn/layer-norm';
 import { LastStep } from '../nn/last-step';
 import type { Layer } from '../nn/layer';
 import { Sequential } from '../nn/sequential';
@@ -88,8 +90,23 @@ export function loadTfjsModel(source: string | TfjsModelSource, options?: LoadTf
   const entries = decodeWeights(groups, dir === null ? weights : readShards(dir, groups));
   const layers = layerConfigs(mj.modelTopology);
   const built: Layer[] = [];
+  // The rank and features of the value between layers, once known: a LayerNormalization's axis
+  // and (without gamma and beta) its size are read against them.
+  const value: ValueShape = { rank: null, features: null };
   for (const l of layers) {
-    const layer = buildLayer(l, entries, backend);
+    const bis = l.config.batch_input_shape ?? l.config.batchInputShape;
+    if (value.rank === null && Array.isArray(bis)) {
+      value.rank = bis.length;
+      const f = bis[bis.length - 1];
+      value.features = typeof f === 'number' ? f : null;
+    }
+    const layer = buildLayer(l, entries, backend, value);
+    for (const b of layer ?? []) {
+      if (b instanceof Embedding) { value.rank = (value.rank ?? 2) + 1; value.features = b.embeddingDim; }
+      else if (b instanceof LastStep) value.rank = 2;
+      else if (b instanceof Recurrent) { value.rank = 3; value.features = b.numDirections * b.outSize; }
+      else if (b instanceof Linear) value.features = b.outFeatures;
+    }
     if (layer) built.push(...layer);
   }
   if (!built.length) throw new UnsupportedModelError(`${WHERE}: modelTopology: the model has no layers we can run`);
@@ -308,7 +325,7 @@ function normAct(v: unknown): string {
 }
 
 /** Turn one Keras layer config into our layers (null: a layer that does nothing at inference). */
-function buildLayer(l: { className: string; config: Config }, weights: Map<string, WeightEntry>, backend: BackendName | undefined): Layer[] | null {
+function buildLayer(l: { className: string; config: Config }, weights: Map<string, WeightEntry>, backend: BackendName | undefined, value: ValueShape): Layer[] | null {
   const c = l.config;
   const name = String(c.name);
   const where = `${WHERE}: ${l.className} layer ${JSON.stringify(name)}`;
@@ -345,6 +362,8 @@ function buildLayer(l: { className: string; config: Config }, weights: Map<strin
     }
     case 'Activation':
       return activationLayers(where, c.activation);
+    case 'LayerNormalization':
+      return [layerNorm(where, c, value, pick)];
     case 'LSTM':
     case 'GRU':
     case 'SimpleRNN': {
@@ -366,7 +385,7 @@ function buildLayer(l: { className: string; config: Config }, weights: Map<strin
       return recurrentLayers(recurrentModule(cls, ic, dirs, backend, true), ic.return_sequences === true);
     }
     default:
-      throw new UnsupportedModelError(`${where}: layer class ${JSON.stringify(l.className)} is not supported (supported: InputLayer, Embedding, LSTM, GRU, SimpleRNN, Bidirectional, Dense, TimeDistributed(Dense), Activation, Dropout)`);
+      throw new UnsupportedModelError(`${where}: layer class ${JSON.stringify(l.className)} is not supported (supported: InputLayer, Embedding, LSTM, GRU, SimpleRNN, Bidirectional, Dense, TimeDistributed(Dense), Activation, Dropout, LayerNormalization)`);
   }
 }
 
@@ -378,6 +397,38 @@ function buildLayer(l: { className: string; config: Config }, weights: Map<strin
 function recurrentLayers(module: Recurrent, returnSequences: boolean): Layer[] {
   return returnSequences ? [module] : [module, new LastStep({ batchFirst: true, finalStates: module.numDirections === 2 })];
 }
+
+/**
+ * Keras LayerNormalization over the last axis -> our LayerNorm (gamma = weight, beta = bias). A
+ * saved TF.js layer names its axis as a positive index ([2] for [B, T, F]), so the input's rank
+ * must be known. center without scale is a weight of ones beside the bias (exact: x̂ · 1 = x̂);
+ * neither takes its size from the layer before it.
+ */
+function layerNorm(where: string, c: Config, { rank, features }: ValueShape, pick: (leaf: string) => WeightEntry): Layer {
+  const axes = Array.isArray(c.axis) ? c.axis : [c.axis ?? -1];
+  if (axes.length !== 1 || !(axes[0] === -1 || (rank !== null && axes[0] === rank - 1))) {
+    throw new UnsupportedModelError(`${where}: axis: only the last axis is supported, got ${JSON.stringify(c.axis)}${rank === null ? ' (the input rank is unknown: no batch_input_shape)' : ` for a rank-${rank} input`}`);
+  }
+  const scale = c.scale !== false, center = c.center !== false;
+  const gamma = scale ? pick('gamma') : null, beta = center ? pick('beta') : null;
+  const eps0 = c.epsilon ?? 1e-3;
+  if (!gamma && !beta) {
+    if (features === null) throw new UnsupportedModelError(`${where}: center and scale both false, and the size of its input is unknown (no batch_input_shape)`);
+    if (typeof eps0 !== 'number' || !(eps0 > 0) || !Number.isFinite(eps0)) throw new RangeError(`${where}: epsilon: expected a positive finite number, got ${describe(eps0)}`);
+    return new LayerNorm({ normalizedShape: features, eps: eps0, elementwiseAffine: false });
+  }
+  const D = (gamma ?? beta)!.shape[0];
+  for (const w of [gamma, beta]) if (w && (w.shape.length !== 1 || w.shape[0] !== D)) throw new RangeError(`${where}: ${w.name}: expected shape [${D}], got ${formatShape(w.shape)}`);
+  const eps = c.epsilon ?? 1e-3;
+  if (typeof eps !== 'number' || !(eps > 0) || !Number.isFinite(eps)) throw new RangeError(`${where}: epsilon: expected a positive finite number, got ${describe(eps)}`);
+  const ln = new LayerNorm({ normalizedShape: D, eps, bias: center });
+  const sd: Record<string, { shape: number[]; data: Float32Array }> = { weight: { shape: [D], data: gamma ? gamma.data : new Float32Array(D).fill(1) } };
+  if (beta) sd.bias = { shape: [D], data: beta.data };
+  ln.loadStateDict(sd);
+  return ln;
+}
+
+interface ValueShape { rank: number | null; features: number | null }
 
 function activationLayers(where: string, act: unknown): Layer[] {
   const a = normAct(act ?? 'linear');

@@ -6,8 +6,10 @@
 // (offsets relative to the data buffer, end exclusive) plus an optional "__metadata__" object of
 // string -> string. Data is row-major little-endian. We write F32 and F64 Tensors and BF16 / I8
 // raw tensors (quantized models; the header padded by spaces so the data starts 8-byte aligned, as
-// the reference writer does) and read F32, F64, BF16 and I8 into Float32Array, Float64Array,
-// Uint16Array (bf16 bit patterns) and Int8Array; other dtypes are validated and returned as raw bytes.
+// the reference writer does) and read F32, F64, F16, BF16 and I8 into Float32Array, Float64Array,
+// Uint16Array (f16 / bf16 bit patterns) and Int8Array; other dtypes are validated and returned as
+// raw bytes. toTensors widens F16 / BF16 on request (a PyTorch .half() or bfloat16 state dict):
+// exactly, since every finite half value is a float32 (and float64); NaN and ±Inf are refused.
 //
 // Reading is for untrusted files. Nothing is allocated from a size the header claims before that
 // size is checked against the real file length, and the file is rejected (SafetensorsError naming
@@ -23,7 +25,7 @@ import { fileCall } from './file-call';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { argTypeError } from '../errors';
-import { readEntries, nameRecord } from '../nn/options';
+import { readEntries, nameRecord, readOptions } from '../nn/options';
 import { checkTensorArg, Tensor } from '../tensor';
 import { writeFileAtomic } from './atomic-write';
 
@@ -45,8 +47,8 @@ export interface SafetensorsTensor {
   dtype: string;
   shape: number[];
   /**
-   * A fresh typed array: F32 Float32Array, F64 Float64Array, BF16 Uint16Array (bit patterns), I8
-   * Int8Array; any other dtype: the raw little-endian bytes (Uint8Array).
+   * A fresh typed array: F32 Float32Array, F64 Float64Array, F16 and BF16 Uint16Array (bit
+   * patterns), I8 Int8Array; any other dtype: the raw little-endian bytes (Uint8Array).
    */
   data: Float32Array | Float64Array | Uint16Array | Int8Array | Uint8Array;
 }
@@ -207,7 +209,7 @@ function readData(bytes: Uint8Array, at: number, len: number, dtype: string): Sa
   const copy = new Uint8Array(len); // a fresh, aligned buffer
   copy.set(bytes.subarray(at, at + len));
   if (dtype === 'I8') return new Int8Array(copy.buffer, 0, len);
-  if (dtype === 'BF16') {
+  if (dtype === 'BF16' || dtype === 'F16') {
     if (LITTLE) return new Uint16Array(copy.buffer, 0, len / 2);
     const dv = new DataView(copy.buffer), out = new Uint16Array(len / 2);
     for (let i = 0; i < out.length; i++) out[i] = dv.getUint16(i * 2, true);
@@ -232,12 +234,96 @@ export function readSafetensors(file: string, options?: { maxHeaderBytes?: numbe
   return fileCall('readSafetensors', file, () => decodeSafetensors(fs.readFileSync(file), { ...options, source: file }));
 }
 
-/** F32 / F64 entries as Tensors (a state dict); any other dtype is an error naming it (a quantized model file loads with load()). */
-export function toTensors(f: SafetensorsFile, source = 'safetensors'): Map<string, Tensor> {
+export interface ToTensorsOptions {
+  /**
+   * The dtype every tensor loads as. Omitted: F32 and F64 as they are, any other dtype refused.
+   * 'float32': F32 as it is, F16 and BF16 widened (exactly); F64 refused (it would round).
+   * 'float64': F64 as it is, F32, F16 and BF16 widened (exactly).
+   */
+  dtype?: 'float32' | 'float64';
+  /** Names the file in error messages; default 'safetensors'. */
+  source?: string;
+}
+
+/**
+ * The value of every f16 bit pattern (IEEE 754 binary16: 1 sign, 5 exponent, 10 fraction bits),
+ * made on first use: s * m * 2^-24 for subnormals and ±0 (exponent 0), s * (1024 + m) * 2^(e-25)
+ * otherwise; exponent 31 (±Inf, NaN) is NaN here and refused by the caller. Every value is exact
+ * in float32 (8 exponent bits cover 2^-24 .. 65504, 24 significand bits hold 11).
+ */
+let F16: Float32Array | null = null;
+function f16Table(): Float32Array {
+  if (F16) return F16;
+  const t = new Float32Array(65536);
+  for (let b = 0; b < 65536; b++) {
+    const sign = b & 0x8000 ? -1 : 1, e = (b >> 10) & 0x1f, m = b & 0x3ff;
+    t[b] = e === 31 ? NaN : e === 0 ? sign * m * 2 ** -24 : sign * (1024 + m) * 2 ** (e - 25);
+  }
+  return (F16 = t);
+}
+
+/** bf16 is the top half of a float32: its bits shifted up are the float32's, exactly. */
+function bf16Widen(bits: Uint16Array, out: Float32Array | Float64Array): number {
+  const u = new Uint32Array(1), f = new Float32Array(u.buffer);
+  for (let i = 0; i < bits.length; i++) {
+    if ((bits[i] & 0x7f80) === 0x7f80) return i; // exponent all ones: ±Inf or NaN
+    u[0] = bits[i] << 16;
+    out[i] = f[0];
+  }
+  return -1;
+}
+
+function f16Widen(bits: Uint16Array, out: Float32Array | Float64Array): number {
+  const t = f16Table();
+  for (let i = 0; i < bits.length; i++) {
+    if ((bits[i] & 0x7c00) === 0x7c00) return i; // exponent all ones: ±Inf or NaN
+    out[i] = t[bits[i]];
+  }
+  return -1;
+}
+
+/**
+ * The entries as Tensors (a state dict). F32 and F64 load as they are; F16 and BF16 (a PyTorch
+ * model saved after .half() or .to(torch.bfloat16)) load with `{ dtype: 'float32' }` (or
+ * 'float64'), widened exactly; any other dtype is an error naming it (a quantized model file
+ * loads with load()). `source` (a string, or options.source) names the file in errors.
+ */
+export function toTensors(f: SafetensorsFile, source?: string | ToTensorsOptions, options?: ToTensorsOptions): Map<string, Tensor> {
+  const where = 'toTensors';
+  if (source !== undefined && typeof source !== 'string') {
+    if (options !== undefined) throw argTypeError(where, 'source', 'a string when options are given as the third argument', source);
+    options = source;
+    source = undefined;
+  }
+  const o = readOptions(where, 'options', options, ['dtype', 'source']);
+  if (o.dtype !== undefined && o.dtype !== 'float32' && o.dtype !== 'float64') throw argTypeError(where, 'options.dtype', "'float32' or 'float64'", o.dtype);
+  if (o.source !== undefined && typeof o.source !== 'string') throw argTypeError(where, 'options.source', 'a string', o.source);
+  const src = (source as string | undefined) ?? (o.source as string | undefined) ?? 'safetensors';
+  const dtype = o.dtype as 'float32' | 'float64' | undefined;
   const out = new Map<string, Tensor>();
   for (const [name, t] of f.tensors) {
-    if (!(t.data instanceof Float32Array) && !(t.data instanceof Float64Array)) throw new SafetensorsError(`${source}: tensor '${name}' has dtype ${t.dtype}; only F32 and F64 load as Tensors`);
-    out.set(name, new Tensor(t.data, t.shape));
+    const half = t.dtype === 'F16' || t.dtype === 'BF16';
+    if (dtype === undefined) {
+      if (!(t.data instanceof Float32Array) && !(t.data instanceof Float64Array)) {
+        throw new SafetensorsError(`${src}: tensor '${name}' has dtype ${t.dtype}; only F32 and F64 load as Tensors${half ? " (pass { dtype: 'float32' } to widen F16 / BF16 exactly)" : ''}`);
+      }
+      out.set(name, new Tensor(t.data, t.shape));
+    } else if (t.dtype === (dtype === 'float32' ? 'F32' : 'F64')) {
+      out.set(name, new Tensor(t.data as Float32Array | Float64Array, t.shape));
+    } else if (dtype === 'float64' && t.dtype === 'F32') {
+      out.set(name, new Tensor(Float64Array.from(t.data as Float32Array), t.shape));
+    } else if (half && t.data instanceof Uint16Array) {
+      const wide = dtype === 'float32' ? new Float32Array(t.data.length) : new Float64Array(t.data.length);
+      const bad = t.dtype === 'F16' ? f16Widen(t.data, wide) : bf16Widen(t.data, wide);
+      if (bad >= 0) {
+        const b = t.data[bad], inf = t.dtype === 'F16' ? (b & 0x3ff) === 0 : (b & 0x7f) === 0;
+        throw new SafetensorsError(`${src}: tensor '${name}' (${t.dtype}) holds ${inf ? (b & 0x8000 ? '-Infinity' : 'Infinity') : 'NaN'} `
+          + `(bits 0x${b.toString(16).padStart(4, '0')}) at flat index ${bad}; weights must be finite`);
+      }
+      out.set(name, new Tensor(wide, t.shape));
+    } else {
+      throw new SafetensorsError(`${src}: tensor '${name}' has dtype ${t.dtype}; with dtype '${dtype}' only ${dtype === 'float32' ? 'F32, F16 and BF16 load (F64 would round: load it without dtype, or with \'float64\')' : 'F64, F32, F16 and BF16 load'}`);
+    }
   }
   return out;
 }
