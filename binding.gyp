@@ -32,7 +32,7 @@
       "target_name": "cellstate",
       "sources": ["<!@(node scripts/native-sources.js common)"],
       "conditions": [
-        ["target_arch=='x64'", { "dependencies": ["cellstate_avx2", "cellstate_avx512"] }],
+        ["target_arch=='x64'", { "dependencies": ["cellstate_avx2", "cellstate_avx2_vnni", "cellstate_avx512", "cellstate_avx512_vnni", "cellstate_avx512_bf16"] }],
         ["target_arch=='arm64'", { "sources": ["<!@(node scripts/native-sources.js neon)"] }],
         ["OS=='linux' and cellstate_portable==1", {
           "defines": ["CELLSTATE_GLIBC_COMPAT"],
@@ -64,6 +64,30 @@
           "cflags_cc": ["<!@(node scripts/native-sources.js --flags avx512)"],
           "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-O3", "<!@(node scripts/native-sources.js --flags avx512)"] },
           "msvs_settings": { "VCCLCompilerTool": { "AdditionalOptions": ["<!(node scripts/native-sources.js --msvc avx512)"] } }
+        },
+        {
+          "target_name": "cellstate_avx2_vnni",
+          "type": "static_library",
+          "sources": ["<!@(node scripts/native-sources.js avx2_vnni)"],
+          "cflags_cc": ["<!@(node scripts/native-sources.js --flags avx2_vnni)"],
+          "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-O3", "<!@(node scripts/native-sources.js --flags avx2_vnni)"] },
+          "msvs_settings": { "VCCLCompilerTool": { "AdditionalOptions": ["<!(node scripts/native-sources.js --msvc avx2_vnni)"] } }
+        },
+        {
+          "target_name": "cellstate_avx512_vnni",
+          "type": "static_library",
+          "sources": ["<!@(node scripts/native-sources.js avx512_vnni)"],
+          "cflags_cc": ["<!@(node scripts/native-sources.js --flags avx512_vnni)"],
+          "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-O3", "<!@(node scripts/native-sources.js --flags avx512_vnni)"] },
+          "msvs_settings": { "VCCLCompilerTool": { "AdditionalOptions": ["<!(node scripts/native-sources.js --msvc avx512_vnni)"] } }
+        },
+        {
+          "target_name": "cellstate_avx512_bf16",
+          "type": "static_library",
+          "sources": ["<!@(node scripts/native-sources.js avx512_bf16)"],
+          "cflags_cc": ["<!@(node scripts/native-sources.js --flags avx512_bf16)"],
+          "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-O3", "<!@(node scripts/native-sources.js --flags avx512_bf16)"] },
+          "msvs_settings": { "VCCLCompilerTool": { "AdditionalOptions": ["<!(node scripts/native-sources.js --msvc avx512_bf16)"] } }
         }
       ]
     }]

@@ -176,7 +176,7 @@ export interface Backend {
 
 export interface BackendInfo {
   name: BackendName;
-  isa: string; // 'js' for the ts backend; 'scalar' | 'avx2' | 'avx512' (x86-64) or 'scalar' | 'neon' (AArch64) for native
+  isa: string; // 'js' for the ts backend; for native a tier of native/isa.json: 'scalar' | 'avx2' | 'avx2_vnni' | 'avx512' | 'avx512_vnni' | 'avx512_bf16' (x86-64) or 'scalar' | 'neon' (AArch64)
   threads: number;
   blas: string | null;
 }

@@ -29,6 +29,8 @@ const char* isa_name(Isa isa) {
   return i >= 0 && i < kIsaCount ? kIsaNames[i] : "unknown";
 }
 
+uint32_t isa_bit(Isa isa) { return 1u << static_cast<int>(isa); }
+
 int isa_rank(Isa isa) {
   const int i = static_cast<int>(isa);
   return i >= 0 && i < kIsaCount ? kIsaLevels[i] : 0;
@@ -74,45 +76,69 @@ inline bool bit(uint32_t reg, int b) { return ((reg >> b) & 1u) != 0; }
 
 }  // namespace
 
-Isa detect_isa() {
-  CpuidRegs l1{}, l7{};
-  if (!cpuid(1, 0, &l1)) return Isa::scalar;
+uint32_t supported_isas() {
+  uint32_t set = isa_bit(Isa::scalar);
+  CpuidRegs l1{}, l7{}, l71{};
+  if (!cpuid(1, 0, &l1)) return set;
   const bool osxsave = bit(l1.ecx, 27);
   const bool avx = bit(l1.ecx, 28);
   const bool fma = bit(l1.ecx, 12);
-  if (!osxsave || !avx || !fma) return Isa::scalar;
+  if (!osxsave || !avx || !fma) return set;
 
   const uint64_t xcr0 = read_xcr0();
   const uint64_t kYmmState = (1u << 1) | (1u << 2);              // SSE + AVX
   const uint64_t kZmmState = kYmmState | (1u << 5) | (1u << 6) | (1u << 7);  // + opmask, ZMM_Hi256, Hi16_ZMM
-  if ((xcr0 & kYmmState) != kYmmState) return Isa::scalar;
+  if ((xcr0 & kYmmState) != kYmmState) return set;
 
-  if (!cpuid(7, 0, &l7)) return Isa::scalar;
+  if (!cpuid(7, 0, &l7)) return set;
   const bool avx2 = bit(l7.ebx, 5);
-  if (!avx2) return Isa::scalar;
+  if (!avx2) return set;
+  set |= isa_bit(Isa::avx2);
+  // Leaf 7 sub-leaf 1 exists when leaf 7 sub-leaf 0 reports EAX >= 1.
+  const bool has71 = l7.eax >= 1 && cpuid(7, 1, &l71);
+  const bool avx_vnni = has71 && bit(l71.eax, 4);      // VEX vpdpbusd (Alder Lake, Zen 5, SPR)
+  const bool avx512_bf16 = has71 && bit(l71.eax, 5);   // vdpbf16ps / vcvtne2ps2bf16
+  if (avx_vnni) set |= isa_bit(Isa::avx2_vnni);
 
   const bool avx512f = bit(l7.ebx, 16);
   const bool avx512dq = bit(l7.ebx, 17);
   const bool avx512bw = bit(l7.ebx, 30);
   const bool avx512vl = bit(l7.ebx, 31);
+  const bool avx512_vnni = bit(l7.ecx, 11);
   if (avx512f && avx512dq && avx512bw && avx512vl && (xcr0 & kZmmState) == kZmmState) {
-    return Isa::avx512;
+    set |= isa_bit(Isa::avx512);
+    if (avx512_vnni) {
+      set |= isa_bit(Isa::avx512_vnni);
+      if (avx512_bf16) set |= isa_bit(Isa::avx512_bf16);  // every AVX512-BF16 CPU has AVX512-VNNI too
+    }
   }
-  return Isa::avx2;
+  return set;
 }
 
 #elif defined(__aarch64__) && defined(__linux__)
 
-Isa detect_isa() { return (getauxval(AT_HWCAP) & HWCAP_ASIMD) ? Isa::neon : Isa::scalar; }
+uint32_t supported_isas() {
+  return isa_bit(Isa::scalar) | ((getauxval(AT_HWCAP) & HWCAP_ASIMD) ? isa_bit(Isa::neon) : 0u);
+}
 
 #elif defined(__aarch64__) || defined(_M_ARM64)
 
-Isa detect_isa() { return Isa::neon; }  // Advanced SIMD is part of every AArch64 ABI
+// Advanced SIMD is part of every AArch64 ABI.
+uint32_t supported_isas() { return isa_bit(Isa::scalar) | isa_bit(Isa::neon); }
 
 #else  // neither x86-64 nor AArch64
 
-Isa detect_isa() { return Isa::scalar; }
+uint32_t supported_isas() { return isa_bit(Isa::scalar); }
 
 #endif
+
+Isa detect_isa() {
+  const uint32_t set = supported_isas();
+  Isa best = Isa::scalar;
+  for (int i = 0; i < kIsaCount; ++i) {
+    if ((set >> i) & 1u && kIsaLevels[i] > isa_rank(best)) best = static_cast<Isa>(i);
+  }
+  return best;
+}
 
 }  // namespace cellstate

@@ -8,29 +8,40 @@
 // safe to call on any x86-64 CPU; on AArch64 it reports neon, elsewhere scalar.
 #pragma once
 
+#include <cstdint>
+
 #include "isa.gen.h"
 
 namespace cellstate {
 
 // The tiers (Isa), their names and levels come from the one ISA table, native/isa.json, as
-// isa.gen.h. Within one architecture they are ordered by isa_rank(): a tier implies every lower
-// one of its architecture is usable too (x86-64: scalar < avx2 < avx512; AArch64: scalar < neon).
+// isa.gen.h. Within one architecture they are ordered by isa_rank() (x86-64: scalar < avx2 <
+// avx2_vnni < avx512 < avx512_vnni < avx512_bf16; AArch64: scalar < neon); a tier implies the
+// tiers of its base chain (kIsaBase), not every lower one.
 
-// The level of a tier, comparable across architectures: scalar 0, avx2 and neon 1, avx512 2.
+// The level of a tier, comparable across architectures: scalar 0, avx2 and neon 1, avx2_vnni 2,
+// avx512 3, avx512_vnni 4, avx512_bf16 5.
 // A cap (CELLSTATE_MAX_ISA) is a level: "avx2" on AArch64 allows neon, "neon" on x86-64 allows
 // avx2, so one setting means the same thing on either kind of machine.
 int isa_rank(Isa isa);
 
-// "scalar", "avx2", "avx512", "neon" (static strings; "unknown" for out-of-range).
+// "scalar", "avx2", ..., "neon" (static strings; "unknown" for out-of-range).
 const char* isa_name(Isa isa);
 
-// Best tier usable here:
-//   avx512: AVX512F + AVX512VL + AVX512BW + AVX512DQ + AVX2 + FMA, and the OS
-//           saves XMM/YMM/opmask/ZMM state (XCR0 bits 1,2,5,6,7)
-//   avx2:   AVX + AVX2 + FMA, and the OS saves XMM/YMM state (XCR0 bits 1,2)
-//   neon:   AArch64 with Advanced SIMD (always, per the AArch64 ABI; checked through
-//           getauxval(AT_HWCAP) on Linux)
-//   scalar: everything else
+// The tiers usable here, as a set (bit isa_bit(t) for tier t; scalar always):
+//   avx2:        AVX + AVX2 + FMA, and the OS saves XMM/YMM state (XCR0 bits 1,2)
+//   avx2_vnni:   avx2 + AVX-VNNI (CPUID.(7,1):EAX[4]; Alder Lake without AVX-512 has it)
+//   avx512:      avx2 + AVX512F + AVX512VL + AVX512BW + AVX512DQ, and the OS saves
+//                opmask/ZMM state too (XCR0 bits 5,6,7)
+//   avx512_vnni: avx512 + AVX512_VNNI (CPUID.(7,0):ECX[11]; Skylake-X lacks it)
+//   avx512_bf16: avx512_vnni + AVX512_BF16 (CPUID.(7,1):EAX[5])
+//   neon:        AArch64 with Advanced SIMD (always, per the AArch64 ABI; checked through
+//                getauxval(AT_HWCAP) on Linux)
+// The set is not a chain: Skylake-X has avx512 but not avx2_vnni.
+uint32_t supported_isas();
+uint32_t isa_bit(Isa isa);
+
+// The highest-level tier of supported_isas().
 Isa detect_isa();
 
 }  // namespace cellstate

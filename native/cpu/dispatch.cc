@@ -2,8 +2,8 @@
 //
 // Compiled without ISA flags. The table is a function-local static (C++11
 // guarantees thread-safe one-time initialisation). Order: scalar entries
-// first, then each allowed higher tier overwrites its entries, so a tier that
-// lacks some kernel inherits the next lower one. It does not probe the CPU
+// first, then each tier of the chosen tier's base chain (kIsaBase) overwrites its entries, so a
+// tier that lacks some kernel inherits its base's. It does not probe the CPU
 // itself (cpu_features.cc does) and never prints or aborts: a bad
 // CELLSTATE_MAX_ISA value is reported through dispatch_warning().
 #include "dispatch.h"
@@ -54,22 +54,39 @@ void fill_tier(KernelTable& t, Isa tier) {
       fill_kernels_scalar(t);
       fill_lstm_kernels_scalar(t);
       fill_probe_kernels_scalar(t);
+      fill_qgemm_bf16_scalar(t);
+      fill_qgemm_i8_scalar(t);
       break;
 #if defined(__x86_64__) || defined(_M_X64)
     case Isa::avx2:
       fill_kernels_avx2(t);
       fill_lstm_kernels_avx2(t);
       fill_probe_kernels_avx2(t);
+      fill_qgemm_bf16_avx2(t);
+      fill_qgemm_i8_avx2(t);
+      break;
+    case Isa::avx2_vnni:  // fp32 and bf16 as avx2
+      fill_qgemm_i8_avx2_vnni(t);
       break;
     case Isa::avx512:
       fill_kernels_avx512(t);
       fill_lstm_kernels_avx512(t);
       fill_probe_kernels_avx512(t);
+      fill_qgemm_bf16_avx512(t);
+      fill_qgemm_i8_avx512(t);
+      break;
+    case Isa::avx512_vnni:  // fp32 and bf16 as avx512
+      fill_qgemm_i8_avx512_vnni(t);
+      break;
+    case Isa::avx512_bf16:  // fp32 as avx512, int8 as avx512_vnni
+      fill_qgemm_bf16_avx512_bf16(t);
       break;
 #elif defined(__aarch64__) || defined(_M_ARM64)
     case Isa::neon:
       fill_kernels_neon(t);
       fill_lstm_kernels_neon(t);
+      fill_qgemm_bf16_neon(t);
+      fill_qgemm_i8_neon(t);
       break;  // the FMA probe stays scalar (it only measures a peak)
 #endif
     default:
@@ -82,15 +99,19 @@ KernelTable build_table() {
   KernelTable t{};
   const int env = env_cap();
   const int prog = g_cap.load();
-  const int hw = isa_rank(detect_isa());
-  int best = hw;
-  if (env < best) best = env;
-  if (prog < best) best = prog;
+  const int cap = env < prog ? env : prog;
+  const uint32_t have = supported_isas();
 
-  fill_tier(t, Isa::scalar);
-  for (Isa tier : kArchTiers) {  // this architecture's tiers above scalar (isa.gen.h)
-    if (isa_rank(tier) <= best && isa_rank(tier) <= hw) fill_tier(t, tier);
+  // The highest-level tier of this architecture that the CPU has and the cap allows...
+  Isa best = Isa::scalar;
+  for (Isa tier : kArchTiers) {  // this architecture's tiers above scalar, lowest level first (isa.gen.h)
+    if ((have & isa_bit(tier)) != 0 && isa_rank(tier) <= cap && isa_rank(tier) > isa_rank(best)) best = tier;
   }
+  // ...filled with its base chain, lowest first (scalar, avx2, avx512, avx512_vnni for the last).
+  Isa chain[kIsaCount];
+  int n = 0;
+  for (int i = static_cast<int>(best); i >= 0 && n < kIsaCount; i = kIsaBase[i]) chain[n++] = static_cast<Isa>(i);
+  while (n > 0) fill_tier(t, chain[--n]);
 
   g_filled.store(true);
   return t;

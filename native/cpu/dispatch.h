@@ -2,9 +2,9 @@
 //
 // kernels() fills a KernelTable on first use (thread-safe, idempotent): every
 // entry starts as the scalar implementation, then the whole table is upgraded
-// to AVX2 or AVX-512 (x86-64) or NEON (AArch64) if detect_isa() reports it AND
-// the cap allows it. The cap is the lower level (isa_rank) of the
-// CELLSTATE_MAX_ISA environment variable (scalar|neon|avx2|avx512,
+// along the base chain (native/isa.json) of the highest tier that supported_isas() reports AND
+// the cap allows. The cap is the lower level (isa_rank) of the
+// CELLSTATE_MAX_ISA environment variable (any tier name of native/isa.json,
 // case-insensitive) and set_max_isa(). The table never
 // changes after the first kernels() call. This header only declares: the
 // kernels themselves live in one file per ISA (gemm/gemm_kernel_<isa>.cc,
@@ -59,9 +59,45 @@ struct GemmKernel {
                        float* c, int64_t ldc, bool accumulate, const float* bias);
 };
 
+// How a quantized GEMM tile reads the rows of A (made by the same tier's quantize helpers).
+enum class QuantA : int {
+  f32 = 0,    // bf16: float rows holding bf16-rounded values (widening tiers broadcast fp32)
+  bf16 = 1,   // bf16: bf16 bit patterns, uint16, k pairs adjacent (vdpbf16ps broadcasts a pair)
+  s8 = 2,     // int8: q as int8
+  u8 = 3,     // int8: q + 128 as uint8 (vpdpbusd's unsigned operand)
+  s16eo = 4,  // int8: per k quad the int16 values (q0, q2, q1, q3) (vpmaddwd on even / odd bytes)
+};
+
+// Quantized GEMM micro-kernels (issue #21; numerics in docs/equations.md, "Low precision"). One
+// tile C[m x n] (1 <= m <= mr, 1 <= n <= nr, nr == gemm.nr) over the whole K: never blocked in k,
+// so an int8 sum stays one exact int32 and a bf16 sum one fp32 chain. B is one panel of a
+// PackedQ (gemm/qpack.h); A rows come from quant_*() of the same table.
+struct QGemmKernel {
+  int mr_bf16, mr_i8;     // rows per tile
+  QuantA a_bf16, a_i8;    // what quant_bf16 / quant_i8 write and the tiles read
+  // c[i*ldc + j] = (accumulate ? c[i*ldc + j] : 0) + sum_{kk < 2*kp} a(i, kk) * b(kk, j), in fp32
+  //                (+ bias[j], added last), i < m, j < n.
+  //   a: row i at a + i*lda elements (float for QuantA::f32, uint16 for bf16), 2*kp of them
+  //   bp: [kp][nr][2] uint16 bf16 (k pairs of each column)
+  void (*bf16)(int64_t m, int64_t n, int64_t kp, const void* a, int64_t lda, const uint16_t* bp, float* c,
+               int64_t ldc, bool accumulate, const float* bias);
+  // acc(i, j) = sum_{kk < 4*kq} q_a(i, kk) * q_w(kk, j) in int32 (exact);
+  // c[i*ldc + j] = (accumulate ? c : 0) + f32(acc) * f32(sa[i] * sw[j]) (+ bias[j], added last).
+  //   a: row i at a + i*lda bytes, in a_i8's format; bp: [kq][nr][4] int8 (k quads of each column)
+  //   sw, sumw: the panel's nr column scales / sums of q_w (zero past the matrix)
+  void (*i8)(int64_t m, int64_t n, int64_t kq, const uint8_t* a, int64_t lda, const float* sa, const int8_t* bp,
+             const float* sw, const int32_t* sumw, float* c, int64_t ldc, bool accumulate, const float* bias);
+  // Quantize one row of k activations (the contract's rules): out gets round_up(k, 2) (bf16) or
+  // round_up(k, 4) (int8) elements of the tier's format, zero past k. quant_i8 returns the row's
+  // scale s_a (1 for an all-zero row; NaN, with q = 0, for a row holding Inf or NaN).
+  void (*quant_bf16)(int64_t k, const float* x, void* out);
+  float (*quant_i8)(int64_t k, const float* x, uint8_t* out);
+};
+
 struct KernelTable {
   Isa isa;          // tier of the table as a whole
   GemmKernel gemm;
+  QGemmKernel qgemm;  // gemm/qgemm_{bf16,i8}_<isa>.cc
   LstmKernels lstm;  // lstm/lstm_postgemm_<isa>.cc
   // probe/fma_peak_<isa>.cc: `iters` rounds of independent FMA chains; returns the flops done.
   double (*fma_chains)(int64_t iters);
@@ -84,7 +120,16 @@ const char* dispatch_warning();
 void fill_kernels_scalar(KernelTable& t);
 void fill_lstm_kernels_scalar(KernelTable& t);
 void fill_probe_kernels_scalar(KernelTable& t);
+void fill_qgemm_bf16_scalar(KernelTable& t);
+void fill_qgemm_i8_scalar(KernelTable& t);
 #if defined(__x86_64__) || defined(_M_X64)
+void fill_qgemm_bf16_avx2(KernelTable& t);
+void fill_qgemm_i8_avx2(KernelTable& t);
+void fill_qgemm_i8_avx2_vnni(KernelTable& t);
+void fill_qgemm_bf16_avx512(KernelTable& t);
+void fill_qgemm_i8_avx512(KernelTable& t);
+void fill_qgemm_i8_avx512_vnni(KernelTable& t);
+void fill_qgemm_bf16_avx512_bf16(KernelTable& t);
 void fill_kernels_avx2(KernelTable& t);
 void fill_kernels_avx512(KernelTable& t);
 void fill_lstm_kernels_avx2(KernelTable& t);
@@ -95,6 +140,8 @@ void fill_probe_kernels_avx512(KernelTable& t);
 #if defined(__aarch64__) || defined(_M_ARM64)
 void fill_kernels_neon(KernelTable& t);       // gemm/gemm_kernel_neon.cc
 void fill_lstm_kernels_neon(KernelTable& t);  // lstm/lstm_postgemm_neon.cc
+void fill_qgemm_bf16_neon(KernelTable& t);
+void fill_qgemm_i8_neon(KernelTable& t);
 #endif
 
 }  // namespace cellstate

@@ -8,6 +8,10 @@
 
 #include <immintrin.h>
 
+#include <cstdint>
+#include <cstring>
+
+#include "../cpu/dispatch.h"
 #include "common.h"
 
 namespace cellstate {
@@ -62,6 +66,52 @@ struct SimdAvx2 {
   // GEMM edge tiles: whole vectors plain, only the last (partial) one through mask_part.
   using EdgeMaskArg = Mask;
   static constexpr bool kMaskEveryEdgeVector = false;
+
+  // The compiler must not fuse a multiply with a following add here (GCC contracts in C++):
+  // the int8 epilogue's f32(acc) * scale is rounded before C and the bias are added.
+  static CS_ALWAYS_INLINE V keep(V x) {
+#if defined(__GNUC__)
+    __asm__("" : "+x"(x));
+#endif
+    return x;
+  }
+  // Low precision (simd/qgemm_tiles.h). bf16: 8 columns x a k pair (16 uint16, 32-byte aligned);
+  // a bf16 is the high half of an fp32, so even k = pattern << 16, odd k = pattern & 0xFFFF0000.
+  static CS_ALWAYS_INLINE void widen_bf16(const uint16_t* p, V& even, V& odd) {
+    const __m256i x = _mm256_load_si256(reinterpret_cast<const __m256i*>(p));
+    even = _mm256_castsi256_ps(_mm256_slli_epi32(x, 16));
+    odd = _mm256_castsi256_ps(_mm256_and_si256(x, _mm256_set1_epi32(static_cast<int>(0xFFFF0000u))));
+  }
+  // int8 without VNNI: never vpmaddubsw (u8 x s8 pairs saturate in int16). The weights' k quad of a
+  // column is one int32 lane; its even bytes (k0, k2) and odd bytes (k1, k3), sign-extended to
+  // int16 by shifts, meet the A values (q0, q2) and (q1, q3) (QuantA::s16eo) in vpmaddwd, whose
+  // int16 x int16 products and pair sums are exact in int32.
+  using VI = __m256i;
+  using I = __m256i;
+  struct IA { __m256i e, o; };
+  struct IB { __m256i e, o; };
+  static constexpr QuantA kA = QuantA::s16eo;
+  static constexpr int kAQuadBytes = 8;
+  static constexpr bool kU8 = false;
+  static CS_ALWAYS_INLINE I i_zero() { return _mm256_setzero_si256(); }
+  static CS_ALWAYS_INLINE VI i_finish(I a) { return a; }
+  static CS_ALWAYS_INLINE VI i_loadu(const int32_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+  static CS_ALWAYS_INLINE VI i_sub(VI a, VI b) { return _mm256_sub_epi32(a, b); }
+  static CS_ALWAYS_INLINE VI i_shl7(VI a) { return _mm256_slli_epi32(a, 7); }
+  static CS_ALWAYS_INLINE V i_cvt(VI a) { return _mm256_cvtepi32_ps(a); }
+  static CS_ALWAYS_INLINE IA i8_bcast(const uint8_t* p) {
+    int32_t e, o;
+    std::memcpy(&e, p, 4);
+    std::memcpy(&o, p + 4, 4);
+    return IA{_mm256_set1_epi32(e), _mm256_set1_epi32(o)};
+  }
+  static CS_ALWAYS_INLINE IB i8_load(const int8_t* p) {
+    const __m256i x = _mm256_load_si256(reinterpret_cast<const __m256i*>(p));
+    return IB{_mm256_srai_epi16(_mm256_slli_epi16(x, 8), 8), _mm256_srai_epi16(x, 8)};
+  }
+  static CS_ALWAYS_INLINE I i8_dot(I acc, IA a, IB b) {
+    return _mm256_add_epi32(acc, _mm256_add_epi32(_mm256_madd_epi16(b.e, a.e), _mm256_madd_epi16(b.o, a.o)));
+  }
 };
 
 }  // namespace

@@ -8,7 +8,9 @@
 #include <immintrin.h>
 
 #include <cstdint>
+#include <cstring>
 
+#include "../cpu/dispatch.h"
 #include "common.h"
 
 // GCC 12's own avx512fintrin.h trips -Wmaybe-uninitialized (its _mm512_undefined_ps idiom).
@@ -72,6 +74,47 @@ struct SimdAvx512 {
                 : cnt <= 0 ? static_cast<__mmask16>(0)
                            : static_cast<__mmask16>((1u << cnt) - 1u);
     }
+  }
+
+  // The compiler must not fuse a multiply with a following add here (GCC contracts in C++):
+  // the int8 epilogue's f32(acc) * scale is rounded before C and the bias are added.
+  static CS_ALWAYS_INLINE V keep(V x) {
+#if defined(__GNUC__)
+    __asm__("" : "+v"(x));
+#endif
+    return x;
+  }
+  // Low precision (simd/qgemm_tiles.h), as in simd/avx2.h with 16 columns per vector.
+  static CS_ALWAYS_INLINE void widen_bf16(const uint16_t* p, V& even, V& odd) {
+    const __m512i x = _mm512_load_si512(p);
+    even = _mm512_castsi512_ps(_mm512_slli_epi32(x, 16));
+    odd = _mm512_castsi512_ps(_mm512_and_si512(x, _mm512_set1_epi32(static_cast<int>(0xFFFF0000u))));
+  }
+  using VI = __m512i;
+  using I = __m512i;
+  struct IA { __m512i e, o; };
+  struct IB { __m512i e, o; };
+  static constexpr QuantA kA = QuantA::s16eo;
+  static constexpr int kAQuadBytes = 8;
+  static constexpr bool kU8 = false;
+  static CS_ALWAYS_INLINE I i_zero() { return _mm512_setzero_si512(); }
+  static CS_ALWAYS_INLINE VI i_finish(I a) { return a; }
+  static CS_ALWAYS_INLINE VI i_loadu(const int32_t* p) { return _mm512_loadu_si512(p); }
+  static CS_ALWAYS_INLINE VI i_sub(VI a, VI b) { return _mm512_sub_epi32(a, b); }
+  static CS_ALWAYS_INLINE VI i_shl7(VI a) { return _mm512_slli_epi32(a, 7); }
+  static CS_ALWAYS_INLINE V i_cvt(VI a) { return _mm512_cvtepi32_ps(a); }
+  static CS_ALWAYS_INLINE IA i8_bcast(const uint8_t* p) {
+    int32_t e, o;
+    std::memcpy(&e, p, 4);
+    std::memcpy(&o, p + 4, 4);
+    return IA{_mm512_set1_epi32(e), _mm512_set1_epi32(o)};
+  }
+  static CS_ALWAYS_INLINE IB i8_load(const int8_t* p) {
+    const __m512i x = _mm512_load_si512(p);
+    return IB{_mm512_srai_epi16(_mm512_slli_epi16(x, 8), 8), _mm512_srai_epi16(x, 8)};
+  }
+  static CS_ALWAYS_INLINE I i8_dot(I acc, IA a, IB b) {
+    return _mm512_add_epi32(acc, _mm512_add_epi32(_mm512_madd_epi16(b.e, a.e), _mm512_madd_epi16(b.o, a.o)));
   }
 };
 

@@ -20,6 +20,18 @@
 namespace cellstate {
 namespace {
 
+// x itself, but the compiler may not fuse the operation that made it with the one that uses it
+// (GCC contracts a * b + c into an FMA in C++ whenever the target has one; the low-precision
+// contract rounds some products before the add). Costs nothing: an empty asm on the register.
+CS_ALWAYS_INLINE float keep_f32(float x) {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+  __asm__("" : "+x"(x));
+#elif defined(__GNUC__) && defined(__aarch64__)
+  __asm__("" : "+w"(x));
+#endif
+  return x;
+}
+
 // Op::template run<N>(args...) for the N == n in 1..MAX; nothing for any other n. One switch, so
 // an edge tile with m rows (or nv vectors) runs code compiled for exactly that count.
 template <int MAX, class Op, class... Args>

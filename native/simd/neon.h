@@ -8,6 +8,10 @@
 
 #include <arm_neon.h>
 
+#include <cstdint>
+#include <cstring>
+
+#include "../cpu/dispatch.h"
 #include "common.h"
 
 namespace cellstate {
@@ -68,6 +72,46 @@ struct SimdNeon {
   // GEMM edge tiles: whole vectors plain, only the last (partial) one through its lane count.
   using EdgeMaskArg = Mask;
   static constexpr bool kMaskEveryEdgeVector = false;
+
+  // The compiler must not fuse a multiply with a following add here (GCC contracts in C++):
+  // the int8 epilogue's f32(acc) * scale is rounded before C and the bias are added.
+  static CS_ALWAYS_INLINE V keep(V x) {
+#if defined(__GNUC__)
+    __asm__("" : "+w"(x));
+#endif
+    return x;
+  }
+  // Low precision (simd/qgemm_tiles.h). bf16: 4 columns x a k pair, widened by a shift / a mask.
+  static CS_ALWAYS_INLINE void widen_bf16(const uint16_t* p, V& even, V& odd) {
+    const uint32x4_t x = vld1q_u32(reinterpret_cast<const uint32_t*>(p));
+    even = vreinterpretq_f32_u32(vshlq_n_u32(x, 16));
+    odd = vreinterpretq_f32_u32(vandq_u32(x, vdupq_n_u32(0xFFFF0000u)));
+  }
+  // int8 (base AArch64, no dot-product extension): vmull_s8 multiplies 2 columns' k quads by the
+  // A quad (exact int16 products, |q| <= 127), vpadalq_s16 adds adjacent pairs into int32, so
+  // lo / hi hold two partial sums per column of columns 0-1 / 2-3; i_finish adds the pairs.
+  using VI = int32x4_t;
+  struct I { int32x4_t lo, hi; };
+  using IA = int8x8_t;
+  using IB = int8x16_t;
+  static constexpr QuantA kA = QuantA::s8;
+  static constexpr int kAQuadBytes = 4;
+  static constexpr bool kU8 = false;
+  static CS_ALWAYS_INLINE I i_zero() { return I{vdupq_n_s32(0), vdupq_n_s32(0)}; }
+  static CS_ALWAYS_INLINE VI i_finish(I a) { return vpaddq_s32(a.lo, a.hi); }
+  static CS_ALWAYS_INLINE VI i_loadu(const int32_t* p) { return vld1q_s32(p); }
+  static CS_ALWAYS_INLINE VI i_sub(VI a, VI b) { return vsubq_s32(a, b); }
+  static CS_ALWAYS_INLINE VI i_shl7(VI a) { return vshlq_n_s32(a, 7); }
+  static CS_ALWAYS_INLINE V i_cvt(VI a) { return vcvtq_f32_s32(a); }
+  static CS_ALWAYS_INLINE IA i8_bcast(const uint8_t* p) {
+    uint32_t u;
+    std::memcpy(&u, p, 4);
+    return vreinterpret_s8_u32(vdup_n_u32(u));
+  }
+  static CS_ALWAYS_INLINE IB i8_load(const int8_t* p) { return vld1q_s8(p); }
+  static CS_ALWAYS_INLINE I i8_dot(I acc, IA a, IB b) {
+    return I{vpadalq_s16(acc.lo, vmull_s8(vget_low_s8(b), a)), vpadalq_s16(acc.hi, vmull_s8(vget_high_s8(b), a))};
+  }
 };
 
 }  // namespace

@@ -7,6 +7,7 @@
 // with NaN inside when beta == 0 (must be overwritten). A, B and C are
 // allocated to their exact extent so sanitizers catch over-reads. Also checks
 // the ThreadPool contract and prints GFLOP/s (informational, no threshold).
+// The quantized GEMM (bf16, int8) is checked by qgemm_test.cc, linked in.
 // Flags: --quick (smaller large cases, for sanitizer builds), --no-perf.
 // Exit status 0 iff every check passed.
 #include <algorithm>
@@ -522,6 +523,12 @@ void bench_gemm() {
 
 }  // namespace
 
+// qgemm_test.cc's hooks into this file's counters, and its entry points.
+void qgemm_fail(const std::string& what) { fail(what); }
+void qgemm_check() { ++g_checks; }
+void run_qgemm_tests(ThreadPool* pool2, bool quick);
+void bench_qgemm();
+
 int main(int argc, char** argv) {
   // A deadlocked pool or team would otherwise hang the run: fail it instead.
   std::thread([] {
@@ -548,9 +555,9 @@ int main(int argc, char** argv) {
     int cap = -1;
     for (int i = 0; i < kIsaCount; ++i) if (e == kIsaNames[i]) cap = kIsaLevels[i];
     if (cap < 0) expect_warning = true;
-    else {
+    else {  // the highest tier the CPU has within the cap (the tiers' sets are not a chain)
       want = Isa::scalar;
-      for (Isa t : kArchTiers) if (isa_rank(t) <= cap && isa_rank(t) <= isa_rank(hw)) want = t;
+      for (Isa t : kArchTiers) if (isa_rank(t) <= cap && (supported_isas() & isa_bit(t)) != 0) want = t;
     }
   }
   const KernelTable& kt = kernels();
@@ -587,6 +594,7 @@ int main(int argc, char** argv) {
         }
   }
   test_special(&pool2);
+  run_qgemm_tests(&pool2, quick);
 
   // Large: several k blocks, several panel groups, threading, odd edges.
   struct Big { int64_t M, N, K; };
@@ -600,6 +608,7 @@ int main(int argc, char** argv) {
   if (perf && !g_failures) {
     bench_threadpool();
     bench_gemm();
+    bench_qgemm();
   }
   return g_failures ? 1 : 0;
 }

@@ -34,9 +34,10 @@ for i in "${!LIB[@]}"; do
   cmds+=("$CXX ${FLAGS[*]} ${LIB_FLAGS[$i]} -c $NATIVE/$src -o $obj")
 done
 cmds+=("$CXX ${FLAGS[*]} -c $NATIVE/tests/gemm_test.cc -o $OUT/gemm_test.o")
+cmds+=("$CXX ${FLAGS[*]} -c $NATIVE/tests/qgemm_test.cc -o $OUT/qgemm_test.o")
 cmds+=("$CXX ${FLAGS[*]} -DCELLSTATE_FUZZ_STANDALONE -c $NATIVE/tests/fuzz_cell.cc -o $OUT/fuzz_cell.o")
 printf '%s\0' "${cmds[@]}" | xargs -0 -P 2 -I{} sh -c '{}'
-"$CXX" "${FLAGS[@]}" "${objs[@]}" "$OUT/gemm_test.o" -o "$OUT/gemm_test"
+"$CXX" "${FLAGS[@]}" "${objs[@]}" "$OUT/gemm_test.o" "$OUT/qgemm_test.o" -o "$OUT/gemm_test"
 "$CXX" "${FLAGS[@]}" "${objs[@]}" "$OUT/fuzz_cell.o" -o "$OUT/fuzz_cell"
 
 status=0

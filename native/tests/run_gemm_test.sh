@@ -25,8 +25,9 @@ TIERS=($(cd "$NATIVE/.." && node scripts/native-sources.js --tiers))
 # The dispatch table links every kernel family's per-ISA files, so all
 # native/**/*_<tier>.cc of this machine's tiers are built, plus the GEMM core and the test itself.
 # SRCS[i] is compiled with ISA_FLAGS[i].
-SRCS=(cpu/cpu_features.cc cpu/dispatch.cc threadpool.cc gemm/pack.cc gemm/gemm.cc util/scratch.cc tests/gemm_test.cc)
-ISA_FLAGS=("" "" "" "" "" "" "")
+SRCS=(cpu/cpu_features.cc cpu/dispatch.cc threadpool.cc gemm/pack.cc gemm/gemm.cc gemm/qpack.cc gemm/qgemm.cc
+      util/scratch.cc tests/gemm_test.cc tests/qgemm_test.cc)
+ISA_FLAGS=("" "" "" "" "" "" "" "" "" "")
 per_isa="_($(IFS='|'; echo "${TIERS[*]}"))\.cc\b"
 while IFS=$'\t' read -r f flags; do SRCS+=("${f#native/}"); ISA_FLAGS+=("$flags"); done < <(
   cd "$NATIVE/.." && node scripts/native-sources.js --units | grep -E "$per_isa")

@@ -1,0 +1,32 @@
+// qgemm_bf16_avx512_bf16.cc - bf16 GEMM tiles for AVX512-BF16: vdpbf16ps, two k per instruction (mr = 6, nr = 64).
+//
+// An instance of the shared quantized tiles (simd/qgemm_tiles.h) and quantizer (simd/quantize.h),
+// compiled with avx512_bf16's flags (native/isa.json). Numerics: docs/equations.md, "Low precision".
+#include "../cpu/dispatch.h"
+
+#if defined(__x86_64__) || defined(_M_X64)
+
+#include "../simd/avx512_bf16.h"
+#include "../simd/qgemm_tiles.h"
+#include "../simd/quantize.h"
+
+namespace cellstate {
+namespace {
+
+struct QBf16Avx512Dot : SimdAvx512Bf16 {
+  static constexpr int kMr = 6;
+  static constexpr bool kI8BFirst = false;
+};
+
+}  // namespace
+
+void fill_qgemm_bf16_avx512_bf16(KernelTable& t) {
+  t.qgemm.mr_bf16 = QBf16Avx512Dot::kMr;
+  t.qgemm.a_bf16 = QuantA::bf16;
+  t.qgemm.bf16 = &Bf16Dot<QBf16Avx512Dot>::tile;
+  t.qgemm.quant_bf16 = &quant_bf16_row<QuantA::bf16>;
+}
+
+}  // namespace cellstate
+
+#endif  // x86-64
