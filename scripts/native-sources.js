@@ -6,6 +6,9 @@
 //                                               not end in _<isa>.cc for an ISA above scalar) or an ISA
 //                                               (the files ending in _<isa>.cc)
 //   node scripts/native-sources.js --tiers [ARCH]  ARCH's tiers, lowest first (default: this machine)
+//   node scripts/native-sources.js --fp32-tiers [ARCH]  those of them with fp32 kernels of their own
+//                                               (scalar and every tier with a gemm/gemm_kernel_<isa>.cc;
+//                                               the others add only bf16/int8 kernels to their base)
 //   node scripts/native-sources.js --flags ISA     ISA's compiler flags, on one line
 //   node scripts/native-sources.js --msvc ISA      ISA's MSVC /arch option ("" if none)
 //   node scripts/native-sources.js --units [ARCH]  every source ARCH compiles, "file<TAB>flags" per line
@@ -46,6 +49,7 @@ function isa(name) {
 const [cmd, arg] = process.argv.slice(2);
 let out;
 if (cmd === '--tiers') out = tiers(arg);
+else if (cmd === '--fp32-tiers') out = tiers(arg).filter((t) => t === 'scalar' || sources(t).some((f) => f.startsWith('native/gemm/gemm_kernel_')));
 else if (cmd === '--flags') out = [isa(arg).flags.join(' ')];
 else if (cmd === '--msvc') out = [isa(arg).msvc ?? ''];
 else if (cmd === '--units') {
