@@ -223,6 +223,10 @@ export abstract class Recurrent<S = unknown> {
     this.params = new ParamSet(this.paramSpecs(), this.dtype, where);
     const rng = new Rng(this.seed);
     this.params.initUniform(rng, initBound(this.hiddenSize));
+    const fixed = this.cell.extraParams(this.settings, this.hiddenSize, this.outSize).filter((e) => e.init !== undefined);
+    for (const s of this.params.specs) {
+      for (const e of fixed) if (s.name.startsWith(`${e.name}_l`)) this.params.get(s.name).fill(e.init!);
+    }
     this.dropoutRng = new Rng(rng.nextU32() ^ 0x5bd1e995);
     this.prepare();
   }
