@@ -8,14 +8,14 @@
 //   h_t = o * tanh(c_t)
 // X·W_ihᵀ goes through the packed GEMM a chunk of steps at a time (GxChunks, with a zero bias:
 // the biases come after the layer norms), h·W_hhᵀ once per step over the state rows still running;
-// each row's elementwise stage (the layer norms, one vectorised sigmoid/tanh call per gate block
-// from the dispatch table, the combining arithmetic) is split across the pool by rows (rows.h).
+// each row's elementwise stage is a few calls of the dispatch table's row stages
+// (cell/lnlstm_kernels.h: the layer norms, the gates and the state update, each one pass of
+// vectors, simd/lnlstm_postgemm.h), split across the pool by rows (rows.h).
 // BPTT runs LN_c's and LN_hh's backward inside the step loop (they feed ∂c_{t-1}, ∂h_{t-1}); LN_ih's
 // backward, dW, db, the layer norms' parameter gradients and dX run over all rows after the loop.
 // What it does not do: projection or peepholes (the kind declares none); a fused GEMM epilogue like
 // lstm/ (the row-wide layer norm needs the whole 4H row before any gate).
 // Sizes: T, B, I, H (= P), N = T*B, G = 4H (i, f, g, o).
-#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -32,12 +32,12 @@ namespace {
 namespace K = lnlstm_kind;  // its flag and parameter indices (cell_codes.gen.h)
 
 // What the kind packs beyond the common products: the biases (added after the layer norms, so
-// CellPacked::bias_x stays zero) and the layer norms' gains and biases.
+// CellPacked::bias_x stays zero), summed with the gate layer norms' biases, and the gains.
 struct LnLstmPacked : KindPacked {
   float eps = 1e-3f;
-  std::vector<float> bias;                // [G] b_ih + b_hh
-  std::vector<float> g_ih, b_ih, g_hh, b_hh;  // [G] LN_ih, LN_hh gain and bias
-  std::vector<float> g_c, b_c;            // [H] LN_c gain and bias
+  std::vector<float> beta;          // [G] β_ih + β_hh + b_ih + b_hh: every constant A adds
+  std::vector<float> g_ih, g_hh;    // [G] LN_ih, LN_hh gains
+  std::vector<float> g_c, b_c;      // [H] LN_c gain and bias
 };
 const LnLstmPacked& own(const CellPacked& w) { return static_cast<const LnLstmPacked&>(*w.kind); }
 
@@ -69,44 +69,21 @@ LnLstmCache lnlstm_cache(const CellConfig& c, int64_t T, int64_t B, float* cache
 }
 void lnlstm_cache_layout(const CellConfig& c, int64_t T, int64_t B, CacheCursor& at) { lnlstm_cache(c, T, B, at); }
 
-// xh[j] = (z[j] - mean z) / sqrt(var z + eps), j < n (biased variance); returns 1/sqrt(var + eps).
-// Two passes (mean, then the centred squares): no cancellation when |mean| >> σ.
-float normalise(const float* z, int64_t n, float eps, float* xh) {
-  float sum = 0.f;
-  for (int64_t j = 0; j < n; ++j) sum += z[j];
-  const float mean = sum / static_cast<float>(n);
-  float v = 0.f;
-  for (int64_t j = 0; j < n; ++j) { const float d = z[j] - mean; v += d * d; }
-  const float rs = 1.f / std::sqrt(v / static_cast<float>(n) + eps);
-  for (int64_t j = 0; j < n; ++j) xh[j] = (z[j] - mean) * rs;
-  return rs;
-}
-
-// LN's backward for one row: ∂z = rs * (∂y·γ - mean(∂y·γ) - x̂ * mean(∂y·γ * x̂)), j < n.
-void normalise_backward(const float* dy, const float* gain, const float* xh, float rs, int64_t n, float* dz) {
-  float m1 = 0.f, m2 = 0.f;
-  for (int64_t j = 0; j < n; ++j) { const float d = dy[j] * gain[j]; m1 += d; m2 += d * xh[j]; }
-  m1 /= static_cast<float>(n);
-  m2 /= static_cast<float>(n);
-  for (int64_t j = 0; j < n; ++j) dz[j] = rs * (dy[j] * gain[j] - m1 - xh[j] * m2);
-}
-
 void lnlstm_pack(CellPacked& w, const CellWeights& in) {
   const CellConfig& c = w.cfg;
   const int64_t H = c.H, G = c.G;
   pack_common(w, in, G, G, true);
   auto lw = std::make_unique<LnLstmPacked>();
   lw->eps = c.has(K::kTorchEpsilon) ? 1e-5f : 1e-3f;
-  lw->bias = w.bias_x;  // b_ih + b_hh, added after the layer norms
+  lw->beta = w.bias_x;  // b_ih + b_hh, added after the layer norms
+  for (int64_t j = 0; j < G; ++j) lw->beta[j] += in.extra[K::ln_ih_bias][j] + in.extra[K::ln_hh_bias][j];
   w.bias_x.assign(static_cast<size_t>(G), 0.f);
   const auto vec = [&in](int p, int64_t n) { return std::vector<float>(in.extra[p], in.extra[p] + n); };
   lw->g_ih = vec(K::ln_ih_weight, G);
-  lw->b_ih = vec(K::ln_ih_bias, G);
   lw->g_hh = vec(K::ln_hh_weight, G);
-  lw->b_hh = vec(K::ln_hh_bias, G);
   lw->g_c = vec(K::ln_c_weight, H);
   lw->b_c = vec(K::ln_c_bias, H);
-  w.extra_bytes = static_cast<int64_t>(sizeof(float)) * 6 * G;
+  w.extra_bytes = static_cast<int64_t>(sizeof(float)) * 4 * G;
   w.kind = std::move(lw);
 }
 
@@ -129,8 +106,8 @@ void lnlstm_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, Thre
     else std::memset(k.c0, 0, B * H * sizeof(float));
   }
   std::vector<int64_t> rows(B);
-  // Per task: A [G], x̂_ih [G], x̂_hh [G], c̃ [H], x̂_c [H], tanh(c_t) [H] (inference keeps the x̂ here).
-  const RowScratch scratch(pool, 3 * G + 3 * H);
+  // Per task: a [G], x̂_ih [G], x̂_hh [G], c̃ [H], x̂_c [H] (inference keeps the x̂ here).
+  const RowScratch scratch(pool, 3 * G + 2 * H);
 
   for (int64_t st = 0; st < T; ++st) {
     const int64_t m = step_rows(s, o, st, rows);
@@ -144,31 +121,25 @@ void lnlstm_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, Thre
         float* xhh = train ? k.xh_hh + row * G : a + 2 * G;
         float* ct = a + 3 * G;
         float* xc = train ? k.xh_c + row * H : ct + H;
-        float* tc = ct + 2 * H;
-        const float ri = normalise(gx + b * G, G, eps, xi);
-        const float rh = normalise(hr.get() + b * G, G, eps, xhh);
-        for (int64_t j = 0; j < G; ++j) a[j] = lw.g_ih[j] * xi[j] + lw.b_ih[j] + lw.g_hh[j] * xhh[j] + lw.b_hh[j] + lw.bias[j];
-        if (train && k.pre) std::memcpy(k.pre + row * G, a, G * sizeof(float));
-        clamp_all(a, G, clip);
-        kt.lstm.sigmoid(2 * H, a, a);           // i, f
-        kt.lstm.tanh(H, a + 2 * H, a + 2 * H);  // g
-        kt.lstm.sigmoid(H, a + 3 * H, a + 3 * H);  // o
+        const LnLstmKernels& ln = kt.lnlstm;
+        const float ri = ln.normalise(G, gx + b * G, eps, xi);
+        const float rh = ln.normalise(G, hr.get() + b * G, eps, xhh);
         float* cb = cs.get() + b * H;
-        for (int64_t j = 0; j < H; ++j) ct[j] = a[H + j] * cb[j] + a[j] * a[2 * H + j];
-        const float rc = normalise(ct, H, eps, xc);
-        for (int64_t j = 0; j < H; ++j) cb[j] = lw.g_c[j] * xc[j] + lw.b_c[j];
-        kt.lstm.tanh(H, cb, tc);
         float* hb = h.get() + b * H;
+        // A, its activations into a, and c̃ = f * c_{t-1} + i * g into ct.
+        ln.gates_forward(H, lw.g_ih.data(), xi, lw.g_hh.data(), xhh, lw.beta.data(), clip, k.pre && train ? k.pre + row * G : nullptr, a, cb, ct);
+        const float rc = ln.normalise(H, ct, eps, xc);
         if (train) {
           std::memcpy(k.hprev + row * H, hb, H * sizeof(float));
-          std::memcpy(k.gates + row * G, a, G * sizeof(float));
-          std::memcpy(k.c + row * H, cb, H * sizeof(float));
           k.rs[row * 3] = ri;
           k.rs[row * 3 + 1] = rh;
           k.rs[row * 3 + 2] = rc;
         }
-        float* y = io.y + row * io.ldy;
-        for (int64_t j = 0; j < H; ++j) hb[j] = y[j] = a[3 * H + j] * tc[j];
+        ln.state_forward(H, lw.g_c.data(), xc, lw.b_c.data(), a + 3 * H, cb, hb, io.y + row * io.ldy);  // c_t, h_t
+        if (train) {
+          std::memcpy(k.gates + row * G, a, G * sizeof(float));
+          std::memcpy(k.c + row * H, cb, H * sizeof(float));
+        }
       }
     });
   }
@@ -194,12 +165,11 @@ void lnlstm_backward(const CellPacked& w, const SeqDesc& s, const BwdIO& g, Thre
   AlignedFloats dCt = aligned_floats(N * H);  // [N, H] ∂c_t, row order
   AlignedFloats dZs = aligned_floats(B * G), dhnew = aligned_floats(B * H);
   std::vector<int64_t> rows(B);
-  const RowScratch scratch(pool, 2 * H);  // tanh(c_t), ∂c̃
+  const RowScratch scratch(pool, H);  // ∂c̃
 
   for (int64_t st = T - 1; st >= 0; --st) {
     const int64_t m = step_rows(s, o, st, rows);
-    for_rows(pool, m, 24 * G, scratch, [&](int64_t b0, int64_t b1, float* tc) {
-      float* dct = tc + H;
+    for_rows(pool, m, 24 * G, scratch, [&](int64_t b0, int64_t b1, float* dct) {
       for (int64_t b = b0; b < b1; ++b) {
         const int64_t row = rows[b];
         if (row < 0) continue;
@@ -213,22 +183,12 @@ void lnlstm_backward(const CellPacked& w, const SeqDesc& s, const BwdIO& g, Thre
         float* dcb = dc.get() + b * H;
         const float* dhb = dh.get() + b * H;
         const float* dy = g.dy ? g.dy + row * g.lddy : nullptr;
-        kt.lstm.tanh(H, k.c + row * H, tc);
-        for (int64_t j = 0; j < H; ++j) {
-          const float dhj = dhb[j] + (dy ? dy[j] : 0.f), og = gt[3 * H + j];
-          da[3 * H + j] = dhj * tc[j] * og * (1.f - og) * pass(pre, 3 * H + j, clip);
-          dct_row[j] = dcb[j] + dhj * og * (1.f - tc[j] * tc[j]);
-        }
-        normalise_backward(dct_row, lw.g_c.data(), k.xh_c + row * H, k.rs[row * 3 + 2], H, dct);  // ∂c̃
-        for (int64_t j = 0; j < H; ++j) {
-          const float ig = gt[j], fg = gt[H + j], gg = gt[2 * H + j], d = dct[j];
-          da[j] = d * gg * ig * (1.f - ig) * pass(pre, j, clip);
-          da[H + j] = d * cp[j] * fg * (1.f - fg) * pass(pre, H + j, clip);
-          da[2 * H + j] = d * ig * (1.f - gg * gg) * pass(pre, 2 * H + j, clip);
-          dcb[j] = d * fg;
-        }
+        const LnLstmKernels& ln = kt.lnlstm;
         float* dz = dZh.get() + row * G;
-        normalise_backward(da, lw.g_hh.data(), k.xh_hh + row * G, k.rs[row * 3 + 1], G, dz);
+        ln.state_backward(H, dhb, dy, gt + 3 * H, k.c + row * H, dcb, pre ? pre + 3 * H : nullptr, clip, da + 3 * H, dct_row);
+        ln.normalise_backward(H, dct_row, lw.g_c.data(), k.xh_c + row * H, k.rs[row * 3 + 2], dct);  // ∂c̃
+        ln.gates_backward(H, dct, gt, cp, pre, clip, da, dcb);  // ∂A_{i,f,g}, ∂c_{t-1}
+        ln.normalise_backward(G, da, lw.g_hh.data(), k.xh_hh + row * G, k.rs[row * 3 + 1], dz);  // ∂(h·W_hhᵀ)
         std::memcpy(dZs.get() + b * G, dz, G * sizeof(float));
       }
     });
@@ -243,10 +203,9 @@ void lnlstm_backward(const CellPacked& w, const SeqDesc& s, const BwdIO& g, Thre
   float *dg_hh = g.dextra[K::ln_hh_weight], *db_hh = g.dextra[K::ln_hh_bias];
   float *dg_c = g.dextra[K::ln_c_weight], *db_c = g.dextra[K::ln_c_bias];
   for (int64_t r = 0; r < N; ++r) {
-    const float *da = dA.get() + r * G, *xi = k.xh_ih + r * G, *xhh = k.xh_hh + r * G;
-    for (int64_t j = 0; j < G; ++j) { dg_ih[j] += da[j] * xi[j]; dg_hh[j] += da[j] * xhh[j]; }
-    const float *d = dCt.get() + r * H, *xc = k.xh_c + r * H;
-    for (int64_t j = 0; j < H; ++j) dg_c[j] += d[j] * xc[j];
+    kt.lnlstm.add_products(G, dA.get() + r * G, k.xh_ih + r * G, dg_ih);
+    kt.lnlstm.add_products(G, dA.get() + r * G, k.xh_hh + r * G, dg_hh);
+    kt.lnlstm.add_products(H, dCt.get() + r * H, k.xh_c + r * H, dg_c);
   }
   add_bias_grads(db_ih, db_hh, dA.get(), N, G, G);
   add_column_sums(db_c, dCt.get(), N, H, H);
@@ -256,7 +215,7 @@ void lnlstm_backward(const CellPacked& w, const SeqDesc& s, const BwdIO& g, Thre
   for_rows(pool, N, 8 * G, lnsc, [&](int64_t r0, int64_t r1, float* dz) {
     for (int64_t r = r0; r < r1; ++r) {
       if (k.rs[r * 3] == 0.f) continue;  // a padded row (rs > 0 on every valid row)
-      normalise_backward(dA.get() + r * G, lw.g_ih.data(), k.xh_ih + r * G, k.rs[r * 3], G, dz);
+      kt.lnlstm.normalise_backward(G, dA.get() + r * G, lw.g_ih.data(), k.xh_ih + r * G, k.rs[r * 3], dz);
       std::memcpy(dA.get() + r * G, dz, G * sizeof(float));
     }
   });
