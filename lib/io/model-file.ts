@@ -12,6 +12,7 @@ import { encodeSafetensors, writeSafetensors, type RawTensor } from './safetenso
 
 export const MODEL_FORMAT = 'cellstate.model';
 export const MODEL_VERSION = 1;
+// The recurrent types of nn/from-config.ts (not imported from there: that would be an import cycle).
 const MODEL_TYPES = new Set(['Sequential', 'LSTM', 'GRU', 'RNN', 'LayerNormLSTM']);
 
 /**
