@@ -1,6 +1,6 @@
 // Implementations the benchmark runs, and how each builds a runner for a workload and checks its
 // answer against ours. Used inside one worker process per implementation (bench/worker.mjs).
-import { encodeSafetensors, GRU, LSTM, Rng, setThreads, tensor, toOnnx } from 'cellstate';
+import { encodeSafetensors, GRU, LayerNormLSTM, LSTM, Rng, setThreads, tensor, toOnnx } from 'cellstate';
 import { loadTfjs, makeTfjsRunner, tfjsSupports, toBatchFirst } from './peers/tfjs.mjs';
 import { loadOrt, makeOrtRunner, ortSupports } from './peers/ort.mjs';
 import { checkOrtInt8, makeOrtInt8Runner, ortInt8Supports } from './peers/ort-int8.mjs';
@@ -15,6 +15,7 @@ function randomTensor(rng, shape) {
 }
 
 export function supports(w, impl) {
+  if (w.cell === 'lnlstm' && impl.backend !== 'native' && impl.backend !== 'ts') return false; // no peer has a layer-normalised LSTM
   if (impl.backend === 'tfjs') return tfjsSupports(w);
   if (impl.backend === 'ort') return impl.precision === 'int8' ? ortInt8Supports(w) && !!w.quant : ortSupports(w);
   if (impl.backend === 'torch') return torchSupports(w);
@@ -37,7 +38,7 @@ export async function setup(impl) {
  */
 export function makeOurRunner(w, backend, precision = 'fp32', { linearBeforeReset = false } = {}) {
   const opts = { inputSize: w.I, hiddenSize: w.H, numLayers: w.layers ?? 1, bidirectional: !!w.bidir, seed: 1, backend };
-  let model = w.cell === 'gru' ? new GRU({ ...opts, linearBeforeReset }) : new LSTM(opts);
+  let model = w.cell === 'gru' ? new GRU({ ...opts, linearBeforeReset }) : w.cell === 'lnlstm' ? new LayerNormLSTM(opts) : new LSTM(opts);
   if (precision !== 'fp32') {
     if (!quantizeAvailable()) throw new Error(`${precision}: model.quantize() is not available in this build`);
     model = model.quantize(precision);

@@ -217,7 +217,7 @@ function printWorkload(w, rows) {
   // (base rows: another checkout's build, for before/after comparisons; they set no ratio but new/base)
   // Peers are compared within a precision: fp32 rows with fp32 peers, int8 with int8 peers.
   const bestPeerOf = (p) => Math.min(...rows.filter((r) => r.ms && r.peer && r.precision === p && !(r.capped && r.reps < 2)).map((r) => r.ms));
-  const extra = `${w.cell === 'gru' ? ' GRU' : ''}${w.layers ? ` layers=${w.layers}` : ''}${w.bidir ? ' bidirectional' : ''}`;
+  const extra = `${w.cell === 'gru' ? ' GRU' : w.cell === 'lnlstm' ? ' LayerNormLSTM' : ''}${w.layers ? ` layers=${w.layers}` : ''}${w.bidir ? ' bidirectional' : ''}`;
   console.log(`\n${w.name} (${w.kind}${extra}) B=${w.B} T=${w.T} I=${w.I} H=${w.H}`);
   for (const r of rows) {
     let s;

@@ -3,7 +3,8 @@
 // cell: lstm (default) | gru; layers, bidir: the stacked / bidirectional rows; stream: one step
 // per call (reported per step); quant: also run in bf16 and int8 (model.quantize, issue #21) and
 // on the low-precision peers. GRU rows use the ONNX/Keras default candidate formula
-// (linearBeforeReset: false), the one every peer implements.
+// (linearBeforeReset: false), the one every peer implements. LN-LSTM rows: LayerNormLSTM (no peer
+// has it: ours only), beside M and T2 for the cost of the layer norms; FLOPs counted as the LSTM's.
 export const WORKLOADS = [
   { name: 'S1', kind: 'infer', B: 1, T: 100, I: 32, H: 64 },
   { name: 'S2', kind: 'infer', B: 1, T: 50, I: 256, H: 256, quant: true },
@@ -13,6 +14,8 @@ export const WORKLOADS = [
   { name: 'T1', kind: 'train', B: 32, T: 50, I: 128, H: 128 },
   { name: 'T2', kind: 'train', B: 64, T: 50, I: 256, H: 256 },
   { name: 'T3', kind: 'train', B: 32, T: 25, I: 512, H: 512 },
+  { name: 'LN-LSTM-M', kind: 'infer', cell: 'lnlstm', B: 32, T: 50, I: 256, H: 256 },
+  { name: 'LN-LSTM-T2', kind: 'train', cell: 'lnlstm', B: 64, T: 50, I: 256, H: 256 },
   { name: 'GRU-M', kind: 'infer', cell: 'gru', B: 32, T: 50, I: 256, H: 256, quant: true },
   { name: 'GRU-T2', kind: 'train', cell: 'gru', B: 64, T: 50, I: 256, H: 256 },
   { name: 'Bi2-M', kind: 'infer', layers: 2, bidir: true, B: 32, T: 50, I: 256, H: 256 },

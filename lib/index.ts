@@ -6,6 +6,8 @@ export { Tensor, tensor, zeros, MAX_ELEMENTS, maxElements, setMaxElements } from
 export type { DType, FloatArray, NestedNumbers, TensorLike } from './tensor';
 export { LSTM, LSTMCache } from './nn/lstm';
 export type { LSTMOptions, LSTMForwardOptions, LSTMOutput, LSTMGradOutputs, LSTMGradients } from './nn/lstm';
+export { LayerNormLSTM } from './nn/lnlstm';
+export type { LayerNormLSTMOptions } from './nn/lnlstm';
 export { GRU } from './nn/gru';
 export type { GRUOptions } from './nn/gru';
 export { RNN } from './nn/rnn';

@@ -77,6 +77,20 @@ module.exports = {
     },
     { name: 'rnn_tanh', code: 2, gates: 1, cellState: false, projection: false, flags: [], params: [] },
     { name: 'rnn_relu', code: 3, gates: 1, cellState: false, projection: false, flags: [], params: [] },
+    {
+      // Layer-normalised LSTM (TF Addons' LayerNormLSTMCell): LN over the 4H input and recurrent
+      // pre-activations, LN over the new cell state (docs/equations.md, "Layer-normalised LSTM").
+      name: 'lnlstm', code: 4, gates: 4, cellState: true, projection: false,
+      flags: [{ name: 'torchEpsilon', doc: 'layer-norm epsilon 1e-5 (PyTorch LayerNorm); else 1e-3 (TF Addons norm_epsilon)' }],
+      params: [
+        { name: 'ln_ih_weight', shape: ['G'], when: 'always' },
+        { name: 'ln_ih_bias', shape: ['G'], when: 'always' },
+        { name: 'ln_hh_weight', shape: ['G'], when: 'always' },
+        { name: 'ln_hh_bias', shape: ['G'], when: 'always' },
+        { name: 'ln_c_weight', shape: ['H'], when: 'always' },
+        { name: 'ln_c_bias', shape: ['H'], when: 'always' },
+      ],
+    },
   ],
   calls: {
     setThreads: {

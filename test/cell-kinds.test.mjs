@@ -2,11 +2,12 @@
 // layers built on them: the gate count agrees with the backend's, and a layer's parameters,
 // output size and config are the ones its descriptor states.
 import { expect } from 'chai';
-import { GRU, LSTM, RNN, tensor } from 'cellstate';
+import { GRU, LayerNormLSTM, LSTM, RNN, tensor } from 'cellstate';
 import { gateCount } from '../dist/backend/types.js';
 import { SCHEMA } from '../dist/backend/schema.gen.js';
 import { gruCell } from '../dist/nn/cell-kinds/gru.js';
 import { lstmCell } from '../dist/nn/cell-kinds/lstm.js';
+import { lnLstmCell } from '../dist/nn/cell-kinds/lnlstm.js';
 import { rnnCell } from '../dist/nn/cell-kinds/rnn.js';
 
 const H = 5;
@@ -14,6 +15,7 @@ const kinds = [
   { desc: lstmCell, Layer: LSTM, options: [{}, { projSize: 3 }, { peephole: true }, { inputForget: true }, { projSize: 2, peephole: true, inputForget: true }] },
   { desc: gruCell, Layer: GRU, options: [{}, { linearBeforeReset: false }] },
   { desc: rnnCell, Layer: RNN, options: [{}, { nonlinearity: 'relu' }] },
+  { desc: lnLstmCell, Layer: LayerNormLSTM, options: [{}, { normEpsilon: 1e-5 }] },
 ];
 
 describe('cell-kind descriptors', () => {
@@ -56,7 +58,7 @@ describe('cell-kind descriptors', () => {
         expect(kind.cellState).to.equal(desc.hasCellState);
         expect(kind.projection || P === H).to.equal(true);
         const there = (q) => q.when === 'always' || (q.when === 'projection' ? P !== H : flags[q.when] === true);
-        expect(desc.extraParams(s, H, P)).to.deep.equal(kind.params.filter(there).map((q) => ({ name: q.name, shape: q.shape.map((d) => dims[d]) })));
+        expect(desc.extraParams(s, H, P).map((e) => ({ name: e.name, shape: e.shape }))).to.deep.equal(kind.params.filter(there).map((q) => ({ name: q.name, shape: q.shape.map((d) => dims[d]) })));
       });
     }
   }

@@ -1,7 +1,7 @@
 // Central finite differences in float64 against backward(), for every gradient BPTT returns
 // (x, h0, c0, every parameter), over shapes and options that exercise the index arithmetic.
 import { expect } from 'chai';
-import { GRU, LSTM, RNN, tensor } from 'cellstate';
+import { GRU, LayerNormLSTM, LSTM, RNN, tensor } from 'cellstate';
 import { randomTensor, Rng } from './helpers/random.mjs';
 import { fdCheck, pickIndices } from './helpers/gradcheck.mjs';
 
@@ -24,7 +24,7 @@ function checkArray(name, arr, analytic, loss, rng, maxCoords, reprepare) {
   fdCheck(name, arr, analytic, loss, reprepare, pickIndices(arr.length, maxCoords, rng));
 }
 
-const Cls = { LSTM, GRU, RNN };
+const Cls = { LSTM, GRU, RNN, LayerNormLSTM };
 const configs = [];
 for (const H of [1, 3, 8, 17]) configs.push({ cls: 'LSTM', I: 3, H, T: 4, B: 2 });
 configs.push({ cls: 'LSTM', I: 2, H: 3, T: 5, B: 3, lengths: [5, 2, 4] });
@@ -45,6 +45,12 @@ for (const nonlinearity of ['tanh', 'relu']) {
   configs.push({ cls: 'RNN', I: 3, H: 4, T: 5, B: 2, nonlinearity });
   configs.push({ cls: 'RNN', I: 2, H: 3, T: 4, B: 3, nonlinearity, numLayers: 2, bidirectional: true, lengths: [4, 2, 1], clip: 0.7 });
 }
+// The layer-normalised LSTM (its layer norms' gains and biases drawn away from 1 and 0 below).
+for (const H of [1, 3, 8]) configs.push({ cls: 'LayerNormLSTM', I: 3, H, T: 4, B: 2 });
+configs.push({ cls: 'LayerNormLSTM', I: 2, H: 3, T: 5, B: 3, lengths: [5, 2, 4], normEpsilon: 1e-5 });
+configs.push({ cls: 'LayerNormLSTM', I: 3, H: 2, T: 3, B: 3, numLayers: 2, bidirectional: true, batchFirst: true, lengths: [1, 3, 2] });
+configs.push({ cls: 'LayerNormLSTM', I: 2, H: 4, T: 3, B: 2, bias: false, reverse: true });
+configs.push({ cls: 'LayerNormLSTM', I: 3, H: 4, T: 5, B: 2, clip: 0.8 });
 
 describe('finite-difference gradient checks (float64, ts)', function () {
   for (const cfg of configs) {
@@ -54,7 +60,12 @@ describe('finite-difference gradient checks (float64, ts)', function () {
       const { cls, I, H, T, B, lengths, ...opts } = cfg;
       const L = cfg.numLayers ?? 1, D = cfg.bidirectional ? 2 : 1, P = cfg.projSize || H;
       const model = new Cls[cls]({ inputSize: I, hiddenSize: H, ...opts, dtype: 'float64', seed: 7 });
-      const hasC = cls === 'LSTM';
+      const hasC = cls === 'LSTM' || cls === 'LayerNormLSTM';
+      if (cls === 'LayerNormLSTM') {
+        const sd = model.stateDict();
+        for (const [n, t] of Object.entries(sd)) if (n.startsWith('ln_')) t.data.forEach((_v, i) => { t.data[i] = (n.includes('weight') ? 1 : 0) + 0.5 * (rng.next() * 2 - 1); });
+        model.loadStateDict(sd);
+      }
       const x = randomTensor(rng, cfg.batchFirst ? [B, T, I] : [T, B, I], 'float64');
       const h0 = randomTensor(rng, [L * D, B, P], 'float64', 0.5);
       const c0 = hasC ? randomTensor(rng, [L * D, B, H], 'float64', 0.5) : undefined;

@@ -113,7 +113,7 @@ describe('model files: save and load', function () {
       ['weights that do not match the config', () => load(file(small.config(), { weight: tensor([[1, 2, 3]]), bias: tensor([0]) })), SafetensorsError, /implies 3 parameter values, the file holds 4/],
       ['a missing weight', () => load(file({ type: 'Sequential', layers: [small.config()] }, { '0.weight': tensor([[1, 2]]), '0.baias': tensor([0]) })), TypeError, /^load: model bytes: Sequential\.loadStateDict: weights: missing: 0\.bias; unexpected: 0\.baias/],
       ['a lone layer that is no model', () => load(file(small.config(), small.stateDict())), UnsupportedModelError, /^load: model bytes: the config describes a Linear, expected a Sequential or a recurrent layer/],
-      ['saving a lone layer that is no model', () => encodeModel(small), TypeError, /^encodeModel: model: expected a model: a Sequential, or a lone LSTM, GRU or RNN \(wrap a lone Linear in a Sequential\)/],
+      ['saving a lone layer that is no model', () => encodeModel(small), TypeError, /^encodeModel: model: expected a model: a Sequential, or a lone LSTM, GRU, RNN or LayerNormLSTM \(wrap a lone Linear in a Sequential\)/],
       ['a source that is neither a path nor bytes', () => load(42), TypeError, /^load: file: expected a file path|^load: source/],
     ];
     for (const [what, f, cls, re] of cases) {

@@ -419,7 +419,7 @@ describe('native backend: loading', function () {
       ['a header one field short', wire((a) => [a[0].subarray(1), ...a.slice(1)]), [TypeError, 'expected the header']],
       ['a header in a SharedArrayBuffer (copied before it is checked)', wire((a) => { const h = new Float64Array(new SharedArrayBuffer(72)); h.set(a[0]); return [h, ...a.slice(1)]; }), null],
       ['too few arguments', () => addon().cellForward(new Float64Array(9), w()), [TypeError, 'cellForward: expected 10 arguments, got 2']],
-      ['prepare: unknown kind', prep({ kind: 7 }), [RangeError, 'kind: expected an integer in [0, 3], got 7']],
+      ['prepare: unknown kind', prep({ kind: 7 }), [RangeError, `kind: expected an integer in [0, ${Object.keys(schema.CELL_KIND_CODE).length - 1}], got 7`]],
       ['prepare: weights too short', prep({ params: [f(24), f(35), null, null, null, null, null, null] }), [RangeError, 'params[1] (weight_hh): expected at least 36 elements, got 35']],
       ['prepare: projection without weight_hr', prep({ P: 2, params: [f(24), f(24), null, null, null, null, null, null] }), [TypeError, 'params[4] (weight_hr) (argument 1): expected a Float32Array']],
       ['prepare: projSize >= H', prep({ P: 3, params: [f(24), f(36), null, null, f(9), null, null, null] }), [RangeError, 'P: expected an integer in [0, 2]']],

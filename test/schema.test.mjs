@@ -183,23 +183,25 @@ describe('addon schema', function () {
 
     it('the training cache has one size: cellCacheSize is each kind\'s layout, and forward refuses one float less', function () {
       // lstm/lstm_fused.h LstmCache, gru_cell.cc, rnn_cell.cc: LSTM gates [N, 4H] | c [N, H] | hprev [N, P] | c0 [B, H] | pre [N, 4H] (clip) | m [N, H] (proj);
-      // GRU gates [N, 3H] | hn [N, H] | hprev [N, H] | pre [N, 3H] (clip); RNN h [N, H] | hprev [N, H] | pre [N, H] (clip).
+      // GRU gates [N, 3H] | hn [N, H] | hprev [N, H] | pre [N, 3H] (clip); RNN h [N, H] | hprev [N, H] | pre [N, H] (clip);
+      // lnlstm_cell.cc: gates [N, 4H] | c [N, H] | x̂_ih, x̂_hh [N, 4H] | x̂_c [N, H] | rs [N, 3] | hprev [N, H] | c0 [B, H] | pre [N, 4H] (clip).
       const layout = (kind, h, p, clip, t, b) => {
         const n = t * b, g = gateCount(kind) * h;
         if (kind === 'lstm') return n * g + n * h + n * p + b * h + (clip ? n * g : 0) + (p !== h ? n * h : 0);
+        if (kind === 'lnlstm') return 3 * n * g + 3 * n * h + 3 * n + b * h + (clip ? n * g : 0);
         if (kind === 'gru') return n * g + 2 * n * h + (clip ? n * g : 0);
         return 2 * n * h + (clip ? n * h : 0);
       };
       for (const kind of Object.keys(schema.CELL_KIND_CODE)) for (const clip of [0, 1.5]) for (const proj of kind === 'lstm' ? [0, 2] : [0]) {
         const h = 5, p = proj || h, g = gateCount(kind) * h;
         const d = { kind: schema.CELL_KIND_CODE[kind], I: 3, H: h, P: proj, flags: 0, clip,
-          params: [f(g * 3), f(g * p), null, null, ...(kind === 'lstm' ? [proj ? f(p * h) : null, null, null, null] : [])] };
+          params: [f(g * 3), f(g * p), null, null, ...(kind === 'lstm' ? [proj ? f(p * h) : null, null, null, null] : []), ...(kind === 'lnlstm' ? [f(g), f(g), f(g), f(g), f(h), f(h)] : [])] };
         const w = addon().cellPrepare(...schema.encodeCellPrepare(d, new Float64Array(schema.CELL_PREPARE_HEADER)));
         for (const [t, b] of [[1, 1], [7, 3]]) {
           const want = layout(kind, h, p, clip, t, b);
           expect(addon().cellCacheSize(...schema.encodeCellCacheSize({ w, T: t, B: b }, new Float64Array(2))), `${kind} clip=${clip} P=${proj} T=${t} B=${b}`).to.equal(want);
           const fwd = (cache) => addon().cellForward(...schema.encodeCellForward({ w, T: t, B: b, rowT: b, rowB: 1, reverse: false, lengths: null, x: f(t * b * 3), xOffset: 0, ldx: 3,
-            y: f(t * b * p), yOffset: 0, ldy: p, h0: null, c0: null, hN: f(b * p), cN: kind === 'lstm' ? f(b * h) : null, cache }, new Float64Array(schema.CELL_FORWARD_HEADER)));
+            y: f(t * b * p), yOffset: 0, ldy: p, h0: null, c0: null, hN: f(b * p), cN: kind === 'lstm' || kind === 'lnlstm' ? f(b * h) : null, cache }, new Float64Array(schema.CELL_FORWARD_HEADER)));
           fwd(f(want));
           expect(() => fwd(f(want - 1))).to.throw(RangeError, `cache: expected at least ${want} elements, got ${want - 1}`);
         }

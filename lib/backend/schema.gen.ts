@@ -4,15 +4,16 @@
 export type NativeHandle = { readonly __brand: 'cellstate.CellPacked' };
 
 /** Cell kinds as the addon numbers them. */
-export const CELL_KIND_CODE = { lstm: 0, gru: 1, rnn_tanh: 2, rnn_relu: 3 } as const;
+export const CELL_KIND_CODE = { lstm: 0, gru: 1, rnn_tanh: 2, rnn_relu: 3, lnlstm: 4 } as const;
 /** Gate blocks (of H rows each) per cell kind. */
-export const CELL_GATES = { lstm: 4, gru: 3, rnn_tanh: 1, rnn_relu: 1 } as const;
+export const CELL_GATES = { lstm: 4, gru: 3, rnn_tanh: 1, rnn_relu: 1, lnlstm: 4 } as const;
 /** Per cell kind: its options (name -> bit of cellPrepare's `flags`) and its parameters after CELL_PARAMS, in the order they cross. */
 export const CELL_KINDS = {
   lstm: { cellState: true, projection: true, flags: { peephole: 1, inputForget: 2 }, params: ['weight_hr', 'peephole_i', 'peephole_f', 'peephole_o'] },
   gru: { cellState: false, projection: false, flags: { linearBeforeReset: 1 }, params: [] },
   rnn_tanh: { cellState: false, projection: false, flags: {}, params: [] },
   rnn_relu: { cellState: false, projection: false, flags: {}, params: [] },
+  lnlstm: { cellState: true, projection: false, flags: { torchEpsilon: 1 }, params: ['ln_ih_weight', 'ln_ih_bias', 'ln_hh_weight', 'ln_hh_bias', 'ln_c_weight', 'ln_c_bias'] },
 } as const;
 /** The parameters every kind has, first in cellPrepare's params (and cellBackward's grads). */
 export const CELL_PARAMS = ['weight_ih', 'weight_hh', 'bias_ih', 'bias_hh'] as const;
@@ -434,6 +435,63 @@ export const SCHEMA = {
       projection: false,
       flags: [],
       params: []
+    },
+    {
+      name: 'lnlstm',
+      code: 4,
+      gates: 4,
+      cellState: true,
+      projection: false,
+      flags: [
+        {
+          name: 'torchEpsilon',
+          bit: 1
+        }
+      ],
+      params: [
+        {
+          name: 'ln_ih_weight',
+          shape: [
+            'G'
+          ],
+          when: 'always'
+        },
+        {
+          name: 'ln_ih_bias',
+          shape: [
+            'G'
+          ],
+          when: 'always'
+        },
+        {
+          name: 'ln_hh_weight',
+          shape: [
+            'G'
+          ],
+          when: 'always'
+        },
+        {
+          name: 'ln_hh_bias',
+          shape: [
+            'G'
+          ],
+          when: 'always'
+        },
+        {
+          name: 'ln_c_weight',
+          shape: [
+            'H'
+          ],
+          when: 'always'
+        },
+        {
+          name: 'ln_c_bias',
+          shape: [
+            'H'
+          ],
+          when: 'always'
+        }
+      ]
     }
   ],
   calls: [

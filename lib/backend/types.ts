@@ -7,8 +7,9 @@
 //
 // Cells. One interface serves every cell kind: 'lstm' (optionally with projection, peepholes,
 // coupled input-forget gate, clip), 'gru' (PyTorch's linear-before-reset formula or ONNX's
-// default), 'rnn_tanh', 'rnn_relu'. G gate blocks of H rows (LSTM 4: i, f, g, o; GRU 3: r, z, n;
-// RNN 1); the recurrent state h has Hout = projSize || H units; LSTM also carries c (H units).
+// default), 'rnn_tanh', 'rnn_relu', 'lnlstm' (the layer-normalised LSTM). G gate blocks of H rows
+// (LSTM, LN-LSTM 4: i, f, g, o; GRU 3: r, z, n; RNN 1); the recurrent state h has Hout = projSize || H
+// units; the LSTMs also carry c (H units).
 //
 // Row addressing. A sequence batch is N = T*B rows; the row holding time step t of batch entry b
 // is   r(t, b) = t*rowT + b*rowB   ((rowT, rowB) = (B, 1) for time-major [T, B, *] data and

@@ -51,7 +51,8 @@ export function onnxOpType(model: Recurrent): 'LSTM' | 'GRU' | 'RNN' {
   if (model instanceof LSTM) return 'LSTM';
   if (model instanceof GRU) return 'GRU';
   if (model instanceof RNN) return 'RNN';
-  throw argTypeError('toOnnx', 'model', 'an LSTM, GRU or RNN', model);
+  // A recurrent kind without an ONNX operator (LayerNormLSTM): ONNX's recurrent ops have no layer norm.
+  throw new UnsupportedModelError(`toOnnx: ${describeLayer(model)}: ONNX has no operator for it (its recurrent operators are LSTM, GRU and RNN)`);
 }
 
 /** Nodes and initializers of one graph under construction. */

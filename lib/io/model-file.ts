@@ -12,7 +12,8 @@ import { encodeSafetensors, writeSafetensors, type RawTensor } from './safetenso
 
 export const MODEL_FORMAT = 'cellstate.model';
 export const MODEL_VERSION = 1;
-const MODEL_TYPES = new Set(['Sequential', 'LSTM', 'GRU', 'RNN']);
+// The recurrent types of nn/from-config.ts (not imported from there: that would be an import cycle).
+const MODEL_TYPES = new Set(['Sequential', 'LSTM', 'GRU', 'RNN', 'LayerNormLSTM']);
 
 /**
  * What a model file needs of a model. A quantized one (precision 'bf16' | 'int8') writes its
@@ -27,7 +28,7 @@ export interface SavableModel {
 }
 
 function parts(where: string, model: SavableModel): { tensors: Record<string, Tensor> | Map<string, Tensor | RawTensor>; metadata: Record<string, string> } {
-  const what = 'a model: a Sequential, or a lone LSTM, GRU or RNN';
+  const what = 'a model: a Sequential, or a lone LSTM, GRU, RNN or LayerNormLSTM';
   if (!model || typeof model.config !== 'function' || typeof model.stateDict !== 'function') throw argTypeError(where, 'model', what, model);
   const config = model.config();
   // What `load` gives back is a model (a layer of another kind alone would be a model of no use): put it in a Sequential.

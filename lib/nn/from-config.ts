@@ -16,15 +16,17 @@ import { LayerNorm } from './layer-norm';
 import type { Layer } from './layer';
 import { Linear } from './linear';
 import { LSTM } from './lstm';
+import { LayerNormLSTM } from './lnlstm';
 import { MAX_LAYERS } from './recurrent';
 import { RNN } from './rnn';
 import { gateCount } from '../backend/types';
 import { gruCell } from './cell-kinds/gru';
 import type { CellDescriptor } from './cell-kinds/kind';
 import { lstmCell } from './cell-kinds/lstm';
+import { lnLstmCell } from './cell-kinds/lnlstm';
 import { rnnCell } from './cell-kinds/rnn';
 
-const KINDS = new Map<string, CellDescriptor<unknown>>([['LSTM', lstmCell], ['GRU', gruCell], ['RNN', rnnCell]] as [string, CellDescriptor<unknown>][]);
+const KINDS = new Map<string, CellDescriptor<unknown>>([['LSTM', lstmCell], ['GRU', gruCell], ['RNN', rnnCell], ['LayerNormLSTM', lnLstmCell]] as [string, CellDescriptor<unknown>][]);
 import { Sequential } from './sequential';
 import { readPrecision } from './quantize';
 import type { Recurrent } from './recurrent';
@@ -32,6 +34,7 @@ import type { Recurrent } from './recurrent';
 type Options = Record<string, unknown>;
 const RECURRENT = new Map<string, (o: Options) => Layer>([
   ['LSTM', (o) => new LSTM(o as never)], ['GRU', (o) => new GRU(o as never)], ['RNN', (o) => new RNN(o as never)],
+  ['LayerNormLSTM', (o) => new LayerNormLSTM(o as never)],
 ]);
 const PLAIN = new Map<string, (o: Options) => Layer>([
   ['Linear', (o) => new Linear(o as never)], ['Embedding', (o) => new Embedding(o as never)],

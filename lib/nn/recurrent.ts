@@ -223,6 +223,10 @@ export abstract class Recurrent<S = unknown> {
     this.params = new ParamSet(this.paramSpecs(), this.dtype, where);
     const rng = new Rng(this.seed);
     this.params.initUniform(rng, initBound(this.hiddenSize));
+    const fixed = this.cell.extraParams(this.settings, this.hiddenSize, this.outSize).filter((e) => e.init !== undefined);
+    for (const s of this.params.specs) {
+      for (const e of fixed) if (s.name.startsWith(`${e.name}_l`)) this.params.get(s.name).fill(e.init!);
+    }
     this.dropoutRng = new Rng(rng.nextU32() ^ 0x5bd1e995);
     this.prepare();
   }
@@ -241,7 +245,8 @@ export abstract class Recurrent<S = unknown> {
     return this.backendObj.name;
   }
 
-  protected get hasCell(): boolean {
+  /** Whether the kind carries a cell state c beside h (LSTM, LayerNormLSTM): c0/cN, dCN/dC0. */
+  get hasCellState(): boolean {
     return this.cell.hasCellState;
   }
 
@@ -573,14 +578,14 @@ export abstract class Recurrent<S = unknown> {
     checkElements(where, 'x', N * D * P, `the output of T*B = ${N} rows of ${D * P}`);
     checkElements(where, 'x', N * G, `the gate pre-activations of T*B = ${N} rows of ${G}`);
     const h0 = checkState(where, 'h0', o.h0, hShape, 'numLayers*numDirections, B, ' + this.cell.outSizeOption(this.settings), this.dtype);
-    if (!this.hasCell && o.c0 !== undefined && o.c0 !== null) throw argTypeError(where, 'options.c0', `nothing (a ${this.cell.name} has no cell state)`, o.c0);
-    const c0 = this.hasCell ? checkState(where, 'c0', o.c0, cShape, 'numLayers*numDirections, B, hiddenSize', this.dtype) : null;
+    if (!this.hasCellState && o.c0 !== undefined && o.c0 !== null) throw argTypeError(where, 'options.c0', `nothing (a ${this.cell.name} has no cell state)`, o.c0);
+    const c0 = this.hasCellState ? checkState(where, 'c0', o.c0, cShape, 'numLayers*numDirections, B, hiddenSize', this.dtype) : null;
     const lengths = checkLengths(where, o.lengths, T, B);
 
     const prepared = pinned ?? this.prepared!; // snapshot: later weight updates do not reach this call
     const out = prepared.backend.writesAllOutputs ? allocateUninit : allocate; // the kernels fill them
     const hN = out(this.dtype, L * D * B * P);
-    const cN = this.hasCell ? out(this.dtype, L * D * B * H) : null;
+    const cN = this.hasCellState ? out(this.dtype, L * D * B * H) : null;
     const layers: ForwardPlan['layers'] = [];
     const after: ForwardPlan['after'] = [];
     const masks: (FloatArray | null)[] = [];
@@ -650,13 +655,13 @@ export abstract class Recurrent<S = unknown> {
     const own = (a: FloatArray | null) => (a && copyInput ? a.slice() : a);
     let dy = own(checkGrad(where, 'dOutput', g.dOutput, outShape, this.dtype));
     const dhN = own(checkGrad(where, 'dHN', g.dHN, hShape, this.dtype));
-    if (!this.hasCell && g.dCN !== undefined && g.dCN !== null) throw argTypeError(where, 'gradOutputs.dCN', `nothing (a ${this.cell.name} has no cell state)`, g.dCN);
-    const dcN = this.hasCell ? own(checkGrad(where, 'dCN', g.dCN, cShape, this.dtype)) : null;
+    if (!this.hasCellState && g.dCN !== undefined && g.dCN !== null) throw argTypeError(where, 'gradOutputs.dCN', `nothing (a ${this.cell.name} has no cell state)`, g.dCN);
+    const dcN = this.hasCellState ? own(checkGrad(where, 'dCN', g.dCN, cShape, this.dtype)) : null;
 
     const grads = new Map(this.params.specs.map((s) => [s.name, allocate(this.dtype, this.params.get(s.name).length)]));
     const extra = this.cell.extraParams(this.settings, H, P);
     const dH0 = allocate(this.dtype, L * D * B * P);
-    const dC0 = this.hasCell ? allocate(this.dtype, L * D * B * H) : null;
+    const dC0 = this.hasCellState ? allocate(this.dtype, L * D * B * H) : null;
     const layers: BackwardPlan['layers'] = [];
     const after: BackwardPlan['after'] = [];
     let dIn: FloatArray = allocate(this.dtype, 0);

@@ -19,7 +19,6 @@ import { argRangeError, argTypeError, describe, shapeError } from '../errors';
 import { Embedding } from '../nn/embedding';
 import { isRecurrent, type Layer, type RecurrentLayer } from '../nn/layer';
 import { LastStep } from '../nn/last-step';
-import { LSTM } from '../nn/lstm';
 import { readOptions } from '../nn/options';
 import { checkFinite } from '../nn/sequence';
 import type { Sequential, SequentialForwardOptions, SequentialState } from '../nn/sequential';
@@ -48,7 +47,7 @@ interface RecurrentInfo {
   LD: number; // layers * directions
   P: number; // Hout
   H: number;
-  cell: boolean; // has a cell state (LSTM)
+  cell: boolean; // has a cell state (LSTM, LayerNormLSTM)
 }
 
 export function modelEngine(runner: ModelRunner, defaultConcurrency = 1): Engine<ModelResult, ModelInit, SequentialState> {
@@ -224,7 +223,7 @@ export function modelEngine(runner: ModelRunner, defaultConcurrency = 1): Engine
 function recurrentInfo(l: RecurrentLayer): RecurrentInfo {
   const D = l.bidirectional ? 2 : 1;
   const P = (l as { outSize?: number }).outSize ?? l.hiddenSize;
-  return { LD: l.numLayers * D, P, H: l.hiddenSize, cell: l instanceof LSTM };
+  return { LD: l.numLayers * D, P, H: l.hiddenSize, cell: (l as { hasCellState?: boolean }).hasCellState === true };
 }
 
 /** What one step of a request is: a token id (an Embedding first) or I features. */

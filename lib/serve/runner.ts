@@ -7,7 +7,6 @@
 
 import type { BackendName } from '../backend/types';
 import { argTypeError } from '../errors';
-import { LSTM } from '../nn/lstm';
 import { Recurrent, type ForwardOptions, type RecurrentOutput } from '../nn/recurrent';
 import { Sequential, type RecurrentState, type SequentialState } from '../nn/sequential';
 import type { DType } from '../tensor';
@@ -76,7 +75,7 @@ function modelRunner(m: Recurrent): ForwardRunner {
     numDirections: m.numDirections,
     batchFirst: m.batchFirst,
     dtype: m.dtype,
-    hasCellState: m instanceof LSTM,
+    hasCellState: m.hasCellState,
     streamable: !m.bidirectional && !m.reverse,
     get backendName() { return m.backend; }, // the model may move to another backend later
     forwardAsync: (x, options) => m.forwardAsync(x, options),

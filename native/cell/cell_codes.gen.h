@@ -9,8 +9,8 @@
 
 namespace cellstate {
 
-enum class CellKind : int { lstm = 0, gru = 1, rnn_tanh = 2, rnn_relu = 3 };
-constexpr int kCellKinds = 4;  // codes 0 .. kCellKinds-1
+enum class CellKind : int { lstm = 0, gru = 1, rnn_tanh = 2, rnn_relu = 3, lnlstm = 4 };
+constexpr int kCellKinds = 5;  // codes 0 .. kCellKinds-1
 
 // When a parameter is there: always; optional (null allowed); exactly with a projection (P < H);
 // exactly when the flag `flag` is set.
@@ -53,6 +53,12 @@ namespace gru_kind {
 constexpr int64_t kLinearBeforeReset = 1;  // PyTorch formula r * (W_hn h + b_hn); else ONNX's W_hn (r * h) + b_hn
 inline constexpr CellFlagSpec kFlags[] = {{"linearBeforeReset", 1}};
 }  // namespace gru_kind
+namespace lnlstm_kind {
+constexpr int64_t kTorchEpsilon = 1;  // layer-norm epsilon 1e-5 (PyTorch LayerNorm); else 1e-3 (TF Addons norm_epsilon)
+enum Param : int { ln_ih_weight, ln_ih_bias, ln_hh_weight, ln_hh_bias, ln_c_weight, ln_c_bias };
+inline constexpr CellFlagSpec kFlags[] = {{"torchEpsilon", 1}};
+inline constexpr CellParamSpec kParams[] = {{"ln_ih_weight", 1, {ParamDim::G, ParamDim::G}, ParamWhen::always, 0}, {"ln_ih_bias", 1, {ParamDim::G, ParamDim::G}, ParamWhen::always, 0}, {"ln_hh_weight", 1, {ParamDim::G, ParamDim::G}, ParamWhen::always, 0}, {"ln_hh_bias", 1, {ParamDim::G, ParamDim::G}, ParamWhen::always, 0}, {"ln_c_weight", 1, {ParamDim::H, ParamDim::H}, ParamWhen::always, 0}, {"ln_c_bias", 1, {ParamDim::H, ParamDim::H}, ParamWhen::always, 0}};
+}  // namespace lnlstm_kind
 
 // By code.
 inline constexpr CellKindSpec kCellKindSpecs[] = {
@@ -60,6 +66,7 @@ inline constexpr CellKindSpec kCellKindSpecs[] = {
     {"gru", 3, false, false, gru_kind::kFlags, 1, 1, nullptr, 0},
     {"rnn_tanh", 1, false, false, nullptr, 0, 0, nullptr, 0},
     {"rnn_relu", 1, false, false, nullptr, 0, 0, nullptr, 0},
+    {"lnlstm", 4, true, false, lnlstm_kind::kFlags, 1, 1, lnlstm_kind::kParams, 6},
 };
 constexpr const CellKindSpec& cell_kind_spec(CellKind k) { return kCellKindSpecs[static_cast<int>(k)]; }
 constexpr int64_t cell_gates(CellKind k) { return cell_kind_spec(k).gates; }

@@ -1,7 +1,7 @@
 // cell_kind.h - a cell kind as a plug-in: what cell.cc asks of each kind, and nothing more.
 //
 // Each kind lives in its own file and fills one CellKindOps (lstm_cell.cc, gru_cell.cc,
-// rnn_cell.cc, mirroring lib/backend/ts/{lstm,gru,rnn}.ts and the sections of docs/equations.md);
+// rnn_cell.cc, lnlstm_cell.cc, mirroring lib/backend/ts/{lstm,gru,rnn}.ts and the sections of docs/equations.md);
 // cell_kind_ops() in cell_kind.cc maps CellKind to them. A kind's options, extra parameters, gate
 // count and cell state are declared in scripts/addon-schema.js (cell_codes.gen.h); its packed
 // state (a KindPacked), its cache parts and its kernels live in its file. A new kind is its

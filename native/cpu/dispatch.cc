@@ -53,6 +53,7 @@ void fill_tier(KernelTable& t, Isa tier) {
     case Isa::scalar:
       fill_kernels_scalar(t);
       fill_lstm_kernels_scalar(t);
+      fill_lnlstm_kernels_scalar(t);
       fill_probe_kernels_scalar(t);
       fill_qgemm_bf16_scalar(t);
       fill_qgemm_i8_scalar(t);
@@ -61,6 +62,7 @@ void fill_tier(KernelTable& t, Isa tier) {
     case Isa::avx2:
       fill_kernels_avx2(t);
       fill_lstm_kernels_avx2(t);
+      fill_lnlstm_kernels_avx2(t);
       fill_probe_kernels_avx2(t);
       fill_qgemm_bf16_avx2(t);
       fill_qgemm_i8_avx2(t);
@@ -71,6 +73,7 @@ void fill_tier(KernelTable& t, Isa tier) {
     case Isa::avx512:
       fill_kernels_avx512(t);
       fill_lstm_kernels_avx512(t);
+      fill_lnlstm_kernels_avx512(t);
       fill_probe_kernels_avx512(t);
       fill_qgemm_bf16_avx512(t);
       fill_qgemm_i8_avx512(t);
@@ -85,6 +88,7 @@ void fill_tier(KernelTable& t, Isa tier) {
     case Isa::neon:
       fill_kernels_neon(t);
       fill_lstm_kernels_neon(t);
+      fill_lnlstm_kernels_neon(t);
       fill_qgemm_bf16_neon(t);
       fill_qgemm_i8_neon(t);
       break;  // the FMA probe stays scalar (it only measures a peak)

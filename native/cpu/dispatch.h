@@ -26,6 +26,7 @@
 #include <cstdint>
 
 #include "cpu_features.h"
+#include "../cell/lnlstm_kernels.h"
 #include "../lstm/lstm_kernels.h"
 
 namespace cellstate {
@@ -99,6 +100,7 @@ struct KernelTable {
   GemmKernel gemm;
   QGemmKernel qgemm;  // gemm/qgemm_{bf16,i8}_<isa>.cc
   LstmKernels lstm;  // lstm/lstm_postgemm_<isa>.cc
+  LnLstmKernels lnlstm;  // cell/lnlstm_postgemm_<isa>.cc
   // probe/fma_peak_<isa>.cc: `iters` rounds of independent FMA chains; returns the flops done.
   double (*fma_chains)(int64_t iters);
 };
@@ -119,6 +121,7 @@ const char* dispatch_warning();
 // tiers detect_isa() allows. Each sets every entry it implements.
 void fill_kernels_scalar(KernelTable& t);
 void fill_lstm_kernels_scalar(KernelTable& t);
+void fill_lnlstm_kernels_scalar(KernelTable& t);
 void fill_probe_kernels_scalar(KernelTable& t);
 void fill_qgemm_bf16_scalar(KernelTable& t);
 void fill_qgemm_i8_scalar(KernelTable& t);
@@ -134,12 +137,15 @@ void fill_kernels_avx2(KernelTable& t);
 void fill_kernels_avx512(KernelTable& t);
 void fill_lstm_kernels_avx2(KernelTable& t);
 void fill_lstm_kernels_avx512(KernelTable& t);
+void fill_lnlstm_kernels_avx2(KernelTable& t);
+void fill_lnlstm_kernels_avx512(KernelTable& t);
 void fill_probe_kernels_avx2(KernelTable& t);
 void fill_probe_kernels_avx512(KernelTable& t);
 #endif
 #if defined(__aarch64__) || defined(_M_ARM64)
 void fill_kernels_neon(KernelTable& t);       // gemm/gemm_kernel_neon.cc
 void fill_lstm_kernels_neon(KernelTable& t);  // lstm/lstm_postgemm_neon.cc
+void fill_lnlstm_kernels_neon(KernelTable& t);  // cell/lnlstm_postgemm_neon.cc
 void fill_qgemm_bf16_neon(KernelTable& t);
 void fill_qgemm_i8_neon(KernelTable& t);
 #endif

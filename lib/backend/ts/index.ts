@@ -1,8 +1,9 @@
 // The `ts` backend: pure TypeScript, float32 and float64, always available. One kernel file per
-// cell kind (lstm.ts, gru.ts, rnn.ts), found through KERNELS.
+// cell kind (lstm.ts, gru.ts, rnn.ts, lnlstm.ts), found through KERNELS.
 
 import { gateCount, type Backend, type CellBackwardArgs, type CellCache, type CellForwardArgs, type CellKind, type PreparedCell } from '../types';
 import { gruBackward, gruForward } from './gru';
+import { lnLstmBackward, lnLstmForward } from './lnlstm';
 import { lstmBackward, lstmForward } from './lstm';
 import { rnnBackward, rnnForward } from './rnn';
 import { isQuantized, prepareTs, type TsPrepared } from './util';
@@ -20,6 +21,7 @@ const KERNELS: Record<CellKind, CellKernels> = {
   gru: { biasHhCols: (H) => 2 * H, forward: gruForward, backward: gruBackward }, // b_hn stays with h·W_hnᵀ
   rnn_tanh: { biasHhCols: (_H, G) => G, forward: rnnForward, backward: rnnBackward },
   rnn_relu: { biasHhCols: (_H, G) => G, forward: rnnForward, backward: rnnBackward },
+  lnlstm: { biasHhCols: () => 0, forward: lnLstmForward, backward: lnLstmBackward }, // biases added after the layer norms
 };
 
 function forward(w: PreparedCell, args: CellForwardArgs, train: boolean): CellCache | null {

@@ -35,6 +35,7 @@ export function prepareTs(p: CellParams, hhCols: number): TsPrepared {
     weightHr: copy(p.weightHr),
     precision, qWeightIh: p.qWeightIh ?? null, qWeightHh: p.qWeightHh ?? null, qWeightHr: p.qWeightHr ?? null,
     peephole: p.peephole && { i: p.peephole.i.slice(), f: p.peephole.f.slice(), o: p.peephole.o.slice() },
+    extra: p.extra && Object.fromEntries(Object.entries(p.extra).map(([n, a]) => [n, a.slice()])),
   };
   return {
     backend: 'ts', dtype, kind: p.kind, inputSize: p.inputSize, hiddenSize: p.hiddenSize,

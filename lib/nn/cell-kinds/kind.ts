@@ -33,9 +33,10 @@ export interface CellDescriptor<S> {
   outSizeOption(s: S): string;
   /**
    * Parameters of one layer-direction after weight_ih, weight_hh, bias_ih, bias_hh, in PyTorch's
-   * named_parameters() order, without the _l{k}{_reverse} suffix.
+   * named_parameters() order, without the _l{k}{_reverse} suffix. `init`: the value it starts at
+   * (a layer norm's gain 1, its bias 0), else drawn like the weights.
    */
-  extraParams(s: S, hiddenSize: number, outSize: number): { name: string; shape: number[] }[];
+  extraParams(s: S, hiddenSize: number, outSize: number): { name: string; shape: number[]; init?: number }[];
   /**
    * The kind's part of one layer-direction's CellParams; get(name) is that parameter's storage.
    * Its `flags` are the options the addon schema declares for the kind (scripts/addon-schema.js,

@@ -1,0 +1,46 @@
+// LayerNormLSTM: the layer-normalised LSTM of TF Addons' LayerNormLSTMCell (Ba, Kiros & Hinton
+// 2016) with torch.nn.LSTM's shapes, gate order (i, f, g, o), options (layers, bidirectional,
+// batchFirst, lengths, dropout, clip) and parameter names, plus the layer norms' gains and biases
+// ln_{ih,hh}_{weight,bias}_l{k} [4H] and ln_c_{weight,bias}_l{k} [H]. The kind is
+// cell-kinds/lnlstm.ts, the shared machinery recurrent.ts; equations in docs/equations.md.
+//
+//   normEpsilon  1e-3 (default, TF Addons) or 1e-5 (PyTorch's LayerNorm)
+
+import type { Tensor } from '../tensor';
+import { lnLstmCell, type LnLstmSettings } from './cell-kinds/lnlstm';
+import type { LSTMForwardOptions, LSTMGradients, LSTMGradOutputs, LSTMOutput } from './lstm';
+import { Recurrent, RecurrentCache, type RecurrentOptions, type StepState } from './recurrent';
+
+export interface LayerNormLSTMOptions extends RecurrentOptions {
+  normEpsilon?: 1e-3 | 1e-5; // default 1e-3
+}
+
+export class LayerNormLSTM extends Recurrent<LnLstmSettings> {
+  constructor(options: LayerNormLSTMOptions) {
+    super(options, lnLstmCell);
+  }
+
+  get normEpsilon(): number { return this.settings.normEpsilon; }
+
+  override forward(x: Tensor, options?: LSTMForwardOptions): LSTMOutput {
+    return super.forward(x, options) as LSTMOutput;
+  }
+  override forwardAsync(x: Tensor, options?: LSTMForwardOptions): Promise<LSTMOutput> {
+    return super.forwardAsync(x, options) as Promise<LSTMOutput>;
+  }
+  override forwardTrain(x: Tensor, options?: LSTMForwardOptions): LSTMOutput & { cache: RecurrentCache } {
+    return super.forwardTrain(x, options) as LSTMOutput & { cache: RecurrentCache };
+  }
+  override forwardTrainAsync(x: Tensor, options?: LSTMForwardOptions): Promise<LSTMOutput & { cache: RecurrentCache }> {
+    return super.forwardTrainAsync(x, options) as Promise<LSTMOutput & { cache: RecurrentCache }>;
+  }
+  override backward(cache: RecurrentCache, gradOutputs?: LSTMGradOutputs): LSTMGradients {
+    return super.backward(cache, gradOutputs) as LSTMGradients;
+  }
+  override backwardAsync(cache: RecurrentCache, gradOutputs?: LSTMGradOutputs): Promise<LSTMGradients> {
+    return super.backwardAsync(cache, gradOutputs) as Promise<LSTMGradients>;
+  }
+  override step(x: Tensor, state?: StepState | null): { output: Tensor; state: Required<StepState> } {
+    return super.step(x, state) as { output: Tensor; state: Required<StepState> };
+  }
+}
