@@ -50,7 +50,7 @@ export { Trainer, NonFiniteError } from './train/fit';
 export type { TrainerOptions, FitOptions, StepBatch, StepResult, Callback, EarlyStopping, LossName, LossFn, TrainableModel, TensorData, EvaluateOptions, EvaluateResult, TrainerPredictOptions } from './train/fit';
 export type { Metric, MetricFn } from './train/metrics';
 export type { Sample, Targets } from './train/batch';
-export type { EpochLog, ProgressMode } from './train/progress';
+export type { EpochLog, ProgressMode, ProgressStream } from './train/progress';
 
 // Interop
 export { UnsupportedModelError } from './errors';
@@ -71,7 +71,7 @@ export type { TfjsArtifacts, TfjsModelJson, TfjsWeightSpec, ToTfjsOptions } from
 
 // Serving
 export { Batcher, createBatcher } from './serve/batcher';
-export type { BatcherOptions, BatcherStats, RunOptions } from './serve/batcher';
+export type { BatcherOptions, BatcherStats, RunOptions, AbortSignalLike } from './serve/batcher';
 export { Session, createSession } from './serve/session';
 export type { SessionOptions, StepOptions, StepInput } from './serve/session';
 export { TsWorkerPool, createTsWorkerPool } from './serve/ts-worker-pool';

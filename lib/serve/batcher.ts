@@ -46,11 +46,27 @@ export interface BatcherOptions {
   concurrency?: number; // batches computing at once; default 1 (a TsWorkerPool: its size)
 }
 
+/**
+ * The part of an `AbortSignal` the batcher and sessions use, written out so the published types
+ * need neither the DOM library nor `@types/node`. At run time `signal` must be a real AbortSignal
+ * (`AbortController#signal`, `AbortSignal.timeout(ms)`); anything else is a TypeError.
+ */
+export interface AbortSignalLike {
+  /** True once the signal has fired. */
+  readonly aborted: boolean;
+  /** Why it fired: the request rejects with a RequestAbortedError whose `cause` is this. */
+  readonly reason: unknown;
+  /** Registers `listener` for the 'abort' event. */
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  /** Removes a listener added with addEventListener. */
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+
 export interface RunOptions {
   h0?: Tensor | null; // a recurrent layer's initial hidden state of this sequence, [L*D, Hout]
   c0?: Tensor | null; // [L*D, H] (LSTM)
   state?: SequentialState | null; // a model's: one entry per layer, as a result's `state`
-  signal?: AbortSignal | null;
+  signal?: AbortSignalLike | null;
 }
 
 export interface BatcherStats {
@@ -70,7 +86,7 @@ interface Pending<R> {
   reject: (e: unknown) => void;
   settled: boolean; // set by settle() alone, as it answers the caller
   running: boolean;
-  signal: AbortSignal | null;
+  signal: AbortSignalLike | null;
   onAbort: (() => void) | null;
 }
 
@@ -130,7 +146,7 @@ export class Batcher<R = SequenceResult, P = RecurrentState> {
   }
 
   /** @internal A validated job (sessions build their own): queue it, or refuse it. */
-  submit(job: Job<unknown>, signal: AbortSignal | null): Promise<R> {
+  submit(job: Job<unknown>, signal: AbortSignalLike | null): Promise<R> {
     const where = 'Batcher.run';
     if (this.closing) return Promise.reject(new ServeClosedError(where));
     if (signal?.aborted) return Promise.reject(new RequestAbortedError(where, signal.reason));
@@ -175,7 +191,7 @@ export class Batcher<R = SequenceResult, P = RecurrentState> {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  private enqueue(job: Job<unknown>, signal: AbortSignal | null): Promise<R> {
+  private enqueue(job: Job<unknown>, signal: AbortSignalLike | null): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       const p: Pending<R> = { job, enqueuedAt: performance.now(), resolve, reject, settled: false, running: false, signal, onAbort: null };
       if (signal) {
@@ -308,7 +324,7 @@ function nonNegative(where: string, name: string, v: unknown): number {
   return v;
 }
 
-export function readSignal(where: string, v: unknown): AbortSignal | null {
+export function readSignal(where: string, v: unknown): AbortSignalLike | null {
   if (v === undefined || v === null) return null;
   if (!(v instanceof AbortSignal)) throw argTypeError(where, 'options.signal', 'an AbortSignal', v);
   return v;

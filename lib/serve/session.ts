@@ -12,7 +12,7 @@ import { argTypeError } from '../errors';
 import { readOptions } from '../nn/options';
 import type { RecurrentState, SequentialState } from '../nn/sequential';
 import type { NestedNumbers, Tensor } from '../tensor';
-import { Batcher, readSignal } from './batcher';
+import { Batcher, readSignal, type AbortSignalLike } from './batcher';
 import type { Engine, Job } from './engine';
 import { RequestAbortedError } from './errors';
 import { engineOf, type ModelServable, type RecurrentServable, type Servable } from './runner';
@@ -24,7 +24,7 @@ export interface SessionOptions {
 }
 
 export interface StepOptions {
-  signal?: AbortSignal | null;
+  signal?: AbortSignalLike | null;
 }
 
 /**
@@ -57,7 +57,7 @@ export class Session<P = RecurrentState> {
    */
   step(x: StepInput, options?: StepOptions): Promise<Tensor> {
     const where = 'Session.step';
-    let job: Job<unknown>, single: boolean, signal: AbortSignal | null;
+    let job: Job<unknown>, single: boolean, signal: AbortSignalLike | null;
     try {
       signal = readSignal(where, readOptions(where, 'options', options, ['signal']).signal);
       ({ job, single } = this.engine.readStep(where, x as NestedNumbers, this.batcher ? this.batcher.maxLength : Number.MAX_SAFE_INTEGER));
@@ -86,7 +86,7 @@ export class Session<P = RecurrentState> {
     }
   }
 
-  private async advance(job: Job<unknown>, single: boolean, signal: AbortSignal | null): Promise<Tensor> {
+  private async advance(job: Job<unknown>, single: boolean, signal: AbortSignalLike | null): Promise<Tensor> {
     if (signal?.aborted) throw new RequestAbortedError('Session.step', signal.reason);
     job.init = this.init;
     const res = this.batcher ? await this.batcher.submit(job, signal) : (await this.engine.runBatch([job]))[0];

@@ -18,7 +18,6 @@
 
 import { quantizedTrainingError } from '../nn/quantize';
 import { fileCall } from '../io/file-call';
-import type { Writable } from 'node:stream';
 import { argRangeError, argTypeError, describe, errorCode, formatShape, shapeError, type CodedRangeError } from '../errors';
 import { isRecurrent, type Layer } from '../nn/layer';
 import { optionalBool, readOptions } from '../nn/options';
@@ -31,7 +30,7 @@ import { clipGradNorm, clipGradValue, gradNorm } from './clip';
 import { MetricTotals, readMetrics, type Metric, type ResolvedMetric } from './metrics';
 import { bceWithLogits, crossEntropy, huberLoss, l1Loss, mseLoss, type LossResult } from './losses';
 import type { Optimizer } from './optim';
-import { Progress, type EpochLog, type ProgressMode } from './progress';
+import { Progress, type EpochLog, type ProgressMode, type ProgressStream } from './progress';
 import type { Schedule } from './schedule';
 
 /** The model fit() trains: a Sequential (or anything with its forward/backward shapes). */
@@ -90,7 +89,7 @@ export interface FitOptions {
   tbptt?: number | null; // chunk length k of truncated BPTT
   stateful?: boolean; // carry the recurrent state across batches (default false)
   progress?: ProgressMode; // default 'auto': a bar on a TTY, JSON lines otherwise
-  progressStream?: Writable; // default process.stderr
+  progressStream?: ProgressStream; // default process.stderr
 }
 
 /**
@@ -266,10 +265,10 @@ export class Trainer {
     const stream = o.progressStream ?? process.stderr;
     let writable = false;
     try {
-      writable = typeof (stream as Writable).write === 'function';
+      writable = typeof (stream as ProgressStream).write === 'function';
     } catch { /* a throwing getter: not a stream */ }
     if (!writable) throw argTypeError(where, 'progressStream', 'a writable stream (an object with a write method)', stream);
-    const progress = new Progress(mode, stream as Writable);
+    const progress = new Progress(mode, stream as ProgressStream);
 
     const history: EpochLog[] = [];
     let best = Infinity, wait = 0, bestWeights: Record<string, Tensor> | null = null;

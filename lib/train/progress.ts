@@ -2,7 +2,19 @@
 // the running loss, throughput (sequences/s and tokens/s) and ETA. Otherwise: one JSON object per
 // epoch per line (the epoch log fit() returns), for machines. 'none' prints nothing.
 
-import type { Writable } from 'node:stream';
+/**
+ * Where fit() writes its progress: any object with a `write(text)` method, such as
+ * `process.stderr`, a file stream or a test's collector. `isTTY` picks the bar in 'auto' mode and
+ * `columns` bounds its width. Written out so the published types need no `@types/node`.
+ */
+export interface ProgressStream {
+  /** Writes one chunk of progress text. */
+  write(chunk: string): unknown;
+  /** A terminal: 'auto' progress draws a bar instead of JSON lines. */
+  readonly isTTY?: boolean;
+  /** The terminal's width in characters; a bar line is cut to it. @default 200 */
+  readonly columns?: number;
+}
 
 export type ProgressMode = 'auto' | 'bar' | 'json' | 'none';
 
@@ -27,7 +39,7 @@ export class Progress {
   private epoch = 0;
   private totalEpochs = 0;
 
-  constructor(mode: ProgressMode, private readonly stream: Writable & { isTTY?: boolean; columns?: number }) {
+  constructor(mode: ProgressMode, private readonly stream: ProgressStream) {
     this.mode = mode === 'auto' ? (stream.isTTY ? 'bar' : 'json') : mode;
   }
 
