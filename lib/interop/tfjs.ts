@@ -47,7 +47,7 @@ import type { Layer } from '../nn/layer';
 import { Sequential } from '../nn/sequential';
 import { directionStateDict, fromKerasWeights, transpose2d } from './gates';
 
-type Bytes = ArrayBuffer | ArrayBufferView;
+export type Bytes = ArrayBuffer | ArrayBufferView;
 
 export interface TfjsModelSource {
   /** The parsed (or raw string) contents of model.json. */

@@ -13,7 +13,7 @@ export class ActivationCache {
   /** @internal */ constructor(readonly owner: Activation, readonly version: number, readonly kept: FloatArray, readonly shape: readonly number[]) {}
 }
 
-abstract class Activation extends ParameterFree {
+export abstract class Activation extends ParameterFree {
   abstract readonly type: string;
   protected get moduleName(): string { return this.type; }
   /** y = f(x) elementwise. */
