@@ -36,11 +36,28 @@ import { describeLayer } from '../nn/summary';
 import { toOnnxTensors, type DirectionWeights } from './gates';
 
 export interface ToOnnxOptions {
-  opset?: number; // 14..21, default 17
-  batchFirst?: boolean; // graph input/output layout; default: the model's own
-  lengths?: boolean; // add an int32 graph input `lengths` [B] (ONNX sequence_lens); default false
-  initialState?: boolean; // add graph inputs `h0` (and `c0` for LSTM); default false (zeros)
-  layout?: 0 | 1; // batch-first via transposes (0, default) or the layout attribute (1)
+  /**
+   * 14..21
+   * @default 17
+   */
+  opset?: number;
+  /**
+   * graph input/output layout
+   * @default the model's own
+   */
+  batchFirst?: boolean;
+  /**
+   * add an int32 graph input `lengths` [B] (ONNX sequence_lens)
+   * @default false
+   */
+  lengths?: boolean;
+  /**
+   * add graph inputs `h0` (and `c0` for LSTM)
+   * @default false (zeros)
+   */
+  initialState?: boolean;
+  /** batch-first via transposes (0, default) or the layout attribute (1) */
+  layout?: 0 | 1;
 }
 
 export const ONNX_OPSET_RANGE = [14, 21] as const;

@@ -148,7 +148,11 @@ export function recurrentFromOnnx(spec: OnnxRecurrentSpec, options?: { backend?:
 }
 
 export interface FromOnnxOptions {
-  backend?: BackendName; // backend of the recurrent layers; default: see backend()
+  /**
+   * backend of the recurrent layers
+   * @default see backend()
+   */
+  backend?: BackendName;
   /** 'auto' (default): a Sequential for a chain, else an OnnxModel; 'sequential': a chain or an error; 'graph': always an OnnxModel. */
   as?: 'auto' | 'sequential' | 'graph';
 }

@@ -61,7 +61,11 @@ export interface TfjsModelSource {
 }
 
 export interface LoadTfjsOptions {
-  backend?: BackendName; // of the recurrent layers; default: see backend()
+  /**
+   * of the recurrent layers
+   * @default see backend()
+   */
+  backend?: BackendName;
 }
 
 const WHERE = 'loadTfjsModel';

@@ -37,7 +37,8 @@ export function dtypeName(t: number): string {
 export interface OnnxTensor {
   name: string;
   dims: number[];
-  dataType: number; // FLOAT, DOUBLE, INT32 or INT64
+  /** FLOAT, DOUBLE, INT32 or INT64 */
+  dataType: number;
   data: Float32Array | Float64Array | Int32Array | number[];
 }
 
@@ -45,7 +46,8 @@ export const ATTR = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, GRAPH: 5, FLOATS: 
 
 export interface OnnxAttribute {
   name: string;
-  type: number; // AttributeProto.AttributeType (0 when an old writer left it out)
+  /** AttributeProto.AttributeType (0 when an old writer left it out) */
+  type: number;
   f?: number;
   i?: number;
   s?: string;
@@ -53,7 +55,8 @@ export interface OnnxAttribute {
   floats?: number[];
   ints?: number[];
   strings?: string[];
-  hasGraph?: boolean; // a subgraph (g / graphs) was present; not parsed
+  /** a subgraph (g / graphs) was present; not parsed */
+  hasGraph?: boolean;
 }
 
 export interface OnnxNode {
@@ -68,8 +71,10 @@ export interface OnnxNode {
 /** A tensor type: element type and dims (a number, a symbolic name, or null = unknown). */
 export interface OnnxValueInfo {
   name: string;
-  elemType: number; // 0 when not given
-  shape: (number | string | null)[] | null; // null: rank unknown
+  /** 0 when not given */
+  elemType: number;
+  /** null: rank unknown */
+  shape: (number | string | null)[] | null;
 }
 
 export interface OnnxGraph {
@@ -87,7 +92,8 @@ export interface OnnxModelProto {
   producerVersion: string;
   docString: string;
   opsetImport: { domain: string; version: number }[];
-  metadata: Record<string, string>; // decoded as a null-prototype object (keys come from the file)
+  /** decoded as a null-prototype object (keys come from the file) */
+  metadata: Record<string, string>;
   graph: OnnxGraph;
 }
 

@@ -32,21 +32,38 @@ export abstract class Activation extends ParameterFree {
     for (let i = 0; i < dy.length; i++) dx[i] = dy[i] * this.df(kept[i]);
   }
 
+  /** Its type and construction options as JSON, as model files save them. */
   config(): LayerConfig {
     return { type: this.type };
   }
 
 
-  forward(x: Tensor): { output: Tensor } {
+  /** Inference: the output for x, keeping nothing for backward. */
+  forward(x: Tensor): {
+    /** The output. */
+    output: Tensor;
+  } {
     return { output: this.run(`${this.type}.forward`, x).y };
   }
 
-  forwardTrain(x: Tensor): { output: Tensor; cache: ActivationCache } {
+  /** Training forward: the output and the cache backward needs. */
+  forwardTrain(x: Tensor): {
+    /** The output. */
+    output: Tensor;
+    /** What backward needs. */
+    cache: ActivationCache;
+  } {
     const { y, xs } = this.run(`${this.type}.forwardTrain`, x);
     return { output: y, cache: new ActivationCache(this, 0, this.keepsInput ? xs.slice() : y.data.slice(), y.shape) };
   }
 
-  backward(cache: ActivationCache, gradOutputs?: { dOutput?: Tensor | null }): { dX: Tensor; grads: Record<string, Tensor> } {
+  /** Backward from gradOutputs.dOutput (required: ∂loss/∂output, the output's shape): x's gradient and the parameters'. */
+  backward(cache: ActivationCache, gradOutputs?: { dOutput?: Tensor | null }): {
+    /** ∂loss/∂x, the shape of x. */
+    dX: Tensor;
+    /** ∂loss/∂parameter by parameter name (empty for a layer without parameters). */
+    grads: Record<string, Tensor>;
+  } {
     const where = `${this.type}.backward`;
     checkCache(where, cache, this, 0, ActivationCache);
     const dtype = dtypeOf(cache.kept);

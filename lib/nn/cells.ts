@@ -26,15 +26,21 @@ export interface CellOptions {
 }
 
 export interface CellState {
-  h: Tensor; // [B, H]
-  c?: Tensor; // [B, H] (LSTMCell)
+  /** [B, H] */
+  h: Tensor;
+  /** [B, H] (LSTMCell) */
+  c?: Tensor;
 }
 
 export interface CellGradients {
-  dX: Tensor; // [B, I]
-  dH: Tensor; // [B, H] gradient of the input state h
-  dC?: Tensor; // [B, H] (LSTMCell)
-  grads: Record<string, Tensor>; // by PyTorch cell names
+  /** [B, I] */
+  dX: Tensor;
+  /** [B, H] gradient of the input state h */
+  dH: Tensor;
+  /** [B, H] (LSTMCell) */
+  dC?: Tensor;
+  /** by PyTorch cell names */
+  grads: Record<string, Tensor>;
 }
 
 const CELL_KEYS = ['inputSize', 'hiddenSize', 'bias', 'seed', 'dtype', 'backend'] as const;

@@ -33,18 +33,28 @@ export class Dropout extends ParameterFree {
     this.rng = new Rng(this.seed);
   }
 
+  /** Its type and construction options as JSON, as model files save them. */
   config(): LayerConfig {
     return { type: 'Dropout', p: this.p };
   }
 
   /** The identity (inference). */
-  forward(x: Tensor): { output: Tensor } {
+  forward(x: Tensor): {
+    /** The output. */
+    output: Tensor;
+  } {
     const { data } = checkTensorArg('Dropout.forward', 'x', x, x instanceof Tensor ? x.dtype : 'float32');
     checkFinite('Dropout.forward', 'x', data);
     return { output: x };
   }
 
-  forwardTrain(x: Tensor): { output: Tensor; cache: DropoutCache } {
+  /** Training forward: the output and the cache backward needs. */
+  forwardTrain(x: Tensor): {
+    /** The output. */
+    output: Tensor;
+    /** What backward needs. */
+    cache: DropoutCache;
+  } {
     const where = 'Dropout.forwardTrain';
     const { shape, data } = checkTensorArg(where, 'x', x, x instanceof Tensor ? x.dtype : 'float32');
     checkFinite(where, 'x', data);
@@ -58,7 +68,13 @@ export class Dropout extends ParameterFree {
     return { output: new Tensor(y, shape), cache: new DropoutCache(this, 0, mask, shape) };
   }
 
-  backward(cache: DropoutCache, gradOutputs?: { dOutput?: Tensor | null }): { dX: Tensor; grads: Record<string, Tensor> } {
+  /** Backward from gradOutputs.dOutput (required: ∂loss/∂output, the output's shape): x's gradient and the parameters'. */
+  backward(cache: DropoutCache, gradOutputs?: { dOutput?: Tensor | null }): {
+    /** ∂loss/∂x, the shape of x. */
+    dX: Tensor;
+    /** ∂loss/∂parameter by parameter name (empty for a layer without parameters). */
+    grads: Record<string, Tensor>;
+  } {
     const where = 'Dropout.backward';
     checkCache(where, cache, this, 0, DropoutCache);
     const dy = readDOutput(where, gradOutputs, cache.shape, dtypeOf(cache.mask));

@@ -32,21 +32,38 @@ export class LastStep extends ParameterFree {
     this.finalStates = optionalBool('LastStep', 'finalStates', o.finalStates, false);
   }
 
+  /** Its type and construction options as JSON, as model files save them. */
   config(): LayerConfig {
     return this.finalStates ? { type: 'LastStep', batchFirst: this.batchFirst, finalStates: true } : { type: 'LastStep', batchFirst: this.batchFirst };
   }
 
 
-  forward(x: Tensor, options?: { lengths?: ArrayLike<number> | null }): { output: Tensor } {
+  /** Inference: the output for x, keeping nothing for backward. */
+  forward(x: Tensor, options?: { lengths?: ArrayLike<number> | null }): {
+    /** The output. */
+    output: Tensor;
+  } {
     return { output: this.run('LastStep.forward', x, options).y };
   }
 
-  forwardTrain(x: Tensor, options?: { lengths?: ArrayLike<number> | null }): { output: Tensor; cache: LastStepCache } {
+  /** Training forward: the output and the cache backward needs. */
+  forwardTrain(x: Tensor, options?: { lengths?: ArrayLike<number> | null }): {
+    /** The output. */
+    output: Tensor;
+    /** What backward needs. */
+    cache: LastStepCache;
+  } {
     const { y, rows, rowsBack, shape } = this.run('LastStep.forwardTrain', x, options);
     return { output: y, cache: new LastStepCache(this, 0, rows, rowsBack, shape, y.dtype) };
   }
 
-  backward(cache: LastStepCache, gradOutputs?: { dOutput?: Tensor | null }): { dX: Tensor; grads: Record<string, Tensor> } {
+  /** Backward from gradOutputs.dOutput (required: ∂loss/∂output, the output's shape): x's gradient and the parameters'. */
+  backward(cache: LastStepCache, gradOutputs?: { dOutput?: Tensor | null }): {
+    /** ∂loss/∂x, the shape of x. */
+    dX: Tensor;
+    /** ∂loss/∂parameter by parameter name (empty for a layer without parameters). */
+    grads: Record<string, Tensor>;
+  } {
     checkCache('LastStep.backward', cache, this, 0, LastStepCache);
     const F = cache.xShape[2], B = cache.rows.length;
     const dy = readDOutput('LastStep.backward', gradOutputs, [B, F], cache.dtype);

@@ -27,10 +27,14 @@ import { ParamSet } from './params';
 export interface LayerNormOptions {
   /** D, the size of the last axis (a number, or a one-element array as PyTorch's normalized_shape). */
   normalizedShape: number | readonly [number];
-  eps?: number; // default 1e-5
-  elementwiseAffine?: boolean; // default true: a learnable weight (and bias)
-  bias?: boolean; // default true (with elementwiseAffine)
-  dtype?: DType; // default 'float32'
+  /** @default 1e-5 */
+  eps?: number;
+  /** @default true: a learnable weight (and bias) */
+  elementwiseAffine?: boolean;
+  /** @default true (with elementwiseAffine) */
+  bias?: boolean;
+  /** @default 'float32' */
+  dtype?: DType;
 }
 
 export class LayerNormCache {
@@ -73,16 +77,27 @@ export class LayerNorm extends ParamModule {
     if (this.elementwiseAffine) this.params.get('weight').fill(1); // PyTorch's reset_parameters: ones, zeros
   }
 
+  /** Its type and construction options as JSON, as model files save them. */
   config(): LayerConfig {
     return { type: 'LayerNorm', normalizedShape: this.normalizedShape, eps: this.eps, elementwiseAffine: this.elementwiseAffine, bias: this.bias, dtype: this.dtype };
   }
 
-  forward(x: Tensor): { output: Tensor } {
+  /** Inference: the output for x, keeping nothing for backward. */
+  forward(x: Tensor): {
+    /** The output. */
+    output: Tensor;
+  } {
     const { shape, data, rows } = checkFeatures('LayerNorm.forward', x, this.normalizedShape, this.dtype);
     return { output: this.apply(data, shape, rows, null, null) };
   }
 
-  forwardTrain(x: Tensor): { output: Tensor; cache: LayerNormCache } {
+  /** Training forward: the output and the cache backward needs. */
+  forwardTrain(x: Tensor): {
+    /** The output. */
+    output: Tensor;
+    /** What backward needs. */
+    cache: LayerNormCache;
+  } {
     const { shape, data, rows } = checkFeatures('LayerNorm.forwardTrain', x, this.normalizedShape, this.dtype);
     const xhat = new Float64Array(data.length); // [N, D]
     const rstd = new Float64Array(rows); // [N]
@@ -90,7 +105,13 @@ export class LayerNorm extends ParamModule {
     return { output: y, cache: new LayerNormCache(this, this.version, xhat, rstd, shape) };
   }
 
-  backward(cache: LayerNormCache, gradOutputs?: { dOutput?: Tensor | null }): { dX: Tensor; grads: Record<string, Tensor> } {
+  /** Backward from gradOutputs.dOutput (required: ∂loss/∂output, the output's shape): x's gradient and the parameters'. */
+  backward(cache: LayerNormCache, gradOutputs?: { dOutput?: Tensor | null }): {
+    /** ∂loss/∂x, the shape of x. */
+    dX: Tensor;
+    /** ∂loss/∂parameter by parameter name (empty for a layer without parameters). */
+    grads: Record<string, Tensor>;
+  } {
     const where = 'LayerNorm.backward';
     checkCache(where, cache, this, this.version, LayerNormCache);
     const D = this.normalizedShape, N = cache.rstd.length, { xhat, rstd } = cache;

@@ -33,7 +33,8 @@ export interface LayerGradients {
 }
 
 export interface Layer {
-  readonly dtype?: DType; // absent on layers without parameters (they compute in their input's dtype)
+  /** absent on layers without parameters (they compute in their input's dtype) */
+  readonly dtype?: DType;
   forward(x: Tensor, options?: LayerForwardOptions): LayerOutput;
   forwardTrain(x: Tensor, options?: LayerForwardOptions): LayerOutput & { cache: unknown };
   backward(cache: never, gradOutputs?: { dOutput?: Tensor | null }): LayerGradients;

@@ -9,7 +9,8 @@ import { checkTensorArg, type DType, type FloatArray } from '../tensor';
 export interface SeqShape {
   T: number;
   B: number;
-  rowT: number; // row index r(t, b) = t*rowT + b*rowB (lib/backend/types.ts)
+  /** row index r(t, b) = t*rowT + b*rowB (lib/backend/types.ts) */
+  rowT: number;
   rowB: number;
 }
 

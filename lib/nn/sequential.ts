@@ -177,7 +177,12 @@ export class Sequential {
   }
 
   /** Inference. Returns the last layer's output and every recurrent layer's final state. */
-  forward(x: Tensor, options?: SequentialForwardOptions): { output: Tensor; state: SequentialState } {
+  forward(x: Tensor, options?: SequentialForwardOptions): {
+    /** The last layer's output. */
+    output: Tensor;
+    /** Each layer's final state (null for layers without one). */
+    state: SequentialState;
+  } {
     const { lengths, state } = this.readForward('Sequential.forward', options);
     let h = x;
     const next: SequentialState = this.layers.map(() => null);
@@ -225,7 +230,15 @@ export class Sequential {
     }
   }
 
-  forwardTrain(x: Tensor, options?: SequentialForwardOptions): { output: Tensor; state: SequentialState; cache: SequentialCache } {
+  /** Training forward: the output and the cache backward needs. */
+  forwardTrain(x: Tensor, options?: SequentialForwardOptions): {
+    /** The last layer's output. */
+    output: Tensor;
+    /** Each layer's final state (null for layers without one). */
+    state: SequentialState;
+    /** What backward needs. */
+    cache: SequentialCache;
+  } {
     const { lengths, state } = this.readForward('Sequential.forwardTrain', options);
     let h = x;
     const caches: unknown[] = [];
@@ -240,7 +253,12 @@ export class Sequential {
   }
 
   /** Backward through every layer in reverse. Gradients keyed `${index}.${name}`; dX is x's gradient. */
-  backward(cache: SequentialCache, gradOutputs?: { dOutput?: Tensor | null }): { dX: Tensor; grads: Record<string, Tensor> } {
+  backward(cache: SequentialCache, gradOutputs?: { dOutput?: Tensor | null }): {
+    /** ∂loss/∂x, the shape of x. */
+    dX: Tensor;
+    /** ∂loss/∂parameter by parameter name (empty for a layer without parameters). */
+    grads: Record<string, Tensor>;
+  } {
     const where = 'Sequential.backward';
     if (!(cache instanceof SequentialCache)) throw argTypeError(where, 'cache', "the cache of this model's forwardTrain", cache);
     if (cache.owner !== this) throw new StaleCacheError(`${where}: cache: it belongs to another model`);

@@ -38,12 +38,34 @@ import { Session, type SessionOptions } from './session';
 
 type AnyEngine<R, P> = Engine<R, any, P>;
 
+/** How a Batcher groups requests (createBatcher). */
 export interface BatcherOptions {
-  maxBatch?: number; // requests per batch; default 32
-  maxDelayMs?: number; // how long the oldest request may wait for company; default 2 (0 = same tick only)
-  maxQueue?: number; // waiting requests before run() refuses with QueueFullError; default 1024
-  maxLength?: number; // longest sequence accepted (T); default unlimited
-  concurrency?: number; // batches computing at once; default 1 (a TsWorkerPool: its size)
+  /**
+   * Most requests (sequences) in one batch.
+   * @default 32
+   */
+  maxBatch?: number;
+  /**
+   * How long the oldest waiting request may wait for company, in ms; 0 batches only what arrives
+   * in the same tick.
+   * @default 2
+   */
+  maxDelayMs?: number;
+  /**
+   * Waiting requests before run() refuses with QueueFullError.
+   * @default 1024
+   */
+  maxQueue?: number;
+  /**
+   * Longest sequence accepted (T); a longer one is a RangeError.
+   * @default Number.MAX_SAFE_INTEGER (no limit)
+   */
+  maxLength?: number;
+  /**
+   * Batches computing at once.
+   * @default 1 (for a TsWorkerPool: its size)
+   */
+  concurrency?: number;
 }
 
 /**
@@ -62,20 +84,46 @@ export interface AbortSignalLike {
   removeEventListener(type: 'abort', listener: () => void): void;
 }
 
+/** Options of one Batcher.run request. */
 export interface RunOptions {
-  h0?: Tensor | null; // a recurrent layer's initial hidden state of this sequence, [L*D, Hout]
-  c0?: Tensor | null; // [L*D, H] (LSTM)
-  state?: SequentialState | null; // a model's: one entry per layer, as a result's `state`
+  /**
+   * A recurrent layer's initial hidden state of this sequence, [L*D, Hout].
+   * @default zeros
+   */
+  h0?: Tensor | null;
+  /**
+   * A recurrent layer's initial cell state of this sequence, [L*D, H] (LSTM).
+   * @default zeros
+   */
+  c0?: Tensor | null;
+  /**
+   * A model's initial state: one entry per layer, as a result's `state`.
+   * @default zeros for every layer
+   */
+  state?: SequentialState | null;
+  /**
+   * Abort the request: it rejects at once with RequestAbortedError (and leaves the queue if its
+   * batch has not started).
+   * @default null
+   */
   signal?: AbortSignalLike | null;
 }
 
+/** Counters of a Batcher (stats()). */
 export interface BatcherStats {
-  queued: number; // requests waiting
-  running: number; // batches computing
-  batches: number; // batches computed since creation (or resetStats)
-  requests: number; // requests those batches held
+  /** requests waiting */
+  queued: number;
+  /** batches computing */
+  running: number;
+  /** batches computed since creation (or resetStats) */
+  batches: number;
+  /** requests those batches held */
+  requests: number;
+  /** The largest batch computed (requests). */
   maxBatchSize: number;
-  meanBatchMs: number; // compute time of one batch, from leaving the queue to its results
+  /** Mean compute time of one batch in ms, from leaving the queue to its results. */
+  meanBatchMs: number;
+  /** The longest batch compute time in ms. */
   maxBatchMs: number;
 }
 
@@ -100,10 +148,15 @@ const OPTION_KEYS = ['maxBatch', 'maxDelayMs', 'maxQueue', 'maxLength', 'concurr
  */
 export class Batcher<R = SequenceResult, P = RecurrentState> {
   /** @internal */ readonly engine: AnyEngine<R, P>;
+  /** Most requests per batch (BatcherOptions.maxBatch, resolved). */
   readonly maxBatch: number;
+  /** How long a request may wait for company, ms. */
   readonly maxDelayMs: number;
+  /** Waiting requests before run() refuses. */
   readonly maxQueue: number;
+  /** Longest sequence accepted. */
   readonly maxLength: number;
+  /** Batches computing at once. */
   readonly concurrency: number;
   private readonly queue: Pending<R>[] = [];
   private running = 0;
@@ -159,6 +212,7 @@ export class Batcher<R = SequenceResult, P = RecurrentState> {
     return new Session<P>(this, options);
   }
 
+  /** A snapshot of the queue and the counters since creation or resetStats(). */
   stats(): BatcherStats {
     const c = this.counters;
     return {
@@ -167,6 +221,7 @@ export class Batcher<R = SequenceResult, P = RecurrentState> {
     };
   }
 
+  /** Zero the batch counters (batches, requests, maxBatchSize, times). */
   resetStats(): void {
     this.counters = { batches: 0, requests: 0, maxBatchSize: 0, totalMs: 0, maxMs: 0 };
   }
@@ -178,6 +233,7 @@ export class Batcher<R = SequenceResult, P = RecurrentState> {
     return this.whenIdle();
   }
 
+  /** True once close() was called: run() refuses with ServeClosedError. */
   get closed(): boolean {
     return this.closing;
   }

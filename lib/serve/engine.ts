@@ -10,7 +10,8 @@ import type { DType, FloatArray, Tensor } from '../tensor';
 /** A validated request: a private copy of its input and of its initial state (null: zeros). */
 export interface Job<S> {
   T: number;
-  x: FloatArray; // T steps, each of the engine's step size
+  /** T steps, each of the engine's step size */
+  x: FloatArray;
   init: S | null;
 }
 

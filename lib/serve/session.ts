@@ -17,13 +17,31 @@ import type { Engine, Job } from './engine';
 import { RequestAbortedError } from './errors';
 import { engineOf, type ModelServable, type RecurrentServable, type Servable } from './runner';
 
+/** Where a streaming Session starts. */
 export interface SessionOptions {
-  h0?: Tensor | null; // a recurrent layer's initial state [L, Hout]; zeros when omitted
-  c0?: Tensor | null; // [L, H] (LSTM)
-  state?: SequentialState | null; // a model's: one entry per layer ({ h [L, Hout], c [L, H] } or null)
+  /**
+   * A recurrent layer's initial hidden state, [L, Hout].
+   * @default zeros
+   */
+  h0?: Tensor | null;
+  /**
+   * A recurrent layer's initial cell state, [L, H] (LSTM).
+   * @default zeros
+   */
+  c0?: Tensor | null;
+  /**
+   * A model's initial state: one entry per layer ({ h [L, Hout], c [L, H] } or null).
+   * @default zeros for every layer
+   */
+  state?: SequentialState | null;
 }
 
+/** Options of one Session.step. */
 export interface StepOptions {
+  /**
+   * Abort the step: it rejects with RequestAbortedError and the session keeps its state from before it.
+   * @default null
+   */
   signal?: AbortSignalLike | null;
 }
 
@@ -31,7 +49,12 @@ export interface StepOptions {
  * One step x [I] (or a number[] or typed array; a token id for a model that starts with an
  * Embedding), or a chunk of steps x [T, I] (or nested arrays; token ids [T]).
  */
-export type StepInput = Tensor | number | Float32Array | Float64Array | { shape: readonly number[]; data: Float32Array | Float64Array } | readonly number[] | readonly (readonly number[])[];
+export type StepInput = Tensor | number | Float32Array | Float64Array | {
+  /** The dimensions, e.g. [T, I]. */
+  shape: readonly number[];
+  /** The elements, row-major. */
+  data: Float32Array | Float64Array;
+} | readonly number[] | readonly (readonly number[])[];
 
 type AnyEngine<P> = Engine<any, any, P>;
 

@@ -9,7 +9,8 @@ import type { FloatArray } from '../tensor';
 export interface SharedWeights {
   buffer: SharedArrayBuffer;
   dtype: 'float32' | 'float64';
-  entries: { name: string; shape: number[]; offset: number; length: number }[]; // offsets in elements
+  /** offsets in elements */
+  entries: { name: string; shape: number[]; offset: number; length: number }[];
 }
 
 /** The model's config (a recurrent layer's or a Sequential's), rebuilt on the ts backend. */

@@ -19,11 +19,15 @@ export interface Sample {
 }
 
 export interface Batch {
-  indices: number[]; // sample indices, batch order
-  x: Tensor; // [T, B] or [T, B, F], zero-padded
-  lengths: Int32Array; // [B]
+  /** sample indices, batch order */
+  indices: number[];
+  /** [T, B] or [T, B, F], zero-padded */
+  x: Tensor;
+  /** [B] */
+  lengths: Int32Array;
   T: number;
-  tokens: number; // Σ lengths
+  /** Σ lengths */
+  tokens: number;
 }
 
 /** Check every sample once; returns the per-step feature count (0 for scalar steps). */
@@ -138,9 +142,12 @@ export function makeBatch(samples: Sample[], indices: number[], features: number
 }
 
 export interface Targets {
-  classes: Int32Array | null; // crossEntropy: one id per output row
-  values: Tensor | null; // other losses: the output's shape
-  mask: Uint8Array | null; // per output row; null when every row counts
+  /** crossEntropy: one id per output row */
+  classes: Int32Array | null;
+  /** other losses: the output's shape */
+  values: Tensor | null;
+  /** per output row; null when every row counts */
+  mask: Uint8Array | null;
 }
 
 /**

@@ -20,9 +20,12 @@ export const CHECKPOINT_FORMAT = 'cellstate.checkpoint';
 export const CHECKPOINT_VERSION = 1;
 
 export interface TrainerState {
-  epoch: number; // epochs completed
-  step: number; // optimizer steps taken
-  rng: RngState; // the trainer's shuffling generator
+  /** epochs completed */
+  epoch: number;
+  /** optimizer steps taken */
+  step: number;
+  /** the trainer's shuffling generator */
+  rng: RngState;
 }
 
 export interface CheckpointModel {

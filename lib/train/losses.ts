@@ -153,7 +153,8 @@ export function huberLoss(output: Tensor, target: Tensor, options?: MaskOption &
 }
 
 export interface CrossEntropyOptions extends MaskOption {
-  ignoreIndex?: number; // default -100, as PyTorch
+  /** @default -100, as PyTorch */
+  ignoreIndex?: number;
 }
 
 /** logits [..., C], target: one class index per row (an array, a typed array, or a Tensor of integer values). */

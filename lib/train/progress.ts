@@ -19,14 +19,21 @@ export interface ProgressStream {
 export type ProgressMode = 'auto' | 'bar' | 'json' | 'none';
 
 export interface EpochLog {
-  epoch: number; // 1-based, counting every epoch this trainer ran (resumes continue the count)
-  loss: number; // mean training loss over the epoch's counted terms
+  /** 1-based, counting every epoch this trainer ran (resumes continue the count) */
+  epoch: number;
+  /** mean training loss over the epoch's counted terms */
+  loss: number;
   valLoss?: number;
-  metrics?: Record<string, number>; // fit's `metrics` on the training batches (only when asked for)
-  valMetrics?: Record<string, number>; // the same on the validation data
-  steps: number; // optimizer steps taken this epoch
-  skipped: number; // steps skipped by the non-finite 'skip' policy
-  lr: number; // learning rate of the last step
+  /** fit's `metrics` on the training batches (only when asked for) */
+  metrics?: Record<string, number>;
+  /** the same on the validation data */
+  valMetrics?: Record<string, number>;
+  /** optimizer steps taken this epoch */
+  steps: number;
+  /** steps skipped by the non-finite 'skip' policy */
+  skipped: number;
+  /** learning rate of the last step */
+  lr: number;
   seconds: number;
   seqPerSec: number;
   tokPerSec: number;

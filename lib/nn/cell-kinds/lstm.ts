@@ -11,7 +11,8 @@ import { optionalBool } from '../options';
 import type { CellDescriptor } from './kind';
 
 export interface LstmSettings {
-  projSize: number; // 0 = none
+  /** 0 = none */
+  projSize: number;
   peephole: boolean;
   inputForget: boolean;
 }
