@@ -9,11 +9,21 @@ import { checkCache, readDOutput } from './dense';
 import type { LayerConfig } from './layer';
 import { checkFinite } from './sequence';
 
+/** What Activation.backward needs from a training forward (opaque). */
 export class ActivationCache {
-  /** @internal */ constructor(readonly owner: Activation, readonly version: number, readonly kept: FloatArray, readonly shape: readonly number[]) {}
+  /**
+   * @internal
+   * @param owner The layer that made it.
+   * @param version The layer's parameter version at the forward (a later update makes the cache stale).
+   * @param kept The activation output (or input) its derivative needs, saved for backward.
+   * @param shape The input's shape.
+   */
+  constructor(readonly owner: Activation, readonly version: number, readonly kept: FloatArray, readonly shape: readonly number[]) {}
 }
 
+/** The base of the elementwise activation layers (no parameters; they compute in their input's dtype). */
 export abstract class Activation extends ParameterFree {
+  /** The layer's type name, as configs and model files write it. */
   abstract readonly type: string;
   protected get moduleName(): string { return this.type; }
   /** y = f(x) elementwise. */
@@ -83,6 +93,7 @@ export abstract class Activation extends ParameterFree {
   }
 }
 
+/** y = tanh(x) elementwise, any shape. */
 export class Tanh extends Activation {
   readonly type = 'Tanh';
   protected keepsInput = false;
@@ -90,6 +101,7 @@ export class Tanh extends Activation {
   protected df(y: number): number { return 1 - y * y; }
 }
 
+/** y = 1 / (1 + exp(-x)) elementwise, any shape. */
 export class Sigmoid extends Activation {
   readonly type = 'Sigmoid';
   protected keepsInput = false;
@@ -98,6 +110,7 @@ export class Sigmoid extends Activation {
   protected df(y: number): number { return y * (1 - y); }
 }
 
+/** y = max(x, 0) elementwise, any shape (gradient 0 at x = 0, as PyTorch). */
 export class ReLU extends Activation {
   readonly type = 'ReLU';
   protected keepsInput = true;

@@ -12,16 +12,35 @@ import { optionalSeed, readOptions } from './options';
 import { ParameterFree } from './module';
 import { checkFinite } from './sequence';
 
+/** What Dropout.backward needs from a training forward (opaque). */
 export class DropoutCache {
-  /** @internal */ constructor(readonly owner: Dropout, readonly version: number, readonly mask: FloatArray, readonly shape: readonly number[]) {}
+  /**
+   * @internal
+   * @param owner The layer that made it.
+   * @param version The layer's parameter version at the forward (a later update makes the cache stale).
+   * @param mask The scaled dropout mask applied, the input's shape.
+   * @param shape The input's shape.
+   */
+  constructor(readonly owner: Dropout, readonly version: number, readonly mask: FloatArray, readonly shape: readonly number[]) {}
 }
 
+/**
+ * torch.nn.Dropout as a layer: the identity in forward (inference); in forwardTrain each element
+ * is zeroed with probability p and the rest scaled by 1/(1-p), from a seeded generator that
+ * advances with every training forward. Any shape.
+ */
 export class Dropout extends ParameterFree {
   protected readonly moduleName = 'Dropout';
+  /** Probability of zeroing an element. */
   readonly p: number;
+  /** Seed of the mask stream. */
   readonly seed: number;
   private readonly rng: Rng;
 
+  /**
+   * @param options.p Probability of zeroing an element, in [0, 1) (default 0.5).
+   * @param options.seed Seed of the mask stream (default: a fresh one).
+   */
   constructor(options?: { p?: number; seed?: number }) {
     super();
     const o = readOptions('Dropout', 'options', options, ['p', 'seed']);

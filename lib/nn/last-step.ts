@@ -14,17 +14,38 @@ import type { LayerConfig } from './layer';
 import { optionalBool, readOptions } from './options';
 import { checkLengths } from './sequence';
 
+/** What LastStep.backward needs from a training forward (opaque). */
 export class LastStepCache {
-  /** @internal */ constructor(readonly owner: LastStep, readonly version: number, readonly rows: Int32Array, readonly rowsBack: Int32Array, readonly xShape: readonly number[], readonly dtype: 'float32' | 'float64') {}
+  /**
+   * @internal
+   * @param owner The layer that made it.
+   * @param version The layer's parameter version at the forward (a later update makes the cache stale).
+   * @param rows The input row each output row came from (each sequence's last valid step).
+   * @param rowsBack The rows backward scatters the gradient to.
+   * @param xShape The input's shape.
+   * @param dtype The element type of the input.
+   */
+  constructor(readonly owner: LastStep, readonly version: number, readonly rows: Int32Array, readonly rowsBack: Int32Array, readonly xShape: readonly number[], readonly dtype: 'float32' | 'float64') {}
 }
 
+/**
+ * Many-to-one: each batch entry's output at its last valid step (t = lengths[b] - 1, or T - 1
+ * without lengths): x [T, B, F] ([B, T, F] with batchFirst) -> [B, F]. Put it after a recurrent
+ * layer and before a dense head.
+ */
 export class LastStep extends ParameterFree {
   protected readonly moduleName = 'LastStep';
+  /** x is [B, T, F]. */
   readonly batchFirst: boolean;
   /** The last F/2 features (a reverse direction's) taken at t = 0, where that direction ends. */
   readonly finalStates: boolean;
+  /** Sequential hands it the batch's lengths. */
   readonly usesLengths = true;
 
+  /**
+   * @param options.batchFirst x is [B, T, F] (default false).
+   * @param options.finalStates For a bidirectional layer before it, take the reverse half at t = 0 (default false).
+   */
   constructor(options?: { batchFirst?: boolean; finalStates?: boolean }) {
     super();
     const o = readOptions('LastStep', 'options', options, ['batchFirst', 'finalStates']);

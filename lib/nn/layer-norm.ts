@@ -24,31 +24,62 @@ import type { LayerConfig } from './layer';
 import { oneOf, optionalBool, positiveInt, readOptions } from './options';
 import { ParamSet } from './params';
 
+/** LayerNorm construction options (torch.nn.LayerNorm's, over the last axis only). */
 export interface LayerNormOptions {
   /** D, the size of the last axis (a number, or a one-element array as PyTorch's normalized_shape). */
   normalizedShape: number | readonly [number];
-  /** @default 1e-5 */
+  /**
+   * Added to the variance before the square root, > 0.
+   * @default 1e-5
+   */
   eps?: number;
-  /** @default true: a learnable weight (and bias) */
+  /**
+   * A learnable weight [D] (starting at 1) and, unless bias is false, bias [D] (starting at 0).
+   * @default true
+   */
   elementwiseAffine?: boolean;
-  /** @default true (with elementwiseAffine) */
+  /**
+   * Whether the affine part has a bias (only with elementwiseAffine).
+   * @default true
+   */
   bias?: boolean;
-  /** @default 'float32' */
+  /**
+   * Element type of the parameters and outputs.
+   * @default 'float32'
+   */
   dtype?: DType;
 }
 
+/** What LayerNorm.backward needs from a training forward (opaque). */
 export class LayerNormCache {
-  /** @internal */ constructor(readonly owner: LayerNorm, readonly version: number, readonly xhat: Float64Array, readonly rstd: Float64Array, readonly shape: readonly number[]) {}
+  /**
+   * @internal
+   * @param owner The layer that made it.
+   * @param version The layer's parameter version at the forward (a later update makes the cache stale).
+   * @param xhat The normalised rows x̂, [N, D].
+   * @param rstd Each row's 1/√(var + eps), [N].
+   * @param shape The input's shape.
+   */
+  constructor(readonly owner: LayerNorm, readonly version: number, readonly xhat: Float64Array, readonly rstd: Float64Array, readonly shape: readonly number[]) {}
 }
 
 const KEYS = ['normalizedShape', 'eps', 'elementwiseAffine', 'bias', 'dtype'] as const;
 
+/**
+ * torch.nn.LayerNorm over the last axis: x [..., D] -> y [..., D], each row normalised to zero
+ * mean and unit (biased) variance, then y = x̂ · weight + bias.
+ */
 export class LayerNorm extends ParamModule {
   protected readonly moduleName = 'LayerNorm';
+  /** D, the size of the last axis. */
   readonly normalizedShape: number;
+  /** Variance epsilon. */
   readonly eps: number;
+  /** Whether it has a learnable weight. */
   readonly elementwiseAffine: boolean;
+  /** Whether it has a learnable bias. */
   readonly bias: boolean;
+  /** Element type of the parameters and outputs. */
   readonly dtype: DType;
   protected readonly params: ParamSet;
 

@@ -80,10 +80,16 @@ export class LSTM extends Recurrent<LstmSettings> {
   override forwardAsync(x: Tensor, options?: LSTMForwardOptions): Promise<LSTMOutput> {
     return super.forwardAsync(x, options) as Promise<LSTMOutput>;
   }
-  override forwardTrain(x: Tensor, options?: LSTMForwardOptions): LSTMOutput & { cache: RecurrentCache } {
+  override forwardTrain(x: Tensor, options?: LSTMForwardOptions): LSTMOutput & {
+    /** What backward needs; stale once the weights or backend change. */
+    cache: RecurrentCache;
+  } {
     return super.forwardTrain(x, options) as LSTMOutput & { cache: RecurrentCache };
   }
-  override forwardTrainAsync(x: Tensor, options?: LSTMForwardOptions): Promise<LSTMOutput & { cache: RecurrentCache }> {
+  override forwardTrainAsync(x: Tensor, options?: LSTMForwardOptions): Promise<LSTMOutput & {
+    /** What backward needs; stale once the weights or backend change. */
+    cache: RecurrentCache;
+  }> {
     return super.forwardTrainAsync(x, options) as Promise<LSTMOutput & { cache: RecurrentCache }>;
   }
   override backward(cache: RecurrentCache, gradOutputs?: LSTMGradOutputs): LSTMGradients {
@@ -92,7 +98,12 @@ export class LSTM extends Recurrent<LstmSettings> {
   override backwardAsync(cache: RecurrentCache, gradOutputs?: LSTMGradOutputs): Promise<LSTMGradients> {
     return super.backwardAsync(cache, gradOutputs) as Promise<LSTMGradients>;
   }
-  override step(x: Tensor, state?: StepState | null): { output: Tensor; state: Required<StepState> } {
+  override step(x: Tensor, state?: StepState | null): {
+    /** The last layer's hidden state after this step, [B, Hout]. */
+    output: Tensor;
+    /** The state to pass to the next step (h and c). */
+    state: Required<StepState>;
+  } {
     return super.step(x, state) as { output: Tensor; state: Required<StepState> };
   }
 }
