@@ -35,28 +35,33 @@ import { Sequential } from '../nn/sequential';
 import { describeLayer } from '../nn/summary';
 import { toOnnxTensors, type DirectionWeights } from './gates';
 
+/** How toOnnx writes the graph. */
 export interface ToOnnxOptions {
   /**
-   * 14..21
+   * The ONNX opset, 14 to 21.
    * @default 17
    */
   opset?: number;
   /**
-   * graph input/output layout
-   * @default the model's own
+   * Graph input/output layout: [B, T, ·] when true, else [T, B, ·].
+   * @default the model's own batchFirst
    */
   batchFirst?: boolean;
   /**
-   * add an int32 graph input `lengths` [B] (ONNX sequence_lens)
+   * Add an int32 graph input `lengths` [B] (ONNX sequence_lens) for variable-length batches.
    * @default false
    */
   lengths?: boolean;
   /**
-   * add graph inputs `h0` (and `c0` for LSTM)
-   * @default false (zeros)
+   * Add graph inputs `h0` (and `c0` for LSTM); without them the graph starts from zeros.
+   * @default false
    */
   initialState?: boolean;
-  /** batch-first via transposes (0, default) or the layout attribute (1) */
+  /**
+   * How a batch-first recurrent layer is written: 0 with Transpose nodes around the op, 1 with
+   * the op's layout attribute (recurrent layers only, not a Sequential).
+   * @default 0
+   */
   layout?: 0 | 1;
 }
 

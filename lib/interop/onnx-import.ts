@@ -147,13 +147,18 @@ export function recurrentFromOnnx(spec: OnnxRecurrentSpec, options?: { backend?:
   return { module, layout: layout as 0 | 1 };
 }
 
+/** How fromOnnx builds the model. */
 export interface FromOnnxOptions {
   /**
-   * backend of the recurrent layers
-   * @default see backend()
+   * Backend of the recurrent layers.
+   * @default the process default: 'native' when the addon loads, else 'ts'; see backend()
    */
   backend?: BackendName;
-  /** 'auto' (default): a Sequential for a chain, else an OnnxModel; 'sequential': a chain or an error; 'graph': always an OnnxModel. */
+  /**
+   * 'auto': a Sequential when the graph is a chain of supported layers, else an OnnxModel;
+   * 'sequential': a Sequential or an error; 'graph': always an OnnxModel.
+   * @default 'auto'
+   */
   as?: 'auto' | 'sequential' | 'graph';
 }
 

@@ -73,8 +73,12 @@ export interface TfjsArtifacts {
   weightData: ArrayBuffer;
 }
 
+/** How toTfjs writes the weights. */
 export interface ToTfjsOptions {
-  /** Bytes per weight shard file; default 4 MiB (as TF.js writes them). */
+  /**
+   * Bytes per weight shard file (as TF.js writes them).
+   * @default 4194304 (4 MiB)
+   */
   shardBytes?: number;
 }
 

@@ -47,6 +47,7 @@ import type { Layer } from '../nn/layer';
 import { Sequential } from '../nn/sequential';
 import { directionStateDict, fromKerasWeights, transpose2d } from './gates';
 
+/** Raw bytes: an ArrayBuffer, or a view of one (Uint8Array, Buffer). */
 export type Bytes = ArrayBuffer | ArrayBufferView;
 
 export interface TfjsModelSource {
@@ -60,10 +61,11 @@ export interface TfjsModelSource {
   weights: Bytes | Bytes[] | Record<string, Bytes>;
 }
 
+/** How loadTfjsModel builds the model. */
 export interface LoadTfjsOptions {
   /**
-   * of the recurrent layers
-   * @default see backend()
+   * Backend of the recurrent layers.
+   * @default the process default: 'native' when the addon loads, else 'ts'; see backend()
    */
   backend?: BackendName;
 }

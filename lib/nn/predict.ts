@@ -23,6 +23,7 @@ import { LastStep } from './last-step';
 import { isRecurrent, type Layer } from './layer';
 import { readOptions } from './options';
 
+/** Options of predict(). */
 export interface PredictOptions {
   /**
    * Valid steps of each batch entry, [B].

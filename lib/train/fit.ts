@@ -400,6 +400,7 @@ export class Trainer {
     this.stopRequested = true;
   }
 
+  /** Train for options.epochs over data (samples or tensors); resolves to one EpochLog per epoch run. */
   async fit(data: Sample[] | TensorData, options: FitOptions): Promise<EpochLog[]> {
     const where = 'Trainer.fit';
     const o = readOptions(where, 'options', options, FIT_KEYS);

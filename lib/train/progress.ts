@@ -16,13 +16,16 @@ export interface ProgressStream {
   readonly columns?: number;
 }
 
+/** How fit() reports progress: 'bar' on a terminal, 'json' lines, 'none', or 'auto' (bar on a TTY, else JSON). */
 export type ProgressMode = 'auto' | 'bar' | 'json' | 'none';
 
+/** One epoch of fit(): what fit() returns per epoch and progress 'json' prints. */
 export interface EpochLog {
   /** 1-based, counting every epoch this trainer ran (resumes continue the count) */
   epoch: number;
   /** mean training loss over the epoch's counted terms */
   loss: number;
+  /** Mean loss on the validation data (with validation data only). */
   valLoss?: number;
   /** fit's `metrics` on the training batches (only when asked for) */
   metrics?: Record<string, number>;
@@ -34,8 +37,11 @@ export interface EpochLog {
   skipped: number;
   /** learning rate of the last step */
   lr: number;
+  /** Wall time of the epoch, in seconds. */
   seconds: number;
+  /** Training throughput: sequences per second. */
   seqPerSec: number;
+  /** Training throughput: valid (unpadded) steps per second. */
   tokPerSec: number;
 }
 
