@@ -50,6 +50,7 @@ import { directionStateDict, fromKerasWeights, transpose2d } from './gates';
 /** Raw bytes: an ArrayBuffer, or a view of one (Uint8Array, Buffer). */
 export type Bytes = ArrayBuffer | ArrayBufferView;
 
+/** A TF.js layers model in memory: model.json and its weights. */
 export interface TfjsModelSource {
   /** The parsed (or raw string) contents of model.json. */
   modelJson: unknown;

@@ -40,11 +40,28 @@ export interface TrainableModel {
   /** Its layers, when it has them (the Trainer reads the input layout from the first). */
   readonly layers?: readonly Layer[];
   /** Inference forward of x; returns the output and the state each layer ended in. */
-  forward(x: Tensor, options?: { lengths?: ArrayLike<number> | null; state?: SequentialState | null }): { output: Tensor; state: SequentialState };
+  forward(x: Tensor, options?: { lengths?: ArrayLike<number> | null; state?: SequentialState | null }): {
+    /** The model's output. */
+    output: Tensor;
+    /** Each layer's final state. */
+    state: SequentialState;
+  };
   /** Training forward: as forward, plus the cache backward needs. */
-  forwardTrain(x: Tensor, options?: { lengths?: ArrayLike<number> | null; state?: SequentialState | null }): { output: Tensor; state: SequentialState; cache: unknown };
+  forwardTrain(x: Tensor, options?: { lengths?: ArrayLike<number> | null; state?: SequentialState | null }): {
+    /** The model's output. */
+    output: Tensor;
+    /** Each layer's final state. */
+    state: SequentialState;
+    /** What backward needs. */
+    cache: unknown;
+  };
   /** Gradients of the loss with respect to the input and to every parameter (by name). */
-  backward(cache: never, gradOutputs: { dOutput: Tensor }): { dX: Tensor; grads: Record<string, Tensor> };
+  backward(cache: never, gradOutputs: { dOutput: Tensor }): {
+    /** ∂loss/∂x. */
+    dX: Tensor;
+    /** ∂loss/∂parameter by name. */
+    grads: Record<string, Tensor>;
+  };
   /** Every trainable parameter by name (what the optimizer updates). */
   namedParameters(): [string, Tensor][];
   /** Called after each optimizer update. */
