@@ -59,16 +59,11 @@ export function transpose2d(src: ArrayLike<number>, rows: number, cols: number):
 
 /** One direction of one layer in our layout (PyTorch names without the `_l{k}` suffix). */
 export interface DirectionWeights {
-  /** [G*H, I] */
-  weight_ih: Float32Array;
-  /** [G*H, H] */
-  weight_hh: Float32Array;
-  /** [G*H] */
-  bias_ih: Float32Array | null;
-  /** [G*H] */
-  bias_hh: Float32Array | null;
-  /** [H] each */
-  peephole: { i: Float32Array; f: Float32Array; o: Float32Array } | null;
+  weight_ih: Float32Array; // [G*H, I]
+  weight_hh: Float32Array; // [G*H, H]
+  bias_ih: Float32Array | null; // [G*H]
+  bias_hh: Float32Array | null; // [G*H]
+  peephole: { i: Float32Array; f: Float32Array; o: Float32Array } | null; // [H] each
 }
 
 /** The tensors of one ONNX LSTM/GRU/RNN node. W [D, G*H, I], R [D, G*H, H], B [D, 2*G*H] | null, P [D, 3H] | null. */

@@ -9,8 +9,7 @@ import { checkTensorArg, type DType, type FloatArray } from '../tensor';
 export interface SeqShape {
   T: number;
   B: number;
-  /** row index r(t, b) = t*rowT + b*rowB (lib/backend/types.ts) */
-  rowT: number;
+  rowT: number; // row index r(t, b) = t*rowT + b*rowB (lib/backend/types.ts)
   rowB: number;
 }
 

@@ -6,14 +6,10 @@
 import { isRecurrent, layerConfig, type Layer } from './layer';
 
 export interface LayerSummary {
-  /** the layer's parameter-name prefix in the model ('0', '1', ... or its name) */
-  name: string;
-  /** the layer's toString(): its type and options */
-  layer: string;
-  /** e.g. '[T, B, 16]', '[B, T, 16]', '[B, 2]'; '[..., F]' where the leading axes are not known */
-  output: string;
-  /** parameters (trainable values) of the layer */
-  params: number;
+  name: string; // the layer's parameter-name prefix in the model ('0', '1', ... or its name)
+  layer: string; // the layer's toString(): its type and options
+  output: string; // e.g. '[T, B, 16]', '[B, T, 16]', '[B, 2]'; '[..., F]' where the leading axes are not known
+  params: number; // parameters (trainable values) of the layer
 }
 
 /**

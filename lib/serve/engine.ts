@@ -10,8 +10,7 @@ import type { DType, FloatArray, Tensor } from '../tensor';
 /** A validated request: a private copy of its input and of its initial state (null: zeros). */
 export interface Job<S> {
   T: number;
-  /** T steps, each of the engine's step size */
-  x: FloatArray;
+  x: FloatArray; // T steps, each of the engine's step size
   init: S | null;
 }
 

@@ -9,8 +9,7 @@ import type { FloatArray } from '../tensor';
 export interface SharedWeights {
   buffer: SharedArrayBuffer;
   dtype: 'float32' | 'float64';
-  /** offsets in elements */
-  entries: { name: string; shape: number[]; offset: number; length: number }[];
+  entries: { name: string; shape: number[]; offset: number; length: number }[]; // offsets in elements
 }
 
 /** The model's config (a recurrent layer's or a Sequential's), rebuilt on the ts backend. */

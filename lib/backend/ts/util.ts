@@ -7,10 +7,8 @@ import { gateCount } from '../types';
 import { productWt } from './quant';
 
 export interface TsPrepared extends PreparedCell {
-  /** copies of every fp32 array: a snapshot (quantized matrices are never written, so shared) */
-  readonly params: CellParams;
-  /** [G*H] bias added to X·W_ihᵀ (see prepareTs) */
-  readonly biasX: FloatArray;
+  readonly params: CellParams; // copies of every fp32 array: a snapshot (quantized matrices are never written, so shared)
+  readonly biasX: FloatArray; // [G*H] bias added to X·W_ihᵀ (see prepareTs)
 }
 
 function copy<T extends FloatArray | null>(a: T): T {

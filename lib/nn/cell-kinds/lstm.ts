@@ -11,8 +11,7 @@ import { optionalBool } from '../options';
 import type { CellDescriptor } from './kind';
 
 export interface LstmSettings {
-  /** 0 = none */
-  projSize: number;
+  projSize: number; // 0 = none
   peephole: boolean;
   inputForget: boolean;
 }
