@@ -76,7 +76,9 @@ export type ErrorCode = 'CELLSTATE_NON_FINITE' | 'CELLSTATE_OVERFLOW';
 
 /** A RangeError with a code and the name of the argument at fault. */
 export interface CodedRangeError extends RangeError {
+  /** What went wrong, stable across messages. */
   readonly code: ErrorCode;
+  /** The argument at fault, e.g. 'x' or 'options.lengths'. */
   readonly argument: string;
 }
 
@@ -101,6 +103,7 @@ export function shapeError(where: string, arg: string, expected: string, got: re
  * not load); `causes` lists every reason found.
  */
 export class BackendUnavailableError extends Error {
+  /** Every reason the backend could not be used. */
   readonly causes: string[];
   constructor(message: string, causes: string[]) {
     super(causes.length ? `${message}:\n  - ${causes.join('\n  - ')}` : message);
@@ -137,6 +140,7 @@ export class UnsupportedModelError extends TypeError {
  * of argument for the call), with a stable `code`.
  */
 export class QuantizedModelError extends TypeError {
+  /** Stable code. */
   readonly code = 'CELLSTATE_QUANTIZED' as const;
   constructor(message: string) {
     super(message);

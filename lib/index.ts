@@ -14,12 +14,13 @@ export { RNN } from './nn/rnn';
 export type { RNNOptions } from './nn/rnn';
 export { Recurrent, RecurrentCache, MAX_LAYERS } from './nn/recurrent';
 export type { RecurrentOptions, ForwardOptions, RecurrentOutput, GradOutputs, RecurrentGradients, StepState } from './nn/recurrent';
-export type { StateDictInput } from './nn/params';
+export type { StateDictInput, StateDictEntry, ParamSpec } from './nn/params';
 export { backend, availableBackends, setThreads } from './backend';
 export type { BackendInfo, BackendName, Precision } from './backend/types';
 export { BackendUnavailableError, QuantizedModelError, StaleCacheError } from './errors';
 export type { ErrorCode, CodedRangeError } from './errors';
 export { Rng } from './rng';
+export type { RngState } from './rng';
 export { LSTMCell, GRUCell, RNNCell } from './nn/cells';
 export type { CellOptions, CellState, CellGradients } from './nn/cells';
 
@@ -29,6 +30,7 @@ export type { LinearOptions } from './nn/linear';
 export { Embedding, EmbeddingCache } from './nn/embedding';
 export type { EmbeddingOptions } from './nn/embedding';
 export { Tanh, Sigmoid, ReLU, Softmax, ActivationCache } from './nn/activations';
+export type { Activation } from './nn/activations';
 export { Dropout, DropoutCache } from './nn/dropout';
 export { LayerNorm, LayerNormCache } from './nn/layer-norm';
 export type { LayerNormOptions } from './nn/layer-norm';
@@ -38,21 +40,21 @@ export type { SequentialState, RecurrentState, SequentialForwardOptions } from '
 export type { PredictInput, PredictOptions } from './nn/predict';
 export type { Layer, LayerConfig, LayerOutput, LayerGradients, LayerForwardOptions, RecurrentLayer } from './nn/layer';
 export { mseLoss, l1Loss, huberLoss, crossEntropy, bceWithLogits } from './train/losses';
-export type { LossResult, CrossEntropyOptions } from './train/losses';
+export type { LossResult, CrossEntropyOptions, MaskOption } from './train/losses';
 export { Optimizer, SGD, Adam, AdamW, RMSprop } from './train/optim';
 export type { OptimizerState, OptimizerKind, SGDOptions, AdamOptions, RMSpropOptions, Parameterized } from './train/optim';
 export { constantLR, stepLR, exponentialLR, cosineLR, warmup } from './train/schedule';
 export type { Schedule } from './train/schedule';
 export { clipGradNorm, clipGradValue, gradNorm } from './train/clip';
 export { encodeSafetensors, decodeSafetensors, readSafetensors, writeSafetensors, toTensors, SafetensorsError, MAX_HEADER_BYTES } from './io/safetensors';
-export type { SafetensorsFile, SafetensorsTensor, ToTensorsOptions } from './io/safetensors';
+export type { SafetensorsFile, SafetensorsTensor, ToTensorsOptions, RawTensor } from './io/safetensors';
 export { saveCheckpoint, loadCheckpoint, readCheckpoint, CHECKPOINT_FORMAT, CHECKPOINT_VERSION } from './train/checkpoint';
-export type { Checkpoint, TrainerState } from './train/checkpoint';
+export type { Checkpoint, TrainerState, CheckpointModel } from './train/checkpoint';
 export { Trainer, NonFiniteError } from './train/fit';
 export type { TrainerOptions, FitOptions, StepBatch, StepResult, Callback, EarlyStopping, LossName, LossFn, TrainableModel, TensorData, EvaluateOptions, EvaluateResult, TrainerPredictOptions } from './train/fit';
 export type { Metric, MetricFn } from './train/metrics';
-export type { Sample, Targets } from './train/batch';
-export type { EpochLog, ProgressMode } from './train/progress';
+export type { Sample, Targets, Step } from './train/batch';
+export type { EpochLog, ProgressMode, ProgressStream } from './train/progress';
 
 // Interop
 export { UnsupportedModelError } from './errors';
@@ -60,20 +62,21 @@ export { toOnnx } from './interop/onnx-export';
 export { saveModel, encodeModel, MODEL_FORMAT } from './io/model-file';
 export { load } from './io/load-model';
 export type { Model } from './io/load-model';
+export type { SavableModel } from './io/model-file';
 export type { ToOnnxOptions } from './interop/onnx-export';
 export { fromOnnx, OnnxModel, recurrentFromOnnx } from './interop/onnx-import';
 export type { FromOnnxOptions, OnnxFeed, OnnxRecurrentSpec, OnnxRecurrentLayer } from './interop/onnx-import';
 export { decodeOnnxModel, encodeOnnxModel } from './io/onnx';
 export type { OnnxModelProto, OnnxGraph, OnnxNode, OnnxAttribute, OnnxTensor, OnnxValueInfo } from './io/onnx';
 export { loadTfjsModel } from './interop/tfjs';
-export type { TfjsModelSource, LoadTfjsOptions } from './interop/tfjs';
+export type { TfjsModelSource, LoadTfjsOptions, Bytes } from './interop/tfjs';
 export { toTfjs, encodeTfjs } from './interop/tfjs-export';
 export type { TfjsArtifacts, TfjsModelJson, TfjsWeightSpec, ToTfjsOptions } from './interop/tfjs-export';
 // Imported-model containers (interop): named apart from the training toolkit's Layer interface.
 
 // Serving
 export { Batcher, createBatcher } from './serve/batcher';
-export type { BatcherOptions, BatcherStats, RunOptions } from './serve/batcher';
+export type { BatcherOptions, BatcherStats, RunOptions, AbortSignalLike } from './serve/batcher';
 export { Session, createSession } from './serve/session';
 export type { SessionOptions, StepOptions, StepInput } from './serve/session';
 export { TsWorkerPool, createTsWorkerPool } from './serve/ts-worker-pool';

@@ -4,6 +4,7 @@
 // arithmetic, and its whole state is four uint32 words, so a checkpoint can save and restore it.
 // Not cryptographic. The same seed gives the same stream on every platform and backend.
 
+/** An Rng's whole state: four uint32 words (saved in checkpoints). */
 export type RngState = [number, number, number, number];
 
 function splitmix32(seed: number): () => number {
@@ -17,6 +18,10 @@ function splitmix32(seed: number): () => number {
   };
 }
 
+/**
+ * Seeded pseudo-random numbers, xoshiro128** seeded through splitmix32: the same seed gives the
+ * same stream on every platform and backend. Not cryptographic.
+ */
 export class Rng {
   private s: Uint32Array;
 
@@ -29,12 +34,14 @@ export class Rng {
     if ((this.s[0] | this.s[1] | this.s[2] | this.s[3]) === 0) this.s[0] = 1; // all-zero state is a fixed point
   }
 
+  /** A generator that continues from a saved state(). */
   static fromState(state: RngState): Rng {
     const r = new Rng(0);
     r.s.set(state);
     return r;
   }
 
+  /** A copy of the current state. */
   state(): RngState {
     return [this.s[0], this.s[1], this.s[2], this.s[3]];
   }

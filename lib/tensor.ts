@@ -5,13 +5,18 @@
 
 import { argRangeError, argTypeError, describe, formatShape, isArgumentError } from './errors';
 
+/** A tensor's element type: 'float32' (the default everywhere) or 'float64' (ts backend, gradient checks). */
 export type DType = 'float32' | 'float64';
+/** The typed array behind a Tensor of either dtype. */
 export type FloatArray = Float32Array | Float64Array;
+/** A number or nested arrays of numbers, as tensor() takes and Tensor.toArray() returns. */
 export type NestedNumbers = number | readonly NestedNumbers[];
 
 /** Anything with a shape and flat row-major data: a Tensor, or `{shape, data}` as in JSON files. */
 export interface TensorLike {
+  /** The dimensions. */
   shape: readonly number[];
+  /** The elements, row-major (product of shape many). */
   data: ArrayLike<number>;
 }
 
@@ -130,8 +135,14 @@ function sizeOf(shape: readonly number[], where: string, arg: string): number {
   return n;
 }
 
+/**
+ * A dense row-major n-dimensional array: a Float32Array or Float64Array and a frozen shape. The
+ * data is the caller's buffer (not copied); every result the library returns is a new Tensor.
+ */
 export class Tensor {
+  /** The elements, row-major. */
   readonly data: FloatArray;
+  /** The dimensions (frozen); [] for a scalar. */
   readonly shape: readonly number[];
 
   constructor(data: FloatArray, shape: readonly number[]) {
@@ -147,14 +158,17 @@ export class Tensor {
     this.shape = Object.freeze(dims);
   }
 
+  /** 'float32' or 'float64', from the data's type. */
   get dtype(): DType {
     return dtypeOf(this.data);
   }
 
+  /** Number of elements. */
   get size(): number {
     return this.data.length;
   }
 
+  /** Number of dimensions. */
   get rank(): number {
     return this.shape.length;
   }
@@ -179,6 +193,7 @@ export class Tensor {
     return new Tensor(out, this.shape);
   }
 
+  /** Its dtype and shape, e.g. `Tensor(float32, [2, 3])` (not the values). */
   toString(): string {
     return `Tensor(${this.dtype}, ${formatShape(this.shape)})`;
   }
@@ -279,6 +294,7 @@ function buildTensor(values: NestedNumbers | ArrayLike<number> | FloatArray, sha
   return new Tensor(out, inferred);
 }
 
+/** A Tensor of the given shape filled with zeros. */
 export function zeros(shape: readonly number[], dtype: DType = 'float32'): Tensor {
   if (dtype !== 'float32' && dtype !== 'float64') throw argTypeError('zeros', 'dtype', "'float32' or 'float64'", dtype);
   const dims = readShape(shape, 'zeros');

@@ -26,6 +26,7 @@
 import type { DType, FloatArray } from '../tensor';
 import { CELL_GATES, CELL_KIND_CODE } from './schema.gen';
 
+/** A backend: 'native' (the C++ addon) or 'ts' (pure TypeScript, always available). */
 export type BackendName = 'ts' | 'native';
 /** The cell kinds (scripts/addon-schema.js). */
 export type CellKind = keyof typeof CELL_KIND_CODE;
@@ -175,9 +176,17 @@ export interface Backend {
   backwardPairAsync?(w: [PreparedCell, PreparedCell], cache: [CellCache, CellCache], args: [CellBackwardArgs, CellBackwardArgs]): Promise<void>;
 }
 
+/** What backend() reports: which backend and how it runs. */
 export interface BackendInfo {
+  /** The backend. */
   name: BackendName;
-  isa: string; // 'js' for the ts backend; for native a tier of native/isa.json: 'scalar' | 'avx2' | 'avx2_vnni' | 'avx512' | 'avx512_vnni' | 'avx512_bf16' (x86-64) or 'scalar' | 'neon' (AArch64)
+  /**
+   * 'js' for the ts backend; for native a tier of native/isa.json: 'scalar' | 'avx2' | 'avx2_vnni' |
+   * 'avx512' | 'avx512_vnni' | 'avx512_bf16' (x86-64) or 'scalar' | 'neon' (AArch64).
+   */
+  isa: string;
+  /** Threads it computes with (1 for ts; see setThreads). */
   threads: number;
+  /** An external BLAS library in use, or null (the kernels are the library's own). */
   blas: string | null;
 }

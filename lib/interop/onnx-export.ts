@@ -35,12 +35,34 @@ import { Sequential } from '../nn/sequential';
 import { describeLayer } from '../nn/summary';
 import { toOnnxTensors, type DirectionWeights } from './gates';
 
+/** How toOnnx writes the graph. */
 export interface ToOnnxOptions {
-  opset?: number; // 14..21, default 17
-  batchFirst?: boolean; // graph input/output layout; default: the model's own
-  lengths?: boolean; // add an int32 graph input `lengths` [B] (ONNX sequence_lens); default false
-  initialState?: boolean; // add graph inputs `h0` (and `c0` for LSTM); default false (zeros)
-  layout?: 0 | 1; // batch-first via transposes (0, default) or the layout attribute (1)
+  /**
+   * The ONNX opset, 14 to 21.
+   * @default 17
+   */
+  opset?: number;
+  /**
+   * Graph input/output layout: [B, T, ·] when true, else [T, B, ·].
+   * @default the model's own batchFirst
+   */
+  batchFirst?: boolean;
+  /**
+   * Add an int32 graph input `lengths` [B] (ONNX sequence_lens) for variable-length batches.
+   * @default false
+   */
+  lengths?: boolean;
+  /**
+   * Add graph inputs `h0` (and `c0` for LSTM); without them the graph starts from zeros.
+   * @default false
+   */
+  initialState?: boolean;
+  /**
+   * How a batch-first recurrent layer is written: 0 with Transpose nodes around the op, 1 with
+   * the op's layout attribute (recurrent layers only, not a Sequential).
+   * @default 0
+   */
+  layout?: 0 | 1;
 }
 
 export const ONNX_OPSET_RANGE = [14, 21] as const;

@@ -32,17 +32,45 @@ import type { Sequential } from '../nn/sequential';
 
 /** The raw description of one ONNX recurrent node: its tensors and attributes. */
 export interface OnnxRecurrentSpec {
+  /** The ONNX operator. */
   opType: 'LSTM' | 'GRU' | 'RNN';
+  /** Its attributes by ONNX name (hidden_size, direction, clip, activations, ...). */
   attributes: Record<string, number | string | number[] | string[]>;
-  W: { dims: number[]; data: ArrayLike<number> };
-  R: { dims: number[]; data: ArrayLike<number> };
-  B?: { dims: number[]; data: ArrayLike<number> } | null;
-  P?: { dims: number[]; data: ArrayLike<number> } | null;
+  /** Input weights, [D, G*H, I] (G gates, in ONNX's order). */
+  W: {
+    /** Its ONNX dims. */
+    dims: number[];
+    /** Its elements, row-major. */
+    data: ArrayLike<number>;
+  };
+  /** Recurrent weights, [D, G*H, H]. */
+  R: {
+    /** Its ONNX dims. */
+    dims: number[];
+    /** Its elements, row-major. */
+    data: ArrayLike<number>;
+  };
+  /** Biases Wb and Rb concatenated, [D, 2*G*H]; none when omitted. */
+  B?: {
+    /** Its ONNX dims. */
+    dims: number[];
+    /** Its elements, row-major. */
+    data: ArrayLike<number>;
+  } | null;
+  /** LSTM peepholes, [D, 3*H]; none when omitted. */
+  P?: {
+    /** Its ONNX dims. */
+    dims: number[];
+    /** Its elements, row-major. */
+    data: ArrayLike<number>;
+  } | null;
 }
 
 /** A recurrent layer built from an ONNX node, plus the node's layout (how its I/O is shaped). */
 export interface OnnxRecurrentLayer {
+  /** The layer, with PyTorch's weight layout. */
   module: Recurrent;
+  /** The node's layout attribute: 0 time-major, 1 batch-first. */
   layout: 0 | 1;
 }
 
@@ -147,9 +175,18 @@ export function recurrentFromOnnx(spec: OnnxRecurrentSpec, options?: { backend?:
   return { module, layout: layout as 0 | 1 };
 }
 
+/** How fromOnnx builds the model. */
 export interface FromOnnxOptions {
-  backend?: BackendName; // backend of the recurrent layers; default: see backend()
-  /** 'auto' (default): a Sequential for a chain, else an OnnxModel; 'sequential': a chain or an error; 'graph': always an OnnxModel. */
+  /**
+   * Backend of the recurrent layers.
+   * @default the process default: 'native' when the addon loads, else 'ts'; see backend()
+   */
+  backend?: BackendName;
+  /**
+   * 'auto': a Sequential when the graph is a chain of supported layers, else an OnnxModel;
+   * 'sequential': a Sequential or an error; 'graph': always an OnnxModel.
+   * @default 'auto'
+   */
   as?: 'auto' | 'sequential' | 'graph';
 }
 
@@ -201,9 +238,26 @@ function recurrentOfNode(where: string, node: OnnxNode, consts: ReadonlyMap<stri
 /** An imported ONNX model: runs its graph with our recurrent layers. See fromOnnx. */
 export class OnnxModel {
   /** Graph inputs a caller feeds (initializers excluded), with ONNX element types and dims. */
-  readonly inputs: readonly { name: string; dtype: string; shape: (number | string | null)[] | null }[];
-  readonly outputs: readonly { name: string; dtype: string; shape: (number | string | null)[] | null }[];
+  readonly inputs: readonly {
+    /** The input's name, the key to feed it under. */
+    name: string;
+    /** Its ONNX element type, e.g. 'float32'. */
+    dtype: string;
+    /** Its dims: numbers, symbolic names, or null for unknown; null when the rank is unknown. */
+    shape: (number | string | null)[] | null;
+  }[];
+  /** Graph outputs, as run() returns them. */
+  readonly outputs: readonly {
+    /** The output's name. */
+    name: string;
+    /** Its ONNX element type. */
+    dtype: string;
+    /** Its dims, as for inputs. */
+    shape: (number | string | null)[] | null;
+  }[];
+  /** The model's default-domain opset. */
   readonly opset: number;
+  /** The file's producerName (the tool that wrote it). */
   readonly producer: string;
   /** The recurrent layers, one per ONNX recurrent node in graph order (PyTorch names via stateDict()). */
   readonly layers: readonly Recurrent[];

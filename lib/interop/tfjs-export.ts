@@ -51,15 +51,46 @@ import { describeLayer } from '../nn/summary';
 import { toKerasWeights, transpose2d } from './gates';
 
 /** One weight's entry in model.json's weightsManifest. */
-export interface TfjsWeightSpec { name: string; shape: number[]; dtype: 'float32' }
+export interface TfjsWeightSpec {
+  /** The weight's TF.js name, e.g. 'lstm/lstm_cell/kernel'. */
+  name: string;
+  /** Its shape (Keras layout). */
+  shape: number[];
+  /** Always float32. */
+  dtype: 'float32';
+}
 
 /** model.json as `model.save('file://...')` writes it. */
 export interface TfjsModelJson {
+  /** The TF.js format name. */
   format: 'layers-model';
+  /** The writer: this library. */
   generatedBy: string;
+  /** Not converted from Python Keras. */
   convertedBy: null;
-  modelTopology: { class_name: 'Sequential'; config: { name: string; layers: unknown[] }; keras_version: string; backend: string };
-  weightsManifest: { paths: string[]; weights: TfjsWeightSpec[] }[];
+  /** The Keras model config. */
+  modelTopology: {
+    /** Always a Sequential model. */
+    class_name: 'Sequential';
+    /** The model's name and its Keras layer configs. */
+    config: {
+      /** The model's name. */
+      name: string;
+      /** One Keras layer config per layer. */
+      layers: unknown[];
+    };
+    /** The tfjs-layers dialect written. */
+    keras_version: string;
+    /** 'tensor_flow.js'. */
+    backend: string;
+  };
+  /** The weight shards and the weights each holds, in order. */
+  weightsManifest: {
+    /** Shard file names. */
+    paths: string[];
+    /** The weights in these shards, in byte order. */
+    weights: TfjsWeightSpec[];
+  }[];
 }
 
 /**
@@ -69,12 +100,18 @@ export interface TfjsModelJson {
  * weightSpecs: modelJson.weightsManifest[0].weights, weightData }))`.
  */
 export interface TfjsArtifacts {
+  /** model.json's object. */
   modelJson: TfjsModelJson;
+  /** Every weight, float32 little-endian, in manifest order. */
   weightData: ArrayBuffer;
 }
 
+/** How toTfjs writes the weights. */
 export interface ToTfjsOptions {
-  /** Bytes per weight shard file; default 4 MiB (as TF.js writes them). */
+  /**
+   * Bytes per weight shard file (as TF.js writes them).
+   * @default 4194304 (4 MiB)
+   */
   shardBytes?: number;
 }
 

@@ -47,8 +47,10 @@ import type { Layer } from '../nn/layer';
 import { Sequential } from '../nn/sequential';
 import { directionStateDict, fromKerasWeights, transpose2d } from './gates';
 
-type Bytes = ArrayBuffer | ArrayBufferView;
+/** Raw bytes: an ArrayBuffer, or a view of one (Uint8Array, Buffer). */
+export type Bytes = ArrayBuffer | ArrayBufferView;
 
+/** A TF.js layers model in memory: model.json and its weights. */
 export interface TfjsModelSource {
   /** The parsed (or raw string) contents of model.json. */
   modelJson: unknown;
@@ -60,8 +62,13 @@ export interface TfjsModelSource {
   weights: Bytes | Bytes[] | Record<string, Bytes>;
 }
 
+/** How loadTfjsModel builds the model. */
 export interface LoadTfjsOptions {
-  backend?: BackendName; // of the recurrent layers; default: see backend()
+  /**
+   * Backend of the recurrent layers.
+   * @default the process default: 'native' when the addon loads, else 'ts'; see backend()
+   */
+  backend?: BackendName;
 }
 
 const WHERE = 'loadTfjsModel';

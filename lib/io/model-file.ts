@@ -10,6 +10,7 @@ import type { Tensor } from '../tensor';
 import { fileCall } from './file-call';
 import { encodeSafetensors, writeSafetensors, type RawTensor } from './safetensors';
 
+/** The `format` metadata value of a model file (saveModel / load). */
 export const MODEL_FORMAT = 'cellstate.model';
 export const MODEL_VERSION = 1;
 // The recurrent types of nn/from-config.ts (not imported from there: that would be an import cycle).
@@ -21,9 +22,13 @@ const MODEL_TYPES = new Set(['Sequential', 'LSTM', 'GRU', 'RNN', 'LayerNormLSTM'
  * and `precision` in the metadata beside the config (whose recurrent layers say theirs).
  */
 export interface SavableModel {
+  /** Its type and construction options (a Sequential, LSTM, GRU or RNN). */
   config(): LayerConfig;
+  /** Its parameters by name (fp32 models). */
   stateDict(): Record<string, Tensor>;
+  /** 'fp32', 'bf16' or 'int8'. */
   readonly precision?: string;
+  /** A quantized model's tensors as stored (BF16 / I8 matrices, F32 scales and the rest). */
   fileTensors?(): Map<string, Tensor | RawTensor>;
 }
 

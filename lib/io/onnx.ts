@@ -34,66 +34,113 @@ export function dtypeName(t: number): string {
  * A dense tensor. When decoded, int64 values are JS numbers in a Float64Array (exact within
  * +-2^53); when encoding, any array of numbers will do for them.
  */
+/** An ONNX TensorProto as decoded (initializers, tensor attributes). */
 export interface OnnxTensor {
+  /** Its name in the graph. */
   name: string;
+  /** Its shape. */
   dims: number[];
-  dataType: number; // FLOAT, DOUBLE, INT32 or INT64
+  /** FLOAT, DOUBLE, INT32 or INT64 */
+  dataType: number;
+  /** The elements, row-major (INT64 as numbers). */
   data: Float32Array | Float64Array | Int32Array | number[];
 }
 
 export const ATTR = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, GRAPH: 5, FLOATS: 6, INTS: 7, STRINGS: 8, TENSORS: 9, GRAPHS: 10 } as const;
 
+/** An ONNX AttributeProto as decoded: one of the value fields is set, per `type`. */
 export interface OnnxAttribute {
+  /** The attribute's name, e.g. 'hidden_size'. */
   name: string;
-  type: number; // AttributeProto.AttributeType (0 when an old writer left it out)
+  /** AttributeProto.AttributeType (0 when an old writer left it out) */
+  type: number;
+  /** A FLOAT value. */
   f?: number;
+  /** An INT value. */
   i?: number;
+  /** A STRING value. */
   s?: string;
+  /** A TENSOR value. */
   t?: OnnxTensor;
+  /** A FLOATS value. */
   floats?: number[];
+  /** An INTS value. */
   ints?: number[];
+  /** A STRINGS value. */
   strings?: string[];
-  hasGraph?: boolean; // a subgraph (g / graphs) was present; not parsed
+  /** a subgraph (g / graphs) was present; not parsed */
+  hasGraph?: boolean;
 }
 
+/** An ONNX NodeProto: one operator application. */
 export interface OnnxNode {
+  /** The node's name (may be empty). */
   name: string;
+  /** The operator, e.g. 'LSTM', 'Gemm'. */
   opType: string;
+  /** The operator's domain ('' for the default ONNX domain). */
   domain: string;
+  /** Input value names, in the operator's order ('' for an omitted optional input). */
   input: string[];
+  /** Output value names. */
   output: string[];
+  /** Its attributes. */
   attribute: OnnxAttribute[];
 }
 
 /** A tensor type: element type and dims (a number, a symbolic name, or null = unknown). */
 export interface OnnxValueInfo {
+  /** The value's name. */
   name: string;
-  elemType: number; // 0 when not given
-  shape: (number | string | null)[] | null; // null: rank unknown
+  /** 0 when not given */
+  elemType: number;
+  /** null: rank unknown */
+  shape: (number | string | null)[] | null;
 }
 
+/** An ONNX GraphProto as decoded. */
 export interface OnnxGraph {
+  /** The graph's name. */
   name: string;
+  /** Its nodes, in topological order. */
   node: OnnxNode[];
+  /** Its constant tensors (weights). */
   initializer: OnnxTensor[];
+  /** Its inputs. */
   input: OnnxValueInfo[];
+  /** Its outputs. */
   output: OnnxValueInfo[];
+  /** Types of intermediate values, where the file gives them. */
   valueInfo: OnnxValueInfo[];
 }
 
+/** An ONNX ModelProto as decodeOnnxModel reads it and encodeOnnxModel writes it (the fields this library uses). */
 export interface OnnxModelProto {
+  /** The ONNX IR version. */
   irVersion: number;
+  /** The tool that wrote it. */
   producerName: string;
+  /** That tool's version. */
   producerVersion: string;
+  /** Free text. */
   docString: string;
-  opsetImport: { domain: string; version: number }[];
-  metadata: Record<string, string>; // decoded as a null-prototype object (keys come from the file)
+  /** The opset of each operator domain. */
+  opsetImport: {
+    /** The domain ('' for the default ONNX domain). */
+    domain: string;
+    /** The opset version. */
+    version: number;
+  }[];
+  /** decoded as a null-prototype object (keys come from the file) */
+  metadata: Record<string, string>;
+  /** The graph. */
   graph: OnnxGraph;
 }
 
 // ------------------------------------------------------------------------------------------
 // Reading
 
+/** Decode an ONNX file's bytes (protobuf) into an OnnxModelProto, with bounds checks on every length. */
 export function decodeOnnxModel(bytes: Uint8Array, where = 'fromOnnx'): OnnxModelProto {
   const r = new ProtoReader(bytes, where, 'ModelProto');
   const m: OnnxModelProto = { irVersion: 0, producerName: '', producerVersion: '', docString: '', opsetImport: [], metadata: Object.create(null), graph: null as unknown as OnnxGraph };
@@ -302,6 +349,7 @@ function readTensor(r: ProtoReader): OnnxTensor {
 // ------------------------------------------------------------------------------------------
 // Writing
 
+/** Encode an OnnxModelProto as ONNX file bytes (protobuf). */
 export function encodeOnnxModel(m: OnnxModelProto): Uint8Array {
   const w = new ProtoWriter();
   w.int(1, m.irVersion);

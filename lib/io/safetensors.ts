@@ -29,6 +29,7 @@ import { readEntries, nameRecord, readOptions } from '../nn/options';
 import { checkTensorArg, Tensor } from '../tensor';
 import { writeFileAtomic } from './atomic-write';
 
+/** A safetensors (or checkpoint, model) file is malformed, truncated or not what was expected; the message says where. */
 export class SafetensorsError extends Error {
   constructor(message: string) {
     super(message);
@@ -43,8 +44,11 @@ const DTYPE_SIZE: Record<string, number> = {
 /** Largest header we accept (the reference implementation's limit is 100 MB). */
 export const MAX_HEADER_BYTES = 100_000_000;
 
+/** One tensor of a decoded safetensors file. */
 export interface SafetensorsTensor {
+  /** The stored dtype, as the format names it: 'F32', 'F64', 'F16', 'BF16', 'I8', ... */
   dtype: string;
+  /** Its shape. */
   shape: number[];
   /**
    * A fresh typed array: F32 Float32Array, F64 Float64Array, F16 and BF16 Uint16Array (bit
@@ -55,8 +59,11 @@ export interface SafetensorsTensor {
 
 /** A tensor written as stored rather than as a float Tensor: bf16 bit patterns or int8 values. */
 export interface RawTensor {
+  /** The stored dtype. */
   readonly dtype: 'BF16' | 'I8';
+  /** Its shape. */
   readonly shape: readonly number[];
+  /** BF16 bit patterns (Uint16Array) or int8 values (Int8Array), row-major. */
   readonly data: Uint16Array | Int8Array;
 }
 
@@ -66,7 +73,9 @@ function isRawTensor(t: unknown): t is RawTensor {
     Array.isArray(r.shape) && r.shape.every((d) => Number.isSafeInteger(d) && d >= 0) && r.shape.reduce((a, b) => a * b, 1) === r.data.length;
 }
 
+/** A decoded safetensors file. */
 export interface SafetensorsFile {
+  /** Its tensors by name, in file order. */
   tensors: Map<string, SafetensorsTensor>;
   /** A null-prototype record: a key such as `__proto__` or `constructor` is just a name. */
   metadata: Record<string, string>;
@@ -234,14 +243,19 @@ export function readSafetensors(file: string, options?: { maxHeaderBytes?: numbe
   return fileCall('readSafetensors', file, () => decodeSafetensors(fs.readFileSync(file), { ...options, source: file }));
 }
 
+/** How toTensors converts a file's tensors. */
 export interface ToTensorsOptions {
   /**
    * The dtype every tensor loads as. Omitted: F32 and F64 as they are, any other dtype refused.
    * 'float32': F32 as it is, F16 and BF16 widened (exactly); F64 refused (it would round).
    * 'float64': F64 as it is, F32, F16 and BF16 widened (exactly).
+   * @default undefined (each tensor's own dtype, F32 or F64)
    */
   dtype?: 'float32' | 'float64';
-  /** Names the file in error messages; default 'safetensors'. */
+  /**
+   * Names the file in error messages.
+   * @default 'safetensors'
+   */
   source?: string;
 }
 

@@ -9,11 +9,21 @@ import { checkCache, readDOutput } from './dense';
 import type { LayerConfig } from './layer';
 import { checkFinite } from './sequence';
 
+/** What Activation.backward needs from a training forward (opaque). */
 export class ActivationCache {
-  /** @internal */ constructor(readonly owner: Activation, readonly version: number, readonly kept: FloatArray, readonly shape: readonly number[]) {}
+  /**
+   * @internal
+   * @param owner The layer that made it.
+   * @param version The layer's parameter version at the forward (a later update makes the cache stale).
+   * @param kept The activation output (or input) its derivative needs, saved for backward.
+   * @param shape The input's shape.
+   */
+  constructor(readonly owner: Activation, readonly version: number, readonly kept: FloatArray, readonly shape: readonly number[]) {}
 }
 
-abstract class Activation extends ParameterFree {
+/** The base of the elementwise activation layers (no parameters; they compute in their input's dtype). */
+export abstract class Activation extends ParameterFree {
+  /** The layer's type name, as configs and model files write it. */
   abstract readonly type: string;
   protected get moduleName(): string { return this.type; }
   /** y = f(x) elementwise. */
@@ -32,21 +42,38 @@ abstract class Activation extends ParameterFree {
     for (let i = 0; i < dy.length; i++) dx[i] = dy[i] * this.df(kept[i]);
   }
 
+  /** Its type and construction options as JSON, as model files save them. */
   config(): LayerConfig {
     return { type: this.type };
   }
 
 
-  forward(x: Tensor): { output: Tensor } {
+  /** Inference: the output for x, keeping nothing for backward. */
+  forward(x: Tensor): {
+    /** The output. */
+    output: Tensor;
+  } {
     return { output: this.run(`${this.type}.forward`, x).y };
   }
 
-  forwardTrain(x: Tensor): { output: Tensor; cache: ActivationCache } {
+  /** Training forward: the output and the cache backward needs. */
+  forwardTrain(x: Tensor): {
+    /** The output. */
+    output: Tensor;
+    /** What backward needs. */
+    cache: ActivationCache;
+  } {
     const { y, xs } = this.run(`${this.type}.forwardTrain`, x);
     return { output: y, cache: new ActivationCache(this, 0, this.keepsInput ? xs.slice() : y.data.slice(), y.shape) };
   }
 
-  backward(cache: ActivationCache, gradOutputs?: { dOutput?: Tensor | null }): { dX: Tensor; grads: Record<string, Tensor> } {
+  /** Backward from gradOutputs.dOutput (required: ∂loss/∂output, the output's shape): x's gradient and the parameters'. */
+  backward(cache: ActivationCache, gradOutputs?: { dOutput?: Tensor | null }): {
+    /** ∂loss/∂x, the shape of x. */
+    dX: Tensor;
+    /** ∂loss/∂parameter by parameter name (empty for a layer without parameters). */
+    grads: Record<string, Tensor>;
+  } {
     const where = `${this.type}.backward`;
     checkCache(where, cache, this, 0, ActivationCache);
     const dtype = dtypeOf(cache.kept);
@@ -66,6 +93,7 @@ abstract class Activation extends ParameterFree {
   }
 }
 
+/** y = tanh(x) elementwise, any shape. */
 export class Tanh extends Activation {
   readonly type = 'Tanh';
   protected keepsInput = false;
@@ -73,6 +101,7 @@ export class Tanh extends Activation {
   protected df(y: number): number { return 1 - y * y; }
 }
 
+/** y = 1 / (1 + exp(-x)) elementwise, any shape. */
 export class Sigmoid extends Activation {
   readonly type = 'Sigmoid';
   protected keepsInput = false;
@@ -81,6 +110,7 @@ export class Sigmoid extends Activation {
   protected df(y: number): number { return y * (1 - y); }
 }
 
+/** y = max(x, 0) elementwise, any shape (gradient 0 at x = 0, as PyTorch). */
 export class ReLU extends Activation {
   readonly type = 'ReLU';
   protected keepsInput = true;

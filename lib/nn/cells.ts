@@ -16,25 +16,52 @@ import type { StateDictInput } from './params';
 import { RecurrentCache, type Recurrent } from './recurrent';
 import { RNN } from './rnn';
 
+/** Construction options of LSTMCell, GRUCell and RNNCell (as the layers', one layer, one direction). */
 export interface CellOptions {
+  /** Features of x (I). */
   inputSize: number;
+  /** Units of h (H). */
   hiddenSize: number;
+  /**
+   * Whether the cell has bias_ih and bias_hh.
+   * @default true
+   */
   bias?: boolean;
+  /**
+   * Seed of the initial weights, U(-1/sqrt(H), 1/sqrt(H)).
+   * @default undefined (a fresh seed)
+   */
   seed?: number;
+  /**
+   * Element type of the weights and results.
+   * @default 'float32'
+   */
   dtype?: DType;
+  /**
+   * Which backend computes.
+   * @default the process default: 'native' when the addon loads, else 'ts'; see backend()
+   */
   backend?: BackendName;
 }
 
+/** A cell's state: what forward takes and returns. */
 export interface CellState {
-  h: Tensor; // [B, H]
-  c?: Tensor; // [B, H] (LSTMCell)
+  /** [B, H] */
+  h: Tensor;
+  /** [B, H] (LSTMCell) */
+  c?: Tensor;
 }
 
+/** What a cell's backward returns. */
 export interface CellGradients {
-  dX: Tensor; // [B, I]
-  dH: Tensor; // [B, H] gradient of the input state h
-  dC?: Tensor; // [B, H] (LSTMCell)
-  grads: Record<string, Tensor>; // by PyTorch cell names
+  /** [B, I] */
+  dX: Tensor;
+  /** [B, H] gradient of the input state h */
+  dH: Tensor;
+  /** [B, H] (LSTMCell) */
+  dC?: Tensor;
+  /** by PyTorch cell names */
+  grads: Record<string, Tensor>;
 }
 
 const CELL_KEYS = ['inputSize', 'hiddenSize', 'bias', 'seed', 'dtype', 'backend'] as const;
@@ -43,8 +70,11 @@ abstract class CellBase {
   protected abstract readonly layer: Recurrent;
   protected abstract readonly name: string;
 
+  /** Features of x (I). */
   get inputSize(): number { return this.layer.inputSize; }
+  /** Units of h (H). */
   get hiddenSize(): number { return this.layer.hiddenSize; }
+  /** The backend computing. */
   get backend(): BackendName { return this.layer.backend; }
 
   /** One step. */
@@ -54,7 +84,10 @@ abstract class CellBase {
   }
 
   /** One step, keeping what backward needs. */
-  forwardTrain(x: Tensor, state?: CellState | null): CellState & { cache: RecurrentCache } {
+  forwardTrain(x: Tensor, state?: CellState | null): CellState & {
+    /** What backward needs. */
+    cache: RecurrentCache;
+  } {
     const { x3, h0, c0 } = this.inputs(`${this.name}.forwardTrain`, x, state);
     const r = this.layer.forwardTrain(x3, { h0, c0 });
     return { ...this.result(r), cache: r.cache };
@@ -122,6 +155,10 @@ function layerOptions(name: string, options: unknown) {
   return readOptions(name, 'options', options, CELL_KEYS) as unknown as CellOptions;
 }
 
+/**
+ * One LSTM step, torch.nn.LSTMCell: forward(x [B, I], { h [B, H], c [B, H] }?) -> { h, c }, with
+ * weight_ih [4H, I], weight_hh [4H, H], bias_ih, bias_hh [4H] (gates i, f, g, o).
+ */
 export class LSTMCell extends CellBase {
   protected readonly layer: LSTM;
   protected readonly name = 'LSTMCell';
@@ -132,6 +169,10 @@ export class LSTMCell extends CellBase {
   protected override get hasC(): boolean { return true; }
 }
 
+/**
+ * One GRU step, torch.nn.GRUCell: forward(x [B, I], { h [B, H] }?) -> { h }, with
+ * weight_ih [3H, I], weight_hh [3H, H], bias_ih, bias_hh [3H] (gates r, z, n).
+ */
 export class GRUCell extends CellBase {
   protected readonly layer: GRU;
   protected readonly name = 'GRUCell';
@@ -141,6 +182,11 @@ export class GRUCell extends CellBase {
   }
 }
 
+/**
+ * One Elman RNN step, torch.nn.RNNCell: forward(x [B, I], { h [B, H] }?) -> { h }, with
+ * weight_ih [H, I], weight_hh [H, H], bias_ih, bias_hh [H]. Options: CellOptions and
+ * `nonlinearity` ('tanh', the default, or 'relu').
+ */
 export class RNNCell extends CellBase {
   protected readonly layer: RNN;
   protected readonly name = 'RNNCell';
@@ -150,5 +196,6 @@ export class RNNCell extends CellBase {
     const o = readOptions('RNNCell', 'options', options, [...CELL_KEYS, 'nonlinearity']);
     this.layer = new RNN(o as unknown as CellOptions & { nonlinearity?: 'tanh' | 'relu' });
   }
+  /** The activation: 'tanh' or 'relu'. */
   get nonlinearity(): 'tanh' | 'relu' { return this.layer.nonlinearity; }
 }

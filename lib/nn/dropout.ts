@@ -12,16 +12,35 @@ import { optionalSeed, readOptions } from './options';
 import { ParameterFree } from './module';
 import { checkFinite } from './sequence';
 
+/** What Dropout.backward needs from a training forward (opaque). */
 export class DropoutCache {
-  /** @internal */ constructor(readonly owner: Dropout, readonly version: number, readonly mask: FloatArray, readonly shape: readonly number[]) {}
+  /**
+   * @internal
+   * @param owner The layer that made it.
+   * @param version The layer's parameter version at the forward (a later update makes the cache stale).
+   * @param mask The scaled dropout mask applied, the input's shape.
+   * @param shape The input's shape.
+   */
+  constructor(readonly owner: Dropout, readonly version: number, readonly mask: FloatArray, readonly shape: readonly number[]) {}
 }
 
+/**
+ * torch.nn.Dropout as a layer: the identity in forward (inference); in forwardTrain each element
+ * is zeroed with probability p and the rest scaled by 1/(1-p), from a seeded generator that
+ * advances with every training forward. Any shape.
+ */
 export class Dropout extends ParameterFree {
   protected readonly moduleName = 'Dropout';
+  /** Probability of zeroing an element. */
   readonly p: number;
+  /** Seed of the mask stream. */
   readonly seed: number;
   private readonly rng: Rng;
 
+  /**
+   * @param options.p Probability of zeroing an element, in [0, 1) (default 0.5).
+   * @param options.seed Seed of the mask stream (default: a fresh one).
+   */
   constructor(options?: { p?: number; seed?: number }) {
     super();
     const o = readOptions('Dropout', 'options', options, ['p', 'seed']);
@@ -33,18 +52,28 @@ export class Dropout extends ParameterFree {
     this.rng = new Rng(this.seed);
   }
 
+  /** Its type and construction options as JSON, as model files save them. */
   config(): LayerConfig {
     return { type: 'Dropout', p: this.p };
   }
 
   /** The identity (inference). */
-  forward(x: Tensor): { output: Tensor } {
+  forward(x: Tensor): {
+    /** The output. */
+    output: Tensor;
+  } {
     const { data } = checkTensorArg('Dropout.forward', 'x', x, x instanceof Tensor ? x.dtype : 'float32');
     checkFinite('Dropout.forward', 'x', data);
     return { output: x };
   }
 
-  forwardTrain(x: Tensor): { output: Tensor; cache: DropoutCache } {
+  /** Training forward: the output and the cache backward needs. */
+  forwardTrain(x: Tensor): {
+    /** The output. */
+    output: Tensor;
+    /** What backward needs. */
+    cache: DropoutCache;
+  } {
     const where = 'Dropout.forwardTrain';
     const { shape, data } = checkTensorArg(where, 'x', x, x instanceof Tensor ? x.dtype : 'float32');
     checkFinite(where, 'x', data);
@@ -58,7 +87,13 @@ export class Dropout extends ParameterFree {
     return { output: new Tensor(y, shape), cache: new DropoutCache(this, 0, mask, shape) };
   }
 
-  backward(cache: DropoutCache, gradOutputs?: { dOutput?: Tensor | null }): { dX: Tensor; grads: Record<string, Tensor> } {
+  /** Backward from gradOutputs.dOutput (required: ∂loss/∂output, the output's shape): x's gradient and the parameters'. */
+  backward(cache: DropoutCache, gradOutputs?: { dOutput?: Tensor | null }): {
+    /** ∂loss/∂x, the shape of x. */
+    dX: Tensor;
+    /** ∂loss/∂parameter by parameter name (empty for a layer without parameters). */
+    grads: Record<string, Tensor>;
+  } {
     const where = 'Dropout.backward';
     checkCache(where, cache, this, 0, DropoutCache);
     const dy = readDOutput(where, gradOutputs, cache.shape, dtypeOf(cache.mask));

@@ -12,26 +12,59 @@ import type { LayerConfig } from './layer';
 import { oneOf, optionalSeed, positiveInt, readOptions } from './options';
 import { ParamSet, type StateDictInput } from './params';
 
+/** Embedding construction options (torch.nn.Embedding's). */
 export interface EmbeddingOptions {
+  /** Rows of the table: token ids are in [0, numEmbeddings). */
   numEmbeddings: number;
+  /** Features per row. */
   embeddingDim: number;
+  /**
+   * A row that starts at zero and gets no gradient (padding tokens); null for none.
+   * @default null
+   */
   paddingIdx?: number | null;
+  /**
+   * Seed of the initial weights.
+   * @default undefined (a fresh seed; the layer's `seed` reports it)
+   */
   seed?: number;
+  /**
+   * Element type of the weights and outputs.
+   * @default 'float32'
+   */
   dtype?: DType;
 }
 
+/** What Embedding.backward needs from a training forward (opaque). */
 export class EmbeddingCache {
-  /** @internal */ constructor(readonly owner: Embedding, readonly version: number, readonly idx: Int32Array, readonly shape: readonly number[]) {}
+  /**
+   * @internal
+   * @param owner The layer that made it.
+   * @param version The layer's parameter version at the forward.
+   * @param idx The token ids looked up.
+   * @param shape The index tensor's shape.
+   */
+  constructor(readonly owner: Embedding, readonly version: number, readonly idx: Int32Array, readonly shape: readonly number[]) {}
 }
 
 const KEYS = ['numEmbeddings', 'embeddingDim', 'paddingIdx', 'seed', 'dtype'] as const;
 
+/**
+ * A lookup table, torch.nn.Embedding (weight [numEmbeddings, embeddingDim], N(0, 1) from the
+ * seed): token ids of any shape [*] (a float Tensor of integer values, e.g. [T, B]) -> [*, embeddingDim].
+ * Ids are not differentiable: backward's dX is zeros of their shape.
+ */
 export class Embedding extends ParamModule {
   protected readonly moduleName = 'Embedding';
+  /** Rows of the table. */
   readonly numEmbeddings: number;
+  /** Features per row. */
   readonly embeddingDim: number;
+  /** The padding row, or null. */
   readonly paddingIdx: number | null;
+  /** Element type of the table and outputs. */
   readonly dtype: DType;
+  /** The seed the table was drawn from. */
   readonly seed: number;
   protected readonly params: ParamSet;
 
@@ -63,21 +96,38 @@ export class Embedding extends ParamModule {
     if (this.paddingIdx !== null) w.fill(0, this.paddingIdx * this.embeddingDim, (this.paddingIdx + 1) * this.embeddingDim);
   }
 
+  /** Its type and construction options as JSON, as model files save them. */
   config(): LayerConfig {
     return { type: 'Embedding', numEmbeddings: this.numEmbeddings, embeddingDim: this.embeddingDim, paddingIdx: this.paddingIdx, dtype: this.dtype };
   }
 
-  forward(x: Tensor): { output: Tensor } {
+  /** Inference: the output for x, keeping nothing for backward. */
+  forward(x: Tensor): {
+    /** The output. */
+    output: Tensor;
+  } {
     const { idx, shape } = this.indices('Embedding.forward', x);
     return { output: this.lookup(idx, shape) };
   }
 
-  forwardTrain(x: Tensor): { output: Tensor; cache: EmbeddingCache } {
+  /** Training forward: the output and the cache backward needs. */
+  forwardTrain(x: Tensor): {
+    /** The output. */
+    output: Tensor;
+    /** What backward needs. */
+    cache: EmbeddingCache;
+  } {
     const { idx, shape } = this.indices('Embedding.forwardTrain', x);
     return { output: this.lookup(idx, shape), cache: new EmbeddingCache(this, this.version, idx, shape) };
   }
 
-  backward(cache: EmbeddingCache, gradOutputs?: { dOutput?: Tensor | null }): { dX: Tensor; grads: Record<string, Tensor> } {
+  /** Backward from gradOutputs.dOutput (required: ∂loss/∂output, the output's shape): x's gradient and the parameters'. */
+  backward(cache: EmbeddingCache, gradOutputs?: { dOutput?: Tensor | null }): {
+    /** ∂loss/∂x, the shape of x. */
+    dX: Tensor;
+    /** ∂loss/∂parameter by parameter name (empty for a layer without parameters). */
+    grads: Record<string, Tensor>;
+  } {
     const where = 'Embedding.backward';
     checkCache(where, cache, this, this.version, EmbeddingCache);
     const D = this.embeddingDim;

@@ -14,17 +14,38 @@ import type { LayerConfig } from './layer';
 import { optionalBool, readOptions } from './options';
 import { checkLengths } from './sequence';
 
+/** What LastStep.backward needs from a training forward (opaque). */
 export class LastStepCache {
-  /** @internal */ constructor(readonly owner: LastStep, readonly version: number, readonly rows: Int32Array, readonly rowsBack: Int32Array, readonly xShape: readonly number[], readonly dtype: 'float32' | 'float64') {}
+  /**
+   * @internal
+   * @param owner The layer that made it.
+   * @param version The layer's parameter version at the forward (a later update makes the cache stale).
+   * @param rows The input row each output row came from (each sequence's last valid step).
+   * @param rowsBack The rows backward scatters the gradient to.
+   * @param xShape The input's shape.
+   * @param dtype The element type of the input.
+   */
+  constructor(readonly owner: LastStep, readonly version: number, readonly rows: Int32Array, readonly rowsBack: Int32Array, readonly xShape: readonly number[], readonly dtype: 'float32' | 'float64') {}
 }
 
+/**
+ * Many-to-one: each batch entry's output at its last valid step (t = lengths[b] - 1, or T - 1
+ * without lengths): x [T, B, F] ([B, T, F] with batchFirst) -> [B, F]. Put it after a recurrent
+ * layer and before a dense head.
+ */
 export class LastStep extends ParameterFree {
   protected readonly moduleName = 'LastStep';
+  /** x is [B, T, F]. */
   readonly batchFirst: boolean;
   /** The last F/2 features (a reverse direction's) taken at t = 0, where that direction ends. */
   readonly finalStates: boolean;
+  /** Sequential hands it the batch's lengths. */
   readonly usesLengths = true;
 
+  /**
+   * @param options.batchFirst x is [B, T, F] (default false).
+   * @param options.finalStates For a bidirectional layer before it, take the reverse half at t = 0 (default false).
+   */
   constructor(options?: { batchFirst?: boolean; finalStates?: boolean }) {
     super();
     const o = readOptions('LastStep', 'options', options, ['batchFirst', 'finalStates']);
@@ -32,21 +53,38 @@ export class LastStep extends ParameterFree {
     this.finalStates = optionalBool('LastStep', 'finalStates', o.finalStates, false);
   }
 
+  /** Its type and construction options as JSON, as model files save them. */
   config(): LayerConfig {
     return this.finalStates ? { type: 'LastStep', batchFirst: this.batchFirst, finalStates: true } : { type: 'LastStep', batchFirst: this.batchFirst };
   }
 
 
-  forward(x: Tensor, options?: { lengths?: ArrayLike<number> | null }): { output: Tensor } {
+  /** Inference: the output for x, keeping nothing for backward. */
+  forward(x: Tensor, options?: { lengths?: ArrayLike<number> | null }): {
+    /** The output. */
+    output: Tensor;
+  } {
     return { output: this.run('LastStep.forward', x, options).y };
   }
 
-  forwardTrain(x: Tensor, options?: { lengths?: ArrayLike<number> | null }): { output: Tensor; cache: LastStepCache } {
+  /** Training forward: the output and the cache backward needs. */
+  forwardTrain(x: Tensor, options?: { lengths?: ArrayLike<number> | null }): {
+    /** The output. */
+    output: Tensor;
+    /** What backward needs. */
+    cache: LastStepCache;
+  } {
     const { y, rows, rowsBack, shape } = this.run('LastStep.forwardTrain', x, options);
     return { output: y, cache: new LastStepCache(this, 0, rows, rowsBack, shape, y.dtype) };
   }
 
-  backward(cache: LastStepCache, gradOutputs?: { dOutput?: Tensor | null }): { dX: Tensor; grads: Record<string, Tensor> } {
+  /** Backward from gradOutputs.dOutput (required: ∂loss/∂output, the output's shape): x's gradient and the parameters'. */
+  backward(cache: LastStepCache, gradOutputs?: { dOutput?: Tensor | null }): {
+    /** ∂loss/∂x, the shape of x. */
+    dX: Tensor;
+    /** ∂loss/∂parameter by parameter name (empty for a layer without parameters). */
+    grads: Record<string, Tensor>;
+  } {
     checkCache('LastStep.backward', cache, this, 0, LastStepCache);
     const F = cache.xShape[2], B = cache.rows.length;
     const dy = readDOutput('LastStep.backward', gradOutputs, [B, F], cache.dtype);

@@ -24,27 +24,62 @@ import type { LayerConfig } from './layer';
 import { oneOf, optionalBool, positiveInt, readOptions } from './options';
 import { ParamSet } from './params';
 
+/** LayerNorm construction options (torch.nn.LayerNorm's, over the last axis only). */
 export interface LayerNormOptions {
   /** D, the size of the last axis (a number, or a one-element array as PyTorch's normalized_shape). */
   normalizedShape: number | readonly [number];
-  eps?: number; // default 1e-5
-  elementwiseAffine?: boolean; // default true: a learnable weight (and bias)
-  bias?: boolean; // default true (with elementwiseAffine)
-  dtype?: DType; // default 'float32'
+  /**
+   * Added to the variance before the square root, > 0.
+   * @default 1e-5
+   */
+  eps?: number;
+  /**
+   * A learnable weight [D] (starting at 1) and, unless bias is false, bias [D] (starting at 0).
+   * @default true
+   */
+  elementwiseAffine?: boolean;
+  /**
+   * Whether the affine part has a bias (only with elementwiseAffine).
+   * @default true
+   */
+  bias?: boolean;
+  /**
+   * Element type of the parameters and outputs.
+   * @default 'float32'
+   */
+  dtype?: DType;
 }
 
+/** What LayerNorm.backward needs from a training forward (opaque). */
 export class LayerNormCache {
-  /** @internal */ constructor(readonly owner: LayerNorm, readonly version: number, readonly xhat: Float64Array, readonly rstd: Float64Array, readonly shape: readonly number[]) {}
+  /**
+   * @internal
+   * @param owner The layer that made it.
+   * @param version The layer's parameter version at the forward (a later update makes the cache stale).
+   * @param xhat The normalised rows x̂, [N, D].
+   * @param rstd Each row's 1/√(var + eps), [N].
+   * @param shape The input's shape.
+   */
+  constructor(readonly owner: LayerNorm, readonly version: number, readonly xhat: Float64Array, readonly rstd: Float64Array, readonly shape: readonly number[]) {}
 }
 
 const KEYS = ['normalizedShape', 'eps', 'elementwiseAffine', 'bias', 'dtype'] as const;
 
+/**
+ * torch.nn.LayerNorm over the last axis: x [..., D] -> y [..., D], each row normalised to zero
+ * mean and unit (biased) variance, then y = x̂ · weight + bias.
+ */
 export class LayerNorm extends ParamModule {
   protected readonly moduleName = 'LayerNorm';
+  /** D, the size of the last axis. */
   readonly normalizedShape: number;
+  /** Variance epsilon. */
   readonly eps: number;
+  /** Whether it has a learnable weight. */
   readonly elementwiseAffine: boolean;
+  /** Whether it has a learnable bias. */
   readonly bias: boolean;
+  /** Element type of the parameters and outputs. */
   readonly dtype: DType;
   protected readonly params: ParamSet;
 
@@ -73,16 +108,27 @@ export class LayerNorm extends ParamModule {
     if (this.elementwiseAffine) this.params.get('weight').fill(1); // PyTorch's reset_parameters: ones, zeros
   }
 
+  /** Its type and construction options as JSON, as model files save them. */
   config(): LayerConfig {
     return { type: 'LayerNorm', normalizedShape: this.normalizedShape, eps: this.eps, elementwiseAffine: this.elementwiseAffine, bias: this.bias, dtype: this.dtype };
   }
 
-  forward(x: Tensor): { output: Tensor } {
+  /** Inference: the output for x, keeping nothing for backward. */
+  forward(x: Tensor): {
+    /** The output. */
+    output: Tensor;
+  } {
     const { shape, data, rows } = checkFeatures('LayerNorm.forward', x, this.normalizedShape, this.dtype);
     return { output: this.apply(data, shape, rows, null, null) };
   }
 
-  forwardTrain(x: Tensor): { output: Tensor; cache: LayerNormCache } {
+  /** Training forward: the output and the cache backward needs. */
+  forwardTrain(x: Tensor): {
+    /** The output. */
+    output: Tensor;
+    /** What backward needs. */
+    cache: LayerNormCache;
+  } {
     const { shape, data, rows } = checkFeatures('LayerNorm.forwardTrain', x, this.normalizedShape, this.dtype);
     const xhat = new Float64Array(data.length); // [N, D]
     const rstd = new Float64Array(rows); // [N]
@@ -90,7 +136,13 @@ export class LayerNorm extends ParamModule {
     return { output: y, cache: new LayerNormCache(this, this.version, xhat, rstd, shape) };
   }
 
-  backward(cache: LayerNormCache, gradOutputs?: { dOutput?: Tensor | null }): { dX: Tensor; grads: Record<string, Tensor> } {
+  /** Backward from gradOutputs.dOutput (required: ∂loss/∂output, the output's shape): x's gradient and the parameters'. */
+  backward(cache: LayerNormCache, gradOutputs?: { dOutput?: Tensor | null }): {
+    /** ∂loss/∂x, the shape of x. */
+    dX: Tensor;
+    /** ∂loss/∂parameter by parameter name (empty for a layer without parameters). */
+    grads: Record<string, Tensor>;
+  } {
     const where = 'LayerNorm.backward';
     checkCache(where, cache, this, this.version, LayerNormCache);
     const D = this.normalizedShape, N = cache.rstd.length, { xhat, rstd } = cache;

@@ -15,26 +15,60 @@ import type { LayerConfig } from './layer';
 import { oneOf, optionalBool, optionalSeed, positiveInt, readOptions } from './options';
 import { ParamSet, type StateDictInput } from './params';
 
+/** Linear construction options (torch.nn.Linear's). */
 export interface LinearOptions {
+  /** Features of the input's last axis. */
   inFeatures: number;
+  /** Features of the output's last axis. */
   outFeatures: number;
-  bias?: boolean; // default true
+  /**
+   * Whether it adds a bias [out].
+   * @default true
+   */
+  bias?: boolean;
+  /**
+   * Seed of the initial weights.
+   * @default undefined (a fresh seed; the layer's `seed` reports it)
+   */
   seed?: number;
-  dtype?: DType; // default 'float32'
+  /**
+   * Element type of the weights and outputs.
+   * @default 'float32'
+   */
+  dtype?: DType;
 }
 
+/** What Linear.backward needs from a training forward (opaque). */
 export class LinearCache {
-  /** @internal */ constructor(readonly owner: Linear, readonly version: number, readonly x: FloatArray, readonly shape: readonly number[], readonly rows: number) {}
+  /**
+   * @internal
+   * @param owner The layer that made it.
+   * @param version The layer's parameter version at the forward (a later update makes it stale).
+   * @param x A copy of the input rows, [rows, in].
+   * @param shape The input's shape.
+   * @param rows Rows of x (the product of all but the last axis).
+   */
+  constructor(readonly owner: Linear, readonly version: number, readonly x: FloatArray, readonly shape: readonly number[], readonly rows: number) {}
 }
 
 const KEYS = ['inFeatures', 'outFeatures', 'bias', 'seed', 'dtype'] as const;
 
+/**
+ * y = x · Wᵀ + b over the last axis, torch.nn.Linear (weight [out, in], bias [out], both
+ * U(-1/√in, 1/√in) from the seed): x [..., in] -> y [..., out], so a recurrent output [T, B, H]
+ * gets the same dense head at every step.
+ */
 export class Linear extends ParamModule {
   protected readonly moduleName = 'Linear';
+  /** Input features. */
   readonly inFeatures: number;
+  /** Output features. */
   readonly outFeatures: number;
+  /** Whether it has a bias. */
   readonly bias: boolean;
+  /** Element type of the weights and outputs. */
   readonly dtype: DType;
+  /** The seed the initial weights were drawn from. */
   readonly seed: number;
   protected readonly params: ParamSet;
 
@@ -55,22 +89,39 @@ export class Linear extends ParamModule {
     this.params.initUniform(new Rng(this.seed), 1 / Math.sqrt(this.inFeatures));
   }
 
+  /** Its type and construction options as JSON, as model files save them. */
   config(): LayerConfig {
     return { type: 'Linear', inFeatures: this.inFeatures, outFeatures: this.outFeatures, bias: this.bias, dtype: this.dtype };
   }
 
-  forward(x: Tensor): { output: Tensor } {
+  /** Inference: the output for x, keeping nothing for backward. */
+  forward(x: Tensor): {
+    /** The output. */
+    output: Tensor;
+  } {
     const { shape, data, rows } = checkFeatures('Linear.forward', x, this.inFeatures, this.dtype);
     return { output: this.apply(data, shape, rows) };
   }
 
-  forwardTrain(x: Tensor): { output: Tensor; cache: LinearCache } {
+  /** Training forward: the output and the cache backward needs. */
+  forwardTrain(x: Tensor): {
+    /** The output. */
+    output: Tensor;
+    /** What backward needs. */
+    cache: LinearCache;
+  } {
     const { shape, data, rows } = checkFeatures('Linear.forwardTrain', x, this.inFeatures, this.dtype);
     const xs = data.slice(); // a private copy: the caller may reuse x before backward
     return { output: this.apply(xs, shape, rows), cache: new LinearCache(this, this.version, xs, shape, rows) };
   }
 
-  backward(cache: LinearCache, gradOutputs?: { dOutput?: Tensor | null }): { dX: Tensor; grads: Record<string, Tensor> } {
+  /** Backward from gradOutputs.dOutput (required: ∂loss/∂output, the output's shape): x's gradient and the parameters'. */
+  backward(cache: LinearCache, gradOutputs?: { dOutput?: Tensor | null }): {
+    /** ∂loss/∂x, the shape of x. */
+    dX: Tensor;
+    /** ∂loss/∂parameter by parameter name (empty for a layer without parameters). */
+    grads: Record<string, Tensor>;
+  } {
     const where = 'Linear.backward';
     checkCache(where, cache, this, this.version, LinearCache);
     const I = this.inFeatures, O = this.outFeatures, N = cache.rows;

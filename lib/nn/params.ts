@@ -6,14 +6,22 @@ import { Rng } from '../rng';
 import { allocate, checkElements, Tensor, type DType, type FloatArray } from '../tensor';
 import { readEntries } from './options';
 
+/** A parameter's PyTorch name and shape, as a layer declares it (paramSpecs()). */
 export interface ParamSpec {
+  /** e.g. 'weight_ih_l0'. */
   name: string;
+  /** e.g. [4H, I]. */
   shape: number[];
 }
 
-/** A state dict: name -> Tensor, or {shape, data} with data an array or typed array (e.g. from JSON). */
+/** One state-dict entry: a Tensor, or { shape, data } with data an array or typed array (e.g. from JSON). */
+export type StateDictEntry = Tensor | {
+  /** The parameter's shape. */
+  shape: readonly number[];
+  /** Its elements, row-major. */
+  data: ArrayLike<number>;
+};
 /** A state dict as given to loadStateDict: an object or a Map of name -> Tensor or { shape, data } (e.g. from JSON). */
-export type StateDictEntry = Tensor | { shape: readonly number[]; data: ArrayLike<number> };
 export type StateDictInput = Record<string, StateDictEntry> | ReadonlyMap<string, StateDictEntry>;
 
 /** loadStateDict of a layer without parameters: an empty object or Map (or nothing); any name is unexpected. */

@@ -23,10 +23,17 @@ import { LastStep } from './last-step';
 import { isRecurrent, type Layer } from './layer';
 import { readOptions } from './options';
 
+/** Options of predict(). */
 export interface PredictOptions {
-  /** Valid steps of each batch entry (default: every step; with ragged nested arrays, their lengths). */
+  /**
+   * Valid steps of each batch entry, [B].
+   * @default every step; with ragged nested arrays, their lengths
+   */
   lengths?: ArrayLike<number> | null;
-  /** The shape of a flat typed array (or array) x, in the model's layout. */
+  /**
+   * The shape of a flat typed array (or array) x, in the model's layout; required for flat x.
+   * @default undefined (x is a Tensor or nested arrays, which carry their shape)
+   */
   shape?: readonly number[];
 }
 

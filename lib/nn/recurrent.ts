@@ -26,49 +26,125 @@ import type { CellDescriptor } from './cell-kinds/kind';
 import { dequantize } from '../backend/ts/quant';
 import { checkQuantizedEntries, isQuantizedName, quantizeMatrix, quantizedTrainingError, readPrecision, type FileEntry } from './quantize';
 
+/**
+ * Construction options every recurrent layer (LSTM, GRU, RNN) takes, with PyTorch's names and
+ * meanings. Shapes below: T steps, B batch, I inputSize, H hiddenSize, L numLayers, D directions.
+ */
 export interface RecurrentOptions {
+  /** Features per step of the input x (I). */
   inputSize: number;
+  /** Units of the hidden state per layer and direction (H). */
   hiddenSize: number;
-  numLayers?: number; // default 1
-  bias?: boolean; // default true
-  batchFirst?: boolean; // default false
-  bidirectional?: boolean; // default false
-  dropout?: number; // between layers, training forwards only; default 0
-  clip?: number | null; // bound every gate pre-activation to [-clip, clip] (ONNX); default none
-  reverse?: boolean; // low-level (ONNX direction 'reverse'): the single direction runs backwards
-  seed?: number; // weights U(-1/sqrt(H), 1/sqrt(H)) from this seed; a fresh one if omitted
-  dtype?: DType; // default 'float32'; 'float64' (ts backend only) for gradient checks
-  backend?: BackendName; // default: see backend()
+  /**
+   * Stacked layers (L); layer k > 0 reads layer k-1's output. At most MAX_LAYERS.
+   * @default 1
+   */
+  numLayers?: number;
+  /**
+   * Whether each layer has the biases bias_ih and bias_hh.
+   * @default true
+   */
+  bias?: boolean;
+  /**
+   * Input and output are [B, T, ·] instead of [T, B, ·]; hN and cN are never batch-first.
+   * @default false
+   */
+  batchFirst?: boolean;
+  /**
+   * Run each layer both ways (D = 2) and concatenate the two outputs per step.
+   * @default false
+   */
+  bidirectional?: boolean;
+  /**
+   * Dropout probability on each layer's output but the last, in training forwards only.
+   * @default 0
+   */
+  dropout?: number;
+  /**
+   * Bound every gate pre-activation to [-clip, clip] (ONNX's `clip`); null for none.
+   * @default null
+   */
+  clip?: number | null;
+  /**
+   * Low level (ONNX direction 'reverse'): the single direction runs from the last step to the
+   * first. Not with bidirectional.
+   * @default false
+   */
+  reverse?: boolean;
+  /**
+   * Seed of the initial weights, drawn from U(-1/sqrt(H), 1/sqrt(H)), and of the dropout stream.
+   * @default undefined (a fresh seed; the model's `seed` reports it)
+   */
+  seed?: number;
+  /**
+   * Element type of the weights and every result; 'float64' (ts backend only) for gradient checks.
+   * @default 'float32'
+   */
+  dtype?: DType;
+  /**
+   * Which backend computes: 'native' (the C++ addon) or 'ts' (pure TypeScript).
+   * @default the process default: 'native' when the addon loads, else 'ts' (CELLSTATE_BACKEND overrides); see backend()
+   */
+  backend?: BackendName;
 }
 
+/** Options of a whole-sequence forward. */
 export interface ForwardOptions {
-  h0?: Tensor | null; // [L*D, B, Hout]
-  c0?: Tensor | null; // [L*D, B, H] (kinds with a cell state)
-  lengths?: ArrayLike<number> | null; // [B], each in [1, T]: a variable-length batch
+  /**
+   * Initial hidden state, [L*D, B, Hout] (Hout: hiddenSize, or an LSTM's projSize).
+   * @default zeros
+   */
+  h0?: Tensor | null;
+  /**
+   * Initial cell state, [L*D, B, H] (kinds with a cell state: LSTM).
+   * @default zeros
+   */
+  c0?: Tensor | null;
+  /**
+   * Valid steps per sequence, [B], each in [1, T]: a variable-length (padded) batch. Steps past a
+   * sequence's length output 0, and hN/cN hold its state after its own last step (docs/equations.md).
+   * @default every sequence has T steps
+   */
+  lengths?: ArrayLike<number> | null;
 }
 
+/** What a forward returns. */
 export interface RecurrentOutput {
-  output: Tensor; // [T, B, D*Hout] or [B, T, D*Hout]
-  hN: Tensor; // [L*D, B, Hout]
-  cN?: Tensor; // [L*D, B, H] (kinds with a cell state)
+  /** The last layer's hidden state at every step, [T, B, D*Hout] ([B, T, D*Hout] with batchFirst). */
+  output: Tensor;
+  /** Each layer-direction's final hidden state, [L*D, B, Hout]; index of layer k, direction d is k*D + d. */
+  hN: Tensor;
+  /** Each layer-direction's final cell state, [L*D, B, H] (kinds with a cell state: LSTM). */
+  cN?: Tensor;
 }
 
+/** The loss's gradients with respect to a forward's outputs; an omitted one counts as zeros. */
 export interface GradOutputs {
+  /** ∂loss/∂output, the shape of `output`. */
   dOutput?: Tensor | null;
+  /** ∂loss/∂hN, [L*D, B, Hout]. */
   dHN?: Tensor | null;
-  dCN?: Tensor | null; // kinds with a cell state
+  /** ∂loss/∂cN, [L*D, B, H] (kinds with a cell state). */
+  dCN?: Tensor | null;
 }
 
+/** What backward returns: the gradients with respect to the inputs and to every parameter. */
 export interface RecurrentGradients {
-  dX: Tensor; // shape of x
-  dH0: Tensor; // [L*D, B, Hout]
-  dC0?: Tensor; // [L*D, B, H] (kinds with a cell state)
-  grads: Record<string, Tensor>; // every parameter, keyed by its PyTorch name
+  /** ∂loss/∂x, the shape of x. */
+  dX: Tensor;
+  /** ∂loss/∂h0, [L*D, B, Hout]. */
+  dH0: Tensor;
+  /** ∂loss/∂c0, [L*D, B, H] (kinds with a cell state). */
+  dC0?: Tensor;
+  /** ∂loss/∂parameter for every parameter, keyed by its PyTorch name (weight_ih_l0, ...). */
+  grads: Record<string, Tensor>;
 }
 
 /** Streaming state for `step`: h [L, B, Hout] and, for kinds with a cell state, c [L, B, H]. */
 export interface StepState {
+  /** Hidden state, [L, B, Hout]. */
   h: Tensor;
+  /** Cell state, [L, B, H] (kinds with a cell state: LSTM). */
   c?: Tensor;
 }
 
@@ -168,16 +244,31 @@ export const COMMON_KEYS = ['inputSize', 'hiddenSize', 'numLayers', 'bias', 'bat
 const FORWARD_KEYS = ['h0', 'c0', 'lengths'] as const;
 const GRAD_KEYS = ['dOutput', 'dHN', 'dCN'] as const;
 
+/**
+ * The base of LSTM, GRU and RNN: a stack of recurrent layers of one cell kind with PyTorch's
+ * parameter names, shapes and semantics. The option properties below are the constructor's,
+ * resolved (see RecurrentOptions).
+ */
 export abstract class Recurrent<S = unknown> {
+  /** Features per input step (I). */
   readonly inputSize: number;
+  /** Hidden units per layer and direction (H). */
   readonly hiddenSize: number;
+  /** Stacked layers (L). */
   readonly numLayers: number;
+  /** Whether the layers have biases. */
   readonly bias: boolean;
+  /** Input and output are [B, T, ·]. */
   readonly batchFirst: boolean;
+  /** Each layer runs both ways (D = 2). */
   readonly bidirectional: boolean;
+  /** Dropout probability between layers in training forwards. */
   readonly dropout: number;
+  /** Gate pre-activation bound, or null for none. */
   readonly clip: number | null;
+  /** The single direction runs backwards in time (ONNX 'reverse'). */
   readonly reverse: boolean;
+  /** Element type of the weights and results. */
   readonly dtype: DType;
   /** The seed the initial weights (and the dropout stream) were drawn from. */
   readonly seed: number;
@@ -231,6 +322,7 @@ export abstract class Recurrent<S = unknown> {
     this.prepare();
   }
 
+  /** D: 2 when bidirectional, else 1. */
   get numDirections(): number {
     return this.bidirectional ? 2 : 1;
   }
@@ -481,7 +573,10 @@ export abstract class Recurrent<S = unknown> {
   }
 
   /** Training forward (dropout active): also returns the cache that `backward` needs. */
-  forwardTrain(x: Tensor, options?: ForwardOptions): RecurrentOutput & { cache: RecurrentCache } {
+  forwardTrain(x: Tensor, options?: ForwardOptions): RecurrentOutput & {
+    /** What backward needs; stale (refused) once the weights or backend change. */
+    cache: RecurrentCache;
+  } {
     const plan = this.planForward(`${this.cell.name}.forwardTrain`, x, options, true);
     const caches: CellCache[] = [];
     plan.layers.forEach((layer, k) => {
@@ -492,7 +587,10 @@ export abstract class Recurrent<S = unknown> {
   }
 
   /** forwardTrain off the event loop (see forwardAsync). */
-  async forwardTrainAsync(x: Tensor, options?: ForwardOptions): Promise<RecurrentOutput & { cache: RecurrentCache }> {
+  async forwardTrainAsync(x: Tensor, options?: ForwardOptions): Promise<RecurrentOutput & {
+    /** What backwardAsync (or backward) needs; stale once the weights or backend change. */
+    cache: RecurrentCache;
+  }> {
     const plan = this.planForward(`${this.cell.name}.forwardTrainAsync`, x, options, true, true);
     return plan.prepared.hold(async () => {
       const caches: CellCache[] = [];
@@ -549,7 +647,12 @@ export abstract class Recurrent<S = unknown> {
    * when omitted) -> the output [B, Hout] and the new state. Feeding a sequence one step at a time
    * gives the same outputs as one whole-sequence forward. Unidirectional models only.
    */
-  step(x: Tensor, state?: StepState | null): { output: Tensor; state: StepState } {
+  step(x: Tensor, state?: StepState | null): {
+    /** The last layer's hidden state after this step, [B, Hout]. */
+    output: Tensor;
+    /** The state to pass to the next step. */
+    state: StepState;
+  } {
     const where = `${this.cell.name}.step`;
     if (this.bidirectional || this.reverse) throw argTypeError(where, 'this', 'a model that runs forward in time (not bidirectional or reverse)', this);
     const { shape, data } = checkStepInput(where, x, this.inputSize, this.dtype);

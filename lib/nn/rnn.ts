@@ -4,11 +4,21 @@
 import { rnnCell, type RnnSettings } from './cell-kinds/rnn';
 import { Recurrent, type RecurrentOptions } from './recurrent';
 
+/** RNN construction options: the common ones and the nonlinearity. */
 export interface RNNOptions extends RecurrentOptions {
-  nonlinearity?: 'tanh' | 'relu'; // default 'tanh'
+  /**
+   * f in h' = f(W_ih x + b_ih + W_hh h + b_hh).
+   * @default 'tanh'
+   */
+  nonlinearity?: 'tanh' | 'relu';
 }
 
+/**
+ * Elman RNN, torch.nn.RNN's semantics, parameter names (weight_ih_l{k} [H, I], weight_hh_l{k}
+ * [H, H]) and shapes: h' = f(W_ih x + b_ih + W_hh h + b_hh); no cell state.
+ */
 export class RNN extends Recurrent<RnnSettings> {
+  /** The activation f. */
   readonly nonlinearity: 'tanh' | 'relu';
 
   constructor(options: RNNOptions) {

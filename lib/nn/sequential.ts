@@ -28,30 +28,68 @@ import { readPrecision, type FileEntry } from './quantize';
 
 /** Carried state of one recurrent layer ({ h } alone for layers without a cell state). */
 export interface RecurrentState {
+  /** Hidden state, [L*D, B, Hout]. */
   h: Tensor;
+  /** Cell state, [L*D, B, H] (LSTM). */
   c?: Tensor;
 }
 /** One entry per layer; null for feed-forward layers and for a zero initial state. */
 export type SequentialState = (RecurrentState | null)[];
 
+/** Options of a Sequential forward. */
 export interface SequentialForwardOptions {
+  /**
+   * Valid steps per batch entry, [B], handed to the recurrent layers and LastStep.
+   * @default every entry has T steps
+   */
   lengths?: ArrayLike<number> | null;
+  /**
+   * Each layer's initial state (one entry per layer; null entries for zeros), e.g. where the
+   * previous chunk of a long sequence ended.
+   * @default zeros for every layer
+   */
   state?: SequentialState | null;
 }
 
+/** What Sequential.backward needs from a training forward (opaque). */
 export class SequentialCache {
-  /** @internal */ constructor(readonly owner: Sequential, readonly version: number, readonly caches: unknown[], readonly xShape: readonly number[]) {}
+  /**
+   * @internal
+   * @param owner The layer that made it.
+   * @param version The layer's parameter version at the forward (a later update makes the cache stale).
+   * @param caches Each layer's own cache, in order.
+   * @param xShape The input's shape.
+   */
+  constructor(readonly owner: Sequential, readonly version: number, readonly caches: unknown[], readonly xShape: readonly number[]) {}
 }
 
 const FORWARD_KEYS = ['lengths', 'state'] as const;
 
+/**
+ * A chain of layers, torch.nn.Sequential with its parameter naming (`0.weight_ih_l0`, `2.weight`;
+ * layers given as an object or Map are named: `lstm.weight_ih_l0`). x goes to the first layer,
+ * each output to the next; recurrent layers and LastStep get the batch's lengths, and each
+ * recurrent layer its entry of `state`.
+ *
+ * @example
+ * ```ts
+ * const model = new Sequential({
+ *   lstm: new LSTM({ inputSize: 3, hiddenSize: 16, batchFirst: true }),
+ *   last: new LastStep({ batchFirst: true }),
+ *   fc: new Linear({ inFeatures: 16, outFeatures: 2 }),
+ * }); // [B, T, 3] -> [B, 2]
+ * ```
+ */
 export class Sequential {
+  /** The layers, in order. */
   readonly layers: readonly Layer[];
   /** Each layer's name: its prefix in parameter names ('0', '1', ... unless the layers were named). */
   readonly layerNames: readonly string[];
+  /** Element type of its parameters (all layers with parameters agree; 'float32' when none has). */
   readonly dtype: DType;
   /** Whether the chain takes [B, T, ...] (every layout-aware layer agrees; false without one). */
   readonly batchFirst: boolean;
+  /** A Sequential inside a Sequential gets the batch's lengths. */
   readonly usesLengths = true;
   /** Its recurrent layers' precision ('fp32' without any): one for the chain, like dtype. */
   readonly precision: Precision;
@@ -177,7 +215,12 @@ export class Sequential {
   }
 
   /** Inference. Returns the last layer's output and every recurrent layer's final state. */
-  forward(x: Tensor, options?: SequentialForwardOptions): { output: Tensor; state: SequentialState } {
+  forward(x: Tensor, options?: SequentialForwardOptions): {
+    /** The last layer's output. */
+    output: Tensor;
+    /** Each layer's final state (null for layers without one). */
+    state: SequentialState;
+  } {
     const { lengths, state } = this.readForward('Sequential.forward', options);
     let h = x;
     const next: SequentialState = this.layers.map(() => null);
@@ -196,7 +239,12 @@ export class Sequential {
    * caller may change any of them, or train the model, while the promise is pending. Results equal
    * forward's exactly (same backend).
    */
-  async forwardAsync(x: Tensor, options?: SequentialForwardOptions): Promise<{ output: Tensor; state: SequentialState }> {
+  async forwardAsync(x: Tensor, options?: SequentialForwardOptions): Promise<{
+    /** The last layer's output. */
+    output: Tensor;
+    /** Each layer's final state (null for layers without one). */
+    state: SequentialState;
+  }> {
     const where = 'Sequential.forwardAsync';
     const read = this.readForward(where, options);
     const lengths = copyLengths(read.lengths);
@@ -225,7 +273,15 @@ export class Sequential {
     }
   }
 
-  forwardTrain(x: Tensor, options?: SequentialForwardOptions): { output: Tensor; state: SequentialState; cache: SequentialCache } {
+  /** Training forward: the output and the cache backward needs. */
+  forwardTrain(x: Tensor, options?: SequentialForwardOptions): {
+    /** The last layer's output. */
+    output: Tensor;
+    /** Each layer's final state (null for layers without one). */
+    state: SequentialState;
+    /** What backward needs. */
+    cache: SequentialCache;
+  } {
     const { lengths, state } = this.readForward('Sequential.forwardTrain', options);
     let h = x;
     const caches: unknown[] = [];
@@ -240,7 +296,12 @@ export class Sequential {
   }
 
   /** Backward through every layer in reverse. Gradients keyed `${index}.${name}`; dX is x's gradient. */
-  backward(cache: SequentialCache, gradOutputs?: { dOutput?: Tensor | null }): { dX: Tensor; grads: Record<string, Tensor> } {
+  backward(cache: SequentialCache, gradOutputs?: { dOutput?: Tensor | null }): {
+    /** ∂loss/∂x, the shape of x. */
+    dX: Tensor;
+    /** ∂loss/∂parameter by parameter name (empty for a layer without parameters). */
+    grads: Record<string, Tensor>;
+  } {
     const where = 'Sequential.backward';
     if (!(cache instanceof SequentialCache)) throw argTypeError(where, 'cache', "the cache of this model's forwardTrain", cache);
     if (cache.owner !== this) throw new StaleCacheError(`${where}: cache: it belongs to another model`);
@@ -285,12 +346,14 @@ export class Sequential {
     return this.layers.flatMap((l, i) => l.namedParameters().map(([n, t]): [string, Tensor] => [`${this.layerNames[i]}.${n}`, t]));
   }
 
+  /** Apply in-place parameter changes in every layer (invalidates outstanding caches). */
   commitParameters(): this {
     for (const l of this.layers) l.commitParameters();
     this.version++;
     return this;
   }
 
+  /** Copies of every parameter, keyed `${layerName}.${name}`. */
   stateDict(): Record<string, Tensor> {
     const out: Record<string, Tensor> = {};
     this.layers.forEach((l, i) => {

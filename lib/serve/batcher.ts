@@ -38,28 +38,92 @@ import { Session, type SessionOptions } from './session';
 
 type AnyEngine<R, P> = Engine<R, any, P>;
 
+/** How a Batcher groups requests (createBatcher). */
 export interface BatcherOptions {
-  maxBatch?: number; // requests per batch; default 32
-  maxDelayMs?: number; // how long the oldest request may wait for company; default 2 (0 = same tick only)
-  maxQueue?: number; // waiting requests before run() refuses with QueueFullError; default 1024
-  maxLength?: number; // longest sequence accepted (T); default unlimited
-  concurrency?: number; // batches computing at once; default 1 (a TsWorkerPool: its size)
+  /**
+   * Most requests (sequences) in one batch.
+   * @default 32
+   */
+  maxBatch?: number;
+  /**
+   * How long the oldest waiting request may wait for company, in ms; 0 batches only what arrives
+   * in the same tick.
+   * @default 2
+   */
+  maxDelayMs?: number;
+  /**
+   * Waiting requests before run() refuses with QueueFullError.
+   * @default 1024
+   */
+  maxQueue?: number;
+  /**
+   * Longest sequence accepted (T); a longer one is a RangeError.
+   * @default Number.MAX_SAFE_INTEGER (no limit)
+   */
+  maxLength?: number;
+  /**
+   * Batches computing at once.
+   * @default 1 (for a TsWorkerPool: its size)
+   */
+  concurrency?: number;
 }
 
+/**
+ * The part of an `AbortSignal` the batcher and sessions use, written out so the published types
+ * need neither the DOM library nor `@types/node`. At run time `signal` must be a real AbortSignal
+ * (`AbortController#signal`, `AbortSignal.timeout(ms)`); anything else is a TypeError.
+ */
+export interface AbortSignalLike {
+  /** True once the signal has fired. */
+  readonly aborted: boolean;
+  /** Why it fired: the request rejects with a RequestAbortedError whose `cause` is this. */
+  readonly reason: unknown;
+  /** Registers `listener` for the 'abort' event. */
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  /** Removes a listener added with addEventListener. */
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+
+/** Options of one Batcher.run request. */
 export interface RunOptions {
-  h0?: Tensor | null; // a recurrent layer's initial hidden state of this sequence, [L*D, Hout]
-  c0?: Tensor | null; // [L*D, H] (LSTM)
-  state?: SequentialState | null; // a model's: one entry per layer, as a result's `state`
-  signal?: AbortSignal | null;
+  /**
+   * A recurrent layer's initial hidden state of this sequence, [L*D, Hout].
+   * @default zeros
+   */
+  h0?: Tensor | null;
+  /**
+   * A recurrent layer's initial cell state of this sequence, [L*D, H] (LSTM).
+   * @default zeros
+   */
+  c0?: Tensor | null;
+  /**
+   * A model's initial state: one entry per layer, as a result's `state`.
+   * @default zeros for every layer
+   */
+  state?: SequentialState | null;
+  /**
+   * Abort the request: it rejects at once with RequestAbortedError (and leaves the queue if its
+   * batch has not started).
+   * @default null
+   */
+  signal?: AbortSignalLike | null;
 }
 
+/** Counters of a Batcher (stats()). */
 export interface BatcherStats {
-  queued: number; // requests waiting
-  running: number; // batches computing
-  batches: number; // batches computed since creation (or resetStats)
-  requests: number; // requests those batches held
+  /** requests waiting */
+  queued: number;
+  /** batches computing */
+  running: number;
+  /** batches computed since creation (or resetStats) */
+  batches: number;
+  /** requests those batches held */
+  requests: number;
+  /** The largest batch computed (requests). */
   maxBatchSize: number;
-  meanBatchMs: number; // compute time of one batch, from leaving the queue to its results
+  /** Mean compute time of one batch in ms, from leaving the queue to its results. */
+  meanBatchMs: number;
+  /** The longest batch compute time in ms. */
   maxBatchMs: number;
 }
 
@@ -70,7 +134,7 @@ interface Pending<R> {
   reject: (e: unknown) => void;
   settled: boolean; // set by settle() alone, as it answers the caller
   running: boolean;
-  signal: AbortSignal | null;
+  signal: AbortSignalLike | null;
   onAbort: (() => void) | null;
 }
 
@@ -84,10 +148,15 @@ const OPTION_KEYS = ['maxBatch', 'maxDelayMs', 'maxQueue', 'maxLength', 'concurr
  */
 export class Batcher<R = SequenceResult, P = RecurrentState> {
   /** @internal */ readonly engine: AnyEngine<R, P>;
+  /** Most requests per batch (BatcherOptions.maxBatch, resolved). */
   readonly maxBatch: number;
+  /** How long a request may wait for company, ms. */
   readonly maxDelayMs: number;
+  /** Waiting requests before run() refuses. */
   readonly maxQueue: number;
+  /** Longest sequence accepted. */
   readonly maxLength: number;
+  /** Batches computing at once. */
   readonly concurrency: number;
   private readonly queue: Pending<R>[] = [];
   private running = 0;
@@ -130,7 +199,7 @@ export class Batcher<R = SequenceResult, P = RecurrentState> {
   }
 
   /** @internal A validated job (sessions build their own): queue it, or refuse it. */
-  submit(job: Job<unknown>, signal: AbortSignal | null): Promise<R> {
+  submit(job: Job<unknown>, signal: AbortSignalLike | null): Promise<R> {
     const where = 'Batcher.run';
     if (this.closing) return Promise.reject(new ServeClosedError(where));
     if (signal?.aborted) return Promise.reject(new RequestAbortedError(where, signal.reason));
@@ -143,6 +212,7 @@ export class Batcher<R = SequenceResult, P = RecurrentState> {
     return new Session<P>(this, options);
   }
 
+  /** A snapshot of the queue and the counters since creation or resetStats(). */
   stats(): BatcherStats {
     const c = this.counters;
     return {
@@ -151,6 +221,7 @@ export class Batcher<R = SequenceResult, P = RecurrentState> {
     };
   }
 
+  /** Zero the batch counters (batches, requests, maxBatchSize, times). */
   resetStats(): void {
     this.counters = { batches: 0, requests: 0, maxBatchSize: 0, totalMs: 0, maxMs: 0 };
   }
@@ -162,6 +233,7 @@ export class Batcher<R = SequenceResult, P = RecurrentState> {
     return this.whenIdle();
   }
 
+  /** True once close() was called: run() refuses with ServeClosedError. */
   get closed(): boolean {
     return this.closing;
   }
@@ -175,7 +247,7 @@ export class Batcher<R = SequenceResult, P = RecurrentState> {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  private enqueue(job: Job<unknown>, signal: AbortSignal | null): Promise<R> {
+  private enqueue(job: Job<unknown>, signal: AbortSignalLike | null): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       const p: Pending<R> = { job, enqueuedAt: performance.now(), resolve, reject, settled: false, running: false, signal, onAbort: null };
       if (signal) {
@@ -308,7 +380,7 @@ function nonNegative(where: string, name: string, v: unknown): number {
   return v;
 }
 
-export function readSignal(where: string, v: unknown): AbortSignal | null {
+export function readSignal(where: string, v: unknown): AbortSignalLike | null {
   if (v === undefined || v === null) return null;
   if (!(v instanceof AbortSignal)) throw argTypeError(where, 'options.signal', 'an AbortSignal', v);
   return v;

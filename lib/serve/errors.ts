@@ -5,7 +5,9 @@
 
 /** The batcher's queue already holds `limit` waiting requests: retry later or shed load. */
 export class QueueFullError extends Error {
+  /** Stable code for mapping to a response (e.g. HTTP 503). */
   readonly code = 'CELLSTATE_QUEUE_FULL' as const;
+  /** The batcher's maxQueue. */
   readonly limit: number;
   constructor(where: string, limit: number) {
     super(`${where}: the queue is full (maxQueue = ${limit} waiting requests); retry later`);
@@ -19,6 +21,7 @@ export class QueueFullError extends Error {
  * Node's own cancellations; `cause` is the signal's reason.
  */
 export class RequestAbortedError extends Error {
+  /** Node's code for a cancellation. */
   readonly code = 'ABORT_ERR' as const;
   constructor(where: string, reason: unknown) {
     super(`${where}: the request was aborted`, { cause: reason });
@@ -28,6 +31,7 @@ export class RequestAbortedError extends Error {
 
 /** The batcher (or worker pool) was closed: it takes no new requests. */
 export class ServeClosedError extends Error {
+  /** Stable code for mapping to a response (e.g. HTTP 503). */
   readonly code = 'CELLSTATE_CLOSED' as const;
   constructor(where: string) {
     super(`${where}: it was closed and takes no new requests`);

@@ -28,15 +28,25 @@ import { pickState, readState } from './pack';
 
 /** A request's result: its output rows ([T, ...F], or [...F] after a LastStep) and every layer's final state. */
 export interface ModelResult {
+  /** The model's output for this sequence: [T, ...F], or [...F] after a LastStep. */
   output: Tensor;
+  /** Each layer's final state (null for layers without one). */
   state: SequentialState;
 }
 
 /** Anything that runs a Sequential's forward off the event loop: the model itself or a TsWorkerPool of it. */
 export interface ModelRunner {
+  /** The model run. */
   readonly model: Sequential;
+  /** What computes (a backend name, or 'ts-workers'). */
   readonly backendName: string;
-  forwardAsync(x: Tensor, options: SequentialForwardOptions): Promise<{ output: Tensor; state: SequentialState }>;
+  /** The model's forward, off the event loop. */
+  forwardAsync(x: Tensor, options: SequentialForwardOptions): Promise<{
+    /** The model's output. */
+    output: Tensor;
+    /** Each layer's final state. */
+    state: SequentialState;
+  }>;
 }
 
 /** One recurrent layer's part of a request's initial state: h [LD*P], c [LD*H] (or null). */

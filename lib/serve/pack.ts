@@ -17,12 +17,21 @@ import type { Engine, Job as EngineJob } from './engine';
 import type { ForwardRunner } from './runner';
 
 /** One sequence: a Tensor [T, I] (or {shape, data}), or nested arrays T x I. */
-export type SequenceInput = Tensor | { shape: readonly number[]; data: Float32Array | Float64Array } | readonly (readonly number[])[];
+export type SequenceInput = Tensor | {
+  /** The dimensions, e.g. [T, I]. */
+  shape: readonly number[];
+  /** The elements, row-major. */
+  data: Float32Array | Float64Array;
+} | readonly (readonly number[])[];
 
+/** A recurrent layer's result for one request (Batcher.run). */
 export interface SequenceResult {
-  output: Tensor; // [T, D*Hout]
-  hN: Tensor; // [L*D, Hout]
-  cN?: Tensor; // [L*D, H] (LSTM)
+  /** The last layer's hidden state at every step of this sequence, [T, D*Hout]. */
+  output: Tensor;
+  /** Final hidden states, [L*D, Hout]. */
+  hN: Tensor;
+  /** Final cell states, [L*D, H] (LSTM). */
+  cN?: Tensor;
 }
 
 /** A recurrent request's initial state: h [L*D, P], c [L*D, H] (LSTM); null for zeros. */
@@ -76,8 +85,10 @@ function tensorFromNested(where: string, x: unknown[], r: ForwardRunner): Tensor
 }
 
 export interface Packed {
-  x: Tensor; // [T, B, I] or [B, T, I]
-  options: ForwardOptions; // lengths, h0 [L*D, B, P], c0 [L*D, B, H]
+  /** [T, B, I] or [B, T, I] */
+  x: Tensor;
+  /** lengths, h0 [L*D, B, P], c0 [L*D, B, H] */
+  options: ForwardOptions;
   T: number;
   B: number;
 }

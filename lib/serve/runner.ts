@@ -16,16 +16,27 @@ import { modelEngine, type ModelInit, type ModelResult, type ModelRunner } from 
 import { TsWorkerPool } from './ts-worker-pool';
 import { recurrentEngine, type RecurrentInit, type SequenceResult } from './pack';
 
+/** Anything that runs a recurrent layer's forward off the event loop: the layer itself or a TsWorkerPool of it. */
 export interface ForwardRunner {
-  readonly inputSize: number; // I
-  readonly hiddenSize: number; // H
-  readonly outSize: number; // Hout = projSize || H
-  readonly numLayers: number; // L
-  readonly numDirections: number; // D
+  /** I */
+  readonly inputSize: number;
+  /** H */
+  readonly hiddenSize: number;
+  /** Hout = projSize || H */
+  readonly outSize: number;
+  /** L */
+  readonly numLayers: number;
+  /** D */
+  readonly numDirections: number;
+  /** Input and output are [B, T, ·]. */
   readonly batchFirst: boolean;
+  /** Element type of inputs and results. */
   readonly dtype: DType;
-  readonly hasCellState: boolean; // LSTM: c as well as h
-  readonly streamable: boolean; // runs forward in time (not bidirectional or reverse): sessions allowed
+  /** LSTM: c as well as h */
+  readonly hasCellState: boolean;
+  /** runs forward in time (not bidirectional or reverse): sessions allowed */
+  readonly streamable: boolean;
+  /** What computes. */
   readonly backendName: BackendName | 'ts-workers';
   /** x [T, B, I] ([B, T, I] batch-first) with lengths, h0, c0 as Recurrent.forwardAsync takes them. */
   forwardAsync(x: Tensor, options: ForwardOptions): Promise<RecurrentOutput>;

@@ -12,26 +12,49 @@ import { argTypeError } from '../errors';
 import { readOptions } from '../nn/options';
 import type { RecurrentState, SequentialState } from '../nn/sequential';
 import type { NestedNumbers, Tensor } from '../tensor';
-import { Batcher, readSignal } from './batcher';
+import { Batcher, readSignal, type AbortSignalLike } from './batcher';
 import type { Engine, Job } from './engine';
 import { RequestAbortedError } from './errors';
 import { engineOf, type ModelServable, type RecurrentServable, type Servable } from './runner';
 
+/** Where a streaming Session starts. */
 export interface SessionOptions {
-  h0?: Tensor | null; // a recurrent layer's initial state [L, Hout]; zeros when omitted
-  c0?: Tensor | null; // [L, H] (LSTM)
-  state?: SequentialState | null; // a model's: one entry per layer ({ h [L, Hout], c [L, H] } or null)
+  /**
+   * A recurrent layer's initial hidden state, [L, Hout].
+   * @default zeros
+   */
+  h0?: Tensor | null;
+  /**
+   * A recurrent layer's initial cell state, [L, H] (LSTM).
+   * @default zeros
+   */
+  c0?: Tensor | null;
+  /**
+   * A model's initial state: one entry per layer ({ h [L, Hout], c [L, H] } or null).
+   * @default zeros for every layer
+   */
+  state?: SequentialState | null;
 }
 
+/** Options of one Session.step. */
 export interface StepOptions {
-  signal?: AbortSignal | null;
+  /**
+   * Abort the step: it rejects with RequestAbortedError and the session keeps its state from before it.
+   * @default null
+   */
+  signal?: AbortSignalLike | null;
 }
 
 /**
  * One step x [I] (or a number[] or typed array; a token id for a model that starts with an
  * Embedding), or a chunk of steps x [T, I] (or nested arrays; token ids [T]).
  */
-export type StepInput = Tensor | number | Float32Array | Float64Array | { shape: readonly number[]; data: Float32Array | Float64Array } | readonly number[] | readonly (readonly number[])[];
+export type StepInput = Tensor | number | Float32Array | Float64Array | {
+  /** The dimensions, e.g. [T, I]. */
+  shape: readonly number[];
+  /** The elements, row-major. */
+  data: Float32Array | Float64Array;
+} | readonly number[] | readonly (readonly number[])[];
 
 type AnyEngine<P> = Engine<any, any, P>;
 
@@ -57,7 +80,7 @@ export class Session<P = RecurrentState> {
    */
   step(x: StepInput, options?: StepOptions): Promise<Tensor> {
     const where = 'Session.step';
-    let job: Job<unknown>, single: boolean, signal: AbortSignal | null;
+    let job: Job<unknown>, single: boolean, signal: AbortSignalLike | null;
     try {
       signal = readSignal(where, readOptions(where, 'options', options, ['signal']).signal);
       ({ job, single } = this.engine.readStep(where, x as NestedNumbers, this.batcher ? this.batcher.maxLength : Number.MAX_SAFE_INTEGER));
@@ -86,7 +109,7 @@ export class Session<P = RecurrentState> {
     }
   }
 
-  private async advance(job: Job<unknown>, single: boolean, signal: AbortSignal | null): Promise<Tensor> {
+  private async advance(job: Job<unknown>, single: boolean, signal: AbortSignalLike | null): Promise<Tensor> {
     if (signal?.aborted) throw new RequestAbortedError('Session.step', signal.reason);
     job.init = this.init;
     const res = this.batcher ? await this.batcher.submit(job, signal) : (await this.engine.runBatch([job]))[0];

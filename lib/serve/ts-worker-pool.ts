@@ -27,13 +27,24 @@ import { checkTensorArg, maxElements, trustedTensor, type DType, type FloatArray
 import { ServeClosedError } from './errors';
 import type { FromWorker, SharedWeights, ToWorker, WireState, WorkerInit } from './worker-protocol';
 
+/** Options of createTsWorkerPool. */
 export interface TsWorkerPoolOptions {
-  workers?: number; // default: os.availableParallelism()
+  /**
+   * Worker threads, each with the model's weights (shared memory).
+   * @default os.availableParallelism()
+   */
+  workers?: number;
 }
 
 /** What the pool's forwardAsync takes and returns: the model's own forward's. */
 export type PoolForwardOptions<M> = M extends Sequential ? SequentialForwardOptions : ForwardOptions;
-export type PoolOutput<M> = M extends Sequential ? { output: Tensor; state: SequentialState } : RecurrentOutput;
+/** What the pool's forwardAsync resolves to: a Sequential's { output, state }, a recurrent layer's RecurrentOutput. */
+export type PoolOutput<M> = M extends Sequential ? {
+  /** The model's output. */
+  output: Tensor;
+  /** Each layer's final state. */
+  state: SequentialState;
+} : RecurrentOutput;
 
 interface Job {
   resolve: (r: { output: Tensor; states: (WireState | null)[] }) => void;
@@ -47,9 +58,13 @@ interface Slot {
 
 /** M: the model the workers run, a recurrent layer (LSTM, GRU, RNN) or a Sequential. */
 export class TsWorkerPool<M extends Recurrent | Sequential = Recurrent> {
+  /** Worker threads. */
   readonly size: number;
+  /** The model the workers run. */
   readonly model: M;
+  /** Its element type. */
   readonly dtype: DType;
+  /** What computes: the ts backend on worker threads. */
   readonly backendName = 'ts-workers' as const;
   private readonly config: WorkerInit['config'];
   private weights: SharedWeights;

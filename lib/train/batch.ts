@@ -12,18 +12,26 @@ import { argRangeError, argTypeError, describe } from '../errors';
 import type { Rng } from '../rng';
 import { allocate, Tensor, type DType } from '../tensor';
 
+/** One step of a sequence: a token id or number, or an array of features (or of C target values). */
 export type Step = number | ArrayLike<number>;
+/** One training sequence and its targets, as fit, evaluate and predict take them. */
 export interface Sample {
+  /** The sequence: T token ids (a model starting with an Embedding) or T feature arrays. */
   x: ArrayLike<Step>;
+  /** Targets: per step (T entries) for a [T, B, C] output, or per sequence for a [B, C] one (after LastStep); not needed by predict. */
   y?: Step | ArrayLike<Step>;
 }
 
 export interface Batch {
-  indices: number[]; // sample indices, batch order
-  x: Tensor; // [T, B] or [T, B, F], zero-padded
-  lengths: Int32Array; // [B]
+  /** sample indices, batch order */
+  indices: number[];
+  /** [T, B] or [T, B, F], zero-padded */
+  x: Tensor;
+  /** [B] */
+  lengths: Int32Array;
   T: number;
-  tokens: number; // Σ lengths
+  /** Σ lengths */
+  tokens: number;
 }
 
 /** Check every sample once; returns the per-step feature count (0 for scalar steps). */
@@ -137,10 +145,14 @@ export function makeBatch(samples: Sample[], indices: number[], features: number
   return { indices, x: new Tensor(data, features === 0 ? [T, B] : [T, B, F]), lengths, T, tokens };
 }
 
+/** A batch's targets as a loss (or a custom LossFn or MetricFn) receives them, rows as the output's. */
 export interface Targets {
-  classes: Int32Array | null; // crossEntropy: one id per output row
-  values: Tensor | null; // other losses: the output's shape
-  mask: Uint8Array | null; // per output row; null when every row counts
+  /** crossEntropy: one id per output row */
+  classes: Int32Array | null;
+  /** other losses: the output's shape */
+  values: Tensor | null;
+  /** per output row; null when every row counts */
+  mask: Uint8Array | null;
 }
 
 /**

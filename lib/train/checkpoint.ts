@@ -16,24 +16,38 @@ import type { RngState } from '../rng';
 import type { Tensor } from '../tensor';
 import type { Optimizer, OptimizerKind, OptimizerState } from './optim';
 
+/** The `format` metadata value of a checkpoint file (docs/checkpoint-format.md). */
 export const CHECKPOINT_FORMAT = 'cellstate.checkpoint';
+/** The checkpoint format version this library writes and reads. */
 export const CHECKPOINT_VERSION = 1;
 
+/** A Trainer's own part of a checkpoint. */
 export interface TrainerState {
-  epoch: number; // epochs completed
-  step: number; // optimizer steps taken
-  rng: RngState; // the trainer's shuffling generator
+  /** epochs completed */
+  epoch: number;
+  /** optimizer steps taken */
+  step: number;
+  /** the trainer's shuffling generator */
+  rng: RngState;
 }
 
+/** What a checkpoint saves and restores: any layer, a Sequential, or a model with these methods. */
 export interface CheckpointModel {
+  /** Copies of the parameters by name. */
   stateDict(): Record<string, Tensor>;
+  /** Replace the parameters by name. */
   loadStateDict(weights: StateDictInput): unknown;
 }
 
+/** A checkpoint as read from its file. */
 export interface Checkpoint {
+  /** The model's config (a layer's or Sequential's), or null for a model without one. */
   config: unknown;
+  /** The model's parameters by name. */
   weights: Record<string, Tensor>;
+  /** The optimizer's state, or null when none was saved. */
   optimizer: OptimizerState | null;
+  /** The trainer's state, or null when none was saved. */
   trainer: TrainerState | null;
 }
 
@@ -45,6 +59,10 @@ function configOf(model: CheckpointModel): unknown {
   return isLayer(m) ? layerConfig(m) : null;
 }
 
+/**
+ * Write the model's weights and config, and optionally the optimizer's state and the trainer's,
+ * to one safetensors file, atomically. fp32 models only (a checkpoint resumes training).
+ */
 export function saveCheckpoint(file: string, parts: { model: CheckpointModel; optimizer?: Optimizer | null; trainer?: TrainerState | null }): void {
   if (typeof file !== 'string' || file.length === 0) throw argTypeError('saveCheckpoint', 'file', 'a file path', file);
   const precision = (parts.model as { precision?: unknown }).precision;

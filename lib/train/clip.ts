@@ -68,6 +68,10 @@ export function gradNorm(grads: Record<string, Tensor>): number {
   return norm('gradNorm', gradArrays('gradNorm', grads));
 }
 
+/**
+ * Scale all gradients in place so their global L2 norm is at most maxNorm (torch's
+ * clip_grad_norm_, coefficient maxNorm / (norm + 1e-6)); returns the norm before clipping.
+ */
 export function clipGradNorm(grads: Record<string, Tensor>, maxNorm: number): number {
   const where = 'clipGradNorm';
   const data = gradArrays(where, grads);
@@ -85,6 +89,7 @@ export function clipGradNorm(grads: Record<string, Tensor>, maxNorm: number): nu
   return total;
 }
 
+/** Clamp every gradient element in place to [-clipValue, clipValue] (torch's clip_grad_value_). */
 export function clipGradValue(grads: Record<string, Tensor>, clipValue: number): void {
   const where = 'clipGradValue';
   const data = gradArrays(where, grads);

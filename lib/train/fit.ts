@@ -18,7 +18,6 @@
 
 import { quantizedTrainingError } from '../nn/quantize';
 import { fileCall } from '../io/file-call';
-import type { Writable } from 'node:stream';
 import { argRangeError, argTypeError, describe, errorCode, formatShape, shapeError, type CodedRangeError } from '../errors';
 import { isRecurrent, type Layer } from '../nn/layer';
 import { optionalBool, readOptions } from '../nn/options';
@@ -31,66 +30,188 @@ import { clipGradNorm, clipGradValue, gradNorm } from './clip';
 import { MetricTotals, readMetrics, type Metric, type ResolvedMetric } from './metrics';
 import { bceWithLogits, crossEntropy, huberLoss, l1Loss, mseLoss, type LossResult } from './losses';
 import type { Optimizer } from './optim';
-import { Progress, type EpochLog, type ProgressMode } from './progress';
+import { Progress, type EpochLog, type ProgressMode, type ProgressStream } from './progress';
 import type { Schedule } from './schedule';
 
 /** The model fit() trains: a Sequential (or anything with its forward/backward shapes). */
 export interface TrainableModel {
+  /** Element type of its parameters and outputs. */
   readonly dtype: DType;
+  /** Its layers, when it has them (the Trainer reads the input layout from the first). */
   readonly layers?: readonly Layer[];
-  forward(x: Tensor, options?: { lengths?: ArrayLike<number> | null; state?: SequentialState | null }): { output: Tensor; state: SequentialState };
-  forwardTrain(x: Tensor, options?: { lengths?: ArrayLike<number> | null; state?: SequentialState | null }): { output: Tensor; state: SequentialState; cache: unknown };
-  backward(cache: never, gradOutputs: { dOutput: Tensor }): { dX: Tensor; grads: Record<string, Tensor> };
+  /** Inference forward of x; returns the output and the state each layer ended in. */
+  forward(x: Tensor, options?: { lengths?: ArrayLike<number> | null; state?: SequentialState | null }): {
+    /** The model's output. */
+    output: Tensor;
+    /** Each layer's final state. */
+    state: SequentialState;
+  };
+  /** Training forward: as forward, plus the cache backward needs. */
+  forwardTrain(x: Tensor, options?: { lengths?: ArrayLike<number> | null; state?: SequentialState | null }): {
+    /** The model's output. */
+    output: Tensor;
+    /** Each layer's final state. */
+    state: SequentialState;
+    /** What backward needs. */
+    cache: unknown;
+  };
+  /** Gradients of the loss with respect to the input and to every parameter (by name). */
+  backward(cache: never, gradOutputs: { dOutput: Tensor }): {
+    /** ∂loss/∂x. */
+    dX: Tensor;
+    /** ∂loss/∂parameter by name. */
+    grads: Record<string, Tensor>;
+  };
+  /** Every trainable parameter by name (what the optimizer updates). */
   namedParameters(): [string, Tensor][];
+  /** Called after each optimizer update. */
   commitParameters(): unknown;
+  /** Copies of the parameters by name (checkpoints, early stopping's best weights). */
   stateDict(): Record<string, Tensor>;
+  /** Loads parameters saved by stateDict. */
   loadStateDict(weights: Record<string, Tensor>): unknown;
 }
 
+/** The built-in losses, by name: mseLoss, l1Loss, huberLoss, crossEntropy, bceWithLogits. */
 export type LossName = 'mse' | 'l1' | 'huber' | 'crossEntropy' | 'bceWithLogits';
 /** A custom loss: the model output and the batch's targets -> loss, gradient, term count. */
 export type LossFn = (output: Tensor, targets: Targets) => LossResult;
 
+/** What a Trainer trains and how. */
 export interface TrainerOptions {
+  /** The model (a Sequential, or anything shaped like TrainableModel). */
   model: TrainableModel;
+  /** An optimizer bound to the same model. */
   optimizer: Optimizer;
+  /** A built-in loss by name, or your own function. */
   loss: LossName | LossFn;
-  /** crossEntropy with a custom LossFn: set true so targets are laid out as class ids. */
+  /**
+   * With a custom LossFn: true lays the targets out as class ids (Targets.classes, as
+   * crossEntropy), false as values (Targets.values).
+   * @default false
+   */
   classTargets?: boolean;
+  /**
+   * Learning-rate schedule, applied per optimizer step from the optimizer's base lr; null keeps lr.
+   * @default null
+   */
   schedule?: Schedule | null;
+  /**
+   * Scale the gradients so their global L2 norm is at most this (clipGradNorm); null for none.
+   * @default null
+   */
   clipNorm?: number | null;
+  /**
+   * Clamp every gradient element to [-clipValue, clipValue] (clipGradValue); null for none.
+   * @default null
+   */
   clipValue?: number | null;
-  /** 'throw' (default): a NonFiniteError naming the step; 'skip': drop that step and go on. */
+  /**
+   * A NaN or infinite loss, gradient or update: 'throw' a NonFiniteError naming the step, or
+   * 'skip' that step and go on (counted in EpochLog.skipped).
+   * @default 'throw'
+   */
   nonFinite?: 'throw' | 'skip';
-  seed?: number; // shuffling
+  /**
+   * Seed of the shuffling.
+   * @default undefined (a fresh seed)
+   */
+  seed?: number;
 }
 
+/** Hooks fit() calls; both optional. */
 export interface Callback {
+  /** After each training batch. */
   onBatchEnd?(info: { epoch: number; batch: number; loss: number; step: number }, trainer: Trainer): void;
+  /** After each epoch, with its log (call trainer.stop() to end fit after it). */
   onEpochEnd?(log: EpochLog, trainer: Trainer): void;
 }
 
+/** Stop fit() when the monitored loss stops improving. */
 export interface EarlyStopping {
-  monitor?: 'valLoss' | 'loss'; // default valLoss with validation data, else loss
-  patience?: number; // epochs without improvement before stopping (default 3)
-  minDelta?: number; // improvement smaller than this does not count (default 0)
-  restoreBest?: boolean; // load the best epoch's weights at the end (default true)
+  /**
+   * The loss watched.
+   * @default 'valLoss' with validation data, else 'loss'
+   */
+  monitor?: 'valLoss' | 'loss';
+  /**
+   * Epochs without improvement before stopping.
+   * @default 3
+   */
+  patience?: number;
+  /**
+   * An improvement smaller than this does not count.
+   * @default 0
+   */
+  minDelta?: number;
+  /**
+   * Load the best epoch's weights at the end.
+   * @default true
+   */
+  restoreBest?: boolean;
 }
 
+/** Options of Trainer.fit. */
 export interface FitOptions {
+  /** Passes over the data. */
   epochs: number;
-  batchSize?: number; // default 32
-  shuffle?: boolean; // default true
-  bucketing?: boolean; // batch similar lengths together (default false)
+  /**
+   * Sequences per batch (the last batch may be smaller).
+   * @default 32
+   */
+  batchSize?: number;
+  /**
+   * Shuffle the sequences every epoch (seeded by TrainerOptions.seed).
+   * @default true
+   */
+  shuffle?: boolean;
+  /**
+   * Batch sequences of similar lengths together (less padding).
+   * @default false
+   */
+  bucketing?: boolean;
+  /**
+   * Data to evaluate after each epoch (EpochLog.valLoss, valMetrics); null for none.
+   * @default null
+   */
   validation?: Sample[] | TensorData | null;
-  /** Reported per epoch for the training batches (EpochLog.metrics) and the validation data (valMetrics). */
+  /**
+   * Reported per epoch for the training batches (EpochLog.metrics) and the validation data (valMetrics).
+   * @default [] (none)
+   */
   metrics?: Metric[];
+  /**
+   * Hooks called per batch and per epoch.
+   * @default []
+   */
   callbacks?: Callback[];
+  /**
+   * Stop when the monitored loss stops improving; null to run every epoch.
+   * @default null
+   */
   earlyStopping?: EarlyStopping | null;
-  tbptt?: number | null; // chunk length k of truncated BPTT
-  stateful?: boolean; // carry the recurrent state across batches (default false)
-  progress?: ProgressMode; // default 'auto': a bar on a TTY, JSON lines otherwise
-  progressStream?: Writable; // default process.stderr
+  /**
+   * Truncated BPTT: cut each batch into chunks of this many steps, one optimizer step per chunk,
+   * the state carried (detached) from chunk to chunk; null for whole sequences.
+   * @default null
+   */
+  tbptt?: number | null;
+  /**
+   * Carry the recurrent state from one batch to the next (same batch size).
+   * @default false
+   */
+  stateful?: boolean;
+  /**
+   * 'bar' (a redrawn line), 'json' (one EpochLog per line), 'none', or 'auto': a bar on a TTY,
+   * JSON lines otherwise.
+   * @default 'auto'
+   */
+  progress?: ProgressMode;
+  /**
+   * Where progress goes.
+   * @default process.stderr
+   */
+  progressStream?: ProgressStream;
 }
 
 /**
@@ -100,50 +221,98 @@ export interface FitOptions {
  * steps (default T; per-step targets past them are ignored).
  */
 export interface TensorData {
+  /** Inputs, [N, T] token ids or [N, T, F] features. */
   x: Tensor;
+  /** Targets: per sequence [N] / [N, C], or per step [N, T] / [N, T, C]; not needed by predict. */
   y?: Tensor | readonly (Step | ArrayLike<Step>)[] | null;
+  /** Each row's valid steps, [N] (default T). */
   lengths?: ArrayLike<number> | null;
 }
 
+/** Options of Trainer.evaluate. */
 export interface EvaluateOptions {
-  batchSize?: number; // default 32
+  /**
+   * Sequences per batch.
+   * @default 32
+   */
+  batchSize?: number;
+  /**
+   * Metrics to compute besides the loss.
+   * @default [] (none)
+   */
   metrics?: Metric[];
 }
 
+/** What Trainer.evaluate returns. */
 export interface EvaluateResult {
-  loss: number; // mean loss over every counted term
-  count: number; // counted terms
-  metrics: Record<string, number>; // one entry per requested metric (empty without metrics)
+  /** mean loss over every counted term */
+  loss: number;
+  /** counted terms */
+  count: number;
+  /** one entry per requested metric (empty without metrics) */
+  metrics: Record<string, number>;
 }
 
+/** Options of Trainer.predict. */
 export interface TrainerPredictOptions {
-  batchSize?: number; // default 32
-  /** Assert the model's output kind: true per step (length × C per sample), false per sequence (C). */
+  /**
+   * Sequences per batch.
+   * @default 32
+   */
+  batchSize?: number;
+  /**
+   * Assert the model's output kind: true per step (length × C per sample), false per sequence (C).
+   * @default undefined (either; the result type is the union)
+   */
   perStep?: boolean;
 }
 
 /** One batch for Trainer.step, time-major (the layout fit() builds). */
 export interface StepBatch {
-  x: Tensor; // [T, B] token ids or [T, B, F] features
+  /** [T, B] token ids or [T, B, F] features */
+  x: Tensor;
   /** classes (crossEntropy, -100 = not counted) or values (other losses), rows as the output's; mask: 0/1 per row. */
-  targets: { classes?: Int32Array | null; values?: Tensor | null; mask?: Uint8Array | null };
-  lengths?: Int32Array | null; // each entry's valid steps (default T)
-  state?: SequentialState | null; // the state to start from (e.g. where the previous chunk ended)
+  targets: {
+    /** Class ids, one per output row (crossEntropy; -100 = not counted). */
+    classes?: Int32Array | null;
+    /** Target values, the output's shape (other losses). */
+    values?: Tensor | null;
+    /** 0/1 per output row: 0 leaves the row out of the loss. */
+    mask?: Uint8Array | null;
+  };
+  /** each entry's valid steps (default T) */
+  lengths?: Int32Array | null;
+  /** the state to start from (e.g. where the previous chunk ended) */
+  state?: SequentialState | null;
 }
 
 /** What one training step did. */
 export interface StepResult {
-  loss: number; // mean over `count` terms
-  count: number; // terms counted (0: a fully masked batch, nothing learned)
-  gradNorm: number | null; // the global gradient norm before clipping (null: no backward pass)
-  output: Tensor; // the model's output this step trained on (before the update), time-major
-  state: SequentialState | null; // the state the batch ended in, detached (null after a skipped step)
-  updated: boolean; // the optimizer took the step
-  skipped: 'loss' | 'gradient' | null; // dropped by nonFinite: 'skip'
+  /** mean over `count` terms */
+  loss: number;
+  /** terms counted (0: a fully masked batch, nothing learned) */
+  count: number;
+  /** the global gradient norm before clipping (null: no backward pass) */
+  gradNorm: number | null;
+  /** the model's output this step trained on (before the update), time-major */
+  output: Tensor;
+  /** the state the batch ended in, detached (null after a skipped step) */
+  state: SequentialState | null;
+  /** the optimizer took the step */
+  updated: boolean;
+  /** dropped by nonFinite: 'skip' */
+  skipped: 'loss' | 'gradient' | null;
 }
 
 /** Training stopped because a loss, gradient or update was NaN or infinite (epoch and batch are 0 outside fit()). */
 export class NonFiniteError extends Error {
+  /**
+   * @param message What went non-finite, where.
+   * @param what Which quantity: the loss, a gradient, or the updated weights.
+   * @param epoch The 1-based epoch (0 outside fit()).
+   * @param batch The 1-based batch within the epoch (0 outside fit()).
+   * @param step The optimizer step it happened at.
+   */
   constructor(message: string, readonly what: 'loss' | 'gradient' | 'weights', readonly epoch: number, readonly batch: number, readonly step: number) {
     super(message);
     this.name = 'NonFiniteError';
@@ -168,9 +337,17 @@ function posInt(where: string, name: string, v: unknown, dflt?: number): number 
   return v;
 }
 
+/**
+ * Trains a model with an optimizer and a loss: fit (epochs over data, with validation, metrics,
+ * early stopping, truncated BPTT and progress), evaluate, predict, step (your own loop), and
+ * checkpoints that resume exactly.
+ */
 export class Trainer {
+  /** The model trained. */
   readonly model: TrainableModel;
+  /** Its optimizer. */
   readonly optimizer: Optimizer;
+  /** The learning-rate schedule, or null. */
   readonly schedule: Schedule | null;
   /** Epochs completed (continues across fit() calls and checkpoint resumes). */
   epoch = 0;
@@ -240,6 +417,7 @@ export class Trainer {
     this.stopRequested = true;
   }
 
+  /** Train for options.epochs over data (samples or tensors); resolves to one EpochLog per epoch run. */
   async fit(data: Sample[] | TensorData, options: FitOptions): Promise<EpochLog[]> {
     const where = 'Trainer.fit';
     const o = readOptions(where, 'options', options, FIT_KEYS);
@@ -266,10 +444,10 @@ export class Trainer {
     const stream = o.progressStream ?? process.stderr;
     let writable = false;
     try {
-      writable = typeof (stream as Writable).write === 'function';
+      writable = typeof (stream as ProgressStream).write === 'function';
     } catch { /* a throwing getter: not a stream */ }
     if (!writable) throw argTypeError(where, 'progressStream', 'a writable stream (an object with a write method)', stream);
-    const progress = new Progress(mode, stream as Writable);
+    const progress = new Progress(mode, stream as ProgressStream);
 
     const history: EpochLog[] = [];
     let best = Infinity, wait = 0, bestWeights: Record<string, Tensor> | null = null;

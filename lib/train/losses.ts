@@ -30,13 +30,22 @@ import { readOptions } from '../nn/options';
 import { checkFinite } from '../nn/sequence';
 import { allocateUninit, checkTensorArg, Tensor, type DType, type FloatArray } from '../tensor';
 
+/** What every loss returns (and what a custom LossFn must). */
 export interface LossResult {
+  /** The mean loss over the counted terms (0 when none counts). */
   loss: number;
+  /** ∂loss/∂output, the output's shape and dtype. */
   grad: Tensor;
+  /** How many terms the mean is over. */
   count: number;
 }
 
+/** Masking of padded rows, common to every loss. */
 export interface MaskOption {
+  /**
+   * One entry per row (the output's leading dims flattened; row t*B + b of a [T, B, F] output);
+   * rows with 0 take no part in the loss, the mean or the gradient. Default: every row counts.
+   */
   mask?: ArrayLike<number> | null;
 }
 
@@ -131,16 +140,22 @@ function elementwise(where: string, arg: string, y: unknown, target: unknown, ma
   return { loss, grad: new Tensor(grad, shape), count };
 }
 
+/** Mean squared error, mean (y - t)² (torch.nn.MSELoss); output and target of one shape. */
 export function mseLoss(output: Tensor, target: Tensor, options?: MaskOption): LossResult {
   const o = readOptions('mseLoss', 'options', options, ['mask']);
   return elementwise('mseLoss', 'output', output, target, o.mask, (y, t) => [(y - t) * (y - t), 2 * (y - t)]);
 }
 
+/** Mean absolute error, mean |y - t| (torch.nn.L1Loss; gradient 0 at y = t). */
 export function l1Loss(output: Tensor, target: Tensor, options?: MaskOption): LossResult {
   const o = readOptions('l1Loss', 'options', options, ['mask']);
   return elementwise('l1Loss', 'output', output, target, o.mask, (y, t) => [Math.abs(y - t), y > t ? 1 : y < t ? -1 : 0]);
 }
 
+/**
+ * Huber loss (torch.nn.HuberLoss): ½d² where |d| < delta, else delta·(|d| - ½delta), d = y - t.
+ * `options.delta` defaults to 1.
+ */
 export function huberLoss(output: Tensor, target: Tensor, options?: MaskOption & { delta?: number }): LossResult {
   const where = 'huberLoss';
   const o = readOptions(where, 'options', options, ['mask', 'delta']);
@@ -152,8 +167,13 @@ export function huberLoss(output: Tensor, target: Tensor, options?: MaskOption &
   });
 }
 
+/** crossEntropy's options: the mask, and a class id to ignore. */
 export interface CrossEntropyOptions extends MaskOption {
-  ignoreIndex?: number; // default -100, as PyTorch
+  /**
+   * Rows whose target is this class id do not count, as PyTorch's ignore_index.
+   * @default -100
+   */
+  ignoreIndex?: number;
 }
 
 /** logits [..., C], target: one class index per row (an array, a typed array, or a Tensor of integer values). */

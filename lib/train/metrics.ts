@@ -20,7 +20,12 @@ import type { Targets } from './batch';
 /** A metric over one batch: the output and targets as a custom loss receives them -> a finite number. */
 export type MetricFn = (output: Tensor, targets: Targets) => number;
 /** 'accuracy', a function (reported under its name), or a function with the name to report it under. */
-export type Metric = 'accuracy' | MetricFn | { name: string; fn: MetricFn };
+export type Metric = 'accuracy' | MetricFn | {
+  /** The name it is reported under in EpochLog.metrics. */
+  name: string;
+  /** The metric. */
+  fn: MetricFn;
+};
 
 export interface ResolvedMetric {
   name: string;

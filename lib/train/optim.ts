@@ -17,17 +17,26 @@ import { optionalBool, readOptions } from '../nn/options';
 import { copyFinite } from '../nn/params';
 import { adamUpdate, rmspropUpdate, sgdUpdate } from './optim-math';
 
+/** What an optimizer updates: any layer, a Sequential, or your own model with these two methods. */
 export interface Parameterized {
+  /** Every trainable parameter with its PyTorch-style name; the optimizer writes these tensors in place. */
   namedParameters(): [string, Tensor][];
+  /** Called once after each update (the native backend re-packs its weights here). */
   commitParameters(): unknown;
 }
 
+/** The optimizer classes, as `kind` and checkpoints name them. */
 export type OptimizerKind = 'SGD' | 'Adam' | 'AdamW' | 'RMSprop';
 
+/** An optimizer's saved state (stateDict / loadStateDict, and inside checkpoints). */
 export interface OptimizerState {
+  /** Which optimizer wrote it; loadStateDict refuses another. */
   kind: OptimizerKind;
+  /** Its hyperparameters but lr; loadStateDict refuses different ones. */
   options: Record<string, number | boolean>;
+  /** Optimizer steps taken. */
   step: number;
+  /** The learning rate of the next step. */
   lr: number;
   /** slot name -> parameter name -> buffer (e.g. exp_avg.0.weight_ih_l0) */
   slots: Record<string, Record<string, Tensor>>;
@@ -41,7 +50,12 @@ function num(where: string, name: string, v: unknown, dflt: number, lo: number, 
   return v;
 }
 
+/**
+ * The base of SGD, Adam, AdamW and RMSprop: bound to a model, `step(grads)` updates its parameters
+ * in place with PyTorch's rules, then calls `model.commitParameters()` once.
+ */
 export abstract class Optimizer {
+  /** Which optimizer this is. */
   abstract readonly kind: OptimizerKind;
   /** Learning rate of the next step (schedules set it). */
   lr: number;
@@ -49,7 +63,9 @@ export abstract class Optimizer {
   readonly baseLr: number;
   /** Optimizer steps taken (skipped steps do not count). */
   stepCount = 0;
+  /** Where the update runs. */
   readonly backend: BackendName;
+  /** The parameters' element type (all alike). */
   readonly dtype: DType;
   protected readonly model: Parameterized;
   protected readonly params: [string, Tensor][];
@@ -170,13 +186,50 @@ export abstract class Optimizer {
 
 const f32 = (a: FloatArray[]): Float32Array[] => a as Float32Array[];
 
-export interface SGDOptions { lr?: number; momentum?: number; dampening?: number; weightDecay?: number; nesterov?: boolean; backend?: BackendName }
+/** SGD's hyperparameters (PyTorch's torch.optim.SGD, camelCased). */
+export interface SGDOptions {
+  /**
+   * Learning rate, >= 0.
+   * @default 1e-3
+   */
+  lr?: number;
+  /**
+   * Momentum factor in [0, 1]; 0 for plain SGD.
+   * @default 0
+   */
+  momentum?: number;
+  /**
+   * Dampening of the momentum in [0, 1].
+   * @default 0
+   */
+  dampening?: number;
+  /**
+   * L2 penalty added to the gradient, >= 0.
+   * @default 0
+   */
+  weightDecay?: number;
+  /**
+   * Nesterov momentum (needs momentum > 0 and dampening 0).
+   * @default false
+   */
+  nesterov?: boolean;
+  /**
+   * Where the update runs: 'native' (one fused C++ call over all parameters; float32 only) or 'ts'.
+   * @default 'native' for float32 parameters when the process default backend is native, else 'ts'
+   */
+  backend?: BackendName;
+}
 
+/** Stochastic gradient descent with optional momentum, dampening, Nesterov and weight decay. */
 export class SGD extends Optimizer {
   readonly kind = 'SGD';
+  /** Momentum factor. */
   readonly momentum: number;
+  /** Dampening of the momentum. */
   readonly dampening: number;
+  /** L2 penalty. */
   readonly weightDecay: number;
+  /** Whether the momentum is Nesterov's. */
   readonly nesterov: boolean;
 
   constructor(model: Parameterized, options?: SGDOptions) {
@@ -209,12 +262,49 @@ export class SGD extends Optimizer {
   }
 }
 
-export interface AdamOptions { lr?: number; beta1?: number; beta2?: number; eps?: number; weightDecay?: number; backend?: BackendName }
+/** Adam's and AdamW's hyperparameters (PyTorch's betas as beta1, beta2). */
+export interface AdamOptions {
+  /**
+   * Learning rate, >= 0.
+   * @default 1e-3
+   */
+  lr?: number;
+  /**
+   * Decay of the running mean of gradients, in [0, 1).
+   * @default 0.9
+   */
+  beta1?: number;
+  /**
+   * Decay of the running mean of squared gradients, in [0, 1).
+   * @default 0.999
+   */
+  beta2?: number;
+  /**
+   * Added to the denominator for stability, >= 0.
+   * @default 1e-8
+   */
+  eps?: number;
+  /**
+   * Weight decay, >= 0: Adam adds it to the gradient as an L2 term; AdamW decays the weights
+   * directly (p *= 1 - lr·weightDecay) and defaults to 0.01, as PyTorch.
+   * @default 0 (Adam), 0.01 (AdamW)
+   */
+  weightDecay?: number;
+  /**
+   * Where the update runs: 'native' (one fused C++ call over all parameters; float32 only) or 'ts'.
+   * @default 'native' for float32 parameters when the process default backend is native, else 'ts'
+   */
+  backend?: BackendName;
+}
 
 abstract class AdamBase extends Optimizer {
+  /** Decay of the running mean of gradients. */
   readonly beta1: number;
+  /** Decay of the running mean of squared gradients. */
   readonly beta2: number;
+  /** Denominator term. */
   readonly eps: number;
+  /** Weight decay (L2 for Adam, decoupled for AdamW). */
   readonly weightDecay: number;
   protected abstract readonly decoupled: boolean;
 
@@ -262,14 +352,57 @@ export class AdamW extends AdamBase {
   }
 }
 
-export interface RMSpropOptions { lr?: number; alpha?: number; eps?: number; weightDecay?: number; momentum?: number; centered?: boolean; backend?: BackendName }
+/** RMSprop's hyperparameters (PyTorch's torch.optim.RMSprop, camelCased). */
+export interface RMSpropOptions {
+  /**
+   * Learning rate, >= 0.
+   * @default 1e-2
+   */
+  lr?: number;
+  /**
+   * Smoothing constant of the squared-gradient average, in [0, 1].
+   * @default 0.99
+   */
+  alpha?: number;
+  /**
+   * Added to the denominator for stability, >= 0.
+   * @default 1e-8
+   */
+  eps?: number;
+  /**
+   * L2 penalty added to the gradient, >= 0.
+   * @default 0
+   */
+  weightDecay?: number;
+  /**
+   * Momentum factor in [0, 1].
+   * @default 0
+   */
+  momentum?: number;
+  /**
+   * Normalise by the gradient's estimated variance instead of its second moment.
+   * @default false
+   */
+  centered?: boolean;
+  /**
+   * Where the update runs: 'native' (one fused C++ call over all parameters; float32 only) or 'ts'.
+   * @default 'native' for float32 parameters when the process default backend is native, else 'ts'
+   */
+  backend?: BackendName;
+}
 
+/** RMSprop with optional momentum, centering and weight decay. */
 export class RMSprop extends Optimizer {
   readonly kind = 'RMSprop';
+  /** Smoothing constant. */
   readonly alpha: number;
+  /** Denominator term. */
   readonly eps: number;
+  /** L2 penalty. */
   readonly weightDecay: number;
+  /** Momentum factor. */
   readonly momentum: number;
+  /** Whether the update is centered. */
   readonly centered: boolean;
 
   constructor(model: Parameterized, options?: RMSpropOptions) {

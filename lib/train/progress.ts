@@ -2,21 +2,46 @@
 // the running loss, throughput (sequences/s and tokens/s) and ETA. Otherwise: one JSON object per
 // epoch per line (the epoch log fit() returns), for machines. 'none' prints nothing.
 
-import type { Writable } from 'node:stream';
+/**
+ * Where fit() writes its progress: any object with a `write(text)` method, such as
+ * `process.stderr`, a file stream or a test's collector. `isTTY` picks the bar in 'auto' mode and
+ * `columns` bounds its width. Written out so the published types need no `@types/node`.
+ */
+export interface ProgressStream {
+  /** Writes one chunk of progress text. */
+  write(chunk: string): unknown;
+  /** A terminal: 'auto' progress draws a bar instead of JSON lines. */
+  readonly isTTY?: boolean;
+  /** The terminal's width in characters; a bar line is cut to it. @default 200 */
+  readonly columns?: number;
+}
 
+/** How fit() reports progress: 'bar' on a terminal, 'json' lines, 'none', or 'auto' (bar on a TTY, else JSON). */
 export type ProgressMode = 'auto' | 'bar' | 'json' | 'none';
 
+/** One epoch of fit(): what fit() returns per epoch and progress 'json' prints. */
 export interface EpochLog {
-  epoch: number; // 1-based, counting every epoch this trainer ran (resumes continue the count)
-  loss: number; // mean training loss over the epoch's counted terms
+  /** 1-based, counting every epoch this trainer ran (resumes continue the count) */
+  epoch: number;
+  /** mean training loss over the epoch's counted terms */
+  loss: number;
+  /** Mean loss on the validation data (with validation data only). */
   valLoss?: number;
-  metrics?: Record<string, number>; // fit's `metrics` on the training batches (only when asked for)
-  valMetrics?: Record<string, number>; // the same on the validation data
-  steps: number; // optimizer steps taken this epoch
-  skipped: number; // steps skipped by the non-finite 'skip' policy
-  lr: number; // learning rate of the last step
+  /** fit's `metrics` on the training batches (only when asked for) */
+  metrics?: Record<string, number>;
+  /** the same on the validation data */
+  valMetrics?: Record<string, number>;
+  /** optimizer steps taken this epoch */
+  steps: number;
+  /** steps skipped by the non-finite 'skip' policy */
+  skipped: number;
+  /** learning rate of the last step */
+  lr: number;
+  /** Wall time of the epoch, in seconds. */
   seconds: number;
+  /** Training throughput: sequences per second. */
   seqPerSec: number;
+  /** Training throughput: valid (unpadded) steps per second. */
   tokPerSec: number;
 }
 
@@ -27,7 +52,7 @@ export class Progress {
   private epoch = 0;
   private totalEpochs = 0;
 
-  constructor(mode: ProgressMode, private readonly stream: Writable & { isTTY?: boolean; columns?: number }) {
+  constructor(mode: ProgressMode, private readonly stream: ProgressStream) {
     this.mode = mode === 'auto' ? (stream.isTTY ? 'bar' : 'json') : mode;
   }
 

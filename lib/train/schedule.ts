@@ -14,6 +14,7 @@
 import { argRangeError, argTypeError, describe } from '../errors';
 import { readOptions } from '../nn/options';
 
+/** A learning-rate schedule: a pure function of the optimizer step (TrainerOptions.schedule). */
 export interface Schedule {
   /** The learning rate of update t given the optimizer's base rate. */
   lrAt(t: number, baseLr: number): number;
@@ -29,10 +30,12 @@ function num(where: string, name: string, v: unknown, dflt: number | undefined, 
 }
 const posInt = (x: number) => Number.isInteger(x) && x >= 1;
 
+/** The base learning rate at every step. */
 export function constantLR(): Schedule {
   return { lrAt: (_t, lr) => lr, describe: () => ({ type: 'constant' }) };
 }
 
+/** lr0 · gamma^⌊t / stepSize⌋ (PyTorch's StepLR); `gamma` defaults to 0.1. Steps are optimizer steps. */
 export function stepLR(options: { stepSize: number; gamma?: number }): Schedule {
   const o = readOptions('stepLR', 'options', options, ['stepSize', 'gamma']);
   const stepSize = num('stepLR', 'stepSize', o.stepSize, undefined, posInt, 'a positive integer');
@@ -40,12 +43,17 @@ export function stepLR(options: { stepSize: number; gamma?: number }): Schedule 
   return { lrAt: (t, lr) => lr * Math.pow(gamma, Math.floor(t / stepSize)), describe: () => ({ type: 'step', stepSize, gamma }) };
 }
 
+/** lr0 · gamma^t (PyTorch's ExponentialLR), t the optimizer step. */
 export function exponentialLR(options: { gamma: number }): Schedule {
   const o = readOptions('exponentialLR', 'options', options, ['gamma']);
   const gamma = num('exponentialLR', 'gamma', o.gamma, undefined, (x) => x > 0, 'a positive number');
   return { lrAt: (t, lr) => lr * Math.pow(gamma, t), describe: () => ({ type: 'exponential', gamma }) };
 }
 
+/**
+ * etaMin + (lr0 - etaMin)(1 + cos(π·t/tMax))/2 for t <= tMax, then etaMin (PyTorch's
+ * CosineAnnealingLR closed form, no restarts); `etaMin` defaults to 0.
+ */
 export function cosineLR(options: { tMax: number; etaMin?: number }): Schedule {
   const o = readOptions('cosineLR', 'options', options, ['tMax', 'etaMin']);
   const tMax = num('cosineLR', 'tMax', o.tMax, undefined, posInt, 'a positive integer');
@@ -56,6 +64,10 @@ export function cosineLR(options: { tMax: number; etaMin?: number }): Schedule {
   };
 }
 
+/**
+ * Linear warm-up from startFactor·lr (default 0) to the inner schedule's lr(0) over `steps`
+ * steps, then the inner schedule (`then`, default constantLR()) at t - steps.
+ */
 export function warmup(options: { steps: number; startFactor?: number; then?: Schedule }): Schedule {
   const o = readOptions('warmup', 'options', options, ['steps', 'startFactor', 'then']);
   const steps = num('warmup', 'steps', o.steps, undefined, posInt, 'a positive integer');

@@ -41,6 +41,11 @@ const ev: EvaluateResult = trainer.evaluate({ x: tensor([[[1, 2, 3]]]), y: tenso
 const acc: number = ev.metrics.accuracy + ev.loss;
 const history: Promise<EpochLog[]> = trainer.fit({ x: tensor([[[1, 2, 3]]]), y: [1], lengths: [1] }, { epochs: 1, metrics, validation: [{ x: [[1, 2, 3]], y: 0 }] });
 void history.then((h) => h[0].metrics?.accuracy ?? h[0].valMetrics?.zero);
+// Node's own stream and signal fit the structural types the .d.ts files declare (ProgressStream,
+// AbortSignalLike), so the published types need no @types/node yet a Node user passes these.
+void trainer.fit([{ x: [[1, 2, 3]], y: 0 }], { epochs: 1, progress: 'json', progressStream: process.stderr });
+void createBatcher(named).run([1, 2, 3], { signal: AbortSignal.timeout(1000) });
+void createSession(named).step([1, 2, 3], { signal: new AbortController().signal });
 
 // Serving: a Sequential's batcher resolves { output, state }; a recurrent layer's { output, hN }; a
 // model from load() (either kind) serves too, and its results share `output`.
