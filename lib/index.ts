@@ -5,7 +5,7 @@
 export { Tensor, tensor, zeros, MAX_ELEMENTS, maxElements, setMaxElements } from './tensor';
 export type { DType, FloatArray, NestedNumbers, TensorLike } from './tensor';
 export { LSTM, LSTMCache } from './nn/lstm';
-export type { LSTMOptions, LSTMForwardOptions, LSTMOutput, LSTMGradOutputs, LSTMGradients } from './nn/lstm';
+export type { LSTMOptions, LSTMForwardOptions, LSTMOutput, LSTMGradOutputs, LSTMGradients, LSTMTrainOutput, LSTMStepResult } from './nn/lstm';
 export { LayerNormLSTM } from './nn/lnlstm';
 export type { LayerNormLSTMOptions } from './nn/lnlstm';
 export { GRU } from './nn/gru';

@@ -8,18 +8,29 @@
 
 import type { Tensor } from '../tensor';
 import { lnLstmCell, type LnLstmSettings } from './cell-kinds/lnlstm';
-import type { LSTMForwardOptions, LSTMGradients, LSTMGradOutputs, LSTMOutput } from './lstm';
+import type { LSTMForwardOptions, LSTMGradients, LSTMGradOutputs, LSTMOutput, LSTMStepResult, LSTMTrainOutput } from './lstm';
 import { Recurrent, RecurrentCache, type RecurrentOptions, type StepState } from './recurrent';
 
+/** Options of LayerNormLSTM: those of every recurrent layer, plus the layer norms' epsilon. */
 export interface LayerNormLSTMOptions extends RecurrentOptions {
-  normEpsilon?: 1e-3 | 1e-5; // default 1e-3
+  /**
+   * The epsilon of every layer norm: 1e-3 (TF Addons' LayerNormLSTMCell) or 1e-5 (PyTorch's LayerNorm).
+   * @default 1e-3
+   */
+  normEpsilon?: 1e-3 | 1e-5;
 }
 
+/**
+ * The layer-normalised LSTM (TF Addons' LayerNormLSTMCell; Ba, Kiros & Hinton 2016): layer norms on
+ * the input and recurrent pre-activations and on the cell state, with learnable gains and biases.
+ * Shapes, options and outputs as LSTM's; equations in docs/equations.md.
+ */
 export class LayerNormLSTM extends Recurrent<LnLstmSettings> {
   constructor(options: LayerNormLSTMOptions) {
     super(options, lnLstmCell);
   }
 
+  /** The layer norms' epsilon (LayerNormLSTMOptions.normEpsilon). */
   get normEpsilon(): number { return this.settings.normEpsilon; }
 
   override forward(x: Tensor, options?: LSTMForwardOptions): LSTMOutput {
@@ -28,11 +39,11 @@ export class LayerNormLSTM extends Recurrent<LnLstmSettings> {
   override forwardAsync(x: Tensor, options?: LSTMForwardOptions): Promise<LSTMOutput> {
     return super.forwardAsync(x, options) as Promise<LSTMOutput>;
   }
-  override forwardTrain(x: Tensor, options?: LSTMForwardOptions): LSTMOutput & { cache: RecurrentCache } {
-    return super.forwardTrain(x, options) as LSTMOutput & { cache: RecurrentCache };
+  override forwardTrain(x: Tensor, options?: LSTMForwardOptions): LSTMTrainOutput {
+    return super.forwardTrain(x, options) as LSTMTrainOutput;
   }
-  override forwardTrainAsync(x: Tensor, options?: LSTMForwardOptions): Promise<LSTMOutput & { cache: RecurrentCache }> {
-    return super.forwardTrainAsync(x, options) as Promise<LSTMOutput & { cache: RecurrentCache }>;
+  override forwardTrainAsync(x: Tensor, options?: LSTMForwardOptions): Promise<LSTMTrainOutput> {
+    return super.forwardTrainAsync(x, options) as Promise<LSTMTrainOutput>;
   }
   override backward(cache: RecurrentCache, gradOutputs?: LSTMGradOutputs): LSTMGradients {
     return super.backward(cache, gradOutputs) as LSTMGradients;
@@ -40,7 +51,7 @@ export class LayerNormLSTM extends Recurrent<LnLstmSettings> {
   override backwardAsync(cache: RecurrentCache, gradOutputs?: LSTMGradOutputs): Promise<LSTMGradients> {
     return super.backwardAsync(cache, gradOutputs) as Promise<LSTMGradients>;
   }
-  override step(x: Tensor, state?: StepState | null): { output: Tensor; state: Required<StepState> } {
-    return super.step(x, state) as { output: Tensor; state: Required<StepState> };
+  override step(x: Tensor, state?: StepState | null): LSTMStepResult {
+    return super.step(x, state) as LSTMStepResult;
   }
 }

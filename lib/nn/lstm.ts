@@ -51,6 +51,20 @@ export interface LSTMGradients extends RecurrentGradients {
 }
 export { RecurrentCache as LSTMCache };
 
+/** What forwardTrain returns for an LSTM-family layer: its outputs and what backward needs. */
+export type LSTMTrainOutput = LSTMOutput & {
+  /** What backward needs; stale once the weights or backend change. */
+  cache: RecurrentCache;
+};
+
+/** What step returns for an LSTM-family layer. */
+export interface LSTMStepResult {
+  /** The last layer's hidden state after this step, [B, Hout]. */
+  output: Tensor;
+  /** The state to pass to the next step (h and c). */
+  state: Required<StepState>;
+}
+
 /**
  * Long short-term memory, torch.nn.LSTM's semantics, parameter names (weight_ih_l{k} [4H, I],
  * weight_hh_l{k} [4H, Hout], bias_ih_l{k}, bias_hh_l{k} [4H], gate order i, f, g, o) and shapes,
@@ -80,17 +94,11 @@ export class LSTM extends Recurrent<LstmSettings> {
   override forwardAsync(x: Tensor, options?: LSTMForwardOptions): Promise<LSTMOutput> {
     return super.forwardAsync(x, options) as Promise<LSTMOutput>;
   }
-  override forwardTrain(x: Tensor, options?: LSTMForwardOptions): LSTMOutput & {
-    /** What backward needs; stale once the weights or backend change. */
-    cache: RecurrentCache;
-  } {
-    return super.forwardTrain(x, options) as LSTMOutput & { cache: RecurrentCache };
+  override forwardTrain(x: Tensor, options?: LSTMForwardOptions): LSTMTrainOutput {
+    return super.forwardTrain(x, options) as LSTMTrainOutput;
   }
-  override forwardTrainAsync(x: Tensor, options?: LSTMForwardOptions): Promise<LSTMOutput & {
-    /** What backward needs; stale once the weights or backend change. */
-    cache: RecurrentCache;
-  }> {
-    return super.forwardTrainAsync(x, options) as Promise<LSTMOutput & { cache: RecurrentCache }>;
+  override forwardTrainAsync(x: Tensor, options?: LSTMForwardOptions): Promise<LSTMTrainOutput> {
+    return super.forwardTrainAsync(x, options) as Promise<LSTMTrainOutput>;
   }
   override backward(cache: RecurrentCache, gradOutputs?: LSTMGradOutputs): LSTMGradients {
     return super.backward(cache, gradOutputs) as LSTMGradients;
@@ -98,12 +106,7 @@ export class LSTM extends Recurrent<LstmSettings> {
   override backwardAsync(cache: RecurrentCache, gradOutputs?: LSTMGradOutputs): Promise<LSTMGradients> {
     return super.backwardAsync(cache, gradOutputs) as Promise<LSTMGradients>;
   }
-  override step(x: Tensor, state?: StepState | null): {
-    /** The last layer's hidden state after this step, [B, Hout]. */
-    output: Tensor;
-    /** The state to pass to the next step (h and c). */
-    state: Required<StepState>;
-  } {
-    return super.step(x, state) as { output: Tensor; state: Required<StepState> };
+  override step(x: Tensor, state?: StepState | null): LSTMStepResult {
+    return super.step(x, state) as LSTMStepResult;
   }
 }
