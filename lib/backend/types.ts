@@ -25,7 +25,7 @@
 import type { DType, FloatArray } from '../tensor';
 import { CELL_GATES, CELL_KIND_CODE } from './schema.gen';
 
-export type BackendName = 'ts' | 'native';
+export type BackendName = 'ts' | 'wasm' | 'native';
 /** The cell kinds (scripts/addon-schema.js). */
 export type CellKind = keyof typeof CELL_KIND_CODE;
 
@@ -176,7 +176,7 @@ export interface Backend {
 
 export interface BackendInfo {
   name: BackendName;
-  isa: string; // 'js' for the ts backend; 'scalar' | 'avx2' | 'avx512' (x86-64) or 'scalar' | 'neon' (AArch64) for native
+  isa: string; // 'js' for the ts backend; 'scalar' | 'avx2' | 'avx512' (x86-64) or 'scalar' | 'neon' (AArch64) for native; 'scalar' | 'wasm_simd128' for wasm
   threads: number;
   blas: string | null;
 }

@@ -109,7 +109,14 @@ Isa detect_isa() { return (getauxval(AT_HWCAP) & HWCAP_ASIMD) ? Isa::neon : Isa:
 
 Isa detect_isa() { return Isa::neon; }  // Advanced SIMD is part of every AArch64 ABI
 
-#else  // neither x86-64 nor AArch64
+#elif defined(__wasm32__)
+
+// The .wasm is one module with the SIMD128 tier in it (scripts/build-wasm.sh): an engine without
+// SIMD128 cannot compile it at all, so running here means the tier is usable. The JS loader
+// checks WebAssembly.validate first and falls back to the ts backend.
+Isa detect_isa() { return Isa::wasm_simd128; }
+
+#else  // neither x86-64, AArch64 nor wasm32
 
 Isa detect_isa() { return Isa::scalar; }
 

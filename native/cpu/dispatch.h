@@ -2,7 +2,7 @@
 //
 // kernels() fills a KernelTable on first use (thread-safe, idempotent): every
 // entry starts as the scalar implementation, then the whole table is upgraded
-// to AVX2 or AVX-512 (x86-64) or NEON (AArch64) if detect_isa() reports it AND
+// to AVX2 or AVX-512 (x86-64), NEON (AArch64) or SIMD128 (wasm32) if detect_isa() reports it AND
 // the cap allows it. The cap is the lower level (isa_rank) of the
 // CELLSTATE_MAX_ISA environment variable (scalar|neon|avx2|avx512,
 // case-insensitive) and set_max_isa(). The table never
@@ -95,6 +95,10 @@ void fill_probe_kernels_avx512(KernelTable& t);
 #if defined(__aarch64__) || defined(_M_ARM64)
 void fill_kernels_neon(KernelTable& t);       // gemm/gemm_kernel_neon.cc
 void fill_lstm_kernels_neon(KernelTable& t);  // lstm/lstm_postgemm_neon.cc
+#endif
+#if defined(__wasm32__)
+void fill_kernels_wasm_simd128(KernelTable& t);       // gemm/gemm_kernel_wasm_simd128.cc
+void fill_lstm_kernels_wasm_simd128(KernelTable& t);  // lstm/lstm_postgemm_wasm_simd128.cc
 #endif
 
 }  // namespace cellstate

@@ -7,19 +7,21 @@
 namespace cellstate {
 
 // Every tier of every architecture (values index kIsaNames / kIsaLevels).
-enum class Isa : int { scalar = 0, avx2 = 1, avx512 = 2, neon = 3 };
-constexpr int kIsaCount = 4;
-inline constexpr const char* kIsaNames[kIsaCount] = {"scalar", "avx2", "avx512", "neon"};
+enum class Isa : int { scalar = 0, avx2 = 1, avx512 = 2, neon = 3, wasm_simd128 = 4 };
+constexpr int kIsaCount = 5;
+inline constexpr const char* kIsaNames[kIsaCount] = {"scalar", "avx2", "avx512", "neon", "wasm_simd128"};
 // A tier's level, comparable across architectures (what a CELLSTATE_MAX_ISA cap compares).
-inline constexpr int kIsaLevels[kIsaCount] = {0, 1, 2, 1};
+inline constexpr int kIsaLevels[kIsaCount] = {0, 1, 2, 1, 1};
 constexpr int kMaxIsaLevel = 2;
-#define CELLSTATE_ISA_NAMES "scalar|avx2|avx512|neon"
+#define CELLSTATE_ISA_NAMES "scalar|avx2|avx512|neon|wasm_simd128"
 
 // This architecture's tiers above scalar, lowest first.
 #if defined(__x86_64__) || defined(_M_X64)
 inline constexpr Isa kArchTiers[] = {Isa::avx2, Isa::avx512};
 #elif defined(__aarch64__) || defined(_M_ARM64)
 inline constexpr Isa kArchTiers[] = {Isa::neon};
+#elif defined(__wasm32__)
+inline constexpr Isa kArchTiers[] = {Isa::wasm_simd128};
 #else
 inline constexpr Isa kArchTiers[] = {Isa::scalar};  // nothing above scalar (filling it again is harmless)
 #endif
