@@ -2,8 +2,8 @@
 // granularity of whole sequences for one layer and one direction. Equations: docs/equations.md.
 //
 // Layer code (lib/nn/) validates arguments and lays out buffers; a backend only computes. The
-// `ts` backend (lib/backend/ts/) and the `native` addon implement this same interface, so a
-// backend plugs in without touching layer code.
+// `ts` backend (lib/backend/ts/), the `native` addon and the `wasm` module (lib/backend/wasm.ts)
+// implement this same interface, so a backend plugs in without touching layer code.
 //
 // Cells. One interface serves every cell kind: 'lstm' (optionally with projection, peepholes,
 // coupled input-forget gate, clip), 'gru' (PyTorch's linear-before-reset formula or ONNX's
