@@ -9,7 +9,10 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GRU, LSTM, Linear, Sequential, Trainer, Adam, availableBackends, backend, tensor, Rng } from 'cellstate';
+import { createRequire } from 'node:module';
 import { parityTests } from './helpers/parity.mjs';
+
+const require = createRequire(import.meta.url);
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const hasWasm = availableBackends().includes('wasm');
@@ -72,6 +75,25 @@ describe('wasm backend: loading', function () {
       expect(out.wasm.g.map(([n]) => n)).to.deep.equal(out.ts.g.map(([n]) => n));
       out.ts.g.forEach(([n, g], i) => expect(close(out.wasm.g[i][1], g), `${Cls.name} ${n}`).to.equal(true));
     }
+  });
+
+  it('calls free what they allocate in the module: 100 training steps and 100 prepare/release pairs do not grow its memory', function () {
+    const { loadWasm } = require('../dist/backend/wasm-load.js');
+    const m = new LSTM({ inputSize: 64, hiddenSize: 64, seed: 4, backend: 'wasm' });
+    const x = tensor(new Float32Array(20 * 8 * 64).fill(0.1), [20, 8, 64]); // ~40 KB in, ~40 KB out, a cache of ~400 KB per step
+    const step = () => { const t = m.forwardTrain(x); m.backward(t.cache, { dOutput: t.output }); };
+    for (let i = 0; i < 5; i++) step();
+    const before = loadWasm().memoryBytes();
+    for (let i = 0; i < 100; i++) step(); // a leak of one cache per step would be 40 MB
+    const be = require('../dist/backend/index.js').getBackend('wasm');
+    const rand = (n) => new Float32Array(n).fill(0.01);
+    const params = { kind: 'lstm', inputSize: 64, hiddenSize: 64, projSize: 0, weightIh: rand(256 * 64), weightHh: rand(256 * 64), biasIh: rand(256), biasHh: rand(256),
+      weightHr: null, peephole: null, inputForget: false, clip: null, linearBeforeReset: true, precision: 'fp32', flags: {}, extra: {} };
+    for (let i = 0; i < 100; i++) be.release(be.prepare(params)); // ~260 KB of packed weights each
+    const w = be.prepare(params);
+    be.release(w);
+    expect(() => be.forward(w, {}, false)).to.throw(TypeError, /released/);
+    expect(loadWasm().memoryBytes()).to.equal(before);
   });
 
   it('training on wasm (Adam: the TS update math) follows the ts run step for step', async function () {

@@ -12,6 +12,8 @@ export interface WasmLoad {
   backend: Backend | null;
   info: (() => BackendInfo) | null;
   causes: string[];
+  /** The module's linear memory in bytes (0 when not loaded). */
+  memoryBytes: () => number;
 }
 
 let loaded: WasmLoad | undefined;
@@ -33,10 +35,10 @@ export function loadWasm(): WasmLoad {
     for (const k of ENV_VARS) if (process.env[k]) env[k] = process.env[k]!;
     const w = makeWasmBackend(bytes, env);
     if (w.warning) causes.push(w.warning);
-    loaded = { backend: w.backend, info: w.info, causes };
+    loaded = { backend: w.backend, info: w.info, causes, memoryBytes: w.memoryBytes };
   } catch (e) {
     causes.push(`${name}: ${String((e as Error)?.message ?? e)}`);
-    loaded = { backend: null, info: null, causes };
+    loaded = { backend: null, info: null, causes, memoryBytes: () => 0 };
   }
   return loaded;
 }

@@ -44,6 +44,8 @@ export interface WasmBackend {
   info(): BackendInfo;
   /** "" or the message about an unknown CELLSTATE_MAX_ISA value. */
   warning: string;
+  /** Bytes of the module's linear memory (it only grows): for tests that prove calls free what they allocate. */
+  memoryBytes(): number;
 }
 
 interface WasmPrepared extends PreparedCell {
@@ -271,5 +273,5 @@ export function makeWasmBackend(bytes: ArrayBufferView | ArrayBuffer, env: Recor
     },
     setThreads: () => {},
   };
-  return { backend, warning, info: () => ({ name: 'wasm', isa, threads: 1, blas: null }) };
+  return { backend, warning, info: () => ({ name: 'wasm', isa, threads: 1, blas: null }), memoryBytes: () => memory!.buffer.byteLength };
 }
