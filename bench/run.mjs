@@ -72,6 +72,8 @@ async function implementations(args) {
       for (const n of threadCounts) impls.push({ name: `native ${p} ${n}T`, backend: 'native', precision: p, threads: n, unavailable, note: isa.notes[p] });
     }
   }
+  // The WebAssembly build of the same kernels (wasm/cellstate.wasm), one thread: the fallback where the addon cannot load.
+  if (availableBackends().includes('wasm')) impls.push({ name: 'wasm 1T', backend: 'wasm', threads: 1 });
   impls.push({ name: 'ts', backend: 'ts', threads: 1 });
   if (args.base) {
     // The same implementations from another checkout (its bench/worker.mjs loads its own build).
@@ -233,6 +235,8 @@ function printWorkload(w, rows) {
       const fp32 = r.precision !== 'fp32' && !r.peer && rows.find((b) => b.impl === `native ${r.threads}T` && b.ms);
       if (fp32) s += `  ${(fp32.ms / r.ms).toFixed(2)}x fp32`;
       if (r.impl === 'ts' && Number.isFinite(best)) s += `  (best native ${(r.ms / best).toFixed(0)}x faster)`;
+      const ts = r.impl.startsWith('wasm') && rows.find((b) => b.impl === 'ts' && b.ms);
+      if (ts) s += `  ${(ts.ms / r.ms).toFixed(1)}x ts`;
       const base = rows.find((b) => b.impl === `base ${r.impl}` && b.ms);
       if (base) s += `  new/base ${(r.ms / base.ms).toFixed(3)}`;
     }

@@ -30,6 +30,10 @@
 //     stops and joins all workers.
 #pragma once
 
+#if defined(CELLSTATE_WASM)
+#include "wasm/threadpool_single.h"  // the .wasm has no threads: the one-participant pool it needs to link
+#else
+
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -111,3 +115,5 @@ class TeamBarrier {
 };
 
 }  // namespace cellstate
+
+#endif  // CELLSTATE_WASM

@@ -2,7 +2,7 @@
 // builds (binding.gyp via <!@(...), CMakeLists.txt via execute_process) and every script that
 // compiles the sources itself (the sanitizer, fuzz, GEMM-test and arm64 builds) or runs each tier:
 //   node scripts/native-sources.js GROUP        the .cc files of GROUP, one per line: "common" (every
-//                                               .cc under native/ except native/tests/ whose name does
+//                                               .cc under native/ except native/tests/ and native/wasm/ whose name does
 //                                               not end in _<isa>.cc for an ISA above scalar) or an ISA
 //                                               (the files ending in _<isa>.cc)
 //   node scripts/native-sources.js --tiers [ARCH]  ARCH's tiers, lowest first (default: this machine)
@@ -25,7 +25,7 @@ const simd = Object.keys(table.isas).filter((isa) => isa !== 'scalar');  // the 
 function walk(dir) {
   return fs.readdirSync(path.join(root, dir), { withFileTypes: true }).flatMap((e) => {
     const rel = `${dir}/${e.name}`;
-    if (e.isDirectory()) return rel === 'native/tests' ? [] : walk(rel);
+    if (e.isDirectory()) return rel === 'native/tests' || rel === 'native/wasm' ? [] : walk(rel);  // wasm/: the .wasm's C ABI only (scripts/build-wasm.sh)
     return e.name.endsWith('.cc') ? [rel] : [];
   });
 }

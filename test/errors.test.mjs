@@ -22,7 +22,7 @@ describe('bad input', function () {
       [() => new LSTM({ inputSize: 3, hiddenSize: 4, batchFirst: 'yes' }), TypeError, 'batchFirst'],
       [() => new LSTM({ inputSize: 3, hiddenSize: 4, seed: 1.5 }), RangeError, 'seed'],
       [() => new LSTM({ inputSize: 3, hiddenSize: 4, dtype: 'float16' }), TypeError, "dtype: expected 'float32' or 'float64'"],
-      [() => new LSTM({ inputSize: 3, hiddenSize: 4, backend: 'gpu' }), TypeError, "backend: expected 'ts' or 'native'"],
+      [() => new LSTM({ inputSize: 3, hiddenSize: 4, backend: 'gpu' }), TypeError, "backend: expected 'ts', 'wasm' or 'native'"],
       [() => new LSTM({ inputSize: 3, hiddenSize: 4, hidenSize: 5 }), TypeError, 'options.hidenSize: expected one of the known options'],
       [() => new LSTM({ inputSize: 3, get hiddenSize() { throw new Error('boom'); } }), TypeError, 'hiddenSize: expected a readable value'],
       [() => new LSTM(JSON.parse('{"inputSize":3,"hiddenSize":4,"__proto__":{"bias":false}}')), TypeError, '__proto__'],

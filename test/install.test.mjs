@@ -17,7 +17,7 @@ const { loadNative, platformTag, addonCandidates } = require('../dist/backend/na
 const built = loadNative().file; // the addon this process loaded (a local build or a prebuilt one)
 
 /** A scratch copy of the package (no build/, no prebuilds/ unless asked). */
-function scratchPackage({ prebuilt = false } = {}) {
+function scratchPackage({ prebuilt = false, wasm = false } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cellstate-pkg-'));
   for (const f of ['dist', 'scripts', 'native', 'binding.gyp', 'package.json']) {
     fs.cpSync(path.join(root, f), path.join(dir, f), { recursive: true });
@@ -26,6 +26,10 @@ function scratchPackage({ prebuilt = false } = {}) {
   if (prebuilt) {
     fs.mkdirSync(path.join(dir, 'prebuilds', platformTag()), { recursive: true });
     fs.copyFileSync(built, path.join(dir, 'prebuilds', platformTag(), 'cellstate.node'));
+  }
+  if (wasm) {
+    fs.mkdirSync(path.join(dir, 'wasm'));
+    fs.copyFileSync(path.join(root, 'wasm', 'cellstate.wasm'), path.join(dir, 'wasm', 'cellstate.wasm'));
   }
   return dir;
 }
@@ -69,7 +73,7 @@ describe('install: the prebuilt binary first, a compile only where none loads, n
     expect(r.status).to.equal(0);
     const lines = r.out.trim().split('\n');
     expect(lines).to.have.length(1);
-    expect(lines[0]).to.match(new RegExp(`^cellstate: the prebuilt addon for ${platformTag()} does not load here \\(.*(invalid ELF header|too short).*\\), and compiling one failed \\(.+\\); cellstate will run on its TypeScript backend`));
+    expect(lines[0]).to.match(new RegExp(`^cellstate: the prebuilt addon for ${platformTag()} does not load here \\(.*(invalid ELF header|too short).*\\), and compiling one failed \\(.+\\); cellstate will run on its TypeScript backend`)); // the scratch package has no wasm module
     expect(lines[0]).to.contain('`npm rebuild cellstate`');
     expect(lines[0]).to.contain(path.join(dir, 'build', 'cellstate-install.log'));
     expect(fs.readFileSync(path.join(dir, 'build', 'cellstate-install.log'), 'utf8')).to.contain('gyp');
@@ -87,9 +91,21 @@ describe('install: the prebuilt binary first, a compile only where none loads, n
       '[CELLSTATE_TS_FALLBACK] Warning: cellstate: native addon unavailable, using the TypeScript backend (30-90x slower):',
       '  - build/Release/cellstate.node: no such file (not compiled here)',
       `  - prebuilds/${platformTag()}/cellstate.node: no such file (no prebuilt binary for this platform in the package)`,
+      '  - wasm/cellstate.wasm: no such file (scripts/build-wasm.sh writes it; the package ships it)',
       '  - remedy: `npm rebuild cellstate` compiles the addon (needs python3, make and a C++17 compiler; its output is kept in build/cellstate-install.log inside the package)',
     ]);
     expect(w.err).to.not.contain('build:native');
+  });
+
+  it('no addon but the wasm module: the install and the warning say wasm, and the library runs on it', function () {
+    if (!fs.existsSync(path.join(root, 'wasm', 'cellstate.wasm'))) return this.skip(); // npm run build:wasm
+    const dir = scratchPackage({ wasm: true }); dirs.push(dir);
+    const r = node(dir, ['scripts/install.js'], { CXX: '/bin/false', CC: '/bin/false', npm_config_nodedir: process.env.npm_config_nodedir ?? '' });
+    expect(r.status).to.equal(0);
+    expect(r.out).to.contain('cellstate will run on its WebAssembly backend');
+    const w = node(dir, ['-e', "console.log(require('./dist').backend().name)"]);
+    expect(w.out.trim()).to.equal('wasm');
+    expect(w.err).to.contain('[CELLSTATE_TS_FALLBACK] Warning: cellstate: native addon unavailable, using the WebAssembly backend');
   });
 
   it('a file that exists but does not load is named with the whole dlopen message', function () {

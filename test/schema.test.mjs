@@ -217,7 +217,7 @@ describe('a binary built from another call schema is refused at load', function 
     const file = path.join(dir, 'addon.js'); // require() loads a .js "addon" like a .node one
     fs.writeFileSync(file, `const g = ${JSON.stringify(root)} + '/dist/backend/schema.gen.js';\nmodule.exports = { info: () => ({ hardwareThreads: 1 }), schema: () => (${schemaSource}) };\n`);
     const r = spawnSync(process.execPath, ['-e', "const c = require('./dist/index.js'); console.log(JSON.stringify(c.availableBackends())); try { c.backend('native'); } catch (e) { console.log(e.message); }"],
-      { cwd: root, env: { ...process.env, CELLSTATE_ADDON_PATH: file, CELLSTATE_QUIET: '1' }, encoding: 'utf8' });
+      { cwd: root, env: { ...process.env, CELLSTATE_ADDON_PATH: file, CELLSTATE_WASM_PATH: '/nonexistent/cellstate.wasm', CELLSTATE_QUIET: '1' }, encoding: 'utf8' });
     fs.rmSync(dir, { recursive: true, force: true });
     return r.stdout;
   };

@@ -1,14 +1,18 @@
 // Backend registry: which backends exist, which one a model gets by default, and `backend()`.
 //
-// The default is chosen once: CELLSTATE_BACKEND=ts|native forces one; otherwise native when its
-// addon loaded, else ts. A forced backend that cannot be used throws one error listing every cause.
+// The default is chosen once: CELLSTATE_BACKEND=ts|wasm|native forces one; otherwise native when its
+// addon loaded, else wasm when its module compiles here, else ts. A forced backend that cannot be
+// used throws one error listing every cause.
 
 import { argTypeError, BackendUnavailableError } from '../errors';
 import type { Backend, BackendInfo, BackendName } from './types';
 import { tsBackend } from './ts';
 import { loadNative } from './native';
+import { loadWasm } from './wasm-load';
 
-const NAMES: readonly BackendName[] = ['ts', 'native'];
+const NAMES: readonly BackendName[] = ['ts', 'wasm', 'native'];
+/** What an error says the names are. */
+export const BACKEND_NAMES_TEXT = "'ts', 'wasm' or 'native'";
 
 export function isBackendName(v: unknown): v is BackendName {
   return typeof v === 'string' && (NAMES as readonly string[]).includes(v);
@@ -17,6 +21,11 @@ export function isBackendName(v: unknown): v is BackendName {
 /** The backend object for a name; throws BackendUnavailableError when it cannot be used here. */
 export function getBackend(name: BackendName): Backend {
   if (name === 'ts') return tsBackend;
+  if (name === 'wasm') {
+    const wasm = loadWasm();
+    if (wasm.backend) return wasm.backend;
+    throw new BackendUnavailableError('the wasm backend was requested but cannot be used', wasm.causes);
+  }
   const native = loadNative();
   if (native.backend) return native.backend;
   throw new BackendUnavailableError('the native backend was requested but cannot be used', native.causes);
@@ -29,31 +38,39 @@ export function defaultBackendName(): BackendName {
   if (defaultName) return defaultName;
   const env = process.env.CELLSTATE_BACKEND;
   if (env !== undefined && env !== '') {
-    if (!isBackendName(env)) throw argTypeError('cellstate', 'CELLSTATE_BACKEND', "'ts' or 'native'", env);
+    if (!isBackendName(env)) throw argTypeError('cellstate', 'CELLSTATE_BACKEND', BACKEND_NAMES_TEXT, env);
     getBackend(env); // throws with every cause if unusable
     defaultName = env;
   } else {
     const native = loadNative();
-    defaultName = native.backend ? 'native' : 'ts';
-    if (!native.backend) noteFallbackOnce(native.causes);
+    const wasm = native.backend ? null : loadWasm();
+    defaultName = native.backend ? 'native' : wasm?.backend ? 'wasm' : 'ts';
+    if (!native.backend) noteFallbackOnce(defaultName, withRemedyLast([...native.causes, ...wasm!.causes]));
   }
   return defaultName;
 }
 
+/** The addon loader's remedy line stays the last cause. */
+function withRemedyLast(causes: string[]): string[] {
+  const i = causes.findIndex((c) => c.startsWith('remedy:'));
+  return i < 0 ? causes : [...causes.slice(0, i), ...causes.slice(i + 1), causes[i]];
+}
+
 let fallbackNoted = false;
-function noteFallbackOnce(causes: string[]): void {
+function noteFallbackOnce(to: BackendName, causes: string[]): void {
   if (fallbackNoted) return;
   fallbackNoted = true;
   if (process.env.CELLSTATE_QUIET) return;
   // Every cause in full, one per line (the last is the remedy that works in a consumer project).
-  process.emitWarning(`cellstate: native addon unavailable, using the TypeScript backend (30-90x slower):\n  - ${causes.join('\n  - ')}`, {
+  const using = to === 'wasm' ? 'the WebAssembly backend (several times slower)' : 'the TypeScript backend (30-90x slower)';
+  process.emitWarning(`cellstate: native addon unavailable, using ${using}:\n  - ${causes.join('\n  - ')}`, {
     code: 'CELLSTATE_TS_FALLBACK',
   });
 }
 
 /** Names of the backends usable in this process. */
 export function availableBackends(): BackendName[] {
-  return loadNative().backend ? ['native', 'ts'] : ['ts'];
+  return [...(loadNative().backend ? ['native' as const] : []), ...(loadWasm().backend ? ['wasm' as const] : []), 'ts'];
 }
 
 /** Threads the native backend computes with (default: every core). Ignored by ts. */
@@ -68,6 +85,11 @@ export function setThreads(n: number): void {
 export function backend(name?: BackendName): BackendInfo {
   const n = name ?? defaultBackendName();
   if (n === 'ts') return { name: 'ts', isa: 'js', threads: 1, blas: null };
+  if (n === 'wasm') {
+    const wasm = loadWasm();
+    if (!wasm.info) throw new BackendUnavailableError('the wasm backend cannot be used', wasm.causes);
+    return wasm.info();
+  }
   const native = loadNative();
   if (!native.backend || !native.info) throw new BackendUnavailableError('the native backend cannot be used', native.causes);
   return native.info();

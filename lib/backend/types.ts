@@ -2,8 +2,8 @@
 // granularity of whole sequences for one layer and one direction. Equations: docs/equations.md.
 //
 // Layer code (lib/nn/) validates arguments and lays out buffers; a backend only computes. The
-// `ts` backend (lib/backend/ts/) and the `native` addon implement this same interface, so a
-// backend plugs in without touching layer code.
+// `ts` backend (lib/backend/ts/), the `native` addon and the `wasm` module (lib/backend/wasm.ts)
+// implement this same interface, so a backend plugs in without touching layer code.
 //
 // Cells. One interface serves every cell kind: 'lstm' (optionally with projection, peepholes,
 // coupled input-forget gate, clip), 'gru' (PyTorch's linear-before-reset formula or ONNX's
@@ -26,8 +26,8 @@
 import type { DType, FloatArray } from '../tensor';
 import { CELL_GATES, CELL_KIND_CODE } from './schema.gen';
 
-/** A backend: 'native' (the C++ addon) or 'ts' (pure TypeScript, always available). */
-export type BackendName = 'ts' | 'native';
+/** A backend: 'native' (the C++ addon) or 'ts' (pure TypeScript, always available) or 'wasm' (the same C++ kernels compiled to WebAssembly SIMD). */
+export type BackendName = 'ts' | 'wasm' | 'native';
 /** The cell kinds (scripts/addon-schema.js). */
 export type CellKind = keyof typeof CELL_KIND_CODE;
 
@@ -182,7 +182,7 @@ export interface BackendInfo {
   name: BackendName;
   /**
    * 'js' for the ts backend; for native a tier of native/isa.json: 'scalar' | 'avx2' | 'avx2_vnni' |
-   * 'avx512' | 'avx512_vnni' | 'avx512_bf16' (x86-64) or 'scalar' | 'neon' (AArch64).
+   * 'avx512' | 'avx512_vnni' | 'avx512_bf16' (x86-64) or 'scalar' | 'neon' (AArch64); for wasm 'scalar' | 'wasm_simd128'.
    */
   isa: string;
   /** Threads it computes with (1 for ts; see setThreads). */

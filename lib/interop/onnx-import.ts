@@ -23,7 +23,7 @@ import { LSTM } from '../nn/lstm';
 import type { Recurrent } from '../nn/recurrent';
 import { RNN } from '../nn/rnn';
 import { checkTensorArg, Tensor } from '../tensor';
-import { isBackendName } from '../backend';
+import { BACKEND_NAMES_TEXT, isBackendName } from '../backend';
 import { readOptions } from '../nn/options';
 import { directionStateDict, fromOnnxTensors } from './gates';
 import { OP_ATTRIBUTES, runOp, SUPPORTED_OPS, transpose, type Attrs, type Value } from './onnx-ops';
@@ -468,7 +468,7 @@ export function fromOnnx(bytes: Uint8Array | ArrayBuffer, options?: FromOnnxOpti
 export function fromOnnx(bytes: Uint8Array | ArrayBuffer, options?: FromOnnxOptions): Sequential | OnnxModel {
   const where = 'fromOnnx';
   const o = readOptions(where, 'options', options, ['backend', 'as']);
-  if (o.backend !== undefined && !isBackendName(o.backend)) throw argTypeError(where, 'options.backend', "'ts' or 'native'", o.backend);
+  if (o.backend !== undefined && !isBackendName(o.backend)) throw argTypeError(where, 'options.backend', BACKEND_NAMES_TEXT, o.backend);
   const as = o.as ?? 'auto';
   if (as !== 'auto' && as !== 'sequential' && as !== 'graph') throw argTypeError(where, 'options.as', "'auto', 'sequential' or 'graph'", o.as);
   const backend = o.backend as BackendName | undefined;

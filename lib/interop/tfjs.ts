@@ -28,7 +28,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { isBackendName } from '../backend';
+import { BACKEND_NAMES_TEXT, isBackendName } from '../backend';
 import type { BackendName, CellKind } from '../backend/types';
 import { gateCount } from '../backend/types';
 import { argRangeError, argTypeError, describe, formatShape, UnsupportedModelError } from '../errors';
@@ -81,7 +81,7 @@ type Config = Record<string, unknown>;
 /** Load a TF.js Layers model from a directory / model.json path, or from its parts in memory. */
 export function loadTfjsModel(source: string | TfjsModelSource, options?: LoadTfjsOptions): Sequential {
   const o = readOptions(WHERE, 'options', options, ['backend']);
-  if (o.backend !== undefined && !isBackendName(o.backend)) throw argTypeError(WHERE, 'options.backend', "'ts' or 'native'", o.backend);
+  if (o.backend !== undefined && !isBackendName(o.backend)) throw argTypeError(WHERE, 'options.backend', BACKEND_NAMES_TEXT, o.backend);
   const backend = o.backend as BackendName | undefined;
   let modelJson: unknown, weights: unknown, dir: string | null = null;
   if (typeof source === 'string') ({ modelJson, dir } = readModelJson(source));

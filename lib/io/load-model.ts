@@ -5,7 +5,7 @@
 // before any layer is built, so memory stays proportional to the file (SECURITY.md).
 
 import type { BackendName } from '../backend/types';
-import { isBackendName } from '../backend';
+import { BACKEND_NAMES_TEXT, isBackendName } from '../backend';
 import { argTypeError, UnsupportedModelError } from '../errors';
 import { modelFromConfig, parameterCount } from '../nn/from-config';
 import { readOptions } from '../nn/options';
@@ -29,7 +29,7 @@ export type Model = Sequential | Recurrent;
 export function load(source: string | Uint8Array, options?: { backend?: BackendName }): Model {
   const where = 'load';
   const o = readOptions(where, 'options', options, ['backend']);
-  if (o.backend !== undefined && !isBackendName(o.backend)) throw argTypeError(where, 'options.backend', "'ts' or 'native'", o.backend);
+  if (o.backend !== undefined && !isBackendName(o.backend)) throw argTypeError(where, 'options.backend', BACKEND_NAMES_TEXT, o.backend);
   let f: SafetensorsFile, src: string;
   if (typeof source === 'string') {
     src = source;

@@ -8,7 +8,7 @@
 // hN [L*D, B, Hout], cN [L*D, B, H] (kinds with a cell state) — never batch-first; index of layer
 // k, direction d is k*D + d. Hout = the descriptor's outSize (hiddenSize, or an LSTM's projSize).
 
-import { defaultBackendName, getBackend, isBackendName } from '../backend';
+import { defaultBackendName, getBackend, BACKEND_NAMES_TEXT, isBackendName } from '../backend';
 import type { Backend, BackendName, CellBackwardArgs, CellCache, CellForwardArgs, CellParams, Precision, PreparedCell, QuantMatrix } from '../backend/types';
 import { gateCount } from '../backend/types';
 import { argRangeError, argTypeError, describe, shapeError, StaleCacheError } from '../errors';
@@ -309,7 +309,7 @@ export abstract class Recurrent<S = unknown> {
     cell.validate(this.settings, this.hiddenSize);
     this.dtype = oneOf(where, 'dtype', o.dtype, ['float32', 'float64'] as const, 'float32');
     this.seed = optionalSeed(where, 'seed', o.seed) ?? freshSeed();
-    if (o.backend !== undefined && !isBackendName(o.backend)) throw argTypeError(where, 'backend', "'ts' or 'native'", o.backend);
+    if (o.backend !== undefined && !isBackendName(o.backend)) throw argTypeError(where, 'backend', BACKEND_NAMES_TEXT, o.backend);
     this.backendObj = this.pickBackend(o.backend as BackendName | undefined);
     this.params = new ParamSet(this.paramSpecs(), this.dtype, where);
     const rng = new Rng(this.seed);
@@ -417,7 +417,7 @@ export abstract class Recurrent<S = unknown> {
 
   /** Move the model to another backend (weights are re-prepared for it). */
   useBackend(name: BackendName): this {
-    if (!isBackendName(name)) throw argTypeError(`${this.cell.name}.useBackend`, 'name', "'ts' or 'native'", name);
+    if (!isBackendName(name)) throw argTypeError(`${this.cell.name}.useBackend`, 'name', BACKEND_NAMES_TEXT, name);
     this.backendObj = this.pickBackend(name);
     this.prepare();
     return this;

@@ -9,7 +9,7 @@
 // buffer are in `stateDict()` for checkpoints; `lr` may be changed between steps (schedules).
 
 import { nativeOptim } from '../backend/native-optim';
-import { defaultBackendName, isBackendName } from '../backend';
+import { defaultBackendName, BACKEND_NAMES_TEXT, isBackendName } from '../backend';
 import type { BackendName } from '../backend/types';
 import { argRangeError, argTypeError, BackendUnavailableError, describe, formatShape } from '../errors';
 import { allocate, checkTensorArg, Tensor, type DType, type FloatArray } from '../tensor';
@@ -82,13 +82,13 @@ export abstract class Optimizer {
     if (dtypes.size !== 1) throw argTypeError(where, 'model', 'parameters of one dtype', [...dtypes].join(' and '));
     this.dtype = this.params[0][1].dtype;
     this.lr = this.baseLr = lr;
-    if (backend !== undefined && !isBackendName(backend)) throw argTypeError(where, 'backend', "'ts' or 'native'", backend);
+    if (backend !== undefined && !isBackendName(backend)) throw argTypeError(where, 'backend', BACKEND_NAMES_TEXT, backend);
     if (backend === 'native') {
       if (this.dtype !== 'float32') throw argTypeError(where, 'backend', `'ts' for ${this.dtype} parameters (native computes in float32)`, backend);
       if (!nativeOptim()) throw new BackendUnavailableError(`${where}: the native optimizer was requested but cannot be used`, ['the native addon (with its optimizer exports) did not load']);
       this.backend = 'native';
-    } else if (backend === 'ts') {
-      this.backend = 'ts';
+    } else if (backend === 'ts' || backend === 'wasm') {
+      this.backend = 'ts'; // the wasm module has no optimizer entry points: its models update with the TS math
     } else {
       this.backend = this.dtype === 'float32' && defaultBackendName() === 'native' && nativeOptim() ? 'native' : 'ts';
     }

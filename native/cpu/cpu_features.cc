@@ -126,7 +126,14 @@ uint32_t supported_isas() {
 // Advanced SIMD is part of every AArch64 ABI.
 uint32_t supported_isas() { return isa_bit(Isa::scalar) | isa_bit(Isa::neon); }
 
-#else  // neither x86-64 nor AArch64
+#elif defined(__wasm32__)
+
+// The .wasm is one module with the SIMD128 tier in it (scripts/build-wasm.sh): an engine without
+// SIMD128 cannot compile it at all, so running here means the tier is usable. The JS loader
+// checks WebAssembly.validate first and falls back to the ts backend.
+uint32_t supported_isas() { return isa_bit(Isa::scalar) | isa_bit(Isa::wasm_simd128); }
+
+#else  // neither x86-64, AArch64 nor wasm32
 
 uint32_t supported_isas() { return isa_bit(Isa::scalar); }
 

@@ -92,6 +92,11 @@ void fill_tier(KernelTable& t, Isa tier) {
       fill_qgemm_bf16_neon(t);
       fill_qgemm_i8_neon(t);
       break;  // the FMA probe stays scalar (it only measures a peak)
+#elif defined(__wasm32__)
+    case Isa::wasm_simd128:
+      fill_kernels_wasm_simd128(t);
+      fill_lstm_kernels_wasm_simd128(t);
+      break;  // no FMA in wasm SIMD: the probe stays scalar
 #endif
     default:
       break;

@@ -2,7 +2,7 @@
 //
 // kernels() fills a KernelTable on first use (thread-safe, idempotent): every
 // entry starts as the scalar implementation, then the whole table is upgraded
-// along the base chain (native/isa.json) of the highest tier that supported_isas() reports AND
+// along the base chain (native/isa.json: x86-64, AArch64 or wasm32) of the highest tier that supported_isas() reports AND
 // the cap allows. The cap is the lower level (isa_rank) of the
 // CELLSTATE_MAX_ISA environment variable (any tier name of native/isa.json,
 // case-insensitive) and set_max_isa(). The table never
@@ -148,6 +148,10 @@ void fill_lstm_kernels_neon(KernelTable& t);  // lstm/lstm_postgemm_neon.cc
 void fill_lnlstm_kernels_neon(KernelTable& t);  // cell/lnlstm_postgemm_neon.cc
 void fill_qgemm_bf16_neon(KernelTable& t);
 void fill_qgemm_i8_neon(KernelTable& t);
+#endif
+#if defined(__wasm32__)
+void fill_kernels_wasm_simd128(KernelTable& t);       // gemm/gemm_kernel_wasm_simd128.cc
+void fill_lstm_kernels_wasm_simd128(KernelTable& t);  // lstm/lstm_postgemm_wasm_simd128.cc
 #endif
 
 }  // namespace cellstate

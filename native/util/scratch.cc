@@ -5,17 +5,28 @@
 
 #include <cstdint>
 #include <map>
-#include <mutex>
 #include <new>
+#if !defined(CELLSTATE_WASM)
+#include <mutex>
+#endif
 
 namespace cellstate {
 namespace {
+
+#if defined(CELLSTATE_WASM)
+// The .wasm has no threads (scripts/build-wasm.sh): nothing to lock.
+struct Mutex {};
+struct Lock { explicit Lock(Mutex&) {} };
+#else
+using Mutex = std::mutex;
+using Lock = std::lock_guard<std::mutex>;
+#endif
 
 constexpr size_t kAlign = 64;
 constexpr int64_t kHeaderFloats = kAlign / sizeof(float);  // the header keeps the 64-byte alignment
 
 struct Cache {
-  std::mutex mu;
+  Mutex mu;
   std::multimap<int64_t, float*> free_blocks;  // capacity in floats -> block (header included)
   int64_t bytes = 0;
 };
@@ -38,7 +49,7 @@ float* scratch_alloc(int64_t n) {
   if (static_cast<uint64_t>(n) > (SIZE_MAX / sizeof(float)) - 2 * kHeaderFloats) return nullptr;
   if (n * static_cast<int64_t>(sizeof(float)) >= kScratchMinBytes) {
     Cache& c = cache();
-    std::lock_guard<std::mutex> lock(c.mu);
+    Lock lock(c.mu);
     auto it = c.free_blocks.lower_bound(n);  // the smallest block that fits
     if (it != c.free_blocks.end() && it->first / 4 <= n) {
       float* block = it->second;
@@ -60,7 +71,7 @@ void scratch_free(float* p) noexcept {
   const int64_t bytes = cap * static_cast<int64_t>(sizeof(float));
   if (bytes >= kScratchMinBytes) {
     Cache& c = cache();
-    std::lock_guard<std::mutex> lock(c.mu);
+    Lock lock(c.mu);
     if (c.bytes + bytes <= kScratchCacheBytes) {
       try {
         c.free_blocks.emplace(cap, block);
@@ -75,7 +86,7 @@ void scratch_free(float* p) noexcept {
 
 int64_t scratch_cached_bytes() {
   Cache& c = cache();
-  std::lock_guard<std::mutex> lock(c.mu);
+  Lock lock(c.mu);
   return c.bytes;
 }
 

@@ -1,0 +1,113 @@
+// The wasm backend (lib/backend/wasm.ts over wasm/cellstate.wasm, scripts/build-wasm.sh): selection
+// (native, else wasm, else ts; CELLSTATE_BACKEND=wasm and backend: 'wasm' force it), what backend()
+// reports, the tier cap, the ts parity grid on shapes that break SIMD code (./helpers/parity.mjs),
+// models and training on wasm. The reference cases run on it through availableBackends()
+// (test/reference.test.mjs). CELLSTATE_REQUIRE_WASM=1 (CI) makes a missing module a failure.
+import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { GRU, LSTM, Linear, Sequential, Trainer, Adam, availableBackends, backend, tensor, Rng } from 'cellstate';
+import { createRequire } from 'node:module';
+import { parityTests } from './helpers/parity.mjs';
+
+const require = createRequire(import.meta.url);
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const hasWasm = availableBackends().includes('wasm');
+// The tier the module runs here: wasm_simd128 unless CELLSTATE_MAX_ISA caps it below (native/isa.json levels).
+const isaTable = JSON.parse(readFileSync(path.join(root, 'native', 'isa.json'), 'utf8'));
+const cap = isaTable.isas[process.env.CELLSTATE_MAX_ISA ?? '']?.level ?? Infinity;
+const wantIsa = isaTable.arches.wasm32.tiers.filter((t) => isaTable.isas[t].level <= cap).at(-1);
+
+function runNode(code, env) {
+  const r = spawnSync(process.execPath, ['-e', code], { cwd: root, env: { ...process.env, ...env }, encoding: 'utf8' });
+  return { out: r.stdout, err: r.stderr, status: r.status };
+}
+
+describe('wasm backend: loading', function () {
+  this.timeout(60000);
+  it('is available (required when CELLSTATE_REQUIRE_WASM=1)', function () {
+    if (process.env.CELLSTATE_REQUIRE_WASM === '1') expect(hasWasm, 'wasm/cellstate.wasm loads (npm run build:wasm)').to.equal(true);
+    if (hasWasm) expect(backend('wasm')).to.deep.equal({ name: 'wasm', isa: wantIsa, threads: 1, blas: null });
+  });
+  it('without an addon the library falls back to wasm and says so once', function () {
+    if (!hasWasm) return this.skip();
+    const r = runNode(
+      "const c=require('./dist'); new c.LSTM({inputSize:1,hiddenSize:1}); new c.LSTM({inputSize:1,hiddenSize:1}); console.log(JSON.stringify(c.backend()))",
+      { CELLSTATE_ADDON_PATH: '/nonexistent/cellstate.node', CELLSTATE_BACKEND: '', CELLSTATE_QUIET: '', CELLSTATE_MAX_ISA: '' });
+    expect(JSON.parse(r.out)).to.deep.equal({ name: 'wasm', isa: 'wasm_simd128', threads: 1, blas: null });
+    expect(r.err.match(/CELLSTATE_TS_FALLBACK/g) ?? []).to.have.length(1);
+    expect(r.err).to.contain('using the WebAssembly backend');
+  });
+  it('CELLSTATE_BACKEND=wasm forces it; CELLSTATE_MAX_ISA=scalar caps its kernels, an unknown tier is reported', function () {
+    if (!hasWasm) return this.skip();
+    const code = "const c=require('./dist'); console.log(JSON.stringify([c.backend(), new c.LSTM({inputSize:1,hiddenSize:1}).backend]))";
+    expect(JSON.parse(runNode(code, { CELLSTATE_BACKEND: 'wasm', CELLSTATE_MAX_ISA: '' }).out)).to.deep.equal([{ name: 'wasm', isa: 'wasm_simd128', threads: 1, blas: null }, 'wasm']);
+    expect(JSON.parse(runNode(code, { CELLSTATE_BACKEND: 'wasm', CELLSTATE_MAX_ISA: 'scalar' }).out)[0].isa).to.equal('scalar');
+    const r = runNode("console.log(require('./dist/backend/wasm-load.js').loadWasm().causes.join())", { CELLSTATE_MAX_ISA: 'avx9' });
+    expect(r.out).to.contain("CELLSTATE_MAX_ISA='avx9' is not one of");
+  });
+  it('CELLSTATE_BACKEND=wasm without a loadable module throws one error naming the cause', function () {
+    const r = runNode("require('./dist').backend()", { CELLSTATE_BACKEND: 'wasm', CELLSTATE_WASM_PATH: '/nonexistent/cellstate.wasm' });
+    expect(r.err).to.contain('BackendUnavailableError');
+    expect(r.err).to.contain('CELLSTATE_WASM_PATH=/nonexistent/cellstate.wasm: no such file');
+  });
+});
+
+(hasWasm ? describe : describe.skip)('wasm backend: kernels', function () {
+  parityTests('wasm');
+
+  it("models on backend: 'wasm' match ts (LSTM 2 layers bidirectional, GRU): outputs and gradients", function () {
+    const rng = new Rng(3);
+    const x = tensor(Array.from({ length: 4 }, () => Array.from({ length: 3 }, () => Array.from({ length: 5 }, () => rng.uniform(-1, 1))))); // [T=4, B=3, I=5]
+    for (const [Cls, opt] of [[LSTM, { numLayers: 2, bidirectional: true }], [GRU, {}]]) {
+      const out = {};
+      for (const b of ['ts', 'wasm']) {
+        const m = new Cls({ inputSize: 5, hiddenSize: 6, seed: 9, backend: b, ...opt });
+        const t = m.forwardTrain(x);
+        const g = m.backward(t.cache, { dOutput: t.output });
+        out[b] = { y: Array.from(t.output.data), g: Object.entries(g.grads).map(([n, v]) => [n, Array.from(v.data)]) };
+      }
+      const close = (a, b) => a.length === b.length && a.every((v, i) => Math.abs(v - b[i]) <= 1e-5 + 1e-4 * Math.abs(b[i]));
+      expect(close(out.wasm.y, out.ts.y), `${Cls.name} output`).to.equal(true);
+      expect(out.wasm.g.map(([n]) => n)).to.deep.equal(out.ts.g.map(([n]) => n));
+      out.ts.g.forEach(([n, g], i) => expect(close(out.wasm.g[i][1], g), `${Cls.name} ${n}`).to.equal(true));
+    }
+  });
+
+  it('calls free what they allocate in the module: 100 training steps and 100 prepare/release pairs do not grow its memory', function () {
+    const { loadWasm } = require('../dist/backend/wasm-load.js');
+    const m = new LSTM({ inputSize: 64, hiddenSize: 64, seed: 4, backend: 'wasm' });
+    const x = tensor(new Float32Array(20 * 8 * 64).fill(0.1), [20, 8, 64]); // ~40 KB in, ~40 KB out, a cache of ~400 KB per step
+    const step = () => { const t = m.forwardTrain(x); m.backward(t.cache, { dOutput: t.output }); };
+    for (let i = 0; i < 5; i++) step();
+    const before = loadWasm().memoryBytes();
+    for (let i = 0; i < 100; i++) step(); // a leak of one cache per step would be 40 MB
+    const be = require('../dist/backend/index.js').getBackend('wasm');
+    const rand = (n) => new Float32Array(n).fill(0.01);
+    const params = { kind: 'lstm', inputSize: 64, hiddenSize: 64, projSize: 0, weightIh: rand(256 * 64), weightHh: rand(256 * 64), biasIh: rand(256), biasHh: rand(256),
+      weightHr: null, peephole: null, inputForget: false, clip: null, linearBeforeReset: true, precision: 'fp32', flags: {}, extra: {} };
+    for (let i = 0; i < 100; i++) be.release(be.prepare(params)); // ~260 KB of packed weights each
+    const w = be.prepare(params);
+    be.release(w);
+    expect(() => be.forward(w, {}, false)).to.throw(TypeError, /released/);
+    expect(loadWasm().memoryBytes()).to.equal(before);
+  });
+
+  it('training on wasm (Adam: the TS update math) follows the ts run step for step', async function () {
+    const waves = Array.from({ length: 16 }, (_, i) => {
+      const v = Array.from({ length: 11 }, (_, t) => Math.sin(0.3 * (t + i)));
+      return { x: v.slice(0, 10).map((s) => [s]), y: v.slice(1) };
+    });
+    const history = {};
+    for (const b of ['ts', 'wasm']) {
+      const net = new Sequential([new LSTM({ inputSize: 1, hiddenSize: 8, seed: 1, backend: b }), new Linear({ inFeatures: 8, outFeatures: 1, seed: 2 })]);
+      const trainer = new Trainer({ model: net, optimizer: new Adam(net, { lr: 0.02, backend: b }), loss: 'mse', seed: 3 });
+      history[b] = (await trainer.fit(waves, { epochs: 8, batchSize: 8, progress: 'none' })).map((h) => h.loss);
+    }
+    history.ts.forEach((l, i) => expect(history.wasm[i], `epoch ${i}`).to.be.closeTo(l, 1e-4 * Math.max(1, l)));
+    expect(history.wasm.at(-1)).to.be.below(history.wasm[0] / 2);
+  });
+});
