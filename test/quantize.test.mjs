@@ -214,6 +214,38 @@ describe('quantize: native kernels against the ts reference', function () {
     }
   });
 
+  it('a quantized native cell keeps only its quantized packs: 2 (bf16) or 1 (int8) byte a weight, no fp32 copy', function () {
+    if (!native) this.skip();
+    this.timeout(60000);
+    // The resident memory one cellPrepare adds, each in a fresh process (a freed pack stays resident
+    // in the allocator): a plain LSTM, I = H = 512, G = 4H, whose fp32 cell packs W_ih and W_hh twice
+    // (the forward's panels and the backward's), 2·4·G·(I+H) bytes.
+    const script = `
+      const { getBackend } = require(${JSON.stringify(path.join(here, '..', 'dist', 'backend', 'index.js'))});
+      const { quantizeBf16, quantizeInt8 } = require(${JSON.stringify(path.join(here, '..', 'dist', 'backend', 'ts', 'quant.js'))});
+      const nb = getBackend('native'), p = process.argv[1], I = 512, H = 512, G = 4 * H;
+      const w = new Float32Array(G * I).map((_, i) => Math.sin(i)), u = new Float32Array(G * H).map((_, i) => Math.cos(i));
+      const q = p === 'bf16' ? quantizeBf16 : quantizeInt8, e = new Float32Array(0);
+      const params = { kind: 'lstm', inputSize: I, hiddenSize: H, projSize: 0, biasIh: null, biasHh: null, peephole: null, inputForget: false,
+        clip: null, linearBeforeReset: false, flags: {}, weightHr: null, qWeightHr: null, extra: {}, precision: p,
+        ...(p === 'fp32' ? { weightIh: w, weightHh: u, qWeightIh: null, qWeightHh: null } : { weightIh: e, weightHh: e, qWeightIh: q(w, G, I), qWeightHh: q(u, G, H) }) };
+      const before = process.memoryUsage().rss;
+      const cell = nb.prepare(params);
+      console.log(process.memoryUsage().rss - before);
+      nb.release(cell);`;
+    const rss = (p) => {
+      const r = spawnSync(process.execPath, ['-e', script, p], { encoding: 'utf8' });
+      expect(r.status, r.stderr).to.equal(0);
+      return Number(r.stdout.trim());
+    };
+    const weights = 4 * 512 * 1024, mb = (v) => (v / 1e6).toFixed(2);
+    const got = { fp32: rss('fp32'), bf16: rss('bf16'), int8: rss('int8') };
+    // Measured: fp32 16.9 MB, bf16 4.2 MB (2 bytes a weight), int8 2.2 MB (1 byte + a scale and a sum per column).
+    expect(got.fp32, `fp32 ${mb(got.fp32)} MB`).to.be.within(2 * 4 * weights, 2 * 4 * weights * 1.1);
+    expect(got.bf16, `bf16 ${mb(got.bf16)} MB`).to.be.within(2 * weights, 2 * weights * 1.1);
+    expect(got.int8, `int8 ${mb(got.int8)} MB`).to.be.within(weights, weights * 1.15);
+  });
+
   it('the native backend refuses a training forward or a backward on a quantized cell, naming quantize()', function () {
     if (!native) this.skip();
     const nb = getBackend('native');
