@@ -12,7 +12,8 @@
 // Buffers: `f32` a Float32Array, `i32` an Int32Array, `cell` packed weights from cellPrepare,
 // `f32list` an Array of Float32Arrays, `cellParams` an Array of one cell kind's parameters
 // (Float32Array or null each, laid out and checked by cellParams and the kind's declaration
-// below); `required` must be there, `optional` may be null, `when`
+// below), `qParams` the same list with a quantized matrix (Uint16Array bf16 bit patterns or
+// Int8Array, by the precision) in place of each matrix parameter, null elsewhere; `required` must be there, `optional` may be null, `when`
 // must be there exactly when the cell has it (else null). Why a header rather than an object with
 // named properties: N-API reads a named property in ~65 ns (measured: 18 named fields cost 1.2 µs
 // more per call than 18 positional arguments), while one Float64Array costs one lookup.
@@ -92,6 +93,16 @@ module.exports = {
       ],
     },
   ],
+  /**
+   * Weight precisions (issue #21, docs/equations.md "Low precision"): cellPrepare's `precision`.
+   * Not fp32: every matrix parameter (shape of two dims: W_ih, W_hh, W_hr) crosses quantized in
+   * qparams (and, int8, its row scales in qscales) and is null in params.
+   */
+  precisions: [
+    { name: 'fp32', code: 0 },
+    { name: 'bf16', code: 1 },
+    { name: 'int8', code: 2 },
+  ],
   calls: {
     setThreads: {
       doc: 'the pool size for later calls (returns at once; a call in flight keeps its threads)',
@@ -118,8 +129,13 @@ module.exports = {
         code('kind', 'a cell kind code'), dim('I', 'inputs'), dim('H', 'hidden units'),
         dim('P', 'projection size: 0 = none, else 1..H-1 (a kind with projection)'), code('flags', 'the kind\'s flag bits'),
         number('clip', 'bound on every gate pre-activation; 0 = none'),
+        code('precision', 'a precision code: the weights\' format'),
       ],
-      buffers: [buf('params', 'cellParams', 'required', 'cellParams then the kind\'s params, null where absent')],
+      buffers: [
+        buf('params', 'cellParams', 'required', 'cellParams then the kind\'s params, null where absent (and, quantized, for every matrix)'),
+        buf('qparams', 'qParams', 'optional', 'quantized: the matrices, same order (null for vectors and where absent); fp32: null'),
+        buf('qscales', 'cellParams', 'optional', 'int8: the row scales [rows] of each matrix in qparams, same order; else null'),
+      ],
     },
     cellRelease: {
       doc: 'drops the handle\'s packed weights now (calls in flight keep theirs)',

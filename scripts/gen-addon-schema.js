@@ -49,8 +49,10 @@ function ts() {
   }
   o.push('} as const;');
   o.push('/** The parameters every kind has, first in cellPrepare\'s params (and cellBackward\'s grads). */');
-  o.push(`export const CELL_PARAMS = [${schema.cellParams.map((q) => `'${q.name}'`).join(', ')}] as const;`, '');
-  const tsType = (b) => ({ f32: 'Float32Array', i32: 'Int32Array', cell: 'NativeHandle', f32list: 'Float32Array[]', cellParams: '(Float32Array | null)[]' })[b.dtype] + (b.presence === 'required' ? '' : ' | null');
+  o.push(`export const CELL_PARAMS = [${schema.cellParams.map((q) => `'${q.name}'`).join(', ')}] as const;`);
+  o.push('/** Weight precisions as cellPrepare\'s `precision` numbers them. */');
+  o.push(`export const PRECISION_CODE = { ${schema.precisions.map((p) => `${p.name}: ${p.code}`).join(', ')} } as const;`, '');
+  const tsType = (b) => ({ f32: 'Float32Array', i32: 'Int32Array', cell: 'NativeHandle', f32list: 'Float32Array[]', cellParams: '(Float32Array | null)[]', qParams: '(Uint16Array | Int8Array | null)[]' })[b.dtype] + (b.presence === 'required' ? '' : ' | null');
   for (const [name, c] of calls) {
     const P = pascal(name);
     o.push(`/** ${name}: ${c.doc}. */`);
@@ -130,6 +132,9 @@ function codesH() {
   o.push('// The parameters every kind has, first in the list (CellWeights, cell_kind.h: w_ih, w_hh, b_ih, b_hh).');
   o.push(`inline constexpr CellParamSpec kCellParams[] = {${schema.cellParams.map((q) => spec(q, { flags: [] })).join(', ')}};`);
   o.push(`constexpr int kCellParamCount = ${schema.cellParams.length};`, '');
+  o.push('// Weight precisions (cellPrepare\'s precision code); not fp32: the matrix parameters cross quantized.');
+  o.push(`enum class Precision : int { ${schema.precisions.map((p) => `${p.name} = ${p.code}`).join(', ')} };`);
+  o.push(`constexpr int kPrecisions = ${schema.precisions.length};  // codes 0 .. kPrecisions-1`, '');
   o.push('// Per kind, its flag bits and the index of each of its own parameters in the list after kCellParams.');
   for (const k of kinds.filter((x) => x.flags.length || x.params.length)) {
     o.push(`namespace ${k.name}_kind {`);
@@ -156,7 +161,7 @@ function schemaH() {
   const o = [banner('//'), '// The call descriptors of native/napi/ (see scripts/addon-schema.js): per call, the index of each', '// header field and each buffer argument, and the field table the argument reader names errors by.'];
   o.push('#pragma once', '', 'namespace cellstate {', 'namespace schema {', '');
   o.push('enum class Field { dim, flag, number, code };');
-  o.push('enum class Dtype { f32, i32, cell, f32list, cellParams };');
+  o.push('enum class Dtype { f32, i32, cell, f32list, cellParams, qParams };');
   o.push('enum class Presence { required, optional, when };');
   o.push('struct HeaderField { const char* name; Field kind; };');
   o.push('struct BufferField { const char* name; Dtype dtype; Presence presence; };');

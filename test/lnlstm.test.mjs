@@ -145,6 +145,19 @@ describe('LayerNormLSTM: the API of a recurrent kind', function () {
       expect(worst, p).to.be.below(p === 'int8' ? 0.05 : 0.02).and.above(0); // quantized, not the fp32 weights
     }
   });
+  it('quantize() on native runs the quantized products (the same as the ts reference), not the empty fp32 packs', function () {
+    if (!availableBackends().includes('native')) this.skip();
+    const x = randomTensor(new Rng(9), [6, 3, 7]);
+    for (const p of ['bf16', 'int8']) {
+      const on = (backend) => new LayerNormLSTM({ inputSize: 7, hiddenSize: 9, numLayers: 2, bidirectional: true, seed: 9, backend }).quantize(p);
+      const nat = on('native'), ts = on('ts');
+      expect(nat.backend, p).to.equal('native');
+      const a = nat.forward(x), b = ts.forward(x);
+      let worst = 0;
+      for (let i = 0; i < a.output.data.length; i++) worst = Math.max(worst, Math.abs(a.output.data[i] - b.output.data[i]));
+      expect(worst, p).to.be.below(2e-5);
+    }
+  });
   it('serves: a batcher gives each request what the model gives it alone, state included', async function () {
     const m = new LayerNormLSTM({ inputSize: 3, hiddenSize: 5, numLayers: 2, seed: 8 });
     const batcher = createBatcher(m, { maxBatch: 4, maxDelayMs: 1 });

@@ -268,7 +268,7 @@ describe('native backend: loading', function () {
     };
     const prep = (over) => () => {
       // The LSTM's list: weight_ih, weight_hh, bias_ih, bias_hh, weight_hr, peephole_i, peephole_f, peephole_o.
-      const d = { kind: 0, I: 2, H: 3, P: 0, flags: 0, clip: 0, params: [f(24), f(36), null, null, null, null, null, null], ...over };
+      const d = { kind: 0, I: 2, H: 3, P: 0, flags: 0, clip: 0, precision: 0, params: [f(24), f(36), null, null, null, null, null, null], qparams: null, qscales: null, ...over };
       return addon().cellPrepare(...schema.encodeCellPrepare(d, new Float64Array(schema.CELL_PREPARE_HEADER)));
     };
     const wire = (edit) => () => {

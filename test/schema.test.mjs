@@ -73,7 +73,7 @@ describe('addon schema', function () {
     const I = 2, H = 3, P = 2, G = 4 * H, T = 2, B = 2, N = T * B;
     // The LSTM's list: weight_ih, weight_hh, bias_ih, bias_hh, weight_hr, peephole_i, peephole_f, peephole_o.
     const lstmList = () => [f(G * I), f(G * P), f(G), f(G), f(P * H), f(H), f(H), f(H)];
-    const prepareDesc = () => ({ kind: schema.CELL_KIND_CODE.lstm, I, H, P, flags: schema.CELL_KINDS.lstm.flags.peephole, clip: 0, params: lstmList() });
+    const prepareDesc = () => ({ kind: schema.CELL_KIND_CODE.lstm, I, H, P, flags: schema.CELL_KINDS.lstm.flags.peephole, clip: 0, precision: 0, params: lstmList(), qparams: null, qscales: null });
     const handle = () => addon().cellPrepare(...schema.encodeCellPrepare(prepareDesc(), new Float64Array(schema.CELL_PREPARE_HEADER)));
     const cacheN = (w) => addon().cellCacheSize(...schema.encodeCellCacheSize({ w, T, B }, new Float64Array(2)));
     const seq = (w) => ({ w, T, B, rowT: B, rowB: 1, reverse: false, lengths: Int32Array.of(2, 1) });
@@ -172,6 +172,43 @@ describe('addon schema', function () {
       expect(n).to.equal(2 * 3 * names.length);
     });
 
+    it('checks the quantized matrices against the precision and the kind, naming the entry (qparams, qscales)', function () {
+      // The LSTM of prepareDesc, quantized: the matrices (weight_ih, weight_hh, weight_hr) cross in qparams, null in params.
+      const fp = () => [null, null, f(G), f(G), null, f(H), f(H), f(H)];
+      const u16 = (n) => new Uint16Array(n), i8 = (n) => new Int8Array(n);
+      const q = (mk) => [mk(G * I), mk(G * P), null, null, mk(P * H), null, null, null];
+      const sc = () => [f(G), f(G), null, null, f(P), null, null, null];
+      const prep = (over) => () => addon().cellPrepare(...schema.encodeCellPrepare({ ...prepareDesc(), params: fp(), ...over }, new Float64Array(schema.CELL_PREPARE_HEADER)));
+      expect(prep({ precision: schema.PRECISION_CODE.bf16, qparams: q(u16) })).to.not.throw();
+      expect(prep({ precision: schema.PRECISION_CODE.int8, qparams: q(i8), qscales: sc() })).to.not.throw();
+      expect(prep({ precision: 3, qparams: q(u16) })).to.throw(RangeError, /^cellPrepare: precision: expected an integer in \[0, 2\], got 3/);
+      expect(prep({ precision: 1, params: lstmList(), qparams: q(u16) })).to.throw(TypeError, /^cellPrepare: params\[0\] \(weight_ih\) \(argument 1\): expected null \(a quantized matrix crosses in qparams\)/);
+      expect(prep({ precision: 1 })).to.throw(TypeError, /^cellPrepare: qparams \(argument 2\): expected the quantized matrices \(a Uint16Array \(bf16\) for each\)/);
+      expect(prep({ precision: 1, qparams: q(i8) })).to.throw(TypeError, /^cellPrepare: qparams\[0\] \(weight_ih\) \(argument 2\): expected a Uint16Array \(bf16\)/);
+      expect(prep({ precision: 2, qparams: q(u16), qscales: sc() })).to.throw(TypeError, /qparams\[0\] \(weight_ih\) .*expected an Int8Array \(int8\)/);
+      expect(prep({ precision: 2, qparams: q(i8) })).to.throw(TypeError, /^cellPrepare: qscales \(argument 3\): expected the int8 row scales/);
+      expect(prep({ precision: 1, qparams: q(u16), qscales: sc() })).to.throw(TypeError, /^cellPrepare: qscales \(argument 3\): expected null \(bf16 weights have no scales\)/);
+      expect(prep({ params: lstmList(), qparams: q(u16) })).to.throw(TypeError, /^cellPrepare: qparams \(argument 2\): expected null \(fp32 weights cross in params\)/);
+      const short = q(u16);
+      short[1] = u16(G * P - 1);
+      expect(prep({ precision: 1, qparams: short })).to.throw(RangeError, new RegExp(`qparams\\[1\\] \\(weight_hh\\): expected at least ${G * P} elements, got ${G * P - 1}`));
+      const shortScale = sc();
+      shortScale[4] = f(P - 1);
+      expect(prep({ precision: 2, qparams: q(i8), qscales: shortScale })).to.throw(RangeError, new RegExp(`qscales\\[4\\] \\(weight_hr\\): expected at least ${P} scales, got ${P - 1}`));
+      const stray = q(u16);
+      stray[5] = u16(H);
+      expect(prep({ precision: 1, qparams: stray })).to.throw(TypeError, /qparams\[5\] \(peephole_i\) .*expected null \(not a matrix of this cell\)/);
+      expect(prep({ precision: 1, qparams: q(u16).slice(0, 7) })).to.throw(TypeError, /qparams \(argument 2\): expected an Array of 8 entries/);
+      // A quantized cell runs inference only: a training cache or a backward is refused, naming quantize().
+      const w = prep({ precision: 1, qparams: q(u16) })();
+      const fwd = { ...seq(w), x: f(N * I), xOffset: 0, ldx: I, y: f(N * P), yOffset: 0, ldy: P, h0: null, c0: null, hN: f(B * P), cN: f(B * H) };
+      const enc = (d) => schema.encodeCellForward(d, new Float64Array(schema.CELL_FORWARD_HEADER));
+      expect(() => addon().cellForward(...enc({ ...fwd, cache: f(1 << 12) }))).to.throw(TypeError, /^cellForward: cache \(argument 9\): expected null: a cell quantized by quantize\(\) \(bf16\) runs inference only/);
+      addon().cellForward(...enc({ ...fwd, cache: null }));
+      const bwd = { ...valid.cellBackward(), w };
+      expect(() => call(schema.SCHEMA.calls.find((c) => c.name === 'cellBackward'), bwd)).to.throw(TypeError, /^cellBackward: w \(argument 1\): expected fp32 cell weights: a cell quantized by quantize\(\) \(bf16\)/);
+    });
+
     it('refuses a `when` buffer the cell does not have, by name', function () {
       const gru = { ...prepareDesc(), kind: schema.CELL_KIND_CODE.gru, P: 0, flags: 0, params: [f(3 * H * I), f(9 * H), null, null] };
       const w = addon().cellPrepare(...schema.encodeCellPrepare(gru, new Float64Array(schema.CELL_PREPARE_HEADER)));
@@ -194,7 +231,7 @@ describe('addon schema', function () {
       };
       for (const kind of Object.keys(schema.CELL_KIND_CODE)) for (const clip of [0, 1.5]) for (const proj of kind === 'lstm' ? [0, 2] : [0]) {
         const h = 5, p = proj || h, g = gateCount(kind) * h;
-        const d = { kind: schema.CELL_KIND_CODE[kind], I: 3, H: h, P: proj, flags: 0, clip,
+        const d = { kind: schema.CELL_KIND_CODE[kind], I: 3, H: h, P: proj, flags: 0, clip, precision: 0, qparams: null, qscales: null,
           params: [f(g * 3), f(g * p), null, null, ...(kind === 'lstm' ? [proj ? f(p * h) : null, null, null, null] : []), ...(kind === 'lnlstm' ? [f(g), f(g), f(g), f(g), f(h), f(h)] : [])] };
         const w = addon().cellPrepare(...schema.encodeCellPrepare(d, new Float64Array(schema.CELL_PREPARE_HEADER)));
         for (const [t, b] of [[1, 1], [7, 3]]) {

@@ -15,12 +15,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { allocateUninit, checkElements, type FloatArray } from '../tensor';
 import type {
-  Backend, BackendInfo, CellBackwardArgs, CellCache, CellForwardArgs, CellKind, CellParams, PreparedCell, SeqLayout,
+  Backend, BackendInfo, CellBackwardArgs, CellCache, CellForwardArgs, CellKind, CellParams, Precision, PreparedCell, QuantMatrix, SeqLayout,
 } from './types';
 import {
   CELL_BACKWARD_HEADER, CELL_CACHE_SIZE_HEADER, CELL_FORWARD_HEADER, CELL_KIND_CODE, CELL_KINDS, CELL_PREPARE_HEADER,
-  encodeCellBackward, encodeCellCacheSize, encodeCellForward, encodeCellPrepare, encodeCellRelease, encodeSetThreads,
-  SCHEMA, SET_THREADS_HEADER,
+  CELL_PARAMS, encodeCellBackward, encodeCellCacheSize, encodeCellForward, encodeCellPrepare, encodeCellRelease, encodeSetThreads,
+  PRECISION_CODE, SCHEMA, SET_THREADS_HEADER,
   type CellBackwardWire, type CellForwardWire, type NativeCalls, type NativeHandle,
 } from './schema.gen';
 
@@ -138,6 +138,7 @@ function infoOf(addon: NativeAddon): BackendInfo {
 
 interface NativePrepared extends PreparedCell {
   readonly handle: NativeHandle;
+  readonly precision: Precision;
 }
 
 interface NativeCache extends CellCache {
@@ -162,6 +163,26 @@ function paramList(kind: CellKind, wIh: FloatArray, wHh: FloatArray, bIh: FloatA
   return list;
 }
 
+/**
+ * A quantized cell's matrices as cellPrepare takes them (qparams, qscales): in params order, the
+ * quantized matrix in place of each matrix parameter the cell has (its fp32 entry in params is
+ * then null), null elsewhere; scales only for int8.
+ */
+function quantLists(p: CellParams): { params: (Float32Array | null)[]; qparams: (Uint16Array | Int8Array | null)[]; qscales: (Float32Array | null)[] | null } {
+  const q: Record<string, QuantMatrix | null> = { weight_ih: p.qWeightIh, weight_hh: p.qWeightHh, weight_hr: p.qWeightHr };
+  const names = [...CELL_PARAMS, ...(CELL_KINDS[p.kind].params as readonly string[])];
+  const params = paramList(p.kind, p.weightIh, p.weightHh, p.biasIh, p.biasHh, p.extra);
+  const qparams = names.map((n) => q[n]?.data ?? null);
+  names.forEach((n, i) => { if (q[n]) params[i] = null; });
+  const qscales = p.precision === 'int8' ? names.map((n) => q[n]?.scale ?? null) : null;
+  return { params, qparams, qscales };
+}
+
+/** The refusal of training a quantized cell (inference only; the addon refuses it too). */
+function quantizedTraining(call: string, precision: Precision): TypeError {
+  return new TypeError(`native backend: ${call}: a cell quantized by quantize() (${precision}) runs inference only; train the fp32 model and quantize it afterwards`);
+}
+
 // Headers are reused: the addon copies a header before the call returns (native/napi/args.h), so
 // one per descriptor slot (two for the pair calls) serves every call, sync or async.
 const headers = {
@@ -174,6 +195,7 @@ const headers = {
 function makeBackend(addon: NativeAddon): Backend {
   function forwardArgs(w: PreparedCell, a: CellForwardArgs, train: boolean, slot: 0 | 1): { args: CellForwardWire; cache: NativeCache | null } {
     const handle = (w as NativePrepared).handle;
+    if (train && (w as NativePrepared).precision !== 'fp32') throw quantizedTraining('forward (training)', (w as NativePrepared).precision);
     let cache: NativeCache | null = null;
     if (train) {
       // The exact size (the addon's one formula, native/cell/cell.cc), checked before allocating.
@@ -196,6 +218,7 @@ function makeBackend(addon: NativeAddon): Backend {
   }
 
   function backwardArgs(w: PreparedCell, k: NativeCache, g: CellBackwardArgs, slot: 0 | 1): CellBackwardWire {
+    if ((w as NativePrepared).precision !== 'fp32') throw quantizedTraining('backward', (w as NativePrepared).precision);
     const q = k.seq;
     return encodeCellBackward({
       w: (w as NativePrepared).handle, T: q.T, B: q.B, rowT: q.rowT, rowB: q.rowB, reverse: q.reverse, lengths: q.lengths,
@@ -209,17 +232,20 @@ function makeBackend(addon: NativeAddon): Backend {
   return {
     name: 'native',
     writesAllOutputs: true,
-    // bf16 / int8 weights: not yet (docs/equations.md, "Low precision"); such a layer runs on ts.
-    supports: (dtype, precision = 'fp32') => dtype === 'float32' && precision === 'fp32',
+    // bf16 / int8 weights (docs/equations.md, "Low precision"): float32 activations only.
+    supports: (dtype, precision = 'fp32') => dtype === 'float32',
     prepare(p: CellParams): NativePrepared {
-      if (p.precision !== undefined && p.precision !== 'fp32') throw new TypeError(`native backend: ${p.precision} weights are not supported here (supports() says so; the layer runs them on ts)`);
+      const precision = p.precision ?? 'fp32';
       let flags = 0;
       for (const [name, bit] of Object.entries(CELL_KINDS[p.kind].flags) as [string, number][]) if (p.flags[name]) flags |= bit;
+      const lists = precision === 'fp32'
+        ? { params: paramList(p.kind, p.weightIh, p.weightHh, p.biasIh, p.biasHh, p.extra), qparams: null, qscales: null }
+        : quantLists(p);
       const handle = addon.cellPrepare(...encodeCellPrepare({
         kind: CELL_KIND_CODE[p.kind], I: p.inputSize, H: p.hiddenSize, P: p.projSize, flags, clip: p.clip ?? 0,
-        params: paramList(p.kind, p.weightIh, p.weightHh, p.biasIh, p.biasHh, p.extra),
+        precision: PRECISION_CODE[precision], ...lists,
       }, headers.prepare));
-      return { backend: 'native', dtype: 'float32', kind: p.kind, inputSize: p.inputSize, hiddenSize: p.hiddenSize, outSize: p.projSize || p.hiddenSize, handle };
+      return { backend: 'native', dtype: 'float32', kind: p.kind, inputSize: p.inputSize, hiddenSize: p.hiddenSize, outSize: p.projSize || p.hiddenSize, handle, precision };
     },
     forward(w, a, train) {
       const { args, cache } = forwardArgs(w, a, train, 0);

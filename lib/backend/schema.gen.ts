@@ -17,6 +17,8 @@ export const CELL_KINDS = {
 } as const;
 /** The parameters every kind has, first in cellPrepare's params (and cellBackward's grads). */
 export const CELL_PARAMS = ['weight_ih', 'weight_hh', 'bias_ih', 'bias_hh'] as const;
+/** Weight precisions as cellPrepare's `precision` numbers them. */
+export const PRECISION_CODE = { fp32: 0, bf16: 1, int8: 2 } as const;
 
 /** setThreads: the pool size for later calls (returns at once; a call in flight keeps its threads). */
 export interface SetThreadsDesc {
@@ -98,11 +100,14 @@ export interface CellPrepareDesc {
   P: number; // dim: projection size: 0 = none, else 1..H-1 (a kind with projection)
   flags: number; // code: the kind's flag bits
   clip: number; // number: bound on every gate pre-activation; 0 = none
-  params: (Float32Array | null)[]; // cellParams then the kind's params, null where absent
+  precision: number; // code: a precision code: the weights' format
+  params: (Float32Array | null)[]; // cellParams then the kind's params, null where absent (and, quantized, for every matrix)
+  qparams: (Uint16Array | Int8Array | null)[] | null; // quantized: the matrices, same order (null for vectors and where absent); fp32: null
+  qscales: (Float32Array | null)[] | null; // int8: the row scales [rows] of each matrix in qparams, same order; else null
 }
-export type CellPrepareWire = [header: Float64Array, params: (Float32Array | null)[]];
-export const CELL_PREPARE_HEADER = 6;
-/** The wire form of d; writes the header into h (Float64Array(6), read by the addon before it returns). */
+export type CellPrepareWire = [header: Float64Array, params: (Float32Array | null)[], qparams: (Uint16Array | Int8Array | null)[] | null, qscales: (Float32Array | null)[] | null];
+export const CELL_PREPARE_HEADER = 7;
+/** The wire form of d; writes the header into h (Float64Array(7), read by the addon before it returns). */
 export function encodeCellPrepare(d: CellPrepareDesc, h: Float64Array): CellPrepareWire {
   h[0] = d.kind;
   h[1] = d.I;
@@ -110,7 +115,8 @@ export function encodeCellPrepare(d: CellPrepareDesc, h: Float64Array): CellPrep
   h[3] = d.P;
   h[4] = d.flags;
   h[5] = d.clip;
-  return [h, d.params];
+  h[6] = d.precision;
+  return [h, d.params, d.qparams, d.qscales];
 }
 
 /** cellRelease: drops the handle's packed weights now (calls in flight keep theirs). */
@@ -626,6 +632,10 @@ export const SCHEMA = {
         {
           name: 'clip',
           kind: 'number'
+        },
+        {
+          name: 'precision',
+          kind: 'code'
         }
       ],
       buffers: [
@@ -633,6 +643,16 @@ export const SCHEMA = {
           name: 'params',
           dtype: 'cellParams',
           presence: 'required'
+        },
+        {
+          name: 'qparams',
+          dtype: 'qParams',
+          presence: 'optional'
+        },
+        {
+          name: 'qscales',
+          dtype: 'cellParams',
+          presence: 'optional'
         }
       ]
     },

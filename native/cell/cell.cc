@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cell_kind.h"
+#include "../gemm/qgemm.h"
 
 namespace cellstate {
 
@@ -56,15 +57,38 @@ void add_bias_grads(float* db_ih, float* db_hh, const float* dA, int64_t rows, i
   add_bias_pair(db_ih, db_hh, db.data(), width);
 }
 
+PackedQ pack_q(const CellConfig& c, int64_t k, int64_t n, const QWeight& w, int64_t row0, const int32_t* perm) {
+  if (c.precision == Precision::bf16) return pack_q_bf16(k, n, static_cast<const uint16_t*>(w.data) + row0 * k, k, perm);
+  return pack_q_i8(k, n, static_cast<const int8_t*>(w.data) + row0 * k, k, w.scale + row0, perm);
+}
+
+int64_t packed_bytes(const PackedB& b) { return b.data ? 4 * b.num_panels() * b.k * b.nr : 0; }
+int64_t packed_bytes(const PackedQ& q) {
+  return q.data ? 4 * q.num_panels() * q.nr * (q.kg + (q.fmt == QFormat::int8 ? 2 : 0)) : 0;
+}
+
+void cell_product(const CellConfig& c, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const PackedB& b,
+                  const PackedQ& q, float* C, int64_t ldc, const float* bias, ThreadPool* pool) {
+  if (!c.quantized()) return sgemm_packed(M, N, K, A, lda, b, 0.f, C, ldc, bias, pool);
+  if (!qgemm_packed(M, K, A, lda, q, 0.f, C, ldc, bias, pool)) throw std::bad_alloc();
+}
+
 void pack_common(CellPacked& w, const CellWeights& in, int64_t Gh, int64_t hh_cols, bool transposed) {
   const CellConfig& c = w.cfg;
   const int64_t I = c.I, P = c.P, G = c.G;
+  w.bias_x.assign(G, 0.f);
+  for (int64_t j = 0; j < G; ++j) w.bias_x[j] = (in.b_ih ? in.b_ih[j] : 0.f) + (in.b_hh && j < hh_cols ? in.b_hh[j] : 0.f);
+  if (c.quantized()) {  // inference only: the forward products, quantized, and nothing in fp32
+    if (transposed) {
+      w.qih_t = pack_q(c, I, G, in.q_ih);   // B(i, j) = W_ih[j, i]
+      w.qhh_t = pack_q(c, P, Gh, in.q_hh);  // B(k, j) = W_hh[j, k], j < Gh
+    }
+    return;
+  }
   if (transposed) w.wih_t = pack_b(true, I, G, in.w_ih, I);  // B(i, j) = W_ih[j, i]
   w.wih_n = pack_b(false, G, I, in.w_ih, I);                  // B = W_ih
   if (transposed) w.whh_t = pack_b(true, P, Gh, in.w_hh, P);  // B(k, j) = W_hh[j, k], j < Gh
   w.whh_n = pack_b(false, Gh, P, in.w_hh, P);                 // B = W_hh[:Gh]
-  w.bias_x.assign(G, 0.f);
-  for (int64_t j = 0; j < G; ++j) w.bias_x[j] = (in.b_ih ? in.b_ih[j] : 0.f) + (in.b_hh && j < hh_cols ? in.b_hh[j] : 0.f);
 }
 
 std::unique_ptr<CellPacked> cell_prepare(const CellConfig& cfg, const CellWeights& in) {
@@ -72,6 +96,9 @@ std::unique_ptr<CellPacked> cell_prepare(const CellConfig& cfg, const CellWeight
   w->cfg = cfg;
   cell_kind_ops(cfg.kind).pack(*w, in);
   packed_or_throw({&w->wih_t, &w->wih_n, &w->whh_t, &w->whh_n});
+  packed_or_throw({&w->qih_t, &w->qhh_t});
+  w->packed_bytes += packed_bytes(w->wih_t) + packed_bytes(w->wih_n) + packed_bytes(w->whh_t) + packed_bytes(w->whh_n) +
+                     packed_bytes(w->qih_t) + packed_bytes(w->qhh_t);
   return w;
 }
 

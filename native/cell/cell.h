@@ -22,6 +22,7 @@
 
 #include "../gemm/gemm.h"
 #include "../gemm/pack.h"
+#include "../gemm/qpack.h"
 #include "../util/scratch.h"
 #include "cell_codes.gen.h"
 
@@ -53,7 +54,9 @@ struct CellConfig {
   int64_t I = 0, H = 0, P = 0, G = 0;  // P = Hout; G = gates * H
   int64_t flags = 0;                   // the kind's option bits (<kind>_kind::k* in cell_codes.gen.h)
   float clip = 0.f;                    // bound on every gate pre-activation; 0 = no clipping
+  Precision precision = Precision::fp32;  // bf16 / int8: the matrices are quantized, inference only
   bool has(int64_t flag) const { return (flags & flag) != 0; }
+  bool quantized() const { return precision != Precision::fp32; }
 };
 
 // What a kind packs beyond the common products: each kind derives its own struct in its own file
@@ -64,22 +67,45 @@ struct KindPacked {
 
 // Weights packed once per prepare. Products every kind makes: X·W_ihᵀ (wih_t), h·W_hhᵀ (whh_t),
 // ∂A·W_hh (whh_n), ∂A·W_ih (wih_n), each over the columns the kind's pack chose (pack_common in
-// cell_kind.h); the rest is the kind's.
+// cell_kind.h); the rest is the kind's. A quantized cell (cfg.quantized()) packs the forward
+// products only, as PackedQ (qih_t, qhh_t), and no fp32 copy: the PackedBs stay empty.
 struct CellPacked {
   CellConfig cfg;
   PackedB wih_t, wih_n, whh_t, whh_n;
+  PackedQ qih_t, qhh_t;
   std::vector<float> bias_x;          // [G] added to X·W_ihᵀ (the kind decides which b_hh columns)
   std::unique_ptr<KindPacked> kind;   // the kind's own packed state, or null
-  int64_t extra_bytes = 0;            // what the kind packs beyond 2*G*(I+P) floats (for V8's accounting)
+  int64_t packed_bytes = 0;           // every packed byte, common and the kind's (for V8's accounting)
+};
+
+// A forward product C[M x N] = A · op(B) (+ bias[j]) of the cell's precision: through the fp32
+// PackedB b, or (a quantized cell) the PackedQ q, whose rows of A are quantized by the contract
+// (docs/equations.md, "Low precision"). N is b's / q's width. Throws std::bad_alloc when out of memory.
+void cell_product(const CellConfig& c, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const PackedB& b,
+                  const PackedQ& q, float* C, int64_t ldc, const float* bias, ThreadPool* pool);
+// Bytes of packed weights (V8's accounting).
+int64_t packed_bytes(const PackedB& b);
+int64_t packed_bytes(const PackedQ& q);
+
+// A quantized matrix as it crosses: row-major [rows, cols] uint16 bf16 patterns or int8 values,
+// and for int8 its [rows] scales (null for bf16). Null data: absent.
+struct QWeight {
+  const void* data = nullptr;
+  const float* scale = nullptr;
 };
 
 // The dense weights of one layer-direction as cell_prepare receives them: w_ih [G, I], w_hh
 // [G, P], b_ih/b_hh [G] or null, then the kind's own parameters in its declared order
-// (<kind>_kind::Param in cell_codes.gen.h), null where absent.
+// (<kind>_kind::Param in cell_codes.gen.h), null where absent. A quantized cell has its matrices
+// (w_ih, w_hh and the kind's rank-2 parameters) in q_ih, q_hh, qextra instead (the fp32 ones null).
 struct CellWeights {
   const float *w_ih, *w_hh, *b_ih, *b_hh;
   std::vector<const float*> extra;  // [cell_kind_spec(kind).n_params]
+  QWeight q_ih, q_hh;
+  std::vector<QWeight> qextra;      // [n_params], data null except the kind's matrices
 };
+// Packs W [n, k] (row j at w + j*k, columns j < n of op(B) = Wᵀ; perm as pack_q_*) in cfg's precision.
+PackedQ pack_q(const CellConfig& c, int64_t k, int64_t n, const QWeight& w, int64_t row0 = 0, const int32_t* perm = nullptr);
 std::unique_ptr<CellPacked> cell_prepare(const CellConfig& cfg, const CellWeights& in);
 
 struct SeqDesc {

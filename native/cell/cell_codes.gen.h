@@ -41,6 +41,10 @@ struct CellKindSpec {
 inline constexpr CellParamSpec kCellParams[] = {{"weight_ih", 2, {ParamDim::G, ParamDim::I}, ParamWhen::always, 0}, {"weight_hh", 2, {ParamDim::G, ParamDim::P}, ParamWhen::always, 0}, {"bias_ih", 1, {ParamDim::G, ParamDim::G}, ParamWhen::optional, 0}, {"bias_hh", 1, {ParamDim::G, ParamDim::G}, ParamWhen::optional, 0}};
 constexpr int kCellParamCount = 4;
 
+// Weight precisions (cellPrepare's precision code); not fp32: the matrix parameters cross quantized.
+enum class Precision : int { fp32 = 0, bf16 = 1, int8 = 2 };
+constexpr int kPrecisions = 3;  // codes 0 .. kPrecisions-1
+
 // Per kind, its flag bits and the index of each of its own parameters in the list after kCellParams.
 namespace lstm_kind {
 constexpr int64_t kPeephole = 1;  // peephole connections (ONNX semantics)

@@ -49,6 +49,7 @@ struct CellKindOps {
 // What every kind packs (cell.cc): ∂A·W_ih (wih_n) and ∂A·W_hh[:Gh] (whh_n); with `transposed`
 // also X·W_ihᵀ (wih_t) and h·W_hh[:Gh]ᵀ (whh_t); and bias_x = b_ih + b_hh, b_hh only in the first
 // hh_cols columns (the others keep their b_hh with the recurrent product, e.g. GRU's b_hn).
+// A quantized cell: only the `transposed` products, as qih_t and qhh_t (inference only).
 void pack_common(CellPacked& w, const CellWeights& in, int64_t Gh, int64_t hh_cols, bool transposed);
 
 // pack_b reports a failed allocation through ok() (it never throws), and sgemm_packed leaves C
@@ -56,6 +57,11 @@ void pack_common(CellPacked& w, const CellWeights& in, int64_t Gh, int64_t hh_co
 inline void packed_or_throw(std::initializer_list<const PackedB*> packed) {
   for (const PackedB* pb : packed) {
     if (!pb->ok()) throw std::bad_alloc();
+  }
+}
+inline void packed_or_throw(std::initializer_list<const PackedQ*> packed) {
+  for (const PackedQ* pq : packed) {
+    if (!pq->ok()) throw std::bad_alloc();
   }
 }
 

@@ -24,6 +24,7 @@ namespace {
 // What the GRU packs beyond the common products: the ONNX formula's W_hn apart, and b_hn.
 struct GruPacked : KindPacked {
   PackedB whn_t, whn_n;      // (r*h)·W_hnᵀ and ∂A_n·W_hn (ONNX formula only)
+  PackedQ qhn_t;             // (r*h)·W_hnᵀ of a quantized cell (ONNX formula only)
   std::vector<float> b_hn;   // [H] n-gate recurrent bias
 };
 const GruPacked& own(const CellPacked& w) { return static_cast<const GruPacked&>(*w.kind); }
@@ -36,13 +37,16 @@ void gru_pack(CellPacked& w, const CellWeights& in) {
   const bool onnx = !c.has(gru_kind::kLinearBeforeReset);
   auto gw = std::make_unique<GruPacked>();
   pack_common(w, in, onnx ? 2 * H : c.G, 2 * H, true);  // b_hn stays with h·W_hnᵀ
-  if (onnx) {
+  if (onnx && c.quantized()) gw->qhn_t = pack_q(c, H, H, in.q_hh, 2 * H);
+  if (onnx && !c.quantized()) {
     gw->whn_t = pack_b(true, H, H, in.w_hh + 2 * H * H, H);
     gw->whn_n = pack_b(false, H, H, in.w_hh + 2 * H * H, H);
   }
   gw->b_hn.assign(H, 0.f);
   if (in.b_hh) std::memcpy(gw->b_hn.data(), in.b_hh + 2 * H, H * sizeof(float));
   packed_or_throw({&gw->whn_t, &gw->whn_n});
+  packed_or_throw({&gw->qhn_t});
+  w.packed_bytes += packed_bytes(gw->whn_t) + packed_bytes(gw->whn_n) + packed_bytes(gw->qhn_t);
   w.kind = std::move(gw);
 }
 
@@ -87,7 +91,7 @@ void gru_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, ThreadP
     const int64_t m = step_rows(s, o, st, rows);
     float* gx = gxc.step(st, pool);  // [m, 3H] this step's Gx, state-row order; becomes the gates
     // [r, z] (and, with linearBeforeReset, n) recurrent products from h_{t-1}.
-    sgemm_packed(m, lbr ? G : 2 * H, H, h.get(), H, w.whh_t, 0.f, hr.get(), G, nullptr, pool);
+    cell_product(c, m, lbr ? G : 2 * H, H, h.get(), H, w.whh_t, w.qhh_t, hr.get(), G, nullptr, pool);
     // Phase A: r and z (they overwrite their Gx columns), and r*h for the ONNX formula.
     for_rows(pool, m, 8 * H, scratch, [&](int64_t b0, int64_t b1, float*) {
       for (int64_t b = b0; b < b1; ++b) {
@@ -103,7 +107,7 @@ void gru_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, ThreadP
       }
     });
     // ONNX formula: the n product takes r*h, known only now.
-    if (!lbr) sgemm_packed(m, H, H, rh.get(), H, gw.whn_t, 0.f, hr.get() + 2 * H, G, nullptr, pool);
+    if (!lbr) cell_product(c, m, H, H, rh.get(), H, gw.whn_t, gw.qhn_t, hr.get() + 2 * H, G, nullptr, pool);
     // Phase B: n and the new state.
     for_rows(pool, m, 8 * H, scratch, [&](int64_t b0, int64_t b1, float* hn) {
       for (int64_t b = b0; b < b1; ++b) {

@@ -83,7 +83,7 @@ void lnlstm_pack(CellPacked& w, const CellWeights& in) {
   lw->g_hh = vec(K::ln_hh_weight, G);
   lw->g_c = vec(K::ln_c_weight, H);
   lw->b_c = vec(K::ln_c_bias, H);
-  w.extra_bytes = static_cast<int64_t>(sizeof(float)) * 4 * G;
+  w.packed_bytes += static_cast<int64_t>(sizeof(float)) * 4 * G;
   w.kind = std::move(lw);
 }
 
@@ -112,7 +112,7 @@ void lnlstm_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, Thre
   for (int64_t st = 0; st < T; ++st) {
     const int64_t m = step_rows(s, o, st, rows);
     const float* gx = gxc.step(st, pool);  // [m, 4H] this step's X·W_ihᵀ, state-row order
-    sgemm_packed(m, G, H, h.get(), H, w.whh_t, 0.f, hr.get(), G, nullptr, pool);
+    cell_product(c, m, G, H, h.get(), H, w.whh_t, w.qhh_t, hr.get(), G, nullptr, pool);
     for_rows(pool, m, 12 * G, scratch, [&](int64_t b0, int64_t b1, float* a) {
       for (int64_t b = b0; b < b1; ++b) {
         const int64_t row = rows[b];

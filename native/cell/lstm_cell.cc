@@ -32,6 +32,7 @@ namespace K = lstm_kind;  // its flags and parameter indices (cell_codes.gen.h)
 struct LstmPacked : KindPacked {
   bool fused = false;                         // a plain LSTM: takes lstm/
   PackedB whr_t, whr_n;                       // m·W_hrᵀ and ∂h·W_hr (projection)
+  PackedQ qhr_t;                              // m·W_hrᵀ of a quantized cell (projection)
   std::vector<float> peep_i, peep_f, peep_o;  // [H] (peephole)
   LstmFusedPanels panels;                     // fused only
 };
@@ -92,7 +93,7 @@ void lstm_forward_generic(const CellPacked& w, const SeqDesc& s, const FwdIO& io
   for (int64_t st = 0; st < T; ++st) {
     const int64_t m = step_rows(s, o, st, rows);
     const float* gx = gxc.step(st, pool);  // [m, 4H] this step's Gx, state-row order
-    sgemm_packed(m, G, P, h.get(), P, w.whh_t, 0.f, hr.get(), G, nullptr, pool);
+    cell_product(c, m, G, P, h.get(), P, w.whh_t, w.qhh_t, hr.get(), G, nullptr, pool);
     for_rows(pool, m, 8 * G, scratch, [&](int64_t b0, int64_t b1, float* a) {
       float* cn = a + G;      // [H] new cell state
       float* tc = cn + H;     // [H] tanh(c_t)
@@ -135,7 +136,7 @@ void lstm_forward_generic(const CellPacked& w, const SeqDesc& s, const FwdIO& io
       }
     });
     if (proj) {
-      sgemm_packed(m, P, H, mbuf.get(), H, lw.whr_t, 0.f, hnew.get(), P, nullptr, pool);
+      cell_product(c, m, P, H, mbuf.get(), H, lw.whr_t, lw.qhr_t, hnew.get(), P, nullptr, pool);
       for (int64_t b = 0; b < m; ++b) {
         const int64_t row = rows[b];
         if (row < 0) continue;
@@ -255,7 +256,8 @@ void lstm_pack(CellPacked& w, const CellWeights& in) {
   auto lw = std::make_unique<LstmPacked>();
   lw->fused = plain(c);
   pack_common(w, in, G, G, !lw->fused);
-  if (P != H) {
+  if (P != H && c.quantized()) lw->qhr_t = pack_q(c, H, P, in.qextra[K::weight_hr]);  // B(k, j) = W_hr[j, k]
+  if (P != H && !c.quantized()) {
     lw->whr_t = pack_b(true, H, P, in.extra[K::weight_hr], H);   // B(k, j) = W_hr[j, k]
     lw->whr_n = pack_b(false, P, H, in.extra[K::weight_hr], H);  // B = W_hr
   }
@@ -275,11 +277,15 @@ void lstm_pack(CellPacked& w, const CellWeights& in) {
       }
     }
     const int64_t n = f.n_panels * f.nr;
-    f.wih = pack_b(true, I, n, in.w_ih, I, perm.data());  // B(i, j) = W_ih[perm[j], i]
-    f.whh = pack_b(true, H, n, in.w_hh, H, perm.data());  // B(k, j) = W_hh[perm[j], k]
+    if (c.quantized()) {
+      f.qwih = pack_q(c, I, n, in.q_ih, 0, perm.data());
+      f.qwhh = pack_q(c, H, n, in.q_hh, 0, perm.data());
+    } else {
+      f.wih = pack_b(true, I, n, in.w_ih, I, perm.data());  // B(i, j) = W_ih[perm[j], i]
+      f.whh = pack_b(true, H, n, in.w_hh, H, perm.data());  // B(k, j) = W_hh[perm[j], k]
+    }
     f.bias.resize(static_cast<size_t>(n));
     for (int64_t j = 0; j < n; ++j) f.bias[static_cast<size_t>(j)] = w.bias_x[static_cast<size_t>(perm[static_cast<size_t>(j)])];
-    w.extra_bytes = static_cast<int64_t>(sizeof(float)) * G * H;
   }
   if (c.has(K::kPeephole)) {
     lw->peep_i.assign(in.extra[K::peephole_i], in.extra[K::peephole_i] + H);
@@ -287,6 +293,9 @@ void lstm_pack(CellPacked& w, const CellWeights& in) {
     lw->peep_o.assign(in.extra[K::peephole_o], in.extra[K::peephole_o] + H);
   }
   packed_or_throw({&lw->whr_t, &lw->whr_n, &lw->panels.wih, &lw->panels.whh});
+  packed_or_throw({&lw->qhr_t, &lw->panels.qwih, &lw->panels.qwhh});
+  w.packed_bytes += packed_bytes(lw->whr_t) + packed_bytes(lw->whr_n) + packed_bytes(lw->qhr_t) + packed_bytes(lw->panels.wih) +
+                    packed_bytes(lw->panels.whh) + packed_bytes(lw->panels.qwih) + packed_bytes(lw->panels.qwhh);
   w.kind = std::move(lw);
 }
 

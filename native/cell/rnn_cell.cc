@@ -54,7 +54,7 @@ void rnn_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, ThreadP
   for (int64_t st = 0; st < T; ++st) {
     const int64_t m = step_rows(s, o, st, rows);
     const float* gx = gxc.step(st, pool);  // [m, H] this step's Gx, state-row order
-    sgemm_packed(m, H, H, h.get(), H, w.whh_t, 0.f, hr.get(), H, nullptr, pool);
+    cell_product(c, m, H, H, h.get(), H, w.whh_t, w.qhh_t, hr.get(), H, nullptr, pool);
     for_rows(pool, m, 8 * H, scratch, [&](int64_t b0, int64_t b1, float* v) {
       for (int64_t b = b0; b < b1; ++b) {
         const int64_t row = rows[b];

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "../gemm/qgemm.h"
 #include "cell.h"
 
 namespace cellstate { class ThreadPool; }
@@ -45,12 +46,16 @@ inline int64_t step_row(const SeqDesc& s, int64_t st, int64_t b) {
 // member cuts the same chunks (the plan depends on the sequence and the sizes only).
 class GxChunks {
  public:
-  // Per-kind paths: all columns of w.wih_t, G = w.cfg.G, threaded.
+  // Per-kind paths: all columns of w.wih_t (a quantized cell: w.qih_t), G = w.cfg.G, threaded.
   GxChunks(const CellPacked& w, const SeqDesc& s, const SeqOrder& o, const float* x, int64_t ldx);
   // One team member: panels [q0, q1) of b (bias indexed like b's columns) into gx [chunk_rows][ldg];
   // xg: scratch of chunk_rows * I floats when !dense(s), else unused (may be null).
   GxChunks(const PackedB& b, const float* bias, int64_t q0, int64_t q1, const SeqDesc& s, const SeqOrder& o,
            const float* x, int64_t ldx, float* gx, int64_t ldg, float* xg);
+  // The same over a quantized b; qx: rows reserved (quant_rows_reserve) for chunk_rows x b.k, whose
+  // X rows each chunk quantizes once (a member's own: nothing is allocated on a team thread).
+  GxChunks(const PackedQ& b, const float* bias, int64_t q0, int64_t q1, const SeqDesc& s, const SeqOrder& o,
+           const float* x, int64_t ldx, float* gx, int64_t ldg, float* xg, QuantRows* qx);
   // Rows of a chunk for rows of ldg floats; whether X's rows need no gathering.
   static int64_t chunk_rows(const SeqDesc& s, int64_t I, int64_t ldg);
   static bool dense(const SeqDesc& s);
@@ -59,7 +64,11 @@ class GxChunks {
   float* step(int64_t st, ThreadPool* pool);
 
  private:
-  const PackedB& b_;
+  const PackedB* b_;   // the fp32 product, or
+  const PackedQ* qb_;  // the quantized one (then qx_ holds the chunk's quantized X rows)
+  QuantRows* qx_;
+  QuantRows own_qx_;
+  int64_t k_;
   const float* bias_;
   int64_t q0_, q1_;
   const SeqDesc& s_;

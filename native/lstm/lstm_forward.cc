@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 #include <numeric>
 
 #include "../cpu/dispatch.h"
@@ -69,22 +70,32 @@ bool GxChunks::dense(const SeqDesc& s) {
 }
 
 GxChunks::GxChunks(const CellPacked& w, const SeqDesc& s, const SeqOrder& o, const float* x, int64_t ldx)
-    : b_(w.wih_t), bias_(w.bias_x.data()), q0_(0), q1_(w.wih_t.num_panels()), s_(s), o_(o), x_(x), ldx_(ldx),
+    : b_(&w.wih_t), qb_(w.cfg.quantized() ? &w.qih_t : nullptr), qx_(nullptr), k_(w.cfg.I), bias_(w.bias_x.data()), q0_(0),
+      q1_(qb_ ? qb_->num_panels() : w.wih_t.num_panels()), s_(s), o_(o), x_(x), ldx_(ldx),
       ldg_(w.cfg.G), chunk_rows_(chunk_rows(s, w.cfg.I, w.cfg.G)), dense_(dense(s)) {
   own_gx_ = aligned_floats_uninit(chunk_rows_ * ldg_);
   if (!dense_) own_xg_ = aligned_floats_uninit(chunk_rows_ * w.cfg.I);
+  if (qb_) {
+    if (!quant_rows_reserve(own_qx_, qb_->fmt, chunk_rows_, k_)) throw std::bad_alloc();
+    qx_ = &own_qx_;
+  }
   gx_ = own_gx_.get();
   xg_ = own_xg_.get();
 }
 
 GxChunks::GxChunks(const PackedB& b, const float* bias, int64_t q0, int64_t q1, const SeqDesc& s,
                    const SeqOrder& o, const float* x, int64_t ldx, float* gx, int64_t ldg, float* xg)
-    : b_(b), bias_(bias), q0_(q0), q1_(q1), s_(s), o_(o), x_(x), ldx_(ldx), ldg_(ldg),
+    : b_(&b), qb_(nullptr), qx_(nullptr), k_(b.k), bias_(bias), q0_(q0), q1_(q1), s_(s), o_(o), x_(x), ldx_(ldx), ldg_(ldg),
+      chunk_rows_(chunk_rows(s, b.k, ldg)), dense_(dense(s)), gx_(gx), xg_(xg) {}
+
+GxChunks::GxChunks(const PackedQ& b, const float* bias, int64_t q0, int64_t q1, const SeqDesc& s,
+                   const SeqOrder& o, const float* x, int64_t ldx, float* gx, int64_t ldg, float* xg, QuantRows* qx)
+    : b_(nullptr), qb_(&b), qx_(qx), k_(b.k), bias_(bias), q0_(q0), q1_(q1), s_(s), o_(o), x_(x), ldx_(ldx), ldg_(ldg),
       chunk_rows_(chunk_rows(s, b.k, ldg)), dense_(dense(s)), gx_(gx), xg_(xg) {}
 
 float* GxChunks::step(int64_t st, ThreadPool* pool) {
   if (st == chunk_end_) {
-    const int64_t I = b_.k;
+    const int64_t I = k_;
     int64_t rows = 0;
     while (chunk_end_ < s_.T && (chunk_end_ == st || rows + o_.active[chunk_end_] <= chunk_rows_)) rows += o_.active[chunk_end_++];
     const float* a = x_ + step_row(s_, st, o_.order[0]) * ldx_;
@@ -98,7 +109,12 @@ float* GxChunks::step(int64_t st, ThreadPool* pool) {
       a = xg_;
       lda = I;
     }
-    sgemm_packed_panels(rows, I, a, lda, b_, q0_, q1_, 0.f, gx_, ldg_, bias_, pool);
+    if (qb_) {  // x rows quantized once (the contract), then the chunk's product and bias
+      quant_rows_fill(*qx_, rows, a, lda, pool);
+      qgemm_rows(*qx_, rows, *qb_, q0_, q1_, 0.f, gx_, ldg_, bias_, pool);
+    } else {
+      sgemm_packed_panels(rows, I, a, lda, *b_, q0_, q1_, 0.f, gx_, ldg_, bias_, pool);
+    }
     next_row_ = 0;
   }
   float* r = gx_ + next_row_ * ldg_;
@@ -114,7 +130,8 @@ void lstm_fused_forward(const CellPacked& w, const LstmFusedPanels& f, const Lst
   const float *x = io.x, *h0 = io.h0, *c0 = io.c0;
   float *y = io.y, *hN = io.hN, *cN = io.cN;
   const int64_t ldx = io.ldx, ldy = io.ldy;
-  const int nr = f.nr, vw = f.vw, mr = kt.gemm.mr;
+  const bool quant = w.cfg.quantized();  // bf16 / int8 products (docs/equations.md, "Low precision")
+  const int nr = f.nr, vw = f.vw, mr = quant ? qgemm_mr(f.qwhh.fmt) : kt.gemm.mr;
   const SeqOrder o = seq_order(s);
 
   // The team: member t owns panels [n_panels*t/n, n_panels*(t+1)/n) for the whole sequence.
@@ -134,14 +151,22 @@ void lstm_fused_forward(const CellPacked& w, const LstmFusedPanels& f, const Lst
   }
   if (train) std::memcpy(train->c0, c0 ? c0 : c.get(), B * H * sizeof(float));  // c.get() is zeros here
   std::vector<LstmFwdRow> rows_all(static_cast<size_t>(team * B));  // [team][B] per member
+  // Quantized: per member its quantized h_{t-1} rows (each member quantizes all m rows itself,
+  // m*H values against its m*H*ldg/team multiply-adds, rather than meeting once more per step)
+  // and its chunk's quantized x rows; reserved here, so nothing is allocated on a team thread.
+  std::vector<QuantRows> qh(quant ? team : 0), qx(quant ? team : 0);
+  for (int t = 0; t < (quant ? team : 0); ++t) {
+    if (!quant_rows_reserve(qh[t], f.qwhh.fmt, B, H) || !quant_rows_reserve(qx[t], f.qwih.fmt, crows, I)) throw std::bad_alloc();
+  }
   TeamBarrier barrier(team);
 
   auto member = [&](int64_t th, int n) {
     const int64_t p0 = f.n_panels * th / n, p1 = f.n_panels * (th + 1) / n;
     const int64_t ua = std::min<int64_t>(p0 * vw, H), ub = std::min<int64_t>(p1 * vw, H);  // own units
     const size_t own = static_cast<size_t>(ub - ua) * sizeof(float);
-    GxChunks gxc(f.wih, f.bias.data(), p0, p1, s, o, x, ldx, gx.get(), ldg,
-                 xg ? xg.get() + th * crows * I : nullptr);
+    float* xg_own = xg ? xg.get() + th * crows * I : nullptr;
+    GxChunks gxc = quant ? GxChunks(f.qwih, f.bias.data(), p0, p1, s, o, x, ldx, gx.get(), ldg, xg_own, &qx[th])
+                         : GxChunks(f.wih, f.bias.data(), p0, p1, s, o, x, ldx, gx.get(), ldg, xg_own);
     LstmFwdRow* rows = rows_all.data() + th * B;
     float* hprev = hbuf.get();      // [B, H]
     float* hnext = hbuf.get() + B * H;  // [B, H]
@@ -171,12 +196,14 @@ void lstm_fused_forward(const CellPacked& w, const LstmFusedPanels& f, const Lst
       // finished pre-activations straight back from L1. (Splitting k so that a member first
       // multiplies its own units of h_{t-1} and only then waits for the others was measured
       // 1.3x slower at B = 1: the jumps between panel slices defeat the hardware prefetcher.)
+      if (quant) quant_rows_fill(qh[th], m, hprev, H, nullptr);  // h_{t-1} rows, once per step
       for (int64_t p = p0; p < p1; ++p) {
         const int64_t u0 = p * vw, nu = std::min<int64_t>(vw, H - u0);
         for (int64_t i0 = 0; i0 < m; i0 += mr) {
           const int64_t mi = std::min<int64_t>(mr, m - i0);
           float* tile = pre + i0 * ldg + p * nr;
-          if (mi == mr) kt.gemm.tile(H, hprev + i0 * H, H, f.panel(p), tile, ldg, true, nullptr);
+          if (quant) qgemm_tile(qh[th], i0, mi, f.qwhh, p, nr, tile, ldg, true, nullptr);
+          else if (mi == mr) kt.gemm.tile(H, hprev + i0 * H, H, f.panel(p), tile, ldg, true, nullptr);
           else kt.gemm.tile_edge(mi, nr, H, hprev + i0 * H, H, f.panel(p), tile, ldg, true, nullptr);
           kt.lstm.fwd_tile(mi, u0, nu, H, tile, ldg, hprev + i0 * H, c.get() + i0 * H, hnext + i0 * H, rows + i0);
         }

@@ -9,6 +9,7 @@
 
 #include "../cell/cell.h"
 #include "../gemm/pack.h"
+#include "../gemm/qpack.h"
 
 namespace cellstate {
 
@@ -19,8 +20,10 @@ class ThreadPool;
 // u = p*vw + e (columns of units u >= H repeat unit H-1 and are never used). Gx and the step's
 // pre-activations share this layout, so a thread that owns panels [p0, p1) computes and consumes
 // only its own columns.
+// A quantized cell packs qwih, qwhh in the same column order instead (and wih, whh stay empty).
 struct LstmFusedPanels {
   PackedB wih, whh;         // op(B) [I, n_panels*nr] and [H, n_panels*nr]
+  PackedQ qwih, qwhh;       // the same, bf16 / int8 (a quantized cell)
   std::vector<float> bias;  // [n_panels*nr] bias_x in the same column order
   int64_t n_panels = 0;
   int nr = 0, vw = 0;

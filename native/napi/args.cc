@@ -9,7 +9,8 @@ const napi_type_tag kCellTag = {0x6c73746d63656c6cULL, 0x7374617465303033ULL};  
 
 namespace {
 constexpr const char* kDtypeName[] = {"a Float32Array", "an Int32Array", "prepared cell weights", "an Array of Float32Arrays",
-                                     "an Array of Float32Arrays and nulls (the cell's parameters)"};
+                                     "an Array of Float32Arrays and nulls (the cell's parameters)",
+                                     "an Array of Uint16Arrays (bf16) or Int8Arrays (int8) and nulls (the quantized matrices), or null"};
 
 // A typed array's element type, length and data (byteOffset applied) in one N-API call; false
 // when v is not a typed array. (IsTypedArray + TypedArrayType + As<…>().Data() take three or
@@ -201,31 +202,69 @@ std::vector<Napi::Float32Array> Desc::f32list_opt(int b) {
   return is_null(b) ? std::vector<Napi::Float32Array>() : list(b);
 }
 
-std::vector<Desc::ListEntry> Desc::cell_params(int b) {
-  take_buffer(b, schema::Dtype::cellParams, schema::Presence::required);
+// The entries of a list buffer, every one fetched before any is inspected (fetching may run JS).
+std::vector<Napi::Value> Desc::list_values(int b, const char* expected) {
   constexpr uint32_t kMaxEntries = 64;  // far above any kind's parameter count
   const Napi::Value v = at(b);
-  if (!v.IsArray()) type_error(b, kDtypeName[4]);
+  if (!v.IsArray()) type_error(b, expected);
   Napi::Array arr = v.As<Napi::Array>();
   const uint32_t len = arr.Length();
   if (len > kMaxEntries) range_error(std::string(spec_.buffers[b].name) + ": expected at most " + std::to_string(kMaxEntries) + " entries, got " + std::to_string(len));
   std::vector<Napi::Value> vals;
   vals.reserve(len);
   for (uint32_t k = 0; k < len; ++k) vals.push_back(arr.Get(k));
+  return vals;
+}
+
+namespace {
+bool null_value(napi_env env, napi_value v) {
+  napi_valuetype t = napi_undefined;
+  napi_typeof(env, v, &t);
+  return t == napi_null || t == napi_undefined;
+}
+}  // namespace
+
+std::vector<Desc::ListEntry> Desc::f32_entries(int b, const char* expected) {
+  const std::vector<Napi::Value> vals = list_values(b, expected);
   std::vector<ListEntry> out;
-  out.reserve(len);
-  for (uint32_t k = 0; k < len; ++k) {
-    napi_valuetype t = napi_undefined;
-    napi_typeof(info_.Env(), vals[k], &t);
-    if (t == napi_null || t == napi_undefined) {
-      out.push_back({nullptr, -1});
-      continue;
-    }
+  out.reserve(vals.size());
+  for (const Napi::Value& e : vals) {
     napi_typedarray_type type;
     size_t n = 0;
     void* data = nullptr;
-    if (!typed_array(info_.Env(), vals[k], &type, &n, &data) || type != napi_float32_array) out.push_back({nullptr, -2});
+    if (null_value(info_.Env(), e)) out.push_back({nullptr, -1});
+    else if (!typed_array(info_.Env(), e, &type, &n, &data) || type != napi_float32_array) out.push_back({nullptr, -2});
     else out.push_back({static_cast<float*>(data), static_cast<int64_t>(n)});
+  }
+  return out;
+}
+
+std::vector<Desc::ListEntry> Desc::cell_params(int b) {
+  take_buffer(b, schema::Dtype::cellParams, schema::Presence::required);
+  return f32_entries(b, kDtypeName[4]);
+}
+
+std::vector<Desc::ListEntry> Desc::cell_params_opt(int b) {
+  take_buffer(b, schema::Dtype::cellParams, schema::Presence::optional);
+  if (is_null(b)) return {};
+  return f32_entries(b, "an Array of Float32Arrays and nulls, or null");
+}
+
+std::vector<Desc::QEntry> Desc::q_params_opt(int b) {
+  take_buffer(b, schema::Dtype::qParams, schema::Presence::optional);
+  if (is_null(b)) return {};
+  const std::vector<Napi::Value> vals = list_values(b, kDtypeName[5]);
+  std::vector<QEntry> out;
+  out.reserve(vals.size());
+  for (const Napi::Value& e : vals) {
+    napi_typedarray_type type;
+    size_t n = 0;
+    void* data = nullptr;
+    if (null_value(info_.Env(), e)) out.push_back({nullptr, -1, 0});
+    else if (!typed_array(info_.Env(), e, &type, &n, &data)) out.push_back({nullptr, -2, 0});
+    else if (type == napi_uint16_array) out.push_back({data, static_cast<int64_t>(n), static_cast<int>(Precision::bf16)});
+    else if (type == napi_int8_array) out.push_back({data, static_cast<int64_t>(n), static_cast<int>(Precision::int8)});
+    else out.push_back({nullptr, -2, 0});
   }
   return out;
 }

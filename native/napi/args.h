@@ -68,6 +68,16 @@ class Desc {
     int64_t length;  // -1 for null, -2 for anything else that is not a Float32Array
   };
   std::vector<ListEntry> cell_params(int b);
+  std::vector<ListEntry> cell_params_opt(int b);  // optional: an empty vector for null
+  // A qParams list (an Array of Uint16Array, Int8Array or null): the same, length -2 for anything
+  // else; `format` the entry's precision code (Precision::bf16 for a Uint16Array, int8 for an
+  // Int8Array), 0 for null. Optional: an empty vector for null.
+  struct QEntry {
+    void* data;
+    int64_t length;
+    int format;
+  };
+  std::vector<QEntry> q_params_opt(int b);
   // A TypeError / RangeError about entry i (named `what`) of list buffer b.
   [[noreturn]] void entry_type_error(int b, size_t i, const char* what, const std::string& expected) const;
   [[noreturn]] void entry_range_error(int b, size_t i, const char* what, const std::string& msg) const;
@@ -89,6 +99,8 @@ class Desc {
   void take_buffer(int b, schema::Dtype dtype, schema::Presence presence);
   float* f32_checked(int b, int64_t need);
   std::vector<Napi::Float32Array> list(int b);
+  std::vector<Napi::Value> list_values(int b, const char* expected);
+  std::vector<ListEntry> f32_entries(int b, const char* expected);
   [[noreturn]] void internal(const std::string& what) const;
 
   const Napi::CallbackInfo& info_;

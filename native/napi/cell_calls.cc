@@ -24,6 +24,7 @@ namespace cellstate {
 namespace {
 
 namespace F = schema::cell_forward;
+const char* precision_name(Precision p) { return p == Precision::bf16 ? "bf16" : p == Precision::int8 ? "int8" : "fp32"; }
 namespace K = schema::cell_backward;
 
 // A parameter's element count from its declared shape (cell_codes.gen.h), overflow-checked.
@@ -40,34 +41,92 @@ int64_t param_elems(const Desc& a, const CellParamSpec& q, const CellConfig& c) 
   return q.rank == 1 ? dim(q.dims[0]) : mul_checked(a, dim(q.dims[0]), dim(q.dims[1]), q.name);
 }
 
+const CellParamSpec& param_spec(const CellKindSpec& k, size_t i) {
+  return i < kCellParamCount ? kCellParams[i] : k.params[i - kCellParamCount];
+}
+// Whether the cell has parameter q (always; with a projection or its flag exactly then; optional: may).
+bool param_there(const CellParamSpec& q, const CellConfig& c) {
+  return q.when == ParamWhen::always || (q.when == ParamWhen::projection && c.P != c.H) || (q.when == ParamWhen::flag && c.has(q.flag));
+}
+// The rows of a matrix parameter: its shape's first dimension alone.
+constexpr CellParamSpec kRowsOf(const CellParamSpec& q) { return {q.name, 1, {q.dims[0], q.dims[0]}, q.when, q.flag}; }
+
+[[noreturn]] void list_count_error(const Desc& a, int b, const CellConfig& c, size_t got) {
+  const CellKindSpec& k = cell_kind_spec(c.kind);
+  const size_t n = static_cast<size_t>(kCellParamCount + k.n_params);
+  std::string names;
+  for (size_t i = 0; i < n; ++i) names += (i ? ", " : "") + std::string(param_spec(k, i).name);
+  a.type_error(b, "an Array of " + std::to_string(n) + " entries for a " + k.name + " cell (" + names + "), got " + std::to_string(got));
+}
+
 // The cell's parameter list - cellPrepare's params, cellBackward's grads - checked once against
 // its kind's declaration (scripts/addon-schema.js): the count, which entries are there (always;
 // optional: either; with a projection or a flag: exactly then), and their lengths. The pointers in
-// order: the kCellParamCount every kind has, then the kind's own (null where absent).
-std::vector<float*> read_params(Desc& a, int b, const CellConfig& c) {
+// order: the kCellParamCount every kind has, then the kind's own (null where absent). With
+// `quantized`, every matrix parameter (rank 2) crosses in qparams instead and must be null here.
+std::vector<float*> read_params(Desc& a, int b, const CellConfig& c, bool quantized = false) {
   const CellKindSpec& k = cell_kind_spec(c.kind);
   const std::vector<Desc::ListEntry> e = a.cell_params(b);
   const size_t n = static_cast<size_t>(kCellParamCount + k.n_params);
-  const auto spec = [&k](size_t i) -> const CellParamSpec& { return i < kCellParamCount ? kCellParams[i] : k.params[i - kCellParamCount]; };
-  if (e.size() != n) {
-    std::string names;
-    for (size_t i = 0; i < n; ++i) names += (i ? ", " : "") + std::string(spec(i).name);
-    a.type_error(b, "an Array of " + std::to_string(n) + " entries for a " + k.name + " cell (" + names + "), got " + std::to_string(e.size()));
-  }
+  if (e.size() != n) list_count_error(a, b, c, e.size());
   std::vector<float*> out(n, nullptr);
   for (size_t i = 0; i < n; ++i) {
-    const CellParamSpec& q = spec(i);
+    const CellParamSpec& q = param_spec(k, i);
     const bool optional = q.when == ParamWhen::optional;
-    const bool there = q.when == ParamWhen::always || (q.when == ParamWhen::projection && c.P != c.H) || (q.when == ParamWhen::flag && c.has(q.flag));
+    const bool there = param_there(q, c) && !(quantized && q.rank == 2);
     if (e[i].length == -2) a.entry_type_error(b, i, q.name, "a Float32Array or null");
     if (e[i].length < 0) {
       if (there) a.entry_type_error(b, i, q.name, "a Float32Array");
       continue;
     }
-    if (!there && !optional) a.entry_type_error(b, i, q.name, "null (this cell has none)");
+    if (!there && !optional) a.entry_type_error(b, i, q.name, quantized && q.rank == 2 ? "null (a quantized matrix crosses in qparams)" : "null (this cell has none)");
     const int64_t need = param_elems(a, q, c);
     if (e[i].length < need) a.entry_range_error(b, i, q.name, "expected at least " + std::to_string(need) + " elements, got " + std::to_string(e[i].length));
     out[i] = e[i].data;
+  }
+  return out;
+}
+
+// cellPrepare's quantized matrices (qparams, qscales): with a precision other than fp32 each
+// matrix parameter the cell has is there in the precision's element type (Uint16Array bf16,
+// Int8Array int8) with its rows x cols elements, and for int8 its [rows] scales; every other entry
+// null. fp32: both lists null. Pointers in params order (null elsewhere).
+std::vector<QWeight> read_qparams(Desc& a, int bq, int bs, const CellConfig& c) {
+  const CellKindSpec& k = cell_kind_spec(c.kind);
+  const std::vector<Desc::QEntry> e = a.q_params_opt(bq);
+  const std::vector<Desc::ListEntry> sc = a.cell_params_opt(bs);
+  const size_t n = static_cast<size_t>(kCellParamCount + k.n_params);
+  std::vector<QWeight> out(n);
+  if (c.precision == Precision::fp32) {
+    if (!a.is_null(bq)) a.type_error(bq, "null (fp32 weights cross in params)");
+    if (!a.is_null(bs)) a.type_error(bs, "null (fp32 weights have no scales)");
+    return out;
+  }
+  const bool int8 = c.precision == Precision::int8;
+  const char* type = int8 ? "an Int8Array (int8)" : "a Uint16Array (bf16)";
+  if (a.is_null(bq)) a.type_error(bq, std::string("the quantized matrices (") + type + " for each)");
+  if (e.size() != n) list_count_error(a, bq, c, e.size());
+  if (int8 && a.is_null(bs)) a.type_error(bs, "the int8 row scales (a Float32Array for each matrix)");
+  if (!int8 && !a.is_null(bs)) a.type_error(bs, "null (bf16 weights have no scales)");
+  if (int8 && sc.size() != n) list_count_error(a, bs, c, sc.size());
+  for (size_t i = 0; i < n; ++i) {
+    const CellParamSpec& q = param_spec(k, i);
+    const bool there = q.rank == 2 && param_there(q, c);
+    if (!there) {
+      if (e[i].length != -1) a.entry_type_error(bq, i, q.name, "null (not a matrix of this cell)");
+      if (int8 && sc[i].length != -1) a.entry_type_error(bs, i, q.name, "null (not a matrix of this cell)");
+      continue;
+    }
+    if (e[i].length < 0 || e[i].format != static_cast<int>(c.precision)) a.entry_type_error(bq, i, q.name, type);
+    const int64_t need = param_elems(a, q, c);
+    if (e[i].length < need) a.entry_range_error(bq, i, q.name, "expected at least " + std::to_string(need) + " elements, got " + std::to_string(e[i].length));
+    out[i].data = e[i].data;
+    if (int8) {
+      if (sc[i].length < 0) a.entry_type_error(bs, i, q.name, "a Float32Array (the row scales)");
+      const int64_t rows = param_elems(a, kRowsOf(q), c);
+      if (sc[i].length < rows) a.entry_range_error(bs, i, q.name, "expected at least " + std::to_string(rows) + " scales, got " + std::to_string(sc[i].length));
+      out[i].scale = sc[i].data;
+    }
   }
   return out;
 }
@@ -143,6 +202,8 @@ struct ForwardCall {
     if (!state && io.c0) a.type_error(F::c0_, "null (this cell has none)");
     io.hN = a.f32(F::hN_, BP);
     io.cN = a.f32_when(F::cN_, state, BH);
+    // A quantized cell runs inference only (training stays fp32).
+    if (c.precision != Precision::fp32 && !a.is_null(F::cache_)) a.type_error(F::cache_, std::string("null: a cell quantized by quantize() (") + precision_name(c.precision) + ") runs inference only; train the fp32 model");
     // The cache's size is checked (and its overflow) only when there is one: an inference call.
     io.cache = a.f32_opt(F::cache_, a.is_null(F::cache_) ? 0 : cache_floats_checked(a, c, s.seq.T, s.seq.B));
     a.finish();
@@ -161,6 +222,7 @@ struct BackwardCall {
     s = read_seq(a);
     const CellConfig& c = w->cfg;
     const bool state = cell_kind_spec(c.kind).cell_state;
+    if (c.precision != Precision::fp32) a.type_error(K::w_, std::string("fp32 cell weights: a cell quantized by quantize() (") + precision_name(c.precision) + ") runs inference only; train the fp32 model");
     // The list first: fetching its entries may run JS, which must not run after a pointer is taken.
     const std::vector<float*> d = read_params(a, K::grads_, c);
     g.dw_ih = d[0];
@@ -284,16 +346,20 @@ Napi::Value CellPrepare(const Napi::CallbackInfo& info) {
   if (!(clip >= 0 && clip <= std::numeric_limits<float>::max())) a.range_error("clip: expected 0 (none) or a positive finite number <= 3.4028234663852886e38");
   c.clip = static_cast<float>(clip);
   c.G = mul_checked(a, cell_gates(c.kind), c.H, "G");
-  const std::vector<float*> p = read_params(a, S::params_, c);
+  c.precision = static_cast<Precision>(a.integer(S::precision, 0, kPrecisions - 1));
+  const bool quantized = c.precision != Precision::fp32;
+  const std::vector<float*> p = read_params(a, S::params_, c, quantized);
+  const std::vector<QWeight> q = read_qparams(a, S::qparams_, S::qscales_, c);
   a.finish();
-  CellWeights in{p[0], p[1], p[2], p[3], std::vector<const float*>(p.begin() + kCellParamCount, p.end())};
+  CellWeights in{p[0], p[1], p[2], p[3], std::vector<const float*>(p.begin() + kCellParamCount, p.end()),
+                 q[0], q[1], std::vector<QWeight>(q.begin() + kCellParamCount, q.end())};
   std::unique_ptr<CellPacked> w;
   try {
     w = cell_prepare(c, in);
   } catch (const std::bad_alloc&) {
     throw Napi::RangeError::New(info.Env(), "cellPrepare: out of memory");
   }
-  const int64_t bytes = static_cast<int64_t>(sizeof(float)) * 2 * c.G * (c.I + c.P) + w->extra_bytes;
+  const int64_t bytes = w->packed_bytes;
   auto* h = new CellHandle{CellRef(std::move(w)), bytes};
   auto ext = Napi::External<CellHandle>::New(info.Env(), h, [](Napi::Env env, CellHandle* p) {
     if (p->w) Napi::MemoryManagement::AdjustExternalMemory(env, -p->bytes);

@@ -114,7 +114,7 @@ Napi::Value Sgemm(const Napi::CallbackInfo& info) {
 Napi::Value Schema(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   static const char* kField[] = {"dim", "flag", "number", "code"};
-  static const char* kDtype[] = {"f32", "i32", "cell", "f32list", "cellParams"};
+  static const char* kDtype[] = {"f32", "i32", "cell", "f32list", "cellParams", "qParams"};
   static const char* kPresence[] = {"required", "optional", "when"};
   static const char* kDim[] = {"I", "H", "P", "G"};
   static const char* kWhen[] = {"always", "optional", "projection"};

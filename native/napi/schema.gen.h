@@ -8,7 +8,7 @@ namespace cellstate {
 namespace schema {
 
 enum class Field { dim, flag, number, code };
-enum class Dtype { f32, i32, cell, f32list, cellParams };
+enum class Dtype { f32, i32, cell, f32list, cellParams, qParams };
 enum class Presence { required, optional, when };
 struct HeaderField { const char* name; Field kind; };
 struct BufferField { const char* name; Dtype dtype; Presence presence; };
@@ -48,11 +48,11 @@ inline constexpr CallSpec kSpec = {"sgemm", kHeader, 13, kBuffers, 3};
 }  // namespace sgemm
 
 namespace cell_prepare {
-enum Header : int { kind, I, H, P, flags, clip };
-inline constexpr HeaderField kHeader[] = {{"kind", Field::code}, {"I", Field::dim}, {"H", Field::dim}, {"P", Field::dim}, {"flags", Field::code}, {"clip", Field::number}};
-enum Buffer : int { params_ };
-inline constexpr BufferField kBuffers[] = {{"params", Dtype::cellParams, Presence::required}};
-inline constexpr CallSpec kSpec = {"cellPrepare", kHeader, 6, kBuffers, 1};
+enum Header : int { kind, I, H, P, flags, clip, precision };
+inline constexpr HeaderField kHeader[] = {{"kind", Field::code}, {"I", Field::dim}, {"H", Field::dim}, {"P", Field::dim}, {"flags", Field::code}, {"clip", Field::number}, {"precision", Field::code}};
+enum Buffer : int { params_, qparams_, qscales_ };
+inline constexpr BufferField kBuffers[] = {{"params", Dtype::cellParams, Presence::required}, {"qparams", Dtype::qParams, Presence::optional}, {"qscales", Dtype::cellParams, Presence::optional}};
+inline constexpr CallSpec kSpec = {"cellPrepare", kHeader, 7, kBuffers, 3};
 }  // namespace cell_prepare
 
 namespace cell_release {

@@ -1,6 +1,6 @@
 // fuzz_cell.cc - a libFuzzer harness for the C++ entry points below N-API: cell_prepare,
 // cell_forward and cell_backward (every cell kind and option, the fused LSTM path and the generic
-// one, time-major and batch-first rows, strides and offsets, variable lengths, reverse, threaded
+// one, fp32 and - inference - bf16 / int8 quantized weights, time-major and batch-first rows, strides and offsets, variable lengths, reverse, threaded
 // or not) and sgemm / sgemm_packed with random shapes, transposes and leading dimensions.
 //
 // The input bytes are read as a small program of sizes and flags (FuzzInput); values are derived
@@ -105,6 +105,38 @@ bool all_finite(const float* p, int64_t n) {
   return true;
 }
 
+// The low-precision contract's weight quantization (docs/equations.md, "Low precision"), for a
+// quantized cell: bf16 round-to-nearest-even of the bit pattern; int8 per row, symmetric.
+uint16_t bf16_rne(float v) {
+  uint32_t u;
+  std::memcpy(&u, &v, 4);
+  return static_cast<uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+// Exactly-sized quantized copies of W [rows, cols] (AddressSanitizer sees a read past them).
+struct QBuf {
+  std::unique_ptr<uint16_t[]> b16;
+  std::unique_ptr<int8_t[]> i8;
+  std::unique_ptr<float[]> scale;
+  QWeight weight(Precision p, const float* w, int64_t rows, int64_t cols) {
+    const int64_t n = std::max<int64_t>(rows * cols, 1);
+    if (p == Precision::bf16) {
+      b16.reset(new uint16_t[static_cast<size_t>(n)]);
+      for (int64_t i = 0; i < rows * cols; ++i) b16[i] = bf16_rne(w[i]);
+      return {b16.get(), nullptr};
+    }
+    i8.reset(new int8_t[static_cast<size_t>(n)]);
+    scale.reset(new float[static_cast<size_t>(std::max<int64_t>(rows, 1))]);
+    for (int64_t j = 0; j < rows; ++j) {
+      float amax = 0.f;
+      for (int64_t k = 0; k < cols; ++k) amax = std::max(amax, std::fabs(w[j * cols + k]));
+      const float inv = amax == 0.f ? 0.f : 127.f / amax;
+      scale[j] = amax == 0.f ? 1.f : amax / 127.f;
+      for (int64_t k = 0; k < cols; ++k) i8[j * cols + k] = static_cast<int8_t>(std::max(-127.f, std::min(127.f, std::nearbyint(w[j * cols + k] * inv))));
+    }
+    return {i8.get(), scale.get()};
+  }
+};
+
 ThreadPool& pool2() {
   static ThreadPool pool(2);
   return pool;
@@ -115,7 +147,8 @@ void fuzz_cell(FuzzInput& in) {
   // Mostly small cells of any kind. One case in four is big: H large enough, and rows enough, for
   // a team of threads to split the steps by hidden units, always threaded, and half of those a
   // plain LSTM, the fused path whose forward and backward run as teams (lstm/lstm_forward.cc).
-  const bool big = (in.byte() & 3) == 0;
+  const uint32_t first = in.byte();
+  const bool big = (first & 3) == 0;
   const bool plain = big && in.flag();
   c.kind = plain ? CellKind::lstm : static_cast<CellKind>(in.range(0, 3));
   const bool lstm = c.kind == CellKind::lstm;
@@ -141,10 +174,14 @@ void fuzz_cell(FuzzInput& in) {
     s.lengths = lengths.data();
   }
   const bool train = in.flag(), threaded = in.flag() || big, with_h0 = in.flag(), with_bias = in.flag();
+  // Inference may run quantized (bf16 / int8 matrices, no fp32 ones), chosen by the first byte's
+  // upper bits, so every byte keeps its meaning for an existing corpus.
+  c.precision = train ? Precision::fp32 : static_cast<Precision>((first >> 2) % kPrecisions);
+  const bool quant = c.quantized();
   const int64_t N = s.T * s.B, I = c.I, H = c.H, P = c.P, G = c.G;
   if (std::getenv("FUZZ_CELL_VERBOSE")) {
-    std::fprintf(stderr, "cell kind=%d I=%lld H=%lld P=%lld flags=%lld clip=%g T=%lld B=%lld batch_first=%d reverse=%d lengths=%d train=%d threaded=%d h0=%d bias=%d plain=%d\n",
-                 static_cast<int>(c.kind), (long long)I, (long long)H, (long long)P, (long long)c.flags, c.clip,
+    std::fprintf(stderr, "cell kind=%d precision=%d I=%lld H=%lld P=%lld flags=%lld clip=%g T=%lld B=%lld batch_first=%d reverse=%d lengths=%d train=%d threaded=%d h0=%d bias=%d plain=%d\n",
+                 static_cast<int>(c.kind), static_cast<int>(c.precision), (long long)I, (long long)H, (long long)P, (long long)c.flags, c.clip,
                  (long long)s.T, (long long)s.B, batch_first, s.reverse, s.lengths != nullptr, train, threaded, with_h0, with_bias, plain);
   }
   g_vals.seed(static_cast<uint32_t>(in.range(0, 65535)));
@@ -156,7 +193,19 @@ void fuzz_cell(FuzzInput& in) {
   // The kind's own parameters in its declared order (cell_codes.gen.h): the LSTM's weight_hr, peephole_{i,f,o}.
   std::vector<const float*> extra;
   if (lstm) extra = {P != H ? whr.get() : nullptr, peephole ? pi.get() : nullptr, peephole ? pf.get() : nullptr, peephole ? po.get() : nullptr};
-  std::shared_ptr<const CellPacked> w = cell_prepare(c, CellWeights{wih.get(), whh.get(), with_bias ? bih.get() : nullptr, with_bias ? bhh.get() : nullptr, extra});
+  CellWeights cw{wih.get(), whh.get(), with_bias ? bih.get() : nullptr, with_bias ? bhh.get() : nullptr, extra};
+  QBuf qih, qhh, qhr;
+  if (quant) {  // the matrices only quantized, the fp32 ones absent (cell.h CellWeights)
+    cw.w_ih = cw.w_hh = nullptr;
+    cw.q_ih = qih.weight(c.precision, wih.get(), G, I);
+    cw.q_hh = qhh.weight(c.precision, whh.get(), G, P);
+    cw.qextra.assign(extra.size(), QWeight{});
+    if (lstm && P != H) {
+      cw.extra[lstm_kind::weight_hr] = nullptr;
+      cw.qextra[lstm_kind::weight_hr] = qhr.weight(c.precision, whr.get(), P, H);
+    }
+  }
+  std::shared_ptr<const CellPacked> w = cell_prepare(c, cw);
   ThreadPool* pool = threaded ? &pool2() : nullptr;
 
   Rows x(N, I, in.range(0, 3), I + in.range(0, 3));
