@@ -26,7 +26,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { argTypeError } from '../errors';
 import { readEntries, nameRecord, readOptions } from '../nn/options';
-import { checkTensorArg, Tensor } from '../tensor';
+import { checkTensorArg, readShape, Tensor } from '../tensor';
 import { writeFileAtomic } from './atomic-write';
 
 /** A safetensors (or checkpoint, model) file is malformed, truncated or not what was expected; the message says where. */
@@ -67,10 +67,24 @@ export interface RawTensor {
   readonly data: Uint16Array | Int8Array;
 }
 
-function isRawTensor(t: unknown): t is RawTensor {
-  const r = t as Partial<RawTensor> | null;
-  return !!r && typeof r === 'object' && ((r.dtype === 'BF16' && r.data instanceof Uint16Array) || (r.dtype === 'I8' && r.data instanceof Int8Array)) &&
-    Array.isArray(r.shape) && r.shape.every((d) => Number.isSafeInteger(d) && d >= 0) && r.shape.reduce((a, b) => a * b, 1) === r.data.length;
+/**
+ * A raw BF16 / I8 tensor (a quantized model's matrix) as a private snapshot, each field read once (a
+ * getter or Proxy that throws is a TypeError naming the tensor; one that changes its answer cannot
+ * make the header differ from the bytes written), or null when t is not one.
+ */
+function readRawTensor(where: string, name: string, t: unknown): RawTensor | null {
+  if (!t || typeof t !== 'object' || t instanceof Tensor) return null;
+  let dtype: unknown, data: unknown, shape: unknown;
+  try {
+    ({ dtype, data, shape } = t as Partial<RawTensor>);
+  } catch (e) {
+    throw argTypeError(where, `tensors['${name}']`, `a readable tensor (reading it threw: ${(e as Error)?.message ?? e})`, undefined);
+  }
+  if (!((dtype === 'BF16' && data instanceof Uint16Array) || (dtype === 'I8' && data instanceof Int8Array))) return null;
+  if (!Array.isArray(shape)) return null;
+  const dims = readShape(shape, where, `tensors['${name}'].shape`);
+  if (!dims.every((d) => Number.isSafeInteger(d) && d >= 0) || dims.reduce((a, b) => a * b, 1) !== data.length) return null;
+  return { dtype, data, shape: dims } as RawTensor;
 }
 
 /** A decoded safetensors file. */
@@ -99,11 +113,14 @@ export function encodeSafetensors(tensors: Record<string, Tensor | RawTensor> | 
     header.__metadata__ = nameRecord(md); // a key such as "__proto__" is kept as a name
   }
   let offset = 0;
-  for (const [name, t] of entries) {
+  for (const entry of entries) {
+    const [name, t] = entry;
     if (name === '__metadata__' || name.length === 0) throw argTypeError(where, 'tensors', 'tensor names other than "" and "__metadata__"', name);
-    if (isRawTensor(t)) {
-      header[name] = { dtype: t.dtype, shape: [...t.shape], data_offsets: [offset, offset + t.data.byteLength] };
-      offset += t.data.byteLength;
+    const raw = readRawTensor(where, name, t);
+    if (raw) {
+      entry[1] = raw; // the snapshot is what gets written
+      header[name] = { dtype: raw.dtype, shape: [...raw.shape], data_offsets: [offset, offset + raw.data.byteLength] };
+      offset += raw.data.byteLength;
       continue;
     }
     if (!(t instanceof Tensor)) throw argTypeError(where, `tensors['${name}']`, 'a Tensor', t);

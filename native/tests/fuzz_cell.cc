@@ -193,7 +193,7 @@ void fuzz_cell(FuzzInput& in) {
   // The kind's own parameters in its declared order (cell_codes.gen.h): the LSTM's weight_hr, peephole_{i,f,o}.
   std::vector<const float*> extra;
   if (lstm) extra = {P != H ? whr.get() : nullptr, peephole ? pi.get() : nullptr, peephole ? pf.get() : nullptr, peephole ? po.get() : nullptr};
-  CellWeights cw{wih.get(), whh.get(), with_bias ? bih.get() : nullptr, with_bias ? bhh.get() : nullptr, extra};
+  CellWeights cw{wih.get(), whh.get(), with_bias ? bih.get() : nullptr, with_bias ? bhh.get() : nullptr, extra, {}, {}, {}};
   QBuf qih, qhh, qhr;
   if (quant) {  // the matrices only quantized, the fp32 ones absent (cell.h CellWeights)
     cw.w_ih = cw.w_hh = nullptr;
@@ -252,7 +252,7 @@ void fuzz_cell(FuzzInput& in) {
     fill(x2.get(), I);
     SeqDesc one;
     one.T = 1; one.B = 1; one.rowT = 1; one.rowB = 1;
-    std::unique_ptr<CellPacked> other = cell_prepare(c, CellWeights{wih.get(), whh.get(), nullptr, nullptr, extra});
+    std::unique_ptr<CellPacked> other = cell_prepare(c, CellWeights{wih.get(), whh.get(), nullptr, nullptr, extra, {}, {}, {}});
     cell_forward(*other, one, FwdIO{x2.get(), I, y2.get(), P, nullptr, nullptr, h2.get(), lstm ? c2.get() : nullptr, nullptr}, nullptr);
     check(all_finite(y2.get(), P), "forward beside an async backward: non-finite output");
     worker.join();
