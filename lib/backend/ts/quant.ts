@@ -107,6 +107,11 @@ export function quantBytes(q: QuantMatrix): number {
   return q.data.byteLength + (q.scale ? q.scale.byteLength : 0);
 }
 
+// One operand row at a time, reused across calls (synchronous and not re-entered), so the
+// per-step products allocate nothing.
+let rowF32 = new Float32Array(0);
+let rowI32 = new Int32Array(0);
+
 /**
  * c[i*ldc + cOff + j] = (a_i · W_{row0+j}) for i < M, j < N, K = q.cols, by the contract's rule for
  * q's precision (beta = 0: c is overwritten).
@@ -118,7 +123,8 @@ export function quantProduct(
   const K = q.cols;
   if (q.scale === null) {
     const w = q.data;
-    const ab = new Float32Array(K); // [K] this operand row in bf16, widened
+    if (rowF32.length < K) rowF32 = new Float32Array(K);
+    const ab = rowF32; // [K] this operand row in bf16, widened
     for (let i = 0; i < M; i++) {
       const a0 = aOff + i * lda;
       for (let k = 0; k < K; k++) ab[k] = BF16[bf16Bits(a[a0 + k])];
@@ -132,7 +138,8 @@ export function quantProduct(
     return;
   }
   const w = q.data, sw = q.scale;
-  const qa = new Int32Array(K); // [K] this operand row in int8
+  if (rowI32.length < K) rowI32 = new Int32Array(K);
+  const qa = rowI32; // [K] this operand row in int8
   for (let i = 0; i < M; i++) {
     const sa = quantizeRowInt8(a, aOff + i * lda, K, qa, 0);
     for (let j = 0; j < N; j++) {
