@@ -54,7 +54,8 @@ const history = await trainer.fit(samples, {
 const { loss } = trainer.evaluate(samples);
 console.log(`trained ${history.length} epochs; loss on the text: ${loss.toFixed(3)} nats/char (target < ${TARGET_LOSS})`);
 
-// Save, and load it back as a user of the model would (the vocabulary travels separately).
+// Save, and load it back as a user of the model would. The file holds the layers; the vocabulary
+// is not in it (keep it beside the model, e.g. as JSON; here it is recomputed from TEXT).
 const file = path.join(os.tmpdir(), 'cellstate-example-charlm.safetensors');
 model.save(file);
 const lm = load(file);
@@ -70,7 +71,7 @@ function write(prime, length, temperature, seed) {
     const max = Math.max(...logits);
     const p = Array.from(logits, (l) => Math.exp((l - max) / temperature));
     let u = rng.next() * p.reduce((a, b) => a + b), next = 0;
-    while (next < p.length - 1 && (u -= p[next]) >= 0) next++;
+    while (next < p.length - 1 && (u -= p[next]) >= 0) next++; // walk the cumulative distribution
     text += vocab[next];
     ({ output, state } = lm.forward(tensor([next], [1, 1]), { state }));
   }
