@@ -106,6 +106,7 @@ describe('docs: links resolve', function () {
     for (const f of [...sources('lib'), ...sources('apps')]) {
       for (const m of read(f).matchAll(/docs\/([a-z0-9-]+\.md)(#[a-z0-9-]+)?/g)) refs.push({ f, target: `docs/${m[1]}${m[2] ?? ''}` });
     }
+    expect(refs.filter((r) => r.target.includes('#')).length, 'error messages link to doc sections').to.be.at.least(5);
     for (const { f, target } of refs) check('README.md', target, f);
   });
 });
