@@ -119,7 +119,7 @@ export class Sequential {
       const bf = (l as { batchFirst?: unknown }).batchFirst;
       if (typeof bf === 'boolean') {
         if (layout && bf !== layout.batchFirst) {
-          throw argRangeError(where, `layers[${i}].batchFirst`, `${layout.batchFirst} like layers[${layout.at}] (one layout for the chain: pass batchFirst: ${layout.batchFirst} to it)`, String(bf));
+          throw argRangeError(where, `layers[${i}].batchFirst`, `${layout.batchFirst} like layers[${layout.at}] (one layout for the chain: pass batchFirst: ${layout.batchFirst} to it; see docs/training.md#models)`, String(bf));
         }
         layout ??= { batchFirst: bf, at: i };
       }
