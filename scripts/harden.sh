@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# harden.sh - the hardening checks (SECURITY.md) with short budgets for CI (about 4 minutes on 2
+# harden.sh - the hardening checks (docs/security.md) with short budgets for CI (about 4 minutes on 2
 # cores), longer by hand:
 #   scripts/harden.sh            # CI budgets
 #   scripts/harden.sh --long     # fuzz 10 min (API) + 5 min per ISA tier (C++), full soak, 100 kills
@@ -24,7 +24,7 @@ step api-fuzz node scripts/fuzz-api.mjs --seconds "$API_S" --seed "$((long ? RAN
 step sanitizers env CELLSTATE_FUZZ_MS=2000 scripts/sanitize.sh
 step libfuzzer native/tests/run_fuzz.sh "$CELL_S"
 step gemm-pool native/tests/run_gemm_test.sh --no-perf
-# The synchronous loop measures under 5% (SECURITY.md); CI fails only past 10%, as its samples are noisy.
+# The synchronous loop measures under 5% (docs/security.md); CI fails only past 10%, as its samples are noisy.
 step soak node --expose-gc scripts/soak.mjs --inference "$INF" --train "$TRAIN" --max-sync-growth-pct 10
 if command -v valgrind >/dev/null; then step valgrind scripts/valgrind.sh "$VG_N"; else echo "== valgrind: not installed, skipped"; fi
 step checkpoint-kills env CELLSTATE_KILL_ROUNDS="$KILLS" node node_modules/mocha/bin/mocha.js --no-config --timeout 600000 test/checkpoint.test.mjs -g SIGKILL

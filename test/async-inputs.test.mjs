@@ -1,4 +1,4 @@
-// What an async call reads is what the caller passed at call time (SECURITY.md, Concurrency):
+// What an async call reads is what the caller passed at call time (docs/security.md, Concurrency):
 // every caller buffer may be written or detached the moment the call returns its promise, on every
 // backend, and the result is that of an undisturbed synchronous call. Native code never sees a
 // buffer a caller can reach: inputs and upstream gradients are copied at the call, and a training

@@ -1,6 +1,6 @@
 // The whole job as a user does it, on each backend: train a many-to-one classifier (Embedding,
 // batch-first 2-layer bidirectional LSTM, LastStep, dense head) for a few epochs, save it, load it
-// in a fresh process and serve it there with the README's server (createBatcher behind node:http
+// in a fresh process and serve it there with the server of docs/serving.md (createBatcher behind node:http
 // on 127.0.0.1) to concurrent requests of different lengths — each reply bit-identical to
 // model.forward on that sequence alone — export it to ONNX and run it in onnxruntime-node, and
 // fine-tune the loaded model. Plus the silent-wrong-shape case of issue 17 as a regression test.
@@ -14,6 +14,7 @@ import { expect } from 'chai';
 import { Adam, Embedding, LastStep, Linear, LSTM, Rng, Sequential, Trainer, load, tensor, toOnnx } from 'cellstate';
 import { backendCases } from './helpers/backends.mjs';
 import { allclose } from './helpers/reference.mjs';
+import { codeBlocks } from './helpers/markdown.mjs';
 
 const require = createRequire(import.meta.url);
 const ort = require('onnxruntime-node');
@@ -38,18 +39,18 @@ function classifier(backend, seed) {
   });
 }
 
-/** The README's server (its ```mjs block under "## Serving"), started on a free port with MODEL = file. */
-async function startReadmeServer(file, backend) {
-  const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
-  const code = readme.split('## Serving')[1].match(/```mjs\n([\s\S]*?)```/)[1];
-  expect(code.trim().split('\n').length, 'the README example stays short').to.be.at.most(18);
+/** The server of docs/serving.md (its code block under "## An HTTP server"), started on a free port with MODEL = file. */
+async function startDocsServer(file, backend) {
+  const page = fs.readFileSync(path.join(root, 'docs', 'serving.md'), 'utf8');
+  const code = codeBlocks(page.split('\n## An HTTP server\n')[1])[0].code;
+  expect(code.trim().split('\n').length, 'the example stays short').to.be.at.most(18);
   const child = spawn(process.execPath, ['--input-type=module', '-e', code], {
     cwd: root, env: { ...process.env, PORT: '0', MODEL: file, CELLSTATE_BACKEND: backend, CELLSTATE_QUIET: '1' }, stdio: ['ignore', 'pipe', 'inherit'],
   });
   const port = await new Promise((resolve, reject) => {
     let out = '';
     child.stdout.on('data', (d) => { out += d; const m = out.match(/listening on (\d+)/); if (m) resolve(Number(m[1])); });
-    child.once('exit', (c) => reject(new Error(`the README server exited with ${c}`)));
+    child.once('exit', (c) => reject(new Error(`the docs/serving.md server exited with ${c}`)));
   });
   return { port, stop: () => child.kill() };
 }
@@ -73,8 +74,8 @@ for (const { backend } of backendCases().filter((c) => c.dtype === 'float32')) {
       model.save(file);
     });
 
-    it('the README server, in a fresh process, answers concurrent requests bit-identically to forward alone', async () => {
-      const server = await startReadmeServer(file, backend);
+    it('the server of docs/serving.md, in a fresh process, answers concurrent requests bit-identically to forward alone', async () => {
+      const server = await startDocsServer(file, backend);
       try {
         const reqs = dataset(new Rng(3), 40).map((s) => s.x);
         const replies = await Promise.all(reqs.map((ids) => post(server.port, JSON.stringify(ids)).then(async (r) => [r.status, await r.json()])));

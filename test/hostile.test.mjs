@@ -15,7 +15,7 @@ const detached = (a) => { structuredClone(a.buffer, { transfer: [a.buffer] }); r
 describe('hostile arguments (fuzzer findings)', function () {
   it('numLayers is bounded: 2^31 layers used to exhaust the JS heap and abort the process', function () {
     expect(MAX_LAYERS).to.equal(1024);
-    expect(() => new GRU({ inputSize: 1, hiddenSize: 1, numLayers: 2 ** 31 - 1 })).to.throw(RangeError, 'GRU: numLayers: expected an integer in [1, 1024] (the layer limit, see SECURITY.md), got 2147483647');
+    expect(() => new GRU({ inputSize: 1, hiddenSize: 1, numLayers: 2 ** 31 - 1 })).to.throw(RangeError, 'GRU: numLayers: expected an integer in [1, 1024] (the layer limit, see docs/security.md#limits), got 2147483647');
     expect(new LSTM({ inputSize: 1, hiddenSize: 1, numLayers: 3, backend: 'ts' }).numLayers).to.equal(3);
   });
 

@@ -92,7 +92,7 @@ describe('install: the prebuilt binary first, a compile only where none loads, n
       '  - build/Release/cellstate.node: no such file (not compiled here)',
       `  - prebuilds/${platformTag()}/cellstate.node: no such file (no prebuilt binary for this platform in the package)`,
       '  - wasm/cellstate.wasm: no such file (scripts/build-wasm.sh writes it; the package ships it)',
-      '  - remedy: `npm rebuild cellstate` compiles the addon (needs python3, make and a C++17 compiler; its output is kept in build/cellstate-install.log inside the package)',
+      '  - remedy: `npm rebuild cellstate` compiles the addon (needs python3, make and a C++17 compiler; its output is kept in build/cellstate-install.log inside the package; see docs/install.md#if-the-native-addon-does-not-load)',
     ]);
     expect(w.err).to.not.contain('build:native');
   });

@@ -1,4 +1,4 @@
-// Size limits (SECURITY.md): every tensor and every buffer the library allocates holds at most
+// Size limits (docs/security.md): every tensor and every buffer the library allocates holds at most
 // maxElements() elements (2^31 by default, lower with setMaxElements / CELLSTATE_MAX_ELEMENTS);
 // sizes over it are a RangeError naming the argument, thrown before anything is allocated.
 import { expect } from 'chai';
@@ -25,7 +25,7 @@ describe('size limits', function () {
   });
 
   it('shapes over the limit are refused by tensor(), zeros() and new Tensor(), zero-size ones included', function () {
-    expect(() => zeros([2 ** 16, 2 ** 16])).to.throw(RangeError, 'zeros: shape: expected at most 2147483648 elements (the size limit, see SECURITY.md), got [65536, 65536]');
+    expect(() => zeros([2 ** 16, 2 ** 16])).to.throw(RangeError, 'zeros: shape: expected at most 2147483648 elements (the size limit, see docs/security.md#limits), got [65536, 65536]');
     expect(() => zeros([2 ** 40, 0])).to.throw(RangeError, 'got [1099511627776, 0]');
     expect(() => new Tensor(new Float32Array(0), [0, 2 ** 53])).to.throw(RangeError, 'Tensor: shape: expected at most');
     expect(() => tensor([], [2 ** 32, 0])).to.throw(RangeError, 'tensor: shape: expected at most');
@@ -37,7 +37,7 @@ describe('size limits', function () {
   });
 
   it('model parameters over the limit are refused by name before any allocation', function () {
-    expect(() => new LSTM({ inputSize: 2 ** 16, hiddenSize: 2 ** 16 })).to.throw(RangeError, 'LSTM: weight_ih_l0: expected at most 2147483648 elements per buffer (the size limit, see SECURITY.md), got shape [262144, 65536] = 17179869184');
+    expect(() => new LSTM({ inputSize: 2 ** 16, hiddenSize: 2 ** 16 })).to.throw(RangeError, 'LSTM: weight_ih_l0: expected at most 2147483648 elements per buffer (the size limit, see docs/security.md#limits), got shape [262144, 65536] = 17179869184');
     expect(() => new GRU({ inputSize: 1, hiddenSize: 2 ** 30 })).to.throw(RangeError, 'GRU: weight_ih_l0: expected at most');
     expect(() => new RNN({ inputSize: 1, hiddenSize: 2 ** 40 })).to.throw(RangeError, 'RNN: weight_ih_l0: expected at most');
     expect(() => new Linear({ inFeatures: 2 ** 26, outFeatures: 2 ** 26 })).to.throw(RangeError, 'Linear: weight: expected at most');
@@ -51,7 +51,7 @@ describe('size limits', function () {
       const m = new LSTM({ inputSize: 1, hiddenSize: 16, seed: 1, backend, dtype });
       const x = zeros([40, 2, 1], dtype); // N = 80 rows; gates 80 * 64 = 5120 elements
       setMaxElements(4096);
-      const frag = 'x: expected at most 4096 elements per buffer (the size limit, see SECURITY.md), got the gate pre-activations of T*B = 80 rows of 64 = 5120';
+      const frag = 'x: expected at most 4096 elements per buffer (the size limit, see docs/security.md#limits), got the gate pre-activations of T*B = 80 rows of 64 = 5120';
       expect(() => m.forward(x)).to.throw(RangeError, frag);
       expect(() => m.forwardTrain(x)).to.throw(RangeError, frag);
       expect(() => m.step(zeros([80, 1], dtype))).to.throw(RangeError, 'LSTM.step: x: expected at most 4096');

@@ -56,7 +56,7 @@ describe('ONNX decoding: memory bounded by the file (16 bytes per file byte + 16
       const { bytes, error } = growth(() => decodeOnnxModel(file));
       expect(bytes, `${(bytes / file.length).toFixed(1)} bytes per file byte`).to.be.below(bound(file.length));
       expect(error, 'refused').to.be.instanceOf(RangeError);
-      expect(error.message).to.match(/^fromOnnx: .*decoding would need more memory than the file's budget allows \(16 bytes per file byte \+ 16777216 = \d+ bytes, see SECURITY.md\)/);
+      expect(error.message).to.match(/^fromOnnx: .*decoding would need more memory than the file's budget allows \(16 bytes per file byte \+ 16777216 = \d+ bytes, see docs\/security.md#limits\)/);
     });
   }
 
@@ -114,13 +114,13 @@ describe('ONNX operators: every output checked against the element limit before 
       const m = fromOnnx(concatChain(dataType, 8)); // up to 256 000 elements
       expect(Array.from(m.forward({}).y.data)).to.deep.equal(dataType === FLOAT ? [1, 1, 1, 1] : [0, 1, 2, 3]);
       setMaxElements(100000);
-      expect(() => m.forward({})).to.throw(RangeError, 'fromOnnx: node 6 (Concat "cat6"): output: expected at most 100000 elements (the size limit, see SECURITY.md), got [128000]');
+      expect(() => m.forward({})).to.throw(RangeError, 'fromOnnx: node 6 (Concat "cat6"): output: expected at most 100000 elements (the size limit, see docs/security.md#limits), got [128000]');
     });
   }
   it('chained Concats that would reach 10^12 elements (int64): a RangeError at the first over the limit', function () {
     const m = fromOnnx(concatChain(INT64, 30));
     setMaxElements(1e6);
-    expect(() => m.forward({})).to.throw(RangeError, 'node 9 (Concat "cat9"): output: expected at most 1000000 elements (the size limit, see SECURITY.md), got [1024000]');
+    expect(() => m.forward({})).to.throw(RangeError, 'node 9 (Concat "cat9"): output: expected at most 1000000 elements (the size limit, see docs/security.md#limits), got [1024000]');
   });
 
   // Each operator that allocates, with inputs under the limit (when loaded) and an output over

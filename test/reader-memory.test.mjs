@@ -1,6 +1,6 @@
 // Memory per input byte of the file readers (issue #18, items 4/6): the worst hostile case of each
 // reader (scripts/reader-memory/files.mjs), at a modest size, in a fresh process, must grow its
-// peak RSS by at most the factor SECURITY.md states, plus a fixed allowance for the runtime.
+// peak RSS by at most the factor docs/security.md states, plus a fixed allowance for the runtime.
 // A TF.js manifest listing one shard path many times used to concatenate the shard once per
 // listing (1.5 GB from a 1 MB input at full size).
 import { expect } from 'chai';
@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const script = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'scripts', 'reader-memory', 'files.mjs');
-const FACTOR = 20; // bytes of RSS per input byte: SECURITY.md, "Limits"
+const FACTOR = 20; // bytes of RSS per input byte: docs/security.md, "Limits"
 const FIXED = 32 * 2 ** 20; // the runtime's own growth (code, JIT, first-use allocations)
 
 describe('file readers: memory per input byte', function () {

@@ -38,7 +38,7 @@ for (const [tag, dtype] of [['f16', 'F16'], ['bf16', 'BF16']]) {
       expect(w.dtype).to.equal(dtype);
       expect(w.data).to.be.instanceOf(Uint16Array);
       expect(w.shape).to.deep.equal([16, 3]);
-      expect(() => toTensors(f)).to.throw(SafetensorsError, new RegExp(`has dtype ${dtype}; only F32 and F64 load as Tensors \\(pass \\{ dtype: 'float32' \\} to widen F16 / BF16 exactly\\)`));
+      expect(() => toTensors(f)).to.throw(SafetensorsError, new RegExp(`has dtype ${dtype}; only F32 and F64 load as Tensors \\(pass \\{ dtype: 'float32' \\} to widen F16 / BF16 exactly; see docs/interop.md#pytorch-and-safetensors\\)`));
     });
 
     it("toTensors(f, { dtype: 'float32' }) widens every value exactly as torch's .float() does (±0, subnormals, extremes)", function () {

@@ -75,7 +75,7 @@ describe('Trainer.step', function () {
     const t = new Trainer({ model, optimizer: new SGD(model, { lr: 0.1 }), loss: nan, seed: 1 });
     const err = (() => { try { t.step({ x, targets: { values: new Tensor(Float32Array.of(0, 1), [2, 1]) } }); } catch (e) { return e; } })();
     expect(err).to.be.instanceOf(NonFiniteError).and.include({ what: 'loss', epoch: 0, batch: 0, step: 1 });
-    expect(err.message).to.equal("Trainer.step: the loss is NaN at optimizer step 1; the weights were not updated (nonFinite: 'skip' drops such steps instead)");
+    expect(err.message).to.equal("Trainer.step: the loss is NaN at optimizer step 1; the weights were not updated (nonFinite: 'skip' drops such steps instead; see docs/training.md#trainer-options)");
     const skip = new Trainer({ model, optimizer: new SGD(model, { lr: 0.1 }), loss: nan, seed: 1, nonFinite: 'skip' });
     expect(skip.step({ x, targets: { values: new Tensor(Float32Array.of(0, 1), [2, 1]) } })).to.include({ updated: false, skipped: 'loss', state: null });
     expect(weights(model)).to.deep.equal(before);

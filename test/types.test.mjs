@@ -13,7 +13,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 describe('types', function () {
   this.timeout(120000);
-  it('what a strict TypeScript user writes (the README snippets among it) type-checks', function () {
+  it('what a strict TypeScript user writes (the examples of docs/ among it) type-checks', function () {
     const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
     const r = spawnSync(process.execPath, [tsc, '--strict', '--noEmit', '--module', 'node16', '--moduleResolution', 'node16', '--target', 'es2022',
       '--types', 'node', path.join(root, 'test', 'types', 'strict.ts')], { cwd: root, encoding: 'utf8' });

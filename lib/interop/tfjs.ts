@@ -478,7 +478,7 @@ function checkRecurrentConfig(where: string, cls: string, c: Config, insideBidir
     const ra = normAct(c.recurrent_activation);
     if (ra === 'hardsigmoid') {
       refuse('recurrent_activation', "'hard_sigmoid' is not supported: cellstate's gates use the logistic sigmoid, and "
-        + "replacing Keras' piecewise-linear hard_sigmoid would change the outputs. Train (or rebuild) the layer with recurrent_activation 'sigmoid'");
+        + "replacing Keras' piecewise-linear hard_sigmoid would change the outputs. Train (or rebuild) the layer with recurrent_activation 'sigmoid' (see docs/interop.md#tfjs-and-keras)");
     }
     if (ra !== 'sigmoid') refuse('recurrent_activation', `${describe(c.recurrent_activation)} is not supported (expected 'sigmoid')`);
   }

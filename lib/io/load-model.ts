@@ -2,7 +2,7 @@
 // the model, rebuilt from the config in its metadata with its weights loaded. The file may be
 // untrusted: the config's layer types come from a fixed registry and its options are checked by
 // the constructors, and the parameter values it implies must equal the values the file holds
-// before any layer is built, so memory stays proportional to the file (SECURITY.md).
+// before any layer is built, so memory stays proportional to the file (docs/security.md#safe-from-untrusted-sources).
 
 import type { BackendName } from '../backend/types';
 import { BACKEND_NAMES_TEXT, isBackendName } from '../backend';

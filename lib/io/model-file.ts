@@ -2,7 +2,7 @@
 // and, in its string metadata, `format: "cellstate.model"`, `format_version: "1"` and `config`
 // (the model's config() as JSON: its architecture). `load` (lib/io/load-model.ts) rebuilds the
 // model from that with no user code; safetensors.torch.load_file reads the weights as they are.
-// Written atomically (lib/io/atomic-write.ts), like checkpoints (docs/checkpoint-format.md).
+// Written atomically (lib/io/atomic-write.ts), like checkpoints (docs/file-formats.md#checkpoints-version-1).
 
 import { argTypeError } from '../errors';
 import type { LayerConfig } from '../nn/layer';

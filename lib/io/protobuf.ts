@@ -109,7 +109,7 @@ export class ProtoReader {
     if (used > b.limit || heapUsed > b.heapLimit) {
       const limit = used > b.limit ? `${DECODE_BYTES_PER_BYTE} bytes per file byte + ${DECODE_BASE_BYTES} = ${b.limit} bytes` : `half of the free JS heap, ${b.heapLimit} bytes`;
       throw new RangeError(`${this.where}: ${this.path}: ${what}: decoding would need more memory than the file's budget allows `
-        + `(${limit}, see SECURITY.md): the file declares far more structure or data than it holds`);
+        + `(${limit}, see docs/security.md#limits): the file declares far more structure or data than it holds`);
     }
     b.used = used;
     b.heapUsed = heapUsed;

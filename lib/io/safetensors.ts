@@ -336,7 +336,7 @@ export function toTensors(f: SafetensorsFile, source?: string | ToTensorsOptions
     const half = t.dtype === 'F16' || t.dtype === 'BF16';
     if (dtype === undefined) {
       if (!(t.data instanceof Float32Array) && !(t.data instanceof Float64Array)) {
-        throw new SafetensorsError(`${src}: tensor '${name}' has dtype ${t.dtype}; only F32 and F64 load as Tensors${half ? " (pass { dtype: 'float32' } to widen F16 / BF16 exactly)" : ''}`);
+        throw new SafetensorsError(`${src}: tensor '${name}' has dtype ${t.dtype}; only F32 and F64 load as Tensors${half ? " (pass { dtype: 'float32' } to widen F16 / BF16 exactly; see docs/interop.md#pytorch-and-safetensors)" : ''}`);
       }
       out.set(name, new Tensor(t.data, t.shape));
     } else if (t.dtype === (dtype === 'float32' ? 'F32' : 'F64')) {

@@ -49,7 +49,7 @@ export function quantizeMatrix(where: string, name: string, precision: 'bf16' | 
 
 /** What training a quantized model throws: training stays fp32. */
 export function quantizedTrainingError(where: string, precision: Precision, why: string): QuantizedModelError {
-  return new QuantizedModelError(`${where}: this model is quantized (${precision}) by quantize() for inference only (${why}); training stays fp32: train the fp32 model, then call quantize() again`);
+  return new QuantizedModelError(`${where}: this model is quantized (${precision}) by quantize() for inference only (${why}); training stays fp32: train the fp32 model, then call quantize() again (see docs/low-precision.md#what-a-quantized-model-refuses)`);
 }
 
 const isF32 = (e: FileEntry): e is FileEntry & { data: Float32Array } => e.dtype === 'F32' && e.data instanceof Float32Array;

@@ -237,7 +237,7 @@ interface BackwardPlan {
   after: ((() => void) | null)[]; // run after each entry of `layers` (dropout on ∂input)
 }
 
-/** The most stacked layers a recurrent model may have (SECURITY.md). */
+/** The most stacked layers a recurrent model may have (docs/security.md#limits). */
 export const MAX_LAYERS = 1024;
 
 export const COMMON_KEYS = ['inputSize', 'hiddenSize', 'numLayers', 'bias', 'batchFirst', 'bidirectional', 'dropout', 'clip', 'reverse', 'seed', 'dtype', 'backend'] as const;
@@ -295,7 +295,7 @@ export abstract class Recurrent<S = unknown> {
     this.numLayers = o.numLayers === undefined ? 1 : positiveInt(where, 'numLayers', o.numLayers);
     // Each layer-direction costs JS objects (parameter specs, prepared weights), not just typed
     // arrays: without a bound, numLayers = 2^31 exhausts the JS heap, which aborts the process.
-    if (this.numLayers > MAX_LAYERS) throw argRangeError(where, 'numLayers', `an integer in [1, ${MAX_LAYERS}] (the layer limit, see SECURITY.md)`, describe(this.numLayers));
+    if (this.numLayers > MAX_LAYERS) throw argRangeError(where, 'numLayers', `an integer in [1, ${MAX_LAYERS}] (the layer limit, see docs/security.md#limits)`, describe(this.numLayers));
     this.bias = optionalBool(where, 'bias', o.bias, true);
     this.batchFirst = optionalBool(where, 'batchFirst', o.batchFirst, false);
     this.bidirectional = optionalBool(where, 'bidirectional', o.bidirectional, false);
@@ -303,7 +303,7 @@ export abstract class Recurrent<S = unknown> {
     if (this.reverse && this.bidirectional) throw argTypeError(where, 'reverse', 'false when bidirectional is true', true);
     this.dropout = optionalProbability(where, 'dropout', o.dropout);
     if (this.dropout > 0 && this.numLayers === 1) {
-      process.emitWarning(`${where}: dropout=${this.dropout} applies between layers, so it has no effect with numLayers=1`, { code: 'CELLSTATE_DROPOUT_ONE_LAYER' });
+      process.emitWarning(`${where}: dropout=${this.dropout} applies between layers, so it has no effect with numLayers=1 (see docs/training.md#the-family)`, { code: 'CELLSTATE_DROPOUT_ONE_LAYER' });
     }
     this.clip = optionalClip(where, o.clip);
     cell.validate(this.settings, this.hiddenSize);
@@ -361,7 +361,7 @@ export abstract class Recurrent<S = unknown> {
   quantize(precision: 'bf16' | 'int8'): this {
     const where = `${this.cell.name}.quantize`;
     const p = readPrecision(where, precision);
-    if (this.precisionValue !== 'fp32') throw argTypeError(where, 'this', `an fp32 model (this one is already ${this.precisionValue}: quantize the fp32 model it came from)`, this);
+    if (this.precisionValue !== 'fp32') throw argTypeError(where, 'this', `an fp32 model (this one is already ${this.precisionValue}: quantize the fp32 model it came from; see docs/low-precision.md#what-quantize-does)`, this);
     if (this.dtype !== 'float32') throw argTypeError(where, 'this', 'a float32 model (quantize converts fp32 weights)', `a ${this.dtype} model`);
     const q = new Map<string, QuantMatrix>();
     for (const s of this.params.specs) if (isQuantizedName(s.name)) q.set(s.name, quantizeMatrix(where, s.name, p, this.params.get(s.name), s.shape[0], s.shape[1]));

@@ -119,7 +119,7 @@ export class Sequential {
       const bf = (l as { batchFirst?: unknown }).batchFirst;
       if (typeof bf === 'boolean') {
         if (layout && bf !== layout.batchFirst) {
-          throw argRangeError(where, `layers[${i}].batchFirst`, `${layout.batchFirst} like layers[${layout.at}] (one layout for the chain: pass batchFirst: ${layout.batchFirst} to it)`, String(bf));
+          throw argRangeError(where, `layers[${i}].batchFirst`, `${layout.batchFirst} like layers[${layout.at}] (one layout for the chain: pass batchFirst: ${layout.batchFirst} to it; see docs/training.md#models)`, String(bf));
         }
         layout ??= { batchFirst: bf, at: i };
       }
@@ -148,7 +148,7 @@ export class Sequential {
   quantize(precision: 'bf16' | 'int8'): Sequential {
     const where = 'Sequential.quantize';
     const p = readPrecision(where, precision);
-    if (this.precision !== 'fp32') throw argTypeError(where, 'this', `an fp32 model (this one is already ${this.precision}: quantize the fp32 model it came from)`, this);
+    if (this.precision !== 'fp32') throw argTypeError(where, 'this', `an fp32 model (this one is already ${this.precision}: quantize the fp32 model it came from; see docs/low-precision.md#what-quantize-does)`, this);
     const layers = this.layers.map((l, i) => {
       if (isRecurrent(l)) return (l as unknown as { quantize(p: string): Layer }).quantize(p);
       // A copy: training the original must not reach the quantized model.

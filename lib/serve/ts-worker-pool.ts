@@ -77,7 +77,7 @@ export class TsWorkerPool<M extends Recurrent | Sequential = Recurrent> {
     if (!(model instanceof Recurrent) && !(model instanceof Sequential)) throw argTypeError(where, 'model', 'a model (a Sequential, an LSTM, GRU or RNN)', model);
     // The workers load fp32 weights through a SharedArrayBuffer; a quantized model is served by
     // createBatcher / createSession on the model itself.
-    if (model.precision !== 'fp32') throw argTypeError(where, 'model', `an fp32 model (a ${model.precision} model from quantize() is served by createBatcher or createSession directly)`, model);
+    if (model.precision !== 'fp32') throw argTypeError(where, 'model', `an fp32 model (a ${model.precision} model from quantize() is served by createBatcher or createSession directly; see docs/low-precision.md#what-a-quantized-model-refuses)`, model);
     const o = readOptions(where, 'options', options, ['workers']);
     this.size = o.workers === undefined ? availableParallelism() : positiveInt(where, 'workers', o.workers);
     this.model = model;

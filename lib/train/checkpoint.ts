@@ -1,7 +1,7 @@
 // Checkpoints: one safetensors file (lib/io/safetensors.ts) holding the model's weights, the
 // optimizer's buffers, and in its string metadata the model config, the optimizer's kind,
 // hyperparameters, step and learning rate, and the trainer's epoch, step and RNG state. The
-// format is documented in docs/checkpoint-format.md. Writes are atomic (temp file, fsync,
+// format is documented in docs/file-formats.md#checkpoints-version-1. Writes are atomic (temp file, fsync,
 // rename); loading validates the file, then every name and shape against the model and
 // optimizer, and changes nothing unless everything fits.
 
@@ -16,7 +16,7 @@ import type { RngState } from '../rng';
 import type { Tensor } from '../tensor';
 import type { Optimizer, OptimizerKind, OptimizerState } from './optim';
 
-/** The `format` metadata value of a checkpoint file (docs/checkpoint-format.md). */
+/** The `format` metadata value of a checkpoint file (docs/file-formats.md#checkpoint-metadata). */
 export const CHECKPOINT_FORMAT = 'cellstate.checkpoint';
 /** The checkpoint format version this library writes and reads. */
 export const CHECKPOINT_VERSION = 1;

@@ -684,7 +684,7 @@ export class Trainer {
   /** Returns true to skip the step, or throws. */
   private fail(caller: string, what: 'loss' | 'gradient', msg: string, epoch: number, bi: number): boolean {
     if (this.nonFinite === 'skip') return true;
-    throw new NonFiniteError(`${caller}: ${msg}; the weights were not updated (nonFinite: 'skip' drops such steps instead)`, what, epoch, bi, this.optimizer.stepCount + 1);
+    throw new NonFiniteError(`${caller}: ${msg}; the weights were not updated (nonFinite: 'skip' drops such steps instead; see docs/training.md#trainer-options)`, what, epoch, bi, this.optimizer.stepCount + 1);
   }
 }
 

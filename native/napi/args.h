@@ -24,7 +24,7 @@
 namespace cellstate {
 
 // Element count limit for any buffer the addon computes over or allocates: 2^31, the library's
-// MAX_ELEMENTS (lib/tensor.ts, SECURITY.md), so every element index fits an int32 and no product
+// MAX_ELEMENTS (lib/tensor.ts, docs/security.md#limits), so every element index fits an int32 and no product
 // of two checked sizes overflows int64 (index arithmetic in the kernels is int64 throughout).
 constexpr int64_t kMaxElems = int64_t{1} << 31;
 

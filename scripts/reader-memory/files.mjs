@@ -2,7 +2,7 @@
 // TF.js and checkpoint readers, each on valid inputs and on hostile ones that are small for what
 // they declare (many tiny tensors, a large header or metadata, repeated shard paths, huge declared
 // shapes). test/reader-memory.test.mjs runs the worst hostile case of each reader at a modest size
-// and asserts the factor SECURITY.md states.
+// and asserts the factor docs/security.md states.
 //
 //   node --expose-gc scripts/reader-memory/files.mjs <case name> [scale] : one case in this process, printing
 //   { bytes, rssGrowth, outcome } (peak RSS growth over the run, from the kernel's high-water mark).

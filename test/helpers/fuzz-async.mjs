@@ -1,4 +1,4 @@
-// Fuzz targets for the async model calls (SECURITY.md, Concurrency): forwardAsync,
+// Fuzz targets for the async model calls (docs/security.md, Concurrency): forwardAsync,
 // forwardTrainAsync and backwardAsync with every caller buffer (x, h0, c0, dOutput, dHN, dCN)
 // written, NaN-filled or detached right after the call, and weight updates (optimizer steps,
 // loadStateDict, commitParameters) while calls are in flight, several calls at once. The property:

@@ -1,10 +1,10 @@
 // Compiled by test/types.test.mjs with `tsc --strict --noEmit` against the published .d.ts files:
-// what the README and a strict TypeScript user write must type-check without casts.
+// what the docs' examples and a strict TypeScript user write must type-check without casts.
 import { Adam, LSTM, LayerNorm, Linear, LastStep, Sequential, Tensor, Trainer, readSafetensors, tensor, toTensors, writeSafetensors } from 'cellstate';
 import type { EpochLog, EvaluateResult, Metric, Model, SequentialState } from 'cellstate';
 import { createBatcher, createSession, createTsWorkerPool, load } from 'cellstate';
 
-// The README's PyTorch snippet: toTensors gives a Map, which loadStateDict takes.
+// docs/interop.md's PyTorch example: toTensors gives a Map, which loadStateDict takes.
 const lstm = new LSTM({ inputSize: 32, hiddenSize: 64, numLayers: 2 });
 lstm.loadStateDict(toTensors(readSafetensors('lstm.safetensors')));
 writeSafetensors('lstm-out.safetensors', lstm.stateDict());
