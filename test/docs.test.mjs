@@ -19,9 +19,6 @@ import { anchors, codeBlocks, isExternal, links, markdownPages, resolveLink, roo
 const require = createRequire(import.meta.url);
 const RUNNABLE = new Set(['js', 'javascript', 'mjs', 'ts', 'typescript']);
 const NO_RUN = /(^|\s)no-run\b(.*)$/;
-// Links to what another change adds (issue #25 item 4 writes examples/): checked once they exist.
-const PENDING = new Set(['examples/']);
-
 const read = (f) => fs.readFileSync(path.join(root, f), 'utf8');
 
 /** The `// => text` expectations of a block, in order. */
@@ -93,7 +90,6 @@ describe('docs: links resolve', function () {
     it(`every relative link and anchor of ${page}`, function () {
       const found = links(read(page)).filter((l) => !isExternal(l.target));
       for (const { target, line } of found) {
-        if (PENDING.has(target) && !fs.existsSync(resolveLink(page, target).file)) continue;
         check(page, target, `${page}:${line}`);
       }
     });
