@@ -5,7 +5,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Backend, BackendInfo } from './types';
+import type { Backend, BackendInfo, OptimCalls } from './types';
 import { makeWasmBackend } from './wasm';
 
 export interface WasmLoad {
@@ -14,6 +14,8 @@ export interface WasmLoad {
   causes: string[];
   /** The module's linear memory in bytes (0 when not loaded). */
   memoryBytes: () => number;
+  /** The module's fused optimizer updates (null when not loaded). */
+  optim: OptimCalls | null;
 }
 
 let loaded: WasmLoad | undefined;
@@ -35,10 +37,10 @@ export function loadWasm(): WasmLoad {
     for (const k of ENV_VARS) if (process.env[k]) env[k] = process.env[k]!;
     const w = makeWasmBackend(bytes, env);
     if (w.warning) causes.push(w.warning);
-    loaded = { backend: w.backend, info: w.info, causes, memoryBytes: w.memoryBytes };
+    loaded = { backend: w.backend, info: w.info, causes, memoryBytes: w.memoryBytes, optim: w.optim };
   } catch (e) {
     causes.push(`${name}: ${String((e as Error)?.message ?? e)}`);
-    loaded = { backend: null, info: null, causes, memoryBytes: () => 0 };
+    loaded = { backend: null, info: null, causes, memoryBytes: () => 0, optim: null };
   }
   return loaded;
 }

@@ -16,11 +16,17 @@
 // Failures. A bad call returns -1 and the module's message becomes a RangeError. A trap (an
 // allocation the kernels could not make: their std::bad_alloc, native/wasm/wasm_abi.cc) leaves the
 // instance in an unknown state: the error is rethrown as a RangeError and the backend refuses every
-// later call. The optimizers have no wasm entry point: lib/train/optim.ts runs their TS math.
+// later call.
+//
+// Optimizers. `optim` runs the addon's fused updates (native/optim/optim.cc, through
+// native/wasm/optim_wasm.cc): one call per step over every parameter, parameters and state copied
+// in and back out (grads only in), like every other call.
 
 import { allocateUninit, checkElements, type FloatArray } from '../tensor';
-import type { Backend, BackendInfo, CellBackwardArgs, CellCache, CellForwardArgs, CellKind, CellParams, PreparedCell, SeqLayout } from './types';
-import { CELL_KIND_CODE, CELL_KINDS } from './schema.gen';
+import type { Backend, BackendInfo, CellBackwardArgs, CellCache, CellForwardArgs, CellKind, CellParams, OptimCalls, PreparedCell, SeqLayout } from './types';
+import {
+  CELL_KIND_CODE, CELL_KINDS, encodeOptimAdam, encodeOptimRmsprop, encodeOptimSgd, OPTIM_ADAM_HEADER, OPTIM_RMSPROP_HEADER, OPTIM_SGD_HEADER,
+} from './schema.gen';
 
 /** The module's exports (native/wasm/cellstate_wasm.cc); pointers are byte offsets (numbers). */
 interface WasmExports {
@@ -37,6 +43,9 @@ interface WasmExports {
   cs_cell_forward(w: number, h: number, lengths: number, x: number, y: number, h0: number, c0: number, hN: number, cN: number, cache: number): number;
   cs_cell_backward(w: number, h: number, lengths: number, x: number, cache: number, dy: number, dhN: number, dcN: number,
     dx: number, dh0: number, dc0: number, grads: number, n: number): number;
+  cs_optim_sgd(h: number, count: number, n: number, p: number, g: number, buf: number): number;
+  cs_optim_adam(h: number, count: number, n: number, p: number, g: number, m: number, v: number): number;
+  cs_optim_rmsprop(h: number, count: number, n: number, p: number, g: number, sq: number, gavg: number, buf: number): number;
 }
 
 export interface WasmBackend {
@@ -46,6 +55,8 @@ export interface WasmBackend {
   warning: string;
   /** Bytes of the module's linear memory (it only grows): for tests that prove calls free what they allocate. */
   memoryBytes(): number;
+  /** The fused optimizer updates (the addon's C++ loops compiled to wasm). */
+  optim: OptimCalls;
 }
 
 interface WasmPrepared extends PreparedCell {
@@ -273,5 +284,51 @@ export function makeWasmBackend(bytes: ArrayBufferView | ArrayBuffer, env: Recor
     },
     setThreads: () => {},
   };
-  return { backend, warning, info: () => ({ name: 'wasm', isa, threads: 1, blas: null }), memoryBytes: () => memory!.buffer.byteLength };
+  // One optimizer step over the lists of one descriptor. The first list holds the parameters (their
+  // lengths size every other list); `back` lists (parameters, state) are copied back out; a
+  // `need`ed list that is null is a TypeError, one not needed passes a null pointer.
+  interface OptimList { name: string; list: Float32Array[] | null; back: boolean; need: boolean }
+  const optimHeaders = { sgd: new Float64Array(OPTIM_SGD_HEADER), adam: new Float64Array(OPTIM_ADAM_HEADER), rmsprop: new Float64Array(OPTIM_RMSPROP_HEADER) };
+  function optimStep(what: string, header: Float64Array, lists: OptimList[], run: (h: number, count: number, n: number, ptrs: number[]) => number): void {
+    const params = lists[0].list!, count = params.length;
+    for (const { name, list, need } of lists) {
+      if (!need) continue;
+      if (!list) {
+        throw new TypeError(`cellstate (wasm): ${what}: ${name}: expected an Array of Float32Arrays for this configuration, got null`);
+      }
+      if (list.length !== count) throw new RangeError(`cellstate (wasm): ${what}: ${name}: expected ${count} entries (one per parameter), got ${list.length}`);
+      list.forEach((a, k) => {
+        if (!(a instanceof Float32Array)) throw new TypeError(`cellstate (wasm): ${what}: ${name}[${k}]: expected a Float32Array, got ${Object.prototype.toString.call(a)}`);
+        if (a.length !== params[k].length) throw new RangeError(`cellstate (wasm): ${what}: expected ${name}[${k}] with ${params[k].length} elements (its parameter's), got ${a.length}`);
+      });
+    }
+    call(what, (f) => {
+      const used = lists.map(({ list, need }) => (need ? list : null)); // lists the configuration does not use stay out
+      const bufs = used.map((l) => l && l.map((a) => f.floats(a)));
+      const ptrs = bufs.map((b) => (b ? f.pointers(b) : 0));
+      check(what, run(f.doubles(Array.from(header)), count, f.doubles(params.map((a) => a.length)), ptrs));
+      lists.forEach(({ back }, i) => { if (back && used[i]) used[i]!.forEach((a, k) => f.back(bufs[i]![k], a)); });
+    });
+  }
+  const L = (name: string, list: Float32Array[] | null, back: boolean, need = true): OptimList => ({ name, list, back, need });
+  const optim: OptimCalls = {
+    optimSgd(params, grads, bufs, lr, momentum, dampening, weightDecay, nesterov, first) {
+      const [h] = encodeOptimSgd({ params, grads, bufs, lr, momentum, dampening, weightDecay, nesterov, first }, optimHeaders.sgd);
+      optimStep('optimSgd', h, [L('params', params, true), L('grads', grads, false), L('bufs', bufs, true, momentum !== 0)],
+        (hp, c, n, [p, g, b]) => ex.cs_optim_sgd(hp, c, n, p, g, b));
+    },
+    optimAdam(params, grads, expAvg, expAvgSq, lr, beta1, beta2, eps, weightDecay, decoupled, biasCorrection1, biasCorrection2Sqrt) {
+      const [h] = encodeOptimAdam({ params, grads, expAvg, expAvgSq, lr, beta1, beta2, eps, weightDecay, decoupled, biasCorrection1, biasCorrection2Sqrt }, optimHeaders.adam);
+      optimStep('optimAdam', h, [L('params', params, true), L('grads', grads, false), L('expAvg', expAvg, true), L('expAvgSq', expAvgSq, true)],
+        (hp, c, n, [p, g, m, v]) => ex.cs_optim_adam(hp, c, n, p, g, m, v));
+    },
+    optimRmsprop(params, grads, squareAvg, gradAvg, momentumBuffer, lr, alpha, eps, weightDecay, momentum, centered) {
+      const [h] = encodeOptimRmsprop({ params, grads, squareAvg, gradAvg, momentumBuffer, lr, alpha, eps, weightDecay, momentum, centered }, optimHeaders.rmsprop);
+      optimStep('optimRmsprop', h, [L('params', params, true), L('grads', grads, false), L('squareAvg', squareAvg, true),
+        L('gradAvg', gradAvg, true, centered), L('momentumBuffer', momentumBuffer, true, momentum > 0)],
+      (hp, c, n, [p, g, sq, ga, b]) => ex.cs_optim_rmsprop(hp, c, n, p, g, sq, ga, b));
+    },
+  };
+
+  return { backend, warning, optim, info: () => ({ name: 'wasm', isa, threads: 1, blas: null }), memoryBytes: () => memory!.buffer.byteLength };
 }
