@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Backend, BackendInfo, OptimCalls } from './types';
 import { makeWasmBackend } from './wasm';
+import { makeWasmHelpers } from './wasm-threads';
 
 export interface WasmLoad {
   backend: Backend | null;
@@ -35,7 +36,7 @@ export function loadWasm(): WasmLoad {
     if (!WebAssembly.validate(bytes)) throw new Error('this JavaScript engine cannot compile it (it needs WebAssembly SIMD128)');
     const env: Record<string, string> = {};
     for (const k of ENV_VARS) if (process.env[k]) env[k] = process.env[k]!;
-    const w = makeWasmBackend(bytes, env);
+    const w = makeWasmBackend(bytes, env, makeWasmHelpers(bytes, env)); // helper threads: none until setThreads(n, 'wasm')
     if (w.warning) causes.push(w.warning);
     loaded = { backend: w.backend, info: w.info, causes, memoryBytes: w.memoryBytes, optim: w.optim };
   } catch (e) {
