@@ -27,6 +27,7 @@ export function supports(w, impl) {
 /** Per-process setup for an implementation (threads, peer backend). */
 export async function setup(impl) {
   if (impl.backend === 'native') setThreads(impl.threads);
+  if (impl.backend === 'wasm') setThreads(impl.threads, 'wasm');
   if (impl.backend === 'tfjs') await (await loadTfjs()).setBackend(impl.tfBackend);
   if (impl.backend === 'ort') loadOrt();
 }

@@ -7,6 +7,8 @@
 //   npm run bench -- --base DIR         also run DIR's own build (another checkout, built) of native
 //                                       and ts beside ours, interleaved: rows "base ..." and new/base
 //   npm run bench -- --no-peers         our implementations only (with --base: a before/after check)
+//   npm run bench -- --impls "wasm 1T,ts,tfjs-wasm 1T"   only these rows (names as printed)
+//   npm run bench -- --cap 60           a first call slower than 60 s ends that cell (default 10)
 //
 // Method. Every implementation (native with 1 thread and with all cores, ts, and the peers:
 // ONNX Runtime with 1 and all threads, TensorFlow.js on its cpu and wasm backends) runs in its own
@@ -45,14 +47,16 @@ const { encodeFmaPeak } = require('../dist/backend/schema.gen.js');
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 function parseArgs(argv) {
-  const a = { quick: false, only: null, json: null, base: null, peers: true, torch: null };
+  const a = { quick: false, only: null, impls: null, cap: null, json: null, base: null, peers: true, torch: null };
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--quick') a.quick = true;
     else if (argv[i] === '--only') a.only = argv[++i].split(',');
+    else if (argv[i] === '--impls') a.impls = argv[++i].split(',').map((s) => s.trim());
+    else if (argv[i] === '--cap') a.cap = Number(argv[++i]);
     else if (argv[i] === '--json') a.json = argv[++i];
     else if (argv[i] === '--base') a.base = path.resolve(argv[++i]);
     else if (argv[i] === '--no-peers') a.peers = false;
-    else if (argv[i] === '--help') { console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(0, 6).join('\n')); process.exit(0); }
+    else if (argv[i] === '--help') { console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(0, 11).join('\n')); process.exit(0); }
     else throw new Error(`bench: unknown argument ${argv[i]} (see --help)`);
   }
   return a;
@@ -72,8 +76,9 @@ async function implementations(args) {
       for (const n of threadCounts) impls.push({ name: `native ${p} ${n}T`, backend: 'native', precision: p, threads: n, unavailable, note: isa.notes[p] });
     }
   }
-  // The WebAssembly build of the same kernels (wasm/cellstate.wasm), one thread: the fallback where the addon cannot load.
-  if (availableBackends().includes('wasm')) impls.push({ name: 'wasm 1T', backend: 'wasm', threads: 1 });
+  // The WebAssembly build of the same kernels (wasm/cellstate.wasm): the fallback where the addon cannot
+  // load. More threads: helper worker threads splitting inference forwards by batch slices (training rows run on one).
+  if (availableBackends().includes('wasm')) for (const n of threadCounts) impls.push({ name: `wasm ${n}T`, backend: 'wasm', threads: n });
   impls.push({ name: 'ts', backend: 'ts', threads: 1 });
   if (args.base) {
     // The same implementations from another checkout (its bench/worker.mjs loads its own build).
@@ -148,10 +153,16 @@ async function main() {
   const args = parseArgs(process.argv.slice(2));
   // Quick mode only proves that every implementation runs and agrees: small shapes, tiny budgets.
   const budgetMs = args.quick ? 40 : 1500;
-  const capMs = args.quick ? 1000 : 10000;
+  if (args.cap !== null && !(args.cap > 0)) throw new Error(`bench: --cap: expected seconds > 0, got ${args.cap}`);
+  const capMs = args.cap ? args.cap * 1000 : args.quick ? 1000 : 10000;
   const workloads = WORKLOADS.filter((w) => !args.only || args.only.includes(w.name))
     .map((w) => (args.quick ? { ...w, T: Math.min(w.T, 5), B: Math.min(w.B, 4), I: Math.min(w.I, 64), H: Math.min(w.H, 64) } : w));
-  const impls = await implementations(args);
+  let impls = await implementations(args);
+  if (args.impls) {
+    const unknown = args.impls.filter((n) => !impls.some((i) => i.name === n));
+    if (unknown.length) throw new Error(`bench: --impls: no row named ${unknown.map((n) => JSON.stringify(n)).join(', ')} here (rows: ${impls.map((i) => i.name).join(', ')})`);
+    impls = impls.filter((i) => args.impls.includes(i.name));
+  }
   const native = loadNative().addon;
   const peak = {};
   if (native) for (const n of new Set(impls.filter((i) => i.backend === 'native').map((i) => i.threads))) peak[n] = native.fmaPeak(...encodeFmaPeak({ threads: n }, new Float64Array(1)));
@@ -203,7 +214,7 @@ async function main() {
     printWorkload(w, results.filter((r) => r.workload === w.name));
     await Promise.all(workers.map((k) => k.exit()));
   }
-  if (native) console.log(`FMA peak (probe): ${Object.entries(peak).map(([n, g]) => `${n}T ${g.toFixed(0)} GFLOP/s`).join(', ')}`);
+  if (Object.keys(peak).length) console.log(`FMA peak (probe): ${Object.entries(peak).map(([n, g]) => `${n}T ${g.toFixed(0)} GFLOP/s`).join(', ')}`);
   const report = { date: new Date().toISOString(), quick: args.quick, machine: machine(args), peak, results };
   if (args.json) {
     fs.mkdirSync(path.dirname(path.resolve(args.json)), { recursive: true });
@@ -237,6 +248,8 @@ function printWorkload(w, rows) {
       if (r.impl === 'ts' && Number.isFinite(best)) s += `  (best native ${(r.ms / best).toFixed(0)}x faster)`;
       const ts = r.impl.startsWith('wasm') && rows.find((b) => b.impl === 'ts' && b.ms);
       if (ts) s += `  ${(ts.ms / r.ms).toFixed(1)}x ts`;
+      const tfw = r.impl.startsWith('wasm') && rows.find((b) => b.impl.startsWith('tfjs-wasm') && b.ms);
+      if (tfw) s += `  ${(tfw.ms / r.ms).toFixed(2)}x ${tfw.impl}`;
       const base = rows.find((b) => b.impl === `base ${r.impl}` && b.ms);
       if (base) s += `  new/base ${(r.ms / base.ms).toFixed(3)}`;
     }

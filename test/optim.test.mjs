@@ -8,6 +8,8 @@ import {
   stepLR, tensor, warmup,
 } from 'cellstate';
 import fs from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { randomTensor, Rng } from './helpers/random.mjs';
 
 /** A bare parameterised "model": one named tensor per entry, counting commits. */
@@ -15,6 +17,7 @@ function bag(values, dtype = 'float32') {
   const params = Object.entries(values).map(([n, v]) => [n, tensor(v, [v.length], dtype)]);
   return { commits: 0, namedParameters: () => params, commitParameters() { this.commits++; }, get: (n) => Array.from(params.find((p) => p[0] === n)[1].data) };
 }
+const root = fileURLToPath(new URL('..', import.meta.url));
 const g1 = (v, dtype = 'float32') => ({ p: tensor(v, [v.length], dtype) });
 
 describe('optimizers: hand-computed steps (PyTorch rules)', function () {
@@ -131,7 +134,7 @@ describe('optimizers: 6 random steps against the textbook rules; native equals t
       for (const [backend, dtype, tol] of [['ts', 'float64', 1e-12], ...availableBackends().map((b) => [b, 'float32', 2e-5])]) {
         const m = bag({ p: p0 }, dtype);
         const opt = new CLASSES[kind](m, { ...o, backend });
-        expect(opt.backend).to.equal(backend === 'wasm' ? 'ts' : backend); // wasm models update with the TS math
+        expect(opt.backend).to.equal(backend);
         for (const g of grads) opt.step(g1(g, dtype));
         const got = m.get('p');
         got.forEach((v, i) => expect(v, `${backend} ${dtype} p[${i}]`).to.be.closeTo(want[i], tol * (1 + Math.abs(want[i]))));
@@ -139,8 +142,50 @@ describe('optimizers: 6 random steps against the textbook rules; native equals t
       }
       // The native update mirrors the ts math term for term: the same float32 results.
       if (finals.native) finals.native.forEach((v, i) => expect(v).to.be.closeTo(finals.ts[i], 1e-6 * (1 + Math.abs(v))));
+      // wasm has no fused multiply-add, so the same double arithmetic rounds identically: bit for bit.
+      if (finals.wasm) expect(finals.wasm).to.deep.equal(finals.ts);
     });
   }
+
+  describe('wasm: several parameters (sizes around the 4-wide vector), state and all, bit-identical to ts', function () {
+    if (!availableBackends().includes('wasm')) return;
+    const sizes = { a: 1, b: 3, c: 4, d: 7, e: 16, f: 33 };
+    for (const [kind, o] of CONFIGS) {
+      it(`${kind} ${JSON.stringify(o)}`, function () {
+        const rng = new Rng(5);
+        const p0 = Object.fromEntries(Object.entries(sizes).map(([n, k]) => [n, Array.from({ length: k }, () => rng.uniform(-1, 1))]));
+        const grads = Array.from({ length: 5 }, () => Object.fromEntries(Object.entries(sizes).map(([n, k]) => [n, tensor(Array.from({ length: k }, () => rng.uniform(-2, 2)), [k])])));
+        const run = (backend) => {
+          const m = bag(p0), opt = new CLASSES[kind](m, { ...o, backend });
+          expect(opt.backend).to.equal(backend);
+          for (const g of grads) opt.step(g);
+          expect(m.commits).to.equal(grads.length);
+          const st = opt.stateDict();
+          return { p: Object.keys(sizes).map((n) => m.get(n)), slots: Object.fromEntries(Object.entries(st.slots).map(([s, b]) => [s, Object.values(b).map((t) => Array.from(t.data))])) };
+        };
+        const ts = run('ts'), wasm = run('wasm');
+        expect(wasm.p).to.deep.equal(ts.p);
+        expect(wasm.slots).to.deep.equal(ts.slots);
+        expect(Object.keys(ts.slots).length).to.be.above(0);
+      });
+    }
+
+    it('the default backend updates on wasm when wasm is the process default', function () {
+      const r = spawnSync(process.execPath, ['-e', "const c = require('./dist'); const m = { namedParameters: () => [['p', c.tensor([1, 2])]], commitParameters() {} }; " +
+        "console.log(c.backend().name, new c.Adam(m).backend, new c.SGD(m, { backend: 'ts' }).backend)"],
+      { cwd: root, env: { ...process.env, CELLSTATE_BACKEND: 'wasm', CELLSTATE_QUIET: '1' }, encoding: 'utf8' });
+      expect(r.stderr).to.equal('');
+      expect(r.stdout.trim()).to.equal('wasm wasm ts');
+    });
+
+    it('float64 parameters asked to run on wasm update with the TS math', function () {
+      const m = bag({ p: [1] }, 'float64');
+      const opt = new SGD(m, { lr: 0.1, backend: 'wasm' });
+      expect(opt.backend).to.equal('ts');
+      opt.step(g1([0.5], 'float64'));
+      expect(m.get('p')[0]).to.equal(1 - 0.1 * 0.5);
+    });
+  });
 
   it('updates a Sequential in place and commits its weights once per step (caches go stale)', function () {
     const model = new Sequential([new LSTM({ inputSize: 2, hiddenSize: 3, seed: 1 }), new Linear({ inFeatures: 3, outFeatures: 1, seed: 2 })]);
@@ -261,6 +306,29 @@ describe('native optimizer exports: checks in C++', function () {
     expect(() => a.optimAdam([p], [new Float32Array(3)], [new Float32Array(3)], [new Float32Array(3)], NaN, 0.9, 0.999, 1e-8, 0, false, 0.1, 0.1)).to.throw(RangeError, /finite/);
     expect(() => a.optimRmsprop('x')).to.throw(TypeError);
     expect(Array.from(p)).to.deep.equal([1, 2, 3]);
+  });
+});
+
+describe('wasm optimizer exports: checks in the TS shell and in C++', function () {
+  if (!availableBackends().includes('wasm')) return;
+  const wasm = () => createRequire(import.meta.url)('../dist/backend/wasm-load.js').loadWasm().optim;
+  it('throws TypeError/RangeError on bad buffers and writes nothing', function () {
+    const a = wasm();
+    const p = new Float32Array([1, 2, 3]), z = () => new Float32Array(3);
+    expect(() => a.optimSgd([p], [new Float32Array(2)], null, 0.1, 0, 0, 0, false, true)).to.throw(RangeError, 'optimSgd: expected grads[0] with 3 elements (its parameter\'s), got 2');
+    expect(() => a.optimSgd([p], [new Float64Array(3)], null, 0.1, 0, 0, 0, false, true)).to.throw(TypeError, 'optimSgd: grads[0]: expected a Float32Array, got [object Float64Array]');
+    expect(() => a.optimSgd([p], [], null, 0.1, 0, 0, 0, false, true)).to.throw(RangeError, 'optimSgd: grads: expected 1 entries (one per parameter), got 0');
+    expect(() => a.optimSgd([p], [z()], null, 0.1, 0.9, 0, 0, false, true)).to.throw(TypeError, 'optimSgd: bufs: expected an Array of Float32Arrays for this configuration, got null');
+    expect(() => a.optimAdam([p], [z()], [z()], [new Float32Array(4)], 0.1, 0.9, 0.999, 1e-8, 0, false, 0.1, 0.1)).to.throw(RangeError, /expAvgSq\[0\] with 3 elements/);
+    // The module's own checks (the shell passes these through): a non-finite header, a zero bias correction.
+    expect(() => a.optimAdam([p], [z()], [z()], [z()], NaN, 0.9, 0.999, 1e-8, 0, false, 0.1, 0.1)).to.throw(RangeError, 'cellstate (wasm): optimAdam: optimAdam: header or sizes out of range');
+    expect(() => a.optimAdam([p], [z()], [z()], [z()], 0.1, 0.9, 0.999, 1e-8, 0, false, 0, 0.1)).to.throw(RangeError, 'optimAdam: bias corrections must be positive');
+    expect(() => a.optimRmsprop([p], [z()], [z()], null, null, 0.1, 0.99, 1e-8, 0, 0, true)).to.throw(TypeError, /gradAvg: expected an Array/);
+    expect(Array.from(p)).to.deep.equal([1, 2, 3]);
+    // Still usable after refused calls; a zero-parameter step is a no-op.
+    a.optimSgd([p], [new Float32Array([1, 1, 1])], null, 0.5, 0, 0, 0, false, true);
+    expect(Array.from(p)).to.deep.equal([0.5, 1.5, 2.5]);
+    a.optimSgd([], [], null, 0.5, 0, 0, 0, false, true);
   });
 });
 

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { GRU, LSTM, Linear, Sequential, Trainer, Adam, availableBackends, backend, tensor, Rng } from 'cellstate';
+import { GRU, LSTM, Linear, RNN, Sequential, Trainer, Adam, availableBackends, backend, setThreads, tensor, Rng } from 'cellstate';
 import { createRequire } from 'node:module';
 import { parityTests } from './helpers/parity.mjs';
 
@@ -96,7 +96,7 @@ describe('wasm backend: loading', function () {
     expect(loadWasm().memoryBytes()).to.equal(before);
   });
 
-  it('training on wasm (Adam: the TS update math) follows the ts run step for step', async function () {
+  it('training on wasm (Adam: the wasm update) follows the ts run step for step', async function () {
     const waves = Array.from({ length: 16 }, (_, i) => {
       const v = Array.from({ length: 11 }, (_, t) => Math.sin(0.3 * (t + i)));
       return { x: v.slice(0, 10).map((s) => [s]), y: v.slice(1) };
@@ -109,5 +109,72 @@ describe('wasm backend: loading', function () {
     }
     history.ts.forEach((l, i) => expect(history.wasm[i], `epoch ${i}`).to.be.closeTo(l, 1e-4 * Math.max(1, l)));
     expect(history.wasm.at(-1)).to.be.below(history.wasm[0] / 2);
+  });
+});
+
+describe("wasm backend: helper threads (setThreads(n, 'wasm'))", function () {
+  this.timeout(60000);
+  if (!hasWasm) return;
+  after(() => setThreads(1, 'wasm'));
+  const rng = new Rng(21);
+  const rand = (shape) => tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.uniform(-1, 1)), shape);
+  const cases = [
+    ['LSTM', LSTM, {}], ['LSTM proj, 2 layers, bidirectional', LSTM, { projSize: 3, numLayers: 2, bidirectional: true }],
+    ['GRU batchFirst', GRU, { batchFirst: true }], ['RNN relu', RNN, { nonlinearity: 'relu' }],
+  ];
+
+  it('reports the threads; at most one per core; n is checked; which must be native or wasm', function () {
+    setThreads(2, 'wasm');
+    expect(backend('wasm').threads).to.equal(2);
+    setThreads(1, 'wasm');
+    expect(backend('wasm').threads).to.equal(1);
+    setThreads(1024, 'wasm');
+    expect(backend('wasm').threads).to.equal(Math.max(1, (require('node:os').availableParallelism?.() ?? require('node:os').cpus().length)));
+    setThreads(1, 'wasm');
+    expect(() => setThreads(0, 'wasm')).to.throw(RangeError, 'setThreads: n: expected an integer in [1, 1024], got 0');
+    expect(() => setThreads(2, 'ts')).to.throw(TypeError, `setThreads: which: expected 'native' or 'wasm', got "ts"`);
+  });
+
+  for (const [name, Cls, opt] of cases) {
+    it(`${name}: batch-split forwards equal one thread's bit for bit (B = 2, 3, 5; lengths; initial state)`, function () {
+      for (const B of [2, 3, 5]) {
+        const T = 6, I = 4, x = rand(opt.batchFirst ? [B, T, I] : [T, B, I]);
+        const lengths = Array.from({ length: B }, (_, b) => 1 + ((b * 5 + 2) % T));
+        setThreads(1, 'wasm');
+        const one = new Cls({ inputSize: I, hiddenSize: 5, seed: 8, backend: 'wasm', ...opt });
+        setThreads(2, 'wasm');
+        const two = new Cls({ inputSize: I, hiddenSize: 5, seed: 8, backend: 'wasm', ...opt });
+        for (const o of [{}, { lengths }]) {
+          const a = one.forward(x, o), b = two.forward(x, o);
+          for (const k of ['output', 'hN', 'cN']) {
+            if (a[k]) expect(Array.from(b[k].data), `B=${B} ${k} ${JSON.stringify(o)}`).to.deep.equal(Array.from(a[k].data));
+          }
+          // Carry the state on: an initial state sliced across the threads.
+          const s = { h0: a.hN, ...(a.cN ? { c0: a.cN } : {}) };
+          expect(Array.from(two.forward(x, s).output.data)).to.deep.equal(Array.from(one.forward(x, s).output.data));
+        }
+      }
+    });
+  }
+
+  it('training runs on the calling thread and equals one thread; cells prepared with helpers run alone once they stop', function () {
+    setThreads(2, 'wasm');
+    const m = new LSTM({ inputSize: 3, hiddenSize: 4, seed: 2, backend: 'wasm' });
+    setThreads(1, 'wasm');
+    const m1 = new LSTM({ inputSize: 3, hiddenSize: 4, seed: 2, backend: 'wasm' });
+    const x = rand([5, 4, 3]), dOutput = rand([5, 4, 4]);
+    setThreads(2, 'wasm');
+    const run = (net) => { const t = net.forwardTrain(x); return { y: Array.from(t.output.data), g: Object.values(net.backward(t.cache, { dOutput }).grads).map((v) => Array.from(v.data)) }; };
+    expect(run(m)).to.deep.equal(run(m1));
+    setThreads(1, 'wasm'); // the helper m was prepared on stops: m runs on the calling thread
+    expect(Array.from(m.forward(x).output.data)).to.deep.equal(Array.from(m1.forward(x).output.data));
+  });
+
+  it('a process that used helper threads exits by itself', function () {
+    const r = runNode("const c = require('./dist'); c.setThreads(2, 'wasm'); const m = new c.LSTM({ inputSize: 2, hiddenSize: 3, backend: 'wasm' }); " +
+      "console.log(m.forward(c.tensor(new Float32Array(12).fill(0.5), [2, 3, 2])).output.shape.join(','))", { CELLSTATE_QUIET: '1' });
+    expect(r.err).to.equal('');
+    expect(r.out.trim()).to.equal('2,3,3');
+    expect(r.status).to.equal(0);
   });
 });

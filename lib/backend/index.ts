@@ -73,12 +73,19 @@ export function availableBackends(): BackendName[] {
   return [...(loadNative().backend ? ['native' as const] : []), ...(loadWasm().backend ? ['wasm' as const] : []), 'ts'];
 }
 
-/** Threads the native backend computes with (default: every core). Ignored by ts. */
-export function setThreads(n: number): void {
+/**
+ * Threads a compiled backend computes with: `native` (the default; it starts with every core) or
+ * `wasm` (it starts with one; n > 1 adds n - 1 worker threads, at most one per core, each with
+ * its own instance of the module, that split inference forwards of two or more sequences by batch
+ * slices; training runs on the calling thread). Ignored by ts.
+ */
+export function setThreads(n: number, which: 'native' | 'wasm' = 'native'): void {
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 1024) {
     throw new RangeError(`setThreads: n: expected an integer in [1, 1024], got ${String(n)}`);
   }
-  loadNative().backend?.setThreads(n);
+  if (which !== 'native' && which !== 'wasm') throw new TypeError(`setThreads: which: expected 'native' or 'wasm', got ${typeof which === 'string' ? JSON.stringify(which) : String(which)}`);
+  if (which === 'wasm') loadWasm().backend?.setThreads(n);
+  else loadNative().backend?.setThreads(n);
 }
 
 /** What the default (or named) backend is and how it runs. */

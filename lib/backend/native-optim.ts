@@ -4,18 +4,11 @@
 // buffer. The math mirrors lib/train/optim-math.ts.
 
 import { loadNative, type NativeAddon } from './native';
+import type { OptimCalls } from './types';
 import { encodeOptimAdam, encodeOptimRmsprop, encodeOptimSgd, OPTIM_ADAM_HEADER, OPTIM_RMSPROP_HEADER, OPTIM_SGD_HEADER } from './schema.gen';
 
-type F32s = Float32Array[];
-
-export interface NativeOptim {
-  optimSgd(params: F32s, grads: F32s, bufs: F32s | null, lr: number, momentum: number, dampening: number,
-    weightDecay: number, nesterov: boolean, first: boolean): void;
-  optimAdam(params: F32s, grads: F32s, expAvg: F32s, expAvgSq: F32s, lr: number, beta1: number, beta2: number,
-    eps: number, weightDecay: number, decoupled: boolean, biasCorrection1: number, biasCorrection2Sqrt: number): void;
-  optimRmsprop(params: F32s, grads: F32s, squareAvg: F32s, gradAvg: F32s | null, momentumBuffer: F32s | null,
-    lr: number, alpha: number, eps: number, weightDecay: number, momentum: number, centered: boolean): void;
-}
+/** The addon's optimizer calls: the interface every compiled backend's optimizer offers. */
+export type NativeOptim = OptimCalls;
 
 // Reused: the addon copies a header before the call returns.
 const headers = { sgd: new Float64Array(OPTIM_SGD_HEADER), adam: new Float64Array(OPTIM_ADAM_HEADER), rmsprop: new Float64Array(OPTIM_RMSPROP_HEADER) };

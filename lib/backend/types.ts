@@ -190,3 +190,20 @@ export interface BackendInfo {
   /** An external BLAS library in use, or null (the kernels are the library's own). */
   blas: string | null;
 }
+
+type F32s = Float32Array[];
+
+/**
+ * The fused optimizer updates a compiled backend offers (native: lib/backend/native-optim.ts over
+ * native/optim/optim_napi.cc; wasm: lib/backend/wasm.ts over native/wasm/optim_wasm.cc; both run
+ * native/optim/optim.cc). One call per optimizer step covers every parameter; the lists hold one
+ * Float32Array per parameter (state of the parameter's length). The math is lib/train/optim-math.ts.
+ */
+export interface OptimCalls {
+  optimSgd(params: F32s, grads: F32s, bufs: F32s | null, lr: number, momentum: number, dampening: number,
+    weightDecay: number, nesterov: boolean, first: boolean): void;
+  optimAdam(params: F32s, grads: F32s, expAvg: F32s, expAvgSq: F32s, lr: number, beta1: number, beta2: number,
+    eps: number, weightDecay: number, decoupled: boolean, biasCorrection1: number, biasCorrection2Sqrt: number): void;
+  optimRmsprop(params: F32s, grads: F32s, squareAvg: F32s, gradAvg: F32s | null, momentumBuffer: F32s | null,
+    lr: number, alpha: number, eps: number, weightDecay: number, momentum: number, centered: boolean): void;
+}

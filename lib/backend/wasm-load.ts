@@ -5,8 +5,9 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Backend, BackendInfo } from './types';
+import type { Backend, BackendInfo, OptimCalls } from './types';
 import { makeWasmBackend } from './wasm';
+import { makeWasmHelpers } from './wasm-threads';
 
 export interface WasmLoad {
   backend: Backend | null;
@@ -14,6 +15,8 @@ export interface WasmLoad {
   causes: string[];
   /** The module's linear memory in bytes (0 when not loaded). */
   memoryBytes: () => number;
+  /** The module's fused optimizer updates (null when not loaded). */
+  optim: OptimCalls | null;
 }
 
 let loaded: WasmLoad | undefined;
@@ -33,12 +36,12 @@ export function loadWasm(): WasmLoad {
     if (!WebAssembly.validate(bytes)) throw new Error('this JavaScript engine cannot compile it (it needs WebAssembly SIMD128)');
     const env: Record<string, string> = {};
     for (const k of ENV_VARS) if (process.env[k]) env[k] = process.env[k]!;
-    const w = makeWasmBackend(bytes, env);
+    const w = makeWasmBackend(bytes, env, makeWasmHelpers(bytes, env)); // helper threads: none until setThreads(n, 'wasm')
     if (w.warning) causes.push(w.warning);
-    loaded = { backend: w.backend, info: w.info, causes, memoryBytes: w.memoryBytes };
+    loaded = { backend: w.backend, info: w.info, causes, memoryBytes: w.memoryBytes, optim: w.optim };
   } catch (e) {
     causes.push(`${name}: ${String((e as Error)?.message ?? e)}`);
-    loaded = { backend: null, info: null, causes, memoryBytes: () => 0 };
+    loaded = { backend: null, info: null, causes, memoryBytes: () => 0, optim: null };
   }
   return loaded;
 }

@@ -16,11 +16,26 @@
 // Failures. A bad call returns -1 and the module's message becomes a RangeError. A trap (an
 // allocation the kernels could not make: their std::bad_alloc, native/wasm/wasm_abi.cc) leaves the
 // instance in an unknown state: the error is rethrown as a RangeError and the backend refuses every
-// later call. The optimizers have no wasm entry point: lib/train/optim.ts runs their TS math.
+// later call.
+//
+// Threads. Given helpers (lib/backend/wasm-threads.ts: worker threads, each with its own instance
+// of the module and its own memory; one thread has no shared memory to split a GEMM over, as the
+// module is built without threads), an inference forward of B >= 2 rows is split by batch slices:
+// each helper runs the same kernels on its slice of rows (gathered into a compact time-major
+// copy, posted, its outputs scattered back), the calling thread runs the first slice and then
+// waits for the others. Rows are independent, so the results equal one thread's bit for bit.
+// Cells prepared while helpers run are prepared on each of them too; training forwards and
+// backwards run on the calling thread.
+//
+// Optimizers. `optim` runs the addon's fused updates (native/optim/optim.cc, through
+// native/wasm/optim_wasm.cc): one call per step over every parameter, parameters and state copied
+// in and back out (grads only in), like every other call.
 
 import { allocateUninit, checkElements, type FloatArray } from '../tensor';
-import type { Backend, BackendInfo, CellBackwardArgs, CellCache, CellForwardArgs, CellKind, CellParams, PreparedCell, SeqLayout } from './types';
-import { CELL_KIND_CODE, CELL_KINDS } from './schema.gen';
+import type { Backend, BackendInfo, CellBackwardArgs, CellCache, CellForwardArgs, CellKind, CellParams, OptimCalls, PreparedCell, SeqLayout } from './types';
+import {
+  CELL_KIND_CODE, CELL_KINDS, encodeOptimAdam, encodeOptimRmsprop, encodeOptimSgd, OPTIM_ADAM_HEADER, OPTIM_RMSPROP_HEADER, OPTIM_SGD_HEADER,
+} from './schema.gen';
 
 /** The module's exports (native/wasm/cellstate_wasm.cc); pointers are byte offsets (numbers). */
 interface WasmExports {
@@ -37,6 +52,9 @@ interface WasmExports {
   cs_cell_forward(w: number, h: number, lengths: number, x: number, y: number, h0: number, c0: number, hN: number, cN: number, cache: number): number;
   cs_cell_backward(w: number, h: number, lengths: number, x: number, cache: number, dy: number, dhN: number, dcN: number,
     dx: number, dh0: number, dc0: number, grads: number, n: number): number;
+  cs_optim_sgd(h: number, count: number, n: number, p: number, g: number, buf: number): number;
+  cs_optim_adam(h: number, count: number, n: number, p: number, g: number, m: number, v: number): number;
+  cs_optim_rmsprop(h: number, count: number, n: number, p: number, g: number, sq: number, gavg: number, buf: number): number;
 }
 
 export interface WasmBackend {
@@ -46,10 +64,37 @@ export interface WasmBackend {
   warning: string;
   /** Bytes of the module's linear memory (it only grows): for tests that prove calls free what they allocate. */
   memoryBytes(): number;
+  /** The fused optimizer updates (the addon's C++ loops compiled to wasm). */
+  optim: OptimCalls;
 }
 
 interface WasmPrepared extends PreparedCell {
-  readonly cell: { ptr: number }; // ptr 0 once released
+  readonly cell: { ptr: number; id: number; helpers: readonly WasmHelper[] }; // ptr 0 once released; id names it on the helpers
+}
+
+/** The outputs of one batch slice's forward on a helper (compact: y [T, nb, Hout], hN [nb, Hout], cN [nb, H]). */
+export interface SliceResult { y: Float32Array; hN: Float32Array; cN: Float32Array | null }
+
+/** One helper thread running its own instance of the module (lib/backend/wasm-threads.ts). */
+export interface WasmHelper {
+  /** False once the helper was stopped (setThreads lowered the count). */
+  alive(): boolean;
+  /** Starts the forward of one compact batch slice of cell `id` (time-major, ldx = I, ldy = Hout); returns at once. */
+  post(id: number, a: CellForwardArgs): void;
+  /** Blocks until the posted forward is done; its outputs, or throws its error. */
+  wait(): SliceResult;
+  /** Frees cell `id` on the helper (no reply). */
+  release(id: number): void;
+}
+
+/** The helper threads of one backend: their count follows setThreads(n) (n - 1 helpers). */
+export interface WasmHelpers {
+  /** Running helpers. */
+  list(): readonly WasmHelper[];
+  /** Runs n helpers (starting or stopping some). */
+  resize(n: number): void;
+  /** Prepares the cell on every running helper under `id` (posted; errors surface at its first forward). */
+  prepare(id: number, p: CellParams): readonly WasmHelper[];
 }
 
 interface WasmCache extends CellCache {
@@ -87,8 +132,8 @@ function wasiImports(env: Record<string, string>, mem: () => WebAssembly.Memory)
  * Instantiates the module (synchronously: it is small) and returns the backend over it. `env`: the
  * CELLSTATE_* variables the kernels read (CELLSTATE_MAX_ISA, CELLSTATE_POISON_UNINIT).
  */
-export function makeWasmBackend(bytes: ArrayBufferView | ArrayBuffer, env: Record<string, string> = {}): WasmBackend {
-  const module = new WebAssembly.Module(bytes);
+export function makeWasmBackend(bytes: ArrayBufferView | ArrayBuffer | WebAssembly.Module, env: Record<string, string> = {}, helpers: WasmHelpers | null = null): WasmBackend {
+  const module = bytes instanceof WebAssembly.Module ? bytes : new WebAssembly.Module(bytes);
   let memory: WebAssembly.Memory | undefined;
   const wasi = wasiImports(env, () => memory!);
   const imports: WebAssembly.Imports = { wasi_snapshot_preview1: {} };
@@ -102,6 +147,7 @@ export function makeWasmBackend(bytes: ArrayBufferView | ArrayBuffer, env: Recor
   const warning = cString(ex.cs_dispatch_warning());
   const isa = cString(ex.cs_isa());
   let broken: string | null = null;
+  let lastId = 0; // cells' ids on the helpers
 
   function cString(p: number): string {
     const u8 = new Uint8Array(memory!.buffer);
@@ -178,7 +224,11 @@ export function makeWasmBackend(bytes: ArrayBufferView | ArrayBuffer, env: Recor
   }
 
   const released = typeof FinalizationRegistry === 'function'
-    ? new FinalizationRegistry<{ ptr: number }>((cell) => { if (cell.ptr && !broken) ex.cs_cell_release(cell.ptr); cell.ptr = 0; })
+    ? new FinalizationRegistry<WasmPrepared['cell']>((cell) => {
+      if (cell.ptr && !broken) ex.cs_cell_release(cell.ptr);
+      if (cell.ptr) for (const h of cell.helpers) if (h.alive()) h.release(cell.id);
+      cell.ptr = 0;
+    })
     : null;
 
   /** The parameter list cs_cell_prepare / cs_cell_backward take: the four every kind has, then the kind's own (schema order). */
@@ -196,6 +246,92 @@ export function makeWasmBackend(bytes: ArrayBufferView | ArrayBuffer, env: Recor
   /** Elements a rows buffer spans from its offset: (N-1)*ld + width. */
   const span = (N: number, ld: number, width: number) => (N - 1) * ld + width;
 
+  function forwardOne(w: PreparedCell, wp: number, a: CellForwardArgs, train: boolean): CellCache | null {
+    const I = w.inputSize, P = w.outSize, H = w.hiddenSize, N = a.T * a.B;
+    return call('forward', (f) => {
+      let cache: WasmCache | null = null;
+      if (train) {
+        const n = ex.cs_cell_cache_floats(wp, a.T, a.B);
+        checkElements('cellstate (wasm)', 'the training cache', n, `T*B = ${N} rows of the cache`);
+        cache = {
+          backend: 'wasm', seq: { T: a.T, B: a.B, rowT: a.rowT, rowB: a.rowB, reverse: a.reverse, lengths: a.lengths },
+          x: a.x, xOffset: a.xOffset, ldx: a.ldx, buf: allocateUninit('float32', n) as Float32Array,
+        };
+      }
+      const ny = span(N, a.ldy, P);
+      const x = f.floats(a.x, a.xOffset, span(N, a.ldx, I));
+      // y in and out: with ldy > P the other columns (another direction's half) must survive.
+      const y = a.ldy === P ? f.out(ny) : f.floats(a.y, a.yOffset, ny);
+      const hN = f.out(a.B * P), cN = a.cN ? f.out(a.B * H) : 0;
+      const k = cache ? f.out(cache.buf.length) : 0;
+      const h = f.doubles([a.T, a.B, a.rowT, a.rowB, a.reverse ? 1 : 0, a.ldx, a.ldy, 0]);
+      check('forward', ex.cs_cell_forward(wp, h, f.ints(a.lengths), x, y, f.floats(a.h0), f.floats(a.c0), hN, cN, k));
+      f.back(y, a.y, a.yOffset, ny);
+      f.back(hN, a.hN, 0, a.B * P);
+      if (a.cN) f.back(cN, a.cN, 0, a.B * H);
+      if (cache) f.back(k, cache.buf);
+      return cache;
+    });
+  }
+
+  /** Rows [b0, b1) of a's batch as a compact time-major forward (x gathered; outputs fresh). */
+  function slice(w: PreparedCell, a: CellForwardArgs, b0: number, b1: number): CellForwardArgs {
+    const I = w.inputSize, P = w.outSize, H = w.hiddenSize, nb = b1 - b0;
+    const x = new Float32Array(a.T * nb * I);
+    for (let t = 0; t < a.T; t++) {
+      for (let b = 0; b < nb; b++) {
+        const src = a.xOffset + (t * a.rowT + (b0 + b) * a.rowB) * a.ldx;
+        x.set(a.x.subarray(src, src + I), (t * nb + b) * I);
+      }
+    }
+    return {
+      T: a.T, B: nb, rowT: nb, rowB: 1, reverse: a.reverse, lengths: a.lengths ? a.lengths.slice(b0, b1) : null,
+      x, xOffset: 0, ldx: I, y: new Float32Array(0), yOffset: 0, ldy: P, // y: the helper allocates it
+      h0: a.h0 ? Float32Array.from(a.h0.subarray(b0 * P, b1 * P)) : null, c0: a.c0 ? Float32Array.from(a.c0.subarray(b0 * H, b1 * H)) : null,
+      hN: new Float32Array(0), cN: a.cN ? new Float32Array(0) : null,
+    };
+  }
+
+  /** Writes a slice's outputs into rows [b0, b0 + nb) of a's outputs. */
+  function scatter(w: PreparedCell, a: CellForwardArgs, b0: number, nb: number, r: SliceResult): void {
+    const P = w.outSize, H = w.hiddenSize;
+    for (let t = 0; t < a.T; t++) {
+      for (let b = 0; b < nb; b++) {
+        const src = (t * nb + b) * P;
+        a.y.set(r.y.subarray(src, src + P), a.yOffset + (t * a.rowT + (b0 + b) * a.rowB) * a.ldy);
+      }
+    }
+    a.hN.set(r.hN, b0 * P);
+    if (a.cN && r.cN) a.cN.set(r.cN, b0 * H);
+  }
+
+  /** An inference forward split by batch slices over this thread and the helpers (see Threads above). */
+  function forwardSplit(w: PreparedCell, a: CellForwardArgs, hs: readonly WasmHelper[]): void {
+    const n = Math.min(hs.length + 1, a.B), id = (w as WasmPrepared).cell.id;
+    const at = (k: number) => Math.floor((k * a.B) / n); // slice k: rows [at(k), at(k + 1))
+    const posted: WasmHelper[] = [];
+    let failure: unknown = null;
+    try {
+      for (let k = 1; k < n; k++) { hs[k - 1].post(id, slice(w, a, at(k), at(k + 1))); posted.push(hs[k - 1]); }
+      const own = slice(w, a, 0, at(1)), P = w.outSize, H = w.hiddenSize;
+      const r: SliceResult = { y: new Float32Array(a.T * own.B * P), hN: new Float32Array(own.B * P), cN: a.cN ? new Float32Array(own.B * H) : null };
+      forwardOne(w, handle(w, 'forward'), { ...own, y: r.y, hN: r.hN, cN: r.cN }, false);
+      scatter(w, a, 0, own.B, r);
+    } catch (e) {
+      failure = e;
+    }
+    // Every posted slice is waited for (even after a failure), so each helper's replies stay in step.
+    posted.forEach((h, i) => {
+      try {
+        const r = h.wait();
+        if (!failure) scatter(w, a, at(i + 1), at(i + 2) - at(i + 1), r);
+      } catch (e) {
+        failure ??= e;
+      }
+    });
+    if (failure) throw failure;
+  }
+
   const backend: Backend = {
     name: 'wasm',
     writesAllOutputs: true, // the kernels write every y row (zeros past a length), hN and cN
@@ -210,38 +346,21 @@ export function makeWasmBackend(bytes: ArrayBufferView | ArrayBuffer, env: Recor
         if (w === 0) check('prepare', -1);
         return w;
       });
-      const cell = { ptr };
+      const cell = { ptr, id: ++lastId, helpers: [] as readonly WasmHelper[] };
+      if (helpers && helpers.list().length) {
+        cell.helpers = helpers.prepare(cell.id, {
+          ...p, weightHr: null, peephole: null, qWeightIh: null, qWeightHh: null, qWeightHr: null, // the generic fields carry them (extra)
+        });
+      }
       const w: WasmPrepared = { backend: 'wasm', dtype: 'float32', kind: p.kind, inputSize: p.inputSize, hiddenSize: p.hiddenSize, outSize: p.projSize || p.hiddenSize, cell };
       released?.register(w, cell, w);
       return w;
     },
     forward(w, a, train) {
       const wp = handle(w, 'forward');
-      const I = w.inputSize, P = w.outSize, H = w.hiddenSize, N = a.T * a.B;
-      return call('forward', (f) => {
-        let cache: WasmCache | null = null;
-        if (train) {
-          const n = ex.cs_cell_cache_floats(wp, a.T, a.B);
-          checkElements('cellstate (wasm)', 'the training cache', n, `T*B = ${N} rows of the cache`);
-          cache = {
-            backend: 'wasm', seq: { T: a.T, B: a.B, rowT: a.rowT, rowB: a.rowB, reverse: a.reverse, lengths: a.lengths },
-            x: a.x, xOffset: a.xOffset, ldx: a.ldx, buf: allocateUninit('float32', n) as Float32Array,
-          };
-        }
-        const ny = span(N, a.ldy, P);
-        const x = f.floats(a.x, a.xOffset, span(N, a.ldx, I));
-        // y in and out: with ldy > P the other columns (another direction's half) must survive.
-        const y = a.ldy === P ? f.out(ny) : f.floats(a.y, a.yOffset, ny);
-        const hN = f.out(a.B * P), cN = a.cN ? f.out(a.B * H) : 0;
-        const k = cache ? f.out(cache.buf.length) : 0;
-        const h = f.doubles([a.T, a.B, a.rowT, a.rowB, a.reverse ? 1 : 0, a.ldx, a.ldy, 0]);
-        check('forward', ex.cs_cell_forward(wp, h, f.ints(a.lengths), x, y, f.floats(a.h0), f.floats(a.c0), hN, cN, k));
-        f.back(y, a.y, a.yOffset, ny);
-        f.back(hN, a.hN, 0, a.B * P);
-        if (a.cN) f.back(cN, a.cN, 0, a.B * H);
-        if (cache) f.back(k, cache.buf);
-        return cache;
-      });
+      const hs = !train && a.B >= 2 ? (w as WasmPrepared).cell.helpers.filter((h) => h.alive()) : [];
+      if (hs.length) { forwardSplit(w, a, hs); return null; }
+      return forwardOne(w, wp, a, train);
     },
     backward(w, kc, g) {
       const wp = handle(w, 'backward');
@@ -268,10 +387,58 @@ export function makeWasmBackend(bytes: ArrayBufferView | ArrayBuffer, env: Recor
     release(w) {
       const cell = (w as WasmPrepared).cell;
       if (cell?.ptr && !broken) ex.cs_cell_release(cell.ptr);
+      if (cell?.ptr) for (const h of cell.helpers) if (h.alive()) h.release(cell.id);
       if (cell) cell.ptr = 0;
       released?.unregister(w);
     },
-    setThreads: () => {},
+    // n - 1 helper threads (none without helpers: a browser build, or the helpers' own instances).
+    setThreads: (n) => helpers?.resize(n - 1),
   };
-  return { backend, warning, info: () => ({ name: 'wasm', isa, threads: 1, blas: null }), memoryBytes: () => memory!.buffer.byteLength };
+  // One optimizer step over the lists of one descriptor. The first list holds the parameters (their
+  // lengths size every other list); `back` lists (parameters, state) are copied back out; a
+  // `need`ed list that is null is a TypeError, one not needed passes a null pointer.
+  interface OptimList { name: string; list: Float32Array[] | null; back: boolean; need: boolean }
+  const optimHeaders = { sgd: new Float64Array(OPTIM_SGD_HEADER), adam: new Float64Array(OPTIM_ADAM_HEADER), rmsprop: new Float64Array(OPTIM_RMSPROP_HEADER) };
+  function optimStep(what: string, header: Float64Array, lists: OptimList[], run: (h: number, count: number, n: number, ptrs: number[]) => number): void {
+    const params = lists[0].list!, count = params.length;
+    for (const { name, list, need } of lists) {
+      if (!need) continue;
+      if (!list) {
+        throw new TypeError(`cellstate (wasm): ${what}: ${name}: expected an Array of Float32Arrays for this configuration, got null`);
+      }
+      if (list.length !== count) throw new RangeError(`cellstate (wasm): ${what}: ${name}: expected ${count} entries (one per parameter), got ${list.length}`);
+      list.forEach((a, k) => {
+        if (!(a instanceof Float32Array)) throw new TypeError(`cellstate (wasm): ${what}: ${name}[${k}]: expected a Float32Array, got ${Object.prototype.toString.call(a)}`);
+        if (a.length !== params[k].length) throw new RangeError(`cellstate (wasm): ${what}: expected ${name}[${k}] with ${params[k].length} elements (its parameter's), got ${a.length}`);
+      });
+    }
+    call(what, (f) => {
+      const used = lists.map(({ list, need }) => (need ? list : null)); // lists the configuration does not use stay out
+      const bufs = used.map((l) => l && l.map((a) => f.floats(a)));
+      const ptrs = bufs.map((b) => (b ? f.pointers(b) : 0));
+      check(what, run(f.doubles(Array.from(header)), count, f.doubles(params.map((a) => a.length)), ptrs));
+      lists.forEach(({ back }, i) => { if (back && used[i]) used[i]!.forEach((a, k) => f.back(bufs[i]![k], a)); });
+    });
+  }
+  const L = (name: string, list: Float32Array[] | null, back: boolean, need = true): OptimList => ({ name, list, back, need });
+  const optim: OptimCalls = {
+    optimSgd(params, grads, bufs, lr, momentum, dampening, weightDecay, nesterov, first) {
+      const [h] = encodeOptimSgd({ params, grads, bufs, lr, momentum, dampening, weightDecay, nesterov, first }, optimHeaders.sgd);
+      optimStep('optimSgd', h, [L('params', params, true), L('grads', grads, false), L('bufs', bufs, true, momentum !== 0)],
+        (hp, c, n, [p, g, b]) => ex.cs_optim_sgd(hp, c, n, p, g, b));
+    },
+    optimAdam(params, grads, expAvg, expAvgSq, lr, beta1, beta2, eps, weightDecay, decoupled, biasCorrection1, biasCorrection2Sqrt) {
+      const [h] = encodeOptimAdam({ params, grads, expAvg, expAvgSq, lr, beta1, beta2, eps, weightDecay, decoupled, biasCorrection1, biasCorrection2Sqrt }, optimHeaders.adam);
+      optimStep('optimAdam', h, [L('params', params, true), L('grads', grads, false), L('expAvg', expAvg, true), L('expAvgSq', expAvgSq, true)],
+        (hp, c, n, [p, g, m, v]) => ex.cs_optim_adam(hp, c, n, p, g, m, v));
+    },
+    optimRmsprop(params, grads, squareAvg, gradAvg, momentumBuffer, lr, alpha, eps, weightDecay, momentum, centered) {
+      const [h] = encodeOptimRmsprop({ params, grads, squareAvg, gradAvg, momentumBuffer, lr, alpha, eps, weightDecay, momentum, centered }, optimHeaders.rmsprop);
+      optimStep('optimRmsprop', h, [L('params', params, true), L('grads', grads, false), L('squareAvg', squareAvg, true),
+        L('gradAvg', gradAvg, true, centered), L('momentumBuffer', momentumBuffer, true, momentum > 0)],
+      (hp, c, n, [p, g, sq, ga, b]) => ex.cs_optim_rmsprop(hp, c, n, p, g, sq, ga, b));
+    },
+  };
+
+  return { backend, warning, optim, info: () => ({ name: 'wasm', isa, threads: 1 + (helpers?.list().length ?? 0), blas: null }), memoryBytes: () => memory!.buffer.byteLength };
 }

@@ -5,12 +5,14 @@
 // `step(grads)` updates every parameter in place from gradients keyed by the same names, then
 // calls `model.commitParameters()` once, so the native backend re-packs its weights once per step.
 // On the `native` backend (float32 models, addon loaded) the whole update is one fused C++ call
-// over all parameters; on `ts` the same math runs in TypeScript. The step counter and every state
+// over all parameters; on `wasm` (float32, module loaded) the same C++ loops compiled to
+// WebAssembly; on `ts` the same math runs in TypeScript. The step counter and every state
 // buffer are in `stateDict()` for checkpoints; `lr` may be changed between steps (schedules).
 
 import { nativeOptim } from '../backend/native-optim';
+import { loadWasm } from '../backend/wasm-load';
 import { defaultBackendName, BACKEND_NAMES_TEXT, isBackendName } from '../backend';
-import type { BackendName } from '../backend/types';
+import type { BackendName, OptimCalls } from '../backend/types';
 import { argRangeError, argTypeError, BackendUnavailableError, describe, formatShape } from '../errors';
 import { allocate, checkTensorArg, Tensor, type DType, type FloatArray } from '../tensor';
 import { optionalBool, readOptions } from '../nn/options';
@@ -87,12 +89,22 @@ export abstract class Optimizer {
       if (this.dtype !== 'float32') throw argTypeError(where, 'backend', `'ts' for ${this.dtype} parameters (native computes in float32)`, backend);
       if (!nativeOptim()) throw new BackendUnavailableError(`${where}: the native optimizer was requested but cannot be used`, ['the native addon (with its optimizer exports) did not load']);
       this.backend = 'native';
-    } else if (backend === 'ts' || backend === 'wasm') {
-      this.backend = 'ts'; // the wasm module has no optimizer entry points: its models update with the TS math
+    } else if (backend === 'wasm') {
+      // Other dtypes update with the TS math, as wasm layers run them on ts (the module computes in float32).
+      if (this.dtype === 'float32' && !loadWasm().optim) throw new BackendUnavailableError(`${where}: the wasm optimizer was requested but cannot be used`, loadWasm().causes);
+      this.backend = this.dtype === 'float32' ? 'wasm' : 'ts';
+    } else if (backend === 'ts') {
+      this.backend = 'ts';
     } else {
-      this.backend = this.dtype === 'float32' && defaultBackendName() === 'native' && nativeOptim() ? 'native' : 'ts';
+      const d = this.dtype === 'float32' ? defaultBackendName() : 'ts';
+      this.backend = d === 'native' && nativeOptim() ? 'native' : d === 'wasm' && loadWasm().optim ? 'wasm' : 'ts';
     }
     for (const s of slotNames) this.slots.set(s, this.params.map(([, t]) => allocate(this.dtype, t.size)));
+  }
+
+  /** The fused updates of a compiled backend, or null on ts. */
+  protected compiled(): OptimCalls | null {
+    return this.backend === 'native' ? nativeOptim() : this.backend === 'wasm' ? loadWasm().optim : null;
   }
 
   /** Hyperparameters (everything but lr), as saved in checkpoints. */
@@ -214,8 +226,9 @@ export interface SGDOptions {
    */
   nesterov?: boolean;
   /**
-   * Where the update runs: 'native' (one fused C++ call over all parameters; float32 only) or 'ts'.
-   * @default 'native' for float32 parameters when the process default backend is native, else 'ts'
+   * Where the update runs: 'native' (one fused C++ call over all parameters; float32 only), 'wasm'
+   * (the same C++ loops compiled to WebAssembly; float32, other dtypes run on 'ts') or 'ts'.
+   * @default the process default backend (native or wasm) for float32 parameters, else 'ts'
    */
   backend?: BackendName;
 }
@@ -254,8 +267,9 @@ export class SGD extends Optimizer {
   protected update(p: FloatArray[], g: FloatArray[]): void {
     const h = { lr: this.lr, momentum: this.momentum, dampening: this.dampening, weightDecay: this.weightDecay, nesterov: this.nesterov, first: this.stepCount === 1 };
     const buf = this.momentum ? this.slot('momentum_buffer') : null;
-    if (this.backend === 'native') {
-      nativeOptim()!.optimSgd(f32(p), f32(g), buf && f32(buf), h.lr, h.momentum, h.dampening, h.weightDecay, h.nesterov, h.first);
+    const c = this.compiled();
+    if (c) {
+      c.optimSgd(f32(p), f32(g), buf && f32(buf), h.lr, h.momentum, h.dampening, h.weightDecay, h.nesterov, h.first);
     } else {
       p.forEach((pk, k) => sgdUpdate(pk, g[k], buf ? buf[k] : null, h));
     }
@@ -291,8 +305,9 @@ export interface AdamOptions {
    */
   weightDecay?: number;
   /**
-   * Where the update runs: 'native' (one fused C++ call over all parameters; float32 only) or 'ts'.
-   * @default 'native' for float32 parameters when the process default backend is native, else 'ts'
+   * Where the update runs: 'native' (one fused C++ call over all parameters; float32 only), 'wasm'
+   * (the same C++ loops compiled to WebAssembly; float32, other dtypes run on 'ts') or 'ts'.
+   * @default the process default backend (native or wasm) for float32 parameters, else 'ts'
    */
   backend?: BackendName;
 }
@@ -326,8 +341,9 @@ abstract class AdamBase extends Optimizer {
     const h = { lr: this.lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, weightDecay: this.weightDecay, decoupled: this.decoupled,
       bc1: 1 - Math.pow(this.beta1, t), bc2Sqrt: Math.sqrt(1 - Math.pow(this.beta2, t)) };
     const m = this.slot('exp_avg'), v = this.slot('exp_avg_sq');
-    if (this.backend === 'native') {
-      nativeOptim()!.optimAdam(f32(p), f32(g), f32(m), f32(v), h.lr, h.beta1, h.beta2, h.eps, h.weightDecay, h.decoupled, h.bc1, h.bc2Sqrt);
+    const c = this.compiled();
+    if (c) {
+      c.optimAdam(f32(p), f32(g), f32(m), f32(v), h.lr, h.beta1, h.beta2, h.eps, h.weightDecay, h.decoupled, h.bc1, h.bc2Sqrt);
     } else {
       p.forEach((pk, k) => adamUpdate(pk, g[k], m[k], v[k], h));
     }
@@ -385,8 +401,9 @@ export interface RMSpropOptions {
    */
   centered?: boolean;
   /**
-   * Where the update runs: 'native' (one fused C++ call over all parameters; float32 only) or 'ts'.
-   * @default 'native' for float32 parameters when the process default backend is native, else 'ts'
+   * Where the update runs: 'native' (one fused C++ call over all parameters; float32 only), 'wasm'
+   * (the same C++ loops compiled to WebAssembly; float32, other dtypes run on 'ts') or 'ts'.
+   * @default the process default backend (native or wasm) for float32 parameters, else 'ts'
    */
   backend?: BackendName;
 }
@@ -428,8 +445,9 @@ export class RMSprop extends Optimizer {
     const sq = this.slot('square_avg');
     const ga = this.centered ? this.slot('grad_avg') : null;
     const buf = this.momentum > 0 ? this.slot('momentum_buffer') : null;
-    if (this.backend === 'native') {
-      nativeOptim()!.optimRmsprop(f32(p), f32(g), f32(sq), ga && f32(ga), buf && f32(buf), h.lr, h.alpha, h.eps, h.weightDecay, h.momentum, h.centered);
+    const c = this.compiled();
+    if (c) {
+      c.optimRmsprop(f32(p), f32(g), f32(sq), ga && f32(ga), buf && f32(buf), h.lr, h.alpha, h.eps, h.weightDecay, h.momentum, h.centered);
     } else {
       p.forEach((pk, k) => rmspropUpdate(pk, g[k], sq[k], ga ? ga[k] : null, buf ? buf[k] : null, h));
     }
