@@ -19,7 +19,7 @@
 // later call. The optimizers have no wasm entry point: lib/train/optim.ts runs their TS math.
 
 import { allocateUninit, checkElements, type FloatArray } from '../tensor';
-import type { Backend, BackendInfo, CellBackwardArgs, CellCache, CellForwardArgs, CellKind, CellParams, PreparedCell, SeqLayout } from './types';
+import { kernelCacheStates, stepGradsUnsupported, type Backend, type BackendInfo, type CellBackwardArgs, type CellCache, type CellForwardArgs, type CellKind, type CellParams, type PreparedCell, type SeqLayout } from './types';
 import { CELL_KIND_CODE, CELL_KINDS } from './schema.gen';
 
 /** The module's exports (native/wasm/cellstate_wasm.cc); pointers are byte offsets (numbers). */
@@ -243,7 +243,12 @@ export function makeWasmBackend(bytes: ArrayBufferView | ArrayBuffer, env: Recor
         return cache;
       });
     },
+    cacheStates(w, kc) {
+      const k = kc as WasmCache;
+      return kernelCacheStates(w.kind, w.hiddenSize, k.seq.T, k.seq.B, k.buf);
+    },
     backward(w, kc, g) {
+      if (g.dhSteps || g.dcSteps) throw stepGradsUnsupported('wasm');
       const wp = handle(w, 'backward');
       const k = kc as WasmCache, q = k.seq;
       const I = w.inputSize, P = w.outSize, H = w.hiddenSize, N = q.T * q.B;
