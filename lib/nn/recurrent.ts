@@ -172,7 +172,15 @@ export interface StateGradients extends RecurrentGradients {
    * a cell state, `dC` ∂loss/∂c_t [T, B, H], the total gradient of the state step t leaves
    * (through every later step and the upstream gradients), time-major whatever batchFirst.
    */
-  steps: { dH: Tensor; dC?: Tensor }[];
+  steps: StepGradients[];
+}
+
+/** The state gradients of one layer-direction at every step (StateGradients.steps). */
+export interface StepGradients {
+  /** ∂loss/∂h_t, [T, B, Hout]. */
+  dH: Tensor;
+  /** ∂loss/∂c_t, [T, B, H] (kinds with a cell state). */
+  dC?: Tensor;
 }
 
 /** Gate names of each kind's gate blocks, in the weight rows' order (RNN: its one block is h). */
@@ -357,6 +365,15 @@ export abstract class Recurrent<S = unknown> {
     const fixed = this.cell.extraParams(this.settings, this.hiddenSize, this.outSize).filter((e) => e.init !== undefined);
     for (const s of this.params.specs) {
       for (const e of fixed) if (s.name.startsWith(`${e.name}_l`)) this.params.get(s.name).fill(e.init!);
+    }
+    if (cell.init) {
+      const initRng = new Rng(this.seed ^ 0x2545f491); // its own stream: the other draws stay as they were
+      for (let k = 0; k < this.numLayers; k++) {
+        for (let d = 0; d < this.numDirections; d++) {
+          const s = this.suffix(k, d);
+          cell.init(this.settings, this.hiddenSize, (n) => (this.params.has(`${n}${s}`) ? this.params.get(`${n}${s}`) : null), initRng);
+        }
+      }
     }
     this.dropoutRng = new Rng(rng.nextU32() ^ 0x5bd1e995);
     this.prepare();
@@ -633,7 +650,7 @@ export abstract class Recurrent<S = unknown> {
       return trustedTensor(out, [T, B, U]);
     };
     const steps = rowsH.map((h, i) => {
-      const e: { dH: Tensor; dC?: Tensor } = { dH: timeMajor(h, P) };
+      const e: StepGradients = { dH: timeMajor(h, P) };
       if (rowsC[i]) e.dC = timeMajor(rowsC[i]!, H);
       return e;
     });
