@@ -173,7 +173,7 @@ export function plotFlow(T: number, seed: number, runs: { kind: ModelKind; hidde
   }
   return linePlot({
     title: `Gradient flow, adding problem T = ${T} (seed ${seed}): loss at the last step`,
-    xLabel: 'distance from the loss (steps)', yLabel: 'norm of dL/dh_t or dL/dc_t', logY: true, series, width: 820,
+    xLabel: 'distance from the loss (steps)', yLabel: 'norm of dL/dh_t or dL/dc_t', logY: true, series, width: 820, legend: 'bottom-left',
   }).replace(/(<polyline data-name="[^"]*after[^"]*" fill="none" stroke="[^"]*" stroke-width="2")/g, '$1 stroke-dasharray="7 4"');
 }
 
