@@ -12,7 +12,7 @@ import { rnnCell } from '../dist/nn/cell-kinds/rnn.js';
 
 const H = 5;
 const kinds = [
-  { desc: lstmCell, Layer: LSTM, options: [{}, { projSize: 3 }, { peephole: true }, { inputForget: true }, { projSize: 2, peephole: true, inputForget: true }] },
+  { desc: lstmCell, Layer: LSTM, options: [{}, { projSize: 3 }, { peephole: true }, { inputForget: true }, { projSize: 2, peephole: true, inputForget: true }, { forgetBias: 1 }, { chronoInit: 50 }] },
   { desc: gruCell, Layer: GRU, options: [{}, { linearBeforeReset: false }] },
   { desc: rnnCell, Layer: RNN, options: [{}, { nonlinearity: 'relu' }] },
   { desc: lnLstmCell, Layer: LayerNormLSTM, options: [{}, { normEpsilon: 1e-5 }] },
@@ -69,7 +69,7 @@ describe('a model file\'s parameter count comes from the descriptors', () => {
     const { parameterCount } = await import('../dist/nn/from-config.js');
     for (const { Layer, options } of kinds) {
       for (const o of options) {
-        for (const extra of [{}, { numLayers: 3, bidirectional: true, bias: false }]) {
+        for (const extra of [{}, { numLayers: 3, bidirectional: true, ...(o.forgetBias || o.chronoInit ? {} : { bias: false }) }]) { // the init options need biases
           const m = new Layer({ inputSize: 5, hiddenSize: H, seed: 1, ...o, ...extra });
           const n = m.namedParameters().reduce((a, [, t]) => a + t.size, 0);
           expect(parameterCount(m.config()), `${Layer.name} ${JSON.stringify({ ...o, ...extra })}`).to.equal(n);

@@ -10,6 +10,7 @@ import * as bench from './bench';
 import * as demo from './demo';
 import * as experiment from './experiment';
 import * as info from './info';
+import * as inspect from './inspect';
 import * as sample from './sample';
 import * as train from './train';
 
@@ -18,7 +19,7 @@ interface Command {
   run(values: FlagValues, positionals: string[], io: Io): Promise<number>;
 }
 
-const COMMANDS: Record<string, Command> = { demo, train, sample, bench, info };
+const COMMANDS: Record<string, Command> = { demo, train, sample, inspect, bench, info };
 
 function version(): string {
   return (JSON.parse(fs.readFileSync(path.resolve(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;

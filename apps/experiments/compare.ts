@@ -48,6 +48,7 @@ export interface RunOptions {
   evalSize: number;
   onEval?: (p: CurvePoint, kind: ModelKind) => void;
   onStep?: (step: number, seconds: number, trainLoss: number) => void;
+  net?: Sequential; // train this model (buildModel's form) instead of a fresh one
 }
 
 export function buildModel(task: Task, kind: ModelKind, hidden: number, seed: number): Sequential {
@@ -92,7 +93,7 @@ function accuracy(y: Tensor, classes: Int32Array): number {
 
 export async function trainOnTask(o: RunOptions): Promise<RunResult> {
   const { task } = o;
-  const net = buildModel(task, o.kind, o.hidden, o.seed);
+  const net = o.net ?? buildModel(task, o.kind, o.hidden, o.seed);
   const opt = new Adam(net, { lr: o.lr });
   // The library's training step: the task's loss, gradient norm clipped to 1; a non-finite loss or
   // gradient throws (NonFiniteError), which ends the run as diverged.

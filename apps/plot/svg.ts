@@ -30,6 +30,7 @@ export interface LinePlotOptions {
   references?: ReferenceLine[];
   width?: number; // default 720
   height?: number; // default 440
+  legend?: 'top-right' | 'bottom-left'; // the corner of the legend box (default top-right)
 }
 
 // Colour-blind-safe palette (Okabe & Ito's eight colours, minus black and yellow).
@@ -158,7 +159,8 @@ export function linePlot(options: LinePlotOptions): string {
   const rows = [...series.map((s) => ({ name: s.name, color: s.color, dash: false })), ...refs.map((r, i) => ({ name: r.name, color: refColors[i], dash: true }))];
   const longest = Math.max(...rows.map((r) => r.name.length));
   const lw = 40 + longest * 7, lh = 10 + rows.length * 18;
-  const lx = px.r - lw - 8, ly = px.t + 8;
+  const bottomLeft = options.legend === 'bottom-left';
+  const lx = bottomLeft ? px.l + 8 : px.r - lw - 8, ly = bottomLeft ? px.b - lh - 8 : px.t + 8;
   out.push(`<g class="legend"><rect x="${c(lx)}" y="${c(ly)}" width="${c(lw)}" height="${c(lh)}" fill="#ffffff" fill-opacity="0.9" stroke="#999999"/>`);
   rows.forEach((r, i) => {
     const yy = ly + 14 + i * 18;

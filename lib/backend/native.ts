@@ -17,6 +17,7 @@ import { allocateUninit, checkElements, type FloatArray } from '../tensor';
 import type {
   Backend, BackendInfo, CellBackwardArgs, CellCache, CellForwardArgs, CellKind, CellParams, Precision, PreparedCell, QuantMatrix, SeqLayout,
 } from './types';
+import { kernelCacheStates, stepGradsUnsupported } from './types';
 import {
   CELL_BACKWARD_HEADER, CELL_CACHE_SIZE_HEADER, CELL_FORWARD_HEADER, CELL_KIND_CODE, CELL_KINDS, CELL_PREPARE_HEADER,
   CELL_PARAMS, encodeCellBackward, encodeCellCacheSize, encodeCellForward, encodeCellPrepare, encodeCellRelease, encodeSetThreads,
@@ -218,6 +219,7 @@ function makeBackend(addon: NativeAddon): Backend {
   }
 
   function backwardArgs(w: PreparedCell, k: NativeCache, g: CellBackwardArgs, slot: 0 | 1): CellBackwardWire {
+    if (g.dhSteps || g.dcSteps) throw stepGradsUnsupported('native');
     if ((w as NativePrepared).precision !== 'fp32') throw quantizedTraining('backward', (w as NativePrepared).precision);
     const q = k.seq;
     return encodeCellBackward({
@@ -256,6 +258,10 @@ function makeBackend(addon: NativeAddon): Backend {
       const { args, cache } = forwardArgs(w, a, train, 0);
       await addon.cellForwardAsync(...args);
       return cache;
+    },
+    cacheStates(w, cache) {
+      const k = cache as NativeCache;
+      return kernelCacheStates(w.kind, w.hiddenSize, k.seq.T, k.seq.B, k.buf);
     },
     backward(w, cache, g) {
       addon.cellBackward(...backwardArgs(w, cache as NativeCache, g, 0));

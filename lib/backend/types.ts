@@ -24,7 +24,7 @@
 // direction starts at t = lengths[b]-1. Without lengths every entry runs all T steps.
 
 import type { DType, FloatArray } from '../tensor';
-import { CELL_GATES, CELL_KIND_CODE } from './schema.gen';
+import { CELL_GATES, CELL_KIND_CODE, CELL_KINDS } from './schema.gen';
 
 /** A backend: 'native' (the C++ addon) or 'ts' (pure TypeScript, always available) or 'wasm' (the same C++ kernels compiled to WebAssembly SIMD). */
 export type BackendName = 'ts' | 'wasm' | 'native';
@@ -117,6 +117,32 @@ export interface CellCache {
   readonly backend: BackendName;
 }
 
+/**
+ * The per-step quantities every kind's training cache holds (read by Recurrent.inspect), in row
+ * order r(t, b): views into the cache, not copies. `gates` [N, G*H] the activated gate blocks
+ * (LSTM, LN-LSTM i, f, g, o; GRU r, z, n; RNN its one block, which is h_t itself); `c` [N, H]
+ * the cell state c_t (kinds with one), else null. Rows past an entry's length hold 0.
+ */
+export interface CacheStates {
+  gates: FloatArray;
+  c: FloatArray | null;
+}
+
+/** The per-step state gradients (dhSteps, dcSteps) are the ts backend's alone. */
+export function stepGradsUnsupported(backend: BackendName): TypeError {
+  return new TypeError(`cellstate (${backend}): backward: recording the per-step state gradients (dhSteps/dcSteps) needs the 'ts' backend (useBackend('ts'))`);
+}
+
+/**
+ * The cache layout the native and wasm kernels share (native/cell/<kind>_cell.cc cache_layout,
+ * test/schema.test.mjs): every kind starts with its activated gates [N, G*H], and a kind with a
+ * cell state follows them with c [N, H].
+ */
+export function kernelCacheStates(kind: CellKind, hiddenSize: number, T: number, B: number, buf: Float32Array): CacheStates {
+  const N = T * B, G = gateCount(kind) * hiddenSize;
+  return { gates: buf.subarray(0, N * G), c: CELL_KINDS[kind].cellState ? buf.subarray(N * G, N * G + N * hiddenSize) : null };
+}
+
 /** Parameter gradients of one layer-direction, ACCUMULATED (+=) into these buffers. */
 export interface CellGrads {
   dWeightIh: FloatArray; // [G*H, I]
@@ -135,6 +161,10 @@ export interface CellBackwardArgs extends CellGrads {
   dx: FloatArray | null; dxOffset: number; lddx: number; // ACCUMULATED (+=) into rows of I
   dh0: FloatArray; // [B, Hout] written
   dc0: FloatArray | null; // [B, H] written (LSTM)
+  // Optional (ts backend only; others refuse): ∂loss/∂h_t [N, Hout] and ∂loss/∂c_t [N, H] of every
+  // row, the total gradient of the state each step leaves (upstream dy included), written.
+  dhSteps?: FloatArray | null;
+  dcSteps?: FloatArray | null;
 }
 
 export interface Backend {
@@ -150,6 +180,8 @@ export interface Backend {
   prepare(params: CellParams): PreparedCell;
   /** Forward over all steps; with `train` returns what backward needs, else null. */
   forward(w: PreparedCell, args: CellForwardArgs, train: boolean): CellCache | null;
+  /** The gates and cell states a training forward's cache holds (see CacheStates); reads only. */
+  cacheStates(w: PreparedCell, cache: CellCache): CacheStates;
   /** Full BPTT through the steps of one training forward. */
   backward(w: PreparedCell, cache: CellCache, args: CellBackwardArgs): void;
   /**

@@ -32,7 +32,7 @@
 // in and back out (grads only in), like every other call.
 
 import { allocateUninit, checkElements, type FloatArray } from '../tensor';
-import type { Backend, BackendInfo, CellBackwardArgs, CellCache, CellForwardArgs, CellKind, CellParams, OptimCalls, PreparedCell, SeqLayout } from './types';
+import { kernelCacheStates, stepGradsUnsupported, type Backend, type BackendInfo, type CellBackwardArgs, type CellCache, type CellForwardArgs, type CellKind, type CellParams, type OptimCalls, type PreparedCell, type SeqLayout } from './types';
 import {
   CELL_KIND_CODE, CELL_KINDS, encodeOptimAdam, encodeOptimRmsprop, encodeOptimSgd, OPTIM_ADAM_HEADER, OPTIM_RMSPROP_HEADER, OPTIM_SGD_HEADER,
 } from './schema.gen';
@@ -362,7 +362,12 @@ export function makeWasmBackend(bytes: ArrayBufferView | ArrayBuffer | WebAssemb
       if (hs.length) { forwardSplit(w, a, hs); return null; }
       return forwardOne(w, wp, a, train);
     },
+    cacheStates(w, kc) {
+      const k = kc as WasmCache;
+      return kernelCacheStates(w.kind, w.hiddenSize, k.seq.T, k.seq.B, k.buf);
+    },
     backward(w, kc, g) {
+      if (g.dhSteps || g.dcSteps) throw stepGradsUnsupported('wasm');
       const wp = handle(w, 'backward');
       const k = kc as WasmCache, q = k.seq;
       const I = w.inputSize, P = w.outSize, H = w.hiddenSize, N = q.T * q.B;

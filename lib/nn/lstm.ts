@@ -29,6 +29,22 @@ export interface LSTMOptions extends RecurrentOptions {
    * @default false
    */
   inputForget?: boolean;
+  /**
+   * Initial forget-gate bias (Gers et al. 2000; Jozefowicz et al. 2015 recommend 1): the f rows
+   * of bias_ih start at this value and those of bias_hh at 0, so b_f = b_ih + b_hh = forgetBias.
+   * Only the initial values; null for PyTorch's uniform draw. Needs bias; not with inputForget
+   * or chronoInit.
+   * @default null
+   */
+  forgetBias?: number | null;
+  /**
+   * Chrono initialisation (Tallec & Ollivier 2018) for dependencies up to Tmax steps (> 2): per
+   * unit, b_f = log(u) with u ~ U(1, Tmax - 1) and b_i = -b_f, in bias_ih (those rows of bias_hh
+   * start at 0). Only the initial values; null for none. Needs bias; not with inputForget or
+   * forgetBias.
+   * @default null
+   */
+  chronoInit?: number | null;
 }
 
 /** Options of an LSTM forward: h0, c0, lengths (see ForwardOptions). */

@@ -45,6 +45,10 @@ export class ParamSet {
     this.values = new Map(specs.map((s, i) => [s.name, allocate(dtype, sizes[i])]));
   }
 
+  has(name: string): boolean {
+    return this.values.has(name);
+  }
+
   get(name: string): FloatArray {
     const v = this.values.get(name);
     if (!v) throw new Error(`internal: no parameter ${name}`);

@@ -140,6 +140,54 @@ export interface RecurrentGradients {
   grads: Record<string, Tensor>;
 }
 
+/**
+ * What inspect recorded for one layer-direction: each quantity at every step, as a Tensor
+ * [T, B, units] (time-major whatever batchFirst; steps past a sequence's length hold 0).
+ */
+export interface InspectedLayer {
+  /** The layer, k in [0, numLayers). */
+  layer: number;
+  /** The direction: 0, or 1 for the reverse half of a bidirectional layer. */
+  direction: number;
+  /** Whether this direction runs from the last step to the first (bidirectional d = 1, or a `reverse` model). */
+  reverse: boolean;
+  /**
+   * The quantities by name: the activated gates (LSTM and LayerNormLSTM i, f, g, o; GRU r, z, n;
+   * none for RNN), each [T, B, H]; `c` the cell state c_t [T, B, H] (kinds with one); `h` the
+   * hidden state h_t [T, B, Hout] (the layer's output for this direction).
+   */
+  values: Record<string, Tensor>;
+}
+
+/** What inspect returns: the forward's results and every layer-direction's recorded steps. */
+export interface Inspection extends RecurrentOutput {
+  /** One entry per layer-direction, index k*D + d (as hN). */
+  layers: InspectedLayer[];
+}
+
+/** What stateGradients returns: backward's results and the state gradient of every step. */
+export interface StateGradients extends RecurrentGradients {
+  /**
+   * One entry per layer-direction, index k*D + d: `dH` ∂loss/∂h_t [T, B, Hout] and, for kinds with
+   * a cell state, `dC` ∂loss/∂c_t [T, B, H], the total gradient of the state step t leaves
+   * (through every later step and the upstream gradients), time-major whatever batchFirst.
+   */
+  steps: StepGradients[];
+}
+
+/** The state gradients of one layer-direction at every step (StateGradients.steps). */
+export interface StepGradients {
+  /** ∂loss/∂h_t, [T, B, Hout]. */
+  dH: Tensor;
+  /** ∂loss/∂c_t, [T, B, H] (kinds with a cell state). */
+  dC?: Tensor;
+}
+
+/** Gate names of each kind's gate blocks, in the weight rows' order (RNN: its one block is h). */
+const GATE_NAMES: Record<string, readonly string[]> = {
+  lstm: ['i', 'f', 'g', 'o'], lnlstm: ['i', 'f', 'g', 'o'], gru: ['r', 'z', 'n'], rnn_tanh: [], rnn_relu: [],
+};
+
 /** Streaming state for `step`: h [L, B, Hout] and, for kinds with a cell state, c [L, B, H]. */
 export interface StepState {
   /** Hidden state, [L, B, Hout]. */
@@ -317,6 +365,15 @@ export abstract class Recurrent<S = unknown> {
     const fixed = this.cell.extraParams(this.settings, this.hiddenSize, this.outSize).filter((e) => e.init !== undefined);
     for (const s of this.params.specs) {
       for (const e of fixed) if (s.name.startsWith(`${e.name}_l`)) this.params.get(s.name).fill(e.init!);
+    }
+    if (cell.init) {
+      const initRng = new Rng(this.seed ^ 0x2545f491); // its own stream: the other draws stay as they were
+      for (let k = 0; k < this.numLayers; k++) {
+        for (let d = 0; d < this.numDirections; d++) {
+          const s = this.suffix(k, d);
+          cell.init(this.settings, this.hiddenSize, (n) => (this.params.has(`${n}${s}`) ? this.params.get(`${n}${s}`) : null), initRng);
+        }
+      }
     }
     this.dropoutRng = new Rng(rng.nextU32() ^ 0x5bd1e995);
     this.prepare();
@@ -517,6 +574,89 @@ export abstract class Recurrent<S = unknown> {
     return plan.out;
   }
 
+  /**
+   * Every step's gate activations and states, per layer and direction (see InspectedLayer), with
+   * the forward's results. It runs a training forward without dropout and reads what the backend
+   * keeps for BPTT anyway (so a plain forward pays nothing for this method's existence); about
+   * the cost of forwardTrain. The `h` it records equals `output` exactly, the last step's `c` cN.
+   * fp32 models only: a quantized model has no training forward.
+   */
+  inspect(x: Tensor, options?: ForwardOptions): Inspection {
+    const where = `${this.cell.name}.inspect`;
+    if (this.quant) throw argTypeError(where, 'this', `an fp32 model (inspection reads the training forward's cache, which a quantized model has none of: inspect the fp32 model it came from)`, `a ${this.precisionValue} model`);
+    const plan = this.planForward(where, x, options, true, false, false, null, false);
+    const { T, B, rowT, rowB } = plan.seq;
+    const H = this.hiddenSize, P = this.outSize;
+    const kind = this.cell.kind(this.settings), names = GATE_NAMES[kind], G = gateCount(kind) * H;
+    const be = plan.prepared.backend;
+    const lengths = plan.layers[0][0].args.lengths;
+    // [T, B, U] from rows r(t, b) of src: U values from src[off + r*ld]; 0 past a length (what a
+    // backend keeps on those rows is its own business: ts leaves the input projection there).
+    const gather = (src: FloatArray, off: number, ld: number, U: number): Tensor => {
+      const out = allocate(this.dtype, T * B * U);
+      for (let t = 0; t < T; t++) {
+        for (let b = 0; b < B; b++) {
+          if (lengths && t >= lengths[b]) continue;
+          const s0 = off + (t * rowT + b * rowB) * ld, o0 = (t * B + b) * U;
+          for (let j = 0; j < U; j++) out[o0 + j] = src[s0 + j];
+        }
+      }
+      return trustedTensor(out, [T, B, U]);
+    };
+    const layers: InspectedLayer[] = [];
+    plan.layers.forEach((layer, k) => {
+      const caches = this.runLayer(layer, true);
+      layer.forEach((call, d) => {
+        const st = be.cacheStates(call.w, caches[d]!);
+        const values: Record<string, Tensor> = {};
+        names.forEach((n, q) => { values[n] = gather(st.gates, q * H, G, H); });
+        if (st.c) values.c = gather(st.c, 0, H, H);
+        values.h = gather(call.args.y, call.args.yOffset, call.args.ldy, P);
+        layers.push({ layer: k, direction: d, reverse: call.args.reverse, values });
+      });
+    });
+    return { ...plan.out, layers };
+  }
+
+  /**
+   * backward that also returns ∂loss/∂h_t (and ∂loss/∂c_t) of every step, per layer-direction
+   * (StateGradients): how the gradient reaching each step decays with its distance from the loss.
+   * One BPTT computes them all. Needs the 'ts' backend (its kernels record them as they go);
+   * move the model there with useBackend('ts') (float64 works too).
+   */
+  stateGradients(cache: RecurrentCache, gradOutputs?: GradOutputs): StateGradients {
+    const where = `${this.cell.name}.stateGradients`;
+    if (this.backendObj.name !== 'ts') throw argTypeError(where, 'this', "a model on the 'ts' backend (useBackend('ts'), then forwardTrain): only the ts kernels record the per-step state gradients", `a model on '${this.backendObj.name}'`);
+    const plan = this.planBackward(where, cache, gradOutputs);
+    const seq = cacheState.get(cache)!.seq;
+    const { T, B, rowT, rowB } = seq;
+    const H = this.hiddenSize, P = this.outSize, D = this.numDirections, L = this.numLayers, N = T * B;
+    const rowsH: FloatArray[] = [], rowsC: (FloatArray | null)[] = [];
+    plan.layers.forEach((layer, i) => {
+      const k = L - 1 - i;
+      layer.forEach((c, d) => {
+        c.args.dhSteps = rowsH[k * D + d] = allocate(this.dtype, N * P);
+        c.args.dcSteps = rowsC[k * D + d] = this.hasCellState ? allocate(this.dtype, N * H) : null;
+      });
+    });
+    const be = this.backendObj;
+    plan.layers.forEach((layer, i) => {
+      for (const c of layer) be.backward(c.w, c.cache, c.args);
+      plan.after[i]?.();
+    });
+    const timeMajor = (src: FloatArray, U: number): Tensor => {
+      const out = allocate(this.dtype, N * U);
+      for (let t = 0; t < T; t++) for (let b = 0; b < B; b++) out.set(src.subarray((t * rowT + b * rowB) * U, (t * rowT + b * rowB + 1) * U), (t * B + b) * U);
+      return trustedTensor(out, [T, B, U]);
+    };
+    const steps = rowsH.map((h, i) => {
+      const e: StepGradients = { dH: timeMajor(h, P) };
+      if (rowsC[i]) e.dC = timeMajor(rowsC[i]!, H);
+      return e;
+    });
+    return { ...plan.out, steps };
+  }
+
   /** One layer's directions: together when the backend can (one per core), else in turn. */
   private runLayer(layer: ForwardPlan['layers'][number], train: boolean): (CellCache | null)[] {
     const be = this.backendObj;
@@ -669,7 +809,7 @@ export abstract class Recurrent<S = unknown> {
   }
 
   /** Validate, allocate every buffer and lay out one backend call per layer-direction. */
-  private planForward(where: string, x: Tensor, options: ForwardOptions | undefined, train: boolean, copyInput = false, xChecked = false, pinned: PreparedWeights | null = null): ForwardPlan {
+  private planForward(where: string, x: Tensor, options: ForwardOptions | undefined, train: boolean, copyInput = false, xChecked = false, pinned: PreparedWeights | null = null, dropout = train): ForwardPlan {
     if (train && this.quant) throw quantizedTrainingError(where, this.precisionValue, 'training needs an fp32 model');
     const o = readOptions(where, 'options', options, FORWARD_KEYS);
     const { data: xData, seq } = xChecked ? trustedSeq(x, this.batchFirst) : checkInput(where, x, this.inputSize, this.batchFirst, this.dtype);
@@ -712,7 +852,7 @@ export abstract class Recurrent<S = unknown> {
         } });
       }
       layers.push(calls);
-      const mask = train && this.dropout > 0 && k < L - 1 ? this.dropoutMask(N * D * P) : null;
+      const mask = dropout && this.dropout > 0 && k < L - 1 ? this.dropoutMask(N * D * P) : null;
       masks.push(mask);
       const yk = y;
       after.push(mask ? () => { for (let j = 0; j < yk.length; j++) yk[j] *= mask[j]; } : null);

@@ -25,6 +25,7 @@ import { predict, type PredictInput, type PredictOptions } from './predict';
 import type { Precision } from '../backend/types';
 import { modelFromConfig } from './from-config';
 import { readPrecision, type FileEntry } from './quantize';
+import { Recurrent, type ForwardOptions, type InspectedLayer } from './recurrent';
 
 /** Carried state of one recurrent layer ({ h } alone for layers without a cell state). */
 export interface RecurrentState {
@@ -230,6 +231,40 @@ export class Sequential {
       h = r.output;
     });
     return { output: h, state: next };
+  }
+
+  /**
+   * forward that also records, for every recurrent layer, each step's gate activations and states
+   * (Recurrent.inspect): `layers[i]` is layer i's InspectedLayer list (one per layer-direction of
+   * that recurrent layer), null for the others. The output equals forward's.
+   */
+  inspect(x: Tensor, options?: SequentialForwardOptions): {
+    /** The last layer's output. */
+    output: Tensor;
+    /** Each layer's final state (null for layers without one). */
+    state: SequentialState;
+    /** Per layer: what its inspect recorded, or null for a layer that is not recurrent. */
+    layers: (InspectedLayer[] | null)[];
+  } {
+    const where = 'Sequential.inspect';
+    const { lengths, state } = this.readForward(where, options);
+    let h = x;
+    const next: SequentialState = this.layers.map(() => null);
+    const layers: (InspectedLayer[] | null)[] = this.layers.map(() => null);
+    this.layers.forEach((layer, i) => {
+      const opts = this.layerOptions(layer, i, lengths, state);
+      let r: LayerOutput;
+      if (layer instanceof Recurrent) {
+        const ins = layer.inspect(h, opts as ForwardOptions);
+        layers[i] = ins.layers;
+        r = ins;
+      } else {
+        r = layer.forward(h, opts);
+      }
+      if (isRecurrent(layer)) next[i] = carried(r);
+      h = r.output;
+    });
+    return { output: h, state: next, layers };
   }
 
   /**

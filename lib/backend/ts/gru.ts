@@ -8,10 +8,15 @@
 // h' = (1-z)*n + z*h. Gx = X·W_ihᵀ + b_ih (+ b_hh for r and z) for all rows at once.
 
 import { allocate, type FloatArray } from '../../tensor';
-import type { CellBackwardArgs, CellCache, CellForwardArgs, SeqLayout } from '../types';
+import type { CellBackwardArgs, CellCache, CellForwardArgs, SeqLayout, CacheStates } from '../types';
 import { gemm } from './gemm';
 import { productWt } from './quant';
 import { addColumnSums, clamp, inputProjection, sigmoid, stepTime, zeroPaddedRows, type TsPrepared } from './util';
+
+/** The activated gates r, z, n [N, 3H] of a training cache (CacheStates). */
+export function gruCacheStates(k: CellCache): CacheStates {
+  return { gates: (k as GruCache).gates, c: null };
+}
 
 interface GruCache extends CellCache {
   readonly seq: SeqLayout;
@@ -124,6 +129,7 @@ export function gruBackward(w: TsPrepared, cacheIn: CellCache, g: CellBackwardAr
       const g0 = row * G, d0 = b * G;
       for (let j = 0; j < H; j++) {
         const dhj = dh[b * H + j] + (g.dy ? g.dy[g.dyOffset + row * g.lddy + j] : 0);
+        if (g.dhSteps) g.dhSteps[row * H + j] = dhj;
         const r = gates[g0 + j], z = gates[g0 + H + j], n = gates[g0 + 2 * H + j];
         const hp = k.hPrev[row * H + j], hn = k.hn[row * H + j];
         const an = dhj * (1 - z) * (1 - n * n) * (pre ? pass(pre[g0 + 2 * H + j]) : 1);

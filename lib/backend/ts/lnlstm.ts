@@ -16,10 +16,15 @@
 
 import { allocate, type FloatArray } from '../../tensor';
 import { lnEpsilon } from '../../nn/cell-kinds/lnlstm';
-import type { CellBackwardArgs, CellCache, CellForwardArgs, SeqLayout } from '../types';
+import type { CellBackwardArgs, CellCache, CellForwardArgs, SeqLayout, CacheStates } from '../types';
 import { gemm } from './gemm';
 import { productWt } from './quant';
 import { addColumnSums, clamp, sigmoid, stepTime, zeroPaddedRows, type TsPrepared } from './util';
+
+/** The activated gates i, f, g, o [N, 4H] and c_t [N, H] of a training cache (CacheStates). */
+export function lnLstmCacheStates(k: CellCache): CacheStates {
+  return { gates: (k as LnLstmCache).gates, c: (k as LnLstmCache).c };
+}
 
 interface LnLstmCache extends CellCache {
   readonly seq: SeqLayout;
@@ -166,9 +171,11 @@ export function lnLstmBackward(w: TsPrepared, cacheIn: CellCache, g: CellBackwar
       const g0 = row * G, s0 = b * H;
       for (let j = 0; j < H; j++) {
         const dhj = dh[s0 + j] + (g.dy ? g.dy[g.dyOffset + row * g.lddy + j] : 0);
+        if (g.dhSteps) g.dhSteps[row * H + j] = dhj;
         const og = gates[g0 + 3 * H + j], tc = Math.tanh(cAll[row * H + j]);
         dA[g0 + 3 * H + j] = dhj * tc * og * (1 - og) * pass(g0 + 3 * H + j);
         dCt[row * H + j] = dc[s0 + j] + dhj * og * (1 - tc * tc);
+        if (g.dcSteps) g.dcSteps[row * H + j] = dCt[row * H + j];
       }
       normaliseBackward(dCt, row * H, gC, k.xhC, row * H, k.rsC[row], H, dct, 0); // ∂c̃
       for (let j = 0; j < H; j++) {

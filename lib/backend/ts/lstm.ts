@@ -11,10 +11,15 @@
 // Works in float32 or float64 storage (the arithmetic itself is JS doubles).
 
 import { allocate, type FloatArray } from '../../tensor';
-import type { CellBackwardArgs, CellCache, CellForwardArgs, CellParams, SeqLayout } from '../types';
+import type { CellBackwardArgs, CellCache, CellForwardArgs, CellParams, SeqLayout, CacheStates } from '../types';
 import { gemm } from './gemm';
 import { productWt } from './quant';
 import { addColumnSums, clamp, inputProjection, sigmoid, stepTime, zeroPaddedRows, type TsPrepared } from './util';
+
+/** The activated gates i, f, g, o [N, 4H] and c_t [N, H] of a training cache (CacheStates). */
+export function lstmCacheStates(k: CellCache): CacheStates {
+  return { gates: (k as LstmCache).gates, c: (k as LstmCache).c };
+}
 
 interface LstmCache extends CellCache {
   readonly seq: SeqLayout;
@@ -146,6 +151,7 @@ export function lstmBackward(w: TsPrepared, cacheIn: CellCache, g: CellBackwardA
         const y0 = g.dyOffset + rows[b] * g.lddy;
         for (let j = 0; j < P; j++) dh[b * P + j] += g.dy[y0 + j];
       }
+      if (t >= 0 && g.dhSteps) g.dhSteps.set(dh.subarray(b * P, b * P + P), rows[b] * P);
     }
     if (proj) {
       gemm(false, false, B, H, P, dh, 0, P, proj, 0, H, 0, dm, 0, H); // ∂m = ∂h · W_hr
@@ -168,6 +174,7 @@ export function lstmBackward(w: TsPrepared, cacheIn: CellCache, g: CellBackwardA
         const ao = dmj * tc * og * (1 - og) * (pre ? pass(pre[g0 + 3 * H + j]) : 1);
         let dC = dc[s0 + j] + dmj * og * (1 - tc * tc);
         if (peep) dC += ao * peep.o[j];
+        if (g.dcSteps) g.dcSteps[row * H + j] = dC;
         let dI = dC * gg;
         let af = 0;
         if (cifg) dI -= dC * cpj; // f = 1 - i

@@ -7,10 +7,15 @@
 // 1 - h²; relu: h > 0) and, with clip, from the cached pre-activation.
 
 import { allocate, type FloatArray } from '../../tensor';
-import type { CellBackwardArgs, CellCache, CellForwardArgs, SeqLayout } from '../types';
+import type { CellBackwardArgs, CellCache, CellForwardArgs, SeqLayout, CacheStates } from '../types';
 import { gemm } from './gemm';
 import { productWt } from './quant';
 import { addColumnSums, clamp, inputProjection, stepTime, zeroPaddedRows, type TsPrepared } from './util';
+
+/** h_t [N, H] of a training cache: the RNN's one gate block (CacheStates). */
+export function rnnCacheStates(k: CellCache): CacheStates {
+  return { gates: (k as RnnCache).h, c: null };
+}
 
 interface RnnCache extends CellCache {
   readonly seq: SeqLayout;
@@ -78,6 +83,7 @@ export function rnnBackward(w: TsPrepared, cacheIn: CellCache, g: CellBackwardAr
       if (row < 0) continue;
       for (let j = 0; j < H; j++) {
         const dhj = dh[b * H + j] + (g.dy ? g.dy[g.dyOffset + row * g.lddy + j] : 0);
+        if (g.dhSteps) g.dhSteps[row * H + j] = dhj;
         const hv = k.h[row * H + j];
         let d = dhj * (relu ? (hv > 0 ? 1 : 0) : 1 - hv * hv);
         if (k.pre && Math.abs(k.pre[row * H + j]) > clip!) d = 0;

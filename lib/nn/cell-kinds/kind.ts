@@ -47,4 +47,10 @@ export interface CellDescriptor<S> {
   grads(s: S, get: (name: string) => FloatArray): KindGrads;
   /** The kind's options in a model file's config, those at their defaults left out. */
   config(s: S): Record<string, unknown>;
+  /**
+   * Optional: set one layer-direction's initial values after the uniform draw (e.g. the LSTM's
+   * forget-gate bias); get(name) is that parameter's storage or null when the layer has none;
+   * rng a stream of its own (drawing from it moves no other draw).
+   */
+  init?(s: S, hiddenSize: number, get: (name: string) => FloatArray | null, rng: { uniform(lo: number, hi: number): number }): void;
 }
