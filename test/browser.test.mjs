@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { LSTM, Linear, Sequential, encodeModel, backend, Rng } from 'cellstate';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -51,6 +51,43 @@ describe('browser build (dist/browser/cellstate.mjs)', function () {
     }
     const exported = code.slice(code.lastIndexOf('export{'));
     for (const name of ['saveModel', 'readSafetensors', 'saveCheckpoint', 'createTsWorkerPool', 'createBatcher']) expect(exported, name).to.not.match(new RegExp(`\\b${name}\\b`));
+  });
+
+  it('before init() models run on ts; init() makes wasm the default; file calls name the bytes forms', async function () {
+    // The bundle is a plain ES module: Node can import it too (it then runs its browser paths).
+    const c = await import(`${pathToFileURL(path.join(dist, 'cellstate.mjs')).href}?t=${Date.now()}`);
+    expect(c.saveModel, 'no file API in the browser build').to.equal(undefined);
+    expect(c.createTsWorkerPool).to.equal(undefined);
+    expect(c.availableBackends()).to.deep.equal(['ts']);
+    const early = new c.LSTM({ inputSize: 2, hiddenSize: 3, seed: 1 });
+    expect(early.backend).to.equal('ts');
+    expect(() => c.load('model.safetensors')).to.throw(TypeError, /files are not available in a browser; use the in-memory forms: load\(bytes\)/);
+    expect(() => new c.Sequential([early]).save('m.safetensors')).to.throw(TypeError, /files are not available in a browser/);
+    const err = await c.init({ wasm: new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1]) }).then(() => null, (e) => e);
+    expect(err).to.be.instanceOf(c.BackendUnavailableError);
+    expect(err.message).to.match(/init: the wasm backend cannot be used:\n  - init: wasm: /);
+    expect((await c.init({ wasm: 'nope:', fallback: true })).name).to.equal('ts');
+    const quiet = process.env.CELLSTATE_QUIET;
+    process.env.CELLSTATE_QUIET = '1'; // (under Node the bundle would warn once that native is missing)
+    const info = await c.init({ wasm: fs.readFileSync(path.join(root, 'wasm', 'cellstate.wasm')) }).finally(() => {
+      if (quiet === undefined) delete process.env.CELLSTATE_QUIET; else process.env.CELLSTATE_QUIET = quiet;
+    });
+    expect(info).to.deep.equal({ name: 'wasm', isa: 'wasm_simd128', threads: 1, blas: null });
+    expect(await c.init()).to.deep.equal(info); // loaded once; later calls return it
+    const late = new c.LSTM({ inputSize: 2, hiddenSize: 3, seed: 1 });
+    expect(late.backend).to.equal('wasm');
+    // The bytes forms round-trip in the bundle: encodeModel -> load, on wasm, same numbers as ts.
+    const x = c.tensor(Float32Array.from({ length: 2 * 1 * 2 }, (_, i) => i / 4 - 0.3), [2, 1, 2]);
+    const back = c.load(c.encodeModel(new c.Sequential([early])));
+    expect(back.layers[0].backend).to.equal('wasm');
+    const a = Array.from(early.forward(x).output.data), b = Array.from(back.forward(x).output.data);
+    expect(Math.max(...a.map((v, i) => Math.abs(v - b[i])))).to.be.below(1e-6);
+  });
+
+  it('docs/browser.md shows the tested page verbatim', function () {
+    const doc = fs.readFileSync(path.join(root, 'docs', 'browser.md'), 'utf8');
+    const blocks = [...doc.matchAll(/```html\n([\s\S]*?)```/g)].map((m) => m[1]);
+    expect(blocks).to.deep.equal([page]);
   });
 
   it('fails, naming the module and the import, when something reachable imports a Node built-in', function () {
