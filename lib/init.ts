@@ -6,7 +6,8 @@
 import { backend } from './backend';
 import { initWasm } from './backend/wasm-load';
 import type { WasmSource } from './backend/wasm';
-import { BackendUnavailableError } from './errors';
+import { argTypeError, BackendUnavailableError } from './errors';
+import { optionalBool, readOptions } from './nn/options';
 import type { BackendInfo } from './backend/types';
 
 export type { WasmSource } from './backend/wasm';
@@ -32,10 +33,16 @@ export interface InitOptions {
  * `{ name: 'wasm', isa: 'wasm_simd128', threads: 1, blas: null }`. Under Node the default stays
  * native where the addon loads.
  */
-export async function init(options: InitOptions = {}): Promise<BackendInfo> {
-  const w = await initWasm(options.wasm);
+export async function init(options?: InitOptions): Promise<BackendInfo> {
+  const o = readOptions('init', 'options', options, ['wasm', 'fallback']);
+  const fallback = optionalBool('init', 'options.fallback', o.fallback, false);
+  const source = o.wasm;
+  if (source !== undefined && typeof source !== 'string' && (typeof source !== 'object' || source === null)) {
+    throw argTypeError('init', 'options.wasm', "a URL, the module's bytes, a fetch Response or a WebAssembly.Module", source);
+  }
+  const w = await initWasm(source as WasmSource | undefined);
   if (!w.backend) {
-    if (options.fallback) return backend('ts');
+    if (fallback) return backend('ts');
     throw new BackendUnavailableError('init: the wasm backend cannot be used', w.causes);
   }
   return backend();

@@ -13,7 +13,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { LSTM, Linear, Sequential, encodeModel, backend, Rng } from 'cellstate';
+import { LSTM, Linear, Sequential, encodeModel, backend, init, Rng } from 'cellstate';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = path.join(root, 'dist', 'browser');
@@ -67,6 +67,12 @@ describe('browser build (dist/browser/cellstate.mjs)', function () {
     expect(err).to.be.instanceOf(c.BackendUnavailableError);
     expect(err.message).to.match(/init: the wasm backend cannot be used:\n  - init: wasm: /);
     expect((await c.init({ wasm: 'nope:', fallback: true })).name).to.equal('ts');
+    for (const [bad, re] of [[42, /init: options: expected an options object, got 42/], [{ wasm: 7 }, /init: options\.wasm: expected a URL, .*got 7/],
+      [{ fallback: 'yes' }, /init: options\.fallback: expected true or false/], [{ wsam: 'x' }, /wsam/]]) {
+      const e = await c.init(bad).then(() => null, (x) => x);
+      expect(e, JSON.stringify(bad)).to.be.instanceOf(TypeError);
+      expect(e.message).to.match(re);
+    }
     const quiet = process.env.CELLSTATE_QUIET;
     process.env.CELLSTATE_QUIET = '1'; // (under Node the bundle would warn once that native is missing)
     const info = await c.init({ wasm: fs.readFileSync(path.join(root, 'wasm', 'cellstate.wasm')) }).finally(() => {
@@ -82,6 +88,14 @@ describe('browser build (dist/browser/cellstate.mjs)', function () {
     expect(back.layers[0].backend).to.equal('wasm');
     const a = Array.from(early.forward(x).output.data), b = Array.from(back.forward(x).output.data);
     expect(Math.max(...a.map((v, i) => Math.abs(v - b[i])))).to.be.below(1e-6);
+  });
+
+  it("under Node, init() (the same script as a page's) waits for the module and reports the default backend", async function () {
+    expect(await init()).to.deep.equal(backend());
+    expect(await init({ wasm: fs.readFileSync(path.join(root, 'wasm', 'cellstate.wasm')) })).to.deep.equal(backend());
+    const e = await init({ wasm: null }).then(() => null, (x) => x);
+    expect(e).to.be.instanceOf(TypeError);
+    expect(e.message).to.match(/init: options\.wasm: expected a URL/);
   });
 
   it('docs/browser.md shows the tested page verbatim', function () {
@@ -100,6 +114,14 @@ describe('browser build (dist/browser/cellstate.mjs)', function () {
       expect(r.stderr).to.match(/Node built-ins reached from/);
       expect(r.stderr).to.match(/lib\/serve\/ts-worker-pool\.ts imports node:worker_threads/);
       expect(fs.existsSync(path.join(tmp, 'out', 'cellstate.mjs'))).to.equal(false);
+      // process / Buffer without a typeof check (a browser has neither); guarded uses and strings pass.
+      fs.writeFileSync(entry, [
+        "export const a = () => process.env.X;", "export const b = (s: string) => Buffer.from(s);",
+        "export const c = typeof process !== 'undefined' ? process.pid : 0;", "export const d = 'a Buffer or process';", '',
+      ].join('\n'));
+      const g = build('--no-typecheck', '--entry', entry, '--outdir', path.join(tmp, 'out'));
+      expect(g.status).to.equal(1);
+      expect(g.stderr.match(/unguarded (process|Buffer)/g)).to.deep.equal(['unguarded process', 'unguarded Buffer']);
     } finally {
       fs.rmSync(tmp, { recursive: true, force: true });
     }
