@@ -1,10 +1,9 @@
 // Backend registry: which backends exist, which one a model gets by default, and `backend()`.
 //
 // The default is chosen once: CELLSTATE_BACKEND=ts|wasm|native forces one; otherwise native when its
-// addon loaded, else wasm when its module compiles here, else ts. In a browser (lib/browser.ts)
-// there is no addon and the module loads asynchronously: the default is ts until init() is done,
-// wasm from then on. A forced backend that cannot be
-// used throws one error listing every cause.
+// addon loaded, else wasm when its module compiles here, else ts. A forced backend that cannot be
+// used throws one error listing every cause. In a browser (lib/browser.ts) there is no addon and
+// the module loads asynchronously: the default is ts until init() is done, wasm from then on.
 
 import { argTypeError, BackendUnavailableError } from '../errors';
 import { emitWarning, envVar, IS_NODE } from '../host';
