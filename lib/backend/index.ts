@@ -2,9 +2,11 @@
 //
 // The default is chosen once: CELLSTATE_BACKEND=ts|wasm|native forces one; otherwise native when its
 // addon loaded, else wasm when its module compiles here, else ts. A forced backend that cannot be
-// used throws one error listing every cause.
+// used throws one error listing every cause. In a browser (lib/browser.ts) there is no addon and
+// the module loads asynchronously: the default is ts until init() is done, wasm from then on.
 
 import { argTypeError, BackendUnavailableError } from '../errors';
+import { emitWarning, envVar, IS_NODE } from '../host';
 import type { Backend, BackendInfo, BackendName } from './types';
 import { tsBackend } from './ts';
 import { loadNative } from './native';
@@ -36,7 +38,7 @@ let defaultName: BackendName | undefined;
 /** The backend a model gets when its options name none. */
 export function defaultBackendName(): BackendName {
   if (defaultName) return defaultName;
-  const env = process.env.CELLSTATE_BACKEND;
+  const env = envVar('CELLSTATE_BACKEND');
   if (env !== undefined && env !== '') {
     if (!isBackendName(env)) throw argTypeError('cellstate', 'CELLSTATE_BACKEND', BACKEND_NAMES_TEXT, env);
     getBackend(env); // throws with every cause if unusable
@@ -44,6 +46,8 @@ export function defaultBackendName(): BackendName {
   } else {
     const native = loadNative();
     const wasm = native.backend ? null : loadWasm();
+    // In a browser before init() the wasm module is still to come: ts for now, settled later.
+    if (wasm?.pending) return 'ts';
     defaultName = native.backend ? 'native' : wasm?.backend ? 'wasm' : 'ts';
     if (!native.backend) noteFallbackOnce(defaultName, withRemedyLast([...native.causes, ...wasm!.causes]));
   }
@@ -60,12 +64,10 @@ let fallbackNoted = false;
 function noteFallbackOnce(to: BackendName, causes: string[]): void {
   if (fallbackNoted) return;
   fallbackNoted = true;
-  if (process.env.CELLSTATE_QUIET) return;
+  if (envVar('CELLSTATE_QUIET') || !IS_NODE) return; // a page's console gets no warning: native never exists there
   // Every cause in full, one per line (the last is the remedy that works in a consumer project).
   const using = to === 'wasm' ? 'the WebAssembly backend (several times slower)' : 'the TypeScript backend (30-90x slower)';
-  process.emitWarning(`cellstate: native addon unavailable, using ${using}:\n  - ${causes.join('\n  - ')}`, {
-    code: 'CELLSTATE_TS_FALLBACK',
-  });
+  emitWarning(`cellstate: native addon unavailable, using ${using}:\n  - ${causes.join('\n  - ')}`, 'CELLSTATE_TS_FALLBACK');
 }
 
 /** Names of the backends usable in this process. */

@@ -78,9 +78,9 @@ function startHelper(module: WebAssembly.Module, env: Record<string, string>): H
   };
 }
 
-/** Helper threads over the same module bytes and environment; none until resize(). */
-export function makeWasmHelpers(bytes: ArrayBufferView | ArrayBuffer, env: Record<string, string>): WasmHelpers {
-  let module: WebAssembly.Module | null = null;
+/** Helper threads over the same module (its bytes or the compiled module) and environment; none until resize(). */
+export function makeWasmHelpers(bytes: ArrayBufferView | ArrayBuffer | WebAssembly.Module, env: Record<string, string>): WasmHelpers {
+  let module: WebAssembly.Module | null = bytes instanceof WebAssembly.Module ? bytes : null;
   const running: Helper[] = [];
   // At most one thread per core: more would only take turns.
   const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
@@ -89,7 +89,7 @@ export function makeWasmHelpers(bytes: ArrayBufferView | ArrayBuffer, env: Recor
     resize(n) {
       n = Math.max(0, Math.min(n, cores - 1));
       while (running.length > n) running.pop()!.stop();
-      if (running.length < n) module ??= new WebAssembly.Module(bytes); // compiled once, shared with every helper
+      if (running.length < n) module ??= new WebAssembly.Module(bytes as ArrayBufferView); // compiled once, shared with every helper
       while (running.length < n) running.push(startHelper(module!, env));
     },
     prepare(id, p) {

@@ -57,6 +57,27 @@ interface WasmExports {
   cs_optim_rmsprop(h: number, count: number, n: number, p: number, g: number, sq: number, gavg: number, buf: number): number;
 }
 
+/**
+ * Where init() finds the WebAssembly module: a URL (a string or a URL object) or, under Node, a
+ * path; the module's bytes; a fetch Response of it (browser); or a WebAssembly.Module already
+ * compiled. (`object` stands for URL, Response and WebAssembly.Module, so the declarations need
+ * neither the DOM's types nor Node's; init() checks what it gets.)
+ */
+export type WasmSource = string | ArrayBuffer | ArrayBufferView | object;
+
+/** What loading the module gave (./wasm-load.ts under Node, ./wasm-load.browser.ts in a browser). */
+export interface WasmLoad {
+  backend: Backend | null;
+  info: (() => BackendInfo) | null;
+  causes: string[];
+  /** The module's linear memory in bytes (0 when not loaded). */
+  memoryBytes: () => number;
+  /** The module's fused optimizer updates (null when not loaded). */
+  optim: OptimCalls | null;
+  /** True in a browser before init() has loaded the module: the default backend is not settled yet. */
+  pending?: boolean;
+}
+
 export interface WasmBackend {
   backend: Backend;
   info(): BackendInfo;
@@ -128,21 +149,47 @@ function wasiImports(env: Record<string, string>, mem: () => WebAssembly.Memory)
   };
 }
 
-/**
- * Instantiates the module (synchronously: it is small) and returns the backend over it. `env`: the
- * CELLSTATE_* variables the kernels read (CELLSTATE_MAX_ISA, CELLSTATE_POISON_UNINIT).
- */
-export function makeWasmBackend(bytes: ArrayBufferView | ArrayBuffer | WebAssembly.Module, env: Record<string, string> = {}, helpers: WasmHelpers | null = null): WasmBackend {
-  const module = bytes instanceof WebAssembly.Module ? bytes : new WebAssembly.Module(bytes);
-  let memory: WebAssembly.Memory | undefined;
-  const wasi = wasiImports(env, () => memory!);
+/** The module's imports (its wasi functions, over the memory `memory()` gives once it is instantiated). */
+function linkImports(module: WebAssembly.Module, env: Record<string, string>, memory: () => WebAssembly.Memory): WebAssembly.Imports {
+  const wasi = wasiImports(env, memory);
   const imports: WebAssembly.Imports = { wasi_snapshot_preview1: {} };
   for (const imp of WebAssembly.Module.imports(module)) {
     if (imp.module !== 'wasi_snapshot_preview1' || !(imp.name in wasi)) throw new Error(`cellstate wasm: unexpected import ${imp.module}.${imp.name}`);
     (imports.wasi_snapshot_preview1 as WebAssembly.ModuleImports)[imp.name] = wasi[imp.name];
   }
-  const ex = new WebAssembly.Instance(module, imports).exports as unknown as WasmExports;
-  memory = ex.memory;
+  return imports;
+}
+
+/**
+ * Instantiates the module (synchronously: Node allows it for any size) and returns the backend
+ * over it. `env`: the CELLSTATE_* variables the kernels read (CELLSTATE_MAX_ISA, CELLSTATE_POISON_UNINIT).
+ */
+export function makeWasmBackend(bytes: ArrayBufferView | ArrayBuffer | WebAssembly.Module, env: Record<string, string> = {}, helpers: WasmHelpers | null = null): WasmBackend {
+  // (a view works too; the DOM's types say BufferSource)
+  const module = bytes instanceof WebAssembly.Module ? bytes : new WebAssembly.Module(bytes as ArrayBuffer);
+  let memory: WebAssembly.Memory | undefined;
+  const instance = new WebAssembly.Instance(module, linkImports(module, env, () => memory!));
+  memory = (instance.exports as unknown as WasmExports).memory;
+  return backendOver(instance, helpers);
+}
+
+/**
+ * The same, asynchronously: a browser's main thread refuses to compile or instantiate a module of
+ * more than 4 KB synchronously, so the browser loader (./wasm-load.browser.ts) comes here.
+ */
+export async function instantiateWasmBackend(source: ArrayBufferView | ArrayBuffer | object, env: Record<string, string> = {}, helpers: WasmHelpers | null = null): Promise<WasmBackend> {
+  // (`object`: a WebAssembly.Module; typed so the declarations need no DOM types)
+  const module = source instanceof WebAssembly.Module ? source : await WebAssembly.compile(source as ArrayBuffer);
+  let memory: WebAssembly.Memory | undefined;
+  const instance = await WebAssembly.instantiate(module, linkImports(module, env, () => memory!));
+  memory = (instance.exports as unknown as WasmExports).memory;
+  return backendOver(instance, helpers);
+}
+
+/** The Backend over an instance of the module; `helpers`: its helper threads (null: none, as in a browser). */
+function backendOver(instance: WebAssembly.Instance, helpers: WasmHelpers | null): WasmBackend {
+  const ex = instance.exports as unknown as WasmExports;
+  const memory: WebAssembly.Memory | undefined = ex.memory;
   ex._initialize();
   const warning = cString(ex.cs_dispatch_warning());
   const isa = cString(ex.cs_isa());

@@ -19,4 +19,6 @@ declare namespace WebAssembly {
   }
   class RuntimeError extends Error {}
   function validate(bytes: ArrayBufferView | ArrayBuffer): boolean;
+  function compile(bytes: ArrayBufferView | ArrayBuffer): Promise<Module>;
+  function instantiate(m: Module, imports?: Imports): Promise<Instance>;
 }

@@ -27,8 +27,7 @@
 // (PyTorch's default), a LastStep not directly after a recurrent layer, any option
 // this exporter does not know.
 
-import fs from 'node:fs';
-import path from 'node:path';
+import { fs, path } from '../io/node-fs';
 import type { CellKind } from '../backend/types';
 import { gateCount } from '../backend/types';
 import { argRangeError, argTypeError, describe, UnsupportedModelError } from '../errors';
@@ -353,5 +352,5 @@ export function toTfjs(model: Recurrent | Sequential, dir: string, options?: ToT
     fileCall(WHERE, file, () => writeFileAtomic(file, [bytes.subarray(i * shardBytes, Math.min(bytes.length, (i + 1) * shardBytes))]));
   });
   const json = path.join(dir, 'model.json');
-  fileCall(WHERE, json, () => writeFileAtomic(json, [Buffer.from(JSON.stringify(a.modelJson), 'utf8')]));
+  fileCall(WHERE, json, () => writeFileAtomic(json, [new TextEncoder().encode(JSON.stringify(a.modelJson))]));
 }

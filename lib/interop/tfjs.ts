@@ -25,9 +25,8 @@
 //
 // All model building is in buildLayer() below (one place to reconcile with a future Sequential).
 
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { LITTLE_ENDIAN as LITTLE } from '../host';
+import { fs, path } from '../io/node-fs';
 import { BACKEND_NAMES_TEXT, isBackendName } from '../backend';
 import type { BackendName, CellKind } from '../backend/types';
 import { gateCount } from '../backend/types';
@@ -72,7 +71,6 @@ export interface LoadTfjsOptions {
 }
 
 const WHERE = 'loadTfjsModel';
-const LITTLE = os.endianness() === 'LE';
 
 interface WeightEntry { name: string; shape: number[]; data: Float32Array }
 

@@ -14,7 +14,7 @@ export function fileCall<T>(where: string, file: unknown, f: () => T): T {
   try {
     return f();
   } catch (e) {
-    if (e instanceof Error && typeof (e as NodeJS.ErrnoException).code === 'string') {
+    if (e instanceof Error && typeof (e as { code?: unknown }).code === 'string') {
       if (!original.has(e)) original.set(e, e.message);
       e.message = `${where}: file: ${original.get(e)}`;
     }

@@ -7,6 +7,7 @@
 import { argTypeError } from '../errors';
 import type { LayerConfig } from '../nn/layer';
 import type { Tensor } from '../tensor';
+import { concatBytes } from '../host';
 import { fileCall } from './file-call';
 import { encodeSafetensors, writeSafetensors, type RawTensor } from './safetensors';
 
@@ -54,5 +55,5 @@ export function saveModel(file: string, model: SavableModel): void {
 /** The bytes of a model file, for storing elsewhere than a file. */
 export function encodeModel(model: SavableModel): Uint8Array {
   const { tensors, metadata } = parts('encodeModel', model);
-  return Buffer.concat(encodeSafetensors(tensors, metadata));
+  return concatBytes(encodeSafetensors(tensors, metadata));
 }

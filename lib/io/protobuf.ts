@@ -20,7 +20,7 @@
 //
 // Wire types: 0 varint, 1 fixed64, 2 length-delimited, 5 fixed32.
 
-import { getHeapStatistics } from 'node:v8';
+import { availableHeapBytes } from './heap';
 
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
 const utf8Encoder = new TextEncoder();
@@ -64,7 +64,7 @@ export class DecodeBudget {
 
   constructor(fileBytes: number) {
     this.limit = DECODE_BYTES_PER_BYTE * fileBytes + DECODE_BASE_BYTES;
-    this.heapLimit = Math.min(this.limit, Math.floor(getHeapStatistics().total_available_size / 2));
+    this.heapLimit = Math.min(this.limit, Math.floor(availableHeapBytes() / 2));
   }
 }
 

@@ -22,8 +22,8 @@
 // `constructor` or `toString` are plain names.
 
 import { fileCall } from './file-call';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
+import { LITTLE_ENDIAN as LITTLE } from '../host';
+import { fs } from './node-fs';
 import { argTypeError } from '../errors';
 import { readEntries, nameRecord, readOptions } from '../nn/options';
 import { checkTensorArg, readShape, Tensor } from '../tensor';
@@ -95,7 +95,6 @@ export interface SafetensorsFile {
   metadata: Record<string, string>;
 }
 
-const LITTLE = os.endianness() === 'LE';
 
 /**
  * Serialise tensors (float32 -> F32, float64 -> F64, a RawTensor as its dtype) and string
@@ -130,11 +129,11 @@ export function encodeSafetensors(tensors: Record<string, Tensor | RawTensor> | 
     header[name] = { dtype: t.dtype === 'float64' ? 'F64' : 'F32', shape: [...t.shape], data_offsets: [offset, offset + bytes] };
     offset += bytes;
   }
-  const raw = Buffer.from(JSON.stringify(header), 'utf8');
-  const padded = Buffer.alloc(Math.ceil((8 + raw.length) / 8) * 8 - 8, 0x20);
-  raw.copy(padded);
-  const prefix = Buffer.alloc(8);
-  prefix.writeBigUInt64LE(BigInt(padded.length));
+  const raw = new TextEncoder().encode(JSON.stringify(header));
+  const padded = new Uint8Array(Math.ceil((8 + raw.length) / 8) * 8 - 8).fill(0x20); // spaces pad it to 8 bytes
+  padded.set(raw);
+  const prefix = new Uint8Array(8);
+  new DataView(prefix.buffer).setBigUint64(0, BigInt(padded.length), true);
   const out: Uint8Array[] = [prefix, padded];
   for (const [, t] of entries) out.push(littleEndianBytes(t.data));
   return out;

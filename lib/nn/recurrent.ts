@@ -13,6 +13,7 @@ import type { Backend, BackendName, CellBackwardArgs, CellCache, CellForwardArgs
 import { gateCount } from '../backend/types';
 import { argRangeError, argTypeError, describe, shapeError, StaleCacheError } from '../errors';
 import { freshSeed, Rng } from '../rng';
+import { emitWarning } from '../host';
 import { allocate, allocateUninit, checkElements, checkTensorArg, Tensor, trustedTensor, type DType, type FloatArray } from '../tensor';
 import { oneOf, optionalBool, optionalSeed, positiveInt, readOptions, type Options } from './options';
 import { initBound, ParamSet, type ParamSpec, type StateDictInput } from './params';
@@ -351,7 +352,7 @@ export abstract class Recurrent<S = unknown> {
     if (this.reverse && this.bidirectional) throw argTypeError(where, 'reverse', 'false when bidirectional is true', true);
     this.dropout = optionalProbability(where, 'dropout', o.dropout);
     if (this.dropout > 0 && this.numLayers === 1) {
-      process.emitWarning(`${where}: dropout=${this.dropout} applies between layers, so it has no effect with numLayers=1 (see docs/training.md#the-family)`, { code: 'CELLSTATE_DROPOUT_ONE_LAYER' });
+      emitWarning(`${where}: dropout=${this.dropout} applies between layers, so it has no effect with numLayers=1 (see docs/training.md#the-family)`, 'CELLSTATE_DROPOUT_ONE_LAYER');
     }
     this.clip = optionalClip(where, o.clip);
     cell.validate(this.settings, this.hiddenSize);

@@ -23,6 +23,7 @@ import { isRecurrent, type Layer } from '../nn/layer';
 import { optionalBool, readOptions } from '../nn/options';
 import type { SequentialState } from '../nn/sequential';
 import { freshSeed, Rng } from '../rng';
+import { stderrStream, yieldToEventLoop } from '../host';
 import { Tensor, type DType } from '../tensor';
 import { checkSamples, makeBatch, makeTargets, planBatches, type Batch, type Sample, type Step, type Targets } from './batch';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint';
@@ -441,13 +442,16 @@ export class Trainer {
     const restoreBest = es ? optionalBool(where, 'earlyStopping.restoreBest', es.restoreBest, true) : false;
     const mode = (o.progress ?? 'auto') as ProgressMode;
     if (!['auto', 'bar', 'json', 'none'].includes(mode)) throw argTypeError(where, 'progress', "'auto', 'bar', 'json' or 'none'", mode);
-    const stream = o.progressStream ?? process.stderr;
+    // A browser has no stderr: there 'auto' (and 'none') write nowhere unless progressStream is given.
+    const hostStream = stderrStream() as ProgressStream | undefined;
+    const silent = o.progressStream === undefined && hostStream === undefined && (mode === 'auto' || mode === 'none');
+    const stream = o.progressStream ?? hostStream ?? (silent ? { write: () => true, isTTY: false } : undefined);
     let writable = false;
     try {
       writable = typeof (stream as ProgressStream).write === 'function';
     } catch { /* a throwing getter: not a stream */ }
     if (!writable) throw argTypeError(where, 'progressStream', 'a writable stream (an object with a write method)', stream);
-    const progress = new Progress(mode, stream as ProgressStream);
+    const progress = new Progress(silent ? 'none' : mode, stream as ProgressStream);
 
     const history: EpochLog[] = [];
     let best = Infinity, wait = 0, bestWeights: Record<string, Tensor> | null = null;
@@ -470,7 +474,7 @@ export class Trainer {
         seqs += batch.indices.length; tokens += batch.tokens;
         progress.batch(bi + 1, batches.length, count ? sum / count : 0, seqs, tokens);
         for (const c of callbacks) c.onBatchEnd?.call(c.self, { epoch: epochNo, batch: bi + 1, loss: r.count ? r.sum / r.count : 0, step: this.optimizer.stepCount }, this);
-        await new Promise((res) => setImmediate(res)); // let the event loop breathe between batches
+        await yieldToEventLoop(); // let the event loop breathe between batches
       }
       this.epoch = epochNo;
       const seconds = (performance.now() - t0) / 1000;
