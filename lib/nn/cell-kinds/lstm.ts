@@ -5,8 +5,11 @@
 //   projSize     h = weight_hr · (o * tanh(c)), weight_hr [P, H] (PyTorch's proj_size)
 //   peephole     ONNX peepholes: i and f see c_{t-1}, o sees c_t; peephole_{i,f,o} [H]
 //   inputForget  coupled input-forget gate, f = 1 - i (the f rows of the weights are unused)
+//   activations  ONNX's [f, g, h]: f on i, f, o; g on the candidate; h on c (gate-activations.ts)
 
 import { argRangeError, argTypeError, describe } from '../../errors';
+import type { GateActivation } from '../../backend/types';
+import { activationsConfig, isDefaultActivations, readActivations } from '../gate-activations';
 import { optionalBool } from '../options';
 import type { CellDescriptor } from './kind';
 
@@ -14,13 +17,16 @@ export interface LstmSettings {
   projSize: number; // 0 = none
   peephole: boolean;
   inputForget: boolean;
+  activations: GateActivation[]; // [f, g, h]
 }
+
+const DEFAULT_ACTS = ['sigmoid', 'tanh', 'tanh'] as const;
 
 const PEEPHOLES = ['i', 'f', 'o'] as const;
 
 export const lstmCell: CellDescriptor<LstmSettings> = {
   name: 'LSTM',
-  optionKeys: ['projSize', 'peephole', 'inputForget'],
+  optionKeys: ['projSize', 'peephole', 'inputForget', 'activations'],
   hasCellState: true,
   read(o) {
     let projSize = 0;
@@ -33,6 +39,7 @@ export const lstmCell: CellDescriptor<LstmSettings> = {
       projSize,
       peephole: optionalBool('LSTM', 'peephole', o.peephole, false),
       inputForget: optionalBool('LSTM', 'inputForget', o.inputForget, false),
+      activations: readActivations('LSTM', o.activations, ['f', 'g', 'h'], DEFAULT_ACTS),
     };
   },
   validate(s, hiddenSize) {
@@ -57,16 +64,19 @@ export const lstmCell: CellDescriptor<LstmSettings> = {
     inputForget: s.inputForget,
     linearBeforeReset: true, // not an LSTM option; the value every non-GRU kind has always passed
     flags: { peephole: s.peephole, inputForget: s.inputForget },
+    activations: s.activations,
   }),
   grads: (s, get) => ({
     dWeightHr: s.projSize ? get('weight_hr') : null,
     dPeephole: s.peephole ? { i: get('peephole_i'), f: get('peephole_f'), o: get('peephole_o') } : null,
   }),
+  activations: (s) => s.activations,
   config(s) {
-    const out: { projSize?: number; peephole?: boolean; inputForget?: boolean } = {};
+    const out: { projSize?: number; peephole?: boolean; inputForget?: boolean; activations?: unknown } = {};
     if (s.projSize) out.projSize = s.projSize;
     if (s.peephole) out.peephole = true;
     if (s.inputForget) out.inputForget = true;
+    if (!isDefaultActivations(s.activations, DEFAULT_ACTS)) out.activations = activationsConfig(s.activations);
     return out;
   },
 };
