@@ -29,6 +29,9 @@ describe('gate activations: the option', function () {
       expect(String(m)).to.not.contain('activations');
     }
     expect(new RNN({ inputSize: 2, hiddenSize: 3, activations: ['relu'] }).config()).to.deep.include({ nonlinearity: 'relu' });
+    // A layer's resolved activations can be handed to another layer as they are.
+    const m = new LSTM({ inputSize: 2, hiddenSize: 3, activations: ['hardSigmoid', 'softsign', { name: 'elu', alpha: 0.3 }] });
+    expect(new LSTM({ inputSize: 2, hiddenSize: 3, activations: m.activations }).activations).to.deep.equal(m.activations);
   });
 
   it('fills ONNX\'s default alpha and beta, writes them back only where they differ', function () {
@@ -49,7 +52,7 @@ describe('gate activations: the option', function () {
     expect(mk(['sigmoid', 'tanh', 'swish'])).to.throw(TypeError, /^LSTM: activations\[2\]: expected one of 'sigmoid', .*'softplus', got .swish./);
     expect(mk(['sigmoid', 3, 'tanh'])).to.throw(TypeError, /^LSTM: activations\[1\]: expected .*\{ name, alpha\?, beta\? \}, got 3/);
     expect(mk([{ name: 'elu', gamma: 1 }, 'tanh', 'tanh'])).to.throw(TypeError, /^LSTM: activations\[0\]\.gamma: expected one of the known activation fields \(name, alpha, beta\)/);
-    expect(mk([{ name: 'relu', alpha: 1 }, 'tanh', 'tanh'])).to.throw(TypeError, /^LSTM: activations\[0\]\.alpha: expected nothing \(relu reads no alpha\)/);
+    expect(mk([{ name: 'relu', alpha: 1 }, 'tanh', 'tanh'])).to.throw(TypeError, /^LSTM: activations\[0\]\.alpha: expected nothing or 0 \(relu reads no alpha\)/);
     expect(mk(['sigmoid', { name: 'affine', beta: NaN }, 'tanh'])).to.throw(RangeError, /^LSTM: activations\[1\]\.beta: expected a finite number \(float32 range\), got NaN/);
     expect(mk(['sigmoid', 'tanh', { name: 'hardSigmoid', alpha: Infinity }])).to.throw(RangeError, /^LSTM: activations\[2\]\.alpha: expected a finite number/);
     expect(mk(['sigmoid', 'tanh', { name: 'hardSigmoid', alpha: '0.2' }])).to.throw(TypeError, /^LSTM: activations\[2\]\.alpha: expected a finite number, got .0\.2./);

@@ -73,7 +73,11 @@ export function readActivations(where: string, value: unknown, slots: readonly s
     for (const p of ['alpha', 'beta'] as const) {
       const x = o[p];
       if (x === undefined) continue;
-      if (!ACTIVATIONS[name][p]) throw argTypeError(where, `${arg}.${p}`, `nothing (${name} reads no ${p})`, x);
+      // 0 is what a resolved activation (a layer's `activations`) holds there: accepted, so it can be passed back.
+      if (!ACTIVATIONS[name][p]) {
+        if (x === 0) continue;
+        throw argTypeError(where, `${arg}.${p}`, `nothing or 0 (${name} reads no ${p})`, x);
+      }
       if (typeof x !== 'number') throw argTypeError(where, `${arg}.${p}`, 'a finite number', x);
       if (!Number.isFinite(x) || Math.abs(x) > 3.4028234663852886e38) throw argRangeError(where, `${arg}.${p}`, 'a finite number (float32 range)', describe(x));
     }
