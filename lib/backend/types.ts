@@ -36,15 +36,24 @@ export function gateCount(kind: CellKind): number {
   return CELL_GATES[kind];
 }
 
-/** ONNX's RNN activation functions by this library's names (scripts/addon-schema.js). */
-export type ActivationName = keyof typeof ACTIVATIONS;
+/**
+ * ONNX's RNN activation functions by this library's names (ONNX's: Sigmoid, Tanh, Relu,
+ * HardSigmoid, Affine, LeakyRelu, ThresholdedRelu, ScaledTanh, Elu, Softsign, Softplus).
+ */
+export type ActivationName = 'sigmoid' | 'tanh' | 'relu' | 'hardSigmoid' | 'affine' | 'leakyRelu' | 'thresholdedRelu' | 'scaledTanh' | 'elu' | 'softsign' | 'softplus';
+// The names are the addon schema's (scripts/addon-schema.js): this fails to compile when they differ.
+const ACTIVATION_NAMES_MATCH: [Exclude<keyof typeof ACTIVATIONS, ActivationName>, Exclude<ActivationName, keyof typeof ACTIVATIONS>] extends [never, never] ? true : never = true;
+void ACTIVATION_NAMES_MATCH;
 /**
  * A gate activation (docs/equations.md, "Gate activations"): the function and its ONNX alpha and
  * beta, resolved (0 where the function reads none).
  */
 export interface GateActivation {
+  /** The function. */
   readonly name: ActivationName;
+  /** ONNX's alpha (e.g. hardSigmoid's slope), or 0 where the function reads none. */
   readonly alpha: number;
+  /** ONNX's beta (e.g. hardSigmoid's offset), or 0 where the function reads none. */
   readonly beta: number;
 }
 

@@ -16,7 +16,20 @@ import { readOptions } from './options';
 export type { ActivationName, GateActivation };
 
 /** One gate activation as an option: a name, or the name with ONNX's alpha / beta. */
-export type ActivationOption = ActivationName | { name: ActivationName; alpha?: number; beta?: number };
+export type ActivationOption = ActivationName | {
+  /** The function. */
+  name: ActivationName;
+  /**
+   * ONNX's alpha, for a function that reads one.
+   * @default ONNX's: hardSigmoid 0.2, affine 1, leakyRelu 0.01, thresholdedRelu 1, scaledTanh 1, elu 1
+   */
+  alpha?: number;
+  /**
+   * ONNX's beta, for a function that reads one.
+   * @default ONNX's: hardSigmoid 0.5, affine 0, scaledTanh 1
+   */
+  beta?: number;
+};
 
 /** Every activation name, in the addon's code order. */
 export const ACTIVATION_NAMES = Object.keys(ACTIVATIONS) as ActivationName[];
