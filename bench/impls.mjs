@@ -18,7 +18,7 @@ export function supports(w, impl) {
   if (w.cell === 'lnlstm' && impl.backend !== 'native' && impl.backend !== 'ts') return false; // no peer has a layer-normalised LSTM
   if (impl.backend === 'tfjs') return tfjsSupports(w);
   if (impl.backend === 'ort') return impl.precision === 'int8' ? ortInt8Supports(w) && !!w.quant : ortSupports(w);
-  if (impl.backend === 'torch') return torchSupports(w);
+  if (impl.backend === 'torch') return !w.activations && torchSupports(w); // torch.nn.LSTM has no other gate activations
   // Our bf16/int8 rows: inference and streaming workloads marked `quant` (training stays fp32).
   if ((impl.precision ?? 'fp32') !== 'fp32') return !!w.quant && w.kind !== 'train';
   return true;
@@ -38,7 +38,7 @@ export async function setup(impl) {
  * false, the formula every peer but PyTorch implements.
  */
 export function makeOurRunner(w, backend, precision = 'fp32', { linearBeforeReset = false } = {}) {
-  const opts = { inputSize: w.I, hiddenSize: w.H, numLayers: w.layers ?? 1, bidirectional: !!w.bidir, seed: 1, backend };
+  const opts = { inputSize: w.I, hiddenSize: w.H, numLayers: w.layers ?? 1, bidirectional: !!w.bidir, seed: 1, backend, ...(w.activations ? { activations: w.activations } : {}) };
   let model = w.cell === 'gru' ? new GRU({ ...opts, linearBeforeReset }) : w.cell === 'lnlstm' ? new LayerNormLSTM(opts) : new LSTM(opts);
   if (precision !== 'fp32') {
     if (!quantizeAvailable()) throw new Error(`${precision}: model.quantize() is not available in this build`);

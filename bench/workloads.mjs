@@ -5,10 +5,14 @@
 // on the low-precision peers. GRU rows use the ONNX/Keras default candidate formula
 // (linearBeforeReset: false), the one every peer implements. LN-LSTM rows: LayerNormLSTM (no peer
 // has it: ours only), beside M and T2 for the cost of the layer norms; FLOPs counted as the LSTM's.
+// activations: the LSTM's gate activations (issue #22); HS-M is M with TF.js's defaults
+// (recurrent activation hardSigmoid), beside M for the cost of a non-default activation (ours off
+// the fused kernel; TF.js and ONNX Runtime (HardSigmoid through toOnnx) run it too; PyTorch has none).
 export const WORKLOADS = [
   { name: 'S1', kind: 'infer', B: 1, T: 100, I: 32, H: 64 },
   { name: 'S2', kind: 'infer', B: 1, T: 50, I: 256, H: 256, quant: true },
   { name: 'M', kind: 'infer', B: 32, T: 50, I: 256, H: 256, quant: true },
+  { name: 'HS-M', kind: 'infer', B: 32, T: 50, I: 256, H: 256, activations: ['hardSigmoid', 'tanh', 'tanh'] },
   { name: 'L', kind: 'infer', B: 64, T: 50, I: 512, H: 512, quant: true },
   { name: 'XL', kind: 'infer', B: 16, T: 25, I: 1024, H: 1024, quant: true },
   { name: 'T1', kind: 'train', B: 32, T: 50, I: 128, H: 128 },

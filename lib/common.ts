@@ -15,6 +15,7 @@ export type { GRUOptions } from './nn/gru';
 export { RNN } from './nn/rnn';
 export type { RNNOptions } from './nn/rnn';
 export { Recurrent, RecurrentCache, MAX_LAYERS } from './nn/recurrent';
+export type { ActivationOption, ActivationName, GateActivation } from './nn/gate-activations';
 export type { RecurrentOptions, ForwardOptions, RecurrentOutput, GradOutputs, RecurrentGradients, StepState, InspectedLayer, Inspection, StateGradients, StepGradients } from './nn/recurrent';
 export type { StateDictInput, StateDictEntry, ParamSpec } from './nn/params';
 export { backend, availableBackends, setThreads } from './backend';

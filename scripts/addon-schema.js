@@ -103,6 +103,26 @@ module.exports = {
     { name: 'bf16', code: 1 },
     { name: 'int8', code: 2 },
   ],
+  /**
+   * Gate activations (issue #22; docs/equations.md, "Gate activations"): ONNX's RNN activation
+   * functions, as cellPrepare's act0..act2 number them. `alpha` / `beta`: whether the function
+   * reads that parameter (ONNX's activation_alpha / activation_beta are consumed only by those).
+   * A kind's slots, in ONNX order: LSTM [f (i, f, o), g (candidate), h (applied to c)], GRU
+   * [f (z, r), g (candidate n)], RNN [f]; unused slots cross as their kind's default.
+   */
+  activations: [
+    { name: 'sigmoid', code: 0, onnx: 'Sigmoid', alpha: false, beta: false },
+    { name: 'tanh', code: 1, onnx: 'Tanh', alpha: false, beta: false },
+    { name: 'relu', code: 2, onnx: 'Relu', alpha: false, beta: false },
+    { name: 'hardSigmoid', code: 3, onnx: 'HardSigmoid', alpha: true, beta: true },
+    { name: 'affine', code: 4, onnx: 'Affine', alpha: true, beta: true },
+    { name: 'leakyRelu', code: 5, onnx: 'LeakyRelu', alpha: true, beta: false },
+    { name: 'thresholdedRelu', code: 6, onnx: 'ThresholdedRelu', alpha: true, beta: false },
+    { name: 'scaledTanh', code: 7, onnx: 'ScaledTanh', alpha: true, beta: true },
+    { name: 'elu', code: 8, onnx: 'Elu', alpha: true, beta: false },
+    { name: 'softsign', code: 9, onnx: 'Softsign', alpha: false, beta: false },
+    { name: 'softplus', code: 10, onnx: 'Softplus', alpha: false, beta: false },
+  ],
   calls: {
     setThreads: {
       doc: 'the pool size for later calls (returns at once; a call in flight keeps its threads)',
@@ -130,6 +150,10 @@ module.exports = {
         dim('P', 'projection size: 0 = none, else 1..H-1 (a kind with projection)'), code('flags', 'the kind\'s flag bits'),
         number('clip', 'bound on every gate pre-activation; 0 = none'),
         code('precision', 'a precision code: the weights\' format'),
+        ...[0, 1, 2].flatMap((k) => [
+          code(`act${k}`, `gate activation slot ${k}: an activation code (the kind's default where unused)`),
+          number(`alpha${k}`, `its alpha (finite; 0 where unused)`), number(`beta${k}`, `its beta (finite; 0 where unused)`),
+        ]),
       ],
       buffers: [
         buf('params', 'cellParams', 'required', 'cellParams then the kind\'s params, null where absent (and, quantized, for every matrix)'),

@@ -51,7 +51,11 @@ function ts() {
   o.push('/** The parameters every kind has, first in cellPrepare\'s params (and cellBackward\'s grads). */');
   o.push(`export const CELL_PARAMS = [${schema.cellParams.map((q) => `'${q.name}'`).join(', ')}] as const;`);
   o.push('/** Weight precisions as cellPrepare\'s `precision` numbers them. */');
-  o.push(`export const PRECISION_CODE = { ${schema.precisions.map((p) => `${p.name}: ${p.code}`).join(', ')} } as const;`, '');
+  o.push(`export const PRECISION_CODE = { ${schema.precisions.map((p) => `${p.name}: ${p.code}`).join(', ')} } as const;`);
+  o.push('/** Gate activations as cellPrepare\'s act0..act2 number them; `onnx` the ONNX name, `alpha` / `beta` whether the function reads them. */');
+  o.push('export const ACTIVATIONS = {');
+  for (const a of schema.activations) o.push(`  ${a.name}: { code: ${a.code}, onnx: '${a.onnx}', alpha: ${a.alpha}, beta: ${a.beta} },`);
+  o.push('} as const;', '');
   const tsType = (b) => ({ f32: 'Float32Array', i32: 'Int32Array', cell: 'NativeHandle', f32list: 'Float32Array[]', cellParams: '(Float32Array | null)[]', qParams: '(Uint16Array | Int8Array | null)[]' })[b.dtype] + (b.presence === 'required' ? '' : ' | null');
   for (const [name, c] of calls) {
     const P = pascal(name);
@@ -135,6 +139,10 @@ function codesH() {
   o.push('// Weight precisions (cellPrepare\'s precision code); not fp32: the matrix parameters cross quantized.');
   o.push(`enum class Precision : int { ${schema.precisions.map((p) => `${p.name} = ${p.code}`).join(', ')} };`);
   o.push(`constexpr int kPrecisions = ${schema.precisions.length};  // codes 0 .. kPrecisions-1`, '');
+  o.push('// Gate activations (cellPrepare\'s act0..act2 codes; docs/equations.md, "Gate activations").');
+  o.push(`enum class Act : int { ${schema.activations.map((a) => `${a.name} = ${a.code}`).join(', ')} };`);
+  o.push(`constexpr int kActs = ${schema.activations.length};  // codes 0 .. kActs-1`);
+  o.push(`inline constexpr const char* kActNames[] = {${schema.activations.map((a) => `"${a.name}"`).join(', ')}};`, '');
   o.push('// Per kind, its flag bits and the index of each of its own parameters in the list after kCellParams.');
   for (const k of kinds.filter((x) => x.flags.length || x.params.length)) {
     o.push(`namespace ${k.name}_kind {`);

@@ -5,6 +5,9 @@ import { expect } from 'chai';
 import { createRequire } from 'node:module';
 import { availableBackends, Rng } from 'cellstate';
 import { fuzzApi } from './helpers/fuzz-api.mjs';
+// Every slot of cellPrepare's gate activations at the kind's default (rnn_tanh tanh, rnn_relu relu, else sigmoid, tanh, tanh).
+const defActs = (k) => ({ act0: k === 3 ? 2 : k === 2 ? 1 : 0, alpha0: 0, beta0: 0, act1: 1, alpha1: 0, beta1: 0, act2: 1, alpha2: 0, beta2: 0 });
+
 
 const require = createRequire(import.meta.url);
 const { loadNative } = require('../dist/backend/native.js');
@@ -45,7 +48,7 @@ describe('fuzzing', function () {
         return there ? f32(q.shape.reduce((a, d) => a * dims[d], 1)) : null;
       });
     };
-    const prepare = (kind, I, H, P, flags, clip) => addon.cellPrepare(...schema.encodeCellPrepare({ kind, I, H, P, flags, clip, precision: 0, params: list(kind, I, H, P, flags), qparams: null, qscales: null },
+    const prepare = (kind, I, H, P, flags, clip) => addon.cellPrepare(...schema.encodeCellPrepare({ kind, I, H, P, flags, clip, precision: 0, ...defActs(kind), params: list(kind, I, H, P, flags), qparams: null, qscales: null },
       new Float64Array(schema.CELL_PREPARE_HEADER)));
     let tried = 0, ok = 0;
     const deadline = Date.now() + MS;
@@ -101,7 +104,7 @@ describe('fuzzing', function () {
   (hasNative ? it : it.skip)('native addon: row layouts other than (B, 1) / (1, T) are refused (aliased rows)', function () {
     const addon = loadNative().addon;
     const f = (n) => new Float32Array(n);
-    const w = addon.cellPrepare(...schema.encodeCellPrepare({ kind: KIND_CODE.rnn_tanh, I: 2, H: 3, P: 0, flags: 0, clip: 0, precision: 0, params: [f(6), f(9), null, null], qparams: null, qscales: null },
+    const w = addon.cellPrepare(...schema.encodeCellPrepare({ kind: KIND_CODE.rnn_tanh, I: 2, H: 3, P: 0, flags: 0, clip: 0, precision: 0, ...defActs(KIND_CODE.rnn_tanh), params: [f(6), f(9), null, null], qparams: null, qscales: null },
       new Float64Array(schema.CELL_PREPARE_HEADER)));
     const forward = (T, B, rowT, rowB, x, y, hN) => addon.cellForward(...schema.encodeCellForward({ w, T, B, rowT, rowB, reverse: false, lengths: null,
       x, xOffset: 0, ldx: 2, y, yOffset: 0, ldy: 3, h0: null, c0: null, hN, cN: null, cache: null }, new Float64Array(schema.CELL_FORWARD_HEADER)));
@@ -124,7 +127,7 @@ describe('native training cache', function () {
     for (const [kind, G] of [[KIND_CODE.gru, 3], [KIND_CODE.lstm, 4], [KIND_CODE.rnn_tanh, 1]]) {
       const I = 3, H = 4, T = 5, B = 2, N = T * B, GH = G * H;
       const none = kind === KIND_CODE.lstm ? [null, null, null, null] : []; // the LSTM's weight_hr and peepholes
-      const w = addon.cellPrepare(...schema.encodeCellPrepare({ kind, I, H, P: 0, flags: 0, clip: 0.5, precision: 0, params: [rnd(GH * I), rnd(GH * H), rnd(GH), rnd(GH), ...none], qparams: null, qscales: null },
+      const w = addon.cellPrepare(...schema.encodeCellPrepare({ kind, I, H, P: 0, flags: 0, clip: 0.5, precision: 0, ...defActs(kind), params: [rnd(GH * I), rnd(GH * H), rnd(GH), rnd(GH), ...none], qparams: null, qscales: null },
         new Float64Array(schema.CELL_PREPARE_HEADER)));
       const x = rnd(N * I), dy = rnd(N * H), lengths = Int32Array.of(2, 5);
       const seq = { w, T, B, rowT: B, rowB: 1, reverse: true, lengths };

@@ -10,6 +10,9 @@ import { fileURLToPath } from 'node:url';
 import { LSTM, availableBackends, backend, Rng, setThreads } from 'cellstate';
 import { randomTensor } from './helpers/random.mjs';
 import { parityTests } from './helpers/parity.mjs';
+// Every slot of cellPrepare's gate activations at the kind's default (rnn_tanh tanh, rnn_relu relu, else sigmoid, tanh, tanh).
+const defActs = (k) => ({ act0: k === 3 ? 2 : k === 2 ? 1 : 0, alpha0: 0, beta0: 0, act1: 1, alpha1: 0, beta1: 0, act2: 1, alpha2: 0, beta2: 0 });
+
 
 const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -268,7 +271,7 @@ describe('native backend: loading', function () {
     };
     const prep = (over) => () => {
       // The LSTM's list: weight_ih, weight_hh, bias_ih, bias_hh, weight_hr, peephole_i, peephole_f, peephole_o.
-      const d = { kind: 0, I: 2, H: 3, P: 0, flags: 0, clip: 0, precision: 0, params: [f(24), f(36), null, null, null, null, null, null], qparams: null, qscales: null, ...over };
+      const d = { kind: 0, I: 2, H: 3, P: 0, flags: 0, clip: 0, precision: 0, ...defActs(0), params: [f(24), f(36), null, null, null, null, null, null], qparams: null, qscales: null, ...over };
       return addon().cellPrepare(...schema.encodeCellPrepare(d, new Float64Array(schema.CELL_PREPARE_HEADER)));
     };
     const wire = (edit) => () => {

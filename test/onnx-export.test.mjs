@@ -226,3 +226,82 @@ describe('toOnnx of a Sequential chain: ONNX Runtime computes what the model com
     expect(() => toOnnx(new Sequential([new LSTM({ inputSize: 2, hiddenSize: 4, projSize: 2 })]))).to.throw(UnsupportedModelError, /projSize/);
   });
 });
+
+// Gate activations (issue #22): every ONNX activation through toOnnx, run by ONNX Runtime (its
+// own implementation of each function, rnn_helpers.h) on the same weights; and fromOnnx of graphs
+// whose activations / activation_alpha / activation_beta attributes were written by hand.
+describe('gate activations: toOnnx -> ONNX Runtime, and fromOnnx of the attributes', function () {
+  const NAMES = ['sigmoid', 'tanh', 'relu', 'hardSigmoid', 'affine', 'leakyRelu', 'thresholdedRelu', 'scaledTanh', 'elu', 'softsign', 'softplus'];
+  const PARAMS = { hardSigmoid: { alpha: 0.3, beta: 0.45 }, affine: { alpha: 0.7, beta: 0.1 }, leakyRelu: { alpha: 0.05 }, thresholdedRelu: { alpha: 0.2 }, scaledTanh: { alpha: 1.2, beta: 0.8 }, elu: { alpha: 0.7 } };
+  const act = (n) => (PARAMS[n] ? { name: n, ...PARAMS[n] } : n);
+  const SLOTS = { LSTM: 3, GRU: 2, RNN: 1 };
+  const Cls = { LSTM, GRU, RNN };
+  const { decodeOnnxModel: decode, encodeOnnxModel: encode } = cellstate;
+  for (const { backend } of backendCases().filter((c) => c.dtype === 'float32')) {
+    for (const kind of Object.keys(Cls)) {
+      it(`${backend} ${kind}: each activation in slot f (the others cycling), bidirectional, with lengths: ONNX Runtime agrees`, async function () {
+        for (const [i, name] of NAMES.entries()) {
+          const rng = new Rng(500 + i);
+          const activations = Array.from({ length: SLOTS[kind] }, (_, k) => act(k === 0 ? name : NAMES[(i + 4 * k) % NAMES.length]));
+          const opts = { inputSize: 3, hiddenSize: 5, bidirectional: true, numLayers: 2, activations, seed: 40 + i, backend, ...(kind === 'GRU' ? { linearBeforeReset: i % 2 === 0 } : {}) };
+          const model = new Cls[kind](opts);
+          const x = randomTensor(rng, [4, 3, 3], 'float32', 2);
+          const feeds = { x, lengths: [4, 2, 3] };
+          const ours = model.forward(x, { lengths: feeds.lengths });
+          const bytes = toOnnx(model, { lengths: true });
+          const theirs = await runOrt(bytes, feeds);
+          expectClose(theirs.output, ours.output, `${JSON.stringify(activations)} output`);
+          expectClose(theirs.h_n, ours.hN, `${JSON.stringify(activations)} h_n`);
+          // The attributes as written, and our importer reading them back to the same layer.
+          const node = decode(bytes).graph.node.find((n) => n.opType === kind);
+          const back = fromOnnx(bytes, { backend, as: 'graph' });
+          expectClose(back.forward(feeds).output, ours.output, 'round trip');
+          if (!(kind === 'RNN' && name === 'tanh')) expect(node.attribute.find((a) => a.name === 'activations').strings).to.have.length(2 * SLOTS[kind]);
+        }
+      });
+    }
+  }
+
+  it('fromOnnx reads hand-written attributes as onnxruntime does: alpha / beta consumed in order by the functions that read them, defaults past the end', async function () {
+    const rng = new Rng(9);
+    const model = new LSTM({ inputSize: 3, hiddenSize: 4, bidirectional: true, seed: 3 });
+    const x = randomTensor(rng, [5, 2, 3], 'float32', 2);
+    const base = toOnnx(model);
+    const withAttrs = (attrs) => {
+      const m = decode(base);
+      const node = m.graph.node.find((n) => n.opType === 'LSTM');
+      node.attribute = node.attribute.filter((a) => !a.name.startsWith('activation')).concat(attrs);
+      return encode(m);
+    };
+    const STRINGS = 8, FLOATS = 6;
+    const cases = [
+      // Keras' defaults: alpha, beta given once per direction for HardSigmoid.
+      [[{ name: 'activations', type: STRINGS, strings: ['HardSigmoid', 'Tanh', 'Tanh', 'HardSigmoid', 'Tanh', 'Tanh'] }, { name: 'activation_alpha', type: FLOATS, floats: [0.2, 0.2] }, { name: 'activation_beta', type: FLOATS, floats: [0.5, 0.5] }],
+        [{ name: 'hardSigmoid', alpha: 0.2, beta: 0.5 }, { name: 'tanh', alpha: 0, beta: 0 }, { name: 'tanh', alpha: 0, beta: 0 }]],
+      // Lower case names; LeakyRelu and Elu take the alphas in order (float32 values, as stored).
+      [[{ name: 'activations', type: STRINGS, strings: ['leakyrelu', 'elu', 'softsign', 'leakyrelu', 'elu', 'softsign'] }, { name: 'activation_alpha', type: FLOATS, floats: [0.1, 0.6, 0.1, 0.6] }],
+        [{ name: 'leakyRelu', alpha: Math.fround(0.1), beta: 0 }, { name: 'elu', alpha: Math.fround(0.6), beta: 0 }, { name: 'softsign', alpha: 0, beta: 0 }]],
+      // No alpha list: ONNX's operator defaults (LeakyRelu 0.01, HardSigmoid 0.2 / 0.5), which are onnxruntime's too for these.
+      [[{ name: 'activations', type: STRINGS, strings: ['HardSigmoid', 'LeakyRelu', 'Softplus', 'HardSigmoid', 'LeakyRelu', 'Softplus'] }],
+        [{ name: 'hardSigmoid', alpha: 0.2, beta: 0.5 }, { name: 'leakyRelu', alpha: 0.01, beta: 0 }, { name: 'softplus', alpha: 0, beta: 0 }]],
+    ];
+    for (const [attrs, want] of cases) {
+      const bytes = withAttrs(attrs);
+      const m = fromOnnx(bytes);
+      expect(m.layers[0].activations).to.deep.equal(want);
+      const theirs = await runOrt(bytes, { x });
+      expectClose(theirs.output, m.forward(x).output, JSON.stringify(attrs[0].strings));
+    }
+    // The two directions disagree: refused, naming the attribute that differs.
+    expect(() => fromOnnx(withAttrs([{ name: 'activations', type: STRINGS, strings: ['Sigmoid', 'Tanh', 'Tanh', 'HardSigmoid', 'Tanh', 'Tanh'] }])))
+      .to.throw(UnsupportedModelError, /LSTM activations: the reverse direction's \{"name":"hardSigmoid".*differs from the forward's \{"name":"sigmoid".*one set of gate activations/);
+    expect(() => fromOnnx(withAttrs([{ name: 'activations', type: STRINGS, strings: ['Elu', 'Tanh', 'Tanh', 'Elu', 'Tanh', 'Tanh'] }, { name: 'activation_alpha', type: FLOATS, floats: [1, 0.5] }])))
+      .to.throw(UnsupportedModelError, /LSTM activation_alpha: the reverse direction's/);
+    expect(() => fromOnnx(withAttrs([{ name: 'activations', type: STRINGS, strings: ['Sigmoid', 'Tanh', 'Swish', 'Sigmoid', 'Tanh', 'Tanh'] }])))
+      .to.throw(UnsupportedModelError, /LSTM activations: "Swish" at position 2 is not an ONNX activation/);
+    expect(() => fromOnnx(withAttrs([{ name: 'activations', type: STRINGS, strings: ['Sigmoid', 'Tanh', 'Tanh', 'Sigmoid', 'Tanh', 'Tanh'] }, { name: 'activation_alpha', type: FLOATS, floats: [1] }])))
+      .to.throw(UnsupportedModelError, /LSTM activation_alpha: 1 values, but the activations read 0/);
+    expect(() => fromOnnx(withAttrs([{ name: 'activations', type: STRINGS, strings: ['LeakyRelu', 'Tanh', 'Tanh', 'LeakyRelu', 'Tanh', 'Tanh'] }, { name: 'activation_alpha', type: FLOATS, floats: [-0.5, -0.5] }])))
+      .to.throw(UnsupportedModelError, /LSTM activation_alpha \/ activation_beta: LSTM: activations\[0\]\.alpha: expected a number >= 0 for leakyRelu/);
+  });
+});

@@ -9,6 +9,9 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { availableBackends } from 'cellstate';
+// Every slot of cellPrepare's gate activations at the kind's default (rnn_tanh tanh, rnn_relu relu, else sigmoid, tanh, tanh).
+const defActs = (k) => ({ act0: k === 3 ? 2 : k === 2 ? 1 : 0, alpha0: 0, beta0: 0, act1: 1, alpha1: 0, beta1: 0, act2: 1, alpha2: 0, beta2: 0 });
+
 
 const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -73,7 +76,7 @@ describe('addon schema', function () {
     const I = 2, H = 3, P = 2, G = 4 * H, T = 2, B = 2, N = T * B;
     // The LSTM's list: weight_ih, weight_hh, bias_ih, bias_hh, weight_hr, peephole_i, peephole_f, peephole_o.
     const lstmList = () => [f(G * I), f(G * P), f(G), f(G), f(P * H), f(H), f(H), f(H)];
-    const prepareDesc = () => ({ kind: schema.CELL_KIND_CODE.lstm, I, H, P, flags: schema.CELL_KINDS.lstm.flags.peephole, clip: 0, precision: 0, params: lstmList(), qparams: null, qscales: null });
+    const prepareDesc = () => ({ kind: schema.CELL_KIND_CODE.lstm, I, H, P, flags: schema.CELL_KINDS.lstm.flags.peephole, clip: 0, precision: 0, ...defActs(0), params: lstmList(), qparams: null, qscales: null });
     const handle = () => addon().cellPrepare(...schema.encodeCellPrepare(prepareDesc(), new Float64Array(schema.CELL_PREPARE_HEADER)));
     const cacheN = (w) => addon().cellCacheSize(...schema.encodeCellCacheSize({ w, T, B }, new Float64Array(2)));
     const seq = (w) => ({ w, T, B, rowT: B, rowB: 1, reverse: false, lengths: Int32Array.of(2, 1) });
@@ -231,7 +234,7 @@ describe('addon schema', function () {
       };
       for (const kind of Object.keys(schema.CELL_KIND_CODE)) for (const clip of [0, 1.5]) for (const proj of kind === 'lstm' ? [0, 2] : [0]) {
         const h = 5, p = proj || h, g = gateCount(kind) * h;
-        const d = { kind: schema.CELL_KIND_CODE[kind], I: 3, H: h, P: proj, flags: 0, clip, precision: 0, qparams: null, qscales: null,
+        const d = { kind: schema.CELL_KIND_CODE[kind], I: 3, H: h, P: proj, flags: 0, clip, precision: 0, ...defActs(schema.CELL_KIND_CODE[kind]), qparams: null, qscales: null,
           params: [f(g * 3), f(g * p), null, null, ...(kind === 'lstm' ? [proj ? f(p * h) : null, null, null, null] : []), ...(kind === 'lnlstm' ? [f(g), f(g), f(g), f(g), f(h), f(h)] : [])] };
         const w = addon().cellPrepare(...schema.encodeCellPrepare(d, new Float64Array(schema.CELL_PREPARE_HEADER)));
         for (const [t, b] of [[1, 1], [7, 3]]) {

@@ -112,6 +112,13 @@ const CASES = [
     ln.loadStateDict({ weight: tensor(randomData(25, 8), [8]) });
     return new Sequential([new RNN({ inputSize: 2, hiddenSize: 4, bidirectional: true, batchFirst: true, seed: 26, backend }), new LastStep({ batchFirst: true, finalStates: true }), ln]);
   }, { B: 2, T: 5, I: 2 }],
+  // Gate activations TF.js can express (issue #22): written as activation / recurrent_activation.
+  ['LSTM with TF.js\'s defaults (hardSigmoid, tanh, tanh), bidirectional', (backend) => new LSTM({ inputSize: 3, hiddenSize: 5, bidirectional: true, activations: ['hardSigmoid', 'tanh', 'tanh'], seed: 31, backend }), { B: 2, T: 6, I: 3 }],
+  ['GRU hardSigmoid / softsign, RNN elu, LSTM linear / relu', (backend) => new Sequential([
+    new GRU({ inputSize: 3, hiddenSize: 4, linearBeforeReset: false, activations: ['hardSigmoid', 'softsign'], batchFirst: true, seed: 32, backend }),
+    new RNN({ inputSize: 4, hiddenSize: 3, activations: ['elu'], batchFirst: true, seed: 33, backend }),
+    new LSTM({ inputSize: 3, hiddenSize: 3, activations: [{ name: 'affine', alpha: 1, beta: 0 }, 'relu', 'relu'], batchFirst: true, seed: 34, backend }),
+  ]), { B: 2, T: 5, I: 3 }],
   ['GRU -> LastStep (one direction) -> Linear, time-major', (backend) => new Sequential([
     new GRU({ inputSize: 2, hiddenSize: 3, linearBeforeReset: false, seed: 19, backend }), new LastStep(),
     new Linear({ inFeatures: 3, outFeatures: 1, seed: 20 }),
@@ -225,6 +232,9 @@ describe('toTfjs: what TF.js cannot express is refused by name', function () {
     ['finalStates after one direction', () => seq(new LSTM({ inputSize: 2, hiddenSize: 4 }), new LastStep({ finalStates: true })), /finalStates: true after a one-direction layer/],
     ['an Embedding not first', () => seq(new Linear({ inFeatures: 2, outFeatures: 2 }), new Embedding({ numEmbeddings: 3, embeddingDim: 2 })), /an Embedding must come first/],
     ['an activation first', () => seq(new Tanh(), new Linear({ inFeatures: 2, outFeatures: 2 })), /expected an Embedding, LSTM, GRU, RNN or Linear first/],
+    ['an activation TF.js lacks (leakyRelu)', () => new RNN({ inputSize: 2, hiddenSize: 4, activations: ['leakyRelu'] }), /activations\[0\]: \{"name":"leakyRelu","alpha":0\.01,"beta":0\} has no TF\.js form/],
+    ['hardSigmoid with other parameters', () => new LSTM({ inputSize: 2, hiddenSize: 4, activations: [{ name: 'hardSigmoid', alpha: 0.25 }, 'tanh', 'tanh'] }), /activations\[0\]: .* has no TF\.js form/],
+    ['an LSTM whose g and h differ', () => new LSTM({ inputSize: 2, hiddenSize: 4, activations: ['sigmoid', 'tanh', 'relu'] }), /activations: Keras' LSTM has one activation for the candidate and the cell output; activations\[1\] \(tanh\) and activations\[2\] \(relu\) differ/],
     ['a recurrent layer after a LastStep', () => seq(new LSTM({ inputSize: 2, hiddenSize: 4 }), new LastStep(), new RNN({ inputSize: 4, hiddenSize: 2 })), /after a LastStep has no sequence to read/],
   ];
   for (const [label, make, msg, cls = UnsupportedModelError] of REFUSED) {

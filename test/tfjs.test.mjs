@@ -2,7 +2,8 @@
 // cpu backend) in the test, with seeded weights, and our import must match tfjs's own predictions.
 // GRU reset_after=true cannot be built by TF.js (it refuses it), so that case is a Keras-converter
 // style model.json written here from a PyTorch reference case and checked against PyTorch's output.
-// hard_sigmoid is refused (not approximated), and hostile manifests fail with named errors.
+// Gate activations, hard_sigmoid (TF.js' default) included, are checked against model.predict and
+// tfjs's gradients, and hostile manifests fail with named errors.
 import { expect } from 'chai';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -148,14 +149,73 @@ describe('loadTfjsModel: TF.js Layers models saved by @tensorflow/tfjs match its
     }
   });
 
-  it('refuses hard_sigmoid (TF.js\' default recurrent activation) instead of approximating it', async function () {
-    for (const layer of [tf.layers.lstm({ units: 2, inputShape: [3, 2] }), tf.layers.gru({ units: 2, inputShape: [3, 2] })]) {
+  // Gate activations (issue #22): TF.js's own defaults (recurrentActivation hardSigmoid) and the
+  // other activations TF.js has, against model.predict, on every backend, with training (BPTT)
+  // through the imported layer checked against tfjs's gradients.
+  const ACT_MODELS = [
+    ['default LSTM (hardSigmoid, tanh)', () => tf.layers.lstm({ units: 5, returnSequences: true, inputShape: [6, 3] })],
+    ['default GRU (hardSigmoid, tanh)', () => tf.layers.gru({ units: 4, returnSequences: true, inputShape: [6, 3] })],
+    ['default SimpleRNN (tanh)', () => tf.layers.simpleRNN({ units: 4, returnSequences: true, inputShape: [6, 3] })],
+    ['LSTM relu / softsign', () => tf.layers.lstm({ units: 3, activation: 'relu', recurrentActivation: 'softsign', returnSequences: true, inputShape: [6, 3] })],
+    ['GRU elu / sigmoid', () => tf.layers.gru({ units: 3, activation: 'elu', recurrentActivation: 'sigmoid', returnSequences: true, inputShape: [6, 3] })],
+    ['LSTM softplus / linear', () => tf.layers.lstm({ units: 3, activation: 'softplus', recurrentActivation: 'linear', returnSequences: true, inputShape: [6, 3] })],
+    ['SimpleRNN softsign', () => tf.layers.simpleRNN({ units: 3, activation: 'softsign', returnSequences: true, inputShape: [6, 3] })],
+    ['SimpleRNN elu', () => tf.layers.simpleRNN({ units: 3, activation: 'elu', returnSequences: true, inputShape: [6, 3] })],
+    ['Bidirectional default GRU', () => tf.layers.bidirectional({ layer: tf.layers.gru({ units: 3, returnSequences: true }), inputShape: [6, 3] })],
+  ];
+  for (const [label, make] of ACT_MODELS) {
+    it(`gate activations: ${label} matches model.predict (forward) and tfjs's gradients (BPTT) on every backend`, async function () {
       const m = tf.sequential();
-      m.add(layer);
+      m.add(make());
+      seedWeights(m, 70 + label.length, 0.9);
+      const shape = [2, 6, 3];
+      const x = randomInput(80 + label.length, shape);
+      for (let i = 0; i < x.length; i++) x[i] *= 2.5; // reach both sides of hard_sigmoid's and relu's kinks
+      const want = tfPredict(m, x, shape);
+      // d(sum(y * R))/dx from tfjs, R fixed.
+      const R = randomInput(90, want.shape);
+      const gx = tf.grad((xin) => tf.sum(tf.mul(m.apply(xin), tf.tensor(R, want.shape))))(tf.tensor(x, shape));
+      const wantDx = gx.dataSync();
+      gx.dispose();
       const { modelJson, weights } = await saveArtifacts(m);
-      expect(() => loadTfjsModel({ modelJson, weights })).to.throw(UnsupportedModelError, "recurrent_activation: 'hard_sigmoid' is not supported");
+      for (const { backend } of backendCases().filter((c) => c.dtype === 'float32')) {
+        const ours = loadTfjsModel({ modelJson, weights }, { backend });
+        const r = ours.forwardTrain(tensor(x, shape));
+        expect(allclose(r.output.data, want.data, TOL), `${backend} forward`).to.equal(null);
+        const g = ours.backward(r.cache, { dOutput: tensor(R, want.shape) });
+        expect(allclose(g.dX.data, wantDx, { rtol: 1e-3, atol: 1e-4 }), `${backend} dX`).to.equal(null);
+      }
       m.dispose();
+    });
+  }
+
+  it('gate activations: hard_sigmoid is TF.js\'s clip(0.2 x + 0.5, 0, 1) bit for bit in float32 (multiply, then add)', async function () {
+    // A one-unit SimpleRNN with W_hh = 0 and no bias is y = f(w x): x and w chosen so w x lands
+    // everywhere, including where an FMA would round differently.
+    const rng = new Rng(4);
+    const T = 4096, shape = [1, T, 1];
+    const x = new Float32Array(T);
+    for (let i = 0; i < T; i++) x[i] = rng.uniform(-3, 3);
+    const m = tf.sequential();
+    m.add(tf.layers.simpleRNN({ units: 1, activation: 'hardSigmoid', useBias: false, returnSequences: true, inputShape: [T, 1] }));
+    m.setWeights([tf.tensor([[1]]), tf.tensor([[0]])]);
+    const want = tfPredict(m, x, shape).data;
+    const { modelJson, weights } = await saveArtifacts(m);
+    for (const { backend } of backendCases().filter((c) => c.dtype === 'float32')) {
+      const got = loadTfjsModel({ modelJson, weights }, { backend }).forward(tensor(x, shape)).output.data;
+      let diff = 0;
+      for (let i = 0; i < T; i++) if (got[i] !== want[i]) diff++;
+      expect(diff, `${backend}: values differing from tfjs`).to.equal(0);
     }
+    m.dispose();
+  });
+
+  it('refuses an activation TF.js has and the gate set does not (selu), naming the key', async function () {
+    const m = tf.sequential();
+    m.add(tf.layers.lstm({ units: 2, activation: 'selu', recurrentActivation: 'sigmoid', inputShape: [3, 2] }));
+    const { modelJson, weights } = await saveArtifacts(m);
+    expect(() => loadTfjsModel({ modelJson, weights })).to.throw(UnsupportedModelError, /activation: .selu. is not supported \(supported: 'sigmoid', 'tanh', 'relu', 'elu', 'softsign', 'softplus', 'linear', 'hard_sigmoid'\)/);
+    m.dispose();
   });
 });
 
@@ -256,7 +316,8 @@ describe('loadTfjsModel: hostile and unsupported inputs', function () {
     ['stateful', () => edit((s) => { layers(s)[0].config.stateful = true; }), UnsupportedModelError, 'stateful'],
     ['return_state', () => edit((s) => { layers(s)[0].config.return_state = true; }), UnsupportedModelError, 'return_state'],
     ['a missing recurrent_activation', () => edit((s) => { delete layers(s)[0].config.recurrent_activation; }), UnsupportedModelError, 'recurrent_activation: missing'],
-    ['a relu LSTM activation', () => edit((s) => { layers(s)[0].config.activation = 'relu'; }), UnsupportedModelError, "activation: \"relu\" is not supported (expected 'tanh')"],
+    ['a gelu LSTM activation', () => edit((s) => { layers(s)[0].config.activation = 'gelu'; }), UnsupportedModelError, "activation: \"gelu\" is not supported (supported: 'sigmoid', 'tanh', 'relu', 'elu', 'softsign', 'softplus', 'linear', 'hard_sigmoid')"],
+    ['a swish recurrent_activation', () => edit((s) => { layers(s)[0].config.recurrent_activation = 'swish'; }), UnsupportedModelError, 'recurrent_activation: "swish" is not supported'],
     ['an elu Dense activation', () => edit((s) => { layers(s)[1].config.activation = 'elu'; }), UnsupportedModelError, 'activation: "elu" is not supported'],
     ['merge_mode sum', () => edit((s) => { const l = layers(s)[0]; layers(s)[0] = { class_name: 'Bidirectional', config: { name: 'bi', merge_mode: 'sum', layer: { class_name: 'LSTM', config: l.config } } }; }), UnsupportedModelError, "merge_mode: only 'concat' is supported"],
     ['a branching functional model', () => edit((s) => { s.modelJson.modelTopology = { class_name: 'Model', config: { layers: [

@@ -85,7 +85,8 @@ export async function makeTfjsRunner(w, name, model, xData, dOutData) {
   await tf.setBackend(name);
   const cell = w.cell === 'gru' ? 'gru' : 'lstm';
   // Zero initialisers: the weights are overwritten, and tfjs's orthogonal init is slow and noisy.
-  const opts = { units: w.H, returnSequences: true, recurrentActivation: 'sigmoid', inputShape: [w.T, w.I], kernelInitializer: 'zeros', recurrentInitializer: 'zeros' };
+  // recurrentActivation: 'sigmoid', or TF.js's own default 'hardSigmoid' for an HS- row (w.activations).
+  const opts = { units: w.H, returnSequences: true, recurrentActivation: w.activations?.[0] === 'hardSigmoid' ? 'hardSigmoid' : 'sigmoid', inputShape: [w.T, w.I], kernelInitializer: 'zeros', recurrentInitializer: 'zeros' };
   const layer = cell === 'gru' ? tf.layers.gru({ ...opts, resetAfter: false }) : tf.layers.lstm(opts);
   const x = tf.tensor3d(toBatchFirst(xData, w.T, w.B, w.I), [w.B, w.T, w.I]);
   layer.apply(x); // builds the weights

@@ -14,6 +14,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { allocateUninit, checkElements, type FloatArray } from '../tensor';
+import { actHeader } from './act-codes';
 import type {
   Backend, BackendInfo, CellBackwardArgs, CellCache, CellForwardArgs, CellKind, CellParams, Precision, PreparedCell, QuantMatrix, SeqLayout,
 } from './types';
@@ -227,7 +228,7 @@ function makeBackend(addon: NativeAddon): Backend {
         : quantLists(p);
       const handle = addon.cellPrepare(...encodeCellPrepare({
         kind: CELL_KIND_CODE[p.kind], I: p.inputSize, H: p.hiddenSize, P: p.projSize, flags, clip: p.clip ?? 0,
-        precision: PRECISION_CODE[precision], ...lists,
+        precision: PRECISION_CODE[precision], ...actHeader(p), ...lists,
       }, headers.prepare));
       return { backend: 'native', dtype: 'float32', kind: p.kind, inputSize: p.inputSize, hiddenSize: p.hiddenSize, outSize: p.projSize || p.hiddenSize, handle, precision };
     },

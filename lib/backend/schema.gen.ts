@@ -19,6 +19,20 @@ export const CELL_KINDS = {
 export const CELL_PARAMS = ['weight_ih', 'weight_hh', 'bias_ih', 'bias_hh'] as const;
 /** Weight precisions as cellPrepare's `precision` numbers them. */
 export const PRECISION_CODE = { fp32: 0, bf16: 1, int8: 2 } as const;
+/** Gate activations as cellPrepare's act0..act2 number them; `onnx` the ONNX name, `alpha` / `beta` whether the function reads them. */
+export const ACTIVATIONS = {
+  sigmoid: { code: 0, onnx: 'Sigmoid', alpha: false, beta: false },
+  tanh: { code: 1, onnx: 'Tanh', alpha: false, beta: false },
+  relu: { code: 2, onnx: 'Relu', alpha: false, beta: false },
+  hardSigmoid: { code: 3, onnx: 'HardSigmoid', alpha: true, beta: true },
+  affine: { code: 4, onnx: 'Affine', alpha: true, beta: true },
+  leakyRelu: { code: 5, onnx: 'LeakyRelu', alpha: true, beta: false },
+  thresholdedRelu: { code: 6, onnx: 'ThresholdedRelu', alpha: true, beta: false },
+  scaledTanh: { code: 7, onnx: 'ScaledTanh', alpha: true, beta: true },
+  elu: { code: 8, onnx: 'Elu', alpha: true, beta: false },
+  softsign: { code: 9, onnx: 'Softsign', alpha: false, beta: false },
+  softplus: { code: 10, onnx: 'Softplus', alpha: false, beta: false },
+} as const;
 
 /** setThreads: the pool size for later calls (returns at once; a call in flight keeps its threads). */
 export interface SetThreadsDesc {
@@ -101,13 +115,22 @@ export interface CellPrepareDesc {
   flags: number; // code: the kind's flag bits
   clip: number; // number: bound on every gate pre-activation; 0 = none
   precision: number; // code: a precision code: the weights' format
+  act0: number; // code: gate activation slot 0: an activation code (the kind's default where unused)
+  alpha0: number; // number: its alpha (finite; 0 where unused)
+  beta0: number; // number: its beta (finite; 0 where unused)
+  act1: number; // code: gate activation slot 1: an activation code (the kind's default where unused)
+  alpha1: number; // number: its alpha (finite; 0 where unused)
+  beta1: number; // number: its beta (finite; 0 where unused)
+  act2: number; // code: gate activation slot 2: an activation code (the kind's default where unused)
+  alpha2: number; // number: its alpha (finite; 0 where unused)
+  beta2: number; // number: its beta (finite; 0 where unused)
   params: (Float32Array | null)[]; // cellParams then the kind's params, null where absent (and, quantized, for every matrix)
   qparams: (Uint16Array | Int8Array | null)[] | null; // quantized: the matrices, same order (null for vectors and where absent); fp32: null
   qscales: (Float32Array | null)[] | null; // int8: the row scales [rows] of each matrix in qparams, same order; else null
 }
 export type CellPrepareWire = [header: Float64Array, params: (Float32Array | null)[], qparams: (Uint16Array | Int8Array | null)[] | null, qscales: (Float32Array | null)[] | null];
-export const CELL_PREPARE_HEADER = 7;
-/** The wire form of d; writes the header into h (Float64Array(7), read by the addon before it returns). */
+export const CELL_PREPARE_HEADER = 16;
+/** The wire form of d; writes the header into h (Float64Array(16), read by the addon before it returns). */
 export function encodeCellPrepare(d: CellPrepareDesc, h: Float64Array): CellPrepareWire {
   h[0] = d.kind;
   h[1] = d.I;
@@ -116,6 +139,15 @@ export function encodeCellPrepare(d: CellPrepareDesc, h: Float64Array): CellPrep
   h[4] = d.flags;
   h[5] = d.clip;
   h[6] = d.precision;
+  h[7] = d.act0;
+  h[8] = d.alpha0;
+  h[9] = d.beta0;
+  h[10] = d.act1;
+  h[11] = d.alpha1;
+  h[12] = d.beta1;
+  h[13] = d.act2;
+  h[14] = d.alpha2;
+  h[15] = d.beta2;
   return [h, d.params, d.qparams, d.qscales];
 }
 
@@ -636,6 +668,42 @@ export const SCHEMA = {
         {
           name: 'precision',
           kind: 'code'
+        },
+        {
+          name: 'act0',
+          kind: 'code'
+        },
+        {
+          name: 'alpha0',
+          kind: 'number'
+        },
+        {
+          name: 'beta0',
+          kind: 'number'
+        },
+        {
+          name: 'act1',
+          kind: 'code'
+        },
+        {
+          name: 'alpha1',
+          kind: 'number'
+        },
+        {
+          name: 'beta1',
+          kind: 'number'
+        },
+        {
+          name: 'act2',
+          kind: 'code'
+        },
+        {
+          name: 'alpha2',
+          kind: 'number'
+        },
+        {
+          name: 'beta2',
+          kind: 'number'
         }
       ],
       buffers: [

@@ -24,7 +24,7 @@
 // direction starts at t = lengths[b]-1. Without lengths every entry runs all T steps.
 
 import type { DType, FloatArray } from '../tensor';
-import { CELL_GATES, CELL_KIND_CODE, CELL_KINDS } from './schema.gen';
+import { ACTIVATIONS, CELL_GATES, CELL_KIND_CODE, CELL_KINDS } from './schema.gen';
 
 /** A backend: 'native' (the C++ addon) or 'ts' (pure TypeScript, always available) or 'wasm' (the same C++ kernels compiled to WebAssembly SIMD). */
 export type BackendName = 'ts' | 'wasm' | 'native';
@@ -34,6 +34,27 @@ export type CellKind = keyof typeof CELL_KIND_CODE;
 /** Gate blocks of H rows: LSTM 4 (i, f, g, o), GRU 3 (r, z, n), RNN 1 (scripts/addon-schema.js). */
 export function gateCount(kind: CellKind): number {
   return CELL_GATES[kind];
+}
+
+/**
+ * ONNX's RNN activation functions by this library's names (ONNX's: Sigmoid, Tanh, Relu,
+ * HardSigmoid, Affine, LeakyRelu, ThresholdedRelu, ScaledTanh, Elu, Softsign, Softplus).
+ */
+export type ActivationName = 'sigmoid' | 'tanh' | 'relu' | 'hardSigmoid' | 'affine' | 'leakyRelu' | 'thresholdedRelu' | 'scaledTanh' | 'elu' | 'softsign' | 'softplus';
+// The names are the addon schema's (scripts/addon-schema.js): this fails to compile when they differ.
+const ACTIVATION_NAMES_MATCH: [Exclude<keyof typeof ACTIVATIONS, ActivationName>, Exclude<ActivationName, keyof typeof ACTIVATIONS>] extends [never, never] ? true : never = true;
+void ACTIVATION_NAMES_MATCH;
+/**
+ * A gate activation (docs/equations.md, "Gate activations"): the function and its ONNX alpha and
+ * beta, resolved (0 where the function reads none).
+ */
+export interface GateActivation {
+  /** The function. */
+  readonly name: ActivationName;
+  /** ONNX's alpha (e.g. hardSigmoid's slope), or 0 where the function reads none. */
+  readonly alpha: number;
+  /** ONNX's beta (e.g. hardSigmoid's offset), or 0 where the function reads none. */
+  readonly beta: number;
 }
 
 /** How the weight matrices are stored and multiplied (docs/equations.md, "Low precision"). */
@@ -69,6 +90,9 @@ export interface CellParams {
   inputForget: boolean; // LSTM coupled input-forget gate: f = 1 - i
   clip: number | null; // bound on every gate pre-activation (never on the cell state)
   linearBeforeReset: boolean; // GRU: true = PyTorch (r * (W_hn h + b_hn)), false = ONNX default
+  // Gate activations in ONNX's slots: LSTM [f (i, f, o), g (candidate), h (on c)], GRU [f (r, z),
+  // g (n)], RNN [f]; undefined = the kind's defaults (sigmoid / tanh / tanh; rnn_relu: relu).
+  activations?: readonly GateActivation[];
   precision: Precision;
   qWeightIh: QuantMatrix | null; // [G*H, I] when precision is not fp32
   qWeightHh: QuantMatrix | null; // [G*H, Hout]

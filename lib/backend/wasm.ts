@@ -32,6 +32,7 @@
 // in and back out (grads only in), like every other call.
 
 import { allocateUninit, checkElements, type FloatArray } from '../tensor';
+import { actTriples } from './act-codes';
 import { kernelCacheStates, stepGradsUnsupported, type Backend, type BackendInfo, type CellBackwardArgs, type CellCache, type CellForwardArgs, type CellKind, type CellParams, type OptimCalls, type PreparedCell, type SeqLayout } from './types';
 import {
   CELL_KIND_CODE, CELL_KINDS, encodeOptimAdam, encodeOptimRmsprop, encodeOptimSgd, OPTIM_ADAM_HEADER, OPTIM_RMSPROP_HEADER, OPTIM_SGD_HEADER,
@@ -46,7 +47,7 @@ interface WasmExports {
   cs_last_error(): number;
   cs_dispatch_warning(): number;
   cs_isa(): number;
-  cs_cell_prepare(kind: number, I: number, H: number, P: number, flags: number, clip: number, params: number, n: number): number;
+  cs_cell_prepare(kind: number, I: number, H: number, P: number, flags: number, clip: number, acts: number, params: number, n: number): number;
   cs_cell_release(w: number): void;
   cs_cell_cache_floats(w: number, T: number, B: number): number;
   cs_cell_forward(w: number, h: number, lengths: number, x: number, y: number, h0: number, c0: number, hN: number, cN: number, cache: number): number;
@@ -389,7 +390,7 @@ function backendOver(instance: WebAssembly.Instance, helpers: WasmHelpers | null
       for (const [name, bit] of Object.entries(CELL_KINDS[p.kind].flags) as [string, number][]) if (p.flags[name]) flags |= bit;
       const ptr = call('prepare', (f) => {
         const list = paramList(p.kind, p.weightIh, p.weightHh, p.biasIh, p.biasHh, p.extra).map((a) => f.floats(a));
-        const w = ex.cs_cell_prepare(CELL_KIND_CODE[p.kind], p.inputSize, p.hiddenSize, p.projSize, flags, p.clip ?? 0, f.pointers(list), list.length);
+        const w = ex.cs_cell_prepare(CELL_KIND_CODE[p.kind], p.inputSize, p.hiddenSize, p.projSize, flags, p.clip ?? 0, f.doubles(actTriples(p)), f.pointers(list), list.length);
         if (w === 0) check('prepare', -1);
         return w;
       });

@@ -26,6 +26,8 @@ import { readOptions, optionalBool } from '../nn/options';
 import { Recurrent } from '../nn/recurrent';
 import { RNN } from '../nn/rnn';
 import { ReLU, Sigmoid, Softmax, Tanh } from '../nn/activations';
+import { ACTIVATIONS } from '../backend/schema.gen';
+import { isDefaultActivations, type ActivationName } from '../nn/gate-activations';
 import { Dropout } from '../nn/dropout';
 import { LayerNorm } from '../nn/layer-norm';
 import { Embedding } from '../nn/embedding';
@@ -34,6 +36,10 @@ import { Linear } from '../nn/linear';
 import { Sequential } from '../nn/sequential';
 import { describeLayer } from '../nn/summary';
 import { toOnnxTensors, type DirectionWeights } from './gates';
+
+
+// The kinds' default gate activations (not written to the node).
+const DEFAULT_ACTS: Record<string, readonly ActivationName[]> = { lstm: ['sigmoid', 'tanh', 'tanh'], gru: ['sigmoid', 'tanh'], rnn_tanh: ['tanh'], rnn_relu: ['relu'] };
 
 /** How toOnnx writes the graph. */
 export interface ToOnnxOptions {
@@ -158,6 +164,17 @@ function emitRecurrent(g: GraphBuilder, model: Recurrent, x: string, e: Recurren
     if (model instanceof LSTM && model.inputForget) attrs.push(int('input_forget', 1));
     if (model instanceof GRU) attrs.push(int('linear_before_reset', model.linearBeforeReset ? 1 : 0));
     if (kind === 'rnn_relu') attrs.push({ name: 'activations', type: ATTR.STRINGS, strings: new Array(D).fill('Relu') });
+    else if (!isDefaultActivations(model.activations, DEFAULT_ACTS[kind])) {
+      // Every direction the same functions; alpha / beta of those that read them, in order (written
+      // even at ONNX's defaults: onnxruntime's own defaults for Affine, ScaledTanh and
+      // ThresholdedRelu are 0, not the operators').
+      const acts = Array.from({ length: D }, () => model.activations).flat();
+      attrs.push({ name: 'activations', type: ATTR.STRINGS, strings: acts.map((a) => ACTIVATIONS[a.name].onnx) });
+      const alphas = acts.filter((a) => ACTIVATIONS[a.name].alpha).map((a) => a.alpha);
+      const betas = acts.filter((a) => ACTIVATIONS[a.name].beta).map((a) => a.beta);
+      if (alphas.length) attrs.push({ name: 'activation_alpha', type: ATTR.FLOATS, floats: alphas });
+      if (betas.length) attrs.push({ name: 'activation_beta', type: ATTR.FLOATS, floats: betas });
+    }
     if (layoutAttr) attrs.push(int('layout', 1));
     const outs = [`${P}Y_l${k}`, `${P}Y_h_l${k}`];
     if (isLstm) outs.push(`${P}Y_c_l${k}`);

@@ -7,14 +7,17 @@
 // A recurrent node's W, R, B, P must be initializers (constant weights); its X, sequence_lens,
 // initial_h and initial_c may be any graph value. Attributes honoured: hidden_size, direction
 // (forward / reverse / bidirectional), layout (0, 1), clip, input_forget (LSTM),
-// linear_before_reset (GRU) and activations as far as our cells express them: LSTM
-// [Sigmoid, Tanh, Tanh], GRU [Sigmoid, Tanh], RNN [Tanh] or [Relu] (the same in both
-// directions). Any other activation, activation_alpha/beta, an unknown operator, attribute or
-// domain is refused with an UnsupportedModelError naming it. Names from the file (values,
+// linear_before_reset (GRU), activations, activation_alpha and activation_beta (every ONNX
+// activation, the layer's gate activations: docs/equations.md, "Gate activations"; the alpha / beta
+// lists consumed in order by the functions that read them, ONNX's operator defaults past their
+// end, as onnxruntime does; a bidirectional node's two directions must agree, one layer having
+// one set). An unknown operator, attribute or domain is refused with an UnsupportedModelError naming it. Names from the file (values,
 // attributes, outputs) are kept in Maps and null-prototype objects. The ONNX <-> PyTorch gate re-ordering is
 // lib/interop/gates.ts (shared with toOnnx and the TF.js importer).
 
-import type { BackendName, CellKind } from '../backend/types';
+import type { BackendName, CellKind, GateActivation } from '../backend/types';
+import { ACTIVATIONS } from '../backend/schema.gen';
+import { ACTIVATION_DEFAULTS, gateActivation, sameActivation, type ActivationName } from '../nn/gate-activations';
 import { gateCount } from '../backend/types';
 import { argTypeError, describe, DESCRIBE, formatShape, UnsupportedModelError } from '../errors';
 import { decodeOnnxModel, dtypeName, FLOAT, INT32, INT64, DOUBLE, type OnnxGraph, type OnnxNode, type OnnxTensor, type OnnxValueInfo } from '../io/onnx';
@@ -74,7 +77,10 @@ export interface OnnxRecurrentLayer {
   layout: 0 | 1;
 }
 
-const DEFAULT_ACTIVATIONS: Record<string, string[]> = { LSTM: ['sigmoid', 'tanh', 'tanh'], GRU: ['sigmoid', 'tanh'], RNN: ['tanh'] };
+const DEFAULT_ACTIVATIONS: Record<string, string[]> = { LSTM: ['Sigmoid', 'Tanh', 'Tanh'], GRU: ['Sigmoid', 'Tanh'], RNN: ['Tanh'] };
+/** ONNX activation names, lower case (ONNX compares them so), to ours. */
+const ONNX_ACTIVATION: Record<string, ActivationName> = Object.assign(Object.create(null),
+  Object.fromEntries(Object.entries(ACTIVATIONS).map(([n, a]) => [a.onnx.toLowerCase(), n as ActivationName])));
 const KNOWN_ATTRS: Record<string, string[]> = {
   LSTM: ['hidden_size', 'direction', 'layout', 'clip', 'input_forget', 'activations', 'activation_alpha', 'activation_beta'],
   GRU: ['hidden_size', 'direction', 'layout', 'clip', 'linear_before_reset', 'activations', 'activation_alpha', 'activation_beta'],
@@ -96,9 +102,6 @@ export function recurrentFromOnnx(spec: OnnxRecurrentSpec, options?: { backend?:
     if (!KNOWN_ATTRS[op].includes(k)) throw new UnsupportedModelError(`${where}: ${op} attribute ${JSON.stringify(k)} is not supported (known: ${KNOWN_ATTRS[op].join(', ')})`);
     attrs[k] = spec.attributes[k];
   }
-  for (const k of ['activation_alpha', 'activation_beta']) {
-    if (attrs[k] !== undefined) throw new UnsupportedModelError(`${where}: ${op} attribute ${k}: parameterised activations are not supported`);
-  }
   const direction = attrs.direction ?? 'forward';
   if (direction !== 'forward' && direction !== 'reverse' && direction !== 'bidirectional') {
     throw new UnsupportedModelError(`${where}: ${op} direction: expected 'forward', 'reverse' or 'bidirectional', got ${describe(direction)}`);
@@ -119,22 +122,39 @@ export function recurrentFromOnnx(spec: OnnxRecurrentSpec, options?: { backend?:
     clip = attrs.clip;
   }
 
-  // activations: per direction, compared case-insensitively with what our cells compute.
-  let kind: CellKind = op === 'LSTM' ? 'lstm' : op === 'GRU' ? 'gru' : 'rnn_tanh';
-  if (attrs.activations !== undefined) {
-    const acts = attrs.activations;
-    const per = DEFAULT_ACTIVATIONS[op].length;
-    if (!Array.isArray(acts) || acts.length !== per * D || acts.some((a) => typeof a !== 'string')) {
-      throw new RangeError(`${where}: ${op} activations: expected ${per * D} names (${per} per direction), got ${describe(acts)}`);
-    }
-    const lower = (acts as string[]).map((a) => a.toLowerCase());
-    let want = DEFAULT_ACTIVATIONS[op];
-    if (op === 'RNN' && lower[0] === 'relu') { kind = 'rnn_relu'; want = ['relu']; }
-    for (let i = 0; i < lower.length; i++) {
-      if (lower[i] !== want[i % per]) {
-        throw new UnsupportedModelError(`${where}: ${op} activations: ${JSON.stringify(acts[i])} at position ${i} is not supported `
-          + `(expected ${op === 'RNN' ? "'Tanh' or 'Relu', the same in both directions" : DEFAULT_ACTIVATIONS[op].map((a) => a[0].toUpperCase() + a.slice(1)).join(', ') + ' per direction'})`);
-      }
+  // activations, activation_alpha, activation_beta: D * per functions, each reading the next
+  // alpha / beta of the lists if it takes one (onnxruntime's rnn_helpers.cc does the same).
+  const kind: CellKind = op === 'LSTM' ? 'lstm' : op === 'GRU' ? 'gru' : 'rnn_tanh'; // the weights' layout
+  const per = DEFAULT_ACTIVATIONS[op].length;
+  const names = attrs.activations === undefined ? Array.from({ length: per * D }, (_, i) => DEFAULT_ACTIVATIONS[op][i % per]) : attrs.activations;
+  if (!Array.isArray(names) || names.length !== per * D || names.some((a) => typeof a !== 'string')) {
+    throw new RangeError(`${where}: ${op} activations: expected ${per * D} names (${per} per direction), got ${describe(names)}`);
+  }
+  const floats = (k: 'activation_alpha' | 'activation_beta'): number[] => {
+    const v = attrs[k];
+    if (v === undefined) return [];
+    const list = typeof v === 'number' ? [v] : v;
+    if (!Array.isArray(list) || list.some((x) => typeof x !== 'number')) throw new TypeError(`${where}: ${op} ${k}: expected a list of floats, got ${describe(v)}`);
+    return list as number[];
+  };
+  const alphas = floats('activation_alpha'), betas = floats('activation_beta');
+  let ai = 0, bi = 0;
+  const acts: GateActivation[] = (names as string[]).map((n, i) => {
+    const name = ONNX_ACTIVATION[n.toLowerCase()];
+    if (!name) throw new UnsupportedModelError(`${where}: ${op} activations: ${JSON.stringify(n)} at position ${i} is not an ONNX activation (${Object.values(ACTIVATIONS).map((a) => a.onnx).join(', ')})`);
+    const a = ACTIVATIONS[name], d = ACTIVATION_DEFAULTS[name];
+    // ONNX stores floats: a value that is the default's float32 is the default itself (0.2, not 0.2000000029...).
+    const exact = (v: number | undefined, dv: number) => (v !== undefined && Math.fround(v) === Math.fround(dv) ? dv : v);
+    return gateActivation(name, exact(a.alpha && ai < alphas.length ? alphas[ai++] : undefined, d.alpha), exact(a.beta && bi < betas.length ? betas[bi++] : undefined, d.beta));
+  });
+  if (ai < alphas.length) throw new UnsupportedModelError(`${where}: ${op} activation_alpha: ${alphas.length} values, but the activations read ${ai}`);
+  if (bi < betas.length) throw new UnsupportedModelError(`${where}: ${op} activation_beta: ${betas.length} values, but the activations read ${bi}`);
+  const activations = acts.slice(0, per);
+  for (let i = per; i < acts.length; i++) {
+    const a = acts[i], f = acts[i % per];
+    if (!sameActivation(a, f)) {
+      throw new UnsupportedModelError(`${where}: ${op} ${a.name !== f.name ? 'activations' : a.alpha !== f.alpha ? 'activation_alpha' : 'activation_beta'}: `
+        + `the reverse direction's ${JSON.stringify(a)} differs from the forward's ${JSON.stringify(f)} (position ${i % per}); a bidirectional layer here has one set of gate activations`);
     }
   }
 
@@ -167,10 +187,17 @@ export function recurrentFromOnnx(spec: OnnxRecurrentSpec, options?: { backend?:
   const dirs = fromOnnxTensors(kind, { W: f32(spec.W), R: f32(spec.R), B: spec.B ? f32(spec.B) : null, P: spec.P ? f32(spec.P) : null }, D, H, I);
   const sd: Record<string, { shape: number[]; data: Float32Array }> = {};
   dirs.forEach((w, d) => directionStateDict(w, `_l0${d === 1 ? '_reverse' : ''}`, sd, GH, I, H));
-  const common = { inputSize: I, hiddenSize: H, bidirectional: D === 2, reverse: direction === 'reverse', batchFirst: layout === 1, bias: !!spec.B, clip, seed: 0, backend: options?.backend };
-  const module: Recurrent = op === 'LSTM' ? new LSTM({ ...common, peephole: !!spec.P, inputForget })
-    : op === 'GRU' ? new GRU({ ...common, linearBeforeReset: lbr })
-      : new RNN({ ...common, nonlinearity: kind === 'rnn_relu' ? 'relu' : 'tanh' });
+  const common = { inputSize: I, hiddenSize: H, bidirectional: D === 2, reverse: direction === 'reverse', batchFirst: layout === 1, bias: !!spec.B, clip, seed: 0, backend: options?.backend, activations };
+  let module: Recurrent;
+  try {
+    module = op === 'LSTM' ? new LSTM({ ...common, peephole: !!spec.P, inputForget })
+      : op === 'GRU' ? new GRU({ ...common, linearBeforeReset: lbr })
+        : new RNN(common);
+  } catch (e) {
+    // An activation parameter the layer cannot take (a leakyRelu / elu alpha < 0, a non-finite one).
+    if (e instanceof RangeError && /activations\[/.test(e.message)) throw new UnsupportedModelError(`${where}: ${op} activation_alpha / activation_beta: ${e.message}`);
+    throw e;
+  }
   module.loadStateDict(sd);
   return { module, layout: layout as 0 | 1 };
 }

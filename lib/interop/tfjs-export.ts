@@ -18,7 +18,9 @@
 // block on the input side: we write bias_ih + bias_hh (float32 sums), exact for LSTM, RNN and a
 // GRU with linearBeforeReset false -- TF.js's GRU is reset_after=false only (tfjs-layers 4.22
 // refuses reset_after=true), i.e. n = tanh(W_in x + U_n (r * h) + b), where b_hn can join b_in.
-// recurrent_activation is written as 'sigmoid' (TF.js's default is hard_sigmoid).
+// The gate activations are written as activation / recurrent_activation (LSTM [f, g, h] needs g =
+// h, Keras' one `activation`): sigmoid, tanh, relu, hard_sigmoid (alpha 0.2, beta 0.5 only), elu
+// (alpha 1), softsign, softplus, linear (affine 1, 0); any other is refused, naming activations[k].
 //
 // Keras layers are batch-first: the TF.js model takes [B, T, I] (ids [B, T]) whatever our model's
 // batchFirst, and has no `lengths` input (every sequence runs its full T). Written as float32: a
@@ -34,6 +36,7 @@ import { argRangeError, argTypeError, describe, UnsupportedModelError } from '..
 import { writeFileAtomic } from '../io/atomic-write';
 import { fileCall } from '../io/file-call';
 import { ReLU, Sigmoid, Softmax, Tanh } from '../nn/activations';
+import type { GateActivation } from '../nn/gate-activations';
 import { Dropout } from '../nn/dropout';
 import { Embedding } from '../nn/embedding';
 import { LayerNorm } from '../nn/layer-norm';
@@ -152,7 +155,7 @@ class KerasBuilder {
 const WHERE = 'toTfjs';
 
 /** Options of a recurrent layer's config() that TF.js can express (others are refused). */
-const RECURRENT_KEYS = new Set(['type', 'inputSize', 'hiddenSize', 'numLayers', 'bias', 'batchFirst', 'bidirectional', 'dtype', 'dropout', 'linearBeforeReset', 'nonlinearity']);
+const RECURRENT_KEYS = new Set(['type', 'inputSize', 'hiddenSize', 'numLayers', 'bias', 'batchFirst', 'bidirectional', 'dtype', 'dropout', 'linearBeforeReset', 'nonlinearity', 'activations']);
 const WHY: Record<string, string> = {
   projSize: 'TF.js LSTM has no projection (projSize)',
   peephole: 'TF.js LSTM has no peephole connections',
@@ -164,6 +167,12 @@ const WHY: Record<string, string> = {
 
 /** Refuse every option of a recurrent layer that TF.js cannot compute exactly. */
 function checkRecurrent(where: string, l: Recurrent): CellKind {
+  const kind = recurrentKind(where, l);
+  kerasActivations(where, l, kind);
+  return kind;
+}
+
+function recurrentKind(where: string, l: Recurrent): CellKind {
   if (l.precision !== 'fp32') throw new UnsupportedModelError(`${where}: ${WHY.precision}`);
   const cfg = l.config();
   for (const key of Object.keys(cfg)) {
@@ -181,6 +190,36 @@ function checkRecurrent(where: string, l: Recurrent): CellKind {
   throw new UnsupportedModelError(`${where}: ${describeLayer(l)}: only LSTM, GRU and RNN layers have a TF.js form`);
 }
 
+/** A gate activation's Keras / TF.js name, or null where TF.js has no exact form of it. */
+function kerasActivationName(a: GateActivation): string | null {
+  switch (a.name) {
+    case 'sigmoid': case 'tanh': case 'relu': case 'softsign': case 'softplus': return a.name;
+    case 'hardSigmoid': return a.alpha === 0.2 && a.beta === 0.5 ? 'hard_sigmoid' : null;
+    case 'elu': return a.alpha === 1 ? 'elu' : null;
+    case 'affine': return a.alpha === 1 && a.beta === 0 ? 'linear' : null;
+    default: return null;
+  }
+}
+
+/** activation / recurrent_activation of a layer's Keras config (refused where TF.js has no form). */
+function kerasActivations(where: string, l: Recurrent, kind: CellKind): { activation: string; recurrent_activation?: string } {
+  const acts = l.activations;
+  const names = acts.map((a, k) => {
+    const n = kerasActivationName(a);
+    if (n === null) {
+      throw new UnsupportedModelError(`${where}: activations[${k}]: ${JSON.stringify(a)} has no TF.js form (TF.js has sigmoid, tanh, relu, hard_sigmoid `
+        + '(alpha 0.2, beta 0.5), elu (alpha 1), softsign, softplus, linear (affine 1, 0))');
+    }
+    return n;
+  });
+  if (kind === 'lstm') {
+    if (names[1] !== names[2]) throw new UnsupportedModelError(`${where}: activations: Keras' LSTM has one activation for the candidate and the cell output; activations[1] (${names[1]}) and activations[2] (${names[2]}) differ`);
+    return { activation: names[1], recurrent_activation: names[0] };
+  }
+  if (kind === 'gru') return { activation: names[1], recurrent_activation: names[0] };
+  return { activation: names[0] };
+}
+
 /** The Keras layers of one recurrent layer: one per stacked layer, Bidirectional-wrapped if D = 2. */
 function emitRecurrent(b: KerasBuilder, l: Recurrent, kind: CellKind, base: string, lastSequences: boolean): void {
   const H = l.hiddenSize, D = l.numDirections, L = l.numLayers, GH = gateCount(kind) * H;
@@ -192,12 +231,11 @@ function emitRecurrent(b: KerasBuilder, l: Recurrent, kind: CellKind, base: stri
     const inner = b.name(L > 1 ? `${base}_l${k}` : base);
     const config: Config = {
       name: inner, trainable: true, units: H,
-      activation: kind === 'rnn_relu' ? 'relu' : 'tanh',
+      ...kerasActivations(base, l, kind),
       use_bias: l.bias,
       return_sequences: k < L - 1 || lastSequences, return_state: false, go_backwards: false, stateful: false, unroll: false,
       dropout: 0, recurrent_dropout: 0,
     };
-    if (kind === 'lstm' || kind === 'gru') config.recurrent_activation = 'sigmoid';
     if (kind === 'lstm') config.unit_forget_bias = false; // the bias is written, not initialised
     if (kind === 'gru') config.reset_after = false;
     const wrapper = D === 2 ? b.name(`bidirectional_${inner}`) : null;

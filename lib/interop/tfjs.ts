@@ -11,10 +11,12 @@
 // Keras semantics that differ from ours, and what we do (never silently change the math):
 //   - gate order i, f, c, o (LSTM) / z, r, h (GRU), kernel [I, G*H]: converted in
 //     lib/interop/gates.ts, the one place gate orders live.
-//   - recurrent_activation: 'sigmoid' is supported; 'hard_sigmoid' (TF.js' and Keras 2's default,
-//     clip(0.2x + 0.5, 0, 1) -- and Keras 3 defines it differently again) is REFUSED with an
-//     UnsupportedModelError: our kernels use the logistic sigmoid, and substituting it would change
-//     every output. activation must be 'tanh' (SimpleRNN: 'tanh' or 'relu').
+//   - activation / recurrent_activation become the layer's gate activations (LSTM [recurrent,
+//     activation, activation], GRU [recurrent, activation], SimpleRNN [activation]; docs/equations.md,
+//     "Gate activations"): sigmoid, tanh, relu, elu, softsign, softplus, linear (affine 1, 0) and
+//     hard_sigmoid -- TF.js' and Keras 2's default, clip(0.2x + 0.5, 0, 1), computed as TF.js does
+//     (multiply, then add); a Keras 3 model (modelTopology.keras_version 3.x) has Keras 3's
+//     relu6(x + 3) / 6 = clip(x/6 + 0.5, 0, 1). Any other activation is refused by name.
 //   - GRU reset_after=true (Keras 2/3 default, bias [2, 3H]) is PyTorch's formula with separate
 //     input/recurrent biases; reset_after=false (TF.js' only option, bias [3H]) is ONNX's
 //     linear_before_reset=0. Without the key it is inferred from the bias shape.
@@ -39,6 +41,7 @@ import { readOptions } from '../nn/options';
 import { Recurrent } from '../nn/recurrent';
 import { RNN } from '../nn/rnn';
 import { ReLU, Sigmoid, Softmax, Tanh } from '../nn/activations';
+import type { ActivationOption } from '../nn/gate-activations';
 import { Dropout } from '../nn/dropout';
 import { LayerNorm } from '../nn/layer-norm';
 import { LastStep } from '../nn/last-step';
@@ -94,6 +97,9 @@ export function loadTfjsModel(source: string | TfjsModelSource, options?: LoadTf
   const groups = manifestGroups(mj.weightsManifest);
   const entries = decodeWeights(groups, dir === null ? weights : readShards(dir, groups));
   const layers = layerConfigs(mj.modelTopology);
+  // Keras 3 redefined hard_sigmoid (see the top of this file); TF.js writes 'tfjs-layers x.y.z'.
+  const kv = (mj.modelTopology as Config).keras_version;
+  const keras3 = typeof kv === 'string' && /^(\d+)\./.test(kv) && Number(/^(\d+)\./.exec(kv)![1]) >= 3;
   const built: Layer[] = [];
   // The rank and features of the value between layers, once known: a LayerNormalization's axis
   // and (without gamma and beta) its size are read against them.
@@ -105,7 +111,7 @@ export function loadTfjsModel(source: string | TfjsModelSource, options?: LoadTf
       const f = bis[bis.length - 1];
       value.features = typeof f === 'number' ? f : null;
     }
-    const layer = buildLayer(l, entries, backend, value);
+    const layer = buildLayer(l, entries, backend, value, keras3);
     for (const b of layer ?? []) {
       if (b instanceof Embedding) { value.rank = (value.rank ?? 2) + 1; value.features = b.embeddingDim; }
       else if (b instanceof LastStep) value.rank = 2;
@@ -330,7 +336,7 @@ function normAct(v: unknown): string {
 }
 
 /** Turn one Keras layer config into our layers (null: a layer that does nothing at inference). */
-function buildLayer(l: { className: string; config: Config }, weights: Map<string, WeightEntry>, backend: BackendName | undefined, value: ValueShape): Layer[] | null {
+function buildLayer(l: { className: string; config: Config }, weights: Map<string, WeightEntry>, backend: BackendName | undefined, value: ValueShape, keras3: boolean): Layer[] | null {
   const c = l.config;
   const name = String(c.name);
   const where = `${WHERE}: ${l.className} layer ${JSON.stringify(name)}`;
@@ -373,8 +379,9 @@ function buildLayer(l: { className: string; config: Config }, weights: Map<strin
     case 'GRU':
     case 'SimpleRNN': {
       checkRecurrentConfig(where, l.className, c, false);
+      const acts = kerasActivations(where, l.className, c, keras3);
       const dirs = [kerasDirection(where, l.className, c, (leaf) => pick(leaf))];
-      return recurrentLayers(recurrentModule(l.className, c, dirs, backend), c.return_sequences === true);
+      return recurrentLayers(recurrentModule(l.className, c, dirs, backend, acts), c.return_sequences === true);
     }
     case 'Bidirectional': {
       const mode = c.merge_mode ?? 'concat';
@@ -384,10 +391,17 @@ function buildLayer(l: { className: string; config: Config }, weights: Map<strin
       if (cls !== 'LSTM' && cls !== 'GRU' && cls !== 'SimpleRNN') throw new UnsupportedModelError(`${where}: layer: expected LSTM, GRU or SimpleRNN inside Bidirectional, got ${describe(cls)}`);
       const ic = inner.config as Config;
       checkRecurrentConfig(where, cls, ic, true);
+      const acts = kerasActivations(where, cls, ic, keras3);
       const back = c.backward_layer as Config | undefined;
-      if (back && typeof back === 'object' && back.config) checkRecurrentConfig(where, cls, { ...(back.config as Config), go_backwards: false }, true);
+      if (back && typeof back === 'object' && back.config) {
+        checkRecurrentConfig(where, cls, { ...(back.config as Config), go_backwards: false }, true);
+        // One layer has one set of gate activations: both directions must agree.
+        if (JSON.stringify(kerasActivations(where, cls, back.config as Config, keras3)) !== JSON.stringify(acts)) {
+          throw new UnsupportedModelError(`${where}: backward_layer: its activation / recurrent_activation differ from the forward layer's; a bidirectional layer here has one set of gate activations`);
+        }
+      }
       const dirs = ['forward', 'backward'].map((sub) => kerasDirection(where, cls, ic, (leaf) => pick(leaf, sub)));
-      return recurrentLayers(recurrentModule(cls, ic, dirs, backend, true), ic.return_sequences === true);
+      return recurrentLayers(recurrentModule(cls, ic, dirs, backend, acts, true), ic.return_sequences === true);
     }
     default:
       throw new UnsupportedModelError(`${where}: layer class ${JSON.stringify(l.className)} is not supported (supported: InputLayer, Embedding, LSTM, GRU, SimpleRNN, Bidirectional, Dense, TimeDistributed(Dense), Activation, Dropout, LayerNormalization)`);
@@ -465,25 +479,39 @@ function denseLayers(where: string, c: Config, pick: (leaf: string) => WeightEnt
 /** Refuse every Keras recurrent option whose semantics we would otherwise change. */
 function checkRecurrentConfig(where: string, cls: string, c: Config, insideBidirectional: boolean): void {
   const refuse = (key: string, why: string) => { throw new UnsupportedModelError(`${where}: ${key}: ${why}`); };
-  const act = normAct(c.activation ?? 'tanh');
-  if (cls === 'SimpleRNN' ? act !== 'tanh' && act !== 'relu' : act !== 'tanh') {
-    refuse('activation', `${describe(c.activation)} is not supported (expected 'tanh'${cls === 'SimpleRNN' ? " or 'relu'" : ''})`);
-  }
-  if (cls !== 'SimpleRNN') {
-    if (c.recurrent_activation === undefined || c.recurrent_activation === null) {
-      refuse('recurrent_activation', "missing from the config; its default differs between TF.js/Keras versions ('hard_sigmoid' or 'sigmoid'), so it must be stated");
-    }
-    const ra = normAct(c.recurrent_activation);
-    if (ra === 'hardsigmoid') {
-      refuse('recurrent_activation', "'hard_sigmoid' is not supported: cellstate's gates use the logistic sigmoid, and "
-        + "replacing Keras' piecewise-linear hard_sigmoid would change the outputs. Train (or rebuild) the layer with recurrent_activation 'sigmoid' (see docs/interop.md#tfjs-and-keras)");
-    }
-    if (ra !== 'sigmoid') refuse('recurrent_activation', `${describe(c.recurrent_activation)} is not supported (expected 'sigmoid')`);
+  if (cls !== 'SimpleRNN' && (c.recurrent_activation === undefined || c.recurrent_activation === null)) {
+    refuse('recurrent_activation', "missing from the config; its default differs between TF.js/Keras versions ('hard_sigmoid' or 'sigmoid'), so it must be stated");
   }
   if (c.return_state === true) refuse('return_state', 'returning states as extra outputs is not supported');
   if (c.go_backwards === true && !insideBidirectional) refuse('go_backwards', 'a lone backwards layer (Keras also reverses its outputs) is not supported; use Bidirectional');
   if (c.stateful === true) refuse('stateful', 'stateful layers are not supported; use step() on the recurrent layer to carry state');
   if (c.time_major === true) refuse('time_major', 'time-major Keras layers are not supported');
+}
+
+/** A Keras activation name -> a gate activation (TF.js' definitions; null: none we have). */
+function kerasActivation(v: unknown, keras3: boolean): ActivationOption | null {
+  switch (normAct(v)) {
+    case 'sigmoid': return 'sigmoid';
+    case 'tanh': return 'tanh';
+    case 'relu': return 'relu';
+    case 'elu': return 'elu'; // alpha 1, as Keras' activation 'elu'
+    case 'softsign': return 'softsign';
+    case 'softplus': return 'softplus';
+    case 'linear': return { name: 'affine', alpha: 1, beta: 0 };
+    case 'hardsigmoid': return keras3 ? { name: 'hardSigmoid', alpha: 1 / 6, beta: 0.5 } : 'hardSigmoid'; // TF.js / Keras 2: 0.2, 0.5
+    default: return null;
+  }
+}
+
+/** The layer's gate activations in ONNX's slots, from Keras' activation and recurrent_activation. */
+function kerasActivations(where: string, cls: string, c: Config, keras3: boolean): ActivationOption[] {
+  const supported = "(supported: 'sigmoid', 'tanh', 'relu', 'elu', 'softsign', 'softplus', 'linear', 'hard_sigmoid')";
+  const a = kerasActivation(c.activation ?? 'tanh', keras3);
+  if (a === null) throw new UnsupportedModelError(`${where}: activation: ${describe(c.activation)} is not supported ${supported}`);
+  if (cls === 'SimpleRNN') return [a];
+  const r = kerasActivation(c.recurrent_activation, keras3);
+  if (r === null) throw new UnsupportedModelError(`${where}: recurrent_activation: ${describe(c.recurrent_activation)} is not supported ${supported}`);
+  return cls === 'LSTM' ? [r, a, a] : [r, a];
 }
 
 /** One Keras direction's weights -> ours, checking shapes against units. */
@@ -515,13 +543,13 @@ function kerasDirection(where: string, cls: string, c: Config, pick: (leaf: stri
   return { w: fromKerasWeights(kind, k.data, rk.data, bias, I, H), I, H, kind, resetAfter };
 }
 
-function recurrentModule(cls: string, c: Config, dirs: ReturnType<typeof kerasDirection>[], backend: BackendName | undefined, bidirectional = false): Recurrent {
+function recurrentModule(cls: string, c: Config, dirs: ReturnType<typeof kerasDirection>[], backend: BackendName | undefined, activations: ActivationOption[], bidirectional = false): Recurrent {
   const { I, H, kind, resetAfter } = dirs[0];
   if (dirs.some((d) => d.I !== I || d.H !== H)) throw new RangeError(`${WHERE}: Bidirectional: forward and backward layers differ in shape`);
-  const common = { inputSize: I, hiddenSize: H, batchFirst: true, bidirectional, bias: c.use_bias !== false, seed: 0, backend };
+  const common = { inputSize: I, hiddenSize: H, batchFirst: true, bidirectional, bias: c.use_bias !== false, seed: 0, backend, activations };
   const m: Recurrent = cls === 'LSTM' ? new LSTM(common)
     : cls === 'GRU' ? new GRU({ ...common, linearBeforeReset: resetAfter })
-      : new RNN({ ...common, nonlinearity: normAct(c.activation ?? 'tanh') === 'relu' ? 'relu' : 'tanh' });
+      : new RNN(common);
   const sd: Record<string, { shape: number[]; data: Float32Array }> = {};
   dirs.forEach((d, i) => directionStateDict(d.w, `_l0${i === 1 ? '_reverse' : ''}`, sd, gateCount(kind) * H, I, H));
   m.loadStateDict(sd);

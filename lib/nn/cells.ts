@@ -197,5 +197,5 @@ export class RNNCell extends CellBase {
     this.layer = new RNN(o as unknown as CellOptions & { nonlinearity?: 'tanh' | 'relu' });
   }
   /** The activation: 'tanh' or 'relu'. */
-  get nonlinearity(): 'tanh' | 'relu' { return this.layer.nonlinearity; }
+  get nonlinearity(): 'tanh' | 'relu' { return this.layer.nonlinearity ?? 'tanh'; } // a cell takes no `activations`: never null
 }

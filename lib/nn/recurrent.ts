@@ -8,6 +8,7 @@
 // hN [L*D, B, Hout], cN [L*D, B, H] (kinds with a cell state) — never batch-first; index of layer
 // k, direction d is k*D + d. Hout = the descriptor's outSize (hiddenSize, or an LSTM's projSize).
 
+import type { ActivationOption, GateActivation } from './gate-activations';
 import { defaultBackendName, getBackend, BACKEND_NAMES_TEXT, isBackendName } from '../backend';
 import type { Backend, BackendName, CellBackwardArgs, CellCache, CellForwardArgs, CellParams, Precision, PreparedCell, QuantMatrix } from '../backend/types';
 import { gateCount } from '../backend/types';
@@ -66,6 +67,16 @@ export interface RecurrentOptions {
    * @default null
    */
   clip?: number | null;
+  /**
+   * Gate activations in ONNX's slots and meaning (docs/equations.md, "Gate activations"): LSTM
+   * [f, g, h] (f on the i, f, o gates, g on the candidate, h on c before o *), GRU [f, g] (f on z
+   * and r, g on the candidate n), RNN [f]. Each a name ('sigmoid', 'tanh', 'relu', 'hardSigmoid',
+   * 'affine', 'leakyRelu', 'thresholdedRelu', 'scaledTanh', 'elu', 'softsign', 'softplus') or
+   * `{ name, alpha?, beta? }` (ONNX's defaults for the omitted ones, e.g. hardSigmoid 0.2 / 0.5,
+   * TF.js's). A LayerNormLSTM takes only the defaults.
+   * @default LSTM ['sigmoid', 'tanh', 'tanh'], GRU ['sigmoid', 'tanh'], RNN [nonlinearity]
+   */
+  activations?: readonly ActivationOption[];
   /**
    * Low level (ONNX direction 'reverse'): the single direction runs from the last step to the
    * first. Not with bidirectional.
@@ -388,6 +399,11 @@ export abstract class Recurrent<S = unknown> {
   /** Units of h (and of each direction's output): the kind's, e.g. an LSTM's projSize || hiddenSize. */
   get outSize(): number {
     return this.cell.outSize(this.settings, this.hiddenSize);
+  }
+
+  /** The gate activations, resolved (ONNX's slots: LSTM [f, g, h], GRU [f, g], RNN [f]). */
+  get activations(): readonly GateActivation[] {
+    return this.cell.activations(this.settings);
   }
 
   /** Name of the backend this model computes on. */

@@ -18,8 +18,8 @@ export interface RNNOptions extends RecurrentOptions {
  * [H, H]) and shapes: h' = f(W_ih x + b_ih + W_hh h + b_hh); no cell state.
  */
 export class RNN extends Recurrent<RnnSettings> {
-  /** The activation f. */
-  readonly nonlinearity: 'tanh' | 'relu';
+  /** The activation f when it is plain 'tanh' or 'relu'; null for another (see `activations`). */
+  readonly nonlinearity: 'tanh' | 'relu' | null;
 
   constructor(options: RNNOptions) {
     super(options, rnnCell);

@@ -4,6 +4,7 @@
 #include "cell.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -55,6 +56,51 @@ void add_bias_grads(float* db_ih, float* db_hh, const float* dA, int64_t rows, i
   std::vector<float> db(static_cast<size_t>(width), 0.f);
   add_column_sums(db.data(), dA, rows, ld, width);
   add_bias_pair(db_ih, db_hh, db.data(), width);
+}
+
+int cell_act_slots(CellKind kind) {
+  switch (kind) {
+    case CellKind::lstm: case CellKind::lnlstm: return 3;
+    case CellKind::gru: return 2;
+    default: return 1;
+  }
+}
+
+ActSpec cell_default_act(CellKind kind, int slot) {
+  if (kind == CellKind::rnn_relu) return {Act::relu, 0.f, 0.f};
+  if (kind == CellKind::rnn_tanh) return {Act::tanh, 0.f, 0.f};
+  return {slot == 0 ? Act::sigmoid : Act::tanh, 0.f, 0.f};
+}
+
+const char* cell_set_acts(CellConfig& c, const double* codes, const double* alphas, const double* betas) {
+  static const char* const kBadCode[] = {"act0: expected an activation code", "act1: expected an activation code", "act2: expected an activation code"};
+  static const char* const kAlpha[] = {"alpha0: expected a finite number (float32 range)", "alpha1: expected a finite number (float32 range)", "alpha2: expected a finite number (float32 range)"};
+  static const char* const kBeta[] = {"beta0: expected a finite number (float32 range)", "beta1: expected a finite number (float32 range)", "beta2: expected a finite number (float32 range)"};
+  const auto finite = [](double v) { return std::isfinite(v) && std::fabs(v) <= std::numeric_limits<float>::max(); };
+  static const char* const kNegAlpha[] = {"alpha0: expected >= 0 for leakyRelu and elu", "alpha1: expected >= 0 for leakyRelu and elu", "alpha2: expected >= 0 for leakyRelu and elu"};
+  const int slots = cell_act_slots(c.kind);
+  c.custom_acts = false;
+  for (int s = 0; s < 3; ++s) {
+    const ActSpec d = cell_default_act(c.kind, s);
+    if (s >= slots) { c.act[s] = d; continue; }
+    const double code = codes[s], al = alphas[s], be = betas[s];
+    if (!(code >= 0 && code < kActs && code == static_cast<double>(static_cast<int>(code)))) return kBadCode[s];
+    if (!finite(al)) return kAlpha[s];
+    if (!finite(be)) return kBeta[s];
+    ActSpec a{static_cast<Act>(static_cast<int>(code)), static_cast<float>(al), static_cast<float>(be)};
+    switch (a.code) {  // the parameters a function does not read are 0, so equal specs compare equal
+      case Act::sigmoid: case Act::tanh: case Act::relu: case Act::softsign: case Act::softplus: a.alpha = a.beta = 0.f; break;
+      case Act::leakyRelu: case Act::elu: if (a.alpha < 0.f) return kNegAlpha[s]; a.beta = 0.f; break;
+      case Act::thresholdedRelu: a.beta = 0.f; break;
+      default: break;
+    }
+    const bool dflt = a.code == d.code && a.alpha == d.alpha && a.beta == d.beta;
+    if (!dflt && c.kind == CellKind::lnlstm) return "act: the layer-normalised LSTM takes its default activations only (sigmoid, tanh, tanh)";
+    if (!dflt && c.kind == CellKind::rnn_relu) return "act0: the rnn_relu kind is relu (another activation crosses as rnn_tanh with act0)";
+    c.act[s] = a;
+    c.custom_acts = c.custom_acts || !dflt;
+  }
+  return nullptr;
 }
 
 PackedQ pack_q(const CellConfig& c, int64_t k, int64_t n, const QWeight& w, int64_t row0, const int32_t* perm) {

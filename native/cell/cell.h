@@ -25,6 +25,7 @@
 #include "../gemm/qpack.h"
 #include "../util/scratch.h"
 #include "cell_codes.gen.h"
+#include "../lstm/lstm_kernels.h"
 
 namespace cellstate {
 
@@ -49,12 +50,27 @@ void add_bias_pair(float* db_ih, float* db_hh, const float* db, int64_t width);
 // CellKind, cell_kind_spec() (gates, flags, extra parameters of each kind): cell_codes.gen.h
 // (scripts/addon-schema.js).
 
+// Gate activation slots a kind uses (LSTM, LN-LSTM 3, GRU 2, RNN 1) and its default in each.
+int cell_act_slots(CellKind kind);
+ActSpec cell_default_act(CellKind kind, int slot);
+
+struct CellConfig;
+// Checks and stores the activations of c.kind's slots (c.kind set): codes in range, alpha and
+// beta finite (and alpha >= 0 for leakyRelu and elu, whose derivative is read from the output),
+// the LN-LSTM and rnn_relu only at their defaults. Returns null, or what is wrong (naming the slot).
+const char* cell_set_acts(CellConfig& c, const double* codes, const double* alphas, const double* betas);
+
 struct CellConfig {
   CellKind kind = CellKind::lstm;
   int64_t I = 0, H = 0, P = 0, G = 0;  // P = Hout; G = gates * H
   int64_t flags = 0;                   // the kind's option bits (<kind>_kind::k* in cell_codes.gen.h)
   float clip = 0.f;                    // bound on every gate pre-activation; 0 = no clipping
   Precision precision = Precision::fp32;  // bf16 / int8: the matrices are quantized, inference only
+  // Gate activations, ONNX's slots (LSTM f, g, h; GRU f, g; RNN f): set by cell_set_acts, which
+  // fills the slots a kind does not use with its defaults. custom_acts: some slot is not the
+  // kind's default, so the kind takes its activation-generic path (the default one stays as it was).
+  ActSpec act[3] = {{Act::sigmoid, 0.f, 0.f}, {Act::tanh, 0.f, 0.f}, {Act::tanh, 0.f, 0.f}};
+  bool custom_acts = false;
   bool has(int64_t flag) const { return (flags & flag) != 0; }
   bool quantized() const { return precision != Precision::fp32; }
 };

@@ -45,6 +45,11 @@ constexpr int kCellParamCount = 4;
 enum class Precision : int { fp32 = 0, bf16 = 1, int8 = 2 };
 constexpr int kPrecisions = 3;  // codes 0 .. kPrecisions-1
 
+// Gate activations (cellPrepare's act0..act2 codes; docs/equations.md, "Gate activations").
+enum class Act : int { sigmoid = 0, tanh = 1, relu = 2, hardSigmoid = 3, affine = 4, leakyRelu = 5, thresholdedRelu = 6, scaledTanh = 7, elu = 8, softsign = 9, softplus = 10 };
+constexpr int kActs = 11;  // codes 0 .. kActs-1
+inline constexpr const char* kActNames[] = {"sigmoid", "tanh", "relu", "hardSigmoid", "affine", "leakyRelu", "thresholdedRelu", "scaledTanh", "elu", "softsign", "softplus"};
+
 // Per kind, its flag bits and the index of each of its own parameters in the list after kCellParams.
 namespace lstm_kind {
 constexpr int64_t kPeephole = 1;  // peephole connections (ONNX semantics)

@@ -80,6 +80,7 @@ void gru_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, ThreadP
   const float clip = c.clip;
   const GruCache k = gru_cache(c, T, B, io.cache);
   const bool train = io.cache != nullptr;
+  const bool custom = c.custom_acts;
 
   GxChunks gxc(w, s, o, io.x, io.ldx);
   AlignedFloats h = aligned_floats(B * H), hr = aligned_floats(B * G), rh = aligned_floats(lbr ? 0 : B * H);
@@ -102,7 +103,8 @@ void gru_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, ThreadP
         for (int64_t j = 0; j < 2 * H; ++j) g0[j] += r0[j];
         if (train && k.pre) std::memcpy(k.pre + row * G, g0, 2 * H * sizeof(float));
         clamp_all(g0, 2 * H, clip);
-        kt.lstm.sigmoid(2 * H, g0, g0);
+        if (custom) kt.lstm.act(c.act[0], 2 * H, g0, g0);  // f on r, z
+        else kt.lstm.sigmoid(2 * H, g0, g0);
         if (!lbr) for (int64_t j = 0; j < H; ++j) rh[b * H + j] = g0[j] * h[b * H + j];
       }
     });
@@ -122,7 +124,8 @@ void gru_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, ThreadP
         }
         if (train && k.pre) std::memcpy(k.pre + row * G + 2 * H, an, H * sizeof(float));
         clamp_all(an, H, clip);
-        kt.lstm.tanh(H, an, an);  // n, in place of its Gx column
+        if (custom) kt.lstm.act(c.act[1], H, an, an);  // g on n
+        else kt.lstm.tanh(H, an, an);  // n, in place of its Gx column
         for (int64_t j = 0; j < H; ++j) {
           const float z = g0[H + j], hp = h[b * H + j];
           const float hnew = (1.f - z) * an[j] + z * hp;
@@ -142,6 +145,7 @@ void gru_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, ThreadP
 }
 
 void gru_backward(const CellPacked& w, const SeqDesc& s, const BwdIO& g, ThreadPool* pool) {
+  const KernelTable& kt = kernels();
   const CellConfig& c = w.cfg;
   const SeqOrder o = seq_order(s);  // state row i holds batch entry o.order[i]
   const int64_t T = s.T, B = s.B, I = c.I, H = c.H, G = c.G, N = T * B;
@@ -155,6 +159,10 @@ void gru_backward(const CellPacked& w, const SeqDesc& s, const BwdIO& g, ThreadP
   AlignedFloats dGx = aligned_floats(N * G), dGh = aligned_floats(N * G), dGs = aligned_floats(B * G);
   AlignedFloats dhdirect = aligned_floats(B * H), dhnew = aligned_floats(B * H), drh = aligned_floats(lbr ? 0 : B * H);
   std::vector<int64_t> rows(B);
+  // Any gate activations (c.custom_acts): f'(r), f'(z), g'(n) of one row from its stored gates
+  // (act_dmul over ones, simd/gate_act.h), in place of the default r(1-r), z(1-z), 1-n².
+  const bool custom = c.custom_acts;
+  std::vector<float> ones(custom ? static_cast<size_t>(G) : 0, 1.f), dact(custom ? static_cast<size_t>(G) : 0);
 
   for (int64_t st = T - 1; st >= 0; --st) {
     std::memset(dGs.get(), 0, B * G * sizeof(float));
@@ -166,17 +174,22 @@ void gru_backward(const CellPacked& w, const SeqDesc& s, const BwdIO& g, ThreadP
       const float* gt = k.gates + row * G;
       const float* pre = k.pre ? k.pre + row * G : nullptr;
       float *gxr = dGx.get() + row * G, *ghr = dGh.get() + row * G, *gs = dGs.get() + b * G;
+      float* dr = dact.data();  // custom: [3H] f'(r), f'(z), g'(n)
+      if (custom) {
+        kt.lstm.act_dmul(c.act[0], 2 * H, gt, ones.data(), dr);
+        kt.lstm.act_dmul(c.act[1], H, gt + 2 * H, ones.data(), dr + 2 * H);
+      }
       for (int64_t j = 0; j < H; ++j) {
         const float dhj = dh[b * H + j] + (g.dy ? g.dy[row * g.lddy + j] : 0.f);
         const float r = gt[j], z = gt[H + j], n = gt[2 * H + j];
         const float hp = k.hprev[row * H + j], hn = k.hn[row * H + j];
-        const float an = dhj * (1.f - z) * (1.f - n * n) * pass(pre, 2 * H + j, clip);
-        const float az = dhj * (hp - n) * z * (1.f - z) * pass(pre, H + j, clip);
+        const float an = (custom ? dhj * (1.f - z) * dr[2 * H + j] : dhj * (1.f - z) * (1.f - n * n)) * pass(pre, 2 * H + j, clip);
+        const float az = (custom ? dhj * (hp - n) * dr[H + j] : dhj * (hp - n) * z * (1.f - z)) * pass(pre, H + j, clip);
         gxr[H + j] = ghr[H + j] = gs[H + j] = az;
         gxr[2 * H + j] = an;
         dhdirect[b * H + j] = dhj * z;
         if (lbr) {
-          const float ar = an * hn * r * (1.f - r) * pass(pre, j, clip);
+          const float ar = (custom ? an * hn * dr[j] : an * hn * r * (1.f - r)) * pass(pre, j, clip);
           gxr[j] = ghr[j] = gs[j] = ar;
           ghr[2 * H + j] = gs[2 * H + j] = an * r;
         } else {
@@ -191,9 +204,11 @@ void gru_backward(const CellPacked& w, const SeqDesc& s, const BwdIO& g, ThreadP
         const int64_t row = rows[b];
         if (row < 0) continue;
         const float* pre = k.pre ? k.pre + row * G : nullptr;
+        float* dr = dact.data();
+        if (custom) kt.lstm.act_dmul(c.act[0], H, k.gates + row * G, ones.data(), dr);
         for (int64_t j = 0; j < H; ++j) {
           const float r = k.gates[row * G + j], hp = k.hprev[row * H + j], d = drh[b * H + j];
-          const float ar = d * hp * r * (1.f - r) * pass(pre, j, clip);
+          const float ar = (custom ? d * hp * dr[j] : d * hp * r * (1.f - r)) * pass(pre, j, clip);
           dGx[row * G + j] = dGh[row * G + j] = dGs[b * G + j] = ar;
           dhdirect[b * H + j] += d * r;
         }

@@ -38,8 +38,10 @@ struct LstmPacked : KindPacked {
 };
 const LstmPacked& own(const CellPacked& w) { return static_cast<const LstmPacked&>(*w.kind); }
 
-// A plain LSTM (no projection, peephole, coupled gate or clip) takes the fused path.
-bool plain(const CellConfig& c) { return c.P == c.H && !c.has(K::kPeephole) && !c.has(K::kInputForget) && c.clip == 0.f; }
+// A plain LSTM (no projection, peephole, coupled gate or clip, the default activations) takes the fused path.
+bool plain(const CellConfig& c) {
+  return c.P == c.H && !c.has(K::kPeephole) && !c.has(K::kInputForget) && c.clip == 0.f && !c.custom_acts;
+}
 
 // gates [N, 4H] activated i, f, g, o | c [N, H] c_t | hprev [N, P] h_{t-1} | c0 [B, H] |
 // pre [N, 4H] before clipping (clip only) | m [N, H] o * tanh(c_t) (projection only)
@@ -77,6 +79,7 @@ void lstm_forward_generic(const CellPacked& w, const SeqDesc& s, const FwdIO& io
   const float clip = c.clip;
   const LstmCache k = lstm_cache(c, T, B, io.cache);
   const bool train = io.cache != nullptr;
+  const bool custom = c.custom_acts;
 
   GxChunks gxc(w, s, o, io.x, io.ldx);
   AlignedFloats h = aligned_floats(B * P), cs = aligned_floats(B * H), hr = aligned_floats(B * G);
@@ -108,15 +111,25 @@ void lstm_forward_generic(const CellPacked& w, const SeqDesc& s, const FwdIO& io
         if (peep) for (int64_t j = 0; j < H; ++j) { a[j] += lw.peep_i[j] * cb[j]; a[H + j] += lw.peep_f[j] * cb[j]; }
         if (pr) std::memcpy(pr, a, 3 * H * sizeof(float));
         clamp_all(a, 3 * H, clip);
-        kt.lstm.sigmoid(2 * H, a, a);        // i, f
-        kt.lstm.tanh(H, a + 2 * H, a + 2 * H);  // g
+        if (custom) {  // f on i, f; g on the candidate (docs/equations.md, "Gate activations")
+          kt.lstm.act(c.act[0], 2 * H, a, a);
+          kt.lstm.act(c.act[1], H, a + 2 * H, a + 2 * H);
+        } else {
+          kt.lstm.sigmoid(2 * H, a, a);        // i, f
+          kt.lstm.tanh(H, a + 2 * H, a + 2 * H);  // g
+        }
         if (cifg) for (int64_t j = 0; j < H; ++j) a[H + j] = 1.f - a[j];
         for (int64_t j = 0; j < H; ++j) cn[j] = a[H + j] * cb[j] + a[j] * a[2 * H + j];
         if (peep) for (int64_t j = 0; j < H; ++j) a[3 * H + j] += lw.peep_o[j] * cn[j];  // o sees the NEW c
         if (pr) std::memcpy(pr + 3 * H, a + 3 * H, H * sizeof(float));
         clamp_all(a + 3 * H, H, clip);
-        kt.lstm.sigmoid(H, a + 3 * H, a + 3 * H);  // o
-        kt.lstm.tanh(H, cn, tc);
+        if (custom) {
+          kt.lstm.act(c.act[0], H, a + 3 * H, a + 3 * H);  // o
+          kt.lstm.act(c.act[2], H, cn, tc);                // h(c_t)
+        } else {
+          kt.lstm.sigmoid(H, a + 3 * H, a + 3 * H);  // o
+          kt.lstm.tanh(H, cn, tc);
+        }
         float* mrow = proj ? mbuf.get() + b * H : nullptr;
         for (int64_t j = 0; j < H; ++j) {
           const float mn = a[3 * H + j] * tc[j];
@@ -153,6 +166,49 @@ void lstm_forward_generic(const CellPacked& w, const SeqDesc& s, const FwdIO& io
   scatter_rows(o, cs.get(), io.cN, H);
 }
 
+// One row of the BPTT elementwise step with any gate activations (c.custom_acts): the same
+// equations as lstm_backward_generic's loop with f', g', h' read from the stored outputs
+// (act_dmul, simd/gate_act.h), in vector passes over the row:
+//   ∂A_o = ∂m h(c) f'(o);  ∂c = ∂c_carried + ∂m o h'(h(c)) (+ ∂A_o p_o);
+//   ∂A_i = ∂c g f'(i) (coupled: (∂c g - ∂c c_{t-1}) f'(i));  ∂A_f = ∂c c_{t-1} f'(f);
+//   ∂A_g = ∂c i g'(g);  each times clip's pass;  ∂c_{t-1} = ∂c f (+ ∂A_i p_i + ∂A_f p_f).
+// gt [4H] activated i, f, g, o; c_t, cp [H]; dm [H] ∂(o * h(c_t)); dc [H] in/out; da, das [4H]
+// written; hc, dcv [H] scratch.
+void lstm_row_backward_acts(const CellConfig& c, const LstmPacked& lw, const float* gt, const float* c_t, const float* cp,
+                            const float* pre, const float* dm, float* dc, float* da, float* das, float* hc, float* dcv) {
+  const KernelTable& kt = kernels();
+  const int64_t H = c.H;
+  const bool cifg = c.has(K::kInputForget), peep = c.has(K::kPeephole);
+  const float clip = c.clip;
+  const float *ig = gt, *fg = gt + H, *gg = gt + 2 * H, *og = gt + 3 * H;
+  float *ai = da, *af = da + H, *ag = da + 2 * H, *ao = da + 3 * H;
+  kt.lstm.act(c.act[2], H, c_t, hc);
+  for (int64_t j = 0; j < H; ++j) ao[j] = dm[j] * hc[j];
+  kt.lstm.act_dmul(c.act[0], H, og, ao, ao);
+  for (int64_t j = 0; j < H; ++j) { ao[j] *= pass(pre, 3 * H + j, clip); dcv[j] = dm[j] * og[j]; }
+  kt.lstm.act_dmul(c.act[2], H, hc, dcv, dcv);
+  for (int64_t j = 0; j < H; ++j) {
+    float dC = dc[j] + dcv[j];
+    if (peep) dC += ao[j] * lw.peep_o[j];
+    dcv[j] = dC;
+    ai[j] = cifg ? dC * gg[j] - dC * cp[j] : dC * gg[j];
+    af[j] = cifg ? 0.f : dC * cp[j];
+    ag[j] = dC * ig[j];
+  }
+  kt.lstm.act_dmul(c.act[0], H, ig, ai, ai);
+  if (!cifg) kt.lstm.act_dmul(c.act[0], H, fg, af, af);
+  kt.lstm.act_dmul(c.act[1], H, gg, ag, ag);
+  for (int64_t j = 0; j < H; ++j) {
+    ai[j] *= pass(pre, j, clip);
+    af[j] *= pass(pre, H + j, clip);
+    ag[j] *= pass(pre, 2 * H + j, clip);
+    float dcprev = dcv[j] * fg[j];
+    if (peep) dcprev += ai[j] * lw.peep_i[j] + af[j] * lw.peep_f[j];
+    dc[j] = dcprev;
+  }
+  std::memcpy(das, da, 4 * H * sizeof(float));
+}
+
 void lstm_backward_generic(const CellPacked& w, const SeqDesc& s, const BwdIO& g, ThreadPool* pool) {
   const KernelTable& kt = kernels();
   const CellConfig& c = w.cfg;
@@ -171,7 +227,8 @@ void lstm_backward_generic(const CellPacked& w, const SeqDesc& s, const BwdIO& g
   AlignedFloats dm_own = aligned_floats(proj ? B * H : 0), dhrows = aligned_floats(proj ? N * P : 0);
   float* dm = proj ? dm_own.get() : dh.get();  // ∂(o * tanh c): through W_hr, or ∂h itself
   std::vector<int64_t> rows(B);
-  const RowScratch scratch(pool, H);  // tanh(c_t)
+  const bool custom = c.custom_acts;
+  const RowScratch scratch(pool, custom ? 2 * H : H);  // tanh(c_t) (custom: h(c_t), then ∂c through it)
 
   for (int64_t st = T - 1; st >= 0; --st) {
     std::memset(dAs.get(), 0, B * G * sizeof(float));
@@ -196,6 +253,10 @@ void lstm_backward_generic(const CellPacked& w, const SeqDesc& s, const BwdIO& g
         const float* pre = k.pre ? k.pre + row * G : nullptr;
         float* da = dA.get() + row * G;
         float* das = dAs.get() + b * G;
+        if (custom) {
+          lstm_row_backward_acts(c, lw, gt, k.c + row * H, cp, pre, dm + b * H, dc.get() + b * H, da, das, tc, tc + H);
+          continue;
+        }
         kt.lstm.tanh(H, k.c + row * H, tc);
         for (int64_t j = 0; j < H; ++j) {
           const float ig = gt[j], fg = gt[H + j], gg = gt[2 * H + j], og = gt[3 * H + j];

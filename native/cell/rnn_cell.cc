@@ -1,4 +1,5 @@
-// rnn_cell.cc - the Elman RNN cell kind (cell_kind.h), tanh or relu: its packed weights,
+// rnn_cell.cc - the Elman RNN cell kind (cell_kind.h), tanh or relu (or any gate activation:
+// docs/equations.md, "Gate activations"): its packed weights,
 // training-cache layout, forward and BPTT. Equations: docs/equations.md (RNN). No ISA flags.
 //
 // It mirrors lib/backend/ts/rnn.ts; products through the packed GEMM, the elementwise stage split
@@ -61,7 +62,8 @@ void rnn_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, ThreadP
         for (int64_t j = 0; j < H; ++j) v[j] = gx[b * H + j] + hr[b * H + j];
         if (train && k.pre) std::memcpy(k.pre + row * H, v, H * sizeof(float));
         clamp_all(v, H, c.clip);
-        if (relu) for (int64_t j = 0; j < H; ++j) v[j] = v[j] > 0.f ? v[j] : 0.f;
+        if (c.custom_acts) kt.lstm.act(c.act[0], H, v, v);  // any gate activation f
+        else if (relu) for (int64_t j = 0; j < H; ++j) v[j] = v[j] > 0.f ? v[j] : 0.f;
         else kt.lstm.tanh(H, v, v);
         for (int64_t j = 0; j < H; ++j) {
           if (train) { k.hprev[row * H + j] = h[b * H + j]; k.gates[row * H + j] = v[j]; }
@@ -76,6 +78,7 @@ void rnn_forward(const CellPacked& w, const SeqDesc& s, const FwdIO& io, ThreadP
 }
 
 void rnn_backward(const CellPacked& w, const SeqDesc& s, const BwdIO& g, ThreadPool* pool) {
+  const KernelTable& kt = kernels();
   const CellConfig& c = w.cfg;
   const SeqOrder o = seq_order(s);  // state row i holds batch entry o.order[i]
   const int64_t T = s.T, B = s.B, I = c.I, H = c.H, N = T * B;
@@ -90,6 +93,14 @@ void rnn_backward(const CellPacked& w, const SeqDesc& s, const BwdIO& g, ThreadP
     for (int64_t b = 0; b < m; ++b) {
       const int64_t row = rows[b];
       if (row < 0) continue;
+      if (c.custom_acts) {
+        // ∂A = (∂h + ∂y) f'(h_t), f' read from the stored h_t (simd/gate_act.h), times clip's pass.
+        float* d = dA.get() + row * H;
+        for (int64_t j = 0; j < H; ++j) d[j] = dh[b * H + j] + (g.dy ? g.dy[row * g.lddy + j] : 0.f);
+        kt.lstm.act_dmul(c.act[0], H, k.gates + row * H, d, d);
+        for (int64_t j = 0; j < H; ++j) dAs[b * H + j] = (d[j] *= pass(k.pre, row * H + j, c.clip));
+        continue;
+      }
       for (int64_t j = 0; j < H; ++j) {
         const float dhj = dh[b * H + j] + (g.dy ? g.dy[row * g.lddy + j] : 0.f);
         const float hv = k.gates[row * H + j];

@@ -6,6 +6,8 @@
 
 #include <cstdint>
 
+#include "../cell/cell_codes.gen.h"
+
 namespace cellstate {
 
 // Where row i of a forward tile reads and writes (row r(t, b) of the sequence buffers).
@@ -14,6 +16,13 @@ struct LstmFwdRow {
   float* gates;      // [4H] activated gates, gate blocks i, f, g, o (training), or null
   float* c_t;        // [H] cell state after the step (training), or null
   float* hprev;      // [H] copy of h_{t-1} (training), or null
+};
+
+// One gate activation (docs/equations.md, "Gate activations"): the function and its ONNX alpha,
+// beta (0 where it reads none).
+struct ActSpec {
+  Act code;
+  float alpha, beta;
 };
 
 struct LstmKernels {
@@ -37,6 +46,10 @@ struct LstmKernels {
   // (cell/*_cell.cc): the same accuracy and |x| ~ 100 safety as the fused epilogues.
   void (*sigmoid)(int64_t n, const float* x, float* y);
   void (*tanh)(int64_t n, const float* x, float* y);
+  // Any gate activation over n floats (simd/gate_act.h): y = f(x) (y may alias x), and
+  // d = g * f'(x) read from y = f(x) alone (d may alias g). One switch per call.
+  void (*act)(const ActSpec& a, int64_t n, const float* x, float* y);
+  void (*act_dmul)(const ActSpec& a, int64_t n, const float* y, const float* g, float* d);
 };
 
 }  // namespace cellstate

@@ -1,6 +1,9 @@
 // lstm_postgemm_scalar.cc - portable LSTM forward epilogue (no ISA flags): the reference the
 // SIMD versions are tested against, and the path that always works.
+#include <algorithm>
 #include <cmath>
+
+#include "../simd/common.h"
 
 #include "../cpu/dispatch.h"
 
@@ -70,6 +73,51 @@ void tanh_scalar(int64_t n, const float* x, float* y) {
   for (int64_t i = 0; i < n; ++i) y[i] = std::tanh(x[i]);
 }
 
+// The gate activations (simd/gate_act.h has the vector versions and the derivative choices).
+// alpha*x is rounded before beta is added (keep_f32: no FMA), as TF.js computes hard_sigmoid.
+float act1(const ActSpec& a, float v) {
+  switch (a.code) {
+    case Act::sigmoid: return sigmoid(v);
+    case Act::tanh: return std::tanh(v);
+    case Act::relu: return v > 0.f ? v : 0.f;
+    case Act::hardSigmoid: return std::min(std::max(keep_f32(a.alpha * v) + a.beta, 0.f), 1.f);
+    case Act::affine: return keep_f32(a.alpha * v) + a.beta;
+    case Act::leakyRelu: return v < 0.f ? a.alpha * v : v;
+    case Act::thresholdedRelu: return a.alpha < v ? v : 0.f;
+    case Act::scaledTanh: return a.alpha * std::tanh(a.beta * v);
+    case Act::elu: return v < 0.f ? a.alpha * std::expm1(v) : v;
+    case Act::softsign: return v / (1.f + std::fabs(v));
+    case Act::softplus: return std::max(v, 0.f) + std::log1p(std::exp(-std::fabs(v)));
+  }
+  return v;
+}
+float act_d1(const ActSpec& a, float y) {
+  switch (a.code) {
+    case Act::sigmoid: return y * (1.f - y);
+    case Act::tanh: return 1.f - y * y;
+    case Act::relu: return y > 0.f ? 1.f : 0.f;
+    case Act::hardSigmoid: return y > 0.f && y < 1.f ? a.alpha : 0.f;
+    case Act::affine: return a.alpha;
+    case Act::leakyRelu: return y > 0.f ? 1.f : a.alpha;
+    case Act::thresholdedRelu: return y != 0.f ? 1.f : 0.f;
+    case Act::scaledTanh: {
+      if (a.alpha == 0.f) return 0.f;
+      const float t = y * (1.f / a.alpha);
+      return a.alpha * a.beta * (1.f - t * t);
+    }
+    case Act::elu: return y > 0.f ? 1.f : y + a.alpha;
+    case Act::softsign: return (1.f - std::fabs(y)) * (1.f - std::fabs(y));
+    case Act::softplus: return -std::expm1(-y);
+  }
+  return 1.f;
+}
+void act_scalar(const ActSpec& a, int64_t n, const float* x, float* y) {
+  for (int64_t i = 0; i < n; ++i) y[i] = act1(a, x[i]);
+}
+void act_dmul_scalar(const ActSpec& a, int64_t n, const float* y, const float* g, float* d) {
+  for (int64_t i = 0; i < n; ++i) d[i] = g[i] * act_d1(a, y[i]);
+}
+
 }  // namespace
 
 void fill_lstm_kernels_scalar(KernelTable& t) {
@@ -77,6 +125,8 @@ void fill_lstm_kernels_scalar(KernelTable& t) {
   t.lstm.bwd_row = bwd_row_scalar;
   t.lstm.sigmoid = sigmoid_scalar;
   t.lstm.tanh = tanh_scalar;
+  t.lstm.act = act_scalar;
+  t.lstm.act_dmul = act_dmul_scalar;
 }
 
 }  // namespace cellstate

@@ -347,6 +347,15 @@ Napi::Value CellPrepare(const Napi::CallbackInfo& info) {
   c.clip = static_cast<float>(clip);
   c.G = mul_checked(a, cell_gates(c.kind), c.H, "G");
   c.precision = static_cast<Precision>(a.integer(S::precision, 0, kPrecisions - 1));
+  {
+    double codes[3], alphas[3], betas[3];
+    for (int s = 0; s < 3; ++s) {
+      codes[s] = static_cast<double>(a.integer(S::act0 + 3 * s, 0, kActs - 1));
+      alphas[s] = a.number(S::alpha0 + 3 * s);
+      betas[s] = a.number(S::beta0 + 3 * s);
+    }
+    if (const char* e = cell_set_acts(c, codes, alphas, betas)) a.range_error(e);
+  }
   const bool quantized = c.precision != Precision::fp32;
   const std::vector<float*> p = read_params(a, S::params_, c, quantized);
   const std::vector<QWeight> q = read_qparams(a, S::qparams_, S::qscales_, c);

@@ -48,11 +48,11 @@ inline constexpr CallSpec kSpec = {"sgemm", kHeader, 13, kBuffers, 3};
 }  // namespace sgemm
 
 namespace cell_prepare {
-enum Header : int { kind, I, H, P, flags, clip, precision };
-inline constexpr HeaderField kHeader[] = {{"kind", Field::code}, {"I", Field::dim}, {"H", Field::dim}, {"P", Field::dim}, {"flags", Field::code}, {"clip", Field::number}, {"precision", Field::code}};
+enum Header : int { kind, I, H, P, flags, clip, precision, act0, alpha0, beta0, act1, alpha1, beta1, act2, alpha2, beta2 };
+inline constexpr HeaderField kHeader[] = {{"kind", Field::code}, {"I", Field::dim}, {"H", Field::dim}, {"P", Field::dim}, {"flags", Field::code}, {"clip", Field::number}, {"precision", Field::code}, {"act0", Field::code}, {"alpha0", Field::number}, {"beta0", Field::number}, {"act1", Field::code}, {"alpha1", Field::number}, {"beta1", Field::number}, {"act2", Field::code}, {"alpha2", Field::number}, {"beta2", Field::number}};
 enum Buffer : int { params_, qparams_, qscales_ };
 inline constexpr BufferField kBuffers[] = {{"params", Dtype::cellParams, Presence::required}, {"qparams", Dtype::qParams, Presence::optional}, {"qscales", Dtype::cellParams, Presence::optional}};
-inline constexpr CallSpec kSpec = {"cellPrepare", kHeader, 7, kBuffers, 3};
+inline constexpr CallSpec kSpec = {"cellPrepare", kHeader, 16, kBuffers, 3};
 }  // namespace cell_prepare
 
 namespace cell_release {

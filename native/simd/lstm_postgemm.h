@@ -1,6 +1,7 @@
 // simd/lstm_postgemm.h - the LSTM entries of the dispatch table (lstm/lstm_kernels.h), written
 // once for every SIMD tier against its vocabulary S (simd/<isa>.h): the fused forward epilogue of
-// one GEMM tile, the BPTT elementwise step of one row, and sigmoid / tanh over an array. A per-ISA
+// one GEMM tile, the BPTT elementwise step of one row, and sigmoid / tanh over an array (and,
+// through simd/gate_act.h, every gate activation and its derivative). A per-ISA
 // file (lstm/lstm_postgemm_<isa>.cc) only calls LstmPostgemm<S>::fill. Equations: docs/equations.md.
 // Partial vectors (fewer than S::kVw units) go through S's masks, so no byte outside the units is
 // read or written.
@@ -8,6 +9,7 @@
 
 #include "../cpu/dispatch.h"
 #include "activations.h"
+#include "gate_act.h"
 
 namespace cellstate {
 namespace {
@@ -91,6 +93,7 @@ struct LstmPostgemm {
     t.lstm.bwd_row = bwd_row;
     t.lstm.sigmoid = map<Act::sigmoid>;
     t.lstm.tanh = map<Act::tanh>;
+    GateAct<S>::fill(t);  // the configurable gate activations
   }
 };
 

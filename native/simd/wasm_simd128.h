@@ -74,6 +74,9 @@ struct SimdWasm128 {
     wasm_v128_store(t, x);
     for (int64_t l = 0; l < n; ++l) p[l] = t[l];
   }
+  // The other tiers' fusion barrier (a * b then + c, two roundings): simd128 has no FMA to fuse
+  // into, and clang contracts only within one source expression, so x itself.
+  static CS_ALWAYS_INLINE V keep(V x) { return x; }
   // GEMM edge tiles: whole vectors plain, only the last (partial) one through its lane count.
   using EdgeMaskArg = Mask;
   static constexpr bool kMaskEveryEdgeVector = false;

@@ -74,8 +74,9 @@ CS_EXPORT(cs_isa) const char* cs_isa() { return isa_name(kernels().isa); }
 
 // Packs one layer-direction. params: kCellParamCount + the kind's own pointers (null = absent),
 // each as long as the kind declares (cell_codes.gen.h). Returns the handle, or 0 (cs_last_error).
+// acts: 9 doubles, the three gate activation slots' (code, alpha, beta) (cellPrepare's act0..beta2).
 CS_EXPORT(cs_cell_prepare) CellPacked* cs_cell_prepare(int kind, double I, double H, double P, double flags, double clip,
-                                                       const float* const* params, int n_params) {
+                                                       const double* acts, const float* const* params, int n_params) {
   if (kind < 0 || kind >= kCellKinds) return fail("kind: not a cell kind code"), nullptr;
   const CellKindSpec& k = cell_kind_spec(static_cast<CellKind>(kind));
   if (n_params != kCellParamCount + k.n_params) return fail("params: wrong count for this cell kind"), nullptr;
@@ -89,6 +90,8 @@ CS_EXPORT(cs_cell_prepare) CellPacked* cs_cell_prepare(int kind, double I, doubl
   c.flags = static_cast<int64_t>(flags) & k.flags_all;
   c.clip = static_cast<float>(clip);
   c.G = cell_gates(c.kind) * c.H;
+  const double codes[3] = {acts[0], acts[3], acts[6]}, alphas[3] = {acts[1], acts[4], acts[7]}, betas[3] = {acts[2], acts[5], acts[8]};
+  if (const char* e = cell_set_acts(c, codes, alphas, betas)) return fail(e), nullptr;
   CellWeights in{params[0], params[1], params[2], params[3],
                  std::vector<const float*>(params + kCellParamCount, params + n_params)};
   return cell_prepare(c, in).release();

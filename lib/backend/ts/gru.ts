@@ -11,6 +11,7 @@ import { allocate, type FloatArray } from '../../tensor';
 import type { CellBackwardArgs, CellCache, CellForwardArgs, SeqLayout, CacheStates } from '../types';
 import { gemm } from './gemm';
 import { productWt } from './quant';
+import { act, actD, tsActs } from './gate-act';
 import { addColumnSums, clamp, inputProjection, sigmoid, stepTime, zeroPaddedRows, type TsPrepared } from './util';
 
 /** The activated gates r, z, n [N, 3H] of a training cache (CacheStates). */
@@ -34,6 +35,8 @@ export function gruForward(w: TsPrepared, a: CellForwardArgs, train: boolean): C
   const dt = w.dtype;
   const lbr = p.linearBeforeReset, clip = p.clip;
   const bHn = p.biasHh ? p.biasHh.subarray(2 * H, 3 * H) : null;
+  const acts = tsActs(p, dt === 'float32'); // null: the default sigmoid / tanh
+  const fA = acts?.[0], gA = acts?.[1];
 
   const gx = inputProjection(w, a); // [N, 3H]; in training it becomes the gate cache
   const pre = train && clip !== null ? allocate(dt, N * G) : null;
@@ -60,8 +63,8 @@ export function gruForward(w: TsPrepared, a: CellForwardArgs, train: boolean): C
       for (let j = 0; j < H; j++) {
         const ar = gx[g0 + j] + hr[r0 + j], az = gx[g0 + H + j] + hr[r0 + H + j];
         if (pre) { pre[g0 + j] = ar; pre[g0 + H + j] = az; }
-        gx[g0 + j] = sigmoid(cl(ar)); // r and z overwrite their Gx columns (no longer needed)
-        gx[g0 + H + j] = sigmoid(cl(az));
+        gx[g0 + j] = fA ? act(fA, cl(ar)) : sigmoid(cl(ar)); // r and z overwrite their Gx columns (no longer needed)
+        gx[g0 + H + j] = fA ? act(fA, cl(az)) : sigmoid(cl(az));
         if (rh) rh[b * H + j] = gx[g0 + j] * h[b * H + j];
       }
     }
@@ -76,7 +79,7 @@ export function gruForward(w: TsPrepared, a: CellForwardArgs, train: boolean): C
         const hn = hr[r0 + 2 * H + j] + (bHn ? bHn[j] : 0);
         const an = gx[g0 + 2 * H + j] + (lbr ? r * hn : hn);
         if (pre) pre[g0 + 2 * H + j] = an;
-        const n = Math.tanh(cl(an));
+        const n = gA ? act(gA, cl(an)) : Math.tanh(cl(an));
         const hp = h[b * H + j];
         const hNew = (1 - z) * n + z * hp;
         if (hnAll) {
@@ -108,6 +111,8 @@ export function gruBackward(w: TsPrepared, cacheIn: CellCache, g: CellBackwardAr
   const lbr = p.linearBeforeReset, clip = p.clip;
   const gates = k.gates, pre = k.pre;
   const pass = (v: number) => (clip === null || Math.abs(v) <= clip ? 1 : 0);
+  const acts = tsActs(p, dt === 'float32');
+  const fA = acts?.[0], gA = acts?.[1];
 
   const dh = allocate(dt, B * H);
   if (g.dhN) dh.set(g.dhN.subarray(0, B * H));
@@ -132,13 +137,13 @@ export function gruBackward(w: TsPrepared, cacheIn: CellCache, g: CellBackwardAr
         if (g.dhSteps) g.dhSteps[row * H + j] = dhj;
         const r = gates[g0 + j], z = gates[g0 + H + j], n = gates[g0 + 2 * H + j];
         const hp = k.hPrev[row * H + j], hn = k.hn[row * H + j];
-        const an = dhj * (1 - z) * (1 - n * n) * (pre ? pass(pre[g0 + 2 * H + j]) : 1);
-        const az = dhj * (hp - n) * z * (1 - z) * (pre ? pass(pre[g0 + H + j]) : 1);
+        const an = (gA ? dhj * (1 - z) * actD(gA, n) : dhj * (1 - z) * (1 - n * n)) * (pre ? pass(pre[g0 + 2 * H + j]) : 1);
+        const az = (fA ? dhj * (hp - n) * actD(fA, z) : dhj * (hp - n) * z * (1 - z)) * (pre ? pass(pre[g0 + H + j]) : 1);
         dGx[g0 + H + j] = dGh[g0 + H + j] = dGs[d0 + H + j] = az;
         dGx[g0 + 2 * H + j] = an;
         dhDirect[b * H + j] = dhj * z;
         if (lbr) {
-          const ar = an * hn * r * (1 - r) * (pre ? pass(pre[g0 + j]) : 1);
+          const ar = (fA ? an * hn * actD(fA, r) : an * hn * r * (1 - r)) * (pre ? pass(pre[g0 + j]) : 1);
           dGx[g0 + j] = dGh[g0 + j] = dGs[d0 + j] = ar;
           dGh[g0 + 2 * H + j] = dGs[d0 + 2 * H + j] = an * r;
         } else {
@@ -155,7 +160,7 @@ export function gruBackward(w: TsPrepared, cacheIn: CellCache, g: CellBackwardAr
         const g0 = row * G, d0 = b * G;
         for (let j = 0; j < H; j++) {
           const r = gates[g0 + j], hp = k.hPrev[row * H + j], d = drh[b * H + j];
-          const ar = d * hp * r * (1 - r) * (pre ? pass(pre[g0 + j]) : 1);
+          const ar = (fA ? d * hp * actD(fA, r) : d * hp * r * (1 - r)) * (pre ? pass(pre[g0 + j]) : 1);
           dGx[g0 + j] = dGh[g0 + j] = dGs[d0 + j] = ar;
           dhDirect[b * H + j] += d * r;
         }

@@ -14,6 +14,7 @@ import { allocate, type FloatArray } from '../../tensor';
 import type { CellBackwardArgs, CellCache, CellForwardArgs, CellParams, SeqLayout, CacheStates } from '../types';
 import { gemm } from './gemm';
 import { productWt } from './quant';
+import { act, actD, tsActs } from './gate-act';
 import { addColumnSums, clamp, inputProjection, sigmoid, stepTime, zeroPaddedRows, type TsPrepared } from './util';
 
 /** The activated gates i, f, g, o [N, 4H] and c_t [N, H] of a training cache (CacheStates). */
@@ -39,6 +40,8 @@ export function lstmForward(w: TsPrepared, a: CellForwardArgs, train: boolean): 
   const dt = w.dtype;
   const proj = p.projSize > 0 ? p.weightHr! : null;
   const peep = p.peephole, cifg = p.inputForget, clip = p.clip;
+  const acts = tsActs(p, dt === 'float32'); // null: the default sigmoid / tanh / tanh
+  const fA = acts?.[0], gA = acts?.[1], hA = acts?.[2];
 
   const gx = inputProjection(w, a); // [N, 4H] Gx; in training it becomes the gate cache
   const pre = train && clip !== null ? allocate(dt, N * G) : null;
@@ -72,15 +75,15 @@ export function lstmForward(w: TsPrepared, a: CellForwardArgs, train: boolean): 
         if (peep) { ai += peep.i[j] * cp; af += peep.f[j] * cp; }
         if (pre) { pre[g0 + j] = ai; pre[g0 + H + j] = af; pre[g0 + 2 * H + j] = ag; }
         if (clip !== null) { ai = clamp(ai, clip); af = clamp(af, clip); ag = clamp(ag, clip); }
-        const ig = sigmoid(ai);
-        const fg = cifg ? 1 - ig : sigmoid(af);
-        const gg = Math.tanh(ag);
+        const ig = fA ? act(fA, ai) : sigmoid(ai);
+        const fg = cifg ? 1 - ig : fA ? act(fA, af) : sigmoid(af);
+        const gg = gA ? act(gA, ag) : Math.tanh(ag);
         const cn = fg * cp + ig * gg;
         if (peep) ao += peep.o[j] * cn; // the output gate sees the NEW cell state
         if (pre) pre[g0 + 3 * H + j] = ao;
         if (clip !== null) ao = clamp(ao, clip);
-        const og = sigmoid(ao);
-        const mn = og * Math.tanh(cn);
+        const og = fA ? act(fA, ao) : sigmoid(ao);
+        const mn = og * (hA ? act(hA, cn) : Math.tanh(cn));
         if (cAll) {
           gx[g0 + j] = ig; gx[g0 + H + j] = fg; gx[g0 + 2 * H + j] = gg; gx[g0 + 3 * H + j] = og;
           cAll[row * H + j] = cn;
@@ -129,6 +132,8 @@ export function lstmBackward(w: TsPrepared, cacheIn: CellCache, g: CellBackwardA
   const proj = p.projSize > 0 ? p.weightHr! : null;
   const peep = p.peephole, cifg = p.inputForget, clip = p.clip;
   const gates = k.gates, cAll = k.c, pre = k.pre;
+  const acts = tsActs(p, dt === 'float32');
+  const fA = acts?.[0], gA = acts?.[1], hA = acts?.[2];
 
   const dh = allocate(dt, B * P); // [B, P] carried ∂h
   const dc = allocate(dt, B * H); // [B, H] carried ∂c
@@ -169,18 +174,18 @@ export function lstmBackward(w: TsPrepared, cacheIn: CellCache, g: CellBackwardA
       for (let j = 0; j < H; j++) {
         const ig = gates[g0 + j], fg = gates[g0 + H + j], gg = gates[g0 + 2 * H + j], og = gates[g0 + 3 * H + j];
         const cn = cAll[row * H + j], cpj = cp[cp0 + j];
-        const tc = Math.tanh(cn);
+        const tc = hA ? act(hA, cn) : Math.tanh(cn);
         const dmj = dm[s0 + j];
-        const ao = dmj * tc * og * (1 - og) * (pre ? pass(pre[g0 + 3 * H + j]) : 1);
-        let dC = dc[s0 + j] + dmj * og * (1 - tc * tc);
+        const ao = (fA ? dmj * tc * actD(fA, og) : dmj * tc * og * (1 - og)) * (pre ? pass(pre[g0 + 3 * H + j]) : 1);
+        let dC = dc[s0 + j] + (hA ? dmj * og * actD(hA, tc) : dmj * og * (1 - tc * tc));
         if (peep) dC += ao * peep.o[j];
         if (g.dcSteps) g.dcSteps[row * H + j] = dC;
         let dI = dC * gg;
         let af = 0;
         if (cifg) dI -= dC * cpj; // f = 1 - i
-        else af = dC * cpj * fg * (1 - fg) * (pre ? pass(pre[g0 + H + j]) : 1);
-        const ai = dI * ig * (1 - ig) * (pre ? pass(pre[g0 + j]) : 1);
-        const ag = dC * ig * (1 - gg * gg) * (pre ? pass(pre[g0 + 2 * H + j]) : 1);
+        else af = (fA ? dC * cpj * actD(fA, fg) : dC * cpj * fg * (1 - fg)) * (pre ? pass(pre[g0 + H + j]) : 1);
+        const ai = (fA ? dI * actD(fA, ig) : dI * ig * (1 - ig)) * (pre ? pass(pre[g0 + j]) : 1);
+        const ag = (gA ? dC * ig * actD(gA, gg) : dC * ig * (1 - gg * gg)) * (pre ? pass(pre[g0 + 2 * H + j]) : 1);
         let dcPrev = dC * fg;
         if (peep) {
           dcPrev += ai * peep.i[j] + af * peep.f[j];

@@ -1,6 +1,7 @@
 // Elman RNN layer-direction forward and BPTT for the ts backend. Equations: docs/equations.md.
 //
-//   h_t = f(clip(X·W_ihᵀ + b_ih + h_{t-1}·W_hhᵀ + b_hh)),   f = tanh or relu
+//   h_t = f(clip(X·W_ihᵀ + b_ih + h_{t-1}·W_hhᵀ + b_hh)),   f = tanh or relu (or any gate
+//   activation, gate-act.ts)
 //
 // Sizes: T, B, I, H, N = T*B rows. The input projection (both biases summed) is one product over
 // all rows; one recurrent product per step. The backward reads f' from the cached h_t (tanh:
@@ -10,6 +11,7 @@ import { allocate, type FloatArray } from '../../tensor';
 import type { CellBackwardArgs, CellCache, CellForwardArgs, SeqLayout, CacheStates } from '../types';
 import { gemm } from './gemm';
 import { productWt } from './quant';
+import { act, actD, tsActs } from './gate-act';
 import { addColumnSums, clamp, inputProjection, stepTime, zeroPaddedRows, type TsPrepared } from './util';
 
 /** h_t [N, H] of a training cache: the RNN's one gate block (CacheStates). */
@@ -30,6 +32,7 @@ export function rnnForward(w: TsPrepared, a: CellForwardArgs, train: boolean): C
   const { T, B, rowT, rowB } = a;
   const H = p.hiddenSize, N = T * B;
   const relu = p.kind === 'rnn_relu', clip = p.clip;
+  const fA = tsActs(p, w.dtype === 'float32')?.[0]; // undefined: the kind's tanh / relu
   const gx = inputProjection(w, a); // [N, H]; in training it becomes the h_t cache
   const pre = train && clip !== null ? allocate(w.dtype, N * H) : null;
   const hPrev = train ? allocate(w.dtype, N * H) : null;
@@ -46,7 +49,7 @@ export function rnnForward(w: TsPrepared, a: CellForwardArgs, train: boolean): C
         let v = gx[row * H + j] + hr[b * H + j];
         if (pre) pre[row * H + j] = v;
         if (clip !== null) v = clamp(v, clip);
-        const hn = relu ? (v > 0 ? v : 0) : Math.tanh(v);
+        const hn = fA ? act(fA, v) : relu ? (v > 0 ? v : 0) : Math.tanh(v);
         if (hPrev) { hPrev[row * H + j] = h[b * H + j]; gx[row * H + j] = hn; }
         h[b * H + j] = hn;
         a.y[a.yOffset + row * a.ldy + j] = hn;
@@ -69,6 +72,7 @@ export function rnnBackward(w: TsPrepared, cacheIn: CellCache, g: CellBackwardAr
   const { T, B, rowT, rowB } = k.seq;
   const I = p.inputSize, H = p.hiddenSize, N = T * B;
   const relu = p.kind === 'rnn_relu', clip = p.clip;
+  const fA = tsActs(p, w.dtype === 'float32')?.[0];
   const dh = allocate(w.dtype, B * H);
   if (g.dhN) dh.set(g.dhN.subarray(0, B * H));
   const dA = allocate(w.dtype, N * H); // [N, H] row order
@@ -85,7 +89,7 @@ export function rnnBackward(w: TsPrepared, cacheIn: CellCache, g: CellBackwardAr
         const dhj = dh[b * H + j] + (g.dy ? g.dy[g.dyOffset + row * g.lddy + j] : 0);
         if (g.dhSteps) g.dhSteps[row * H + j] = dhj;
         const hv = k.h[row * H + j];
-        let d = dhj * (relu ? (hv > 0 ? 1 : 0) : 1 - hv * hv);
+        let d = dhj * (fA ? actD(fA, hv) : relu ? (hv > 0 ? 1 : 0) : 1 - hv * hv);
         if (k.pre && Math.abs(k.pre[row * H + j]) > clip!) d = 0;
         dA[row * H + j] = dAs[b * H + j] = d;
       }

@@ -5,12 +5,12 @@
 //
 // S is the kind's own settings: the options it reads beyond the common ones, validated.
 
-import type { CellGrads, CellKind, CellParams } from '../../backend/types';
+import type { CellGrads, CellKind, CellParams, GateActivation } from '../../backend/types';
 import type { FloatArray } from '../../tensor';
 import type { Options } from '../options';
 
 /** The part of CellParams a kind decides (the rest is common: sizes, W_ih, W_hh, biases, clip). */
-export type KindParams = Pick<CellParams, 'kind' | 'projSize' | 'weightHr' | 'peephole' | 'inputForget' | 'linearBeforeReset' | 'flags'>;
+export type KindParams = Pick<CellParams, 'kind' | 'projSize' | 'weightHr' | 'peephole' | 'inputForget' | 'linearBeforeReset' | 'flags' | 'activations'>;
 /** The part of CellGrads a kind decides: its extra parameters' gradients. */
 export type KindGrads = Pick<CellGrads, 'dWeightHr' | 'dPeephole'>;
 
@@ -45,6 +45,8 @@ export interface CellDescriptor<S> {
   params(s: S, get: (name: string) => FloatArray): KindParams;
   /** The kind's part of one layer-direction's CellGrads; get(name) is that gradient's storage. */
   grads(s: S, get: (name: string) => FloatArray): KindGrads;
+  /** The gate activations of the settings, in the kind's ONNX slots (gate-activations.ts). */
+  activations(s: S): readonly GateActivation[];
   /** The kind's options in a model file's config, those at their defaults left out. */
   config(s: S): Record<string, unknown>;
   /**

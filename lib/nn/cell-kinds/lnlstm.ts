@@ -9,22 +9,31 @@
 // Parameters beyond the common four: ln_ih_weight, ln_ih_bias, ln_hh_weight, ln_hh_bias [4H],
 // ln_c_weight, ln_c_bias [H]; the gains start at 1 and the LN biases at 0 (TF Addons' defaults).
 
+import type { GateActivation } from '../../backend/types';
 import { argRangeError, describe } from '../../errors';
+import { defaultActivations, isDefaultActivations, readActivations } from '../gate-activations';
 import type { CellDescriptor } from './kind';
 
 export interface LnLstmSettings {
   normEpsilon: 1e-3 | 1e-5;
 }
 
+const DEFAULT_ACTS = ['sigmoid', 'tanh', 'tanh'] as const;
+const ACTS: readonly GateActivation[] = defaultActivations(DEFAULT_ACTS);
+
 export const LN_EPSILONS = [1e-3, 1e-5] as const;
 
 export const lnLstmCell: CellDescriptor<LnLstmSettings> = {
   name: 'LayerNormLSTM',
-  optionKeys: ['normEpsilon'],
+  optionKeys: ['normEpsilon', 'activations'],
   hasCellState: true,
   read(o) {
     const e = o.normEpsilon === undefined ? 1e-3 : o.normEpsilon;
     if (e !== 1e-3 && e !== 1e-5) throw argRangeError('LayerNormLSTM', 'normEpsilon', '1e-3 (TF Addons) or 1e-5 (PyTorch)', describe(e));
+    // Only the default gate activations: its fused row stages (native/cell/lnlstm_kernels.h) hard-wire them.
+    if (!isDefaultActivations(readActivations('LayerNormLSTM', o.activations, ['f', 'g', 'h'], DEFAULT_ACTS), DEFAULT_ACTS)) {
+      throw argRangeError('LayerNormLSTM', 'activations', "the defaults ['sigmoid', 'tanh', 'tanh'] (a LayerNormLSTM has no other gate activations; LSTM has)", describe(o.activations));
+    }
     return { normEpsilon: e };
   },
   validate: () => {},
@@ -40,8 +49,10 @@ export const lnLstmCell: CellDescriptor<LnLstmSettings> = {
     kind: 'lnlstm', projSize: 0, weightHr: null, peephole: null, inputForget: false,
     linearBeforeReset: true, // not an option of this kind; the value every non-GRU kind passes
     flags: { torchEpsilon: s.normEpsilon === 1e-5 },
+    activations: ACTS,
   }),
   grads: () => ({ dWeightHr: null, dPeephole: null }),
+  activations: () => ACTS,
   config: (s) => (s.normEpsilon === 1e-3 ? {} : { normEpsilon: s.normEpsilon }),
 };
 

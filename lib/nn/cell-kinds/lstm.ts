@@ -11,8 +11,11 @@
 // Both set the sum b_ih + b_hh of the rows they name: the value goes into bias_ih, those rows of
 // bias_hh start at 0. They decide only the initial values, so they do not change a model file's
 // weights; they stay in its config to say how it began.
+//   activations  ONNX's [f, g, h]: f on i, f, o; g on the candidate; h on c (gate-activations.ts)
 
 import { argRangeError, argTypeError, describe } from '../../errors';
+import type { GateActivation } from '../../backend/types';
+import { activationsConfig, isDefaultActivations, readActivations } from '../gate-activations';
 import { optionalBool } from '../options';
 import type { CellDescriptor } from './kind';
 
@@ -22,13 +25,16 @@ export interface LstmSettings {
   inputForget: boolean;
   forgetBias: number | null;
   chronoInit: number | null; // Tmax
+  activations: GateActivation[]; // [f, g, h]
 }
+
+const DEFAULT_ACTS = ['sigmoid', 'tanh', 'tanh'] as const;
 
 const PEEPHOLES = ['i', 'f', 'o'] as const;
 
 export const lstmCell: CellDescriptor<LstmSettings> = {
   name: 'LSTM',
-  optionKeys: ['projSize', 'peephole', 'inputForget', 'forgetBias', 'chronoInit'],
+  optionKeys: ['projSize', 'peephole', 'inputForget', 'forgetBias', 'chronoInit', 'activations'],
   hasCellState: true,
   read(o) {
     let projSize = 0;
@@ -59,6 +65,7 @@ export const lstmCell: CellDescriptor<LstmSettings> = {
       inputForget,
       forgetBias,
       chronoInit,
+      activations: readActivations('LSTM', o.activations, ['f', 'g', 'h'], DEFAULT_ACTS),
     };
   },
   validate(s, hiddenSize) {
@@ -83,18 +90,21 @@ export const lstmCell: CellDescriptor<LstmSettings> = {
     inputForget: s.inputForget,
     linearBeforeReset: true, // not an LSTM option; the value every non-GRU kind has always passed
     flags: { peephole: s.peephole, inputForget: s.inputForget },
+    activations: s.activations,
   }),
   grads: (s, get) => ({
     dWeightHr: s.projSize ? get('weight_hr') : null,
     dPeephole: s.peephole ? { i: get('peephole_i'), f: get('peephole_f'), o: get('peephole_o') } : null,
   }),
+  activations: (s) => s.activations,
   config(s) {
-    const out: { projSize?: number; peephole?: boolean; inputForget?: boolean; forgetBias?: number; chronoInit?: number } = {};
+    const out: { projSize?: number; peephole?: boolean; inputForget?: boolean; forgetBias?: number; chronoInit?: number; activations?: unknown } = {};
     if (s.projSize) out.projSize = s.projSize;
     if (s.peephole) out.peephole = true;
     if (s.inputForget) out.inputForget = true;
     if (s.forgetBias !== null) out.forgetBias = s.forgetBias;
     if (s.chronoInit !== null) out.chronoInit = s.chronoInit;
+    if (!isDefaultActivations(s.activations, DEFAULT_ACTS)) out.activations = activationsConfig(s.activations);
     return out;
   },
   init(s, H, get, rng) {
