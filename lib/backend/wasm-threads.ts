@@ -78,8 +78,11 @@ function startHelper(module: WebAssembly.Module, env: Record<string, string>): H
   };
 }
 
-/** Helper threads over the same module (its bytes or the compiled module) and environment; none until resize(). */
-export function makeWasmHelpers(bytes: ArrayBufferView | ArrayBuffer | WebAssembly.Module, env: Record<string, string>): WasmHelpers {
+/**
+ * Helper threads over the same module (its bytes, or the compiled WebAssembly.Module: `object`
+ * keeps the declarations free of DOM types) and environment; none until resize().
+ */
+export function makeWasmHelpers(bytes: ArrayBufferView | ArrayBuffer | object, env: Record<string, string>): WasmHelpers {
   let module: WebAssembly.Module | null = bytes instanceof WebAssembly.Module ? bytes : null;
   const running: Helper[] = [];
   // At most one thread per core: more would only take turns.

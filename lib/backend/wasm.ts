@@ -165,8 +165,9 @@ function linkImports(module: WebAssembly.Module, env: Record<string, string>, me
  * Instantiates the module (synchronously: Node allows it for any size) and returns the backend
  * over it. `env`: the CELLSTATE_* variables the kernels read (CELLSTATE_MAX_ISA, CELLSTATE_POISON_UNINIT).
  */
-export function makeWasmBackend(bytes: ArrayBufferView | ArrayBuffer | WebAssembly.Module, env: Record<string, string> = {}, helpers: WasmHelpers | null = null): WasmBackend {
-  // (a view works too; the DOM's types say BufferSource)
+export function makeWasmBackend(bytes: ArrayBufferView | ArrayBuffer | object, env: Record<string, string> = {}, helpers: WasmHelpers | null = null): WasmBackend {
+  // (`object`: a WebAssembly.Module, typed so the declarations need no DOM types; a view works
+  // too where the DOM's types say BufferSource)
   const module = bytes instanceof WebAssembly.Module ? bytes : new WebAssembly.Module(bytes as ArrayBuffer);
   let memory: WebAssembly.Memory | undefined;
   const instance = new WebAssembly.Instance(module, linkImports(module, env, () => memory!));
