@@ -363,7 +363,7 @@ export abstract class Recurrent<S = unknown> {
     if (this.reverse && this.bidirectional) throw argTypeError(where, 'reverse', 'false when bidirectional is true', true);
     this.dropout = optionalProbability(where, 'dropout', o.dropout);
     if (this.dropout > 0 && this.numLayers === 1) {
-      emitWarning(`${where}: dropout=${this.dropout} applies between layers, so it has no effect with numLayers=1 (see docs/training.md#the-family)`, 'CELLSTATE_DROPOUT_ONE_LAYER');
+      emitWarning(`${where}: dropout=${this.dropout} applies between layers, so it has no effect with numLayers=1 (see docs/training.md#options-every-recurrent-layer-takes)`, 'CELLSTATE_DROPOUT_ONE_LAYER');
     }
     this.clip = optionalClip(where, o.clip);
     cell.validate(this.settings, this.hiddenSize);

@@ -75,47 +75,50 @@ void tanh_scalar(int64_t n, const float* x, float* y) {
 
 // The gate activations (simd/gate_act.h has the vector versions and the derivative choices).
 // alpha*x is rounded before beta is added (keep_f32: no FMA), as TF.js computes hard_sigmoid.
-float act1(const ActSpec& a, float v) {
-  switch (a.code) {
-    case Act::sigmoid: return sigmoid(v);
-    case Act::tanh: return std::tanh(v);
-    case Act::relu: return v > 0.f ? v : 0.f;
-    case Act::hardSigmoid: return std::min(std::max(keep_f32(a.alpha * v) + a.beta, 0.f), 1.f);
-    case Act::affine: return keep_f32(a.alpha * v) + a.beta;
-    case Act::leakyRelu: return v < 0.f ? a.alpha * v : v;
-    case Act::thresholdedRelu: return a.alpha < v ? v : 0.f;
-    case Act::scaledTanh: return a.alpha * std::tanh(a.beta * v);
-    case Act::elu: return v < 0.f ? a.alpha * std::expm1(v) : v;
-    case Act::softsign: return v / (1.f + std::fabs(v));
-    case Act::softplus: return std::max(v, 0.f) + std::log1p(std::exp(-std::fabs(v)));
-  }
-  return v;
+// One switch per call, outside the loop (the loop body is an inlined lambda), as in gate_act.h.
+template <class F>
+inline void map(int64_t n, const float* x, float* y, F f) {
+  for (int64_t i = 0; i < n; ++i) y[i] = f(x[i]);
 }
-float act_d1(const ActSpec& a, float y) {
-  switch (a.code) {
-    case Act::sigmoid: return y * (1.f - y);
-    case Act::tanh: return 1.f - y * y;
-    case Act::relu: return y > 0.f ? 1.f : 0.f;
-    case Act::hardSigmoid: return y > 0.f && y < 1.f ? a.alpha : 0.f;
-    case Act::affine: return a.alpha;
-    case Act::leakyRelu: return y > 0.f ? 1.f : a.alpha;
-    case Act::thresholdedRelu: return y != 0.f ? 1.f : 0.f;
-    case Act::scaledTanh: {
-      if (a.alpha == 0.f) return 0.f;
-      const float t = y * (1.f / a.alpha);
-      return a.alpha * a.beta * (1.f - t * t);
-    }
-    case Act::elu: return y > 0.f ? 1.f : y + a.alpha;
-    case Act::softsign: return (1.f - std::fabs(y)) * (1.f - std::fabs(y));
-    case Act::softplus: return -std::expm1(-y);
-  }
-  return 1.f;
+template <class F>
+inline void map_mul(int64_t n, const float* y, const float* g, float* d, F f) {
+  for (int64_t i = 0; i < n; ++i) d[i] = g[i] * f(y[i]);
 }
 void act_scalar(const ActSpec& a, int64_t n, const float* x, float* y) {
-  for (int64_t i = 0; i < n; ++i) y[i] = act1(a, x[i]);
+  const float al = a.alpha, be = a.beta;
+  switch (a.code) {
+    case Act::sigmoid: return map(n, x, y, [](float v) { return sigmoid(v); });
+    case Act::tanh: return map(n, x, y, [](float v) { return std::tanh(v); });
+    case Act::relu: return map(n, x, y, [](float v) { return v > 0.f ? v : 0.f; });
+    case Act::hardSigmoid: return map(n, x, y, [=](float v) { return std::min(std::max(keep_f32(al * v) + be, 0.f), 1.f); });
+    case Act::affine: return map(n, x, y, [=](float v) { return keep_f32(al * v) + be; });
+    case Act::leakyRelu: return map(n, x, y, [=](float v) { return v < 0.f ? al * v : v; });
+    case Act::thresholdedRelu: return map(n, x, y, [=](float v) { return al < v ? v : 0.f; });
+    case Act::scaledTanh: return map(n, x, y, [=](float v) { return al * std::tanh(be * v); });
+    case Act::elu: return map(n, x, y, [=](float v) { return v < 0.f ? al * std::expm1(v) : v; });
+    case Act::softsign: return map(n, x, y, [](float v) { return v / (1.f + std::fabs(v)); });
+    case Act::softplus: return map(n, x, y, [](float v) { return std::max(v, 0.f) + std::log1p(std::exp(-std::fabs(v))); });
+  }
 }
 void act_dmul_scalar(const ActSpec& a, int64_t n, const float* y, const float* g, float* d) {
-  for (int64_t i = 0; i < n; ++i) d[i] = g[i] * act_d1(a, y[i]);
+  const float al = a.alpha;
+  switch (a.code) {
+    case Act::sigmoid: return map_mul(n, y, g, d, [](float v) { return v * (1.f - v); });
+    case Act::tanh: return map_mul(n, y, g, d, [](float v) { return 1.f - v * v; });
+    case Act::relu: return map_mul(n, y, g, d, [](float v) { return v > 0.f ? 1.f : 0.f; });
+    case Act::hardSigmoid: return map_mul(n, y, g, d, [=](float v) { return v > 0.f && v < 1.f ? al : 0.f; });
+    case Act::affine: return map_mul(n, y, g, d, [=](float) { return al; });
+    case Act::leakyRelu: return map_mul(n, y, g, d, [=](float v) { return v > 0.f ? 1.f : al; });
+    case Act::thresholdedRelu: return map_mul(n, y, g, d, [](float v) { return v != 0.f ? 1.f : 0.f; });
+    case Act::scaledTanh: {
+      if (al == 0.f) return map_mul(n, y, g, d, [](float) { return 0.f; });  // f = 0, f' = 0
+      const float inv = 1.f / al, ab = al * a.beta;
+      return map_mul(n, y, g, d, [=](float v) { const float t = v * inv; return ab * (1.f - t * t); });
+    }
+    case Act::elu: return map_mul(n, y, g, d, [=](float v) { return v > 0.f ? 1.f : v + al; });
+    case Act::softsign: return map_mul(n, y, g, d, [](float v) { return (1.f - std::fabs(v)) * (1.f - std::fabs(v)); });
+    case Act::softplus: return map_mul(n, y, g, d, [](float v) { return -std::expm1(-v); });
+  }
 }
 
 }  // namespace
