@@ -71,6 +71,33 @@ describe('docs: every code block runs as written', function () {
   }
 });
 
+// Shell blocks: a newcomer's `npm install` / `npm test` are what CI itself runs; every `cellstate`
+// command line must name a command that exists and only flags its --help lists (the commands
+// themselves run in test/cli.test.mjs).
+const SHELL = new Set(['sh', 'bash', 'shell', 'console']);
+const shellLines = pages.flatMap((page) => codeBlocks(read(page)).filter((b) => SHELL.has(b.lang))
+  .flatMap((b) => b.code.split('\n').map((l, i) => ({ page, line: b.line + 1 + i, cmd: l.replace(/\s+#.*$/, '').trim() }))))
+  .filter((l) => l.cmd);
+
+describe('docs: every shell line is a real command', function () {
+  this.timeout(60000);
+  const KNOWN = /^(npm (install|test|ci|run [\w:-]+)\b|npx (-p \S+ )*cellstate |node bin\/cellstate\.js )/;
+
+  it(`${shellLines.length} shell lines are npm set-up steps or cellstate commands`, function () {
+    for (const l of shellLines) expect(KNOWN.test(l.cmd), `${l.page}:${l.line}: ${l.cmd}`).to.equal(true);
+  });
+
+  for (const l of shellLines.filter((x) => / cellstate(\.js)? /.test(x.cmd))) {
+    it(`${l.page}:${l.line}: ${l.cmd}`, function () {
+      const args = l.cmd.replace(/^.*cellstate(\.js)? /, '').split(/\s+/);
+      const cmd = args.filter((a) => !a.startsWith('-') && !/^\d/.test(a)).slice(0, args[0] === 'experiment' ? 2 : 1);
+      const help = execFileSync(process.execPath, [path.join(root, 'bin', 'cellstate.js'), ...cmd, '--help'], { encoding: 'utf8', env: { ...process.env, CELLSTATE_QUIET: '1' } });
+      expect(help, `${l.page}:${l.line}: \`cellstate ${cmd.join(' ')} --help\``).to.match(/^Usage: cellstate /);
+      for (const flag of args.filter((a) => /^--[a-z]/.test(a))) expect(help, `${l.page}:${l.line}: ${flag} is not in \`cellstate ${cmd.join(' ')} --help\``).to.match(new RegExp(`${flag}(?![\\w-])`));
+    });
+  }
+});
+
 describe('docs: links resolve', function () {
   const anchorCache = new Map();
   const anchorsOf = (file) => {
