@@ -98,6 +98,17 @@ describe('browser build (dist/browser/cellstate.mjs)', function () {
     expect(e.message).to.match(/init: options\.wasm: expected a URL/);
   });
 
+  it("the README's browser example is the tested page's code (comments aside)", function () {
+    const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+    const block = /## In the browser[\s\S]*?```js[^\n]*\n([\s\S]*?)```/.exec(readme);
+    expect(block, 'README.md: a js block in "In the browser"').to.not.equal(null);
+    const code = (l) => l.replace(/\s*\/\/ .*$/, '').trim();
+    const pageLines = new Set(page.split('\n').map(code));
+    const lines = block[1].split('\n').map(code).filter(Boolean);
+    expect(lines.length).to.be.at.least(4);
+    for (const l of lines) expect(pageLines.has(l), `README line not in test/browser/index.html: ${l}`).to.equal(true);
+  });
+
   it('docs/browser.md shows the tested page verbatim', function () {
     const doc = fs.readFileSync(path.join(root, 'docs', 'browser.md'), 'utf8');
     const blocks = [...doc.matchAll(/```html\n([\s\S]*?)```/g)].map((m) => m[1]);
