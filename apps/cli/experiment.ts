@@ -34,6 +34,9 @@ function flags(defaultSteps: number, stepsDesc: string): Record<string, FlagSpec
   };
 }
 
+/** The flags gradient-flow shares with the adding and copy experiments (same meaning, same defaults). */
+const shared = flags(100, 'sequence length');
+
 const COMMON_DETAILS = 'Each model stops when its budget is used, after --max-iters steps, or once the held-out loss is below\n' +
   'the success threshold. Files: DIR/<task>-T<steps>.svg and .json.';
 
@@ -56,12 +59,12 @@ export const EXPERIMENTS: Record<string, { spec: CommandSpec; run(values: FlagVa
         steps: { type: 'int', min: 3, desc: 'sequence length of the adding problem', placeholder: 'T', default: '100 (20 with --quick)' },
         'budget-seconds': { type: 'number', min: 0, minExclusive: true, desc: 'wall time each model may train', placeholder: 'X', default: '90 (3 with --quick)' },
         'max-iters': { type: 'int', min: 0, desc: 'also stop each model\'s training after this many steps (0: measure at initialisation only)', placeholder: 'N' },
-        seed: { type: 'int', min: 0, desc: 'seed of the weights and of the data (shared by both models)', placeholder: 'N', default: '1' },
-        out: { type: 'string', desc: 'folder for the plot (.svg) and the results (.json)', placeholder: 'DIR', default: 'cellstate-experiments' },
+        seed: shared.seed,
+        out: shared.out,
         hidden: { type: 'int', min: 1, desc: 'LSTM hidden size', placeholder: 'N', default: '64 (16 with --quick)' },
-        'rnn-hidden': { type: 'int', min: 1, desc: 'RNN hidden size', placeholder: 'N', default: 'the size with the LSTM\'s parameter count' },
+        'rnn-hidden': shared['rnn-hidden'],
         batch: { type: 'int', min: 1, desc: 'training sequences per step', placeholder: 'N', default: '64' },
-        lr: { type: 'number', min: 0, minExclusive: true, desc: 'Adam learning rate', placeholder: 'X', default: '0.001' },
+        lr: shared.lr,
         'measure-size': { type: 'int', min: 1, desc: 'sequences of the fixed batch the gradients are measured on', placeholder: 'N', default: '256 (64 with --quick)' },
         quick: { type: 'boolean', desc: 'a small fast run (T 20, hidden 16, 3 s of training each): for tests' },
       },
