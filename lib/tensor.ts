@@ -98,6 +98,12 @@ export function allocateUninit(dtype: DType, n: number, where = 'cellstate', arg
   return a;
 }
 
+/** A recycled buffer handed out as allocateUninit's are: under CELLSTATE_POISON_UNINIT=1, NaN-filled. */
+export function reuseUninit<A extends FloatArray>(a: A): A {
+  if (POISON_UNINIT) a.fill(NaN);
+  return a;
+}
+
 /**
  * Product of dims; checks each is a non-negative integer and that the shape describes at most
  * maxElements() positions (its product with zero dims left out, so [2^40, 0] is refused too).

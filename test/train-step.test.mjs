@@ -4,8 +4,9 @@
 // policy switches on (CELLSTATE_NON_FINITE, CELLSTATE_OVERFLOW) instead of matching messages.
 import { expect } from 'chai';
 import {
-  Adam, availableBackends, clipGradNorm, crossEntropy, Embedding, Linear, LSTM, mseLoss, NonFiniteError, Sequential, SGD, Tensor, Trainer,
+  Adam, availableBackends, clipGradNorm, crossEntropy, Embedding, GRU, LastStep, Linear, LSTM, mseLoss, NonFiniteError, RNN, Sequential, SGD, StaleCacheError, Tensor, Trainer,
 } from 'cellstate';
+import { RELEASE_CACHE } from '../dist/nn/layer.js';
 
 const V = 5, T = 6, B = 3;
 const charModel = (backend) => new Sequential([
@@ -53,6 +54,48 @@ describe('Trainer.step', function () {
       expect(weights(a)).to.deep.equal(weights(b));
     });
   }
+
+  // Trainer.step gives each step's training caches back (RELEASE_CACHE) and the native backend hands
+  // their memory to the next training forward of the same size: the reused, unzeroed buffers must
+  // give the bits fresh ones give (the written-out steps never release), with and without lengths,
+  // for every kind, stacked and bidirectional, and across a change of T (a miss, then hits).
+  for (const backend of availableBackends()) {
+    for (const Kind of [LSTM, GRU, RNN]) {
+      it(`${backend}: ${Kind.name}, 2 layers, bidirectional: steps on recycled training caches give the bits of fresh ones`, function () {
+        const make = () => new Sequential([new Kind({ inputSize: 3, hiddenSize: 5, numLayers: 2, bidirectional: true, seed: 4, backend }), new LastStep(), new Linear({ inFeatures: 10, outFeatures: 2, seed: 5 })]);
+        const a = make(), b = make();
+        const optA = new Adam(a, { lr: 0.01 }), optB = new Adam(b, { lr: 0.01 });
+        const trainer = new Trainer({ model: a, optimizer: optA, loss: 'mse', clipNorm: 1, seed: 1 });
+        const plan = [[7, null], [7, [7, 3, 5, 1]], [7, [2, 7, 7, 4]], [9, null], [7, [6, 6, 1, 7]], [9, [9, 2, 8, 5]]];
+        plan.forEach(([T, lengths], s) => {
+          const x = new Tensor(Float32Array.from({ length: T * 4 * 3 }, (_, i) => Math.sin(i * 0.37 + s)), [T, 4, 3]);
+          const y = new Tensor(Float32Array.from({ length: 8 }, (_, i) => Math.cos(i + s)), [4, 2]);
+          const lens = lengths && Int32Array.from(lengths);
+          trainer.step({ x, lengths: lens, targets: { values: y } });
+          const f = b.forwardTrain(x, { lengths: lens });
+          const L = mseLoss(f.output, y);
+          const g = b.backward(f.cache, { dOutput: L.grad }).grads;
+          clipGradNorm(g, 1);
+          optB.step(g);
+          expect(weights(a), `step ${s}`).to.deep.equal(weights(b));
+        });
+      });
+    }
+  }
+
+  it('a released training cache is refused by backward with StaleCacheError, not read', function () {
+    for (const backend of availableBackends()) {
+      const m = new Sequential([new LSTM({ inputSize: 2, hiddenSize: 3, seed: 1, backend }), new LastStep()]);
+      const x = new Tensor(new Float32Array(2 * 5 * 2).fill(0.5), [5, 2, 2]);
+      const f = m.forwardTrain(x);
+      m[RELEASE_CACHE](f.cache);
+      expect(() => m.backward(f.cache, { dOutput: f.output }), backend).to.throw(StaleCacheError, /released after its backward/);
+      const lstm = new LSTM({ inputSize: 2, hiddenSize: 3, seed: 1, backend });
+      const r = lstm.forwardTrain(x);
+      lstm[RELEASE_CACHE](r.cache);
+      expect(() => lstm.backward(r.cache), backend).to.throw(StaleCacheError, /released after its backward/);
+    }
+  });
 
   it('carries the state it ends in: two chunks with the state passed equal fit with tbptt', async function () {
     const a = charModel('ts'), b = charModel('ts');

@@ -13,7 +13,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { allocateUninit, checkElements, type FloatArray } from '../tensor';
+import { allocateUninit, checkElements, reuseUninit, type FloatArray } from '../tensor';
 import { actHeader } from './act-codes';
 import type {
   Backend, BackendInfo, CellBackwardArgs, CellCache, CellForwardArgs, CellKind, CellParams, Precision, PreparedCell, QuantMatrix, SeqLayout,
@@ -127,8 +127,57 @@ interface NativePrepared extends PreparedCell {
 
 interface NativeCache extends CellCache {
   readonly seq: SeqLayout;
-  readonly x: Float32Array; readonly xOffset: number; readonly ldx: number; // input rows (kept by reference)
-  readonly buf: Float32Array; // everything else the backward needs, laid out by the addon
+  x: Float32Array; readonly xOffset: number; readonly ldx: number; // input rows (kept by reference)
+  buf: Float32Array; // everything else the backward needs, laid out by the addon (empty once released)
+}
+
+/**
+ * Training caches handed back by `releaseCache` (the Trainer does after each step's backward), for
+ * the next training forward of the same size. A fresh cache of tens of MB is fresh pages the kernel
+ * must fault in and zero on first touch (about 1.2 µs per 4 KB page on this project's VM): at
+ * T = 1000, B = 64, H = 64 that was most of an LSTM training step. At most MAX_POOLED are kept, and
+ * all are dropped once no training forward has taken one for IDLE_MS, so memory held after
+ * training ends is one step's caches for a few seconds.
+ */
+class CachePool {
+  private static readonly MAX_POOLED = 16;
+  private static readonly IDLE_MS = 3000;
+  private free: Float32Array[] = [];
+  private lastUse = 0;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+
+  take(n: number): Float32Array | null {
+    const i = this.free.findIndex((b) => b.length === n);
+    if (i < 0) return null;
+    this.lastUse = Date.now();
+    return reuseUninit(this.free.splice(i, 1)[0]);
+  }
+
+  give(buf: Float32Array): void {
+    if (buf.length === 0) return;
+    this.free.push(buf);
+    if (this.free.length > CachePool.MAX_POOLED) this.free.shift();
+    this.lastUse = Date.now();
+    if (this.timer === null) this.arm(CachePool.IDLE_MS);
+  }
+
+  private arm(ms: number): void {
+    this.timer = setTimeout(() => {
+      const idle = Date.now() - this.lastUse;
+      if (idle >= CachePool.IDLE_MS || this.free.length === 0) {
+        this.free = [];
+        this.timer = null;
+      } else this.arm(CachePool.IDLE_MS - idle);
+    }, ms);
+    this.timer.unref?.();
+  }
+}
+
+const RELEASED = new Float32Array(0);
+
+function live(k: NativeCache, where: string): NativeCache {
+  if (k.buf === RELEASED) throw new TypeError(`cellstate (native): ${where}: the training cache was released after its backward (run forwardTrain again)`);
+  return k;
 }
 
 function f32(a: FloatArray | null): Float32Array | null {
@@ -177,6 +226,7 @@ const headers = {
 };
 
 function makeBackend(addon: NativeAddon): Backend {
+  const pool = new CachePool();
   function forwardArgs(w: PreparedCell, a: CellForwardArgs, train: boolean, slot: 0 | 1): { args: CellForwardWire; cache: NativeCache | null } {
     const handle = (w as NativePrepared).handle;
     if (train && (w as NativePrepared).precision !== 'fp32') throw quantizedTraining('forward (training)', (w as NativePrepared).precision);
@@ -190,7 +240,7 @@ function makeBackend(addon: NativeAddon): Backend {
         // Not zero-filled here: the forward writes every element, and with lengths the addon
         // zeroes the whole cache first (native/cell/cell.cc cell_forward).
         x: a.x as Float32Array, xOffset: a.xOffset, ldx: a.ldx,
-        buf: allocateUninit('float32', n) as Float32Array,
+        buf: pool.take(n) ?? (allocateUninit('float32', n) as Float32Array),
       };
     }
     const args = encodeCellForward({
@@ -202,6 +252,7 @@ function makeBackend(addon: NativeAddon): Backend {
   }
 
   function backwardArgs(w: PreparedCell, k: NativeCache, g: CellBackwardArgs, slot: 0 | 1): CellBackwardWire {
+    live(k, 'backward');
     if (g.dhSteps || g.dcSteps) throw stepGradsUnsupported('native');
     if ((w as NativePrepared).precision !== 'fp32') throw quantizedTraining('backward', (w as NativePrepared).precision);
     const q = k.seq;
@@ -243,7 +294,7 @@ function makeBackend(addon: NativeAddon): Backend {
       return cache;
     },
     cacheStates(w, cache) {
-      const k = cache as NativeCache;
+      const k = live(cache as NativeCache, 'cacheStates');
       return kernelCacheStates(w.kind, w.hiddenSize, k.seq.T, k.seq.B, k.buf);
     },
     backward(w, cache, g) {
@@ -253,6 +304,13 @@ function makeBackend(addon: NativeAddon): Backend {
       await addon.cellBackwardAsync(...backwardArgs(w, cache as NativeCache, g, 0));
     },
     release: (w) => addon.cellRelease(...encodeCellRelease({ w: (w as NativePrepared).handle })),
+    releaseCache(cache) {
+      const k = cache as NativeCache;
+      if (k.buf === RELEASED) return;
+      pool.give(k.buf);
+      k.buf = RELEASED;
+      k.x = RELEASED;
+    },
     setThreads: (n) => addon.setThreads(...encodeSetThreads({ threads: n }, new Float64Array(SET_THREADS_HEADER))),
     forwardPair(w, a, train) {
       const f0 = forwardArgs(w[0], a[0], train, 0), f1 = forwardArgs(w[1], a[1], train, 1);

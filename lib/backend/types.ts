@@ -220,6 +220,13 @@ export interface Backend {
    * garbage collector finalizes it. Calls in flight keep theirs; later calls with w throw.
    */
   release?(w: PreparedCell): void;
+  /**
+   * Optional: the caller is done with this training cache (its backward has run and nothing will
+   * read it again), so the backend may give its memory to a later training forward of the same
+   * size instead of allocating fresh pages (native: see the pool in native.ts). Later calls with
+   * the cache throw.
+   */
+  releaseCache?(cache: CellCache): void;
   /** Threads the backend computes with (native); a no-op where it has one thread. */
   setThreads(n: number): void;
   /**

@@ -106,6 +106,19 @@ export interface RecurrentLayer extends Layer {
   readonly bidirectional: boolean;
 }
 
+/**
+ * @internal A layer's (or model's) `[RELEASE_CACHE](cache)`: its owner will never pass this
+ * training cache to backward again, so the backend may reuse its memory (Trainer calls it after
+ * each step). Optional; not part of the public Layer interface.
+ */
+export const RELEASE_CACHE: unique symbol = Symbol('cellstate.releaseCache');
+
+/** @internal Tell `model` that `cache` is done with, if it can use the news. */
+export function releaseCache(model: unknown, cache: unknown): void {
+  const f = (model as { [RELEASE_CACHE]?: (c: unknown) => void } | null)?.[RELEASE_CACHE];
+  if (typeof f === 'function') f.call(model, cache);
+}
+
 export function isRecurrent(layer: unknown): layer is RecurrentLayer {
   const l = layer as Partial<RecurrentLayer> | null;
   return !!l && typeof l.hiddenSize === 'number' && typeof l.numLayers === 'number';

@@ -22,7 +22,7 @@ import { checkFinite, checkGrad, checkInput, checkLengths, checkState, type SeqS
 import { saveModel } from '../io/model-file';
 import type { RawTensor } from '../io/safetensors';
 import { predict, type PredictInput, type PredictOptions } from './predict';
-import type { LayerConfig } from './layer';
+import { RELEASE_CACHE, type LayerConfig } from './layer';
 import { describeLayer, parameterCount } from './summary';
 import type { CellDescriptor } from './cell-kinds/kind';
 import { dequantize } from '../backend/ts/quant';
@@ -235,6 +235,7 @@ interface CacheState {
   dropoutMasks: (FloatArray | null)[]; // [L-1] masks applied to layer k's output (scaled)
 }
 const cacheState = new WeakMap<RecurrentCache, CacheState>();
+const released = new WeakSet<RecurrentCache>(); // caches given back by RELEASE_CACHE, for a clear error
 
 /**
  * One preparation of the weights for a backend. The model replaces it at every
@@ -777,6 +778,16 @@ export abstract class Recurrent<S = unknown> {
     return plan.out;
   }
 
+  /** @internal See RELEASE_CACHE (lib/nn/layer.ts): the backend may reuse this cache's memory. */
+  [RELEASE_CACHE](cache: unknown): void {
+    const st = cache instanceof RecurrentCache ? cacheState.get(cache) : undefined;
+    if (!st || st.model !== this) return;
+    cacheState.delete(cache as RecurrentCache);
+    released.add(cache as RecurrentCache);
+    // Not st.prepared === this.prepared: the Trainer releases after its update has re-prepared.
+    for (const c of st.caches) if (c.backend === this.backendObj.name) this.backendObj.releaseCache?.(c);
+  }
+
   /**
    * backward off the event loop (see forwardAsync). The upstream gradients are copied at the call,
    * so the caller may change or detach them while the promise is pending.
@@ -901,6 +912,7 @@ export abstract class Recurrent<S = unknown> {
   private planBackward(where: string, cacheArg: RecurrentCache, gradOutputs: GradOutputs | undefined, copyInput = false): BackwardPlan {
     if (this.quant) throw quantizedTrainingError(where, this.precisionValue, 'backward needs an fp32 model');
     const cache = cacheArg instanceof RecurrentCache ? cacheState.get(cacheArg) : undefined;
+    if (!cache && released.has(cacheArg)) throw new StaleCacheError(`${where}: cache: it was released after its backward (Trainer does after each step); run forwardTrain again`);
     if (!cache) throw argTypeError(where, 'cache', 'the cache returned by forwardTrain', cacheArg);
     if (cache.model !== this) throw new StaleCacheError(`${where}: cache: it belongs to another model`);
     if (cache.prepared !== this.prepared) {

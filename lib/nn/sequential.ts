@@ -15,7 +15,7 @@
 
 import { argRangeError, argTypeError, formatShape, StaleCacheError } from '../errors';
 import { checkTensorArg, Tensor, type DType } from '../tensor';
-import { isLayer, isRecurrent, layerConfig, type Layer, type LayerConfig, type LayerForwardOptions, type LayerOutput } from './layer';
+import { isLayer, isRecurrent, layerConfig, RELEASE_CACHE, releaseCache, type Layer, type LayerConfig, type LayerForwardOptions, type LayerOutput } from './layer';
 import { readEntries, readOptions } from './options';
 import type { StateDictInput } from './params';
 import { saveModel } from '../io/model-file';
@@ -62,6 +62,8 @@ export class SequentialCache {
    * @param xShape The input's shape.
    */
   constructor(readonly owner: Sequential, readonly version: number, readonly caches: unknown[], readonly xShape: readonly number[]) {}
+  /** @internal Given back by RELEASE_CACHE: backward refuses it. */
+  released = false;
 }
 
 const FORWARD_KEYS = ['lengths', 'state'] as const;
@@ -341,6 +343,7 @@ export class Sequential {
     if (!(cache instanceof SequentialCache)) throw argTypeError(where, 'cache', "the cache of this model's forwardTrain", cache);
     if (cache.owner !== this) throw new StaleCacheError(`${where}: cache: it belongs to another model`);
     if (cache.version !== this.version) throw new StaleCacheError(`${where}: cache: the weights changed after forwardTrain; run forwardTrain again`);
+    if (cache.released) throw new StaleCacheError(`${where}: cache: it was released after its backward (Trainer does after each step); run forwardTrain again`);
     const g = readOptions(where, 'gradOutputs', gradOutputs, ['dOutput']);
     let d = g.dOutput as Tensor;
     const grads: Record<string, Tensor> = {};
@@ -353,6 +356,13 @@ export class Sequential {
     const ordered: Record<string, Tensor> = {};
     for (const [name] of this.namedParameters()) if (grads[name]) ordered[name] = grads[name];
     return { dX: d, grads: ordered };
+  }
+
+  /** @internal See RELEASE_CACHE (lib/nn/layer.ts): each layer may reuse its part of the cache. */
+  [RELEASE_CACHE](cache: unknown): void {
+    if (!(cache instanceof SequentialCache) || cache.owner !== this || cache.released) return;
+    cache.released = true;
+    this.layers.forEach((layer, i) => releaseCache(layer, cache.caches[i]));
   }
 
   /** Write the whole model (architecture and weights) to one safetensors file; `load(file)` rebuilds it. */

@@ -19,7 +19,7 @@
 import { quantizedTrainingError } from '../nn/quantize';
 import { fileCall } from '../io/file-call';
 import { argRangeError, argTypeError, describe, errorCode, formatShape, shapeError, type CodedRangeError } from '../errors';
-import { isRecurrent, type Layer } from '../nn/layer';
+import { isRecurrent, releaseCache, type Layer } from '../nn/layer';
 import { optionalBool, readOptions } from '../nn/options';
 import type { SequentialState } from '../nn/sequential';
 import { freshSeed, Rng } from '../rng';
@@ -635,54 +635,60 @@ export class Trainer {
   private trainStep(caller: string, x: Tensor, lengths: Int32Array | null, state: SequentialState | null, targetsFor: (outputShape: readonly number[]) => Targets,
     at: { at: string; epoch: number; batch: number } | null): StepResult {
     const r = this.model.forwardTrain(this.toModel(x, true), { lengths, state });
-    r.output = this.toModel(r.output);
-    const targets = targetsFor(r.output.shape);
-    const stepNo = `optimizer step ${this.optimizer.stepCount + 1}`;
-    const where = at ? `${at.at} (${stepNo})` : stepNo;
-    const epoch = at?.epoch ?? 0, bi = at?.batch ?? 0;
-    const skip = (what: 'loss' | 'gradient', loss: number): StepResult => ({ loss, count: 0, gradNorm: null, output: r.output, state: null, updated: false, skipped: what });
-    let L: LossResult;
     try {
-      L = this.lossFn(r.output, targets, caller);
-    } catch (e) {
-      // The losses refuse a non-finite output, and one whose loss or gradient would overflow.
-      const code = errorCode(e);
-      if (!(code === 'CELLSTATE_NON_FINITE' || code === 'CELLSTATE_OVERFLOW') || !['output', 'logits'].includes((e as CodedRangeError).argument)) throw e;
-      if (this.fail(caller, 'loss', `the loss cannot be computed (${(e as Error).message}) at ${where}`, epoch, bi)) return skip('loss', NaN);
-      throw e;
+      r.output = this.toModel(r.output);
+      const targets = targetsFor(r.output.shape);
+      const stepNo = `optimizer step ${this.optimizer.stepCount + 1}`;
+      const where = at ? `${at.at} (${stepNo})` : stepNo;
+      const epoch = at?.epoch ?? 0, bi = at?.batch ?? 0;
+      const skip = (what: 'loss' | 'gradient', loss: number): StepResult => ({ loss, count: 0, gradNorm: null, output: r.output, state: null, updated: false, skipped: what });
+      let L: LossResult;
+      try {
+        L = this.lossFn(r.output, targets, caller);
+      } catch (e) {
+        // The losses refuse a non-finite output, and one whose loss or gradient would overflow.
+        const code = errorCode(e);
+        if (!(code === 'CELLSTATE_NON_FINITE' || code === 'CELLSTATE_OVERFLOW') || !['output', 'logits'].includes((e as CodedRangeError).argument)) throw e;
+        if (this.fail(caller, 'loss', `the loss cannot be computed (${(e as Error).message}) at ${where}`, epoch, bi)) return skip('loss', NaN);
+        throw e;
+      }
+      if (L.count === 0) return { loss: L.loss, count: 0, gradNorm: null, output: r.output, state: r.state, updated: false, skipped: null };
+      if (!Number.isFinite(L.loss)) {
+        if (this.fail(caller, 'loss', `the loss is ${L.loss} at ${where}`, epoch, bi)) return skip('loss', L.loss);
+      }
+      if (!allFinite(L.grad.data)) {
+        if (this.fail(caller, 'gradient', `the loss gradient is not finite at ${where}`, epoch, bi)) return skip('gradient', L.loss);
+      }
+      let g: Record<string, Tensor>;
+      try {
+        g = this.model.backward(r.cache as never, { dOutput: this.toModel(L.grad) }).grads;
+      } catch (e) {
+        // A layer refuses a non-finite upstream gradient (overflow inside backward).
+        if (errorCode(e) !== 'CELLSTATE_NON_FINITE') throw e;
+        if (this.fail(caller, 'gradient', `a gradient overflowed during backward (${(e as Error).message}) at ${where}`, epoch, bi)) return skip('gradient', L.loss);
+        throw e;
+      }
+      if (this.clipValue !== null) clipGradValue(g, this.clipValue);
+      const norm = this.clipNorm !== null ? clipGradNorm(g, this.clipNorm) : gradNorm(g);
+      if (!Number.isFinite(norm)) {
+        if (this.fail(caller, 'gradient', `a gradient is not finite (global norm ${norm}) at ${where}`, epoch, bi)) return skip('gradient', L.loss);
+      }
+      if (this.schedule) this.optimizer.lr = this.schedule.lrAt(this.optimizer.stepCount, this.optimizer.baseLr);
+      const params = this.model.namedParameters();
+      const before = params.map(([, t]) => t.data.slice());
+      this.optimizer.step(g);
+      if (params.some(([, t]) => !allFinite(t.data))) {
+        params.forEach(([, t], i) => t.data.set(before[i]));
+        this.model.commitParameters();
+        throw new NonFiniteError(`${caller}: the update made a weight non-finite at ${where}; the weights were restored to their values before that step (lower the learning rate or clip gradients)`,
+          'weights', epoch, bi, this.optimizer.stepCount);
+      }
+      return { loss: L.loss, count: L.count, gradNorm: norm, output: r.output, state: r.state, updated: true, skipped: null };
+    } finally {
+      // The step never hands the cache out, so the backend may give its memory to the next
+      // step's forward (native: no fresh pages to fault in; see releaseCache in lib/nn/layer.ts).
+      releaseCache(this.model, r.cache);
     }
-    if (L.count === 0) return { loss: L.loss, count: 0, gradNorm: null, output: r.output, state: r.state, updated: false, skipped: null };
-    if (!Number.isFinite(L.loss)) {
-      if (this.fail(caller, 'loss', `the loss is ${L.loss} at ${where}`, epoch, bi)) return skip('loss', L.loss);
-    }
-    if (!allFinite(L.grad.data)) {
-      if (this.fail(caller, 'gradient', `the loss gradient is not finite at ${where}`, epoch, bi)) return skip('gradient', L.loss);
-    }
-    let g: Record<string, Tensor>;
-    try {
-      g = this.model.backward(r.cache as never, { dOutput: this.toModel(L.grad) }).grads;
-    } catch (e) {
-      // A layer refuses a non-finite upstream gradient (overflow inside backward).
-      if (errorCode(e) !== 'CELLSTATE_NON_FINITE') throw e;
-      if (this.fail(caller, 'gradient', `a gradient overflowed during backward (${(e as Error).message}) at ${where}`, epoch, bi)) return skip('gradient', L.loss);
-      throw e;
-    }
-    if (this.clipValue !== null) clipGradValue(g, this.clipValue);
-    const norm = this.clipNorm !== null ? clipGradNorm(g, this.clipNorm) : gradNorm(g);
-    if (!Number.isFinite(norm)) {
-      if (this.fail(caller, 'gradient', `a gradient is not finite (global norm ${norm}) at ${where}`, epoch, bi)) return skip('gradient', L.loss);
-    }
-    if (this.schedule) this.optimizer.lr = this.schedule.lrAt(this.optimizer.stepCount, this.optimizer.baseLr);
-    const params = this.model.namedParameters();
-    const before = params.map(([, t]) => t.data.slice());
-    this.optimizer.step(g);
-    if (params.some(([, t]) => !allFinite(t.data))) {
-      params.forEach(([, t], i) => t.data.set(before[i]));
-      this.model.commitParameters();
-      throw new NonFiniteError(`${caller}: the update made a weight non-finite at ${where}; the weights were restored to their values before that step (lower the learning rate or clip gradients)`,
-        'weights', epoch, bi, this.optimizer.stepCount);
-    }
-    return { loss: L.loss, count: L.count, gradNorm: norm, output: r.output, state: r.state, updated: true, skipped: null };
   }
 
   /** Returns true to skip the step, or throws. */
