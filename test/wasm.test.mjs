@@ -170,6 +170,84 @@ describe("wasm backend: helper threads (setThreads(n, 'wasm'))", function () {
     expect(Array.from(m.forward(x).output.data)).to.deep.equal(Array.from(m1.forward(x).output.data));
   });
 
+  // A helper that dies while a forward waits for it (lib/backend/wasm-threads.ts, "A helper that
+  // dies"). The test-only CELLSTATE_TEST_WASM_HELPER_DEATH=<how>@2 (lib/backend/wasm-supervisor.ts)
+  // makes the first helper die at its second forward request instead of answering it. The
+  // scenario runs in a child with a timeout, so a hang fails the test instead of wedging mocha.
+  const cores = require('node:os').availableParallelism?.() ?? require('node:os').cpus().length;
+  const deathScript = `
+    const c = require('./dist');
+    const x = c.tensor(Float32Array.from({ length: 5 * 4 * 3 }, (_, i) => Math.sin(i)), [5, 4, 3]);
+    const one = new c.LSTM({ inputSize: 3, hiddenSize: 6, seed: 3, backend: 'wasm' }); // prepared with 1 thread
+    c.setThreads(2, 'wasm');
+    const two = new c.LSTM({ inputSize: 3, hiddenSize: 6, seed: 3, backend: 'wasm' }); // prepared on the helper too
+    const want = Array.from(one.forward(x).output.data), same = (m) => JSON.stringify(Array.from(m.forward(x).output.data)) === JSON.stringify(want);
+    const r = { threads: [c.backend('wasm').threads], first: same(two) };
+    const t0 = Date.now();
+    try { two.forward(x); r.second = 'returned'; } catch (e) { r.second = { name: e.name, message: e.message, ms: Date.now() - t0 }; }
+    r.threads.push(c.backend('wasm').threads);
+    r.third = same(two); // the dead helper left out: the calling thread alone
+    c.setThreads(2, 'wasm'); // a fresh helper, for cells prepared from now on
+    r.threads.push(c.backend('wasm').threads);
+    const three = new c.LSTM({ inputSize: 3, hiddenSize: 6, seed: 3, backend: 'wasm' });
+    r.fresh = same(three) && same(three) && same(two);
+    console.log(JSON.stringify(r));`;
+  const deaths = [
+    ['exits (process.exit(3))', 'exit@2', /: its thread exited with code 3\. /],
+    ['throws an uncaught error', 'throw@2', /: it threw an uncaught Error: cellstate \(wasm\): test-only helper death/],
+    ['is terminated', 'terminate@2', /: its thread exited with code 1 \(it was terminated, or exited with 1\)\. /],
+    ['runs out of memory (a 16 MB heap limit, ERR_WORKER_OUT_OF_MEMORY)', 'oom@2', /: it ran out of memory \(ERR_WORKER_OUT_OF_MEMORY: /],
+  ];
+  for (const [what, how, reason] of deaths) {
+    it(`a helper that ${what} while a forward waits: that forward throws an Error naming it, the next ones run without it, the process exits`, function () {
+      if (cores < 2) this.skip(); // one core: no helpers
+      const r = spawnSync(process.execPath, ['-e', deathScript], {
+        cwd: root, env: { ...process.env, CELLSTATE_QUIET: '1', CELLSTATE_TEST_WASM_HELPER_DEATH: how }, encoding: 'utf8', timeout: 30000, killSignal: 'SIGKILL',
+      });
+      expect(r.signal, `the child hung (killed after 30 s); stderr: ${r.stderr}`).to.equal(null);
+      expect(r.stderr).to.equal('');
+      expect(r.status).to.equal(0); // it exits by itself: neither the dead helper nor the supervisor keeps it alive
+      const o = JSON.parse(r.stdout);
+      expect(o.first, 'the first forward (helper alive) equals one thread').to.equal(true);
+      expect(o.second).to.be.an('object');
+      expect(o.second.name).to.equal('Error');
+      expect(o.second.message).to.match(/^cellstate \(wasm\): helper thread 1 is gone without answering this forward: /);
+      expect(o.second.message).to.match(reason);
+      expect(o.second.message).to.match(/later forwards run without that helper \(on the remaining helpers and the calling thread\)$/);
+      expect(o.second.ms, 'the forward learned of the death within a few seconds').to.be.below(5000);
+      expect(o.third, 'the next forward equals one thread').to.equal(true);
+      expect(o.threads).to.deep.equal([2, 1, 2]); // the dead helper is not counted; setThreads starts another
+      expect(o.fresh, 'forwards on the fresh helper equal one thread').to.equal(true);
+    });
+  }
+
+  it('a helper that cannot be started: the forward that waits for it throws naming why (or, told before, runs without it); later ones run without it', function () {
+    if (cores < 2) this.skip(); // one core: no helpers
+    // An invalid value of the test-only variable makes the supervisor's new Worker() fail.
+    const r = spawnSync(process.execPath, ['-e', `
+      const c = require('./dist');
+      const x = c.tensor(Float32Array.from({ length: 5 * 4 * 3 }, (_, i) => Math.cos(i)), [5, 4, 3]);
+      const one = new c.LSTM({ inputSize: 3, hiddenSize: 6, seed: 3, backend: 'wasm' });
+      c.setThreads(2, 'wasm');
+      const two = new c.LSTM({ inputSize: 3, hiddenSize: 6, seed: 3, backend: 'wasm' });
+      const want = JSON.stringify(Array.from(one.forward(x).output.data));
+      let first;
+      try { first = JSON.stringify(Array.from(two.forward(x).output.data)) === want; } catch (e) { first = e.message; }
+      console.log(JSON.stringify({ first, next: JSON.stringify(Array.from(two.forward(x).output.data)) === want, threads: c.backend('wasm').threads }));`], {
+      cwd: root, env: { ...process.env, CELLSTATE_QUIET: '1', CELLSTATE_TEST_WASM_HELPER_DEATH: 'bogus' }, encoding: 'utf8', timeout: 30000, killSignal: 'SIGKILL',
+    });
+    expect(r.signal, `the child hung (killed after 30 s); stderr: ${r.stderr}`).to.equal(null);
+    expect(r.stderr).to.equal('');
+    expect(r.status).to.equal(0);
+    const o = JSON.parse(r.stdout);
+    if (o.first !== true) {
+      expect(o.first).to.equal('cellstate (wasm): helper thread 1 is gone without answering this forward: it could not be started: CELLSTATE_TEST_WASM_HELPER_DEATH: ' +
+        'expected <exit|throw|terminate|oom>@<n>, got "bogus". The forward is abandoned; later forwards run without that helper (on the remaining helpers and the calling thread)');
+    }
+    expect(o.next).to.equal(true);
+    expect(o.threads).to.equal(1);
+  });
+
   it('a process that used helper threads exits by itself', function () {
     const r = runNode("const c = require('./dist'); c.setThreads(2, 'wasm'); const m = new c.LSTM({ inputSize: 2, hiddenSize: 3, backend: 'wasm' }); " +
       "console.log(m.forward(c.tensor(new Float32Array(12).fill(0.5), [2, 3, 2])).output.shape.join(','))", { CELLSTATE_QUIET: '1' });

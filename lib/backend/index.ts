@@ -79,7 +79,10 @@ export function availableBackends(): BackendName[] {
  * Threads a compiled backend computes with: `native` (the default; it starts with every core) or
  * `wasm` (it starts with one; n > 1 adds n - 1 worker threads, at most one per core, each with
  * its own instance of the module, that split inference forwards of two or more sequences by batch
- * slices; training runs on the calling thread). Ignored by ts.
+ * slices; training runs on the calling thread; a worker that dies — out of memory, an uncaught
+ * error, terminated — makes the forward waiting for it throw an Error naming it and why, and later
+ * forwards run without it, on the workers left and the calling thread, until setThreads(n, 'wasm')
+ * starts workers again). Ignored by ts.
  */
 export function setThreads(n: number, which: 'native' | 'wasm' = 'native'): void {
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 1024) {

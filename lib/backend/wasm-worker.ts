@@ -1,13 +1,16 @@
-// One helper thread of the wasm backend (started by ./wasm-threads.ts, which describes the
-// protocol): its own instance of the module, the cells prepared on it by id, and a loop that
-// blocks in Atomics.wait until requests arrive, then answers each forward on the port.
+// One helper thread of the wasm backend (started by ./wasm-supervisor.ts for ./wasm-threads.ts,
+// which describes the protocol): its own instance of the module, the cells prepared on it by id,
+// and a loop that blocks in Atomics.wait until requests arrive, then answers each forward on the
+// port. Its death, however it comes, is the supervisor's to report.
 
-import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import type { PreparedCell } from './types';
 import { makeWasmBackend, type WasmBackend } from './wasm';
-import type { HelperReply, HelperRequest } from './wasm-threads';
+import { REPLIES, REQUESTS, type HelperReply, type HelperRequest, type TestDeath } from './wasm-threads';
 
-const { wasmModule, env, port, counters } = workerData as { wasmModule: WebAssembly.Module; env: Record<string, string>; port: MessagePort; counters: Int32Array };
+const { wasmModule, env, port, counters, die } = workerData as {
+  wasmModule: WebAssembly.Module; env: Record<string, string>; port: MessagePort; counters: Int32Array; die: TestDeath;
+};
 
 let wasm: WasmBackend | null = null;
 let startError = '';
@@ -20,9 +23,24 @@ const cells = new Map<number, PreparedCell | Error>();
 
 function reply(r: HelperReply, transfer: ArrayBuffer[] = []): void {
   port.postMessage(r, transfer);
-  Atomics.add(counters, 1, 1);
-  Atomics.notify(counters, 1);
+  Atomics.add(counters, REPLIES, 1);
+  Atomics.notify(counters, REPLIES);
 }
+
+/** Test-only (CELLSTATE_TEST_WASM_HELPER_DEATH, see ./wasm-supervisor.ts): dies as asked instead of answering. */
+function testDie(how: NonNullable<TestDeath>['how']): never {
+  if (how === 'exit') process.exit(3);
+  if (how === 'terminate') {
+    parentPort!.postMessage({ terminateMe: true });
+    for (;;) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0); // until terminate() stops this thread
+  }
+  if (how === 'oom') {
+    const hog: unknown[] = [];
+    for (let i = 0; ; i++) hog.push({ i, s: `${i}`.repeat(8), a: new Array(64).fill(i) }); // past the 16 MB heap limit
+  }
+  throw new Error('cellstate (wasm): test-only helper death (CELLSTATE_TEST_WASM_HELPER_DEATH=throw)');
+}
+let forwards = 0;
 
 function errorReply(e: unknown): HelperReply {
   const type = e instanceof TypeError ? 'TypeError' : e instanceof RangeError ? 'RangeError' : 'Error';
@@ -43,6 +61,7 @@ function handle(m: HelperRequest): boolean {
     if (w && !(w instanceof Error)) wasm!.backend.release?.(w);
     cells.delete(m.id);
   } else {
+    if (die && ++forwards === die.at) testDie(die.how); // outside the try: the death is not an error reply
     try {
       const w = cells.get(m.id);
       if (!wasm) throw new Error(startError);
@@ -60,8 +79,8 @@ function handle(m: HelperRequest): boolean {
 }
 
 for (;;) {
-  const seen = Atomics.load(counters, 0);
+  const seen = Atomics.load(counters, REQUESTS);
   let r;
   while ((r = receiveMessageOnPort(port))) if (!handle(r.message as HelperRequest)) process.exit(0);
-  Atomics.wait(counters, 0, seen);
+  Atomics.wait(counters, REQUESTS, seen);
 }

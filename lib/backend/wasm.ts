@@ -25,7 +25,10 @@
 // copy, posted, its outputs scattered back), the calling thread runs the first slice and then
 // waits for the others. Rows are independent, so the results equal one thread's bit for bit.
 // Cells prepared while helpers run are prepared on each of them too; training forwards and
-// backwards run on the calling thread.
+// backwards run on the calling thread. A helper that dies (its thread ends: out of memory, an
+// uncaught error, terminate()) makes the forward waiting for it throw, once every posted slice is
+// accounted for; the forwards after it leave it out (alive() is false): its cells' batches split
+// over the helpers left and the calling thread (wasm-threads.ts, "A helper that dies").
 //
 // Optimizers. `optim` runs the addon's fused updates (native/optim/optim.cc, through
 // native/wasm/optim_wasm.cc): one call per step over every parameter, parameters and state copied
@@ -99,11 +102,11 @@ export interface SliceResult { y: Float32Array; hN: Float32Array; cN: Float32Arr
 
 /** One helper thread running its own instance of the module (lib/backend/wasm-threads.ts). */
 export interface WasmHelper {
-  /** False once the helper was stopped (setThreads lowered the count). */
+  /** False once the helper was stopped (setThreads lowered the count) or its thread has ended. */
   alive(): boolean;
   /** Starts the forward of one compact batch slice of cell `id` (time-major, ldx = I, ldy = Hout); returns at once. */
   post(id: number, a: CellForwardArgs): void;
-  /** Blocks until the posted forward is done; its outputs, or throws its error. */
+  /** Blocks until the posted forward is done; its outputs, or throws its error (or an Error saying the helper died). */
   wait(): SliceResult;
   /** Frees cell `id` on the helper (no reply). */
   release(id: number): void;
@@ -111,7 +114,7 @@ export interface WasmHelper {
 
 /** The helper threads of one backend: their count follows setThreads(n) (n - 1 helpers). */
 export interface WasmHelpers {
-  /** Running helpers. */
+  /** Running helpers (those whose threads have ended are left out). */
   list(): readonly WasmHelper[];
   /** Runs n helpers (starting or stopping some). */
   resize(n: number): void;
