@@ -21,7 +21,7 @@ function flags(defaultSteps: number, stepsDesc: string): Record<string, FlagSpec
   return {
     steps: { type: 'int', min: 2, desc: stepsDesc, placeholder: 'T', default: String(defaultSteps) },
     'budget-seconds': { type: 'number', min: 0, minExclusive: true, desc: 'wall time each model may train', placeholder: 'X', default: '300' },
-    seed: { type: 'int', min: 0, desc: 'seed of the weights and of the data (shared by both models)', placeholder: 'N', default: '1' },
+    seed: { type: 'int', min: 0, desc: 'seed of the weights and of the data (shared by every model)', placeholder: 'N', default: '1' },
     out: { type: 'string', desc: 'folder for the plot (.svg) and the results (.json)', placeholder: 'DIR', default: 'cellstate-experiments' },
     hidden: { type: 'int', min: 1, desc: 'LSTM hidden size', placeholder: 'N', default: '64' },
     'rnn-hidden': { type: 'int', min: 1, desc: 'RNN hidden size', placeholder: 'N', default: 'the size with the LSTM\'s parameter count' },
