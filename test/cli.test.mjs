@@ -368,6 +368,21 @@ describe('cli', function () {
       expect(svg).to.contain('seeds 1, 2');
     });
 
+    it('matchedHidden: the size a search over every size finds (closest count to the LSTM\'s, the smaller on a tie)', async function () {
+      const { matchedHidden, parameterCount } = await import('../dist-apps/experiments/compare.js');
+      const { addingTask, copyTask } = await import('../dist-apps/experiments/tasks.js');
+      for (const task of [addingTask(10), copyTask(5)]) {
+        for (const H of [3, 16, 64]) {
+          const target = parameterCount(task, 'lstm', H);
+          for (const kind of ['peephole', 'cifg', 'lnlstm', 'gru', 'rnn']) {
+            let best = 1;
+            for (let h = 2; h <= 3 * H; h++) if (Math.abs(parameterCount(task, kind, h) - target) < Math.abs(parameterCount(task, kind, best) - target)) best = h;
+            expect(matchedHidden(task, kind, H), `${task.name} ${kind} ${H}`).to.equal(best);
+          }
+        }
+      }
+    });
+
     it('summarize: solved n/N, medians and worst with an unsolved run counting as the worst', async function () {
       const { summarize } = await import('../dist-apps/experiments/compare.js');
       const run = (kind, step, secs, best) => ({ kind, solvedAtStep: step, solvedAtSeconds: secs, bestLoss: best, reachedT: 100 });

@@ -219,14 +219,16 @@ async function runExperiment(task: Task, v: FlagValues, io: Io): Promise<number>
     }
   }
 
-  // Curves side by side at the evaluation steps, thinned to about 20 rows.
+  // Curves side by side at the evaluation steps, thinned to about 20 rows (up to 8 runs: more
+  // columns would not be read; they are in the JSON and the plot).
   const steps = [...new Set(results.flatMap((r) => r.curve.map((p) => p.step)))].sort((a, c) => a - c);
   const every = Math.max(1, Math.ceil(steps.length / 20));
   const col = (r: RunResult) => (seeds.length === 1 ? NAMES[r.kind] : `${NAMES[r.kind]} s${r.seed}`);
   const width = Math.max(12, ...results.map((r) => col(r).length + 2));
-  io.out(`\nlearning curves (held-out ${task.metric}${curriculum !== null ? ', at the length of the stage' : ''}):\n${'step'.padStart(8)}${results.map((r) => col(r).padStart(width)).join('')}\n`);
+  if (results.length > 8) io.out(`\nlearning curves: ${results.length} runs, in the JSON and the plot\n`);
+  else io.out(`\nlearning curves (held-out ${task.metric}${curriculum !== null ? ', at the length of the stage' : ''}):\n${'step'.padStart(8)}${results.map((r) => col(r).padStart(width)).join('')}\n`);
   steps.forEach((s, i) => {
-    if (i % every !== 0 && i !== steps.length - 1) return;
+    if (results.length > 8 || (i % every !== 0 && i !== steps.length - 1)) return;
     io.out(`${String(s).padStart(8)}${results.map((r) => { const p = r.curve.filter((q) => q.step === s).at(-1); return (p ? fmt(p.loss) : '').padStart(width); }).join('')}\n`);
   });
 

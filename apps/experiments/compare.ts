@@ -108,14 +108,18 @@ export function parameterCount(task: Task, kind: ModelKind, hidden: number): num
 export function matchedHidden(task: Task, kind: ModelKind, lstmHidden: number): number {
   if (kind === 'lstm') return lstmHidden;
   const target = parameterCount(task, 'lstm', lstmHidden);
-  // The count grows with the hidden size: walk up until it reaches the target.
-  let h = 1, prev = parameterCount(task, kind, 1);
-  for (;;) {
-    const next = parameterCount(task, kind, h + 1);
-    if (next >= target) return Math.abs(next - target) < Math.abs(prev - target) ? h + 1 : h;
-    h++;
-    prev = next;
+  const count = (h: number) => parameterCount(task, kind, h);
+  // The count grows with the hidden size: double up to the target, then bisect for the first size at
+  // or above it (a few dozen models built, not hundreds); the answer is it or the size below.
+  let hi = 1;
+  while (count(hi) < target) hi *= 2;
+  let lo = Math.max(1, hi >> 1);
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (count(mid) >= target) hi = mid;
+    else lo = mid + 1;
   }
+  return hi > 1 && Math.abs(count(hi - 1) - target) <= Math.abs(count(hi) - target) ? hi - 1 : hi;
 }
 
 /** The RNN hidden size whose parameter count is closest to the LSTM's. */
