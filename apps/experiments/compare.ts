@@ -1,12 +1,16 @@
 // Train a model on a memory task under a wall-time budget and record its learning curve: the
 // loss on a fixed held-out set every `evalEvery` steps. Used to compare an LSTM with a vanilla
-// tanh RNN of about the same parameter count on the same batches (same data seed) with the same
+// tanh RNN (or other kinds) of about the same parameter count on the same batches (same data seed) with the same
 // optimizer (Adam, gradient norm clipped to 1) and the same budget.
 //
 // Each step draws a fresh batch (the tasks are generated, so there is no overfitting to a fixed
 // training set); the held-out set is drawn once from its own seed. A run ends when the budget is
 // used, after maxSteps, when the held-out loss is below the task's threshold (solved), or when the
 // loss stops being finite (diverged). The budget counts everything, held-out evaluations included.
+//
+// KINDS is the one table of model kinds (LSTM and its peephole, coupled-gate and layer-normalised
+// variants, GRU, tanh RNN): name, construction options, and whether it takes the forget-gate
+// initialisations. A curriculum (adding only) trains one model at growing lengths up to T.
 
 import { Adam, crossEntropy, GRU, LastStep, LayerNormLSTM, Linear, LSTM, mseLoss, NonFiniteError, Rng, RNN, Sequential, Trainer, type LossResult, type Recurrent, type StepResult, type Tensor } from 'cellstate';
 import { addingTask, type Task, type TaskBatch } from './tasks';
