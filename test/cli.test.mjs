@@ -90,7 +90,18 @@ describe('cli', function () {
         [['sample', '--model', tmp, 'extra'], /unexpected argument 'extra'/],
         [['frobnicate'], /unknown command 'frobnicate'/],
         [['experiment', 'juggle'], /unknown experiment 'juggle'/],
-        [['experiment', 'adding', '--models', 'lstm,gru'], /--models: expected/],
+        [['experiment', 'adding', '--models', 'lstm,bogus'], /--models: expected a comma-separated list of lstm, rnn, peephole, cifg, lnlstm, gru, got 'bogus'/],
+        [['experiment', 'adding', '--models', 'gru,lstm,gru'], /--models: expected each kind once, got 'gru,lstm,gru'/],
+        [['experiment', 'adding', '--forget-bias', '1', '--chrono-init', '50'], /--chrono-init: expected either --forget-bias or --chrono-init .*got both/],
+        [['experiment', 'adding', '--chrono-init', '2'], /--chrono-init: expected a number > 2, got 2/],
+        [['experiment', 'adding', '--steps', '20', '--curriculum', '20'], /--curriculum: expected a start length below --steps \(20\), got 20/],
+        [['experiment', 'adding', '--curriculum', '1'], /--curriculum: expected an integer >= 2, got 1/],
+        [['experiment', 'copy', '--curriculum', '4'], /--curriculum: expected only with the adding problem, got it with copy/],
+        [['experiment', 'adding', '--seeds', '1,x'], /--seeds: expected comma-separated integers >= 0, got '1,x'/],
+        [['experiment', 'adding', '--seeds', '1,1'], /--seeds: expected each seed once/],
+        [['experiment', 'adding', '--seed', '3', '--seeds', '1,2'], /--seeds: expected either --seed or --seeds, got both/],
+        [['experiment', 'adding', '--name', 'a/b'], /--name: expected a file name without a folder/],
+        [['experiment', 'adding', '--threads', '0'], /--threads: expected an integer >= 1, got 0/],
         [['bench', '--bogus'], /unknown option '--bogus'/],
         [['info', '--json=yes'], /does not take a value/],
       ];
@@ -294,6 +305,167 @@ describe('cli', function () {
       expect(r.out).to.match(/copy task, gap 5 \(T = 25\): LSTM \(hidden 8\);/);
       expect(r.out).to.contain('held-out cross-entropy (nats)');
       expect(XMLValidator.validate(fs.readFileSync(path.join(out, 'copy-T5.svg'), 'utf8'))).to.equal(true);
+    });
+    it('--models: every kind trains, sized to the LSTM\'s parameter count (counted from the built model), one legend row per model', function () {
+      const out = path.join(tmp, 'exp-kinds');
+      const kinds = ['lstm', 'peephole', 'cifg', 'lnlstm', 'gru', 'rnn'];
+      const r = cli('experiment', 'adding', '--steps', '10', '--models', kinds.join(','), '--hidden', '16', '--max-iters', '4', '--eval-every', '2', '--eval-size', '16', '--out', out);
+      expect(r.code, r.err).to.equal(0);
+      const j = JSON.parse(fs.readFileSync(path.join(out, 'adding-T10.json'), 'utf8'));
+      expect(j.results.map((x) => x.kind)).to.deep.equal(kinds);
+      const by = Object.fromEntries(j.results.map((x) => [x.kind, x]));
+      // The plain LSTM by PyTorch's count: 4H(I + H + 2) weights and biases, plus the Linear(H, 1) head.
+      expect(by.lstm.parameters).to.equal(4 * 16 * (2 + 16 + 2) + 17);
+      for (const k of kinds) {
+        expect(Math.abs(by[k].parameters - by.lstm.parameters) / by.lstm.parameters, k).to.be.below(0.05);
+        expect(by[k].curve.map((p) => p.step), k).to.deep.equal([0, 2, 4]);
+        expect(by[k].curve.every((p) => Number.isFinite(p.loss) && p.T === 10), k).to.equal(true);
+      }
+      // Hidden sizes the other way round from their gate counts: GRU (3 gates) and RNN (1) larger.
+      expect(by.gru.hidden).to.be.above(16);
+      expect(by.rnn.hidden).to.be.above(by.gru.hidden);
+      // The tanh RNN by PyTorch's count, h(I + h + 2) + (h + 1): its size is the closest to the LSTM's count.
+      const rnnCount = (h) => h * (2 + h + 2) + h + 1;
+      expect(by.rnn.parameters).to.equal(rnnCount(by.rnn.hidden));
+      for (const h of [by.rnn.hidden - 1, by.rnn.hidden + 1]) expect(Math.abs(rnnCount(h) - by.lstm.parameters)).to.be.above(Math.abs(by.rnn.parameters - by.lstm.parameters));
+      expect(by.peephole.options).to.deep.equal({ peephole: true });
+      expect(by.cifg.options).to.deep.equal({ inputForget: true });
+      expect(by.rnn.options).to.deep.equal({ nonlinearity: 'tanh' });
+      const svg = fs.readFileSync(path.join(out, 'adding-T10.svg'), 'utf8');
+      expect(XMLValidator.validate(svg)).to.equal(true);
+      expect(svg.match(/<polyline /g)).to.have.length(6);
+      const legend = svg.slice(svg.indexOf('<g class="legend">'));
+      expect(legend.match(/<text /g)).to.have.length(6 + 2); // the models, the baseline, the threshold
+      expect(new Set([...svg.matchAll(/<polyline [^>]*stroke="([^"]+)"/g)].map((m) => m[1])).size).to.equal(6);
+    });
+
+    it('--seeds: every model for every seed, a summary whose medians the runs give, --name for the files', async function () {
+      const out = path.join(tmp, 'exp-seeds');
+      const r = cli('experiment', 'adding', '--steps', '8', '--models', 'lstm,gru', '--seeds', '1,2', '--hidden', '8', '--lr', '0.01', '--batch', '32',
+        '--max-iters', '200', '--eval-every', '20', '--eval-size', '32', '--out', out, '--name', 'seeds-run');
+      expect(r.code, r.err).to.equal(0);
+      expect(r.out).to.match(/seeds 1, 2, budget 300 s per run/).and.match(/^LSTM, seed 2 \(/m).and.match(/summary over 2 seeds/);
+      const j = JSON.parse(fs.readFileSync(path.join(out, 'seeds-run.json'), 'utf8'));
+      expect(fs.existsSync(path.join(out, 'seeds-run.svg'))).to.equal(true);
+      expect(j.seeds).to.deep.equal([1, 2]);
+      expect(j.results.map((x) => `${x.kind}${x.seed}`)).to.deep.equal(['lstm1', 'gru1', 'lstm2', 'gru2']);
+      // Another seed, other weights and data.
+      expect(j.results[0].curve[0].loss).to.not.equal(j.results[2].curve[0].loss);
+      expect(j.summary.map((s) => s.kind)).to.deep.equal(['lstm', 'gru']);
+      for (const s of j.summary) {
+        const runs = j.results.filter((x) => x.kind === s.kind);
+        expect(s.runs).to.equal(2);
+        expect(s.solved).to.equal(runs.filter((x) => x.solvedAtStep !== null).length);
+        const [a, b] = runs.map((x) => x.solvedAtStep);
+        // Two runs: the median is their mean, and not solved if either is not.
+        expect(s.medianSteps).to.equal(a === null || b === null ? null : (a + b) / 2);
+        expect(s.worstSteps).to.equal(a === null || b === null ? null : Math.max(a, b));
+        expect(s.medianBestLoss).to.be.closeTo((runs[0].bestLoss + runs[1].bestLoss) / 2, 1e-12);
+      }
+      const svg = fs.readFileSync(path.join(out, 'seeds-run.svg'), 'utf8');
+      expect(svg.match(/<polyline /g)).to.have.length(4);
+      expect(svg.slice(svg.indexOf('<g class="legend">')).match(/<text /g)).to.have.length(2 + 2);
+      expect(svg).to.contain('seeds 1, 2');
+    });
+
+    it('matchedHidden: the size a search over every size finds (closest count to the LSTM\'s, the smaller on a tie)', async function () {
+      const { matchedHidden, parameterCount } = await import('../dist-apps/experiments/compare.js');
+      const { addingTask, copyTask } = await import('../dist-apps/experiments/tasks.js');
+      for (const task of [addingTask(10), copyTask(5)]) {
+        for (const H of [3, 16, 64]) {
+          const target = parameterCount(task, 'lstm', H);
+          for (const kind of ['peephole', 'cifg', 'lnlstm', 'gru', 'rnn']) {
+            let best = 1;
+            for (let h = 2; h <= 3 * H; h++) if (Math.abs(parameterCount(task, kind, h) - target) < Math.abs(parameterCount(task, kind, best) - target)) best = h;
+            expect(matchedHidden(task, kind, H), `${task.name} ${kind} ${H}`).to.equal(best);
+          }
+        }
+      }
+    });
+
+    it('summarize: solved n/N, medians and worst with an unsolved run counting as the worst', async function () {
+      const { summarize } = await import('../dist-apps/experiments/compare.js');
+      const run = (kind, step, secs, best) => ({ kind, solvedAtStep: step, solvedAtSeconds: secs, bestLoss: best, reachedT: 100 });
+      const [a, b, c] = summarize([run('lstm', 300, 30, 0.009), run('gru', 100, 5, 0.008), run('lstm', 100, 10, 0.009), run('lstm', null, null, 0.17),
+        run('gru', 500, 25, 0.009), run('gru', 200, 20, 0.007), run('rnn', null, null, 0.16), run('gru', 400, 40, 0.006)]);
+      expect(a).to.deep.equal({ kind: 'lstm', runs: 3, solved: 2, medianSteps: 300, worstSteps: null, medianSeconds: 30, worstSeconds: null,
+        medianBestLoss: 0.009, worstBestLoss: 0.17, worstReachedT: 100 });
+      expect(b).to.deep.include({ kind: 'gru', runs: 4, solved: 4, medianSteps: 300, worstSteps: 500, medianSeconds: 22.5, worstSeconds: 40, worstBestLoss: null });
+      expect(b.medianBestLoss).to.be.closeTo(0.0075, 1e-15);
+      expect(c).to.deep.include({ kind: 'rnn', solved: 0, medianSteps: null, worstSteps: null, worstBestLoss: 0.16 });
+    });
+
+    it('--curriculum: stages START, 2 START, ... T, each curve point at its length, solved means solved at T', function () {
+      const out = path.join(tmp, 'exp-curr');
+      const r = cli('experiment', 'adding', '--steps', '8', '--curriculum', '2', '--models', 'gru', '--hidden', '8', '--lr', '0.01', '--batch', '32',
+        '--max-iters', '1500', '--eval-every', '20', '--eval-size', '64', '--out', out);
+      expect(r.code, r.err).to.equal(0);
+      expect(r.out).to.contain('curriculum: lengths 2, 4, 8,');
+      const j = JSON.parse(fs.readFileSync(path.join(out, 'adding-T8.json'), 'utf8'));
+      expect(j.curriculum).to.deep.equal([2, 4, 8]);
+      const [g] = j.results;
+      expect(g.stages.map((s) => s.T)).to.deep.equal([2, 4, 8]);
+      const lengths = g.curve.map((p) => p.T);
+      expect(lengths[0]).to.equal(2);
+      expect(lengths.every((L, i) => i === 0 || L >= lengths[i - 1])).to.equal(true);
+      expect(new Set(lengths)).to.deep.equal(new Set([2, 4, 8])); // this small GRU gets through every stage within 1500 steps
+      expect(g.reachedT).to.equal(8);
+      // Each stage ends at the evaluation where its loss went below the threshold; steps count over all stages.
+      for (const s of g.stages) {
+        const at = g.curve.find((p) => p.step === s.solvedAtStep && p.T === s.T);
+        expect(at.loss, `T ${s.T}`).to.be.below(0.01);
+      }
+      expect(g.stages[0].solvedAtStep).to.be.below(g.stages[1].solvedAtStep);
+      expect(g.solvedAtStep).to.equal(g.stages[2].solvedAtStep);
+      expect(g.steps).to.equal(g.solvedAtStep);
+      expect(g.end).to.equal('solved');
+    });
+
+    it('--forget-bias / --chrono-init reach the LSTM kinds that take them and are reported for the others', async function () {
+      const out = path.join(tmp, 'exp-init');
+      const r = cli('experiment', 'adding', '--steps', '10', '--models', 'lstm,peephole,cifg,lnlstm,gru', '--hidden', '6', '--chrono-init', '40',
+        '--max-iters', '2', '--eval-every', '2', '--eval-size', '16', '--out', out);
+      expect(r.code, r.err).to.equal(0);
+      expect(r.out).to.match(/^init: chrono init \(Tmax 40\) on LSTM, peephole LSTM; not on CIFG LSTM \([^)]*\); not on LN-LSTM \(LayerNormLSTM has no forgetBias or chronoInit option\); not on GRU/m);
+      const j = JSON.parse(fs.readFileSync(path.join(out, 'adding-T10.json'), 'utf8'));
+      expect(j.init.appliedTo).to.deep.equal(['lstm', 'peephole']);
+      expect(Object.keys(j.init.notApplied)).to.deep.equal(['cifg', 'lnlstm', 'gru']);
+      expect(j.results.map((x) => x.options)).to.deep.equal([{ chronoInit: 40 }, { peephole: true, chronoInit: 40 }, { inputForget: true }, {}, {}]);
+      // The model those options build: chrono b_f = log u, u ~ U(1, Tmax - 1), in bias_ih, b_i = -b_f, bias_hh's rows 0.
+      const { buildModel } = await import('../dist-apps/experiments/compare.js');
+      const { addingTask } = await import('../dist-apps/experiments/tasks.js');
+      const H = 64;
+      for (const kind of ['lstm', 'peephole']) {
+        const sd = buildModel(addingTask(10), kind, H, 3, { chronoInit: 40 }).layers[0].stateDict();
+        const bIh = sd.bias_ih_l0.data, bHh = sd.bias_hh_l0.data;
+        const bf = Array.from(bIh.subarray(H, 2 * H));
+        expect(bf.every((b) => b >= 0 && b <= Math.log(39) + 1e-6), kind).to.equal(true);
+        expect(Math.max(...bf) - Math.min(...bf), kind).to.be.above(1); // spread, not a constant
+        for (let u = 0; u < H; u++) expect(bIh[u], kind).to.be.closeTo(-bIh[H + u], 1e-6);
+        expect(Array.from(bHh.subarray(0, 2 * H)).every((b) => b === 0), kind).to.equal(true);
+        const fb = buildModel(addingTask(10), kind, H, 3, { forgetBias: 1.5 }).layers[0].stateDict();
+        expect(Array.from(fb.bias_ih_l0.data.subarray(H, 2 * H)).every((b) => b === 1.5), kind).to.equal(true);
+        expect(Array.from(fb.bias_hh_l0.data.subarray(H, 2 * H)).every((b) => b === 0), kind).to.equal(true);
+      }
+      // The kinds that do not take it get none (and building them with it does not throw).
+      const gru = buildModel(addingTask(10), 'gru', 8, 3, { forgetBias: 1.5 }).layers[0].stateDict();
+      expect(Array.from(gru.bias_ih_l0.data).includes(1.5)).to.equal(false);
+    });
+
+    it('--threads sets the backend\'s threads and the JSON records them', function () {
+      const out = path.join(tmp, 'exp-threads');
+      const r = cli('experiment', 'adding', '--steps', '6', '--models', 'lstm', '--hidden', '4', '--threads', '1', '--max-iters', '2', '--eval-every', '2', '--eval-size', '16', '--out', out);
+      const info = JSON.parse(cli('info', '--json').out);
+      if (info.backend === 'ts') {
+        expect(r.code).to.equal(2);
+        expect(r.err).to.match(/--threads: expected the native or wasm backend/);
+        return;
+      }
+      expect(r.code, r.err).to.equal(0);
+      const j = JSON.parse(fs.readFileSync(path.join(out, 'adding-T6.json'), 'utf8'));
+      expect(j.threads).to.equal(1);
+      expect(j.backend.threads).to.equal(1);
+      expect(j.isa).to.equal(j.backend.isa);
     });
   });
 

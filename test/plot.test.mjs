@@ -74,4 +74,20 @@ describe('plot: linePlot', function () {
     const svg = parse(linePlot({ xLabel: 'x', yLabel: 'y', series: [{ name: 'a', points: [[0, 0.1], [10, 0.7]] }] }));
     expect(group(svg, 'ticks').text.filter((t) => t.class === 'tick y').map(text)).to.deep.equal(['0.1', '0.2', '0.3', '0.4', '0.5', '0.6', '0.7']);
   });
+
+  it('legend: false leaves a series out of the legend; auto puts the box in the corner that hides the fewest points', function () {
+    const rows = (svg) => group(svg, 'legend').text.map(text);
+    const seeds = { ...opts, series: [...opts.series, { name: 'LSTM', points: curve((i) => 0.2 * Math.exp(-i / 9)), color: '#0072b2', legend: false }] };
+    const svg = parse(linePlot(seeds));
+    expect(svg.g.find((g) => g.class === 'series').polyline).to.have.length(3);
+    expect(rows(svg)).to.deep.equal(['LSTM', 'RNN "tanh"', 'predict the mean', 'solved']);
+    const box = (svg) => { const r = group(svg, 'legend').rect; return [Number(r.x), Number(r.y)]; };
+    // Lines from the top left to the bottom right: the bottom-left and top-right corners are empty; top-right wins ties.
+    const diag = { ...opts, logY: false, references: [], series: [{ name: 'a', points: Array.from({ length: 101 }, (_, i) => [i, 100 - i]) }] };
+    const topRight = box(parse(linePlot({ ...diag, legend: 'top-right' })));
+    expect(box(parse(linePlot({ ...diag, legend: 'auto' })))).to.deep.equal(topRight);
+    // A line along the top: the legend goes to the bottom left.
+    const top = { ...diag, series: [{ name: 'a', points: Array.from({ length: 101 }, (_, i) => [i, 90]) }, { name: 'b', points: [[0, 0], [100, 0]] }] };
+    expect(box(parse(linePlot({ ...top, legend: 'auto' })))).to.deep.equal(box(parse(linePlot({ ...top, legend: 'bottom-left' }))));
+  });
 });

@@ -13,6 +13,7 @@ export interface Series {
   name: string;
   points: ReadonlyArray<readonly [number, number]>; // [x, y]
   color?: string;
+  legend?: boolean; // a legend row (default true; false for a series that shares another's colour and name)
 }
 
 export interface ReferenceLine {
@@ -30,11 +31,13 @@ export interface LinePlotOptions {
   references?: ReferenceLine[];
   width?: number; // default 720
   height?: number; // default 440
-  legend?: 'top-right' | 'bottom-left'; // the corner of the legend box (default top-right)
+  // The corner of the legend box (default top-right); 'auto': the corner over the fewest line points
+  // (ties in this order: top-right, bottom-left, bottom-right, top-left).
+  legend?: 'top-right' | 'bottom-left' | 'auto';
 }
 
 // Colour-blind-safe palette (Okabe & Ito's eight colours, minus black and yellow).
-const PALETTE = ['#0072b2', '#d55e00', '#009e73', '#cc79a7', '#56b4e9', '#e69f00'];
+export const PALETTE = ['#0072b2', '#d55e00', '#009e73', '#cc79a7', '#56b4e9', '#e69f00'];
 const MARGIN = { left: 78, right: 24, top: 44, bottom: 58 };
 
 export function escapeXml(s: string): string {
@@ -85,6 +88,7 @@ export function linePlot(options: LinePlotOptions): string {
   const usable = (y: number) => Number.isFinite(y) && (!logY || y > 0);
   const series = options.series.map((s, i) => ({
     name: s.name,
+    legend: s.legend ?? true,
     color: s.color ?? PALETTE[i % PALETTE.length],
     points: s.points.filter(([x, y]) => Number.isFinite(x) && usable(y)),
   }));
@@ -155,12 +159,24 @@ export function linePlot(options: LinePlotOptions): string {
   out.push(`<text class="label x" x="${c((px.l + px.r) / 2)}" y="${c(H - 16)}" text-anchor="middle" font-size="13">${escapeXml(options.xLabel)}</text>`);
   out.push(`<text class="label y" x="18" y="${c((px.t + px.b) / 2)}" text-anchor="middle" font-size="13" transform="rotate(-90 18 ${c((px.t + px.b) / 2)})">${escapeXml(options.yLabel + (logY ? ' (log scale)' : ''))}</text>`);
 
-  // Legend: one row per series, then per reference line.
-  const rows = [...series.map((s) => ({ name: s.name, color: s.color, dash: false })), ...refs.map((r, i) => ({ name: r.name, color: refColors[i], dash: true }))];
+  // Legend: one row per series (unless it opts out), then per reference line.
+  const rows = [...series.filter((s) => s.legend).map((s) => ({ name: s.name, color: s.color, dash: false })), ...refs.map((r, i) => ({ name: r.name, color: refColors[i], dash: true }))];
   const longest = Math.max(...rows.map((r) => r.name.length));
   const lw = 40 + longest * 7, lh = 10 + rows.length * 18;
-  const bottomLeft = options.legend === 'bottom-left';
-  const lx = bottomLeft ? px.l + 8 : px.r - lw - 8, ly = bottomLeft ? px.b - lh - 8 : px.t + 8;
+  const corner = (right: boolean, top: boolean) => ({ lx: right ? px.r - lw - 8 : px.l + 8, ly: top ? px.t + 8 : px.b - lh - 8 });
+  let { lx, ly } = corner(options.legend !== 'bottom-left', options.legend !== 'bottom-left');
+  if (options.legend === 'auto') {
+    // Count the points (and the midpoints of segments, for sparse lines) each candidate box would hide.
+    const pts = series.flatMap((s) => s.points.flatMap(([x, y], i) => {
+      const p: [number, number] = [sx(x), sy(y)];
+      if (i === 0) return [p];
+      const [qx, qy] = s.points[i - 1];
+      return [p, [(p[0] + sx(qx)) / 2, (p[1] + sy(qy)) / 2] as [number, number]];
+    }));
+    const hidden = (b: { lx: number; ly: number }) => pts.filter(([X, Y]) => X >= b.lx && X <= b.lx + lw && Y >= b.ly && Y <= b.ly + lh).length;
+    const best = [corner(true, true), corner(false, false), corner(true, false), corner(false, true)].reduce((a, b) => (hidden(b) < hidden(a) ? b : a));
+    ({ lx, ly } = best);
+  }
   out.push(`<g class="legend"><rect x="${c(lx)}" y="${c(ly)}" width="${c(lw)}" height="${c(lh)}" fill="#ffffff" fill-opacity="0.9" stroke="#999999"/>`);
   rows.forEach((r, i) => {
     const yy = ly + 14 + i * 18;
