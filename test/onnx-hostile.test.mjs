@@ -153,13 +153,19 @@ describe('ONNX graph execution: each value dropped after its last reader', funct
     // load, its background threads please (465 MB, then with --gc-interval 1244 MB, were seen on
     // busy machines). So the child collects in full before every 20th 4 MB value is made (a
     // Float32Array constructor that calls gc() first): the peak then counts what the runner still
-    // holds, about 20 values at most: 56-61 MB here, idle or with six busy loops on two cores;
-    // 761 MB with the runner's release line removed.
+    // holds, about 20 values at most. The peak is sampled as each value is made, not read from
+    // getrusage's maxRSS: Linux carries the high-water mark of the process that forked the child
+    // into it (mocha's, over 1.3 GB late in the suite). 52-56 MB here, idle, loaded with six busy
+    // loops, or late in the full suite; 757 MB with the runner's release line removed.
     const script = `
       const n = 1e6, k = 200;
       const F = globalThis.Float32Array;
       let made = 0;
-      globalThis.Float32Array = new Proxy(F, { construct(t, a) { if (a[0] === n && ++made % 20 === 0) globalThis.gc(); return Reflect.construct(t, a); } });
+      let peak = 0;
+      globalThis.Float32Array = new Proxy(F, { construct(t, a) {
+        if (a[0] === n) { if (++made % 20 === 0) globalThis.gc(); peak = Math.max(peak, process.memoryUsage.rss()); }
+        return Reflect.construct(t, a);
+      } });
       const { encodeOnnxModel, fromOnnx, tensor } = await import('cellstate');
       const node = (i) => ({ name: '', opType: 'Relu', domain: '', input: [i ? 'v' + i : 'x'], output: ['v' + (i + 1)], attribute: [] });
       const bytes = encodeOnnxModel({ irVersion: 8, producerName: '', producerVersion: '', docString: '', metadata: {}, opsetImport: [{ domain: '', version: 17 }],
@@ -170,7 +176,8 @@ describe('ONNX graph execution: each value dropped after its last reader', funct
       const y = m.forward(x)['v' + k];
       if (y.data[0] !== 0.5) throw new Error('wrong result');
       if (made < k) throw new Error('the values were not made through Float32Array: the collections did not run');
-      console.log(JSON.stringify({ bytes: bytes.length, growth: process.resourceUsage().maxRSS * 1024 - rss0 }));`;
+      peak = Math.max(peak, process.memoryUsage.rss());
+      console.log(JSON.stringify({ bytes: bytes.length, growth: peak - rss0 }));`;
     const r = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { encoding: 'utf8', cwd: new URL('.', import.meta.url).pathname });
     expect(r.status, r.stderr).to.equal(0);
     const { bytes, growth } = JSON.parse(r.stdout);
