@@ -12,6 +12,8 @@ import type { NativeCalls } from './schema.gen';
  */
 export interface NativeAddon extends NativeCalls {
   info(): { isa: string; detectedIsa: string; threads: number; hardwareThreads: number; blas: string | null; warning: string; napiVersion: number };
+  /** Frees the scratch blocks too big for the addon's recycler to keep (native/util/scratch.h). */
+  trimScratch(): void;
   /** The descriptor tables and codes compiled into the binary (the form of SCHEMA). */
   schema(): unknown;
 }

@@ -135,9 +135,11 @@ interface NativeCache extends CellCache {
  * Training caches handed back by `releaseCache` (the Trainer does after each step's backward), for
  * the next training forward of the same size. A fresh cache of tens of MB is fresh pages the kernel
  * must fault in and zero on first touch (about 1.2 µs per 4 KB page on this project's VM): at
- * T = 1000, B = 64, H = 64 that was most of an LSTM training step. At most MAX_POOLED are kept, and
- * all are dropped once no training forward has taken one for IDLE_MS, so memory held after
- * training ends is one step's caches for a few seconds.
+ * T = 1000, B = 64, H = 64 that was most of an LSTM training step. The addon keeps the backward's
+ * biggest temporaries (∂A, [T·B, 4H] for an LSTM) for the same reason (native/util/scratch.h). At
+ * most MAX_POOLED caches are kept, and once no training forward or backward has run for IDLE_MS
+ * the caches are dropped and the addon's big temporaries freed (`onIdle`), so memory held after
+ * training ends is one step's worth for a few seconds.
  */
 class CachePool {
   private static readonly MAX_POOLED = 16;
@@ -146,10 +148,12 @@ class CachePool {
   private lastUse = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
 
+  constructor(private readonly onIdle: () => void) {}
+
   take(n: number): Float32Array | null {
     const i = this.free.findIndex((b) => b.length === n);
     if (i < 0) return null;
-    this.lastUse = Date.now();
+    this.touch();
     return reuseUninit(this.free.splice(i, 1)[0]);
   }
 
@@ -157,6 +161,11 @@ class CachePool {
     if (buf.length === 0) return;
     this.free.push(buf);
     if (this.free.length > CachePool.MAX_POOLED) this.free.shift();
+    this.touch();
+  }
+
+  /** Training work just ran: idle is counted from now. */
+  touch(): void {
     this.lastUse = Date.now();
     if (this.timer === null) this.arm(CachePool.IDLE_MS);
   }
@@ -164,9 +173,10 @@ class CachePool {
   private arm(ms: number): void {
     this.timer = setTimeout(() => {
       const idle = Date.now() - this.lastUse;
-      if (idle >= CachePool.IDLE_MS || this.free.length === 0) {
+      if (idle >= CachePool.IDLE_MS) {
         this.free = [];
         this.timer = null;
+        this.onIdle();
       } else this.arm(CachePool.IDLE_MS - idle);
     }, ms);
     this.timer.unref?.();
@@ -226,7 +236,7 @@ const headers = {
 };
 
 function makeBackend(addon: NativeAddon): Backend {
-  const pool = new CachePool();
+  const pool = new CachePool(() => addon.trimScratch());
   function forwardArgs(w: PreparedCell, a: CellForwardArgs, train: boolean, slot: 0 | 1): { args: CellForwardWire; cache: NativeCache | null } {
     const handle = (w as NativePrepared).handle;
     if (train && (w as NativePrepared).precision !== 'fp32') throw quantizedTraining('forward (training)', (w as NativePrepared).precision);
@@ -253,6 +263,7 @@ function makeBackend(addon: NativeAddon): Backend {
 
   function backwardArgs(w: PreparedCell, k: NativeCache, g: CellBackwardArgs, slot: 0 | 1): CellBackwardWire {
     live(k, 'backward');
+    pool.touch(); // the addon may keep this backward's big temporaries until the pool goes idle
     if (g.dhSteps || g.dcSteps) throw stepGradsUnsupported('native');
     if ((w as NativePrepared).precision !== 'fp32') throw quantizedTraining('backward', (w as NativePrepared).precision);
     const q = k.seq;

@@ -1,6 +1,6 @@
 // addon.cc - the N-API module of the native backend: registration only. The calls live in
 // cell_calls.cc (cells), ../optim/optim_napi.cc (optimizers), scan.cc (the input check) and
-// diagnostics.cc (info, threads, the FMA probe, the GEMM test hook, the schema); their arguments
+// diagnostics.cc (info, threads, trimming scratch, the FMA probe, the GEMM test hook, the schema); their arguments
 // are read by args.h (descriptor calls, scripts/addon-schema.js); the thread pool is pool.cc.
 // lib/backend/native.ts (interface NativeAddon) is the one typed loader of these exports.
 #include <napi.h>
@@ -17,7 +17,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   set_threads(hardware_threads());
   using Fn = Napi::Value (*)(const Napi::CallbackInfo&);
   const std::pair<const char*, Fn> fns[] = {
-      {"info", Info}, {"setThreads", SetThreads}, {"fmaPeak", FmaPeak}, {"sgemm", Sgemm}, {"schema", Schema},
+      {"info", Info}, {"setThreads", SetThreads}, {"trimScratch", TrimScratch}, {"fmaPeak", FmaPeak}, {"sgemm", Sgemm}, {"schema", Schema},
       {"firstNonFinite", FirstNonFinite},
       {"cellPrepare", CellPrepare}, {"cellRelease", CellRelease}, {"cellCacheSize", CellCacheSize},
       {"cellForward", CellForward}, {"cellForwardAsync", CellForwardAsync},

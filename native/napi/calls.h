@@ -25,10 +25,11 @@ Napi::Value OptimRmsprop(const Napi::CallbackInfo& info);
 // scan.cc: the API's input check.
 Napi::Value FirstNonFinite(const Napi::CallbackInfo& info);
 
-// diagnostics.cc: what the addon runs on, the thread count, the FMA probe, the GEMM test hook,
+// diagnostics.cc: what the addon runs on, the thread count, the big scratch blocks given back, the FMA probe, the GEMM test hook,
 // and the schema tables as compiled in.
 Napi::Value Info(const Napi::CallbackInfo& info);
 Napi::Value SetThreads(const Napi::CallbackInfo& info);
+Napi::Value TrimScratch(const Napi::CallbackInfo& info);
 Napi::Value FmaPeak(const Napi::CallbackInfo& info);
 Napi::Value Sgemm(const Napi::CallbackInfo& info);
 Napi::Value Schema(const Napi::CallbackInfo& info);

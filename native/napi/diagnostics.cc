@@ -1,7 +1,7 @@
-// diagnostics.cc - what the addon runs on (info), the thread count (setThreads), the FP32 peak
-// probe (fmaPeak), the library GEMM as a test hook (sgemm), and the call descriptors as compiled
+// diagnostics.cc - what the addon runs on (info), the thread count (setThreads), the big scratch
+// blocks given back (trimScratch), the FP32 peak probe (fmaPeak), the library GEMM as a test hook (sgemm), and the call descriptors as compiled
 // in (schema). setThreads, fmaPeak and sgemm are descriptors of scripts/addon-schema.js read by
-// args.h like every call; info and schema take no arguments.
+// args.h like every call; info, trimScratch and schema take no arguments.
 #include <algorithm>
 #include <chrono>
 #include <memory>
@@ -11,6 +11,7 @@
 #include "../cpu/dispatch.h"
 #include "../gemm/gemm.h"
 #include "../gemm/pack.h"
+#include "../util/scratch.h"
 #include "../cell/cell_codes.gen.h"
 #include "args.h"
 #include "calls.h"
@@ -48,6 +49,14 @@ int read_threads(const Napi::CallbackInfo& info, const schema::CallSpec& spec) {
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   static_assert(schema::set_threads::threads == 0 && schema::fma_peak::threads == 0, "read_threads reads field 0");
   set_threads(read_threads(info, schema::set_threads::kSpec));
+  return info.Env().Undefined();
+}
+
+// trimScratch() frees the scratch blocks too big for the recycler's cache (util/scratch.h): the
+// native backend calls it once no backward has run for a few seconds.
+Napi::Value TrimScratch(const Napi::CallbackInfo& info) {
+  check_count(info, "trimScratch", 0);
+  scratch_trim();
   return info.Env().Undefined();
 }
 

@@ -384,7 +384,8 @@ void test_team() {
 }
 
 // The scratch recycler (util/scratch.h): aligned blocks, reuse of freed blocks that fit, no reuse
-// of a block four times too big, small blocks not pooled, the cache capped, and safe from
+// of a block four times too big, small blocks not pooled, the cache capped, blocks too big for it
+// kept until scratch_trim, and safe from
 // several threads at once (the TSan build checks the last).
 void test_scratch() {
   const int64_t big = kScratchMinBytes / 4 * 8;  // floats: 8x the pooling threshold
@@ -420,6 +421,32 @@ void test_scratch() {
   for (float* p : many) scratch_free(p);
   ++g_checks;
   if (scratch_cached_bytes() > kScratchCacheBytes) fail("scratch: the cache grew past its cap");
+  // Blocks bigger than the whole cache: kept (up to kScratchLargeBlocks) and reused until
+  // scratch_trim(), which frees them and leaves the cache alone.
+  const int64_t huge = kScratchCacheBytes / 4 + 1024;  // floats: just over the cap
+  const int64_t cached = scratch_cached_bytes();
+  scratch_trim();
+  float* h1 = scratch_alloc(huge);
+  float* h2 = scratch_alloc(huge);
+  ++g_checks;
+  if (h1 == nullptr || h2 == nullptr || h1 == h2) { fail("scratch_alloc: two big blocks"); return; }
+  h1[huge - 1] = 1.f;  // the whole block is ours (ASan)
+  scratch_free(h1);
+  scratch_free(h2);
+  ++g_checks;
+  if (scratch_large_bytes() != 2 * huge * 4 || scratch_cached_bytes() != cached) fail("scratch_free: big blocks were not kept apart from the cache");
+  float* h3 = scratch_alloc(huge - 7);
+  ++g_checks;
+  if (h3 != h1 && h3 != h2) fail("scratch_alloc: a kept big block that fits was not reused");
+  scratch_free(h3);
+  std::vector<float*> bigs;
+  for (int i = 0; i < kScratchLargeBlocks + 2; ++i) bigs.push_back(scratch_alloc(huge));
+  for (float* p : bigs) scratch_free(p);
+  ++g_checks;
+  if (scratch_large_bytes() != kScratchLargeBlocks * huge * 4) fail("scratch: more big blocks kept than kScratchLargeBlocks");
+  scratch_trim();
+  ++g_checks;
+  if (scratch_large_bytes() != 0 || scratch_cached_bytes() != cached) fail("scratch_trim: big blocks left, or the cache changed");
   // Threads allocating, writing and freeing at once.
   std::atomic<int> bad{0};
   std::vector<std::thread> ts;
