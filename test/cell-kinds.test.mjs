@@ -15,7 +15,7 @@ const kinds = [
   { desc: lstmCell, Layer: LSTM, options: [{}, { projSize: 3 }, { peephole: true }, { inputForget: true }, { projSize: 2, peephole: true, inputForget: true }, { forgetBias: 1 }, { chronoInit: 50 }] },
   { desc: gruCell, Layer: GRU, options: [{}, { linearBeforeReset: false }] },
   { desc: rnnCell, Layer: RNN, options: [{}, { nonlinearity: 'relu' }] },
-  { desc: lnLstmCell, Layer: LayerNormLSTM, options: [{}, { normEpsilon: 1e-5 }] },
+  { desc: lnLstmCell, Layer: LayerNormLSTM, options: [{}, { normEpsilon: 1e-5 }, { forgetBias: 1 }, { chronoInit: 50, normEpsilon: 1e-5 }] },
 ];
 
 describe('cell-kind descriptors', () => {

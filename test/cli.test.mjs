@@ -426,16 +426,16 @@ describe('cli', function () {
       const r = cli('experiment', 'adding', '--steps', '10', '--models', 'lstm,peephole,cifg,lnlstm,gru', '--hidden', '6', '--chrono-init', '40',
         '--max-iters', '2', '--eval-every', '2', '--eval-size', '16', '--out', out);
       expect(r.code, r.err).to.equal(0);
-      expect(r.out).to.match(/^init: chrono init \(Tmax 40\) on LSTM, peephole LSTM; not on CIFG LSTM \([^)]*\); not on LN-LSTM \(LayerNormLSTM has no forgetBias or chronoInit option\); not on GRU/m);
+      expect(r.out).to.match(/^init: chrono init \(Tmax 40\) on LSTM, peephole LSTM, LN-LSTM; not on CIFG LSTM \([^)]*\); not on GRU/m);
       const j = JSON.parse(fs.readFileSync(path.join(out, 'adding-T10.json'), 'utf8'));
-      expect(j.init.appliedTo).to.deep.equal(['lstm', 'peephole']);
-      expect(Object.keys(j.init.notApplied)).to.deep.equal(['cifg', 'lnlstm', 'gru']);
-      expect(j.results.map((x) => x.options)).to.deep.equal([{ chronoInit: 40 }, { peephole: true, chronoInit: 40 }, { inputForget: true }, {}, {}]);
+      expect(j.init.appliedTo).to.deep.equal(['lstm', 'peephole', 'lnlstm']);
+      expect(Object.keys(j.init.notApplied)).to.deep.equal(['cifg', 'gru']);
+      expect(j.results.map((x) => x.options)).to.deep.equal([{ chronoInit: 40 }, { peephole: true, chronoInit: 40 }, { inputForget: true }, { chronoInit: 40 }, {}]);
       // The model those options build: chrono b_f = log u, u ~ U(1, Tmax - 1), in bias_ih, b_i = -b_f, bias_hh's rows 0.
       const { buildModel } = await import('../dist-apps/experiments/compare.js');
       const { addingTask } = await import('../dist-apps/experiments/tasks.js');
       const H = 64;
-      for (const kind of ['lstm', 'peephole']) {
+      for (const kind of ['lstm', 'peephole', 'lnlstm']) {
         const sd = buildModel(addingTask(10), kind, H, 3, { chronoInit: 40 }).layers[0].stateDict();
         const bIh = sd.bias_ih_l0.data, bHh = sd.bias_hh_l0.data;
         const bf = Array.from(bIh.subarray(H, 2 * H));

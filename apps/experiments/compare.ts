@@ -31,7 +31,7 @@ export const KINDS = {
   rnn: { name: 'tanh RNN', options: { nonlinearity: 'tanh' }, init: 'no gates', make: (o: object) => new RNN(o as never) },
   peephole: { name: 'peephole LSTM', options: { peephole: true }, init: true as true | string, make: (o: object) => new LSTM(o as never) },
   cifg: { name: 'CIFG LSTM', options: { inputForget: true }, init: 'a coupled gate f = 1 - i has no forget-gate bias of its own; LSTM refuses both with inputForget', make: (o: object) => new LSTM(o as never) },
-  lnlstm: { name: 'LN-LSTM', options: {}, init: 'LayerNormLSTM has no forgetBias or chronoInit option', make: (o: object) => new LayerNormLSTM(o as never) },
+  lnlstm: { name: 'LN-LSTM', options: {}, init: true as true | string, make: (o: object) => new LayerNormLSTM(o as never) },
   gru: { name: 'GRU', options: {}, init: 'GRU has no forget gate', make: (o: object) => new GRU(o as never) },
 } satisfies Record<string, { name: string; options: object; init: true | string; make(o: object): Recurrent }>;
 

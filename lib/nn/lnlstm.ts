@@ -18,6 +18,20 @@ export interface LayerNormLSTMOptions extends RecurrentOptions {
    * @default 1e-3
    */
   normEpsilon?: 1e-3 | 1e-5;
+  /**
+   * Initial forget-gate bias, as LSTMOptions.forgetBias: the f rows of bias_ih start at this value
+   * and those of bias_hh at 0, added after the input and recurrent layer norms. Only the initial
+   * values; null for PyTorch's uniform draw. Needs bias; not with chronoInit.
+   * @default null
+   */
+  forgetBias?: number | null;
+  /**
+   * Chrono initialisation for dependencies up to Tmax steps (> 2), as LSTMOptions.chronoInit: per
+   * unit, b_f = log(u) with u ~ U(1, Tmax - 1) and b_i = -b_f, in bias_ih. Only the initial
+   * values; null for none. Needs bias; not with forgetBias.
+   * @default null
+   */
+  chronoInit?: number | null;
 }
 
 /**

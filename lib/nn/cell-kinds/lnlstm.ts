@@ -6,15 +6,17 @@
 //
 //   normEpsilon  1e-3 (default, TF Addons' norm_epsilon) or 1e-5 (PyTorch's LayerNorm eps): the
 //                two values cross to the addon as the kind's `torchEpsilon` flag
+//   forgetBias, chronoInit  the initial forget-gate biases, as LSTM's (forget-init.ts)
 // Parameters beyond the common four: ln_ih_weight, ln_ih_bias, ln_hh_weight, ln_hh_bias [4H],
 // ln_c_weight, ln_c_bias [H]; the gains start at 1 and the LN biases at 0 (TF Addons' defaults).
 
 import type { GateActivation } from '../../backend/types';
 import { argRangeError, describe } from '../../errors';
 import { defaultActivations, isDefaultActivations, readActivations } from '../gate-activations';
+import { forgetInitConfig, initForgetBias, readForgetInit, type ForgetInit } from './forget-init';
 import type { CellDescriptor } from './kind';
 
-export interface LnLstmSettings {
+export interface LnLstmSettings extends ForgetInit {
   normEpsilon: 1e-3 | 1e-5;
 }
 
@@ -25,7 +27,7 @@ export const LN_EPSILONS = [1e-3, 1e-5] as const;
 
 export const lnLstmCell: CellDescriptor<LnLstmSettings> = {
   name: 'LayerNormLSTM',
-  optionKeys: ['normEpsilon', 'activations'],
+  optionKeys: ['normEpsilon', 'forgetBias', 'chronoInit', 'activations'],
   hasCellState: true,
   read(o) {
     const e = o.normEpsilon === undefined ? 1e-3 : o.normEpsilon;
@@ -34,7 +36,7 @@ export const lnLstmCell: CellDescriptor<LnLstmSettings> = {
     if (!isDefaultActivations(readActivations('LayerNormLSTM', o.activations, ['f', 'g', 'h'], DEFAULT_ACTS), DEFAULT_ACTS)) {
       throw argRangeError('LayerNormLSTM', 'activations', "the defaults ['sigmoid', 'tanh', 'tanh'] (a LayerNormLSTM has no other gate activations; LSTM has)", describe(o.activations));
     }
-    return { normEpsilon: e };
+    return { normEpsilon: e, ...readForgetInit('LayerNormLSTM', o) };
   },
   validate: () => {},
   kind: () => 'lnlstm',
@@ -53,7 +55,8 @@ export const lnLstmCell: CellDescriptor<LnLstmSettings> = {
   }),
   grads: () => ({ dWeightHr: null, dPeephole: null }),
   activations: () => ACTS,
-  config: (s) => (s.normEpsilon === 1e-3 ? {} : { normEpsilon: s.normEpsilon }),
+  config: (s) => ({ ...(s.normEpsilon === 1e-3 ? {} : { normEpsilon: s.normEpsilon }), ...forgetInitConfig(s) }),
+  init: (s, H, get, rng) => initForgetBias('LayerNormLSTM', s, H, get, rng),
 };
 
 /** The epsilon a prepared cell's flags select (both backends read it this way). */
