@@ -32,7 +32,7 @@
       "target_name": "cellstate",
       "sources": ["<!@(node scripts/native-sources.js common)"],
       "conditions": [
-        ["target_arch=='x64'", { "dependencies": ["cellstate_avx2", "cellstate_avx2_vnni", "cellstate_avx512", "cellstate_avx512_vnni", "cellstate_avx512_bf16"] }],
+        ["target_arch=='x64'", { "dependencies": ["cellstate_avx2", "cellstate_avx2_vnni", "cellstate_avx512", "cellstate_avx512_vnni", "cellstate_avx512_bf16", "cellstate_amx"] }],
         ["target_arch=='arm64'", { "sources": ["<!@(node scripts/native-sources.js neon)"] }],
         ["OS=='linux' and cellstate_portable==1", {
           "defines": ["CELLSTATE_GLIBC_COMPAT"],
@@ -88,6 +88,14 @@
           "cflags_cc": ["<!@(node scripts/native-sources.js --flags avx512_bf16)"],
           "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-O3", "<!@(node scripts/native-sources.js --flags avx512_bf16)"] },
           "msvs_settings": { "VCCLCompilerTool": { "AdditionalOptions": ["<!(node scripts/native-sources.js --msvc avx512_bf16)"] } }
+        },
+        {
+          "target_name": "cellstate_amx",
+          "type": "static_library",
+          "sources": ["<!@(node scripts/native-sources.js amx)"],
+          "cflags_cc": ["<!@(node scripts/native-sources.js --flags amx)"],
+          "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-O3", "<!@(node scripts/native-sources.js --flags amx)"] },
+          "msvs_settings": { "VCCLCompilerTool": { "AdditionalOptions": ["<!(node scripts/native-sources.js --msvc amx)"] } }
         }
       ]
     }]

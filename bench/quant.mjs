@@ -54,14 +54,19 @@ export function cpuFlags() {
 }
 
 /**
- * The instructions the bf16/int8 kernels use where present: AVX512-BF16 (vdpbf16ps), AVX512-VNNI
- * and AVX-VNNI (vpdpbusd); and, per precision, a note for rows on a CPU without them.
+ * The instructions the bf16/int8 kernels use where present: AMX (tdpbf16ps / tdpbssd: AMX-TILE,
+ * AMX-BF16 and AMX-INT8), AVX512-BF16 (vdpbf16ps), AVX512-VNNI and AVX-VNNI (vpdpbusd); and, per
+ * precision, a note for rows on a CPU without them. (The addon uses AMX only where the OS also
+ * grants it the tile state: `native.isa` in the results says which tier ran.)
  */
 export function lowPrecisionIsa(flags = cpuFlags()) {
-  const has = { avx512_bf16: flags.includes('avx512_bf16'), avx512_vnni: flags.includes('avx512_vnni'), avx_vnni: flags.includes('avx_vnni') };
+  const has = {
+    amx: ['amx_tile', 'amx_bf16', 'amx_int8'].every((f) => flags.includes(f)),
+    avx512_bf16: flags.includes('avx512_bf16'), avx512_vnni: flags.includes('avx512_vnni'), avx_vnni: flags.includes('avx_vnni'),
+  };
   const notes = {
-    bf16: has.avx512_bf16 ? null : 'CPU lacks AVX512-BF16 (bf16 widened to fp32)',
-    int8: has.avx512_vnni || has.avx_vnni ? null : 'CPU lacks VNNI (int8 without vpdpbusd)',
+    bf16: has.amx || has.avx512_bf16 ? null : 'CPU lacks AMX and AVX512-BF16 (bf16 widened to fp32)',
+    int8: has.amx || has.avx512_vnni || has.avx_vnni ? null : 'CPU lacks AMX and VNNI (int8 without vpdpbusd)',
   };
   return { ...has, notes };
 }

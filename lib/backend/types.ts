@@ -245,7 +245,7 @@ export interface BackendInfo {
   name: BackendName;
   /**
    * 'js' for the ts backend; for native a tier of native/isa.json: 'scalar' | 'avx2' | 'avx2_vnni' |
-   * 'avx512' | 'avx512_vnni' | 'avx512_bf16' (x86-64) or 'scalar' | 'neon' (AArch64); for wasm 'scalar' | 'wasm_simd128'.
+   * 'avx512' | 'avx512_vnni' | 'avx512_bf16' | 'amx' (x86-64) or 'scalar' | 'neon' (AArch64); for wasm 'scalar' | 'wasm_simd128'.
    */
   isa: string;
   /** Threads it computes with (1 for ts; see setThreads). */

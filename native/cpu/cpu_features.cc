@@ -17,6 +17,10 @@
 #include <cpuid.h>
 #endif
 #endif
+#if defined(CELLSTATE_X86_64) && defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 #if defined(__aarch64__) && defined(__linux__)
 #include <asm/hwcap.h>
 #include <sys/auxv.h>
@@ -74,6 +78,21 @@ uint64_t read_xcr0() {
 
 inline bool bit(uint32_t reg, int b) { return ((reg >> b) & 1u) != 0; }
 
+// AMX: the CPU has AMX-TILE, AMX-BF16 and AMX-INT8 with the tile shape the kernels use (palette 1:
+// 8 tiles of 16 rows x 64 bytes; TMUL K <= 16 groups, N <= 16 columns), and the OS saves the tile
+// state (XCR0 bits 17, 18). Whether this process may use it is asked only when the tier is
+// chosen (enable_isa).
+bool amx_present(const CpuidRegs& l7, uint64_t xcr0) {
+  const bool amx_bf16 = bit(l7.edx, 22), amx_tile = bit(l7.edx, 24), amx_int8 = bit(l7.edx, 25);
+  const uint64_t kTileState = (uint64_t{1} << 17) | (uint64_t{1} << 18);  // XTILECFG, XTILEDATA
+  if (!amx_bf16 || !amx_tile || !amx_int8 || (xcr0 & kTileState) != kTileState) return false;
+  CpuidRegs d0{}, d1{}, e1{};
+  if (!cpuid(0x1D, 0, &d0) || d0.eax < 1 || !cpuid(0x1D, 1, &d1) || !cpuid(0x1E, 0, &e1)) return false;
+  const uint32_t bytes_per_row = d1.ebx & 0xFFFF, max_names = d1.ebx >> 16, max_rows = d1.ecx & 0xFFFF;
+  const uint32_t tmul_maxk = e1.ebx & 0xFF, tmul_maxn = (e1.ebx >> 8) & 0xFFFF;
+  return bytes_per_row >= 64 && max_names >= 8 && max_rows >= 16 && tmul_maxk >= 16 && tmul_maxn >= 64;
+}
+
 }  // namespace
 
 uint32_t supported_isas() {
@@ -109,7 +128,10 @@ uint32_t supported_isas() {
     set |= isa_bit(Isa::avx512);
     if (avx512_vnni) {
       set |= isa_bit(Isa::avx512_vnni);
-      if (avx512_bf16) set |= isa_bit(Isa::avx512_bf16);  // every AVX512-BF16 CPU has AVX512-VNNI too
+      if (avx512_bf16) {  // every AVX512-BF16 CPU has AVX512-VNNI too
+        set |= isa_bit(Isa::avx512_bf16);
+        if (amx_present(l7, xcr0)) set |= isa_bit(Isa::amx);  // every AMX CPU has AVX512-BF16 too
+      }
     }
   }
   return set;
@@ -138,6 +160,20 @@ uint32_t supported_isas() { return isa_bit(Isa::scalar) | isa_bit(Isa::wasm_simd
 uint32_t supported_isas() { return isa_bit(Isa::scalar); }
 
 #endif
+
+bool enable_isa(Isa isa) {
+#if defined(CELLSTATE_X86_64) && defined(__linux__)
+  if (isa == Isa::amx) {
+    // Linux (5.16+) hands a process the 8 KB tile state only on request; asking again is a no-op.
+    // A refusal (an older kernel, a seccomp filter, a sigaltstack too small for the bigger signal
+    // frame) means no AMX tier.
+    constexpr int kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+    return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+  }
+#endif
+  (void)isa;
+  return true;  // elsewhere the OS's XCR0 (checked by supported_isas) is the whole permission
+}
 
 Isa detect_isa() {
   const uint32_t set = supported_isas();

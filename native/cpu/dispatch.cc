@@ -84,6 +84,9 @@ void fill_tier(KernelTable& t, Isa tier) {
     case Isa::avx512_bf16:  // fp32 as avx512, int8 as avx512_vnni
       fill_qgemm_bf16_avx512_bf16(t);
       break;
+    case Isa::amx:  // fp32 as avx512; bf16 and int8 on the tile unit
+      fill_qgemm_amx(t);
+      break;
 #elif defined(__aarch64__) || defined(_M_ARM64)
     case Isa::neon:
       fill_kernels_neon(t);
@@ -109,12 +112,18 @@ KernelTable build_table() {
   const int env = env_cap();
   const int prog = g_cap.load();
   const int cap = env < prog ? env : prog;
-  const uint32_t have = supported_isas();
+  uint32_t have = supported_isas();
 
-  // The highest-level tier of this architecture that the CPU has and the cap allows...
+  // The highest-level tier of this architecture that the CPU has, the cap allows and the OS
+  // grants (enable_isa: asked for the chosen tier only; a refused one is dropped)...
   Isa best = Isa::scalar;
-  for (Isa tier : kArchTiers) {  // this architecture's tiers above scalar, lowest level first (isa.gen.h)
-    if ((have & isa_bit(tier)) != 0 && isa_rank(tier) <= cap && isa_rank(tier) > isa_rank(best)) best = tier;
+  for (;;) {
+    best = Isa::scalar;
+    for (Isa tier : kArchTiers) {  // this architecture's tiers above scalar, lowest level first (isa.gen.h)
+      if ((have & isa_bit(tier)) != 0 && isa_rank(tier) <= cap && isa_rank(tier) > isa_rank(best)) best = tier;
+    }
+    if (best == Isa::scalar || enable_isa(best)) break;
+    have &= ~isa_bit(best);
   }
   // ...filled with its base chain, lowest first (scalar, avx2, avx512, avx512_vnni for the last).
   Isa chain[kIsaCount];

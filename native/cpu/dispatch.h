@@ -76,6 +76,10 @@ enum class QuantA : int {
 struct QGemmKernel {
   int mr_bf16, mr_i8;     // rows per tile
   QuantA a_bf16, a_i8;    // what quant_bf16 / quant_i8 write and the tiles read
+  // K is padded with zeros to a multiple of this many k groups (pairs / quads) in both a PackedQ's
+  // panels and the quantized A rows, so a tile's kp / kq is always a multiple of it (1, or 16 for
+  // AMX: one tile row of 64 bytes). The padding adds exact zeros: results do not depend on it.
+  int kg_align_bf16, kg_align_i8;
   // c[i*ldc + j] = (accumulate ? c[i*ldc + j] : 0) + sum_{kk < 2*kp} a(i, kk) * b(kk, j), in fp32
   //                (+ bias[j], added last), i < m, j < n.
   //   a: row i at a + i*lda elements (float for QuantA::f32, uint16 for bf16), 2*kp of them
@@ -93,6 +97,10 @@ struct QGemmKernel {
   // scale s_a (1 for an all-zero row; NaN, with q = 0, for a row holding Inf or NaN).
   void (*quant_bf16)(int64_t k, const float* x, void* out);
   float (*quant_i8)(int64_t k, const float* x, uint8_t* out);
+  // Around a thread's run of tile calls (nullptr where a tier needs none; use QTileScope, qgemm.h):
+  // AMX keeps its tile configuration loaded from call to call inside, and releases it at the end.
+  void (*scope_begin)();
+  void (*scope_end)();
 };
 
 struct KernelTable {
@@ -133,6 +141,7 @@ void fill_qgemm_bf16_avx512(KernelTable& t);
 void fill_qgemm_i8_avx512(KernelTable& t);
 void fill_qgemm_i8_avx512_vnni(KernelTable& t);
 void fill_qgemm_bf16_avx512_bf16(KernelTable& t);
+void fill_qgemm_amx(KernelTable& t);  // gemm/qgemm_amx.cc: bf16 and int8
 void fill_kernels_avx2(KernelTable& t);
 void fill_kernels_avx512(KernelTable& t);
 void fill_lstm_kernels_avx2(KernelTable& t);

@@ -7,19 +7,19 @@
 namespace cellstate {
 
 // Every tier of every architecture (values index kIsaNames / kIsaLevels).
-enum class Isa : int { scalar = 0, avx2 = 1, avx2_vnni = 2, avx512 = 3, avx512_vnni = 4, avx512_bf16 = 5, neon = 6, wasm_simd128 = 7 };
-constexpr int kIsaCount = 8;
-inline constexpr const char* kIsaNames[kIsaCount] = {"scalar", "avx2", "avx2_vnni", "avx512", "avx512_vnni", "avx512_bf16", "neon", "wasm_simd128"};
+enum class Isa : int { scalar = 0, avx2 = 1, avx2_vnni = 2, avx512 = 3, avx512_vnni = 4, avx512_bf16 = 5, amx = 6, neon = 7, wasm_simd128 = 8 };
+constexpr int kIsaCount = 9;
+inline constexpr const char* kIsaNames[kIsaCount] = {"scalar", "avx2", "avx2_vnni", "avx512", "avx512_vnni", "avx512_bf16", "amx", "neon", "wasm_simd128"};
 // A tier's level, comparable across architectures (what a CELLSTATE_MAX_ISA cap compares).
-inline constexpr int kIsaLevels[kIsaCount] = {0, 1, 2, 3, 4, 5, 1, 1};
+inline constexpr int kIsaLevels[kIsaCount] = {0, 1, 2, 3, 4, 5, 6, 1, 1};
 // The tier each tier builds on (-1: none): the table fills a tier's base chain first (dispatch.cc).
-inline constexpr int kIsaBase[kIsaCount] = {-1, 0, 1, 1, 3, 4, 0, 0};
-constexpr int kMaxIsaLevel = 5;
-#define CELLSTATE_ISA_NAMES "scalar|avx2|avx2_vnni|avx512|avx512_vnni|avx512_bf16|neon|wasm_simd128"
+inline constexpr int kIsaBase[kIsaCount] = {-1, 0, 1, 1, 3, 4, 5, 0, 0};
+constexpr int kMaxIsaLevel = 6;
+#define CELLSTATE_ISA_NAMES "scalar|avx2|avx2_vnni|avx512|avx512_vnni|avx512_bf16|amx|neon|wasm_simd128"
 
 // This architecture's tiers above scalar, lowest first.
 #if defined(__x86_64__) || defined(_M_X64)
-inline constexpr Isa kArchTiers[] = {Isa::avx2, Isa::avx2_vnni, Isa::avx512, Isa::avx512_vnni, Isa::avx512_bf16};
+inline constexpr Isa kArchTiers[] = {Isa::avx2, Isa::avx2_vnni, Isa::avx512, Isa::avx512_vnni, Isa::avx512_bf16, Isa::amx};
 #elif defined(__aarch64__) || defined(_M_ARM64)
 inline constexpr Isa kArchTiers[] = {Isa::neon};
 #elif defined(__wasm32__)

@@ -25,17 +25,19 @@ inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 inline int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-// Bytes of one quantized row of k values in format f.
-int64_t row_bytes_of(QuantA f, int64_t k) {
-  const int64_t k2 = (k + 1) & ~int64_t{1}, k4 = (k + 3) & ~int64_t{3};
+// Bytes of one quantized row of k values in format f, its k groups (pairs / quads) padded to a
+// multiple of align: align 1 is what the quantizers write (simd/quantize.h).
+int64_t row_bytes_of(QuantA f, int64_t k, int64_t align) {
+  const int64_t g = f == QuantA::f32 || f == QuantA::bf16 ? 2 : 4;  // k values per group
+  const int64_t values = ceil_div(ceil_div(k, g), align) * align * g;
   switch (f) {
-    case QuantA::f32: return 4 * k2;
-    case QuantA::bf16: return 2 * k2;
+    case QuantA::f32: return 4 * values;
+    case QuantA::bf16:
+    case QuantA::s16eo: return 2 * values;
     case QuantA::s8:
-    case QuantA::u8: return k4;
-    case QuantA::s16eo: return 2 * k4;
+    case QuantA::u8: return values;
   }
-  return 4 * k4;
+  return 4 * values;
 }
 
 int64_t unit_bytes(QuantA f) { return f == QuantA::f32 ? 4 : f == QuantA::bf16 ? 2 : 1; }
@@ -50,7 +52,7 @@ bool quant_rows_reserve(QuantRows& q, QFormat fmt, int64_t m, int64_t k) {
   const QGemmKernel& g = kernels().qgemm;
   const QuantA f = fmt == QFormat::bf16 ? g.a_bf16 : g.a_i8;
   // Row bytes stay multiples of 4 (every format pads k to 2 or 4), so the scales are aligned.
-  const int64_t rb = row_bytes_of(f, k);
+  const int64_t rb = row_bytes_of(f, k, fmt == QFormat::bf16 ? g.kg_align_bf16 : g.kg_align_i8);
   const int64_t need = ceil_div(m * rb, 4) + (fmt == QFormat::int8 ? m : 0);
   const int64_t have = q.buf ? ceil_div(q.m * q.row_bytes, 4) + (q.fmt == QFormat::int8 ? q.m : 0) : 0;
   if (!q.buf || have < need) {
@@ -61,6 +63,7 @@ bool quant_rows_reserve(QuantRows& q, QFormat fmt, int64_t m, int64_t k) {
   q.m = m;
   q.k = k;
   q.row_bytes = rb;
+  q.quant_bytes = row_bytes_of(f, k, 1);
   q.lda = rb / unit_bytes(f);
   return true;
 }
@@ -69,10 +72,13 @@ void quant_rows_fill(QuantRows& q, int64_t m, const float* a, int64_t lda, Threa
   const QGemmKernel& g = kernels().qgemm;
   uint8_t* base = reinterpret_cast<uint8_t*>(q.buf.get());
   float* sa = const_cast<float*>(q.scales());
+  const int64_t pad = q.row_bytes - q.quant_bytes;  // the tier's k padding: zeros
   auto rows = [&](int64_t r0, int64_t r1) {
     for (int64_t i = r0; i < r1; ++i) {
-      if (q.fmt == QFormat::bf16) g.quant_bf16(q.k, a + i * lda, base + i * q.row_bytes);
-      else sa[i] = g.quant_i8(q.k, a + i * lda, base + i * q.row_bytes);
+      uint8_t* row = base + i * q.row_bytes;
+      if (q.fmt == QFormat::bf16) g.quant_bf16(q.k, a + i * lda, row);
+      else sa[i] = g.quant_i8(q.k, a + i * lda, row);
+      if (pad > 0) std::memset(row + q.quant_bytes, 0, static_cast<size_t>(pad));
     }
   };
   const int64_t threads = pool != nullptr ? min64(pool->size(), max64(1, m * q.k / kMinQuantPerThread)) : 1;
@@ -82,6 +88,13 @@ void quant_rows_fill(QuantRows& q, int64_t m, const float* a, int64_t lda, Threa
   }
   const int64_t parts = min64(m, threads);
   pool->parallel_for(parts, [&](int64_t t, int) { rows(m * t / parts, m * (t + 1) / parts); });
+}
+
+QTileScope::QTileScope() {
+  if (kernels().qgemm.scope_begin != nullptr) kernels().qgemm.scope_begin();
+}
+QTileScope::~QTileScope() {
+  if (kernels().qgemm.scope_end != nullptr) kernels().qgemm.scope_end();
 }
 
 int qgemm_mr(QFormat fmt) {
@@ -111,6 +124,7 @@ void qgemm_rows(const QuantRows& qa, int64_t M, const PackedQ& B, int64_t q0, in
   }
   const bool accumulate = beta != 0.f;
   auto block = [&](int64_t m0, int64_t m1, int64_t p0, int64_t p1) {
+    const QTileScope scope;
     for (int64_t ib = m0; ib < m1; ib += kMcTiles * mr) {
       const int64_t ie = min64(ib + kMcTiles * mr, m1);
       for (int64_t p = p0; p < p1; ++p) {

@@ -23,7 +23,8 @@ struct QuantRows {
   QFormat fmt = QFormat::bf16;
   int64_t m = 0, k = 0;
   int64_t lda = 0;          // row stride in the tile's A units: floats / uint16 (bf16), bytes (int8)
-  int64_t row_bytes = 0;    // row stride in bytes
+  int64_t row_bytes = 0;    // row stride in bytes (k padded to the tier's kg_align_*)
+  int64_t quant_bytes = 0;  // bytes of a row the quantizer writes; zeros from there to row_bytes
   ScratchFloats buf;        // rows, then (int8) m scales
   const void* rows() const { return buf.get(); }
   const float* scales() const;  // int8: s_a per row
@@ -35,6 +36,7 @@ bool quant_rows_reserve(QuantRows& q, QFormat fmt, int64_t m, int64_t k);
 // Quantizes rows [0, m) of A (row i at a + i*lda) into q (reserved for at least m rows of k).
 void quant_rows_fill(QuantRows& q, int64_t m, const float* a, int64_t lda, ThreadPool* pool);
 
+
 // The tile C[i0 .. i0+rows) x panel p's columns [p*nr, p*nr + cols) from quantized rows
 // [i0, i0+rows) (rows <= the format's mr, cols <= nr): c points at C(i0, p*nr), bias at bias[p*nr]
 // (or nullptr); accumulate adds onto c. For the fused LSTM's per-panel steps.
@@ -42,6 +44,17 @@ void qgemm_tile(const QuantRows& qa, int64_t i0, int64_t rows, const PackedQ& B,
                 float* c, int64_t ldc, bool accumulate, const float* bias);
 // The tile row count of B's format in the active table.
 int qgemm_mr(QFormat fmt);
+
+// Open on a thread around a run of qgemm_tile calls (RAII; nests). A tier that keeps state from
+// tile to tile (AMX: the tile configuration) keeps it inside and drops it at the end; calls
+// outside any scope are correct too, only slower there.
+class QTileScope {
+ public:
+  QTileScope();
+  ~QTileScope();
+  QTileScope(const QTileScope&) = delete;
+  QTileScope& operator=(const QTileScope&) = delete;
+};
 
 // C[M x N] = beta*C + quant(A) · op(B) (+ bias[j]); A row i at A + i*lda (K floats). B must be a
 // PackedQ of this process (B.k == K, B.nr == kernels().gemm.nr, B.ok()), else false and C untouched.

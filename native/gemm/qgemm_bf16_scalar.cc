@@ -43,6 +43,9 @@ void tile(int64_t m, int64_t n, int64_t kp, const void* av, int64_t lda, const u
 void fill_qgemm_bf16_scalar(KernelTable& t) {
   t.qgemm.mr_bf16 = kMr;
   t.qgemm.a_bf16 = QuantA::f32;
+  t.qgemm.kg_align_bf16 = 1;
+  t.qgemm.scope_begin = nullptr;  // no tile state (only the AMX tier has one)
+  t.qgemm.scope_end = nullptr;
   t.qgemm.bf16 = &tile;
   t.qgemm.quant_bf16 = &quant_bf16_row<QuantA::f32>;
 }

@@ -41,6 +41,7 @@ void tile(int64_t m, int64_t n, int64_t kq, const uint8_t* au, int64_t lda, cons
 void fill_qgemm_i8_scalar(KernelTable& t) {
   t.qgemm.mr_i8 = kMr;
   t.qgemm.a_i8 = QuantA::s8;
+  t.qgemm.kg_align_i8 = 1;
   t.qgemm.i8 = &tile;
   t.qgemm.quant_i8 = &quant_i8_row<QuantA::s8>;
 }

@@ -29,11 +29,13 @@ namespace {
 
 // The shape and storage of a PackedQ with g k values per 4-byte group; false on allocation failure.
 bool shape(PackedQ& out, QFormat fmt, int64_t k, int64_t n, int g) {
+  const QGemmKernel& q = kernels().qgemm;
+  const int64_t align = fmt == QFormat::bf16 ? q.kg_align_bf16 : q.kg_align_i8;
   out.fmt = fmt;
   out.k = k > 0 ? k : 0;
   out.n = n > 0 ? n : 0;
   out.nr = kernels().gemm.nr;
-  out.kg = (out.k + g - 1) / g;
+  out.kg = ((out.k + g - 1) / g + align - 1) / align * align;
   const int64_t total = out.num_panels() * out.kg * out.nr;  // 4-byte groups incl. padding
   if (total > 0) {
     out.data.reset(aligned_alloc_floats(total));

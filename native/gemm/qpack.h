@@ -6,7 +6,7 @@
 // kernel's, so the fused LSTM's gate-interleaved column permutation applies unchanged):
 //   bf16: panel [ceil(K/2)][nr][2] uint16 - each column's k pairs, as vdpbf16ps reads them
 //   int8: panel [ceil(K/4)][nr][4] int8   - each column's k quads, as vpdpbusd reads them
-// zero past K and past N. Either way one (k group, column) is 4 bytes, so a panel row is nr * 4
+// zero past K (and up to kg groups) and past N. Either way one (k group, column) is 4 bytes, so a panel row is nr * 4
 // bytes and every panel starts 64-byte aligned. int8 also keeps per column the row scale s_w and
 // sum_k q_w (vpdpbusd's u8 offset correction), nr per panel, zero past N. The values arrive
 // already quantized (the TypeScript side quantizes weights); this file only moves them.
@@ -27,7 +27,8 @@ struct PackedQ {
   QFormat fmt = QFormat::bf16;
   int64_t k = 0, n = 0;  // logical op(B) shape
   int nr = 0;            // panel width (kernel nr at pack time)
-  int64_t kg = 0;        // k groups per panel: ceil(k / 2) (bf16) or ceil(k / 4) (int8)
+  int64_t kg = 0;        // k groups per panel: ceil(k / 2) (bf16) or ceil(k / 4) (int8), rounded up
+                         // to the tier's kg_align_* (zero groups past K)
   std::unique_ptr<float[], AlignedFree> data;  // [num_panels][kg][nr] x 4 bytes, 64-byte aligned
   std::unique_ptr<float[], AlignedFree> cols;  // int8: [num_panels * nr] s_w, then as many int32 sums
 

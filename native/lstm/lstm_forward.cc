@@ -168,6 +168,7 @@ void lstm_fused_forward(const CellPacked& w, const LstmFusedPanels& f, const Lst
     GxChunks gxc = quant ? GxChunks(f.qwih, f.bias.data(), p0, p1, s, o, x, ldx, gx.get(), ldg, xg_own, &qx[th])
                          : GxChunks(f.wih, f.bias.data(), p0, p1, s, o, x, ldx, gx.get(), ldg, xg_own);
     LstmFwdRow* rows = rows_all.data() + th * B;
+    const QTileScope tiles;         // quantized: the tier's tile state lives for the member's whole run
     float* hprev = hbuf.get();      // [B, H]
     float* hnext = hbuf.get() + B * H;  // [B, H]
     // A member reads h_{t-1} of every unit but writes (and copies out) only its own units of h,

@@ -36,7 +36,7 @@ CS_ALWAYS_INLINE float keep_f32(float x) {
 // an edge tile with m rows (or nv vectors) runs code compiled for exactly that count.
 template <int MAX, class Op, class... Args>
 CS_ALWAYS_INLINE void switch_n(int64_t n, Args... args) {
-  static_assert(MAX >= 1 && MAX <= 8, "switch_n: 1 <= MAX <= 8");
+  static_assert(MAX >= 1 && MAX <= 16, "switch_n: 1 <= MAX <= 16");
   switch (n) {
     case 1: Op::template run<1>(args...); break;
     case 2: if constexpr (MAX >= 2) Op::template run<2>(args...); break;
@@ -46,6 +46,14 @@ CS_ALWAYS_INLINE void switch_n(int64_t n, Args... args) {
     case 6: if constexpr (MAX >= 6) Op::template run<6>(args...); break;
     case 7: if constexpr (MAX >= 7) Op::template run<7>(args...); break;
     case 8: if constexpr (MAX >= 8) Op::template run<8>(args...); break;
+    case 9: if constexpr (MAX >= 9) Op::template run<9>(args...); break;
+    case 10: if constexpr (MAX >= 10) Op::template run<10>(args...); break;
+    case 11: if constexpr (MAX >= 11) Op::template run<11>(args...); break;
+    case 12: if constexpr (MAX >= 12) Op::template run<12>(args...); break;
+    case 13: if constexpr (MAX >= 13) Op::template run<13>(args...); break;
+    case 14: if constexpr (MAX >= 14) Op::template run<14>(args...); break;
+    case 15: if constexpr (MAX >= 15) Op::template run<15>(args...); break;
+    case 16: if constexpr (MAX >= 16) Op::template run<16>(args...); break;
     default: break;
   }
 }

@@ -143,9 +143,12 @@ void run_case(QFormat fmt, const Case& cs, ThreadPool* pool, const char* tag) {
         volatile float y = static_cast<float>(static_cast<int32_t>(acc)) * s;
         want = y;
       }
-      if (cs.beta != 0.f) want = want + C0[ci];
-      if (cs.bias) want = want + bias[static_cast<size_t>(j)];
-      if (tol > 0.0) tol += 2.0 * std::ldexp(std::fabs(static_cast<double>(want)), -23);  // the adds of C and bias
+      // The adds of C and bias: a dot product that differs in its last bits can round each sum to
+      // the neighbouring float, so each add may differ by one ulp of its own result.
+      double adds = 0.0;
+      if (cs.beta != 0.f) want = want + C0[ci], adds += std::fabs(static_cast<double>(want));
+      if (cs.bias) want = want + bias[static_cast<size_t>(j)], adds += std::fabs(static_cast<double>(want));
+      if (tol > 0.0) tol += 2.0 * std::ldexp(adds, -23);
       const bool good = tol == 0.0 ? bits(got) == bits(want) : std::fabs(static_cast<double>(got) - want) <= tol;
       if (!good && bad++ == 0)
         std::snprintf(msg, sizeof msg, "C(%lld,%lld) = %.9g, want %.9g (tol %.3g)", (long long)i, (long long)j, got, want, tol);
@@ -237,13 +240,67 @@ void test_no_saturation(ThreadPool* pool) {
 
 }  // namespace
 
+// qgemm_tile called directly - outside any QTileScope, then inside one, with row counts that need
+// different tile configurations in turn (AMX: 5, 20, 16, 5 rows) - gives what qgemm_rows gives.
+void test_tile_scopes() {
+  const int64_t M = 41, N = 64, K = 100;
+  std::vector<float> A(static_cast<size_t>(M * K)), W(static_cast<size_t>(N * K)), sw(static_cast<size_t>(N));
+  for (auto& a : A) a = qrand(-1.f, 1.f);
+  for (auto& w : W) w = qrand(-0.5f, 0.5f);
+  std::vector<uint16_t> wb(W.size());
+  std::vector<int8_t> wq(W.size());
+  for (size_t i = 0; i < W.size(); ++i) wb[i] = ref_bf16(W[i]);
+  for (int64_t j = 0; j < N; ++j) sw[static_cast<size_t>(j)] = ref_quant_i8(W.data() + j * K, K, wq.data() + j * K);
+  for (QFormat fmt : {QFormat::bf16, QFormat::int8}) {
+    PackedQ B = fmt == QFormat::bf16 ? pack_q_bf16(K, N, wb.data(), K) : pack_q_i8(K, N, wq.data(), K, sw.data());
+    std::vector<float> want(static_cast<size_t>(M * N)), got(want.size());
+    qgemm_packed(M, K, A.data(), K, B, 0.f, want.data(), N, nullptr, nullptr);
+    QuantRows qa;
+    if (!quant_rows_reserve(qa, fmt, M, K)) { qgemm_fail("tile scopes: reserve failed"); return; }
+    quant_rows_fill(qa, M, A.data(), K, nullptr);
+    const int mr = qgemm_mr(fmt);
+    for (int scoped = 0; scoped < 2; ++scoped) {
+      std::fill(got.begin(), got.end(), 0.f);
+      auto run = [&] {
+        int64_t i0 = 0;
+        for (int64_t rows : {int64_t{5}, int64_t{20}, int64_t{16}}) {  // 41 = M rows, in tiles of <= mr
+          for (int64_t left = rows; left > 0;) {
+            const int64_t t = std::min<int64_t>(mr, left);
+            for (int64_t p = 0; p < B.num_panels(); ++p) {
+              qgemm_tile(qa, i0, t, B, p, std::min<int64_t>(B.nr, N - p * B.nr), got.data() + i0 * N + p * B.nr, N,
+                         false, nullptr);
+            }
+            i0 += t;
+            left -= t;
+          }
+        }
+      };
+      if (scoped) {
+        const QTileScope scope;
+        run();
+      } else {
+        run();
+      }
+      qgemm_check();
+      for (size_t i = 0; i < got.size(); ++i) {
+        if (bits(got[i]) != bits(want[i])) {
+          qgemm_fail(std::string("tile scopes: ") + (fmt == QFormat::bf16 ? "bf16" : "int8") +
+                     (scoped ? " inside" : " outside") + " a scope differs at " + std::to_string(i));
+          break;
+        }
+      }
+    }
+  }
+}
+
 void run_qgemm_tests(ThreadPool* pool2, bool quick) {
   const QGemmKernel& g = kernels().qgemm;
   std::printf("qgemm: bf16 mr=%d A=%d, int8 mr=%d A=%d\n", g.mr_bf16, static_cast<int>(g.a_bf16), g.mr_i8,
               static_cast<int>(g.a_i8));
   test_quantizers();
   test_no_saturation(pool2);
-  const std::vector<int64_t> Ms = {1, 2, 3, 4, 5, 6, 7, 13, 65};
+  test_tile_scopes();
+  const std::vector<int64_t> Ms = {1, 2, 3, 4, 5, 6, 7, 13, 15, 16, 17, 33, 65};  // edges of mr 4, 6 and 16 (AMX)
   const std::vector<int64_t> Ns = {1, 15, 16, 17, 31, 32, 33, 63, 64, 65, 130};
   const std::vector<int64_t> Ks = {0, 1, 2, 3, 4, 5, 7, 64, 257, 300};
   int64_t rot = 0;

@@ -1,0 +1,237 @@
+// simd/amx.h - the quantized GEMM tiles on AMX (Advanced Matrix Extensions: Sapphire Rapids and
+// later Xeons), on top of the AVX512-BF16 vocabulary for the epilogue. Include only from *_amx.cc
+// files (compiled with the flags native/isa.json gives amx).
+//
+// One call = one tile C[m x n] (m <= 32 = mr, n <= nr = 64) over the whole K, as every tier's:
+//   m <= 16: tmm0-3 C (m rows x 16 columns each: the panel's 64 columns; fp32 for bf16, int32 for
+//            int8), tmm4 A (m rows x 64 bytes: 32 bf16 / 64 int8 k of each row), tmm5-6 B
+//            alternately (16 k groups x 16 columns x 4 bytes), so a load overlaps a product;
+//   m > 16:  per half of the columns, 2 row blocks x 2 column tiles: tmm0-3 C, tmm4-5 A, tmm6-7 B,
+//            so each B tile loaded serves two row blocks (measured: L bf16 29 -> 23 ms, 1 thread).
+// A panel row of k groups is nr x 4 = 256 bytes, so B's columns [16v, 16v + 16) are the 64 bytes
+// at 64v of each row. K is padded to whole 64-byte blocks with zeros (kg_align 16: gemm/qpack.cc,
+// gemm/qgemm.cc), so there is no k tail. The products land in a 32 x 64 buffer that the AVX-512
+// epilogue of every tier (QTileCommon::store; int8's f32(acc) * f32(s_a * s_w)) finishes.
+//
+// Numerics: TDPBSSD sums int8 x int8 into int32 exactly, so int8 matches every other tier bit
+// for bit. TDPBF16PS, like vdpbf16ps, treats bf16 denormals as zero and rounds in its own
+// order: within the contract's fp32 tolerance, not bit for bit (docs/equations.md).
+//
+// The tile configuration (LDTILECFG, which depends on m) is loaded only when m changes inside a
+// QTileScope (gemm/qgemm.h) and released (TILERELEASE) when the thread's outermost scope closes;
+// a call outside any scope loads and releases it itself. So no tile state outlives our work: an
+// AMX user on the same thread (a oneDNN or ONNX Runtime kernel in this process) never sees ours,
+// and a scope never trusts a configuration loaded before it opened. (Loading it on every call
+// cost 13% of L bf16.)
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "avx512_bf16.h"
+#include "qgemm_tiles.h"
+
+namespace cellstate {
+namespace {
+
+constexpr int kAmxRows = 16;    // rows of one tile
+constexpr int kAmxMr = 32;      // rows of one call: two row blocks
+constexpr int kAmxCols = 64;    // panel columns (nr): 4 tiles of 16
+constexpr int64_t kAmxPanelRowBytes = kAmxCols * 4;  // one k group of the panel's 64 columns
+
+// The 64-byte LDTILECFG operand, palette 1.
+struct alignas(64) AmxTileConfig {
+  uint8_t palette;
+  uint8_t start_row;
+  uint8_t reserved[14];
+  uint16_t colsb[16];
+  uint8_t rows[16];
+};
+
+// Per thread: the m whose configuration this thread has loaded (0: none), and the depth of open
+// tile scopes (QGemmKernel::scope_begin / scope_end). Inside a scope the configuration stays
+// loaded from call to call (no foreign code runs on the thread there); a call outside any scope
+// loads it and releases the tiles again itself.
+thread_local int t_amx_m = 0;
+thread_local int t_amx_depth = 0;
+
+// m <= 16: tmm0-3 C (m rows; columns 16v..16v+15), tmm4 A (m rows), tmm5-6 B.
+// m > 16, per half h of the columns: tmm0-1 C of rows 0-15 (columns 32h.., 32h+16..), tmm2-3 C of
+// rows 16..m-1, tmm4 A rows 0-15, tmm5 A rows 16..m-1, tmm6-7 B.
+CS_ALWAYS_INLINE void amx_enter(int m) {
+  if (t_amx_m == m) return;
+  AmxTileConfig cfg{};
+  cfg.palette = 1;
+  auto set = [&cfg](int t, int rows) {
+    cfg.rows[t] = static_cast<uint8_t>(rows);
+    cfg.colsb[t] = 64;
+  };
+  if (m <= kAmxRows) {
+    for (int t = 0; t < 5; ++t) set(t, m);
+    set(5, kAmxRows);
+    set(6, kAmxRows);
+  } else {
+    set(0, kAmxRows);
+    set(1, kAmxRows);
+    set(2, m - kAmxRows);
+    set(3, m - kAmxRows);
+    set(4, kAmxRows);
+    set(5, m - kAmxRows);
+    set(6, kAmxRows);
+    set(7, kAmxRows);
+  }
+  _tile_loadconfig(&cfg);
+  t_amx_m = m;
+}
+
+CS_ALWAYS_INLINE void amx_leave() {
+  if (t_amx_depth == 0) {
+    _tile_release();
+    t_amx_m = 0;
+  }
+}
+
+// A scope opened on a thread forgets any configuration it may have had (foreign code may have
+// loaded its own since); the outermost close releases the tiles.
+void amx_scope_begin() {
+  if (t_amx_depth++ == 0) t_amx_m = 0;
+}
+void amx_scope_end() {
+  if (t_amx_depth > 0 && --t_amx_depth == 0 && t_amx_m != 0) {
+    _tile_release();
+    t_amx_m = 0;
+  }
+}
+
+// tmm[c] += tmm[a] . tmm[b] (the intrinsics take literal tile numbers: they are spliced into asm).
+#define CS_AMX_DOT(int8, c, a, b)         \
+  do {                                    \
+    if constexpr (int8) _tile_dpbssd(c, a, b); \
+    else _tile_dpbf16ps(c, a, b);         \
+  } while (0)
+
+// out[i * 64 + j] (i < m <= 32, j < 64; columns >= 32 only if n > 32) = the sum over kg k groups
+// (a multiple of 16) of A row i . B column j: fp32 (bf16 operands, TDPBF16PS) or int32 (int8,
+// TDPBSSD). a: m rows of lda_bytes stride; bp: a panel, kg rows of 256 bytes.
+template <bool kInt8>
+CS_ALWAYS_INLINE void amx_products(int m, int64_t n, int64_t kg, const uint8_t* a, int64_t lda_bytes,
+                                   const uint8_t* bp, void* out) {
+  amx_enter(m);
+  char* o = static_cast<char*>(out);
+  if (m <= kAmxRows) {  // one row block, all four column tiles: A loaded once per k block
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+    const uint8_t* b = bp;
+    for (int64_t g = 0; g < kg; g += kAmxRows, a += 64, b += kAmxRows * kAmxPanelRowBytes) {
+      _tile_loadd(4, a, lda_bytes);
+      _tile_loadd(5, b, kAmxPanelRowBytes);
+      _tile_loadd(6, b + 64, kAmxPanelRowBytes);
+      CS_AMX_DOT(kInt8, 0, 4, 5);
+      CS_AMX_DOT(kInt8, 1, 4, 6);
+      _tile_loadd(5, b + 128, kAmxPanelRowBytes);
+      _tile_loadd(6, b + 192, kAmxPanelRowBytes);
+      CS_AMX_DOT(kInt8, 2, 4, 5);
+      CS_AMX_DOT(kInt8, 3, 4, 6);
+    }
+    _tile_stored(0, o, kAmxPanelRowBytes);
+    _tile_stored(1, o + 64, kAmxPanelRowBytes);
+    _tile_stored(2, o + 128, kAmxPanelRowBytes);
+    _tile_stored(3, o + 192, kAmxPanelRowBytes);
+  } else {  // two row blocks x two column tiles per pass: each B tile serves 2 row blocks
+    for (int h = 0; h < 2 && 32 * h < n; ++h) {
+      _tile_zero(0);
+      _tile_zero(1);
+      _tile_zero(2);
+      _tile_zero(3);
+      const uint8_t* ar = a;
+      const uint8_t* b = bp + 128 * h;
+      for (int64_t g = 0; g < kg; g += kAmxRows, ar += 64, b += kAmxRows * kAmxPanelRowBytes) {
+        _tile_loadd(4, ar, lda_bytes);
+        _tile_loadd(6, b, kAmxPanelRowBytes);
+        CS_AMX_DOT(kInt8, 0, 4, 6);
+        _tile_loadd(7, b + 64, kAmxPanelRowBytes);
+        CS_AMX_DOT(kInt8, 1, 4, 7);
+        _tile_loadd(5, ar + kAmxRows * lda_bytes, lda_bytes);
+        CS_AMX_DOT(kInt8, 2, 5, 6);
+        CS_AMX_DOT(kInt8, 3, 5, 7);
+      }
+      char* oh = o + 128 * h;
+      _tile_stored(0, oh, kAmxPanelRowBytes);
+      _tile_stored(1, oh + 64, kAmxPanelRowBytes);
+      _tile_stored(2, oh + kAmxRows * kAmxPanelRowBytes, kAmxPanelRowBytes);
+      _tile_stored(3, oh + kAmxRows * kAmxPanelRowBytes + 64, kAmxPanelRowBytes);
+    }
+  }
+  amx_leave();
+}
+
+// The epilogues, per row block of up to 16 rows through QTileCommon's dispatch (K::kMr == 16).
+template <class K>
+struct AmxBf16 : QTileCommon<K> {
+  using C = QTileCommon<K>;
+  using V = typename K::V;
+  using MaskArg = typename C::MaskArg;
+  static_assert(C::kNr == kAmxCols && K::kMr == kAmxRows, "AMX tiles: 16-row blocks of 64-column panels");
+
+  template <int M, int NV, bool EDGE>
+  static CS_ALWAYS_INLINE void run(MaskArg mask, const float* out, float* c, int64_t ldc, bool accumulate,
+                                   const float* bias) {
+    V r[M][NV];
+    CS_UNROLL for (int i = 0; i < M; ++i) {
+      CS_UNROLL for (int v = 0; v < NV; ++v) r[i][v] = K::load(out + i * kAmxCols + v * K::kVw);
+    }
+    C::template store<M, NV, EDGE>(r, c, ldc, accumulate, bias, mask);
+  }
+
+  // QGemmKernel::bf16: A rows are bf16 bit patterns (QuantA::bf16), lda in uint16.
+  static void tile(int64_t m, int64_t n, int64_t kp, const void* a, int64_t lda, const uint16_t* bp, float* c,
+                   int64_t ldc, bool accumulate, const float* bias) {
+    alignas(64) float out[kAmxMr * kAmxCols];
+    amx_products<false>(static_cast<int>(m), n, kp, static_cast<const uint8_t*>(a), lda * 2,
+                        reinterpret_cast<const uint8_t*>(bp), out);
+    for (int64_t i0 = 0; i0 < m; i0 += kAmxRows) {
+      C::template Dispatch<AmxBf16>::go(m - i0 < kAmxRows ? m - i0 : kAmxRows, n, out + i0 * kAmxCols, c + i0 * ldc,
+                                        ldc, accumulate, bias);
+    }
+  }
+};
+
+template <class K>
+struct AmxI8 : QTileCommon<K> {
+  using C = QTileCommon<K>;
+  using V = typename K::V;
+  using MaskArg = typename C::MaskArg;
+  static_assert(C::kNr == kAmxCols && K::kMr == kAmxRows, "AMX tiles: 16-row blocks of 64-column panels");
+
+  template <int M, int NV, bool EDGE>
+  static CS_ALWAYS_INLINE void run(MaskArg mask, const int32_t* out, const float* sa, const float* sw, float* c,
+                                   int64_t ldc, bool accumulate, const float* bias) {
+    V r[M][NV];
+    CS_UNROLL for (int v = 0; v < NV; ++v) {
+      const V swv = K::loadu(sw + v * K::kVw);
+      CS_UNROLL for (int i = 0; i < M; ++i) {
+        const typename K::VI t = K::i_loadu(out + i * kAmxCols + v * K::kVw);
+        r[i][v] = K::keep(K::mul(K::i_cvt(t), K::keep(K::mul(K::set1(sa[i]), swv))));  // f32(acc) * f32(s_a * s_w)
+      }
+    }
+    C::template store<M, NV, EDGE>(r, c, ldc, accumulate, bias, mask);
+  }
+
+  // QGemmKernel::i8: A rows are int8 q (QuantA::s8), so no u8 offset correction (sumw unused).
+  static void tile(int64_t m, int64_t n, int64_t kq, const uint8_t* a, int64_t lda, const float* sa,
+                   const int8_t* bp, const float* sw, const int32_t* /*sumw*/, float* c, int64_t ldc,
+                   bool accumulate, const float* bias) {
+    alignas(64) int32_t out[kAmxMr * kAmxCols];
+    amx_products<true>(static_cast<int>(m), n, kq, a, lda, reinterpret_cast<const uint8_t*>(bp), out);
+    for (int64_t i0 = 0; i0 < m; i0 += kAmxRows) {
+      C::template Dispatch<AmxI8>::go(m - i0 < kAmxRows ? m - i0 : kAmxRows, n, out + i0 * kAmxCols, sa + i0, sw,
+                                      c + i0 * ldc, ldc, accumulate, bias);
+    }
+  }
+};
+
+}  // namespace
+}  // namespace cellstate
