@@ -86,6 +86,12 @@ struct QGemmKernel {
   //   bp: [kp][nr][2] uint16 bf16 (k pairs of each column)
   void (*bf16)(int64_t m, int64_t n, int64_t kp, const void* a, int64_t lda, const uint16_t* bp, float* c,
                int64_t ldc, bool accumulate, const float* bias);
+  // Optional (nullptr: two bf16 calls instead): sum a1 . B1 + a2 . B2 (two panels, kp1 / kp2 k
+  // pairs) in one accumulation, then as bf16. Its own order of the sums: equal to the two calls
+  // up to fp32 rounding.
+  void (*bf16_2)(int64_t m, int64_t n, int64_t kp1, const void* a1, int64_t lda1, const uint16_t* bp1, int64_t kp2,
+                 const void* a2, int64_t lda2, const uint16_t* bp2, float* c, int64_t ldc, bool accumulate,
+                 const float* bias);
   // acc(i, j) = sum_{kk < 4*kq} q_a(i, kk) * q_w(kk, j) in int32 (exact);
   // c[i*ldc + j] = (accumulate ? c : 0) + f32(acc) * f32(sa[i] * sw[j]) (+ bias[j], added last).
   //   a: row i at a + i*lda bytes, in a_i8's format; bp: [kq][nr][4] int8 (k quads of each column)
@@ -97,6 +103,9 @@ struct QGemmKernel {
   // scale s_a (1 for an all-zero row; NaN, with q = 0, for a row holding Inf or NaN).
   void (*quant_bf16)(int64_t k, const float* x, void* out);
   float (*quant_i8)(int64_t k, const float* x, uint8_t* out);
+  // A fused LSTM step multiplies its own x rows into each tile (qgemm_tile2) instead of reading a
+  // precomputed chunk of x . W_ih, when the batch has at least this many rows (0: never).
+  int step_x_rows;
   // Around a thread's run of tile calls (nullptr where a tier needs none; use QTileScope, qgemm.h):
   // AMX keeps its tile configuration loaded from call to call inside, and releases it at the end.
   void (*scope_begin)();

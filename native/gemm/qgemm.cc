@@ -97,6 +97,14 @@ QTileScope::~QTileScope() {
   if (kernels().qgemm.scope_end != nullptr) kernels().qgemm.scope_end();
 }
 
+void quant_row(QuantRows& q, int64_t i, const float* a) {
+  const QGemmKernel& g = kernels().qgemm;
+  uint8_t* row = reinterpret_cast<uint8_t*>(q.buf.get()) + i * q.row_bytes;
+  if (q.fmt == QFormat::bf16) g.quant_bf16(q.k, a, row);
+  else const_cast<float*>(q.scales())[i] = g.quant_i8(q.k, a, row);
+  if (q.row_bytes > q.quant_bytes) std::memset(row + q.quant_bytes, 0, static_cast<size_t>(q.row_bytes - q.quant_bytes));
+}
+
 int qgemm_mr(QFormat fmt) {
   const QGemmKernel& g = kernels().qgemm;
   return fmt == QFormat::bf16 ? g.mr_bf16 : g.mr_i8;
@@ -111,6 +119,18 @@ void qgemm_tile(const QuantRows& qa, int64_t i0, int64_t rows, const PackedQ& B,
     g.i8(rows, cols, B.kg, qa.row(i0), qa.lda, qa.scales() + i0, B.i8_panel(p), B.scale(p), B.sumw(p), c, ldc,
          accumulate, bias);
   }
+}
+
+void qgemm_tile2(const QuantRows& qa1, const PackedQ& B1, const QuantRows& qa2, const PackedQ& B2, int64_t i0,
+                 int64_t rows, int64_t p, int64_t cols, float* c, int64_t ldc, const float* bias) {
+  const QGemmKernel& g = kernels().qgemm;
+  if (B1.fmt == QFormat::bf16 && B2.fmt == QFormat::bf16 && g.bf16_2 != nullptr) {
+    g.bf16_2(rows, cols, B1.kg, qa1.row(i0), qa1.lda, B1.bf16_panel(p), B2.kg, qa2.row(i0), qa2.lda, B2.bf16_panel(p),
+             c, ldc, false, bias);
+    return;
+  }
+  qgemm_tile(qa1, i0, rows, B1, p, cols, c, ldc, false, bias);
+  qgemm_tile(qa2, i0, rows, B2, p, cols, c, ldc, true, nullptr);
 }
 
 void qgemm_rows(const QuantRows& qa, int64_t M, const PackedQ& B, int64_t q0, int64_t q1, float beta, float* C,

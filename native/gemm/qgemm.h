@@ -35,6 +35,8 @@ struct QuantRows {
 bool quant_rows_reserve(QuantRows& q, QFormat fmt, int64_t m, int64_t k);
 // Quantizes rows [0, m) of A (row i at a + i*lda) into q (reserved for at least m rows of k).
 void quant_rows_fill(QuantRows& q, int64_t m, const float* a, int64_t lda, ThreadPool* pool);
+// Quantizes one row a (k floats) into row i of q (i < the reserved rows).
+void quant_row(QuantRows& q, int64_t i, const float* a);
 
 
 // The tile C[i0 .. i0+rows) x panel p's columns [p*nr, p*nr + cols) from quantized rows
@@ -42,6 +44,11 @@ void quant_rows_fill(QuantRows& q, int64_t m, const float* a, int64_t lda, Threa
 // (or nullptr); accumulate adds onto c. For the fused LSTM's per-panel steps.
 void qgemm_tile(const QuantRows& qa, int64_t i0, int64_t rows, const PackedQ& B, int64_t p, int64_t cols,
                 float* c, int64_t ldc, bool accumulate, const float* bias);
+// C tile = (x rows [i0, i0+rows) of qa1) . B1's panel p + (rows of qa2) . B2's panel p + bias, as
+// qgemm_tile(qa1, ..., accumulate = false, bias) then qgemm_tile(qa2, ..., accumulate = true): a
+// tier with QGemmKernel::bf16_2 sums both in one accumulation (bf16; int8 always makes two calls).
+void qgemm_tile2(const QuantRows& qa1, const PackedQ& B1, const QuantRows& qa2, const PackedQ& B2, int64_t i0,
+                 int64_t rows, int64_t p, int64_t cols, float* c, int64_t ldc, const float* bias);
 // The tile row count of B's format in the active table.
 int qgemm_mr(QFormat fmt);
 

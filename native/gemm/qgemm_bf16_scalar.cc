@@ -47,6 +47,8 @@ void fill_qgemm_bf16_scalar(KernelTable& t) {
   t.qgemm.scope_begin = nullptr;  // no tile state (only the AMX tier has one)
   t.qgemm.scope_end = nullptr;
   t.qgemm.bf16 = &tile;
+  t.qgemm.bf16_2 = nullptr;
+  t.qgemm.step_x_rows = 0;  // the chunked Gx everywhere but AMX (measured slower with the step's own x)
   t.qgemm.quant_bf16 = &quant_bf16_row<QuantA::f32>;
 }
 

@@ -111,12 +111,20 @@ void amx_scope_end() {
     else _tile_dpbf16ps(c, a, b);         \
   } while (0)
 
-// out[i * 64 + j] (i < m <= 32, j < 64; columns >= 32 only if n > 32) = the sum over kg k groups
-// (a multiple of 16) of A row i . B column j: fp32 (bf16 operands, TDPBF16PS) or int32 (int8,
-// TDPBSSD). a: m rows of lda_bytes stride; bp: a panel, kg rows of 256 bytes.
+// One operand pair of a product: A rows (m of them, lda_bytes apart) and a B panel of kg k groups
+// (a multiple of 16; rows of 256 bytes).
+struct AmxOperand {
+  const uint8_t* a;
+  int64_t lda_bytes;
+  const uint8_t* bp;
+  int64_t kg;
+};
+
+// out[i * 64 + j] (i < m <= 32, j < 64; columns >= 32 only if n > 32) = the sum over the operand
+// pairs, each over its kg k groups, of A row i . B column j, in one accumulation: fp32 (bf16
+// operands, TDPBF16PS) or int32 (int8, TDPBSSD).
 template <bool kInt8>
-CS_ALWAYS_INLINE void amx_products(int m, int64_t n, int64_t kg, const uint8_t* a, int64_t lda_bytes,
-                                   const uint8_t* bp, void* out) {
+CS_ALWAYS_INLINE void amx_products(int m, int64_t n, const AmxOperand* ops, int nops, void* out) {
   amx_enter(m);
   char* o = static_cast<char*>(out);
   if (m <= kAmxRows) {  // one row block, all four column tiles: A loaded once per k block
@@ -124,17 +132,21 @@ CS_ALWAYS_INLINE void amx_products(int m, int64_t n, int64_t kg, const uint8_t* 
     _tile_zero(1);
     _tile_zero(2);
     _tile_zero(3);
-    const uint8_t* b = bp;
-    for (int64_t g = 0; g < kg; g += kAmxRows, a += 64, b += kAmxRows * kAmxPanelRowBytes) {
-      _tile_loadd(4, a, lda_bytes);
-      _tile_loadd(5, b, kAmxPanelRowBytes);
-      _tile_loadd(6, b + 64, kAmxPanelRowBytes);
-      CS_AMX_DOT(kInt8, 0, 4, 5);
-      CS_AMX_DOT(kInt8, 1, 4, 6);
-      _tile_loadd(5, b + 128, kAmxPanelRowBytes);
-      _tile_loadd(6, b + 192, kAmxPanelRowBytes);
-      CS_AMX_DOT(kInt8, 2, 4, 5);
-      CS_AMX_DOT(kInt8, 3, 4, 6);
+    for (int q = 0; q < nops; ++q) {
+      const uint8_t* a = ops[q].a;
+      const uint8_t* b = ops[q].bp;
+      const int64_t lda_bytes = ops[q].lda_bytes;
+      for (int64_t g = 0; g < ops[q].kg; g += kAmxRows, a += 64, b += kAmxRows * kAmxPanelRowBytes) {
+        _tile_loadd(4, a, lda_bytes);
+        _tile_loadd(5, b, kAmxPanelRowBytes);
+        _tile_loadd(6, b + 64, kAmxPanelRowBytes);
+        CS_AMX_DOT(kInt8, 0, 4, 5);
+        CS_AMX_DOT(kInt8, 1, 4, 6);
+        _tile_loadd(5, b + 128, kAmxPanelRowBytes);
+        _tile_loadd(6, b + 192, kAmxPanelRowBytes);
+        CS_AMX_DOT(kInt8, 2, 4, 5);
+        CS_AMX_DOT(kInt8, 3, 4, 6);
+      }
     }
     _tile_stored(0, o, kAmxPanelRowBytes);
     _tile_stored(1, o + 64, kAmxPanelRowBytes);
@@ -146,17 +158,20 @@ CS_ALWAYS_INLINE void amx_products(int m, int64_t n, int64_t kg, const uint8_t* 
       _tile_zero(1);
       _tile_zero(2);
       _tile_zero(3);
-      const uint8_t* ar = a;
-      const uint8_t* b = bp + 128 * h;
-      for (int64_t g = 0; g < kg; g += kAmxRows, ar += 64, b += kAmxRows * kAmxPanelRowBytes) {
-        _tile_loadd(4, ar, lda_bytes);
-        _tile_loadd(6, b, kAmxPanelRowBytes);
-        CS_AMX_DOT(kInt8, 0, 4, 6);
-        _tile_loadd(7, b + 64, kAmxPanelRowBytes);
-        CS_AMX_DOT(kInt8, 1, 4, 7);
-        _tile_loadd(5, ar + kAmxRows * lda_bytes, lda_bytes);
-        CS_AMX_DOT(kInt8, 2, 5, 6);
-        CS_AMX_DOT(kInt8, 3, 5, 7);
+      for (int q = 0; q < nops; ++q) {
+        const uint8_t* ar = ops[q].a;
+        const uint8_t* b = ops[q].bp + 128 * h;
+        const int64_t lda_bytes = ops[q].lda_bytes;
+        for (int64_t g = 0; g < ops[q].kg; g += kAmxRows, ar += 64, b += kAmxRows * kAmxPanelRowBytes) {
+          _tile_loadd(4, ar, lda_bytes);
+          _tile_loadd(6, b, kAmxPanelRowBytes);
+          CS_AMX_DOT(kInt8, 0, 4, 6);
+          _tile_loadd(7, b + 64, kAmxPanelRowBytes);
+          CS_AMX_DOT(kInt8, 1, 4, 7);
+          _tile_loadd(5, ar + kAmxRows * lda_bytes, lda_bytes);
+          CS_AMX_DOT(kInt8, 2, 5, 6);
+          CS_AMX_DOT(kInt8, 3, 5, 7);
+        }
       }
       char* oh = o + 128 * h;
       _tile_stored(0, oh, kAmxPanelRowBytes);
@@ -190,8 +205,22 @@ struct AmxBf16 : QTileCommon<K> {
   static void tile(int64_t m, int64_t n, int64_t kp, const void* a, int64_t lda, const uint16_t* bp, float* c,
                    int64_t ldc, bool accumulate, const float* bias) {
     alignas(64) float out[kAmxMr * kAmxCols];
-    amx_products<false>(static_cast<int>(m), n, kp, static_cast<const uint8_t*>(a), lda * 2,
-                        reinterpret_cast<const uint8_t*>(bp), out);
+    const AmxOperand op{static_cast<const uint8_t*>(a), lda * 2, reinterpret_cast<const uint8_t*>(bp), kp};
+    amx_products<false>(static_cast<int>(m), n, &op, 1, out);
+    for (int64_t i0 = 0; i0 < m; i0 += kAmxRows) {
+      C::template Dispatch<AmxBf16>::go(m - i0 < kAmxRows ? m - i0 : kAmxRows, n, out + i0 * kAmxCols, c + i0 * ldc,
+                                        ldc, accumulate, bias);
+    }
+  }
+
+  // QGemmKernel::bf16_2: a1 . B1 + a2 . B2 in one accumulation (then the epilogue).
+  static void tile2(int64_t m, int64_t n, int64_t kp1, const void* a1, int64_t lda1, const uint16_t* bp1, int64_t kp2,
+                    const void* a2, int64_t lda2, const uint16_t* bp2, float* c, int64_t ldc, bool accumulate,
+                    const float* bias) {
+    alignas(64) float out[kAmxMr * kAmxCols];
+    const AmxOperand ops[2] = {{static_cast<const uint8_t*>(a1), lda1 * 2, reinterpret_cast<const uint8_t*>(bp1), kp1},
+                               {static_cast<const uint8_t*>(a2), lda2 * 2, reinterpret_cast<const uint8_t*>(bp2), kp2}};
+    amx_products<false>(static_cast<int>(m), n, ops, 2, out);
     for (int64_t i0 = 0; i0 < m; i0 += kAmxRows) {
       C::template Dispatch<AmxBf16>::go(m - i0 < kAmxRows ? m - i0 : kAmxRows, n, out + i0 * kAmxCols, c + i0 * ldc,
                                         ldc, accumulate, bias);
@@ -225,7 +254,8 @@ struct AmxI8 : QTileCommon<K> {
                    const int8_t* bp, const float* sw, const int32_t* /*sumw*/, float* c, int64_t ldc,
                    bool accumulate, const float* bias) {
     alignas(64) int32_t out[kAmxMr * kAmxCols];
-    amx_products<true>(static_cast<int>(m), n, kq, a, lda, reinterpret_cast<const uint8_t*>(bp), out);
+    const AmxOperand op{a, lda, reinterpret_cast<const uint8_t*>(bp), kq};
+    amx_products<true>(static_cast<int>(m), n, &op, 1, out);
     for (int64_t i0 = 0; i0 < m; i0 += kAmxRows) {
       C::template Dispatch<AmxI8>::go(m - i0 < kAmxRows ? m - i0 : kAmxRows, n, out + i0 * kAmxCols, sa + i0, sw,
                                       c + i0 * ldc, ldc, accumulate, bias);

@@ -290,6 +290,38 @@ void test_tile_scopes() {
         }
       }
     }
+    // qgemm_tile2 with both operand pairs the same: twice the product, the bias once. Two calls
+    // (int8, tiers without bf16_2) give (want + bias) + want exactly; one accumulation (AMX bf16)
+    // is within the fp32 rounding of a 2K-term sum.
+    {
+      const QTileScope scope;
+      std::vector<float> two(want.size()), bias(static_cast<size_t>(N));
+      for (auto& b : bias) b = qrand(-1.f, 1.f);
+      for (int64_t i0 = 0; i0 < M; i0 += mr) {
+        for (int64_t p = 0; p < B.num_panels(); ++p) {
+          qgemm_tile2(qa, B, qa, B, i0, std::min<int64_t>(mr, M - i0), p, std::min<int64_t>(B.nr, N - p * B.nr),
+                      two.data() + i0 * N + p * B.nr, N, bias.data() + p * B.nr);
+        }
+      }
+      const bool fused = fmt == QFormat::bf16 && kernels().qgemm.bf16_2 != nullptr;
+      qgemm_check();
+      for (int64_t i = 0; i < M; ++i) {
+        double mag = 0.0;
+        for (int64_t k = 0; k < K; ++k) mag += std::fabs(static_cast<double>(bf16_val(ref_bf16(A[static_cast<size_t>(i * K + k)]))));
+        for (int64_t j = 0; j < N; ++j) {
+          const size_t ci = static_cast<size_t>(i * N + j);
+          const float w2 = (want[ci] + bias[static_cast<size_t>(j)]) + want[ci];  // the two calls' order
+          const double tol = fused ? (2.0 * K + 4.0) * std::ldexp(1.0, -23) * (mag + std::fabs(static_cast<double>(w2)) + 1.0) : 0.0;
+          const bool good = fused ? std::fabs(static_cast<double>(two[ci]) - w2) <= tol : bits(two[ci]) == bits(w2);
+          if (!good) {
+            qgemm_fail(std::string("qgemm_tile2 ") + (fmt == QFormat::bf16 ? "bf16" : "int8") + " differs at " +
+                       std::to_string(ci) + ": " + std::to_string(two[ci]) + " vs " + std::to_string(w2));
+            i = M;
+            break;
+          }
+        }
+      }
+    }
   }
 }
 
