@@ -102,6 +102,7 @@ describe('model files: save and load', function () {
     const cases = [
       ['not a model file', () => load(Buffer.concat(encodeSafetensors({ a: tensor([1]) }, { format: 'other' }))), SafetensorsError, /^load: model bytes: not a cellstate model or checkpoint/],
       ['a newer format version', () => load(file(small.config(), small.stateDict(), { format_version: '2' })), SafetensorsError, /format version "2" is not supported/],
+      ['no format version', () => load(Buffer.concat(encodeSafetensors(small.stateDict(), { format: 'cellstate.model', config: JSON.stringify(small.config()) }))), SafetensorsError, /^load: .*: model metadata has no 'format_version' \(this library reads 1\)$/],
       ['a config that is not JSON', () => load(file(null, {}, { config: '{' })), SafetensorsError, /metadata 'config' is not valid JSON/],
       ['an unknown layer type', () => load(file({ type: 'Conv1d' })), UnsupportedModelError, /^load: config\.type: expected one of Sequential, LSTM/],
       ['a __proto__ layer type', () => load(file({ type: '__proto__' })), UnsupportedModelError, /config\.type/],

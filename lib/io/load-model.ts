@@ -44,8 +44,9 @@ export function load(source: string | Uint8Array, options?: { backend?: BackendN
   const md = f.metadata;
   const checkpoint = md.format === CHECKPOINT_FORMAT;
   if (md.format !== MODEL_FORMAT && !checkpoint) fail(`not a cellstate model or checkpoint (metadata format is ${JSON.stringify(md.format)}, expected "${MODEL_FORMAT}")`);
-  if (!checkpoint && md.format_version !== String(MODEL_VERSION)) fail(`model format version ${JSON.stringify(md.format_version)} is not supported (this library reads ${MODEL_VERSION})`);
-  if (checkpoint && md.format_version !== String(CHECKPOINT_VERSION)) fail(`checkpoint format version ${JSON.stringify(md.format_version)} is not supported (this library reads ${CHECKPOINT_VERSION})`);
+  const kindName = checkpoint ? 'checkpoint' : 'model', readsVersion = String(checkpoint ? CHECKPOINT_VERSION : MODEL_VERSION);
+  if (md.format_version === undefined) fail(`${kindName} metadata has no 'format_version' (this library reads ${readsVersion})`);
+  if (md.format_version !== readsVersion) fail(`${kindName} format version ${JSON.stringify(md.format_version)} is not supported (this library reads ${readsVersion})`);
   let config: unknown;
   try { config = JSON.parse(md.config); } catch { fail("metadata 'config' is not valid JSON"); }
   if (config === null) fail('the checkpoint records no model config (it was saved from a model without config())');
