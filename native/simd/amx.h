@@ -28,6 +28,7 @@
 #include <immintrin.h>
 
 #include <cstdint>
+#include <type_traits>
 
 #include "avx512_bf16.h"
 #include "qgemm_tiles.h"
@@ -183,6 +184,16 @@ CS_ALWAYS_INLINE void amx_products(int m, int64_t n, const AmxOperand* ops, int 
   amx_leave();
 }
 
+// f(i, rows) over m rows: whole 16-row blocks (rows = 16), then an edge block row by row (rows =
+// 1), as std::integral_constant - code for M = 16 and M = 1 only (every M from 1 to 16 took clang's
+// ASan+UBSan+fuzzer build 8 minutes for this file).
+template <class F>
+CS_ALWAYS_INLINE void amx_epilogue_rows(int64_t m, F&& f) {
+  int64_t i = 0;
+  for (; i + kAmxRows <= m; i += kAmxRows) f(i, std::integral_constant<int, kAmxRows>{});
+  for (; i < m; ++i) f(i, std::integral_constant<int, 1>{});
+}
+
 // The epilogues, per row block of up to 16 rows through QTileCommon's dispatch (K::kMr == 16).
 template <class K>
 struct AmxBf16 : QTileCommon<K> {
@@ -201,14 +212,13 @@ struct AmxBf16 : QTileCommon<K> {
     C::template store<M, NV, EDGE>(r, c, ldc, accumulate, bias, mask);
   }
 
-  // The epilogue over m rows: full 16-row blocks, then an edge block row by row - code for M = 16
-  // and M = 1 only (every M from 1 to 16 took clang's ASan+fuzzer build 8 minutes for this file).
+  // The epilogue over m rows (amx_epilogue_rows).
   static void finish(int64_t m, int64_t n, const float* out, float* c, int64_t ldc, bool accumulate,
                      const float* bias) {
     using Rows = typename C::template Dispatch<AmxBf16>::Rows;
-    int64_t i = 0;
-    for (; i + kAmxRows <= m; i += kAmxRows) Rows::template run<kAmxRows>(n, out + i * kAmxCols, c + i * ldc, ldc, accumulate, bias);
-    for (; i < m; ++i) Rows::template run<1>(n, out + i * kAmxCols, c + i * ldc, ldc, accumulate, bias);
+    amx_epilogue_rows(m, [&](int64_t i, auto rows) {
+      Rows::template run<decltype(rows)::value>(n, out + i * kAmxCols, c + i * ldc, ldc, accumulate, bias);
+    });
   }
 
   // QGemmKernel::bf16: A rows are bf16 bit patterns (QuantA::bf16), lda in uint16.
@@ -260,12 +270,10 @@ struct AmxI8 : QTileCommon<K> {
     alignas(64) int32_t out[kAmxMr * kAmxCols];
     const AmxOperand op{a, lda, reinterpret_cast<const uint8_t*>(bp), kq};
     amx_products<true>(static_cast<int>(m), n, &op, 1, out);
-    using Rows = typename C::template Dispatch<AmxI8>::Rows;  // M = 16 and M = 1 only, as AmxBf16::finish
-    int64_t i = 0;
-    for (; i + kAmxRows <= m; i += kAmxRows) {
-      Rows::template run<kAmxRows>(n, out + i * kAmxCols, sa + i, sw, c + i * ldc, ldc, accumulate, bias);
-    }
-    for (; i < m; ++i) Rows::template run<1>(n, out + i * kAmxCols, sa + i, sw, c + i * ldc, ldc, accumulate, bias);
+    using Rows = typename C::template Dispatch<AmxI8>::Rows;
+    amx_epilogue_rows(m, [&](int64_t i, auto rows) {
+      Rows::template run<decltype(rows)::value>(n, out + i * kAmxCols, sa + i, sw, c + i * ldc, ldc, accumulate, bias);
+    });
   }
 };
 
