@@ -69,6 +69,17 @@ enum class QuantA : int {
   s16eo = 4,  // int8: per k quad the int16 values (q0, q2, q1, q3) (vpmaddwd on even / odd bytes)
 };
 
+// Other work a tile call runs while it multiplies (QGemmKernel::bf16_2): run(ctx, 0), ...,
+// run(ctx, pieces - 1), in order, all before the call returns. It must not touch the call's
+// operands or output. AMX spreads the pieces between its tile products, which the tile unit
+// executes while the core runs them (the fused LSTM: the previous tile's elementwise step);
+// other tiers run them after their products.
+struct TileSideWork {
+  void (*run)(void* ctx, int64_t piece);
+  void* ctx;
+  int64_t pieces;
+};
+
 // Quantized GEMM micro-kernels (issue #21; numerics in docs/equations.md, "Low precision"). One
 // tile C[m x n] (1 <= m <= mr, 1 <= n <= nr, nr == gemm.nr) over the whole K: never blocked in k,
 // so an int8 sum stays one exact int32 and a bf16 sum one fp32 chain. B is one panel of a
@@ -88,10 +99,10 @@ struct QGemmKernel {
                int64_t ldc, bool accumulate, const float* bias);
   // Optional (nullptr: two bf16 calls instead): sum a1 . B1 + a2 . B2 (two panels, kp1 / kp2 k
   // pairs) in one accumulation, then as bf16. Its own order of the sums: equal to the two calls
-  // up to fp32 rounding.
+  // up to fp32 rounding. side (or nullptr): work to run meanwhile (TileSideWork).
   void (*bf16_2)(int64_t m, int64_t n, int64_t kp1, const void* a1, int64_t lda1, const uint16_t* bp1, int64_t kp2,
                  const void* a2, int64_t lda2, const uint16_t* bp2, float* c, int64_t ldc, bool accumulate,
-                 const float* bias);
+                 const float* bias, const TileSideWork* side);
   // acc(i, j) = sum_{kk < 4*kq} q_a(i, kk) * q_w(kk, j) in int32 (exact);
   // c[i*ldc + j] = (accumulate ? c : 0) + f32(acc) * f32(sa[i] * sw[j]) (+ bias[j], added last).
   //   a: row i at a + i*lda bytes, in a_i8's format; bp: [kq][nr][4] int8 (k quads of each column)

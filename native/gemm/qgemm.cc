@@ -122,15 +122,17 @@ void qgemm_tile(const QuantRows& qa, int64_t i0, int64_t rows, const PackedQ& B,
 }
 
 void qgemm_tile2(const QuantRows& qa1, const PackedQ& B1, const QuantRows& qa2, const PackedQ& B2, int64_t i0,
-                 int64_t rows, int64_t p, int64_t cols, float* c, int64_t ldc, const float* bias) {
+                 int64_t rows, int64_t p, int64_t cols, float* c, int64_t ldc, const float* bias,
+                 const TileSideWork* side) {
   const QGemmKernel& g = kernels().qgemm;
   if (B1.fmt == QFormat::bf16 && B2.fmt == QFormat::bf16 && g.bf16_2 != nullptr) {
     g.bf16_2(rows, cols, B1.kg, qa1.row(i0), qa1.lda, B1.bf16_panel(p), B2.kg, qa2.row(i0), qa2.lda, B2.bf16_panel(p),
-             c, ldc, false, bias);
+             c, ldc, false, bias, side);
     return;
   }
   qgemm_tile(qa1, i0, rows, B1, p, cols, c, ldc, false, bias);
   qgemm_tile(qa2, i0, rows, B2, p, cols, c, ldc, true, nullptr);
+  for (int64_t q = 0; side != nullptr && q < side->pieces; ++q) side->run(side->ctx, q);
 }
 
 void qgemm_rows(const QuantRows& qa, int64_t M, const PackedQ& B, int64_t q0, int64_t q1, float beta, float* C,

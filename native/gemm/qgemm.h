@@ -17,6 +17,7 @@
 namespace cellstate {
 
 class ThreadPool;
+struct TileSideWork;  // cpu/dispatch.h
 
 // Quantized rows of A in the active tier's format for fmt (kernels().qgemm.a_bf16 / a_i8).
 struct QuantRows {
@@ -47,8 +48,11 @@ void qgemm_tile(const QuantRows& qa, int64_t i0, int64_t rows, const PackedQ& B,
 // C tile = (x rows [i0, i0+rows) of qa1) . B1's panel p + (rows of qa2) . B2's panel p + bias, as
 // qgemm_tile(qa1, ..., accumulate = false, bias) then qgemm_tile(qa2, ..., accumulate = true): a
 // tier with QGemmKernel::bf16_2 sums both in one accumulation (bf16; int8 always makes two calls).
+// side (or nullptr): other work to run meanwhile (TileSideWork, cpu/dispatch.h), all of it done
+// when the call returns.
 void qgemm_tile2(const QuantRows& qa1, const PackedQ& B1, const QuantRows& qa2, const PackedQ& B2, int64_t i0,
-                 int64_t rows, int64_t p, int64_t cols, float* c, int64_t ldc, const float* bias);
+                 int64_t rows, int64_t p, int64_t cols, float* c, int64_t ldc, const float* bias,
+                 const TileSideWork* side = nullptr);
 // The tile row count of B's format in the active table.
 int qgemm_mr(QFormat fmt);
 

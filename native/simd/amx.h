@@ -124,10 +124,38 @@ struct AmxOperand {
 // out[i * 64 + j] (i < m <= 32, j < 64; columns >= 32 only if n > 32) = the sum over the operand
 // pairs, each over its kg k groups, of A row i . B column j, in one accumulation: fp32 (bf16
 // operands, TDPBF16PS) or int32 (int8, TDPBSSD).
+// side (or nullptr): its pieces run one every few k blocks, between the products (TileSideWork):
+// the tile unit works through its queue of products meanwhile. What is left runs before the
+// last stores.
+class AmxSide {
+ public:
+  AmxSide(const TileSideWork* side, int64_t kblocks) : side_(side) {
+    if (side_ != nullptr && side_->pieces > 0) every_ = left_ = kblocks / side_->pieces > 1 ? kblocks / side_->pieces : 1;
+  }
+  CS_ALWAYS_INLINE void tick() {
+    if (left_ > 0 && --left_ == 0 && done_ < side_->pieces) {
+      side_->run(side_->ctx, done_++);
+      left_ = every_;
+    }
+  }
+  void drain() {
+    while (side_ != nullptr && done_ < side_->pieces) side_->run(side_->ctx, done_++);
+  }
+
+ private:
+  const TileSideWork* side_;
+  int64_t every_ = 0, left_ = 0, done_ = 0;
+};
+
 template <bool kInt8>
-CS_ALWAYS_INLINE void amx_products(int m, int64_t n, const AmxOperand* ops, int nops, void* out) {
+CS_ALWAYS_INLINE void amx_products(int m, int64_t n, const AmxOperand* ops, int nops, void* out,
+                                   const TileSideWork* side = nullptr) {
   amx_enter(m);
   char* o = static_cast<char*>(out);
+  int64_t kblocks = 0;
+  for (int q = 0; q < nops; ++q) kblocks += ops[q].kg / kAmxRows;
+  const int halves = m <= kAmxRows ? 1 : (n > 32 ? 2 : 1);
+  AmxSide work(side, kblocks * halves);
   if (m <= kAmxRows) {  // one row block, all four column tiles: A loaded once per k block
     _tile_zero(0);
     _tile_zero(1);
@@ -147,8 +175,10 @@ CS_ALWAYS_INLINE void amx_products(int m, int64_t n, const AmxOperand* ops, int 
         _tile_loadd(6, b + 192, kAmxPanelRowBytes);
         CS_AMX_DOT(kInt8, 2, 4, 5);
         CS_AMX_DOT(kInt8, 3, 4, 6);
+        work.tick();
       }
     }
+    work.drain();
     _tile_stored(0, o, kAmxPanelRowBytes);
     _tile_stored(1, o + 64, kAmxPanelRowBytes);
     _tile_stored(2, o + 128, kAmxPanelRowBytes);
@@ -172,8 +202,10 @@ CS_ALWAYS_INLINE void amx_products(int m, int64_t n, const AmxOperand* ops, int 
           _tile_loadd(5, ar + kAmxRows * lda_bytes, lda_bytes);
           CS_AMX_DOT(kInt8, 2, 5, 6);
           CS_AMX_DOT(kInt8, 3, 5, 7);
+          work.tick();
         }
       }
+      if (h + 1 == halves) work.drain();
       char* oh = o + 128 * h;
       _tile_stored(0, oh, kAmxPanelRowBytes);
       _tile_stored(1, oh + 64, kAmxPanelRowBytes);
@@ -233,11 +265,11 @@ struct AmxBf16 : QTileCommon<K> {
   // QGemmKernel::bf16_2: a1 . B1 + a2 . B2 in one accumulation (then the epilogue).
   static void tile2(int64_t m, int64_t n, int64_t kp1, const void* a1, int64_t lda1, const uint16_t* bp1, int64_t kp2,
                     const void* a2, int64_t lda2, const uint16_t* bp2, float* c, int64_t ldc, bool accumulate,
-                    const float* bias) {
+                    const float* bias, const TileSideWork* side) {
     alignas(64) float out[kAmxMr * kAmxCols];
     const AmxOperand ops[2] = {{static_cast<const uint8_t*>(a1), lda1 * 2, reinterpret_cast<const uint8_t*>(bp1), kp1},
                                {static_cast<const uint8_t*>(a2), lda2 * 2, reinterpret_cast<const uint8_t*>(bp2), kp2}};
-    amx_products<false>(static_cast<int>(m), n, ops, 2, out);
+    amx_products<false>(static_cast<int>(m), n, ops, 2, out, side);
     finish(m, n, out, c, ldc, accumulate, bias);
   }
 };

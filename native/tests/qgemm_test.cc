@@ -293,14 +293,28 @@ void test_tile_scopes() {
     // qgemm_tile2 with both operand pairs the same: twice the product, the bias once. Two calls
     // (int8, tiers without bf16_2) give (want + bias) + want exactly; one accumulation (AMX bf16)
     // is within the fp32 rounding of a 2K-term sum.
+    // Each call also runs side work (TileSideWork) of 0, 1, 7, 32 or 200 pieces: every piece
+    // exactly once, in order, before the call returns, and the products unchanged by it.
     {
       const QTileScope scope;
       std::vector<float> two(want.size()), bias(static_cast<size_t>(N));
       for (auto& b : bias) b = qrand(-1.f, 1.f);
+      struct Log {
+        std::vector<int64_t> seen;
+        static void run(void* ctx, int64_t piece) { static_cast<Log*>(ctx)->seen.push_back(piece); }
+      } log;
+      const int64_t counts[] = {0, 1, 7, 32, 200};
+      int call = 0;
       for (int64_t i0 = 0; i0 < M; i0 += mr) {
-        for (int64_t p = 0; p < B.num_panels(); ++p) {
+        for (int64_t p = 0; p < B.num_panels(); ++p, ++call) {
+          const TileSideWork side{&Log::run, &log, counts[call % 5]};
+          log.seen.clear();
           qgemm_tile2(qa, B, qa, B, i0, std::min<int64_t>(mr, M - i0), p, std::min<int64_t>(B.nr, N - p * B.nr),
-                      two.data() + i0 * N + p * B.nr, N, bias.data() + p * B.nr);
+                      two.data() + i0 * N + p * B.nr, N, bias.data() + p * B.nr, &side);
+          bool ok = static_cast<int64_t>(log.seen.size()) == side.pieces;
+          for (size_t q = 0; ok && q < log.seen.size(); ++q) ok = log.seen[q] == static_cast<int64_t>(q);
+          if (!ok) qgemm_fail("qgemm_tile2: side work of " + std::to_string(side.pieces) + " pieces ran " +
+                              std::to_string(log.seen.size()) + " pieces or out of order");
         }
       }
       const bool fused = fmt == QFormat::bf16 && kernels().qgemm.bf16_2 != nullptr;
