@@ -109,6 +109,20 @@ struct QGemmKernel {
   //   sw, sumw: the panel's nr column scales / sums of q_w (zero past the matrix)
   void (*i8)(int64_t m, int64_t n, int64_t kq, const uint8_t* a, int64_t lda, const float* sa, const int8_t* bp,
              const float* sw, const int32_t* sumw, float* c, int64_t ldc, bool accumulate, const float* bias);
+  // Optional (nullptr: two i8 calls, then the side work): i8 of op1 (accumulate = false, bias),
+  // then i8 of op2 accumulated onto it (no bias), bit for bit as those two calls, with side
+  // (TileSideWork, or nullptr) run meanwhile.
+  struct I8Operand {
+    int64_t kq;
+    const uint8_t* a;
+    int64_t lda;
+    const float* sa;
+    const int8_t* bp;
+    const float* sw;
+    const int32_t* sumw;
+  };
+  void (*i8_2)(int64_t m, int64_t n, const I8Operand& op1, const I8Operand& op2, float* c, int64_t ldc,
+               const float* bias, const TileSideWork* side);
   // Quantize one row of k activations (the contract's rules): out gets round_up(k, 2) (bf16) or
   // round_up(k, 4) (int8) elements of the tier's format, zero past k. quant_i8 returns the row's
   // scale s_a (1 for an all-zero row; NaN, with q = 0, for a row holding Inf or NaN).

@@ -130,6 +130,12 @@ void qgemm_tile2(const QuantRows& qa1, const PackedQ& B1, const QuantRows& qa2, 
              c, ldc, false, bias, side);
     return;
   }
+  if (B1.fmt == QFormat::int8 && B2.fmt == QFormat::int8 && g.i8_2 != nullptr) {
+    const QGemmKernel::I8Operand op1{B1.kg, qa1.row(i0), qa1.lda, qa1.scales() + i0, B1.i8_panel(p), B1.scale(p), B1.sumw(p)};
+    const QGemmKernel::I8Operand op2{B2.kg, qa2.row(i0), qa2.lda, qa2.scales() + i0, B2.i8_panel(p), B2.scale(p), B2.sumw(p)};
+    g.i8_2(rows, cols, op1, op2, c, ldc, bias, side);
+    return;
+  }
   qgemm_tile(qa1, i0, rows, B1, p, cols, c, ldc, false, bias);
   qgemm_tile(qa2, i0, rows, B2, p, cols, c, ldc, true, nullptr);
   for (int64_t q = 0; side != nullptr && q < side->pieces; ++q) side->run(side->ctx, q);

@@ -31,6 +31,7 @@ void fill_qgemm_amx(KernelTable& t) {
   t.qgemm.bf16 = &AmxBf16<QAmx>::tile;
   t.qgemm.bf16_2 = &AmxBf16<QAmx>::tile2;
   t.qgemm.i8 = &AmxI8<QAmx>::tile;
+  t.qgemm.i8_2 = &AmxI8<QAmx>::tile2;
   t.qgemm.quant_bf16 = &quant_bf16_row<QuantA::bf16>;
   t.qgemm.quant_i8 = &quant_i8_row<QuantA::s8>;
   t.qgemm.step_x_rows = kAmxMr;  // measured: faster from 32 rows on (B = 16: slower)

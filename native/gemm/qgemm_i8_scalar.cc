@@ -43,6 +43,7 @@ void fill_qgemm_i8_scalar(KernelTable& t) {
   t.qgemm.a_i8 = QuantA::s8;
   t.qgemm.kg_align_i8 = 1;
   t.qgemm.i8 = &tile;
+  t.qgemm.i8_2 = nullptr;  // two i8 calls
   t.qgemm.quant_i8 = &quant_i8_row<QuantA::s8>;
 }
 

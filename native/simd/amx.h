@@ -124,38 +124,45 @@ struct AmxOperand {
 // out[i * 64 + j] (i < m <= 32, j < 64; columns >= 32 only if n > 32) = the sum over the operand
 // pairs, each over its kg k groups, of A row i . B column j, in one accumulation: fp32 (bf16
 // operands, TDPBF16PS) or int32 (int8, TDPBSSD).
-// side (or nullptr): its pieces run one every few k blocks, between the products (TileSideWork):
-// the tile unit works through its queue of products meanwhile. What is left runs before the
-// last stores.
+// Side work (TileSideWork), pieces [q0, q1) of it: one every few k blocks, between the products,
+// while the tile unit works through its queue of them; what is left runs before the last stores.
 class AmxSide {
  public:
-  AmxSide(const TileSideWork* side, int64_t kblocks) : side_(side) {
-    if (side_ != nullptr && side_->pieces > 0) every_ = left_ = kblocks / side_->pieces > 1 ? kblocks / side_->pieces : 1;
+  AmxSide(const TileSideWork* side, int64_t q0, int64_t q1) : side_(side), done_(q0), end_(q1) {}
+  // Spread over kblocks ticks: `per` pieces every `every` ticks.
+  void start(int64_t kblocks) {
+    const int64_t n = end_ - done_;
+    if (side_ == nullptr || n <= 0 || kblocks <= 0) return;
+    every_ = left_ = kblocks > n ? kblocks / n : 1;
+    per_ = (n + kblocks - 1) / kblocks;
   }
   CS_ALWAYS_INLINE void tick() {
-    if (left_ > 0 && --left_ == 0 && done_ < side_->pieces) {
-      side_->run(side_->ctx, done_++);
+    if (left_ > 0 && --left_ == 0) {
+      for (int64_t q = 0; q < per_ && done_ < end_; ++q) side_->run(side_->ctx, done_++);
       left_ = every_;
     }
   }
   void drain() {
-    while (side_ != nullptr && done_ < side_->pieces) side_->run(side_->ctx, done_++);
+    while (side_ != nullptr && done_ < end_) side_->run(side_->ctx, done_++);
   }
 
  private:
   const TileSideWork* side_;
-  int64_t every_ = 0, left_ = 0, done_ = 0;
+  int64_t done_, end_;
+  int64_t every_ = 0, left_ = 0, per_ = 0;
 };
 
 template <bool kInt8>
 CS_ALWAYS_INLINE void amx_products(int m, int64_t n, const AmxOperand* ops, int nops, void* out,
-                                   const TileSideWork* side = nullptr) {
+                                   AmxSide* side = nullptr) {
   amx_enter(m);
   char* o = static_cast<char*>(out);
   int64_t kblocks = 0;
   for (int q = 0; q < nops; ++q) kblocks += ops[q].kg / kAmxRows;
   const int halves = m <= kAmxRows ? 1 : (n > 32 ? 2 : 1);
-  AmxSide work(side, kblocks * halves);
+  AmxSide none(nullptr, 0, 0);
+  AmxSide& work = side != nullptr ? *side : none;
+  work.start(kblocks * halves);
   if (m <= kAmxRows) {  // one row block, all four column tiles: A loaded once per k block
     _tile_zero(0);
     _tile_zero(1);
@@ -269,7 +276,8 @@ struct AmxBf16 : QTileCommon<K> {
     alignas(64) float out[kAmxMr * kAmxCols];
     const AmxOperand ops[2] = {{static_cast<const uint8_t*>(a1), lda1 * 2, reinterpret_cast<const uint8_t*>(bp1), kp1},
                                {static_cast<const uint8_t*>(a2), lda2 * 2, reinterpret_cast<const uint8_t*>(bp2), kp2}};
-    amx_products<false>(static_cast<int>(m), n, ops, 2, out, side);
+    AmxSide work(side, 0, side != nullptr ? side->pieces : 0);
+    amx_products<false>(static_cast<int>(m), n, ops, 2, out, &work);
     finish(m, n, out, c, ldc, accumulate, bias);
   }
 };
@@ -302,10 +310,31 @@ struct AmxI8 : QTileCommon<K> {
     alignas(64) int32_t out[kAmxMr * kAmxCols];
     const AmxOperand op{a, lda, reinterpret_cast<const uint8_t*>(bp), kq};
     amx_products<true>(static_cast<int>(m), n, &op, 1, out);
+    finish(m, n, out, sa, sw, c, ldc, accumulate, bias);
+  }
+
+  static void finish(int64_t m, int64_t n, const int32_t* out, const float* sa, const float* sw, float* c, int64_t ldc,
+                     bool accumulate, const float* bias) {
     using Rows = typename C::template Dispatch<AmxI8>::Rows;
     amx_epilogue_rows(m, [&](int64_t i, auto rows) {
       Rows::template run<decltype(rows)::value>(n, out + i * kAmxCols, sa + i, sw, c + i * ldc, ldc, accumulate, bias);
     });
+  }
+
+  // QGemmKernel::i8_2: the two tile calls' products and epilogues in one call, the side work's
+  // first half within op1's products, the rest within op2's.
+  static void tile2(int64_t m, int64_t n, const QGemmKernel::I8Operand& op1, const QGemmKernel::I8Operand& op2,
+                    float* c, int64_t ldc, const float* bias, const TileSideWork* side) {
+    alignas(64) int32_t out[kAmxMr * kAmxCols];
+    const int64_t pieces = side != nullptr ? side->pieces : 0;
+    const AmxOperand a1{op1.a, op1.lda, reinterpret_cast<const uint8_t*>(op1.bp), op1.kq};
+    AmxSide w1(side, 0, pieces / 2);
+    amx_products<true>(static_cast<int>(m), n, &a1, 1, out, &w1);
+    finish(m, n, out, op1.sa, op1.sw, c, ldc, false, bias);
+    const AmxOperand a2{op2.a, op2.lda, reinterpret_cast<const uint8_t*>(op2.bp), op2.kq};
+    AmxSide w2(side, pieces / 2, pieces);
+    amx_products<true>(static_cast<int>(m), n, &a2, 1, out, &w2);
+    finish(m, n, out, op2.sa, op2.sw, c, ldc, true, nullptr);
   }
 };
 
