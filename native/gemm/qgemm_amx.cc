@@ -28,10 +28,10 @@ void fill_qgemm_amx(KernelTable& t) {
   t.qgemm.a_i8 = QuantA::s8;
   t.qgemm.kg_align_bf16 = kAmxRows;  // 16 k pairs / quads: one 64-byte tile row of A
   t.qgemm.kg_align_i8 = kAmxRows;
-  t.qgemm.bf16 = &AmxBf16<QAmx>::tile;
-  t.qgemm.bf16_2 = &AmxBf16<QAmx>::tile2;
-  t.qgemm.i8 = &AmxI8<QAmx>::tile;
-  t.qgemm.i8_2 = &AmxI8<QAmx>::tile2;
+  t.qgemm.bf16 = &AmxTiles<QAmx>::bf16;
+  t.qgemm.bf16_2 = &AmxTiles<QAmx>::bf16_2;
+  t.qgemm.i8 = &AmxTiles<QAmx>::i8;
+  t.qgemm.i8_2 = &AmxTiles<QAmx>::i8_2;
   t.qgemm.quant_bf16 = &quant_bf16_row<QuantA::bf16>;
   t.qgemm.quant_i8 = &quant_i8_row<QuantA::s8>;
   t.qgemm.step_x_rows = kAmxMr;  // measured: faster from 32 rows on (B = 16: slower)

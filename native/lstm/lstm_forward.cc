@@ -245,17 +245,16 @@ void lstm_fused_forward(const CellPacked& w, const LstmFusedPanels& f, const Lst
         // Pipelined: the elementwise step of each tile runs, a row at a time, inside the next
         // tile's products (TileSideWork: on AMX the tile unit multiplies meanwhile), from the
         // other of the member's two tile buffers; the last tile's runs after the loop.
-        XstepTile prev{&kt, H, hprev, c.get(), hnext, rows};
-        const TileSideWork side{&XstepTile::row, &prev, 0};
+        XstepTile prev{&kt, H, hprev, c.get(), hnext, rows};  // m = 0 before the first tile
+        TileSideWork side{&XstepTile::row, &prev, 0};
         float* buf = xtile.get() + th * 2 * mr * nr;
         int parity = 0;
         for (int64_t p = p0; p < p1; ++p) {
           for (int64_t i0 = 0; i0 < m; i0 += mr, parity ^= 1) {
             const int64_t mi = std::min<int64_t>(mr, m - i0);
             float* tile = buf + parity * mr * nr;
-            TileSideWork now = side;
-            now.pieces = prev.tile ? prev.m : 0;
-            qgemm_tile2(qx[th], f.qwih, qh[th], f.qwhh, i0, mi, p, nr, tile, nr, f.bias.data() + p * nr, &now);
+            side.pieces = prev.m;
+            qgemm_tile2(qx[th], f.qwih, qh[th], f.qwhh, i0, mi, p, nr, tile, nr, f.bias.data() + p * nr, &side);
             prev.set(tile, i0, mi, p * vw, std::min<int64_t>(vw, H - p * vw), nr);
           }
         }

@@ -237,13 +237,15 @@ CS_ALWAYS_INLINE void amx_epilogue_rows(int64_t m, F&& f) {
   for (; i < m; ++i) f(i, std::integral_constant<int, 1>{});
 }
 
-// The epilogues, per row block of up to 16 rows through QTileCommon's dispatch (K::kMr == 16).
+// Both formats' tiles and epilogues, per row block of up to 16 rows through QTileCommon's
+// dispatch (K::kMr == 16): run() for fp32 sums (bf16) and for int32 sums (int8).
 template <class K>
-struct AmxBf16 : QTileCommon<K> {
+struct AmxTiles : QTileCommon<K> {
   using C = QTileCommon<K>;
   using V = typename K::V;
   using MaskArg = typename C::MaskArg;
   static_assert(C::kNr == kAmxCols && K::kMr == kAmxRows, "AMX tiles: 16-row blocks of 64-column panels");
+  using Rows = typename C::template Dispatch<AmxTiles>::Rows;
 
   template <int M, int NV, bool EDGE>
   static CS_ALWAYS_INLINE void run(MaskArg mask, const float* out, float* c, int64_t ldc, bool accumulate,
@@ -254,44 +256,6 @@ struct AmxBf16 : QTileCommon<K> {
     }
     C::template store<M, NV, EDGE>(r, c, ldc, accumulate, bias, mask);
   }
-
-  // The epilogue over m rows (amx_epilogue_rows).
-  static void finish(int64_t m, int64_t n, const float* out, float* c, int64_t ldc, bool accumulate,
-                     const float* bias) {
-    using Rows = typename C::template Dispatch<AmxBf16>::Rows;
-    amx_epilogue_rows(m, [&](int64_t i, auto rows) {
-      Rows::template run<decltype(rows)::value>(n, out + i * kAmxCols, c + i * ldc, ldc, accumulate, bias);
-    });
-  }
-
-  // QGemmKernel::bf16: A rows are bf16 bit patterns (QuantA::bf16), lda in uint16.
-  static void tile(int64_t m, int64_t n, int64_t kp, const void* a, int64_t lda, const uint16_t* bp, float* c,
-                   int64_t ldc, bool accumulate, const float* bias) {
-    alignas(64) float out[kAmxMr * kAmxCols];
-    const AmxOperand op{static_cast<const uint8_t*>(a), lda * 2, reinterpret_cast<const uint8_t*>(bp), kp};
-    amx_products<false>(static_cast<int>(m), n, &op, 1, out);
-    finish(m, n, out, c, ldc, accumulate, bias);
-  }
-
-  // QGemmKernel::bf16_2: a1 . B1 + a2 . B2 in one accumulation (then the epilogue).
-  static void tile2(int64_t m, int64_t n, int64_t kp1, const void* a1, int64_t lda1, const uint16_t* bp1, int64_t kp2,
-                    const void* a2, int64_t lda2, const uint16_t* bp2, float* c, int64_t ldc, bool accumulate,
-                    const float* bias, const TileSideWork* side) {
-    alignas(64) float out[kAmxMr * kAmxCols];
-    const AmxOperand ops[2] = {{static_cast<const uint8_t*>(a1), lda1 * 2, reinterpret_cast<const uint8_t*>(bp1), kp1},
-                               {static_cast<const uint8_t*>(a2), lda2 * 2, reinterpret_cast<const uint8_t*>(bp2), kp2}};
-    AmxSide work(side, 0, side != nullptr ? side->pieces : 0);
-    amx_products<false>(static_cast<int>(m), n, ops, 2, out, &work);
-    finish(m, n, out, c, ldc, accumulate, bias);
-  }
-};
-
-template <class K>
-struct AmxI8 : QTileCommon<K> {
-  using C = QTileCommon<K>;
-  using V = typename K::V;
-  using MaskArg = typename C::MaskArg;
-  static_assert(C::kNr == kAmxCols && K::kMr == kAmxRows, "AMX tiles: 16-row blocks of 64-column panels");
 
   template <int M, int NV, bool EDGE>
   static CS_ALWAYS_INLINE void run(MaskArg mask, const int32_t* out, const float* sa, const float* sw, float* c,
@@ -307,38 +271,65 @@ struct AmxI8 : QTileCommon<K> {
     C::template store<M, NV, EDGE>(r, c, ldc, accumulate, bias, mask);
   }
 
-  // QGemmKernel::i8: A rows are int8 q (QuantA::s8), so no u8 offset correction (sumw unused).
-  static void tile(int64_t m, int64_t n, int64_t kq, const uint8_t* a, int64_t lda, const float* sa,
-                   const int8_t* bp, const float* sw, const int32_t* /*sumw*/, float* c, int64_t ldc,
-                   bool accumulate, const float* bias) {
-    alignas(64) int32_t out[kAmxMr * kAmxCols];
-    const AmxOperand op{a, lda, reinterpret_cast<const uint8_t*>(bp), kq};
-    amx_products<true>(static_cast<int>(m), n, &op, 1, out);
-    finish(m, n, out, sa, sw, c, ldc, accumulate, bias);
+  // The epilogues over m rows (amx_epilogue_rows).
+  static void finish(int64_t m, int64_t n, const float* out, float* c, int64_t ldc, bool accumulate,
+                     const float* bias) {
+    amx_epilogue_rows(m, [&](int64_t i, auto rows) {
+      Rows::template run<decltype(rows)::value>(n, out + i * kAmxCols, c + i * ldc, ldc, accumulate, bias);
+    });
   }
-
   static void finish(int64_t m, int64_t n, const int32_t* out, const float* sa, const float* sw, float* c, int64_t ldc,
                      bool accumulate, const float* bias) {
-    using Rows = typename C::template Dispatch<AmxI8>::Rows;
     amx_epilogue_rows(m, [&](int64_t i, auto rows) {
       Rows::template run<decltype(rows)::value>(n, out + i * kAmxCols, sa + i, sw, c + i * ldc, ldc, accumulate, bias);
     });
   }
 
-  // QGemmKernel::i8_2: the two tile calls' products and epilogues in one call, the side work's
-  // first half within op1's products, the rest within op2's.
-  static void tile2(int64_t m, int64_t n, const QGemmKernel::I8Operand& op1, const QGemmKernel::I8Operand& op2,
-                    float* c, int64_t ldc, const float* bias, const TileSideWork* side) {
-    alignas(64) int32_t out[kAmxMr * kAmxCols];
+  // QGemmKernel::bf16: A rows are bf16 bit patterns (QuantA::bf16), lda in uint16.
+  static void bf16(int64_t m, int64_t n, int64_t kp, const void* a, int64_t lda, const uint16_t* bp, float* c,
+                   int64_t ldc, bool accumulate, const float* bias) {
+    alignas(64) float out[kAmxMr * kAmxCols];
+    const AmxOperand op{static_cast<const uint8_t*>(a), lda * 2, reinterpret_cast<const uint8_t*>(bp), kp};
+    amx_products<false>(static_cast<int>(m), n, &op, 1, out);
+    finish(m, n, out, c, ldc, accumulate, bias);
+  }
+
+  // QGemmKernel::bf16_2: a1 . B1 + a2 . B2 in one accumulation (then the epilogue).
+  static void bf16_2(int64_t m, int64_t n, int64_t kp1, const void* a1, int64_t lda1, const uint16_t* bp1,
+                     int64_t kp2, const void* a2, int64_t lda2, const uint16_t* bp2, float* c, int64_t ldc,
+                     bool accumulate, const float* bias, const TileSideWork* side) {
+    alignas(64) float out[kAmxMr * kAmxCols];
+    const AmxOperand ops[2] = {{static_cast<const uint8_t*>(a1), lda1 * 2, reinterpret_cast<const uint8_t*>(bp1), kp1},
+                               {static_cast<const uint8_t*>(a2), lda2 * 2, reinterpret_cast<const uint8_t*>(bp2), kp2}};
+    AmxSide work(side, 0, side != nullptr ? side->pieces : 0);
+    amx_products<false>(static_cast<int>(m), n, ops, 2, out, &work);
+    finish(m, n, out, c, ldc, accumulate, bias);
+  }
+
+  // QGemmKernel::i8: A rows are int8 q (QuantA::s8), so no u8 offset correction (sumw unused).
+  static void i8(int64_t m, int64_t n, int64_t kq, const uint8_t* a, int64_t lda, const float* sa, const int8_t* bp,
+                 const float* sw, const int32_t* /*sumw*/, float* c, int64_t ldc, bool accumulate,
+                 const float* bias) {
+    i8_op(m, n, {kq, a, lda, sa, bp, sw, nullptr}, c, ldc, accumulate, bias, nullptr);
+  }
+
+  // QGemmKernel::i8_2: the two i8 calls' products and epilogues in one call, the side work's first
+  // half within op1's products, the rest within op2's.
+  static void i8_2(int64_t m, int64_t n, const QGemmKernel::I8Operand& op1, const QGemmKernel::I8Operand& op2,
+                   float* c, int64_t ldc, const float* bias, const TileSideWork* side) {
     const int64_t pieces = side != nullptr ? side->pieces : 0;
-    const AmxOperand a1{op1.a, op1.lda, reinterpret_cast<const uint8_t*>(op1.bp), op1.kq};
-    AmxSide w1(side, 0, pieces / 2);
-    amx_products<true>(static_cast<int>(m), n, &a1, 1, out, &w1);
-    finish(m, n, out, op1.sa, op1.sw, c, ldc, false, bias);
-    const AmxOperand a2{op2.a, op2.lda, reinterpret_cast<const uint8_t*>(op2.bp), op2.kq};
-    AmxSide w2(side, pieces / 2, pieces);
-    amx_products<true>(static_cast<int>(m), n, &a2, 1, out, &w2);
-    finish(m, n, out, op2.sa, op2.sw, c, ldc, true, nullptr);
+    AmxSide w1(side, 0, pieces / 2), w2(side, pieces / 2, pieces);
+    i8_op(m, n, op1, c, ldc, false, bias, &w1);
+    i8_op(m, n, op2, c, ldc, true, nullptr, &w2);
+  }
+
+ private:
+  static void i8_op(int64_t m, int64_t n, const QGemmKernel::I8Operand& op, float* c, int64_t ldc, bool accumulate,
+                    const float* bias, AmxSide* side) {
+    alignas(64) int32_t out[kAmxMr * kAmxCols];
+    const AmxOperand a{op.a, op.lda, reinterpret_cast<const uint8_t*>(op.bp), op.kq};
+    amx_products<true>(static_cast<int>(m), n, &a, 1, out, side);
+    finish(m, n, out, op.sa, op.sw, c, ldc, accumulate, bias);
   }
 };
 
