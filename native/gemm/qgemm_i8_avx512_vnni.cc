@@ -1,6 +1,7 @@
-// qgemm_i8_avx512_vnni.cc - int8 GEMM tiles for AVX512-VNNI: vpdpbusd on zmm (mr = 4, nr = 64:
-// 16 accumulators, the 4 B vectors of a k quad, 1 A broadcast). mr = 6 (24 accumulators) made
-// GCC 12 spill in the k loop: 1.0-1.4x fp32 against 2.0-2.4x at mr = 4 (gemm_test, Zen 4).
+// qgemm_i8_avx512_vnni.cc - int8 GEMM tiles for AVX512-VNNI: vpdpbusd on zmm (mr = 6, nr = 64:
+// 24 accumulators, the 4 B vectors of a k quad, 1 A broadcast: 29 of the 32 registers). mr = 6
+// needs the dot product's inline asm under GCC (simd/avx512_vnni.h); through the intrinsic GCC 12
+// spilled at mr = 6 and copied accumulators around every vpdpbusd even at mr = 4.
 //
 // An instance of the shared quantized tiles (simd/qgemm_tiles.h) and quantizer (simd/quantize.h),
 // compiled with avx512_vnni's flags (native/isa.json). Numerics: docs/equations.md, "Low precision".
@@ -16,7 +17,7 @@ namespace cellstate {
 namespace {
 
 struct QI8Avx512Vnni : SimdAvx512Vnni {
-  static constexpr int kMr = 4;
+  static constexpr int kMr = 6;
   static constexpr bool kI8BFirst = true;
 };
 
