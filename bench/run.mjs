@@ -9,6 +9,8 @@
 //   npm run bench -- --no-peers         our implementations only (with --base: a before/after check)
 //   npm run bench -- --impls "wasm 1T,ts,tfjs-wasm 1T"   only these rows (names as printed)
 //   npm run bench -- --cap 60           a first call slower than 60 s ends that cell (default 10)
+//   npm run bench -- --no-amx           every row as on a CPU without AMX (Linux x64; its AVX-512 kept:
+//                                       bench/peers/no-amx.c), e.g. to check the AVX512-BF16/VNNI rows
 //
 // Method. Every implementation (native with 1 thread and with all cores, ts, and the peers:
 // ONNX Runtime with 1 and all threads, TensorFlow.js on its cpu and wasm backends) runs in its own
@@ -27,7 +29,7 @@
 // Python with torch is found ($CELLSTATE_PYTHON, python3), PyTorch fp32 / bf16 / dynamic int8
 // (`torch ...`, inference), each with 1 and all threads. Peers' bf16/int8 outputs are checked
 // against fp32 within bench/quant.mjs's tolerance. Ratios compare rows of the same precision.
-import { execSync, fork } from 'node:child_process';
+import { execSync, fork, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -39,6 +41,7 @@ import { supports } from './impls.mjs';
 import { loadError as tfjsLoadError, loadTfjs, tfjsThreads } from './peers/tfjs.mjs';
 import { loadError as ortLoadError, loadOrt } from './peers/ort.mjs';
 import { findTorch, loadError as torchLoadError } from './peers/pytorch.mjs';
+import { noAmxPreload } from './peers/no-amx.mjs';
 import { cpuFlags, lowPrecisionIsa, lowPrecisionUnavailable, PRECISIONS, quantizeAvailable } from './quant.mjs';
 
 const require = createRequire(import.meta.url);
@@ -47,7 +50,7 @@ const { encodeFmaPeak } = require('../dist/backend/schema.gen.js');
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 function parseArgs(argv) {
-  const a = { quick: false, only: null, impls: null, cap: null, json: null, base: null, peers: true, torch: null };
+  const a = { quick: false, only: null, impls: null, cap: null, json: null, base: null, peers: true, torch: null, noAmx: false };
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--quick') a.quick = true;
     else if (argv[i] === '--only') a.only = argv[++i].split(',');
@@ -56,7 +59,8 @@ function parseArgs(argv) {
     else if (argv[i] === '--json') a.json = argv[++i];
     else if (argv[i] === '--base') a.base = path.resolve(argv[++i]);
     else if (argv[i] === '--no-peers') a.peers = false;
-    else if (argv[i] === '--help') { console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(0, 11).join('\n')); process.exit(0); }
+    else if (argv[i] === '--no-amx') a.noAmx = true;
+    else if (argv[i] === '--help') { console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(0, 13).join('\n')); process.exit(0); }
     else throw new Error(`bench: unknown argument ${argv[i]} (see --help)`);
   }
   return a;
@@ -146,11 +150,23 @@ function machine(args) {
   const native = loadNative().addon?.info() ?? null;
   const { notes: _, ...lowPrecision } = lowPrecisionIsa();
   const pytorch = args.torch ? { ...args.torch, ready: undefined } : { skipped: torchLoadError };
-  return { cpu: cpus[0]?.model, cores: cpus.length, flags, lowPrecision, quantize: quantizeAvailable(), node: process.version, platform: `${process.platform}-${process.arch}`, commit, native, versions: versions(), pytorch };
+  const amxDenied = process.env.CELLSTATE_BENCH_NO_AMX === '1';
+  return { cpu: cpus[0]?.model, cores: cpus.length, flags, amxDenied, lowPrecision, quantize: quantizeAvailable(), node: process.version, platform: `${process.platform}-${process.arch}`, commit, native, versions: versions(), pytorch };
 }
 
 async function main() {
   const args = parseArgs(process.argv.slice(2));
+  if (args.noAmx && process.env.CELLSTATE_BENCH_NO_AMX !== '1') {
+    // The whole run again with the library preloaded: this process (the FMA probe, the machine
+    // record) and every worker and Python peer it starts inherit LD_PRELOAD.
+    const preload = [noAmxPreload(), process.env.LD_PRELOAD].filter(Boolean).join(':');
+    const r = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+      stdio: 'inherit', env: { ...process.env, LD_PRELOAD: preload, CELLSTATE_BENCH_NO_AMX: '1' },
+    });
+    process.exitCode = r.status ?? 1;
+    return;
+  }
+  if (args.noAmx) console.log('AMX denied to every row (--no-amx): the AVX-512 kernels of ours and the peers run instead');
   // Quick mode only proves that every implementation runs and agrees: small shapes, tiny budgets.
   const budgetMs = args.quick ? 40 : 1500;
   if (args.cap !== null && !(args.cap > 0)) throw new Error(`bench: --cap: expected seconds > 0, got ${args.cap}`);

@@ -13,6 +13,7 @@ import { check, makeOurRunner, makeRunner, setup } from '../bench/impls.mjs';
 import { loadOrt } from '../bench/peers/ort.mjs';
 import { checkOrtInt8, int8Onnx, quantizeRows, rne } from '../bench/peers/ort-int8.mjs';
 import { findTorch, stopTorch } from '../bench/peers/pytorch.mjs';
+import { noAmxPreload } from '../bench/peers/no-amx.mjs';
 import { absErrors, LOW_PRECISION_TOLERANCE as TOL, lowPrecisionIsa, lowPrecisionUnavailable } from '../bench/quant.mjs';
 
 const LSTM_W = { name: 'tiny', kind: 'infer', B: 3, T: 6, I: 7, H: 5, quant: true };
@@ -161,6 +162,44 @@ describe('bench: low-precision rows', function () {
     expect(row('Stream', 'ort-int8 1T')).to.equal(undefined); // streaming is not an ONNX Runtime row
     if (report.machine.pytorch.torch) expect(row('S2', 'torch int8 1T')).to.include({ error: null, precision: 'int8' });
     for (const x of report.results) expect(x.error, `${x.workload} ${x.impl}`).to.equal(null);
+    expect(report.machine.amxDenied).to.equal(false);
+  });
+
+  describe('--no-amx (bench/peers/no-amx.c)', function () {
+    before(function () {
+      // A Linux x64 build machine has a C compiler (the addon's); elsewhere --no-amx says it cannot run.
+      if (process.platform !== 'linux' || process.arch !== 'x64' || !availableBackends().includes('native')) this.skip();
+    });
+    const isaIn = (env) => {
+      const r = spawnSync(process.execPath, ['-e', "const i = require('./dist/backend/native.js').loadNative().addon.info(); console.log(JSON.stringify([i.isa, i.detectedIsa]))"], { encoding: 'utf8', env: { ...process.env, CELLSTATE_QUIET: '1', ...env } });
+      expect(r.status, r.stderr).to.equal(0);
+      return JSON.parse(r.stdout);
+    };
+
+    it('the preload refuses AMX only: the addon runs the tier below it, detection still sees it', function () {
+      this.timeout(60000);
+      const so = noAmxPreload();
+      const [free] = isaIn({});
+      const [denied, detected] = isaIn({ LD_PRELOAD: so });
+      // Where the OS grants AMX the addon uses it; denied, the best tier without it (a CPU with AMX has AVX512-BF16).
+      if (free === 'amx') expect([denied, detected]).to.deep.equal(['avx512_bf16', 'amx']);
+      else expect(denied).to.equal(free);
+      // Everything else goes through libc's syscall() unchanged: a child that uses it runs as usual.
+      const r = spawnSync(process.execPath, ['-e', "require('node:fs').writeFileSync(process.argv[1], String(process.pid))", path.join(os.tmpdir(), `no-amx-${process.pid}`)], { encoding: 'utf8', env: { ...process.env, LD_PRELOAD: so } });
+      expect(r.status, r.stderr).to.equal(0);
+    });
+
+    it('a quick bench run with --no-amx says so and records it', function () {
+      this.timeout(120000);
+      const json = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cellstate-bench-')), 'r.json');
+      const r = spawnSync(process.execPath, ['bench/run.mjs', '--quick', '--no-amx', '--no-peers', '--only', 'S2', '--json', json], { encoding: 'utf8', env: { ...process.env, CELLSTATE_QUIET: '1' } });
+      expect(r.status, r.stdout + r.stderr).to.equal(0);
+      expect(r.stdout).to.contain('AMX denied to every row');
+      const report = JSON.parse(fs.readFileSync(json, 'utf8'));
+      expect(report.machine.amxDenied).to.equal(true);
+      expect(report.machine.native.isa).to.not.equal('amx');
+      for (const x of report.results) expect(x.error, `${x.workload} ${x.impl}`).to.equal(null);
+    });
   });
 });
 
