@@ -77,10 +77,12 @@ struct SimdAvx2 {
   }
   // Low precision (simd/qgemm_tiles.h). bf16: 8 columns x a k pair (16 uint16, 32-byte aligned);
   // a bf16 is the high half of an fp32, so even k = pattern << 16, odd k = pattern & 0xFFFF0000.
-  static CS_ALWAYS_INLINE void widen_bf16(const uint16_t* p, V& even, V& odd) {
-    const __m256i x = _mm256_load_si256(reinterpret_cast<const __m256i*>(p));
-    even = _mm256_castsi256_ps(_mm256_slli_epi32(x, 16));
-    odd = _mm256_castsi256_ps(_mm256_and_si256(x, _mm256_set1_epi32(static_cast<int>(0xFFFF0000u))));
+  static CS_ALWAYS_INLINE V widen_bf16_even(const uint16_t* p) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_load_si256(reinterpret_cast<const __m256i*>(p)), 16));
+  }
+  static CS_ALWAYS_INLINE V widen_bf16_odd(const uint16_t* p) {
+    return _mm256_castsi256_ps(_mm256_and_si256(_mm256_load_si256(reinterpret_cast<const __m256i*>(p)),
+                                                _mm256_set1_epi32(static_cast<int>(0xFFFF0000u))));
   }
   // int8 without VNNI: never vpmaddubsw (u8 x s8 pairs saturate in int16). The weights' k quad of a
   // column is one int32 lane; its even bytes (k0, k2) and odd bytes (k1, k3), sign-extended to

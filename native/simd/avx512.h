@@ -87,10 +87,11 @@ struct SimdAvx512 {
     return x;
   }
   // Low precision (simd/qgemm_tiles.h), as in simd/avx2.h with 16 columns per vector.
-  static CS_ALWAYS_INLINE void widen_bf16(const uint16_t* p, V& even, V& odd) {
-    const __m512i x = _mm512_load_si512(p);
-    even = _mm512_castsi512_ps(_mm512_slli_epi32(x, 16));
-    odd = _mm512_castsi512_ps(_mm512_and_si512(x, _mm512_set1_epi32(static_cast<int>(0xFFFF0000u))));
+  static CS_ALWAYS_INLINE V widen_bf16_even(const uint16_t* p) {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_load_si512(p), 16));
+  }
+  static CS_ALWAYS_INLINE V widen_bf16_odd(const uint16_t* p) {  // a zero-masked load: no ALU op, no constant register
+    return _mm512_castsi512_ps(_mm512_maskz_loadu_epi16(static_cast<__mmask32>(0xAAAAAAAAu), p));
   }
   using VI = __m512i;
   using I = __m512i;

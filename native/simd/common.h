@@ -17,6 +17,14 @@
 #define CS_UNROLL CS_PRAGMA(GCC unroll 8)
 #endif
 
+// No load or store moves across it (it emits nothing): for micro-kernels whose registers run out if
+// the compiler starts the next group of loads early (GCC hoists them and spills accumulators).
+#if defined(__GNUC__)
+#define CS_LOAD_FENCE() __asm__ volatile("" ::: "memory")
+#else
+#define CS_LOAD_FENCE() ((void)0)
+#endif
+
 namespace cellstate {
 namespace {
 

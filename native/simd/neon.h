@@ -82,10 +82,11 @@ struct SimdNeon {
     return x;
   }
   // Low precision (simd/qgemm_tiles.h). bf16: 4 columns x a k pair, widened by a shift / a mask.
-  static CS_ALWAYS_INLINE void widen_bf16(const uint16_t* p, V& even, V& odd) {
-    const uint32x4_t x = vld1q_u32(reinterpret_cast<const uint32_t*>(p));
-    even = vreinterpretq_f32_u32(vshlq_n_u32(x, 16));
-    odd = vreinterpretq_f32_u32(vandq_u32(x, vdupq_n_u32(0xFFFF0000u)));
+  static CS_ALWAYS_INLINE V widen_bf16_even(const uint16_t* p) {
+    return vreinterpretq_f32_u32(vshlq_n_u32(vld1q_u32(reinterpret_cast<const uint32_t*>(p)), 16));
+  }
+  static CS_ALWAYS_INLINE V widen_bf16_odd(const uint16_t* p) {
+    return vreinterpretq_f32_u32(vandq_u32(vld1q_u32(reinterpret_cast<const uint32_t*>(p)), vdupq_n_u32(0xFFFF0000u)));
   }
   // int8 (base AArch64, no dot-product extension): vmull_s8 multiplies 2 columns' k quads by the
   // A quad (exact int16 products, |q| <= 127), vpadalq_s16 adds adjacent pairs into int32, so
