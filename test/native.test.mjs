@@ -70,6 +70,25 @@ describe('native backend: loading', function () {
       expect(info.isa, `CELLSTATE_MAX_ISA=${cap} on ${detected}`).to.equal(want);
     }
   });
+  it('info().bf16Kernel names the bf16 kernels; at avx512_bf16 CELLSTATE_BF16_KERNEL picks vdpbf16ps or widen (else a timing does), a bad value warns', function () {
+    if (!hasNative) return expect(hasNative).to.equal(false);
+    const info = (env) => JSON.parse(runNode("console.log(JSON.stringify(require('./dist/backend/native.js').loadNative().addon.info()))", env).out);
+    const kinds = { scalar: ['scalar'], avx2: ['widen'], avx2_vnni: ['widen'], avx512: ['widen'], avx512_vnni: ['widen'], avx512_bf16: ['vdpbf16ps', 'widen'], amx: ['amx'], neon: ['widen'] };
+    const here = info({});
+    expect(kinds[here.isa], here.isa).to.include(here.bf16Kernel);
+    expect(info({ CELLSTATE_MAX_ISA: 'scalar' }).bf16Kernel).to.equal('scalar');
+    const level = (isa) => isaTable.isas[isa].level;
+    if (process.arch !== 'x64' || level(here.detectedIsa) < level('avx512_bf16')) return;
+    for (const k of ['vdpbf16ps', 'widen']) {
+      const got = info({ CELLSTATE_MAX_ISA: 'avx512_bf16', CELLSTATE_BF16_KERNEL: k });
+      expect([got.isa, got.bf16Kernel, got.warning]).to.deep.equal(['avx512_bf16', k, '']);
+    }
+    const timed = info({ CELLSTATE_MAX_ISA: 'avx512_bf16', CELLSTATE_BF16_KERNEL: '' });
+    expect(['vdpbf16ps', 'widen']).to.include(timed.bf16Kernel);
+    const bad = info({ CELLSTATE_MAX_ISA: 'avx512_bf16', CELLSTATE_BF16_KERNEL: 'vdp' });
+    expect(bad.warning).to.equal("CELLSTATE_BF16_KERNEL='vdp' is not vdpbf16ps or widen; ignored");
+    expect(['vdpbf16ps', 'widen']).to.include(bad.bf16Kernel);
+  });
   it('the C++ tiers are native/isa.json as generated (native/cpu/isa.gen.h is current)', function () {
     const r = spawnSync(process.execPath, ['scripts/gen-isa.js', '--check'], { cwd: root, encoding: 'utf8' });
     expect(r.stderr + r.stdout).to.equal('');

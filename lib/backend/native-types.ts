@@ -11,7 +11,7 @@ import type { NativeCalls } from './schema.gen';
  * (./native-optim.ts) are part of it.
  */
 export interface NativeAddon extends NativeCalls {
-  info(): { isa: string; detectedIsa: string; threads: number; hardwareThreads: number; blas: string | null; warning: string; napiVersion: number };
+  info(): { isa: string; detectedIsa: string; bf16Kernel: string; threads: number; hardwareThreads: number; blas: string | null; warning: string; napiVersion: number };
   /** Frees the scratch blocks too big for the addon's recycler to keep (native/util/scratch.h). */
   trimScratch(): void;
   /** The descriptor tables and codes compiled into the binary (the form of SCHEMA). */

@@ -130,6 +130,12 @@ KernelTable build_table() {
   int n = 0;
   for (int i = static_cast<int>(best); i >= 0 && n < kIsaCount; i = kIsaBase[i]) chain[n++] = static_cast<Isa>(i);
   while (n > 0) fill_tier(t, chain[--n]);
+#if defined(__x86_64__) || defined(_M_X64)
+  if (t.isa == Isa::avx512_bf16 && !choose_bf16_avx512_bf16(t) && g_warning[0] == '\0') {
+    std::snprintf(g_warning, sizeof(g_warning), "CELLSTATE_BF16_KERNEL='%.48s' is not vdpbf16ps or widen; ignored",
+                  std::getenv("CELLSTATE_BF16_KERNEL"));
+  }
+#endif
 
   g_filled.store(true);
   return t;

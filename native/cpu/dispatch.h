@@ -128,6 +128,9 @@ struct QGemmKernel {
   // scale s_a (1 for an all-zero row; NaN, with q = 0, for a row holding Inf or NaN).
   void (*quant_bf16)(int64_t k, const float* x, void* out);
   float (*quant_i8)(int64_t k, const float* x, uint8_t* out);
+  // Which bf16 kernels the entries above are: "scalar", "widen" (fp32 FMAs on bf16 widened in
+  // registers), "vdpbf16ps" or "amx" (info().bf16Kernel).
+  const char* bf16_kernel;
   // A fused LSTM step multiplies its own x rows into each tile (qgemm_tile2) instead of reading a
   // precomputed chunk of x . W_ih, when the batch has at least this many rows (0: never).
   int step_x_rows;
@@ -175,6 +178,10 @@ void fill_qgemm_bf16_avx512(KernelTable& t);
 void fill_qgemm_i8_avx512(KernelTable& t);
 void fill_qgemm_i8_avx512_vnni(KernelTable& t);
 void fill_qgemm_bf16_avx512_bf16(KernelTable& t);
+// When avx512_bf16 is the table's tier: keeps its vdpbf16ps kernels or goes back to the widening
+// ones of its base (CELLSTATE_BF16_KERNEL, else whichever runs a tile faster here). Returns false,
+// and keeps vdpbf16ps, for an unknown CELLSTATE_BF16_KERNEL value.
+bool choose_bf16_avx512_bf16(KernelTable& t);
 void fill_qgemm_amx(KernelTable& t);  // gemm/qgemm_amx.cc: bf16 and int8
 void fill_kernels_avx2(KernelTable& t);
 void fill_kernels_avx512(KernelTable& t);

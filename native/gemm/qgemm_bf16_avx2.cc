@@ -25,6 +25,7 @@ void fill_qgemm_bf16_avx2(KernelTable& t) {
   t.qgemm.a_bf16 = QuantA::f32;
   t.qgemm.bf16 = &Bf16Widen<QBf16Avx2>::tile;
   t.qgemm.quant_bf16 = &quant_bf16_row<QuantA::f32>;
+  t.qgemm.bf16_kernel = "widen";
 }
 
 }  // namespace cellstate

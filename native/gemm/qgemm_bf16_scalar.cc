@@ -50,6 +50,7 @@ void fill_qgemm_bf16_scalar(KernelTable& t) {
   t.qgemm.bf16_2 = nullptr;
   t.qgemm.step_x_rows = 0;  // the chunked Gx everywhere but AMX (measured slower with the step's own x)
   t.qgemm.quant_bf16 = &quant_bf16_row<QuantA::f32>;
+  t.qgemm.bf16_kernel = "scalar";
 }
 
 }  // namespace cellstate

@@ -25,6 +25,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   const KernelTable& kt = kernels();
   o.Set("isa", isa_name(kt.isa));
   o.Set("detectedIsa", isa_name(detect_isa()));
+  o.Set("bf16Kernel", kt.qgemm.bf16_kernel);
   o.Set("threads", threads_asked());
   o.Set("hardwareThreads", hardware_threads());
   o.Set("blas", info.Env().Null());

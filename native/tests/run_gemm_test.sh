@@ -65,12 +65,20 @@ build release -O3
 for isa in "${TIERS[@]}"; do
   run "release" "$isa" "$OUT/release/gemm_test" $PERF_ARG
 done
+# avx512_bf16 times its vdpbf16ps kernels against its base's widening ones and keeps the faster
+# (choose_bf16_avx512_bf16): both, by name (where the CPU has the tier).
+for k in vdpbf16ps widen; do
+  CELLSTATE_BF16_KERNEL=$k run "release, CELLSTATE_BF16_KERNEL=$k" "avx512_bf16" "$OUT/release/gemm_test" --no-perf
+done
 run "release bad env" "bogus" "$OUT/release/gemm_test" --no-perf
 
 echo "--- building asan+ubsan (-O1)"
 build asan -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 for isa in "${TIERS[@]}"; do
   run "asan+ubsan" "$isa" "$OUT/asan/gemm_test" --quick --no-perf
+done
+for k in vdpbf16ps widen; do
+  CELLSTATE_BF16_KERNEL=$k run "asan+ubsan, CELLSTATE_BF16_KERNEL=$k" "avx512_bf16" "$OUT/asan/gemm_test" --quick --no-perf
 done
 
 echo "--- building tsan (-O1): thread pool protocol + threaded GEMM"
