@@ -57,7 +57,7 @@ double time_tile(const QGemmKernel& g, int calls) {
 // vdpbf16ps does two k per instruction, but CPUs differ in how often they issue it: the AMX Xeon
 // this was written on (with AMX denied) about once every two cycles, a fifth of its FMA rate, so
 // the base tier's widening kernels ran the batched LSTM rows 1.3-1.5x faster (L bf16 2T 65.6 ->
-// 46.7 ms); AMD's Zen cores do twice their FMAs' multiply-adds with it. So the two are timed on one
+// 46.7 ms); the AMD EPYC of earlier runs did twice its FMAs' multiply-adds with it. So the two are timed on one
 // tile, interleaved, best of 5 rounds (about 0.4 ms, once per process), and vdpbf16ps is kept
 // unless widening takes under 0.8 of its time (0.64 there). Both read the same packed weights.
 bool choose_bf16_avx512_bf16(KernelTable& t) {
