@@ -79,13 +79,7 @@ bool choose_bf16_avx512_bf16(KernelTable& t) {
     }
     use_widen = wid < 0.8 * dot;
   }
-  if (use_widen) {
-    t.qgemm.mr_bf16 = widen.qgemm.mr_bf16;
-    t.qgemm.a_bf16 = widen.qgemm.a_bf16;
-    t.qgemm.bf16 = widen.qgemm.bf16;
-    t.qgemm.quant_bf16 = widen.qgemm.quant_bf16;
-    t.qgemm.bf16_kernel = widen.qgemm.bf16_kernel;
-  }
+  if (use_widen) fill_qgemm_bf16_avx512(t);  // the base tier's bf16 entries again, as it filled them
   return ok;
 }
 
