@@ -618,6 +618,26 @@ describe('quantize: serving', function () {
         expect(stepped).to.deep.equal(Array.from(direct));
         await mb.close();
       });
+
+      // A batcher promises each request the bits of its own forward. The native kernels pick paths
+      // by the batch size (AMX multiplies x inside each step's tile from 32 rows on, and fills
+      // 32-row tiles): 40 requests of different lengths cross both, alone and batched.
+      it(`${backend} ${p}: a batch of 40 requests gives each one exactly its forward alone (LSTM, GRU, RNN)`, async function () {
+        for (const [Cell, opts] of [[LSTM, {}], [GRU, {}], [RNN, { nonlinearity: 'relu' }]]) {
+          const layer = new Cell({ inputSize: 24, hiddenSize: 40, backend, seed: 6, ...opts }).quantize(p);
+          const rng = new Rng(12);
+          const seqs = Array.from({ length: 40 }, (_, i) => normalTensor(rng, [1 + (i * 7) % 9, 24]));
+          const b = createBatcher(layer, { maxBatch: 40, maxDelayMs: 50 });
+          const results = await Promise.all(seqs.map((s) => b.run(s)));
+          await b.close();
+          expect(b.stats().batches, `${Cell.name}: batches`).to.be.below(4);
+          results.forEach((r, i) => {
+            const d = layer.forward(tensor(seqs[i].data, [seqs[i].shape[0], 1, 24]));
+            expect(Array.from(r.output.data), `${Cell.name} request ${i} output`).to.deep.equal(Array.from(d.output.data));
+            expect(Array.from(r.hN.data), `${Cell.name} request ${i} hN`).to.deep.equal(Array.from(d.hN.data));
+          });
+        }
+      });
     }
   }
 });

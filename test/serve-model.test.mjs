@@ -232,3 +232,44 @@ describe('serving whole models on a ts worker pool', () => {
     });
   }
 });
+
+// What the batcher's promise rests on: a row's result does not depend on the batch it runs in.
+// The native kernels choose by the batch size (tile rows, AMX's per-step x products from 32 rows,
+// the thread split), so batches of 7 to 130 entries of different lengths are checked against each
+// entry alone, for every recurrent kind and option, in fp32 and in the quantized precisions.
+describe('a batch entry gives exactly what its sequence gives alone', () => {
+  const CELLS = [
+    ['LSTM', (o) => new LSTM(o)], ['LSTM with projection and peepholes', (o) => new LSTM({ ...o, projSize: 24, peephole: true })],
+    ['GRU', (o) => new GRU(o)], ['GRU linearBeforeReset', (o) => new GRU({ ...o, linearBeforeReset: true })],
+    ['RNN relu', (o) => new RNN({ ...o, nonlinearity: 'relu' })], ['LSTM, 2 layers, bidirectional', (o) => new LSTM({ ...o, numLayers: 2, bidirectional: true })],
+  ];
+  for (const backend of backendCases().filter((c) => c.dtype === 'float32').map((c) => c.backend)) {
+    for (const precision of ['fp32', 'bf16', 'int8']) {
+      const sizes = backend === 'ts' ? [7, 33] : [7, 33, 64, 130]; // ts: the reference, slow on big batches
+      it(`${backend} ${precision}: every kind, B = ${sizes.join(', ')} with lengths`, function () {
+        this.timeout(60000);
+        const I = 48, Hd = 96, T = 4;
+        for (const [name, make] of CELLS) {
+          const fp32 = make({ inputSize: I, hiddenSize: Hd, backend, seed: 3 });
+          const model = precision === 'fp32' ? fp32 : fp32.quantize(precision);
+          for (const B of sizes) {
+            const rng = new Rng(B);
+            const d = Float32Array.from({ length: T * B * I }, () => rng.uniform(-1, 1));
+            const lengths = Array.from({ length: B }, (_, b) => 1 + (b * 5) % T);
+            const big = model.forward(tensor(d, [T, B, I]), { lengths });
+            const W = big.output.shape[2];
+            for (const b of [0, 1, B - 1]) {
+              const L = lengths[b];
+              const one = new Float32Array(L * I);
+              for (let t = 0; t < L; t++) one.set(d.subarray((t * B + b) * I, (t * B + b + 1) * I), t * I);
+              const alone = model.forward(tensor(one, [L, 1, I])).output.data;
+              const rows = new Float32Array(L * W);
+              for (let t = 0; t < L; t++) rows.set(big.output.data.subarray((t * B + b) * W, (t * B + b + 1) * W), t * W);
+              expectExact(rows, alone, `${name}, B = ${B}, entry ${b}`);
+            }
+          }
+        }
+      });
+    }
+  }
+});

@@ -431,7 +431,8 @@ export abstract class Recurrent<S = unknown> {
    * biases, peepholes, the state and every elementwise step stay fp32. Inference only: forward,
    * forwardAsync, step, predict, serving, save/load; training it is refused (train the fp32 model
    * and quantize again). It runs on this model's backend when that backend computes the
-   * precision, else on ts.
+   * precision, else on the default backend if that one does (native when the addon loads: the
+   * wasm module has no bf16/int8 kernels yet), else on ts.
    */
   quantize(precision: 'bf16' | 'int8'): this {
     const where = `${this.cell.name}.quantize`;

@@ -69,7 +69,7 @@ enum class QuantA : int {
   s16eo = 4,  // int8: per k quad the int16 values (q0, q2, q1, q3) (vpmaddwd on even / odd bytes)
 };
 
-// Other work a tile call runs while it multiplies (QGemmKernel::bf16_2): run(ctx, 0), ...,
+// Other work a tile call runs while it multiplies (QGemmKernel::bf16_2 / i8_2): run(ctx, 0), ...,
 // run(ctx, pieces - 1), in order, all before the call returns. It must not touch the call's
 // operands or output. AMX spreads the pieces between its tile products, which the tile unit
 // executes while the core runs them (the fused LSTM: the previous tile's elementwise step);
@@ -97,9 +97,9 @@ struct QGemmKernel {
   //   bp: [kp][nr][2] uint16 bf16 (k pairs of each column)
   void (*bf16)(int64_t m, int64_t n, int64_t kp, const void* a, int64_t lda, const uint16_t* bp, float* c,
                int64_t ldc, bool accumulate, const float* bias);
-  // Optional (nullptr: two bf16 calls instead): sum a1 . B1 + a2 . B2 (two panels, kp1 / kp2 k
-  // pairs) in one accumulation, then as bf16. Its own order of the sums: equal to the two calls
-  // up to fp32 rounding. side (or nullptr): work to run meanwhile (TileSideWork).
+  // Optional (nullptr: two bf16 calls, then the side work): bf16 of a1 . B1 (accumulate, bias),
+  // then bf16 of a2 . B2 accumulated onto it (no bias), bit for bit as those two calls (kp1 / kp2
+  // k pairs), with side (TileSideWork, or nullptr) run meanwhile.
   void (*bf16_2)(int64_t m, int64_t n, int64_t kp1, const void* a1, int64_t lda1, const uint16_t* bp1, int64_t kp2,
                  const void* a2, int64_t lda2, const uint16_t* bp2, float* c, int64_t ldc, bool accumulate,
                  const float* bias, const TileSideWork* side);

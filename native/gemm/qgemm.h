@@ -46,9 +46,8 @@ void quant_row(QuantRows& q, int64_t i, const float* a);
 void qgemm_tile(const QuantRows& qa, int64_t i0, int64_t rows, const PackedQ& B, int64_t p, int64_t cols,
                 float* c, int64_t ldc, bool accumulate, const float* bias);
 // C tile = (x rows [i0, i0+rows) of qa1) . B1's panel p + (rows of qa2) . B2's panel p + bias, as
-// qgemm_tile(qa1, ..., accumulate = false, bias) then qgemm_tile(qa2, ..., accumulate = true): a
-// tier with QGemmKernel::bf16_2 sums both in one accumulation (bf16; int8 always gives the two
-// calls' results bit for bit, with QGemmKernel::i8_2 in one call).
+// qgemm_tile(qa1, ..., accumulate = false, bias) then qgemm_tile(qa2, ..., accumulate = true), bit
+// for bit (in one call where the tier has QGemmKernel::bf16_2 / i8_2), so a caller may use either.
 // side (or nullptr): other work to run meanwhile (TileSideWork, cpu/dispatch.h), all of it done
 // when the call returns.
 void qgemm_tile2(const QuantRows& qa1, const PackedQ& B1, const QuantRows& qa2, const PackedQ& B2, int64_t i0,

@@ -167,10 +167,11 @@ void lstm_fused_forward(const CellPacked& w, const LstmFusedPanels& f, const Lst
   ThreadPool* gemm_pool = team > 1 ? nullptr : pool;  // a team member projects its own columns alone
 
   // Where the tier says so (QGemmKernel::step_x_rows: AMX at 32 rows and more), a quantized step
-  // multiplies its own x rows per panel into the tile, in the same accumulation as h_{t-1}'s
-  // (qgemm_tile2), instead of reading them back from the chunked Gx: no Gx round trip through
-  // memory, one pass over the tile per panel. (Measured on AMX: L bf16 2T 11.8 -> 11.1 ms, M 1.95
-  // -> 1.82; at B = 1 and 16 the chunked Gx, which reads W_ih once per chunk, stays faster.)
+  // multiplies its own x rows per panel in the tile call that adds h_{t-1}'s product (qgemm_tile2,
+  // bit for bit the chunked path's Gx + h·W_hhᵀ, so a row's result does not depend on B) instead
+  // of reading them back from the chunked Gx: no Gx round trip through memory. (Measured on AMX:
+  // L bf16 2T 11.8 -> 11.1 ms, M 1.95 -> 1.82; at B = 1 and 16 the chunked Gx, which reads W_ih
+  // once per chunk, stays faster.)
   // Each tile's elementwise step then runs inside the next tile's products (TileSideWork): L bf16
   // 2T 10.9 -> 8.9 ms, M 1.98 -> 1.52 (the tile unit and the vector units busy at once).
   const int64_t step_x_rows = quant ? kt.qgemm.step_x_rows : 0;

@@ -12,9 +12,9 @@
 // at 64v of each row. K is padded to whole 64-byte blocks with zeros (kg_align 16: gemm/qpack.cc,
 // gemm/qgemm.cc), so there is no k tail. The products land in a 32 x 64 buffer that the AVX-512
 // epilogue of every tier (QTileCommon::store; int8's f32(acc) * f32(s_a * s_w)) finishes.
-// The two-product calls (bf16_2, i8_2) run side work (TileSideWork) between their products: the
-// tile unit executes its queue of TDPs while the core runs it (the fused LSTM's elementwise step
-// of the previous tile: L bf16 2T 10.9 -> 8.9 ms).
+// The two-product calls (bf16_2, i8_2: the two one-product calls' results, bit for bit) run side
+// work (TileSideWork) between their products: the tile unit executes its queue of TDPs while the
+// core runs it (the fused LSTM's elementwise step of the previous tile: L bf16 2T 10.9 -> 8.9 ms).
 //
 // Numerics: TDPBSSD sums int8 x int8 into int32 exactly, so int8 matches every other tier bit
 // for bit. TDPBF16PS, like vdpbf16ps, treats bf16 denormals as zero and rounds in its own
@@ -152,15 +152,14 @@ class AmxSide {
   int64_t every_ = 0, left_ = 0, per_ = 0;
 };
 
-// out[i * 64 + j] (i < m <= 32, j < 64; columns >= 32 only if n > 32) = the sum over the operand
-// pairs, each over its kg k groups, of A row i . B column j, in one accumulation: fp32 (bf16
-// operands, TDPBF16PS) or int32 (int8, TDPBSSD).
+// outs[q][i * 64 + j] (i < m <= 32, j < 64; columns >= 32 only if n > 32) = A row i . B column j
+// of operand pair q over its kg k groups, q < nops: fp32 (bf16 operands, TDPBF16PS) or int32
+// (int8, TDPBSSD). The pairs' products run back to back, each from zeroed tiles into its own out.
 // side (or nullptr): side work to run between the products (AmxSide).
 template <bool kInt8>
-CS_ALWAYS_INLINE void amx_products(int m, int64_t n, const AmxOperand* ops, int nops, void* out,
+CS_ALWAYS_INLINE void amx_products(int m, int64_t n, const AmxOperand* ops, int nops, void* const* outs,
                                    AmxSide* side = nullptr) {
   amx_enter(m);
-  char* o = static_cast<char*>(out);
   int64_t kblocks = 0;
   for (int q = 0; q < nops; ++q) kblocks += ops[q].kg / kAmxRows;
   const int halves = m <= kAmxRows ? 1 : (n > 32 ? 2 : 1);
@@ -168,16 +167,16 @@ CS_ALWAYS_INLINE void amx_products(int m, int64_t n, const AmxOperand* ops, int 
   AmxSide& work = side != nullptr ? *side : none;
   work.start(kblocks * halves);
   if (m <= kAmxRows) {  // one row block, all four column tiles: A loaded once per k block
-    _tile_zero(0);
-    _tile_zero(1);
-    _tile_zero(2);
-    _tile_zero(3);
     for (int q = 0; q < nops; ++q) {
-      const uint8_t* a = ops[q].a;
-      const uint8_t* b = ops[q].bp;
-      const int64_t lda_bytes = ops[q].lda_bytes;
-      for (int64_t g = 0; g < ops[q].kg; g += kAmxRows, a += 64, b += kAmxRows * kAmxPanelRowBytes) {
-        _tile_loadd(4, a, lda_bytes);
+      const AmxOperand& op = ops[q];
+      _tile_zero(0);
+      _tile_zero(1);
+      _tile_zero(2);
+      _tile_zero(3);
+      const uint8_t* a = op.a;
+      const uint8_t* b = op.bp;
+      for (int64_t g = 0; g < op.kg; g += kAmxRows, a += 64, b += kAmxRows * kAmxPanelRowBytes) {
+        _tile_loadd(4, a, op.lda_bytes);
         _tile_loadd(5, b, kAmxPanelRowBytes);
         _tile_loadd(6, b + 64, kAmxPanelRowBytes);
         CS_AMX_DOT(kInt8, 0, 4, 5);
@@ -188,40 +187,41 @@ CS_ALWAYS_INLINE void amx_products(int m, int64_t n, const AmxOperand* ops, int 
         CS_AMX_DOT(kInt8, 3, 4, 6);
         work.tick();
       }
+      if (q + 1 == nops) work.drain();
+      char* o = static_cast<char*>(outs[q]);
+      _tile_stored(0, o, kAmxPanelRowBytes);
+      _tile_stored(1, o + 64, kAmxPanelRowBytes);
+      _tile_stored(2, o + 128, kAmxPanelRowBytes);
+      _tile_stored(3, o + 192, kAmxPanelRowBytes);
     }
-    work.drain();
-    _tile_stored(0, o, kAmxPanelRowBytes);
-    _tile_stored(1, o + 64, kAmxPanelRowBytes);
-    _tile_stored(2, o + 128, kAmxPanelRowBytes);
-    _tile_stored(3, o + 192, kAmxPanelRowBytes);
   } else {  // two row blocks x two column tiles per pass: each B tile serves 2 row blocks
-    for (int h = 0; h < 2 && 32 * h < n; ++h) {
-      _tile_zero(0);
-      _tile_zero(1);
-      _tile_zero(2);
-      _tile_zero(3);
+    for (int h = 0; h < halves; ++h) {
       for (int q = 0; q < nops; ++q) {
-        const uint8_t* ar = ops[q].a;
-        const uint8_t* b = ops[q].bp + 128 * h;
-        const int64_t lda_bytes = ops[q].lda_bytes;
-        for (int64_t g = 0; g < ops[q].kg; g += kAmxRows, ar += 64, b += kAmxRows * kAmxPanelRowBytes) {
-          _tile_loadd(4, ar, lda_bytes);
+        const AmxOperand& op = ops[q];
+        _tile_zero(0);
+        _tile_zero(1);
+        _tile_zero(2);
+        _tile_zero(3);
+        const uint8_t* ar = op.a;
+        const uint8_t* b = op.bp + 128 * h;
+        for (int64_t g = 0; g < op.kg; g += kAmxRows, ar += 64, b += kAmxRows * kAmxPanelRowBytes) {
+          _tile_loadd(4, ar, op.lda_bytes);
           _tile_loadd(6, b, kAmxPanelRowBytes);
           CS_AMX_DOT(kInt8, 0, 4, 6);
           _tile_loadd(7, b + 64, kAmxPanelRowBytes);
           CS_AMX_DOT(kInt8, 1, 4, 7);
-          _tile_loadd(5, ar + kAmxRows * lda_bytes, lda_bytes);
+          _tile_loadd(5, ar + kAmxRows * op.lda_bytes, op.lda_bytes);
           CS_AMX_DOT(kInt8, 2, 5, 6);
           CS_AMX_DOT(kInt8, 3, 5, 7);
           work.tick();
         }
+        if (h + 1 == halves && q + 1 == nops) work.drain();
+        char* oh = static_cast<char*>(outs[q]) + 128 * h;
+        _tile_stored(0, oh, kAmxPanelRowBytes);
+        _tile_stored(1, oh + 64, kAmxPanelRowBytes);
+        _tile_stored(2, oh + kAmxRows * kAmxPanelRowBytes, kAmxPanelRowBytes);
+        _tile_stored(3, oh + kAmxRows * kAmxPanelRowBytes + 64, kAmxPanelRowBytes);
       }
-      if (h + 1 == halves) work.drain();
-      char* oh = o + 128 * h;
-      _tile_stored(0, oh, kAmxPanelRowBytes);
-      _tile_stored(1, oh + 64, kAmxPanelRowBytes);
-      _tile_stored(2, oh + kAmxRows * kAmxPanelRowBytes, kAmxPanelRowBytes);
-      _tile_stored(3, oh + kAmxRows * kAmxPanelRowBytes + 64, kAmxPanelRowBytes);
     }
   }
   amx_leave();
@@ -288,22 +288,30 @@ struct AmxTiles : QTileCommon<K> {
   // QGemmKernel::bf16: A rows are bf16 bit patterns (QuantA::bf16), lda in uint16.
   static void bf16(int64_t m, int64_t n, int64_t kp, const void* a, int64_t lda, const uint16_t* bp, float* c,
                    int64_t ldc, bool accumulate, const float* bias) {
-    alignas(64) float out[kAmxMr * kAmxCols];
-    const AmxOperand op{static_cast<const uint8_t*>(a), lda * 2, reinterpret_cast<const uint8_t*>(bp), kp};
-    amx_products<false>(static_cast<int>(m), n, &op, 1, out);
-    finish(m, n, out, c, ldc, accumulate, bias);
+    bf16_op(m, n, {static_cast<const uint8_t*>(a), lda * 2, reinterpret_cast<const uint8_t*>(bp), kp}, c, ldc,
+            accumulate, bias, nullptr);
   }
 
-  // QGemmKernel::bf16_2: a1 . B1 + a2 . B2 in one accumulation (then the epilogue).
+  // QGemmKernel::bf16_2: bf16 of op1 (accumulate, bias), then bf16 of op2 accumulated onto it, bit
+  // for bit as those two calls (so the fused LSTM's pre-activations do not depend on whether it
+  // multiplies x per tile or reads it from its chunked Gx, i.e. on the batch size: summing both
+  // products in one accumulation rounded differently, and a batched request's rows differed from
+  // the same request alone). Both products run back to back on the tile unit, the side work
+  // spread over them, then both epilogues.
   static void bf16_2(int64_t m, int64_t n, int64_t kp1, const void* a1, int64_t lda1, const uint16_t* bp1,
                      int64_t kp2, const void* a2, int64_t lda2, const uint16_t* bp2, float* c, int64_t ldc,
                      bool accumulate, const float* bias, const TileSideWork* side) {
-    alignas(64) float out[kAmxMr * kAmxCols];
+    alignas(64) float out1[kAmxMr * kAmxCols];
+    alignas(64) float out2[kAmxMr * kAmxCols];
     const AmxOperand ops[2] = {{static_cast<const uint8_t*>(a1), lda1 * 2, reinterpret_cast<const uint8_t*>(bp1), kp1},
                                {static_cast<const uint8_t*>(a2), lda2 * 2, reinterpret_cast<const uint8_t*>(bp2), kp2}};
+    void* const outs[2] = {out1, out2};
     AmxSide work(side, 0, side != nullptr ? side->pieces : 0);
-    amx_products<false>(static_cast<int>(m), n, ops, 2, out, &work);
-    finish(m, n, out, c, ldc, accumulate, bias);
+    amx_products<false>(static_cast<int>(m), n, ops, 2, outs, &work);
+    amx_epilogue_rows(m, [&](int64_t i, auto rows) {  // per row block, the two calls' stores
+      Rows::template run<decltype(rows)::value>(n, out1 + i * kAmxCols, c + i * ldc, ldc, accumulate, bias);
+      Rows::template run<decltype(rows)::value>(n, out2 + i * kAmxCols, c + i * ldc, ldc, true, nullptr);
+    });
   }
 
   // QGemmKernel::i8: A rows are int8 q (QuantA::s8), so no u8 offset correction (sumw unused).
@@ -313,22 +321,40 @@ struct AmxTiles : QTileCommon<K> {
     i8_op(m, n, {kq, a, lda, sa, bp, sw, nullptr}, c, ldc, accumulate, bias, nullptr);
   }
 
-  // QGemmKernel::i8_2: the two i8 calls' products and epilogues in one call, the side work's first
-  // half within op1's products, the rest within op2's.
+  // QGemmKernel::i8_2: i8 of op1 (accumulate = false, bias), then i8 of op2 accumulated onto it, bit
+  // for bit as those two calls; both products back to back on the tile unit (the side work spread
+  // over them), then both epilogues.
   static void i8_2(int64_t m, int64_t n, const QGemmKernel::I8Operand& op1, const QGemmKernel::I8Operand& op2,
                    float* c, int64_t ldc, const float* bias, const TileSideWork* side) {
-    const int64_t pieces = side != nullptr ? side->pieces : 0;
-    AmxSide w1(side, 0, pieces / 2), w2(side, pieces / 2, pieces);
-    i8_op(m, n, op1, c, ldc, false, bias, &w1);
-    i8_op(m, n, op2, c, ldc, true, nullptr, &w2);
+    alignas(64) int32_t out1[kAmxMr * kAmxCols];
+    alignas(64) int32_t out2[kAmxMr * kAmxCols];
+    const AmxOperand ops[2] = {{op1.a, op1.lda, reinterpret_cast<const uint8_t*>(op1.bp), op1.kq},
+                               {op2.a, op2.lda, reinterpret_cast<const uint8_t*>(op2.bp), op2.kq}};
+    void* const outs[2] = {out1, out2};
+    AmxSide work(side, 0, side != nullptr ? side->pieces : 0);
+    amx_products<true>(static_cast<int>(m), n, ops, 2, outs, &work);
+    amx_epilogue_rows(m, [&](int64_t i, auto rows) {  // per row block, the two calls' stores
+      Rows::template run<decltype(rows)::value>(n, out1 + i * kAmxCols, op1.sa + i, op1.sw, c + i * ldc, ldc, false,
+                                                bias);
+      Rows::template run<decltype(rows)::value>(n, out2 + i * kAmxCols, op2.sa + i, op2.sw, c + i * ldc, ldc, true,
+                                                nullptr);
+    });
   }
 
  private:
+  static void bf16_op(int64_t m, int64_t n, const AmxOperand& op, float* c, int64_t ldc, bool accumulate,
+                      const float* bias, AmxSide* side) {
+    alignas(64) float out[kAmxMr * kAmxCols];
+    void* const outs[1] = {out};
+    amx_products<false>(static_cast<int>(m), n, &op, 1, outs, side);
+    finish(m, n, out, c, ldc, accumulate, bias);
+  }
   static void i8_op(int64_t m, int64_t n, const QGemmKernel::I8Operand& op, float* c, int64_t ldc, bool accumulate,
                     const float* bias, AmxSide* side) {
     alignas(64) int32_t out[kAmxMr * kAmxCols];
     const AmxOperand a{op.a, op.lda, reinterpret_cast<const uint8_t*>(op.bp), op.kq};
-    amx_products<true>(static_cast<int>(m), n, &a, 1, out, side);
+    void* const outs[1] = {out};
+    amx_products<true>(static_cast<int>(m), n, &a, 1, outs, side);
     finish(m, n, out, op.sa, op.sw, c, ldc, accumulate, bias);
   }
 };
