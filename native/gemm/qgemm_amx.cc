@@ -32,7 +32,7 @@ void fill_qgemm_amx(KernelTable& t) {
   t.qgemm.bf16_2 = &AmxTiles<QAmx>::bf16_2;
   t.qgemm.i8 = &AmxTiles<QAmx>::i8;
   t.qgemm.i8_2 = &AmxTiles<QAmx>::i8_2;
-  t.qgemm.quant_bf16 = &quant_bf16_row<QuantA::bf16>;
+  t.qgemm.quant_bf16 = &quant_bf16_row_cvt;
   t.qgemm.bf16_kernel = "amx";
   t.qgemm.quant_i8 = &quant_i8_row<QuantA::s8>;
   t.qgemm.step_x_rows = kAmxMr;  // measured: faster from 32 rows on (B = 16: slower)

@@ -29,7 +29,7 @@ void fill_qgemm_bf16_avx512_bf16(KernelTable& t) {
   t.qgemm.mr_bf16 = QBf16Avx512Dot::kMr;
   t.qgemm.a_bf16 = QuantA::bf16;
   t.qgemm.bf16 = &Bf16Dot<QBf16Avx512Dot>::tile;
-  t.qgemm.quant_bf16 = &quant_bf16_row<QuantA::bf16>;
+  t.qgemm.quant_bf16 = &quant_bf16_row_cvt;
   t.qgemm.bf16_kernel = "vdpbf16ps";
 }
 

@@ -201,6 +201,39 @@ void test_quantizers() {
       if (got != want) { qgemm_fail("quant_bf16 differs at " + std::to_string(i)); break; }
     }
   }
+  // bf16 of special values, in the full vectors and the tail: ties to even, the largest finite
+  // rounding to Inf, ±Inf, NaN (a quiet NaN of the top bits), ±0, denormals - rounded like any
+  // value, except on the tiers whose products read bf16 denormals as zero (QuantA::bf16: vdpbf16ps,
+  // AMX), whose quantizer gives them a zero of their sign (simd/avx512_bf16.h).
+  {
+    const uint32_t specials[] = {0x3F808000u, 0x3F818000u, 0x3F808001u, 0xBF818000u, 0x7F7FFFFFu, 0x7F7F7FFFu,
+                                 0x7F800000u, 0xFF800000u, 0x7F800001u, 0xFFC12345u, 0x00000000u, 0x80000000u,
+                                 0x00000001u, 0x807FFFFFu, 0x007F8000u, 0x00800000u, 0x80808000u, 0x3F800000u};
+    const int64_t ns = static_cast<int64_t>(sizeof(specials) / sizeof(specials[0]));
+    for (int64_t k : {ns, 2 * ns + 5, 3 * ns}) {
+      std::vector<float> x(static_cast<size_t>(k));
+      for (int64_t i = 0; i < k; ++i) x[static_cast<size_t>(i)] = from_bits(specials[(i * 7) % ns]);
+      std::vector<uint8_t> out(static_cast<size_t>(4 * (k + 2)), 0xAB);
+      g.quant_bf16(k, x.data(), out.data());
+      for (int64_t i = 0; i < (k + 1) / 2 * 2; ++i) {
+        const uint32_t u = i < k ? bits(x[static_cast<size_t>(i)]) : 0u;
+        const bool nan = (u & 0x7FFFFFFFu) > 0x7F800000u, denormal = (u & 0x7F800000u) == 0 && (u & 0x7FFFFFu) != 0;
+        const uint16_t want = nan ? static_cast<uint16_t>((u >> 16) | 0x40u)
+                              : denormal && g.a_bf16 == QuantA::bf16 ? static_cast<uint16_t>((u >> 16) & 0x8000u)
+                                                                      : ref_bf16(from_bits(u));
+        uint16_t got;
+        if (g.a_bf16 == QuantA::bf16) std::memcpy(&got, out.data() + 2 * i, 2);
+        else { float f; std::memcpy(&f, out.data() + 4 * i, 4); got = static_cast<uint16_t>(bits(f) >> 16); }
+        qgemm_check();
+        if (got != want) {
+          char msg[128];
+          std::snprintf(msg, sizeof msg, "quant_bf16 of 0x%08X: 0x%04X, want 0x%04X (k=%lld)", u, got, want, (long long)k);
+          qgemm_fail(msg);
+          break;
+        }
+      }
+    }
+  }
   // A row holding Inf gets a NaN scale (its products are NaN); an all-zero row scale 1.
   std::vector<float> x = {1.f, INFINITY, -2.f};
   std::vector<uint8_t> out(64);
