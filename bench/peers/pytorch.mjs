@@ -41,7 +41,7 @@ export function findTorch() {
     }
     tried.push(`${python}: ${r.error?.code ?? (r.stderr?.trim().split('\n').pop() || `exit ${r.status}`)}`);
   }
-  loadError = `no Python with torch (${tried.join('; ')})`;
+  loadError = `no Python with torch (${tried.join('; ')}); set CELLSTATE_PYTHON to one that has it (docs/performance.md#low-precision-rows)`;
   return null;
 }
 
