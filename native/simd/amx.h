@@ -152,6 +152,14 @@ class AmxSide {
   int64_t every_ = 0, left_ = 0, per_ = 0;
 };
 
+// The four C tiles (tmm0-3) to zero, before an operand pair's products.
+CS_ALWAYS_INLINE void amx_zero_c() {
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
+}
+
 // outs[q][i * 64 + j] (i < m <= 32, j < 64; columns >= 32 only if n > 32) = A row i . B column j
 // of operand pair q over its kg k groups, q < nops: fp32 (bf16 operands, TDPBF16PS) or int32
 // (int8, TDPBSSD). The pairs' products run back to back, each from zeroed tiles into its own out.
@@ -169,10 +177,7 @@ CS_ALWAYS_INLINE void amx_products(int m, int64_t n, const AmxOperand* ops, int 
   if (m <= kAmxRows) {  // one row block, all four column tiles: A loaded once per k block
     for (int q = 0; q < nops; ++q) {
       const AmxOperand& op = ops[q];
-      _tile_zero(0);
-      _tile_zero(1);
-      _tile_zero(2);
-      _tile_zero(3);
+      amx_zero_c();
       const uint8_t* a = op.a;
       const uint8_t* b = op.bp;
       for (int64_t g = 0; g < op.kg; g += kAmxRows, a += 64, b += kAmxRows * kAmxPanelRowBytes) {
@@ -198,10 +203,7 @@ CS_ALWAYS_INLINE void amx_products(int m, int64_t n, const AmxOperand* ops, int 
     for (int h = 0; h < halves; ++h) {
       for (int q = 0; q < nops; ++q) {
         const AmxOperand& op = ops[q];
-        _tile_zero(0);
-        _tile_zero(1);
-        _tile_zero(2);
-        _tile_zero(3);
+        amx_zero_c();
         const uint8_t* ar = op.a;
         const uint8_t* b = op.bp + 128 * h;
         for (int64_t g = 0; g < op.kg; g += kAmxRows, ar += 64, b += kAmxRows * kAmxPanelRowBytes) {
@@ -288,8 +290,11 @@ struct AmxTiles : QTileCommon<K> {
   // QGemmKernel::bf16: A rows are bf16 bit patterns (QuantA::bf16), lda in uint16.
   static void bf16(int64_t m, int64_t n, int64_t kp, const void* a, int64_t lda, const uint16_t* bp, float* c,
                    int64_t ldc, bool accumulate, const float* bias) {
-    bf16_op(m, n, {static_cast<const uint8_t*>(a), lda * 2, reinterpret_cast<const uint8_t*>(bp), kp}, c, ldc,
-            accumulate, bias, nullptr);
+    alignas(64) float out[kAmxMr * kAmxCols];
+    const AmxOperand op{static_cast<const uint8_t*>(a), lda * 2, reinterpret_cast<const uint8_t*>(bp), kp};
+    void* const outs[1] = {out};
+    amx_products<false>(static_cast<int>(m), n, &op, 1, outs);
+    finish(m, n, out, c, ldc, accumulate, bias);
   }
 
   // QGemmKernel::bf16_2: bf16 of op1 (accumulate, bias), then bf16 of op2 accumulated onto it, bit
@@ -318,7 +323,11 @@ struct AmxTiles : QTileCommon<K> {
   static void i8(int64_t m, int64_t n, int64_t kq, const uint8_t* a, int64_t lda, const float* sa, const int8_t* bp,
                  const float* sw, const int32_t* /*sumw*/, float* c, int64_t ldc, bool accumulate,
                  const float* bias) {
-    i8_op(m, n, {kq, a, lda, sa, bp, sw, nullptr}, c, ldc, accumulate, bias, nullptr);
+    alignas(64) int32_t out[kAmxMr * kAmxCols];
+    const AmxOperand op{a, lda, reinterpret_cast<const uint8_t*>(bp), kq};
+    void* const outs[1] = {out};
+    amx_products<true>(static_cast<int>(m), n, &op, 1, outs);
+    finish(m, n, out, sa, sw, c, ldc, accumulate, bias);
   }
 
   // QGemmKernel::i8_2: i8 of op1 (accumulate = false, bias), then i8 of op2 accumulated onto it, bit
@@ -339,23 +348,6 @@ struct AmxTiles : QTileCommon<K> {
       Rows::template run<decltype(rows)::value>(n, out2 + i * kAmxCols, op2.sa + i, op2.sw, c + i * ldc, ldc, true,
                                                 nullptr);
     });
-  }
-
- private:
-  static void bf16_op(int64_t m, int64_t n, const AmxOperand& op, float* c, int64_t ldc, bool accumulate,
-                      const float* bias, AmxSide* side) {
-    alignas(64) float out[kAmxMr * kAmxCols];
-    void* const outs[1] = {out};
-    amx_products<false>(static_cast<int>(m), n, &op, 1, outs, side);
-    finish(m, n, out, c, ldc, accumulate, bias);
-  }
-  static void i8_op(int64_t m, int64_t n, const QGemmKernel::I8Operand& op, float* c, int64_t ldc, bool accumulate,
-                    const float* bias, AmxSide* side) {
-    alignas(64) int32_t out[kAmxMr * kAmxCols];
-    const AmxOperand a{op.a, op.lda, reinterpret_cast<const uint8_t*>(op.bp), op.kq};
-    void* const outs[1] = {out};
-    amx_products<true>(static_cast<int>(m), n, &a, 1, outs, side);
-    finish(m, n, out, op.sa, op.sw, c, ldc, accumulate, bias);
   }
 };
 
