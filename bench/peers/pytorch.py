@@ -20,7 +20,7 @@
 #         bf16 format), and nn.LSTM on a bf16 CPU tensor runs oneDNN's bf16 LSTM (bf16 GEMMs with
 #         fp32 accumulation). torch.autocast('cpu') is the other way; it keeps fp32 weights and
 #         casts them at every call, a cost a bf16 deployment does not pay, and measured slower for
-#         the same error (torch 2.13, 2 threads, Zen 4: M 7.3 vs 12.5 ms, XL 10.7 vs 11.9 ms, max
+#         the same error (torch 2.13, 2 threads, Zen 5: M 7.3 vs 12.5 ms, XL 10.7 vs 11.9 ms, max
 #         abs error vs fp32 1.7e-3 both), so we use .to().
 #   int8  torch.ao.quantization.quantize_dynamic(..., {nn.LSTM, nn.GRU}, dtype=torch.qint8):
 #         int8 weights per tensor, activations quantized dynamically, on the default quantized

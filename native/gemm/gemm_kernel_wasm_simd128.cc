@@ -4,7 +4,7 @@
 // simd/wasm_simd128.h), compiled with -msimd128 into the .wasm only (scripts/build-wasm.sh). A tile
 // is kMr rows x 4 vectors (16 columns = 4 gates x 4 units, the panel layout of the scalar tier).
 // The engine's register allocator, not this file, decides what stays in registers, so kMr was
-// measured rather than derived (Node 22 / V8 on Zen 4, LSTM forward, min of 7): kMr = 3 (12
+// measured rather than derived (Node 22 / V8 on Zen 5, LSTM forward, min of 7): kMr = 3 (12
 // accumulators, which would fit x86-64's 16 xmm) M 59-63 ms, L 456-473 ms; kMr = 5 M 53-54 ms,
 // L 395-427 ms; kMr = 6 M 54-64 ms, L 406-408 ms. Per k step: 4 B loads, kMr splats, 4*kMr
 // multiply-adds.
