@@ -122,9 +122,9 @@ describe("wasm backend: helper threads (setThreads(n, 'wasm'))", function () {
     ['LSTM', LSTM, {}], ['LSTM proj, 2 layers, bidirectional', LSTM, { projSize: 3, numLayers: 2, bidirectional: true }],
     ['GRU batchFirst', GRU, { batchFirst: true }], ['RNN relu', RNN, { nonlinearity: 'relu' }],
   ];
+  const cores = Math.max(1, require('node:os').availableParallelism?.() ?? require('node:os').cpus().length); // helpers: at most one per core
 
   it('reports the threads; at most one per core; n is checked; which must be native or wasm', function () {
-    const cores = Math.max(1, require('node:os').availableParallelism?.() ?? require('node:os').cpus().length);
     setThreads(2, 'wasm');
     expect(backend('wasm').threads).to.equal(Math.min(2, cores));
     setThreads(1, 'wasm');
@@ -175,7 +175,6 @@ describe("wasm backend: helper threads (setThreads(n, 'wasm'))", function () {
   // dies"). The test-only CELLSTATE_TEST_WASM_HELPER_DEATH=<how>@2 (lib/backend/wasm-supervisor.ts)
   // makes the first helper die at its second forward request instead of answering it. The
   // scenario runs in a child with a timeout, so a hang fails the test instead of wedging mocha.
-  const cores = require('node:os').availableParallelism?.() ?? require('node:os').cpus().length;
   const deathScript = `
     const c = require('./dist');
     const x = c.tensor(Float32Array.from({ length: 5 * 4 * 3 }, (_, i) => Math.sin(i)), [5, 4, 3]);
